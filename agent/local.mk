@@ -1,0 +1,1 @@
+# agent module (filled in by its owner)

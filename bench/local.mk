@@ -1,0 +1,1 @@
+# bench module (filled in by its owner)

@@ -1,0 +1,63 @@
+/* Keys, authenticated encryption, keyed content ids and password-wrapped key files.
+ * Pure: no files, no repository layout. Secrets live in sodium_malloc memory. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/attr.h"
+
+#define KEY_BYTES         32
+#define KEY_ID_BYTES      32
+#define KEY_NONCE_BYTES   24
+#define KEY_TAG_BYTES     16
+#define KEY_SEAL_OVERHEAD (KEY_NONCE_BYTES + KEY_TAG_BYTES)
+
+/* What a sealed object is: bound into the AEAD associated data so an object of one
+ * kind can never be swapped in for another. */
+enum key_domain {
+	KEY_DOMAIN_CONFIG = 1,
+	KEY_DOMAIN_BLOB = 2,
+	KEY_DOMAIN_PACK_HEADER = 3,
+	KEY_DOMAIN_INDEX = 4,
+	KEY_DOMAIN_SNAPSHOT = 5,
+	KEY_DOMAIN_LOCK = 6,
+	KEY_DOMAIN_KEYFILE = 7,
+	_KEY_DOMAIN_MAX,
+	_KEY_DOMAIN_INVALID = -22,
+};
+
+struct key;
+
+/* Fresh random master key. */
+int key_generate(struct key **ret) _must_check_;
+int key_from_master(const uint8_t master[KEY_BYTES], struct key **ret) _must_check_;
+/* Wipes and frees; NULL is fine. */
+void key_free(struct key *k);
+/* Borrowed; valid while k lives. Only keyfile wrapping needs it. */
+const uint8_t *key_master(const struct key *k);
+/* Keyed BLAKE2b-256 of plaintext: the content id of a blob. */
+void key_blob_id(const struct key *k, const void *data, size_t n, uint8_t out[KEY_ID_BYTES]);
+/* 32-byte secret that seeds the chunker's gear table. */
+const uint8_t *key_chunker_seed(const struct key *k);
+/* out must hold n + KEY_SEAL_OVERHEAD bytes: nonce || ciphertext || tag. */
+int key_seal(const struct key *k, enum key_domain d, const void *pt, size_t n,
+	     uint8_t *out) _must_check_;
+/* out must hold n - KEY_SEAL_OVERHEAD bytes. -EBADMSG when short, forged or corrupt. */
+int key_open(const struct key *k, enum key_domain d, const void *ct, size_t n,
+	     uint8_t *out) _must_check_;
+
+/* Argon2id cost of a key file; the defaults are libsodium's MODERATE-ish settings. */
+struct keyfile_params {
+	uint64_t opslimit;
+	uint64_t memlimit;
+};
+
+/* Default cost, lowered by CAIRN_KDF_FAST=1 for tests (documented in docs/format.md). */
+void keyfile_params_default(struct keyfile_params *p);
+/* Wrap k's master key under password; *ret_json is a malloc'ed JSON text. */
+int keyfile_create(const struct key *k, const char *password, size_t pwlen,
+		   const struct keyfile_params *p, const char *hostname, char **ret_json) _must_check_;
+/* -EKEYREJECTED wrong password, -EBADMSG malformed, -EOPNOTSUPP unknown version/kdf. */
+int keyfile_unlock(const char *json, size_t n, const char *password, size_t pwlen,
+		   struct key **ret) _must_check_;

@@ -1,0 +1,100 @@
+/* Owns the master key and its subkeys (crypto_kdf), content ids and AEAD framing. */
+#include "crypto/crypto.h"
+
+#include <errno.h>
+#include <sodium.h>
+#include <string.h>
+
+#include "util/banned.h"
+
+struct key {
+	uint8_t master[KEY_BYTES];
+	uint8_t enc[KEY_BYTES];
+	uint8_t id[KEY_BYTES];
+	uint8_t gear[KEY_BYTES];
+};
+
+enum { SUBKEY_ENC = 1, SUBKEY_ID = 2, SUBKEY_GEAR = 3 };
+static const char kdf_ctx[crypto_kdf_CONTEXTBYTES] = "cairnkey";
+
+int key_from_master(const uint8_t master[KEY_BYTES], struct key **ret)
+{
+	struct key *k;
+
+	if (sodium_init() < 0)
+		return -EIO;
+	k = sodium_malloc(sizeof(*k));
+	if (!k)
+		return -ENOMEM;
+	memcpy(k->master, master, KEY_BYTES);
+	if (crypto_kdf_derive_from_key(k->enc, KEY_BYTES, SUBKEY_ENC, kdf_ctx, master) < 0 ||
+	    crypto_kdf_derive_from_key(k->id, KEY_BYTES, SUBKEY_ID, kdf_ctx, master) < 0 ||
+	    crypto_kdf_derive_from_key(k->gear, KEY_BYTES, SUBKEY_GEAR, kdf_ctx, master) < 0) {
+		key_free(k);
+		return -EIO;
+	}
+	*ret = k;
+	return 0;
+}
+
+int key_generate(struct key **ret)
+{
+	uint8_t *m;
+	int r;
+
+	if (sodium_init() < 0)
+		return -EIO;
+	m = sodium_malloc(KEY_BYTES);
+	if (!m)
+		return -ENOMEM;
+	randombytes_buf(m, KEY_BYTES);
+	r = key_from_master(m, ret);
+	sodium_free(m);
+	return r;
+}
+
+void key_free(struct key *k)
+{
+	if (k)
+		sodium_free(k); /* sodium_free wipes before unmapping */
+}
+
+const uint8_t *key_master(const struct key *k)
+{
+	return k->master;
+}
+
+const uint8_t *key_chunker_seed(const struct key *k)
+{
+	return k->gear;
+}
+
+void key_blob_id(const struct key *k, const void *data, size_t n, uint8_t out[KEY_ID_BYTES])
+{
+	crypto_generichash(out, KEY_ID_BYTES, data, n, k->id, KEY_BYTES);
+}
+
+int key_seal(const struct key *k, enum key_domain d, const void *pt, size_t n, uint8_t *out)
+{
+	uint8_t ad = (uint8_t)d;
+
+	if (n > SIZE_MAX - KEY_SEAL_OVERHEAD)
+		return -EOVERFLOW;
+	randombytes_buf(out, KEY_NONCE_BYTES);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(out + KEY_NONCE_BYTES, NULL, pt, n, &ad, 1,
+						   NULL, out, k->enc);
+	return 0;
+}
+
+int key_open(const struct key *k, enum key_domain d, const void *ct, size_t n, uint8_t *out)
+{
+	const uint8_t *c = ct;
+	uint8_t ad = (uint8_t)d;
+
+	if (n < KEY_SEAL_OVERHEAD)
+		return -EBADMSG;
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt(out, NULL, NULL, c + KEY_NONCE_BYTES,
+						       n - KEY_NONCE_BYTES, &ad, 1, c, k->enc) < 0)
+		return -EBADMSG;
+	return 0;
+}

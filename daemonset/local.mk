@@ -1,0 +1,1 @@
+# daemonset module (filled in by its owner)

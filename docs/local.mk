@@ -1,0 +1,1 @@
+# docs module (filled in by its owner)

@@ -1,0 +1,1 @@
+# fuse module (filled in by its owner)

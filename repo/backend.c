@@ -1,0 +1,51 @@
+/* Owns backend selection from a repository URL and the shared option lookup. */
+#include "repo/backend.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "util/banned.h"
+
+static const char *const type_dirs[_OBJ_TYPE_MAX] = {
+	[OBJ_CONFIG] = "", [OBJ_KEY] = "keys", [OBJ_DATA] = "data",
+	[OBJ_INDEX] = "index", [OBJ_SNAPSHOT] = "snapshots", [OBJ_LOCK] = "locks",
+};
+
+const char *obj_type_dir(enum obj_type t)
+{
+	return (unsigned)t < _OBJ_TYPE_MAX ? type_dirs[t] : "";
+}
+
+const char *backend_option(const struct backend_options *o, const char *key)
+{
+	size_t kl = strlen(key);
+
+	if (!o)
+		return NULL;
+	/* Last one wins, as with repeated command-line flags. */
+	for (size_t i = o->n; i-- > 0;)
+		if (strncmp(o->kv[i], key, kl) == 0 && o->kv[i][kl] == '=')
+			return o->kv[i] + kl + 1;
+	return NULL;
+}
+
+int backend_open(const char *url, const struct backend_options *o, struct err *e,
+		 struct backend **ret)
+{
+	if (!url || !url[0])
+		return err_set(e, -EINVAL, "no repository given (use -r or CAIRN_REPOSITORY)");
+	if (strncmp(url, "s3:", 3) == 0)
+		return backend_s3_open(url + 3, o, e, ret);
+	if (strncmp(url, "local:", 6) == 0)
+		return backend_local_open(url + 6, o, e, ret);
+	if (strstr(url, "://") || (strchr(url, ':') && url[0] != '/' && url[0] != '.'))
+		return err_set(e, -EINVAL, "unknown repository scheme in '%s' (use s3: or a path)",
+			       url);
+	return backend_local_open(url, o, e, ret);
+}
+
+void backend_free(struct backend *be)
+{
+	if (be)
+		be->ops->free(be);
+}

@@ -1,0 +1,84 @@
+/* Storage backend interface: a flat key-value store of immutable named objects.
+ * Implementations: backend_local.c (a directory), backend_s3.c (S3 over libcurl).
+ * Every operation is thread-safe and reports failures through the caller's err. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/attr.h"
+#include "util/buf.h"
+#include "util/err.h"
+
+enum obj_type {
+	OBJ_CONFIG,   /* "config" (name ignored) */
+	OBJ_KEY,      /* keys/<name> */
+	OBJ_DATA,     /* data/<name[0..1]>/<name>: packs */
+	OBJ_INDEX,    /* index/<name> */
+	OBJ_SNAPSHOT, /* snapshots/<name> */
+	OBJ_LOCK,     /* locks/<name> */
+	_OBJ_TYPE_MAX,
+	_OBJ_TYPE_INVALID = -22,
+};
+
+/* Name of the folder of a type ("data", "keys", ...); "" for OBJ_CONFIG. */
+const char *obj_type_dir(enum obj_type t);
+
+/* Called once per object; a negative return stops the listing and is returned. */
+typedef int (*backend_list_fn)(void *ud, const char *name, uint64_t size);
+
+struct backend;
+
+struct backend_ops {
+	const char *scheme;
+	/* Create the layout (folders / bucket). -EEXIST if a config object is already there. */
+	int (*create)(struct backend *be, struct err *e);
+	/* Store an object atomically: readers see all of it or nothing, never a partial object
+	 * (temp+fsync+rename locally; one PUT or a completed multipart upload on S3). Replaces
+	 * an existing object of the same name. */
+	int (*put)(struct backend *be, enum obj_type t, const char *name, const void *p, size_t n,
+		   struct err *e);
+	/* Same, from the first n bytes of fd (read with pread; the fd's offset is untouched). */
+	int (*put_fd)(struct backend *be, enum obj_type t, const char *name, int fd, uint64_t n,
+		      struct err *e);
+	/* An anonymous read-write temp file for spooling an object before put_fd (the local
+	 * backend makes it on the repository's own filesystem so put_fd can link it in). */
+	int (*tmpfile)(struct backend *be, int *ret_fd, struct err *e);
+	/* Append bytes [off, off+n) of the object to out; n == 0 means to the end.
+	 * -ENOENT missing; -EBADMSG when the object is shorter than asked; -EFBIG past out->max. */
+	int (*get)(struct backend *be, enum obj_type t, const char *name, uint64_t off, uint64_t n,
+		   struct buf *out, struct err *e);
+	/* -ENOENT when missing. */
+	int (*stat)(struct backend *be, enum obj_type t, const char *name, uint64_t *ret_size,
+		    struct err *e);
+	/* Deleting a missing object succeeds. */
+	int (*del)(struct backend *be, enum obj_type t, const char *name, struct err *e);
+	/* Every object of a type, in no particular order; names without folder or shard. */
+	int (*list)(struct backend *be, enum obj_type t, backend_list_fn fn, void *ud,
+		    struct err *e);
+	void (*free)(struct backend *be);
+};
+
+struct backend {
+	const struct backend_ops *ops;
+	/* Human-readable location for messages, never holding credentials. */
+	char where[512];
+};
+
+/* Options are "key=value" strings from --option (e.g. "s3.region=eu-west-1"). */
+struct backend_options {
+	const char *const *kv;
+	size_t n;
+};
+
+/* Look up an option; NULL when absent. */
+const char *backend_option(const struct backend_options *o, const char *key);
+
+/* "s3:..." selects S3, "local:PATH" or a plain path the directory backend. */
+int backend_open(const char *url, const struct backend_options *o, struct err *e,
+		 struct backend **ret) _must_check_;
+int backend_local_open(const char *path, const struct backend_options *o, struct err *e,
+		       struct backend **ret) _must_check_;
+int backend_s3_open(const char *spec, const struct backend_options *o, struct err *e,
+		    struct backend **ret) _must_check_;
+void backend_free(struct backend *be);

@@ -1,0 +1,335 @@
+/* Owns the directory backend: objects are files, written via temp + fsync + rename
+ * (or an O_TMPFILE linked into place), so a crash never leaves a partial object. */
+#include "repo/backend.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util/banned.h"
+#include "util/fsutil.h"
+#include "util/hex.h"
+
+struct backend_local {
+	struct backend be;
+	int dirfd;
+	char *path;
+};
+
+#define BL(be) ((struct backend_local *)(be))
+/* A folder that does not exist holds no objects; every access is -ENOENT. */
+#define NEED_DIR(be, e)                                                                  \
+	do {                                                                             \
+		if (BL(be)->dirfd < 0)                                                   \
+			return err_set(e, -ENOENT, "%s: no such folder", (be)->where);   \
+	} while (0)
+
+static int obj_path(enum obj_type t, const char *name, char *out, size_t n)
+{
+	int k;
+
+	if (t == OBJ_CONFIG)
+		k = snprintf(out, n, "config");
+	else if (!name || !name[0] || !hex_valid(name, 0) || strlen(name) < 2)
+		return -EINVAL; /* names are hex: no '/', no "..", nothing to escape */
+	else if (t == OBJ_DATA)
+		k = snprintf(out, n, "data/%.2s/%s", name, name);
+	else
+		k = snprintf(out, n, "%s/%s", obj_type_dir(t), name);
+	return k < 0 || (size_t)k >= n ? -ENAMETOOLONG : 0;
+}
+
+static int fs_err(struct backend *be, struct err *e, int r, const char *what, const char *p)
+{
+	if (r == -EROFS || r == -EACCES || r == -EPERM)
+		return err_set(e, -EROFS, "%s: %s %s: location is read-only (%s)", be->where, what,
+			       p, strerror(-r));
+	if (r == -ENOSPC || r == -EDQUOT)
+		return err_set(e, -ENOSPC, "%s: %s %s: no space left on the repository's disk",
+			       be->where, what, p);
+	return err_set(e, r, "%s: %s %s: %s", be->where, what, p, strerror(-r));
+}
+
+static int local_create(struct backend *be, struct err *e)
+{
+	static const enum obj_type dirs[] = { OBJ_KEY, OBJ_DATA, OBJ_INDEX, OBJ_SNAPSHOT,
+					      OBJ_LOCK };
+	struct backend_local *bl = BL(be);
+	char p[PATH_MAX];
+	int r;
+
+	if (bl->dirfd < 0) {
+		r = mkdir_p(bl->path, 0700);
+		if (r < 0)
+			return fs_err(be, e, r, "create", bl->path);
+		bl->dirfd = open(bl->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (bl->dirfd < 0)
+			return fs_err(be, e, -errno, "open", bl->path);
+	}
+	if (faccessat(bl->dirfd, "config", F_OK, 0) == 0)
+		return err_set(e, -EEXIST, "%s: a repository already exists here", be->where);
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
+		if (mkdirat(bl->dirfd, obj_type_dir(dirs[i]), 0700) < 0 && errno != EEXIST)
+			return fs_err(be, e, -errno, "create", obj_type_dir(dirs[i]));
+	for (int i = 0; i < 256; i++) {
+		snprintf(p, sizeof(p), "data/%02x", i);
+		if (mkdirat(bl->dirfd, p, 0700) < 0 && errno != EEXIST)
+			return fs_err(be, e, -errno, "create", p);
+	}
+	r = fsync_dir_at(bl->dirfd, ".");
+	return r < 0 ? fs_err(be, e, r, "sync", ".") : 0;
+}
+
+static int local_put(struct backend *be, enum obj_type t, const char *name, const void *p,
+		     size_t n, struct err *e)
+{
+	char path[PATH_MAX];
+	int r;
+
+	NEED_DIR(be, e);
+	r = obj_path(t, name, path, sizeof(path));
+	if (r < 0)
+		return err_set(e, r, "bad object name");
+	r = write_atomic_at(BL(be)->dirfd, path, p, n, 0600);
+	return r < 0 ? fs_err(be, e, r, "write", path) : 0;
+}
+
+static int local_tmpfile(struct backend *be, int *ret_fd, struct err *e)
+{
+	int fd = openat(BL(be)->dirfd, "data", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+
+	NEED_DIR(be, e);
+	if (fd < 0)
+		return fs_err(be, e, -errno, "create temp file in", "data");
+	*ret_fd = fd;
+	return 0;
+}
+
+static int copy_fd(struct backend *be, int fd, uint64_t n, const char *path, struct err *e)
+{
+	struct buf b = BUF_INIT;
+	int r;
+
+	buf_init(&b, n);
+	r = buf_reserve(&b, n);
+	if (r < 0)
+		return err_set(e, r, "spool of %llu bytes", (unsigned long long)n);
+	r = (int)pread_full(fd, b.p, n, 0);
+	if (r >= 0)
+		r = write_atomic_at(BL(be)->dirfd, path, b.p, n, 0600);
+	buf_release(&b);
+	return r < 0 ? fs_err(be, e, r, "write", path) : 0;
+}
+
+static int local_put_fd(struct backend *be, enum obj_type t, const char *name, int fd,
+			uint64_t n, struct err *e)
+{
+	char path[PATH_MAX], proc[64], dir[PATH_MAX];
+	struct stat st;
+	int r;
+
+	NEED_DIR(be, e);
+	r = obj_path(t, name, path, sizeof(path));
+	if (r < 0)
+		return err_set(e, r, "bad object name");
+	if (fstat(fd, &st) < 0)
+		return fs_err(be, e, -errno, "stat spool for", path);
+	/* An O_TMPFILE of exactly n bytes on our filesystem is linked in: no copy at all. */
+	if ((uint64_t)st.st_size == n && st.st_nlink == 0) {
+		if (fsync(fd) < 0)
+			return fs_err(be, e, -errno, "sync", path);
+		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+		if (linkat(AT_FDCWD, proc, BL(be)->dirfd, path, AT_SYMLINK_FOLLOW) == 0 ||
+		    errno == EEXIST) {
+			snprintf(dir, sizeof(dir), "%.*s", (int)(strrchr(path, '/') - path), path);
+			r = fsync_dir_at(BL(be)->dirfd, dir);
+			return r < 0 ? fs_err(be, e, r, "sync", dir) : 0;
+		}
+		if (errno != EXDEV && errno != ENOENT)
+			return fs_err(be, e, -errno, "link", path);
+	}
+	return copy_fd(be, fd, n, path, e);
+}
+
+static int local_get(struct backend *be, enum obj_type t, const char *name, uint64_t off,
+		     uint64_t n, struct buf *out, struct err *e)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	ssize_t k;
+	int fd, r;
+
+	NEED_DIR(be, e);
+	r = obj_path(t, name, path, sizeof(path));
+	if (r < 0)
+		return err_set(e, r, "bad object name");
+	fd = openat(BL(be)->dirfd, path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return fs_err(be, e, -errno, "open", path);
+	r = fstat(fd, &st) < 0 ? -errno : 0;
+	if (r < 0)
+		goto fail;
+	if (off > (uint64_t)st.st_size || (n && n > (uint64_t)st.st_size - off)) {
+		r = err_set(e, -EBADMSG, "%s: object %s is truncated (%llu bytes)", be->where, path,
+			    (unsigned long long)st.st_size);
+		goto fail;
+	}
+	if (!n)
+		n = (uint64_t)st.st_size - off;
+	r = n > SIZE_MAX ? -EFBIG : buf_reserve(out, (size_t)n);
+	if (r < 0) {
+		r = err_set(e, r, "%s: object %s too large (%llu bytes)", be->where, path,
+			    (unsigned long long)n);
+		goto fail;
+	}
+	k = pread_full(fd, out->p + out->len, (size_t)n, (off_t)off);
+	if (k < 0) {
+		r = fs_err(be, e, (int)k, "read", path);
+		goto fail;
+	}
+	if ((uint64_t)k != n) {
+		r = err_set(e, -EBADMSG, "%s: object %s is truncated", be->where, path);
+		goto fail;
+	}
+	out->len += (size_t)n;
+	r = 0;
+fail:
+	close(fd);
+	return r;
+}
+
+static int local_stat(struct backend *be, enum obj_type t, const char *name, uint64_t *ret_size,
+		      struct err *e)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	int r = obj_path(t, name, path, sizeof(path));
+
+	NEED_DIR(be, e);
+	if (r < 0)
+		return err_set(e, r, "bad object name");
+	if (fstatat(BL(be)->dirfd, path, &st, 0) < 0)
+		return errno == ENOENT ? -ENOENT : fs_err(be, e, -errno, "stat", path);
+	*ret_size = (uint64_t)st.st_size;
+	return 0;
+}
+
+static int local_del(struct backend *be, enum obj_type t, const char *name, struct err *e)
+{
+	char path[PATH_MAX];
+	int r = obj_path(t, name, path, sizeof(path));
+
+	NEED_DIR(be, e);
+	if (r < 0)
+		return err_set(e, r, "bad object name");
+	if (unlinkat(BL(be)->dirfd, path, 0) < 0 && errno != ENOENT)
+		return fs_err(be, e, -errno, "delete", path);
+	return 0;
+}
+
+static int list_dir(struct backend *be, const char *dir, backend_list_fn fn, void *ud,
+		    struct err *e)
+{
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+	int fd, r = 0;
+
+	fd = openat(BL(be)->dirfd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : fs_err(be, e, -errno, "list", dir);
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return fs_err(be, e, -errno, "list", dir);
+	}
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.' || !hex_valid(de->d_name, 0))
+			continue; /* temp files and strangers are not objects */
+		if (fstatat(dirfd(d), de->d_name, &st, 0) < 0 || !S_ISREG(st.st_mode))
+			continue;
+		r = fn(ud, de->d_name, (uint64_t)st.st_size);
+		if (r < 0)
+			break;
+	}
+	closedir(d);
+	return r;
+}
+
+static int local_list(struct backend *be, enum obj_type t, backend_list_fn fn, void *ud,
+		      struct err *e)
+{
+	char dir[16];
+	int r;
+
+	NEED_DIR(be, e);
+	if (t != OBJ_DATA)
+		return list_dir(be, obj_type_dir(t), fn, ud, e);
+	for (int i = 0; i < 256; i++) {
+		snprintf(dir, sizeof(dir), "data/%02x", i);
+		r = list_dir(be, dir, fn, ud, e);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static void local_free(struct backend *be)
+{
+	struct backend_local *bl = BL(be);
+
+	if (bl->dirfd >= 0)
+		close(bl->dirfd);
+	free(bl->path);
+	free(bl);
+}
+
+static const struct backend_ops local_ops = {
+	.scheme = "local",
+	.create = local_create,
+	.put = local_put,
+	.put_fd = local_put_fd,
+	.tmpfile = local_tmpfile,
+	.get = local_get,
+	.stat = local_stat,
+	.del = local_del,
+	.list = local_list,
+	.free = local_free,
+};
+
+int backend_local_open(const char *path, const struct backend_options *o, struct err *e,
+		       struct backend **ret)
+{
+	struct backend_local *bl;
+	int r;
+
+	bl = calloc(1, sizeof(*bl));
+	if (!bl)
+		return -ENOMEM;
+	bl->be.ops = &local_ops;
+	bl->dirfd = -1;
+	snprintf(bl->be.where, sizeof(bl->be.where), "%s", path);
+	bl->path = strdup(path);
+	if (!bl->path) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	/* Only init may create the folder (in local_create); a missing one stays -1 so a
+	 * mistyped path writes nothing and reads as "not a repository". */
+	bl->dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (bl->dirfd < 0 && errno != ENOENT) {
+		r = fs_err(&bl->be, e, -errno, "open", "repository folder");
+		goto fail;
+	}
+	*ret = &bl->be;
+	return 0;
+fail:
+	local_free(&bl->be);
+	return r;
+}

@@ -1,0 +1,273 @@
+/* The repository: config, keys, packs, index, trees and snapshots on a backend.
+ * Thread-safety: blob_* calls may come from many threads at once; everything else is
+ * called from one thread. Every fallible call reports through the caller's struct err. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "chunker/chunker.h"
+#include "crypto/crypto.h"
+#include "repo/backend.h"
+#include "util/attr.h"
+#include "util/buf.h"
+#include "util/err.h"
+#include "util/hex.h"
+
+#define REPO_VERSION        1
+#define REPO_PACK_DEFAULT   (16u * 1024 * 1024)
+#define REPO_PACK_MIN       (1u * 1024 * 1024)
+#define REPO_PACK_MAX       (512u * 1024 * 1024)
+/* Largest blob plaintext we ever allocate for (a chunk or a tree segment). */
+#define REPO_BLOB_MAX       (CHUNKER_MAX_LIMIT)
+/* Small JSON objects (config, snapshots, locks, key files). */
+#define REPO_SMALL_OBJ_MAX  (16u * 1024 * 1024)
+
+enum blob_type { BLOB_DATA = 0, BLOB_TREE = 1, _BLOB_TYPE_MAX, _BLOB_TYPE_INVALID = -22 };
+
+struct repo;
+
+struct repo_create_params {
+	struct chunker_params chunker;
+	uint32_t pack_size;
+	int zstd_level;
+	struct keyfile_params kdf;
+};
+
+void repo_create_params_default(struct repo_create_params *p);
+
+struct repo_open_params {
+	const char *url;
+	const struct backend_options *options;
+	const char *password; /* borrowed; never copied into messages */
+	size_t password_len;
+};
+
+/* -EEXIST when a repository is already there. */
+int repo_create(const struct repo_open_params *o, const struct repo_create_params *p,
+		struct err *e, struct repo **ret) _must_check_;
+/* -ENOENT not a repository, -EKEYREJECTED no key file opens with the password,
+ * -EOPNOTSUPP unknown format version. */
+int repo_open(const struct repo_open_params *o, struct err *e, struct repo **ret) _must_check_;
+/* Does not flush: call repo_flush first. NULL is fine. */
+void repo_free(struct repo *r);
+
+/* Borrowed getters, valid while r lives. */
+struct backend *repo_backend(struct repo *r);
+const struct key *repo_key(const struct repo *r);
+const struct chunker *repo_chunker(const struct repo *r);
+const char *repo_id_hex(const struct repo *r);
+const char *repo_keyfile_name(const struct repo *r);
+uint32_t repo_pack_size(const struct repo *r);
+/* The decrypted config as JSON text (malloc'ed) for `cat config`. */
+int repo_config_json(struct repo *r, char **ret, struct err *e) _must_check_;
+
+/* ---- index: load, lookup ---- */
+
+/* Read every index file (done lazily by calls that need it; explicit for progress). */
+int repo_index_load(struct repo *r, struct err *e) _must_check_;
+/* Find packs in data/ that no index lists (a killed backup's uploads), read their headers
+ * and index them, so a later backup reuses them. Returns the number of packs adopted. */
+ssize_t repo_index_adopt_orphans(struct repo *r, struct err *e) _must_check_;
+
+struct blob_loc {
+	uint8_t pack[ID_BYTES];
+	uint32_t offset;
+	uint32_t stored_len; /* sealed bytes in the pack */
+	uint32_t raw_len;    /* plaintext length */
+	uint8_t type;
+	uint8_t compressed;
+};
+
+bool repo_blob_known(struct repo *r, enum blob_type t, const uint8_t id[ID_BYTES]);
+int repo_blob_lookup(struct repo *r, enum blob_type t, const uint8_t id[ID_BYTES],
+		     struct blob_loc *ret) _must_check_;
+/* Iterate all index entries (check, prune, cat index). */
+typedef int (*repo_blob_fn)(void *ud, const uint8_t id[ID_BYTES], const struct blob_loc *loc);
+int repo_blob_foreach(struct repo *r, repo_blob_fn fn, void *ud) _must_check_;
+size_t repo_blob_count(struct repo *r);
+
+/* ---- blobs: write and read ---- */
+
+/* Atomically claim an id for upload. true: the caller must repo_blob_put it (no one else
+ * will); false: it is stored already or another thread is storing it. */
+bool repo_blob_claim(struct repo *r, enum blob_type t, const uint8_t id[ID_BYTES]);
+/* Compress, seal and append to the open pack; full packs are uploaded from the calling
+ * thread. Returns the number of bytes the blob added to the repository. */
+ssize_t repo_blob_put(struct repo *r, enum blob_type t, const uint8_t id[ID_BYTES],
+		      const void *p, size_t n, struct err *e) _must_check_;
+/* Claim + put; a known blob costs nothing. Computes the id into ret_id when non-NULL. */
+ssize_t repo_blob_save(struct repo *r, enum blob_type t, const void *p, size_t n,
+		       uint8_t ret_id[ID_BYTES], struct err *e) _must_check_;
+/* Upload open packs and write an index file for everything new. After this, every blob
+ * put so far is durable and findable. */
+int repo_flush(struct repo *r, struct err *e) _must_check_;
+/* Fetch, open, decompress and check a blob against its id; appends to out.
+ * -ENOENT not indexed, -EBADMSG corrupt or forged (the message names pack and blob). */
+int repo_blob_get(struct repo *r, enum blob_type t, const uint8_t id[ID_BYTES], struct buf *out,
+		  struct err *e) _must_check_;
+/* Read and fully verify one pack (check --read-data): header vs index, every blob. */
+typedef void (*repo_pack_problem_fn)(void *ud, const uint8_t pack[ID_BYTES],
+				     const uint8_t *blob, const char *msg);
+int repo_pack_verify(struct repo *r, const uint8_t pack[ID_BYTES], repo_pack_problem_fn fn,
+		     void *ud, struct err *e) _must_check_;
+/* List all packs in data/ with their sizes. */
+typedef int (*repo_pack_fn)(void *ud, const uint8_t pack[ID_BYTES], uint64_t size);
+int repo_pack_list(struct repo *r, repo_pack_fn fn, void *ud, struct err *e) _must_check_;
+
+/* ---- trees ---- */
+
+enum node_type {
+	NODE_FILE,
+	NODE_DIR,
+	NODE_SYMLINK,
+	NODE_FIFO,
+	NODE_CHR,
+	NODE_BLK,
+	NODE_SOCK,
+	_NODE_TYPE_MAX,
+	_NODE_TYPE_INVALID = -22,
+};
+
+enum node_flags {
+	NODE_CHANGED_DURING_READ = 1 << 0, /* content may be inconsistent */
+	NODE_UNREADABLE = 1 << 1,          /* metadata only; content missing */
+	NODE_SPARSE = 1 << 2,              /* has hole extents */
+};
+
+/* One piece of a file: a data blob, or a hole of len zero bytes (id unused).
+ * For a directory, the content lists its tree segment blobs (len = entry count). */
+struct extent {
+	uint8_t id[ID_BYTES];
+	uint64_t len;
+	bool hole;
+};
+
+struct xattr {
+	char *name;
+	uint8_t *value;
+	size_t len;
+};
+
+/* Names and link targets are byte strings (any bytes but NUL and '/'), length-counted. */
+struct node {
+	enum node_type type;
+	uint32_t flags;
+	char *name;
+	size_t name_len;
+	uint32_t mode; /* full st_mode permission and type bits */
+	uint32_t uid, gid;
+	char *user, *group;
+	int64_t mtime_sec, atime_sec, ctime_sec;
+	uint32_t mtime_nsec, atime_nsec, ctime_nsec;
+	uint64_t size, inode, dev, nlink, rdev;
+	char *target;
+	size_t target_len;
+	struct xattr *xattrs;
+	size_t n_xattrs;
+	struct extent *content;
+	size_t n_content;
+};
+
+/* Releases the node's allocations; the struct itself is the caller's. */
+void node_release(struct node *n);
+/* Deep copy. */
+int node_copy(const struct node *src, struct node *dst) _must_check_;
+/* Append one node in tree encoding. */
+int tree_encode_node(struct buf *b, const struct node *n) _must_check_;
+/* The header that opens a tree segment blob. */
+int tree_encode_header(struct buf *b) _must_check_;
+/* Decoding: a segment is header + nodes; the reader hands out nodes one by one. */
+struct tree_rd {
+	struct rd rd;
+};
+int tree_rd_init(struct tree_rd *t, const void *p, size_t n) _must_check_;
+/* 1 with *ret filled (caller releases), 0 at the end, -EBADMSG when malformed. */
+int tree_rd_next(struct tree_rd *t, struct node *ret) _must_check_;
+
+/* Streaming iterator over a directory: walks its tree segments in order.
+ * The node under it must outlive the iterator. */
+struct tree_iter {
+	struct repo *repo;
+	const struct extent *segs;
+	size_t n_segs, seg;
+	struct buf blob;
+	struct tree_rd rd;
+	bool open;
+};
+void tree_iter_init(struct tree_iter *it, struct repo *r, const struct node *dir);
+/* The root of a snapshot is a directory whose content is the tree id list. */
+void tree_iter_init_root(struct tree_iter *it, struct repo *r, const struct extent *segs,
+			 size_t n_segs);
+int tree_iter_next(struct tree_iter *it, struct node *ret, struct err *e) _must_check_;
+void tree_iter_release(struct tree_iter *it);
+
+/* Segments are cut at this many encoded bytes so a directory of a million entries
+ * never needs one huge blob in memory. */
+#define TREE_SEGMENT_TARGET (1u * 1024 * 1024)
+
+/* ---- snapshots ---- */
+
+struct snapshot_summary {
+	uint64_t files_new, files_changed, files_unmodified;
+	uint64_t dirs_new, dirs_changed, dirs_unmodified;
+	uint64_t data_blobs, tree_blobs;
+	uint64_t bytes_added;     /* stored bytes added to the repository */
+	uint64_t bytes_processed; /* file bytes read or reused */
+	uint64_t total_files, total_bytes;
+	uint64_t errors;
+	double duration;
+};
+
+struct snapshot {
+	uint8_t id[ID_BYTES];
+	int64_t time_sec;
+	uint32_t time_nsec;
+	char *hostname;
+	char *username;
+	char **paths;
+	size_t n_paths;
+	char **tags;
+	size_t n_tags;
+	/* The root: a list of tree segment ids holding one entry per backed-up path. */
+	struct extent *tree;
+	size_t n_tree;
+	bool has_parent;
+	uint8_t parent[ID_BYTES];
+	char *program_version;
+	struct snapshot_summary summary;
+};
+
+void snapshot_release(struct snapshot *s);
+/* Writes s->id. */
+int repo_snapshot_save(struct repo *r, struct snapshot *s, struct err *e) _must_check_;
+/* id may be a unique hex prefix or "latest". -ENOENT unknown, -EINVAL ambiguous. */
+int repo_snapshot_load(struct repo *r, const char *id, struct snapshot *ret,
+		       struct err *e) _must_check_;
+int repo_snapshot_delete(struct repo *r, const uint8_t id[ID_BYTES], struct err *e) _must_check_;
+/* All snapshots sorted by time (oldest first). Caller frees with snapshot_list_free. */
+int repo_snapshot_list(struct repo *r, struct snapshot **ret, size_t *ret_n,
+		       struct err *e) _must_check_;
+void snapshot_list_free(struct snapshot *s, size_t n);
+/* JSON form (for --json and cat snapshot). */
+void *snapshot_to_json(const struct snapshot *s); /* json_t*, caller decrefs */
+/* Value of tag "key=value", borrowed; NULL when absent. */
+const char *snapshot_tag(const struct snapshot *s, const char *key);
+
+/* ---- locks ---- */
+
+enum repo_lock_kind { REPO_LOCK_SHARED, REPO_LOCK_EXCLUSIVE, _REPO_LOCK_MAX,
+		      _REPO_LOCK_INVALID = -22 };
+/* Locks go stale when not refreshed for this long (the holder refreshes every 5 min). */
+#define REPO_LOCK_STALE_SEC (30 * 60)
+
+struct repo_lock;
+/* -EBUSY when a conflicting live lock exists (message names host and pid). */
+int repo_lock(struct repo *r, enum repo_lock_kind kind, struct err *e,
+	      struct repo_lock **ret) _must_check_;
+/* Refresh if due; cheap to call often. */
+int repo_lock_refresh(struct repo_lock *l, struct err *e) _must_check_;
+void repo_unlock(struct repo_lock *l);
+/* Remove stale locks (or all); returns how many. */
+ssize_t repo_locks_remove(struct repo *r, bool all, struct err *e) _must_check_;

@@ -1,0 +1,1 @@
+libcairn_a_SOURCES += repo/backend_s3.c
