@@ -1,0 +1,47 @@
+/* Restoring a snapshot (or a subtree) into a folder: content with holes kept as holes,
+ * then metadata (owners, modes, xattrs/ACLs, times) in an order that cannot be undone
+ * by later writes. Parallel blob fetch; bounded memory. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "repo/repo.h"
+#include "util/attr.h"
+#include "util/err.h"
+
+struct restore_progress {
+	uint64_t files_done, dirs_done, bytes_done, bytes_total, errors;
+	double elapsed;
+};
+
+typedef void (*restore_progress_fn)(void *ud, const struct restore_progress *p);
+typedef void (*restore_warn_fn)(void *ud, const char *path, int code, const char *msg);
+typedef bool (*restore_cancel_fn)(void *ud);
+
+struct restore_opts {
+	const char *snapshot; /* id, unique prefix or "latest" */
+	/* Path inside the snapshot ("/data/sub"); its contents go straight into target.
+	 * NULL or "/" restores every top-level entry as target/<name>. */
+	const char *subdir;
+	const char *target;
+	const char *const *includes; /* fnmatch globs on the snapshot path; any must match */
+	size_t n_includes;
+	const char *const *excludes;
+	size_t n_excludes;
+	bool verify;      /* re-read every restored file and compare with the repository */
+	int owners;       /* 1 restore uid/gid, 0 not, -1 only when running as root */
+	int threads;      /* 0 = number of CPUs */
+	unsigned progress_ms;
+	restore_progress_fn progress;
+	restore_warn_fn warn;
+	restore_cancel_fn cancel;
+	void *ud;
+};
+
+struct restore_result {
+	uint64_t files, dirs, others, bytes, errors, verified_files;
+};
+
+int restore_run(struct repo *r, const struct restore_opts *o, struct restore_result *ret,
+		struct err *e) _must_check_;
