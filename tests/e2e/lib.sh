@@ -1,0 +1,117 @@
+# shellcheck shell=bash
+# Shared helpers for the TAP end-to-end suites: a scratch directory removed on exit,
+# TAP counters, and a cairn wrapper that passes the password through the environment
+# (never argv) with the fast test KDF. Sourced, never run.
+
+set -u
+T_N=0
+T_FAILED=0
+T_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+: "${TOP_SRCDIR:=$(cd "$T_HERE/../.." && pwd)}"
+: "${TOP_BUILDDIR:=$TOP_SRCDIR}"
+: "${CAIRN_BIN:=$TOP_BUILDDIR/cairn}"
+MKTREE=${MKTREE:-$TOP_BUILDDIR/tests/tools/mktree}
+TREECMP=${TREECMP:-$TOP_BUILDDIR/tests/tools/treecmp}
+T_PASS='correct horse battery staple'
+export CAIRN_KDF_FAST=1
+unset CAIRN_REPOSITORY CAIRN_PASSWORD_FILE
+
+T_TMP=$(mktemp -d "${TMPDIR:-/tmp}/cairn-e2e.XXXXXX")
+T_MOUNTS=()
+t_cleanup() {
+	local m
+	for m in "${T_MOUNTS[@]+"${T_MOUNTS[@]}"}"; do
+		umount -l "$m" 2>/dev/null
+	done
+	# Trees hold 0000 directories and immutable-free read-only dirs: make them removable.
+	chmod -R u+rwx "$T_TMP" 2>/dev/null
+	rm -rf "$T_TMP"
+}
+trap t_cleanup EXIT
+
+t_root() { [ "$(id -u)" = 0 ]; }
+
+t_ok() { # t_ok STATUS DESC: one TAP line from a status (0 = pass)
+	T_N=$((T_N + 1))
+	if [ "$1" -eq 0 ]; then
+		echo "ok $T_N - $2"
+	else
+		echo "not ok $T_N - $2"
+		T_FAILED=$((T_FAILED + 1))
+	fi
+	return "$1"
+}
+
+t_skip() { # t_skip DESC REASON: only for what is impossible on this machine
+	T_N=$((T_N + 1))
+	echo "ok $T_N - $1 # SKIP $2"
+}
+
+t_diag() { # t_diag FILE: show the start of a log under a failed assertion
+	[ -s "$1" ] && head -n "${2:-15}" "$1" | sed 's/^/#   /'
+	return 0
+}
+
+t_done() {
+	echo "1..$T_N"
+	[ "$T_FAILED" -eq 0 ]
+}
+
+t_bail() {
+	echo "Bail out! $*"
+	exit 1
+}
+
+# run CMD...: sets RC, and OUT/ERR to files holding stdout/stderr.
+T_RUNS=0
+run() {
+	T_RUNS=$((T_RUNS + 1))
+	OUT=$T_TMP/out.$T_RUNS
+	ERR=$T_TMP/err.$T_RUNS
+	"$@" >"$OUT" 2>"$ERR"
+	RC=$?
+	return 0
+}
+
+# Assertions on the last run.
+t_rc() { # t_rc WANT DESC
+	local s=0
+	[ "$RC" -eq "$1" ] || s=1
+	t_ok $s "$2" || { echo "#   exit $RC, want $1"; t_diag "$ERR"; t_diag "$OUT" 5; }
+}
+
+t_cmd() { # t_cmd DESC CMD...: pass when CMD exits 0
+	local d=$1
+	shift
+	run "$@"
+	t_rc 0 "$d"
+}
+
+cairn() {
+	CAIRN_PASSWORD=$T_PASS "$CAIRN_BIN" -r "$REPO" "$@"
+}
+
+t_need() { # t_need: the binaries every suite uses, or bail out (a missing tool fails)
+	[ -x "$CAIRN_BIN" ] || t_bail "cairn binary missing at $CAIRN_BIN"
+	[ -x "$MKTREE" ] || t_bail "mktree missing at $MKTREE"
+	[ -x "$TREECMP" ] || t_bail "treecmp missing at $TREECMP"
+	command -v python3 >/dev/null || t_bail "python3 missing (tests/tools/deps.sh)"
+}
+
+# json FILE EXPR: evaluate a python expression over the last JSON line of FILE
+# (the object is `j`); prints the result.
+json() {
+	python3 -c '
+import json, sys
+lines = [l for l in open(sys.argv[1], "rb").read().decode("utf-8", "surrogateescape").splitlines() if l.strip()]
+j = json.loads(lines[-1])
+print(eval(sys.argv[2]))' "$1" "$2"
+}
+
+# treecmp wrapper: compares and keeps the report in $OUT for t_diag.
+t_same() { # t_same DESC [treecmp options] A B
+	local d=$1
+	shift
+	run "$TREECMP" "$@"
+	t_ok "$RC" "$d" || { t_diag "$OUT" 20; t_diag "$ERR"; }
+}
