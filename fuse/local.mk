@@ -1,1 +1,13 @@
-# fuse module (filled in by its owner)
+# fuse: read-only libfuse3 view of snapshots (`cairn mount`), see docs/mount.md.
+libcairn_a_SOURCES += fuse/snapfs.h fuse/snapfs-internal.h fuse/snapfs.c fuse/fs.c \
+	fuse/ops.c fuse/read.c fuse/inode.c fuse/dirlist.c fuse/layout.c fuse/extmap.c \
+	fuse/blobcache.c
+
+check_PROGRAMS += tests/unit/test-extmap tests/unit/test-blobcache tests/unit/test-layout \
+	tests/unit/test-inode
+TESTS += tests/unit/test-extmap tests/unit/test-blobcache tests/unit/test-layout \
+	tests/unit/test-inode
+tests_unit_test_extmap_LDADD = $(CAIRN_LIBS)
+tests_unit_test_blobcache_LDADD = $(CAIRN_LIBS)
+tests_unit_test_layout_LDADD = $(CAIRN_LIBS)
+tests_unit_test_inode_LDADD = $(CAIRN_LIBS)

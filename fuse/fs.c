@@ -1,0 +1,543 @@
+/* The mounted filesystem's state: the virtual tree built from the layout, nodes created
+ * on lookup and freed on forget, and the bounded set of loaded directory listings. */
+#include "fuse/snapfs-internal.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <limits.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util/banned.h"
+#include "util/ckd.h"
+
+/* Loaded listings are kept up to this many entries in total (about 100 MiB of nodes). */
+#define DL_MAX_ENTRIES (256u * 1024)
+
+bool fs_is_dir(const struct snode *n)
+{
+	return n->kind == SN_VDIR || n->kind == SN_ROOT ||
+	       (n->kind == SN_REAL && n->node.type == NODE_DIR);
+}
+
+static void dl_detach(struct snapfs *fs, struct snode *n)
+{
+	if (!n->dl)
+		return;
+	n->dl_prev->dl_next = n->dl_next;
+	n->dl_next->dl_prev = n->dl_prev;
+	fs->dl_entries -= n->dl->n;
+	fs_dirlist_put(fs, n->dl);
+	n->dl = NULL;
+}
+
+static void snode_free(struct snapfs *fs, struct snode *n)
+{
+	dl_detach(fs, n);
+	itable_del(&fs->it, n);
+	if (n->has_node)
+		node_release(&n->node);
+	free(n->name);
+	free(n->target);
+	free(n->segs);
+	free(n->kids);
+	free(n->key);
+	free(n);
+}
+
+static void vnode_unlist(struct snapfs *fs, struct snode *n)
+{
+	for (struct snode **pp = &fs->vnodes; *pp; pp = &(*pp)->vnext)
+		if (*pp == n) {
+			*pp = n->vnext;
+			return;
+		}
+}
+
+/* Free a node nobody refers to any more: not the kernel, not us, not the layout. */
+static void maybe_free(struct snapfs *fs, struct snode *n)
+{
+	if (n == fs->root || n->nlookup > 0 || n->pins > 0)
+		return;
+	if (n->kind != SN_REAL) {
+		if (n->gen == fs->gen)
+			return;
+		vnode_unlist(fs, n);
+	}
+	snode_free(fs, n);
+}
+
+void fs_forget(struct snapfs *fs, struct snode *n, uint64_t nlookup)
+{
+	n->nlookup = nlookup > n->nlookup ? 0 : n->nlookup - nlookup;
+	maybe_free(fs, n);
+}
+
+void fs_unpin(struct snapfs *fs, struct snode *n)
+{
+	n->pins--;
+	maybe_free(fs, n);
+}
+
+/* Find the virtual node with this key, or create it. */
+static struct snode *vnode_get(struct snapfs *fs, enum snode_kind kind, const char *name,
+			       size_t name_len, const struct buf *key)
+{
+	struct snode *n = itable_find(&fs->it, key->p, key->len);
+
+	if (n)
+		return n;
+	n = calloc(1, sizeof(*n));
+	if (!n)
+		return NULL;
+	n->kind = kind;
+	n->name = strndup(name, name_len);
+	n->key = malloc(key->len);
+	if (!n->name || !n->key)
+		goto fail;
+	memcpy(n->key, key->p, key->len);
+	n->key_len = key->len;
+	if (itable_add(&fs->it, n) < 0)
+		goto fail;
+	n->vnext = fs->vnodes;
+	fs->vnodes = n;
+	return n;
+fail:
+	free(n->name);
+	free(n->key);
+	free(n);
+	return NULL;
+}
+
+static int kid_add(struct snode *dir, struct snode *kid)
+{
+	if (dir->n_kids == dir->cap_kids) {
+		size_t cap = dir->cap_kids ? dir->cap_kids * 2 : 8, bytes;
+		struct snode **p;
+
+		if (ckd_mul(&bytes, cap, sizeof(*p)))
+			return -EOVERFLOW;
+		p = realloc(dir->kids, bytes);
+		if (!p)
+			return -ENOMEM;
+		dir->kids = p;
+		dir->cap_kids = cap;
+	}
+	dir->kids[dir->n_kids++] = kid;
+	return 0;
+}
+
+static int root_fill(struct snode *n, const struct snapshot *s)
+{
+	size_t bytes;
+
+	if (n->segs)
+		return 0;
+	if (ckd_mul(&bytes, s->n_tree, sizeof(*n->segs)))
+		return -EOVERFLOW;
+	n->segs = malloc(bytes ? bytes : 1);
+	if (!n->segs)
+		return -ENOMEM;
+	if (bytes)
+		memcpy(n->segs, s->tree, bytes);
+	n->n_segs = s->n_tree;
+	n->time_sec = s->time_sec;
+	n->time_nsec = s->time_nsec;
+	return 0;
+}
+
+/* Place one layout entry: walk its path from the root, creating directories on the way.
+ * A snapshot root's key holds the snapshot id, so a name that comes to mean another
+ * snapshot gets a fresh inode and the kernel never serves the old one's cached pages. */
+static int place(struct snapfs *fs, const struct layout_entry *le, const struct snapshot *s)
+{
+	struct snode *dir = fs->root;
+	const char *p = le->path;
+	struct buf key = BUF_INIT;
+	int r = 0;
+
+	buf_init(&key, PATH_MAX + ID_BYTES + 2);
+	for (;;) {
+		const char *slash = strchr(p, '/');
+		size_t len = slash ? (size_t)(slash - p) : strlen(p);
+		enum snode_kind kind = SN_VDIR;
+		struct snode *n;
+
+		if (!slash)
+			kind = le->kind == LAYOUT_SNAP ? SN_ROOT
+			       : le->kind == LAYOUT_LINK ? SN_VLINK : SN_VDIR;
+		buf_reset(&key);
+		r = buf_put_u8(&key, kind == SN_ROOT ? 'r' : kind == SN_VLINK ? 'l' : 'v');
+		if (r == 0)
+			r = buf_append(&key, le->path, (size_t)(p - le->path) + len);
+		if (r == 0 && kind == SN_ROOT)
+			r = buf_append(&key, s[le->snap].id, ID_BYTES);
+		if (r < 0)
+			goto fail;
+		r = -ENOMEM;
+		n = vnode_get(fs, kind, p, len, &key);
+		if (!n)
+			goto fail;
+		if (kind == SN_ROOT && (r = root_fill(n, &s[le->snap])) < 0)
+			goto fail;
+		if (kind == SN_VLINK) {
+			free(n->target);
+			n->target = strdup(le->target);
+			if (!n->target)
+				goto fail;
+		}
+		n->top = dir == fs->root;
+		if (n->gen != fs->gen) {
+			n->gen = fs->gen;
+			r = kid_add(dir, n);
+			if (r < 0)
+				goto fail;
+		}
+		if (!slash)
+			break;
+		dir = n;
+		p = slash + 1;
+	}
+	r = 0;
+fail:
+	buf_release(&key);
+	return r;
+}
+
+static int by_kid_name(const void *a, const void *b)
+{
+	return strcmp((*(struct snode *const *)a)->name, (*(struct snode *const *)b)->name);
+}
+
+struct snode *fs_vfind(const struct snode *dir, const char *name)
+{
+	size_t lo = 0, hi = dir->n_kids;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(name, dir->kids[mid]->name);
+
+		if (c == 0)
+			return dir->kids[mid];
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
+/* Rebuild the virtual tree for a new snapshot list. Nodes that left the layout stay
+ * alive (unreachable) while the kernel still refers to them. */
+static int apply(struct snapfs *fs, const struct snapshot *s, const struct layout *l)
+{
+	struct snode *n, *next;
+	int r = 0;
+
+	fs->gen++;
+	fs->root->gen = fs->gen;
+	for (n = fs->vnodes; n; n = n->vnext)
+		n->n_kids = 0;
+	for (size_t i = 0; i < l->n && r == 0; i++)
+		r = place(fs, &l->e[i], s);
+	for (n = fs->vnodes; n; n = n->vnext)
+		if (n->n_kids > 1)
+			qsort(n->kids, n->n_kids, sizeof(*n->kids), by_kid_name);
+	for (n = fs->vnodes; n; n = next) {
+		next = n->vnext;
+		maybe_free(fs, n);
+	}
+	return r;
+}
+
+static int64_t now_sec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec;
+}
+
+int fs_refresh(struct snapfs *fs, bool force, struct err *e)
+{
+	struct snapshot *s = NULL;
+	struct layout l = { 0 };
+	size_t n = 0;
+	int64_t now = now_sec();
+	int r = 0;
+
+	pthread_mutex_lock(&fs->refresh_lock);
+	if (!force && fs->last_refresh != 0 && now - fs->last_refresh < fs->opt.refresh_sec)
+		goto done;
+	/* Failures are rate-limited too: a broken backend is not hammered by every ls. */
+	fs->last_refresh = now;
+	/* New snapshots come with new index files: reload both while no reader runs. */
+	pthread_rwlock_wrlock(&fs->repo_lock);
+	r = repo_index_load(fs->repo, e);
+	if (r == 0)
+		r = repo_snapshot_list(fs->repo, &s, &n, e);
+	pthread_rwlock_unlock(&fs->repo_lock);
+	if (r < 0)
+		goto done;
+	r = layout_build(s, n, &l);
+	if (r < 0) {
+		err_set(e, r, "cannot lay out %zu snapshots", n);
+		goto done;
+	}
+	pthread_mutex_lock(&fs->lock);
+	r = apply(fs, s, &l);
+	pthread_mutex_unlock(&fs->lock);
+	if (r < 0)
+		err_set(e, r, "cannot build the snapshot directories");
+done:
+	pthread_mutex_unlock(&fs->refresh_lock);
+	layout_release(&l);
+	snapshot_list_free(s, n);
+	return r;
+}
+
+void fs_report(struct snapfs *fs, const struct err *e)
+{
+	if (!fs->opt.report)
+		return;
+	pthread_mutex_lock(&fs->report_lock);
+	fs->opt.report(fs->opt.report_ud, e);
+	pthread_mutex_unlock(&fs->report_lock);
+}
+
+static void set_times(struct stat *st, int64_t sec, uint32_t nsec)
+{
+	st->st_mtim.tv_sec = st->st_atim.tv_sec = st->st_ctim.tv_sec = (time_t)sec;
+	st->st_mtim.tv_nsec = st->st_atim.tv_nsec = st->st_ctim.tv_nsec = (long)nsec;
+}
+
+static mode_t type_bits(enum node_type t)
+{
+	static const mode_t bits[] = {
+		[NODE_FILE] = S_IFREG, [NODE_DIR] = S_IFDIR, [NODE_SYMLINK] = S_IFLNK,
+		[NODE_FIFO] = S_IFIFO, [NODE_CHR] = S_IFCHR, [NODE_BLK] = S_IFBLK,
+		[NODE_SOCK] = S_IFSOCK,
+	};
+
+	return (unsigned)t < ELEMENTSOF(bits) ? bits[t] : S_IFREG;
+}
+
+void fs_stat(const struct snapfs *fs, const struct snode *n, struct stat *st)
+{
+	const struct node *x = &n->node;
+
+	memset(st, 0, sizeof(*st));
+	st->st_ino = n->ino;
+	st->st_blksize = 128 * 1024;
+	if (n->kind != SN_REAL) {
+		st->st_uid = fs->uid;
+		st->st_gid = fs->gid;
+		st->st_nlink = n->kind == SN_VLINK ? 1 : 2;
+		st->st_mode = n->kind == SN_VLINK ? S_IFLNK | 0777 : S_IFDIR | 0555;
+		if (n->kind == SN_VLINK)
+			st->st_size = (off_t)strlen(n->target);
+		if (n->kind == SN_ROOT)
+			set_times(st, n->time_sec, n->time_nsec);
+		else
+			set_times(st, fs->started.tv_sec, (uint32_t)fs->started.tv_nsec);
+		return;
+	}
+	/* The recorded type wins over mode bits, so a damaged mode cannot turn a file into
+	 * something the kernel would treat differently from what we serve. */
+	st->st_mode = (mode_t)(x->mode & 07777) | type_bits(x->type);
+	st->st_nlink = x->nlink ? (nlink_t)x->nlink : 1;
+	st->st_uid = x->uid;
+	st->st_gid = x->gid;
+	st->st_size = x->type == NODE_SYMLINK ? (off_t)x->target_len : (off_t)x->size;
+	st->st_rdev = (dev_t)x->rdev;
+	st->st_blocks = (blkcnt_t)n->blocks;
+	st->st_mtim.tv_sec = (time_t)x->mtime_sec;
+	st->st_mtim.tv_nsec = x->mtime_nsec;
+	st->st_atim.tv_sec = (time_t)x->atime_sec;
+	st->st_atim.tv_nsec = x->atime_nsec;
+	st->st_ctim.tv_sec = (time_t)x->ctime_sec;
+	st->st_ctim.tv_nsec = x->ctime_nsec;
+}
+
+/* The node for entry src of directory dir, created on first sight. Hardlinked files of one
+ * snapshot share a node (and so an inode number) through their recorded dev and inode. */
+struct snode *fs_child(struct snapfs *fs, struct snode *dir, const struct node *src)
+{
+	uint64_t scope = dir->kind == SN_ROOT ? dir->ino : dir->scope;
+	bool hardlink = src->type != NODE_DIR && src->nlink > 1 && src->inode != 0;
+	uint64_t k[3] = { hardlink ? scope : dir->ino, src->dev, src->inode };
+	struct buf key = BUF_INIT;
+	struct snode *n = NULL;
+	uint64_t stored = 0;
+
+	buf_init(&key, 1 + sizeof(k) + src->name_len);
+	if (buf_put_u8(&key, hardlink ? 'h' : 'p') < 0 ||
+	    buf_append(&key, k, hardlink ? sizeof(k) : sizeof(k[0])) < 0 ||
+	    (!hardlink && buf_append(&key, src->name, src->name_len) < 0))
+		goto done;
+	n = itable_find(&fs->it, key.p, key.len);
+	if (n)
+		goto done;
+	n = calloc(1, sizeof(*n));
+	if (!n)
+		goto done;
+	n->kind = SN_REAL;
+	n->scope = scope;
+	if (node_copy(src, &n->node) < 0) {
+		free(n);
+		n = NULL;
+		goto done;
+	}
+	n->has_node = true;
+	for (size_t i = 0; src->type == NODE_FILE && i < src->n_content; i++)
+		if (!src->content[i].hole)
+			stored += src->content[i].len;
+	n->blocks = stored / 512 + (stored % 512 != 0);
+	n->key = buf_take(&key, &n->key_len);
+	if (itable_add(&fs->it, n) < 0) {
+		node_release(&n->node);
+		free(n->key);
+		free(n);
+		n = NULL;
+	}
+done:
+	buf_release(&key);
+	return n;
+}
+
+void fs_dirlist_put(struct snapfs *fs, struct dirlist *d)
+{
+	(void)fs;
+	if (d && --d->refs == 0)
+		dirlist_free(d);
+}
+
+/* Keep the loaded listings within budget, dropping the least recently used first. A
+ * listing in use by an open directory survives in that handle until it is closed. */
+static void dl_trim(struct snapfs *fs, struct snode *keep)
+{
+	struct snode *n = fs->dl_lru.dl_prev;
+
+	while (fs->dl_entries > fs->dl_max && n != &fs->dl_lru) {
+		struct snode *prev = n->dl_prev;
+
+		if (n != keep)
+			dl_detach(fs, n);
+		n = prev;
+	}
+}
+
+static void dl_attach(struct snapfs *fs, struct snode *n, struct dirlist *d)
+{
+	n->dl = d;
+	n->dl_next = fs->dl_lru.dl_next;
+	n->dl_prev = &fs->dl_lru;
+	fs->dl_lru.dl_next->dl_prev = n;
+	fs->dl_lru.dl_next = n;
+	fs->dl_entries += d->n;
+	dl_trim(fs, n);
+}
+
+int fs_dirlist(struct snapfs *fs, struct snode *dir, struct dirlist **ret, struct err *e)
+{
+	struct dirlist *d = NULL;
+	int r;
+
+	if (dir->dl) {
+		/* Move to the warm end. */
+		struct dirlist *keep = dir->dl;
+
+		keep->refs++;
+		dl_detach(fs, dir);
+		dl_attach(fs, dir, keep);
+		*ret = keep;
+		return 0;
+	}
+	dir->pins++;
+	pthread_mutex_unlock(&fs->lock);
+	pthread_rwlock_rdlock(&fs->repo_lock);
+	if (dir->kind == SN_ROOT)
+		r = dirlist_load(fs->repo, dir->segs, dir->n_segs, NULL, &d, e);
+	else
+		r = dirlist_load(fs->repo, NULL, 0, &dir->node, &d, e);
+	pthread_rwlock_unlock(&fs->repo_lock);
+	pthread_mutex_lock(&fs->lock);
+	if (r == 0) {
+		/* Another thread may have loaded it meanwhile: keep theirs. */
+		if (dir->dl) {
+			dirlist_free(d);
+			d = dir->dl;
+			dir->dl->refs++;
+			dl_detach(fs, dir);
+			dl_attach(fs, dir, d);
+		} else {
+			d->refs++; /* one for the node, one for the caller */
+			dl_attach(fs, dir, d);
+		}
+		*ret = d;
+	}
+	fs_unpin(fs, dir);
+	return r;
+}
+
+int fs_init(struct snapfs *fs, struct repo *r, const struct snapfs_options *o, struct err *e)
+{
+	int k;
+
+	memset(fs, 0, sizeof(*fs));
+	fs->repo = r;
+	fs->opt = *o;
+	pthread_mutex_init(&fs->lock, NULL);
+	pthread_mutex_init(&fs->refresh_lock, NULL);
+	pthread_mutex_init(&fs->report_lock, NULL);
+	pthread_rwlock_init(&fs->repo_lock, NULL);
+	fs->dl_lru.dl_prev = fs->dl_lru.dl_next = &fs->dl_lru;
+	fs->dl_max = DL_MAX_ENTRIES;
+	fs->uid = getuid();
+	fs->gid = getgid();
+	clock_gettime(CLOCK_REALTIME, &fs->started);
+	k = itable_init(&fs->it);
+	if (k < 0)
+		return err_set(e, k, "cannot allocate the inode table");
+	fs->root = calloc(1, sizeof(*fs->root));
+	if (!fs->root)
+		return err_set(e, -ENOMEM, "cannot allocate the root");
+	fs->root->kind = SN_VDIR;
+	fs->root->ino = FUSE_ROOT_ID;
+	fs->root->name = strdup("");
+	fs->root->key = (uint8_t *)strdup("v");
+	fs->root->key_len = 1;
+	if (!fs->root->name || !fs->root->key)
+		return err_set(e, -ENOMEM, "cannot allocate the root");
+	k = itable_add(&fs->it, fs->root);
+	if (k < 0)
+		return err_set(e, k, "cannot allocate the root");
+	return 0;
+}
+
+void fs_release(struct snapfs *fs)
+{
+	struct snode *n, *next;
+
+	if (fs->root) {
+		/* Unmounted: nothing refers to anything any more. */
+		while (fs->dl_lru.dl_next != &fs->dl_lru)
+			dl_detach(fs, fs->dl_lru.dl_next);
+		for (size_t b = 0; fs->it.by_ino && b < fs->it.n_bucket; b++)
+			for (n = fs->it.by_ino[b]; n; n = next) {
+				next = n->inext;
+				if (n != fs->root)
+					snode_free(fs, n);
+			}
+		snode_free(fs, fs->root);
+		fs->root = NULL;
+	}
+	itable_release(&fs->it);
+	pthread_rwlock_destroy(&fs->repo_lock);
+	pthread_mutex_destroy(&fs->report_lock);
+	pthread_mutex_destroy(&fs->refresh_lock);
+	pthread_mutex_destroy(&fs->lock);
+}

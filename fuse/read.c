@@ -1,0 +1,168 @@
+/* Open files and reads: map the offset to its extent by binary search, copy from cached
+ * blobs (holes read as zeros), and prefetch the next blobs when a reader goes sequentially. */
+#include "fuse/snapfs-internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/banned.h"
+
+/* How far ahead of a sequential reader blobs are loaded: enough to keep the prefetch
+ * workers busy while the reader copies, small next to the cache budget. */
+#define READAHEAD_BYTES (8u * 1024 * 1024)
+#define READAHEAD_BLOBS 8
+
+struct fileh {
+	struct snode *sn; /* pinned: its content outlives the handle */
+	struct extmap map;
+	_Atomic uint64_t next_off; /* where a sequential reader continues */
+};
+
+void read_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct snapfs *fs = fuse_req_userdata(req);
+	struct fileh *h = NULL;
+	struct snode *n;
+	int r = -ENOENT;
+
+	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
+	pthread_mutex_lock(&fs->lock);
+	n = itable_get(&fs->it, ino);
+	if (!n)
+		goto out;
+	r = fs_is_dir(n) ? -EISDIR : -EINVAL;
+	if (n->kind != SN_REAL || n->node.type != NODE_FILE)
+		goto out;
+	r = -ENOMEM;
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		goto out;
+	r = extmap_build(n->node.content, n->node.n_content, &h->map);
+	if (r < 0)
+		goto out;
+	h->sn = n;
+	n->pins++;
+	r = 0;
+out:
+	pthread_mutex_unlock(&fs->lock);
+	if (r < 0) {
+		free(h);
+		fuse_reply_err(req, -r);
+		return;
+	}
+	fi->fh = (uintptr_t)h;
+	/* Snapshot content never changes: keep the page cache across opens. */
+	fi->keep_cache = 1;
+	fi->noflush = 1;
+	if (fuse_reply_open(req, fi) < 0)
+		read_release(req, ino, fi);
+}
+
+void read_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct snapfs *fs = fuse_req_userdata(req);
+	struct fileh *h = (struct fileh *)(uintptr_t)fi->fh;
+
+	(void)ino;
+	if (h) {
+		pthread_mutex_lock(&fs->lock);
+		fs_unpin(fs, h->sn);
+		pthread_mutex_unlock(&fs->lock);
+		extmap_release(&h->map);
+		free(h);
+	}
+	fuse_reply_err(req, 0);
+}
+
+static void prefetch(struct snapfs *fs, const struct node *x, size_t i)
+{
+	uint64_t bytes = 0;
+
+	for (size_t k = 0; i + k < x->n_content && k < READAHEAD_BLOBS && bytes < READAHEAD_BYTES;
+	     k++) {
+		const struct extent *ext = &x->content[i + k];
+
+		if (!ext->hole)
+			blobcache_prefetch(fs->cache, ext->id);
+		bytes += ext->len;
+	}
+}
+
+/* Copy want bytes at off into out; returns bytes copied (short only at end of file). */
+static ssize_t copy_range(struct snapfs *fs, struct fileh *h, uint64_t off, size_t want,
+			  uint8_t *out, struct err *e)
+{
+	const struct node *x = &h->sn->node;
+	size_t i = extmap_find(&h->map, off), done = 0;
+
+	while (done < want && i < h->map.n) {
+		const struct extent *ext = &x->content[i];
+		uint64_t in = off + done - extmap_start(&h->map, i);
+		size_t n = want - done;
+		struct cblob *b = NULL;
+		int r;
+
+		if (n > ext->len - in)
+			n = (size_t)(ext->len - in);
+		if (ext->hole) {
+			memset(out + done, 0, n);
+		} else {
+			r = blobcache_get(fs->cache, ext->id, &b, e);
+			if (r < 0)
+				return r;
+			if (cblob_len(b) != ext->len) {
+				blobcache_put(fs->cache, b);
+				return err_set(e, -EBADMSG, "blob length %zu, extent says %llu",
+					       cblob_len(b), (unsigned long long)ext->len);
+			}
+			memcpy(out + done, cblob_data(b) + in, n);
+			blobcache_put(fs->cache, b);
+		}
+		done += n;
+		i++;
+	}
+	return (ssize_t)done;
+}
+
+void read_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	struct snapfs *fs = fuse_req_userdata(req);
+	struct fileh *h = (struct fileh *)(uintptr_t)fi->fh;
+	uint64_t total = extmap_total(&h->map), uoff = (uint64_t)off;
+	struct err e = ERR_INIT;
+	uint8_t *out = NULL;
+	ssize_t got;
+
+	(void)ino;
+	if (off < 0 || uoff >= total || size == 0) {
+		fuse_reply_buf(req, NULL, 0);
+		return;
+	}
+	if (size > total - uoff)
+		size = (size_t)(total - uoff);
+	out = malloc(size);
+	if (!out) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	/* A reader continuing where it stopped is sequential: warm the blobs after this one. */
+	if (atomic_load(&h->next_off) == uoff)
+		prefetch(fs, &h->sn->node, extmap_find(&h->map, uoff) + 1);
+	got = copy_range(fs, h, uoff, size, out, &e);
+	if (got < 0) {
+		err_wrap(&e, (int)got, "read of '%.*s' at %lld", (int)h->sn->node.name_len,
+			 h->sn->node.name ? h->sn->node.name : "", (long long)off);
+		fs_report(fs, &e);
+		fuse_reply_err(req, EIO);
+	} else {
+		atomic_store(&h->next_off, uoff + (uint64_t)got);
+		fuse_reply_buf(req, (const char *)out, (size_t)got);
+	}
+	free(out);
+}

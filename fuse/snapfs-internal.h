@@ -1,0 +1,179 @@
+/* State shared between the files of the fuse module: the extent map, the blob cache, the
+ * layout naming, the inode table, directory listings and the mounted filesystem. */
+#pragma once
+#define FUSE_USE_VERSION 312
+#include <fuse_lowlevel.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include "fuse/snapfs.h"
+#include "repo/repo.h"
+
+/* ---- extmap.c: file offset -> extent ---- */
+struct extmap {
+	uint64_t *end; /* end[i]: cumulative length of extents 0..i */
+	size_t n;
+};
+/* -EOVERFLOW when the lengths sum past 2^64. */
+int extmap_build(const struct extent *ext, size_t n, struct extmap *ret) _must_check_;
+void extmap_release(struct extmap *m);
+/* Index of the extent holding byte off; m->n when off is at or past the end. */
+size_t extmap_find(const struct extmap *m, uint64_t off);
+uint64_t extmap_start(const struct extmap *m, size_t i);
+uint64_t extmap_total(const struct extmap *m);
+
+/* ---- blobcache.c: bounded, shared, single-flight blob cache with prefetch ---- */
+#define BLOBCACHE_MAX_WORKERS 8
+/* Appends the plaintext of blob id to out. Called from many threads at once. */
+typedef int (*blobcache_fetch_fn)(void *ud, const uint8_t id[ID_BYTES], struct buf *out,
+				  struct err *e);
+struct blobcache;
+struct cblob;
+struct blobcache_stats {
+	uint64_t hits, misses, evictions, prefetches;
+	size_t bytes, entries;
+};
+int blobcache_new(size_t max_bytes, size_t workers, blobcache_fetch_fn fetch, void *ud,
+		  struct blobcache **ret) _must_check_;
+/* Joins the prefetch workers; every blob must have been put back. NULL is fine. */
+void blobcache_free(struct blobcache *c);
+/* A referenced blob: its bytes stay valid until blobcache_put. */
+int blobcache_get(struct blobcache *c, const uint8_t id[ID_BYTES], struct cblob **ret,
+		  struct err *e) _must_check_;
+void blobcache_put(struct blobcache *c, struct cblob *b);
+/* Hint that id will be read soon; dropped when the queue is full or it is cached. */
+void blobcache_prefetch(struct blobcache *c, const uint8_t id[ID_BYTES]);
+void blobcache_stats(struct blobcache *c, struct blobcache_stats *ret);
+const uint8_t *cblob_data(const struct cblob *b);
+size_t cblob_len(const struct cblob *b);
+
+/* ---- layout.c: which virtual path shows which snapshot ---- */
+#define LAYOUT_NAME_MAX 256
+enum layout_kind { LAYOUT_DIR, LAYOUT_SNAP, LAYOUT_LINK, _LAYOUT_KIND_MAX,
+		   _LAYOUT_KIND_INVALID = -22 };
+struct layout_entry {
+	char *path; /* relative to the mount root, components joined by '/' */
+	enum layout_kind kind;
+	size_t snap;  /* LAYOUT_SNAP and LAYOUT_LINK: index into the snapshot array */
+	char *target; /* LAYOUT_LINK */
+};
+struct layout {
+	struct layout_entry *e;
+	size_t n, cap;
+};
+/* The top directories, then every view of every snapshot, then snapshots/latest. */
+int layout_build(const struct snapshot *s, size_t n, struct layout *ret) _must_check_;
+void layout_release(struct layout *l);
+/* One safe path component from arbitrary bytes (tags, host names) into out. */
+int layout_name(const char *s, size_t len, char *out, size_t out_size) _must_check_;
+
+/* ---- inode.c: the inode table ---- */
+enum snode_kind { SN_VDIR, SN_VLINK, SN_ROOT, SN_REAL, _SN_KIND_MAX, _SN_KIND_INVALID = -22 };
+
+struct snode {
+	uint64_t ino;
+	uint64_t nlookup; /* the kernel's references (lookup, readdirplus minus forget) */
+	unsigned pins;    /* our own short-lived references (open files, loads in progress) */
+	enum snode_kind kind;
+	uint64_t scope; /* SN_ROOT, SN_REAL: ino of the snapshot root (hardlinks meet there) */
+	char *name;     /* virtual nodes */
+	char *target;   /* SN_VLINK */
+	struct extent *segs; /* SN_ROOT: the snapshot's tree segments */
+	size_t n_segs;
+	int64_t time_sec; /* SN_ROOT */
+	uint32_t time_nsec;
+	struct node node; /* SN_REAL */
+	bool has_node;
+	uint64_t blocks;  /* SN_REAL: 512-byte units really stored (holes excluded) */
+	/* virtual nodes */
+	bool top;        /* listing or looking up in it refreshes the snapshot list */
+	uint64_t gen;    /* refresh generation that last placed it in the layout */
+	struct snode **kids; /* SN_VDIR, sorted by name */
+	size_t n_kids, cap_kids;
+	struct snode *vnext;
+	/* directories: the loaded listing and its place in the listing LRU */
+	struct dirlist *dl;
+	struct snode *dl_prev, *dl_next;
+	/* table links */
+	uint8_t *key;
+	size_t key_len;
+	struct snode *inext, *knext;
+};
+
+struct itable {
+	struct snode **by_ino, **by_key;
+	size_t n_bucket, count;
+	uint64_t next_ino;
+};
+int itable_init(struct itable *t) _must_check_;
+/* Frees the buckets only; the nodes are the caller's. */
+void itable_release(struct itable *t);
+struct snode *itable_get(const struct itable *t, uint64_t ino);
+struct snode *itable_find(const struct itable *t, const void *key, size_t len);
+/* Assigns n->ino (the next free number) unless it is set, and indexes n by ino and key. */
+int itable_add(struct itable *t, struct snode *n) _must_check_;
+void itable_del(struct itable *t, struct snode *n);
+
+/* ---- dirlist.c: one directory's entries, sorted by name for lookup ---- */
+#define DIRLIST_MAX_ENTRIES (16u * 1024 * 1024)
+struct dirlist {
+	struct node *ent;
+	size_t n;
+	unsigned refs; /* guarded by the filesystem lock */
+};
+/* Read a directory (root: a snapshot's tree segments) through tree_iter. */
+int dirlist_load(struct repo *r, const struct extent *segs, size_t n_segs, const struct node *dir,
+		 struct dirlist **ret, struct err *e) _must_check_;
+/* Take ownership of ent[0..n) and sort it. */
+int dirlist_adopt(struct node *ent, size_t n, struct dirlist **ret) _must_check_;
+const struct node *dirlist_find(const struct dirlist *d, const char *name, size_t len);
+void dirlist_free(struct dirlist *d);
+
+/* ---- fs.c: the mounted filesystem ---- */
+struct snapfs {
+	struct repo *repo;
+	struct snapfs_options opt;
+	pthread_mutex_t lock;          /* inode table, layout, listings */
+	pthread_rwlock_t repo_lock;    /* read: blob and tree reads; write: refresh */
+	pthread_mutex_t refresh_lock;  /* one refresh at a time */
+	pthread_mutex_t report_lock;
+	struct itable it;
+	struct snode *root;
+	struct snode *vnodes;
+	uint64_t gen;
+	struct snode dl_lru;           /* ring of directories holding a listing */
+	size_t dl_entries, dl_max;
+	struct blobcache *cache;
+	int64_t last_refresh;          /* CLOCK_MONOTONIC seconds; 0 never */
+	uid_t uid;
+	gid_t gid;
+	struct timespec started;
+	struct fuse_session *se;
+};
+
+int fs_init(struct snapfs *fs, struct repo *r, const struct snapfs_options *o,
+	    struct err *e) _must_check_;
+void fs_release(struct snapfs *fs);
+/* Reload the snapshot list when it is older than refresh_sec (always when force). */
+int fs_refresh(struct snapfs *fs, bool force, struct err *e) _must_check_;
+void fs_report(struct snapfs *fs, const struct err *e);
+/* With fs->lock held: */
+void fs_stat(const struct snapfs *fs, const struct snode *n, struct stat *st);
+struct snode *fs_child(struct snapfs *fs, struct snode *dir, const struct node *src);
+struct snode *fs_vfind(const struct snode *dir, const char *name);
+/* Takes a reference to dir's listing, loading it (the lock is dropped meanwhile). */
+int fs_dirlist(struct snapfs *fs, struct snode *dir, struct dirlist **ret,
+	       struct err *e) _must_check_;
+void fs_dirlist_put(struct snapfs *fs, struct dirlist *d);
+void fs_unpin(struct snapfs *fs, struct snode *n);
+void fs_forget(struct snapfs *fs, struct snode *n, uint64_t nlookup);
+bool fs_is_dir(const struct snode *n);
+
+/* ---- ops.c, read.c: the libfuse callbacks ---- */
+extern const struct fuse_lowlevel_ops snapfs_ops;
+void read_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void read_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+	       struct fuse_file_info *fi);
+void read_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
