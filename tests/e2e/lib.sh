@@ -115,3 +115,55 @@ t_same() { # t_same DESC [treecmp options] A B
 	run "$TREECMP" "$@"
 	t_ok "$RC" "$d" || { t_diag "$OUT" 20; t_diag "$ERR"; }
 }
+
+# Where the tree backed up from SRC lands in a full restore into DIR: target/<name>
+# (relative layout) or target/<absolute path> (restic's layout); prints the folder.
+t_landed() { # t_landed DIR SRC
+	if [ -d "$1/$(basename "$2")" ]; then
+		echo "$1/$(basename "$2")"
+	elif [ -d "$1$2" ]; then
+		echo "$1$2"
+	else
+		echo "$1/NOT-FOUND"
+	fi
+}
+
+# The snapshot path of SRC's tree for SNAP:/PATH, matching t_landed's layout.
+t_snap_path() { # t_snap_path DIR SRC
+	if [ -d "$1/$(basename "$2")" ]; then
+		echo "/$(basename "$2")"
+	else
+		echo "$2"
+	fi
+}
+
+# Owners are compared only when root could restore them.
+t_owner_opt() {
+	t_root || echo --no-owner
+}
+
+t_init_repo() { # t_init_repo DIR: REPO=DIR, initialised, or bail out
+	REPO=$1
+	run cairn init
+	[ "$RC" -eq 0 ] || { t_diag "$ERR"; t_bail "cairn init failed (exit $RC)"; }
+}
+
+# cairn_bg ARGS...: start cairn in the background as itself (no wrapper shell in
+# between, so $! is cairn's pid and kill -9 hits cairn).
+cairn_bg() {
+	# shellcheck disable=SC2034
+	(CAIRN_PASSWORD=$T_PASS exec "$CAIRN_BIN" -r "$REPO" "$@") >"$T_TMP/bg.out" 2>"$T_TMP/bg.err" &
+	BG=$!
+}
+
+# Every file of a repository with size and mtime: "nothing written" means this is equal
+# before and after.
+t_repo_state() { # t_repo_state DIR
+	find "$1" -printf '%P %y %s %T@\n' | sort
+}
+
+# The exit status is a plain code, not a crash (signals give 128+N, ASan gives 1 with a
+# report on stderr).
+t_no_crash() { # uses RC and ERR of the last run
+	[ "$RC" -lt 128 ] && ! grep -qE 'AddressSanitizer|runtime error:|Segmentation|core dumped' "$ERR"
+}

@@ -9,4 +9,5 @@ tests_tools_treecmp_SOURCES = tests/tools/treecmp.c tests/tools/treecmp-entry.c 
 tests_tools_treecmp_LDADD = $(CAIRN_LIBS) -lacl
 
 TESTS += tests/e2e/treecmp.sh
-EXTRA_DIST += tests/e2e/lib.sh tests/e2e/treecmp.sh tests/tools/deps.sh
+EXTRA_DIST += tests/e2e/lib.sh tests/e2e/treecmp.sh tests/tools/deps.sh \
+	tests/e2e/roundtrip.sh tests/e2e/metadata.sh tests/e2e/badinput.sh tests/e2e/crash.sh
