@@ -151,8 +151,8 @@ t_init_repo() { # t_init_repo DIR: REPO=DIR, initialised, or bail out
 # cairn_bg ARGS...: start cairn in the background as itself (no wrapper shell in
 # between, so $! is cairn's pid and kill -9 hits cairn).
 cairn_bg() {
-	# shellcheck disable=SC2034
 	(CAIRN_PASSWORD=$T_PASS exec "$CAIRN_BIN" -r "$REPO" "$@") >"$T_TMP/bg.out" 2>"$T_TMP/bg.err" &
+	# shellcheck disable=SC2034
 	BG=$!
 }
 
