@@ -44,6 +44,9 @@ struct backup_opts {
 	size_t n_parent_tags;
 	bool no_parent;
 	bool one_file_system;
+	/* When every path is an empty directory, write no snapshot (result.empty is set):
+	 * what the agent reports as "volume was empty so no snapshot was taken". */
+	bool skip_empty;
 	int threads; /* compress/seal workers; 0 = number of CPUs */
 	unsigned progress_ms;
 	backup_progress_fn progress;
@@ -56,7 +59,8 @@ struct backup_result {
 	uint8_t snapshot_id[ID_BYTES];
 	bool has_parent;
 	uint8_t parent_id[ID_BYTES];
-	/* Nothing to back up (no entries under any path): no snapshot was written. */
+	/* Every path was an empty directory. With skip_empty no snapshot was written and
+	 * snapshot_id is all zero. */
 	bool empty;
 	struct snapshot_summary summary;
 };

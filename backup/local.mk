@@ -1,1 +1,2 @@
-# backup module
+libcairn_a_SOURCES += backup/backup.h backup/backup-internal.h backup/backup.c \
+	backup/file.c backup/meta.c backup/queue.c backup/walk.c

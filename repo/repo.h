@@ -203,6 +203,12 @@ void tree_iter_init_root(struct tree_iter *it, struct repo *r, const struct exte
 int tree_iter_next(struct tree_iter *it, struct node *ret, struct err *e) _must_check_;
 void tree_iter_release(struct tree_iter *it);
 
+struct snapshot;
+/* Resolve "/a/b" inside a snapshot ("" or "/" is the root, returned as a directory node
+ * named "/" whose content is the snapshot's root segments). -ENOENT when missing. */
+int repo_tree_lookup(struct repo *r, const struct snapshot *s, const char *path,
+		     struct node *ret, struct err *e) _must_check_;
+
 /* Segments are cut at this many encoded bytes so a directory of a million entries
  * never needs one huge blob in memory. */
 #define TREE_SEGMENT_TARGET (1u * 1024 * 1024)
@@ -254,6 +260,32 @@ void snapshot_list_free(struct snapshot *s, size_t n);
 void *snapshot_to_json(const struct snapshot *s); /* json_t*, caller decrefs */
 /* Value of tag "key=value", borrowed; NULL when absent. */
 const char *snapshot_tag(const struct snapshot *s, const char *key);
+
+/* ---- check ---- */
+
+struct repo_check_opts {
+	bool read_data;
+	/* Read only packs whose number modulo subset_total is subset_index-1 (N/T), when
+	 * subset_total > 0. */
+	uint32_t subset_index, subset_total;
+};
+
+struct repo_check_result {
+	uint64_t snapshots, trees, data_blobs_referenced, packs, packs_read, problems;
+	uint64_t unindexed_packs;
+};
+
+/* Called once per problem: a one-line description naming the object(s). */
+typedef void (*repo_check_fn)(void *ud, const char *msg);
+
+/* Index entries point into existing packs; every blob a snapshot reaches is indexed;
+ * with read_data every pack is read and every blob authenticated and re-hashed.
+ * Returns 0 when the check ran (problems counted in ret), negative on failure to run. */
+int repo_check(struct repo *r, const struct repo_check_opts *o, repo_check_fn fn, void *ud,
+	       struct repo_check_result *ret, struct err *e) _must_check_;
+/* The decoded content of index file `name` as JSON (json_t*, caller decrefs). */
+int repo_index_file_json(struct repo *r, const char *name, void **ret, struct err *e)
+	_must_check_;
 
 /* ---- locks ---- */
 

@@ -1,1 +1,2 @@
-# restore module
+libcairn_a_SOURCES += restore/restore.h restore/restore-internal.h restore/restore.c \
+	restore/hardlink.c restore/meta.c restore/pool.c restore/verify.c

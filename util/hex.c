@@ -49,5 +49,5 @@ bool hex_valid(const char *s, size_t n)
 	for (i = 0; s[i]; i++)
 		if (hex_val(s[i]) < 0)
 			return false;
-	return n == 0 || i == n;
+	return i > 0 && (n == 0 || i == 2 * n);
 }

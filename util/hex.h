@@ -13,4 +13,5 @@
 void hex_encode(const uint8_t *in, size_t n, char *out);
 /* Exactly 2*n hex digits; -EINVAL otherwise. */
 int hex_decode(const char *in, uint8_t *out, size_t n) _must_check_;
+/* Only hex digits; exactly 2*n of them unless n is 0 (then any non-zero count). */
 bool hex_valid(const char *s, size_t n);

@@ -1,0 +1,96 @@
+/* State shared between the backup/ files: the run context, the bounded job queue that
+ * feeds compress/seal workers, and the owner-name cache. */
+#pragma once
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "backup/backup.h"
+
+#define QUEUE_BYTES_MAX (24u * 1024 * 1024)
+#define NAME_CACHE_SIZE 64
+
+/* A new blob for the workers: the walker computed its id and claimed it. */
+struct job {
+	enum blob_type type;
+	uint8_t id[ID_BYTES];
+	uint8_t *data;
+	size_t len;
+};
+
+struct queue {
+	pthread_mutex_t lock;
+	pthread_cond_t not_full, not_empty, drained;
+	struct job *ring;
+	size_t cap, head, n, bytes, busy;
+	bool closed;
+};
+
+struct owner_name {
+	uint32_t id;
+	bool group;
+	char name[64];
+};
+
+struct bk {
+	struct repo *repo;
+	const struct backup_opts *o;
+	struct err *e;
+	struct queue q;
+	pthread_t *workers;
+	int n_workers;
+
+	/* First worker failure; the walker stops at its next check. */
+	pthread_mutex_t fail_lock;
+	struct err fail;
+	atomic_bool failed;
+
+	atomic_uint_fast64_t bytes_added;
+	struct snapshot_summary sum;
+	struct backup_progress prog;
+	struct timespec start, last_progress;
+	dev_t root_dev;
+	bool nonempty; /* some root is not an empty directory */
+
+	/* Walker-owned read buffer of chunker max + one read. */
+	uint8_t *rbuf;
+	size_t rcap;
+	char path[8192]; /* the walker's current path, for messages and excludes */
+	size_t path_len;
+	struct owner_name names[NAME_CACHE_SIZE];
+	size_t n_names;
+};
+
+/* queue.c */
+int bk_workers_start(struct bk *b, int n) _must_check_;
+/* Wait for all queued jobs, stop the workers. Returns the first worker error. */
+int bk_workers_stop(struct bk *b) _must_check_;
+/* Hand a claimed blob to the workers (copies data). Blocks while the queue is full. */
+int bk_submit(struct bk *b, enum blob_type t, const uint8_t id[ID_BYTES], const void *p,
+	      size_t n) _must_check_;
+/* Hash, claim and submit: the dedup step. */
+int bk_save_blob(struct bk *b, enum blob_type t, const void *p, size_t n,
+		 uint8_t ret_id[ID_BYTES]) _must_check_;
+bool bk_should_stop(struct bk *b);
+
+/* meta.c */
+/* Fill n (not content) from st and the entry at dirfd/name. Warnings go to b. */
+int bk_node_meta(struct bk *b, int dirfd, const char *name, size_t name_len,
+		 const struct stat *st, struct node *n) _must_check_;
+
+/* file.c */
+/* Read, chunk and store the file; fills n->content and n->flags. -errno of an unreadable
+ * file is returned for the caller to warn about; repository failures come via b->e. */
+int bk_file_content(struct bk *b, int dirfd, const char *name, const struct stat *st,
+		    struct node *n) _must_check_;
+
+/* walk.c */
+/* Back up the directory open at fd into tree segments listed in n->content.
+ * parent: the same directory in the parent snapshot, or NULL. */
+int bk_walk_dir(struct bk *b, int fd, const struct node *parent, struct node *n) _must_check_;
+/* Process one entry (stat, meta, content or recursion) into out. 0 ok, 1 skipped. */
+int bk_entry(struct bk *b, int dirfd, const char *name, size_t name_len,
+	     const struct node *parent, struct node *out) _must_check_;
+void bk_warn(struct bk *b, int code, const char *fmt, ...) _printf_(3, 4);
+void bk_progress(struct bk *b, bool force);

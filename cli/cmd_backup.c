@@ -1,0 +1,182 @@
+/* `cairn backup PATH...`: runs backup_run with progress and warnings on the terminal or
+ * as JSON lines. Exit 3 when files could not be read. */
+#include "cli/cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "backup/backup.h"
+#include "util/banned.h"
+
+#define MAX_LIST 256
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+	interrupted = 1;
+}
+
+static bool cancelled(void *ud)
+{
+	return interrupted;
+}
+
+static void on_progress(void *ud, const struct backup_progress *p)
+{
+	struct cli *c = ud;
+
+	if (c->json) {
+		cli_print_json(json_pack("{s:s, s:f, s:I, s:I, s:I, s:I, s:I}", "message_type",
+					 "status", "seconds_elapsed", p->elapsed, "files_done",
+					 (json_int_t)p->files_done, "dirs_done",
+					 (json_int_t)p->dirs_done, "bytes_done",
+					 (json_int_t)p->bytes_done, "bytes_added",
+					 (json_int_t)p->bytes_added, "error_count",
+					 (json_int_t)p->errors));
+	} else if (!c->quiet && isatty(STDERR_FILENO)) {
+		fprintf(stderr, "\r[%.0fs] %llu files, %.1f MiB read, %.1f MiB added   ", p->elapsed,
+			(unsigned long long)p->files_done, p->bytes_done / 1048576.0,
+			p->bytes_added / 1048576.0);
+	}
+}
+
+static void on_warn(void *ud, const char *path, int code, const char *msg)
+{
+	struct cli *c = ud;
+
+	if (c->json)
+		cli_print_json(json_pack("{s:s, s:s, s:s}", "message_type", "error", "item", path,
+					 "error", msg));
+	else
+		fprintf(stderr, "cairn: warning: %s\n", msg);
+}
+
+static void print_summary(struct cli *c, const struct backup_result *res)
+{
+	const struct snapshot_summary *m = &res->summary;
+	char id[ID_HEX] = "", parent[ID_HEX] = "";
+
+	if (!res->empty || memcmp(res->snapshot_id, (uint8_t[ID_BYTES]){ 0 }, ID_BYTES))
+		hex_encode(res->snapshot_id, ID_BYTES, id);
+	if (res->has_parent)
+		hex_encode(res->parent_id, ID_BYTES, parent);
+	if (c->json) {
+		cli_print_json(json_pack(
+			"{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+			"s:I, s:f, s:b}",
+			"message_type", "summary", "snapshot_id", id, "parent", parent, "files_new",
+			(json_int_t)m->files_new, "files_changed", (json_int_t)m->files_changed,
+			"files_unmodified", (json_int_t)m->files_unmodified, "dirs_new",
+			(json_int_t)m->dirs_new, "dirs_changed", (json_int_t)m->dirs_changed,
+			"dirs_unmodified", (json_int_t)m->dirs_unmodified, "data_blobs",
+			(json_int_t)m->data_blobs, "tree_blobs", (json_int_t)m->tree_blobs,
+			"data_added", (json_int_t)m->bytes_added, "total_files_processed",
+			(json_int_t)m->total_files, "total_bytes_processed",
+			(json_int_t)m->total_bytes, "error_count", (json_int_t)m->errors,
+			"total_duration", m->duration, "empty", res->empty));
+		return;
+	}
+	if (!c->quiet && isatty(STDERR_FILENO))
+		fprintf(stderr, "\n");
+	printf("files: %llu new, %llu changed, %llu unmodified\n",
+	       (unsigned long long)m->files_new, (unsigned long long)m->files_changed,
+	       (unsigned long long)m->files_unmodified);
+	printf("dirs:  %llu new, %llu changed, %llu unmodified\n", (unsigned long long)m->dirs_new,
+	       (unsigned long long)m->dirs_changed, (unsigned long long)m->dirs_unmodified);
+	printf("added to the repository: %.3f MiB (%llu files, %.3f MiB processed in %.2fs)\n",
+	       m->bytes_added / 1048576.0, (unsigned long long)m->total_files,
+	       m->total_bytes / 1048576.0, m->duration);
+	if (m->errors)
+		printf("%llu file%s could not be read (listed above)\n",
+		       (unsigned long long)m->errors, m->errors == 1 ? "" : "s");
+	if (id[0])
+		printf("snapshot %.8s saved\n", id);
+	else
+		printf("nothing to back up: no snapshot written\n");
+}
+
+int cmd_backup(struct cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "tag", required_argument, NULL, 't' },
+		{ "host", required_argument, NULL, 'H' },
+		{ "exclude", required_argument, NULL, 'e' },
+		{ "parent", required_argument, NULL, 'P' },
+		{ "force", no_argument, NULL, 'f' },
+		{ "one-file-system", no_argument, NULL, 'x' },
+		{ "threads", required_argument, NULL, 'T' },
+		{ "skip-empty", no_argument, NULL, 'E' },
+		{ 0 },
+	};
+	const char *tags[MAX_LIST], *excludes[MAX_LIST];
+	struct backup_opts o = { .tags = tags, .excludes = excludes, .ud = c, .progress_ms = 1000 };
+	struct backup_result res;
+	struct err e = ERR_INIT;
+	struct repo *r = NULL;
+	struct sigaction sa = { .sa_handler = on_signal };
+	int ch, rc;
+
+	while ((ch = getopt_long(argc, argv, "x", opts, NULL)) != -1) {
+		switch (ch) {
+		case 't':
+			if (o.n_tags == MAX_LIST)
+				return EXIT_USAGE;
+			tags[o.n_tags++] = optarg;
+			break;
+		case 'H':
+			o.hostname = optarg;
+			break;
+		case 'e':
+			if (o.n_excludes == MAX_LIST)
+				return EXIT_USAGE;
+			excludes[o.n_excludes++] = optarg;
+			break;
+		case 'P':
+			o.parent = optarg;
+			break;
+		case 'f':
+			o.no_parent = true;
+			break;
+		case 'x':
+			o.one_file_system = true;
+			break;
+		case 'T':
+			o.threads = (int)strtol(optarg, NULL, 10);
+			break;
+		case 'E':
+			o.skip_empty = true;
+			break;
+		default:
+			return cli_fail(c, &e, err_set(&e, -EINVAL, "backup: bad arguments"));
+		}
+	}
+	if (optind >= argc)
+		return cli_fail(c, &e, err_set(&e, -EINVAL, "backup: no paths given"));
+	o.paths = (const char *const *)argv + optind;
+	o.n_paths = (size_t)(argc - optind);
+	for (size_t i = 0; i < o.n_paths; i++)
+		if (access(o.paths[i], F_OK) < 0)
+			return cli_fail(c, &e, err_set(&e, -ENOENT, "%s: no such file or directory",
+						       o.paths[i]));
+	o.progress = on_progress;
+	o.warn = on_warn;
+	o.cancel = cancelled;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	rc = cli_open_repo(c, &e, &r);
+	if (rc < 0)
+		return cli_fail(c, &e, rc);
+	rc = backup_run(r, &o, &res, &e);
+	repo_free(r);
+	if (rc < 0)
+		return cli_fail(c, &e, rc);
+	print_summary(c, &res);
+	return res.summary.errors ? EXIT_PARTIAL : EXIT_OK;
+}

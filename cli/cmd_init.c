@@ -1,0 +1,93 @@
+/* `cairn init`: create a repository (chunker and pack sizes settable only here). */
+#include "cli/cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/banned.h"
+
+static int parse_size(const char *s, uint32_t *ret)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return -EINVAL;
+	if (*end == 'K' || *end == 'k')
+		v <<= 10, end++;
+	else if (*end == 'M' || *end == 'm')
+		v <<= 20, end++;
+	if (*end == 'i' || *end == 'B')
+		end++;
+	if (*end == 'B')
+		end++;
+	if (*end || v > UINT32_MAX)
+		return -EINVAL;
+	*ret = (uint32_t)v;
+	return 0;
+}
+
+int cmd_init(struct cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "chunk-min", required_argument, NULL, 'm' },
+		{ "chunk-avg", required_argument, NULL, 'a' },
+		{ "chunk-max", required_argument, NULL, 'M' },
+		{ "pack-size", required_argument, NULL, 'P' },
+		{ "compression", required_argument, NULL, 'z' },
+		{ 0 },
+	};
+	struct repo_create_params p;
+	struct repo_open_params o = { .url = c->repo_url, .options = &c->bopts };
+	struct err e = ERR_INIT;
+	struct repo *r = NULL;
+	char *pw = NULL;
+	size_t n = 0;
+	int ch, rc;
+
+	repo_create_params_default(&p);
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		uint32_t v = 0;
+
+		if (ch == '?' || parse_size(optarg, &v) < 0)
+			return cli_fail(c, &e, err_set(&e, -EINVAL, "init: bad argument"));
+		if (ch == 'm')
+			p.chunker.min = v;
+		else if (ch == 'a')
+			p.chunker.avg = v;
+		else if (ch == 'M')
+			p.chunker.max = v;
+		else if (ch == 'P')
+			p.pack_size = v;
+		else if (ch == 'z')
+			p.zstd_level = (int)v;
+	}
+	if (!o.url)
+		o.url = getenv("CAIRN_REPOSITORY");
+	if (!o.url)
+		return cli_fail(c, &e, err_set(&e, -EINVAL, "no repository given: use -r"));
+	rc = cli_password(c, true, &pw, &n, &e);
+	if (rc < 0)
+		return cli_fail(c, &e, rc);
+	o.password = pw;
+	o.password_len = n;
+	rc = repo_create(&o, &p, &e, &r);
+	cli_password_free(pw, n);
+	if (rc == -EEXIST)
+		return cli_fail(c, &e, rc);
+	if (rc < 0)
+		return cli_fail(c, &e, rc);
+	if (c->json)
+		cli_print_json(json_pack("{s:s, s:s, s:s}", "message_type", "initialized", "id",
+					 repo_id_hex(r), "repository", o.url));
+	else
+		printf("created cairn repository %.10s at %s\n", repo_id_hex(r), o.url);
+	repo_free(r);
+	return EXIT_OK;
+}

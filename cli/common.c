@@ -1,0 +1,212 @@
+/* Owns what every subcommand shares: password sources, opening the repository, the
+ * one-line error printer and the errno -> exit code table (docs/cli.md). */
+#include "cli/cli.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "util/banned.h"
+#include "util/fsutil.h"
+#include "util/log.h"
+
+#define PASSWORD_MAX 4096
+
+int cli_exit_code(int code)
+{
+	switch (code) {
+	case 0:
+		return EXIT_OK;
+	case -EINVAL:
+		return EXIT_USAGE;
+	case -EKEYREJECTED:
+		return EXIT_WRONG_PASSWORD;
+	case -EBUSY:
+		return EXIT_LOCKED;
+	case -ENOENT:
+	case -ENOTDIR:
+		return EXIT_NOT_FOUND;
+	case -EBADMSG:
+	case -EOPNOTSUPP:
+		return EXIT_CORRUPT;
+	case -EROFS:
+	case -EACCES:
+	case -EPERM:
+		return EXIT_READ_ONLY;
+	case -ENOSPC:
+	case -EDQUOT:
+		return EXIT_NO_SPACE;
+	case -EPROTO:
+	case -EAGAIN:
+	case -EHOSTUNREACH:
+	case -ECONNREFUSED:
+	case -ETIMEDOUT:
+		return EXIT_REMOTE;
+	case -ECANCELED:
+	case -EINTR:
+		return EXIT_CANCELED;
+	default:
+		return EXIT_FAILURE_;
+	}
+}
+
+int cli_fail(const struct cli *c, const struct err *e, int code)
+{
+	const char *msg = e && e->msg[0] ? e->msg : strerror(code < 0 ? -code : code);
+
+	if (c && c->json) {
+		json_t *o = json_pack("{s:s, s:s, s:i}", "message_type", "error", "error", msg,
+				      "exit_code", cli_exit_code(code));
+		char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+
+		if (s)
+			fprintf(stderr, "%s\n", s);
+		free(s);
+		json_decref(o);
+	} else {
+		fprintf(stderr, "cairn: %s\n", msg);
+	}
+	return cli_exit_code(code);
+}
+
+void cli_print_json(void *json)
+{
+	char *s = json ? json_dumps(json, JSON_COMPACT) : NULL;
+
+	if (s)
+		printf("%s\n", s);
+	fflush(stdout);
+	free(s);
+	json_decref(json);
+}
+
+void cli_password_free(char *p, size_t n)
+{
+	if (p)
+		sodium_free(p);
+}
+
+static int read_tty(const char *prompt, char *out, size_t max, size_t *ret_len)
+{
+	struct termios old, quiet;
+	int fd = open("/dev/tty", O_RDWR | O_CLOEXEC), rc = 0;
+	ssize_t k;
+
+	if (fd < 0)
+		return -ENOTTY;
+	if (write(fd, prompt, strlen(prompt)) < 0 || tcgetattr(fd, &old) < 0) {
+		close(fd);
+		return -ENOTTY;
+	}
+	quiet = old;
+	quiet.c_lflag &= ~(tcflag_t)ECHO;
+	tcsetattr(fd, TCSAFLUSH, &quiet);
+	k = read(fd, out, max - 1);
+	tcsetattr(fd, TCSAFLUSH, &old);
+	if (write(fd, "\n", 1) < 0)
+		rc = 0;
+	close(fd);
+	if (k <= 0)
+		return -EIO;
+	while (k > 0 && (out[k - 1] == '\n' || out[k - 1] == '\r'))
+		k--;
+	*ret_len = (size_t)k;
+	return rc;
+}
+
+int cli_password(struct cli *c, bool confirm_new, char **ret, size_t *ret_len, struct err *e)
+{
+	const char *file = c->password_file ? c->password_file : getenv("CAIRN_PASSWORD_FILE");
+	const char *env = getenv("CAIRN_PASSWORD");
+	char *pw = sodium_malloc(PASSWORD_MAX);
+	size_t n = 0;
+	int rc = 0;
+
+	if (!pw)
+		return err_set(e, -ENOMEM, "out of memory");
+	if (file && file[0]) {
+		struct buf b = BUF_INIT;
+
+		buf_init(&b, PASSWORD_MAX - 1);
+		rc = read_file_at(AT_FDCWD, file, &b);
+		if (rc < 0) {
+			buf_release(&b);
+			rc = err_set(e, rc == -EFBIG ? -EINVAL : rc, "password file %s: %s", file,
+				     strerror(-rc));
+			goto fail;
+		}
+		n = b.len;
+		memcpy(pw, b.p, n);
+		sodium_memzero(b.p, b.len);
+		buf_release(&b);
+		/* One trailing newline is the file's, not the password's (as restic does). */
+		if (n && pw[n - 1] == '\n')
+			n--;
+		if (n && pw[n - 1] == '\r')
+			n--;
+	} else if (env) {
+		n = strlen(env);
+		if (n >= PASSWORD_MAX) {
+			rc = err_set(e, -EINVAL, "CAIRN_PASSWORD is too long");
+			goto fail;
+		}
+		memcpy(pw, env, n);
+	} else {
+		char *again = NULL;
+		size_t n2 = 0;
+
+		rc = read_tty("enter repository password: ", pw, PASSWORD_MAX, &n);
+		if (rc >= 0 && confirm_new) {
+			again = sodium_malloc(PASSWORD_MAX);
+			rc = again ? read_tty("enter it again: ", again, PASSWORD_MAX, &n2) : -ENOMEM;
+			if (rc >= 0 && (n != n2 || memcmp(pw, again, n) != 0))
+				rc = err_set(e, -EINVAL, "the passwords do not match");
+			if (again)
+				sodium_free(again);
+		}
+		if (rc == -ENOTTY || rc == -EIO)
+			rc = err_set(e, -EINVAL,
+				     "no password: set CAIRN_PASSWORD_FILE, --password-file or "
+				     "CAIRN_PASSWORD");
+		if (rc < 0)
+			goto fail;
+	}
+	if (!n) {
+		rc = err_set(e, -EINVAL, "empty password");
+		goto fail;
+	}
+	pw[n] = 0;
+	*ret = pw;
+	*ret_len = n;
+	return 0;
+fail:
+	sodium_free(pw);
+	return rc;
+}
+
+int cli_open_repo(struct cli *c, struct err *e, struct repo **ret)
+{
+	struct repo_open_params o = { .url = c->repo_url, .options = &c->bopts };
+	char *pw = NULL;
+	size_t n = 0;
+	int rc;
+
+	if (!o.url)
+		o.url = getenv("CAIRN_REPOSITORY");
+	if (!o.url || !o.url[0])
+		return err_set(e, -EINVAL, "no repository given: use -r or set CAIRN_REPOSITORY");
+	rc = cli_password(c, false, &pw, &n, e);
+	if (rc < 0)
+		return rc;
+	o.password = pw;
+	o.password_len = n;
+	rc = repo_open(&o, e, ret);
+	cli_password_free(pw, n);
+	return rc;
+}

@@ -1,0 +1,373 @@
+/* Owns the blob life cycle: claim (dedup), compress + seal + append, index flush,
+ * and the verified read path (fetch, open, decompress, re-hash). */
+#include "repo/repo-internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/banned.h"
+#include "util/ckd.h"
+
+ZSTD_CCtx *repo_cctx_take(struct repo *r)
+{
+	ZSTD_CCtx *c = NULL;
+
+	pthread_mutex_lock(&r->cctx_lock);
+	if (r->n_cctx)
+		c = r->cctx[--r->n_cctx];
+	pthread_mutex_unlock(&r->cctx_lock);
+	if (!c) {
+		c = ZSTD_createCCtx();
+		if (c)
+			ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, r->zstd_level);
+	}
+	return c;
+}
+
+void repo_cctx_give(struct repo *r, ZSTD_CCtx *c)
+{
+	pthread_mutex_lock(&r->cctx_lock);
+	if (r->n_cctx < CCTX_POOL_MAX) {
+		r->cctx[r->n_cctx++] = c;
+		c = NULL;
+	}
+	pthread_mutex_unlock(&r->cctx_lock);
+	ZSTD_freeCCtx(c);
+}
+
+bool repo_blob_known(struct repo *r, enum blob_type t, const uint8_t id[ID_BYTES])
+{
+	struct idx_entry *s;
+	bool known;
+
+	pthread_mutex_lock(&r->idx_lock);
+	s = idx_find(&r->idx, id);
+	known = s && s->pack != IDX_PENDING && s->type == (unsigned)t;
+	pthread_mutex_unlock(&r->idx_lock);
+	return known;
+}
+
+int repo_blob_lookup(struct repo *r, enum blob_type t, const uint8_t id[ID_BYTES],
+		     struct blob_loc *ret)
+{
+	struct idx_entry *s;
+	int rc = -ENOENT;
+
+	pthread_mutex_lock(&r->idx_lock);
+	s = idx_find(&r->idx, id);
+	if (s && s->pack != IDX_PENDING && s->type == (unsigned)t) {
+		memcpy(ret->pack, r->idx.packs[s->pack], ID_BYTES);
+		ret->offset = s->offset;
+		ret->stored_len = s->stored_len;
+		ret->raw_len = s->raw_len;
+		ret->type = s->type;
+		ret->compressed = s->compressed;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&r->idx_lock);
+	return rc;
+}
+
+int repo_blob_foreach(struct repo *r, repo_blob_fn fn, void *ud)
+{
+	/* Iterates without the lock: callers use it from one thread with no writers. */
+	for (size_t i = 0; i < r->idx.cap; i++) {
+		const struct idx_entry *s = &r->idx.slots[i];
+		struct blob_loc loc;
+		int rc;
+
+		if (s->pack == IDX_PENDING || !s->stored_len)
+			continue;
+		memcpy(loc.pack, r->idx.packs[s->pack], ID_BYTES);
+		loc.offset = s->offset;
+		loc.stored_len = s->stored_len;
+		loc.raw_len = s->raw_len;
+		loc.type = s->type;
+		loc.compressed = s->compressed;
+		rc = fn(ud, s->id, &loc);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+size_t repo_blob_count(struct repo *r)
+{
+	return r->idx.n;
+}
+
+bool repo_blob_claim(struct repo *r, enum blob_type t, const uint8_t id[ID_BYTES])
+{
+	struct idx_entry e = { .pack = IDX_PENDING, .type = t };
+	bool mine = false;
+
+	memcpy(e.id, id, ID_BYTES);
+	pthread_mutex_lock(&r->idx_lock);
+	if (!idx_find(&r->idx, id))
+		mine = idx_put(&r->idx, &e) >= 0;
+	pthread_mutex_unlock(&r->idx_lock);
+	return mine;
+}
+
+/* Write an index file for every pack finished since the last one. */
+static int index_flush(struct repo *r, size_t min_packs, struct err *e)
+{
+	struct pack_done *done;
+	size_t n;
+	int rc;
+
+	pthread_mutex_lock(&r->idx_lock);
+	if (r->n_done < (min_packs ? min_packs : 1)) {
+		pthread_mutex_unlock(&r->idx_lock);
+		return 0;
+	}
+	done = r->done;
+	n = r->n_done;
+	r->done = NULL;
+	r->n_done = r->cap_done = 0;
+	pthread_mutex_unlock(&r->idx_lock);
+	rc = index_file_write(r, done, n, e);
+	for (size_t i = 0; i < n; i++)
+		free(done[i].blobs);
+	free(done);
+	return rc;
+}
+
+ssize_t repo_blob_put(struct repo *r, enum blob_type t, const uint8_t id[ID_BYTES],
+		      const void *p, size_t n, struct err *e)
+{
+	size_t bound = ZSTD_compressBound(n), clen, sn;
+	uint8_t *z = NULL, *sealed = NULL;
+	const uint8_t *payload = p;
+	ZSTD_CCtx *cctx = NULL;
+	bool compressed = false;
+	ssize_t rc;
+
+	if (n > REPO_BLOB_MAX)
+		return err_set(e, -EFBIG, "blob of %zu bytes exceeds the limit", n);
+	z = malloc(bound + KEY_SEAL_OVERHEAD);
+	sealed = malloc(n + KEY_SEAL_OVERHEAD);
+	cctx = repo_cctx_take(r);
+	if (!z || !sealed || !cctx) {
+		rc = err_set(e, -ENOMEM, "out of memory compressing a blob");
+		goto fail;
+	}
+	clen = ZSTD_compress2(cctx, z, bound, p, n);
+	/* Store raw unless compression saves something: incompressible data costs nothing
+	 * extra to read back. */
+	if (!ZSTD_isError(clen) && clen + 16 < n) {
+		payload = z;
+		compressed = true;
+	} else {
+		clen = n;
+	}
+	sn = clen + KEY_SEAL_OVERHEAD;
+	rc = key_seal(r->key, KEY_DOMAIN_BLOB, payload, clen, sealed);
+	if (rc < 0)
+		goto fail;
+	rc = pack_append(r, t, id, sealed, sn, (uint32_t)n, compressed, e);
+	if (rc < 0)
+		goto fail;
+	rc = index_flush(r, INDEX_PACKS_PER_FILE, e);
+	if (rc < 0)
+		goto fail;
+	rc = (ssize_t)sn;
+fail:
+	if (cctx)
+		repo_cctx_give(r, cctx);
+	free(z);
+	free(sealed);
+	return rc;
+}
+
+ssize_t repo_blob_save(struct repo *r, enum blob_type t, const void *p, size_t n,
+		       uint8_t ret_id[ID_BYTES], struct err *e)
+{
+	uint8_t id[ID_BYTES];
+	ssize_t rc = 0;
+
+	key_blob_id(r->key, p, n, id);
+	if (repo_blob_claim(r, t, id))
+		rc = repo_blob_put(r, t, id, p, n, e);
+	if (rc >= 0 && ret_id)
+		memcpy(ret_id, id, ID_BYTES);
+	return rc;
+}
+
+int repo_flush(struct repo *r, struct err *e)
+{
+	int rc;
+
+	for (int t = 0; t < _BLOB_TYPE_MAX; t++) {
+		rc = pack_flush(r, (enum blob_type)t, e);
+		if (rc < 0)
+			return rc;
+	}
+	return index_flush(r, 1, e);
+}
+
+/* Open, decompress and verify one sealed blob against id. */
+static int blob_decode(struct repo *r, const uint8_t id[ID_BYTES], const uint8_t *sealed,
+		       size_t sn, uint32_t raw_len, bool compressed, struct buf *out)
+{
+	uint8_t check[ID_BYTES], *plain = NULL;
+	size_t pn = sn - KEY_SEAL_OVERHEAD;
+	int rc;
+
+	if (sn < KEY_SEAL_OVERHEAD || raw_len > REPO_BLOB_MAX)
+		return -EBADMSG;
+	rc = buf_reserve(out, raw_len);
+	if (rc < 0)
+		return rc;
+	if (!compressed) {
+		if (pn != raw_len)
+			return -EBADMSG;
+		rc = key_open(r->key, KEY_DOMAIN_BLOB, sealed, sn, out->p + out->len);
+	} else {
+		plain = malloc(pn ? pn : 1);
+		if (!plain)
+			return -ENOMEM;
+		rc = key_open(r->key, KEY_DOMAIN_BLOB, sealed, sn, plain);
+		if (rc >= 0) {
+			size_t got = ZSTD_decompress(out->p + out->len, raw_len, plain, pn);
+
+			if (ZSTD_isError(got) || got != raw_len)
+				rc = -EBADMSG;
+		}
+		free(plain);
+	}
+	if (rc < 0)
+		return rc;
+	key_blob_id(r->key, out->p + out->len, raw_len, check);
+	if (sodium_memcmp(check, id, ID_BYTES) != 0)
+		return -EBADMSG;
+	out->len += raw_len;
+	return 0;
+}
+
+int repo_blob_get(struct repo *r, enum blob_type t, const uint8_t id[ID_BYTES], struct buf *out,
+		  struct err *e)
+{
+	char pack[ID_HEX], blob[ID_HEX];
+	struct buf raw = BUF_INIT;
+	struct blob_loc loc;
+	int rc;
+
+	hex_encode(id, ID_BYTES, blob);
+	rc = repo_index_load(r, e);
+	if (rc < 0)
+		return rc;
+	rc = repo_blob_lookup(r, t, id, &loc);
+	if (rc < 0)
+		return err_set(e, rc, "blob %s is not in the index", blob);
+	hex_encode(loc.pack, ID_BYTES, pack);
+	buf_init(&raw, (size_t)loc.stored_len);
+	rc = r->be->ops->get(r->be, OBJ_DATA, pack, loc.offset, loc.stored_len, &raw, e);
+	if (rc < 0) {
+		err_wrap(e, rc == -ENOENT ? -ENOENT : rc, "pack %s (blob %s)", pack, blob);
+		goto fail;
+	}
+	rc = blob_decode(r, id, raw.p, raw.len, loc.raw_len, loc.compressed, out);
+	if (rc == -EBADMSG)
+		err_reset(e, rc, "pack %s: blob %s fails authentication (corrupt or forged)", pack,
+			  blob);
+	else if (rc < 0)
+		err_set(e, rc, "pack %s: blob %s: %s", pack, blob, strerror(-rc));
+fail:
+	buf_release(&raw);
+	return rc;
+}
+
+struct verify_ctx {
+	struct repo *r;
+	const uint8_t *pack;
+	repo_pack_problem_fn fn;
+	void *ud;
+	int problems;
+};
+
+int repo_pack_verify(struct repo *r, const uint8_t pack[ID_BYTES], repo_pack_problem_fn fn,
+		     void *ud, struct err *e)
+{
+	struct pack_blob *blobs = NULL;
+	struct buf data = BUF_INIT, out = BUF_INIT;
+	uint8_t hash[ID_BYTES];
+	char name[ID_HEX], msg[200];
+	uint64_t size, off = 0;
+	size_t n = 0;
+	int rc, problems = 0;
+
+	hex_encode(pack, ID_BYTES, name);
+	rc = r->be->ops->stat(r->be, OBJ_DATA, name, &size, e);
+	if (rc < 0) {
+		fn(ud, pack, NULL, rc == -ENOENT ? "pack is missing" : "pack cannot be read");
+		return 1;
+	}
+	buf_init(&data, size > REPO_PACK_MAX + (64u << 20) ? 0 : (size_t)size);
+	rc = r->be->ops->get(r->be, OBJ_DATA, name, 0, 0, &data, e);
+	if (rc < 0) {
+		fn(ud, pack, NULL, "pack cannot be read");
+		problems = 1;
+		goto done;
+	}
+	crypto_generichash(hash, ID_BYTES, data.p, data.len, NULL, 0);
+	if (memcmp(hash, pack, ID_BYTES) != 0) {
+		fn(ud, pack, NULL, "pack content does not match its name (modified or truncated)");
+		problems++;
+	}
+	rc = pack_read_header(r, pack, size, &blobs, &n, e);
+	if (rc < 0) {
+		fn(ud, pack, NULL, e->msg);
+		err_clear(e);
+		problems++;
+		goto done;
+	}
+	buf_init(&out, REPO_BLOB_MAX);
+	for (size_t i = 0; i < n; i++) {
+		struct blob_loc loc;
+
+		buf_reset(&out);
+		rc = blob_decode(r, blobs[i].id, data.p + off, blobs[i].stored_len,
+				 blobs[i].raw_len, blobs[i].compressed, &out);
+		if (rc < 0) {
+			fn(ud, pack, blobs[i].id, "blob fails authentication (corrupt or forged)");
+			problems++;
+		}
+		if (repo_blob_lookup(r, blobs[i].type, blobs[i].id, &loc) == 0 &&
+		    memcmp(loc.pack, pack, ID_BYTES) == 0 && loc.offset != off) {
+			snprintf(msg, sizeof(msg), "index offset %u disagrees with pack header %llu",
+				 loc.offset, (unsigned long long)off);
+			fn(ud, pack, blobs[i].id, msg);
+			problems++;
+		}
+		off += blobs[i].stored_len;
+	}
+done:
+	free(blobs);
+	buf_release(&data);
+	buf_release(&out);
+	return problems;
+}
+
+struct pack_list_ctx {
+	repo_pack_fn fn;
+	void *ud;
+};
+
+static int pack_list_one(void *ud, const char *name, uint64_t size)
+{
+	struct pack_list_ctx *c = ud;
+	uint8_t id[ID_BYTES];
+
+	if (hex_decode(name, id, ID_BYTES) < 0)
+		return 0;
+	return c->fn(c->ud, id, size);
+}
+
+int repo_pack_list(struct repo *r, repo_pack_fn fn, void *ud, struct err *e)
+{
+	struct pack_list_ctx c = { fn, ud };
+
+	return r->be->ops->list(r->be, OBJ_DATA, pack_list_one, &c, e);
+}

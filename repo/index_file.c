@@ -1,0 +1,366 @@
+/* Owns index files: which blobs live where, written after their packs are stored, so a
+ * crash never indexes a pack that is not there. Packs that no index lists (a killed
+ * backup) are adopted by reading their headers.
+ *
+ *   index := le32 magic, varint n_supersedes, id[32]*, varint n_packs,
+ *            n_packs * (id[32], varint n, n * (u8 type, u8 flags, id[32], varint off,
+ *                                             varint stored, varint raw))
+ */
+#include "repo/repo-internal.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/banned.h"
+#include "util/ckd.h"
+
+int index_add_pack(struct repo *r, const uint8_t pack[ID_BYTES], const struct pack_blob *b,
+		   size_t n)
+{
+	uint64_t off = 0;
+	uint32_t pn;
+	int rc;
+
+	pthread_mutex_lock(&r->idx_lock);
+	rc = idx_pack_number(&r->idx, pack, &pn);
+	for (size_t i = 0; rc >= 0 && i < n; i++) {
+		struct idx_entry e = { .pack = pn, .offset = (uint32_t)off,
+				       .stored_len = b[i].stored_len, .raw_len = b[i].raw_len,
+				       .type = b[i].type, .compressed = b[i].compressed };
+
+		if (off > UINT32_MAX) {
+			rc = -EFBIG;
+			break;
+		}
+		memcpy(e.id, b[i].id, ID_BYTES);
+		rc = idx_put(&r->idx, &e);
+		off += b[i].stored_len;
+	}
+	pthread_mutex_unlock(&r->idx_lock);
+	return rc;
+}
+
+static int encode(const struct pack_done *packs, size_t n, struct buf *b)
+{
+	int rc = buf_put_le32(b, INDEX_MAGIC);
+
+	if (rc >= 0)
+		rc = buf_put_varint(b, 0);
+	if (rc >= 0)
+		rc = buf_put_varint(b, n);
+	for (size_t i = 0; rc >= 0 && i < n; i++) {
+		uint64_t off = 0;
+
+		rc = buf_append(b, packs[i].id, ID_BYTES);
+		if (rc >= 0)
+			rc = buf_put_varint(b, packs[i].n_blobs);
+		for (size_t j = 0; rc >= 0 && j < packs[i].n_blobs; j++) {
+			const struct pack_blob *pb = &packs[i].blobs[j];
+
+			rc = buf_put_u8(b, pb->type);
+			if (rc >= 0)
+				rc = buf_put_u8(b, pb->compressed);
+			if (rc >= 0)
+				rc = buf_append(b, pb->id, ID_BYTES);
+			if (rc >= 0)
+				rc = buf_put_varint(b, off);
+			if (rc >= 0)
+				rc = buf_put_varint(b, pb->stored_len);
+			if (rc >= 0)
+				rc = buf_put_varint(b, pb->raw_len);
+			off += pb->stored_len;
+		}
+	}
+	return rc;
+}
+
+int index_file_write(struct repo *r, const struct pack_done *packs, size_t n, struct err *e)
+{
+	struct buf b = BUF_INIT;
+	int rc;
+
+	if (!n)
+		return 0;
+	buf_init(&b, INDEX_FILE_MAX);
+	rc = encode(packs, n, &b);
+	if (rc < 0) {
+		err_set(e, rc, "index too large");
+		goto fail;
+	}
+	rc = obj_seal_put(r, OBJ_INDEX, KEY_DOMAIN_INDEX, b.p, b.len, NULL, e);
+fail:
+	buf_release(&b);
+	return rc;
+}
+
+static int decode_pack(struct repo *r, struct rd *rd)
+{
+	const uint8_t *pid, *id;
+	uint64_t n, off, sl, rl;
+	uint8_t type, comp;
+	uint32_t pn;
+	int rc;
+
+	rc = rd_bytes(rd, ID_BYTES, &pid);
+	if (rc >= 0)
+		rc = rd_varint(rd, &n);
+	if (rc < 0 || n > PACK_MAX_BLOBS)
+		return -EBADMSG;
+	pthread_mutex_lock(&r->idx_lock);
+	rc = idx_pack_number(&r->idx, pid, &pn);
+	for (uint64_t j = 0; rc >= 0 && j < n; j++) {
+		struct idx_entry ent = { 0 };
+
+		rc = rd_u8(rd, &type);
+		if (rc >= 0)
+			rc = rd_u8(rd, &comp);
+		if (rc >= 0)
+			rc = rd_bytes(rd, ID_BYTES, &id);
+		if (rc >= 0)
+			rc = rd_varint(rd, &off);
+		if (rc >= 0)
+			rc = rd_varint(rd, &sl);
+		if (rc >= 0)
+			rc = rd_varint(rd, &rl);
+		if (rc < 0 || type >= _BLOB_TYPE_MAX || off > UINT32_MAX || sl > UINT32_MAX ||
+		    rl > REPO_BLOB_MAX) {
+			rc = -EBADMSG;
+			break;
+		}
+		memcpy(ent.id, id, ID_BYTES);
+		ent.pack = pn;
+		ent.offset = (uint32_t)off;
+		ent.stored_len = (uint32_t)sl;
+		ent.raw_len = (uint32_t)rl;
+		ent.type = type;
+		ent.compressed = comp ? 1 : 0;
+		rc = idx_put(&r->idx, &ent);
+	}
+	pthread_mutex_unlock(&r->idx_lock);
+	return rc;
+}
+
+int index_file_read(struct repo *r, const char *name, struct err *e)
+{
+	struct buf b = BUF_INIT;
+	uint64_t n_sup, n;
+	uint32_t magic;
+	struct rd rd;
+	int rc;
+
+	buf_init(&b, INDEX_FILE_MAX);
+	rc = obj_get_open(r, OBJ_INDEX, KEY_DOMAIN_INDEX, name, &b, e);
+	if (rc < 0)
+		goto fail;
+	rd_init(&rd, b.p, b.len);
+	rc = rd_le32(&rd, &magic);
+	if (rc >= 0 && magic != INDEX_MAGIC)
+		rc = -EBADMSG;
+	if (rc >= 0)
+		rc = rd_varint(&rd, &n_sup);
+	if (rc >= 0 && n_sup > rd_left(&rd) / ID_BYTES)
+		rc = -EBADMSG;
+	if (rc >= 0)
+		rd.off += n_sup * ID_BYTES;
+	if (rc >= 0)
+		rc = rd_varint(&rd, &n);
+	for (uint64_t i = 0; rc >= 0 && i < n; i++)
+		rc = decode_pack(r, &rd);
+	if (rc < 0)
+		err_set(e, rc, "index %s is malformed", name);
+fail:
+	buf_release(&b);
+	return rc;
+}
+
+static int load_one(void *ud, const char *name, uint64_t size)
+{
+	struct {
+		struct repo *r;
+		struct err *e;
+	} *c = ud;
+
+	return index_file_read(c->r, name, c->e);
+}
+
+int repo_index_load(struct repo *r, struct err *e)
+{
+	struct {
+		struct repo *r;
+		struct err *e;
+	} c = { r, e };
+	int rc;
+
+	if (r->idx.loaded)
+		return 0;
+	rc = r->be->ops->list(r->be, OBJ_INDEX, load_one, &c, e);
+	if (rc < 0)
+		return rc;
+	r->idx.loaded = true;
+	return 0;
+}
+
+/* Sorted copy of known pack ids for membership tests while listing data/. */
+struct orphan_scan {
+	struct repo *r;
+	struct err *e;
+	uint8_t (*known)[ID_BYTES];
+	size_t n_known;
+	ssize_t adopted;
+};
+
+static int cmp_id(const void *a, const void *b)
+{
+	return memcmp(a, b, ID_BYTES);
+}
+
+static int adopt_one(void *ud, const char *name, uint64_t size)
+{
+	struct orphan_scan *s = ud;
+	struct pack_blob *blobs = NULL;
+	uint8_t id[ID_BYTES];
+	size_t n = 0;
+	int rc;
+
+	if (hex_decode(name, id, ID_BYTES) < 0)
+		return 0;
+	if (bsearch(id, s->known, s->n_known, ID_BYTES, cmp_id))
+		return 0;
+	rc = pack_read_header(s->r, id, size, &blobs, &n, s->e);
+	if (rc == -EBADMSG) {
+		/* A damaged orphan is check's business; the backup simply does not reuse it. */
+		err_clear(s->e);
+		return 0;
+	}
+	if (rc < 0)
+		return rc;
+	rc = index_add_pack(s->r, id, blobs, n);
+	if (rc < 0) {
+		free(blobs);
+		return rc;
+	}
+	pthread_mutex_lock(&s->r->idx_lock);
+	if (s->r->n_done == s->r->cap_done) {
+		size_t cap = s->r->cap_done ? 2 * s->r->cap_done : 16;
+		void *p = reallocarray(s->r->done, cap, sizeof(*s->r->done));
+
+		if (!p) {
+			pthread_mutex_unlock(&s->r->idx_lock);
+			free(blobs);
+			return -ENOMEM;
+		}
+		s->r->done = p;
+		s->r->cap_done = cap;
+	}
+	memcpy(s->r->done[s->r->n_done].id, id, ID_BYTES);
+	s->r->done[s->r->n_done].blobs = blobs;
+	s->r->done[s->r->n_done].n_blobs = n;
+	s->r->n_done++;
+	pthread_mutex_unlock(&s->r->idx_lock);
+	s->adopted++;
+	return 0;
+}
+
+ssize_t repo_index_adopt_orphans(struct repo *r, struct err *e)
+{
+	struct orphan_scan s = { .r = r, .e = e };
+	int rc;
+
+	rc = repo_index_load(r, e);
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&r->idx_lock);
+	s.n_known = r->idx.n_packs;
+	s.known = malloc((s.n_known ? s.n_known : 1) * ID_BYTES);
+	if (s.known)
+		memcpy(s.known, r->idx.packs, s.n_known * ID_BYTES);
+	pthread_mutex_unlock(&r->idx_lock);
+	if (!s.known)
+		return err_set(e, -ENOMEM, "out of memory");
+	qsort(s.known, s.n_known, ID_BYTES, cmp_id);
+	rc = r->be->ops->list(r->be, OBJ_DATA, adopt_one, &s, e);
+	free(s.known);
+	if (rc < 0)
+		return rc;
+	/* Record the adoption so the next run does not read those headers again. */
+	rc = repo_flush(r, e);
+	return rc < 0 ? rc : s.adopted;
+}
+
+int repo_index_file_json(struct repo *r, const char *name, void **ret, struct err *e)
+{
+	struct buf b = BUF_INIT;
+	json_t *packs = NULL;
+	uint64_t n_sup, n;
+	uint32_t magic;
+	struct rd rd;
+	char hex[ID_HEX];
+	int rc;
+
+	buf_init(&b, INDEX_FILE_MAX);
+	rc = obj_get_open(r, OBJ_INDEX, KEY_DOMAIN_INDEX, name, &b, e);
+	if (rc < 0)
+		goto fail;
+	rd_init(&rd, b.p, b.len);
+	rc = rd_le32(&rd, &magic);
+	if (rc >= 0 && magic != INDEX_MAGIC)
+		rc = -EBADMSG;
+	if (rc >= 0)
+		rc = rd_varint(&rd, &n_sup);
+	if (rc >= 0 && n_sup > rd_left(&rd) / ID_BYTES)
+		rc = -EBADMSG;
+	if (rc >= 0)
+		rd.off += n_sup * ID_BYTES;
+	if (rc >= 0)
+		rc = rd_varint(&rd, &n);
+	packs = json_array();
+	for (uint64_t i = 0; rc >= 0 && packs && i < n; i++) {
+		const uint8_t *pid, *id;
+		uint64_t nb, off, sl, rl;
+		uint8_t type, comp;
+		json_t *blobs = json_array();
+
+		rc = rd_bytes(&rd, ID_BYTES, &pid);
+		if (rc >= 0)
+			rc = rd_varint(&rd, &nb);
+		for (uint64_t j = 0; rc >= 0 && j < nb; j++) {
+			rc = rd_u8(&rd, &type);
+			if (rc >= 0)
+				rc = rd_u8(&rd, &comp);
+			if (rc >= 0)
+				rc = rd_bytes(&rd, ID_BYTES, &id);
+			if (rc >= 0)
+				rc = rd_varint(&rd, &off);
+			if (rc >= 0)
+				rc = rd_varint(&rd, &sl);
+			if (rc >= 0)
+				rc = rd_varint(&rd, &rl);
+			if (rc < 0)
+				break;
+			hex_encode(id, ID_BYTES, hex);
+			json_array_append_new(blobs, json_pack("{s:s, s:s, s:I, s:I, s:I, s:b}", "id",
+							       hex, "type", type ? "tree" : "data",
+							       "offset", (json_int_t)off, "length",
+							       (json_int_t)sl, "raw_length",
+							       (json_int_t)rl, "compressed", comp));
+		}
+		if (rc < 0) {
+			json_decref(blobs);
+			break;
+		}
+		hex_encode(pid, ID_BYTES, hex);
+		json_array_append_new(packs, json_pack("{s:s, s:o}", "id", hex, "blobs", blobs));
+	}
+	if (rc < 0) {
+		err_set(e, rc, "index %s is malformed", name);
+		goto fail;
+	}
+	*ret = json_pack("{s:o}", "packs", packs);
+	packs = NULL;
+fail:
+	json_decref(packs);
+	buf_release(&b);
+	return rc;
+}

@@ -1,0 +1,72 @@
+/* Owns small sealed objects (config, snapshots, locks, index files): seal, name by the
+ * hash of the stored bytes, store; fetch and open with a message naming the object. */
+#include "repo/repo-internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/banned.h"
+#include "util/ckd.h"
+
+int obj_seal_put(struct repo *r, enum obj_type t, enum key_domain d, const void *p, size_t n,
+		 char ret_name[ID_HEX], struct err *e)
+{
+	uint8_t id[ID_BYTES];
+	char name[ID_HEX];
+	uint8_t *sealed;
+	size_t sn;
+	int rc;
+
+	if (ckd_add(&sn, n, (size_t)KEY_SEAL_OVERHEAD))
+		return err_set(e, -EOVERFLOW, "object too large");
+	sealed = malloc(sn);
+	if (!sealed)
+		return err_set(e, -ENOMEM, "out of memory sealing an object");
+	rc = key_seal(r->key, d, p, n, sealed);
+	if (rc < 0)
+		goto fail;
+	/* Named by the stored bytes, so the name reveals nothing about the plaintext. */
+	crypto_generichash(id, sizeof(id), sealed, sn, NULL, 0);
+	hex_encode(id, sizeof(id), name);
+	rc = r->be->ops->put(r->be, t, name, sealed, sn, e);
+	if (rc < 0)
+		goto fail;
+	if (ret_name)
+		memcpy(ret_name, name, ID_HEX);
+fail:
+	free(sealed);
+	return rc;
+}
+
+int obj_get_open(struct repo *r, enum obj_type t, enum key_domain d, const char *name,
+		 struct buf *out, struct err *e)
+{
+	struct buf raw = BUF_INIT;
+	const char *dir = t == OBJ_CONFIG ? "config" : obj_type_dir(t);
+	int rc;
+
+	buf_init(&raw, out->max + KEY_SEAL_OVERHEAD);
+	rc = r->be->ops->get(r->be, t, name, 0, 0, &raw, e);
+	if (rc < 0) {
+		if (rc == -ENOENT)
+			err_set(e, rc, "%s/%s does not exist", dir, t == OBJ_CONFIG ? "" : name);
+		goto fail;
+	}
+	rc = buf_reserve(out, raw.len >= KEY_SEAL_OVERHEAD ? raw.len - KEY_SEAL_OVERHEAD : 0);
+	if (rc < 0) {
+		err_set(e, rc, "%s %s is too large", dir, name ? name : "");
+		goto fail;
+	}
+	rc = key_open(r->key, d, raw.p, raw.len, out->p + out->len);
+	if (rc < 0) {
+		err_reset(e, -EBADMSG, "%s %s is corrupt or truncated (authentication failed)", dir,
+			  t == OBJ_CONFIG ? "" : name);
+		rc = -EBADMSG;
+		goto fail;
+	}
+	out->len += raw.len - KEY_SEAL_OVERHEAD;
+fail:
+	buf_release(&raw);
+	return rc;
+}

@@ -1,0 +1,298 @@
+/* Owns pack files: blobs are appended (already sealed) to a spool file and hashed on the
+ * way; a full pack gets its sealed header and a 4-byte header length, is named by the
+ * hash of all its bytes and uploaded, then its blobs enter the index.
+ *
+ *   pack := blob* sealed_header le32(len(sealed_header))
+ *   header := le32 magic, varint n, n * (u8 type, u8 flags, id[32], varint stored, varint raw)
+ */
+#include "repo/repo-internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util/banned.h"
+#include "util/ckd.h"
+#include "util/fsutil.h"
+
+void pack_writer_free(struct pack_writer *w)
+{
+	if (!w)
+		return;
+	if (w->fd >= 0)
+		close(w->fd);
+	free(w->blobs);
+	free(w);
+}
+
+static int pack_writer_new(struct repo *r, struct pack_writer **ret, struct err *e)
+{
+	struct pack_writer *w = calloc(1, sizeof(*w));
+	int rc;
+
+	if (!w)
+		return err_set(e, -ENOMEM, "out of memory");
+	w->fd = -1;
+	rc = r->be->ops->tmpfile(r->be, &w->fd, e);
+	if (rc < 0) {
+		pack_writer_free(w);
+		return rc;
+	}
+	crypto_generichash_init(&w->hash, NULL, 0, ID_BYTES);
+	*ret = w;
+	return 0;
+}
+
+static int pack_write(struct pack_writer *w, const void *p, size_t n)
+{
+	int rc = write_full(w->fd, p, n);
+
+	if (rc < 0)
+		return rc;
+	crypto_generichash_update(&w->hash, p, n);
+	w->size += n;
+	return 0;
+}
+
+static int header_encode(const struct pack_blob *b, size_t n, struct buf *out)
+{
+	int rc = buf_put_le32(out, PACK_HEADER_MAGIC);
+
+	if (rc >= 0)
+		rc = buf_put_varint(out, n);
+	for (size_t i = 0; rc >= 0 && i < n; i++) {
+		rc = buf_put_u8(out, b[i].type);
+		if (rc >= 0)
+			rc = buf_put_u8(out, b[i].compressed);
+		if (rc >= 0)
+			rc = buf_append(out, b[i].id, ID_BYTES);
+		if (rc >= 0)
+			rc = buf_put_varint(out, b[i].stored_len);
+		if (rc >= 0)
+			rc = buf_put_varint(out, b[i].raw_len);
+	}
+	return rc;
+}
+
+/* Seal the header, finish the file, upload it and index its blobs. Consumes w. */
+static int pack_finish(struct repo *r, struct pack_writer *w, struct err *e)
+{
+	struct buf hdr = BUF_INIT, sealed = BUF_INIT;
+	uint8_t id[ID_BYTES], len[4];
+	char name[ID_HEX];
+	int rc;
+
+	buf_init(&hdr, PACK_HEADER_MAX);
+	buf_init(&sealed, PACK_HEADER_MAX + KEY_SEAL_OVERHEAD);
+	rc = header_encode(w->blobs, w->n_blobs, &hdr);
+	if (rc >= 0)
+		rc = buf_reserve(&sealed, hdr.len + KEY_SEAL_OVERHEAD);
+	if (rc < 0) {
+		err_set(e, rc, "pack header too large");
+		goto fail;
+	}
+	rc = key_seal(r->key, KEY_DOMAIN_PACK_HEADER, hdr.p, hdr.len, sealed.p);
+	if (rc < 0)
+		goto fail;
+	sealed.len = hdr.len + KEY_SEAL_OVERHEAD;
+	for (int i = 0; i < 4; i++)
+		len[i] = (uint8_t)(sealed.len >> (8 * i));
+	rc = pack_write(w, sealed.p, sealed.len);
+	if (rc >= 0)
+		rc = pack_write(w, len, 4);
+	if (rc < 0) {
+		err_set(e, rc, "writing pack spool file: %s", strerror(-rc));
+		goto fail;
+	}
+	crypto_generichash_final(&w->hash, id, ID_BYTES);
+	hex_encode(id, ID_BYTES, name);
+	rc = r->be->ops->put_fd(r->be, OBJ_DATA, name, w->fd, w->size, e);
+	if (rc < 0)
+		goto fail;
+	rc = index_add_pack(r, id, w->blobs, w->n_blobs);
+	if (rc < 0) {
+		err_set(e, rc, "indexing pack %s", name);
+		goto fail;
+	}
+	/* Ownership of the blob list moves to the done list, written out by index_flush. */
+	pthread_mutex_lock(&r->idx_lock);
+	if (r->n_done == r->cap_done) {
+		size_t cap = r->cap_done ? 2 * r->cap_done : 16;
+		void *p = reallocarray(r->done, cap, sizeof(*r->done));
+
+		if (!p) {
+			pthread_mutex_unlock(&r->idx_lock);
+			rc = err_set(e, -ENOMEM, "out of memory");
+			goto fail;
+		}
+		r->done = p;
+		r->cap_done = cap;
+	}
+	memcpy(r->done[r->n_done].id, id, ID_BYTES);
+	r->done[r->n_done].blobs = w->blobs;
+	r->done[r->n_done].n_blobs = w->n_blobs;
+	r->n_done++;
+	w->blobs = NULL;
+	pthread_mutex_unlock(&r->idx_lock);
+fail:
+	pack_writer_free(w);
+	buf_release(&hdr);
+	buf_release(&sealed);
+	return rc;
+}
+
+int pack_append(struct repo *r, enum blob_type t, const uint8_t id[ID_BYTES], const void *sealed,
+		size_t n, uint32_t raw_len, bool compressed, struct err *e)
+{
+	struct pack_writer *w, *full = NULL;
+	struct pack_blob *b;
+	int rc = 0;
+
+	if (n > UINT32_MAX)
+		return err_set(e, -EFBIG, "blob too large");
+	pthread_mutex_lock(&r->pack_lock[t]);
+	w = r->open_pack[t];
+	if (!w) {
+		rc = pack_writer_new(r, &w, e);
+		if (rc < 0)
+			goto unlock;
+		r->open_pack[t] = w;
+	}
+	if (w->n_blobs == w->cap_blobs) {
+		size_t cap = w->cap_blobs ? 2 * w->cap_blobs : 64;
+		void *p = reallocarray(w->blobs, cap, sizeof(*w->blobs));
+
+		if (!p) {
+			rc = err_set(e, -ENOMEM, "out of memory");
+			goto unlock;
+		}
+		w->blobs = p;
+		w->cap_blobs = cap;
+	}
+	rc = pack_write(w, sealed, n);
+	if (rc < 0) {
+		err_set(e, rc, "writing pack spool file: %s", strerror(-rc));
+		goto unlock;
+	}
+	b = &w->blobs[w->n_blobs++];
+	memcpy(b->id, id, ID_BYTES);
+	b->type = (uint8_t)t;
+	b->compressed = compressed;
+	b->stored_len = (uint32_t)n;
+	b->raw_len = raw_len;
+	if (w->size >= r->pack_size || w->n_blobs >= PACK_MAX_BLOBS) {
+		full = w;
+		r->open_pack[t] = NULL;
+	}
+unlock:
+	pthread_mutex_unlock(&r->pack_lock[t]);
+	/* Upload outside the lock so other threads keep filling a fresh pack meanwhile. */
+	if (full)
+		rc = pack_finish(r, full, e);
+	return rc;
+}
+
+int pack_flush(struct repo *r, enum blob_type t, struct err *e)
+{
+	struct pack_writer *w;
+
+	pthread_mutex_lock(&r->pack_lock[t]);
+	w = r->open_pack[t];
+	r->open_pack[t] = NULL;
+	pthread_mutex_unlock(&r->pack_lock[t]);
+	return w && w->n_blobs ? pack_finish(r, w, e) : (pack_writer_free(w), 0);
+}
+
+static int header_decode(const uint8_t *p, size_t n, uint64_t data_len, struct pack_blob **ret,
+			 size_t *ret_n)
+{
+	struct pack_blob *b = NULL;
+	uint64_t count, off = 0;
+	struct rd rd;
+	uint32_t magic;
+	int rc;
+
+	rd_init(&rd, p, n);
+	rc = rd_le32(&rd, &magic);
+	if (rc < 0 || magic != PACK_HEADER_MAGIC)
+		return -EBADMSG;
+	rc = rd_varint(&rd, &count);
+	if (rc < 0 || count > PACK_MAX_BLOBS || count > rd_left(&rd) / 36)
+		return -EBADMSG;
+	b = calloc(count ? count : 1, sizeof(*b));
+	if (!b)
+		return -ENOMEM;
+	for (size_t i = 0; i < count; i++) {
+		const uint8_t *id;
+		uint64_t sl, rl;
+
+		rc = rd_u8(&rd, &b[i].type);
+		if (rc >= 0)
+			rc = rd_u8(&rd, &b[i].compressed);
+		if (rc >= 0)
+			rc = rd_bytes(&rd, ID_BYTES, &id);
+		if (rc >= 0)
+			rc = rd_varint(&rd, &sl);
+		if (rc >= 0)
+			rc = rd_varint(&rd, &rl);
+		if (rc < 0 || b[i].type >= _BLOB_TYPE_MAX || sl > UINT32_MAX || rl > REPO_BLOB_MAX ||
+		    sl < KEY_SEAL_OVERHEAD || ckd_add(&off, off, sl) || off > data_len) {
+			free(b);
+			return -EBADMSG;
+		}
+		memcpy(b[i].id, id, ID_BYTES);
+		b[i].stored_len = (uint32_t)sl;
+		b[i].raw_len = (uint32_t)rl;
+	}
+	*ret = b;
+	*ret_n = count;
+	return 0;
+}
+
+int pack_read_header(struct repo *r, const uint8_t pack[ID_BYTES], uint64_t size,
+		     struct pack_blob **ret, size_t *ret_n, struct err *e)
+{
+	struct buf tail = BUF_INIT, hdr = BUF_INIT;
+	char name[ID_HEX];
+	uint32_t hlen;
+	int rc;
+
+	hex_encode(pack, ID_BYTES, name);
+	buf_init(&tail, PACK_HEADER_MAX + KEY_SEAL_OVERHEAD + 4);
+	buf_init(&hdr, PACK_HEADER_MAX);
+	if (size < 4 + KEY_SEAL_OVERHEAD) {
+		rc = err_set(e, -EBADMSG, "pack %s is truncated (%llu bytes)", name,
+			     (unsigned long long)size);
+		goto fail;
+	}
+	rc = r->be->ops->get(r->be, OBJ_DATA, name, size - 4, 4, &tail, e);
+	if (rc < 0)
+		goto fail;
+	hlen = (uint32_t)tail.p[0] | (uint32_t)tail.p[1] << 8 | (uint32_t)tail.p[2] << 16 |
+	       (uint32_t)tail.p[3] << 24;
+	if (hlen < KEY_SEAL_OVERHEAD || hlen > PACK_HEADER_MAX + KEY_SEAL_OVERHEAD ||
+	    hlen > size - 4) {
+		rc = err_set(e, -EBADMSG, "pack %s: header length %u is invalid (truncated?)", name,
+			     hlen);
+		goto fail;
+	}
+	buf_reset(&tail);
+	rc = r->be->ops->get(r->be, OBJ_DATA, name, size - 4 - hlen, hlen, &tail, e);
+	if (rc < 0)
+		goto fail;
+	rc = buf_reserve(&hdr, hlen - KEY_SEAL_OVERHEAD);
+	if (rc >= 0)
+		rc = key_open(r->key, KEY_DOMAIN_PACK_HEADER, tail.p, hlen, hdr.p);
+	if (rc >= 0)
+		rc = header_decode(hdr.p, hlen - KEY_SEAL_OVERHEAD, size - 4 - hlen, ret, ret_n);
+	if (rc < 0)
+		err_set(e, rc == -ENOMEM ? rc : -EBADMSG,
+			"pack %s: header fails authentication or is malformed", name);
+	if (rc < 0 && rc != -ENOMEM)
+		rc = -EBADMSG;
+fail:
+	buf_release(&tail);
+	buf_release(&hdr);
+	return rc;
+}

@@ -1,0 +1,125 @@
+/* State shared between the repo/ files: the repository context, the in-memory index,
+ * pack writers and the compression-context pool. */
+#pragma once
+#include <pthread.h>
+#include <sodium.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <zstd.h>
+
+#include "repo/repo.h"
+
+#define PACK_HEADER_MAGIC   0x314b5043u /* "CPK1" */
+#define INDEX_MAGIC         0x31584449u /* "IDX1" */
+#define TREE_MAGIC          0x31525443u /* "CTR1" */
+#define PACK_MAX_BLOBS      (1u << 20)
+#define PACK_HEADER_MAX     (PACK_MAX_BLOBS * 48u)
+#define INDEX_FILE_MAX      (256u * 1024 * 1024)
+#define INDEX_PACKS_PER_FILE 64   /* write an index file after this many new packs */
+#define CCTX_POOL_MAX       16
+
+/* One blob in the in-memory index: 48 bytes, so a million blobs (1 TiB of 1 MiB chunks)
+ * cost 48 MiB plus table slack. pack == IDX_PENDING marks a claimed, unwritten blob. */
+struct idx_entry {
+	uint8_t id[ID_BYTES];
+	uint32_t pack;
+	uint32_t offset;
+	uint32_t stored_len;
+	uint32_t raw_len : 30;
+	uint32_t type : 1;
+	uint32_t compressed : 1;
+};
+
+#define IDX_PENDING UINT32_MAX
+
+struct idx {
+	struct idx_entry *slots; /* open addressing; all-zero id = empty */
+	size_t cap, n;
+	uint8_t (*packs)[ID_BYTES]; /* pack number -> pack id */
+	size_t n_packs, cap_packs;
+	bool loaded;
+};
+
+/* A header entry as written into a pack. */
+struct pack_blob {
+	uint8_t id[ID_BYTES];
+	uint8_t type, compressed;
+	uint32_t stored_len, raw_len;
+};
+
+/* A pack being filled: blobs are spooled to a temp file, hashed as they go. */
+struct pack_writer {
+	int fd;
+	uint64_t size;
+	crypto_generichash_state hash;
+	struct pack_blob *blobs;
+	size_t n_blobs, cap_blobs;
+};
+
+/* Packs uploaded but not yet in an index file written by us. */
+struct pack_done {
+	uint8_t id[ID_BYTES];
+	struct pack_blob *blobs;
+	size_t n_blobs;
+};
+
+struct repo {
+	struct backend *be;
+	struct key *key;
+	struct chunker chunker;
+	uint32_t pack_size;
+	int zstd_level;
+	char id_hex[ID_HEX];
+	char keyfile[ID_HEX];
+
+	pthread_mutex_t idx_lock; /* guards idx and done */
+	struct idx idx;
+	struct pack_done *done;
+	size_t n_done, cap_done;
+
+	pthread_mutex_t pack_lock[_BLOB_TYPE_MAX];
+	struct pack_writer *open_pack[_BLOB_TYPE_MAX];
+
+	pthread_mutex_t cctx_lock;
+	ZSTD_CCtx *cctx[CCTX_POOL_MAX];
+	size_t n_cctx;
+};
+
+/* idx.c */
+void idx_release(struct idx *x);
+/* Returns the entry for id (any type), or NULL. Caller holds idx_lock. */
+struct idx_entry *idx_find(struct idx *x, const uint8_t id[ID_BYTES]);
+/* Insert or overwrite. Caller holds idx_lock. */
+int idx_put(struct idx *x, const struct idx_entry *e) _must_check_;
+/* Pack id -> pack number (added when new). Caller holds idx_lock. */
+int idx_pack_number(struct idx *x, const uint8_t pack[ID_BYTES], uint32_t *ret) _must_check_;
+void idx_remove(struct idx *x, const uint8_t id[ID_BYTES]);
+
+/* index_file.c: encode packs and their blobs into a sealed index object and back. */
+int index_file_write(struct repo *r, const struct pack_done *packs, size_t n, struct err *e)
+	_must_check_;
+int index_file_read(struct repo *r, const char *name, struct err *e) _must_check_;
+/* Add a pack's blobs to the in-memory index (takes idx_lock). */
+int index_add_pack(struct repo *r, const uint8_t pack[ID_BYTES], const struct pack_blob *b,
+		   size_t n) _must_check_;
+
+/* pack.c */
+/* Parse a pack's trailing header out of its last bytes. */
+int pack_read_header(struct repo *r, const uint8_t pack[ID_BYTES], uint64_t size,
+		     struct pack_blob **ret, size_t *ret_n, struct err *e) _must_check_;
+int pack_append(struct repo *r, enum blob_type t, const uint8_t id[ID_BYTES],
+		const void *sealed, size_t n, uint32_t raw_len, bool compressed,
+		struct err *e) _must_check_;
+/* Finish and upload the open pack of type t, if any. */
+int pack_flush(struct repo *r, enum blob_type t, struct err *e) _must_check_;
+void pack_writer_free(struct pack_writer *w);
+
+/* blob.c */
+ZSTD_CCtx *repo_cctx_take(struct repo *r);
+void repo_cctx_give(struct repo *r, ZSTD_CCtx *c);
+
+/* object.c: small sealed objects (config, snapshots, locks) */
+int obj_seal_put(struct repo *r, enum obj_type t, enum key_domain d, const void *p, size_t n,
+		 char ret_name[ID_HEX], struct err *e) _must_check_;
+int obj_get_open(struct repo *r, enum obj_type t, enum key_domain d, const char *name,
+		 struct buf *out, struct err *e) _must_check_;

@@ -1,0 +1,289 @@
+/* Owns the repository context: create and open (key files, config), version checks,
+ * and teardown. */
+#include "repo/repo-internal.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util/banned.h"
+
+void repo_create_params_default(struct repo_create_params *p)
+{
+	struct chunker_params cp = CHUNKER_PARAMS_DEFAULT;
+
+	p->chunker = cp;
+	p->pack_size = REPO_PACK_DEFAULT;
+	p->zstd_level = 3;
+	keyfile_params_default(&p->kdf);
+}
+
+static int repo_alloc(const struct repo_open_params *o, struct err *e, struct repo **ret)
+{
+	struct repo *r = calloc(1, sizeof(*r));
+	int rc;
+
+	if (!r)
+		return err_set(e, -ENOMEM, "out of memory");
+	pthread_mutex_init(&r->idx_lock, NULL);
+	pthread_mutex_init(&r->cctx_lock, NULL);
+	for (int t = 0; t < _BLOB_TYPE_MAX; t++)
+		pthread_mutex_init(&r->pack_lock[t], NULL);
+	rc = backend_open(o->url, o->options, e, &r->be);
+	if (rc < 0) {
+		repo_free(r);
+		return rc;
+	}
+	*ret = r;
+	return 0;
+}
+
+void repo_free(struct repo *r)
+{
+	if (!r)
+		return;
+	for (int t = 0; t < _BLOB_TYPE_MAX; t++) {
+		pack_writer_free(r->open_pack[t]);
+		pthread_mutex_destroy(&r->pack_lock[t]);
+	}
+	for (size_t i = 0; i < r->n_done; i++)
+		free(r->done[i].blobs);
+	free(r->done);
+	idx_release(&r->idx);
+	for (size_t i = 0; i < r->n_cctx; i++)
+		ZSTD_freeCCtx(r->cctx[i]);
+	pthread_mutex_destroy(&r->idx_lock);
+	pthread_mutex_destroy(&r->cctx_lock);
+	key_free(r->key);
+	backend_free(r->be);
+	free(r);
+}
+
+static int config_apply(struct repo *r, const char *json, size_t n, struct err *e)
+{
+	json_int_t version = 0, cmin = 0, cavg = 0, cmax = 0, pack = 0, level = 3;
+	struct chunker_params cp;
+	const char *id = NULL;
+	json_t *o;
+	int rc = -EBADMSG;
+
+	o = json_loadb(json, n, 0, NULL);
+	if (!o)
+		return err_set(e, -EBADMSG, "config is not valid JSON");
+	if (json_unpack(o, "{s:I, s:s, s:{s:I, s:I, s:I}, s:I, s?I}", "version", &version, "id",
+			&id, "chunker", "min", &cmin, "avg", &cavg, "max", &cmax, "pack_size", &pack,
+			"zstd_level", &level) < 0) {
+		err_set(e, rc, "config is missing fields");
+		goto fail;
+	}
+	if (version != REPO_VERSION) {
+		rc = err_set(e, -EOPNOTSUPP,
+			     "repository format version %lld is not supported (this cairn reads %d)",
+			     (long long)version, REPO_VERSION);
+		goto fail;
+	}
+	cp.min = (uint32_t)cmin;
+	cp.avg = (uint32_t)cavg;
+	cp.max = (uint32_t)cmax;
+	if (cmin <= 0 || cmax > CHUNKER_MAX_LIMIT || chunker_init(&r->chunker, &cp,
+							     key_chunker_seed(r->key)) < 0 ||
+	    pack < REPO_PACK_MIN || pack > REPO_PACK_MAX || !hex_valid(id, ID_BYTES) || level < 1 ||
+	    level > 19) {
+		err_set(e, rc, "config has invalid parameters");
+		goto fail;
+	}
+	r->pack_size = (uint32_t)pack;
+	r->zstd_level = (int)level;
+	snprintf(r->id_hex, sizeof(r->id_hex), "%s", id);
+	rc = 0;
+fail:
+	json_decref(o);
+	return rc;
+}
+
+int repo_create(const struct repo_open_params *o, const struct repo_create_params *p,
+		struct err *e, struct repo **ret)
+{
+	struct repo *r = NULL;
+	char host[256] = "", *kf = NULL, *cfg = NULL, name[ID_HEX];
+	uint8_t rid[ID_BYTES];
+	json_t *c = NULL;
+	int rc;
+
+	if (chunker_params_check(&p->chunker) < 0)
+		return err_set(e, -EINVAL, "invalid chunker sizes (min < avg < max, avg a power of 2)");
+	if (p->pack_size < REPO_PACK_MIN || p->pack_size > REPO_PACK_MAX)
+		return err_set(e, -EINVAL, "pack size must be between 1 MiB and 512 MiB");
+	rc = repo_alloc(o, e, &r);
+	if (rc < 0)
+		return rc;
+	rc = key_generate(&r->key);
+	if (rc < 0)
+		goto fail;
+	randombytes_buf(rid, sizeof(rid));
+	hex_encode(rid, sizeof(rid), name);
+	c = json_pack("{s:i, s:s, s:{s:i, s:i, s:i}, s:i, s:i}", "version", REPO_VERSION, "id", name,
+		      "chunker", "min", (int)p->chunker.min, "avg", (int)p->chunker.avg, "max",
+		      (int)p->chunker.max, "pack_size", (int)p->pack_size, "zstd_level",
+		      p->zstd_level);
+	cfg = c ? json_dumps(c, JSON_SORT_KEYS) : NULL;
+	if (!cfg) {
+		rc = err_set(e, -ENOMEM, "out of memory");
+		goto fail;
+	}
+	rc = config_apply(r, cfg, strlen(cfg), e);
+	if (rc < 0)
+		goto fail;
+	gethostname(host, sizeof(host) - 1);
+	rc = keyfile_create(r->key, o->password, o->password_len, &p->kdf, host, &kf);
+	if (rc < 0) {
+		err_set(e, rc, "creating the key file failed");
+		goto fail;
+	}
+	rc = r->be->ops->create(r->be, e);
+	if (rc < 0)
+		goto fail;
+	/* Key file first: a config with no key would be a repository nobody can open. */
+	crypto_generichash(rid, sizeof(rid), (const uint8_t *)kf, strlen(kf), NULL, 0);
+	hex_encode(rid, sizeof(rid), r->keyfile);
+	rc = r->be->ops->put(r->be, OBJ_KEY, r->keyfile, kf, strlen(kf), e);
+	if (rc < 0)
+		goto fail;
+	rc = obj_seal_put(r, OBJ_CONFIG, KEY_DOMAIN_CONFIG, cfg, strlen(cfg), NULL, e);
+	if (rc < 0)
+		goto fail;
+	r->idx.loaded = true;
+	*ret = r;
+	r = NULL;
+fail:
+	json_decref(c);
+	free(cfg);
+	free(kf);
+	repo_free(r);
+	return rc;
+}
+
+struct key_try {
+	struct repo *r;
+	const struct repo_open_params *o;
+	struct err *e;
+	int tried;
+};
+
+static int try_key(void *ud, const char *name, uint64_t size)
+{
+	struct key_try *t = ud;
+	struct buf b = BUF_INIT;
+	int rc;
+
+	if (t->r->key)
+		return 0; /* found already; backends list to the end */
+	buf_init(&b, 64 * 1024);
+	rc = t->r->be->ops->get(t->r->be, OBJ_KEY, name, 0, 0, &b, t->e);
+	if (rc < 0) {
+		buf_release(&b);
+		return rc;
+	}
+	t->tried++;
+	rc = keyfile_unlock((const char *)b.p, b.len, t->o->password, t->o->password_len,
+			    &t->r->key);
+	buf_release(&b);
+	if (rc == 0) {
+		snprintf(t->r->keyfile, sizeof(t->r->keyfile), "%s", name);
+		return 1; /* stop listing */
+	}
+	return rc == -EKEYREJECTED || rc == -EBADMSG || rc == -EOPNOTSUPP ? 0 : rc;
+}
+
+int repo_open(const struct repo_open_params *o, struct err *e, struct repo **ret)
+{
+	struct key_try t = { .o = o, .e = e };
+	struct buf cfg = BUF_INIT;
+	struct repo *r = NULL;
+	uint64_t size;
+	int rc;
+
+	rc = repo_alloc(o, e, &r);
+	if (rc < 0)
+		return rc;
+	rc = r->be->ops->stat(r->be, OBJ_CONFIG, NULL, &size, e);
+	if (rc == -ENOENT) {
+		rc = err_reset(e, -ENOENT, "no repository at %s (run 'cairn init' to create one)",
+			       r->be->where);
+		goto fail;
+	}
+	if (rc < 0)
+		goto fail;
+	t.r = r;
+	rc = r->be->ops->list(r->be, OBJ_KEY, try_key, &t, e);
+	if (rc < 0)
+		goto fail;
+	if (!r->key) {
+		rc = err_reset(e, -EKEYREJECTED,
+			       t.tried ? "wrong password: no key in %s opens with it"
+				       : "no key files in %s",
+			       r->be->where);
+		goto fail;
+	}
+	buf_init(&cfg, REPO_SMALL_OBJ_MAX);
+	rc = obj_get_open(r, OBJ_CONFIG, KEY_DOMAIN_CONFIG, NULL, &cfg, e);
+	if (rc >= 0)
+		rc = config_apply(r, (const char *)cfg.p, cfg.len, e);
+	if (rc < 0)
+		goto fail;
+	*ret = r;
+	r = NULL;
+fail:
+	buf_release(&cfg);
+	repo_free(r);
+	return rc;
+}
+
+struct backend *repo_backend(struct repo *r)
+{
+	return r->be;
+}
+
+const struct key *repo_key(const struct repo *r)
+{
+	return r->key;
+}
+
+const struct chunker *repo_chunker(const struct repo *r)
+{
+	return &r->chunker;
+}
+
+const char *repo_id_hex(const struct repo *r)
+{
+	return r->id_hex;
+}
+
+const char *repo_keyfile_name(const struct repo *r)
+{
+	return r->keyfile;
+}
+
+uint32_t repo_pack_size(const struct repo *r)
+{
+	return r->pack_size;
+}
+
+int repo_config_json(struct repo *r, char **ret, struct err *e)
+{
+	struct buf cfg = BUF_INIT;
+	int rc;
+
+	buf_init(&cfg, REPO_SMALL_OBJ_MAX);
+	rc = obj_get_open(r, OBJ_CONFIG, KEY_DOMAIN_CONFIG, NULL, &cfg, e);
+	if (rc >= 0)
+		rc = buf_put_u8(&cfg, 0);
+	if (rc < 0) {
+		buf_release(&cfg);
+		return rc;
+	}
+	*ret = (char *)buf_take(&cfg, NULL);
+	return 0;
+}
