@@ -241,3 +241,48 @@ void metrics_backup_done(struct metrics *m, uint64_t bytes, uint64_t added, doub
 void metrics_running(struct metrics *m, int delta);
 void metrics_status_latency(struct metrics *m, double seconds);
 void metrics_healthy(struct metrics *m, bool ok);
+
+/* ---- the agent's shared context and its jobs (agent.c, job.c, jobprep.c) ---- */
+
+struct agent_ctx {
+	const struct agent_config *cfg;
+	struct kube_config kc;
+	const char *ns; /* namespace of the PodVolumeBackups */
+	struct metrics *metrics;
+};
+
+/* True once a stop was requested (signal or agent_stop). */
+bool agent_stopping(void);
+
+/* Tags and identity of one volume, filled by job_prepare. */
+#define JOB_MAX_TAGS 10
+struct job_volume {
+	char *path;                   /* the kubelet folder to read (malloc'ed) */
+	char tagbuf[JOB_MAX_TAGS][320];
+	const char *tags[JOB_MAX_TAGS];
+	size_t n_tags;
+	const char *parent_tags[3];
+	size_t n_parent_tags;
+};
+
+/* Resolve the pod volume of PVB p to a folder and build its tags. -ENOENT/-ENOTUNIQ/-EINVAL
+ * with the reason in e (the message names the glob when the folder is not found). */
+int job_prepare(struct kube *k, const struct agent_ctx *a, const struct pvb *p,
+		const json_t *obj, struct job_volume *ret, struct err *e) _must_check_;
+void job_volume_release(struct job_volume *v);
+/* Open (or, for a storage-location repository, create) the repository for PVB p. */
+struct repo;
+int job_open_repo(struct kube *k, const struct agent_ctx *a, const struct pvb *p,
+		  struct repo **ret, struct err *e) _must_check_;
+
+struct job;
+/* Start a thread that claims and backs up the PVB in obj (obj is copied). */
+int job_start(const struct agent_ctx *a, const json_t *obj, struct job **ret) _must_check_;
+/* Ask the job to stop: cancel (spec.cancel or deletion -> Canceled) or shutdown (Failed). */
+void job_cancel(struct job *j, bool shutdown);
+bool job_done(struct job *j);
+/* Join the finished (or cancelled) thread and free the job. */
+void job_free(struct job *j);
+/* Start-up: a PVB of this node left Accepted/InProgress by a previous process is failed
+ * with a clear message, and what that run uploaded is indexed so the next backup reuses it. */
+void job_recover(const struct agent_ctx *a, struct kube *k, const json_t *obj);

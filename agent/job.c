@@ -1,0 +1,381 @@
+/* Owns one PodVolumeBackup's life on this node, in its own thread with its own API client
+ * and repository: claim, InProgress, progress, then Completed | Failed | Canceled. */
+#include "agent/agent-internal.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "backup/backup.h"
+#include "repo/repo.h"
+#include "util/hex.h"
+#include "util/log.h"
+#include "util/banned.h"
+
+enum { JOB_RUN = 0, JOB_CANCEL = 1, JOB_SHUTDOWN = 2 };
+
+struct job {
+	const struct agent_ctx *a;
+	json_t *obj; /* the PVB as dispatched */
+	char name[256], ns[256], path[1024];
+	int stop; /* JOB_*, read and written atomically */
+	bool done;
+	pthread_t thread;
+	struct kube *k;
+	struct timespec last_update;
+	time_t start;
+};
+
+static double now_mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* ---- status writes ---- */
+
+struct edit {
+	const struct pvb_status *st;
+	int finalizer; /* 1 add, -1 remove, 0 leave */
+	bool claim;    /* only if still claimable (or cancel-requested New) */
+	const char *node, *types;
+};
+
+static int edit_fn(void *ud, json_t *obj)
+{
+	struct edit *ed = ud;
+	struct pvb p;
+	int r;
+
+	if (ed->claim) {
+		if (pvb_parse(obj, &p) < 0 || p.phase != PVB_NEW || strcmp(p.node, ed->node) != 0)
+			return -EALREADY;
+	}
+	if (ed->st) {
+		r = pvb_status_apply(obj, ed->st);
+		if (r < 0)
+			return r;
+	}
+	if (ed->finalizer) {
+		r = pvb_finalizer(obj, ed->finalizer > 0);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int write_status(struct job *j, const struct pvb_status *st, int finalizer, bool claim,
+			struct err *e)
+{
+	struct edit ed = { st, finalizer, claim, j->a->cfg->node, j->a->cfg->uploader_types };
+	double t0 = now_mono();
+	int r = kube_update_retry(j->k, j->path, edit_fn, &ed, NULL, e);
+
+	metrics_status_latency(j->a->metrics, now_mono() - t0);
+	return r;
+}
+
+/* The one exit for a job that ran: status, finalizer off, log line, Event, metrics. */
+static void finish(struct job *j, struct pvb_status *st)
+{
+	struct err e = ERR_INIT;
+	const char *cn = j->a->cfg->node;
+	int r;
+
+	st->completion = time(NULL);
+	r = write_status(j, st, -1, false, &e);
+	if (r < 0 && r != -ENOENT)
+		log_error("pvb %s/%s: cannot record phase %s: %s", j->ns, j->name,
+			  pvb_phase_name(st->phase), e.msg);
+	metrics_phase(j->a->metrics, st->phase);
+	if (st->phase == PVB_FAILED) {
+		log_error("pvb %s/%s failed: %s", j->ns, j->name, st->message);
+		kube_event(j->k, j->obj, "Warning", "BackupFailed", "cairn-agent", cn, "%s",
+			   st->message);
+	} else if (st->phase == PVB_CANCELED) {
+		log_info("pvb %s/%s canceled", j->ns, j->name);
+		kube_event(j->k, j->obj, "Normal", "BackupCanceled", "cairn-agent", cn,
+			   "backup of the volume was canceled");
+	} else {
+		log_info("pvb %s/%s completed: snapshot %s", j->ns, j->name,
+			 st->snapshot_id[0] ? st->snapshot_id : "(none: empty volume)");
+		kube_event(j->k, j->obj, "Normal", "BackupCompleted", "cairn-agent", cn,
+			   "volume backed up to snapshot %s",
+			   st->snapshot_id[0] ? st->snapshot_id : "(none: empty volume)");
+	}
+}
+
+static void fail(struct job *j, const char *fmt, ...) _printf_(2, 3);
+static void fail(struct job *j, const char *fmt, ...)
+{
+	struct pvb_status st = { .phase = PVB_FAILED };
+	char text[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	st.message = text;
+	finish(j, &st);
+}
+
+/* ---- backup callbacks ---- */
+
+static bool on_cancel(void *ud)
+{
+	struct job *j = ud;
+
+	return __atomic_load_n(&j->stop, __ATOMIC_RELAXED) != JOB_RUN || agent_stopping();
+}
+
+static void on_progress(void *ud, const struct backup_progress *p)
+{
+	struct job *j = ud;
+	struct pvb_status st = { .phase = PVB_IN_PROGRESS, .has_progress = true };
+	struct timespec now;
+	struct err e = ERR_INIT;
+	int r;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (now.tv_sec - j->last_update.tv_sec < (time_t)j->a->cfg->progress_sec)
+		return;
+	j->last_update = now;
+	st.bytes_done = p->bytes_done;
+	st.total_bytes = p->bytes_total > p->bytes_done ? p->bytes_total : p->bytes_done;
+	r = write_status(j, &st, 0, false, &e);
+	if (r == -ENOENT) /* deleted under us (finalizer ignored by a forced delete) */
+		job_cancel(j, false);
+	else if (r < 0)
+		log_warn("pvb %s/%s: progress not recorded: %s", j->ns, j->name, e.msg);
+}
+
+static void on_warn(void *ud, const char *path, int code, const char *msg)
+{
+	struct job *j = ud;
+
+	log_warn("pvb %s/%s: %s: %s", j->ns, j->name, path, msg);
+}
+
+/* ---- the job ---- */
+
+static void run_backup(struct job *j, const struct pvb *p)
+{
+	struct pvb_status st = { .phase = PVB_IN_PROGRESS };
+	struct backup_result res;
+	struct backup_opts o = { 0 };
+	struct job_volume v = { 0 };
+	struct repo *repo = NULL;
+	struct err e = ERR_INIT;
+	char id[ID_HEX];
+	double t0;
+	int r;
+
+	r = job_prepare(j->k, j->a, p, j->obj, &v, &e);
+	if (r < 0) {
+		fail(j, "%s", e.msg);
+		goto out;
+	}
+	err_clear(&e);
+	r = job_open_repo(j->k, j->a, p, &repo, &e);
+	if (r < 0) {
+		fail(j, "repository: %s", e.msg);
+		goto out;
+	}
+	if (on_cancel(j)) {
+		if (__atomic_load_n(&j->stop, __ATOMIC_RELAXED) == JOB_CANCEL) {
+			st.phase = PVB_CANCELED;
+			st.message = "canceled before the backup started";
+			finish(j, &st);
+		} else {
+			fail(j, "%s", "the node agent was stopped before the backup started");
+		}
+		goto out;
+	}
+	st.start = j->start = time(NULL);
+	st.path = v.path;
+	st.message = "";
+	err_clear(&e);
+	r = write_status(j, &st, 0, false, &e);
+	if (r < 0) {
+		log_error("pvb %s/%s: cannot record InProgress: %s", j->ns, j->name, e.msg);
+		goto out;
+	}
+	metrics_phase(j->a->metrics, PVB_IN_PROGRESS);
+	clock_gettime(CLOCK_MONOTONIC, &j->last_update);
+	o.paths = (const char *const *)&v.path;
+	o.n_paths = 1;
+	o.tags = v.tags;
+	o.n_tags = v.n_tags;
+	o.parent_tags = v.parent_tags;
+	o.n_parent_tags = v.n_parent_tags;
+	o.hostname = j->a->cfg->node;
+	o.threads = j->a->cfg->threads;
+	o.progress_ms = 1000;
+	o.progress = on_progress;
+	o.warn = on_warn;
+	o.cancel = on_cancel;
+	o.ud = j;
+	t0 = now_mono();
+	err_clear(&e);
+	log_info("pvb %s/%s: backing up %s", j->ns, j->name, v.path);
+	r = backup_run(repo, &o, &res, &e);
+	memset(&st, 0, sizeof(st));
+	if (r == -ECANCELED) {
+		if (__atomic_load_n(&j->stop, __ATOMIC_RELAXED) == JOB_CANCEL) {
+			st.phase = PVB_CANCELED;
+			st.message = "canceled while running";
+			finish(j, &st);
+		} else {
+			fail(j, "%s", "the node agent was stopped during the backup; data uploaded "
+				      "so far is kept and reused by the next backup");
+		}
+		goto out;
+	}
+	if (r < 0) {
+		fail(j, "backup failed: %s", e.msg[0] ? e.msg : strerror(-r));
+		goto out;
+	}
+	st.phase = PVB_COMPLETED;
+	st.has_progress = st.has_incremental = true;
+	st.total_bytes = st.bytes_done = res.summary.total_bytes;
+	st.incremental_bytes = res.summary.bytes_added;
+	if (res.empty) {
+		id[0] = 0;
+		st.message = PVB_EMPTY_MESSAGE;
+	} else {
+		hex_encode(res.snapshot_id, ID_BYTES, id);
+		st.message = "";
+	}
+	st.snapshot_id = id;
+	metrics_backup_done(j->a->metrics, res.summary.total_bytes, res.summary.bytes_added,
+			    now_mono() - t0);
+	finish(j, &st);
+out:
+	repo_free(repo);
+	job_volume_release(&v);
+}
+
+static void *job_main(void *ud)
+{
+	struct job *j = ud;
+	struct pvb_status st = { .phase = PVB_ACCEPTED };
+	struct err e = ERR_INIT;
+	struct pvb p;
+	int r;
+
+	metrics_running(j->a->metrics, 1);
+	if (kube_new(&j->a->kc, &j->k) < 0 || pvb_parse(j->obj, &p) < 0)
+		goto out;
+	if (p.cancel || p.deleting) {
+		/* Cancelled before we began: take it straight to Canceled. */
+		st.phase = PVB_CANCELED;
+		st.message = "canceled before it started";
+		if (write_status(j, &st, 0, true, &e) == 0)
+			metrics_phase(j->a->metrics, PVB_CANCELED);
+		goto out;
+	}
+	r = write_status(j, &st, 1, true, &e);
+	if (r == -EALREADY || r == -ENOENT)
+		goto out; /* someone moved it on, or it is gone */
+	if (r < 0) {
+		log_error("pvb %s/%s: cannot claim: %s", j->ns, j->name, e.msg);
+		goto out;
+	}
+	metrics_phase(j->a->metrics, PVB_ACCEPTED);
+	log_info("pvb %s/%s: accepted (%s/%s volume %s)", j->ns, j->name, p.pod_ns, p.pod_name,
+		 p.volume);
+	run_backup(j, &p);
+out:
+	metrics_running(j->a->metrics, -1);
+	__atomic_store_n(&j->done, true, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+int job_start(const struct agent_ctx *a, const json_t *obj, struct job **ret)
+{
+	json_t *meta = json_object_get(obj, "metadata");
+	struct job *j = calloc(1, sizeof(*j));
+	int r;
+
+	if (!j)
+		return -ENOMEM;
+	j->a = a;
+	j->obj = json_deep_copy(obj);
+	snprintf(j->name, sizeof(j->name), "%s", json_string_value(json_object_get(meta, "name")));
+	snprintf(j->ns, sizeof(j->ns), "%s", json_string_value(json_object_get(meta, "namespace")));
+	snprintf(j->path, sizeof(j->path), "/apis/velero.io/v1/namespaces/%s/podvolumebackups/%s",
+		 j->ns, j->name);
+	r = j->obj ? -pthread_create(&j->thread, NULL, job_main, j) : -ENOMEM;
+	if (r < 0) {
+		json_decref(j->obj);
+		free(j);
+		return r;
+	}
+	*ret = j;
+	return 0;
+}
+
+void job_cancel(struct job *j, bool shutdown)
+{
+	int want = shutdown ? JOB_SHUTDOWN : JOB_CANCEL, cur = JOB_RUN;
+
+	/* A user's cancel is not turned into a shutdown failure, nor the reverse. */
+	__atomic_compare_exchange_n(&j->stop, &cur, want, false, __ATOMIC_RELAXED,
+				    __ATOMIC_RELAXED);
+}
+
+bool job_done(struct job *j)
+{
+	return __atomic_load_n(&j->done, __ATOMIC_ACQUIRE);
+}
+
+void job_free(struct job *j)
+{
+	if (!j)
+		return;
+	pthread_join(j->thread, NULL);
+	kube_free(j->k);
+	json_decref(j->obj);
+	free(j);
+}
+
+void job_recover(const struct agent_ctx *a, struct kube *k, const json_t *obj)
+{
+	struct job j = { .a = a, .k = k };
+	struct pvb_status st = { .phase = PVB_FAILED };
+	struct repo *repo = NULL;
+	struct err e = ERR_INIT;
+	char msg[512];
+	struct pvb p;
+	ssize_t n;
+
+	if (pvb_parse(obj, &p) < 0)
+		return;
+	j.obj = (json_t *)obj;
+	snprintf(j.name, sizeof(j.name), "%s", p.name);
+	snprintf(j.ns, sizeof(j.ns), "%s", p.ns);
+	snprintf(j.path, sizeof(j.path), "/apis/velero.io/v1/namespaces/%s/podvolumebackups/%s",
+		 p.ns, p.name);
+	snprintf(msg, sizeof(msg),
+		 "the node agent restarted while this backup was %s; it was not finished (data "
+		 "uploaded so far is kept and reused by the next backup)",
+		 pvb_phase_name(p.phase));
+	st.message = msg;
+	finish(&j, &st);
+	/* Index the packs the dead process uploaded but never indexed. */
+	if (job_open_repo(k, a, &p, &repo, &e) == 0) {
+		n = repo_index_adopt_orphans(repo, &e);
+		if (n > 0)
+			log_info("pvb %s/%s: %zd packs of the interrupted run kept for reuse", p.ns,
+				 p.name, n);
+		else if (n < 0)
+			log_warn("pvb %s/%s: packs of the interrupted run not indexed: %s", p.ns,
+				 p.name, e.msg);
+	}
+	repo_free(repo);
+}

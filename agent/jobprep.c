@@ -1,0 +1,221 @@
+/* Owns what a PodVolumeBackup needs before its backup starts: the pod, claim and volume
+ * objects, the kubelet folder, snapshot tags and volume identity, and the repository. */
+#include "agent/agent-internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "repo/repo.h"
+#include "util/log.h"
+#include "util/banned.h"
+
+static const char *jstr(const json_t *o, const char *k)
+{
+	return json_string_value(json_object_get(o, k));
+}
+
+void job_volume_release(struct job_volume *v)
+{
+	free(v->path);
+	memset(v, 0, sizeof(*v));
+}
+
+static void add_tag(struct job_volume *v, const char *key, const char *val)
+{
+	if (!val || !val[0] || v->n_tags >= JOB_MAX_TAGS)
+		return;
+	snprintf(v->tagbuf[v->n_tags], sizeof(v->tagbuf[0]), "%s=%s", key, val);
+	v->tags[v->n_tags] = v->tagbuf[v->n_tags];
+	v->n_tags++;
+}
+
+static const char *tag_of(const struct job_volume *v, const char *key)
+{
+	size_t i, kl = strlen(key);
+
+	for (i = 0; i < v->n_tags; i++)
+		if (strncmp(v->tags[i], key, kl) == 0 && v->tags[i][kl] == '=')
+			return v->tags[i];
+	return NULL;
+}
+
+/* The pod's controller ("StatefulSet/db") or the pod itself: the identity of a volume
+ * that has no claim survives pod re-creation as long as its owner stays. */
+static void owner_of(const json_t *pod, const char *pod_name, char *out, size_t n)
+{
+	json_t *refs = json_object_get(json_object_get(pod, "metadata"), "ownerReferences"), *o;
+	size_t i;
+
+	json_array_foreach(refs, i, o) {
+		if (json_is_true(json_object_get(o, "controller")) || json_array_size(refs) == 1) {
+			snprintf(out, n, "%s/%s", jstr(o, "kind") ? jstr(o, "kind") : "?",
+				 jstr(o, "name") ? jstr(o, "name") : "?");
+			return;
+		}
+	}
+	snprintf(out, n, "Pod/%s", pod_name);
+}
+
+/* Tag value from spec.tags, else from a label of the PVB (Velero sets both). */
+static const char *spec_tag(const struct pvb *p, const json_t *obj, const char *key,
+			    const char *label)
+{
+	const char *v = p->tags ? jstr(p->tags, key) : NULL;
+
+	if (!v || !v[0])
+		v = jstr(json_object_get(json_object_get(obj, "metadata"), "labels"), label);
+	return v;
+}
+
+int job_prepare(struct kube *k, const struct agent_ctx *a, const struct pvb *p,
+		const json_t *obj, struct job_volume *ret, struct err *e)
+{
+	json_t *pod = NULL, *pvc = NULL, *pv = NULL;
+	struct job_volume v = { 0 };
+	const json_t *podvol;
+	const char *claim = NULL, *pvname, *uid;
+	char path[1024], dir[320], owner[300];
+	int r;
+
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/pods/%s", p->pod_ns, p->pod_name);
+	r = kube_get(k, path, &pod, e);
+	if (r < 0) {
+		err_wrap(e, r, "pod %s/%s", p->pod_ns, p->pod_name);
+		goto fail;
+	}
+	uid = jstr(json_object_get(pod, "metadata"), "uid");
+	if (uid && strcmp(uid, p->pod_uid) != 0) {
+		r = err_set(e, -ESTALE, "pod %s/%s was re-created (uid %s, the backup names %s)",
+			    p->pod_ns, p->pod_name, uid, p->pod_uid);
+		goto fail;
+	}
+	podvol = kubelet_pod_volume(pod, p->volume);
+	if (!podvol) {
+		r = err_set(e, -ENOENT, "pod %s/%s has no volume %s", p->pod_ns, p->pod_name,
+			    p->volume);
+		goto fail;
+	}
+	claim = jstr(json_object_get(podvol, "persistentVolumeClaim"), "claimName");
+	if (claim) {
+		snprintf(path, sizeof(path), "/api/v1/namespaces/%s/persistentvolumeclaims/%s",
+			 p->pod_ns, claim);
+		r = kube_get(k, path, &pvc, e);
+		if (r < 0) {
+			err_wrap(e, r, "claim %s/%s", p->pod_ns, claim);
+			goto fail;
+		}
+		pvname = jstr(json_object_get(pvc, "spec"), "volumeName");
+		if (!pvname || !pvname[0]) {
+			r = err_set(e, -EINVAL, "claim %s/%s is not bound", p->pod_ns, claim);
+			goto fail;
+		}
+		snprintf(path, sizeof(path), "/api/v1/persistentvolumes/%s", pvname);
+		r = kube_get(k, path, &pv, e);
+		if (r < 0) {
+			err_wrap(e, r, "persistent volume %s", pvname);
+			goto fail;
+		}
+	}
+	r = kubelet_volume_dir(podvol, pv, dir, sizeof(dir), e);
+	if (r < 0)
+		goto fail;
+	r = kubelet_resolve(a->cfg->host_pods, p->pod_uid, dir, &v.path, e);
+	if (r < 0)
+		goto fail;
+	owner_of(pod, p->pod_name, owner, sizeof(owner));
+	add_tag(&v, "ns", p->pod_ns);
+	add_tag(&v, "pod", p->pod_name);
+	add_tag(&v, "pod-uid", p->pod_uid);
+	add_tag(&v, "volume", p->volume);
+	add_tag(&v, "pvc", claim);
+	add_tag(&v, "pvc-uid", pvc ? jstr(json_object_get(pvc, "metadata"), "uid") : NULL);
+	add_tag(&v, "backup", spec_tag(p, obj, "backup", "velero.io/backup-name"));
+	add_tag(&v, "backup-uid", spec_tag(p, obj, "backup-uid", "velero.io/backup-uid"));
+	add_tag(&v, "owner", owner);
+	add_tag(&v, "node", a->cfg->node);
+	/* Volume identity, never the kubelet path: the claim, else namespace+owner+volume. */
+	if (tag_of(&v, "pvc-uid")) {
+		v.parent_tags[v.n_parent_tags++] = tag_of(&v, "pvc-uid");
+	} else {
+		v.parent_tags[v.n_parent_tags++] = tag_of(&v, "ns");
+		v.parent_tags[v.n_parent_tags++] = tag_of(&v, "owner");
+		v.parent_tags[v.n_parent_tags++] = tag_of(&v, "volume");
+	}
+	*ret = v;
+	memset(&v, 0, sizeof(v));
+	r = 0;
+fail:
+	job_volume_release(&v);
+	json_decref(pod);
+	json_decref(pvc);
+	json_decref(pv);
+	return r;
+}
+
+#define JOB_MAX_OPTS 32
+
+static int open_or_create(const struct agent_ctx *a, const char *url,
+			  const struct backend_options *bo, bool create, struct repo **ret,
+			  struct err *e)
+{
+	struct repo_open_params op = { url, bo, a->cfg->password, a->cfg->password_len };
+	struct repo_create_params cp;
+	int r;
+
+	r = repo_open(&op, e, ret);
+	if (r != -ENOENT || !create)
+		return r;
+	/* A namespace's first backup under a storage location creates its repository; agents
+	 * on other nodes may race us, so -EEXIST means "open it". */
+	err_clear(e);
+	repo_create_params_default(&cp);
+	r = repo_create(&op, &cp, e, ret);
+	if (r == -EEXIST) {
+		err_clear(e);
+		r = repo_open(&op, e, ret);
+	}
+	if (r == 0)
+		log_info("created repository %s", url);
+	return r;
+}
+
+int job_open_repo(struct kube *k, const struct agent_ctx *a, const struct pvb *p,
+		  struct repo **ret, struct err *e)
+{
+	const struct backend_options *fixed = a->cfg->bopts;
+	const char *kv[JOB_MAX_OPTS];
+	char *opts[8] = { 0 }, *url = NULL, path[1024];
+	struct backend_options bo = { kv, 0 };
+	size_t n_opts = 0, i;
+	json_t *bsl = NULL;
+	int r;
+
+	if (a->cfg->repo_url)
+		return open_or_create(a, a->cfg->repo_url, fixed, false, ret, e);
+	if (!p->bsl || !p->bsl[0])
+		return err_set(e, -EINVAL, "no repository: the backup names no storage location "
+					   "and the agent has no --repo");
+	snprintf(path, sizeof(path), "/apis/velero.io/v1/namespaces/%s/backupstoragelocations/%s",
+		 p->ns, p->bsl);
+	r = kube_get(k, path, &bsl, e);
+	if (r < 0) {
+		err_wrap(e, r, "backup storage location %s", p->bsl);
+		goto fail;
+	}
+	r = bsl_repo_url(bsl, p->pod_ns, &url, opts, ELEMENTSOF(opts), &n_opts, e);
+	if (r < 0)
+		goto fail;
+	for (i = 0; fixed && i < fixed->n && bo.n < JOB_MAX_OPTS; i++)
+		kv[bo.n++] = fixed->kv[i];
+	for (i = 0; i < n_opts && bo.n < JOB_MAX_OPTS; i++)
+		kv[bo.n++] = opts[i];
+	r = open_or_create(a, url, &bo, true, ret, e);
+fail:
+	for (i = 0; i < n_opts; i++)
+		free(opts[i]);
+	free(url);
+	json_decref(bsl);
+	return r;
+}
