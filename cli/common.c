@@ -27,6 +27,8 @@ int cli_exit_code(int code)
 		return EXIT_USAGE;
 	case -EKEYREJECTED:
 		return EXIT_WRONG_PASSWORD;
+	case -ENODEV:
+		return EXIT_NO_REPO;
 	case -EBUSY:
 		return EXIT_LOCKED;
 	case -ENOENT:
@@ -208,5 +210,6 @@ int cli_open_repo(struct cli *c, struct err *e, struct repo **ret)
 	o.password_len = n;
 	rc = repo_open(&o, e, ret);
 	cli_password_free(pw, n);
-	return rc;
+	/* At open time "missing" can only mean the repository itself: its own exit code. */
+	return rc == -ENOENT ? -ENODEV : rc;
 }

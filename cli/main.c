@@ -65,6 +65,27 @@ int main(int argc, char **argv)
 	enum log_format lf = LOG_TEXT;
 	int ch;
 
+	/* --json and --quiet are accepted after the subcommand too (restic users expect it):
+	 * take them out before the subcommand parses its own flags. */
+	{
+		int w = 1;
+
+		for (int i = 1; i < argc; i++) {
+			if (!strcmp(argv[i], "--")) {
+				while (i < argc)
+					argv[w++] = argv[i++];
+				break;
+			}
+			if (!strcmp(argv[i], "--json"))
+				c.json = true;
+			else if (!strcmp(argv[i], "--quiet"))
+				c.quiet = true;
+			else
+				argv[w++] = argv[i];
+		}
+		argv[w] = NULL;
+		argc = w;
+	}
 	signal(SIGPIPE, SIG_IGN);
 	if (sodium_init() < 0) {
 		fprintf(stderr, "cairn: libsodium failed to initialise\n");
