@@ -35,10 +35,10 @@ int s3_obj_key(const struct s3 *s, enum obj_type t, const char *name, char *out,
 	return k < 0 || (size_t)k >= n ? -ENAMETOOLONG : 0;
 }
 
-#define OBJ_KEY_OR_FAIL(s, t, name, key, e)                                              \
-	do {                                                                             \
-		int r_ = s3_obj_key(s, t, name, key, sizeof(key));                       \
-		if (r_ < 0)                                                              \
+#define OBJ_KEY_OR_FAIL(s, t, name, key, e)                                                 \
+	do {                                                                                \
+		int r_ = s3_obj_key(s, t, name, key, sizeof(key));                          \
+		if (r_ < 0)                                                                 \
 			return err_set(e, r_, "bad object name '%.80s'", name ? name : ""); \
 	} while (0)
 
@@ -56,7 +56,7 @@ static int put_body(struct s3 *s, const char *key, struct s3_req *rq, struct err
 }
 
 static int s3_put(struct backend *be, enum obj_type t, const char *name, const void *p, size_t n,
-		  struct err *e)
+                  struct err *e)
 {
 	struct s3_req rq = { .mem = p, .fd = -1, .len = n };
 	char key[KEY_MAX];
@@ -66,7 +66,7 @@ static int s3_put(struct backend *be, enum obj_type t, const char *name, const v
 }
 
 static int s3_put_fd(struct backend *be, enum obj_type t, const char *name, int fd, uint64_t n,
-		     struct err *e)
+                     struct err *e)
 {
 	struct s3_req rq = { .fd = fd, .fd_off = 0, .len = n };
 	char key[KEY_MAX];
@@ -97,7 +97,7 @@ static int s3_tmpfile(struct backend *be, int *ret_fd, struct err *e)
 }
 
 static int s3_get(struct backend *be, enum obj_type t, const char *name, uint64_t off, uint64_t n,
-		  struct buf *out, struct err *e)
+                  struct buf *out, struct err *e)
 {
 	struct s3_req rq = { .op = "get", .method = "GET", .fd = -1, .out = out };
 	size_t base = out->len, got;
@@ -117,13 +117,13 @@ static int s3_get(struct backend *be, enum obj_type t, const char *name, uint64_
 	if ((n && got != n) || (rs.have_length && got != rs.length)) {
 		out->len = base;
 		return err_set(e, -EBADMSG, "%s: object %s is truncated (%zu of %llu bytes)",
-			       be->where, key, got, (unsigned long long)(n ? n : rs.length));
+		               be->where, key, got, (unsigned long long)(n ? n : rs.length));
 	}
 	return 0;
 }
 
 static int s3_stat(struct backend *be, enum obj_type t, const char *name, uint64_t *ret_size,
-		   struct err *e)
+                   struct err *e)
 {
 	struct s3_req rq = { .op = "stat", .method = "HEAD", .fd = -1 };
 	struct err quiet = ERR_INIT;
@@ -189,7 +189,7 @@ static int on_entry(void *ud, const char *key, uint64_t size)
 }
 
 static int list_page(struct s3 *s, const char *prefix, const char *token, struct list_ctx *l,
-		     struct s3xml_list *page, struct err *e)
+                     struct s3xml_list *page, struct err *e)
 {
 	struct s3_req rq = { .op = "list", .method = "GET", .fd = -1 };
 	struct buf q = BUF_INIT, out = BUF_INIT;
@@ -220,15 +220,14 @@ static int list_page(struct s3 *s, const char *prefix, const char *token, struct
 	r = s3xml_list(out.p, out.len, on_entry, l, page);
 	if (r == -EPROTO || r == -EFBIG)
 		r = err_set(e, r, "S3 list %s: malformed ListObjectsV2 reply (%zu bytes)", prefix,
-			    out.len);
+		            out.len);
 fail:
 	buf_release(&q);
 	buf_release(&out);
 	return r;
 }
 
-static int s3_list(struct backend *be, enum obj_type t, backend_list_fn fn, void *ud,
-		   struct err *e)
+static int s3_list(struct backend *be, enum obj_type t, backend_list_fn fn, void *ud, struct err *e)
 {
 	struct s3 *s = S3(be);
 	struct list_ctx l = { .sharded = t == OBJ_DATA, .fn = fn, .ud = ud };
@@ -251,7 +250,7 @@ static int s3_list(struct backend *be, enum obj_type t, backend_list_fn fn, void
 		/* A server repeating its token would page forever. */
 		if (page->truncated && strcmp(token, page->next_token) == 0) {
 			r = err_set(e, -EPROTO, "S3 list %s: continuation token did not advance",
-				    prefix);
+			            prefix);
 			break;
 		}
 		snprintf(token, sizeof(token), "%s", page->next_token);
@@ -271,9 +270,9 @@ static int bucket_create(struct s3 *s, struct err *e)
 	/* us-east-1 is the one region that must not be named in the request. */
 	if (strcmp(s->conf.region, "us-east-1") != 0) {
 		snprintf(body, sizeof(body),
-			 "<CreateBucketConfiguration><LocationConstraint>%s</LocationConstraint>"
-			 "</CreateBucketConfiguration>",
-			 s->conf.region);
+		         "<CreateBucketConfiguration><LocationConstraint>%s</LocationConstraint>"
+		         "</CreateBucketConfiguration>",
+		         s->conf.region);
 		rq.mem = (const uint8_t *)body;
 		rq.len = strlen(body);
 	}
@@ -287,7 +286,7 @@ static int bucket_create(struct s3 *s, struct err *e)
 	r = s3_request(s, &rq, &rs, e);
 	if (r == -EACCES)
 		return err_set(e, -EEXIST, "bucket %s already exists and belongs to someone else",
-			       s->conf.bucket);
+		               s->conf.bucket);
 	return r;
 }
 
@@ -343,7 +342,7 @@ static void curl_init_once(void)
 }
 
 int backend_s3_open(const char *spec, const struct backend_options *o, struct err *e,
-		    struct backend **ret)
+                    struct backend **ret)
 {
 	struct s3 *s;
 	int r;
@@ -370,8 +369,8 @@ int backend_s3_open(const char *spec, const struct backend_options *o, struct er
 	}
 	/* where: for messages; never the credentials; says when TLS is not verified. */
 	snprintf(s->be.where, sizeof(s->be.where), "s3:%s://%s/%s/%s%s",
-		 s->conf.https ? "https" : "http", s->conf.host, s->conf.bucket, s->conf.prefix,
-		 s->conf.insecure_tls ? " (TLS NOT VERIFIED: s3.insecure-tls)" : "");
+	         s->conf.https ? "https" : "http", s->conf.host, s->conf.bucket, s->conf.prefix,
+	         s->conf.insecure_tls ? " (TLS NOT VERIFIED: s3.insecure-tls)" : "");
 	*ret = &s->be;
 	return 0;
 fail:

@@ -23,10 +23,10 @@ struct s3_creds {
 
 struct s3_conf {
 	bool https;
-	bool vhost;    /* virtual-hosted style: BUCKET.HOST/KEY */
-	char *host;    /* "host" or "host:port", as sent in Host */
+	bool vhost; /* virtual-hosted style: BUCKET.HOST/KEY */
+	char *host; /* "host" or "host:port", as sent in Host */
 	char *bucket;
-	char *prefix;  /* "" or "a/b/" (always ending in '/') */
+	char *prefix; /* "" or "a/b/" (always ending in '/') */
 	char region[64];
 	char *ca_file;
 	bool insecure_tls;
@@ -52,7 +52,7 @@ struct s3 {
 /* s3conf.c: parse "http[s]://HOST[:PORT]/BUCKET[/PREFIX]" or "HOST/BUCKET[/PREFIX]" and
  * the s3.* options into c. Messages never include credentials. */
 int s3_conf_parse(const char *spec, const struct backend_options *o, struct s3_conf *c,
-		  struct err *e) _must_check_;
+                  struct err *e) _must_check_;
 void s3_conf_release(struct s3_conf *c);
 /* Credentials from s3.credentials-file/s3.profile, the AWS_* variables, or the shared
  * credentials file (AWS_SHARED_CREDENTIALS_FILE, ~/.aws/credentials). -EACCES if none. */
@@ -68,11 +68,11 @@ struct s3_req {
 	const uint8_t *mem;
 	int fd; /* -1 when the body is in mem (or absent) */
 	uint64_t fd_off;
-	uint64_t len;                       /* body length (Content-MD5 is always sent) */
-	bool verify_etag;                   /* a 32-hex ETag must equal the body's MD5 */
-	bool range;                         /* send Range: bytes=range_off-(range_off+range_len-1) */
-	uint64_t range_off, range_len;      /* range_len 0: to the end */
-	struct buf *out;                    /* 2xx body appended here; NULL discards */
+	uint64_t len;                  /* body length (Content-MD5 is always sent) */
+	bool verify_etag;              /* a 32-hex ETag must equal the body's MD5 */
+	bool range;                    /* send Range: bytes=range_off-(range_off+range_len-1) */
+	uint64_t range_off, range_len; /* range_len 0: to the end */
+	struct buf *out;               /* 2xx body appended here; NULL discards */
 };
 
 struct s3_resp {
@@ -90,13 +90,13 @@ struct s3_resp {
  * NoSuchKey/404 -ENOENT, NoSuchBucket -ENOENT, AccessDenied/signature -EACCES, skew
  * and malformed replies -EPROTO, unreachable -EHOSTUNREACH. rs is filled either way. */
 int s3_request(struct s3 *s, const struct s3_req *rq, struct s3_resp *rs,
-	       struct err *e) _must_check_;
+               struct err *e) _must_check_;
 /* "<prefix><dir>/<name>" (data sharded by the first two characters); -EINVAL on a
  * name that is not lowercase hex. */
 int s3_obj_key(const struct s3 *s, enum obj_type t, const char *name, char *out,
-	       size_t n) _must_check_;
+               size_t n) _must_check_;
 /* s3multi.c: multipart upload of rq's body under key, aborted on failure. */
 int s3_put_multipart(struct s3 *s, const char *key, const struct s3_req *body,
-		     struct err *e) _must_check_;
+                     struct err *e) _must_check_;
 /* DeleteObjects for up to 1000 keys (Content-MD5 included: Swift requires it). */
 int s3_delete_many(struct s3 *s, const char *const *keys, size_t n, struct err *e) _must_check_;

@@ -17,7 +17,7 @@
 #define MAX_CRED_FILE (256u << 10)
 
 static int opt_u64(const struct backend_options *o, const char *key, uint64_t def, uint64_t min,
-		   uint64_t max, uint64_t *ret, struct err *e)
+                   uint64_t max, uint64_t *ret, struct err *e)
 {
 	const char *v = backend_option(o, key);
 	unsigned long long x;
@@ -44,7 +44,7 @@ static int opt_u64(const struct backend_options *o, const char *key, uint64_t de
 	}
 	if (*end || x < min || x > max)
 		return err_set(e, -EINVAL, "option %s: '%s' outside %llu..%llu", key, v,
-			       (unsigned long long)min, (unsigned long long)max);
+		               (unsigned long long)min, (unsigned long long)max);
 	*ret = x;
 	return 0;
 }
@@ -82,12 +82,13 @@ static int parse_location(const char *spec, struct s3_conf *c, struct err *e)
 		p += 7;
 		c->https = false;
 	} else if (strstr(p, "://")) {
-		return err_set(e, -EINVAL, "s3:%s: only http:// and https:// endpoints exist", spec);
+		return err_set(e, -EINVAL, "s3:%s: only http:// and https:// endpoints exist",
+		               spec);
 	}
 	slash = strchr(p, '/');
 	if (!slash || slash == p)
-		return err_set(e, -EINVAL, "s3:%s: expected s3:http[s]://HOST[:PORT]/BUCKET[/PREFIX]",
-			       spec);
+		return err_set(e, -EINVAL,
+		               "s3:%s: expected s3:http[s]://HOST[:PORT]/BUCKET[/PREFIX]", spec);
 	r = dupn(p, (size_t)(slash - p), &c->host);
 	if (r < 0)
 		return r;
@@ -97,8 +98,9 @@ static int parse_location(const char *spec, struct s3_conf *c, struct err *e)
 	if (r < 0)
 		return r;
 	if (!bucket_ok(c->bucket))
-		return err_set(e, -EINVAL, "s3:%s: '%s' is not a valid bucket name (3-63 of a-z 0-9 . -)",
-			       spec, c->bucket);
+		return err_set(e, -EINVAL,
+		               "s3:%s: '%s' is not a valid bucket name (3-63 of a-z 0-9 . -)", spec,
+		               c->bucket);
 	p = end ? end + 1 : "";
 	while (*p == '/')
 		p++;
@@ -129,15 +131,18 @@ static int parse_lookup(const struct backend_options *o, struct s3_conf *c, stru
 	else if (strcmp(v, "path") == 0)
 		c->vhost = false;
 	else
-		return err_set(e, -EINVAL, "option s3.bucket-lookup: '%s' (use auto, dns or path)", v);
+		return err_set(e, -EINVAL, "option s3.bucket-lookup: '%s' (use auto, dns or path)",
+		               v);
 	if (c->vhost && strchr(c->bucket, '.') && c->https)
-		return err_set(e, -EINVAL, "bucket %s: dotted names break TLS with "
-					   "s3.bucket-lookup=dns; use path", c->bucket);
+		return err_set(e, -EINVAL,
+		               "bucket %s: dotted names break TLS with "
+		               "s3.bucket-lookup=dns; use path",
+		               c->bucket);
 	return 0;
 }
 
 int s3_conf_parse(const char *spec, const struct backend_options *o, struct s3_conf *c,
-		  struct err *e)
+                  struct err *e)
 {
 	const char *region = backend_option(o, "s3.region"), *v;
 	uint64_t x;
@@ -178,10 +183,11 @@ int s3_conf_parse(const char *spec, const struct backend_options *o, struct s3_c
 		r = opt_u64(o, "s3.connect-timeout", 10, 1, 600, &x, e);
 	c->connect_timeout = (long)x;
 	if (r >= 0)
-		r = opt_u64(o, "s3.part-size", 16u << 20, S3_MIN_PART, 5ull << 30, &c->part_size, e);
+		r = opt_u64(o, "s3.part-size", 16u << 20, S3_MIN_PART, 5ull << 30, &c->part_size,
+		            e);
 	if (r >= 0)
 		r = opt_u64(o, "s3.multipart-threshold", 64u << 20, S3_MIN_PART, 5ull << 30,
-			    &c->multipart_threshold, e);
+		            &c->multipart_threshold, e);
 	return r;
 }
 
@@ -248,7 +254,7 @@ static int cred_file(const char *path, const char *profile, struct s3_creds *c, 
 	if (r < 0) {
 		buf_release(&b);
 		return err_set(e, r == -ENOENT ? -EACCES : r, "S3 credentials file %s: %s", path,
-			       strerror(-r));
+		               strerror(-r));
 	}
 	for (p = (const char *)b.p, end = p + b.len; p < end && r >= 0;) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -278,8 +284,10 @@ static int cred_file(const char *path, const char *profile, struct s3_creds *c, 
 	if (r < 0)
 		return r;
 	if (!c->access_key || !c->secret)
-		return err_set(e, -EACCES, "S3 credentials file %s: profile '%s' has no "
-					   "aws_access_key_id/aws_secret_access_key", path, profile);
+		return err_set(e, -EACCES,
+		               "S3 credentials file %s: profile '%s' has no "
+		               "aws_access_key_id/aws_secret_access_key",
+		               path, profile);
 	return 0;
 }
 
@@ -311,8 +319,9 @@ int s3_creds_load(const struct backend_options *o, struct s3_creds *c, struct er
 		file = path;
 	}
 	if (!file || access(file, F_OK) != 0)
-		return err_set(e, -EACCES, "no S3 credentials: set AWS_ACCESS_KEY_ID and "
-					   "AWS_SECRET_ACCESS_KEY, or give a credentials file");
+		return err_set(e, -EACCES,
+		               "no S3 credentials: set AWS_ACCESS_KEY_ID and "
+		               "AWS_SECRET_ACCESS_KEY, or give a credentials file");
 	return cred_file(file, profile ? profile : "default", c, e);
 }
 

@@ -17,10 +17,10 @@
 
 #include "util/banned.h"
 
-#define EMPTY_SHA256    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-#define MAX_BACKOFF_MS  10000u
-#define MAX_REDIRECTS   2
-#define DIGEST_CHUNK    (256u << 10)
+#define EMPTY_SHA256   "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+#define MAX_BACKOFF_MS 10000u
+#define MAX_REDIRECTS  2
+#define DIGEST_CHUNK   (256u << 10)
 
 struct xfer {
 	const struct s3_req *rq;
@@ -164,7 +164,8 @@ static int body_digests(const struct s3_req *rq, char sha[65], char md5b64[25], 
 		if (!chunk)
 			return -ENOMEM;
 		for (uint64_t off = 0; off < rq->len;) {
-			size_t n = rq->len - off < DIGEST_CHUNK ? (size_t)(rq->len - off) : DIGEST_CHUNK;
+			size_t n =
+			    rq->len - off < DIGEST_CHUNK ? (size_t)(rq->len - off) : DIGEST_CHUNK;
 			ssize_t k = pread_full(rq->fd, chunk, n, (off_t)(rq->fd_off + off));
 
 			if (k < 0 || (size_t)k != n) {
@@ -209,7 +210,7 @@ static int add_hdr(struct curl_slist **l, const char *name, const char *value)
 }
 
 static int build(struct s3 *s, const struct s3_req *rq, const char *sha, const char *md5b64,
-		 struct signed_req *out)
+                 struct signed_req *out)
 {
 	char host[512], date[SIGV4_AMZ_DATE], range[64], region[64];
 	struct sigv4_header h[6];
@@ -229,8 +230,8 @@ static int build(struct s3 *s, const struct s3_req *rq, const char *sha, const c
 	if (r < 0 || (size_t)r >= sizeof(host))
 		return -EOVERFLOW;
 	r = s->conf.vhost ? buf_printf(&path, "/%s", rq->key ? rq->key : "")
-			  : buf_printf(&path, "/%s%s%s", s->conf.bucket, rq->key ? "/" : "",
-				       rq->key ? rq->key : "");
+	                  : buf_printf(&path, "/%s%s%s", s->conf.bucket, rq->key ? "/" : "",
+	                               rq->key ? rq->key : "");
 	if (r < 0)
 		goto fail;
 	sigv4_amz_date(time(NULL), date);
@@ -244,17 +245,22 @@ static int build(struct s3 *s, const struct s3_req *rq, const char *sha, const c
 	if (rq->range) {
 		if (rq->range_len)
 			snprintf(range, sizeof(range), "bytes=%llu-%llu",
-				 (unsigned long long)rq->range_off,
-				 (unsigned long long)(rq->range_off + rq->range_len - 1));
+			         (unsigned long long)rq->range_off,
+			         (unsigned long long)(rq->range_off + rq->range_len - 1));
 		else
 			snprintf(range, sizeof(range), "bytes=%llu-",
-				 (unsigned long long)rq->range_off);
+			         (unsigned long long)rq->range_off);
 		h[nh++] = (struct sigv4_header){ "range", range };
 	}
-	struct sigv4_input in = { .method = rq->method, .path = (const char *)path.p,
-				  .query = rq->query, .headers = h, .n_headers = nh,
-				  .payload_hash = sha, .amz_date = date, .region = region,
-				  .service = "s3" };
+	struct sigv4_input in = { .method = rq->method,
+		                  .path = (const char *)path.p,
+		                  .query = rq->query,
+		                  .headers = h,
+		                  .n_headers = nh,
+		                  .payload_hash = sha,
+		                  .amz_date = date,
+		                  .region = region,
+		                  .service = "s3" };
 	r = sigv4_authorization(&in, s->creds.access_key, s->creds.secret, &auth);
 	if (r >= 0)
 		r = buf_printf(&out->url, "%s://%s", s->conf.https ? "https" : "http", host);
@@ -277,7 +283,7 @@ fail:
 }
 
 static void setup(struct s3 *s, CURL *c, const struct s3_req *rq, struct xfer *x,
-		  struct signed_req *sr)
+                  struct signed_req *sr)
 {
 	curl_easy_reset(c);
 	curl_easy_setopt(c, CURLOPT_URL, (const char *)sr->url.p);
@@ -339,7 +345,7 @@ static bool curl_retryable(CURLcode cr)
 static bool status_retryable(const struct s3_resp *rs)
 {
 	static const char *const codes[] = { "SlowDown", "RequestTimeout", "InternalError",
-					     "ServiceUnavailable", "Throttling" };
+		                             "ServiceUnavailable", "Throttling" };
 
 	if (rs->status == 500 || rs->status == 502 || rs->status == 503 || rs->status == 504 ||
 	    rs->status == 429)
@@ -380,38 +386,42 @@ static bool etag_matches(const struct s3_resp *rs)
 	return strcasecmp(t, rs->body_md5) == 0;
 }
 
-static int map_final(struct s3 *s, const struct s3_req *rq, const struct s3_resp *rs,
-		     struct err *e)
+static int map_final(struct s3 *s, const struct s3_req *rq, const struct s3_resp *rs, struct err *e)
 {
 	const char *code = rs->xe.code, *key = rq->key ? rq->key : "(bucket)";
 
 	if (strcmp(code, "NoSuchBucket") == 0 || (rs->status == 404 && !rq->key))
 		return err_set(e, -ENOENT, "bucket %s does not exist (run cairn init to create it)",
-			       s->conf.bucket);
+		               s->conf.bucket);
 	if (strcmp(code, "NoSuchKey") == 0 || rs->status == 404)
 		return err_set(e, -ENOENT, "S3 %s %s: no such object", rq->op, key);
 	if (strcmp(code, "SignatureDoesNotMatch") == 0)
-		return err_set(e, -EACCES, "S3 %s %s: signature rejected: check the secret key "
-					   "(HTTP %ld SignatureDoesNotMatch)", rq->op, key, rs->status);
+		return err_set(e, -EACCES,
+		               "S3 %s %s: signature rejected: check the secret key "
+		               "(HTTP %ld SignatureDoesNotMatch)",
+		               rq->op, key, rs->status);
 	if (strcmp(code, "InvalidAccessKeyId") == 0)
-		return err_set(e, -EACCES, "S3 %s %s: the access key id is unknown to the server "
-					   "(HTTP %ld InvalidAccessKeyId)", rq->op, key, rs->status);
+		return err_set(e, -EACCES,
+		               "S3 %s %s: the access key id is unknown to the server "
+		               "(HTTP %ld InvalidAccessKeyId)",
+		               rq->op, key, rs->status);
 	if (strcmp(code, "RequestTimeTooSkewed") == 0)
-		return err_set(e, -EPROTO, "S3 %s %s: clock skew: this machine's clock is too far "
-					   "from the server's (RequestTimeTooSkewed); fix the time",
-			       rq->op, key);
+		return err_set(e, -EPROTO,
+		               "S3 %s %s: clock skew: this machine's clock is too far "
+		               "from the server's (RequestTimeTooSkewed); fix the time",
+		               rq->op, key);
 	if (strcmp(code, "AccessDenied") == 0 || rs->status == 403)
 		return err_set(e, -EACCES, "S3 %s %s: access denied (HTTP %ld %s)", rq->op, key,
-			       rs->status, code[0] ? code : "Forbidden");
+		               rs->status, code[0] ? code : "Forbidden");
 	if (strcmp(code, "InvalidRange") == 0 || rs->status == 416)
 		return err_set(e, -EBADMSG, "S3 %s %s: object is shorter than the range asked",
-			       rq->op, key);
+		               rq->op, key);
 	if (strcmp(code, "AuthorizationHeaderMalformed") == 0 || rs->status == 301)
 		return err_set(e, -EPROTO, "S3 %s %s: wrong region %s (HTTP %ld %s%s%s)", rq->op,
-			       key, s->conf.region, rs->status, code, rs->xe.message[0] ? ": " : "",
-			       rs->xe.message);
+		               key, s->conf.region, rs->status, code, rs->xe.message[0] ? ": " : "",
+		               rs->xe.message);
 	return err_set(e, -EPROTO, "S3 %s %s: HTTP %ld %s%s%s", rq->op, key, rs->status,
-		       code[0] ? code : "", rs->xe.message[0] ? ": " : "", rs->xe.message);
+	               code[0] ? code : "", rs->xe.message[0] ? ": " : "", rs->xe.message);
 }
 
 static void backoff(const struct s3 *s, unsigned attempt)
@@ -432,7 +442,7 @@ static void backoff(const struct s3 *s, unsigned attempt)
 
 /* One attempt: sign, send, collect. Returns the CURLcode; x->rs holds the reply. */
 static CURLcode attempt(struct s3 *s, const struct s3_req *rq, struct xfer *x, const char *sha,
-			const char *md5b64, int *ret_r)
+                        const char *md5b64, int *ret_r)
 {
 	struct signed_req sr = { BUF_INIT, NULL };
 	CURLcode cr = CURLE_FAILED_INIT;
@@ -471,7 +481,7 @@ int s3_request(struct s3 *s, const struct s3_req *rq, struct s3_resp *rs, struct
 		r = body_digests(rq, sha, md5b64, rs->body_md5);
 		if (r < 0)
 			return err_set(e, r, "S3 %s %s: reading the upload: %s", rq->op,
-				       rq->key ? rq->key : "", strerror(-r));
+			               rq->key ? rq->key : "", strerror(-r));
 	}
 	while (tries < s->conf.max_attempts) {
 		char keep_md5[33];
@@ -490,24 +500,25 @@ int s3_request(struct s3 *s, const struct s3_req *rq, struct s3_resp *rs, struct
 		cr = attempt(s, rq, &x, sha, body ? md5b64 : NULL, &r);
 		if (r < 0) {
 			r = err_set(e, r, "S3 %s %s: building the request: %s", rq->op,
-				    rq->key ? rq->key : "", strerror(-r));
+			            rq->key ? rq->key : "", strerror(-r));
 			break;
 		}
 		if (x.werr) {
 			r = err_set(e, x.werr, "S3 %s %s: reply larger than %zu bytes", rq->op,
-				    rq->key ? rq->key : "", rq->out->max);
+			            rq->key ? rq->key : "", rq->out->max);
 			break;
 		}
 		if (cr != CURLE_OK) {
 			snprintf(last, sizeof(last), "%s", curl_easy_strerror(cr));
-			unreachable = cr == CURLE_COULDNT_CONNECT || cr == CURLE_COULDNT_RESOLVE_HOST;
+			unreachable =
+			    cr == CURLE_COULDNT_CONNECT || cr == CURLE_COULDNT_RESOLVE_HOST;
 			if (curl_retryable(cr))
 				continue;
-			r = err_set(e, -EPROTO, "S3 %s %s: %s%s", rq->op, rq->key ? rq->key : "",
-				    last,
-				    cr == CURLE_PEER_FAILED_VERIFICATION || cr == CURLE_SSL_CACERT_BADFILE
-					    ? " (give the CA with --option s3.ca-file=FILE)"
-					    : "");
+			r = err_set(
+			    e, -EPROTO, "S3 %s %s: %s%s", rq->op, rq->key ? rq->key : "", last,
+			    cr == CURLE_PEER_FAILED_VERIFICATION || cr == CURLE_SSL_CACERT_BADFILE
+			        ? " (give the CA with --option s3.ca-file=FILE)"
+			        : "");
 			break;
 		}
 		unreachable = false;
@@ -531,7 +542,7 @@ int s3_request(struct s3 *s, const struct s3_req *rq, struct s3_resp *rs, struct
 			continue;
 		}
 		snprintf(last, sizeof(last), "HTTP %ld%s%s", rs->status, rs->xe.code[0] ? " " : "",
-			 rs->xe.code);
+		         rs->xe.code);
 		if (!status_retryable(rs)) {
 			r = map_final(s, rq, rs, e);
 			goto out;
@@ -539,10 +550,10 @@ int s3_request(struct s3 *s, const struct s3_req *rq, struct s3_resp *rs, struct
 	}
 	if (r >= 0 && unreachable)
 		r = err_set(e, -EHOSTUNREACH, "S3 endpoint %s unreachable: %s (%s %s, %u attempts)",
-			    s->conf.host, last, rq->op, rq->key ? rq->key : "(bucket)", tries);
+		            s->conf.host, last, rq->op, rq->key ? rq->key : "(bucket)", tries);
 	else if (r >= 0)
 		r = err_set(e, -EAGAIN, "S3 %s %s failed after %u attempts: %s", rq->op,
-			    rq->key ? rq->key : "(bucket)", tries, last);
+		            rq->key ? rq->key : "(bucket)", tries, last);
 out:
 	buf_release(&x.errbody);
 	if (r < 0 && rq->out)

@@ -19,8 +19,9 @@ static const uint32_t T[64] = {
 	0xeb86d391,
 };
 
-static const uint8_t S[4][4] = { { 7, 12, 17, 22 }, { 5, 9, 14, 20 }, { 4, 11, 16, 23 },
-				 { 6, 10, 15, 21 } };
+static const uint8_t S[4][4] = {
+	{ 7, 12, 17, 22 }, { 5, 9, 14, 20 }, { 4, 11, 16, 23 }, { 6, 10, 15, 21 }
+};
 
 static uint32_t rotl(uint32_t x, unsigned n)
 {

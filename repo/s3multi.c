@@ -35,8 +35,11 @@ static int upload_query(const struct upload *u, unsigned part, struct buf *q)
 
 static int create_upload(struct upload *u, struct err *e)
 {
-	struct s3_req rq = { .op = "multipart create", .method = "POST", .key = u->key,
-			     .query = "uploads", .fd = -1 };
+	struct s3_req rq = { .op = "multipart create",
+		             .method = "POST",
+		             .key = u->key,
+		             .query = "uploads",
+		             .fd = -1 };
 	struct buf out = BUF_INIT;
 	struct s3_resp rs;
 	int r;
@@ -51,7 +54,7 @@ static int create_upload(struct upload *u, struct err *e)
 }
 
 static int put_part(struct upload *u, const struct s3_req *body, unsigned part, uint64_t off,
-		    uint64_t len, struct err *e)
+                    uint64_t len, struct err *e)
 {
 	struct s3_req rq = *body;
 	struct buf q = BUF_INIT;
@@ -76,7 +79,7 @@ static int put_part(struct upload *u, const struct s3_req *body, unsigned part, 
 	r = s3_request(u->s, &rq, &rs, e);
 	if (r >= 0 && !rs.etag[0])
 		r = err_set(e, -EPROTO, "S3 multipart part %u of %s: reply has no ETag", part,
-			    u->key);
+		            u->key);
 	if (r >= 0)
 		snprintf(u->etags[part - 1], sizeof(u->etags[0]), "%s", rs.etag);
 fail:
@@ -90,7 +93,7 @@ static int complete_body(const struct upload *u, struct buf *b)
 
 	for (unsigned i = 0; i < u->n_parts && r >= 0; i++)
 		r = buf_printf(b, "<Part><PartNumber>%u</PartNumber><ETag>%s</ETag></Part>", i + 1,
-			       u->etags[i]);
+		               u->etags[i]);
 	return r >= 0 ? buf_printf(b, "</CompleteMultipartUpload>") : r;
 }
 
@@ -109,8 +112,9 @@ static int completed_already(struct upload *u, uint64_t total, struct err *e)
 
 static int complete(struct upload *u, uint64_t total, struct err *e)
 {
-	struct s3_req rq = { .op = "multipart complete", .method = "POST", .key = u->key,
-			     .fd = -1 };
+	struct s3_req rq = {
+		.op = "multipart complete", .method = "POST", .key = u->key, .fd = -1
+	};
 	struct buf q = BUF_INIT, body = BUF_INIT, out = BUF_INIT;
 	struct s3xml_error xe;
 	struct s3_resp rs;
@@ -144,8 +148,8 @@ static int complete(struct upload *u, uint64_t total, struct err *e)
 		if (r == 0)
 			break;
 		r = r < 0 ? err_set(e, r, "S3 multipart complete %s: malformed reply", u->key)
-			  : err_set(e, -EAGAIN, "S3 multipart complete %s: %s %s", u->key, xe.code,
-				    xe.message);
+		          : err_set(e, -EAGAIN, "S3 multipart complete %s: %s %s", u->key, xe.code,
+		                    xe.message);
 	}
 fail:
 	buf_release(&q);
@@ -192,7 +196,7 @@ int s3_put_multipart(struct s3 *s, const char *key, const struct s3_req *body, s
 		uint64_t off = (uint64_t)i * part;
 
 		r = put_part(&u, body, i + 1, off, body->len - off < part ? body->len - off : part,
-			     e);
+		             e);
 	}
 	if (r >= 0)
 		r = complete(&u, body->len, e);
@@ -241,7 +245,7 @@ static int on_del_error(void *ud, const char *key, const char *code, const char 
 		return 0; /* already gone is what we wanted */
 	if (d->r >= 0)
 		d->r = err_set(d->e, strcmp(code, "AccessDenied") == 0 ? -EACCES : -EPROTO,
-			       "S3 delete %s: %s %s", key, code, msg);
+		               "S3 delete %s: %s %s", key, code, msg);
 	return 0;
 }
 
@@ -255,7 +259,7 @@ int s3_delete_many(struct s3 *s, const char *const *keys, size_t n, struct err *
 
 	if (n > MAX_DELETE_KEYS)
 		return err_set(e, -EINVAL, "S3 delete batch of %zu keys (at most %d)", n,
-			       MAX_DELETE_KEYS);
+		               MAX_DELETE_KEYS);
 	if (!n)
 		return 0;
 	buf_init(&body, n * 6 * S3XML_MAX_KEY + 256);
