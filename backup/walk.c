@@ -295,7 +295,11 @@ static int entry_dir(struct bk *b, int dirfd, const char *name, const struct sta
 
 	if (b->o->one_file_system && st->st_dev != b->root_dev)
 		return 0; /* a mount point: recorded, not entered */
-	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	/* Listing a folder updates its atime, which would change its node and make every
+	 * parent tree look modified on the next run: read it with O_NOATIME when allowed. */
+	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
+	if (fd < 0 && errno == EPERM)
+		fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
 		bk_warn(b, -errno, "%s: cannot open directory: %s", b->path, strerror(errno));
 		return 1;

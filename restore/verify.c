@@ -48,7 +48,10 @@ static int verify_file(struct rs *s, int dirfd, const struct node *n, struct buf
 	struct stat st;
 	int fd, rc = 0;
 
-	fd = openat(dirfd, n->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	/* O_NOATIME: verifying must not disturb the atimes just restored. */
+	fd = openat(dirfd, n->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
+	if (fd < 0 && errno == EPERM)
+		fd = openat(dirfd, n->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return s->o->n_includes || s->o->n_excludes ? 0 : -errno;
 	if (fstat(fd, &st) < 0 || (uint64_t)st.st_size != n->size) {
@@ -113,7 +116,11 @@ static int verify_dir(struct rs *s, const struct node *dir, int dirfd, struct bu
 		if (n.type == NODE_FILE) {
 			rc = verify_file(s, dirfd, &n, b);
 		} else if (n.type == NODE_DIR) {
-			int fd = openat(dirfd, n.name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			int fd = openat(dirfd, n.name,
+					O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
+
+			if (fd < 0 && errno == EPERM)
+				fd = openat(dirfd, n.name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
 			if (fd >= 0) {
 				rc = verify_dir(s, &n, fd, b);

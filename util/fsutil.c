@@ -88,11 +88,17 @@ int read_file_at(int dirfd, const char *path, struct buf *b)
 	if (fd < 0)
 		return -errno;
 	for (;;) {
+		size_t room = b->max - b->len;
 		ssize_t k;
+		char c;
 
-		r = buf_reserve(b, 65536);
-		if (r == -EFBIG && b->cap > b->len)
-			r = 0;
+		if (!room) {
+			/* At the limit: one more byte means the file is over it. */
+			k = read(fd, &c, 1);
+			r = k > 0 ? -EFBIG : (k < 0 ? -errno : 0);
+			goto fail;
+		}
+		r = buf_reserve(b, room < 65536 ? room : 65536);
 		if (r < 0)
 			goto fail;
 		k = read(fd, b->p + b->len, b->cap - b->len);
@@ -105,14 +111,6 @@ int read_file_at(int dirfd, const char *path, struct buf *b)
 		if (k == 0)
 			break;
 		b->len += (size_t)k;
-		if (b->len == b->max) {
-			char c;
-
-			/* At the limit: anything more means the file is over it. */
-			k = read(fd, &c, 1);
-			r = k > 0 ? -EFBIG : (k < 0 ? -errno : 0);
-			goto fail;
-		}
 	}
 fail:
 	close(fd);
