@@ -8,7 +8,8 @@
 
 #include "backup/backup.h"
 
-#define QUEUE_BYTES_MAX (24u * 1024 * 1024)
+/* Enough to keep every worker busy with average chunks; more only costs RSS. */
+#define QUEUE_BYTES_MAX (8u * 1024 * 1024)
 #define NAME_CACHE_SIZE 64
 
 /* A new blob for the workers: the walker computed its id and claimed it. */

@@ -282,7 +282,7 @@ int backup_run(struct repo *r, const struct backup_opts *o, struct backup_result
 	if (rc < 0)
 		goto fail;
 	have_parent = rc > 0;
-	b.rcap = repo_chunker(r)->p.max + 4u * 1024 * 1024;
+	b.rcap = repo_chunker(r)->p.max + 1u * 1024 * 1024;
 	b.rbuf = malloc(b.rcap);
 	if (!b.rbuf) {
 		rc = err_set(e, -ENOMEM, "out of memory");

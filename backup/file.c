@@ -11,7 +11,8 @@
 #include "util/banned.h"
 #include "util/fsutil.h"
 
-#define READ_STEP (4u * 1024 * 1024)
+/* Read this much at a time: a bigger read only touches more buffer pages (RSS). */
+#define READ_STEP (1u * 1024 * 1024)
 
 struct extents {
 	struct extent *v;
@@ -68,6 +69,8 @@ static int64_t chunk_range(struct bk *b, int fd, uint64_t off, uint64_t end, str
 				pos = 0;
 			}
 			want = b->rcap - len;
+			if (want > READ_STEP)
+				want = READ_STEP;
 			if (want > end - off)
 				want = (size_t)(end - off);
 			if (!want) {

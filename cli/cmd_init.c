@@ -41,6 +41,8 @@ int cmd_init(struct cli *c, int argc, char **argv)
 		{ "chunk-max", required_argument, NULL, 'M' },
 		{ "pack-size", required_argument, NULL, 'P' },
 		{ "compression", required_argument, NULL, 'z' },
+		{ "kdf-memory-mib", required_argument, NULL, 'K' },
+		{ "kdf-iterations", required_argument, NULL, 'I' },
 		{ 0 },
 	};
 	struct repo_create_params p;
@@ -67,6 +69,10 @@ int cmd_init(struct cli *c, int argc, char **argv)
 			p.pack_size = v;
 		else if (ch == 'z')
 			p.zstd_level = (int)v;
+		else if (ch == 'K')
+			p.kdf.memlimit = (uint64_t)v << 20;
+		else if (ch == 'I')
+			p.kdf.opslimit = v;
 	}
 	if (!o.url)
 		o.url = getenv("CAIRN_REPOSITORY");

@@ -25,8 +25,11 @@ void keyfile_params_default(struct keyfile_params *p)
 		p->memlimit = 64 * 1024;
 		return;
 	}
-	p->opslimit = 3;
-	p->memlimit = 64ULL * 1024 * 1024;
+	/* OWASP's recommended Argon2id minimum (m = 19 MiB, t = 2): the KDF runs at every
+	 * open, and its memory is the peak RSS of a node agent's whole run. `cairn init
+	 * --kdf-memory-mib/--kdf-iterations` raise it; the parameters live in the key file. */
+	p->opslimit = 2;
+	p->memlimit = 19ULL * 1024 * 1024;
 }
 
 static int derive(const char *pw, size_t pwlen, const uint8_t salt[crypto_pwhash_SALTBYTES],
