@@ -4,4 +4,6 @@ cairn_LDADD = $(CAIRN_LIBS)
 libcairn_a_SOURCES += cli/cli.h cli/common.c cli/output.c cli/output.h \
 	cli/cmd_backup.c cli/cmd_cat.c cli/cmd_check.c cli/cmd_init.c cli/cmd_ls.c \
 	cli/cmd_restore.c cli/cmd_snapshots.c cli/cmd_unlock.c cli/cmd_version.c \
-	cli/cmd_maint.c cli/cmd_mount.c cli/cmd_agent.c
+	cli/cmd_mount.c cli/cmd_agent.c
+# Maintenance commands are listed in cli/maint.mk.
+include cli/maint.mk

@@ -1,0 +1,1 @@
+libcairn_a_SOURCES += cli/cmd_maint.c

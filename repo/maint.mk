@@ -1,0 +1,1 @@
+# Maintenance (forget, prune, repair, keys, stats, diff): sources listed here.
