@@ -13,3 +13,5 @@ EXTRA_DIST += tests/vectors/sigv4 tests/s3/botosign.py tests/s3/deps.sh
 # Backend-level test against real servers, driven by tests/e2e/s3-backend.sh.
 check_PROGRAMS += tests/s3/test-s3-backend
 tests_s3_test_s3_backend_LDADD = $(CAIRN_LIBS)
+TESTS += tests/e2e/s3-backend.sh
+EXTRA_DIST += tests/e2e/s3-backend.sh tests/s3/swift.sh tests/s3/s3rver.sh tests/s3/faultproxy.py

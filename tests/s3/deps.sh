@@ -7,7 +7,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 need_apt=""
 for c in swift-proxy-server swift-object-server swift-container-server swift-account-server \
-	swift-ring-builder; do
+	swift-ring-builder eatmydata memcached; do
 	command -v "$c" >/dev/null 2>&1 || need_apt=yes
 done
 /usr/bin/python3 -c 'import botocore' 2>/dev/null || need_apt=yes
@@ -23,7 +23,7 @@ if [ -n "$need_apt" ]; then
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -q
 	apt-get install -y --no-install-recommends swift swift-proxy swift-object \
-		swift-container swift-account python3-botocore openssl curl $node_pkgs
+		swift-container swift-account python3-botocore eatmydata memcached openssl curl ${node_pkgs:+$node_pkgs}
 fi
 
 if [ ! -x "$here/node_modules/.bin/s3rver" ]; then

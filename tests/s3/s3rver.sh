@@ -5,7 +5,7 @@ set -e
 cmd=${1:?start or stop}; D=${2:?state directory}
 here=$(cd "$(dirname "$0")" && pwd)
 if [ "$cmd" = stop ]; then
-	[ -f "$D/pid" ] && kill "$(cat "$D/pid")" 2>/dev/null || true
+	if [ -f "$D/pid" ]; then kill "$(cat "$D/pid")" 2>/dev/null || true; fi
 	rm -f "$D/pid"
 	exit 0
 fi
