@@ -9,3 +9,26 @@ tests_unit_test_tree_LDADD = $(CAIRN_LIBS)
 tests_unit_test_repo_LDADD = $(CAIRN_LIBS)
 EXTRA_DIST += tests/tap.h
 include tests/tools/tools.mk
+
+# Parser fuzz targets: replayed over their corpus (plus deterministic mutations) on every
+# `make check`; `--enable-fuzz` (clang) also builds libFuzzer binaries.
+FUZZ_TARGETS = tests/fuzz/fuzz-tree tests/fuzz/fuzz-keyfile
+check_PROGRAMS += $(FUZZ_TARGETS) tests/fuzz/mkseeds
+tests_fuzz_fuzz_tree_SOURCES = tests/fuzz/fuzz-tree.c tests/fuzz/fuzz-main.c
+tests_fuzz_fuzz_tree_LDADD = $(CAIRN_LIBS)
+tests_fuzz_fuzz_keyfile_SOURCES = tests/fuzz/fuzz-keyfile.c tests/fuzz/fuzz-main.c
+tests_fuzz_fuzz_keyfile_LDADD = $(CAIRN_LIBS)
+tests_fuzz_mkseeds_LDADD = $(CAIRN_LIBS)
+TESTS += tests/fuzz/replay-tree.sh tests/fuzz/replay-keyfile.sh
+EXTRA_DIST += tests/fuzz/replay-tree.sh tests/fuzz/replay-keyfile.sh tests/fuzz/corpus
+if ENABLE_FUZZ
+noinst_PROGRAMS = tests/fuzz/libfuzzer-tree tests/fuzz/libfuzzer-keyfile
+tests_fuzz_libfuzzer_tree_SOURCES = tests/fuzz/fuzz-tree.c
+tests_fuzz_libfuzzer_tree_CFLAGS = $(AM_CFLAGS) -fsanitize=fuzzer
+tests_fuzz_libfuzzer_tree_LDFLAGS = -fsanitize=fuzzer
+tests_fuzz_libfuzzer_tree_LDADD = $(CAIRN_LIBS)
+tests_fuzz_libfuzzer_keyfile_SOURCES = tests/fuzz/fuzz-keyfile.c
+tests_fuzz_libfuzzer_keyfile_CFLAGS = $(AM_CFLAGS) -fsanitize=fuzzer
+tests_fuzz_libfuzzer_keyfile_LDFLAGS = -fsanitize=fuzzer
+tests_fuzz_libfuzzer_keyfile_LDADD = $(CAIRN_LIBS)
+endif
