@@ -9,6 +9,7 @@ MANIFEST_FILES = daemonset/kustomization.yaml daemonset/namespace.yaml daemonset
 	daemonset/crds/podvolumebackups.yaml daemonset/crds/podvolumerestores.yaml \
 	daemonset/crds/backupstoragelocations.yaml
 
-TESTS += tests/kubeapi/selftest.py tests/e2e/kubeapi-kubectl.sh tests/e2e/manifests.sh
+TESTS += tests/kubeapi/selftest.py tests/e2e/kubeapi-kubectl.sh tests/e2e/kubeapi-modes.sh \
+	tests/e2e/manifests.sh
 EXTRA_DIST += $(KUBEAPI_FILES) $(MANIFEST_FILES) docs/kubeapi.md \
-	tests/e2e/kubeapi-kubectl.sh tests/e2e/manifests.sh
+	tests/e2e/kubeapi-kubectl.sh tests/e2e/kubeapi-modes.sh tests/e2e/manifests.sh

@@ -68,3 +68,14 @@ minor=$(kubectl version --client -o json 2>/dev/null | jq_py 'd["clientVersion"]
 if [ -n "$minor" ] && [ "$minor" -lt 27 ]; then
 	KUBECTL_VALIDATE="--validate=false"
 fi
+
+# wait_watches N: wait (up to 60 s, the machine may be loaded) until the
+# double has at least N open watch streams.
+wait_watches() {
+	for _ in $(seq 600); do
+		n=$(kcurl /_test/dump 2>/dev/null | jq_py 'd["watches"]' 2>/dev/null)
+		[ "${n:-0}" -ge "$1" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}

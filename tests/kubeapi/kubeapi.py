@@ -16,7 +16,9 @@ import datetime
 import hmac
 import json
 import os
+import queue
 import re
+import select
 import signal
 import socket
 import ssl
@@ -440,23 +442,33 @@ class Handler(BaseHTTPRequestHandler):
         self.sent_header = False
         deadline = time.monotonic() + timeout
         interval = self.server.opts.bookmark_interval
+        next_bookmark = time.monotonic() + interval
         abrupt = False
         try:
             if gone is not None:
                 self.event("ERROR", gone.status())
                 return
             while True:
-                left = deadline - time.monotonic()
+                now = time.monotonic()
+                left = deadline - now
                 if left <= 0:
                     break
+                # Wake at least twice a second to notice a client that went
+                # away (a watch with no traffic would otherwise linger).
+                wait = min(left, 0.5)
+                if bookmarks:
+                    wait = max(0.01, min(wait, next_bookmark - now))
                 try:
-                    etype, obj = w.q.get(timeout=min(left, interval) if bookmarks
-                                         else left)
-                except Exception:  # queue.Empty
-                    if bookmarks:
+                    etype, obj = w.q.get(timeout=wait)
+                except queue.Empty:
+                    if self.client_gone():
+                        abrupt = True
+                        break
+                    if bookmarks and time.monotonic() >= next_bookmark:
                         brv = store.bookmark_rv(w)
                         if brv:
                             self.bookmark(brv)
+                        next_bookmark = time.monotonic() + interval
                     continue
                 if etype == "DROP":
                     break
@@ -483,6 +495,17 @@ class Handler(BaseHTTPRequestHandler):
                     self.wfile.flush()
                 except OSError:
                     pass
+
+    def client_gone(self):
+        """True once the client closed its end: during a watch it sends
+        nothing, so a readable socket whose raw peek gives EOF is closed."""
+        try:
+            r, _, _ = select.select([self.connection], [], [], 0)
+            if not r:
+                return False
+            return socket.socket.recv(self.connection, 1, socket.MSG_PEEK) == b""
+        except (OSError, ValueError):
+            return True
 
     def bookmark(self, rv, annotations=None):
         meta = {"resourceVersion": rv}
