@@ -25,21 +25,21 @@ OWN=$(t_owner_opt)
 t_init_repo "$T_TMP/repo"
 run cairn --json backup "$T_TMP/src"
 t_rc 0 "the earlier snapshot" || t_bail "backup failed"
-snap1=$(json "$OUT" "j['snapshot_id']")
+snap1=$(jget "$OUT" '.snapshot_id')
 mkdir -p repo/data
 stored() { du -sb repo/data | cut -f1; }
 
 # kill_when KIND VALUE: start a backup of big/ and kill -9 it after VALUE ms (KIND=time)
-# or once repo/data has grown by VALUE MiB (KIND=growth). Sets FINISHED=1 when the backup
-# ended by itself first.
+# or once repo/data holds VALUE MiB in all (KIND=stored: counted over every run, so each
+# kill lands further into the data whether or not the runs resume). Sets FINISHED=1 when
+# the backup ended by itself first.
 kill_when() {
-	local start waited=0
-	start=$(stored)
+	local waited=0
 	cairn_bg backup "$T_TMP/big"
 	FINISHED=0
 	while kill -0 "$BG" 2>/dev/null; do
 		if [ "$1" = time ] && [ "$waited" -ge "$2" ]; then break; fi
-		if [ "$1" = growth ] && [ $(($(stored) - start)) -ge $(($2 << 20)) ]; then break; fi
+		if [ "$1" = stored ] && [ "$(stored)" -ge $(($2 << 20)) ]; then break; fi
 		sleep 0.01
 		waited=$((waited + 10))
 	done
@@ -51,10 +51,11 @@ kill_when() {
 	fi
 }
 
-n_snaps() { cairn --json snapshots 2>/dev/null | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'; }
+n_snaps() { cairn --json snapshots 2>/dev/null | jq length; }
 
-points=("time $((RANDOM % 300))" "growth $((20 + RANDOM % (MIB / 4)))"
-	"growth $((MIB / 4 + RANDOM % (MIB / 4)))" "time $((200 + RANDOM % 1500))")
+points=("time $((RANDOM % 300))" "stored $((MIB * (15 + RANDOM % 20) / 100))"
+	"stored $((MIB * (40 + RANDOM % 20) / 100))" "stored $((MIB * (65 + RANDOM % 20) / 100))")
+kills=0
 for p in "${points[@]}"; do
 	# shellcheck disable=SC2086
 	kill_when $p
@@ -62,6 +63,7 @@ for p in "${points[@]}"; do
 		echo "# kill at $p: the backup had already finished"
 		break
 	fi
+	kills=$((kills + 1))
 	echo "# killed at $p; repository data now $(stored) bytes"
 	[ "$(n_snaps)" = 1 ]
 	t_ok $? "after kill -9 at $p: no partial snapshot appears"
@@ -72,14 +74,16 @@ for p in "${points[@]}"; do
 	# shellcheck disable=SC2086
 	[ "$RC" -eq 0 ] && "$TREECMP" $OWN ref "$(t_landed "$T_TMP/r" "$T_TMP/src")" >"$T_TMP/cmp.out" 2>&1
 	t_ok $? "after kill -9 at $p: the earlier snapshot restores identically" || { t_diag "$ERR"; t_diag "$T_TMP/cmp.out"; }
-	# the source was read by the restore comparison: take a fresh reference next time
+	# the comparison read the reference's symlinks (atime): take a fresh one next time
 	rm -rf ref && "$MKTREE" ref --seed 11 --files 20 --big-mib 4 2>/dev/null
 done
+[ "$kills" -ge 3 ]
+t_ok $? "at least 3 kills landed during the backup ($kills)"
 
 before=$(stored)
 run cairn --json backup "$T_TMP/big"
 t_rc 0 "the backup after the kills succeeds"
-added=$(json "$OUT" "j['data_added']" 2>/dev/null || echo "$total")
+added=$(jget "$OUT" '.data_added' 2>/dev/null || echo "$total")
 echo "# data: $total bytes; stored by killed runs: $before bytes; finishing run added: $added bytes"
 [ "$before" -lt $((total / 8)) ] && echo "# note: the killed runs stored little; the reuse check is weak this time"
 # What the killed runs stored must not be uploaded again: allow 1/4 of it plus a pack.

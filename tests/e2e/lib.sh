@@ -37,7 +37,8 @@ t_ok() { # t_ok STATUS DESC: one TAP line from a status (0 = pass)
 		echo "ok $T_N - $2"
 	else
 		echo "not ok $T_N - $2"
-		T_FAILED=$((T_FAILED + 1))
+		# a TODO item is a known gap: reported (XFAIL), not a failure of the suite
+		case $2 in *"# TODO"*) ;; *) T_FAILED=$((T_FAILED + 1)) ;; esac
 	fi
 	return "$1"
 }
@@ -96,16 +97,29 @@ t_need() { # t_need: the binaries every suite uses, or bail out (a missing tool 
 	[ -x "$MKTREE" ] || t_bail "mktree missing at $MKTREE"
 	[ -x "$TREECMP" ] || t_bail "treecmp missing at $TREECMP"
 	command -v python3 >/dev/null || t_bail "python3 missing (tests/tools/deps.sh)"
+	command -v jq >/dev/null || t_bail "jq missing (tests/tools/deps.sh)"
 }
 
-# json FILE EXPR: evaluate a python expression over the last JSON line of FILE
-# (the object is `j`); prints the result.
+# jget FILE FILTER: a jq filter over the last JSON line of FILE (the summary of --json
+# output that streams progress lines first); prints the result raw. (python3 starts
+# slowly on these machines, jq does not.)
+jget() {
+	grep -a . "$1" | tail -n 1 | jq -r "$2"
+}
+
+# json FILE EXPR: the same with a python expression over the object `j` (kept for the
+# suites that use it).
 json() {
 	python3 -c '
 import json, sys
 lines = [l for l in open(sys.argv[1], "rb").read().decode("utf-8", "surrogateescape").splitlines() if l.strip()]
 j = json.loads(lines[-1])
 print(eval(sys.argv[2]))' "$1" "$2"
+}
+
+# json_ok FILE: FILE holds valid JSON.
+json_ok() {
+	jq -e . "$1" >/dev/null 2>&1
 }
 
 # treecmp wrapper: compares and keeps the report in $OUT for t_diag.

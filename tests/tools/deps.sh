@@ -2,7 +2,7 @@
 # Installs what tests/tools (mktree, treecmp), the e2e suites (roundtrip, metadata,
 # badinput, crash, treecmp) and bench/ need on a fresh Debian 12. Idempotent.
 set -eu
-pkgs="acl attr libacl1-dev python3 restic time util-linux coreutils e2fsprogs"
+pkgs="acl attr jq libacl1-dev python3 restic time util-linux coreutils e2fsprogs"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
