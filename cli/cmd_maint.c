@@ -11,9 +11,6 @@
 				err_set(&e, -EOPNOTSUPP, "'%s' is not available in this build", \
 					#name));                                              \
 	}
-STUB(forget)
-STUB(prune)
-STUB(key)
 STUB(stats)
 STUB(diff)
 STUB(repair)

@@ -1,1 +1,2 @@
-libcairn_a_SOURCES += cli/cmd_maint.c
+# Maintenance commands (docs/maintenance.md).
+libcairn_a_SOURCES += cli/cmd_forget.c cli/cmd_prune.c cli/cmd_key.c cli/cmd_maint.c

@@ -1,5 +1,6 @@
 /* Owns the repository check: structure (index vs packs, snapshots vs index) and, with
  * read_data, content (every pack hashed, every blob opened and re-hashed). */
+#include "repo/maint.h"
 #include "repo/repo-internal.h"
 
 #include <errno.h>
@@ -10,12 +11,6 @@
 
 #include "util/banned.h"
 
-/* A set of 32-byte ids (open addressing; zero id = empty). */
-struct idset {
-	uint8_t (*v)[ID_BYTES];
-	size_t cap, n;
-};
-
 static bool is_zero(const uint8_t *p)
 {
 	static const uint8_t z[ID_BYTES];
@@ -23,20 +18,21 @@ static bool is_zero(const uint8_t *p)
 	return !memcmp(p, z, ID_BYTES);
 }
 
-static int idset_add(struct idset *s, const uint8_t id[ID_BYTES])
+int repo_idset_add(struct repo_idset *s, const uint8_t id[ID_BYTES])
 {
 	size_t i;
 	uint64_t h;
 
 	if ((s->n + 1) * 2 > s->cap) {
-		struct idset n = { .cap = s->cap ? 2 * s->cap : 1024 };
+		struct repo_idset n = { .cap = s->cap ? 2 * s->cap : 1024 };
 
 		n.v = calloc(n.cap, ID_BYTES);
 		if (!n.v)
 			return -ENOMEM;
+		/* Re-insert into the larger table: it has room, so this cannot fail. */
 		for (size_t j = 0; j < s->cap; j++)
-			if (!is_zero(s->v[j]))
-				(void)idset_add(&n, s->v[j]);
+			if (!is_zero(s->v[j]) && repo_idset_add(&n, s->v[j]) < 0)
+				return -ENOMEM;
 		free(s->v);
 		*s = n;
 	}
@@ -49,7 +45,7 @@ static int idset_add(struct idset *s, const uint8_t id[ID_BYTES])
 	return 1;
 }
 
-static bool idset_has(const struct idset *s, const uint8_t id[ID_BYTES])
+bool repo_idset_has(const struct repo_idset *s, const uint8_t id[ID_BYTES])
 {
 	uint64_t h;
 
@@ -62,6 +58,12 @@ static bool idset_has(const struct idset *s, const uint8_t id[ID_BYTES])
 	return false;
 }
 
+void repo_idset_release(struct repo_idset *s)
+{
+	free(s->v);
+	memset(s, 0, sizeof(*s));
+}
+
 struct ck {
 	struct repo *r;
 	const struct repo_check_opts *o;
@@ -69,7 +71,7 @@ struct ck {
 	void *ud;
 	struct repo_check_result *res;
 	struct err *e;
-	struct idset index_packs, listed_packs, trees;
+	struct repo_idset index_packs, listed_packs, trees;
 	char path[8192];
 };
 
@@ -89,7 +91,7 @@ static void problem(struct ck *c, const char *fmt, ...)
 static int note_pack(void *ud, const uint8_t id[ID_BYTES], const struct blob_loc *loc)
 {
 	struct ck *c = ud;
-	int rc = idset_add(&c->index_packs, loc->pack);
+	int rc = repo_idset_add(&c->index_packs, loc->pack);
 
 	return rc < 0 ? rc : 0;
 }
@@ -97,7 +99,7 @@ static int note_pack(void *ud, const uint8_t id[ID_BYTES], const struct blob_loc
 static int note_listed(void *ud, const uint8_t pack[ID_BYTES], uint64_t size)
 {
 	struct ck *c = ud;
-	int rc = idset_add(&c->listed_packs, pack);
+	int rc = repo_idset_add(&c->listed_packs, pack);
 
 	c->res->packs++;
 	return rc < 0 ? rc : 0;
@@ -137,7 +139,7 @@ static int check_dir(struct ck *c, const struct extent *segs, size_t n, const ch
 		struct node node;
 		struct err e = ERR_INIT;
 
-		rc = idset_add(&c->trees, segs[i].id);
+		rc = repo_idset_add(&c->trees, segs[i].id);
 		if (rc < 0)
 			return rc;
 		if (rc == 0)
@@ -200,13 +202,13 @@ int repo_check(struct repo *r, const struct repo_check_opts *o, repo_check_fn fn
 	if (rc < 0)
 		goto fail;
 	for (size_t i = 0; i < c.index_packs.cap; i++) {
-		if (is_zero(c.index_packs.v[i]) || idset_has(&c.listed_packs, c.index_packs.v[i]))
+		if (is_zero(c.index_packs.v[i]) || repo_idset_has(&c.listed_packs, c.index_packs.v[i]))
 			continue;
 		hex_encode(c.index_packs.v[i], ID_BYTES, id);
 		problem(&c, "pack %s is in the index but missing from the repository", id);
 	}
 	for (size_t i = 0; i < c.listed_packs.cap; i++)
-		if (!is_zero(c.listed_packs.v[i]) && !idset_has(&c.index_packs, c.listed_packs.v[i]))
+		if (!is_zero(c.listed_packs.v[i]) && !repo_idset_has(&c.index_packs, c.listed_packs.v[i]))
 			res.unindexed_packs++;
 	rc = repo_snapshot_list(r, &snaps, &n_snaps, e);
 	if (rc < 0)
