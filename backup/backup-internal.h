@@ -17,7 +17,15 @@ struct job {
 	enum blob_type type;
 	uint8_t id[ID_BYTES];
 	uint8_t *data;
-	size_t len;
+	size_t len, cap;
+};
+
+#define SPARE_BUFS 8
+#define SPARE_MIN  (256u * 1024) /* below the mmap threshold malloc is cheap */
+
+struct spare {
+	uint8_t *p;
+	size_t cap;
 };
 
 struct queue {
@@ -26,6 +34,9 @@ struct queue {
 	struct job *ring;
 	size_t cap, head, n, bytes, busy;
 	bool closed;
+	/* Freed chunk buffers kept for reuse: fresh megabyte buffers cost page faults. */
+	struct spare spare[SPARE_BUFS];
+	size_t n_spare;
 };
 
 struct owner_name {

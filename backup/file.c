@@ -59,11 +59,13 @@ static int64_t chunk_range(struct bk *b, int fd, uint64_t off, uint64_t end, str
 		if (pos < len)
 			cut = chunker_cut(c, b->rbuf + pos, len - pos, eof);
 		if (!cut) {
-			/* Need more bytes: slide the unconsumed tail down, then read. */
+			/* Need more bytes. Slide the unconsumed tail down only when the free
+			 * space after it is short: moving it on every read would copy each
+			 * byte many times. */
 			size_t want;
 			ssize_t k;
 
-			if (pos) {
+			if (pos && b->rcap - len < READ_STEP) {
 				memmove(b->rbuf, b->rbuf + pos, len - pos);
 				len -= pos;
 				pos = 0;

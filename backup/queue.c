@@ -55,15 +55,18 @@ static void *worker(void *arg)
 			bk_set_fail(b, &e, (int)rc);
 		else
 			atomic_fetch_add(&b->bytes_added, (uint64_t)rc);
-		free(j.data);
-
 		pthread_mutex_lock(&q->lock);
+		if (j.cap >= SPARE_MIN && q->n_spare < SPARE_BUFS) {
+			q->spare[q->n_spare++] = (struct spare){ j.data, j.cap };
+			j.data = NULL;
+		}
 		q->busy--;
 		q->bytes -= j.len;
 		pthread_cond_broadcast(&q->not_full);
 		if (!q->n && !q->busy)
 			pthread_cond_broadcast(&q->drained);
 		pthread_mutex_unlock(&q->lock);
+		free(j.data);
 	}
 }
 
@@ -106,6 +109,9 @@ int bk_workers_stop(struct bk *b)
 			free(q->ring[(q->head + i) % q->cap].data);
 		free(q->ring);
 		q->ring = NULL;
+		for (size_t i = 0; i < q->n_spare; i++)
+			free(q->spare[i].p);
+		q->n_spare = 0;
 		pthread_mutex_destroy(&q->lock);
 		pthread_cond_destroy(&q->not_full);
 		pthread_cond_destroy(&q->not_empty);
@@ -124,7 +130,21 @@ int bk_submit(struct bk *b, enum blob_type t, const uint8_t id[ID_BYTES], const 
 	struct queue *q = &b->q;
 	struct job j = { .type = t, .len = n };
 
-	j.data = malloc(n ? n : 1);
+	pthread_mutex_lock(&q->lock);
+	for (size_t i = 0; n >= SPARE_MIN && i < q->n_spare; i++)
+		if (q->spare[i].cap >= n) {
+			j.data = q->spare[i].p;
+			j.cap = q->spare[i].cap;
+			q->spare[i] = q->spare[--q->n_spare];
+			break;
+		}
+	pthread_mutex_unlock(&q->lock);
+	if (!j.data) {
+		/* Big chunks get a reusable buffer rounded up to fit most later ones; small
+		 * ones (small files) come from the heap, which is cheap for them. */
+		j.cap = n < SPARE_MIN ? (n ? n : 1) : n < (2u << 20) ? (2u << 20) : n;
+		j.data = malloc(j.cap);
+	}
 	if (!j.data)
 		return err_set(b->e, -ENOMEM, "out of memory");
 	memcpy(j.data, p, n);

@@ -40,7 +40,8 @@ const uint8_t *key_master(const struct key *k);
 void key_blob_id(const struct key *k, const void *data, size_t n, uint8_t out[KEY_ID_BYTES]);
 /* 32-byte secret that seeds the chunker's gear table. */
 const uint8_t *key_chunker_seed(const struct key *k);
-/* out must hold n + KEY_SEAL_OVERHEAD bytes: nonce || ciphertext || tag. */
+/* out must hold n + KEY_SEAL_OVERHEAD bytes: nonce || ciphertext || tag. pt may be
+ * out + KEY_NONCE_BYTES (sealing in place); no other overlap is allowed. */
 int key_seal(const struct key *k, enum key_domain d, const void *pt, size_t n,
 	     uint8_t *out) _must_check_;
 /* out must hold n - KEY_SEAL_OVERHEAD bytes. -EBADMSG when short, forged or corrupt. */

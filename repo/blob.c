@@ -9,31 +9,51 @@
 #include "util/banned.h"
 #include "util/ckd.h"
 
-ZSTD_CCtx *repo_cctx_take(struct repo *r)
+void sealer_free(struct sealer *s)
 {
-	ZSTD_CCtx *c = NULL;
-
-	pthread_mutex_lock(&r->cctx_lock);
-	if (r->n_cctx)
-		c = r->cctx[--r->n_cctx];
-	pthread_mutex_unlock(&r->cctx_lock);
-	if (!c) {
-		c = ZSTD_createCCtx();
-		if (c)
-			ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, r->zstd_level);
-	}
-	return c;
+	if (!s)
+		return;
+	ZSTD_freeCCtx(s->cctx);
+	free(s->out);
+	free(s);
 }
 
-void repo_cctx_give(struct repo *r, ZSTD_CCtx *c)
+#define SEALER_BIG (256u * 1024)
+
+struct sealer *sealer_take(struct repo *r, size_t n)
 {
+	int c = n >= SEALER_BIG;
+	struct sealer *s = NULL;
+
 	pthread_mutex_lock(&r->cctx_lock);
-	if (r->n_cctx < CCTX_POOL_MAX) {
-		r->cctx[r->n_cctx++] = c;
-		c = NULL;
+	if (r->n_sealers[c])
+		s = r->sealers[c][--r->n_sealers[c]];
+	pthread_mutex_unlock(&r->cctx_lock);
+	if (s)
+		return s;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->cctx = ZSTD_createCCtx();
+	if (!s->cctx) {
+		free(s);
+		return NULL;
+	}
+	ZSTD_CCtx_setParameter(s->cctx, ZSTD_c_compressionLevel, r->zstd_level);
+	return s;
+}
+
+void sealer_give(struct repo *r, size_t n, struct sealer *s)
+{
+	int c = n >= SEALER_BIG;
+
+	pthread_mutex_lock(&r->cctx_lock);
+	if (r->n_sealers[c] < CCTX_POOL_MAX) {
+		r->sealers[c][r->n_sealers[c]++] = s;
+		s = NULL;
 	}
 	pthread_mutex_unlock(&r->cctx_lock);
-	ZSTD_freeCCtx(c);
+	sealer_free(s);
 }
 
 bool repo_blob_known(struct repo *r, enum blob_type t, const uint8_t id[ID_BYTES])
@@ -137,47 +157,50 @@ static int index_flush(struct repo *r, size_t min_packs, struct err *e)
 ssize_t repo_blob_put(struct repo *r, enum blob_type t, const uint8_t id[ID_BYTES],
 		      const void *p, size_t n, struct err *e)
 {
-	size_t bound = ZSTD_compressBound(n), clen, sn;
-	uint8_t *z = NULL, *sealed = NULL;
-	const uint8_t *payload = p;
-	ZSTD_CCtx *cctx = NULL;
+	size_t bound = ZSTD_compressBound(n), clen, need;
+	struct sealer *s = NULL;
 	bool compressed = false;
+	uint8_t *payload;
 	ssize_t rc;
 
 	if (n > REPO_BLOB_MAX)
 		return err_set(e, -EFBIG, "blob of %zu bytes exceeds the limit", n);
-	z = malloc(bound + KEY_SEAL_OVERHEAD);
-	sealed = malloc(n + KEY_SEAL_OVERHEAD);
-	cctx = repo_cctx_take(r);
-	if (!z || !sealed || !cctx) {
+	s = sealer_take(r, n);
+	need = (bound > n ? bound : n) + KEY_SEAL_OVERHEAD;
+	if (s && s->cap < need) {
+		free(s->out);
+		s->out = malloc(need);
+		s->cap = s->out ? need : 0;
+	}
+	if (!s || !s->out) {
 		rc = err_set(e, -ENOMEM, "out of memory compressing a blob");
 		goto fail;
 	}
-	clen = ZSTD_compress2(cctx, z, bound, p, n);
+	/* Compress straight into the sealed layout (after the nonce) and encrypt in place:
+	 * no intermediate copy of the chunk. */
+	payload = s->out + KEY_NONCE_BYTES;
+	clen = ZSTD_compress2(s->cctx, payload, bound, p, n);
 	/* Store raw unless compression saves something: incompressible data costs nothing
 	 * extra to read back. */
 	if (!ZSTD_isError(clen) && clen + 16 < n) {
-		payload = z;
 		compressed = true;
 	} else {
+		memcpy(payload, p, n);
 		clen = n;
 	}
-	sn = clen + KEY_SEAL_OVERHEAD;
-	rc = key_seal(r->key, KEY_DOMAIN_BLOB, payload, clen, sealed);
+	rc = key_seal(r->key, KEY_DOMAIN_BLOB, payload, clen, s->out);
 	if (rc < 0)
 		goto fail;
-	rc = pack_append(r, t, id, sealed, sn, (uint32_t)n, compressed, e);
+	rc = pack_append(r, t, id, s->out, clen + KEY_SEAL_OVERHEAD, (uint32_t)n, compressed, e);
 	if (rc < 0)
 		goto fail;
 	rc = index_flush(r, INDEX_PACKS_PER_FILE, e);
 	if (rc < 0)
 		goto fail;
-	rc = (ssize_t)sn;
+	rc = (ssize_t)(clen + KEY_SEAL_OVERHEAD);
 fail:
-	if (cctx)
-		repo_cctx_give(r, cctx);
-	free(z);
-	free(sealed);
+	if (s)
+		sealer_give(r, n, s);
 	return rc;
 }
 

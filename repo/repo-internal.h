@@ -81,8 +81,10 @@ struct repo {
 	struct pack_writer *open_pack[_BLOB_TYPE_MAX];
 
 	pthread_mutex_t cctx_lock;
-	ZSTD_CCtx *cctx[CCTX_POOL_MAX];
-	size_t n_cctx;
+	/* Two size classes: zstd resizes a context's tables to each input, so one context
+	 * fed small files and big chunks alternately would reallocate all the time. */
+	struct sealer *sealers[2][CCTX_POOL_MAX];
+	size_t n_sealers[2];
 };
 
 /* idx.c */
@@ -114,9 +116,16 @@ int pack_append(struct repo *r, enum blob_type t, const uint8_t id[ID_BYTES],
 int pack_flush(struct repo *r, enum blob_type t, struct err *e) _must_check_;
 void pack_writer_free(struct pack_writer *w);
 
-/* blob.c */
-ZSTD_CCtx *repo_cctx_take(struct repo *r);
-void repo_cctx_give(struct repo *r, ZSTD_CCtx *c);
+/* blob.c: per-thread compression state, pooled so steady-state puts neither allocate
+ * nor fault in fresh pages. */
+struct sealer {
+	ZSTD_CCtx *cctx;
+	uint8_t *out;
+	size_t cap;
+};
+struct sealer *sealer_take(struct repo *r, size_t n);
+void sealer_give(struct repo *r, size_t n, struct sealer *s);
+void sealer_free(struct sealer *s);
 
 /* object.c: small sealed objects (config, snapshots, locks) */
 int obj_seal_put(struct repo *r, enum obj_type t, enum key_domain d, const void *p, size_t n,

@@ -52,8 +52,9 @@ void repo_free(struct repo *r)
 		free(r->done[i].blobs);
 	free(r->done);
 	idx_release(&r->idx);
-	for (size_t i = 0; i < r->n_cctx; i++)
-		ZSTD_freeCCtx(r->cctx[i]);
+	for (int c = 0; c < 2; c++)
+		for (size_t i = 0; i < r->n_sealers[c]; i++)
+			sealer_free(r->sealers[c][i]);
 	pthread_mutex_destroy(&r->idx_lock);
 	pthread_mutex_destroy(&r->cctx_lock);
 	key_free(r->key);

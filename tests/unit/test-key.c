@@ -27,6 +27,15 @@ int main(void)
 	is_int(key_open(k, KEY_DOMAIN_INDEX, ct, sizeof(ct), out), -EBADMSG,
 	       "the wrong object kind fails");
 	is_int(key_open(k, KEY_DOMAIN_BLOB, ct, 10, out), -EBADMSG, "a truncated object fails");
+	{
+		uint8_t inplace[1000 + KEY_SEAL_OVERHEAD];
+
+		memcpy(inplace + KEY_NONCE_BYTES, pt, sizeof(pt));
+		ok(key_seal(k, KEY_DOMAIN_BLOB, inplace + KEY_NONCE_BYTES, sizeof(pt), inplace) == 0 &&
+			   key_open(k, KEY_DOMAIN_BLOB, inplace, sizeof(inplace), out) == 0 &&
+			   !memcmp(out, pt, sizeof(pt)),
+		   "sealing in place (pt at out + nonce) round-trips");
+	}
 	key_blob_id(k, pt, sizeof(pt), id1);
 	ok(key_generate(&k2) == 0, "a second key");
 	key_blob_id(k2, pt, sizeof(pt), id2);
