@@ -1,4 +1,5 @@
-/* `cairn check [--read-data] [--read-data-subset N/T]`: problems one per line, exit 14. */
+/* `cairn check [--read-data] [--read-data-subset N/T|P%] [--no-headers]`: problems one per
+ * line (exit 14), warnings (unused or duplicate blobs) that do not change the exit code. */
 #include "cli/cli.h"
 
 #include <errno.h>
@@ -6,7 +7,9 @@
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "repo/maint.h"
 #include "util/banned.h"
 
 static void on_problem(void *ud, const char *msg)
@@ -19,15 +22,48 @@ static void on_problem(void *ud, const char *msg)
 		fprintf(stderr, "error: %s\n", msg);
 }
 
+static void on_warning(void *ud, const char *msg)
+{
+	struct cli *c = ud;
+
+	if (c->json)
+		cli_print_json(json_pack("{s:s, s:s}", "message_type", "warning", "message", msg));
+	else if (!c->quiet)
+		fprintf(stderr, "warning: %s\n", msg);
+}
+
+static int parse_subset(const char *s, struct repo_check_opts *o, struct repo_check_ext *x)
+{
+	unsigned a, b;
+	char *end;
+	double pct;
+
+	if (strchr(s, '%')) {
+		pct = strtod(s, &end);
+		if (end == s || strcmp(end, "%") || pct <= 0 || pct > 100)
+			return -EINVAL;
+		x->subset_pct = pct;
+		return 0;
+	}
+	if (sscanf(s, "%u/%u", &a, &b) != 2 || !a || a > b)
+		return -EINVAL;
+	o->subset_index = a;
+	o->subset_total = b;
+	return 0;
+}
+
 int cmd_check(struct cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "read-data", no_argument, NULL, 'd' },
 		{ "read-data-subset", required_argument, NULL, 's' },
+		{ "no-headers", no_argument, NULL, 'H' },
 		{ 0 },
 	};
 	struct repo_check_opts o = { 0 };
+	struct repo_check_ext x = { .headers = true, .warn = on_warning };
 	struct repo_check_result res;
+	struct repo_check_ext_result xr = { 0 };
 	struct err e = ERR_INIT;
 	struct repo *r = NULL;
 	int ch, rc;
@@ -36,35 +72,41 @@ int cmd_check(struct cli *c, int argc, char **argv)
 		if (ch == 'd') {
 			o.read_data = true;
 		} else if (ch == 's') {
-			unsigned a, b;
-
-			if (sscanf(optarg, "%u/%u", &a, &b) != 2 || !a || a > b)
-				return cli_fail(c, &e, err_set(&e, -EINVAL, "bad subset '%s' (N/T)",
-							       optarg));
+			if (parse_subset(optarg, &o, &x) < 0)
+				return cli_fail(c, &e, err_set(&e, -EINVAL,
+							       "bad subset '%s' (N/T or P%%)", optarg));
 			o.read_data = true;
-			o.subset_index = a;
-			o.subset_total = b;
+		} else if (ch == 'H') {
+			x.headers = false;
 		} else {
 			return EXIT_USAGE;
 		}
 	}
 	rc = cli_open_repo(c, &e, &r);
 	if (rc >= 0)
-		rc = repo_check(r, &o, on_problem, c, &res, &e);
+		rc = repo_check_full(r, &o, &x, on_problem, c, &res, &xr, &e);
 	repo_free(r);
 	if (rc < 0)
 		return cli_fail(c, &e, rc);
 	if (c->json)
-		cli_print_json(json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I}", "message_type",
-					 "summary", "snapshots", (json_int_t)res.snapshots, "trees",
-					 (json_int_t)res.trees, "packs", (json_int_t)res.packs,
-					 "packs_read", (json_int_t)res.packs_read, "unindexed_packs",
-					 (json_int_t)res.unindexed_packs, "problems",
+		cli_print_json(json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+					 "message_type", "summary", "snapshots",
+					 (json_int_t)res.snapshots, "trees", (json_int_t)res.trees,
+					 "packs", (json_int_t)res.packs, "packs_read",
+					 (json_int_t)res.packs_read, "headers_read",
+					 (json_int_t)xr.headers_read, "unindexed_packs",
+					 (json_int_t)res.unindexed_packs, "blobs_unreferenced",
+					 (json_int_t)xr.blobs_unreferenced, "blobs_duplicate",
+					 (json_int_t)xr.blobs_duplicate, "warnings",
+					 (json_int_t)xr.warnings, "problems",
 					 (json_int_t)res.problems));
 	else
-		printf("checked %llu snapshots, %llu trees, %llu packs (%llu read): %llu problem%s\n",
+		printf("checked %llu snapshots, %llu trees, %llu packs (%llu read, %llu headers): "
+		       "%llu problem%s, %llu unused and %llu duplicate blobs\n",
 		       (unsigned long long)res.snapshots, (unsigned long long)res.trees,
 		       (unsigned long long)res.packs, (unsigned long long)res.packs_read,
-		       (unsigned long long)res.problems, res.problems == 1 ? "" : "s");
+		       (unsigned long long)xr.headers_read, (unsigned long long)res.problems,
+		       res.problems == 1 ? "" : "s", (unsigned long long)xr.blobs_unreferenced,
+		       (unsigned long long)xr.blobs_duplicate);
 	return res.problems ? EXIT_CORRUPT : EXIT_OK;
 }

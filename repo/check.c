@@ -71,7 +71,13 @@ struct ck {
 	void *ud;
 	struct repo_check_result *res;
 	struct err *e;
-	struct repo_idset index_packs, listed_packs, trees;
+	const struct repo_check_ext *x;
+	struct repo_check_ext_result *xres;
+	struct repo_idset index_packs, listed_packs, trees, data, bad;
+	struct bad_blob {
+		uint8_t blob[ID_BYTES], pack[ID_BYTES];
+	} *bads;
+	size_t n_bads;
 	char path[8192];
 };
 
@@ -119,6 +125,8 @@ static int check_node(struct ck *c, const struct node *n, const char *snap)
 		if (n->content[i].hole)
 			continue;
 		c->res->data_blobs_referenced++;
+		if (repo_idset_add(&c->data, n->content[i].id) < 0)
+			return -ENOMEM;
 		if (!repo_blob_known(c->r, BLOB_DATA, n->content[i].id)) {
 			hex_encode(n->content[i].id, ID_BYTES, id);
 			problem(c, "snapshot %.8s: %s: data blob %s is missing from the index", snap,
@@ -182,13 +190,196 @@ static void pack_problem(void *ud, const uint8_t pack[ID_BYTES], const uint8_t *
 	if (blob)
 		hex_encode(blob, ID_BYTES, b);
 	problem(c, "pack %s%s%s: %s", p, blob ? ": blob " : "", b, msg);
+	/* Remember the blob so the files that use it can be named afterwards. */
+	if (blob && repo_idset_add(&c->bad, blob) > 0) {
+		void *v = reallocarray(c->bads, c->n_bads + 1, sizeof(*c->bads));
+
+		if (v) {
+			c->bads = v;
+			memcpy(c->bads[c->n_bads].blob, blob, ID_BYTES);
+			memcpy(c->bads[c->n_bads].pack, pack, ID_BYTES);
+			c->n_bads++;
+		}
+	}
 }
 
-int repo_check(struct repo *r, const struct repo_check_opts *o, repo_check_fn fn, void *ud,
-	       struct repo_check_result *ret, struct err *e)
+static void warning(struct ck *c, const char *fmt, ...) _printf_(2, 3);
+static void warning(struct ck *c, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	c->xres->warnings++;
+	if (!c->x->warn)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	c->x->warn(c->ud, msg);
+}
+
+static const struct bad_blob *bad_find(const struct ck *c, const uint8_t id[ID_BYTES])
+{
+	if (!repo_idset_has(&c->bad, id))
+		return NULL;
+	for (size_t i = 0; i < c->n_bads; i++)
+		if (!memcmp(c->bads[i].blob, id, ID_BYTES))
+			return &c->bads[i];
+	return NULL;
+}
+
+struct blame {
+	struct ck *c;
+	const char *snap;
+};
+
+static void blame_one(struct ck *c, const struct bad_blob *b, const char *snap, const char *path)
+{
+	char p[ID_HEX], id[ID_HEX];
+
+	hex_encode(b->pack, ID_BYTES, p);
+	hex_encode(b->blob, ID_BYTES, id);
+	c->xres->damaged_refs++;
+	problem(c, "pack %s: damaged blob %s is used by snapshot %.8s: %s", p, id, snap, path);
+}
+
+static int blame_node(void *ud, const char *path, const struct node *n)
+{
+	struct blame *bl = ud;
+
+	if (n->type != NODE_FILE && n->type != NODE_DIR)
+		return 0;
+	for (size_t i = 0; i < n->n_content; i++) {
+		const struct bad_blob *b;
+
+		if (n->content[i].hole || !(b = bad_find(bl->c, n->content[i].id)))
+			continue;
+		blame_one(bl->c, b, bl->snap, path);
+		break; /* one line per file is enough to find it */
+	}
+	return 0;
+}
+
+/* Name every file (path in each snapshot) that uses a damaged blob. Walks whole trees:
+ * the same file in two snapshots is two things to restore from elsewhere. */
+static int blame(struct ck *c, const struct snapshot *snaps, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char id[ID_HEX];
+		struct blame bl = { c, id };
+		struct err e = ERR_INIT;
+
+		hex_encode(snaps[i].id, ID_BYTES, id);
+		for (size_t k = 0; k < snaps[i].n_tree; k++) {
+			const struct bad_blob *b = bad_find(c, snaps[i].tree[k].id);
+
+			if (b)
+				blame_one(c, b, id, "/");
+		}
+		/* Damaged trees stop the walk below them; they were reported already. */
+		if (repo_walk(c->r, snaps[i].tree, snaps[i].n_tree, NULL, blame_node, &bl, &e) ==
+		    -ENOMEM)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Pack headers against the index files, blob by blob; duplicates and unreferenced blobs. */
+static int check_headers(struct ck *c, const struct repo_ixset *ix)
+{
+	struct repo_idset seen = { 0 };
+	char p[ID_HEX], b[ID_HEX];
+	int rc = 0;
+
+	for (size_t i = 0; rc >= 0 && i < ix->n_packs; i++) {
+		const struct repo_ix_pack *ip = &ix->packs[i];
+		struct pack_blob *hb = NULL;
+		uint64_t size, off = 0;
+		size_t hn = 0;
+		struct err e = ERR_INIT;
+
+		hex_encode(ip->id, ID_BYTES, p);
+		for (size_t j = 0; j < ip->n_blobs; j++) {
+			const struct repo_ix_blob *x = &ip->blobs[j];
+
+			hex_encode(x->id, ID_BYTES, b);
+			rc = repo_idset_add(&seen, x->id);
+			if (rc < 0)
+				break;
+			if (rc == 0) {
+				c->xres->blobs_duplicate++;
+				warning(c, "blob %s is stored more than once (also in pack %s)", b, p);
+			}
+			if (!repo_idset_has(x->type == BLOB_TREE ? &c->trees : &c->data, x->id)) {
+				c->xres->blobs_unreferenced++;
+				if (c->xres->blobs_unreferenced <= 20)
+					warning(c, "pack %s: blob %s is not used by any snapshot "
+						   "(prune removes it)", p, b);
+			}
+		}
+		if (rc < 0 || !c->x->headers || !repo_idset_has(&c->listed_packs, ip->id))
+			continue;
+		rc = c->r->be->ops->stat(c->r->be, OBJ_DATA, p, &size, &e);
+		if (rc >= 0)
+			rc = pack_read_header(c->r, ip->id, size, &hb, &hn, &e);
+		c->xres->headers_read++;
+		if (rc < 0) {
+			problem(c, "pack %s: %s", p, e.msg);
+			rc = 0;
+			continue;
+		}
+		for (size_t j = 0; j < ip->n_blobs; j++) {
+			const struct repo_ix_blob *x = &ip->blobs[j];
+			size_t k;
+
+			off = 0;
+			for (k = 0; k < hn; off += hb[k].stored_len, k++)
+				if (!memcmp(hb[k].id, x->id, ID_BYTES))
+					break;
+			hex_encode(x->id, ID_BYTES, b);
+			if (k == hn)
+				problem(c, "pack %s: the index lists blob %s but the pack header does "
+					   "not", p, b);
+			else if (off != x->offset || hb[k].stored_len != x->stored_len ||
+				 hb[k].type != x->type || hb[k].raw_len != x->raw_len)
+				problem(c, "pack %s: blob %s: index (offset %u, %u bytes) disagrees "
+					   "with the pack header (offset %llu, %u bytes)", p, b,
+					x->offset, x->stored_len, (unsigned long long)off,
+					hb[k].stored_len);
+		}
+		if (hn != ip->n_blobs)
+			problem(c, "pack %s: header lists %zu blobs, the index %zu", p, hn,
+				ip->n_blobs);
+		free(hb);
+	}
+	repo_idset_release(&seen);
+	return rc < 0 ? rc : 0;
+}
+
+/* Which packs a partial read covers: N/T by position, or a percentage by pack id (so a
+ * daily 5% check covers different packs as the repository changes, deterministically). */
+static bool selected(const struct repo_check_opts *o, const struct repo_check_ext *x,
+		     const uint8_t id[ID_BYTES], size_t k)
+{
+	if (x->subset_pct > 0) {
+		uint32_t v = (uint32_t)id[0] << 24 | (uint32_t)id[1] << 16 | (uint32_t)id[2] << 8 |
+			     id[3];
+
+		return (double)v < x->subset_pct / 100.0 * 4294967296.0;
+	}
+	return !o->subset_total || k % o->subset_total == o->subset_index - 1;
+}
+
+int repo_check_full(struct repo *r, const struct repo_check_opts *o,
+		    const struct repo_check_ext *x, repo_check_fn fn, void *ud,
+		    struct repo_check_result *ret, struct repo_check_ext_result *ret_x,
+		    struct err *e)
 {
 	struct repo_check_result res = { 0 };
-	struct ck c = { .r = r, .o = o, .fn = fn, .ud = ud, .res = &res, .e = e };
+	struct repo_check_ext_result xres = { 0 };
+	struct ck c = { .r = r, .o = o, .fn = fn, .ud = ud, .res = &res, .e = e, .x = x,
+			.xres = &xres };
+	struct repo_ixset ix = { 0 };
 	struct snapshot *snaps = NULL;
 	size_t n_snaps = 0;
 	char id[ID_HEX];
@@ -199,6 +390,8 @@ int repo_check(struct repo *r, const struct repo_check_opts *o, repo_check_fn fn
 		rc = repo_blob_foreach(r, note_pack, &c);
 	if (rc >= 0)
 		rc = repo_pack_list(r, note_listed, &c, e);
+	if (rc >= 0)
+		rc = repo_ixset_load(r, &ix, e);
 	if (rc < 0)
 		goto fail;
 	for (size_t i = 0; i < c.index_packs.cap; i++) {
@@ -221,13 +414,16 @@ int repo_check(struct repo *r, const struct repo_check_opts *o, repo_check_fn fn
 		if (rc < 0)
 			goto fail;
 	}
+	rc = check_headers(&c, &ix);
+	if (rc < 0)
+		goto fail;
 	if (o->read_data) {
 		size_t k = 0;
 
 		for (size_t i = 0; i < c.listed_packs.cap; i++) {
 			if (is_zero(c.listed_packs.v[i]))
 				continue;
-			if (o->subset_total && k++ % o->subset_total != o->subset_index - 1)
+			if (!selected(o, x, c.listed_packs.v[i], k++))
 				continue;
 			res.packs_read++;
 			/* Problems arrive through pack_problem; the count is already in res. */
@@ -235,12 +431,31 @@ int repo_check(struct repo *r, const struct repo_check_opts *o, repo_check_fn fn
 				err_clear(e);
 		}
 	}
+	if (c.n_bads) {
+		rc = blame(&c, snaps, n_snaps);
+		if (rc < 0)
+			goto fail;
+	}
 	*ret = res;
+	if (ret_x)
+		*ret_x = xres;
 	rc = 0;
 fail:
 	snapshot_list_free(snaps, n_snaps);
-	free(c.index_packs.v);
-	free(c.listed_packs.v);
-	free(c.trees.v);
+	repo_ixset_release(&ix);
+	repo_idset_release(&c.index_packs);
+	repo_idset_release(&c.listed_packs);
+	repo_idset_release(&c.trees);
+	repo_idset_release(&c.data);
+	repo_idset_release(&c.bad);
+	free(c.bads);
 	return rc;
+}
+
+int repo_check(struct repo *r, const struct repo_check_opts *o, repo_check_fn fn, void *ud,
+	       struct repo_check_result *ret, struct err *e)
+{
+	static const struct repo_check_ext x = { .headers = false };
+
+	return repo_check_full(r, o, &x, fn, ud, ret, NULL, e);
 }
