@@ -1,3 +1,8 @@
 # Maintenance (forget, prune, repair, keys, stats, diff): sources listed here.
 libcairn_a_SOURCES += repo/maint.h repo/forget.c repo/prune.c repo/keys.c repo/repair.c \
 	repo/stats.c
+
+MAINT_UNIT = tests/unit/test-forget
+check_PROGRAMS += $(MAINT_UNIT)
+TESTS += $(MAINT_UNIT)
+tests_unit_test_forget_LDADD = $(CAIRN_LIBS)
