@@ -6,3 +6,7 @@ MAINT_UNIT = tests/unit/test-forget
 check_PROGRAMS += $(MAINT_UNIT)
 TESTS += $(MAINT_UNIT)
 tests_unit_test_forget_LDADD = $(CAIRN_LIBS)
+
+MAINT_E2E = tests/e2e/maint-prune.sh tests/e2e/maint-keys-check.sh
+TESTS += $(MAINT_E2E)
+EXTRA_DIST += $(MAINT_E2E)
