@@ -6,7 +6,7 @@ set -u
 . "$(dirname "$0")/kubeapi-lib.sh"
 trap ka_cleanup EXIT
 
-echo "1..40"
+echo "1..41"
 command -v kubectl >/dev/null || { echo "Bail out! kubectl missing (tests/kubeapi/deps.sh)"; exit 1; }
 command -v curl >/dev/null || { echo "Bail out! curl missing (tests/kubeapi/deps.sh)"; exit 1; }
 ka_start
@@ -269,15 +269,20 @@ took=$(($(date +%s) - start))
 check "POST /_test/drop-watches ends open watch streams ($n dropped, curl rc $rc in ${took}s)" \
 	bash -c '[ "$1" -ge 1 ] && [ "$2" = 0 ] && [ "$3" -le 5 ]' _ "$n" "$rc" "$took"
 
-# --- namespaces, reset ----------------------------------------------------
-kubectl create namespace app >/dev/null 2>&1
-kubectl create configmap c1 -n app --from-literal=a=b >/dev/null 2>&1
+# --- typed creates (kubectl sends protobuf), namespaces, reset --------------
+out=$(kubectl create namespace app 2>&1; kubectl create configmap c1 -n app --from-literal=a=b --from-literal=c=d 2>&1;
+	kubectl create secret generic s1 -n app --from-literal=k=s3cr3t 2>&1; kubectl create serviceaccount sa1 -n app 2>&1)
+got=$(kubectl get configmap c1 -n app -o json | jq_py 'd["data"]')/$(kubectl get secret s1 -n app -o json |
+	jq_py 'd["type"] + ":" + __import__("base64").b64decode(d["data"]["k"]).decode()')/$(kubectl get sa sa1 -n app -o name)
+check "kubectl create namespace/configmap/secret/serviceaccount (protobuf bodies) store what was sent ($got)" \
+	test "$got" = '{"a": "b", "c": "d"}/Opaque:s3cr3t/serviceaccount/sa1'
 kubectl delete namespace app >/dev/null 2>&1
 code=$(kcurl /api/v1/namespaces/app/configmaps/c1 -o /dev/null -w '%{http_code}')
-check "deleting a namespace deletes its content" test "$code" = 404
+code2=$(kcurl /api/v1/namespaces/app -o /dev/null -w '%{http_code}')
+check "deleting a namespace deletes it and its content ($code $code2)" test "$code $code2" = "404 404"
 kcurl /_test/reset -X POST >/dev/null
 n=$(kubectl get podvolumebackups -A -o name 2>&1 | wc -l)
 nsn=$(kubectl get ns -o name | wc -l)
 check "POST /_test/reset empties the store but keeps the default namespaces ($n, $nsn)" test "$n $nsn" = "0 5"
 
-[ "$T" -eq 40 ] || echo "# planned 40 tests, ran $T"
+[ "$T" -eq 41 ] || echo "# planned 41 tests, ran $T"

@@ -36,6 +36,7 @@ from objutil import (ApiError, bad_request, json_patch, merge_patch,  # noqa: E4
                      strategic_merge_patch)
 from store import Store  # noqa: E402
 import openapi  # noqa: E402
+import protobuf  # noqa: E402
 import table  # noqa: E402
 
 VERSION = {
@@ -126,6 +127,12 @@ class Handler(BaseHTTPRequestHandler):
         if not raw:
             raise bad_request("the request body is empty")
         ctype = self.headers.get("Content-Type", "application/json").split(";")[0]
+        if ctype == "application/vnd.kubernetes.protobuf":
+            return protobuf.decode(raw)
+        if "protobuf" in ctype or "cbor" in ctype:
+            raise ApiError(415, "UnsupportedMediaType", "the body of the request was in "
+                           "an unknown format - accepted media types include: "
+                           "application/json, application/yaml")
         try:
             if ctype.endswith("yaml"):
                 import yaml  # only used when a client sends YAML

@@ -205,9 +205,21 @@ class Store:
             obj["status"] = {"phase": "Active"}
         if kind.plural == "customresourcedefinitions":
             self._crd_status(obj)
+        if kind.plural == "secrets":
+            self._secret_defaults(obj)
         self.objects[self._key(kind, ns, meta["name"])] = obj
         self._emit(kind, "ADDED", obj, None)
         return obj
+
+    @staticmethod
+    def _secret_defaults(obj):
+        """The only defaulting the double does, because clients rely on it:
+        a Secret's type is Opaque unless given, and the write-only stringData
+        is folded into data (base64)."""
+        if not obj.get("type"):
+            obj["type"] = "Opaque"
+        for k, v in (obj.pop("stringData", None) or {}).items():
+            obj.setdefault("data", {})[k] = base64.b64encode(str(v).encode()).decode()
 
     @staticmethod
     def _crd_status(crd):
@@ -361,12 +373,15 @@ class Store:
                                       % sorted(added))
             out["apiVersion"] = cur["apiVersion"]
             out["kind"] = cur["kind"]
+            if kind.plural == "secrets":
+                self._secret_defaults(out)
             ometa = out["metadata"]
             if self._generation_changes(kind, cur, out):
                 ometa["generation"] = int(cmeta.get("generation", 1)) + 1
             if kind.plural == "customresourcedefinitions":
                 out["status"] = cur.get("status")
                 self._crd_status(out)
+
             ometa["resourceVersion"] = cmeta["resourceVersion"]
             if out == cur:
                 # A no-op write keeps the resourceVersion and emits nothing,
