@@ -89,7 +89,7 @@ typedef int (*repo_walk_fn)(void *ud, const char *path, const struct node *n);
 int repo_walk(struct repo *r, const struct extent *segs, size_t n, struct repo_idset *seen,
 	      repo_walk_fn fn, void *ud, struct err *e) _must_check_;
 
-/* ---- index files with supersedes (repair.c) ---- */
+/* ---- index files with supersedes, repair index (repair.c) ---- */
 
 struct repo_ix_blob {
 	uint8_t id[ID_BYTES];
@@ -118,22 +118,13 @@ int repo_ixset_write(struct repo *r, const struct repo_ix_pack *packs, size_t n,
 		     char (*sup)[ID_HEX], size_t n_sup, struct err *e) _must_check_;
 
 struct repo_repair_result {
-	uint64_t packs, blobs, bad_packs, old_index_files, snapshots_repaired,
-		files_damaged, snapshots_forgotten;
+	uint64_t packs, blobs, bad_packs, old_index_files;
 };
 /* Rebuild the index from pack headers: list data/, read every header, write new index
  * files superseding the old ones, then delete the old ones. Caller holds an exclusive
  * lock. */
 int repo_repair_index(struct repo *r, bool dry_run, struct repo_repair_result *ret,
 		      struct err *e) _must_check_;
-typedef void (*repo_repair_fn)(void *ud, const char *snapshot, const char *path,
-			       const char *what);
-/* Rewrite snapshots whose trees reference blobs missing from the index: damaged files
- * keep their metadata, lose the missing extents and get NODE_UNREADABLE; a missing tree
- * segment becomes an empty directory part. The new snapshot is tagged "repaired"; the
- * original is deleted only with forget. */
-int repo_repair_snapshots(struct repo *r, bool forget, bool dry_run, repo_repair_fn fn,
-			  void *ud, struct repo_repair_result *ret, struct err *e) _must_check_;
 
 /* ---- prune (prune.c) ---- */
 

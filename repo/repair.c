@@ -1,6 +1,6 @@
 /* Owns index files as whole sets (read every file as written, write new files that
  * supersede old ones) and the repairs built on them: rebuilding the index from pack
- * headers, and rewriting snapshots whose trees reference missing blobs. */
+ * headers. (Rewriting snapshots that reference missing blobs is still to come.) */
 #include "repo/maint.h"
 #include "repo/repo-internal.h"
 
