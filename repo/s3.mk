@@ -15,3 +15,5 @@ check_PROGRAMS += tests/s3/test-s3-backend
 tests_s3_test_s3_backend_LDADD = $(CAIRN_LIBS)
 TESTS += tests/e2e/s3-backend.sh
 EXTRA_DIST += tests/e2e/s3-backend.sh tests/s3/swift.sh tests/s3/s3rver.sh tests/s3/faultproxy.py
+TESTS += tests/e2e/s3-roundtrip.sh
+EXTRA_DIST += tests/e2e/s3-roundtrip.sh bench/s3.sh

@@ -410,6 +410,12 @@ static int map_final(struct s3 *s, const struct s3_req *rq, const struct s3_resp
 		               "S3 %s %s: clock skew: this machine's clock is too far "
 		               "from the server's (RequestTimeTooSkewed); fix the time",
 		               rq->op, key);
+	if (rs->status == 403 && !code[0] && strcmp(rq->method, "HEAD") == 0)
+		/* A HEAD reply has no body to tell a bad signature from a denied access. */
+		return err_set(e, -EACCES,
+		               "S3 %s %s: HTTP 403 Forbidden: access denied or "
+		               "signature rejected: check the secret key",
+		               rq->op, key);
 	if (strcmp(code, "AccessDenied") == 0 || rs->status == 403)
 		return err_set(e, -EACCES, "S3 %s %s: access denied (HTTP %ld %s)", rq->op, key,
 		               rs->status, code[0] ? code : "Forbidden");

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""faultproxy.py LISTEN_PORT UPSTREAM_PORT [RATE] [SEED] -- an HTTP/1.1 proxy on
+"""faultproxy.py LISTEN_PORT UPSTREAM_PORT [RATE] [SEED] [count] -- an HTTP/1.1 proxy on
 127.0.0.1 that, for a share RATE (default 0.25) of requests, injects one fault:
 500 InternalError, 503 SlowDown, a reset before forwarding, a reset halfway through
 the reply body, or a stall (no bytes for 30 s). Counts go to stderr, one line per
@@ -15,6 +15,7 @@ LISTEN, UPSTREAM = int(sys.argv[1]), int(sys.argv[2])
 RATE = float(sys.argv[3]) if len(sys.argv) > 3 else 0.25
 rng = random.Random(int(sys.argv[4]) if len(sys.argv) > 4 else 1)
 lock = threading.Lock()
+COUNT = len(sys.argv) > 5 and sys.argv[5] == "count"  # log every request (bench/s3.sh)
 FAULTS = ("500", "503-slowdown", "reset-request", "reset-body", "stall")
 
 
@@ -26,6 +27,12 @@ def pick():
 def log(what):
     sys.stderr.write(f"fault {what}\n")
     sys.stderr.flush()
+
+
+def log_request(method, n):
+    if COUNT:
+        sys.stderr.write(f"request {method} {n}\n")
+        sys.stderr.flush()
 
 
 def read_head(f):
@@ -89,6 +96,7 @@ def serve(client):
                 return
             body = read_body(cf, req)
             method = req[0].split(b" ")[0]
+            log_request(method.decode("latin-1"), len(body))
             fault = pick()
             if fault:
                 log(fault)
