@@ -9,4 +9,4 @@ tests_unit_test_forget_LDADD = $(CAIRN_LIBS)
 
 MAINT_E2E = tests/e2e/maint-prune.sh tests/e2e/maint-keys-check.sh tests/e2e/maint-misc.sh
 TESTS += $(MAINT_E2E)
-EXTRA_DIST += $(MAINT_E2E)
+EXTRA_DIST += $(MAINT_E2E) bench/maint.sh docs/maintenance.md
