@@ -38,7 +38,7 @@ void kcfg_release(struct kube_config *c);
 /* Parse a kubeconfig file (the current context, or `context` when non-NULL); relative file
  * paths are taken from the kubeconfig's folder. -ENOENT missing file, -EINVAL bad content. */
 int kcfg_load_file(const char *path, const char *context, struct kube_config *ret,
-		   struct err *e) _must_check_;
+                   struct err *e) _must_check_;
 /* In-cluster: KUBERNETES_SERVICE_HOST/PORT and the service-account folder (token, ca.crt,
  * namespace). -ENOENT when not running in a pod. */
 int kcfg_in_cluster(const char *sa_dir, struct kube_config *ret, struct err *e) _must_check_;
@@ -48,7 +48,7 @@ int kcfg_load(const char *flag, struct kube_config *ret, struct err *e) _must_ch
 /* ---- the HTTP client (kube.c) ---- */
 
 /* Largest non-streamed response body (a list page of at most KUBE_LIST_LIMIT objects). */
-#define KUBE_BODY_MAX  (64u * 1024 * 1024)
+#define KUBE_BODY_MAX   (64u * 1024 * 1024)
 #define KUBE_LIST_LIMIT 500
 /* Attempts of a read-modify-write before giving up on repeated 409 Conflicts. */
 #define KUBE_UPDATE_TRIES 10
@@ -64,15 +64,15 @@ const struct kube_config *kube_cfg(const struct kube *k);
  * 410 -ESTALE, 401/403 -EACCES, 400/422 -EINVAL, others -EPROTO; transport -EHOSTDOWN.
  * The message names method, path, status and the server's reason, never the token. */
 int kube_request(struct kube *k, const char *method, const char *path, const json_t *body,
-		 const char *content_type, json_t **ret, struct err *e) _must_check_;
+                 const char *content_type, json_t **ret, struct err *e) _must_check_;
 int kube_get(struct kube *k, const char *path, json_t **ret, struct err *e) _must_check_;
 int kube_create(struct kube *k, const char *collection, const json_t *obj, json_t **ret,
-		struct err *e) _must_check_;
+                struct err *e) _must_check_;
 /* PUT; obj must carry metadata.resourceVersion; -EAGAIN on conflict. */
 int kube_update(struct kube *k, const char *path, const json_t *obj, json_t **ret,
-		struct err *e) _must_check_;
+                struct err *e) _must_check_;
 int kube_patch_merge(struct kube *k, const char *path, const json_t *patch, json_t **ret,
-		     struct err *e) _must_check_;
+                     struct err *e) _must_check_;
 /* Deleting a missing object succeeds. */
 int kube_delete(struct kube *k, const char *path, struct err *e) _must_check_;
 
@@ -80,15 +80,15 @@ int kube_delete(struct kube *k, const char *path, struct err *e) _must_check_;
  * returned; 1 means "nothing to change"), PUT; repeats on 409. ret (optional) gets the
  * stored object. */
 typedef int (*kube_mutate_fn)(void *ud, json_t *obj);
-int kube_update_retry(struct kube *k, const char *path, kube_mutate_fn fn, void *ud,
-		      json_t **ret, struct err *e) _must_check_;
+int kube_update_retry(struct kube *k, const char *path, kube_mutate_fn fn, void *ud, json_t **ret,
+                      struct err *e) _must_check_;
 
 /* Paged list: fn is called for every item (borrowed); ret_rv gets the list's
  * resourceVersion (malloc'ed). -ESTALE when a continue token expired mid-way. */
 typedef int (*kube_item_fn)(void *ud, json_t *item);
 int kube_list(struct kube *k, const char *collection, const char *label_selector,
-	      const char *field_selector, kube_item_fn fn, void *ud, char **ret_rv,
-	      struct err *e) _must_check_;
+              const char *field_selector, kube_item_fn fn, void *ud, char **ret_rv,
+              struct err *e) _must_check_;
 
 /* Streamed GET: body bytes go to fn as they arrive (a negative return aborts and is
  * returned). stop is polled at least once a second; when it says true the call returns
@@ -96,14 +96,14 @@ int kube_list(struct kube *k, const char *collection, const char *label_selector
 typedef int (*kube_data_fn)(void *ud, const char *p, size_t n);
 typedef bool (*kube_stop_fn)(void *ud);
 int kube_stream(struct kube *k, const char *path, kube_data_fn fn, void *ud, kube_stop_fn stop,
-		void *stop_ud, struct err *e) _must_check_;
+                void *stop_ud, struct err *e) _must_check_;
 
 /* Percent-encode a query value into out (bounded); -ENAMETOOLONG when it does not fit. */
 int kube_query_escape(const char *in, char *out, size_t n) _must_check_;
 
 /* A core/v1 Event about an object (Normal or Warning); best effort, failures logged. */
 void kube_event(struct kube *k, const json_t *obj, const char *type, const char *reason,
-		const char *component, const char *host, const char *fmt, ...) _printf_(7, 8);
+                const char *component, const char *host, const char *fmt, ...) _printf_(7, 8);
 
 /* RFC 3339 UTC ("2024-01-02T03:04:05Z") into out[32]. */
 void kube_timestamp(time_t t, char out[32]);
@@ -111,7 +111,7 @@ void kube_timestamp(time_t t, char out[32]);
 /* ---- watch (watch.c) ---- */
 
 /* Longest watch event line we hold; a longer one drops the stream and re-lists. */
-#define WATCH_LINE_MAX (16u * 1024 * 1024)
+#define WATCH_LINE_MAX        (16u * 1024 * 1024)
 #define WATCH_BACKOFF_MAX_SEC 30
 
 /* Splits a chunked byte stream into newline-terminated lines with a bounded buffer. */
@@ -123,7 +123,7 @@ void watch_lines_init(struct watch_lines *w, size_t max_line);
 /* fn gets each complete line without "\n" or "\r\n"; empty lines are skipped. -EFBIG when
  * a line grows past max_line (the partial line is dropped). */
 int watch_lines_feed(struct watch_lines *w, const char *p, size_t n, watch_line_fn fn,
-		     void *ud) _must_check_;
+                     void *ud) _must_check_;
 void watch_lines_release(struct watch_lines *w);
 
 enum watch_kind {
@@ -159,17 +159,17 @@ int watch_run(struct kube *k, const struct watch_params *p, struct err *e) _must
  * inline CSI volume "<name>/mount". podvol is the entry of pod.spec.volumes; pv is the
  * bound PersistentVolume (NULL for non-PVC volumes). -EINVAL for an unsafe name. */
 int kubelet_volume_dir(const json_t *podvol, const json_t *pv, char *out, size_t n,
-		       struct err *e) _must_check_;
+                       struct err *e) _must_check_;
 /* Exactly one match of <host_pods>/<pod_uid>/volumes/ * /<dir>, malloc'ed into ret;
  * -ENOENT none, -ENOTUNIQ several; the message names the pattern. */
 int kubelet_resolve(const char *host_pods, const char *pod_uid, const char *dir, char **ret,
-		    struct err *e) _must_check_;
+                    struct err *e) _must_check_;
 /* The volume entry named `volume` in pod.spec.volumes (borrowed) or NULL. */
 const json_t *kubelet_pod_volume(const json_t *pod, const char *volume);
 
 /* ---- PodVolumeBackup records (pvb.c) ---- */
 
-#define PVB_FINALIZER "velero.io/pod-volume-finalizer"
+#define PVB_FINALIZER     "velero.io/pod-volume-finalizer"
 #define PVB_EMPTY_MESSAGE "volume was empty so no snapshot was taken"
 
 enum pvb_phase {
@@ -226,8 +226,8 @@ int pvb_finalizer(json_t *obj, bool add) _must_check_;
  * s3:<s3Url>/<bucket>/<prefix>/plugins/cairn/<pod_ns>, plus backend options written into
  * opts[] (malloc'ed "key=value", at most n_max; count in *ret_n). -EROFS for a ReadOnly
  * location (message says so), -EINVAL for a location we cannot use. */
-int bsl_repo_url(const json_t *bsl, const char *pod_ns, char **ret_url, char **opts,
-		 size_t n_max, size_t *ret_n, struct err *e) _must_check_;
+int bsl_repo_url(const json_t *bsl, const char *pod_ns, char **ret_url, char **opts, size_t n_max,
+                 size_t *ret_n, struct err *e) _must_check_;
 
 /* ---- metrics (metrics.c) ---- */
 
@@ -257,23 +257,26 @@ bool agent_stopping(void);
 /* Tags and identity of one volume, filled by job_prepare. */
 #define JOB_MAX_TAGS 10
 struct job_volume {
-	char *path;                   /* the kubelet folder to read (malloc'ed) */
+	char *path; /* the kubelet folder to read (malloc'ed) */
 	char tagbuf[JOB_MAX_TAGS][320];
-	const char *tags[JOB_MAX_TAGS];
 	size_t n_tags;
-	const char *parent_tags[3];
+	size_t parent_idx[3]; /* indexes into tagbuf */
 	size_t n_parent_tags;
+	/* Pointers into tagbuf, set by job_volume_bind once the struct stays put. */
+	const char *tags[JOB_MAX_TAGS];
+	const char *parent_tags[3];
 };
+void job_volume_bind(struct job_volume *v);
 
 /* Resolve the pod volume of PVB p to a folder and build its tags. -ENOENT/-ENOTUNIQ/-EINVAL
  * with the reason in e (the message names the glob when the folder is not found). */
-int job_prepare(struct kube *k, const struct agent_ctx *a, const struct pvb *p,
-		const json_t *obj, struct job_volume *ret, struct err *e) _must_check_;
+int job_prepare(struct kube *k, const struct agent_ctx *a, const struct pvb *p, const json_t *obj,
+                struct job_volume *ret, struct err *e) _must_check_;
 void job_volume_release(struct job_volume *v);
 /* Open (or, for a storage-location repository, create) the repository for PVB p. */
 struct repo;
-int job_open_repo(struct kube *k, const struct agent_ctx *a, const struct pvb *p,
-		  struct repo **ret, struct err *e) _must_check_;
+int job_open_repo(struct kube *k, const struct agent_ctx *a, const struct pvb *p, struct repo **ret,
+                  struct err *e) _must_check_;
 
 struct job;
 /* Start a thread that claims and backs up the PVB in obj (obj is copied). */

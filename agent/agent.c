@@ -10,8 +10,8 @@
 #include <string.h>
 
 #include "agent/agent-internal.h"
-#include "util/log.h"
 #include "util/banned.h"
+#include "util/log.h"
 
 /* Only a stop flag is global (style rule 11): set from signal handlers. */
 static volatile sig_atomic_t stop_requested;
@@ -78,7 +78,7 @@ static void upsert(struct agent *ag, const char *name, json_t *obj)
 	if (!en) {
 		if (ag->n >= AGENT_MAX_ENTRIES) {
 			log_warn("more than %d unfinished PodVolumeBackups on this node; %s waits",
-				 AGENT_MAX_ENTRIES, name);
+			         AGENT_MAX_ENTRIES, name);
 			return;
 		}
 		if (ag->n == ag->cap) {
@@ -151,8 +151,9 @@ static bool watch_stop(void *ud)
 static void *watch_main(void *ud)
 {
 	struct agent *ag = ud;
-	struct watch_params wp = { ag->collection, NULL, NULL, 300, on_event, ag, watch_stop,
-				   NULL };
+	struct watch_params wp = {
+		ag->collection, NULL, NULL, 300, on_event, ag, watch_stop, NULL
+	};
 	struct err e = ERR_INIT;
 	struct kube *k = NULL;
 
@@ -275,7 +276,7 @@ int agent_run(const struct agent_config *cfg, struct err *e)
 		goto fail;
 	ag.ctx.ns = cfg->ns && cfg->ns[0] ? cfg->ns : ag.ctx.kc.ns;
 	snprintf(ag.collection, sizeof(ag.collection),
-		 "/apis/velero.io/v1/namespaces/%s/podvolumebackups", ag.ctx.ns);
+	         "/apis/velero.io/v1/namespaces/%s/podvolumebackups", ag.ctx.ns);
 	r = kube_new(&ag.ctx.kc, &k);
 	if (r < 0)
 		goto fail;
@@ -292,7 +293,7 @@ int agent_run(const struct agent_config *cfg, struct err *e)
 	}
 	watching = true;
 	log_info("cairn agent on node %s: watching %s at %s (concurrency %d)", cfg->node,
-		 ag.collection, ag.ctx.kc.server, cfg->concurrency);
+	         ag.collection, ag.ctx.kc.server, cfg->concurrency);
 	if (ag.ctx.metrics)
 		log_info("metrics and /healthz on port %u", metrics_port(ag.ctx.metrics));
 	main_loop(&ag, k);

@@ -40,8 +40,8 @@ static void trim_slashes(const char *s, const char **ret, int *ret_len)
 	*ret_len = (int)n;
 }
 
-int bsl_repo_url(const json_t *bsl, const char *pod_ns, char **ret_url, char **opts,
-		 size_t n_max, size_t *ret_n, struct err *e)
+int bsl_repo_url(const json_t *bsl, const char *pod_ns, char **ret_url, char **opts, size_t n_max,
+                 size_t *ret_n, struct err *e)
 {
 	const json_t *spec = json_object_get(bsl, "spec");
 	const json_t *os = json_object_get(spec, "objectStorage");
@@ -59,19 +59,19 @@ int bsl_repo_url(const json_t *bsl, const char *pod_ns, char **ret_url, char **o
 		name = "?";
 	if (mode && strcmp(mode, "ReadOnly") == 0)
 		return err_set(e, -EROFS,
-			       "backup storage location %s is in ReadOnly access mode: no backup "
-			       "can be written there",
-			       name);
+		               "backup storage location %s is in ReadOnly access mode: no backup "
+		               "can be written there",
+		               name);
 	if (provider && !strstr(provider, "aws") && !s3url)
 		return err_set(e, -EINVAL,
-			       "backup storage location %s: provider %s is not S3-compatible", name,
-			       provider);
+		               "backup storage location %s: provider %s is not S3-compatible", name,
+		               provider);
 	if (!bucket || !bucket[0] || strchr(bucket, '/'))
 		return err_set(e, -EINVAL, "backup storage location %s has no usable bucket", name);
 	if (!s3url || !s3url[0]) {
 		/* AWS itself: the regional endpoint. */
 		snprintf(host, sizeof(host), "https://s3.%s.amazonaws.com",
-			 region && region[0] ? region : "us-east-1");
+		         region && region[0] ? region : "us-east-1");
 		s3url = host;
 	}
 	trim_slashes(prefix ? prefix : "", &p, &pl);
@@ -79,8 +79,8 @@ int bsl_repo_url(const json_t *bsl, const char *pod_ns, char **ret_url, char **o
 	ul = (int)strlen(u);
 	while (ul > 0 && u[ul - 1] == '/')
 		ul--;
-	r = asprintf(&url, "s3:%.*s/%s%s%.*s/plugins/cairn/%s", ul, u, bucket, pl ? "/" : "", pl,
-		     p, pod_ns);
+	r = asprintf(&url, "s3:%.*s/%s%s%.*s/plugins/cairn/%s", ul, u, bucket, pl ? "/" : "", pl, p,
+	             pod_ns);
 	if (r < 0)
 		return -ENOMEM;
 	if ((region && region[0] && (r = add_opt(opts, n_max, &n, "s3.region", region)) < 0) ||

@@ -11,9 +11,9 @@
 
 #include "backup/backup.h"
 #include "repo/repo.h"
+#include "util/banned.h"
 #include "util/hex.h"
 #include "util/log.h"
-#include "util/banned.h"
 
 enum { JOB_RUN = 0, JOB_CANCEL = 1, JOB_SHUTDOWN = 2 };
 
@@ -70,7 +70,7 @@ static int edit_fn(void *ud, json_t *obj)
 }
 
 static int write_status(struct job *j, const struct pvb_status *st, int finalizer, bool claim,
-			struct err *e)
+                        struct err *e)
 {
 	struct edit ed = { st, finalizer, claim, j->a->cfg->node, j->a->cfg->uploader_types };
 	double t0 = now_mono();
@@ -91,22 +91,22 @@ static void finish(struct job *j, struct pvb_status *st)
 	r = write_status(j, st, -1, false, &e);
 	if (r < 0 && r != -ENOENT)
 		log_error("pvb %s/%s: cannot record phase %s: %s", j->ns, j->name,
-			  pvb_phase_name(st->phase), e.msg);
+		          pvb_phase_name(st->phase), e.msg);
 	metrics_phase(j->a->metrics, st->phase);
 	if (st->phase == PVB_FAILED) {
 		log_error("pvb %s/%s failed: %s", j->ns, j->name, st->message);
 		kube_event(j->k, j->obj, "Warning", "BackupFailed", "cairn-agent", cn, "%s",
-			   st->message);
+		           st->message);
 	} else if (st->phase == PVB_CANCELED) {
 		log_info("pvb %s/%s canceled", j->ns, j->name);
 		kube_event(j->k, j->obj, "Normal", "BackupCanceled", "cairn-agent", cn,
-			   "backup of the volume was canceled");
+		           "backup of the volume was canceled");
 	} else {
 		log_info("pvb %s/%s completed: snapshot %s", j->ns, j->name,
-			 st->snapshot_id[0] ? st->snapshot_id : "(none: empty volume)");
+		         st->snapshot_id[0] ? st->snapshot_id : "(none: empty volume)");
 		kube_event(j->k, j->obj, "Normal", "BackupCompleted", "cairn-agent", cn,
-			   "volume backed up to snapshot %s",
-			   st->snapshot_id[0] ? st->snapshot_id : "(none: empty volume)");
+		           "volume backed up to snapshot %s",
+		           st->snapshot_id[0] ? st->snapshot_id : "(none: empty volume)");
 	}
 }
 
@@ -207,6 +207,7 @@ static void run_backup(struct job *j, const struct pvb *p)
 	}
 	metrics_phase(j->a->metrics, PVB_IN_PROGRESS);
 	clock_gettime(CLOCK_MONOTONIC, &j->last_update);
+	job_volume_bind(&v);
 	o.paths = (const char *const *)&v.path;
 	o.n_paths = 1;
 	o.tags = v.tags;
@@ -231,8 +232,9 @@ static void run_backup(struct job *j, const struct pvb *p)
 			st.message = "canceled while running";
 			finish(j, &st);
 		} else {
-			fail(j, "%s", "the node agent was stopped during the backup; data uploaded "
-				      "so far is kept and reused by the next backup");
+			fail(j, "%s",
+			     "the node agent was stopped during the backup; data uploaded "
+			     "so far is kept and reused by the next backup");
 		}
 		goto out;
 	}
@@ -253,7 +255,7 @@ static void run_backup(struct job *j, const struct pvb *p)
 	}
 	st.snapshot_id = id;
 	metrics_backup_done(j->a->metrics, res.summary.total_bytes, res.summary.bytes_added,
-			    now_mono() - t0);
+	                    now_mono() - t0);
 	finish(j, &st);
 out:
 	repo_free(repo);
@@ -288,7 +290,7 @@ static void *job_main(void *ud)
 	}
 	metrics_phase(j->a->metrics, PVB_ACCEPTED);
 	log_info("pvb %s/%s: accepted (%s/%s volume %s)", j->ns, j->name, p.pod_ns, p.pod_name,
-		 p.volume);
+	         p.volume);
 	run_backup(j, &p);
 out:
 	metrics_running(j->a->metrics, -1);
@@ -309,7 +311,7 @@ int job_start(const struct agent_ctx *a, const json_t *obj, struct job **ret)
 	snprintf(j->name, sizeof(j->name), "%s", json_string_value(json_object_get(meta, "name")));
 	snprintf(j->ns, sizeof(j->ns), "%s", json_string_value(json_object_get(meta, "namespace")));
 	snprintf(j->path, sizeof(j->path), "/apis/velero.io/v1/namespaces/%s/podvolumebackups/%s",
-		 j->ns, j->name);
+	         j->ns, j->name);
 	r = j->obj ? -pthread_create(&j->thread, NULL, job_main, j) : -ENOMEM;
 	if (r < 0) {
 		json_decref(j->obj);
@@ -326,7 +328,7 @@ void job_cancel(struct job *j, bool shutdown)
 
 	/* A user's cancel is not turned into a shutdown failure, nor the reverse. */
 	__atomic_compare_exchange_n(&j->stop, &cur, want, false, __ATOMIC_RELAXED,
-				    __ATOMIC_RELAXED);
+	                            __ATOMIC_RELAXED);
 }
 
 bool job_done(struct job *j)
@@ -360,11 +362,11 @@ void job_recover(const struct agent_ctx *a, struct kube *k, const json_t *obj)
 	snprintf(j.name, sizeof(j.name), "%s", p.name);
 	snprintf(j.ns, sizeof(j.ns), "%s", p.ns);
 	snprintf(j.path, sizeof(j.path), "/apis/velero.io/v1/namespaces/%s/podvolumebackups/%s",
-		 p.ns, p.name);
+	         p.ns, p.name);
 	snprintf(msg, sizeof(msg),
-		 "the node agent restarted while this backup was %s; it was not finished (data "
-		 "uploaded so far is kept and reused by the next backup)",
-		 pvb_phase_name(p.phase));
+	         "the node agent restarted while this backup was %s; it was not finished (data "
+	         "uploaded so far is kept and reused by the next backup)",
+	         pvb_phase_name(p.phase));
 	st.message = msg;
 	finish(&j, &st);
 	/* Index the packs the dead process uploaded but never indexed. */
@@ -372,10 +374,10 @@ void job_recover(const struct agent_ctx *a, struct kube *k, const json_t *obj)
 		n = repo_index_adopt_orphans(repo, &e);
 		if (n > 0)
 			log_info("pvb %s/%s: %zd packs of the interrupted run kept for reuse", p.ns,
-				 p.name, n);
+			         p.name, n);
 		else if (n < 0)
 			log_warn("pvb %s/%s: packs of the interrupted run not indexed: %s", p.ns,
-				 p.name, e.msg);
+			         p.name, e.msg);
 	}
 	repo_free(repo);
 }

@@ -8,8 +8,8 @@
 #include <string.h>
 
 #include "repo/repo.h"
-#include "util/log.h"
 #include "util/banned.h"
+#include "util/log.h"
 
 static const char *jstr(const json_t *o, const char *k)
 {
@@ -27,18 +27,28 @@ static void add_tag(struct job_volume *v, const char *key, const char *val)
 	if (!val || !val[0] || v->n_tags >= JOB_MAX_TAGS)
 		return;
 	snprintf(v->tagbuf[v->n_tags], sizeof(v->tagbuf[0]), "%s=%s", key, val);
-	v->tags[v->n_tags] = v->tagbuf[v->n_tags];
 	v->n_tags++;
 }
 
-static const char *tag_of(const struct job_volume *v, const char *key)
+/* Index of tag `key` in tagbuf, or -1. */
+static int tag_of(const struct job_volume *v, const char *key)
 {
 	size_t i, kl = strlen(key);
 
 	for (i = 0; i < v->n_tags; i++)
-		if (strncmp(v->tags[i], key, kl) == 0 && v->tags[i][kl] == '=')
-			return v->tags[i];
-	return NULL;
+		if (strncmp(v->tagbuf[i], key, kl) == 0 && v->tagbuf[i][kl] == '=')
+			return (int)i;
+	return -1;
+}
+
+void job_volume_bind(struct job_volume *v)
+{
+	size_t i;
+
+	for (i = 0; i < v->n_tags; i++)
+		v->tags[i] = v->tagbuf[i];
+	for (i = 0; i < v->n_parent_tags; i++)
+		v->parent_tags[i] = v->tagbuf[v->parent_idx[i]];
 }
 
 /* The pod's controller ("StatefulSet/db") or the pod itself: the identity of a volume
@@ -48,10 +58,11 @@ static void owner_of(const json_t *pod, const char *pod_name, char *out, size_t 
 	json_t *refs = json_object_get(json_object_get(pod, "metadata"), "ownerReferences"), *o;
 	size_t i;
 
-	json_array_foreach(refs, i, o) {
+	json_array_foreach(refs, i, o)
+	{
 		if (json_is_true(json_object_get(o, "controller")) || json_array_size(refs) == 1) {
 			snprintf(out, n, "%s/%s", jstr(o, "kind") ? jstr(o, "kind") : "?",
-				 jstr(o, "name") ? jstr(o, "name") : "?");
+			         jstr(o, "name") ? jstr(o, "name") : "?");
 			return;
 		}
 	}
@@ -60,7 +71,7 @@ static void owner_of(const json_t *pod, const char *pod_name, char *out, size_t 
 
 /* Tag value from spec.tags, else from a label of the PVB (Velero sets both). */
 static const char *spec_tag(const struct pvb *p, const json_t *obj, const char *key,
-			    const char *label)
+                            const char *label)
 {
 	const char *v = p->tags ? jstr(p->tags, key) : NULL;
 
@@ -69,8 +80,8 @@ static const char *spec_tag(const struct pvb *p, const json_t *obj, const char *
 	return v;
 }
 
-int job_prepare(struct kube *k, const struct agent_ctx *a, const struct pvb *p,
-		const json_t *obj, struct job_volume *ret, struct err *e)
+int job_prepare(struct kube *k, const struct agent_ctx *a, const struct pvb *p, const json_t *obj,
+                struct job_volume *ret, struct err *e)
 {
 	json_t *pod = NULL, *pvc = NULL, *pv = NULL;
 	struct job_volume v = { 0 };
@@ -88,19 +99,19 @@ int job_prepare(struct kube *k, const struct agent_ctx *a, const struct pvb *p,
 	uid = jstr(json_object_get(pod, "metadata"), "uid");
 	if (uid && strcmp(uid, p->pod_uid) != 0) {
 		r = err_set(e, -ESTALE, "pod %s/%s was re-created (uid %s, the backup names %s)",
-			    p->pod_ns, p->pod_name, uid, p->pod_uid);
+		            p->pod_ns, p->pod_name, uid, p->pod_uid);
 		goto fail;
 	}
 	podvol = kubelet_pod_volume(pod, p->volume);
 	if (!podvol) {
 		r = err_set(e, -ENOENT, "pod %s/%s has no volume %s", p->pod_ns, p->pod_name,
-			    p->volume);
+		            p->volume);
 		goto fail;
 	}
 	claim = jstr(json_object_get(podvol, "persistentVolumeClaim"), "claimName");
 	if (claim) {
 		snprintf(path, sizeof(path), "/api/v1/namespaces/%s/persistentvolumeclaims/%s",
-			 p->pod_ns, claim);
+		         p->pod_ns, claim);
 		r = kube_get(k, path, &pvc, e);
 		if (r < 0) {
 			err_wrap(e, r, "claim %s/%s", p->pod_ns, claim);
@@ -136,12 +147,12 @@ int job_prepare(struct kube *k, const struct agent_ctx *a, const struct pvb *p,
 	add_tag(&v, "owner", owner);
 	add_tag(&v, "node", a->cfg->node);
 	/* Volume identity, never the kubelet path: the claim, else namespace+owner+volume. */
-	if (tag_of(&v, "pvc-uid")) {
-		v.parent_tags[v.n_parent_tags++] = tag_of(&v, "pvc-uid");
+	if (tag_of(&v, "pvc-uid") >= 0) {
+		v.parent_idx[v.n_parent_tags++] = (size_t)tag_of(&v, "pvc-uid");
 	} else {
-		v.parent_tags[v.n_parent_tags++] = tag_of(&v, "ns");
-		v.parent_tags[v.n_parent_tags++] = tag_of(&v, "owner");
-		v.parent_tags[v.n_parent_tags++] = tag_of(&v, "volume");
+		v.parent_idx[v.n_parent_tags++] = (size_t)tag_of(&v, "ns");
+		v.parent_idx[v.n_parent_tags++] = (size_t)tag_of(&v, "owner");
+		v.parent_idx[v.n_parent_tags++] = (size_t)tag_of(&v, "volume");
 	}
 	*ret = v;
 	memset(&v, 0, sizeof(v));
@@ -157,8 +168,8 @@ fail:
 #define JOB_MAX_OPTS 32
 
 static int open_or_create(const struct agent_ctx *a, const char *url,
-			  const struct backend_options *bo, bool create, struct repo **ret,
-			  struct err *e)
+                          const struct backend_options *bo, bool create, struct repo **ret,
+                          struct err *e)
 {
 	struct repo_open_params op = { url, bo, a->cfg->password, a->cfg->password_len };
 	struct repo_create_params cp;
@@ -181,8 +192,8 @@ static int open_or_create(const struct agent_ctx *a, const char *url,
 	return r;
 }
 
-int job_open_repo(struct kube *k, const struct agent_ctx *a, const struct pvb *p,
-		  struct repo **ret, struct err *e)
+int job_open_repo(struct kube *k, const struct agent_ctx *a, const struct pvb *p, struct repo **ret,
+                  struct err *e)
 {
 	const struct backend_options *fixed = a->cfg->bopts;
 	const char *kv[JOB_MAX_OPTS];
@@ -195,10 +206,11 @@ int job_open_repo(struct kube *k, const struct agent_ctx *a, const struct pvb *p
 	if (a->cfg->repo_url)
 		return open_or_create(a, a->cfg->repo_url, fixed, false, ret, e);
 	if (!p->bsl || !p->bsl[0])
-		return err_set(e, -EINVAL, "no repository: the backup names no storage location "
-					   "and the agent has no --repo");
+		return err_set(e, -EINVAL,
+		               "no repository: the backup names no storage location "
+		               "and the agent has no --repo");
 	snprintf(path, sizeof(path), "/apis/velero.io/v1/namespaces/%s/backupstoragelocations/%s",
-		 p->ns, p->bsl);
+	         p->ns, p->bsl);
 	r = kube_get(k, path, &bsl, e);
 	if (r < 0) {
 		err_wrap(e, r, "backup storage location %s", p->bsl);

@@ -11,8 +11,8 @@
 #include <unistd.h>
 #include <yaml.h>
 
-#include "util/fsutil.h"
 #include "util/banned.h"
+#include "util/fsutil.h"
 
 void kcfg_release(struct kube_config *c)
 {
@@ -87,7 +87,7 @@ static int ystr(yaml_node_t *n, char **ret)
 /* The `inner` mapping of the entry of list `list` whose name is `name`
  * (clusters: [{name: x, cluster: {...}}]). */
 static yaml_node_t *ynamed(yaml_document_t *d, yaml_node_t *root, const char *list,
-			   const char *name, const char *inner)
+                           const char *name, const char *inner)
 {
 	yaml_node_t *seq = ymap(d, root, list);
 	yaml_node_item_t *i;
@@ -123,7 +123,7 @@ static int ydata(yaml_node_t *n, uint8_t **ret, size_t *ret_len)
 	if (!p)
 		return -ENOMEM;
 	if (sodium_base642bin(p, sl / 4 * 3 + 4, s, sl, " \t\r\n", &len, NULL,
-			      sodium_base64_VARIANT_ORIGINAL) != 0) {
+	                      sodium_base64_VARIANT_ORIGINAL) != 0) {
 		free(p);
 		return -EINVAL;
 	}
@@ -152,7 +152,7 @@ static int ypath(yaml_node_t *n, const char *base_dir, char **ret)
 }
 
 static int kcfg_from_doc(yaml_document_t *d, const char *base_dir, const char *context,
-			 struct kube_config *c, struct err *e)
+                         struct kube_config *c, struct err *e)
 {
 	yaml_node_t *root = yaml_document_get_root_node(d), *ctx, *cl, *us;
 	char *cur = NULL, *cluster = NULL, *user = NULL;
@@ -201,10 +201,10 @@ static int kcfg_from_doc(yaml_document_t *d, const char *base_dir, const char *c
 		    (r = ypath(ymap(d, us, "client-key"), base_dir, &c->key_file)) < 0)
 			goto fail;
 		if ((r = ydata(ymap(d, us, "client-certificate-data"), &c->cert_data,
-			       &c->cert_len)) < 0 ||
+		               &c->cert_len)) < 0 ||
 		    (r = ydata(ymap(d, us, "client-key-data"), &c->key_data, &c->key_len)) < 0) {
 			err_set(e, r, "kubeconfig user '%s': bad client certificate or key data",
-				user);
+			        user);
 			goto fail;
 		}
 	}
@@ -224,8 +224,7 @@ static void trim_server(struct kube_config *c)
 		c->server[--n] = 0;
 }
 
-int kcfg_load_file(const char *path, const char *context, struct kube_config *ret,
-		   struct err *e)
+int kcfg_load_file(const char *path, const char *context, struct kube_config *ret, struct err *e)
 {
 	struct kube_config c = { 0 };
 	struct buf b = BUF_INIT;
@@ -248,7 +247,7 @@ int kcfg_load_file(const char *path, const char *context, struct kube_config *re
 	yaml_parser_set_input_string(&parser, b.p, b.len);
 	if (!yaml_parser_load(&parser, &doc)) {
 		r = err_reset(e, -EINVAL, "kubeconfig %s: YAML error at line %zu: %s", path,
-			  parser.problem_mark.line + 1, parser.problem ? parser.problem : "?");
+		              parser.problem_mark.line + 1, parser.problem ? parser.problem : "?");
 		goto fail;
 	}
 	have_doc = true;
@@ -295,7 +294,7 @@ int kcfg_in_cluster(const char *sa_dir, struct kube_config *ret, struct err *e)
 		sa_dir = KCFG_SA_DIR;
 	r = -ENOMEM;
 	if (asprintf(&c.server, strchr(host, ':') ? "https://[%s]:%s" : "https://%s:%s", host,
-		     port) < 0) {
+	             port) < 0) {
 		c.server = NULL;
 		goto fail;
 	}
@@ -309,7 +308,7 @@ int kcfg_in_cluster(const char *sa_dir, struct kube_config *ret, struct err *e)
 	}
 	if (access(c.token_file, R_OK) != 0) {
 		r = err_set(e, -errno, "in-cluster: cannot read %s: %s", c.token_file,
-			    strerror(errno));
+		            strerror(errno));
 		goto fail;
 	}
 	if (read_small(c.ca_file, &b) < 0) {
@@ -373,6 +372,7 @@ int kcfg_load(const char *flag, struct kube_config *ret, struct err *e)
 	if (home && snprintf(path, sizeof(path), "%s/.kube/config", home) < (int)sizeof(path) &&
 	    access(path, R_OK) == 0)
 		return kcfg_load_file(path, NULL, ret, e);
-	return err_set(e, -ENOENT,
-		       "no Kubernetes configuration: give --kubeconfig, set KUBECONFIG, or run in a pod");
+	return err_set(
+	    e, -ENOENT,
+	    "no Kubernetes configuration: give --kubeconfig, set KUBECONFIG, or run in a pod");
 }

@@ -11,8 +11,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "util/fsutil.h"
 #include "util/banned.h"
+#include "util/fsutil.h"
 
 struct kube {
 	const struct kube_config *cfg;
@@ -46,8 +46,7 @@ static int token_refresh(struct kube *k, struct err *e)
 		return 0;
 	}
 	if (stat(k->cfg->token_file, &st) < 0)
-		return err_set(e, -errno, "token file %s: %s", k->cfg->token_file,
-			       strerror(errno));
+		return err_set(e, -errno, "token file %s: %s", k->cfg->token_file, strerror(errno));
 	if (k->token && st.st_ino == k->token_st.st_ino && st.st_dev == k->token_st.st_dev &&
 	    st.st_size == k->token_st.st_size && st.st_mtim.tv_sec == k->token_st.st_mtim.tv_sec &&
 	    st.st_mtim.tv_nsec == k->token_st.st_mtim.tv_nsec)
@@ -56,7 +55,7 @@ static int token_refresh(struct kube *k, struct err *e)
 	r = read_file_at(AT_FDCWD, k->cfg->token_file, &b);
 	if (r < 0 || buf_put_u8(&b, 0) < 0) {
 		r = err_set(e, r < 0 ? r : -ENOMEM, "token file %s: cannot read",
-			    k->cfg->token_file);
+		            k->cfg->token_file);
 		goto fail;
 	}
 	n = b.len - 1;
@@ -180,7 +179,7 @@ static int status_errno(long status, const char *reason)
 
 /* Map a non-2xx reply to an errno and one message line with the server's reason. */
 static int reply_error(const char *method, const char *path, long status, const uint8_t *body,
-		       size_t len, struct err *e)
+                       size_t len, struct err *e)
 {
 	json_t *j = len ? json_loadb((const char *)body, len, 0, NULL) : NULL;
 	const char *reason = j ? json_string_value(json_object_get(j, "reason")) : NULL;
@@ -191,13 +190,13 @@ static int reply_error(const char *method, const char *path, long status, const 
 	/* The query may carry selectors; the path is enough to name the object. */
 	snprintf(q, sizeof(q), "%.*s", (int)strcspn(path, "?"), path);
 	err_set(e, r, "%s %s: HTTP %ld%s%s%s%s", method, q, status, reason ? " " : "",
-		reason ? reason : "", msg ? ": " : "", msg ? msg : "");
+	        reason ? reason : "", msg ? ": " : "", msg ? msg : "");
 	json_decref(j);
 	return r;
 }
 
 int kube_request(struct kube *k, const char *method, const char *path, const json_t *body,
-		 const char *content_type, json_t **ret, struct err *e)
+                 const char *content_type, json_t **ret, struct err *e)
 {
 	struct curl_slist *hdrs = NULL, *h2;
 	struct buf out = BUF_INIT;
@@ -220,7 +219,7 @@ int kube_request(struct kube *k, const char *method, const char *path, const jso
 	if (body) {
 		payload = json_dumps(body, JSON_COMPACT);
 		snprintf(ct, sizeof(ct), "Content-Type: %s",
-			 content_type ? content_type : "application/json");
+		         content_type ? content_type : "application/json");
 		h2 = curl_slist_append(hdrs, ct);
 		if (!payload || !h2)
 			goto fail;
@@ -233,9 +232,9 @@ int kube_request(struct kube *k, const char *method, const char *path, const jso
 	curl_easy_setopt(k->curl, CURLOPT_HTTPHEADER, hdrs);
 	cc = curl_easy_perform(k->curl);
 	if (cc != CURLE_OK) {
-		r = err_set(e, cc == CURLE_WRITE_ERROR ? -EFBIG : -EHOSTDOWN, "%s %.*s: %s",
-			    method, (int)strcspn(path, "?"), path,
-			    k->errbuf[0] ? k->errbuf : curl_easy_strerror(cc));
+		r = err_set(e, cc == CURLE_WRITE_ERROR ? -EFBIG : -EHOSTDOWN, "%s %.*s: %s", method,
+		            (int)strcspn(path, "?"), path,
+		            k->errbuf[0] ? k->errbuf : curl_easy_strerror(cc));
 		goto fail;
 	}
 	curl_easy_getinfo(k->curl, CURLINFO_RESPONSE_CODE, &status);
@@ -249,7 +248,7 @@ int kube_request(struct kube *k, const char *method, const char *path, const jso
 
 		if (!j) {
 			r = err_set(e, -EPROTO, "%s %.*s: reply is not JSON: %s", method,
-				    (int)strcspn(path, "?"), path, je.text);
+			            (int)strcspn(path, "?"), path, je.text);
 			goto fail;
 		}
 		*ret = j;
@@ -299,7 +298,7 @@ static int stream_progress(void *ud, curl_off_t a, curl_off_t b, curl_off_t c, c
 }
 
 int kube_stream(struct kube *k, const char *path, kube_data_fn fn, void *ud, kube_stop_fn stop,
-		void *stop_ud, struct err *e)
+                void *stop_ud, struct err *e)
 {
 	struct stream_ctx s = { k, fn, ud, stop, stop_ud, 0, BUF_INIT, 0 };
 	struct curl_slist *hdrs = NULL;
@@ -340,7 +339,7 @@ int kube_stream(struct kube *k, const char *path, kube_data_fn fn, void *ud, kub
 	}
 	if (cc != CURLE_OK) {
 		r = err_set(e, -EHOSTDOWN, "watch %.*s: %s", (int)strcspn(path, "?"), path,
-			    k->errbuf[0] ? k->errbuf : curl_easy_strerror(cc));
+		            k->errbuf[0] ? k->errbuf : curl_easy_strerror(cc));
 		goto fail;
 	}
 	r = 0;

@@ -24,7 +24,8 @@ const json_t *kubelet_pod_volume(const json_t *pod, const char *volume)
 	json_t *vols = json_object_get(json_object_get(pod, "spec"), "volumes"), *v;
 	size_t i;
 
-	json_array_foreach(vols, i, v) {
+	json_array_foreach(vols, i, v)
+	{
 		const char *n = json_string_value(json_object_get(v, "name"));
 
 		if (n && strcmp(n, volume) == 0)
@@ -33,8 +34,7 @@ const json_t *kubelet_pod_volume(const json_t *pod, const char *volume)
 	return NULL;
 }
 
-int kubelet_volume_dir(const json_t *podvol, const json_t *pv, char *out, size_t n,
-		       struct err *e)
+int kubelet_volume_dir(const json_t *podvol, const json_t *pv, char *out, size_t n, struct err *e)
 {
 	const char *vol = json_string_value(json_object_get(podvol, "name"));
 	const char *name = vol;
@@ -44,7 +44,7 @@ int kubelet_volume_dir(const json_t *podvol, const json_t *pv, char *out, size_t
 		name = json_string_value(json_object_get(json_object_get(pv, "metadata"), "name"));
 		if (!name)
 			return err_set(e, -EINVAL, "volume %s: the claim is not bound to a PV",
-				       vol ? vol : "?");
+			               vol ? vol : "?");
 		mount = json_object_get(json_object_get(pv, "spec"), "csi") != NULL;
 	} else if (json_object_get(podvol, "csi")) {
 		mount = true; /* inline CSI volumes mount under <volume>/mount too */
@@ -57,7 +57,7 @@ int kubelet_volume_dir(const json_t *podvol, const json_t *pv, char *out, size_t
 }
 
 int kubelet_resolve(const char *host_pods, const char *pod_uid, const char *dir, char **ret,
-		    struct err *e)
+                    struct err *e)
 {
 	char pattern[4096];
 	const char *slash = strchr(dir, '/');
@@ -71,12 +71,12 @@ int kubelet_resolve(const char *host_pods, const char *pod_uid, const char *dir,
 		return err_set(e, -EINVAL, "pod uid '%s' is not usable in a path", pod_uid);
 	/* dir is "<name>" or "<name>/mount": check each part. */
 	if ((size_t)snprintf(head, sizeof(head), "%.*s",
-			     slash ? (int)(slash - dir) : (int)strlen(dir), dir) >= sizeof(head))
+	                     slash ? (int)(slash - dir) : (int)strlen(dir), dir) >= sizeof(head))
 		return err_set(e, -ENAMETOOLONG, "volume folder name too long");
 	if ((slash && strcmp(slash, "/mount") != 0) || !name_safe(head))
 		return err_set(e, -EINVAL, "volume folder '%s' is not usable in a path", dir);
 	if ((size_t)snprintf(pattern, sizeof(pattern), "%s/%s/volumes/*/%s", host_pods, pod_uid,
-			     dir) >= sizeof(pattern))
+	                     dir) >= sizeof(pattern))
 		return err_set(e, -ENAMETOOLONG, "volume path too long");
 	rc = glob(pattern, GLOB_NOSORT, NULL, &g);
 	if (rc == GLOB_NOMATCH || (rc == 0 && g.gl_pathc == 0)) {
@@ -89,7 +89,7 @@ int kubelet_resolve(const char *host_pods, const char *pod_uid, const char *dir,
 	}
 	if (g.gl_pathc > 1) {
 		r = err_set(e, -ENOTUNIQ, "%zu volume folders match %s", (size_t)g.gl_pathc,
-			    pattern);
+		            pattern);
 		goto fail;
 	}
 	if (stat(g.gl_pathv[0], &st) < 0 || !S_ISDIR(st.st_mode)) {

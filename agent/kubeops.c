@@ -9,8 +9,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "util/log.h"
 #include "util/banned.h"
+#include "util/log.h"
 
 int kube_get(struct kube *k, const char *path, json_t **ret, struct err *e)
 {
@@ -18,19 +18,18 @@ int kube_get(struct kube *k, const char *path, json_t **ret, struct err *e)
 }
 
 int kube_create(struct kube *k, const char *collection, const json_t *obj, json_t **ret,
-		struct err *e)
+                struct err *e)
 {
 	return kube_request(k, "POST", collection, obj, NULL, ret, e);
 }
 
-int kube_update(struct kube *k, const char *path, const json_t *obj, json_t **ret,
-		struct err *e)
+int kube_update(struct kube *k, const char *path, const json_t *obj, json_t **ret, struct err *e)
 {
 	return kube_request(k, "PUT", path, obj, NULL, ret, e);
 }
 
 int kube_patch_merge(struct kube *k, const char *path, const json_t *patch, json_t **ret,
-		     struct err *e)
+                     struct err *e)
 {
 	return kube_request(k, "PATCH", path, patch, "application/merge-patch+json", ret, e);
 }
@@ -46,8 +45,8 @@ int kube_delete(struct kube *k, const char *path, struct err *e)
 	return r;
 }
 
-int kube_update_retry(struct kube *k, const char *path, kube_mutate_fn fn, void *ud,
-		      json_t **ret, struct err *e)
+int kube_update_retry(struct kube *k, const char *path, kube_mutate_fn fn, void *ud, json_t **ret,
+                      struct err *e)
 {
 	json_t *obj = NULL, *stored = NULL;
 	int r = -EAGAIN, i;
@@ -90,7 +89,7 @@ int kube_query_escape(const char *in, char *out, size_t n)
 	for (; *in; in++) {
 		unsigned char c = (unsigned char)*in;
 		bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-			     (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' || c == '~';
+		             (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' || c == '~';
 
 		if (o + (plain ? 1 : 3) >= n)
 			return -ENAMETOOLONG;
@@ -117,15 +116,15 @@ static int list_query(char *q, size_t n, const char *label, const char *field, c
 	    (field && kube_query_escape(field, f, sizeof(f)) < 0) ||
 	    (cont && kube_query_escape(cont, c, sizeof(c)) < 0))
 		return -ENAMETOOLONG;
-	if ((size_t)snprintf(q, n, "?limit=%u%s%s%s%s%s%s", KUBE_LIST_LIMIT, l[0] ? "&labelSelector=" : "",
-			     l, f[0] ? "&fieldSelector=" : "", f, c[0] ? "&continue=" : "", c) >= n)
+	if ((size_t)snprintf(q, n, "?limit=%u%s%s%s%s%s%s", KUBE_LIST_LIMIT,
+	                     l[0] ? "&labelSelector=" : "", l, f[0] ? "&fieldSelector=" : "", f,
+	                     c[0] ? "&continue=" : "", c) >= n)
 		return -ENAMETOOLONG;
 	return 0;
 }
 
 int kube_list(struct kube *k, const char *collection, const char *label_selector,
-	      const char *field_selector, kube_item_fn fn, void *ud, char **ret_rv,
-	      struct err *e)
+              const char *field_selector, kube_item_fn fn, void *ud, char **ret_rv, struct err *e)
 {
 	char path[8192], q[4096], *cont = NULL, *rv = NULL;
 	json_t *page = NULL, *items, *item;
@@ -134,8 +133,8 @@ int kube_list(struct kube *k, const char *collection, const char *label_selector
 
 	do {
 		r = list_query(q, sizeof(q), label_selector, field_selector, cont);
-		if (r < 0 || (size_t)snprintf(path, sizeof(path), "%s%s", collection, q) >=
-				     sizeof(path)) {
+		if (r < 0 ||
+		    (size_t)snprintf(path, sizeof(path), "%s%s", collection, q) >= sizeof(path)) {
 			r = err_set(e, -ENAMETOOLONG, "list %s: query too long", collection);
 			goto fail;
 		}
@@ -145,7 +144,8 @@ int kube_list(struct kube *k, const char *collection, const char *label_selector
 		if (r < 0)
 			goto fail;
 		items = json_object_get(page, "items");
-		json_array_foreach(items, i, item) {
+		json_array_foreach(items, i, item)
+		{
 			r = fn(ud, item);
 			if (r < 0)
 				goto fail;
@@ -189,7 +189,7 @@ void kube_timestamp(time_t t, char out[32])
 }
 
 void kube_event(struct kube *k, const json_t *obj, const char *type, const char *reason,
-		const char *component, const char *host, const char *fmt, ...)
+                const char *component, const char *host, const char *fmt, ...)
 {
 	json_t *meta = json_object_get(obj, "metadata");
 	const char *name = json_string_value(json_object_get(meta, "name"));
@@ -210,22 +210,22 @@ void kube_event(struct kube *k, const json_t *obj, const char *type, const char 
 	kube_timestamp(now.tv_sec, ts);
 	/* Unique like kubectl's "<object>.<hex nanos>" so events never collide. */
 	snprintf(ename, sizeof(ename), "%.200s.%llx", name,
-		 (unsigned long long)now.tv_sec * 1000000000ull + (unsigned long long)now.tv_nsec);
+	         (unsigned long long)now.tv_sec * 1000000000ull + (unsigned long long)now.tv_nsec);
 	snprintf(coll, sizeof(coll), "/api/v1/namespaces/%s/events", ns);
 	ev = json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:s, s:s, s:s, s:s, s:s?}, s:s, s:s, s:s, "
-		       "s:{s:s, s:s?}, s:s, s:s, s:i}",
-		       "apiVersion", "v1", "kind", "Event", "metadata", "name", ename, "namespace",
-		       ns, "involvedObject", "apiVersion",
-		       json_string_value(json_object_get(obj, "apiVersion"))
-			       ? json_string_value(json_object_get(obj, "apiVersion"))
-			       : "velero.io/v1",
-		       "kind",
-		       json_string_value(json_object_get(obj, "kind"))
-			       ? json_string_value(json_object_get(obj, "kind"))
-			       : "PodVolumeBackup",
-		       "name", name, "namespace", ns, "uid", uid, "type", type, "reason", reason,
-		       "message", msg, "source", "component", component, "host", host,
-		       "firstTimestamp", ts, "lastTimestamp", ts, "count", 1);
+	               "s:{s:s, s:s?}, s:s, s:s, s:i}",
+	               "apiVersion", "v1", "kind", "Event", "metadata", "name", ename, "namespace",
+	               ns, "involvedObject", "apiVersion",
+	               json_string_value(json_object_get(obj, "apiVersion"))
+	                   ? json_string_value(json_object_get(obj, "apiVersion"))
+	                   : "velero.io/v1",
+	               "kind",
+	               json_string_value(json_object_get(obj, "kind"))
+	                   ? json_string_value(json_object_get(obj, "kind"))
+	                   : "PodVolumeBackup",
+	               "name", name, "namespace", ns, "uid", uid, "type", type, "reason", reason,
+	               "message", msg, "source", "component", component, "host", host,
+	               "firstTimestamp", ts, "lastTimestamp", ts, "count", 1);
 	if (!ev)
 		return;
 	if (kube_create(k, coll, ev, NULL, &e) < 0)

@@ -12,3 +12,6 @@ tests_unit_test_kubewatch_LDADD = $(CAIRN_LIBS)
 tests_unit_test_kubelet_LDADD = $(CAIRN_LIBS)
 tests_unit_test_pvb_LDADD = $(CAIRN_LIBS)
 tests_unit_test_kubeclient_LDADD = $(CAIRN_LIBS)
+
+TESTS += tests/e2e/agent-e2e.sh
+EXTRA_DIST += tests/e2e/agent-e2e.sh bench/agent.sh docs/agent.md

@@ -30,24 +30,24 @@ static int render(struct metrics *m, struct buf *b)
 
 	pthread_mutex_lock(&m->lock);
 	r |= buf_printf(b, "# HELP cairn_pvb_total PodVolumeBackups that reached a phase.\n"
-			   "# TYPE cairn_pvb_total counter\n");
+	                   "# TYPE cairn_pvb_total counter\n");
 	for (i = PVB_ACCEPTED; i < _PVB_PHASE_MAX; i++)
 		r |= buf_printf(b, "cairn_pvb_total{phase=\"%s\"} %llu\n", pvb_phase_name(i),
-				(unsigned long long)m->phases[i]);
+		                (unsigned long long)m->phases[i]);
 	r |= buf_printf(b,
-			"# TYPE cairn_backup_bytes_total counter\ncairn_backup_bytes_total %llu\n"
-			"# TYPE cairn_backup_added_bytes_total counter\n"
-			"cairn_backup_added_bytes_total %llu\n"
-			"# TYPE cairn_backup_duration_seconds summary\n"
-			"cairn_backup_duration_seconds_sum %.3f\n"
-			"cairn_backup_duration_seconds_count %llu\n"
-			"# TYPE cairn_backups_running gauge\ncairn_backups_running %d\n"
-			"# TYPE cairn_status_update_seconds summary\n"
-			"cairn_status_update_seconds_sum %.6f\n"
-			"cairn_status_update_seconds_count %llu\n",
-			(unsigned long long)m->bytes, (unsigned long long)m->added, m->seconds,
-			(unsigned long long)m->backups, m->running, m->status_latency,
-			(unsigned long long)m->status_updates);
+	                "# TYPE cairn_backup_bytes_total counter\ncairn_backup_bytes_total %llu\n"
+	                "# TYPE cairn_backup_added_bytes_total counter\n"
+	                "cairn_backup_added_bytes_total %llu\n"
+	                "# TYPE cairn_backup_duration_seconds summary\n"
+	                "cairn_backup_duration_seconds_sum %.3f\n"
+	                "cairn_backup_duration_seconds_count %llu\n"
+	                "# TYPE cairn_backups_running gauge\ncairn_backups_running %d\n"
+	                "# TYPE cairn_status_update_seconds summary\n"
+	                "cairn_status_update_seconds_sum %.6f\n"
+	                "cairn_status_update_seconds_count %llu\n",
+	                (unsigned long long)m->bytes, (unsigned long long)m->added, m->seconds,
+	                (unsigned long long)m->backups, m->running, m->status_latency,
+	                (unsigned long long)m->status_updates);
 	pthread_mutex_unlock(&m->lock);
 	return r < 0 ? -ENOMEM : 0;
 }
@@ -60,8 +60,8 @@ static void text(struct buf *b, const char *s)
 }
 
 static enum MHD_Result serve(void *cls, struct MHD_Connection *c, const char *url,
-			     const char *method, const char *version, const char *upload,
-			     size_t *upload_len, void **state)
+                             const char *method, const char *version, const char *upload,
+                             size_t *upload_len, void **state)
 {
 	struct metrics *m = cls;
 	struct MHD_Response *resp;
@@ -91,8 +91,8 @@ static enum MHD_Result serve(void *cls, struct MHD_Connection *c, const char *ur
 		text(&b, "not found\n");
 	}
 	p = buf_take(&b, &len);
-	resp = MHD_create_response_from_buffer(len, p ? p : (uint8_t *)"", p ? MHD_RESPMEM_MUST_FREE
-								     : MHD_RESPMEM_PERSISTENT);
+	resp = MHD_create_response_from_buffer(len, p ? p : (uint8_t *)"",
+	                                       p ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
 	if (!resp) {
 		free(p);
 		return MHD_NO;
@@ -146,9 +146,9 @@ int metrics_start(const char *addr, struct metrics **ret, struct err *e)
 	pthread_mutex_init(&m->lock, NULL);
 	m->healthy = true;
 	m->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-				serve, m, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-				MHD_OPTION_CONNECTION_LIMIT, 32u, MHD_OPTION_CONNECTION_TIMEOUT, 10u,
-				MHD_OPTION_END);
+	                        serve, m, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+	                        MHD_OPTION_CONNECTION_LIMIT, 32u, MHD_OPTION_CONNECTION_TIMEOUT,
+	                        10u, MHD_OPTION_END);
 	if (!m->d) {
 		pthread_mutex_destroy(&m->lock);
 		free(m);

@@ -105,10 +105,10 @@ static int set_str(json_t *o, const char *k, const char *v)
 static int set_u64(json_t *o, const char *k, uint64_t v)
 {
 	/* JSON integers are signed 64-bit in jansson; byte counts never get that far. */
-	return json_object_set_new(o, k, json_integer((json_int_t)(v > INT64_MAX ? INT64_MAX : v)))
-		       < 0
-		       ? -ENOMEM
-		       : 0;
+	return json_object_set_new(o, k,
+	                           json_integer((json_int_t)(v > INT64_MAX ? INT64_MAX : v))) < 0
+	           ? -ENOMEM
+	           : 0;
 }
 
 static int set_time(json_t *o, const char *k, time_t t)
@@ -163,7 +163,8 @@ int pvb_finalizer(json_t *obj, bool add)
 	if (!json_is_object(meta))
 		return -EINVAL;
 	fins = json_object_get(meta, "finalizers");
-	json_array_foreach(fins, i, f) {
+	json_array_foreach(fins, i, f)
+	{
 		const char *s = json_string_value(f);
 
 		if (s && strcmp(s, PVB_FINALIZER) == 0) {

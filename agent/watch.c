@@ -8,8 +8,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "util/log.h"
 #include "util/banned.h"
+#include "util/log.h"
 
 void watch_lines_init(struct watch_lines *w, size_t max_line)
 {
@@ -71,8 +71,8 @@ struct watch_state {
 
 static int set_rv(struct watch_state *s, const json_t *obj)
 {
-	const char *v = json_string_value(
-		json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
+	const char *v =
+	    json_string_value(json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
 	char *d;
 
 	if (!v || !v[0])
@@ -111,12 +111,12 @@ static int on_line(void *ud, const char *line, size_t n)
 			s->relist = true;
 		else
 			log_warn("watch %s: server error %lld: %s", s->p->collection,
-				 (long long)code, msg ? msg : "");
+			         (long long)code, msg ? msg : "");
 		r = -ESTALE; /* end this stream; the loop re-lists or reconnects */
 	} else {
-		enum watch_kind k = strcmp(type, "ADDED") == 0	  ? WATCH_ADDED
-				    : strcmp(type, "DELETED") == 0 ? WATCH_DELETED
-								   : WATCH_MODIFIED;
+		enum watch_kind k = strcmp(type, "ADDED") == 0     ? WATCH_ADDED
+		                    : strcmp(type, "DELETED") == 0 ? WATCH_DELETED
+		                                                   : WATCH_MODIFIED;
 
 		r = set_rv(s, obj);
 		if (r == 0)
@@ -155,8 +155,8 @@ static int do_list(struct kube *k, struct watch_state *s, struct err *e)
 	int r;
 
 	s->p->fn(s->p->ud, WATCH_SYNC_BEGIN, NULL);
-	r = kube_list(k, s->p->collection, s->p->label_selector, s->p->field_selector, on_item,
-		      s, &rv, e);
+	r = kube_list(k, s->p->collection, s->p->label_selector, s->p->field_selector, on_item, s,
+	              &rv, e);
 	if (r < 0)
 		return r;
 	free(s->rv);
@@ -190,11 +190,11 @@ static int do_watch(struct kube *k, struct watch_state *s, struct err *e)
 	    kube_query_escape(s->rv ? s->rv : "", v, sizeof(v)) < 0)
 		return err_set(e, -ENAMETOOLONG, "watch %s: query too long", p->collection);
 	if ((size_t)snprintf(path, sizeof(path),
-			     "%s?watch=true&allowWatchBookmarks=true&timeoutSeconds=%u"
-			     "&resourceVersion=%s%s%s%s%s",
-			     p->collection, p->timeout_sec ? p->timeout_sec : 300, v,
-			     l[0] ? "&labelSelector=" : "", l, f[0] ? "&fieldSelector=" : "",
-			     f) >= sizeof(path))
+	                     "%s?watch=true&allowWatchBookmarks=true&timeoutSeconds=%u"
+	                     "&resourceVersion=%s%s%s%s%s",
+	                     p->collection, p->timeout_sec ? p->timeout_sec : 300, v,
+	                     l[0] ? "&labelSelector=" : "", l, f[0] ? "&fieldSelector=" : "",
+	                     f) >= sizeof(path))
 		return err_set(e, -ENAMETOOLONG, "watch %s: query too long", p->collection);
 	watch_lines_init(&u.lines, WATCH_LINE_MAX);
 	r = kube_stream(k, path, stream_data, &u, p->stop, p->stop_ud, e);
@@ -221,10 +221,11 @@ int watch_run(struct kube *k, const struct watch_params *p, struct err *e)
 				if (stopped(p))
 					break;
 				log_warn("list %s failed (retrying in %us): %s", p->collection,
-					 backoff, le.msg);
+				         backoff, le.msg);
 				nap(p, backoff);
-				backoff = backoff * 2 > WATCH_BACKOFF_MAX_SEC ? WATCH_BACKOFF_MAX_SEC
-									       : backoff * 2;
+				backoff = backoff * 2 > WATCH_BACKOFF_MAX_SEC
+				              ? WATCH_BACKOFF_MAX_SEC
+				              : backoff * 2;
 				continue;
 			}
 			backoff = 1;
@@ -234,8 +235,7 @@ int watch_run(struct kube *k, const struct watch_params *p, struct err *e)
 		if (r == -ECANCELED || stopped(p))
 			break;
 		if (s.relist) {
-			log_info("watch %s: resourceVersion expired, listing again",
-				 p->collection);
+			log_info("watch %s: resourceVersion expired, listing again", p->collection);
 			continue;
 		}
 		if (s.got_any)
@@ -247,8 +247,8 @@ int watch_run(struct kube *k, const struct watch_params *p, struct err *e)
 				nap(p, 1);
 			continue;
 		}
-		log_warn("watch %s dropped (reconnecting in %us): %s", p->collection,
-				 backoff, le.msg[0] ? le.msg : strerror(-r));
+		log_warn("watch %s dropped (reconnecting in %us): %s", p->collection, backoff,
+		         le.msg[0] ? le.msg : strerror(-r));
 		nap(p, backoff);
 		backoff = backoff * 2 > WATCH_BACKOFF_MAX_SEC ? WATCH_BACKOFF_MAX_SEC : backoff * 2;
 	}

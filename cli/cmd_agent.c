@@ -8,14 +8,14 @@
 #include <string.h>
 
 #include "agent/agent.h"
-#include "util/log.h"
 #include "util/banned.h"
+#include "util/log.h"
 
 static const char usage[] =
-	"usage: cairn [-r REPO] agent --node NAME [--host-pods DIR | --kubelet-root DIR]\n"
-	"       [--namespace NS] [--concurrency N] [--metrics-address [HOST]:PORT]\n"
-	"       [--uploader-types cairn[,kopia]] [--kubeconfig FILE] [--progress-interval SEC]\n"
-	"       [--threads N]\n";
+    "usage: cairn [-r REPO] agent --node NAME [--host-pods DIR | --kubelet-root DIR]\n"
+    "       [--namespace NS] [--concurrency N] [--metrics-address [HOST]:PORT]\n"
+    "       [--uploader-types cairn[,kopia]] [--kubeconfig FILE] [--progress-interval SEC]\n"
+    "       [--threads N]\n";
 
 static int parse_uint(const char *s, unsigned long max, unsigned long *ret)
 {
@@ -46,9 +46,12 @@ int cmd_agent(struct cli *c, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct agent_config cfg = { .node = getenv("NODE_NAME"), .host_pods = "/host_pods",
-				    .uploader_types = "cairn", .metrics_address = ":8085",
-				    .concurrency = 1, .progress_sec = 5 };
+	struct agent_config cfg = { .node = getenv("NODE_NAME"),
+		                    .host_pods = "/host_pods",
+		                    .uploader_types = "cairn",
+		                    .metrics_address = ":8085",
+		                    .concurrency = 1,
+		                    .progress_sec = 5 };
 	const char *kubelet_root = NULL, *host_pods = NULL;
 	char pods[4096], *pw = NULL;
 	struct err e = ERR_INIT;
@@ -59,17 +62,32 @@ int cmd_agent(struct cli *c, int argc, char **argv)
 	optind = 1;
 	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (o) {
-		case 'n': cfg.node = optarg; break;
-		case 'K': kubelet_root = optarg; break;
-		case 'H': host_pods = optarg; break;
-		case 'N': cfg.ns = optarg; break;
-		case 'm': cfg.metrics_address = optarg; break;
-		case 'u': cfg.uploader_types = optarg; break;
-		case 'k': cfg.kubeconfig = optarg; break;
+		case 'n':
+			cfg.node = optarg;
+			break;
+		case 'K':
+			kubelet_root = optarg;
+			break;
+		case 'H':
+			host_pods = optarg;
+			break;
+		case 'N':
+			cfg.ns = optarg;
+			break;
+		case 'm':
+			cfg.metrics_address = optarg;
+			break;
+		case 'u':
+			cfg.uploader_types = optarg;
+			break;
+		case 'k':
+			cfg.kubeconfig = optarg;
+			break;
 		case 'c':
 		case 'p':
 		case 't':
-			if (parse_uint(optarg, o == 't' ? 256 : 3600, &v) < 0 || (o != 't' && v == 0)) {
+			if (parse_uint(optarg, o == 't' ? 256 : 3600, &v) < 0 ||
+			    (o != 't' && v == 0)) {
 				fprintf(stderr, "cairn agent: bad number '%s'\n%s", optarg, usage);
 				return EXIT_USAGE;
 			}
@@ -80,14 +98,19 @@ int cmd_agent(struct cli *c, int argc, char **argv)
 			else
 				cfg.threads = (int)v;
 			break;
-		case 'h': fputs(usage, stdout); return EXIT_OK;
-		default: fputs(usage, stderr); return EXIT_USAGE;
+		case 'h':
+			fputs(usage, stdout);
+			return EXIT_OK;
+		default:
+			fputs(usage, stderr);
+			return EXIT_USAGE;
 		}
 	}
 	if (optind != argc || !cfg.node || !cfg.node[0]) {
 		fprintf(stderr, "cairn agent: %s\n%s",
-			optind != argc ? "unexpected argument" : "no node name: give --node or set NODE_NAME",
-			usage);
+		        optind != argc ? "unexpected argument"
+		                       : "no node name: give --node or set NODE_NAME",
+		        usage);
 		return EXIT_USAGE;
 	}
 	/* The DaemonSet mounts <kubelet-root>/pods at /host_pods; without that mount, the
@@ -96,7 +119,8 @@ int cmd_agent(struct cli *c, int argc, char **argv)
 		cfg.host_pods = host_pods;
 	} else if (kubelet_root) {
 		if ((size_t)snprintf(pods, sizeof(pods), "%s/pods", kubelet_root) >= sizeof(pods))
-			return cli_fail(c, &e, err_set(&e, -ENAMETOOLONG, "--kubelet-root too long"));
+			return cli_fail(c, &e,
+			                err_set(&e, -ENAMETOOLONG, "--kubelet-root too long"));
 		cfg.host_pods = pods;
 	}
 	cfg.repo_url = c->repo_url ? c->repo_url : getenv("CAIRN_REPOSITORY");

@@ -32,8 +32,8 @@ static int sh(const char *fmt, ...)
 static json_t *cm(const char *name, const char *label)
 {
 	return json_pack("{s:s, s:s, s:{s:s, s:{s:s}}, s:{s:s}}", "apiVersion", "v1", "kind",
-			 "ConfigMap", "metadata", "name", name, "labels", "app", label, "data",
-			 "k", "v");
+	                 "ConfigMap", "metadata", "name", name, "labels", "app", label, "data", "k",
+	                 "v");
 }
 
 static int count_item(void *ud, json_t *item)
@@ -87,8 +87,9 @@ struct wctx {
 static void *watcher(void *ud)
 {
 	struct wctx *w = ud;
-	struct watch_params p = { "/api/v1/namespaces/t1/configmaps", "app=w", NULL, 30, on_ev,
-				  w->s, stop_fn, w->s };
+	struct watch_params p = {
+		"/api/v1/namespaces/t1/configmaps", "app=w", NULL, 30, on_ev, w->s, stop_fn, w->s
+	};
 	struct err e = ERR_INIT;
 	struct kube *k;
 
@@ -161,7 +162,7 @@ int main(void)
 		goto out;
 
 	ns = json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", "v1", "kind", "Namespace", "metadata",
-		       "name", "t1");
+	               "name", "t1");
 	r = kube_create(k, "/api/v1/namespaces", ns, NULL, &e);
 	is_int(r, 0, "create namespace over TLS with the token (%s)", e.msg);
 	json_decref(ns);
@@ -178,7 +179,8 @@ int main(void)
 	err_clear(&e);
 	is_int(kube_get(k, "/api/v1/namespaces/t1/configmaps/nope", &o, &e), -ENOENT,
 	       "missing object is -ENOENT");
-	ok(strstr(e.msg, "404") && strstr(e.msg, "nope"), "message names status and object: %s", e.msg);
+	ok(strstr(e.msg, "404") && strstr(e.msg, "nope"), "message names status and object: %s",
+	   e.msg);
 
 	/* Update with a stale resourceVersion conflicts; the retry helper re-reads. */
 	json_object_set_new(json_object_get(got, "data"), "k", json_string("v2"));
@@ -231,7 +233,7 @@ int main(void)
 
 		err_clear(&e);
 		is_int(kube_list(k, "/api/v1/namespaces/t1/configmaps", NULL, NULL, count_item, &n,
-				 &rv, &e),
+		                 &rv, &e),
 		       0, "list across pages");
 		is_int(n, KUBE_LIST_LIMIT + 21, "every object listed once");
 		ok(rv && rv[0], "list resourceVersion");
@@ -239,12 +241,12 @@ int main(void)
 	}
 	n = 0;
 	is_int(kube_list(k, "/api/v1/namespaces/t1/configmaps", "app=odd", NULL, count_item, &n,
-			 NULL, &e),
+	                 NULL, &e),
 	       0, "list with labelSelector");
 	is_int(n, (KUBE_LIST_LIMIT + 20) / 2, "only matching objects");
 	n = 0;
-	is_int(kube_list(k, "/api/v1/namespaces/t1/configmaps", NULL, "metadata.name=a",
-			 count_item, &n, NULL, &e),
+	is_int(kube_list(k, "/api/v1/namespaces/t1/configmaps", NULL, "metadata.name=a", count_item,
+	                 &n, NULL, &e),
 	       0, "list with fieldSelector");
 	is_int(n, 1, "one object by name");
 	err_clear(&e);
@@ -272,7 +274,8 @@ int main(void)
 		r = kube_patch_merge(k, "/api/v1/namespaces/t1/configmaps/w2", o, NULL, &e);
 		json_decref(o);
 		ok(r == 0 && wait_for(&s, &s.modified, 1), "MODIFIED event streamed");
-		is_int(post(k, "/_test/drop-watches?abrupt=true"), 0, "streams dropped by the server");
+		is_int(post(k, "/_test/drop-watches?abrupt=true"), 0,
+		       "streams dropped by the server");
 		o = cm("w3", "w");
 		r = kube_create(k, "/api/v1/namespaces/t1/configmaps", o, NULL, &e);
 		json_decref(o);
@@ -303,13 +306,15 @@ int main(void)
 		if (sh("echo wrong-token > %s/rotating", dir) != 0 || kube_new(&c2, &k2) < 0)
 			abort();
 		err_clear(&e);
-		is_int(kube_get(k2, "/api/v1/namespaces/t1", &got, &e), -EACCES, "wrong token refused");
+		is_int(kube_get(k2, "/api/v1/namespaces/t1", &got, &e), -EACCES,
+		       "wrong token refused");
 		ok(strstr(e.msg, "wrong-token") == NULL, "token not in the message: %s", e.msg);
 		sleep(1); /* a new mtime second, as a kubelet rotation would give */
 		if (sh("cp %s/token %s/rotating", dir, dir) != 0)
 			abort();
 		err_clear(&e);
-		is_int(kube_get(k2, "/api/v1/namespaces/t1", &got, &e), 0, "rotated token picked up (%s)", e.msg);
+		is_int(kube_get(k2, "/api/v1/namespaces/t1", &got, &e), 0,
+		       "rotated token picked up (%s)", e.msg);
 		json_decref(got);
 		got = NULL;
 		kube_free(k2);

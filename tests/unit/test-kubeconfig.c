@@ -26,36 +26,35 @@ static void put(const char *name, const char *text)
 	fclose(f);
 }
 
-static const char kubeconfig[] =
-	"apiVersion: v1\n"
-	"kind: Config\n"
-	"current-context: dev\n"
-	"clusters:\n"
-	"- name: prod\n"
-	"  cluster:\n"
-	"    server: https://prod.example:6443\n"
-	"    certificate-authority: certs/ca.pem\n"
-	"- name: dev\n"
-	"  cluster:\n"
-	"    server: http://127.0.0.1:8080/\n"
-	"    insecure-skip-tls-verify: true\n"
-	"    certificate-authority-data: SGVsbG8gQ0E=\n"
-	"contexts:\n"
-	"- name: dev\n"
-	"  context: {cluster: dev, user: alice, namespace: velero}\n"
-	"- name: prod\n"
-	"  context:\n"
-	"    cluster: prod\n"
-	"    user: bob\n"
-	"users:\n"
-	"- name: alice\n"
-	"  user:\n"
-	"    token: s3cr3t-token\n"
-	"- name: bob\n"
-	"  user:\n"
-	"    client-certificate: /abs/cert.pem\n"
-	"    client-key: key.pem\n"
-	"    client-key-data: a2V5IGJ5dGVz\n";
+static const char kubeconfig[] = "apiVersion: v1\n"
+                                 "kind: Config\n"
+                                 "current-context: dev\n"
+                                 "clusters:\n"
+                                 "- name: prod\n"
+                                 "  cluster:\n"
+                                 "    server: https://prod.example:6443\n"
+                                 "    certificate-authority: certs/ca.pem\n"
+                                 "- name: dev\n"
+                                 "  cluster:\n"
+                                 "    server: http://127.0.0.1:8080/\n"
+                                 "    insecure-skip-tls-verify: true\n"
+                                 "    certificate-authority-data: SGVsbG8gQ0E=\n"
+                                 "contexts:\n"
+                                 "- name: dev\n"
+                                 "  context: {cluster: dev, user: alice, namespace: velero}\n"
+                                 "- name: prod\n"
+                                 "  context:\n"
+                                 "    cluster: prod\n"
+                                 "    user: bob\n"
+                                 "users:\n"
+                                 "- name: alice\n"
+                                 "  user:\n"
+                                 "    token: s3cr3t-token\n"
+                                 "- name: bob\n"
+                                 "  user:\n"
+                                 "    client-certificate: /abs/cert.pem\n"
+                                 "    client-key: key.pem\n"
+                                 "    client-key-data: a2V5IGJ5dGVz\n";
 
 int main(void)
 {
@@ -75,7 +74,8 @@ int main(void)
 	is_str(c.ns, "velero", "namespace from the context");
 	is_str(c.token, "s3cr3t-token", "token from the user");
 	ok(c.insecure, "insecure-skip-tls-verify");
-	ok(c.ca_len == 8 && memcmp(c.ca_data, "Hello CA", 8) == 0, "certificate-authority-data decoded");
+	ok(c.ca_len == 8 && memcmp(c.ca_data, "Hello CA", 8) == 0,
+	   "certificate-authority-data decoded");
 	ok(!c.ca_file && !c.cert_file, "no file paths in this context");
 	kcfg_release(&c);
 
@@ -104,13 +104,14 @@ int main(void)
 	ok(strstr(e.msg, "line") != NULL, "message gives a line: %s", e.msg);
 
 	put("nosrv", "current-context: a\ncontexts: [{name: a, context: {cluster: c}}]\n"
-		     "clusters: [{name: c, cluster: {}}]\n");
+	             "clusters: [{name: c, cluster: {}}]\n");
 	snprintf(path, sizeof(path), "%s/nosrv", dir);
 	err_clear(&e);
 	is_int(kcfg_load_file(path, NULL, &c, &e), -EINVAL, "cluster without server fails");
 
-	put("badb64", "current-context: a\ncontexts: [{name: a, context: {cluster: c}}]\n"
-		      "clusters: [{name: c, cluster: {server: 'https://x', certificate-authority-data: '!!!'}}]\n");
+	put("badb64",
+	    "current-context: a\ncontexts: [{name: a, context: {cluster: c}}]\n"
+	    "clusters: [{name: c, cluster: {server: 'https://x', certificate-authority-data: '!!!'}}]\n");
 	snprintf(path, sizeof(path), "%s/badb64", dir);
 	err_clear(&e);
 	is_int(kcfg_load_file(path, NULL, &c, &e), -EINVAL, "bad base64 fails");

@@ -9,8 +9,8 @@
 #include <sys/stat.h>
 
 #include "tests/tap.h"
-#include "util/fsutil.h"
 #include "util/banned.h"
+#include "util/fsutil.h"
 
 static char root[] = "/tmp/test-kubelet-XXXXXX";
 
@@ -40,7 +40,8 @@ static const char *voldir(const char *podvol_json, const char *pv_json, int *ret
 {
 	static char out[300];
 	struct err e = ERR_INIT;
-	json_t *v = json_loads(podvol_json, 0, NULL), *pv = pv_json ? json_loads(pv_json, 0, NULL) : NULL;
+	json_t *v = json_loads(podvol_json, 0, NULL),
+	       *pv = pv_json ? json_loads(pv_json, 0, NULL) : NULL;
 
 	out[0] = 0;
 	*ret_r = kubelet_volume_dir(v, pv, out, sizeof(out), &e);
@@ -66,12 +67,14 @@ int main(void)
 	mk("uid-2/volumes/kubernetes.io~configmap/data");
 
 	/* Which folder name each kind of volume uses. */
-	is_str(voldir("{\"name\":\"cache\",\"emptyDir\":{}}", NULL, &r), "cache", "emptyDir: the volume name");
+	is_str(voldir("{\"name\":\"cache\",\"emptyDir\":{}}", NULL, &r), "cache",
+	       "emptyDir: the volume name");
 	is_str(voldir("{\"name\":\"d\",\"persistentVolumeClaim\":{\"claimName\":\"c\"}}",
-		      "{\"metadata\":{\"name\":\"pv-abc\"},\"spec\":{\"csi\":{\"driver\":\"x\"}}}", &r),
+	              "{\"metadata\":{\"name\":\"pv-abc\"},\"spec\":{\"csi\":{\"driver\":\"x\"}}}",
+	              &r),
 	       "pv-abc/mount", "CSI PVC: <pv>/mount");
 	is_str(voldir("{\"name\":\"d\",\"persistentVolumeClaim\":{\"claimName\":\"c\"}}",
-		      "{\"metadata\":{\"name\":\"pv-nfs\"},\"spec\":{\"nfs\":{}}}", &r),
+	              "{\"metadata\":{\"name\":\"pv-nfs\"},\"spec\":{\"nfs\":{}}}", &r),
 	       "pv-nfs", "non-CSI PVC: the PV name");
 	is_str(voldir("{\"name\":\"inline\",\"csi\":{\"driver\":\"x\"}}", NULL, &r), "inline/mount",
 	       "inline CSI: <volume>/mount");
@@ -80,10 +83,13 @@ int main(void)
 	voldir("{\"name\":\"../x\",\"emptyDir\":{}}", NULL, &r);
 	is_int(r, -EINVAL, "unsafe volume name refused");
 
-	resolve_ok("uid-1", "cache", "uid-1/volumes/kubernetes.io~empty-dir/cache", "emptyDir found");
-	resolve_ok("uid-1", "pv-abc/mount", "uid-1/volumes/kubernetes.io~csi/pv-abc/mount", "CSI PVC found");
+	resolve_ok("uid-1", "cache", "uid-1/volumes/kubernetes.io~empty-dir/cache",
+	           "emptyDir found");
+	resolve_ok("uid-1", "pv-abc/mount", "uid-1/volumes/kubernetes.io~csi/pv-abc/mount",
+	           "CSI PVC found");
 	resolve_ok("uid-1", "pv-nfs", "uid-1/volumes/kubernetes.io~nfs/pv-nfs", "NFS PVC found");
-	resolve_ok("uid-1", "inline/mount", "uid-1/volumes/kubernetes.io~csi/inline/mount", "inline CSI found");
+	resolve_ok("uid-1", "inline/mount", "uid-1/volumes/kubernetes.io~csi/inline/mount",
+	           "inline CSI found");
 
 	r = kubelet_resolve(root, "uid-1", "gone", &got, &e);
 	is_int(r, -ENOENT, "missing volume is -ENOENT");
@@ -96,11 +102,15 @@ int main(void)
 	err_clear(&e);
 	is_int(kubelet_resolve(root, "..", "cache", &got, &e), -EINVAL, "'..' pod uid refused");
 	is_int(kubelet_resolve(root, "uid-1", "*", &got, &e), -EINVAL, "glob characters refused");
-	is_int(kubelet_resolve(root, "uid-1", "pv-abc/../x", &got, &e), -EINVAL, "only /mount may follow");
+	is_int(kubelet_resolve(root, "uid-1", "pv-abc/../x", &got, &e), -EINVAL,
+	       "only /mount may follow");
 	is_int(kubelet_resolve(root, "uid-9", "cache", &got, &e), -ENOENT, "unknown pod uid");
 
-	pod = json_loads("{\"spec\":{\"volumes\":[{\"name\":\"a\"},{\"name\":\"b\",\"emptyDir\":{}}]}}", 0, NULL);
-	ok(kubelet_pod_volume(pod, "b") == json_array_get(json_object_get(json_object_get(pod, "spec"), "volumes"), 1),
+	pod = json_loads(
+	    "{\"spec\":{\"volumes\":[{\"name\":\"a\"},{\"name\":\"b\",\"emptyDir\":{}}]}}", 0,
+	    NULL);
+	ok(kubelet_pod_volume(pod, "b") ==
+	       json_array_get(json_object_get(json_object_get(pod, "spec"), "volumes"), 1),
 	   "pod volume found by name");
 	ok(kubelet_pod_volume(pod, "c") == NULL, "unknown volume is NULL");
 	json_decref(pod);

@@ -33,7 +33,7 @@ static int collect(void *ud, const char *line, size_t n)
 }
 
 static const char stream[] = "{\"type\":\"ADDED\"}\n\n{\"type\":\"MODIFIED\"}\r\n{\"a\":1}\n"
-			     "partial-at-end";
+                             "partial-at-end";
 
 int main(void)
 {
@@ -49,8 +49,8 @@ int main(void)
 		memset(&g, 0, sizeof(g));
 		watch_lines_init(&w, 64);
 		for (i = 0; i < len; i += step)
-			if (watch_lines_feed(&w, stream + i, len - i < step ? len - i : step, collect,
-					     &g) < 0)
+			if (watch_lines_feed(&w, stream + i, len - i < step ? len - i : step,
+			                     collect, &g) < 0)
 				all = false;
 		if (strcmp(g.text, want) != 0 || w.b.len != strlen("partial-at-end")) {
 			all = false;
@@ -71,7 +71,8 @@ int main(void)
 		is_int(watch_lines_feed(&w, big, 50, collect, &g), -EFBIG,
 		       "growing past the bound is -EFBIG");
 		is_int(w.b.len, 0, "the partial line is dropped");
-		is_int(watch_lines_feed(&w, "ok\n", 3, collect, &g), 0, "the splitter is usable after");
+		is_int(watch_lines_feed(&w, "ok\n", 3, collect, &g), 0,
+		       "the splitter is usable after");
 		is_str(g.text, "ok|", "next line intact");
 		watch_lines_release(&w);
 	}
@@ -92,7 +93,8 @@ int main(void)
 	memset(&g, 0, sizeof(g));
 	g.fail_at = 2;
 	watch_lines_init(&w, 64);
-	is_int(watch_lines_feed(&w, "a\nb\nc\n", 6, collect, &g), -ECANCELED, "callback error returned");
+	is_int(watch_lines_feed(&w, "a\nb\nc\n", 6, collect, &g), -ECANCELED,
+	       "callback error returned");
 	is_int(g.lines, 2, "no line after the failing one");
 	watch_lines_release(&w);
 

@@ -13,16 +13,17 @@
 static json_t *pvb_json(const char *phase, bool cancel, const char *uploader, const char *node)
 {
 	return json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:s}, s:{s:s, s:s, s:s, s:b, s:s, "
-			 "s:{s:s, s:s, s:s, s:s}}, s:{s:s}}",
-			 "apiVersion", "velero.io/v1", "kind", "PodVolumeBackup", "metadata", "name",
-			 "b1-abc", "namespace", "velero", "uid", "u-1", "resourceVersion", "7", "spec",
-			 "node", node, "volume", "data", "backupStorageLocation", "default", "cancel",
-			 cancel, "uploaderType", uploader, "pod", "kind", "Pod", "namespace", "app",
-			 "name", "web-0", "uid", "pod-uid-1", "status", "phase", phase);
+	                 "s:{s:s, s:s, s:s, s:s}}, s:{s:s}}",
+	                 "apiVersion", "velero.io/v1", "kind", "PodVolumeBackup", "metadata",
+	                 "name", "b1-abc", "namespace", "velero", "uid", "u-1", "resourceVersion",
+	                 "7", "spec", "node", node, "volume", "data", "backupStorageLocation",
+	                 "default", "cancel", cancel, "uploaderType", uploader, "pod", "kind",
+	                 "Pod", "namespace", "app", "name", "web-0", "uid", "pod-uid-1", "status",
+	                 "phase", phase);
 }
 
 static bool claim(const char *phase, bool cancel, const char *uploader, const char *node,
-		  const char *types)
+                  const char *types)
 {
 	json_t *o = pvb_json(phase, cancel, uploader, node);
 	struct pvb p;
@@ -77,8 +78,10 @@ int main(void)
 	is_int(pvb_status_apply(o, &st), 0, "in progress applied");
 	s = json_object_get(o, "status");
 	is_str(json_string_value(json_object_get(s, "phase")), "InProgress", "phase InProgress");
-	is_str(json_string_value(json_object_get(s, "startTimestamp")), "2023-11-14T22:13:20Z", "startTimestamp");
-	is_int(json_integer_value(json_object_get(json_object_get(s, "progress"), "bytesDone")), 40, "bytesDone");
+	is_str(json_string_value(json_object_get(s, "startTimestamp")), "2023-11-14T22:13:20Z",
+	       "startTimestamp");
+	is_int(json_integer_value(json_object_get(json_object_get(s, "progress"), "bytesDone")), 40,
+	       "bytesDone");
 	memset(&st, 0, sizeof(st));
 	st.phase = PVB_COMPLETED;
 	st.snapshot_id = "abcd";
@@ -92,9 +95,12 @@ int main(void)
 	s = json_object_get(o, "status");
 	is_str(json_string_value(json_object_get(s, "phase")), "Completed", "phase Completed");
 	is_str(json_string_value(json_object_get(s, "snapshotID")), "abcd", "snapshotID");
-	is_str(json_string_value(json_object_get(s, "startTimestamp")), "2023-11-14T22:13:20Z", "startTimestamp kept");
-	is_str(json_string_value(json_object_get(s, "completionTimestamp")), "2023-11-14T22:14:20Z", "completionTimestamp");
-	is_int(json_integer_value(json_object_get(json_object_get(s, "progress"), "totalBytes")), 100, "totalBytes");
+	is_str(json_string_value(json_object_get(s, "startTimestamp")), "2023-11-14T22:13:20Z",
+	       "startTimestamp kept");
+	is_str(json_string_value(json_object_get(s, "completionTimestamp")), "2023-11-14T22:14:20Z",
+	       "completionTimestamp");
+	is_int(json_integer_value(json_object_get(json_object_get(s, "progress"), "totalBytes")),
+	       100, "totalBytes");
 	is_int(json_integer_value(json_object_get(s, "incrementalBytes")), 12, "incrementalBytes");
 	ok(json_object_get(s, "path") != NULL, "path kept");
 	ok(json_object_get(s, "message") == NULL, "empty message clears");
@@ -102,20 +108,23 @@ int main(void)
 	st.phase = PVB_FAILED;
 	st.message = "boom";
 	is_int(pvb_status_apply(o, &st), 0, "failed applied");
-	is_str(json_string_value(json_object_get(json_object_get(o, "status"), "message")), "boom", "message set");
+	is_str(json_string_value(json_object_get(json_object_get(o, "status"), "message")), "boom",
+	       "message set");
 
 	is_int(pvb_finalizer(o, true), 1, "finalizer added");
 	is_int(pvb_finalizer(o, true), 0, "added once only");
-	is_int(json_array_size(json_object_get(json_object_get(o, "metadata"), "finalizers")), 1, "one finalizer");
+	is_int(json_array_size(json_object_get(json_object_get(o, "metadata"), "finalizers")), 1,
+	       "one finalizer");
 	is_int(pvb_finalizer(o, false), 1, "finalizer removed");
 	is_int(pvb_finalizer(o, false), 0, "removing twice changes nothing");
 	json_decref(o);
 
 	/* BackupStorageLocation -> repository URL. */
 	bsl = json_loads("{\"metadata\":{\"name\":\"default\"},\"spec\":{\"provider\":\"aws\","
-			 "\"objectStorage\":{\"bucket\":\"velero\",\"prefix\":\"/cluster-a/\"},"
-			 "\"config\":{\"s3Url\":\"http://minio:9000/\",\"region\":\"minio\","
-			 "\"insecureSkipTLSVerify\":\"true\"}}}", 0, NULL);
+	                 "\"objectStorage\":{\"bucket\":\"velero\",\"prefix\":\"/cluster-a/\"},"
+	                 "\"config\":{\"s3Url\":\"http://minio:9000/\",\"region\":\"minio\","
+	                 "\"insecureSkipTLSVerify\":\"true\"}}}",
+	                 0, NULL);
 	r = bsl_repo_url(bsl, "app", &url, opts, 4, &n, &e);
 	is_int(r, 0, "BSL gives a URL");
 	is_str(url, "s3:http://minio:9000/velero/cluster-a/plugins/cairn/app", "per-namespace URL");
@@ -130,10 +139,13 @@ int main(void)
 	is_int(r, -EROFS, "ReadOnly location refused");
 	ok(strstr(e.msg, "ReadOnly") != NULL, "message says ReadOnly: %s", e.msg);
 	json_decref(bsl);
-	bsl = json_loads("{\"metadata\":{\"name\":\"aws\"},\"spec\":{\"objectStorage\":{\"bucket\":\"b\"},"
-			 "\"config\":{\"region\":\"eu-west-1\"}}}", 0, NULL);
+	bsl = json_loads(
+	    "{\"metadata\":{\"name\":\"aws\"},\"spec\":{\"objectStorage\":{\"bucket\":\"b\"},"
+	    "\"config\":{\"region\":\"eu-west-1\"}}}",
+	    0, NULL);
 	r = bsl_repo_url(bsl, "ns1", &url, opts, 4, &n, &e);
-	is_str(r == 0 ? url : NULL, "s3:https://s3.eu-west-1.amazonaws.com/b/plugins/cairn/ns1", "AWS endpoint, no prefix");
+	is_str(r == 0 ? url : NULL, "s3:https://s3.eu-west-1.amazonaws.com/b/plugins/cairn/ns1",
+	       "AWS endpoint, no prefix");
 	if (r == 0) {
 		for (i = 0; i < n; i++)
 			free(opts[i]);
