@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <malloc.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -346,5 +347,7 @@ fail:
 	snapshot_release(&parent);
 	repo_unlock(lock);
 	pthread_mutex_destroy(&b.fail_lock);
+	/* A long-running agent must not keep a backup's peak: hand freed heap back. */
+	malloc_trim(0);
 	return rc;
 }
