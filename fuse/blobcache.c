@@ -181,7 +181,7 @@ static int load(struct blobcache *c, struct cblob *b, struct err *e)
 }
 
 int blobcache_get(struct blobcache *c, const uint8_t id[ID_BYTES], struct cblob **ret,
-		  struct err *e)
+                  struct err *e)
 {
 	struct cblob *b;
 	int r = 0;
@@ -283,7 +283,7 @@ static void *worker_main(void *arg)
 }
 
 int blobcache_new(size_t max_bytes, size_t workers, blobcache_fetch_fn fetch, void *ud,
-		  struct blobcache **ret)
+                  struct blobcache **ret)
 {
 	struct blobcache *c = calloc(1, sizeof(*c));
 	int r = -ENOMEM;

@@ -42,7 +42,7 @@ int dirlist_adopt(struct node *ent, size_t n, struct dirlist **ret)
 }
 
 int dirlist_load(struct repo *r, const struct extent *segs, size_t n_segs, const struct node *dir,
-		 struct dirlist **ret, struct err *e)
+                 struct dirlist **ret, struct err *e)
 {
 	struct tree_iter it;
 	struct node *ent = NULL;

@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <limits.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -23,12 +22,26 @@ bool fs_is_dir(const struct snode *n)
 	       (n->kind == SN_REAL && n->node.type == NODE_DIR);
 }
 
+static void dl_unlink(struct snode *n)
+{
+	n->dl_prev->dl_next = n->dl_next;
+	n->dl_next->dl_prev = n->dl_prev;
+}
+
+static void dl_push(struct snapfs *fs, struct snode *n)
+{
+	n->dl_next = fs->dl_lru.dl_next;
+	n->dl_prev = &fs->dl_lru;
+	fs->dl_lru.dl_next->dl_prev = n;
+	fs->dl_lru.dl_next = n;
+}
+
+/* Drop the node's reference to its listing. */
 static void dl_detach(struct snapfs *fs, struct snode *n)
 {
 	if (!n->dl)
 		return;
-	n->dl_prev->dl_next = n->dl_next;
-	n->dl_next->dl_prev = n->dl_prev;
+	dl_unlink(n);
 	fs->dl_entries -= n->dl->n;
 	fs_dirlist_put(fs, n->dl);
 	n->dl = NULL;
@@ -84,7 +97,7 @@ void fs_unpin(struct snapfs *fs, struct snode *n)
 
 /* Find the virtual node with this key, or create it. */
 static struct snode *vnode_get(struct snapfs *fs, enum snode_kind kind, const char *name,
-			       size_t name_len, const struct buf *key)
+                               size_t name_len, const struct buf *key)
 {
 	struct snode *n = itable_find(&fs->it, key->p, key->len);
 
@@ -167,8 +180,9 @@ static int place(struct snapfs *fs, const struct layout_entry *le, const struct 
 		struct snode *n;
 
 		if (!slash)
-			kind = le->kind == LAYOUT_SNAP ? SN_ROOT
-			       : le->kind == LAYOUT_LINK ? SN_VLINK : SN_VDIR;
+			kind = le->kind == LAYOUT_SNAP   ? SN_ROOT
+			       : le->kind == LAYOUT_LINK ? SN_VLINK
+			                                 : SN_VDIR;
 		buf_reset(&key);
 		r = buf_put_u8(&key, kind == SN_ROOT ? 'r' : kind == SN_VLINK ? 'l' : 'v');
 		if (r == 0)
@@ -261,24 +275,79 @@ static int64_t now_sec(void)
 	return (int64_t)ts.tv_sec;
 }
 
+static int cmp_id(const void *a, const void *b)
+{
+	return memcmp(a, b, ID_BYTES);
+}
+
+/* Remember the listed ids; true when one of them was not there last time. */
+static int note_ids(struct snapfs *fs, const struct snapshot *s, size_t n, bool *ret_new)
+{
+	uint8_t(*ids)[ID_BYTES] = NULL;
+	bool fresh = false;
+
+	if (n > 0) {
+		ids = calloc(n, ID_BYTES);
+		if (!ids)
+			return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		memcpy(ids[i], s[i].id, ID_BYTES);
+		if (!fs->known || !bsearch(s[i].id, fs->known, fs->n_known, ID_BYTES, cmp_id))
+			fresh = true;
+	}
+	if (n > 1)
+		qsort(ids, n, ID_BYTES, cmp_id);
+	free(fs->known);
+	fs->known = ids;
+	fs->n_known = n;
+	*ret_new = fresh;
+	return 0;
+}
+
+/* A repository handle reads the index once: new snapshots bring new index files, so
+ * reopen and swap handles (the caller holds the repository lock for writing). */
+static int reopen(struct snapfs *fs, struct err *e)
+{
+	struct repo *nr = NULL;
+	int r;
+
+	r = fs->opt.reopen(fs->opt.reopen_ud, &nr, e);
+	if (r == 0)
+		r = repo_index_load(nr, e);
+	if (r < 0) {
+		repo_free(nr);
+		return r;
+	}
+	repo_free(fs->owned);
+	fs->owned = nr;
+	fs->repo = nr;
+	return 0;
+}
+
 int fs_refresh(struct snapfs *fs, bool force, struct err *e)
 {
 	struct snapshot *s = NULL;
 	struct layout l = { 0 };
 	size_t n = 0;
 	int64_t now = now_sec();
+	bool first, fresh = false;
 	int r = 0;
 
 	pthread_mutex_lock(&fs->refresh_lock);
+	first = fs->last_refresh == 0;
 	if (!force && fs->last_refresh != 0 && now - fs->last_refresh < fs->opt.refresh_sec)
 		goto done;
 	/* Failures are rate-limited too: a broken backend is not hammered by every ls. */
 	fs->last_refresh = now;
-	/* New snapshots come with new index files: reload both while no reader runs. */
 	pthread_rwlock_wrlock(&fs->repo_lock);
 	r = repo_index_load(fs->repo, e);
 	if (r == 0)
 		r = repo_snapshot_list(fs->repo, &s, &n, e);
+	if (r == 0)
+		r = note_ids(fs, s, n, &fresh);
+	if (r == 0 && fresh && !first && fs->opt.reopen)
+		r = reopen(fs, e);
 	pthread_rwlock_unlock(&fs->repo_lock);
 	if (r < 0)
 		goto done;
@@ -317,8 +386,8 @@ static void set_times(struct stat *st, int64_t sec, uint32_t nsec)
 static mode_t type_bits(enum node_type t)
 {
 	static const mode_t bits[] = {
-		[NODE_FILE] = S_IFREG, [NODE_DIR] = S_IFDIR, [NODE_SYMLINK] = S_IFLNK,
-		[NODE_FIFO] = S_IFIFO, [NODE_CHR] = S_IFCHR, [NODE_BLK] = S_IFBLK,
+		[NODE_FILE] = S_IFREG,  [NODE_DIR] = S_IFDIR, [NODE_SYMLINK] = S_IFLNK,
+		[NODE_FIFO] = S_IFIFO,  [NODE_CHR] = S_IFCHR, [NODE_BLK] = S_IFBLK,
 		[NODE_SOCK] = S_IFSOCK,
 	};
 
@@ -430,13 +499,11 @@ static void dl_trim(struct snapfs *fs, struct snode *keep)
 	}
 }
 
+/* Give the node a listing; d carries the reference the node now owns. */
 static void dl_attach(struct snapfs *fs, struct snode *n, struct dirlist *d)
 {
 	n->dl = d;
-	n->dl_next = fs->dl_lru.dl_next;
-	n->dl_prev = &fs->dl_lru;
-	fs->dl_lru.dl_next->dl_prev = n;
-	fs->dl_lru.dl_next = n;
+	dl_push(fs, n);
 	fs->dl_entries += d->n;
 	dl_trim(fs, n);
 }
@@ -448,12 +515,10 @@ int fs_dirlist(struct snapfs *fs, struct snode *dir, struct dirlist **ret, struc
 
 	if (dir->dl) {
 		/* Move to the warm end. */
-		struct dirlist *keep = dir->dl;
-
-		keep->refs++;
-		dl_detach(fs, dir);
-		dl_attach(fs, dir, keep);
-		*ret = keep;
+		dir->dl->refs++;
+		dl_unlink(dir);
+		dl_push(fs, dir);
+		*ret = dir->dl;
 		return 0;
 	}
 	dir->pins++;
@@ -470,9 +535,7 @@ int fs_dirlist(struct snapfs *fs, struct snode *dir, struct dirlist **ret, struc
 		if (dir->dl) {
 			dirlist_free(d);
 			d = dir->dl;
-			dir->dl->refs++;
-			dl_detach(fs, dir);
-			dl_attach(fs, dir, d);
+			d->refs++;
 		} else {
 			d->refs++; /* one for the node, one for the caller */
 			dl_attach(fs, dir, d);
@@ -515,6 +578,8 @@ int fs_init(struct snapfs *fs, struct repo *r, const struct snapfs_options *o, s
 	k = itable_add(&fs->it, fs->root);
 	if (k < 0)
 		return err_set(e, k, "cannot allocate the root");
+	/* On the virtual list like every directory, so refresh rebuilds its children. */
+	fs->vnodes = fs->root;
 	return 0;
 }
 
@@ -536,6 +601,8 @@ void fs_release(struct snapfs *fs)
 		fs->root = NULL;
 	}
 	itable_release(&fs->it);
+	free(fs->known);
+	repo_free(fs->owned);
 	pthread_rwlock_destroy(&fs->repo_lock);
 	pthread_mutex_destroy(&fs->report_lock);
 	pthread_mutex_destroy(&fs->refresh_lock);

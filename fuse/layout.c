@@ -15,10 +15,10 @@
 #define SHORT_ID_HEX 8
 
 static int add(struct layout *l, enum layout_kind kind, size_t snap, const char *target,
-	       const char *fmt, ...) _printf_(5, 6);
+               const char *fmt, ...) _printf_(5, 6);
 
 static int add(struct layout *l, enum layout_kind kind, size_t snap, const char *target,
-	       const char *fmt, ...)
+               const char *fmt, ...)
 {
 	struct layout_entry *ent;
 	va_list ap;
@@ -109,7 +109,7 @@ static int by_time(const void *a, const void *b, void *ud)
 /* names[i] = "2024-05-01T10:00:00Z", then "-2", "-3" for later snapshots of the same
  * second: the order is time, nsec, id, so a name never moves when newer ones arrive. */
 static int time_names(const struct snapshot *s, const size_t *order, size_t n,
-		      char (*names)[LAYOUT_NAME_MAX])
+                      char (*names)[LAYOUT_NAME_MAX])
 {
 	char prev[LAYOUT_NAME_MAX] = "";
 	unsigned dup = 1;
@@ -154,7 +154,7 @@ static size_t short_len(const struct snapshot *s, size_t n, size_t i)
 }
 
 static int add_views(struct layout *l, const struct snapshot *s, size_t n, size_t i,
-		     const char *tname)
+                     const char *tname)
 {
 	char hex[ID_HEX], a[LAYOUT_NAME_MAX], b[LAYOUT_NAME_MAX];
 	const char *ns, *pvc, *pod, *vol;

@@ -11,3 +11,7 @@ tests_unit_test_extmap_LDADD = $(CAIRN_LIBS)
 tests_unit_test_blobcache_LDADD = $(CAIRN_LIBS)
 tests_unit_test_layout_LDADD = $(CAIRN_LIBS)
 tests_unit_test_inode_LDADD = $(CAIRN_LIBS)
+
+# Real FUSE mounts (root, /dev/fuse, fusermount3: tests/fuse/deps.sh installs the tools).
+TESTS += tests/e2e/fuse-mount.sh
+EXTRA_DIST += tests/e2e/fuse-mount.sh tests/fuse/deps.sh

@@ -3,9 +3,9 @@
 #include "fuse/snapfs-internal.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <stdio.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -13,7 +13,7 @@
 
 /* Snapshots never change: the kernel may cache what is inside them for long. The virtual
  * tree changes on refresh, so its names and attributes are cached briefly. */
-#define FROZEN_TIMEOUT 3600.0
+#define FROZEN_TIMEOUT  3600.0
 #define VIRTUAL_TIMEOUT 1.0
 /* Linux caps one xattr value and a name list at 64 KiB (XATTR_SIZE_MAX, XATTR_LIST_MAX). */
 #define XATTR_SIZE_LIMIT (64u * 1024)
@@ -29,7 +29,7 @@ static double attr_timeout(const struct snode *n)
 }
 
 static void entry_fill(struct snapfs *fs, const struct snode *dir, const struct snode *n,
-		       struct fuse_entry_param *ep)
+                       struct fuse_entry_param *ep)
 {
 	memset(ep, 0, sizeof(*ep));
 	ep->ino = n->ino;
@@ -278,7 +278,7 @@ static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
 /* Entry i of an open directory (0 and 1 are "." and ".."): its name into name and, for
  * readdirplus or when it already exists, its node. false past the end. */
 static bool dir_entry(struct snapfs *fs, struct dirh *h, size_t i, bool plus, char *name,
-		      size_t name_size, struct snode **ret, struct stat *st)
+                      size_t name_size, struct snode **ret, struct stat *st)
 {
 	const struct node *src;
 	size_t k = i - 2;
@@ -317,8 +317,7 @@ static bool dir_entry(struct snapfs *fs, struct dirh *h, size_t i, bool plus, ch
 	return true;
 }
 
-static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_info *fi,
-		       bool plus)
+static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_info *fi, bool plus)
 {
 	struct snapfs *fs = fs_of(req);
 	struct dirh *h = (struct dirh *)(uintptr_t)fi->fh;
@@ -350,10 +349,10 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_
 					ep.ino = 0; /* the kernel takes no reference on dots */
 			}
 			need = fuse_add_direntry_plus(req, buf + pos, size - pos, name, &ep,
-						      (off_t)i + 1);
+			                              (off_t)i + 1);
 		} else {
-			need = fuse_add_direntry(req, buf + pos, size - pos, name, &st,
-						 (off_t)i + 1);
+			need =
+			    fuse_add_direntry(req, buf + pos, size - pos, name, &st, (off_t)i + 1);
 		}
 		if (need > size - pos) {
 			if (n)
@@ -370,14 +369,14 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_
 }
 
 static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-		       struct fuse_file_info *fi)
+                       struct fuse_file_info *fi)
 {
 	(void)ino;
 	do_readdir(req, size, off, fi, false);
 }
 
 static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-			   struct fuse_file_info *fi)
+                           struct fuse_file_info *fi)
 {
 	(void)ino;
 	do_readdir(req, size, off, fi, true);
@@ -474,14 +473,13 @@ static void rofs(fuse_req_t req)
 }
 
 static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
-		       struct fuse_file_info *fi)
+                       struct fuse_file_info *fi)
 {
 	(void)ino, (void)attr, (void)to_set, (void)fi;
 	rofs(req);
 }
 
-static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
-		     dev_t rdev)
+static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
 {
 	(void)parent, (void)name, (void)mode, (void)rdev;
 	rofs(req);
@@ -506,7 +504,7 @@ static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, cons
 }
 
 static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
-		      const char *newname, unsigned int flags)
+                      const char *newname, unsigned int flags)
 {
 	(void)parent, (void)name, (void)newparent, (void)newname, (void)flags;
 	rofs(req);
@@ -519,21 +517,21 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const 
 }
 
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
-		     struct fuse_file_info *fi)
+                     struct fuse_file_info *fi)
 {
 	(void)ino, (void)buf, (void)size, (void)off, (void)fi;
 	rofs(req);
 }
 
 static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
-		      struct fuse_file_info *fi)
+                      struct fuse_file_info *fi)
 {
 	(void)parent, (void)name, (void)mode, (void)fi;
 	rofs(req);
 }
 
 static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
-			size_t size, int flags)
+                        size_t size, int flags)
 {
 	(void)ino, (void)name, (void)value, (void)size, (void)flags;
 	rofs(req);
@@ -546,7 +544,7 @@ static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 }
 
 static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length,
-			 struct fuse_file_info *fi)
+                         struct fuse_file_info *fi)
 {
 	(void)ino, (void)mode, (void)offset, (void)length, (void)fi;
 	rofs(req);

@@ -96,7 +96,7 @@ static void prefetch(struct snapfs *fs, const struct node *x, size_t i)
 
 /* Copy want bytes at off into out; returns bytes copied (short only at end of file). */
 static ssize_t copy_range(struct snapfs *fs, struct fileh *h, uint64_t off, size_t want,
-			  uint8_t *out, struct err *e)
+                          uint8_t *out, struct err *e)
 {
 	const struct node *x = &h->sn->node;
 	size_t i = extmap_find(&h->map, off), done = 0;
@@ -119,7 +119,7 @@ static ssize_t copy_range(struct snapfs *fs, struct fileh *h, uint64_t off, size
 			if (cblob_len(b) != ext->len) {
 				blobcache_put(fs->cache, b);
 				return err_set(e, -EBADMSG, "blob length %zu, extent says %llu",
-					       cblob_len(b), (unsigned long long)ext->len);
+				               cblob_len(b), (unsigned long long)ext->len);
 			}
 			memcpy(out + done, cblob_data(b) + in, n);
 			blobcache_put(fs->cache, b);
@@ -157,7 +157,7 @@ void read_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fu
 	got = copy_range(fs, h, uoff, size, out, &e);
 	if (got < 0) {
 		err_wrap(&e, (int)got, "read of '%.*s' at %lld", (int)h->sn->node.name_len,
-			 h->sn->node.name ? h->sn->node.name : "", (long long)off);
+		         h->sn->node.name ? h->sn->node.name : "", (long long)off);
 		fs_report(fs, &e);
 		fuse_reply_err(req, EIO);
 	} else {

@@ -28,7 +28,7 @@ uint64_t extmap_total(const struct extmap *m);
 #define BLOBCACHE_MAX_WORKERS 8
 /* Appends the plaintext of blob id to out. Called from many threads at once. */
 typedef int (*blobcache_fetch_fn)(void *ud, const uint8_t id[ID_BYTES], struct buf *out,
-				  struct err *e);
+                                  struct err *e);
 struct blobcache;
 struct cblob;
 struct blobcache_stats {
@@ -36,12 +36,12 @@ struct blobcache_stats {
 	size_t bytes, entries;
 };
 int blobcache_new(size_t max_bytes, size_t workers, blobcache_fetch_fn fetch, void *ud,
-		  struct blobcache **ret) _must_check_;
+                  struct blobcache **ret) _must_check_;
 /* Joins the prefetch workers; every blob must have been put back. NULL is fine. */
 void blobcache_free(struct blobcache *c);
 /* A referenced blob: its bytes stay valid until blobcache_put. */
 int blobcache_get(struct blobcache *c, const uint8_t id[ID_BYTES], struct cblob **ret,
-		  struct err *e) _must_check_;
+                  struct err *e) _must_check_;
 void blobcache_put(struct blobcache *c, struct cblob *b);
 /* Hint that id will be read soon; dropped when the queue is full or it is cached. */
 void blobcache_prefetch(struct blobcache *c, const uint8_t id[ID_BYTES]);
@@ -51,8 +51,13 @@ size_t cblob_len(const struct cblob *b);
 
 /* ---- layout.c: which virtual path shows which snapshot ---- */
 #define LAYOUT_NAME_MAX 256
-enum layout_kind { LAYOUT_DIR, LAYOUT_SNAP, LAYOUT_LINK, _LAYOUT_KIND_MAX,
-		   _LAYOUT_KIND_INVALID = -22 };
+enum layout_kind {
+	LAYOUT_DIR,
+	LAYOUT_SNAP,
+	LAYOUT_LINK,
+	_LAYOUT_KIND_MAX,
+	_LAYOUT_KIND_INVALID = -22
+};
 struct layout_entry {
 	char *path; /* relative to the mount root, components joined by '/' */
 	enum layout_kind kind;
@@ -77,19 +82,19 @@ struct snode {
 	uint64_t nlookup; /* the kernel's references (lookup, readdirplus minus forget) */
 	unsigned pins;    /* our own short-lived references (open files, loads in progress) */
 	enum snode_kind kind;
-	uint64_t scope; /* SN_ROOT, SN_REAL: ino of the snapshot root (hardlinks meet there) */
-	char *name;     /* virtual nodes */
-	char *target;   /* SN_VLINK */
+	uint64_t scope;      /* SN_ROOT, SN_REAL: ino of the snapshot root (hardlinks meet there) */
+	char *name;          /* virtual nodes */
+	char *target;        /* SN_VLINK */
 	struct extent *segs; /* SN_ROOT: the snapshot's tree segments */
 	size_t n_segs;
 	int64_t time_sec; /* SN_ROOT */
 	uint32_t time_nsec;
 	struct node node; /* SN_REAL */
 	bool has_node;
-	uint64_t blocks;  /* SN_REAL: 512-byte units really stored (holes excluded) */
+	uint64_t blocks; /* SN_REAL: 512-byte units really stored (holes excluded) */
 	/* virtual nodes */
-	bool top;        /* listing or looking up in it refreshes the snapshot list */
-	uint64_t gen;    /* refresh generation that last placed it in the layout */
+	bool top;            /* listing or looking up in it refreshes the snapshot list */
+	uint64_t gen;        /* refresh generation that last placed it in the layout */
 	struct snode **kids; /* SN_VDIR, sorted by name */
 	size_t n_kids, cap_kids;
 	struct snode *vnext;
@@ -125,7 +130,7 @@ struct dirlist {
 };
 /* Read a directory (root: a snapshot's tree segments) through tree_iter. */
 int dirlist_load(struct repo *r, const struct extent *segs, size_t n_segs, const struct node *dir,
-		 struct dirlist **ret, struct err *e) _must_check_;
+                 struct dirlist **ret, struct err *e) _must_check_;
 /* Take ownership of ent[0..n) and sort it. */
 int dirlist_adopt(struct node *ent, size_t n, struct dirlist **ret) _must_check_;
 const struct node *dirlist_find(const struct dirlist *d, const char *name, size_t len);
@@ -135,18 +140,21 @@ void dirlist_free(struct dirlist *d);
 struct snapfs {
 	struct repo *repo;
 	struct snapfs_options opt;
-	pthread_mutex_t lock;          /* inode table, layout, listings */
-	pthread_rwlock_t repo_lock;    /* read: blob and tree reads; write: refresh */
-	pthread_mutex_t refresh_lock;  /* one refresh at a time */
+	pthread_mutex_t lock;         /* inode table, layout, listings */
+	pthread_rwlock_t repo_lock;   /* read: blob and tree reads; write: refresh */
+	pthread_mutex_t refresh_lock; /* one refresh at a time */
 	pthread_mutex_t report_lock;
 	struct itable it;
 	struct snode *root;
 	struct snode *vnodes;
 	uint64_t gen;
-	struct snode dl_lru;           /* ring of directories holding a listing */
+	struct snode dl_lru; /* ring of directories holding a listing */
 	size_t dl_entries, dl_max;
+	struct repo *owned;         /* a handle from opt.reopen that replaced the first */
+	uint8_t (*known)[ID_BYTES]; /* sorted ids of the snapshots of the last refresh */
+	size_t n_known;
 	struct blobcache *cache;
-	int64_t last_refresh;          /* CLOCK_MONOTONIC seconds; 0 never */
+	int64_t last_refresh; /* CLOCK_MONOTONIC seconds; 0 never */
 	uid_t uid;
 	gid_t gid;
 	struct timespec started;
@@ -154,7 +162,7 @@ struct snapfs {
 };
 
 int fs_init(struct snapfs *fs, struct repo *r, const struct snapfs_options *o,
-	    struct err *e) _must_check_;
+            struct err *e) _must_check_;
 void fs_release(struct snapfs *fs);
 /* Reload the snapshot list when it is older than refresh_sec (always when force). */
 int fs_refresh(struct snapfs *fs, bool force, struct err *e) _must_check_;
@@ -165,7 +173,7 @@ struct snode *fs_child(struct snapfs *fs, struct snode *dir, const struct node *
 struct snode *fs_vfind(const struct snode *dir, const char *name);
 /* Takes a reference to dir's listing, loading it (the lock is dropped meanwhile). */
 int fs_dirlist(struct snapfs *fs, struct snode *dir, struct dirlist **ret,
-	       struct err *e) _must_check_;
+               struct err *e) _must_check_;
 void fs_dirlist_put(struct snapfs *fs, struct dirlist *d);
 void fs_unpin(struct snapfs *fs, struct snode *n);
 void fs_forget(struct snapfs *fs, struct snode *n, uint64_t nlookup);
@@ -174,6 +182,5 @@ bool fs_is_dir(const struct snode *n);
 /* ---- ops.c, read.c: the libfuse callbacks ---- */
 extern const struct fuse_lowlevel_ops snapfs_ops;
 void read_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
-void read_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-	       struct fuse_file_info *fi);
+void read_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi);
 void read_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);

@@ -39,10 +39,11 @@ static int check_mountpoint(const char *mp, struct err *e)
 
 		/* A FUSE server that died without unmounting leaves this behind. */
 		if (r == -ENOTCONN)
-			return err_set(e, r,
-				       "%s is a stale mount (Transport endpoint is not connected): "
-				       "run `fusermount3 -u %s` (or `umount -l %s`) and mount again",
-				       mp, mp, mp);
+			return err_set(
+			    e, r,
+			    "%s is a stale mount (Transport endpoint is not connected): "
+			    "run `fusermount3 -u %s` (or `umount -l %s`) and mount again",
+			    mp, mp, mp);
 		return err_set(e, r, "mountpoint %s: %s", mp, strerror(-r));
 	}
 	if (!S_ISDIR(st.st_mode))
@@ -53,7 +54,7 @@ static int check_mountpoint(const char *mp, struct err *e)
 static int session_args(const struct snapfs_options *o, char *opts, size_t n)
 {
 	int w = snprintf(opts, n, "ro,default_permissions,fsname=cairn,subtype=cairn%s",
-			 o->allow_other ? ",allow_other" : "");
+	                 o->allow_other ? ",allow_other" : "");
 
 	return w < 0 || (size_t)w >= n ? -EOVERFLOW : 0;
 }

@@ -11,12 +11,16 @@ struct snapshot;
 #include "util/attr.h"
 #include "util/err.h"
 
-#define SNAPFS_CACHE_DEFAULT (256u * 1024 * 1024)
+#define SNAPFS_CACHE_DEFAULT   (256u * 1024 * 1024)
 #define SNAPFS_REFRESH_DEFAULT 5
 
 /* Called from FUSE worker threads, one call at a time, when something goes wrong that the
  * kernel only sees as an errno (a corrupt blob, a failed refresh): the caller prints it. */
 typedef void (*snapfs_report_fn)(void *ud, const struct err *e);
+/* Opens the same repository again (caller frees with repo_free). A repository handle
+ * loads its index once, so snapshots that appear after the mount started need a fresh
+ * handle before their blobs can be found; the mount owns and frees the handles it gets. */
+typedef int (*snapfs_reopen_fn)(void *ud, struct repo **ret, struct err *e);
 
 struct snapfs_options {
 	const char *mountpoint;
@@ -27,13 +31,15 @@ struct snapfs_options {
 	bool debug;              /* libfuse request tracing on stderr */
 	snapfs_report_fn report; /* may be NULL */
 	void *report_ud;
+	snapfs_reopen_fn reopen; /* may be NULL: then new snapshots list but cannot be read */
+	void *reopen_ud;
 };
 
 void snapfs_options_default(struct snapfs_options *o);
 
 /* Mount the repository at o->mountpoint and serve requests until SIGINT, SIGTERM or SIGHUP
  * arrives or someone runs `fusermount3 -u`; then unmount. Runs in the foreground.
- * The repository must stay open until this returns; the mount takes no repository lock
+ * r is borrowed and must stay open until this returns; the mount takes no repository lock
  * (it only reads immutable objects).
  * -ENOTCONN: the mountpoint is a stale FUSE mount (the message says how to clear it);
  * -ENOENT/-ENOTDIR: no such directory; other errors from the repository or libfuse. */

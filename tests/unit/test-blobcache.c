@@ -177,7 +177,8 @@ int main(void)
 	ok(st.entries == 2, "prefetch loads the blob in the background");
 	atomic_store(&delay_ms, 0);
 	ok(blobcache_get(shared, id, &b, &e) == 0 && blob_right(b, id) &&
-	   atomic_load(&fetches) == 1, "a prefetched blob is a hit");
+	       atomic_load(&fetches) == 1,
+	   "a prefetched blob is a hit");
 	blobcache_put(shared, b);
 	blobcache_free(shared);
 

@@ -25,7 +25,7 @@ static size_t count_prefix(const struct layout *l, const char *prefix)
 }
 
 static void snap(struct snapshot *s, uint8_t id0, uint8_t id1, int64_t t, uint32_t ns,
-		 const char *host, char **tags, size_t n_tags)
+                 const char *host, char **tags, size_t n_tags)
 {
 	memset(s, 0, sizeof(*s));
 	memset(s->id, 0xab, ID_BYTES);
@@ -50,20 +50,22 @@ int main(void)
 
 	/* Out of time order on purpose: naming sorts by time, then nanoseconds. */
 	snap(&s[0], 0x11, 0x22, 1714557600, 500, "node-a", t_agent, 4); /* 2024-05-01T10:00:00Z */
-	snap(&s[1], 0x11, 0x23, 1714557600, 100, "node-a", NULL, 0);     /* same second, earlier */
-	snap(&s[2], 0x33, 0x00, 1714644000, 0, "node/b", t_nopvc, 3);    /* 2024-05-02T10:00:00Z */
-	snap(&s[3], 0x44, 0x00, 1714000000, 0, "", t_odd, 3);            /* 2024-04-24T23:06:40Z */
-	snap(&s[4], 0x55, 0x00, 1714644001, 0, "node-a", NULL, 0);       /* newest */
+	snap(&s[1], 0x11, 0x23, 1714557600, 100, "node-a", NULL, 0);    /* same second, earlier */
+	snap(&s[2], 0x33, 0x00, 1714644000, 0, "node/b", t_nopvc, 3);   /* 2024-05-02T10:00:00Z */
+	snap(&s[3], 0x44, 0x00, 1714000000, 0, "", t_odd, 3);           /* 2024-04-24T23:06:40Z */
+	snap(&s[4], 0x55, 0x00, 1714644001, 0, "node-a", NULL, 0);      /* newest */
 	ok(layout_build(s, 5, &l) == 0, "build");
 
 	x = find(&l, "snapshots/2024-05-01T10:00:00Z");
-	ok(x && x->kind == LAYOUT_SNAP && x->snap == 1, "earlier of one second gets the plain name");
+	ok(x && x->kind == LAYOUT_SNAP && x->snap == 1,
+	   "earlier of one second gets the plain name");
 	x = find(&l, "snapshots/2024-05-01T10:00:00Z-2");
 	ok(x && x->snap == 0, "later of one second gets -2");
 	x = find(&l, "snapshots/2024-04-24T23:06:40Z");
 	ok(x && x->snap == 3, "times are UTC ISO 8601");
 	x = find(&l, "snapshots/latest");
-	ok(x && x->kind == LAYOUT_LINK && x->snap == 4 && strcmp(x->target, "2024-05-02T10:00:01Z") == 0,
+	ok(x && x->kind == LAYOUT_LINK && x->snap == 4 &&
+	       strcmp(x->target, "2024-05-02T10:00:01Z") == 0,
 	   "latest links to the newest by time");
 	is_int(count_prefix(&l, "snapshots/"), 6, "one entry per snapshot plus latest");
 
@@ -90,7 +92,8 @@ int main(void)
 	ok(x && x->snap == 2, "volumes/<ns>/<pod>-<volume> without a PVC");
 	is_int(count_prefix(&l, "volumes/"), 2, "only agent snapshots appear under volumes/");
 	ok(find(&l, "snapshots") && find(&l, "ids") && find(&l, "tags") && find(&l, "hosts") &&
-	   find(&l, "volumes"), "top directories exist");
+	       find(&l, "volumes"),
+	   "top directories exist");
 	layout_release(&l);
 
 	/* Two ids sharing 5 bytes need 12 hex digits to tell apart. */
