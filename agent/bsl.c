@@ -3,9 +3,14 @@
 #include "agent/agent-internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "util/fsutil.h"
+#include "util/hex.h"
 
 #include "util/banned.h"
 
@@ -24,6 +29,36 @@ static int add_opt(char **opts, size_t n_max, size_t *n, const char *k, const ch
 		return -ENOMEM;
 	opts[(*n)++] = s;
 	return 0;
+}
+
+#define CA_CERT_MAX (256u * 1024)
+
+/* spec.objectStorage.caCert is base64 PEM; libcurl wants a file. Write it once, named by
+ * its hash, so concurrent jobs of one location share it and nothing is rewritten. */
+static int ca_file(const char *b64, char *path, size_t n, struct err *e)
+{
+	size_t len = strlen(b64), got = 0;
+	uint8_t *pem = NULL, h[16];
+	char hex[33];
+	const char *tmp = getenv("TMPDIR");
+	int r;
+
+	if (len > CA_CERT_MAX * 2)
+		return err_set(e, -EFBIG, "caCert of the backup storage location is too large");
+	pem = malloc(len + 1);
+	if (!pem)
+		return -ENOMEM;
+	if (sodium_base642bin(pem, len, b64, len, " \n\r", &got, NULL,
+			      sodium_base64_VARIANT_ORIGINAL) < 0) {
+		free(pem);
+		return err_set(e, -EINVAL, "caCert of the backup storage location is not base64");
+	}
+	crypto_generichash(h, sizeof(h), pem, got, NULL, 0);
+	hex_encode(h, sizeof(h), hex);
+	snprintf(path, n, "%s/cairn-ca-%s.pem", tmp && tmp[0] ? tmp : "/tmp", hex);
+	r = write_atomic_at(AT_FDCWD, path, pem, got, 0644);
+	free(pem);
+	return r < 0 ? err_set(e, r, "cannot write the CA file %s", path) : 0;
 }
 
 /* Strip slashes at both ends of a prefix so "a/b/", "/a/b" and "a/b" all give "a/b". */
@@ -83,6 +118,13 @@ int bsl_repo_url(const json_t *bsl, const char *pod_ns, char **ret_url, char **o
 	             pod_ns);
 	if (r < 0)
 		return -ENOMEM;
+	if (jstr(os, "caCert") && jstr(os, "caCert")[0]) {
+		char ca[4096];
+
+		r = ca_file(jstr(os, "caCert"), ca, sizeof(ca), e);
+		if (r < 0 || (r = add_opt(opts, n_max, &n, "s3.ca-file", ca)) < 0)
+			goto fail;
+	}
 	if ((region && region[0] && (r = add_opt(opts, n_max, &n, "s3.region", region)) < 0) ||
 	    (insecure && strcmp(insecure, "true") == 0 &&
 	     (r = add_opt(opts, n_max, &n, "s3.insecure-tls", "true")) < 0))

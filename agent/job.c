@@ -217,6 +217,8 @@ static void run_backup(struct job *j, const struct pvb *p)
 	o.hostname = j->a->cfg->node;
 	o.threads = j->a->cfg->threads;
 	o.progress_ms = 1000;
+	/* An empty volume completes without a snapshot, as Velero's node agent does. */
+	o.skip_empty = true;
 	o.progress = on_progress;
 	o.warn = on_warn;
 	o.cancel = on_cancel;
