@@ -230,8 +230,7 @@ int repo_flush(struct repo *r, struct err *e)
 	return index_flush(r, 1, e);
 }
 
-/* Open, decompress and verify one sealed blob against id. */
-static int blob_decode(struct repo *r, const uint8_t id[ID_BYTES], const uint8_t *sealed,
+int blob_decode(struct repo *r, const uint8_t id[ID_BYTES], const uint8_t *sealed,
 		       size_t sn, uint32_t raw_len, bool compressed, struct buf *out)
 {
 	uint8_t check[ID_BYTES], *plain = NULL;

@@ -201,35 +201,12 @@ static int plan(struct prune *p)
  * damaged blob is never given a fresh, valid-looking home. */
 static int blob_verify(struct repo *r, const struct repo_ix_blob *b, const uint8_t *sealed)
 {
-	size_t pn = b->stored_len - KEY_SEAL_OVERHEAD;
-	uint8_t *plain = NULL, *raw = NULL, check[ID_BYTES];
-	int rc = -EBADMSG;
+	struct buf out = BUF_INIT;
+	int rc;
 
-	if (b->stored_len < KEY_SEAL_OVERHEAD)
-		return -EBADMSG;
-	plain = malloc(pn ? pn : 1);
-	raw = b->compressed ? malloc(b->raw_len ? b->raw_len : 1) : plain;
-	if (!plain || !raw) {
-		rc = -ENOMEM;
-		goto fail;
-	}
-	if (key_open(r->key, KEY_DOMAIN_BLOB, sealed, b->stored_len, plain) < 0)
-		goto fail;
-	if (b->compressed) {
-		size_t got = ZSTD_decompress(raw, b->raw_len, plain, pn);
-
-		if (ZSTD_isError(got) || got != b->raw_len)
-			goto fail;
-	} else if (pn != b->raw_len) {
-		goto fail;
-	}
-	key_blob_id(r->key, raw, b->raw_len, check);
-	if (sodium_memcmp(check, b->id, ID_BYTES) == 0)
-		rc = 0;
-fail:
-	if (raw != plain)
-		free(raw);
-	free(plain);
+	buf_init(&out, REPO_BLOB_MAX);
+	rc = blob_decode(r, b->id, sealed, b->stored_len, b->raw_len, b->compressed, &out);
+	buf_release(&out);
 	return rc;
 }
 

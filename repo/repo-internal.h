@@ -126,6 +126,10 @@ struct sealer {
 struct sealer *sealer_take(struct repo *r, size_t n);
 void sealer_give(struct repo *r, size_t n, struct sealer *s);
 void sealer_free(struct sealer *s);
+/* Open, decompress and check one sealed blob against id; appends the plaintext to out.
+ * -EBADMSG when it fails authentication, decompression or the id check. */
+int blob_decode(struct repo *r, const uint8_t id[ID_BYTES], const uint8_t *sealed, size_t sn,
+		uint32_t raw_len, bool compressed, struct buf *out) _must_check_;
 
 /* object.c: small sealed objects (config, snapshots, locks) */
 int obj_seal_put(struct repo *r, enum obj_type t, enum key_domain d, const void *p, size_t n,
