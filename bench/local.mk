@@ -1,1 +1,2 @@
-# bench module (filled in by its owner)
+# bench/: benchmarks against restic (not tests; see bench/README.md).
+EXTRA_DIST += bench/compare.sh bench/deps.sh bench/README.md

@@ -1,0 +1,129 @@
+#!/bin/bash
+# compare.sh [WORKDIR] - cairn against restic on the same data, local repositories:
+# first backup, unchanged re-backup, backup after a day of changes, full restore, and a
+# tree of many small files. Prints wall time, peak RSS and repository size for each tool
+# and the cairn/restic ratio (below 1 means cairn uses less). A benchmark, not a test.
+#
+# Environment: CAIRN_BIN (default: ./cairn, then cairn in PATH), RESTIC (restic),
+# SHARED (the folder holding bench/mkdata.sh; default ../shared beside the repository),
+# MKTREE (tests/tools/mktree, for the small-files tree), SMALL_FILES (200000; 0 skips),
+# KEEP=1 keeps WORKDIR.
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+TOP=$(cd "$HERE/.." && pwd)
+W=${1:-${TMPDIR:-/tmp}/cairn-bench}
+SHARED=${SHARED:-$TOP/../shared}
+RESTIC=${RESTIC:-restic}
+SMALL_FILES=${SMALL_FILES:-200000}
+if [ -z "${CAIRN_BIN:-}" ]; then
+	if [ -x "$TOP/cairn" ]; then CAIRN_BIN=$TOP/cairn; else CAIRN_BIN=$(command -v cairn || true); fi
+fi
+MKTREE=${MKTREE:-$(dirname "${CAIRN_BIN:-.}")/tests/tools/mktree}
+
+die() { echo "compare.sh: $*" >&2; exit 2; }
+[ -x "${CAIRN_BIN:-}" ] || die "no cairn binary (build it, or set CAIRN_BIN)"
+command -v "$RESTIC" >/dev/null || die "no restic (bench/deps.sh installs it)"
+[ -x /usr/bin/time ] || die "no /usr/bin/time (bench/deps.sh installs it)"
+[ -x "$SHARED/bench/mkdata.sh" ] ||
+	die "$SHARED/bench/mkdata.sh not found: set SHARED to the folder that holds bench/mkdata.sh and bench/mutate.sh"
+
+export RESTIC_PASSWORD=bench-password CAIRN_PASSWORD=bench-password
+unset CAIRN_KDF_FAST RESTIC_REPOSITORY CAIRN_REPOSITORY
+rm -rf "$W"
+mkdir -p "$W"
+[ "${KEEP:-0}" = 1 ] || trap 'rm -rf "$W"' EXIT
+
+echo "making the data set (deterministic, ~1 GiB) in $W/data ..."
+"$SHARED/bench/mkdata.sh" "$W/data" >/dev/null
+DATA_BYTES=$(du -sb "$W/data" | cut -f1)
+
+# measure NAME TOOL ARGS...: wall seconds and peak RSS (KiB) of the tool on its own
+# repository into $W/res/NAME.TOOL
+mkdir -p "$W/res"
+measure() {
+	local name=$1 tool=$2 cmd
+	shift 2
+	if [ "$tool" = restic ]; then cmd=("$RESTIC" -r "$W/restic-repo" --quiet); else cmd=("$CAIRN_BIN" -r "$W/cairn-repo" --quiet); fi
+	sync
+	if ! /usr/bin/time -f '%e %M' -o "$W/res/$name.$tool" "${cmd[@]}" "$@" >"$W/res/$name.$tool.log" 2>&1; then
+		echo "compare.sh: $tool $name failed:" >&2
+		tail -n 5 "$W/res/$name.$tool.log" >&2
+		exit 1
+	fi
+}
+restic_() { "$RESTIC" -r "$W/restic-repo" --quiet "$@"; }
+cairn_() { "$CAIRN_BIN" -r "$W/cairn-repo" --quiet "$@"; }
+
+restic_ init >/dev/null
+cairn_ init >/dev/null
+for tool in restic cairn; do
+	echo "$tool: first backup ..."
+	measure first "$tool" backup "$W/data"
+done
+for tool in restic cairn; do
+	echo "$tool: unchanged re-backup ..."
+	measure unchanged "$tool" backup "$W/data"
+done
+echo "applying a day of changes (mutate.sh) ..."
+"$SHARED/bench/mutate.sh" "$W/data" >/dev/null
+for tool in restic cairn; do
+	echo "$tool: backup after changes ..."
+	measure mutated "$tool" backup "$W/data"
+done
+for tool in restic cairn; do
+	echo "$tool: full restore ..."
+	measure restore "$tool" restore latest --target "$W/$tool-out"
+	rm -rf "$W/$tool-out"
+done
+REPO_RESTIC=$(du -sb "$W/restic-repo" | cut -f1)
+REPO_CAIRN=$(du -sb "$W/cairn-repo" | cut -f1)
+
+if [ "$SMALL_FILES" -gt 0 ]; then
+	echo "making $SMALL_FILES small files ..."
+	if [ -x "$MKTREE" ]; then
+		"$MKTREE" "$W/small" --small "$SMALL_FILES"
+	else
+		GEN=${TMPDIR:-/tmp}/cairn-bench-gen
+		[ -x "$GEN" ] || gcc -O2 -o "$GEN" "$SHARED/bench/gen.c"
+		mkdir -p "$W/small"
+		"$GEN" s 900 "$SMALL_FILES" "$W/small"
+	fi
+	rm -rf "$W/restic-repo" "$W/cairn-repo"
+	restic_ init >/dev/null
+	cairn_ init >/dev/null
+	for tool in restic cairn; do
+		echo "$tool: backup of the small files ..."
+		measure small "$tool" backup "$W/small"
+	done
+	for tool in restic cairn; do
+		echo "$tool: unchanged re-backup of the small files ..."
+		measure small-unchanged "$tool" backup "$W/small"
+	done
+fi
+
+# The table: one row per phase, ratio = cairn / restic.
+row() { # row PHASE
+	local rs rm cs cm
+	read -r rs rm <"$W/res/$1.restic"
+	read -r cs cm <"$W/res/$1.cairn"
+	awk -v p="$1" -v rs="$rs" -v rm="$rm" -v cs="$cs" -v cm="$cm" 'BEGIN {
+		printf "%-22s %9.2f %9.2f %7.2f %10.0f %10.0f %7.2f\n", p, rs, cs,
+			(rs > 0 ? cs / rs : 0), rm / 1024, cm / 1024, (rm > 0 ? cm / rm : 0) }'
+}
+echo
+echo "data: $DATA_BYTES bytes ($(find "$W/data" -type f | wc -l) files); $(nproc) CPUs; $("$RESTIC" version | cut -d' ' -f1-2)"
+printf "%-22s %9s %9s %7s %10s %10s %7s\n" phase restic_s cairn_s ratio restic_MiB cairn_MiB ratio
+for p in first unchanged mutated restore; do row "$p"; done
+if [ "$SMALL_FILES" -gt 0 ]; then
+	row small
+	row small-unchanged
+fi
+awk -v r="$REPO_RESTIC" -v c="$REPO_CAIRN" 'BEGIN {
+	printf "%-22s %9.1f %9.1f %7.2f   (MiB, after the three backups)\n", "repository size", r / 1048576, c / 1048576, c / r }'
+if [ "$SMALL_FILES" -gt 0 ]; then
+	read -r rs _ <"$W/res/small.restic"
+	read -r cs _ <"$W/res/small.cairn"
+	awk -v n="$SMALL_FILES" -v rs="$rs" -v cs="$cs" 'BEGIN {
+		printf "%-22s %9.0f %9.0f %7.2f   (files per second, first backup)\n", "small files/s", n / rs, n / cs, (n / cs) / (n / rs) }'
+fi
+echo "targets (issue 2): time ratio <= 0.33 first/mutated/restore, <= 0.10 unchanged; RSS ratio <= 0.25; size ratio <= 1"
