@@ -172,6 +172,9 @@ static int tc_dir(struct tc *t, int da, int db)
 			tc_diff(t, "only in B");
 		else
 			r = tc_both(t, da, db, name);
+		if (r < 0 && !t->err_path[0])
+			tt_escape(t->err_path, sizeof(t->err_path), (const char *)t->path.p,
+			          t->path.len);
 		tc_pop(t, old);
 		i += c <= 0;
 		j += c >= 0;
@@ -341,10 +344,8 @@ int main(int argc, char **argv)
 		r = tc_run(&t, argv[optind], argv[optind + 1]);
 	if (r < 0) {
 		fflush(stdout);
-		fputs("treecmp: error at ", stderr);
-		tt_put_escaped(stderr, (const char *)(t.path.p ? t.path.p : (uint8_t *)"."),
-		               t.path.p ? t.path.len : 1);
-		fprintf(stderr, ": %s\n", t.err.msg[0] ? t.err.msg : strerror(-r));
+		fprintf(stderr, "treecmp: error at %s: %s\n", t.err_path[0] ? t.err_path : ".",
+		        t.err.msg[0] ? t.err.msg : strerror(-r));
 	} else {
 		printf("treecmp: %llu entries, %llu sparse files, %llu differences%s\n",
 		       (unsigned long long)t.entries, (unsigned long long)t.sparse_files,

@@ -30,6 +30,7 @@ struct tc {
 	size_t n_links, cap_links;
 	uint8_t *ba, *bb; /* TC_BLOCK each */
 	struct err err;
+	char err_path[512]; /* escaped path of the entry where an error stopped the walk */
 };
 
 /* Print "<escaped path>: <message>" and count a difference. */
