@@ -1,5 +1,6 @@
 /* `cairn repair index [--dry-run]`: rebuild the index from pack headers under an
- * exclusive lock. (`repair snapshots` is not implemented yet and says so.) */
+ * exclusive lock; `cairn repair snapshots [--dry-run] [--forget]`: rewrite snapshots that
+ * reach missing blobs. */
 #include "cli/cli.h"
 
 #include <errno.h>
@@ -13,7 +14,11 @@
 
 int cmd_repair(struct cli *c, int argc, char **argv)
 {
-	static const struct option opts[] = { { "dry-run", no_argument, NULL, 'n' }, { 0 } };
+	static const struct option opts[] = { { "dry-run", no_argument, NULL, 'n' },
+					      { "forget", no_argument, NULL, 'f' },
+					      { 0 } };
+	struct repo_repair_snapshots_result sres = { 0 };
+	bool forget = false;
 	struct repo_repair_result res = { 0 };
 	struct err e = ERR_INIT;
 	struct repo *r = NULL;
@@ -22,18 +27,39 @@ int cmd_repair(struct cli *c, int argc, char **argv)
 	int ch, rc;
 
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (ch != 'n')
+		if (ch == 'n')
+			dry_run = true;
+		else if (ch == 'f')
+			forget = true;
+		else
 			return EXIT_USAGE;
-		dry_run = true;
 	}
 	if (argc - optind != 1 || (strcmp(argv[optind], "index") && strcmp(argv[optind], "snapshots")))
 		return cli_fail(c, &e, err_set(&e, -EINVAL, "repair: 'index' or 'snapshots'"));
-	if (!strcmp(argv[optind], "snapshots"))
-		return cli_fail(c, &e, err_set(&e, -EOPNOTSUPP,
-					       "repair snapshots is not implemented yet"));
 	rc = cli_open_repo(c, &e, &r);
 	if (rc >= 0)
 		rc = repo_lock(r, REPO_LOCK_EXCLUSIVE, &e, &l);
+	if (rc >= 0 && !strcmp(argv[optind], "snapshots")) {
+		rc = repo_repair_snapshots(r, dry_run, forget, &sres, &e);
+		repo_unlock(l);
+		repo_free(r);
+		if (rc < 0)
+			return cli_fail(c, &e, rc);
+		if (c->json)
+			cli_print_json(json_pack("{s:s, s:b, s:I, s:I, s:I, s:I}", "message_type",
+						 "repair_snapshots", "dry_run", dry_run, "snapshots",
+						 (json_int_t)sres.snapshots, "repaired",
+						 (json_int_t)sres.repaired, "files_damaged",
+						 (json_int_t)sres.files_damaged, "dirs_damaged",
+						 (json_int_t)sres.dirs_damaged));
+		else
+			printf("%s%llu of %llu snapshots (%llu files and %llu folders damaged)\n",
+			       dry_run ? "would repair " : "repaired ",
+			       (unsigned long long)sres.repaired, (unsigned long long)sres.snapshots,
+			       (unsigned long long)sres.files_damaged,
+			       (unsigned long long)sres.dirs_damaged);
+		return EXIT_OK;
+	}
 	if (rc >= 0)
 		rc = repo_repair_index(r, dry_run, &res, &e);
 	repo_unlock(l);

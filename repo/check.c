@@ -115,7 +115,8 @@ static int check_dir(struct ck *c, const struct extent *segs, size_t n, const ch
 
 static int check_node(struct ck *c, const struct node *n, const char *snap)
 {
-	char id[ID_HEX];
+	char id[ID_HEX], pack[ID_HEX];
+	struct blob_loc loc;
 
 	if (n->type == NODE_DIR)
 		return check_dir(c, n->content, n->n_content, snap);
@@ -127,10 +128,16 @@ static int check_node(struct ck *c, const struct node *n, const char *snap)
 		c->res->data_blobs_referenced++;
 		if (repo_idset_add(&c->data, n->content[i].id) < 0)
 			return -ENOMEM;
-		if (!repo_blob_known(c->r, BLOB_DATA, n->content[i].id)) {
+		if (repo_blob_lookup(c->r, BLOB_DATA, n->content[i].id, &loc) < 0) {
 			hex_encode(n->content[i].id, ID_BYTES, id);
 			problem(c, "snapshot %.8s: %s: data blob %s is missing from the index", snap,
 				c->path, id);
+		} else if (!repo_idset_has(&c->listed_packs, loc.pack)) {
+			/* Name the file: that is what an operator needs to know about a lost pack. */
+			hex_encode(n->content[i].id, ID_BYTES, id);
+			hex_encode(loc.pack, ID_BYTES, pack);
+			problem(c, "snapshot %.8s: %s: data blob %s is in pack %s, which is missing",
+				snap, c->path, id, pack);
 		}
 	}
 	return 0;

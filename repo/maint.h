@@ -123,6 +123,15 @@ struct repo_repair_result {
 /* Rebuild the index from pack headers: list data/, read every header, write new index
  * files superseding the old ones, then delete the old ones. Caller holds an exclusive
  * lock. */
+struct repo_repair_snapshots_result {
+	uint64_t snapshots, repaired, files_damaged, dirs_damaged;
+};
+
+/* Rewrite snapshots whose trees reach missing blobs (see repair_snapshots.c for what a
+ * repaired file looks like). The caller holds the exclusive lock. */
+int repo_repair_snapshots(struct repo *r, bool dry_run, bool forget,
+			  struct repo_repair_snapshots_result *ret, struct err *e) _must_check_;
+
 int repo_repair_index(struct repo *r, bool dry_run, struct repo_repair_result *ret,
 		      struct err *e) _must_check_;
 

@@ -1,5 +1,5 @@
 # Maintenance (forget, prune, repair, keys, stats, diff): sources listed here.
-libcairn_a_SOURCES += repo/maint.h repo/forget.c repo/prune.c repo/keys.c repo/repair.c \
+libcairn_a_SOURCES += repo/maint.h repo/forget.c repo/prune.c repo/keys.c repo/repair.c repo/repair_snapshots.c \
 	repo/stats.c repo/diff.c
 
 MAINT_UNIT = tests/unit/test-forget

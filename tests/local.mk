@@ -32,3 +32,6 @@ tests_fuzz_libfuzzer_keyfile_CFLAGS = $(AM_CFLAGS) -fsanitize=fuzzer
 tests_fuzz_libfuzzer_keyfile_LDFLAGS = -fsanitize=fuzzer
 tests_fuzz_libfuzzer_keyfile_LDADD = $(CAIRN_LIBS)
 endif
+
+TESTS += tests/e2e/repair-snapshots.sh
+EXTRA_DIST += tests/e2e/repair-snapshots.sh
