@@ -111,14 +111,35 @@ void idx_remove(struct idx *x, const uint8_t id[ID_BYTES])
 	}
 }
 
+static size_t pack_home(const struct idx *x, const uint8_t pack[ID_BYTES])
+{
+	uint64_t h;
+
+	memcpy(&h, pack, sizeof(h));
+	return (size_t)h & (x->pack_slots_cap - 1);
+}
+
+static void pack_slot_put(struct idx *x, uint32_t number)
+{
+	size_t i = pack_home(x, x->packs[number]);
+
+	while (x->pack_slots[i])
+		i = (i + 1) & (x->pack_slots_cap - 1);
+	x->pack_slots[i] = number + 1;
+}
+
+/* A pack listed by several index files (overlap after an interrupted prune, adopted
+ * orphans) keeps one number, so the tables do not grow with every listing. */
 int idx_pack_number(struct idx *x, const uint8_t pack[ID_BYTES], uint32_t *ret)
 {
-	/* Packs arrive grouped (one index file lists a pack once), so check the tail first. */
-	for (size_t i = x->n_packs; i-- > 0 && i + 64 >= x->n_packs;)
-		if (memcmp(x->packs[i], pack, ID_BYTES) == 0) {
-			*ret = (uint32_t)i;
-			return 0;
-		}
+	if (x->pack_slots_cap) {
+		for (size_t i = pack_home(x, pack); x->pack_slots[i];
+		     i = (i + 1) & (x->pack_slots_cap - 1))
+			if (memcmp(x->packs[x->pack_slots[i] - 1], pack, ID_BYTES) == 0) {
+				*ret = x->pack_slots[i] - 1;
+				return 0;
+			}
+	}
 	if (x->n_packs >= IDX_PENDING - 1)
 		return -EFBIG;
 	if (x->n_packs == x->cap_packs) {
@@ -130,7 +151,20 @@ int idx_pack_number(struct idx *x, const uint8_t pack[ID_BYTES], uint32_t *ret)
 		x->packs = p;
 		x->cap_packs = cap;
 	}
+	if ((x->n_packs + 1) * 2 > x->pack_slots_cap) {
+		size_t cap = x->pack_slots_cap ? 2 * x->pack_slots_cap : 512;
+		uint32_t *slots = calloc(cap, sizeof(*slots));
+
+		if (!slots)
+			return -ENOMEM;
+		free(x->pack_slots);
+		x->pack_slots = slots;
+		x->pack_slots_cap = cap;
+		for (size_t i = 0; i < x->n_packs; i++)
+			pack_slot_put(x, (uint32_t)i);
+	}
 	memcpy(x->packs[x->n_packs], pack, ID_BYTES);
+	pack_slot_put(x, (uint32_t)x->n_packs);
 	*ret = (uint32_t)x->n_packs++;
 	return 0;
 }
@@ -139,5 +173,6 @@ void idx_release(struct idx *x)
 {
 	free(x->slots);
 	free(x->packs);
+	free(x->pack_slots);
 	memset(x, 0, sizeof(*x));
 }

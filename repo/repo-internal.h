@@ -37,6 +37,8 @@ struct idx {
 	size_t cap, n;
 	uint8_t (*packs)[ID_BYTES]; /* pack number -> pack id */
 	size_t n_packs, cap_packs;
+	uint32_t *pack_slots; /* pack id -> number + 1 (open addressing, 0 = empty) */
+	size_t pack_slots_cap;
 	bool loaded;
 };
 
