@@ -79,6 +79,7 @@ t_rc() { # t_rc WANT DESC
 	local s=0
 	[ "$RC" -eq "$1" ] || s=1
 	t_ok $s "$2" || { echo "#   exit $RC, want $1"; t_diag "$ERR"; t_diag "$OUT" 5; }
+	return $s
 }
 
 t_cmd() { # t_cmd DESC CMD...: pass when CMD exits 0
@@ -128,6 +129,7 @@ t_same() { # t_same DESC [treecmp options] A B
 	shift
 	run "$TREECMP" "$@"
 	t_ok "$RC" "$d" || { t_diag "$OUT" 20; t_diag "$ERR"; }
+	return "$RC"
 }
 
 # Where the tree backed up from SRC lands in a full restore into DIR: target/<name>
