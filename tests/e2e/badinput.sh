@@ -183,7 +183,7 @@ head -c $((64 << 20)) /dev/urandom >pw/big
 	seen=0
 	for _ in $(seq 1 50); do
 		[ -r "/proc/$BG/cmdline" ] || break
-		tr '\0' ' ' <"/proc/$BG/cmdline" | grep -q "$secret" && seen=1
+		tr '\0' ' ' <"/proc/$BG/cmdline" 2>/dev/null | grep -q "$secret" && seen=1
 		sleep 0.02
 	done
 	wait "$BG"
