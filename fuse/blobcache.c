@@ -4,6 +4,7 @@
 #include "fuse/snapfs-internal.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -286,6 +287,7 @@ int blobcache_new(size_t max_bytes, size_t workers, blobcache_fetch_fn fetch, vo
                   struct blobcache **ret)
 {
 	struct blobcache *c = calloc(1, sizeof(*c));
+	sigset_t all, old;
 	int r = -ENOMEM;
 
 	if (!c)
@@ -303,11 +305,19 @@ int blobcache_new(size_t max_bytes, size_t workers, blobcache_fetch_fn fetch, vo
 	c->bucket = calloc(c->n_bucket, sizeof(*c->bucket));
 	if (!c->bucket)
 		goto fail;
+	/* Workers start with every signal blocked: SIGINT/SIGTERM must reach the thread that
+	 * waits in the FUSE loop, or the mount would not notice it should stop. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	r = 0;
 	for (; c->n_worker < workers; c->n_worker++) {
 		r = -pthread_create(&c->worker[c->n_worker], NULL, worker_main, c);
 		if (r < 0)
-			goto fail;
+			break;
 	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r < 0)
+		goto fail;
 	*ret = c;
 	return 0;
 fail:

@@ -14,4 +14,4 @@ tests_unit_test_inode_LDADD = $(CAIRN_LIBS)
 
 # Real FUSE mounts (root, /dev/fuse, fusermount3: tests/fuse/deps.sh installs the tools).
 TESTS += tests/e2e/fuse-mount.sh
-EXTRA_DIST += tests/e2e/fuse-mount.sh tests/fuse/deps.sh
+EXTRA_DIST += tests/e2e/fuse-mount.sh tests/fuse/deps.sh bench/fuse.sh docs/mount.md

@@ -14,6 +14,7 @@
  * workers busy while the reader copies, small next to the cache budget. */
 #define READAHEAD_BYTES (8u * 1024 * 1024)
 #define READAHEAD_BLOBS 8
+#define SEQ_SLACK       (1024u * 1024)
 
 struct fileh {
 	struct snode *sn; /* pinned: its content outlives the handle */
@@ -151,8 +152,11 @@ void read_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fu
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	/* A reader continuing where it stopped is sequential: warm the blobs after this one. */
-	if (atomic_load(&h->next_off) == uoff)
+	/* A reader continuing near where it stopped is sequential: warm the blobs after this
+	 * one. "Near": the kernel's readahead sends several requests at once, so they may
+	 * arrive out of order. */
+	if (uoff + SEQ_SLACK >= atomic_load(&h->next_off) &&
+	    uoff <= atomic_load(&h->next_off) + SEQ_SLACK)
 		prefetch(fs, &h->sn->node, extmap_find(&h->map, uoff) + 1);
 	got = copy_range(fs, h, uoff, size, out, &e);
 	if (got < 0) {
