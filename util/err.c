@@ -7,6 +7,7 @@
 
 #include "util/banned.h"
 
+static void err_vfmt(struct err *e, int code, const char *fmt, va_list ap) _printf_(3, 0);
 static void err_vfmt(struct err *e, int code, const char *fmt, va_list ap)
 {
 	e->code = code;
