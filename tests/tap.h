@@ -13,6 +13,7 @@ static inline void tap_plan(int n)
 	printf("1..%d\n", n);
 }
 
+static inline bool tap_ok(bool cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static inline bool tap_ok(bool cond, const char *fmt, ...)
 {
 	va_list ap;
@@ -29,6 +30,7 @@ static inline bool tap_ok(bool cond, const char *fmt, ...)
 	return cond;
 }
 
+static inline void tap_diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static inline void tap_diag(const char *fmt, ...)
 {
 	va_list ap;

@@ -150,7 +150,7 @@ int main(void)
 		struct blob_loc loc;
 		char hex[ID_HEX], path[8192];
 		int fd, bad = 0;
-		uint8_t c;
+		uint8_t c = 0;
 
 		ok(repo_blob_lookup(r, BLOB_DATA, ids[5], &loc) == 0, "blob 5 is indexed");
 		hex_encode(loc.pack, ID_BYTES, hex);
