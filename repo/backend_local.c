@@ -182,6 +182,10 @@ static int local_get(struct backend *be, enum obj_type t, const char *name, uint
 	}
 	if (!n)
 		n = (uint64_t)st.st_size - off;
+	if (!n) {
+		r = 0; /* an empty object: nothing to append */
+		goto fail;
+	}
 	r = n > SIZE_MAX ? -EFBIG : buf_reserve(out, (size_t)n);
 	if (r < 0) {
 		r = err_set(e, r, "%s: object %s too large (%llu bytes)", be->where, path,

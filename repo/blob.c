@@ -230,16 +230,61 @@ int repo_flush(struct repo *r, struct err *e)
 	return index_flush(r, 1, e);
 }
 
-int blob_decode(struct repo *r, const uint8_t id[ID_BYTES], const uint8_t *sealed,
-		       size_t sn, uint32_t raw_len, bool compressed, struct buf *out)
+void opener_free(struct opener *o)
 {
-	uint8_t check[ID_BYTES], *plain = NULL;
+	if (!o)
+		return;
+	ZSTD_freeDCtx(o->dctx);
+	buf_release(&o->raw);
+	buf_release(&o->plain);
+	free(o);
+}
+
+struct opener *opener_take(struct repo *r)
+{
+	struct opener *o = NULL;
+
+	pthread_mutex_lock(&r->cctx_lock);
+	if (r->n_openers)
+		o = r->openers[--r->n_openers];
+	pthread_mutex_unlock(&r->cctx_lock);
+	if (o)
+		return o;
+	o = calloc(1, sizeof(*o));
+	if (!o)
+		return NULL;
+	o->dctx = ZSTD_createDCtx();
+	if (!o->dctx) {
+		free(o);
+		return NULL;
+	}
+	buf_init(&o->raw, REPO_BLOB_MAX + (64u << 10));
+	buf_init(&o->plain, REPO_BLOB_MAX + (64u << 10));
+	return o;
+}
+
+void opener_give(struct repo *r, struct opener *o)
+{
+	pthread_mutex_lock(&r->cctx_lock);
+	if (r->n_openers < CCTX_POOL_MAX) {
+		r->openers[r->n_openers++] = o;
+		o = NULL;
+	}
+	pthread_mutex_unlock(&r->cctx_lock);
+	opener_free(o);
+}
+
+static int decode_with(struct repo *r, struct opener *op, const uint8_t id[ID_BYTES],
+		       const uint8_t *sealed, size_t sn, uint32_t raw_len, bool compressed,
+		       struct buf *out)
+{
+	uint8_t check[ID_BYTES];
 	size_t pn = sn - KEY_SEAL_OVERHEAD;
 	int rc;
 
 	if (sn < KEY_SEAL_OVERHEAD || raw_len > REPO_BLOB_MAX)
 		return -EBADMSG;
-	rc = buf_reserve(out, raw_len);
+	rc = buf_reserve(out, raw_len ? raw_len : 1);
 	if (rc < 0)
 		return rc;
 	if (!compressed) {
@@ -247,17 +292,18 @@ int blob_decode(struct repo *r, const uint8_t id[ID_BYTES], const uint8_t *seale
 			return -EBADMSG;
 		rc = key_open(r->key, KEY_DOMAIN_BLOB, sealed, sn, out->p + out->len);
 	} else {
-		plain = malloc(pn ? pn : 1);
-		if (!plain)
-			return -ENOMEM;
-		rc = key_open(r->key, KEY_DOMAIN_BLOB, sealed, sn, plain);
+		buf_reset(&op->plain);
+		rc = buf_reserve(&op->plain, pn + 1);
+		if (rc < 0)
+			return rc == -EFBIG ? -EBADMSG : rc;
+		rc = key_open(r->key, KEY_DOMAIN_BLOB, sealed, sn, op->plain.p);
 		if (rc >= 0) {
-			size_t got = ZSTD_decompress(out->p + out->len, raw_len, plain, pn);
+			size_t got = ZSTD_decompressDCtx(op->dctx, out->p + out->len, raw_len,
+							 op->plain.p, pn);
 
 			if (ZSTD_isError(got) || got != raw_len)
 				rc = -EBADMSG;
 		}
-		free(plain);
 	}
 	if (rc < 0)
 		return rc;
@@ -268,11 +314,24 @@ int blob_decode(struct repo *r, const uint8_t id[ID_BYTES], const uint8_t *seale
 	return 0;
 }
 
+int blob_decode(struct repo *r, const uint8_t id[ID_BYTES], const uint8_t *sealed, size_t sn,
+		uint32_t raw_len, bool compressed, struct buf *out)
+{
+	struct opener *op = opener_take(r);
+	int rc;
+
+	if (!op)
+		return -ENOMEM;
+	rc = decode_with(r, op, id, sealed, sn, raw_len, compressed, out);
+	opener_give(r, op);
+	return rc;
+}
+
 int repo_blob_get(struct repo *r, enum blob_type t, const uint8_t id[ID_BYTES], struct buf *out,
 		  struct err *e)
 {
 	char pack[ID_HEX], blob[ID_HEX];
-	struct buf raw = BUF_INIT;
+	struct opener *op = NULL;
 	struct blob_loc loc;
 	int rc;
 
@@ -284,20 +343,25 @@ int repo_blob_get(struct repo *r, enum blob_type t, const uint8_t id[ID_BYTES], 
 	if (rc < 0)
 		return err_set(e, rc, "blob %s is not in the index", blob);
 	hex_encode(loc.pack, ID_BYTES, pack);
-	buf_init(&raw, (size_t)loc.stored_len);
-	rc = r->be->ops->get(r->be, OBJ_DATA, pack, loc.offset, loc.stored_len, &raw, e);
+	/* Pooled buffers: a restore reads thousands of megabyte blobs, and fresh buffers
+	 * for each would cost an mmap, page faults and an munmap every time. */
+	op = opener_take(r);
+	if (!op)
+		return err_set(e, -ENOMEM, "out of memory");
+	buf_reset(&op->raw);
+	rc = r->be->ops->get(r->be, OBJ_DATA, pack, loc.offset, loc.stored_len, &op->raw, e);
 	if (rc < 0) {
 		err_wrap(e, rc == -ENOENT ? -ENOENT : rc, "pack %s (blob %s)", pack, blob);
 		goto fail;
 	}
-	rc = blob_decode(r, id, raw.p, raw.len, loc.raw_len, loc.compressed, out);
+	rc = decode_with(r, op, id, op->raw.p, op->raw.len, loc.raw_len, loc.compressed, out);
 	if (rc == -EBADMSG)
 		err_reset(e, rc, "pack %s: blob %s fails authentication (corrupt or forged)", pack,
 			  blob);
 	else if (rc < 0)
 		err_set(e, rc, "pack %s: blob %s: %s", pack, blob, strerror(-rc));
 fail:
-	buf_release(&raw);
+	opener_give(r, op);
 	return rc;
 }
 

@@ -16,6 +16,47 @@
 #include "util/banned.h"
 #include "util/ckd.h"
 
+static int cmp_file(const void *a, const void *b)
+{
+	return memcmp(a, b, ID_BYTES);
+}
+
+static bool file_known(struct repo *r, const uint8_t id[ID_BYTES])
+{
+	bool known;
+
+	pthread_mutex_lock(&r->idx_lock);
+	known = bsearch(id, r->idx.files, r->idx.n_files, ID_BYTES, cmp_file) != NULL;
+	pthread_mutex_unlock(&r->idx_lock);
+	return known;
+}
+
+/* Remember an index file as read (or written by us) so a reload skips it. */
+static int file_note(struct repo *r, const uint8_t id[ID_BYTES])
+{
+	struct idx *x = &r->idx;
+	int rc = 0;
+
+	pthread_mutex_lock(&r->idx_lock);
+	if (x->n_files == x->cap_files) {
+		size_t cap = x->cap_files ? 2 * x->cap_files : 64;
+		void *p = reallocarray(x->files, cap, ID_BYTES);
+
+		if (!p) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		x->files = p;
+		x->cap_files = cap;
+	}
+	memcpy(x->files[x->n_files++], id, ID_BYTES);
+	/* Kept sorted for the membership test; index files are few (one per 64 packs). */
+	qsort(x->files, x->n_files, ID_BYTES, cmp_file);
+out:
+	pthread_mutex_unlock(&r->idx_lock);
+	return rc;
+}
+
 int index_add_pack(struct repo *r, const uint8_t pack[ID_BYTES], const struct pack_blob *b,
 		   size_t n)
 {
@@ -78,6 +119,8 @@ static int encode(const struct pack_done *packs, size_t n, struct buf *b)
 
 int index_file_write(struct repo *r, const struct pack_done *packs, size_t n, struct err *e)
 {
+	uint8_t id[ID_BYTES];
+	char name[ID_HEX];
 	struct buf b = BUF_INIT;
 	int rc;
 
@@ -89,7 +132,9 @@ int index_file_write(struct repo *r, const struct pack_done *packs, size_t n, st
 		err_set(e, rc, "index too large");
 		goto fail;
 	}
-	rc = obj_seal_put(r, OBJ_INDEX, KEY_DOMAIN_INDEX, b.p, b.len, NULL, e);
+	rc = obj_seal_put(r, OBJ_INDEX, KEY_DOMAIN_INDEX, b.p, b.len, name, e);
+	if (rc >= 0 && hex_decode(name, id, ID_BYTES) == 0)
+		rc = file_note(r, id);
 fail:
 	buf_release(&b);
 	return rc;
@@ -175,31 +220,47 @@ fail:
 	return rc;
 }
 
+struct load_ctx {
+	struct repo *r;
+	struct err *e;
+	ssize_t read;
+};
+
 static int load_one(void *ud, const char *name, uint64_t size)
 {
-	struct {
-		struct repo *r;
-		struct err *e;
-	} *c = ud;
+	struct load_ctx *c = ud;
+	uint8_t id[ID_BYTES];
+	int rc;
 
-	return index_file_read(c->r, name, c->e);
+	if (hex_decode(name, id, ID_BYTES) < 0 || file_known(c->r, id))
+		return 0;
+	rc = index_file_read(c->r, name, c->e);
+	if (rc >= 0)
+		rc = file_note(c->r, id);
+	if (rc >= 0)
+		c->read++;
+	return rc;
+}
+
+ssize_t repo_index_reload(struct repo *r, struct err *e)
+{
+	struct load_ctx c = { r, e, 0 };
+	int rc = r->be->ops->list(r->be, OBJ_INDEX, load_one, &c, e);
+
+	if (rc < 0)
+		return rc;
+	r->idx.loaded = true;
+	return c.read;
 }
 
 int repo_index_load(struct repo *r, struct err *e)
 {
-	struct {
-		struct repo *r;
-		struct err *e;
-	} c = { r, e };
-	int rc;
+	ssize_t rc;
 
 	if (r->idx.loaded)
 		return 0;
-	rc = r->be->ops->list(r->be, OBJ_INDEX, load_one, &c, e);
-	if (rc < 0)
-		return rc;
-	r->idx.loaded = true;
-	return 0;
+	rc = repo_index_reload(r, e);
+	return rc < 0 ? (int)rc : 0;
 }
 
 /* Sorted copy of known pack ids for membership tests while listing data/. */
@@ -274,7 +335,7 @@ ssize_t repo_index_adopt_orphans(struct repo *r, struct err *e)
 	pthread_mutex_lock(&r->idx_lock);
 	s.n_known = r->idx.n_packs;
 	s.known = malloc((s.n_known ? s.n_known : 1) * ID_BYTES);
-	if (s.known)
+	if (s.known && s.n_known)
 		memcpy(s.known, r->idx.packs, s.n_known * ID_BYTES);
 	pthread_mutex_unlock(&r->idx_lock);
 	if (!s.known)

@@ -53,7 +53,12 @@ int obj_get_open(struct repo *r, enum obj_type t, enum key_domain d, const char 
 			err_set(e, rc, "%s/%s does not exist", dir, t == OBJ_CONFIG ? "" : name);
 		goto fail;
 	}
-	rc = buf_reserve(out, raw.len >= KEY_SEAL_OVERHEAD ? raw.len - KEY_SEAL_OVERHEAD : 0);
+	if (raw.len < KEY_SEAL_OVERHEAD) {
+		rc = err_set(e, -EBADMSG, "%s %s is truncated (%zu bytes)", dir,
+			     t == OBJ_CONFIG ? "" : name, raw.len);
+		goto fail;
+	}
+	rc = buf_reserve(out, raw.len - KEY_SEAL_OVERHEAD + 1);
 	if (rc < 0) {
 		err_set(e, rc, "%s %s is too large", dir, name ? name : "");
 		goto fail;

@@ -39,6 +39,8 @@ struct idx {
 	size_t n_packs, cap_packs;
 	uint32_t *pack_slots; /* pack id -> number + 1 (open addressing, 0 = empty) */
 	size_t pack_slots_cap;
+	uint8_t (*files)[ID_BYTES]; /* index files read so far, sorted */
+	size_t n_files, cap_files;
 	bool loaded;
 };
 
@@ -87,6 +89,8 @@ struct repo {
 	 * fed small files and big chunks alternately would reallocate all the time. */
 	struct sealer *sealers[2][CCTX_POOL_MAX];
 	size_t n_sealers[2];
+	struct opener *openers[CCTX_POOL_MAX];
+	size_t n_openers;
 };
 
 /* idx.c */
@@ -128,6 +132,15 @@ struct sealer {
 struct sealer *sealer_take(struct repo *r, size_t n);
 void sealer_give(struct repo *r, size_t n, struct sealer *s);
 void sealer_free(struct sealer *s);
+/* The read side's reusable state: the sealed bytes, the decrypted (compressed) bytes and a
+ * decompression context, pooled like sealers. */
+struct opener {
+	ZSTD_DCtx *dctx;
+	struct buf raw, plain;
+};
+struct opener *opener_take(struct repo *r);
+void opener_give(struct repo *r, struct opener *o);
+void opener_free(struct opener *o);
 /* Open, decompress and check one sealed blob against id; appends the plaintext to out.
  * -EBADMSG when it fails authentication, decompression or the id check. */
 int blob_decode(struct repo *r, const uint8_t id[ID_BYTES], const uint8_t *sealed, size_t sn,

@@ -67,6 +67,9 @@ int repo_config_json(struct repo *r, char **ret, struct err *e) _must_check_;
 
 /* Read every index file (done lazily by calls that need it; explicit for progress). */
 int repo_index_load(struct repo *r, struct err *e) _must_check_;
+/* Read index files written since the last load (a long-lived reader such as the mount
+ * sees new snapshots' blobs without reopening). Returns how many files were new. */
+ssize_t repo_index_reload(struct repo *r, struct err *e) _must_check_;
 /* Find packs in data/ that no index lists (a killed backup's uploads), read their headers
  * and index them, so a later backup reuses them. Returns the number of packs adopted. */
 ssize_t repo_index_adopt_orphans(struct repo *r, struct err *e) _must_check_;
