@@ -39,6 +39,26 @@ struct queue {
 	size_t n_spare;
 };
 
+/* One chunk to hash in a batch. */
+struct htask {
+	const uint8_t *p;
+	size_t n;
+	uint8_t id[ID_BYTES];
+};
+
+struct hashpool {
+	pthread_mutex_t lock;
+	pthread_cond_t work, done;
+	pthread_t *threads;
+	int n_threads;
+	bool started, stop;
+	const struct key *key;
+	struct htask *tasks;
+	size_t n_tasks, next, remaining;
+};
+
+#define HASH_BATCH 16
+
 struct owner_name {
 	uint32_t id;
 	bool group;
@@ -50,6 +70,7 @@ struct bk {
 	const struct backup_opts *o;
 	struct err *e;
 	struct queue q;
+	struct hashpool hp;
 	pthread_t *workers;
 	int n_workers;
 
@@ -84,12 +105,22 @@ int bk_submit(struct bk *b, enum blob_type t, const uint8_t id[ID_BYTES], const 
 /* Hash, claim and submit: the dedup step. */
 int bk_save_blob(struct bk *b, enum blob_type t, const void *p, size_t n,
 		 uint8_t ret_id[ID_BYTES]) _must_check_;
+/* Claim and submit a blob whose id is already known. */
+int bk_save_hashed(struct bk *b, enum blob_type t, const void *p, size_t n,
+		   const uint8_t id[ID_BYTES]) _must_check_;
 bool bk_should_stop(struct bk *b);
 
+/* hashpool.c */
+int hashpool_start(struct hashpool *h, const struct key *k, int helpers) _must_check_;
+void hashpool_stop(struct hashpool *h);
+/* Fill tasks[i].id for every task; returns when all are done. */
+void hashpool_run(struct hashpool *h, struct htask *tasks, size_t n);
+
 /* meta.c */
-/* Fill n (not content) from st and the entry at dirfd/name. Warnings go to b. */
+/* Fill n (not content) from st and the entry at dirfd/name; xattrs and link targets come
+ * from parent when its inode is provably unchanged. Warnings go to b. */
 int bk_node_meta(struct bk *b, int dirfd, const char *name, size_t name_len,
-		 const struct stat *st, struct node *n) _must_check_;
+		 const struct stat *st, const struct node *parent, struct node *n) _must_check_;
 
 /* file.c */
 /* Read, chunk and store the file; fills n->content and n->flags. -errno of an unreadable

@@ -289,7 +289,13 @@ int backup_run(struct repo *r, const struct backup_opts *o, struct backup_result
 		rc = err_set(e, -ENOMEM, "out of memory");
 		goto fail;
 	}
-	rc = bk_workers_start(&b, threads < 1 ? 1 : threads > 64 ? 64 : threads);
+	threads = threads < 1 ? 1 : threads > 64 ? 64 : threads;
+	rc = hashpool_start(&b.hp, repo_key(r), threads - 1);
+	if (rc < 0) {
+		err_set(e, rc, "cannot start hashing threads");
+		goto fail;
+	}
+	rc = bk_workers_start(&b, threads);
 	if (rc >= 0)
 		rc = backup_roots(&b, paths, o->n_paths, have_parent ? &parent : NULL, &snap);
 	{
@@ -342,6 +348,7 @@ fail:
 			free(paths[i]);
 		free(paths);
 	}
+	hashpool_stop(&b.hp);
 	free(b.rbuf);
 	snapshot_release(&snap);
 	snapshot_release(&parent);

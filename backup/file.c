@@ -43,22 +43,57 @@ static int ext_add(struct extents *x, const uint8_t *id, uint64_t len, bool hole
 	return 0;
 }
 
-/* Chunk [off, end) of fd. Returns bytes read (short when the file shrank). */
+/* Hash a batch of cut chunks together (hashpool), then dedup and queue them in order. */
+static int flush_batch(struct bk *b, struct htask *t, size_t n, struct extents *x)
+{
+	int rc;
+
+	hashpool_run(&b->hp, t, n);
+	for (size_t i = 0; i < n; i++) {
+		rc = bk_save_hashed(b, BLOB_DATA, t[i].p, t[i].n, t[i].id);
+		if (rc >= 0)
+			rc = ext_add(x, t[i].id, t[i].n, false);
+		if (rc < 0)
+			return rc;
+		b->prog.bytes_done += t[i].n;
+	}
+	bk_progress(b, false);
+	return 0;
+}
+
+/* Chunk [off, end) of fd. Returns bytes read (short when the file shrank). Chunks are cut
+ * from the buffer in batches; a batch is hashed before the buffer is refilled. */
 static int64_t chunk_range(struct bk *b, int fd, uint64_t off, uint64_t end, struct extents *x)
 {
 	const struct chunker *c = repo_chunker(b->repo);
-	size_t len = 0, pos = 0;
+	struct htask batch[HASH_BATCH];
+	size_t len = 0, pos = 0, n = 0;
 	uint64_t done = 0;
 	bool eof = false;
 	int rc;
 
 	while (!eof || pos < len) {
 		size_t cut = 0;
-		uint8_t id[ID_BYTES];
 
-		if (pos < len)
+		if (pos < len && n < HASH_BATCH)
 			cut = chunker_cut(c, b->rbuf + pos, len - pos, eof);
-		if (!cut) {
+		if (cut) {
+			batch[n].p = b->rbuf + pos;
+			batch[n++].n = cut;
+			pos += cut;
+			done += cut;
+			continue;
+		}
+		/* The batch points into the buffer: finish it before moving any bytes. */
+		if (n) {
+			rc = flush_batch(b, batch, n, x);
+			if (rc < 0)
+				return rc;
+			n = 0;
+		}
+		if (pos < len && eof)
+			continue;
+		{
 			/* Need more bytes. Slide the unconsumed tail down only when the free
 			 * space after it is short: moving it on every read would copy each
 			 * byte many times. */
@@ -88,18 +123,12 @@ static int64_t chunk_range(struct bk *b, int fd, uint64_t off, uint64_t end, str
 				eof = true; /* shrank under us; the caller notices via fstat */
 			if (bk_should_stop(b))
 				return -ECANCELED;
-			continue;
 		}
-		rc = bk_save_blob(b, BLOB_DATA, b->rbuf + pos, cut, id);
+	}
+	if (n) {
+		rc = flush_batch(b, batch, n, x);
 		if (rc < 0)
 			return rc;
-		rc = ext_add(x, id, cut, false);
-		if (rc < 0)
-			return rc;
-		pos += cut;
-		done += cut;
-		b->prog.bytes_done += cut;
-		bk_progress(b, false);
 	}
 	return (int64_t)done;
 }

@@ -1,2 +1,2 @@
 libcairn_a_SOURCES += backup/backup.h backup/backup-internal.h backup/backup.c \
-	backup/file.c backup/meta.c backup/queue.c backup/walk.c
+	backup/file.c backup/hashpool.c backup/meta.c backup/queue.c backup/walk.c

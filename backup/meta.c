@@ -110,8 +110,36 @@ static int read_xattrs(struct bk *b, const char *proc, struct node *n)
 	return 0;
 }
 
+/* Same inode, same ctime: nothing in the inode changed since the parent snapshot, and
+ * xattrs and link targets live in the inode. Copy them instead of asking the kernel. */
+static bool inode_unchanged(const struct node *p, const struct node *n)
+{
+	return p && p->type == n->type && p->inode == n->inode && p->dev == n->dev &&
+	       p->ctime_sec == n->ctime_sec && p->ctime_nsec == n->ctime_nsec;
+}
+
+static int copy_inode_data(const struct node *p, struct node *n)
+{
+	struct node tmp = { 0 };
+	int rc;
+
+	/* node_copy needs a name; borrow the parent's, then keep only target and xattrs. */
+	rc = node_copy(p, &tmp);
+	if (rc < 0)
+		return rc;
+	n->target = tmp.target;
+	n->target_len = tmp.target_len;
+	n->xattrs = tmp.xattrs;
+	n->n_xattrs = tmp.n_xattrs;
+	tmp.target = NULL;
+	tmp.xattrs = NULL;
+	tmp.n_xattrs = 0;
+	node_release(&tmp);
+	return 0;
+}
+
 int bk_node_meta(struct bk *b, int dirfd, const char *name, size_t name_len,
-		 const struct stat *st, struct node *n)
+		 const struct stat *st, const struct node *parent, struct node *n)
 {
 	char proc[64 + 4096];
 	int rc;
@@ -141,6 +169,8 @@ int bk_node_meta(struct bk *b, int dirfd, const char *name, size_t name_len,
 	n->dev = st->st_dev;
 	n->nlink = st->st_nlink;
 	n->rdev = n->type == NODE_CHR || n->type == NODE_BLK ? st->st_rdev : 0;
+	if (inode_unchanged(parent, n))
+		return copy_inode_data(parent, n);
 	if (n->type == NODE_SYMLINK) {
 		char target[65536];
 		ssize_t tl = readlinkat(dirfd, name, target, sizeof(target));

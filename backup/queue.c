@@ -171,6 +171,12 @@ int bk_save_blob(struct bk *b, enum blob_type t, const void *p, size_t n,
 		 uint8_t ret_id[ID_BYTES])
 {
 	key_blob_id(repo_key(b->repo), p, n, ret_id);
+	return bk_save_hashed(b, t, p, n, ret_id);
+}
+
+int bk_save_hashed(struct bk *b, enum blob_type t, const void *p, size_t n,
+		   const uint8_t ret_id[ID_BYTES])
+{
 	if (!repo_blob_claim(b->repo, t, ret_id))
 		return 0;
 	if (t == BLOB_DATA)

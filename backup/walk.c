@@ -338,7 +338,7 @@ int bk_entry(struct bk *b, int dirfd, const char *name, size_t name_len,
 		bk_warn(b, -errno, "%s: cannot stat: %s", b->path, strerror(errno));
 		goto out;
 	}
-	rc = bk_node_meta(b, dirfd, name, name_len, &st, out);
+	rc = bk_node_meta(b, dirfd, name, name_len, &st, parent, out);
 	if (rc == -EINVAL) {
 		bk_warn(b, rc, "%s: unknown file type, skipped", b->path);
 		rc = 1;

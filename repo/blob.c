@@ -39,6 +39,7 @@ struct sealer *sealer_take(struct repo *r, size_t n)
 		free(s);
 		return NULL;
 	}
+	s->level = r->zstd_level;
 	ZSTD_CCtx_setParameter(s->cctx, ZSTD_c_compressionLevel, r->zstd_level);
 	return s;
 }
@@ -154,6 +155,25 @@ static int index_flush(struct repo *r, size_t min_packs, struct err *e)
 	return rc;
 }
 
+/* Random-looking data (already compressed media, encrypted files) costs a full zstd pass
+ * for nothing. Compress a 64 KiB sample from the middle at the fastest level first; if that
+ * saves under 3%, the whole chunk is stored raw. */
+#define PROBE_BYTES (64u * 1024)
+
+static bool compressible(struct sealer *s, const uint8_t *p, size_t n)
+{
+	uint8_t probe[ZSTD_COMPRESSBOUND(PROBE_BYTES)];
+	size_t got;
+
+	if (n < 4 * PROBE_BYTES)
+		return true; /* small: just try it */
+	ZSTD_CCtx_setParameter(s->cctx, ZSTD_c_compressionLevel, 1);
+	got = ZSTD_compress2(s->cctx, probe, sizeof(probe), p + n / 2 - PROBE_BYTES / 2,
+			     PROBE_BYTES);
+	ZSTD_CCtx_setParameter(s->cctx, ZSTD_c_compressionLevel, s->level);
+	return !ZSTD_isError(got) && got < PROBE_BYTES - PROBE_BYTES / 32;
+}
+
 ssize_t repo_blob_put(struct repo *r, enum blob_type t, const uint8_t id[ID_BYTES],
 		      const void *p, size_t n, struct err *e)
 {
@@ -179,7 +199,9 @@ ssize_t repo_blob_put(struct repo *r, enum blob_type t, const uint8_t id[ID_BYTE
 	/* Compress straight into the sealed layout (after the nonce) and encrypt in place:
 	 * no intermediate copy of the chunk. */
 	payload = s->out + KEY_NONCE_BYTES;
-	clen = ZSTD_compress2(s->cctx, payload, bound, p, n);
+	clen = n;
+	if (compressible(s, p, n))
+		clen = ZSTD_compress2(s->cctx, payload, bound, p, n);
 	/* Store raw unless compression saves something: incompressible data costs nothing
 	 * extra to read back. */
 	if (!ZSTD_isError(clen) && clen + 16 < n) {

@@ -39,7 +39,6 @@ static int pack_writer_new(struct repo *r, struct pack_writer **ret, struct err 
 		pack_writer_free(w);
 		return rc;
 	}
-	crypto_generichash_init(&w->hash, NULL, 0, ID_BYTES);
 	*ret = w;
 	return 0;
 }
@@ -50,7 +49,6 @@ static int pack_write(struct pack_writer *w, const void *p, size_t n)
 
 	if (rc < 0)
 		return rc;
-	crypto_generichash_update(&w->hash, p, n);
 	w->size += n;
 	return 0;
 }
@@ -73,6 +71,34 @@ static int header_encode(const struct pack_blob *b, size_t n, struct buf *out)
 			rc = buf_put_varint(out, b[i].raw_len);
 	}
 	return rc;
+}
+
+/* The pack id is the hash of all its bytes. It is computed here, by the thread that
+ * finished the pack and outside the pack lock, from the spool file (still in the page
+ * cache): hashing during appends would serialise every worker on the lock. */
+static int hash_spool(struct pack_writer *w, uint8_t id[ID_BYTES])
+{
+	crypto_generichash_state st;
+	uint8_t *b = malloc(1u << 20);
+	uint64_t off = 0;
+
+	if (!b)
+		return -ENOMEM;
+	crypto_generichash_init(&st, NULL, 0, ID_BYTES);
+	while (off < w->size) {
+		size_t n = w->size - off < (1u << 20) ? (size_t)(w->size - off) : (1u << 20);
+		ssize_t k = pread_full(w->fd, b, n, (off_t)off);
+
+		if (k != (ssize_t)n) {
+			free(b);
+			return k < 0 ? (int)k : -EIO;
+		}
+		crypto_generichash_update(&st, b, n);
+		off += n;
+	}
+	crypto_generichash_final(&st, id, ID_BYTES);
+	free(b);
+	return 0;
 }
 
 /* Seal the header, finish the file, upload it and index its blobs. Consumes w. */
@@ -105,7 +131,11 @@ static int pack_finish(struct repo *r, struct pack_writer *w, struct err *e)
 		err_set(e, rc, "writing pack spool file: %s", strerror(-rc));
 		goto fail;
 	}
-	crypto_generichash_final(&w->hash, id, ID_BYTES);
+	rc = hash_spool(w, id);
+	if (rc < 0) {
+		err_set(e, rc, "reading back pack spool file: %s", strerror(-rc));
+		goto fail;
+	}
 	hex_encode(id, ID_BYTES, name);
 	rc = r->be->ops->put_fd(r->be, OBJ_DATA, name, w->fd, w->size, e);
 	if (rc < 0)

@@ -55,7 +55,6 @@ struct pack_blob {
 struct pack_writer {
 	int fd;
 	uint64_t size;
-	crypto_generichash_state hash;
 	struct pack_blob *blobs;
 	size_t n_blobs, cap_blobs;
 };
@@ -126,6 +125,7 @@ void pack_writer_free(struct pack_writer *w);
  * nor fault in fresh pages. */
 struct sealer {
 	ZSTD_CCtx *cctx;
+	int level;
 	uint8_t *out;
 	size_t cap;
 };
