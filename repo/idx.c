@@ -174,5 +174,6 @@ void idx_release(struct idx *x)
 	free(x->slots);
 	free(x->packs);
 	free(x->pack_slots);
+	free(x->files);
 	memset(x, 0, sizeof(*x));
 }
