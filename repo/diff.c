@@ -87,8 +87,10 @@ int repo_diff(struct repo *r, const struct snapshot *a, const struct snapshot *b
 			err_set(e, rc, "out of memory listing snapshots");
 		goto fail;
 	}
-	qsort(la.v, la.n, sizeof(*la.v), by_path);
-	qsort(lb.v, lb.n, sizeof(*lb.v), by_path);
+	if (la.n)
+		qsort(la.v, la.n, sizeof(*la.v), by_path);
+	if (lb.n)
+		qsort(lb.v, lb.n, sizeof(*lb.v), by_path);
 	while (i < la.n || j < lb.n) {
 		int c = i == la.n ? 1 : j == lb.n ? -1 : strcmp(la.v[i].path, lb.v[j].path);
 

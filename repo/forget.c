@@ -189,8 +189,10 @@ static int put_sorted(struct buf *b, char **v, size_t n)
 
 	if (!s)
 		return -ENOMEM;
-	memcpy(s, v, n * sizeof(*s));
-	qsort(s, n, sizeof(*s), cmp_str);
+	if (n) {
+		memcpy(s, v, n * sizeof(*s));
+		qsort(s, n, sizeof(*s), cmp_str);
+	}
 	for (size_t i = 0; rc >= 0 && i < n; i++)
 		rc = buf_printf(b, "%s%s", i ? "," : "", s[i]);
 	free(s);

@@ -26,7 +26,8 @@ static bool file_known(struct repo *r, const uint8_t id[ID_BYTES])
 	bool known;
 
 	pthread_mutex_lock(&r->idx_lock);
-	known = bsearch(id, r->idx.files, r->idx.n_files, ID_BYTES, cmp_file) != NULL;
+	known = r->idx.n_files &&
+		bsearch(id, r->idx.files, r->idx.n_files, ID_BYTES, cmp_file) != NULL;
 	pthread_mutex_unlock(&r->idx_lock);
 	return known;
 }

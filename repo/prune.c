@@ -121,7 +121,9 @@ static int plan(struct prune *p)
 	for (size_t i = 0; i < p->ix.n_packs; i++) {
 		struct repo_ix_pack *ip = &p->ix.packs[i];
 		struct plan_pack *pp = &p->plan[i];
-		struct present *pr = bsearch(ip->id, p->present, p->n_present, sizeof(*pr), cmp_id);
+		struct present *pr = p->n_present ? bsearch(ip->id, p->present, p->n_present,
+							     sizeof(*pr), cmp_id)
+						   : NULL;
 
 		if (!pr) {
 			pp->fate = FATE_MISSING;
@@ -391,7 +393,8 @@ int repo_prune(struct repo *r, struct repo_lock *held, const struct repo_prune_o
 		rc = repo_pack_list(r, note_present, &p, e);
 	if (rc < 0)
 		goto fail;
-	qsort(p.present, p.n_present, sizeof(*p.present), cmp_id);
+	if (p.n_present)
+		qsort(p.present, p.n_present, sizeof(*p.present), cmp_id);
 	rc = mark(&p);
 	if (rc >= 0)
 		rc = plan(&p);
