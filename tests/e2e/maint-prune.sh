@@ -123,14 +123,21 @@ t_rc 0 "and check accepts the result"
 
 # Prune against a running backup: the exclusive lock makes one of them fail clearly;
 # whatever backup completes restores.
-head -c 30000000 /dev/urandom >"$SRC/big"
+head -c 100000000 /dev/urandom >"$SRC/big"
 rm -rf "$T_TMP/copy7"
 cp -a "$SRC" "$T_TMP/copy7"
 n0=$(cairn snapshots --json | jq length)
 cairn_bg backup "$SRC"
-sleep 0.3
+# Freeze the backup once it holds its shared lock, so prune meets a live lock however fast
+# the machine is (a sleep raced a 30 MB backup that now finishes in 0.2 s).
+for _ in $(seq 1 400); do
+	[ -n "$(ls -A "$REPO/locks" 2>/dev/null)" ] && break
+	sleep 0.02
+done
+kill -STOP "$BG" 2>/dev/null
 run cairn prune
 prune_rc=$RC
+kill -CONT "$BG" 2>/dev/null
 wait "$BG"
 backup_rc=$?
 echo "# prune exit $prune_rc, backup exit $backup_rc"
