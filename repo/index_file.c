@@ -141,57 +141,23 @@ fail:
 	return rc;
 }
 
-static int decode_pack(struct repo *r, struct rd *rd)
-{
-	const uint8_t *pid, *id;
-	uint64_t n, off, sl, rl;
-	uint8_t type, comp;
-	uint32_t pn;
-	int rc;
+/* One decoded index entry. */
+struct ix_entry {
+	const uint8_t *pack, *id;
+	uint8_t type, compressed;
+	uint64_t offset, stored_len, raw_len;
+};
 
-	rc = rd_bytes(rd, ID_BYTES, &pid);
-	if (rc >= 0)
-		rc = rd_varint(rd, &n);
-	if (rc < 0 || n > PACK_MAX_BLOBS)
-		return -EBADMSG;
-	pthread_mutex_lock(&r->idx_lock);
-	rc = idx_pack_number(&r->idx, pid, &pn);
-	for (uint64_t j = 0; rc >= 0 && j < n; j++) {
-		struct idx_entry ent = { 0 };
+/* Called per blob, in file order (all blobs of a pack together). */
+typedef int (*ix_fn)(void *ud, const struct ix_entry *x);
 
-		rc = rd_u8(rd, &type);
-		if (rc >= 0)
-			rc = rd_u8(rd, &comp);
-		if (rc >= 0)
-			rc = rd_bytes(rd, ID_BYTES, &id);
-		if (rc >= 0)
-			rc = rd_varint(rd, &off);
-		if (rc >= 0)
-			rc = rd_varint(rd, &sl);
-		if (rc >= 0)
-			rc = rd_varint(rd, &rl);
-		if (rc < 0 || type >= _BLOB_TYPE_MAX || off > UINT32_MAX || sl > UINT32_MAX ||
-		    rl > REPO_BLOB_MAX) {
-			rc = -EBADMSG;
-			break;
-		}
-		memcpy(ent.id, id, ID_BYTES);
-		ent.pack = pn;
-		ent.offset = (uint32_t)off;
-		ent.stored_len = (uint32_t)sl;
-		ent.raw_len = (uint32_t)rl;
-		ent.type = type;
-		ent.compressed = comp ? 1 : 0;
-		rc = idx_put(&r->idx, &ent);
-	}
-	pthread_mutex_unlock(&r->idx_lock);
-	return rc;
-}
-
-int index_file_read(struct repo *r, const char *name, struct err *e)
+/* Fetch, open and decode index file `name`, bounds-checking every field: the one parser of
+ * the index format, shared by loading and `cat index`. */
+static int index_walk(struct repo *r, const char *name, ix_fn fn, void *ud, struct err *e)
 {
 	struct buf b = BUF_INIT;
-	uint64_t n_sup, n;
+	uint64_t n_sup, n, nb;
+	struct ix_entry x;
 	uint32_t magic;
 	struct rd rd;
 	int rc;
@@ -212,13 +178,60 @@ int index_file_read(struct repo *r, const char *name, struct err *e)
 		rd.off += n_sup * ID_BYTES;
 	if (rc >= 0)
 		rc = rd_varint(&rd, &n);
-	for (uint64_t i = 0; rc >= 0 && i < n; i++)
-		rc = decode_pack(r, &rd);
-	if (rc < 0)
+	for (uint64_t i = 0; rc >= 0 && i < n; i++) {
+		rc = rd_bytes(&rd, ID_BYTES, &x.pack);
+		if (rc >= 0)
+			rc = rd_varint(&rd, &nb);
+		if (rc >= 0 && nb > PACK_MAX_BLOBS)
+			rc = -EBADMSG;
+		for (uint64_t j = 0; rc >= 0 && j < nb; j++) {
+			rc = rd_u8(&rd, &x.type);
+			if (rc >= 0)
+				rc = rd_u8(&rd, &x.compressed);
+			if (rc >= 0)
+				rc = rd_bytes(&rd, ID_BYTES, &x.id);
+			if (rc >= 0)
+				rc = rd_varint(&rd, &x.offset);
+			if (rc >= 0)
+				rc = rd_varint(&rd, &x.stored_len);
+			if (rc >= 0)
+				rc = rd_varint(&rd, &x.raw_len);
+			if (rc >= 0 && (x.type >= _BLOB_TYPE_MAX || x.offset > UINT32_MAX ||
+					x.stored_len > UINT32_MAX || x.raw_len > REPO_BLOB_MAX))
+				rc = -EBADMSG;
+			if (rc >= 0)
+				rc = fn(ud, &x);
+		}
+	}
+	if (rc == -EBADMSG)
 		err_set(e, rc, "index %s is malformed", name);
 fail:
 	buf_release(&b);
 	return rc;
+}
+
+static int add_entry(void *ud, const struct ix_entry *x)
+{
+	struct repo *r = ud;
+	struct idx_entry ent = { .offset = (uint32_t)x->offset,
+				 .stored_len = (uint32_t)x->stored_len,
+				 .raw_len = (uint32_t)x->raw_len,
+				 .type = x->type,
+				 .compressed = x->compressed ? 1 : 0 };
+	int rc;
+
+	memcpy(ent.id, x->id, ID_BYTES);
+	pthread_mutex_lock(&r->idx_lock);
+	rc = idx_pack_number(&r->idx, x->pack, &ent.pack);
+	if (rc >= 0)
+		rc = idx_put(&r->idx, &ent);
+	pthread_mutex_unlock(&r->idx_lock);
+	return rc;
+}
+
+int index_file_read(struct repo *r, const char *name, struct err *e)
+{
+	return index_walk(r, name, add_entry, r, e);
 }
 
 struct load_ctx {
@@ -351,78 +364,47 @@ ssize_t repo_index_adopt_orphans(struct repo *r, struct err *e)
 	return rc < 0 ? rc : s.adopted;
 }
 
+struct json_ctx {
+	json_t *packs, *blobs;
+	const uint8_t *pack;
+};
+
+static int json_entry(void *ud, const struct ix_entry *x)
+{
+	struct json_ctx *c = ud;
+	char hex[ID_HEX];
+
+	if (!c->blobs || c->pack != x->pack) {
+		c->blobs = json_array();
+		c->pack = x->pack;
+		hex_encode(x->pack, ID_BYTES, hex);
+		if (!c->blobs || json_array_append_new(c->packs, json_pack("{s:s, s:o}", "id", hex,
+									   "blobs", c->blobs)) < 0)
+			return -ENOMEM;
+	}
+	hex_encode(x->id, ID_BYTES, hex);
+	return json_array_append_new(c->blobs,
+				     json_pack("{s:s, s:s, s:I, s:I, s:I, s:b}", "id", hex, "type",
+					       x->type ? "tree" : "data", "offset",
+					       (json_int_t)x->offset, "length",
+					       (json_int_t)x->stored_len, "raw_length",
+					       (json_int_t)x->raw_len, "compressed", x->compressed)) < 0
+		       ? -ENOMEM
+		       : 0;
+}
+
 int repo_index_file_json(struct repo *r, const char *name, void **ret, struct err *e)
 {
-	struct buf b = BUF_INIT;
-	json_t *packs = NULL;
-	uint64_t n_sup, n;
-	uint32_t magic;
-	struct rd rd;
-	char hex[ID_HEX];
+	struct json_ctx c = { .packs = json_array() };
 	int rc;
 
-	buf_init(&b, INDEX_FILE_MAX);
-	rc = obj_get_open(r, OBJ_INDEX, KEY_DOMAIN_INDEX, name, &b, e);
-	if (rc < 0)
-		goto fail;
-	rd_init(&rd, b.p, b.len);
-	rc = rd_le32(&rd, &magic);
-	if (rc >= 0 && magic != INDEX_MAGIC)
-		rc = -EBADMSG;
-	if (rc >= 0)
-		rc = rd_varint(&rd, &n_sup);
-	if (rc >= 0 && n_sup > rd_left(&rd) / ID_BYTES)
-		rc = -EBADMSG;
-	if (rc >= 0)
-		rd.off += n_sup * ID_BYTES;
-	if (rc >= 0)
-		rc = rd_varint(&rd, &n);
-	packs = json_array();
-	for (uint64_t i = 0; rc >= 0 && packs && i < n; i++) {
-		const uint8_t *pid, *id;
-		uint64_t nb, off, sl, rl;
-		uint8_t type, comp;
-		json_t *blobs = json_array();
-
-		rc = rd_bytes(&rd, ID_BYTES, &pid);
-		if (rc >= 0)
-			rc = rd_varint(&rd, &nb);
-		for (uint64_t j = 0; rc >= 0 && j < nb; j++) {
-			rc = rd_u8(&rd, &type);
-			if (rc >= 0)
-				rc = rd_u8(&rd, &comp);
-			if (rc >= 0)
-				rc = rd_bytes(&rd, ID_BYTES, &id);
-			if (rc >= 0)
-				rc = rd_varint(&rd, &off);
-			if (rc >= 0)
-				rc = rd_varint(&rd, &sl);
-			if (rc >= 0)
-				rc = rd_varint(&rd, &rl);
-			if (rc < 0)
-				break;
-			hex_encode(id, ID_BYTES, hex);
-			json_array_append_new(blobs, json_pack("{s:s, s:s, s:I, s:I, s:I, s:b}", "id",
-							       hex, "type", type ? "tree" : "data",
-							       "offset", (json_int_t)off, "length",
-							       (json_int_t)sl, "raw_length",
-							       (json_int_t)rl, "compressed", comp));
-		}
-		if (rc < 0) {
-			json_decref(blobs);
-			break;
-		}
-		hex_encode(pid, ID_BYTES, hex);
-		json_array_append_new(packs, json_pack("{s:s, s:o}", "id", hex, "blobs", blobs));
-	}
+	if (!c.packs)
+		return err_set(e, -ENOMEM, "out of memory");
+	rc = index_walk(r, name, json_entry, &c, e);
 	if (rc < 0) {
-		err_set(e, rc, "index %s is malformed", name);
-		goto fail;
+		json_decref(c.packs);
+		return rc;
 	}
-	*ret = json_pack("{s:o}", "packs", packs);
-	packs = NULL;
-fail:
-	json_decref(packs);
-	buf_release(&b);
-	return rc;
+	*ret = json_pack("{s:o}", "packs", c.packs);
+	return 0;
 }
