@@ -35,6 +35,7 @@ struct cli {
 	size_t n_options;
 	struct backend_options bopts;
 	const char *argv0;
+	unsigned warnings_shown; /* check: warnings printed so far */
 };
 
 /* Open the repository named by -r/CAIRN_REPOSITORY with the password from
@@ -49,7 +50,12 @@ int cli_fail(const struct cli *c, const struct err *e, int code);
 int cli_exit_code(int code);
 /* Print a json_t (as void* to keep jansson out of this header) as one line; decrefs it. */
 void cli_print_json(void *json);
-/* Parse a hex id or return -EINVAL. */
+/* SIGINT/SIGTERM set a flag that cli_cancelled reports (backup/restore cancel callbacks):
+ * the engine stops cleanly and keeps what it uploaded. */
+void cli_catch_signals(void);
+bool cli_cancelled(void *ud);
+/* Warning callback for backup/restore: one line on stderr, or a JSON line (ud: struct cli). */
+void cli_warn(void *ud, const char *path, int code, const char *msg);
 
 /* Subcommands: argv[0] is the subcommand name; getopt_long from index 1. */
 int cmd_init(struct cli *c, int argc, char **argv);

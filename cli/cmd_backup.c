@@ -16,18 +16,6 @@
 
 #define MAX_LIST 256
 
-static volatile sig_atomic_t interrupted;
-
-static void on_signal(int sig)
-{
-	interrupted = 1;
-}
-
-static bool cancelled(void *ud)
-{
-	return interrupted;
-}
-
 static void on_progress(void *ud, const struct backup_progress *p)
 {
 	struct cli *c = ud;
@@ -45,17 +33,6 @@ static void on_progress(void *ud, const struct backup_progress *p)
 			(unsigned long long)p->files_done, p->bytes_done / 1048576.0,
 			p->bytes_added / 1048576.0);
 	}
-}
-
-static void on_warn(void *ud, const char *path, int code, const char *msg)
-{
-	struct cli *c = ud;
-
-	if (c->json)
-		cli_print_json(json_pack("{s:s, s:s, s:s}", "message_type", "error", "item", path,
-					 "error", msg));
-	else
-		fprintf(stderr, "cairn: warning: %s\n", msg);
 }
 
 static void print_summary(struct cli *c, const struct backup_result *res)
@@ -120,7 +97,6 @@ int cmd_backup(struct cli *c, int argc, char **argv)
 	struct backup_result res;
 	struct err e = ERR_INIT;
 	struct repo *r = NULL;
-	struct sigaction sa = { .sa_handler = on_signal };
 	int ch, rc;
 
 	while ((ch = getopt_long(argc, argv, "x", opts, NULL)) != -1) {
@@ -166,10 +142,9 @@ int cmd_backup(struct cli *c, int argc, char **argv)
 			return cli_fail(c, &e, err_set(&e, -ENOENT, "%s: no such file or directory",
 						       o.paths[i]));
 	o.progress = on_progress;
-	o.warn = on_warn;
-	o.cancel = cancelled;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	o.warn = cli_warn;
+	o.cancel = cli_cancelled;
+	cli_catch_signals();
 	rc = cli_open_repo(c, &e, &r);
 	if (rc < 0)
 		return cli_fail(c, &e, rc);

@@ -22,14 +22,21 @@ static void on_problem(void *ud, const char *msg)
 		fprintf(stderr, "error: %s\n", msg);
 }
 
+/* Unused blobs after an interrupted backup can number thousands: show the first few on a
+ * terminal (the summary line has the counts; --json and -v list them all). */
+#define WARNINGS_SHOWN 10
+
 static void on_warning(void *ud, const char *msg)
 {
 	struct cli *c = ud;
+	unsigned shown = c->warnings_shown++;
 
 	if (c->json)
 		cli_print_json(json_pack("{s:s, s:s}", "message_type", "warning", "message", msg));
-	else if (!c->quiet)
+	else if (!c->quiet && (c->verbose || shown < WARNINGS_SHOWN))
 		fprintf(stderr, "warning: %s\n", msg);
+	else if (!c->quiet && shown == WARNINGS_SHOWN)
+		fprintf(stderr, "warning: more warnings not shown (use -v or --json)\n");
 }
 
 static int parse_subset(const char *s, struct repo_check_opts *o, struct repo_check_ext *x)

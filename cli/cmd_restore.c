@@ -15,29 +15,6 @@
 
 #define MAX_LIST 256
 
-static volatile sig_atomic_t interrupted;
-
-static void on_signal(int sig)
-{
-	interrupted = 1;
-}
-
-static bool cancelled(void *ud)
-{
-	return interrupted;
-}
-
-static void on_warn(void *ud, const char *path, int code, const char *msg)
-{
-	struct cli *c = ud;
-
-	if (c->json)
-		cli_print_json(json_pack("{s:s, s:s, s:s}", "message_type", "error", "item", path,
-					 "error", msg));
-	else
-		fprintf(stderr, "cairn: warning: %s\n", msg);
-}
-
 static void on_progress(void *ud, const struct restore_progress *p)
 {
 	struct cli *c = ud;
@@ -65,7 +42,6 @@ int cmd_restore(struct cli *c, int argc, char **argv)
 	struct restore_result res;
 	struct err e = ERR_INIT;
 	struct repo *r = NULL;
-	struct sigaction sa = { .sa_handler = on_signal };
 	char *spec = NULL, *colon;
 	int ch, rc;
 
@@ -107,11 +83,10 @@ int cmd_restore(struct cli *c, int argc, char **argv)
 		o.subdir = colon + 1;
 	}
 	o.snapshot = spec;
-	o.warn = on_warn;
+	o.warn = cli_warn;
 	o.progress = on_progress;
-	o.cancel = cancelled;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	o.cancel = cli_cancelled;
+	cli_catch_signals();
 	rc = cli_open_repo(c, &e, &r);
 	if (rc >= 0)
 		rc = restore_run(r, &o, &res, &e);

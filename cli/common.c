@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,6 +87,37 @@ void cli_print_json(void *json)
 	fflush(stdout);
 	free(s);
 	json_decref(json);
+}
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+	interrupted = 1;
+}
+
+void cli_catch_signals(void)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+bool cli_cancelled(void *ud)
+{
+	return interrupted;
+}
+
+void cli_warn(void *ud, const char *path, int code, const char *msg)
+{
+	struct cli *c = ud;
+
+	if (c->json)
+		cli_print_json(json_pack("{s:s, s:s, s:s}", "message_type", "error", "item", path,
+					 "error", msg));
+	else
+		fprintf(stderr, "cairn: warning: %s\n", msg);
 }
 
 void cli_password_free(char *p, size_t n)
