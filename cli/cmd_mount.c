@@ -20,28 +20,6 @@ static void report(void *ud, const struct err *e)
 	log_warn("mount: %s", e->msg);
 }
 
-/* What reopening needs: the password stays in sodium memory for the mount's lifetime, so
- * a refresh never prompts on a terminal from a FUSE thread. */
-struct mount_ctx {
-	struct cli *c;
-	const char *url;
-	char *pw;
-	size_t pw_len;
-};
-
-static int reopen(void *ud, struct repo **ret, struct err *e)
-{
-	struct mount_ctx *m = ud;
-	struct repo_open_params o = {
-		.url = m->url,
-		.options = &m->c->bopts,
-		.password = m->pw,
-		.password_len = m->pw_len,
-	};
-
-	return repo_open(&o, e, ret);
-}
-
 static int parse_uint(const char *s, unsigned long long max, unsigned long long *ret)
 {
 	unsigned long long v;
@@ -108,7 +86,6 @@ static int parse(int argc, char **argv, struct snapfs_options *o, struct err *e)
 
 int cmd_mount(struct cli *c, int argc, char **argv)
 {
-	struct mount_ctx m = { .c = c };
 	struct snapfs_options o;
 	struct err e = ERR_INIT;
 	struct repo *r = NULL;
@@ -116,23 +93,10 @@ int cmd_mount(struct cli *c, int argc, char **argv)
 
 	snapfs_options_default(&o);
 	o.report = report;
-	o.reopen = reopen;
-	o.reopen_ud = &m;
 	rc = parse(argc, argv, &o, &e);
 	if (rc < 0)
 		return cli_fail(c, &e, rc);
-	/* Like cli_open_repo, but the password is kept for reopen (asked once). */
-	m.url = c->repo_url ? c->repo_url : getenv("CAIRN_REPOSITORY");
-	if (!m.url || !m.url[0])
-		return cli_fail(
-		    c, &e,
-		    err_set(&e, -EINVAL, "no repository given: use -r or set CAIRN_REPOSITORY"));
-	rc = cli_password(c, false, &m.pw, &m.pw_len, &e);
-	if (rc >= 0)
-		rc = reopen(&m, &r, &e);
-	/* At open time "missing" can only mean the repository itself (as cli_open_repo). */
-	if (rc == -ENOENT)
-		rc = -ENODEV;
+	rc = cli_open_repo(c, &e, &r);
 	if (rc < 0)
 		goto out;
 	log_info("serving snapshots at %s; stop with Ctrl-C or `fusermount3 -u %s`", o.mountpoint,
@@ -141,8 +105,6 @@ int cmd_mount(struct cli *c, int argc, char **argv)
 	if (rc >= 0)
 		log_info("unmounted %s", o.mountpoint);
 out:
-	if (m.pw)
-		cli_password_free(m.pw, m.pw_len);
 	repo_free(r);
 	return rc < 0 ? cli_fail(c, &e, rc) : EXIT_OK;
 }

@@ -305,26 +305,6 @@ static int note_ids(struct snapfs *fs, const struct snapshot *s, size_t n, bool 
 	return 0;
 }
 
-/* A repository handle reads the index once: new snapshots bring new index files, so
- * reopen and swap handles (the caller holds the repository lock for writing). */
-static int reopen(struct snapfs *fs, struct err *e)
-{
-	struct repo *nr = NULL;
-	int r;
-
-	r = fs->opt.reopen(fs->opt.reopen_ud, &nr, e);
-	if (r == 0)
-		r = repo_index_load(nr, e);
-	if (r < 0) {
-		repo_free(nr);
-		return r;
-	}
-	repo_free(fs->owned);
-	fs->owned = nr;
-	fs->repo = nr;
-	return 0;
-}
-
 int fs_refresh(struct snapfs *fs, bool force, struct err *e)
 {
 	struct snapshot *s = NULL;
@@ -346,8 +326,12 @@ int fs_refresh(struct snapfs *fs, bool force, struct err *e)
 		r = repo_snapshot_list(fs->repo, &s, &n, e);
 	if (r == 0)
 		r = note_ids(fs, s, n, &fresh);
-	if (r == 0 && fresh && !first && fs->opt.reopen)
-		r = reopen(fs, e);
+	if (r == 0 && fresh && !first) {
+		/* New snapshots bring new index files: read those, not the whole index again. */
+		ssize_t k = repo_index_reload(fs->repo, e);
+
+		r = k < 0 ? (int)k : 0;
+	}
 	pthread_rwlock_unlock(&fs->repo_lock);
 	if (r < 0)
 		goto done;
@@ -602,7 +586,6 @@ void fs_release(struct snapfs *fs)
 	}
 	itable_release(&fs->it);
 	free(fs->known);
-	repo_free(fs->owned);
 	pthread_rwlock_destroy(&fs->repo_lock);
 	pthread_mutex_destroy(&fs->report_lock);
 	pthread_mutex_destroy(&fs->refresh_lock);

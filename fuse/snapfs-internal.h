@@ -150,7 +150,6 @@ struct snapfs {
 	uint64_t gen;
 	struct snode dl_lru; /* ring of directories holding a listing */
 	size_t dl_entries, dl_max;
-	struct repo *owned;         /* a handle from opt.reopen that replaced the first */
 	uint8_t (*known)[ID_BYTES]; /* sorted ids of the snapshots of the last refresh */
 	size_t n_known;
 	struct blobcache *cache;

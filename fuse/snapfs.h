@@ -17,10 +17,6 @@ struct snapshot;
 /* Called from FUSE worker threads, one call at a time, when something goes wrong that the
  * kernel only sees as an errno (a corrupt blob, a failed refresh): the caller prints it. */
 typedef void (*snapfs_report_fn)(void *ud, const struct err *e);
-/* Opens the same repository again (caller frees with repo_free). A repository handle
- * loads its index once, so snapshots that appear after the mount started need a fresh
- * handle before their blobs can be found; the mount owns and frees the handles it gets. */
-typedef int (*snapfs_reopen_fn)(void *ud, struct repo **ret, struct err *e);
 
 struct snapfs_options {
 	const char *mountpoint;
@@ -31,8 +27,6 @@ struct snapfs_options {
 	bool debug;              /* libfuse request tracing on stderr */
 	snapfs_report_fn report; /* may be NULL */
 	void *report_ud;
-	snapfs_reopen_fn reopen; /* may be NULL: then new snapshots list but cannot be read */
-	void *reopen_ud;
 };
 
 void snapfs_options_default(struct snapfs_options *o);
