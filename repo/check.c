@@ -4,10 +4,12 @@
 #include "repo/repo-internal.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "util/banned.h"
 
@@ -79,6 +81,10 @@ struct ck {
 	} *bads;
 	size_t n_bads;
 	char path[8192];
+	/* read-data runs one pack per thread: reporting and the work list are shared */
+	pthread_mutex_t lock;
+	uint8_t (*todo)[ID_BYTES];
+	size_t n_todo, next;
 };
 
 static void problem(struct ck *c, const char *fmt, ...) _printf_(2, 3);
@@ -196,6 +202,7 @@ static void pack_problem(void *ud, const uint8_t pack[ID_BYTES], const uint8_t *
 	hex_encode(pack, ID_BYTES, p);
 	if (blob)
 		hex_encode(blob, ID_BYTES, b);
+	pthread_mutex_lock(&c->lock);
 	problem(c, "pack %s%s%s: %s", p, blob ? ": blob " : "", b, msg);
 	/* Remember the blob so the files that use it can be named afterwards. */
 	if (blob && repo_idset_add(&c->bad, blob) > 0) {
@@ -208,6 +215,43 @@ static void pack_problem(void *ud, const uint8_t pack[ID_BYTES], const uint8_t *
 			c->n_bads++;
 		}
 	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* read-data worker: take the next pack, verify it, until none is left. Reading, hashing,
+ * decrypting and decompressing a pack is independent of every other pack. */
+static void *read_worker(void *arg)
+{
+	struct ck *c = arg;
+
+	for (;;) {
+		struct err e = ERR_INIT;
+		size_t i;
+
+		pthread_mutex_lock(&c->lock);
+		i = c->next++;
+		pthread_mutex_unlock(&c->lock);
+		if (i >= c->n_todo)
+			return NULL;
+		/* Problems arrive through pack_problem; the count is already in res. */
+		(void)!repo_pack_verify(c->r, c->todo[i], pack_problem, c, &e);
+	}
+}
+
+static int read_packs(struct ck *c)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	int n = cpus < 1 ? 1 : cpus > 16 ? 16 : (int)cpus, started = 0;
+	pthread_t t[16];
+
+	for (; started < n; started++)
+		if (pthread_create(&t[started], NULL, read_worker, c) != 0)
+			break;
+	if (!started)
+		read_worker(c);
+	for (int i = 0; i < started; i++)
+		pthread_join(t[i], NULL);
+	return 0;
 }
 
 static void warning(struct ck *c, const char *fmt, ...) _printf_(2, 3);
@@ -392,6 +436,7 @@ int repo_check_full(struct repo *r, const struct repo_check_opts *o,
 	char id[ID_HEX];
 	int rc;
 
+	pthread_mutex_init(&c.lock, NULL);
 	rc = repo_index_load(r, e);
 	if (rc >= 0)
 		rc = repo_blob_foreach(r, note_pack, &c);
@@ -427,16 +472,23 @@ int repo_check_full(struct repo *r, const struct repo_check_opts *o,
 	if (o->read_data) {
 		size_t k = 0;
 
+		c.todo = calloc(c.listed_packs.n ? c.listed_packs.n : 1, ID_BYTES);
+		if (!c.todo) {
+			rc = err_set(e, -ENOMEM, "out of memory");
+			goto fail;
+		}
 		for (size_t i = 0; i < c.listed_packs.cap; i++) {
 			if (is_zero(c.listed_packs.v[i]))
 				continue;
 			if (!selected(o, x, c.listed_packs.v[i], k++))
 				continue;
-			res.packs_read++;
-			/* Problems arrive through pack_problem; the count is already in res. */
-			if (repo_pack_verify(r, c.listed_packs.v[i], pack_problem, &c, e) < 0)
-				err_clear(e);
+			memcpy(c.todo[c.n_todo++], c.listed_packs.v[i], ID_BYTES);
 		}
+		res.packs_read = c.n_todo;
+		rc = read_packs(&c);
+		free(c.todo);
+		if (rc < 0)
+			goto fail;
 	}
 	if (c.n_bads) {
 		rc = blame(&c, snaps, n_snaps);
@@ -456,6 +508,7 @@ fail:
 	repo_idset_release(&c.data);
 	repo_idset_release(&c.bad);
 	free(c.bads);
+	pthread_mutex_destroy(&c.lock);
 	return rc;
 }
 
