@@ -141,19 +141,9 @@ fail:
 	return rc;
 }
 
-/* One decoded index entry. */
-struct ix_entry {
-	const uint8_t *pack, *id;
-	uint8_t type, compressed;
-	uint64_t offset, stored_len, raw_len;
-};
-
-/* Called per blob, in file order (all blobs of a pack together). */
-typedef int (*ix_fn)(void *ud, const struct ix_entry *x);
-
 /* Fetch, open and decode index file `name`, bounds-checking every field: the one parser of
  * the index format, shared by loading and `cat index`. */
-static int index_walk(struct repo *r, const char *name, ix_fn fn, void *ud, struct err *e)
+int index_walk(struct repo *r, const char *name, ix_fn fn, void *ud, struct err *e)
 {
 	struct buf b = BUF_INIT;
 	uint64_t n_sup, n, nb;

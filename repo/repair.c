@@ -1,6 +1,6 @@
 /* Owns index files as whole sets (read every file as written, write new files that
  * supersede old ones) and the repairs built on them: rebuilding the index from pack
- * headers. (Rewriting snapshots that reference missing blobs is still to come.) */
+ * headers (rewriting snapshots that reference missing blobs is repair_snapshots.c). */
 #include "repo/maint.h"
 #include "repo/repo-internal.h"
 
@@ -39,100 +39,55 @@ static int ixset_grow(struct repo_ixset *s)
 	return 0;
 }
 
-static int decode_one_pack(struct rd *rd, struct repo_ix_pack *p)
+/* Builds an ixset from index_walk's entries. A pack listed by two files (an interrupted
+ * prune, adopted orphans) is kept once: a hash set, so large repositories stay linear. */
+struct ixread {
+	struct repo_ixset *s;
+	struct repo_idset seen;
+	const uint8_t *cur;      /* pack pointer of the entries being read */
+	struct repo_ix_pack *p;  /* where they go; NULL while skipping a duplicate */
+	size_t cap;
+};
+
+static int ixread_entry(void *ud, const struct ix_entry *x)
 {
-	const uint8_t *pid, *id;
-	uint64_t n, off, sl, rl;
+	struct ixread *c = ud;
+	struct repo_ix_blob *b;
 	int rc;
 
-	memset(p, 0, sizeof(*p));
-	rc = rd_bytes(rd, ID_BYTES, &pid);
-	if (rc >= 0)
-		rc = rd_varint(rd, &n);
-	if (rc < 0 || n > PACK_MAX_BLOBS || n > rd_left(rd) / 36)
-		return -EBADMSG;
-	memcpy(p->id, pid, ID_BYTES);
-	p->blobs = calloc(n ? n : 1, sizeof(*p->blobs));
-	if (!p->blobs)
-		return -ENOMEM;
-	for (uint64_t j = 0; j < n; j++) {
-		struct repo_ix_blob *b = &p->blobs[j];
-
-		rc = rd_u8(rd, &b->type);
-		if (rc >= 0)
-			rc = rd_u8(rd, &b->compressed);
-		if (rc >= 0)
-			rc = rd_bytes(rd, ID_BYTES, &id);
-		if (rc >= 0)
-			rc = rd_varint(rd, &off);
-		if (rc >= 0)
-			rc = rd_varint(rd, &sl);
-		if (rc >= 0)
-			rc = rd_varint(rd, &rl);
-		if (rc < 0 || b->type >= _BLOB_TYPE_MAX || off > UINT32_MAX || sl > UINT32_MAX ||
-		    rl > REPO_BLOB_MAX) {
-			free(p->blobs);
-			p->blobs = NULL;
-			return -EBADMSG;
-		}
-		memcpy(b->id, id, ID_BYTES);
-		b->offset = (uint32_t)off;
-		b->stored_len = (uint32_t)sl;
-		b->raw_len = (uint32_t)rl;
-		p->n_blobs++;
-	}
-	return 0;
-}
-
-static bool ixset_has_pack(const struct repo_ixset *s, const uint8_t id[ID_BYTES])
-{
-	for (size_t i = s->n_packs; i-- > 0;)
-		if (!memcmp(s->packs[i].id, id, ID_BYTES))
-			return true;
-	return false;
-}
-
-static int ixset_read(struct repo *r, struct repo_ixset *s, const char *name, struct err *e)
-{
-	struct buf b = BUF_INIT;
-	uint64_t n_sup, n;
-	uint32_t magic;
-	struct rd rd;
-	int rc;
-
-	buf_init(&b, INDEX_FILE_MAX);
-	rc = obj_get_open(r, OBJ_INDEX, KEY_DOMAIN_INDEX, name, &b, e);
-	if (rc < 0)
-		goto fail;
-	rd_init(&rd, b.p, b.len);
-	rc = rd_le32(&rd, &magic);
-	if (rc >= 0 && magic != INDEX_MAGIC)
-		rc = -EBADMSG;
-	if (rc >= 0)
-		rc = rd_varint(&rd, &n_sup);
-	if (rc >= 0 && n_sup > rd_left(&rd) / ID_BYTES)
-		rc = -EBADMSG;
-	if (rc >= 0)
-		rd.off += n_sup * ID_BYTES;
-	if (rc >= 0)
-		rc = rd_varint(&rd, &n);
-	for (uint64_t i = 0; rc >= 0 && i < n; i++) {
-		rc = ixset_grow(s);
-		if (rc >= 0)
-			rc = decode_one_pack(&rd, &s->packs[s->n_packs]);
+	if (x->pack != c->cur) {
+		c->cur = x->pack;
+		c->p = NULL;
+		rc = repo_idset_add(&c->seen, x->pack);
+		if (rc <= 0)
+			return rc;
+		rc = ixset_grow(c->s);
 		if (rc < 0)
-			break;
-		/* A pack listed by two files (an interrupted prune) is the same pack. */
-		if (ixset_has_pack(s, s->packs[s->n_packs].id))
-			free(s->packs[s->n_packs].blobs);
-		else
-			s->n_packs++;
+			return rc;
+		c->p = &c->s->packs[c->s->n_packs++];
+		memset(c->p, 0, sizeof(*c->p));
+		memcpy(c->p->id, x->pack, ID_BYTES);
+		c->cap = 0;
 	}
-	if (rc < 0)
-		err_set(e, rc, "index %s is malformed", name);
-fail:
-	buf_release(&b);
-	return rc;
+	if (!c->p)
+		return 0;
+	if (c->p->n_blobs == c->cap) {
+		size_t cap = c->cap ? 2 * c->cap : 64;
+		void *v = reallocarray(c->p->blobs, cap, sizeof(*c->p->blobs));
+
+		if (!v)
+			return -ENOMEM;
+		c->p->blobs = v;
+		c->cap = cap;
+	}
+	b = &c->p->blobs[c->p->n_blobs++];
+	memcpy(b->id, x->id, ID_BYTES);
+	b->type = x->type;
+	b->compressed = x->compressed;
+	b->offset = (uint32_t)x->offset;
+	b->stored_len = (uint32_t)x->stored_len;
+	b->raw_len = (uint32_t)x->raw_len;
+	return 0;
 }
 
 static int collect_name(void *ud, const char *name, uint64_t size)
@@ -154,11 +109,15 @@ static int collect_name(void *ud, const char *name, uint64_t size)
 int repo_ixset_load(struct repo *r, struct repo_ixset *ret, struct err *e)
 {
 	struct repo_ixset s = { 0 };
+	struct ixread c = { .s = &s };
 	int rc;
 
 	rc = r->be->ops->list(r->be, OBJ_INDEX, collect_name, &s, e);
-	for (size_t i = 0; rc >= 0 && i < s.n_names; i++)
-		rc = ixset_read(r, &s, s.names[i], e);
+	for (size_t i = 0; rc >= 0 && i < s.n_names; i++) {
+		c.cur = NULL; /* a new file's buffer may reuse the last one's address */
+		rc = index_walk(r, s.names[i], ixread_entry, &c, e);
+	}
+	repo_idset_release(&c.seen);
 	if (rc < 0) {
 		repo_ixset_release(&s);
 		return rc;

@@ -106,6 +106,18 @@ void idx_remove(struct idx *x, const uint8_t id[ID_BYTES]);
 int index_file_write(struct repo *r, const struct pack_done *packs, size_t n, struct err *e)
 	_must_check_;
 int index_file_read(struct repo *r, const char *name, struct err *e) _must_check_;
+/* One decoded index entry; pack and id point into the decoded file (valid during the
+ * callback; all blobs of one pack come together with the same pack pointer). */
+struct ix_entry {
+	const uint8_t *pack, *id;
+	uint8_t type, compressed;
+	uint64_t offset, stored_len, raw_len;
+};
+typedef int (*ix_fn)(void *ud, const struct ix_entry *x);
+/* The one index-file parser: fetch, open and decode `name`, bounds-checking every field,
+ * calling fn per blob in file order. */
+int index_walk(struct repo *r, const char *name, ix_fn fn, void *ud, struct err *e)
+	_must_check_;
 /* Add a pack's blobs to the in-memory index (takes idx_lock). */
 int index_add_pack(struct repo *r, const uint8_t pack[ID_BYTES], const struct pack_blob *b,
 		   size_t n) _must_check_;
