@@ -130,8 +130,9 @@ n0=$(cairn snapshots --json | jq length)
 cairn_bg backup "$SRC"
 # Freeze the backup once it holds its shared lock, so prune meets a live lock however fast
 # the machine is (a sleep raced a 30 MB backup that now finishes in 0.2 s).
+# (plain ls: a .tmp- file is a lock still being written, which prune rightly ignores)
 for _ in $(seq 1 400); do
-	[ -n "$(ls -A "$REPO/locks" 2>/dev/null)" ] && break
+	[ -n "$(ls "$REPO/locks" 2>/dev/null)" ] && break
 	sleep 0.02
 done
 kill -STOP "$BG" 2>/dev/null
