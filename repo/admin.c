@@ -41,7 +41,7 @@ static int blobs_from_header(const struct pack_blob *hb, size_t n, struct repo_i
 }
 
 int repo_pack_header(struct repo *r, const uint8_t pack[ID_BYTES], uint64_t size,
-		     struct repo_ix_pack *ret, struct err *e)
+                     struct repo_ix_pack *ret, struct err *e)
 {
 	struct pack_blob *hb = NULL;
 	struct repo_ix_blob *v = NULL;
@@ -54,8 +54,8 @@ int repo_pack_header(struct repo *r, const uint8_t pack[ID_BYTES], uint64_t size
 	rc = blobs_from_header(hb, n, &v);
 	free(hb);
 	if (rc < 0)
-		return err_set(e, rc, "pack header: %s", rc == -ENOMEM ? "out of memory"
-									: "offsets overflow");
+		return err_set(e, rc, "pack header: %s",
+		               rc == -ENOMEM ? "out of memory" : "offsets overflow");
 	memcpy(ret->id, pack, ID_BYTES);
 	ret->blobs = v;
 	ret->n_blobs = n;
@@ -70,10 +70,11 @@ struct walk_adapter {
 static int walk_entry(void *ud, const struct ix_entry *x)
 {
 	struct walk_adapter *a = ud;
-	struct repo_ix_blob b = { .type = x->type, .compressed = x->compressed,
-				  .offset = (uint32_t)x->offset,
-				  .stored_len = (uint32_t)x->stored_len,
-				  .raw_len = (uint32_t)x->raw_len };
+	struct repo_ix_blob b = { .type = x->type,
+		                  .compressed = x->compressed,
+		                  .offset = (uint32_t)x->offset,
+		                  .stored_len = (uint32_t)x->stored_len,
+		                  .raw_len = (uint32_t)x->raw_len };
 
 	/* index_walk has bounds-checked every field against UINT32_MAX already. */
 	memcpy(b.id, x->id, ID_BYTES);
@@ -99,13 +100,13 @@ int repo_blob_verify(struct repo *r, const struct repo_ix_blob *b, const uint8_t
 }
 
 int repo_blob_copy(struct repo *r, const struct repo_ix_blob *b, const uint8_t *sealed,
-		   struct err *e)
+                   struct err *e)
 {
 	if (b->type >= _BLOB_TYPE_MAX)
 		return err_set(e, -EINVAL, "blob type %u is unknown", b->type);
 	/* Sealed bytes are position independent: they move between packs as they are. */
 	return pack_append(r, (enum blob_type)b->type, b->id, sealed, b->stored_len, b->raw_len,
-			   b->compressed, e);
+	                   b->compressed, e);
 }
 
 void repo_ix_packs_free(struct repo_ix_pack *p, size_t n)
