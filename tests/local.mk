@@ -41,3 +41,6 @@ EXTRA_DIST += tests/e2e/repair-snapshots.sh
 TESTS += tests/golden/golden.sh
 EXTRA_DIST += tests/golden/golden.sh tests/golden/make-fixture.sh tests/golden/repo \
 	tests/golden/expect
+
+TESTS += tests/e2e/hardening.sh
+EXTRA_DIST += tests/e2e/hardening.sh
