@@ -37,6 +37,8 @@ static const struct command commands[] = {
 	{ "diff", cmd_diff, "compare two snapshots" },
 	{ "repair", cmd_repair, "rebuild index or snapshots" },
 	{ "agent", cmd_agent, "run the Kubernetes node agent" },
+	{ "controller", cmd_controller, "run the Kubernetes cluster controller" },
+	{ "kube", cmd_kube, "Backups, Schedules and locations in a cluster" },
 	{ "version", cmd_version, "print the version" },
 };
 

@@ -1,0 +1,431 @@
+/* `cairn kube backup|schedule|location ...`: create, list, describe and delete the
+ * controller's objects (tables for people, -o json for programs). */
+#include "cli/cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "controller/controller.h"
+#include "kube/kube.h"
+#include "util/banned.h"
+
+static const char usage[] =
+    "usage: cairn kube [--kubeconfig FILE] [--namespace NS] [-o json] COMMAND\n"
+    "  backup create NAME [--include-namespaces A,B] [--exclude-namespaces A,B]\n"
+    "         [--selector K=V,...] [--ttl DURATION] [--storage-location NAME]\n"
+    "         [--default-volumes-to-fs-backup] [--timeout DURATION] [--wait]\n"
+    "  backup get [NAME] | backup describe NAME | backup delete NAME\n"
+    "  schedule create NAME --schedule CRON [backup create flags]\n"
+    "  schedule get [NAME] | schedule pause|unpause|delete NAME\n"
+    "  location get [NAME]\n";
+
+struct kctx {
+	struct kube_config kc;
+	struct kube *k;
+	const char *ns;
+	bool json;
+	char base[512];
+};
+
+static const char *js(const json_t *o, const char *path)
+{
+	/* "a.b.c" */
+	char key[128];
+	const char *dot;
+
+	while ((dot = strchr(path, '.'))) {
+		snprintf(key, sizeof(key), "%.*s", (int)(dot - path), path);
+		o = json_object_get(o, key);
+		path = dot + 1;
+	}
+	o = json_object_get(o, path);
+	return json_is_string(o) ? json_string_value(o) : "";
+}
+
+static long long ji(const json_t *o, const char *a, const char *b)
+{
+	return json_integer_value(
+	    json_object_get(json_object_get(json_object_get(o, "status"), a), b));
+}
+
+static int path_of(struct kctx *x, const char *plural, const char *name, char *out, size_t n)
+{
+	int w = name ? snprintf(out, n, "%s/%s/%s", x->base, plural, name)
+	             : snprintf(out, n, "%s/%s", x->base, plural);
+
+	return w < 0 || (size_t)w >= n ? -ENAMETOOLONG : 0;
+}
+
+static int collect(void *ud, json_t *item)
+{
+	return json_array_append(ud, item) < 0 ? -ENOMEM : 0;
+}
+
+static json_t *str_list(const char *csv)
+{
+	json_t *a = json_array();
+	char buf[4096], *save = NULL, *t;
+
+	snprintf(buf, sizeof(buf), "%s", csv);
+	for (t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save))
+		json_array_append_new(a, json_string(t));
+	return a;
+}
+
+/* "k=v,k2=v2" into {matchLabels: {...}}; -EINVAL for anything else. */
+static int selector(const char *s, json_t **ret)
+{
+	json_t *ml = json_object();
+	char buf[4096], *save = NULL, *t;
+
+	snprintf(buf, sizeof(buf), "%s", s);
+	for (t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(t, '=');
+
+		if (!eq || eq == t) {
+			json_decref(ml);
+			return -EINVAL;
+		}
+		*eq = 0;
+		json_object_set_new(ml, t, json_string(eq + 1 + (eq[1] == '=')));
+	}
+	*ret = json_pack("{s:o}", "matchLabels", ml);
+	return 0;
+}
+
+static void print_backups(json_t *items)
+{
+	json_t *b;
+	size_t i;
+
+	printf("%-32s %-16s %6s %8s %-20s %-20s %s\n", "NAME", "STATUS", "ERRORS", "WARNINGS",
+	       "CREATED", "EXPIRES", "VOLUMES");
+	json_array_foreach(items, i, b)
+	{
+		const json_t *st = json_object_get(b, "status");
+
+		printf("%-32s %-16s %6lld %8lld %-20s %-20s %lld/%lld\n", js(b, "metadata.name"),
+		       js(b, "status.phase")[0] ? js(b, "status.phase") : "New",
+		       json_integer_value(json_object_get(st, "errors")),
+		       json_integer_value(json_object_get(st, "warnings")),
+		       js(b, "status.startTimestamp"), js(b, "status.expiration"),
+		       ji(b, "podVolumes", "completed"), ji(b, "podVolumes", "total"));
+	}
+}
+
+static void print_schedules(json_t *items)
+{
+	json_t *s;
+	size_t i;
+
+	printf("%-32s %-16s %-24s %-20s %s\n", "NAME", "STATUS", "SCHEDULE", "LAST BACKUP",
+	       "PAUSED");
+	json_array_foreach(items, i, s) printf(
+	    "%-32s %-16s %-24s %-20s %s\n", js(s, "metadata.name"), js(s, "status.phase"),
+	    js(s, "spec.schedule"), js(s, "status.lastBackup"),
+	    json_is_true(json_object_get(json_object_get(s, "spec"), "paused")) ? "true" : "false");
+}
+
+static void print_locations(json_t *items)
+{
+	json_t *l;
+	size_t i;
+
+	printf("%-24s %-12s %-10s %-8s %s\n", "NAME", "PHASE", "ACCESS", "DEFAULT", "MESSAGE");
+	json_array_foreach(items, i, l) printf(
+	    "%-24s %-12s %-10s %-8s %s\n", js(l, "metadata.name"), js(l, "status.phase"),
+	    js(l, "spec.accessMode")[0] ? js(l, "spec.accessMode") : "ReadWrite",
+	    json_is_true(json_object_get(json_object_get(l, "spec"), "default")) ? "true" : "false",
+	    js(l, "status.message"));
+}
+
+static int get(struct kctx *x, const char *plural, const char *name, void (*print)(json_t *),
+               struct err *e)
+{
+	char path[1024];
+	json_t *items = json_array(), *one = NULL;
+	int r = path_of(x, plural, name, path, sizeof(path));
+
+	if (r == 0 && name) {
+		r = kube_get(x->k, path, &one, e);
+		if (r == 0)
+			json_array_append_new(items, one);
+	} else if (r == 0) {
+		r = kube_list(x->k, path, NULL, NULL, collect, items, NULL, e);
+	}
+	if (r == 0) {
+		if (x->json)
+			cli_print_json(name ? json_incref(json_array_get(items, 0))
+			                    : json_incref(items));
+		else
+			print(items);
+	}
+	json_decref(items);
+	return r;
+}
+
+static int describe(struct kctx *x, const char *name, struct err *e)
+{
+	char path[1024], sel[512];
+	json_t *b = NULL, *pvbs = json_array(), *p, *v;
+	size_t i;
+	int r = path_of(x, "backups", name, path, sizeof(path));
+
+	if (r == 0)
+		r = kube_get(x->k, path, &b, e);
+	if (r == 0)
+		r = path_of(x, "podvolumebackups", NULL, path, sizeof(path));
+	snprintf(sel, sizeof(sel), "%s=%s", CTL_LABEL_BACKUP_ID, js(b, "metadata.uid"));
+	if (r == 0)
+		r = kube_list(x->k, path, sel, NULL, collect, pvbs, NULL, e);
+	if (r < 0)
+		goto fail;
+	if (x->json) {
+		json_object_set(b, "podVolumeBackups", pvbs);
+		cli_print_json(json_incref(b));
+		goto fail;
+	}
+	printf("Name:         %s\nPhase:        %s\nStarted:      %s\nCompleted:    %s\n"
+	       "Expires:      %s\nLocation:     %s\nErrors:       %lld\nWarnings:     %lld\n",
+	       name, js(b, "status.phase"), js(b, "status.startTimestamp"),
+	       js(b, "status.completionTimestamp"), js(b, "status.expiration"),
+	       js(b, "spec.storageLocation"),
+	       json_integer_value(json_object_get(json_object_get(b, "status"), "errors")),
+	       json_integer_value(json_object_get(json_object_get(b, "status"), "warnings")));
+	json_array_foreach(json_object_get(json_object_get(b, "status"), "validationErrors"), i, v)
+	    printf("Validation:   %s\n", json_string_value(v));
+	json_array_foreach(json_object_get(json_object_get(b, "status"), "errorMessages"), i, v)
+	    printf("Error:        %s\n", json_string_value(v));
+	json_array_foreach(json_object_get(json_object_get(b, "status"), "warningMessages"), i, v)
+	    printf("Warning:      %s\n", json_string_value(v));
+	printf("\nPod volumes:\n  %-40s %-12s %12s %9s %s\n", "POD/VOLUME", "PHASE", "BYTES",
+	       "SECONDS", "MESSAGE");
+	json_array_foreach(pvbs, i, p)
+	{
+		time_t t0 = 0, t1 = 0;
+		char pv[600];
+
+		if (ctl_time_parse(js(p, "status.startTimestamp"), &t0) < 0)
+			t0 = 0;
+		if (ctl_time_parse(js(p, "status.completionTimestamp"), &t1) < 0)
+			t1 = 0;
+		snprintf(pv, sizeof(pv), "%s/%s/%s", js(p, "spec.pod.namespace"),
+		         js(p, "spec.pod.name"), js(p, "spec.volume"));
+		printf("  %-40s %-12s %12lld %9lld %s\n", pv,
+		       js(p, "status.phase")[0] ? js(p, "status.phase") : "New",
+		       ji(p, "progress", "bytesDone"), (long long)(t0 && t1 ? t1 - t0 : 0),
+		       js(p, "status.message"));
+	}
+fail:
+	json_decref(b);
+	json_decref(pvbs);
+	return r;
+}
+
+static bool final_phase(const char *p)
+{
+	return !strcmp(p, "Completed") || !strcmp(p, "PartiallyFailed") || !strcmp(p, "Failed") ||
+	       !strcmp(p, "FailedValidation");
+}
+
+/* backup create / schedule create: flags after the name. */
+static int create(struct kctx *x, bool schedule, int argc, char **argv, struct err *e)
+{
+	static const struct option opts[] = {
+		{ "include-namespaces", required_argument, NULL, 'i' },
+		{ "exclude-namespaces", required_argument, NULL, 'x' },
+		{ "selector", required_argument, NULL, 'l' },
+		{ "ttl", required_argument, NULL, 't' },
+		{ "storage-location", required_argument, NULL, 's' },
+		{ "default-volumes-to-fs-backup", no_argument, NULL, 'd' },
+		{ "timeout", required_argument, NULL, 'T' },
+		{ "schedule", required_argument, NULL, 'c' },
+		{ "wait", no_argument, NULL, 'w' },
+		{ NULL, 0, NULL, 0 },
+	};
+	json_t *spec = json_object(), *obj, *sel = NULL, *got = NULL;
+	const char *name = argc > 1 ? argv[1] : NULL, *cron = NULL, *timeout = NULL;
+	char path[1024];
+	bool wait = false;
+	int64_t d;
+	int o, r;
+
+	if (!name || name[0] == '-')
+		return err_set(e, -EINVAL, "give a name");
+	optind = 2;
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (o) {
+		case 'i':
+			json_object_set_new(spec, "includedNamespaces", str_list(optarg));
+			break;
+		case 'x':
+			json_object_set_new(spec, "excludedNamespaces", str_list(optarg));
+			break;
+		case 'l':
+			if (selector(optarg, &sel) < 0)
+				return err_set(e, -EINVAL, "bad --selector '%s' (k=v,...)", optarg);
+			json_object_set_new(spec, "labelSelector", sel);
+			break;
+		case 't':
+			if (ctl_duration_parse(optarg, &d) < 0)
+				return err_set(e, -EINVAL, "bad --ttl '%s'", optarg);
+			json_object_set_new(spec, "ttl", json_string(optarg));
+			break;
+		case 's':
+			json_object_set_new(spec, "storageLocation", json_string(optarg));
+			break;
+		case 'd':
+			json_object_set_new(spec, "defaultVolumesToFsBackup", json_true());
+			break;
+		case 'T':
+			timeout = optarg;
+			break;
+		case 'c':
+			cron = optarg;
+			break;
+		case 'w':
+			wait = true;
+			break;
+		default:
+			return err_set(e, -EINVAL, "bad flag\n%s", usage);
+		}
+	}
+	if (schedule && !cron)
+		return err_set(e, -EINVAL, "schedule create needs --schedule CRON");
+	if (schedule)
+		obj = json_pack("{s:s,s:s,s:{s:s},s:{s:s,s:o}}", "apiVersion", CTL_API, "kind",
+		                "Schedule", "metadata", "name", name, "spec", "schedule", cron,
+		                "template", spec);
+	else
+		obj = json_pack("{s:s,s:s,s:{s:s},s:o}", "apiVersion", CTL_API, "kind", "Backup",
+		                "metadata", "name", name, "spec", spec);
+	if (!obj)
+		return -ENOMEM;
+	if (timeout)
+		json_object_set_new(json_object_get(obj, "metadata"), "annotations",
+		                    json_pack("{s:s}", CTL_ANN_TIMEOUT, timeout));
+	r = path_of(x, schedule ? "schedules" : "backups", NULL, path, sizeof(path));
+	if (r == 0)
+		r = kube_create(x->k, path, obj, NULL, e);
+	json_decref(obj);
+	if (r < 0)
+		return r;
+	if (!x->json)
+		printf("%s \"%s\" created\n", schedule ? "Schedule" : "Backup", name);
+	if (!wait || schedule)
+		return 0;
+	path_of(x, "backups", name, path, sizeof(path));
+	for (;;) {
+		json_decref(got);
+		got = NULL;
+		r = kube_get(x->k, path, &got, e);
+		if (r < 0)
+			return r;
+		if (final_phase(js(got, "status.phase")))
+			break;
+		usleep(500 * 1000);
+	}
+	if (!x->json)
+		printf("Backup \"%s\" %s\n", name, js(got, "status.phase"));
+	r = strcmp(js(got, "status.phase"), "Completed") == 0 ? 0 : 1;
+	json_decref(got);
+	return r;
+}
+
+static int set_paused(struct kctx *x, const char *name, bool paused, struct err *e)
+{
+	char path[1024];
+	json_t *patch = json_pack("{s:{s:b}}", "spec", "paused", paused);
+	int r = path_of(x, "schedules", name, path, sizeof(path));
+
+	if (r == 0)
+		r = kube_patch_merge(x->k, path, patch, NULL, e);
+	json_decref(patch);
+	if (r == 0 && !x->json)
+		printf("Schedule \"%s\" %s\n", name, paused ? "paused" : "unpaused");
+	return r;
+}
+
+static int del(struct kctx *x, const char *plural, const char *name, struct err *e)
+{
+	char path[1024];
+	int r = path_of(x, plural, name, path, sizeof(path));
+
+	if (r == 0)
+		r = kube_request(x->k, "DELETE", path, NULL, NULL, NULL, e);
+	if (r == 0 && !x->json)
+		printf("%s \"%s\" deleted\n", plural, name);
+	return r;
+}
+
+int cmd_kube(struct cli *c, int argc, char **argv)
+{
+	struct kctx x = { .json = c->json };
+	const char *kubeconfig = NULL, *what, *verb, *name;
+	struct err e = ERR_INIT;
+	int r, i = 1;
+
+	/* Our flags come before the command words. */
+	for (; i + 1 < argc && argv[i][0] == '-'; i += 2) {
+		if (!strcmp(argv[i], "--kubeconfig"))
+			kubeconfig = argv[i + 1];
+		else if (!strcmp(argv[i], "--namespace") || !strcmp(argv[i], "-n"))
+			x.ns = argv[i + 1];
+		else if (!strcmp(argv[i], "-o"))
+			x.json = !strcmp(argv[i + 1], "json");
+		else
+			break;
+	}
+	if (argc - i < 2) {
+		fputs(usage, stderr);
+		return EXIT_USAGE;
+	}
+	what = argv[i];
+	verb = argv[i + 1];
+	name = argc - i > 2 && argv[i + 2][0] != '-' ? argv[i + 2] : NULL;
+	r = kcfg_load(kubeconfig, &x.kc, &e);
+	if (r < 0)
+		return cli_fail(c, &e, r);
+	if (!x.ns)
+		x.ns = x.kc.ns;
+	snprintf(x.base, sizeof(x.base), "/apis/%s/namespaces/%s", CTL_API, x.ns);
+	r = kube_new(&x.kc, &x.k);
+	if (r < 0)
+		goto out;
+	if (!strcmp(what, "backup") && !strcmp(verb, "create"))
+		r = create(&x, false, argc - i - 1, argv + i + 1, &e);
+	else if (!strcmp(what, "schedule") && !strcmp(verb, "create"))
+		r = create(&x, true, argc - i - 1, argv + i + 1, &e);
+	else if (!strcmp(what, "backup") && !strcmp(verb, "get"))
+		r = get(&x, "backups", name, print_backups, &e);
+	else if (!strcmp(what, "schedule") && !strcmp(verb, "get"))
+		r = get(&x, "schedules", name, print_schedules, &e);
+	else if (!strcmp(what, "location") && !strcmp(verb, "get"))
+		r = get(&x, "backupstoragelocations", name, print_locations, &e);
+	else if (!strcmp(what, "backup") && !strcmp(verb, "describe") && name)
+		r = describe(&x, name, &e);
+	else if (!strcmp(what, "backup") && !strcmp(verb, "delete") && name)
+		r = del(&x, "backups", name, &e);
+	else if (!strcmp(what, "schedule") && !strcmp(verb, "delete") && name)
+		r = del(&x, "schedules", name, &e);
+	else if (!strcmp(what, "schedule") &&
+	         (!strcmp(verb, "pause") || !strcmp(verb, "unpause")) && name)
+		r = set_paused(&x, name, !strcmp(verb, "pause"), &e);
+	else {
+		fputs(usage, stderr);
+		r = -EINVAL;
+		kube_free(x.k);
+		kcfg_release(&x.kc);
+		return EXIT_USAGE;
+	}
+out:
+	kube_free(x.k);
+	kcfg_release(&x.kc);
+	if (r < 0)
+		return cli_fail(c, &e, r);
+	return r > 0 ? EXIT_FAILURE_ : EXIT_OK;
+}
