@@ -11,6 +11,11 @@
 
 #include "util/banned.h"
 
+bool kube_transient(int r)
+{
+	return r == -EAGAIN || r == -EBUSY || r == -EHOSTDOWN || r == -ETIMEDOUT;
+}
+
 int kube_get(struct kube *k, const char *path, json_t **ret, struct err *e)
 {
 	return kube_request(k, "GET", path, NULL, NULL, ret, e);

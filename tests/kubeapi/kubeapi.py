@@ -401,8 +401,12 @@ class Handler(BaseHTTPRequestHandler):
         opts = {}
         if raw:
             opts = self.json_body(raw) or {}
+        policy = opts.get("propagationPolicy") or self.q.get("propagationPolicy")
+        if opts.get("orphanDependents") is True:
+            policy = policy or "Orphan"
         self.send_obj(200, self.server.store.delete(
-            self.kind, self.ns, name, opts.get("preconditions"), self.dry_run(opts)))
+            self.kind, self.ns, name, opts.get("preconditions"), self.dry_run(opts),
+            policy))
 
     def delete_collection(self):
         lsel, fsel = self.selectors()
