@@ -52,6 +52,19 @@ static long long ji(const json_t *o, const char *a, const char *b)
 	    json_object_get(json_object_get(json_object_get(o, "status"), a), b));
 }
 
+/* A Backup's status with the controller's detail annotation folded in (in place). */
+static void fold_detail(json_t *b)
+{
+	const char *txt = json_string_value(json_object_get(
+	    json_object_get(json_object_get(b, "metadata"), "annotations"), CTL_ANN_DETAIL));
+	json_t *d = txt ? json_loads(txt, 0, NULL) : NULL;
+	json_t *st = json_object_get(b, "status");
+
+	if (json_is_object(d) && json_is_object(st))
+		json_object_update(st, d);
+	json_decref(d);
+}
+
 static int path_of(struct kctx *x, const char *plural, const char *name, char *out, size_t n)
 {
 	int w = name ? snprintf(out, n, "%s/%s/%s", x->base, plural, name)
@@ -184,6 +197,7 @@ static int describe(struct kctx *x, const char *name, struct err *e)
 		r = kube_list(x->k, path, sel, NULL, collect, pvbs, NULL, e);
 	if (r < 0)
 		goto fail;
+	fold_detail(b);
 	if (x->json) {
 		json_object_set(b, "podVolumeBackups", pvbs);
 		cli_print_json(json_incref(b));

@@ -36,11 +36,61 @@ static bool partial_pvb(const json_t *pvb)
 	       strcmp(msg, CTL_PVB_EMPTY_MSG) != 0;
 }
 
+static const char *const detail_keys[] = { "warningMessages", "errorMessages", "podVolumes" };
+
+/* The status with the detail annotation folded back in. */
 static json_t *status_of(const json_t *b)
 {
-	json_t *s = json_object_get(b, "status");
+	const json_t *ann = json_object_get(json_object_get(b, "metadata"), "annotations");
+	const char *txt = ctl_jstr(ann, CTL_ANN_DETAIL);
+	json_t *s = json_object_get(b, "status"), *d = txt ? json_loads(txt, 0, NULL) : NULL;
 
-	return json_is_object(s) ? json_deep_copy(s) : json_object();
+	s = json_is_object(s) ? json_deep_copy(s) : json_object();
+	if (s && json_is_object(d))
+		for (size_t i = 0; i < sizeof(detail_keys) / sizeof(detail_keys[0]); i++)
+			if (json_object_get(d, detail_keys[i]))
+				json_object_set(s, detail_keys[i],
+				                json_object_get(d, detail_keys[i]));
+	json_decref(d);
+	return s;
+}
+
+/* Write status (stolen): the fields the CRD's status schema has go to the status, the
+ * rest into the detail annotation, written first. */
+static int put_status(struct ctl *c, const char *path, json_t *status, struct err *e)
+{
+	json_t *d = json_object(), *patch;
+	char *txt;
+	int r;
+
+	if (!d) {
+		json_decref(status);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < sizeof(detail_keys) / sizeof(detail_keys[0]); i++) {
+		json_t *v = json_object_get(status, detail_keys[i]);
+
+		if (v) {
+			json_object_set(d, detail_keys[i], v);
+			json_object_del(status, detail_keys[i]);
+		}
+	}
+	txt = json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(d);
+	patch =
+	    txt ? json_pack("{s:{s:{s:s}}}", "metadata", "annotations", CTL_ANN_DETAIL, txt) : NULL;
+	free(txt);
+	if (!patch) {
+		json_decref(status);
+		return -ENOMEM;
+	}
+	r = kube_patch_merge(c->k, path, patch, NULL, e);
+	json_decref(patch);
+	if (r < 0) {
+		json_decref(status);
+		return r;
+	}
+	return ctl_status_put(c, path, status, e);
 }
 
 static void add_msg(json_t *status, const char *list, const char *count, const char *fmt, ...)
@@ -370,7 +420,7 @@ static int start(struct ctl *c, json_t *b, const char *path)
 		             CTL_LABEL_SCHEDULE),
 		    "FailedValidation", 0, 0, now);
 		err_clear(&e);
-		r = ctl_status_put(c, path, s.status, &e);
+		r = put_status(c, path, s.status, &e);
 		s.status = NULL;
 		goto fail;
 	}
@@ -403,7 +453,7 @@ static int start(struct ctl *c, json_t *b, const char *path)
 	ctl_metrics_attempt(c->m,
 	                    ctl_jstr(json_object_get(json_object_get(b, "metadata"), "labels"),
 	                             CTL_LABEL_SCHEDULE));
-	r = ctl_status_put(c, path, s.status, &e);
+	r = put_status(c, path, s.status, &e);
 	s.status = NULL;
 fail:
 	if (r < 0 && e.msg[0])
@@ -440,7 +490,7 @@ static int follow(struct ctl *c, json_t *b, const char *path)
 	const char *tmo = ctl_jstr(ann, CTL_ANN_TIMEOUT);
 	const char *sched =
 	    ctl_jstr(json_object_get(json_object_get(b, "metadata"), "labels"), CTL_LABEL_SCHEDULE);
-	json_t *status = status_of(b), *pvbs = NULL, *pvb, *pv;
+	json_t *status = status_of(b), *pvbs = NULL, *pvb, *pv, *old = json_deep_copy(status);
 	struct err e = ERR_INIT;
 	int64_t timeout = c->cfg->backup_timeout_sec;
 	size_t i, done = 0, ok = 0, partial = 0, failed = 0, total, not_started;
@@ -497,15 +547,15 @@ static int follow(struct ctl *c, json_t *b, const char *path)
 	}
 	total = json_array_size(pvbs) + not_started;
 	json_object_set_new(status, "progress",
-	                    json_pack("{s:I,s:I,s:I,s:I}", "totalItems", (json_int_t)total,
-	                              "itemsBackedUp", (json_int_t)(done + not_started),
-	                              "bytesDone", (json_int_t)bytes, "totalBytes",
-	                              (json_int_t)total_bytes));
+	                    json_pack("{s:I,s:I}", "totalItems", (json_int_t)total, "itemsBackedUp",
+	                              (json_int_t)(done + not_started)));
 	json_object_set_new(status, "podVolumes",
-	                    json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "total", (json_int_t)total,
-	                              "notStarted", (json_int_t)not_started, "completed",
-	                              (json_int_t)ok, "partiallyFailed", (json_int_t)partial,
-	                              "failed", (json_int_t)(failed + not_started), "inProgress",
+	                    json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "bytesDone",
+	                              (json_int_t)bytes, "totalBytes", (json_int_t)total_bytes,
+	                              "total", (json_int_t)total, "notStarted",
+	                              (json_int_t)not_started, "completed", (json_int_t)ok,
+	                              "partiallyFailed", (json_int_t)partial, "failed",
+	                              (json_int_t)(failed + not_started), "inProgress",
 	                              (json_int_t)(json_array_size(pvbs) - done)));
 	if (done == json_array_size(pvbs)) {
 		const char *final;
@@ -547,12 +597,18 @@ static int follow(struct ctl *c, json_t *b, const char *path)
 		         ctl_meta(b, "name"), final, ok, total);
 		ctl_metrics_backup(c->m, sched, final, difftime(now, started), bytes, now);
 	}
-	r = ctl_status_put(c, path, status, &e);
+	/* Nothing new: no write (every write wakes every watcher). */
+	if (json_equal(old, status)) {
+		r = 0;
+		goto fail;
+	}
+	r = put_status(c, path, status, &e);
 	status = NULL;
 fail:
 	if (r < 0)
 		ctl_note(c, CTL_NOTE_WARN, "backup %s: %s", ctl_meta(b, "name"), e.msg);
 	json_decref(status);
+	json_decref(old);
 	json_decref(pvbs);
 	return r == -ENOENT ? 0 : r;
 }

@@ -22,15 +22,18 @@
 /* Velero's annotations and labels, which pods and tools already carry. */
 #define CTL_ANN_VOLUMES     "backup.velero.io/backup-volumes"
 #define CTL_ANN_EXCLUDES    "backup.velero.io/backup-volumes-excludes"
-#define CTL_LABEL_BACKUP    "velero.io/backup-name"
-#define CTL_LABEL_BACKUP_ID "velero.io/backup-uid"
-#define CTL_LABEL_PVC_UID   "velero.io/pvc-uid"
-#define CTL_LABEL_SCHEDULE  "velero.io/schedule-name"
-#define CTL_ANN_PVC_NAME    "velero.io/pvc-name"
+#define CTL_LABEL_BACKUP    "cairn.dev/backup-name"
+#define CTL_LABEL_BACKUP_ID "cairn.dev/backup-uid"
+#define CTL_LABEL_PVC_UID   "cairn.dev/pvc-uid"
+#define CTL_LABEL_SCHEDULE  "cairn.dev/schedule-name"
+#define CTL_ANN_PVC_NAME    "cairn.dev/pvc-name"
 /* cairn's own: the claim's spec (JSON) so a restore can re-create it; the per-backup
  * timeout; where a synced Backup came from; the Backup finalizer. */
-#define CTL_ANN_PVC_SPEC  "cairn.dev/pvc-spec"
-#define CTL_ANN_TIMEOUT   "cairn.dev/backup-timeout"
+#define CTL_ANN_PVC_SPEC "cairn.dev/pvc-spec"
+#define CTL_ANN_TIMEOUT  "cairn.dev/backup-timeout"
+/* What the Backup status schema has no field for (Velero keeps it in the bucket): the
+ * warning and error messages and per-volume counts, as JSON. */
+#define CTL_ANN_DETAIL    "cairn.dev/status-detail"
 #define CTL_ANN_SYNCED    "cairn.dev/synced-from"
 #define CTL_FINALIZER     "cairn.dev/backup-finalizer"
 #define CTL_PVB_EMPTY_MSG "volume was empty so no snapshot was taken"

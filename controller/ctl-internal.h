@@ -38,6 +38,8 @@ struct ctl {
 };
 
 time_t ctl_now(const struct ctl *c);
+/* Seconds on CLOCK_MONOTONIC, for intervals. */
+time_t ctl_mono(void);
 void ctl_note(const struct ctl *c, enum ctl_note_level l, const char *fmt, ...) _printf_(3, 4);
 const char *ctl_jstr(const json_t *o, const char *k);
 const char *ctl_meta(const json_t *o, const char *k);

@@ -32,6 +32,14 @@ time_t ctl_now(const struct ctl *c)
 	return c->cfg->clock ? c->cfg->clock(c->cfg->clock_ud) : time(NULL);
 }
 
+time_t ctl_mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
 void ctl_note(const struct ctl *c, enum ctl_note_level l, const char *fmt, ...)
 {
 	char msg[2048];
@@ -235,7 +243,7 @@ int ctl_repo_get(struct ctl *c, const json_t *loc, const char *pod_ns, struct ct
 	}
 	/* A repository that was never pruned is due one maintenance interval after we
 	 * first see it, not at once. */
-	c->repos[c->n_repos].last_prune = ctl_now(c);
+	c->repos[c->n_repos].last_prune = ctl_mono();
 	*ret = &c->repos[c->n_repos++];
 	return 0;
 }
@@ -265,13 +273,15 @@ static void pass(struct ctl *c)
 		ctl_note(c, CTL_NOTE_WARN, "cannot list storage locations: %s", e.msg);
 	}
 	err_clear(&e);
-	if (ctl_now(c) - c->last_validation >= c->cfg->validation_sec) {
+	/* Intervals run on the real clock; the injectable one is for what objects say. */
+	if (!c->last_validation || ctl_mono() - c->last_validation >= c->cfg->validation_sec) {
 		ctl_locations_validate(c);
-		c->last_validation = ctl_now(c);
+		c->last_validation = ctl_mono();
 	}
-	if (c->cfg->sync_sec > 0 && ctl_now(c) - c->last_sync >= c->cfg->sync_sec) {
+	if (c->cfg->sync_sec > 0 &&
+	    (!c->last_sync || ctl_mono() - c->last_sync >= c->cfg->sync_sec)) {
 		ctl_sync(c);
-		c->last_sync = ctl_now(c);
+		c->last_sync = ctl_mono();
 	}
 	list = NULL;
 	if (ctl_path(c, "schedules", NULL, path, sizeof(path)) == 0 &&

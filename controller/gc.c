@@ -159,7 +159,7 @@ void ctl_maintenance(struct ctl *c)
 	struct err e = ERR_INIT;
 	struct ctl_repo *cr = NULL;
 	struct repo_lock *l = NULL;
-	time_t now = ctl_now(c);
+	time_t now = ctl_mono();
 	size_t i;
 	int r;
 

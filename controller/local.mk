@@ -14,4 +14,4 @@ tests_unit_test_ctlselect_LDADD = $(CAIRN_LIBS)
 
 CONTROLLER_E2E = tests/e2e/controller-backup.sh
 TESTS += $(CONTROLLER_E2E)
-EXTRA_DIST += $(CONTROLLER_E2E) daemonset/controller.yaml docs/controller.md
+EXTRA_DIST += $(CONTROLLER_E2E) daemonset/controller.yaml daemonset/controller-alerts.yaml docs/controller.md
