@@ -25,8 +25,24 @@ struct level {
 	struct rdir *d;
 };
 
+/* "/a/b" of a level: folders are made lazily, when the walker may be deeper already. */
+static size_t level_path(const struct level *l, char *out, size_t max)
+{
+	size_t n;
+	int k;
+
+	if (!l->up) {
+		out[0] = 0;
+		return 0;
+	}
+	n = level_path(l->up, out, max);
+	k = snprintf(out + n, max - n, "/%s", l->name);
+	return k < 0 || (size_t)k >= max - n ? n : n + (size_t)k;
+}
+
 static int level_fd(struct rs *s, struct level *l)
 {
+	char *path;
 	int up, fd;
 
 	if (l->d)
@@ -39,7 +55,12 @@ static int level_fd(struct rs *s, struct level *l)
 	fd = rs_open_beneath(up, l->name, O_RDONLY | O_DIRECTORY);
 	if (fd < 0)
 		return fd;
-	l->d = rs_dir_new(s, fd, l->meta, s->path);
+	/* On the heap: level_fd recurses once per folder level. */
+	path = malloc(sizeof(s->path));
+	if (path)
+		level_path(l, path, sizeof(s->path));
+	l->d = path ? rs_dir_new(s, fd, l->meta, path) : NULL;
+	free(path);
 	if (!l->d) {
 		close(fd);
 		return -ENOMEM;
