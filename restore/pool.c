@@ -17,6 +17,7 @@
  * plus one blob fetch. */
 #define POLL_NS (200 * 1000 * 1000L)
 
+static void vfail(struct rs *s, int code, const char *fmt, va_list ap) _printf_(3, 0);
 static void vfail(struct rs *s, int code, const char *fmt, va_list ap)
 {
 	if (s->o->keep_going && code != -ECANCELED && code != -ENOMEM)

@@ -137,7 +137,7 @@ static int corrupt_data(struct fx *f, struct err *e)
 		for (size_t i = 0; rc >= 0 && i < n.n_content; i++) {
 			struct blob_loc loc;
 			char hex[ID_HEX], path[512];
-			uint8_t c;
+			uint8_t c = 0;
 			int fd;
 
 			rc = repo_blob_lookup(r, BLOB_DATA, n.content[i].id, &loc);
