@@ -61,8 +61,8 @@ int main(void)
 	is_int(rc, 0, "the restore finishes: %s", e.msg);
 	if (stat(victim, &st) < 0)
 		st.st_mode = 0;
-	ok((st.st_mode & 07777) == 0644,
-	   "the symlink's target keeps its mode (0%o)", (unsigned)(st.st_mode & 07777));
+	ok((st.st_mode & 07777) == 0644, "the symlink's target keeps its mode (0%o)",
+	   (unsigned)(st.st_mode & 07777));
 	ok(w.n == 1 && !w.mismatched && !strcmp(w.paths[0], "/src/p"),
 	   "the swapped entry is named (%zu warnings, first %s)", w.n, w.n ? w.paths[0] : "-");
 	fx_cleanup(&f);
