@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "cli/cmdtab.h"
 #include "repo/repo.h"
 #include "util/err.h"
 
@@ -36,7 +37,15 @@ struct cli {
 	struct backend_options bopts;
 	const char *argv0;
 	unsigned warnings_shown; /* check: warnings printed so far */
+	/* getopt tables built from the command table for opts_for (cli_getopt). */
+	const struct cmd_doc *opts_for;
+	struct option longopts[CMDTAB_MAX_FLAGS + 1];
+	char shortopts[2 * CMDTAB_MAX_FLAGS + 2];
 };
+
+/* getopt_long over the flags the command table gives the command argv[0]; errors are
+ * not printed (main checked every flag before the command ran). */
+int cli_getopt(struct cli *c, int argc, char **argv);
 
 /* Open the repository named by -r/CAIRN_REPOSITORY with the password from
  * --password-file / CAIRN_PASSWORD_FILE / CAIRN_PASSWORD (never argv). */

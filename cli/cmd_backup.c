@@ -81,17 +81,6 @@ static void print_summary(struct cli *c, const struct backup_result *res)
 
 int cmd_backup(struct cli *c, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "tag", required_argument, NULL, 't' },
-		{ "host", required_argument, NULL, 'H' },
-		{ "exclude", required_argument, NULL, 'e' },
-		{ "parent", required_argument, NULL, 'P' },
-		{ "force", no_argument, NULL, 'f' },
-		{ "one-file-system", no_argument, NULL, 'x' },
-		{ "threads", required_argument, NULL, 'T' },
-		{ "skip-empty", no_argument, NULL, 'E' },
-		{ 0 },
-	};
 	const char *tags[MAX_LIST], *excludes[MAX_LIST];
 	struct backup_opts o = { .tags = tags, .excludes = excludes, .ud = c, .progress_ms = 1000 };
 	struct backup_result res;
@@ -99,7 +88,7 @@ int cmd_backup(struct cli *c, int argc, char **argv)
 	struct repo *r = NULL;
 	int ch, rc;
 
-	while ((ch = getopt_long(argc, argv, "x", opts, NULL)) != -1) {
+	while ((ch = cli_getopt(c, argc, argv)) != -1) {
 		switch (ch) {
 		case 't':
 			if (o.n_tags == MAX_LIST)

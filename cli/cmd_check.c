@@ -61,12 +61,6 @@ static int parse_subset(const char *s, struct repo_check_opts *o, struct repo_ch
 
 int cmd_check(struct cli *c, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "read-data", no_argument, NULL, 'd' },
-		{ "read-data-subset", required_argument, NULL, 's' },
-		{ "no-headers", no_argument, NULL, 'H' },
-		{ 0 },
-	};
 	struct repo_check_opts o = { 0 };
 	struct repo_check_ext x = { .headers = true, .warn = on_warning };
 	struct repo_check_result res;
@@ -75,7 +69,7 @@ int cmd_check(struct cli *c, int argc, char **argv)
 	struct repo *r = NULL;
 	int ch, rc;
 
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((ch = cli_getopt(c, argc, argv)) != -1) {
 		if (ch == 'd') {
 			o.read_data = true;
 		} else if (ch == 's') {

@@ -36,7 +36,7 @@ int cmd_diff(struct cli *c, int argc, char **argv)
 	struct repo *r = NULL;
 	int ch, rc;
 
-	while ((ch = getopt_long(argc, argv, "", (const struct option[]){ { 0 } }, NULL)) != -1)
+	while ((ch = cli_getopt(c, argc, argv)) != -1)
 		return EXIT_USAGE;
 	if (argc - optind != 2)
 		return cli_fail(c, &e, err_set(&e, -EINVAL, "diff: give two snapshot ids"));

@@ -40,29 +40,15 @@ static int parse_count(const char *s, int *ret)
 	return 0;
 }
 
-static int parse_args(struct forget_args *a, int argc, char **argv, struct err *e)
+static int parse_args(struct cli *c, struct forget_args *a, int argc, char **argv,
+		      struct err *e)
 {
-	static const struct option opts[] = {
-		{ "keep-last", required_argument, NULL, 'l' },
-		{ "keep-hourly", required_argument, NULL, 'H' },
-		{ "keep-daily", required_argument, NULL, 'd' },
-		{ "keep-weekly", required_argument, NULL, 'w' },
-		{ "keep-monthly", required_argument, NULL, 'm' },
-		{ "keep-yearly", required_argument, NULL, 'y' },
-		{ "keep-within", required_argument, NULL, 'W' },
-		{ "keep-tag", required_argument, NULL, 't' },
-		{ "group-by", required_argument, NULL, 'g' },
-		{ "dry-run", no_argument, NULL, 'n' },
-		{ "prune", no_argument, NULL, 'p' },
-		{ "max-unused", required_argument, NULL, 'u' },
-		{ 0 },
-	};
 	int ch, *count;
 
 	a->by = REPO_GROUP_HOST | REPO_GROUP_PATHS | REPO_GROUP_TAGS;
 	a->max_unused = 5;
 	a->pol.tags = a->tags;
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((ch = cli_getopt(c, argc, argv)) != -1) {
 		count = ch == 'l' ? &a->pol.last : ch == 'H' ? &a->pol.hourly
 			: ch == 'd' ? &a->pol.daily : ch == 'w' ? &a->pol.weekly
 			: ch == 'm' ? &a->pol.monthly : ch == 'y' ? &a->pol.yearly : NULL;
@@ -220,7 +206,7 @@ int cmd_forget(struct cli *c, int argc, char **argv)
 	size_t n = 0, *group = NULL;
 	int rc;
 
-	rc = parse_args(&a, argc, argv, &e);
+	rc = parse_args(c, &a, argc, argv, &e);
 	if (rc < 0)
 		return cli_fail(c, &e, rc);
 	if (optind == argc && repo_forget_policy_empty(&a.pol))

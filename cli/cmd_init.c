@@ -35,16 +35,6 @@ static int parse_size(const char *s, uint32_t *ret)
 
 int cmd_init(struct cli *c, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "chunk-min", required_argument, NULL, 'm' },
-		{ "chunk-avg", required_argument, NULL, 'a' },
-		{ "chunk-max", required_argument, NULL, 'M' },
-		{ "pack-size", required_argument, NULL, 'P' },
-		{ "compression", required_argument, NULL, 'z' },
-		{ "kdf-memory-mib", required_argument, NULL, 'K' },
-		{ "kdf-iterations", required_argument, NULL, 'I' },
-		{ 0 },
-	};
 	struct repo_create_params p;
 	struct repo_open_params o = { .url = c->repo_url, .options = &c->bopts };
 	struct err e = ERR_INIT;
@@ -54,7 +44,7 @@ int cmd_init(struct cli *c, int argc, char **argv)
 	int ch, rc;
 
 	repo_create_params_default(&p);
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((ch = cli_getopt(c, argc, argv)) != -1) {
 		uint32_t v = 0;
 
 		if (ch == '?' || parse_size(optarg, &v) < 0)

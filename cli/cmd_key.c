@@ -116,16 +116,12 @@ static int key_change(struct cli *c, struct repo *r, const char *verb, const cha
 
 int cmd_key(struct cli *c, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "new-password-file", required_argument, NULL, 'f' },
-		{ 0 },
-	};
 	const char *file = NULL, *verb;
 	struct err e = ERR_INIT;
 	struct repo *r = NULL;
 	int ch, rc;
 
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((ch = cli_getopt(c, argc, argv)) != -1) {
 		if (ch == 'f')
 			file = optarg;
 		else

@@ -53,7 +53,7 @@ int cmd_ls(struct cli *c, int argc, char **argv)
 	struct repo *r = NULL;
 	int rc;
 
-	if (getopt(argc, argv, "") != -1 || optind >= argc)
+	if (cli_getopt(c, argc, argv) != -1 || optind >= argc)
 		return cli_fail(c, &e, err_set(&e, -EINVAL, "usage: cairn ls SNAPSHOT [PATH]"));
 	rc = cli_open_repo(c, &e, &r);
 	if (rc >= 0)

@@ -33,21 +33,12 @@ static int parse_uint(const char *s, unsigned long long max, unsigned long long 
 	return 0;
 }
 
-static int parse(int argc, char **argv, struct snapfs_options *o, struct err *e)
+static int parse(struct cli *c, int argc, char **argv, struct snapfs_options *o, struct err *e)
 {
-	static const struct option longopts[] = {
-		{ "allow-other", no_argument, NULL, 'a' },
-		{ "cache-mib", required_argument, NULL, 'c' },
-		{ "refresh-sec", required_argument, NULL, 'R' },
-		{ "threads", required_argument, NULL, 't' },
-		{ "foreground", no_argument, NULL, 'f' },
-		{ "debug-fuse", no_argument, NULL, 'd' },
-		{ NULL, 0, NULL, 0 },
-	};
 	unsigned long long v;
 	int opt;
 
-	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+	while ((opt = cli_getopt(c, argc, argv)) != -1) {
 		switch (opt) {
 		case 'a':
 			o->allow_other = true;
@@ -93,7 +84,7 @@ int cmd_mount(struct cli *c, int argc, char **argv)
 
 	snapfs_options_default(&o);
 	o.report = report;
-	rc = parse(argc, argv, &o, &e);
+	rc = parse(c, argc, argv, &o, &e);
 	if (rc < 0)
 		return cli_fail(c, &e, rc);
 	rc = cli_open_repo(c, &e, &r);

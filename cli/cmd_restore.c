@@ -28,15 +28,6 @@ static void on_progress(void *ud, const struct restore_progress *p)
 
 int cmd_restore(struct cli *c, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "target", required_argument, NULL, 't' },
-		{ "include", required_argument, NULL, 'i' },
-		{ "exclude", required_argument, NULL, 'e' },
-		{ "verify", no_argument, NULL, 'V' },
-		{ "threads", required_argument, NULL, 'T' },
-		{ "no-owner", no_argument, NULL, 'O' },
-		{ 0 },
-	};
 	const char *inc[MAX_LIST], *exc[MAX_LIST];
 	struct restore_opts o = { .includes = inc, .excludes = exc, .owners = -1, .ud = c };
 	struct restore_result res;
@@ -45,7 +36,7 @@ int cmd_restore(struct cli *c, int argc, char **argv)
 	char *spec = NULL, *colon;
 	int ch, rc;
 
-	while ((ch = getopt_long(argc, argv, "t:", opts, NULL)) != -1) {
+	while ((ch = cli_getopt(c, argc, argv)) != -1) {
 		switch (ch) {
 		case 't':
 			o.target = optarg;

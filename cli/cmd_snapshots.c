@@ -21,9 +21,6 @@ static bool wanted(const struct snapshot *s, const char *tag, const char *host)
 
 int cmd_snapshots(struct cli *c, int argc, char **argv)
 {
-	static const struct option opts[] = { { "tag", required_argument, NULL, 't' },
-					      { "host", required_argument, NULL, 'H' },
-					      { 0 } };
 	const char *tag = NULL, *host = NULL;
 	struct snapshot *v = NULL;
 	struct err e = ERR_INIT;
@@ -32,7 +29,7 @@ int cmd_snapshots(struct cli *c, int argc, char **argv)
 	size_t n = 0;
 	int ch, rc;
 
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((ch = cli_getopt(c, argc, argv)) != -1) {
 		if (ch == 't')
 			tag = optarg;
 		else if (ch == 'H')
