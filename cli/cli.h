@@ -37,6 +37,7 @@ struct cli {
 	struct backend_options bopts;
 	const char *argv0;
 	unsigned warnings_shown; /* check: warnings printed so far */
+	struct cli_progress *progress; /* backup/restore: the line warnings must clear */
 	/* getopt tables built from the command table for opts_for (cli_getopt). */
 	const struct cmd_doc *opts_for;
 	struct option longopts[CMDTAB_MAX_FLAGS + 1];
@@ -63,6 +64,8 @@ void cli_print_json(void *json);
  * the engine stops cleanly and keeps what it uploaded. */
 void cli_catch_signals(void);
 bool cli_cancelled(void *ud);
+/* End a progress line on the terminal (if one is drawn) before printing over it. */
+void cli_progress_clear(struct cli *c);
 /* Warning callback for backup/restore: one line on stderr, or a JSON line (ud: struct cli). */
 void cli_warn(void *ud, const char *path, int code, const char *msg);
 

@@ -9,12 +9,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/output.h"
 #include "repo/maint.h"
 #include "util/banned.h"
 
-static void on_problem(void *ud, const char *msg)
+static void on_problem(void *ud, const char *raw)
 {
 	struct cli *c = ud;
+	char msg[CLI_ESC_MAX];
+
+	cli_esc(raw, msg, sizeof(msg));
 
 	if (c->json)
 		cli_print_json(json_pack("{s:s, s:s}", "message_type", "problem", "message", msg));
@@ -26,10 +30,13 @@ static void on_problem(void *ud, const char *msg)
  * terminal (the summary line has the counts; --json and -v list them all). */
 #define WARNINGS_SHOWN 10
 
-static void on_warning(void *ud, const char *msg)
+static void on_warning(void *ud, const char *raw)
 {
 	struct cli *c = ud;
 	unsigned shown = c->warnings_shown++;
+	char msg[CLI_ESC_MAX];
+
+	cli_esc(raw, msg, sizeof(msg));
 
 	if (c->json)
 		cli_print_json(json_pack("{s:s, s:s}", "message_type", "warning", "message", msg));

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli/output.h"
 #include "repo/maint.h"
 #include "util/banned.h"
 
@@ -109,7 +110,8 @@ static void show(const struct cli *c, const struct snapshot *v, size_t n, const 
 			n_groups = group[i] + 1;
 	for (size_t g = 0; g < n_groups; g++) {
 		json_t *keep = json_array(), *rm = json_array();
-		char *key = NULL;
+		/* The group names hosts, paths and tags: escaped like every name shown. */
+		char *key = NULL, esc[CLI_ESC_MAX] = "";
 
 		for (size_t i = n; i-- > 0;) {
 			char id[ID_HEX], t[32];
@@ -120,6 +122,8 @@ static void show(const struct cli *c, const struct snapshot *v, size_t n, const 
 				continue;
 			if (!key && repo_forget_group_key(&v[i], by, &key) < 0)
 				key = NULL;
+			if (key && !esc[0])
+				cli_esc(key, esc, sizeof(esc));
 			hex_encode(v[i].id, ID_BYTES, id);
 			localtime_r(&secs, &tm);
 			strftime(t, sizeof(t), "%Y-%m-%d %H:%M:%S", &tm);
@@ -132,14 +136,13 @@ static void show(const struct cli *c, const struct snapshot *v, size_t n, const 
 				removed++;
 		}
 		if (groups) {
-			json_array_append_new(groups, json_pack("{s:s, s:o, s:o}", "group",
-								key ? key : "", "keep", keep,
-								"remove", rm));
+			json_array_append_new(groups, json_pack("{s:s, s:o, s:o}", "group", esc,
+								"keep", keep, "remove", rm));
 		} else {
 			size_t k;
 			json_t *o;
 
-			printf("group %s: keep %zu, remove %zu\n", key ? key : "",
+			printf("group %s: keep %zu, remove %zu\n", esc,
 			       json_array_size(keep), json_array_size(rm));
 			json_array_foreach(keep, k, o) {
 				json_t *r;

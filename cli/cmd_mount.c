@@ -6,6 +6,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 
+#include "cli/output.h"
 #include "fuse/snapfs.h"
 #include "util/banned.h"
 #include "util/log.h"
@@ -16,8 +17,11 @@
 
 static void report(void *ud, const struct err *e)
 {
+	char msg[sizeof(e->msg) * 4];
+
 	(void)ud;
-	log_warn("mount: %s", e->msg);
+	/* Messages name paths inside snapshots: escaped before they reach the log. */
+	log_warn("mount: %s", cli_esc(e->msg, msg, sizeof(msg)));
 }
 
 static int parse_uint(const char *s, unsigned long long max, unsigned long long *ret)
@@ -80,6 +84,7 @@ int cmd_mount(struct cli *c, int argc, char **argv)
 	struct snapfs_options o;
 	struct err e = ERR_INIT;
 	struct repo *r = NULL;
+	char where[CLI_ESC_MAX];
 	int rc;
 
 	snapfs_options_default(&o);
@@ -90,11 +95,11 @@ int cmd_mount(struct cli *c, int argc, char **argv)
 	rc = cli_open_repo(c, &e, &r);
 	if (rc < 0)
 		goto out;
-	log_info("serving snapshots at %s; stop with Ctrl-C or `fusermount3 -u %s`", o.mountpoint,
-	         o.mountpoint);
+	cli_esc(o.mountpoint, where, sizeof(where));
+	log_info("serving snapshots at %s; stop with Ctrl-C or `fusermount3 -u %s`", where, where);
 	rc = snapfs_mount(r, &o, &e);
 	if (rc >= 0)
-		log_info("unmounted %s", o.mountpoint);
+		log_info("unmounted %s", where);
 out:
 	repo_free(r);
 	return rc < 0 ? cli_fail(c, &e, rc) : EXIT_OK;

@@ -5,7 +5,8 @@ libcairn_a_SOURCES += cli/cli.h cli/common.c cli/output.c cli/output.h \
 	cli/cmd_backup.c cli/cmd_cat.c cli/cmd_check.c cli/cmd_init.c cli/cmd_ls.c \
 	cli/cmd_restore.c cli/cmd_snapshots.c cli/cmd_unlock.c cli/cmd_version.c \
 	cli/cmd_mount.c cli/cmd_agent.c \
-	cli/cmdtab.h cli/cmdtab.c cli/cmdlookup.c cli/help.c
+	cli/cmdtab.h cli/cmdtab.c cli/cmdlookup.c cli/help.c \
+	cli/progress.h cli/progress.c cli/scan.c
 # Maintenance commands are listed in cli/maint.mk.
 include cli/maint.mk
 
@@ -41,5 +42,6 @@ cli/completion/_cairn: cli/cairn-docgen$(EXEEXT)
 all-local: cli/man.stamp cli/completion/cairn cli/completion/_cairn
 
 # --help against the man pages, docs/cli.md against the table, completions, typos.
-TESTS += tests/e2e/cli-help.sh
-EXTRA_DIST += tests/e2e/cli-help.sh
+# Progress in a pseudo-terminal, the snapshots table, hostile names.
+TESTS += tests/e2e/cli-help.sh tests/e2e/cli-output.sh
+EXTRA_DIST += tests/e2e/cli-help.sh tests/e2e/cli-output.sh

@@ -36,15 +36,14 @@ static int usage_error(struct cli *c, const char *where, const char *what, const
                        const char *near, const char *prefix)
 {
 	struct err e = ERR_INIT;
-	char esc[256];
 
-	cli_escape(bad, strlen(bad), esc, sizeof(esc));
+	/* cli_fail escapes the message: the bad word cannot reach the terminal raw. */
 	if (near)
 		err_set(&e, -EINVAL, "%s%sunknown %s '%s'; did you mean %s%s?", where,
-		        where[0] ? ": " : "", what, esc, prefix, near);
+		        where[0] ? ": " : "", what, bad, prefix, near);
 	else
 		err_set(&e, -EINVAL, "%s%sunknown %s '%s' (see cairn %s%s--help)", where,
-		        where[0] ? ": " : "", what, esc, where, where[0] ? " " : "");
+		        where[0] ? ": " : "", what, bad, where, where[0] ? " " : "");
 	return cli_fail(c, &e, e.code);
 }
 
