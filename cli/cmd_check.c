@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "cli/output.h"
-#include "repo/maint.h"
+#include "maint/maint.h"
 #include "util/banned.h"
 
 static void on_problem(void *ud, const char *raw)

@@ -11,7 +11,7 @@
 #include <time.h>
 
 #include "cli/output.h"
-#include "repo/maint.h"
+#include "maint/maint.h"
 #include "util/banned.h"
 
 #define MAX_KEEP_TAGS 32

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "cli/output.h"
-#include "repo/maint.h"
+#include "maint/maint.h"
 #include "util/banned.h"
 #include "util/fsutil.h"
 

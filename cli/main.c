@@ -11,6 +11,7 @@
 
 #include "cli/cli.h"
 #include "cli/output.h"
+#include "s3/s3.h"
 #include "util/log.h"
 
 #include "util/banned.h"
@@ -287,6 +288,9 @@ int main(int argc, char **argv)
 	int rc, sub_argc;
 	char **sub_argv;
 
+	/* The stores reachable by URL; repo/ itself knows only local folders. */
+	if (s3_register() < 0)
+		return 1;
 	/* A fixed mmap threshold stops glibc from raising it after the first freed chunk
 	 * buffer, so megabyte buffers go back to the kernel when freed: RSS falls after a
 	 * backup instead of staying at its peak. Few arenas: the workers are few. */

@@ -64,8 +64,8 @@ bool cli_escape(const char *p, size_t n, char *out, size_t max)
 
 	while (i < n) {
 		size_t k = u[i] >= 0x20 && u[i] < 0x7f && u[i] != '\\' ? 1
-			   : u[i] >= 0x80			 ? utf8_safe(u + i, n - i)
-								 : 0;
+		           : u[i] >= 0x80                              ? utf8_safe(u + i, n - i)
+		                                                       : 0;
 
 		if (k && o + k < max) {
 			memcpy(out + o, p + i, k);
@@ -96,40 +96,49 @@ const char *cli_esc(const char *s, char *out, size_t max)
 void cli_json_bytes(void *obj, const char *key, const char *p, size_t n)
 {
 	char esc[CLI_ESC_MAX], k64[64], *b64;
+	bool changed = cli_escape(p, n, esc, sizeof(esc));
 	size_t m;
 
-	if (cli_escape(p, n, esc, sizeof(esc))) {
+	json_object_set_new(obj, key, json_string(esc));
+	if (changed) {
 		/* The exact bytes too: a reader can open the very file, whatever its name. */
 		m = sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_ORIGINAL);
 		b64 = malloc(m);
 		snprintf(k64, sizeof(k64), "%s_b64", key);
 		if (b64) {
 			sodium_bin2base64(b64, m, (const unsigned char *)p, n,
-					  sodium_base64_VARIANT_ORIGINAL);
+			                  sodium_base64_VARIANT_ORIGINAL);
 			json_object_set_new(obj, k64, json_string(b64));
 			free(b64);
 		}
 	}
-	json_object_set_new(obj, key, json_string(esc));
 }
 
 void *cli_node_json(const struct node *n, const char *path)
 {
+	static const char *const nums[] = { "mode",  "uid",        "gid",   "size",
+		                            "mtime", "mtime_nsec", "inode", "links" };
 	char id[ID_HEX];
-	json_t *o, *content, *xattrs;
+	json_t *o, *num, *content, *xattrs;
 
-	o = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "type",
-		      cli_node_type(n->type), "mode", (json_int_t)(n->mode & 07777), "uid",
-		      (json_int_t)n->uid, "gid", (json_int_t)n->gid, "size", (json_int_t)n->size,
-		      "mtime", (json_int_t)n->mtime_sec, "mtime_nsec", (json_int_t)n->mtime_nsec,
-		      "inode", (json_int_t)n->inode, "links", (json_int_t)n->nlink);
+	/* Keys in the order ls --json always had (tests/golden/expect/ls.json). */
+	o = json_object();
 	if (!o)
 		return NULL;
 	cli_json_bytes(o, "name", n->name, n->name_len);
+	json_object_set_new(o, "type", json_string(cli_node_type(n->type)));
 	if (path)
 		cli_json_bytes(o, "path", path, strlen(path));
 	else
 		cli_json_bytes(o, "path", n->name, n->name_len);
+	num = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "mode",
+	                (json_int_t)(n->mode & 07777), "uid", (json_int_t)n->uid, "gid",
+	                (json_int_t)n->gid, "size", (json_int_t)n->size, "mtime",
+	                (json_int_t)n->mtime_sec, "mtime_nsec", (json_int_t)n->mtime_nsec, "inode",
+	                (json_int_t)n->inode, "links", (json_int_t)n->nlink);
+	for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++)
+		json_object_set(o, nums[i], json_object_get(num, nums[i]));
+	json_decref(num);
 	if (n->user && n->user[0])
 		cli_json_bytes(o, "user", n->user, strlen(n->user));
 	if (n->group && n->group[0])
@@ -142,8 +151,7 @@ void *cli_node_json(const struct node *n, const char *path)
 		json_object_set_new(o, "flags", json_integer(n->flags));
 	if (n->n_xattrs) {
 		xattrs = json_array();
-		for (size_t i = 0; i < n->n_xattrs; i++)
-			{
+		for (size_t i = 0; i < n->n_xattrs; i++) {
 			json_t *x = json_object();
 
 			/* xattr names are bytes too: the escaped text is the array's entry. */
@@ -157,15 +165,16 @@ void *cli_node_json(const struct node *n, const char *path)
 		content = json_array();
 		for (size_t i = 0; i < n->n_content; i++) {
 			if (n->content[i].hole) {
-				json_array_append_new(content, json_pack("{s:I}", "hole",
-									 (json_int_t)n->content[i].len));
+				json_array_append_new(
+				    content,
+				    json_pack("{s:I}", "hole", (json_int_t)n->content[i].len));
 				continue;
 			}
 			hex_encode(n->content[i].id, ID_BYTES, id);
-			json_array_append_new(content, json_pack("{s:s, s:I}", "id", id,
-								 n->type == NODE_DIR ? "entries"
-										     : "len",
-								 (json_int_t)n->content[i].len));
+			json_array_append_new(content,
+			                      json_pack("{s:s, s:I}", "id", id,
+			                                n->type == NODE_DIR ? "entries" : "len",
+			                                (json_int_t)n->content[i].len));
 		}
 		json_object_set_new(o, n->type == NODE_DIR ? "subtree" : "content", content);
 	}
