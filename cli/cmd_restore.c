@@ -120,6 +120,9 @@ int cmd_restore(struct cli *c, int argc, char **argv)
 		case 'O':
 			o.owners = 0;
 			break;
+		case 'k':
+			o.keep_going = true;
+			break;
 		default:
 			return cli_fail(c, &e, err_set(&e, -EINVAL, "restore: bad arguments"));
 		}

@@ -118,6 +118,9 @@ static const struct cmd_flag restore_flags[] = {
 	{ "verify", 0, 'V', NULL, NULL, "re-read every restored file and compare" },
 	{ "threads", 0, 'T', "N", "number of CPUs", "parallel blob fetches" },
 	{ "no-owner", 0, 'O', NULL, NULL, "do not restore owners (the default unless root)" },
+	{ "keep-going", 0, 'k', NULL, NULL,
+	  "after a file fails (a damaged or missing blob), restore everything else and exit 3 "
+	  "naming each failed file; without it the restore stops at the first failure" },
 	END_FLAGS,
 };
 static const char *const restore_env[] = { REPO_ENV, "CAIRN_PROGRESS_FPS", NULL };
