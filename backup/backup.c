@@ -264,7 +264,7 @@ int backup_run(struct repo *r, const struct backup_opts *o, struct backup_result
 
 	if (!o->n_paths)
 		return err_set(e, -EINVAL, "nothing to back up: no paths given");
-	pthread_mutex_init(&b.fail_lock, NULL);
+	pthread_mutex_init(&b.spare_lock, NULL);
 	clock_gettime(CLOCK_MONOTONIC, &b.start);
 	b.last_progress = b.start;
 	snprintf(host, sizeof(host), "%s", o->hostname ? o->hostname : "");
@@ -290,11 +290,9 @@ int backup_run(struct repo *r, const struct backup_opts *o, struct backup_result
 		goto fail;
 	}
 	threads = threads < 1 ? 1 : threads > 64 ? 64 : threads;
-	rc = hashpool_start(&b.hp, repo_key(r), threads - 1);
-	if (rc < 0) {
-		err_set(e, rc, "cannot start hashing threads");
+	rc = hashpool_start(&b.hp, repo_key(r), threads - 1, e);
+	if (rc < 0)
 		goto fail;
-	}
 	rc = bk_workers_start(&b, threads);
 	if (rc >= 0)
 		rc = backup_roots(&b, paths, o->n_paths, have_parent ? &parent : NULL, &snap);
@@ -353,7 +351,7 @@ fail:
 	snapshot_release(&snap);
 	snapshot_release(&parent);
 	repo_unlock(lock);
-	pthread_mutex_destroy(&b.fail_lock);
+	pthread_mutex_destroy(&b.spare_lock);
 	/* A long-running agent must not keep a backup's peak: hand freed heap back. */
 	malloc_trim(0);
 	return rc;

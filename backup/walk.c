@@ -248,7 +248,7 @@ static bool same_content(const struct node *p, const struct node *n)
 
 static bool fatal(struct bk *b, int rc)
 {
-	return rc == -ENOMEM || rc == -ECANCELED || b->e->code || atomic_load(&b->failed);
+	return rc == -ENOMEM || rc == -ECANCELED || b->e->code || (b->q && wq_error(b->q));
 }
 
 static int entry_file(struct bk *b, int dirfd, const char *name, const struct stat *st,
