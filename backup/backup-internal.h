@@ -110,16 +110,31 @@ void hashpool_stop(struct hashpool *h);
 void hashpool_run(struct hashpool *h, struct htask *tasks, size_t n);
 
 /* meta.c */
-/* Fill n (not content) from st and the entry at dirfd/name; xattrs and link targets come
- * from parent when its inode is provably unchanged. Warnings go to b. */
-int bk_node_meta(struct bk *b, int dirfd, const char *name, size_t name_len, const struct stat *st,
-                 const struct node *parent, struct node *n) _must_check_;
+/* Fill n's name and stat fields from st. -EINVAL for an unknown file type. */
+int bk_node_stat(struct bk *b, const char *name, size_t name_len, const struct stat *st,
+                 struct node *n) _must_check_;
+/* Fill n's link target and xattrs: from parent when its inode is provably unchanged, else
+ * through fd (bk_open_entry's), or by name without following for entries not opened
+ * (fd -1). Warnings go to b. */
+int bk_node_extra(struct bk *b, int dirfd, const char *name, int fd, const struct node *parent,
+                  struct node *n) _must_check_;
+
+/* open.c */
+/* Open dirfd/name, stat'ed as st, checking it is still that inode: a regular file for
+ * reading, a directory for listing, a symlink as an O_PATH descriptor (readlinkat with "").
+ * FIFOs, devices and sockets are never opened (*ret_fd = -1). 0 and *ret_fd; 1 when the
+ * name now leads to another inode or type (swapped under us); or -errno. */
+int bk_open_entry(int dirfd, const char *name, const struct stat *st, int *ret_fd) _must_check_;
 
 /* file.c */
-/* Read, chunk and store the file; fills n->content and n->flags. -errno of an unreadable
- * file is returned for the caller to warn about; repository failures come via b->e. */
-int bk_file_content(struct bk *b, int dirfd, const char *name, const struct stat *st,
-                    struct node *n) _must_check_;
+/* Read, chunk and store the file open at fd (from bk_open_entry); fills n->content and
+ * n->flags. -errno of an unreadable file is returned for the caller to warn about;
+ * repository failures come via b->e. */
+int bk_file_content(struct bk *b, int fd, const struct stat *st, struct node *n) _must_check_;
+
+/* Tests only (tests/unit/test-walk.c): called between an entry's stat and its open, so a
+ * test can swap the entry deterministically. NULL in every real run. */
+extern void (*bk_test_before_open)(int dirfd, const char *name);
 
 /* walk.c */
 /* Back up the directory open at fd into tree segments listed in n->content.
