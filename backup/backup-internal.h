@@ -69,7 +69,8 @@ struct bk {
 	struct backup_progress prog;
 	struct timespec start, last_progress;
 	dev_t root_dev;
-	bool nonempty; /* some root is not an empty directory */
+	uint64_t root_mnt_id; /* 0: unknown (kernel before 5.8) */
+	bool nonempty;        /* some root is not an empty directory */
 
 	/* Walker-owned read buffer of chunker max + one read. */
 	uint8_t *rbuf;

@@ -318,16 +318,40 @@ static int entry_swapped(struct bk *b, struct node *out)
 	return 0;
 }
 
+/* A directory on another filesystem than its root path (restic's --one-file-system), or
+ * a bind mount of the same filesystem (another mount id; kernels before 5.8 have none, and
+ * then only the device tells). */
+static bool mount_point(struct bk *b, int dirfd, const char *name, const struct stat *st)
+{
+	struct statx sx;
+
+	if (b->o->cross_mounts || !S_ISDIR(st->st_mode))
+		return false;
+	if (st->st_dev == b->root_dev &&
+	    (!b->root_mnt_id ||
+	     statx(dirfd, name, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, STATX_MNT_ID, &sx) < 0 ||
+	     !(sx.stx_mask & STATX_MNT_ID) || sx.stx_mnt_id == b->root_mnt_id))
+		return false;
+	/* A notice, not an error: staying on one filesystem is what was asked for. */
+	if (b->o->warn) {
+		char msg[sizeof(b->path) + 80];
+
+		snprintf(msg, sizeof(msg), "%s: mount point, recorded as an empty directory",
+		         b->path);
+		b->o->warn(b->o->ud, b->path, 0, msg);
+	}
+	return true;
+}
+
 /* Open what the entry needs (bk_open_entry), then its xattrs, content or subtree. */
 static int entry_open_read(struct bk *b, int dirfd, const char *name, const struct stat *st,
                            const struct node *parent, struct node *out)
 {
 	bool hit = out->type == NODE_FILE && same_file(parent, out);
-	bool mount = out->type == NODE_DIR && b->o->one_file_system && st->st_dev != b->root_dev;
 	int fd = -1, rc = 0;
 
 	/* Unchanged files and mount points are not opened: nothing is read from them. */
-	if (!hit && !mount)
+	if (!hit && !mount_point(b, dirfd, name, st))
 		rc = bk_open_entry(dirfd, name, st, &fd);
 	if (rc == 1)
 		return entry_swapped(b, out);

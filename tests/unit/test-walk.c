@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -32,6 +33,7 @@ static const char *victim;
 static char intruder_dir[PATH_MAX];
 static int swaps;
 static char warnings[8192];
+static bool cross_mounts;
 
 static void pathf(char *out, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void pathf(char *out, size_t n, const char *fmt, ...)
@@ -123,9 +125,12 @@ static int backup_with_deadline(struct repo *r, const char *path, struct backup_
 	pthread_t t;
 
 	paths[0] = path;
-	x.o = (struct backup_opts){
-		.paths = paths, .n_paths = 1, .no_parent = true, .threads = 2, .warn = on_warn
-	};
+	x.o = (struct backup_opts){ .paths = paths,
+		                    .n_paths = 1,
+		                    .no_parent = true,
+		                    .threads = 2,
+		                    .warn = on_warn,
+		                    .cross_mounts = cross_mounts };
 	pthread_create(&t, NULL, run_backup, &x);
 	for (int i = 0; i < DEADLINE_S * 100 && !atomic_load(&x.done); i++)
 		usleep(10 * 1000);
@@ -215,6 +220,74 @@ static void check_case(struct repo *r, enum swap_kind kind, const char *name, co
 	}
 }
 
+static int count(const char *hay, const char *needle)
+{
+	int n = 0;
+
+	for (const char *p = hay; (p = strstr(p, needle)); p++)
+		n++;
+	return n;
+}
+
+/* A tmpfs and a bind mount (same filesystem, another mount) inside the tree: by default
+ * both are recorded as empty directories with one notice each, which is not an error;
+ * cross_mounts enters them. */
+static void test_mounts(struct repo *r)
+{
+	char src[PATH_MAX], p[PATH_MAX], mnt[PATH_MAX], bind[PATH_MAX], bindsrc[PATH_MAX];
+	struct backup_result res;
+	struct node n = { 0 };
+	bool mounted;
+
+	pathf(src, sizeof(src), "%s/srcm", top);
+	mkdir(src, 0755);
+	pathf(p, sizeof(p), "%s/a.txt", src);
+	write_file(p, 5000);
+	pathf(mnt, sizeof(mnt), "%s/mnt", src);
+	pathf(bind, sizeof(bind), "%s/bind", src);
+	pathf(bindsrc, sizeof(bindsrc), "%s/bindsrc", top);
+	mkdir(mnt, 0755);
+	mkdir(bind, 0755);
+	mkdir(bindsrc, 0755);
+	pathf(p, sizeof(p), "%s/bfile", bindsrc);
+	write_file(p, 100);
+	mounted = mount("tmpfs", mnt, "tmpfs", 0, "size=1m") == 0 &&
+	          mount(bindsrc, bind, NULL, MS_BIND, NULL) == 0;
+	if (!ok(mounted, "a tmpfs and a bind mount inside the tree: %s", strerror(errno)))
+		return;
+	pathf(p, sizeof(p), "%s/inside", mnt);
+	write_file(p, 100);
+
+	warnings[0] = 0;
+	cross_mounts = false;
+	is_int(backup_with_deadline(r, src, &res), 0, "default: the backup succeeds");
+	is_int(res.summary.errors, 0, "default: mount points are not errors");
+	is_int(lookup(r, &res, "/srcm/mnt", &n), 0, "default: the tmpfs mount point is kept");
+	ok(n.type == NODE_DIR && n.n_content == 0, "default: as an empty directory");
+	node_release(&n);
+	is_int(lookup(r, &res, "/srcm/mnt/inside", &n), -ENOENT,
+	       "default: the tmpfs is not entered");
+	is_int(lookup(r, &res, "/srcm/bind/bfile", &n), -ENOENT,
+	       "default: the bind mount is not entered");
+	is_int(lookup(r, &res, "/srcm/a.txt", &n), 0, "default: the rest is backed up");
+	node_release(&n);
+	is_int(count(warnings, "mount point"), 2, "default: one notice per mount point: %s",
+	       warnings);
+
+	warnings[0] = 0;
+	cross_mounts = true;
+	is_int(backup_with_deadline(r, src, &res), 0, "cross_mounts: the backup succeeds");
+	is_int(lookup(r, &res, "/srcm/mnt/inside", &n), 0, "cross_mounts: the tmpfs is entered");
+	node_release(&n);
+	is_int(lookup(r, &res, "/srcm/bind/bfile", &n), 0,
+	       "cross_mounts: the bind mount is entered");
+	node_release(&n);
+	is_int(count(warnings, "mount point"), 0, "cross_mounts: no notices");
+	cross_mounts = false;
+	umount2(bind, MNT_DETACH);
+	umount2(mnt, MNT_DETACH);
+}
+
 int main(void)
 {
 	char repo_dir[PATH_MAX];
@@ -242,6 +315,7 @@ int main(void)
 	check_case(r, SWAP_OTHER_DIR, "d", "directory swapped for another");
 	check_case(r, SWAP_LINK, "l", "symlink swapped for another");
 	bk_test_before_open = NULL;
+	test_mounts(r);
 	repo_free(r);
 	pathf(cmd, sizeof(cmd), "rm -rf %s", top);
 	if (system(cmd) != 0)

@@ -195,10 +195,13 @@ static void test_error_latch(void)
 	ctx_init(&c);
 	c.fail_at = 5;
 	cfg = config(&c, 2, 64, 0);
+	/* Nothing runs (so nothing fails) until all ten are queued. */
+	gate(&c, true);
 	is_int(wq_new(&cfg, &q, &e), 0, "start");
 	for (unsigned k = 1; k <= 10 && r == 0; k++)
 		r = wq_push(q, &(struct item){ .k = k }, 0, -1);
 	is_int(r, 0, "ten pushes before the failure is known");
+	gate(&c, false);
 	is_int(wq_drain(q), -EIO, "drain reports the worker's error");
 	is_int(wq_error(q), -EIO, "the error is latched");
 	is_int(wq_push(q, &(struct item){ .k = 11 }, 0, -1), -EIO, "a later push fails fast");
