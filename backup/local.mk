@@ -10,3 +10,8 @@ tests_unit_test_wq_LDADD = $(CAIRN_LIBS)
 check_PROGRAMS += tests/unit/test-walk
 TESTS += tests/unit/test-walk
 tests_unit_test_walk_LDADD = $(CAIRN_LIBS)
+
+# The pipeline stops soon after a worker error or a cancel (root: a small tmpfs).
+check_PROGRAMS += tests/unit/test-pipeline
+TESTS += tests/unit/test-pipeline
+tests_unit_test_pipeline_LDADD = $(CAIRN_LIBS)
