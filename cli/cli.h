@@ -49,7 +49,7 @@ void cli_password_free(char *p, size_t n);
 int cli_fail(const struct cli *c, const struct err *e, int code);
 int cli_exit_code(int code);
 /* Print a json_t (as void* to keep jansson out of this header) as one line; decrefs it. */
-void cli_print_json(void *json);
+void cli_print_json(json_t *json);
 /* SIGINT/SIGTERM set a flag that cli_cancelled reports (backup/restore cancel callbacks):
  * the engine stops cleanly and keeps what it uploaded. */
 void cli_catch_signals(void);

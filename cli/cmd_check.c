@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "repo/maint.h"
+#include "maint/maint.h"
 #include "util/banned.h"
 
 static void on_problem(void *ud, const char *msg)

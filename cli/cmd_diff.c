@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "cli/output.h"
-#include "repo/maint.h"
+#include "maint/maint.h"
 #include "util/banned.h"
 
 static void on_diff(void *ud, enum repo_diff_kind k, const char *path, enum node_type t)

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "repo/maint.h"
+#include "maint/maint.h"
 #include "util/banned.h"
 
 #define MAX_KEEP_TAGS 32

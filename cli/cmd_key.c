@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "repo/maint.h"
+#include "maint/maint.h"
 #include "util/banned.h"
 #include "util/fsutil.h"
 

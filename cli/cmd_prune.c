@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "repo/maint.h"
+#include "maint/maint.h"
 #include "util/banned.h"
 
 static void report(const struct cli *c, const struct repo_prune_result *p, bool dry_run)

@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "repo/maint.h"
+#include "maint/maint.h"
 #include "util/banned.h"
 
 int cmd_repair(struct cli *c, int argc, char **argv)

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "repo/maint.h"
+#include "maint/maint.h"
 #include "util/banned.h"
 
 static int load(struct repo *r, int argc, char **argv, struct snapshot **ret, size_t *ret_n,

@@ -78,7 +78,7 @@ int cli_fail(const struct cli *c, const struct err *e, int code)
 	return cli_exit_code(code);
 }
 
-void cli_print_json(void *json)
+void cli_print_json(json_t *json)
 {
 	char *s = json ? json_dumps(json, JSON_COMPACT) : NULL;
 

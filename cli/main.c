@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "s3/s3.h"
 #include "util/log.h"
 
 #include "util/banned.h"
@@ -65,6 +66,10 @@ int main(int argc, char **argv)
 	struct cli c = { .argv0 = argv[0] };
 	enum log_format lf = LOG_TEXT;
 	int ch;
+
+	/* The stores reachable by URL; repo/ itself knows only local folders. */
+	if (s3_register() < 0)
+		return 1;
 
 	/* --json and --quiet are accepted after the subcommand too (restic users expect it):
 	 * take them out before the subcommand parses its own flags. */

@@ -1,5 +1,6 @@
 # fuse: read-only libfuse3 view of snapshots (`cairn mount`), see docs/mount.md.
-libcairn_a_SOURCES += fuse/snapfs.h fuse/snapfs-internal.h fuse/snapfs.c fuse/fs.c \
+noinst_LIBRARIES += fuse/libcairn_fuse.a
+fuse_libcairn_fuse_a_SOURCES = fuse/snapfs.h fuse/snapfs-internal.h fuse/snapfs.c fuse/fs.c \
 	fuse/ops.c fuse/read.c fuse/inode.c fuse/dirlist.c fuse/layout.c fuse/extmap.c \
 	fuse/blobcache.c
 

@@ -35,3 +35,12 @@ endif
 
 TESTS += tests/e2e/repair-snapshots.sh
 EXTRA_DIST += tests/e2e/repair-snapshots.sh
+
+# The golden repository: written once by tests/golden/make-fixture.sh, read the same by
+# every later build (byte-for-byte outputs in tests/golden/expect/).
+TESTS += tests/golden/golden.sh
+EXTRA_DIST += tests/golden/golden.sh tests/golden/make-fixture.sh tests/golden/repo \
+	tests/golden/expect
+
+TESTS += tests/e2e/hardening.sh
+EXTRA_DIST += tests/e2e/hardening.sh
