@@ -48,9 +48,6 @@ struct backup_opts {
 	 * struct stays on one filesystem) a mount point is recorded as an empty directory
 	 * with its own metadata, and reported once through warn with code 0. */
 	bool cross_mounts;
-	/* Deprecated and ignored: staying on one filesystem is the default (cross_mounts).
-	 * Kept until cli/ stops setting it. */
-	bool one_file_system;
 	/* When every path is an empty directory, write no snapshot (result.empty is set):
 	 * what the agent reports as "volume was empty so no snapshot was taken". */
 	bool skip_empty;

@@ -158,7 +158,10 @@ int cmd_backup(struct cli *c, int argc, char **argv)
 			o.no_parent = true;
 			break;
 		case 'x':
-			o.one_file_system = true;
+			o.cross_mounts = false;
+			break;
+		case 'X':
+			o.cross_mounts = true;
 			break;
 		case 'T':
 			o.threads = (int)strtol(optarg, NULL, 10);
@@ -193,7 +196,7 @@ int cmd_backup(struct cli *c, int argc, char **argv)
 		u->scan.n_paths = o.n_paths;
 		u->scan.excludes = o.excludes;
 		u->scan.n_excludes = o.n_excludes;
-		u->scan.one_file_system = o.one_file_system;
+		u->scan.one_file_system = !o.cross_mounts;
 	}
 	cli_catch_signals();
 	rc = cli_open_repo(c, &e, &r);

@@ -94,7 +94,11 @@ static const struct cmd_flag backup_flags[] = {
 	{ "parent", 0, 'P', "ID", "newest snapshot of the same host and paths",
 	  "compare against snapshot ID (the files cache)", "snapshot" },
 	{ "force", 0, 'f', NULL, NULL, "read every file (no parent)" },
-	{ "one-file-system", 'x', 'x', NULL, NULL, "do not cross mount points" },
+	{ "cross-mounts", 0, 'X', NULL, NULL,
+	  "enter filesystems mounted inside the paths (by default a mount point is kept as "
+	  "an empty folder and named once)" },
+	{ "one-file-system", 'x', 'x', NULL, NULL,
+	  "stay on one filesystem (the default; accepted for restic users)" },
 	{ "threads", 0, 'T', "N", "number of CPUs", "compress and seal workers" },
 	{ "skip-empty", 0, 'E', NULL, NULL,
 	  "write no snapshot when every path is an empty folder" },

@@ -124,8 +124,10 @@ void cli_warn(void *ud, const char *path, int code, const char *msg)
 
 	/* msg names the path too: it is escaped like the path, never shown raw. */
 	cli_escape(msg, strlen(msg), esc, sizeof(esc));
+	/* code 0 is a notice (a mount point kept empty), not a file that failed. */
 	if (c->json) {
-		json_t *o = json_pack("{s:s, s:s}", "message_type", "error", "error", esc);
+		json_t *o = json_pack("{s:s, s:s}", "message_type", code ? "error" : "notice",
+				      code ? "error" : "message", esc);
 
 		if (o && path)
 			cli_json_bytes(o, "item", path, strlen(path));
@@ -133,7 +135,7 @@ void cli_warn(void *ud, const char *path, int code, const char *msg)
 		return;
 	}
 	cli_progress_clear(c);
-	fprintf(stderr, "cairn: warning: %s\n", esc);
+	fprintf(stderr, "cairn: %s: %s\n", code ? "warning" : "note", esc);
 }
 
 void cli_password_free(char *p, size_t n)
