@@ -12,13 +12,6 @@
 #include "util/banned.h"
 #include "util/log.h"
 
-static const char usage[] =
-    "usage: cairn [-r REPO] controller [--namespace NS] [--kubeconfig FILE]\n"
-    "       [--metrics-address [HOST]:PORT] [--agent-selector SEL] [--resync DURATION]\n"
-    "       [--default-ttl DURATION] [--backup-timeout DURATION]\n"
-    "       [--maintenance-interval DURATION] [--validation-interval DURATION]\n"
-    "       [--sync-interval DURATION]\n";
-
 static void note(void *ud, enum ctl_note_level l, const char *msg)
 {
 	(void)ud;
@@ -57,20 +50,6 @@ static time_t test_clock(void *ud)
 
 int cmd_controller(struct cli *c, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "namespace", required_argument, NULL, 'N' },
-		{ "kubeconfig", required_argument, NULL, 'k' },
-		{ "metrics-address", required_argument, NULL, 'm' },
-		{ "agent-selector", required_argument, NULL, 'a' },
-		{ "resync", required_argument, NULL, 'R' },
-		{ "default-ttl", required_argument, NULL, 'T' },
-		{ "backup-timeout", required_argument, NULL, 't' },
-		{ "maintenance-interval", required_argument, NULL, 'M' },
-		{ "validation-interval", required_argument, NULL, 'V' },
-		{ "sync-interval", required_argument, NULL, 'S' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct ctl_config cfg = { .agent_selector = "name=cairn-node-agent",
 		                  .metrics_address = ":8085",
 		                  .resync_ms = 2000,
@@ -87,8 +66,7 @@ int cmd_controller(struct cli *c, int argc, char **argv)
 	int64_t v;
 	int o, r;
 
-	optind = 1;
-	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((o = cli_getopt(c, argc, argv)) != -1) {
 		switch (o) {
 		case 'N':
 			cfg.ns = optarg;
@@ -110,9 +88,12 @@ int cmd_controller(struct cli *c, int argc, char **argv)
 		case 'S':
 			if (ctl_duration_parse(optarg, &v) < 0 &&
 			    !(o == 'R' && strcmp(optarg, "0") == 0)) {
-				fprintf(stderr, "cairn controller: bad duration '%s'\n%s", optarg,
-				        usage);
-				return EXIT_USAGE;
+				return cli_fail(
+				    c, &e,
+				    err_set(&e, -EINVAL,
+				            "controller: bad duration '%s' (like 90s, 4h, "
+				            "1h30m)",
+				            optarg));
 			}
 			if (o == 'R') {
 				/* sub-second resyncs for tests: "200ms" */
@@ -134,18 +115,14 @@ int cmd_controller(struct cli *c, int argc, char **argv)
 				cfg.sync_sec = v;
 			}
 			break;
-		case 'h':
-			fputs(usage, stdout);
-			return EXIT_OK;
 		default:
-			fputs(usage, stderr);
-			return EXIT_USAGE;
+			return cli_fail(c, &e, err_set(&e, -EINVAL, "controller: bad arguments"));
 		}
 	}
-	if (optind != argc) {
-		fprintf(stderr, "cairn controller: unexpected argument\n%s", usage);
-		return EXIT_USAGE;
-	}
+	if (optind != argc)
+		return cli_fail(
+		    c, &e,
+		    err_set(&e, -EINVAL, "controller: unexpected argument '%s'", argv[optind]));
 	if (clock_file && *clock_file) {
 		cfg.clock = test_clock;
 		cfg.clock_ud = (void *)clock_file;

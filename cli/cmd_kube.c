@@ -13,22 +13,17 @@
 #include "kube/kube.h"
 #include "util/banned.h"
 
-static const char usage[] =
-    "usage: cairn kube [--kubeconfig FILE] [--namespace NS] [-o json] COMMAND\n"
-    "  backup create NAME [--include-namespaces A,B] [--exclude-namespaces A,B]\n"
-    "         [--selector K=V,...] [--ttl DURATION] [--storage-location NAME]\n"
-    "         [--default-volumes-to-fs-backup] [--timeout DURATION] [--wait]\n"
-    "  backup get [NAME] | backup describe NAME | backup delete NAME\n"
-    "  schedule create NAME --schedule CRON [backup create flags]\n"
-    "  schedule get [NAME] | schedule pause|unpause|delete NAME\n"
-    "  location get [NAME]\n";
-
 struct kctx {
 	struct kube_config kc;
 	struct kube *k;
 	const char *ns;
 	bool json;
 	char base[512];
+	/* backup create / schedule create */
+	json_t *spec;
+	const char *cron, *timeout;
+	bool wait;
+	const char *create_flag; /* the first create-only flag given (its name), for the refusal */
 };
 
 static const char *js(const json_t *o, const char *path)
@@ -246,70 +241,24 @@ static bool final_phase(const char *p)
 	       !strcmp(p, "FailedValidation");
 }
 
-/* backup create / schedule create: flags after the name. */
-static int create(struct kctx *x, bool schedule, int argc, char **argv, struct err *e)
+/* backup create / schedule create: the spec the flags built (cmd_kube). */
+static int create(struct kctx *x, bool schedule, const char *name, struct err *e)
 {
-	static const struct option opts[] = {
-		{ "include-namespaces", required_argument, NULL, 'i' },
-		{ "exclude-namespaces", required_argument, NULL, 'x' },
-		{ "selector", required_argument, NULL, 'l' },
-		{ "ttl", required_argument, NULL, 't' },
-		{ "storage-location", required_argument, NULL, 's' },
-		{ "default-volumes-to-fs-backup", no_argument, NULL, 'd' },
-		{ "timeout", required_argument, NULL, 'T' },
-		{ "schedule", required_argument, NULL, 'c' },
-		{ "wait", no_argument, NULL, 'w' },
-		{ NULL, 0, NULL, 0 },
-	};
-	json_t *spec = json_object(), *obj, *sel = NULL, *got = NULL;
-	const char *name = argc > 1 ? argv[1] : NULL, *cron = NULL, *timeout = NULL;
+	json_t *spec = x->spec, *obj, *got = NULL;
+	const char *cron = x->cron, *timeout = x->timeout;
 	char path[1024];
-	bool wait = false;
-	int64_t d;
-	int o, r;
+	int r;
 
-	if (!name || name[0] == '-')
-		return err_set(e, -EINVAL, "give a name");
-	optind = 2;
-	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (o) {
-		case 'i':
-			json_object_set_new(spec, "includedNamespaces", str_list(optarg));
-			break;
-		case 'x':
-			json_object_set_new(spec, "excludedNamespaces", str_list(optarg));
-			break;
-		case 'l':
-			if (selector(optarg, &sel) < 0)
-				return err_set(e, -EINVAL, "bad --selector '%s' (k=v,...)", optarg);
-			json_object_set_new(spec, "labelSelector", sel);
-			break;
-		case 't':
-			if (ctl_duration_parse(optarg, &d) < 0)
-				return err_set(e, -EINVAL, "bad --ttl '%s'", optarg);
-			json_object_set_new(spec, "ttl", json_string(optarg));
-			break;
-		case 's':
-			json_object_set_new(spec, "storageLocation", json_string(optarg));
-			break;
-		case 'd':
-			json_object_set_new(spec, "defaultVolumesToFsBackup", json_true());
-			break;
-		case 'T':
-			timeout = optarg;
-			break;
-		case 'c':
-			cron = optarg;
-			break;
-		case 'w':
-			wait = true;
-			break;
-		default:
-			return err_set(e, -EINVAL, "bad flag\n%s", usage);
-		}
-	}
+	if (!name)
+		return err_set(e, -EINVAL, "%s create: give a name",
+		               schedule ? "schedule" : "backup");
+	if (!schedule && cron)
+		return err_set(e, -EINVAL, "--schedule is for schedule create");
+	if (schedule && x->wait)
+		return err_set(e, -EINVAL, "--wait is for backup create");
 	if (schedule && !cron)
 		return err_set(e, -EINVAL, "schedule create needs --schedule CRON");
+	x->spec = NULL; /* json_pack's "o" takes it */
 	if (schedule)
 		obj = json_pack("{s:s,s:s,s:{s:s},s:{s:s,s:o}}", "apiVersion", CTL_API, "kind",
 		                "Schedule", "metadata", "name", name, "spec", "schedule", cron,
@@ -330,7 +279,7 @@ static int create(struct kctx *x, bool schedule, int argc, char **argv, struct e
 		return r;
 	if (!x->json)
 		printf("%s \"%s\" created\n", schedule ? "Schedule" : "Backup", name);
-	if (!wait || schedule)
+	if (!x->wait || schedule)
 		return 0;
 	path_of(x, "backups", name, path, sizeof(path));
 	for (;;) {
@@ -376,44 +325,123 @@ static int del(struct kctx *x, const char *plural, const char *name, struct err 
 	return r;
 }
 
+/* One flag of backup/schedule create into x->spec; -EINVAL with the reason. */
+static int create_flag(struct kctx *x, int o, const char *arg, struct err *e)
+{
+	json_t *sel = NULL;
+	int64_t d;
+
+	switch (o) {
+	case 'i':
+		json_object_set_new(x->spec, "includedNamespaces", str_list(arg));
+		break;
+	case 'x':
+		json_object_set_new(x->spec, "excludedNamespaces", str_list(arg));
+		break;
+	case 'l':
+		if (selector(arg, &sel) < 0)
+			return err_set(e, -EINVAL, "kube: bad --selector '%s' (k=v,...)", arg);
+		json_object_set_new(x->spec, "labelSelector", sel);
+		break;
+	case 't':
+		if (ctl_duration_parse(arg, &d) < 0)
+			return err_set(e, -EINVAL, "kube: bad --ttl '%s' (like 720h0m0s)", arg);
+		json_object_set_new(x->spec, "ttl", json_string(arg));
+		break;
+	case 's':
+		json_object_set_new(x->spec, "storageLocation", json_string(arg));
+		break;
+	case 'd':
+		json_object_set_new(x->spec, "defaultVolumesToFsBackup", json_true());
+		break;
+	case 'T':
+		if (ctl_duration_parse(arg, &d) < 0 || d < 1)
+			return err_set(e, -EINVAL, "kube: bad --timeout '%s' (like 4h)", arg);
+		x->timeout = arg;
+		break;
+	case 'c':
+		x->cron = arg;
+		break;
+	case 'w':
+		x->wait = true;
+		break;
+	default:
+		return err_set(e, -EINVAL, "kube: bad arguments");
+	}
+	return 0;
+}
+
+/* The API's transient failures (server busy, unreachable) are the documented "server or
+ * network failure" exit, not the repository lock's. */
+static int kube_exit(int r)
+{
+	return r == -EBUSY || r == -EHOSTDOWN ? -EHOSTUNREACH : r;
+}
+
 int cmd_kube(struct cli *c, int argc, char **argv)
 {
-	struct kctx x = { .json = c->json };
+	struct kctx x = { .json = c->json, .spec = json_object() };
 	const char *kubeconfig = NULL, *what, *verb, *name;
 	struct err e = ERR_INIT;
-	int r, i = 1;
+	bool create_verb;
+	int o, r = 0, n;
 
-	/* Our flags come before the command words. */
-	for (; i + 1 < argc && argv[i][0] == '-'; i += 2) {
-		if (!strcmp(argv[i], "--kubeconfig"))
-			kubeconfig = argv[i + 1];
-		else if (!strcmp(argv[i], "--namespace") || !strcmp(argv[i], "-n"))
-			x.ns = argv[i + 1];
-		else if (!strcmp(argv[i], "-o"))
-			x.json = !strcmp(argv[i + 1], "json");
-		else
+	if (!x.spec)
+		return EXIT_FAILURE_;
+	while (r == 0 && (o = cli_getopt(c, argc, argv)) != -1) {
+		switch (o) {
+		case 'k':
+			kubeconfig = optarg;
 			break;
+		case 'n':
+			x.ns = optarg;
+			break;
+		case 'o':
+			if (strcmp(optarg, "json") && strcmp(optarg, "table"))
+				r = err_set(&e, -EINVAL,
+				            "kube: --output is table or json, not '%s'", optarg);
+			x.json = !strcmp(optarg, "json") || c->json;
+			break;
+		default:
+			for (const struct cmd_flag *f = cmdtab_find("kube")->flags;
+			     f->name && !x.create_flag; f++)
+				if (f->val == o)
+					x.create_flag = f->name;
+			r = create_flag(&x, o, optarg, &e);
+			break;
+		}
 	}
-	if (argc - i < 2) {
-		fputs(usage, stderr);
-		return EXIT_USAGE;
-	}
-	what = argv[i];
-	verb = argv[i + 1];
-	name = argc - i > 2 && argv[i + 2][0] != '-' ? argv[i + 2] : NULL;
-	r = kcfg_load(kubeconfig, &x.kc, &e);
-	if (r < 0)
+	n = argc - optind;
+	what = n > 0 ? argv[optind] : "";
+	verb = n > 1 ? argv[optind + 1] : "";
+	name = n > 2 ? argv[optind + 2] : NULL;
+	create_verb = !strcmp(verb, "create") && strcmp(what, "location");
+	if (r == 0 && (n < 2 || n > 3))
+		r = err_set(
+		    &e, -EINVAL,
+		    "kube: give backup|schedule|location VERB [NAME] (see cairn kube --help)");
+	else if (r == 0 && x.create_flag && !create_verb)
+		r = err_set(&e, -EINVAL, "kube: --%s is for backup create and schedule create",
+		            x.create_flag);
+	if (r < 0) {
+		json_decref(x.spec);
 		return cli_fail(c, &e, r);
+	}
+	r = kcfg_load(kubeconfig, &x.kc, &e);
+	if (r < 0) {
+		json_decref(x.spec);
+		return cli_fail(c, &e, r);
+	}
 	if (!x.ns)
 		x.ns = x.kc.ns;
 	snprintf(x.base, sizeof(x.base), "/apis/%s/namespaces/%s", CTL_API, x.ns);
 	r = kube_new(&x.kc, &x.k);
 	if (r < 0)
 		goto out;
-	if (!strcmp(what, "backup") && !strcmp(verb, "create"))
-		r = create(&x, false, argc - i - 1, argv + i + 1, &e);
-	else if (!strcmp(what, "schedule") && !strcmp(verb, "create"))
-		r = create(&x, true, argc - i - 1, argv + i + 1, &e);
+	if (!strcmp(what, "backup") && create_verb)
+		r = create(&x, false, name, &e);
+	else if (!strcmp(what, "schedule") && create_verb)
+		r = create(&x, true, name, &e);
 	else if (!strcmp(what, "backup") && !strcmp(verb, "get"))
 		r = get(&x, "backups", name, print_backups, &e);
 	else if (!strcmp(what, "schedule") && !strcmp(verb, "get"))
@@ -429,17 +457,14 @@ int cmd_kube(struct cli *c, int argc, char **argv)
 	else if (!strcmp(what, "schedule") &&
 	         (!strcmp(verb, "pause") || !strcmp(verb, "unpause")) && name)
 		r = set_paused(&x, name, !strcmp(verb, "pause"), &e);
-	else {
-		fputs(usage, stderr);
-		r = -EINVAL;
-		kube_free(x.k);
-		kcfg_release(&x.kc);
-		return EXIT_USAGE;
-	}
+	else
+		r = err_set(&e, -EINVAL, "kube: unknown command '%s %s'%s (see cairn kube --help)",
+		            what, verb, name ? "" : " or no NAME");
 out:
+	json_decref(x.spec);
 	kube_free(x.k);
 	kcfg_release(&x.kc);
 	if (r < 0)
-		return cli_fail(c, &e, r);
+		return cli_fail(c, &e, kube_exit(r));
 	return r > 0 ? EXIT_FAILURE_ : EXIT_OK;
 }

@@ -24,6 +24,7 @@ CLI_MANS = cli/man/cairn.1 cli/man/cairn-init.1 cli/man/cairn-backup.1 \
 	cli/man/cairn-cat.1 cli/man/cairn-check.1 cli/man/cairn-mount.1 cli/man/cairn-forget.1 \
 	cli/man/cairn-prune.1 cli/man/cairn-unlock.1 cli/man/cairn-key.1 cli/man/cairn-stats.1 \
 	cli/man/cairn-diff.1 cli/man/cairn-repair.1 cli/man/cairn-agent.1 \
+	cli/man/cairn-controller.1 cli/man/cairn-kube.1 \
 	cli/man/cairn-version.1 cli/man/cairn-help.1
 man_MANS = $(CLI_MANS)
 bashcompdir = $(datadir)/bash-completion/completions

@@ -127,6 +127,14 @@ fill() { # HOST-PODS UID VOLUME
 }
 
 check "repository initialised" "$CAIRN_BIN" -r "$REPO" init
+# The command table checks kube's flags: a create flag elsewhere, a bad --output, a typo.
+usage2() { "$CAIRN_BIN" kube --kubeconfig "$KUBECONFIG" "$@" >/dev/null 2>"$W/usage.err"; [ $? -eq 2 ]; }
+check "kube: --ttl on get refused (exit 2)" usage2 backup get --ttl 1h
+check "kube: the refusal names the flag" grep -q -- '--ttl is for backup create' "$W/usage.err"
+check "kube: -o yaml refused (exit 2)" usage2 -o yaml backup get
+check "kube: misspelt flag gets the nearest (exit 2)" usage2 backup create x --wiat
+check "kube: ... naming --wait" grep -q 'did you mean --wait' "$W/usage.err"
+check "controller: bad duration refused (exit 2)" sh -c "'$CAIRN_BIN' controller --resync soon 2>/dev/null; [ \$? -eq 2 ]"
 for ns in app far; do
 	printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: %s}\n' $ns | kc create -f - >/dev/null
 done
