@@ -1,6 +1,6 @@
 noinst_LIBRARIES += backup/libcairn_backup.a
 backup_libcairn_backup_a_SOURCES = backup/backup.h backup/backup-internal.h backup/backup.c \
-	backup/file.c backup/hashpool.c backup/meta.c backup/open.c backup/queue.c backup/walk.c
+	backup/file.c backup/hashpool.c backup/meta.c backup/open.c backup/queue.c backup/stdin.c backup/walk.c
 
 # util/wq.c, the bounded work queue every pipeline stage uses.
 check_PROGRAMS += tests/unit/test-wq
