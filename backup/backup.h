@@ -97,7 +97,8 @@ int backup_stream_feed(struct backup_stream *s, const void *p, size_t n,
  * (a read or transport error). Only status 0 after no failure writes a snapshot; any
  * other ends without one and returns -EPIPE for a positive status, the status itself
  * when negative, or the stream's own error. No snapshot rather than one tagged partial:
- * a truncated dump must never be what `restore latest` or a keep-last policy picks. What
- * was uploaded is indexed either way, so a retry uploads only what differs. */
+ * a truncated dump must never be what `restore latest` or a keep-last policy picks. The
+ * whole chunks fed before a failure (not after a cancel) are still stored and indexed,
+ * so a retry that delivers the same bytes uploads only what differs. */
 int backup_stream_end(struct backup_stream *s, int status, struct backup_result *ret,
                       struct err *e) _must_check_;

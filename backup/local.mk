@@ -16,3 +16,8 @@ tests_unit_test_walk_LDADD = $(CAIRN_LIBS)
 check_PROGRAMS += tests/unit/test-pipeline
 TESTS += tests/unit/test-pipeline
 tests_unit_test_pipeline_LDADD = $(CAIRN_LIBS)
+
+# backup_stream_*: feed sizes do not move cuts, only producer status 0 writes a snapshot.
+check_PROGRAMS += tests/unit/test-stream
+TESTS += tests/unit/test-stream
+tests_unit_test_stream_LDADD = $(CAIRN_LIBS)

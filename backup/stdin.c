@@ -347,8 +347,10 @@ int backup_stream_end(struct backup_stream *s, int status, struct backup_result 
 	int rc = s->failed;
 
 	memset(ret, 0, sizeof(*ret));
-	if (!rc && !status)
-		rc = cut_buffer(s, true);
+	/* A failed producer's whole chunks are stored too (not its uncut tail): a retry
+	 * that delivers the same bytes finds them. A cancel stops at once instead. */
+	if (!rc && status != -ECANCELED)
+		rc = cut_buffer(s, !status);
 	if (!rc && !status)
 		rc = save_root(s, &snap);
 	{
