@@ -21,3 +21,8 @@ tests_unit_test_pipeline_LDADD = $(CAIRN_LIBS)
 check_PROGRAMS += tests/unit/test-stream
 TESTS += tests/unit/test-stream
 tests_unit_test_stream_LDADD = $(CAIRN_LIBS)
+
+# cairn backup --stdin / --stdin-from-command end to end (round trip, dedup, failing
+# producers, Ctrl-C, peak RSS of 1 GiB).
+TESTS += tests/e2e/backup-stdin.sh
+EXTRA_DIST += tests/e2e/backup-stdin.sh
