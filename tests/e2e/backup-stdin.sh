@@ -120,7 +120,12 @@ t_rc 2 "a name with a slash"
 run cairn backup --stdin-from-command
 t_rc 2 "--stdin-from-command without a command"
 
-# Memory: a 1 GiB stream of random (incompressible) bytes.
+# Memory: a 1 GiB stream of random (incompressible) bytes. ASan's shadow memory and
+# quarantine make RSS meaningless in sanitizer builds: there the run is checked, not its
+# peak.
+if readelf -sW "$CAIRN_BIN" | grep -q '__asan_init'; then
+	RSS_MAX_KIB=
+fi
 head -c 1G /dev/urandom |
 	/usr/bin/time -f %M -o "$T_TMP/rss" \
 		env CAIRN_PASSWORD="$T_PASS" "$CAIRN_BIN" -r "$REPO" --json backup --stdin \
@@ -130,9 +135,13 @@ ERR=$T_TMP/big.err
 t_rc 0 "1 GiB from stdin"
 rss=$(tail -n 1 "$T_TMP/rss")
 echo "# peak RSS of a 1 GiB stdin backup: $rss KiB"
-s=1
-[ "$rss" -lt "$RSS_MAX_KIB" ] && s=0
-t_ok $s "peak RSS $rss KiB under $RSS_MAX_KIB KiB"
+if [ -n "$RSS_MAX_KIB" ]; then
+	s=1
+	[ "$rss" -lt "$RSS_MAX_KIB" ] && s=0
+	t_ok $s "peak RSS $rss KiB under $RSS_MAX_KIB KiB"
+else
+	t_skip "peak RSS under 100 MiB" "sanitizer build"
+fi
 s=1
 [ "$(jget "$T_TMP/big.out" .total_bytes_processed)" = 1073741824 ] && s=0
 t_ok $s "all 1 GiB stored"

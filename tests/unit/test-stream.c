@@ -118,7 +118,7 @@ static bool content_is(struct repo *r, const uint8_t id[ID_BYTES], const char *p
 	for (size_t i = 0; i < node.n_content; i++)
 		if (repo_blob_get(r, BLOB_DATA, node.content[i].id, &b, &e) < 0)
 			goto out;
-	same = b.len == n && !memcmp(b.p, p, n);
+	same = b.len == n && (!n || !memcmp(b.p, p, n));
 out:
 	if (e.code)
 		tap_diag("%s", e.msg);
