@@ -88,8 +88,9 @@ struct backup_stream;
 int backup_stream_begin(struct repo *r, const struct backup_opts *o, const char *name,
                         struct backup_stream **ret, struct err *e) _must_check_;
 /* Append n bytes. Blocks while the workers are behind (bounded memory). After a failure
- * (a worker's, or -ECANCELED from o->cancel) every later call returns the same error; the
- * stream must still be ended. Fits kube_data_fn once wrapped. */
+ * (a worker's, the lock's refresh, or -ECANCELED from o->cancel) every later call returns
+ * the same error and end reports it again, so a kube_data_fn wrapper may pass a scratch
+ * e and return the code (which stops kube_exec). One thread at a time per stream. */
 int backup_stream_feed(struct backup_stream *s, const void *p, size_t n,
                        struct err *e) _must_check_;
 /* Finish and free s. status is the producer's verdict: 0 when it delivered everything

@@ -250,6 +250,13 @@ int backup_stream_feed(struct backup_stream *s, const void *p, size_t n, struct 
 	}
 	if (!rc && bk_should_stop(&s->b))
 		rc = stream_fail(s, -ECANCELED);
+	/* A dump may run for hours: keep the lock fresh so prune never takes it for a dead
+	 * one (a no-op until the refresh interval has passed). */
+	if (!rc) {
+		rc = repo_lock_refresh(s->lock, &s->err);
+		if (rc < 0)
+			rc = stream_fail(s, rc);
+	}
 	if (rc < 0)
 		*e = s->err;
 	return rc;
@@ -347,6 +354,9 @@ int backup_stream_end(struct backup_stream *s, int status, struct backup_result 
 	int rc = s->failed;
 
 	memset(ret, 0, sizeof(*ret));
+	/* Cancelled: what is queued is dropped, not uploaded. */
+	if (status == -ECANCELED && b->q)
+		wq_cancel(b->q, -ECANCELED);
 	/* A failed producer's whole chunks are stored too (not its uncut tail): a retry
 	 * that delivers the same bytes finds them. A cancel stops at once instead. */
 	if (!rc && status != -ECANCELED)
