@@ -79,6 +79,7 @@ int cmd_cat(struct cli *c, int argc, char **argv);
 int cmd_check(struct cli *c, int argc, char **argv);
 int cmd_version(struct cli *c, int argc, char **argv);
 int cmd_unlock(struct cli *c, int argc, char **argv);
+int cmd_restore_wait(struct cli *c, int argc, char **argv);
 int cmd_mount(struct cli *c, int argc, char **argv);       /* fuse/ work */
 int cmd_agent(struct cli *c, int argc, char **argv);       /* agent/ work */
 int cmd_forget(struct cli *c, int argc, char **argv);      /* maintenance work */

@@ -239,6 +239,19 @@ static const struct cmd_example prune_ex[] = {
 	END_EXAMPLES,
 };
 
+static const struct cmd_flag restore_wait_flags[] = {
+	{ "root", 0, 'R', "DIR", "/restores", "the folder holding one mount per volume", "dir" },
+	{ "log-interval", 0, 'I', "SECONDS", "30", "how often to name the volumes still awaited" },
+	{ "timeout", 0, 'T', "SECONDS", "0 (none)", "give up (exit 17) after this long" },
+	END_FLAGS,
+};
+static const struct cmd_example restore_wait_ex[] = {
+	{ "The init container of a pod whose volumes are being restored",
+	  "cairn restore-wait 7d3c0f52-0d7e-4b5e-9a53-1d2c3b4a5e6f" },
+	END_EXAMPLES,
+};
+static const int restore_wait_exits[] = { 0, 1, 2, 17, 130, -1 };
+
 static const struct cmd_flag unlock_flags[] = {
 	{ "remove-all", 0, 'a', NULL, NULL, "remove every lock, not only stale ones" },
 	END_FLAGS,
@@ -371,6 +384,13 @@ const struct cmd_doc cmdtab[] = {
 	  "Deletes packs no snapshot reaches and repacks partly used ones, under an exclusive "
 	  "lock.",
 	  prune_flags, repo_env, prune_ex, maint_exits },
+	{ "restore-wait", "wait until a pod's restored volumes are complete", "[flags] RESTORE_UID",
+	  "The init container of a pod whose volumes the node agent restores (Velero's "
+	  "restore-helper, same convention): every folder under --root is one volume; the agent "
+	  "writes VOLUME/.velero/RESTORE_UID once that volume's data is in. Exits 0 when every "
+	  "volume has its file, after removing the .velero folders, so the app starts on "
+	  "complete data. Names what it still waits for every --log-interval seconds.",
+	  restore_wait_flags, no_env, restore_wait_ex, restore_wait_exits },
 	{ "unlock", "remove stale locks", "[flags]",
 	  "Removes locks older than 30 minutes, or every lock with --remove-all.", unlock_flags,
 	  repo_env, unlock_ex, unlock_exits },

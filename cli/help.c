@@ -107,7 +107,7 @@ void cmdtab_usage(FILE *f)
 	      "[ARGS]\n\nCommands:\n",
 	      f);
 	for (size_t i = 0; i < cmdtab_n; i++)
-		fprintf(f, "  %-12s%s\n", cmdtab[i].name, cmdtab[i].summary);
+		fprintf(f, "  %-14s%s\n", cmdtab[i].name, cmdtab[i].summary);
 	fputs("\nGlobal flags:\n", f);
 	for (const struct cmd_flag *fl = cmdtab_global; fl->name; fl++)
 		flag_line(f, fl);

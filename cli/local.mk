@@ -5,7 +5,7 @@ noinst_LIBRARIES += cli/libcairn_cli.a
 cli_libcairn_cli_a_SOURCES = cli/cli.h cli/common.c cli/output.c cli/output.h \
 	cli/cmd_backup.c cli/cmd_cat.c cli/cmd_check.c cli/cmd_init.c cli/cmd_ls.c \
 	cli/cmd_restore.c cli/cmd_snapshots.c cli/cmd_unlock.c cli/cmd_version.c \
-	cli/cmd_mount.c cli/cmd_agent.c \
+	cli/cmd_mount.c cli/cmd_agent.c cli/cmd_restore_wait.c \
 	cli/cmdtab.h cli/cmdtab.c cli/cmdlookup.c cli/help.c \
 	cli/progress.h cli/progress.c cli/scan.c
 # Maintenance commands (docs/maintenance.md).
@@ -47,3 +47,7 @@ all-local: cli/man.stamp cli/completion/cairn cli/completion/_cairn
 # Progress in a pseudo-terminal, the snapshots table, hostile names.
 TESTS += tests/e2e/cli-help.sh tests/e2e/cli-output.sh
 EXTRA_DIST += tests/e2e/cli-help.sh tests/e2e/cli-output.sh
+
+# restore-wait: the init container of pods whose volumes are being restored.
+TESTS += tests/e2e/restore-wait.sh
+EXTRA_DIST += tests/e2e/restore-wait.sh

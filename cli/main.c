@@ -27,7 +27,7 @@ static const struct command commands[] = {
 	{ "init", cmd_init },           { "backup", cmd_backup },   { "restore", cmd_restore },
 	{ "snapshots", cmd_snapshots }, { "ls", cmd_ls },           { "cat", cmd_cat },
 	{ "check", cmd_check },         { "mount", cmd_mount },     { "forget", cmd_forget },
-	{ "prune", cmd_prune },         { "unlock", cmd_unlock },   { "key", cmd_key },
+	{ "prune", cmd_prune },         { "unlock", cmd_unlock },   { "restore-wait", cmd_restore_wait },   { "key", cmd_key },
 	{ "stats", cmd_stats },         { "diff", cmd_diff },       { "repair", cmd_repair },
 	{ "agent", cmd_agent },         { "version", cmd_version }, { "help", cmd_help },
 };
