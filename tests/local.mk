@@ -35,3 +35,13 @@ endif
 
 TESTS += tests/e2e/repair-snapshots.sh
 EXTRA_DIST += tests/e2e/repair-snapshots.sh
+
+# Every suite runs through tests/run-suite.sh: a deadline (CAIRN_TEST_TIMEOUT), its own
+# process group and TMPDIR, and nothing left running or mounted after it.
+LOG_COMPILER = $(top_srcdir)/tests/run-suite.sh
+SH_LOG_COMPILER = $(top_srcdir)/tests/run-suite.sh
+EXTRA_DIST += tests/run-suite.sh
+# scripts/test.sh compares the results it finds with this list: one log per suite.
+print-test-logs:
+	@echo $(TEST_LOGS)
+.PHONY: print-test-logs
