@@ -21,18 +21,30 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-# run LABEL ENV... -- ARGS: relays the program's TAP lines, renumbered, prefixed.
+# run LABEL ENV... -- ARGS: relays the program's TAP lines, renumbered, prefixed; then
+# one more result for how it ended: exit 0 with its whole plan run. A crash (an ASan
+# abort included) after some "ok" lines is a failure, not a shorter pass.
 run() {
 	label=$1; shift
 	out=$W/out.$n
 	env "$@" >"$out" 2>&1
+	rc=$?
+	plan=""; seen=0
 	while IFS= read -r line; do
 		case $line in
-		"ok "*) n=$((n + 1)); echo "ok $n - $label: ${line#ok * - }" ;;
-		"not ok "*) n=$((n + 1)); echo "not ok $n - $label: ${line#not ok * - }" ;;
+		"ok "*) n=$((n + 1)); seen=$((seen + 1)); echo "ok $n - $label: ${line#ok * - }" ;;
+		"not ok "*) n=$((n + 1)); seen=$((seen + 1)); echo "not ok $n - $label: ${line#not ok * - }" ;;
 		"#"*) echo "# $label: ${line#\# }" ;;
+		1..*) plan=${line#1..} ;;
 		esac
 	done <"$out"
+	n=$((n + 1))
+	if [ "$rc" -eq 0 ] && [ "$plan" = "$seen" ]; then
+		echo "ok $n - $label: exited 0 after its $seen tests"
+	else
+		echo "not ok $n - $label: exit status $rc, plan '${plan:-none}', $seen results"
+		grep -v '^ok \|^not ok \|^#' "$out" | tail -n 15 | sed 's/^/#   /'
+	fi
 }
 
 check() { # ok/not ok for a shell condition
