@@ -148,11 +148,20 @@ static bool watch_stop(void *ud)
 	return agent_stopping();
 }
 
+static void watch_note(void *ud, enum watch_note level, const char *msg)
+{
+	if (level == WATCH_NOTE_WARN)
+		log_warn("%s", msg);
+	else
+		log_info("%s", msg);
+}
+
 static void *watch_main(void *ud)
 {
 	struct agent *ag = ud;
 	struct watch_params wp = {
-		ag->collection, NULL, NULL, 300, on_event, ag, watch_stop, NULL
+		.collection = ag->collection, .timeout_sec = 300, .fn = on_event, .ud = ag,
+		.stop = watch_stop, .note = watch_note,
 	};
 	struct err e = ERR_INIT;
 	struct kube *k = NULL;

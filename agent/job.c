@@ -81,10 +81,26 @@ static int write_status(struct job *j, const struct pvb_status *st, int finalize
 }
 
 /* The one exit for a job that ran: status, finalizer off, log line, Event, metrics. */
+/* Events are best effort: a failure to record one is logged, never fatal. */
+static void event(struct job *j, const char *type, const char *reason, const char *fmt, ...)
+	_printf_(4, 5);
+static void event(struct job *j, const char *type, const char *reason, const char *fmt, ...)
+{
+	struct err e = ERR_INIT;
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (kube_event(j->k, j->obj, type, reason, "cairn-agent", j->a->cfg->node, &e, "%s",
+		       msg) < 0)
+		log_warn("event %s for %s/%s not recorded: %s", reason, j->ns, j->name, e.msg);
+}
+
 static void finish(struct job *j, struct pvb_status *st)
 {
 	struct err e = ERR_INIT;
-	const char *cn = j->a->cfg->node;
 	int r;
 
 	st->completion = time(NULL);
@@ -95,18 +111,15 @@ static void finish(struct job *j, struct pvb_status *st)
 	metrics_phase(j->a->metrics, st->phase);
 	if (st->phase == PVB_FAILED) {
 		log_error("pvb %s/%s failed: %s", j->ns, j->name, st->message);
-		kube_event(j->k, j->obj, "Warning", "BackupFailed", "cairn-agent", cn, "%s",
-		           st->message);
+		event(j, "Warning", "BackupFailed", "%s", st->message);
 	} else if (st->phase == PVB_CANCELED) {
 		log_info("pvb %s/%s canceled", j->ns, j->name);
-		kube_event(j->k, j->obj, "Normal", "BackupCanceled", "cairn-agent", cn,
-		           "backup of the volume was canceled");
+		event(j, "Normal", "BackupCanceled", "backup of the volume was canceled");
 	} else {
 		log_info("pvb %s/%s completed: snapshot %s", j->ns, j->name,
 		         st->snapshot_id[0] ? st->snapshot_id : "(none: empty volume)");
-		kube_event(j->k, j->obj, "Normal", "BackupCompleted", "cairn-agent", cn,
-		           "volume backed up to snapshot %s",
-		           st->snapshot_id[0] ? st->snapshot_id : "(none: empty volume)");
+		event(j, "Normal", "BackupCompleted", "volume backed up to snapshot %s",
+		      st->snapshot_id[0] ? st->snapshot_id : "(none: empty volume)");
 	}
 }
 

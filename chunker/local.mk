@@ -1,1 +1,2 @@
-libcairn_a_SOURCES += chunker/chunker.h chunker/fastcdc.c chunker/gear.c
+noinst_LIBRARIES += chunker/libcairn_chunker.a
+chunker_libcairn_chunker_a_SOURCES = chunker/chunker.h chunker/fastcdc.c chunker/gear.c

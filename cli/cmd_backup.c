@@ -12,27 +12,76 @@
 #include <unistd.h>
 
 #include "backup/backup.h"
+#include "cli/progress.h"
+#include "util/log.h"
 #include "util/banned.h"
 
 #define MAX_LIST 256
 
+struct backup_ui {
+	struct cli *c;
+	struct cli_progress pr;
+	struct cli_scan scan;
+	struct backup_progress last;
+};
+
+static struct cli_progress_state state(struct backup_ui *u, const struct backup_progress *p)
+{
+	struct cli_progress_state s = {
+		.files_done = p->files_done,
+		.bytes_done = p->bytes_done,
+		.errors = p->errors,
+		.files_total = atomic_load(&u->scan.files),
+		.bytes_total = atomic_load(&u->scan.bytes),
+		.total_known = atomic_load(&u->scan.done),
+	};
+
+	return s;
+}
+
 static void on_progress(void *ud, const struct backup_progress *p)
 {
-	struct cli *c = ud;
+	struct backup_ui *u = ud;
+	struct cli_progress_state s = state(u, p);
 
-	if (c->json) {
-		cli_print_json(json_pack("{s:s, s:f, s:I, s:I, s:I, s:I, s:I}", "message_type",
-					 "status", "seconds_elapsed", p->elapsed, "files_done",
-					 (json_int_t)p->files_done, "dirs_done",
-					 (json_int_t)p->dirs_done, "bytes_done",
-					 (json_int_t)p->bytes_done, "bytes_added",
-					 (json_int_t)p->bytes_added, "error_count",
-					 (json_int_t)p->errors));
-	} else if (!c->quiet && isatty(STDERR_FILENO)) {
-		fprintf(stderr, "\r[%.0fs] %llu files, %.1f MiB read, %.1f MiB added   ", p->elapsed,
-			(unsigned long long)p->files_done, p->bytes_done / 1048576.0,
-			p->bytes_added / 1048576.0);
-	}
+	u->last = *p;
+	u->last.current = NULL;
+	cli_progress_show(&u->pr, &s,
+			  u->pr.json ? json_pack("{s:I, s:I, s:I}", "dirs_done",
+						 (json_int_t)p->dirs_done, "bytes_added",
+						 (json_int_t)p->bytes_added, "error_count",
+						 (json_int_t)p->errors)
+				     : NULL);
+}
+
+static void on_warn(void *ud, const char *path, int code, const char *msg)
+{
+	struct backup_ui *u = ud;
+
+	cli_warn(u->c, path, code, msg);
+}
+
+static bool on_cancel(void *ud)
+{
+	struct backup_ui *u = ud;
+
+	return cli_cancelled(u->c);
+}
+
+/* The run is over: the last line says 100% with what was really done. */
+static void progress_final(struct backup_ui *u, const struct backup_result *res)
+{
+	struct cli_progress_state s = state(u, &u->last);
+
+	if (u->pr.json)
+		return; /* the summary line follows */
+	s.final = true;
+	s.files_done = res->summary.total_files;
+	s.bytes_done = res->summary.total_bytes;
+	s.files_total = s.files_done;
+	s.bytes_total = s.bytes_done;
+	s.total_known = true;
+	cli_progress_show(&u->pr, &s, NULL);
 }
 
 static void print_summary(struct cli *c, const struct backup_result *res)
@@ -60,8 +109,6 @@ static void print_summary(struct cli *c, const struct backup_result *res)
 			"total_duration", m->duration, "empty", res->empty));
 		return;
 	}
-	if (!c->quiet && isatty(STDERR_FILENO))
-		fprintf(stderr, "\n");
 	printf("files: %llu new, %llu changed, %llu unmodified\n",
 	       (unsigned long long)m->files_new, (unsigned long long)m->files_changed,
 	       (unsigned long long)m->files_unmodified);
@@ -81,25 +128,15 @@ static void print_summary(struct cli *c, const struct backup_result *res)
 
 int cmd_backup(struct cli *c, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "tag", required_argument, NULL, 't' },
-		{ "host", required_argument, NULL, 'H' },
-		{ "exclude", required_argument, NULL, 'e' },
-		{ "parent", required_argument, NULL, 'P' },
-		{ "force", no_argument, NULL, 'f' },
-		{ "one-file-system", no_argument, NULL, 'x' },
-		{ "threads", required_argument, NULL, 'T' },
-		{ "skip-empty", no_argument, NULL, 'E' },
-		{ 0 },
-	};
 	const char *tags[MAX_LIST], *excludes[MAX_LIST];
-	struct backup_opts o = { .tags = tags, .excludes = excludes, .ud = c, .progress_ms = 1000 };
+	struct backup_ui *u = NULL;
+	struct backup_opts o = { .tags = tags, .excludes = excludes };
 	struct backup_result res;
 	struct err e = ERR_INIT;
 	struct repo *r = NULL;
 	int ch, rc;
 
-	while ((ch = getopt_long(argc, argv, "x", opts, NULL)) != -1) {
+	while ((ch = cli_getopt(c, argc, argv)) != -1) {
 		switch (ch) {
 		case 't':
 			if (o.n_tags == MAX_LIST)
@@ -141,15 +178,37 @@ int cmd_backup(struct cli *c, int argc, char **argv)
 		if (access(o.paths[i], F_OK) < 0)
 			return cli_fail(c, &e, err_set(&e, -ENOENT, "%s: no such file or directory",
 						       o.paths[i]));
-	o.progress = on_progress;
-	o.warn = cli_warn;
-	o.cancel = cli_cancelled;
+	u = calloc(1, sizeof(*u));
+	if (!u)
+		return cli_fail(c, &e, err_set(&e, -ENOMEM, "out of memory"));
+	u->c = c;
+	cli_progress_init(&u->pr, c);
+	o.ud = u;
+	o.warn = on_warn;
+	o.cancel = on_cancel;
+	o.progress_ms = cli_progress_ms(&u->pr);
+	if (o.progress_ms) {
+		o.progress = on_progress;
+		u->scan.paths = o.paths;
+		u->scan.n_paths = o.n_paths;
+		u->scan.excludes = o.excludes;
+		u->scan.n_excludes = o.n_excludes;
+		u->scan.one_file_system = o.one_file_system;
+	}
 	cli_catch_signals();
 	rc = cli_open_repo(c, &e, &r);
-	if (rc < 0)
-		return cli_fail(c, &e, rc);
-	rc = backup_run(r, &o, &res, &e);
+	/* The scanner starts with the backup, not before the password is checked. Without
+	 * it the line shows counts without a total. */
+	if (rc >= 0 && o.progress && cli_scan_start(&u->scan) < 0)
+		log_debug("backup: no scanner thread: progress without a total");
+	if (rc >= 0)
+		rc = backup_run(r, &o, &res, &e);
+	cli_scan_stop(&u->scan);
 	repo_free(r);
+	if (rc >= 0)
+		progress_final(u, &res);
+	cli_progress_release(&u->pr, c);
+	free(u);
 	if (rc < 0)
 		return cli_fail(c, &e, rc);
 	print_summary(c, &res);

@@ -74,7 +74,7 @@ int cmd_cat(struct cli *c, int argc, char **argv)
 		if (rc >= 0)
 			rc = cat_tree(r, id, &e);
 	} else if (!strcmp(what, "index")) {
-		void *j = NULL;
+		json_t *j = NULL;
 
 		rc = hex_valid(id, ID_BYTES) ? repo_index_file_json(r, id, &j, &e)
 					     : err_set(&e, -EINVAL, "'%s' is not an index id", id);

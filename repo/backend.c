@@ -29,13 +29,33 @@ const char *backend_option(const struct backend_options *o, const char *key)
 	return NULL;
 }
 
+/* Set at start-up, before threads, like parsed configuration (style rule 11). */
+static const struct backend_scheme *schemes[BACKEND_SCHEMES_MAX];
+
+int backend_register(const struct backend_scheme *s)
+{
+	size_t i;
+
+	for (i = 0; i < BACKEND_SCHEMES_MAX && schemes[i]; i++)
+		if (schemes[i] == s || strcmp(schemes[i]->prefix, s->prefix) == 0)
+			return schemes[i] == s ? 0 : -EEXIST;
+	if (i == BACKEND_SCHEMES_MAX)
+		return -ENOSPC;
+	schemes[i] = s;
+	return 0;
+}
+
 int backend_open(const char *url, const struct backend_options *o, struct err *e,
 		 struct backend **ret)
 {
 	if (!url || !url[0])
 		return err_set(e, -EINVAL, "no repository given (use -r or CAIRN_REPOSITORY)");
-	if (strncmp(url, "s3:", 3) == 0)
-		return backend_s3_open(url + 3, o, e, ret);
+	for (size_t i = 0; i < BACKEND_SCHEMES_MAX && schemes[i]; i++) {
+		size_t n = strlen(schemes[i]->prefix);
+
+		if (strncmp(url, schemes[i]->prefix, n) == 0)
+			return schemes[i]->open(url + n, o, e, ret);
+	}
 	if (strncmp(url, "local:", 6) == 0)
 		return backend_local_open(url + 6, o, e, ret);
 	if (strstr(url, "://") || (strchr(url, ':') && url[0] != '/' && url[0] != '.'))

@@ -1,5 +1,5 @@
 /* Storage backend interface: a flat key-value store of immutable named objects.
- * Implementations: backend_local.c (a directory), backend_s3.c (S3 over libcurl).
+ * Implementations: backend_local.c (a directory) here, s3/ (S3 over libcurl) above.
  * Every operation is thread-safe and reports failures through the caller's err. */
 #pragma once
 #include <stdbool.h>
@@ -65,6 +65,33 @@ struct backend {
 	char where[512];
 };
 
+/* Calls through the vtable, so callers name the store once. */
+static inline int backend_get(struct backend *be, enum obj_type t, const char *name, uint64_t off,
+			      uint64_t n, struct buf *out, struct err *e)
+{
+	return be->ops->get(be, t, name, off, n, out, e);
+}
+static inline int backend_put(struct backend *be, enum obj_type t, const char *name,
+			      const void *p, size_t n, struct err *e)
+{
+	return be->ops->put(be, t, name, p, n, e);
+}
+static inline int backend_stat(struct backend *be, enum obj_type t, const char *name,
+			       uint64_t *ret_size, struct err *e)
+{
+	return be->ops->stat(be, t, name, ret_size, e);
+}
+static inline int backend_del(struct backend *be, enum obj_type t, const char *name,
+			      struct err *e)
+{
+	return be->ops->del(be, t, name, e);
+}
+static inline int backend_list(struct backend *be, enum obj_type t, backend_list_fn fn, void *ud,
+			       struct err *e)
+{
+	return be->ops->list(be, t, fn, ud, e);
+}
+
 /* Options are "key=value" strings from --option (e.g. "s3.region=eu-west-1"). */
 struct backend_options {
 	const char *const *kv;
@@ -74,11 +101,23 @@ struct backend_options {
 /* Look up an option; NULL when absent. */
 const char *backend_option(const struct backend_options *o, const char *key);
 
-/* "s3:..." selects S3, "local:PATH" or a plain path the directory backend. */
+/* A store reached through a URL scheme ("s3:"): the object-store modules above repo/
+ * provide one and the program registers it before any thread starts (repo/ itself knows
+ * only the local directory store, so it never links against a network client). */
+struct backend_scheme {
+	const char *prefix; /* "s3:" */
+	int (*open)(const char *spec, const struct backend_options *o, struct err *e,
+		    struct backend **ret);
+};
+#define BACKEND_SCHEMES_MAX 4
+/* -EEXIST when the prefix is taken, -ENOSPC past BACKEND_SCHEMES_MAX. Not thread-safe:
+ * call at start-up only. */
+int backend_register(const struct backend_scheme *s) _must_check_;
+
+/* A registered scheme's prefix selects it; "local:PATH" or a plain path the directory
+ * store. */
 int backend_open(const char *url, const struct backend_options *o, struct err *e,
 		 struct backend **ret) _must_check_;
 int backend_local_open(const char *path, const struct backend_options *o, struct err *e,
 		       struct backend **ret) _must_check_;
-int backend_s3_open(const char *spec, const struct backend_options *o, struct err *e,
-		    struct backend **ret) _must_check_;
 void backend_free(struct backend *be);

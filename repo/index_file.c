@@ -8,6 +8,8 @@
  */
 #include "repo/repo-internal.h"
 
+#include "repo/admin.h"
+
 #include <errno.h>
 #include <jansson.h>
 #include <stdlib.h>
@@ -84,37 +86,113 @@ int index_add_pack(struct repo *r, const uint8_t pack[ID_BYTES], const struct pa
 	return rc;
 }
 
-static int encode(const struct pack_done *packs, size_t n, struct buf *b)
+/* ---- the one encoder: both the backup's index files and maintenance's (with
+ * supersedes) go through put_head and put_blob ---- */
+
+static int put_head(struct buf *b, char (*sup)[ID_HEX], size_t n_sup, size_t n_packs)
 {
+	uint8_t id[ID_BYTES];
 	int rc = buf_put_le32(b, INDEX_MAGIC);
 
 	if (rc >= 0)
-		rc = buf_put_varint(b, 0);
+		rc = buf_put_varint(b, n_sup);
+	for (size_t i = 0; rc >= 0 && i < n_sup; i++) {
+		rc = hex_decode(sup[i], id, ID_BYTES) < 0 ? -EINVAL : 0;
+		if (rc >= 0)
+			rc = buf_append(b, id, ID_BYTES);
+	}
 	if (rc >= 0)
-		rc = buf_put_varint(b, n);
+		rc = buf_put_varint(b, n_packs);
+	return rc;
+}
+
+static int put_pack(struct buf *b, const uint8_t id[ID_BYTES], size_t n_blobs)
+{
+	int rc = buf_append(b, id, ID_BYTES);
+
+	return rc >= 0 ? buf_put_varint(b, n_blobs) : rc;
+}
+
+static int put_blob(struct buf *b, uint8_t type, uint8_t compressed, const uint8_t id[ID_BYTES],
+		    uint64_t off, uint32_t stored, uint32_t raw)
+{
+	int rc = buf_put_u8(b, type);
+
+	if (rc >= 0)
+		rc = buf_put_u8(b, compressed);
+	if (rc >= 0)
+		rc = buf_append(b, id, ID_BYTES);
+	if (rc >= 0)
+		rc = buf_put_varint(b, off);
+	if (rc >= 0)
+		rc = buf_put_varint(b, stored);
+	if (rc >= 0)
+		rc = buf_put_varint(b, raw);
+	return rc;
+}
+
+static int encode(const struct pack_done *packs, size_t n, struct buf *b)
+{
+	int rc = put_head(b, NULL, 0, n);
+
 	for (size_t i = 0; rc >= 0 && i < n; i++) {
 		uint64_t off = 0;
 
-		rc = buf_append(b, packs[i].id, ID_BYTES);
-		if (rc >= 0)
-			rc = buf_put_varint(b, packs[i].n_blobs);
+		rc = put_pack(b, packs[i].id, packs[i].n_blobs);
 		for (size_t j = 0; rc >= 0 && j < packs[i].n_blobs; j++) {
 			const struct pack_blob *pb = &packs[i].blobs[j];
 
-			rc = buf_put_u8(b, pb->type);
-			if (rc >= 0)
-				rc = buf_put_u8(b, pb->compressed);
-			if (rc >= 0)
-				rc = buf_append(b, pb->id, ID_BYTES);
-			if (rc >= 0)
-				rc = buf_put_varint(b, off);
-			if (rc >= 0)
-				rc = buf_put_varint(b, pb->stored_len);
-			if (rc >= 0)
-				rc = buf_put_varint(b, pb->raw_len);
+			rc = put_blob(b, pb->type, pb->compressed, pb->id, off, pb->stored_len,
+				      pb->raw_len);
 			off += pb->stored_len;
 		}
 	}
+	return rc;
+}
+
+static int encode_ix(const struct repo_ix_pack *packs, size_t n, char (*sup)[ID_HEX],
+		     size_t n_sup, struct buf *b)
+{
+	int rc = put_head(b, sup, n_sup, n);
+
+	for (size_t i = 0; rc >= 0 && i < n; i++) {
+		rc = put_pack(b, packs[i].id, packs[i].n_blobs);
+		for (size_t j = 0; rc >= 0 && j < packs[i].n_blobs; j++) {
+			const struct repo_ix_blob *x = &packs[i].blobs[j];
+
+			rc = put_blob(b, x->type, x->compressed, x->id, x->offset, x->stored_len,
+				      x->raw_len);
+		}
+	}
+	return rc;
+}
+
+/* New index files from maintenance hold at most this many packs (well under
+ * INDEX_FILE_MAX). */
+#define IX_PACKS_PER_FILE 2048
+
+int repo_index_write(struct repo *r, const struct repo_ix_pack *packs, size_t n,
+		     char (*sup)[ID_HEX], size_t n_sup, struct err *e)
+{
+	struct buf b = BUF_INIT;
+	int rc = 0;
+
+	buf_init(&b, INDEX_FILE_MAX);
+	for (size_t at = 0; rc >= 0 && (at < n || (at == 0 && n == 0));) {
+		size_t k = n - at < IX_PACKS_PER_FILE ? n - at : IX_PACKS_PER_FILE;
+
+		buf_reset(&b);
+		rc = encode_ix(packs + at, k, sup, n_sup, &b);
+		if (rc < 0) {
+			err_set(e, rc, "index too large");
+			break;
+		}
+		rc = obj_seal_put(r, OBJ_INDEX, KEY_DOMAIN_INDEX, b.p, b.len, NULL, e);
+		at += k;
+		if (!n)
+			break;
+	}
+	buf_release(&b);
 	return rc;
 }
 
@@ -383,7 +461,7 @@ static int json_entry(void *ud, const struct ix_entry *x)
 		       : 0;
 }
 
-int repo_index_file_json(struct repo *r, const char *name, void **ret, struct err *e)
+int repo_index_file_json(struct repo *r, const char *name, json_t **ret, struct err *e)
 {
 	struct json_ctx c = { .packs = json_array() };
 	int rc;

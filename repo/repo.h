@@ -2,6 +2,7 @@
  * Thread-safety: blob_* calls may come from many threads at once; everything else is
  * called from one thread. Every fallible call reports through the caller's struct err. */
 #pragma once
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -259,35 +260,13 @@ int repo_snapshot_delete(struct repo *r, const uint8_t id[ID_BYTES], struct err 
 int repo_snapshot_list(struct repo *r, struct snapshot **ret, size_t *ret_n,
 		       struct err *e) _must_check_;
 void snapshot_list_free(struct snapshot *s, size_t n);
-/* JSON form (for --json and cat snapshot). */
-void *snapshot_to_json(const struct snapshot *s); /* json_t*, caller decrefs */
+/* JSON form (for --json and cat snapshot; caller decrefs). */
+json_t *snapshot_to_json(const struct snapshot *s);
 /* Value of tag "key=value", borrowed; NULL when absent. */
 const char *snapshot_tag(const struct snapshot *s, const char *key);
 
-/* ---- check ---- */
-
-struct repo_check_opts {
-	bool read_data;
-	/* Read only packs whose number modulo subset_total is subset_index-1 (N/T), when
-	 * subset_total > 0. */
-	uint32_t subset_index, subset_total;
-};
-
-struct repo_check_result {
-	uint64_t snapshots, trees, data_blobs_referenced, packs, packs_read, problems;
-	uint64_t unindexed_packs;
-};
-
-/* Called once per problem: a one-line description naming the object(s). */
-typedef void (*repo_check_fn)(void *ud, const char *msg);
-
-/* Index entries point into existing packs; every blob a snapshot reaches is indexed;
- * with read_data every pack is read and every blob authenticated and re-hashed.
- * Returns 0 when the check ran (problems counted in ret), negative on failure to run. */
-int repo_check(struct repo *r, const struct repo_check_opts *o, repo_check_fn fn, void *ud,
-	       struct repo_check_result *ret, struct err *e) _must_check_;
 /* The decoded content of index file `name` as JSON (json_t*, caller decrefs). */
-int repo_index_file_json(struct repo *r, const char *name, void **ret, struct err *e)
+int repo_index_file_json(struct repo *r, const char *name, json_t **ret, struct err *e)
 	_must_check_;
 
 /* ---- locks ---- */

@@ -90,7 +90,7 @@ static int parse_time(const char *s, int64_t *sec, uint32_t *nsec)
 	return 0;
 }
 
-void *snapshot_to_json(const struct snapshot *s)
+json_t *snapshot_to_json(const struct snapshot *s)
 {
 	json_t *o = json_object(), *paths = json_array(), *tags = json_array(), *tree = json_array();
 	const struct snapshot_summary *m = &s->summary;

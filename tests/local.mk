@@ -36,6 +36,15 @@ endif
 TESTS += tests/e2e/repair-snapshots.sh
 EXTRA_DIST += tests/e2e/repair-snapshots.sh
 
+# The golden repository: written once by tests/golden/make-fixture.sh, read the same by
+# every later build (byte-for-byte outputs in tests/golden/expect/).
+TESTS += tests/golden/golden.sh
+EXTRA_DIST += tests/golden/golden.sh tests/golden/make-fixture.sh tests/golden/repo \
+	tests/golden/expect
+
+TESTS += tests/e2e/hardening.sh
+EXTRA_DIST += tests/e2e/hardening.sh
+
 # Every suite runs through tests/run-suite.sh: a deadline (CAIRN_TEST_TIMEOUT), its own
 # process group and TMPDIR, and nothing left running or mounted after it.
 LOG_COMPILER = $(top_srcdir)/tests/run-suite.sh

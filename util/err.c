@@ -42,7 +42,7 @@ int err_reset(struct err *e, int code, const char *fmt, ...)
 
 int err_wrap(struct err *e, int code, const char *fmt, ...)
 {
-	char prefix[128], old[sizeof(e->msg)];
+	char prefix[256], old[sizeof(e->msg)];
 	va_list ap;
 
 	if (!e)

@@ -2,16 +2,20 @@
 #pragma once
 #include "util/attr.h"
 
+/* Long enough for an S3 URL with a deep prefix plus the server's reason: a message cut
+ * short loses its cause, which sits at the end. */
+#define ERR_MSG_MAX 1024
+
 struct err {
 	int code;
-	char msg[256];
+	char msg[ERR_MSG_MAX];
 };
 
 #define ERR_INIT { 0, { 0 } }
 
 /* Record code and a formatted message; returns code so callers can `return err_set(...)`.
- * A message already set is kept (the innermost cause is the most precise) unless
- * the context is empty. */
+ * A message already set with the same code is kept (the innermost cause, set first, is
+ * the most precise); a different code replaces it. e may be NULL. */
 int err_set(struct err *e, int code, const char *fmt, ...) _printf_(3, 4);
 /* Like err_set but overwrites any earlier message. */
 int err_reset(struct err *e, int code, const char *fmt, ...) _printf_(3, 4);

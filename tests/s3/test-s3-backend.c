@@ -14,7 +14,8 @@
 #include <unistd.h>
 
 #include "repo/backend.h"
-#include "repo/s3-internal.h"
+#include "s3/s3.h"
+#include "s3/s3-internal.h"
 #include "tests/tap.h"
 #include "util/hex.h"
 
@@ -51,7 +52,7 @@ struct worker {
 	struct backend *be;
 	unsigned from, to;
 	int failures;
-	char msg[256];
+	char msg[ERR_MSG_MAX];
 };
 
 static void *put_many(void *ud)
@@ -249,7 +250,9 @@ static struct backend *open_be(const char *url, struct err *e, int *ret)
 	struct backend *be = NULL;
 
 	bo.n = n_opts;
-	*ret = backend_open(url, &bo, e, &be);
+	*ret = s3_register();
+	if (*ret >= 0)
+		*ret = backend_open(url, &bo, e, &be);
 	return *ret < 0 ? NULL : be;
 }
 

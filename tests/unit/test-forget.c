@@ -6,7 +6,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "repo/maint.h"
+#include "maint/maint.h"
 #include "tests/tap.h"
 
 /* Newest first. Comments give the ISO week, which decides the weekly rule. */

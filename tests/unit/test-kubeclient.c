@@ -1,7 +1,9 @@
 /* The API client against the real API-server double (tests/kubeapi) over TLS: CRUD,
  * conflicts and retries, merge-patch, paged lists with selectors, token rotation, and
  * watch with bookmarks, 410 Gone re-lists and dropped streams. */
-#include "agent/agent-internal.h"
+#include "kube/kube.h"
+
+#include <pthread.h>
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -88,7 +90,8 @@ static void *watcher(void *ud)
 {
 	struct wctx *w = ud;
 	struct watch_params p = {
-		"/api/v1/namespaces/t1/configmaps", "app=w", NULL, 30, on_ev, w->s, stop_fn, w->s
+		.collection = "/api/v1/namespaces/t1/configmaps", .label_selector = "app=w",
+		.timeout_sec = 30, .fn = on_ev, .ud = w->s, .stop = stop_fn, .stop_ud = w->s,
 	};
 	struct err e = ERR_INIT;
 	struct kube *k;

@@ -1,5 +1,5 @@
 /* kubeconfig and in-cluster loading: contexts, relative paths, -data blobs, errors. */
-#include "agent/agent-internal.h"
+#include "kube/kube.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -1,6 +1,6 @@
 /* The watch stream's line splitter: lines split across any chunk boundary, CRLF, empty
  * lines, the bounded line buffer; plus query escaping and timestamps used by watches. */
-#include "agent/agent-internal.h"
+#include "kube/kube.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -1,6 +1,6 @@
 /* S3 XML replies: listings, errors, multipart and multi-delete replies, and the
  * malformed, hostile (DOCTYPE/entities) and oversized inputs that must be refused. */
-#include "repo/s3xml.h"
+#include "s3/s3xml.h"
 
 #include <errno.h>
 #include <stdio.h>

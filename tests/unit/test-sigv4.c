@@ -1,6 +1,6 @@
 /* SigV4 against the AWS signing test suite (tests/vectors/sigv4), the S3 documentation
  * examples, and botocore's S3 signer on random requests (tests/s3/botosign.py). */
-#include "repo/sigv4.h"
+#include "s3/sigv4.h"
 
 #include <errno.h>
 #include <fcntl.h>

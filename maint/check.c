@@ -1,0 +1,536 @@
+/* Owns the repository check: structure (index vs packs, snapshots vs index) and, with
+ * read_data, content (every pack hashed, every blob opened and re-hashed). */
+#include "maint/maint.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util/banned.h"
+
+static bool is_zero(const uint8_t *p)
+{
+	static const uint8_t z[ID_BYTES];
+
+	return !memcmp(p, z, ID_BYTES);
+}
+
+int repo_idset_add(struct repo_idset *s, const uint8_t id[ID_BYTES])
+{
+	size_t i;
+	uint64_t h;
+
+	if ((s->n + 1) * 2 > s->cap) {
+		struct repo_idset n = { .cap = s->cap ? 2 * s->cap : 1024 };
+
+		n.v = calloc(n.cap, ID_BYTES);
+		if (!n.v)
+			return -ENOMEM;
+		/* Re-insert into the larger table: it has room, so this cannot fail. */
+		for (size_t j = 0; j < s->cap; j++)
+			if (!is_zero(s->v[j]) && repo_idset_add(&n, s->v[j]) < 0)
+				return -ENOMEM;
+		free(s->v);
+		*s = n;
+	}
+	memcpy(&h, id, sizeof(h));
+	for (i = h & (s->cap - 1); !is_zero(s->v[i]); i = (i + 1) & (s->cap - 1))
+		if (!memcmp(s->v[i], id, ID_BYTES))
+			return 0;
+	memcpy(s->v[i], id, ID_BYTES);
+	s->n++;
+	return 1;
+}
+
+bool repo_idset_has(const struct repo_idset *s, const uint8_t id[ID_BYTES])
+{
+	uint64_t h;
+
+	if (!s->cap)
+		return false;
+	memcpy(&h, id, sizeof(h));
+	for (size_t i = h & (s->cap - 1); !is_zero(s->v[i]); i = (i + 1) & (s->cap - 1))
+		if (!memcmp(s->v[i], id, ID_BYTES))
+			return true;
+	return false;
+}
+
+void repo_idset_release(struct repo_idset *s)
+{
+	free(s->v);
+	memset(s, 0, sizeof(*s));
+}
+
+struct ck {
+	struct repo *r;
+	const struct repo_check_opts *o;
+	repo_check_fn fn;
+	void *ud;
+	struct repo_check_result *res;
+	struct err *e;
+	const struct repo_check_ext *x;
+	struct repo_check_ext_result *xres;
+	struct repo_idset index_packs, listed_packs, trees, data, bad;
+	struct bad_blob {
+		uint8_t blob[ID_BYTES], pack[ID_BYTES];
+	} *bads;
+	size_t n_bads;
+	char path[8192];
+	/* read-data runs one pack per thread: reporting and the work list are shared */
+	pthread_mutex_t lock;
+	uint8_t (*todo)[ID_BYTES];
+	size_t n_todo, next;
+};
+
+static void problem(struct ck *c, const char *fmt, ...) _printf_(2, 3);
+static void problem(struct ck *c, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	c->res->problems++;
+	c->fn(c->ud, msg);
+}
+
+static int note_pack(void *ud, const uint8_t id[ID_BYTES], const struct blob_loc *loc)
+{
+	struct ck *c = ud;
+	int rc = repo_idset_add(&c->index_packs, loc->pack);
+
+	return rc < 0 ? rc : 0;
+}
+
+static int note_listed(void *ud, const uint8_t pack[ID_BYTES], uint64_t size)
+{
+	struct ck *c = ud;
+	int rc = repo_idset_add(&c->listed_packs, pack);
+
+	c->res->packs++;
+	return rc < 0 ? rc : 0;
+}
+
+static int check_dir(struct ck *c, const struct extent *segs, size_t n, const char *snap);
+
+static int check_node(struct ck *c, const struct node *n, const char *snap)
+{
+	char id[ID_HEX], pack[ID_HEX];
+	struct blob_loc loc;
+
+	if (n->type == NODE_DIR)
+		return check_dir(c, n->content, n->n_content, snap);
+	if (n->type != NODE_FILE)
+		return 0;
+	for (size_t i = 0; i < n->n_content; i++) {
+		if (n->content[i].hole)
+			continue;
+		c->res->data_blobs_referenced++;
+		if (repo_idset_add(&c->data, n->content[i].id) < 0)
+			return -ENOMEM;
+		if (repo_blob_lookup(c->r, BLOB_DATA, n->content[i].id, &loc) < 0) {
+			hex_encode(n->content[i].id, ID_BYTES, id);
+			problem(c, "snapshot %.8s: %s: data blob %s is missing from the index", snap,
+				c->path, id);
+		} else if (!repo_idset_has(&c->listed_packs, loc.pack)) {
+			/* Name the file: that is what an operator needs to know about a lost pack. */
+			hex_encode(n->content[i].id, ID_BYTES, id);
+			hex_encode(loc.pack, ID_BYTES, pack);
+			problem(c, "snapshot %.8s: %s: data blob %s is in pack %s, which is missing",
+				snap, c->path, id, pack);
+		}
+	}
+	return 0;
+}
+
+static int check_dir(struct ck *c, const struct extent *segs, size_t n, const char *snap)
+{
+	size_t saved = strlen(c->path);
+	char id[ID_HEX];
+	int rc = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		struct tree_iter it;
+		struct node node;
+		struct err e = ERR_INIT;
+
+		rc = repo_idset_add(&c->trees, segs[i].id);
+		if (rc < 0)
+			return rc;
+		if (rc == 0)
+			continue; /* seen in this or an earlier snapshot: checked already */
+		c->res->trees++;
+		hex_encode(segs[i].id, ID_BYTES, id);
+		if (!repo_blob_known(c->r, BLOB_TREE, segs[i].id)) {
+			problem(c, "snapshot %.8s: %s: tree %s is missing from the index", snap,
+				c->path[0] ? c->path : "/", id);
+			continue;
+		}
+		tree_iter_init_root(&it, c->r, &segs[i], 1);
+		while ((rc = tree_iter_next(&it, &node, &e)) > 0) {
+			snprintf(c->path + saved, sizeof(c->path) - saved, "/%.*s",
+				 (int)node.name_len, node.name);
+			rc = check_node(c, &node, snap);
+			c->path[saved] = 0;
+			node_release(&node);
+			if (rc < 0)
+				break;
+		}
+		tree_iter_release(&it);
+		if (rc < 0 && rc != -ENOMEM) {
+			problem(c, "snapshot %.8s: %s: %s", snap, c->path[0] ? c->path : "/", e.msg);
+			rc = 0;
+		}
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static void pack_problem(void *ud, const uint8_t pack[ID_BYTES], const uint8_t *blob,
+			 const char *msg)
+{
+	struct ck *c = ud;
+	char p[ID_HEX], b[ID_HEX] = "";
+
+	hex_encode(pack, ID_BYTES, p);
+	if (blob)
+		hex_encode(blob, ID_BYTES, b);
+	pthread_mutex_lock(&c->lock);
+	problem(c, "pack %s%s%s: %s", p, blob ? ": blob " : "", b, msg);
+	/* Remember the blob so the files that use it can be named afterwards. */
+	if (blob && repo_idset_add(&c->bad, blob) > 0) {
+		void *v = reallocarray(c->bads, c->n_bads + 1, sizeof(*c->bads));
+
+		if (v) {
+			c->bads = v;
+			memcpy(c->bads[c->n_bads].blob, blob, ID_BYTES);
+			memcpy(c->bads[c->n_bads].pack, pack, ID_BYTES);
+			c->n_bads++;
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* read-data worker: take the next pack, verify it, until none is left. Reading, hashing,
+ * decrypting and decompressing a pack is independent of every other pack. */
+static void *read_worker(void *arg)
+{
+	struct ck *c = arg;
+
+	for (;;) {
+		struct err e = ERR_INIT;
+		size_t i;
+
+		pthread_mutex_lock(&c->lock);
+		i = c->next++;
+		pthread_mutex_unlock(&c->lock);
+		if (i >= c->n_todo)
+			return NULL;
+		/* Problems arrive through pack_problem; the count is already in res. */
+		(void)!repo_pack_verify(c->r, c->todo[i], pack_problem, c, &e);
+	}
+}
+
+static int read_packs(struct ck *c)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	int n = cpus < 1 ? 1 : cpus > 16 ? 16 : (int)cpus, started = 0;
+	pthread_t t[16];
+
+	for (; started < n; started++)
+		if (pthread_create(&t[started], NULL, read_worker, c) != 0)
+			break;
+	if (!started)
+		read_worker(c);
+	for (int i = 0; i < started; i++)
+		pthread_join(t[i], NULL);
+	return 0;
+}
+
+static void warning(struct ck *c, const char *fmt, ...) _printf_(2, 3);
+static void warning(struct ck *c, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	c->xres->warnings++;
+	if (!c->x->warn)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	c->x->warn(c->ud, msg);
+}
+
+static const struct bad_blob *bad_find(const struct ck *c, const uint8_t id[ID_BYTES])
+{
+	if (!repo_idset_has(&c->bad, id))
+		return NULL;
+	for (size_t i = 0; i < c->n_bads; i++)
+		if (!memcmp(c->bads[i].blob, id, ID_BYTES))
+			return &c->bads[i];
+	return NULL;
+}
+
+struct blame {
+	struct ck *c;
+	const char *snap;
+};
+
+static void blame_one(struct ck *c, const struct bad_blob *b, const char *snap, const char *path)
+{
+	char p[ID_HEX], id[ID_HEX];
+
+	hex_encode(b->pack, ID_BYTES, p);
+	hex_encode(b->blob, ID_BYTES, id);
+	c->xres->damaged_refs++;
+	problem(c, "pack %s: damaged blob %s is used by snapshot %.8s: %s", p, id, snap, path);
+}
+
+static int blame_node(void *ud, const char *path, const struct node *n)
+{
+	struct blame *bl = ud;
+
+	if (n->type != NODE_FILE && n->type != NODE_DIR)
+		return 0;
+	for (size_t i = 0; i < n->n_content; i++) {
+		const struct bad_blob *b;
+
+		if (n->content[i].hole || !(b = bad_find(bl->c, n->content[i].id)))
+			continue;
+		blame_one(bl->c, b, bl->snap, path);
+		break; /* one line per file is enough to find it */
+	}
+	return 0;
+}
+
+/* Name every file (path in each snapshot) that uses a damaged blob. Walks whole trees:
+ * the same file in two snapshots is two things to restore from elsewhere. */
+static int blame(struct ck *c, const struct snapshot *snaps, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char id[ID_HEX];
+		struct blame bl = { c, id };
+		struct err e = ERR_INIT;
+
+		hex_encode(snaps[i].id, ID_BYTES, id);
+		for (size_t k = 0; k < snaps[i].n_tree; k++) {
+			const struct bad_blob *b = bad_find(c, snaps[i].tree[k].id);
+
+			if (b)
+				blame_one(c, b, id, "/");
+		}
+		/* Damaged trees stop the walk below them; they were reported already. */
+		if (repo_walk(c->r, snaps[i].tree, snaps[i].n_tree, NULL, blame_node, &bl, &e) ==
+		    -ENOMEM)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* The header entry for index blob j: index files list a pack's blobs in header order, so
+ * position j is tried first and the scan (quadratic on a pack of 80 000 small blobs) runs
+ * only when they disagree. */
+static const struct repo_ix_blob *header_find(const struct repo_ix_pack *hp, size_t j,
+					      const uint8_t id[ID_BYTES])
+{
+	if (j < hp->n_blobs && !memcmp(hp->blobs[j].id, id, ID_BYTES))
+		return &hp->blobs[j];
+	for (size_t k = 0; k < hp->n_blobs; k++)
+		if (!memcmp(hp->blobs[k].id, id, ID_BYTES))
+			return &hp->blobs[k];
+	return NULL;
+}
+
+static void compare_header(struct ck *c, const char *p, const struct repo_ix_pack *ip,
+			   const struct repo_ix_pack *hp)
+{
+	char b[ID_HEX];
+
+	for (size_t j = 0; j < ip->n_blobs; j++) {
+		const struct repo_ix_blob *x = &ip->blobs[j];
+		const struct repo_ix_blob *h = header_find(hp, j, x->id);
+
+		hex_encode(x->id, ID_BYTES, b);
+		if (!h)
+			problem(c, "pack %s: the index lists blob %s but the pack header does "
+				   "not", p, b);
+		else if (h->offset != x->offset || h->stored_len != x->stored_len ||
+			 h->type != x->type || h->raw_len != x->raw_len)
+			problem(c, "pack %s: blob %s: index (offset %u, %u bytes) disagrees "
+				   "with the pack header (offset %u, %u bytes)", p, b,
+				x->offset, x->stored_len, h->offset, h->stored_len);
+	}
+	if (hp->n_blobs != ip->n_blobs)
+		problem(c, "pack %s: header lists %zu blobs, the index %zu", p, hp->n_blobs,
+			ip->n_blobs);
+}
+
+/* Pack headers against the index files, blob by blob; duplicates and unreferenced blobs. */
+static int check_headers(struct ck *c, const struct repo_ixset *ix)
+{
+	struct repo_idset seen = { 0 };
+	char p[ID_HEX], b[ID_HEX];
+	int rc = 0;
+
+	for (size_t i = 0; rc >= 0 && i < ix->n_packs; i++) {
+		const struct repo_ix_pack *ip = &ix->packs[i];
+		struct repo_ix_pack hp = { 0 };
+		uint64_t size;
+		struct err e = ERR_INIT;
+
+		hex_encode(ip->id, ID_BYTES, p);
+		for (size_t j = 0; j < ip->n_blobs; j++) {
+			const struct repo_ix_blob *x = &ip->blobs[j];
+
+			hex_encode(x->id, ID_BYTES, b);
+			rc = repo_idset_add(&seen, x->id);
+			if (rc < 0)
+				break;
+			if (rc == 0) {
+				c->xres->blobs_duplicate++;
+				warning(c, "blob %s is stored more than once (also in pack %s)", b, p);
+			}
+			if (!repo_idset_has(x->type == BLOB_TREE ? &c->trees : &c->data, x->id)) {
+				c->xres->blobs_unreferenced++;
+				if (c->xres->blobs_unreferenced <= 20)
+					warning(c, "pack %s: blob %s is not used by any snapshot "
+						   "(prune removes it)", p, b);
+			}
+		}
+		if (rc < 0 || !c->x->headers || !repo_idset_has(&c->listed_packs, ip->id))
+			continue;
+		rc = backend_stat(repo_backend(c->r), OBJ_DATA, p, &size, &e);
+		if (rc >= 0)
+			rc = repo_pack_header(c->r, ip->id, size, &hp, &e);
+		c->xres->headers_read++;
+		if (rc < 0) {
+			problem(c, "pack %s: %s", p, e.msg);
+			rc = 0;
+			continue;
+		}
+		compare_header(c, p, ip, &hp);
+		free(hp.blobs);
+	}
+	repo_idset_release(&seen);
+	return rc < 0 ? rc : 0;
+}
+
+/* Which packs a partial read covers: N/T by position, or a percentage by pack id (so a
+ * daily 5% check covers different packs as the repository changes, deterministically). */
+static bool selected(const struct repo_check_opts *o, const struct repo_check_ext *x,
+		     const uint8_t id[ID_BYTES], size_t k)
+{
+	if (x->subset_pct > 0) {
+		uint32_t v = (uint32_t)id[0] << 24 | (uint32_t)id[1] << 16 | (uint32_t)id[2] << 8 |
+			     id[3];
+
+		return (double)v < x->subset_pct / 100.0 * 4294967296.0;
+	}
+	return !o->subset_total || k % o->subset_total == o->subset_index - 1;
+}
+
+int repo_check_full(struct repo *r, const struct repo_check_opts *o,
+		    const struct repo_check_ext *x, repo_check_fn fn, void *ud,
+		    struct repo_check_result *ret, struct repo_check_ext_result *ret_x,
+		    struct err *e)
+{
+	struct repo_check_result res = { 0 };
+	struct repo_check_ext_result xres = { 0 };
+	struct ck c = { .r = r, .o = o, .fn = fn, .ud = ud, .res = &res, .e = e, .x = x,
+			.xres = &xres };
+	struct repo_ixset ix = { 0 };
+	struct snapshot *snaps = NULL;
+	size_t n_snaps = 0;
+	char id[ID_HEX];
+	int rc;
+
+	pthread_mutex_init(&c.lock, NULL);
+	rc = repo_index_load(r, e);
+	if (rc >= 0)
+		rc = repo_blob_foreach(r, note_pack, &c);
+	if (rc >= 0)
+		rc = repo_pack_list(r, note_listed, &c, e);
+	if (rc >= 0)
+		rc = repo_ixset_load(r, &ix, e);
+	if (rc < 0)
+		goto fail;
+	for (size_t i = 0; i < c.index_packs.cap; i++) {
+		if (is_zero(c.index_packs.v[i]) || repo_idset_has(&c.listed_packs, c.index_packs.v[i]))
+			continue;
+		hex_encode(c.index_packs.v[i], ID_BYTES, id);
+		problem(&c, "pack %s is in the index but missing from the repository", id);
+	}
+	for (size_t i = 0; i < c.listed_packs.cap; i++)
+		if (!is_zero(c.listed_packs.v[i]) && !repo_idset_has(&c.index_packs, c.listed_packs.v[i]))
+			res.unindexed_packs++;
+	rc = repo_snapshot_list(r, &snaps, &n_snaps, e);
+	if (rc < 0)
+		goto fail;
+	res.snapshots = n_snaps;
+	for (size_t i = 0; i < n_snaps; i++) {
+		hex_encode(snaps[i].id, ID_BYTES, id);
+		c.path[0] = 0;
+		rc = check_dir(&c, snaps[i].tree, snaps[i].n_tree, id);
+		if (rc < 0)
+			goto fail;
+	}
+	rc = check_headers(&c, &ix);
+	if (rc < 0)
+		goto fail;
+	if (o->read_data) {
+		size_t k = 0;
+
+		c.todo = calloc(c.listed_packs.n ? c.listed_packs.n : 1, ID_BYTES);
+		if (!c.todo) {
+			rc = err_set(e, -ENOMEM, "out of memory");
+			goto fail;
+		}
+		for (size_t i = 0; i < c.listed_packs.cap; i++) {
+			if (is_zero(c.listed_packs.v[i]))
+				continue;
+			if (!selected(o, x, c.listed_packs.v[i], k++))
+				continue;
+			memcpy(c.todo[c.n_todo++], c.listed_packs.v[i], ID_BYTES);
+		}
+		res.packs_read = c.n_todo;
+		rc = read_packs(&c);
+		free(c.todo);
+		if (rc < 0)
+			goto fail;
+	}
+	if (c.n_bads) {
+		rc = blame(&c, snaps, n_snaps);
+		if (rc < 0)
+			goto fail;
+	}
+	*ret = res;
+	if (ret_x)
+		*ret_x = xres;
+	rc = 0;
+fail:
+	snapshot_list_free(snaps, n_snaps);
+	repo_ixset_release(&ix);
+	repo_idset_release(&c.index_packs);
+	repo_idset_release(&c.listed_packs);
+	repo_idset_release(&c.trees);
+	repo_idset_release(&c.data);
+	repo_idset_release(&c.bad);
+	free(c.bads);
+	pthread_mutex_destroy(&c.lock);
+	return rc;
+}
+
+int repo_check(struct repo *r, const struct repo_check_opts *o, repo_check_fn fn, void *ud,
+	       struct repo_check_result *ret, struct err *e)
+{
+	static const struct repo_check_ext x = { .headers = false };
+
+	return repo_check_full(r, o, &x, fn, ud, ret, NULL, e);
+}

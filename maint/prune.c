@@ -1,0 +1,380 @@
+/* Owns prune: mark every blob a snapshot reaches, sweep packs nobody uses, repack packs
+ * that are mostly unused, and replace the index, in an order that a kill at any instant
+ * leaves consistent (new packs -> new index -> old index files gone -> old packs gone). */
+#include "maint/maint.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/banned.h"
+
+enum pack_fate { FATE_KEEP, FATE_DELETE, FATE_REPACK, FATE_MISSING };
+
+struct plan_pack {
+	uint64_t size, used_bytes;
+	size_t n_used;
+	enum pack_fate fate;
+	bool *used; /* per blob of the index entry: this copy is the one kept */
+};
+
+struct present {
+	uint8_t id[ID_BYTES];
+	uint64_t size;
+	bool indexed;
+};
+
+struct prune {
+	struct repo *r;
+	struct repo_lock *lock;
+	const struct repo_prune_opts *o;
+	struct repo_prune_result *res;
+	struct err *e;
+	struct repo_ixset ix;
+	struct plan_pack *plan;
+	struct present *present;
+	size_t n_present, cap_present;
+	struct repo_idset used_trees, used_data, claimed;
+	struct repo_ix_pack *fresh; /* packs written by the repack */
+	size_t n_fresh;
+};
+
+static int cmp_id(const void *a, const void *b)
+{
+	return memcmp(a, b, ID_BYTES);
+}
+
+static int note_present(void *ud, const uint8_t pack[ID_BYTES], uint64_t size)
+{
+	struct prune *p = ud;
+
+	if (p->n_present == p->cap_present) {
+		size_t cap = p->cap_present ? 2 * p->cap_present : 256;
+		void *v = reallocarray(p->present, cap, sizeof(*p->present));
+
+		if (!v)
+			return -ENOMEM;
+		p->present = v;
+		p->cap_present = cap;
+	}
+	memcpy(p->present[p->n_present].id, pack, ID_BYTES);
+	p->present[p->n_present].size = size;
+	p->present[p->n_present].indexed = false;
+	p->n_present++;
+	return 0;
+}
+
+static int mark_node(void *ud, const char *path, const struct node *n)
+{
+	struct prune *p = ud;
+	int rc = 0;
+
+	(void)path;
+	if (n->type != NODE_FILE)
+		return 0;
+	for (size_t i = 0; rc >= 0 && i < n->n_content; i++)
+		if (!n->content[i].hole)
+			rc = repo_idset_add(&p->used_data, n->content[i].id);
+	return rc < 0 ? rc : 0;
+}
+
+/* Every blob that any snapshot reaches. A tree that cannot be read stops prune: deleting
+ * data while the picture is incomplete could remove what that tree needs. */
+static int mark(struct prune *p)
+{
+	struct snapshot *v = NULL;
+	size_t n = 0;
+	int rc;
+
+	rc = repo_snapshot_list(p->r, &v, &n, p->e);
+	for (size_t i = 0; rc >= 0 && i < n; i++) {
+		char id[ID_HEX];
+
+		rc = repo_walk(p->r, v[i].tree, v[i].n_tree, &p->used_trees, mark_node, p, p->e);
+		hex_encode(v[i].id, ID_BYTES, id);
+		if (rc < 0)
+			err_wrap(p->e, rc, "snapshot %.8s (prune stops: run 'cairn repair snapshots')",
+				 id);
+		if (rc >= 0)
+			rc = repo_lock_refresh(p->lock, p->e);
+	}
+	snapshot_list_free(v, n);
+	return rc;
+}
+
+/* Decide each pack's fate: which copy of every used blob stays, what is dropped. */
+static int plan(struct prune *p)
+{
+	struct repo_prune_result *res = p->res;
+	uint64_t total = 0, unused = 0;
+	size_t *cand = NULL, n_cand = 0;
+	int rc;
+
+	p->plan = calloc(p->ix.n_packs ? p->ix.n_packs : 1, sizeof(*p->plan));
+	cand = calloc(p->ix.n_packs ? p->ix.n_packs : 1, sizeof(*cand));
+	if (!p->plan || !cand) {
+		free(cand);
+		return err_set(p->e, -ENOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < p->ix.n_packs; i++) {
+		struct repo_ix_pack *ip = &p->ix.packs[i];
+		struct plan_pack *pp = &p->plan[i];
+		struct present *pr = p->n_present ? bsearch(ip->id, p->present, p->n_present,
+							     sizeof(*pr), cmp_id)
+						   : NULL;
+
+		if (!pr) {
+			pp->fate = FATE_MISSING;
+			res->packs_missing++;
+			continue;
+		}
+		pr->indexed = true;
+		pp->size = pr->size;
+		pp->used = calloc(ip->n_blobs ? ip->n_blobs : 1, sizeof(bool));
+		if (!pp->used) {
+			free(cand);
+			return err_set(p->e, -ENOMEM, "out of memory");
+		}
+		for (size_t j = 0; j < ip->n_blobs; j++) {
+			const struct repo_ix_blob *b = &ip->blobs[j];
+			bool wanted = repo_idset_has(b->type == BLOB_TREE ? &p->used_trees
+									    : &p->used_data,
+						     b->id);
+
+			if (!wanted) {
+				res->blobs_unused++;
+				continue;
+			}
+			rc = repo_idset_add(&p->claimed, b->id);
+			if (rc < 0) {
+				free(cand);
+				return rc;
+			}
+			if (rc == 0) {
+				res->blobs_duplicate++;
+				continue;
+			}
+			pp->used[j] = true;
+			pp->n_used++;
+			pp->used_bytes += b->stored_len;
+			res->blobs_used++;
+		}
+		if (!pp->n_used) {
+			pp->fate = FATE_DELETE;
+			continue;
+		}
+		total += pp->size;
+		unused += pp->size - (pp->used_bytes < pp->size ? pp->used_bytes : pp->size);
+		if (pp->used_bytes < pp->size)
+			cand[n_cand++] = i;
+	}
+	/* Repack the emptiest packs first until what stays unused is within the limit. */
+	for (size_t a = 1; a < n_cand; a++)
+		for (size_t b = a; b > 0; b--) {
+			const struct plan_pack *x = &p->plan[cand[b]], *y = &p->plan[cand[b - 1]];
+
+			/* x->used/x->size < y->used/y->size, cross-multiplied */
+			size_t t = cand[b];
+
+			if ((double)x->used_bytes * (double)y->size >=
+			    (double)y->used_bytes * (double)x->size)
+				break;
+			cand[b] = cand[b - 1];
+			cand[b - 1] = t;
+		}
+	for (size_t k = 0; k < n_cand; k++) {
+		struct plan_pack *pp = &p->plan[cand[k]];
+		uint64_t waste = pp->size - pp->used_bytes;
+
+		if ((double)unused <= p->o->max_unused_pct / 100.0 * (double)total)
+			break;
+		pp->fate = FATE_REPACK;
+		unused -= waste;
+		total -= waste;
+	}
+	res->bytes_unused_after = unused;
+	free(cand);
+	return 0;
+}
+
+static int repack_one(struct prune *p, size_t i)
+{
+	const struct repo_ix_pack *ip = &p->ix.packs[i];
+	const struct plan_pack *pp = &p->plan[i];
+	struct buf data = BUF_INIT;
+	char name[ID_HEX], bid[ID_HEX];
+	int rc;
+
+	hex_encode(ip->id, ID_BYTES, name);
+	buf_init(&data, (size_t)pp->size);
+	rc = backend_get(repo_backend(p->r), OBJ_DATA, name, 0, 0, &data, p->e);
+	if (rc < 0)
+		goto fail;
+	for (size_t j = 0; j < ip->n_blobs; j++) {
+		const struct repo_ix_blob *b = &ip->blobs[j];
+
+		if (!pp->used[j])
+			continue;
+		if ((uint64_t)b->offset + b->stored_len > data.len) {
+			rc = -EBADMSG;
+		} else {
+			rc = repo_blob_verify(p->r, b, data.p + b->offset);
+		}
+		if (rc < 0) {
+			hex_encode(b->id, ID_BYTES, bid);
+			rc = err_reset(p->e, rc,
+				       "pack %s: blob %s is damaged; prune stops before deleting "
+				       "anything (run 'cairn check --read-data')",
+				       name, bid);
+			goto fail;
+		}
+		rc = repo_blob_copy(p->r, b, data.p + b->offset, p->e);
+		if (rc < 0)
+			goto fail;
+		p->res->blobs_repacked++;
+	}
+	rc = repo_lock_refresh(p->lock, p->e);
+fail:
+	buf_release(&data);
+	return rc;
+}
+
+/* Finish the open packs and take their descriptions from the repo's done list (so no
+ * index file without supersedes is written for them). */
+static int take_fresh(struct prune *p)
+{
+	return repo_take_written(p->r, &p->fresh, &p->n_fresh, p->e);
+}
+
+/* One index set for what stays (untouched packs + new packs), superseding every old file;
+ * then the old files go; only then the packs they alone listed. */
+static int commit(struct prune *p)
+{
+	struct repo_ix_pack *keep = NULL;
+	size_t n_keep = 0;
+	char name[ID_HEX];
+	int rc = 0;
+
+	keep = calloc(p->ix.n_packs + p->n_fresh + 1, sizeof(*keep));
+	if (!keep)
+		return err_set(p->e, -ENOMEM, "out of memory");
+	for (size_t i = 0; i < p->ix.n_packs; i++)
+		if (p->plan[i].fate == FATE_KEEP)
+			keep[n_keep++] = p->ix.packs[i];
+	memcpy(keep + n_keep, p->fresh, p->n_fresh * sizeof(*keep));
+	n_keep += p->n_fresh;
+	rc = repo_index_write(p->r, keep, n_keep, p->ix.names, p->ix.n_names, p->e);
+	free(keep);
+	if (rc < 0)
+		return rc;
+	p->res->index_new = (n_keep + 2047) / 2048;
+	for (size_t i = 0; rc >= 0 && i < p->ix.n_names; i++)
+		rc = backend_del(repo_backend(p->r), OBJ_INDEX, p->ix.names[i], p->e);
+	for (size_t i = 0; rc >= 0 && i < p->ix.n_packs; i++) {
+		if (p->plan[i].fate != FATE_DELETE && p->plan[i].fate != FATE_REPACK)
+			continue;
+		hex_encode(p->ix.packs[i].id, ID_BYTES, name);
+		rc = backend_del(repo_backend(p->r), OBJ_DATA, name, p->e);
+		if (rc >= 0)
+			rc = repo_lock_refresh(p->lock, p->e);
+	}
+	/* Packs no index listed: under the exclusive lock no backup can still be writing
+	 * them, so they are leftovers of killed runs. */
+	for (size_t i = 0; rc >= 0 && i < p->n_present; i++) {
+		if (p->present[i].indexed)
+			continue;
+		hex_encode(p->present[i].id, ID_BYTES, name);
+		rc = backend_del(repo_backend(p->r), OBJ_DATA, name, p->e);
+	}
+	return rc;
+}
+
+static void tally(struct prune *p)
+{
+	struct repo_prune_result *res = p->res;
+
+	for (size_t i = 0; i < p->n_present; i++) {
+		res->packs++;
+		res->bytes_before += p->present[i].size;
+		if (!p->present[i].indexed) {
+			res->packs_orphaned++;
+			continue;
+		}
+	}
+	res->bytes_after = res->bytes_before;
+	for (size_t i = 0; i < p->ix.n_packs; i++) {
+		if (p->plan[i].fate == FATE_DELETE)
+			res->packs_deleted++;
+		if (p->plan[i].fate == FATE_REPACK)
+			res->packs_repacked++;
+		if (p->plan[i].fate == FATE_DELETE || p->plan[i].fate == FATE_REPACK)
+			res->bytes_after -= p->plan[i].size;
+		if (p->plan[i].fate == FATE_REPACK)
+			res->bytes_after += p->plan[i].used_bytes;
+	}
+	for (size_t i = 0; i < p->n_present; i++)
+		if (!p->present[i].indexed)
+			res->bytes_after -= p->present[i].size;
+	res->index_old = p->ix.n_names;
+}
+
+int repo_prune(struct repo *r, struct repo_lock *held, const struct repo_prune_opts *o,
+	       struct repo_prune_result *ret, struct err *e)
+{
+	struct repo_prune_result res = { 0 };
+	struct prune p = { .r = r, .lock = held, .o = o, .res = &res, .e = e };
+	int rc;
+
+	if (!held)
+		return err_set(e, -EINVAL, "prune needs an exclusive lock");
+	rc = repo_index_load(r, e);
+	if (rc >= 0)
+		rc = repo_ixset_load(r, &p.ix, e);
+	if (rc >= 0)
+		rc = repo_pack_list(r, note_present, &p, e);
+	if (rc < 0)
+		goto fail;
+	if (p.n_present)
+		qsort(p.present, p.n_present, sizeof(*p.present), cmp_id);
+	rc = mark(&p);
+	if (rc >= 0)
+		rc = plan(&p);
+	if (rc < 0)
+		goto fail;
+	tally(&p);
+	if (!o->dry_run) {
+		for (size_t i = 0; rc >= 0 && i < p.ix.n_packs; i++)
+			if (p.plan[i].fate == FATE_REPACK)
+				rc = repack_one(&p, i);
+		if (rc >= 0)
+			rc = take_fresh(&p);
+		if (rc >= 0)
+			rc = commit(&p);
+		if (rc < 0)
+			goto fail;
+		res.packs_written = p.n_fresh;
+		res.bytes_after = 0;
+		/* Measured, not estimated: the packs a new list shows. */
+		p.n_present = 0;
+		rc = repo_pack_list(r, note_present, &p, e);
+		for (size_t i = 0; rc >= 0 && i < p.n_present; i++)
+			res.bytes_after += p.present[i].size;
+		if (rc < 0)
+			goto fail;
+	}
+	*ret = res;
+fail:
+	for (size_t i = 0; p.plan && i < p.ix.n_packs; i++)
+		free(p.plan[i].used);
+	free(p.plan);
+	repo_ixset_release(&p.ix);
+	free(p.present);
+	for (size_t i = 0; i < p.n_fresh; i++)
+		free(p.fresh[i].blobs);
+	free(p.fresh);
+	repo_idset_release(&p.used_trees);
+	repo_idset_release(&p.used_data);
+	repo_idset_release(&p.claimed);
+	return rc;
+}

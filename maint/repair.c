@@ -1,0 +1,182 @@
+/* Owns index files as whole sets (read every file as written, write new files that
+ * supersede old ones) and the repairs built on them: rebuilding the index from pack
+ * headers (rewriting snapshots that reference missing blobs is repair_snapshots.c). */
+#include "maint/maint.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/banned.h"
+#include "util/ckd.h"
+
+void repo_ixset_release(struct repo_ixset *s)
+{
+	for (size_t i = 0; i < s->n_packs; i++)
+		free(s->packs[i].blobs);
+	free(s->packs);
+	free(s->names);
+	memset(s, 0, sizeof(*s));
+}
+
+static int ixset_grow(struct repo_ixset *s)
+{
+	size_t cap = s->cap_packs ? 2 * s->cap_packs : 64;
+	void *p;
+
+	if (s->n_packs < s->cap_packs)
+		return 0;
+	p = reallocarray(s->packs, cap, sizeof(*s->packs));
+	if (!p)
+		return -ENOMEM;
+	s->packs = p;
+	s->cap_packs = cap;
+	return 0;
+}
+
+/* Builds an ixset from index_walk's entries. A pack listed by two files (an interrupted
+ * prune, adopted orphans) is kept once: a hash set, so large repositories stay linear. */
+struct ixread {
+	struct repo_ixset *s;
+	struct repo_idset seen;
+	const uint8_t *cur;      /* pack pointer of the entries being read */
+	struct repo_ix_pack *p;  /* where they go; NULL while skipping a duplicate */
+	size_t cap;
+};
+
+static int ixread_entry(void *ud, const uint8_t *pack, const struct repo_ix_blob *x)
+{
+	struct ixread *c = ud;
+	struct repo_ix_blob *b;
+	int rc;
+
+	if (pack != c->cur) {
+		c->cur = pack;
+		c->p = NULL;
+		rc = repo_idset_add(&c->seen, pack);
+		if (rc <= 0)
+			return rc;
+		rc = ixset_grow(c->s);
+		if (rc < 0)
+			return rc;
+		c->p = &c->s->packs[c->s->n_packs++];
+		memset(c->p, 0, sizeof(*c->p));
+		memcpy(c->p->id, pack, ID_BYTES);
+		c->cap = 0;
+	}
+	if (!c->p)
+		return 0;
+	if (c->p->n_blobs == c->cap) {
+		size_t cap = c->cap ? 2 * c->cap : 64;
+		void *v = reallocarray(c->p->blobs, cap, sizeof(*c->p->blobs));
+
+		if (!v)
+			return -ENOMEM;
+		c->p->blobs = v;
+		c->cap = cap;
+	}
+	b = &c->p->blobs[c->p->n_blobs++];
+	*b = *x;
+	return 0;
+}
+
+static int collect_name(void *ud, const char *name, uint64_t size)
+{
+	struct repo_ixset *s = ud;
+	void *p;
+
+	(void)size;
+	if (strlen(name) != ID_HEX - 1)
+		return 0;
+	p = reallocarray(s->names, s->n_names + 1, ID_HEX);
+	if (!p)
+		return -ENOMEM;
+	s->names = p;
+	memcpy(s->names[s->n_names++], name, ID_HEX);
+	return 0;
+}
+
+int repo_ixset_load(struct repo *r, struct repo_ixset *ret, struct err *e)
+{
+	struct repo_ixset s = { 0 };
+	struct ixread c = { .s = &s };
+	int rc;
+
+	rc = backend_list(repo_backend(r), OBJ_INDEX, collect_name, &s, e);
+	for (size_t i = 0; rc >= 0 && i < s.n_names; i++) {
+		c.cur = NULL; /* a new file's buffer may reuse the last one's address */
+		rc = repo_index_walk(r, s.names[i], ixread_entry, &c, e);
+	}
+	repo_idset_release(&c.seen);
+	if (rc < 0) {
+		repo_ixset_release(&s);
+		return rc;
+	}
+	*ret = s;
+	return 0;
+}
+
+/* ---- repair index ---- */
+
+struct rebuild {
+	struct repo *r;
+	struct err *e;
+	struct repo_ixset out;
+	struct repo_repair_result *res;
+};
+
+static int rebuild_one(void *ud, const uint8_t pack[ID_BYTES], uint64_t size)
+{
+	struct rebuild *rb = ud;
+	struct repo_ix_pack p;
+	int rc;
+
+	rc = repo_pack_header(rb->r, pack, size, &p, rb->e);
+	if (rc == -EBADMSG) {
+		/* Unreadable header: leave the pack out (check names it; prune deletes it). */
+		err_clear(rb->e);
+		rb->res->bad_packs++;
+		return 0;
+	}
+	if (rc < 0)
+		return rc;
+	rc = ixset_grow(&rb->out);
+	if (rc < 0) {
+		free(p.blobs);
+		return rc;
+	}
+	rb->out.packs[rb->out.n_packs++] = p;
+	rb->res->packs++;
+	rb->res->blobs += p.n_blobs;
+	return 0;
+}
+
+int repo_repair_index(struct repo *r, bool dry_run, struct repo_repair_result *ret,
+		      struct err *e)
+{
+	struct repo_repair_result res = { 0 };
+	struct rebuild rb = { .r = r, .e = e, .res = &res };
+	struct repo_ixset old = { 0 };
+	int rc;
+
+	rc = backend_list(repo_backend(r), OBJ_INDEX, collect_name, &old, e);
+	if (rc >= 0)
+		rc = repo_pack_list(r, rebuild_one, &rb, e);
+	if (rc < 0)
+		goto fail;
+	res.old_index_files = old.n_names;
+	if (!dry_run) {
+		/* New files first: until the old ones are gone both describe existing packs. */
+		rc = repo_index_write(r, rb.out.packs, rb.out.n_packs, old.names, old.n_names, e);
+		for (size_t i = 0; rc >= 0 && i < old.n_names; i++)
+			rc = backend_del(repo_backend(r), OBJ_INDEX, old.names[i], e);
+		if (rc < 0)
+			goto fail;
+	}
+	*ret = res;
+fail:
+	repo_ixset_release(&old);
+	repo_ixset_release(&rb.out);
+	return rc;
+}

@@ -1,0 +1,155 @@
+/* Owns the administrative interface (repo/admin.h): thin, checked adapters from the
+ * format's internals to the records maint/ works with. */
+#include "repo/admin.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "repo/repo-internal.h"
+#include "util/banned.h"
+
+void repo_keyfile_switch(struct repo *r, const char name[ID_HEX])
+{
+	memcpy(r->keyfile, name, ID_HEX);
+	r->keyfile[ID_HEX - 1] = 0;
+}
+
+/* Header entries carry lengths only; offsets are their running sum. */
+static int blobs_from_header(const struct pack_blob *hb, size_t n, struct repo_ix_blob **ret)
+{
+	struct repo_ix_blob *v = calloc(n ? n : 1, sizeof(*v));
+	uint64_t off = 0;
+
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		if (off > UINT32_MAX) {
+			free(v);
+			return -EBADMSG;
+		}
+		memcpy(v[i].id, hb[i].id, ID_BYTES);
+		v[i].type = hb[i].type;
+		v[i].compressed = hb[i].compressed;
+		v[i].offset = (uint32_t)off;
+		v[i].stored_len = hb[i].stored_len;
+		v[i].raw_len = hb[i].raw_len;
+		off += hb[i].stored_len;
+	}
+	*ret = v;
+	return 0;
+}
+
+int repo_pack_header(struct repo *r, const uint8_t pack[ID_BYTES], uint64_t size,
+                     struct repo_ix_pack *ret, struct err *e)
+{
+	struct pack_blob *hb = NULL;
+	struct repo_ix_blob *v = NULL;
+	size_t n = 0;
+	int rc;
+
+	rc = pack_read_header(r, pack, size, &hb, &n, e);
+	if (rc < 0)
+		return rc;
+	rc = blobs_from_header(hb, n, &v);
+	free(hb);
+	if (rc < 0)
+		return err_set(e, rc, "pack header: %s",
+		               rc == -ENOMEM ? "out of memory" : "offsets overflow");
+	memcpy(ret->id, pack, ID_BYTES);
+	ret->blobs = v;
+	ret->n_blobs = n;
+	return 0;
+}
+
+struct walk_adapter {
+	repo_ix_fn fn;
+	void *ud;
+};
+
+static int walk_entry(void *ud, const struct ix_entry *x)
+{
+	struct walk_adapter *a = ud;
+	struct repo_ix_blob b = { .type = x->type,
+		                  .compressed = x->compressed,
+		                  .offset = (uint32_t)x->offset,
+		                  .stored_len = (uint32_t)x->stored_len,
+		                  .raw_len = (uint32_t)x->raw_len };
+
+	/* index_walk has bounds-checked every field against UINT32_MAX already. */
+	memcpy(b.id, x->id, ID_BYTES);
+	return a->fn(a->ud, x->pack, &b);
+}
+
+int repo_index_walk(struct repo *r, const char *name, repo_ix_fn fn, void *ud, struct err *e)
+{
+	struct walk_adapter a = { fn, ud };
+
+	return index_walk(r, name, walk_entry, &a, e);
+}
+
+int repo_blob_verify(struct repo *r, const struct repo_ix_blob *b, const uint8_t *sealed)
+{
+	struct buf out = BUF_INIT;
+	int rc;
+
+	buf_init(&out, REPO_BLOB_MAX);
+	rc = blob_decode(r, b->id, sealed, b->stored_len, b->raw_len, b->compressed, &out);
+	buf_release(&out);
+	return rc;
+}
+
+int repo_blob_copy(struct repo *r, const struct repo_ix_blob *b, const uint8_t *sealed,
+                   struct err *e)
+{
+	if (b->type >= _BLOB_TYPE_MAX)
+		return err_set(e, -EINVAL, "blob type %u is unknown", b->type);
+	/* Sealed bytes are position independent: they move between packs as they are. */
+	return pack_append(r, (enum blob_type)b->type, b->id, sealed, b->stored_len, b->raw_len,
+	                   b->compressed, e);
+}
+
+void repo_ix_packs_free(struct repo_ix_pack *p, size_t n)
+{
+	for (size_t i = 0; p && i < n; i++)
+		free(p[i].blobs);
+	free(p);
+}
+
+int repo_take_written(struct repo *r, struct repo_ix_pack **ret, size_t *ret_n, struct err *e)
+{
+	struct repo_ix_pack *v = NULL;
+	struct pack_done *done;
+	size_t n, i;
+	int rc = 0;
+
+	for (int t = 0; t < _BLOB_TYPE_MAX && rc >= 0; t++)
+		rc = pack_flush(r, (enum blob_type)t, e);
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&r->idx_lock);
+	done = r->done;
+	n = r->n_done;
+	r->done = NULL;
+	r->n_done = r->cap_done = 0;
+	pthread_mutex_unlock(&r->idx_lock);
+	v = calloc(n ? n : 1, sizeof(*v));
+	if (!v)
+		rc = -ENOMEM;
+	for (i = 0; rc >= 0 && i < n; i++) {
+		memcpy(v[i].id, done[i].id, ID_BYTES);
+		rc = blobs_from_header(done[i].blobs, done[i].n_blobs, &v[i].blobs);
+		if (rc >= 0)
+			v[i].n_blobs = done[i].n_blobs;
+	}
+	for (i = 0; i < n; i++)
+		free(done[i].blobs);
+	free(done);
+	if (rc < 0) {
+		repo_ix_packs_free(v, n);
+		return err_set(e, rc, "out of memory");
+	}
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}

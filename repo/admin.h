@@ -1,0 +1,53 @@
+/* The narrow administrative interface of a repository, for maint/ (check, prune, repair,
+ * keys): the store, pack headers and index files as decoded records, and the primitives a
+ * repack needs. Nothing here exposes struct repo's layout or the in-memory index. */
+#pragma once
+#include <stdint.h>
+
+#include "repo/repo.h"
+
+/* A blob as a pack header or an index file describes it (offset within its pack). */
+struct repo_ix_blob {
+	uint8_t id[ID_BYTES];
+	uint8_t type, compressed;
+	uint32_t offset, stored_len, raw_len;
+};
+
+struct repo_ix_pack {
+	uint8_t id[ID_BYTES];
+	struct repo_ix_blob *blobs;
+	size_t n_blobs;
+};
+
+/* repo.h gives the store (repo_backend), the master key (repo_key) and the key file
+ * that opened r (repo_keyfile_name). */
+/* Record that r is now opened through key file `name` (after a password change). */
+void repo_keyfile_switch(struct repo *r, const char name[ID_HEX]);
+
+/* Read and authenticate the header of pack `pack` (size bytes long) into ret (blobs
+ * malloc'ed, offsets computed). -EBADMSG when damaged, message in e. */
+int repo_pack_header(struct repo *r, const uint8_t pack[ID_BYTES], uint64_t size,
+                     struct repo_ix_pack *ret, struct err *e) _must_check_;
+
+/* Decode index file `name` (the one parser), calling fn per blob in file order; pack is
+ * valid during the call and the same pointer for every blob of one pack. */
+typedef int (*repo_ix_fn)(void *ud, const uint8_t *pack, const struct repo_ix_blob *b);
+int repo_index_walk(struct repo *r, const char *name, repo_ix_fn fn, void *ud,
+                    struct err *e) _must_check_;
+/* Write index files listing packs (the one encoder), each superseding every name in sup.
+ * An empty list still writes one file so the supersedes are recorded. */
+int repo_index_write(struct repo *r, const struct repo_ix_pack *packs, size_t n,
+                     char (*sup)[ID_HEX], size_t n_sup, struct err *e) _must_check_;
+
+/* Authenticate, decompress and re-hash one sealed blob. -EBADMSG when damaged. */
+int repo_blob_verify(struct repo *r, const struct repo_ix_blob *b,
+                     const uint8_t *sealed) _must_check_;
+/* Append a sealed blob, as stored, to the open pack of its type (repack). */
+int repo_blob_copy(struct repo *r, const struct repo_ix_blob *b, const uint8_t *sealed,
+                   struct err *e) _must_check_;
+/* Finish the open packs and take the packs written since the last index file (so the
+ * caller indexes them itself, e.g. with supersedes). Caller frees with
+ * repo_ix_packs_free. */
+int repo_take_written(struct repo *r, struct repo_ix_pack **ret, size_t *ret_n,
+                      struct err *e) _must_check_;
+void repo_ix_packs_free(struct repo_ix_pack *p, size_t n);

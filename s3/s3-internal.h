@@ -1,0 +1,102 @@
+/* State shared between the S3 backend files: the endpoint, credentials, the pool of
+ * libcurl handles and the request engine (s3http.c). */
+#pragma once
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "repo/backend.h"
+#include "s3/s3xml.h"
+#include "util/buf.h"
+#include "util/err.h"
+
+#define S3_MIN_PART   (5u << 20) /* S3's minimum size of every part but the last */
+#define S3_MAX_PARTS  10000
+#define S3_MAX_ERRREP (64u << 10)
+
+struct s3_creds {
+	char *access_key; /* not secret (it appears in every Authorization header) */
+	char *secret;     /* sodium_malloc'd, wiped on free */
+	char *token;      /* sodium_malloc'd or NULL */
+};
+
+struct s3_conf {
+	bool https;
+	bool vhost; /* virtual-hosted style: BUCKET.HOST/KEY */
+	char *host; /* "host" or "host:port", as sent in Host */
+	char *bucket;
+	char *prefix; /* "" or "a/b/" (always ending in '/') */
+	char region[64];
+	char *ca_file;
+	bool insecure_tls;
+	unsigned connections;
+	unsigned max_attempts;
+	unsigned retry_base_ms;
+	long stall_seconds; /* below 1 KiB/s for this long aborts a transfer */
+	long connect_timeout;
+	uint64_t multipart_threshold;
+	uint64_t part_size;
+};
+
+struct s3 {
+	struct backend be;
+	struct s3_conf conf;
+	struct s3_creds creds;
+	pthread_mutex_t lock; /* region (it may be corrected by the server) and the pool */
+	pthread_cond_t cond;
+	CURL **idle;
+	unsigned n_idle, n_live;
+};
+
+/* s3conf.c: parse "http[s]://HOST[:PORT]/BUCKET[/PREFIX]" or "HOST/BUCKET[/PREFIX]" and
+ * the s3.* options into c. Messages never include credentials. */
+int s3_conf_parse(const char *spec, const struct backend_options *o, struct s3_conf *c,
+                  struct err *e) _must_check_;
+void s3_conf_release(struct s3_conf *c);
+/* Credentials from s3.credentials-file/s3.profile, the AWS_* variables, or the shared
+ * credentials file (AWS_SHARED_CREDENTIALS_FILE, ~/.aws/credentials). -EACCES if none. */
+int s3_creds_load(const struct backend_options *o, struct s3_creds *c, struct err *e) _must_check_;
+void s3_creds_release(struct s3_creds *c);
+
+/* One S3 request; the body comes from memory (mem) or from fd at fd_off. */
+struct s3_req {
+	const char *op;     /* "put", "get", ... for messages */
+	const char *method; /* GET PUT HEAD DELETE POST */
+	const char *key;    /* full object key, NULL for the bucket itself */
+	const char *query;  /* already encoded, NULL for none */
+	const uint8_t *mem;
+	int fd; /* -1 when the body is in mem (or absent) */
+	uint64_t fd_off;
+	uint64_t len;                  /* body length (Content-MD5 is always sent) */
+	bool verify_etag;              /* a 32-hex ETag must equal the body's MD5 */
+	bool range;                    /* send Range: bytes=range_off-(range_off+range_len-1) */
+	uint64_t range_off, range_len; /* range_len 0: to the end */
+	struct buf *out;               /* 2xx body appended here; NULL discards */
+};
+
+struct s3_resp {
+	long status;
+	char etag[128];
+	uint64_t length; /* Content-Length of the reply */
+	bool have_length;
+	char region_hint[64]; /* x-amz-bucket-region */
+	char body_md5[33];    /* hex MD5 of the body we sent */
+	struct s3xml_error xe;
+};
+
+/* Signs, sends and retries (backoff with jitter) a request. Returns 0 for 2xx; maps
+ * other final replies to -errno with a message naming rq->op, rq->key and the status:
+ * NoSuchKey/404 -ENOENT, NoSuchBucket -ENOENT, AccessDenied/signature -EACCES, skew
+ * and malformed replies -EPROTO, unreachable -EHOSTUNREACH. rs is filled either way. */
+int s3_request(struct s3 *s, const struct s3_req *rq, struct s3_resp *rs,
+               struct err *e) _must_check_;
+/* "<prefix><dir>/<name>" (data sharded by the first two characters); -EINVAL on a
+ * name that is not lowercase hex. */
+int s3_obj_key(const struct s3 *s, enum obj_type t, const char *name, char *out,
+               size_t n) _must_check_;
+/* s3multi.c: multipart upload of rq's body under key, aborted on failure. */
+int s3_put_multipart(struct s3 *s, const char *key, const struct s3_req *body,
+                     struct err *e) _must_check_;
+/* DeleteObjects for up to 1000 keys (Content-MD5 included: Swift requires it). */
+int s3_delete_many(struct s3 *s, const char *const *keys, size_t n, struct err *e) _must_check_;

@@ -1,0 +1,589 @@
+/* Owns the S3 request engine: a pool of reusable libcurl handles, SigV4 signing per
+ * attempt, bounded replies, retries with exponential backoff and full jitter, and the
+ * mapping of final failures to one errno and one clear message. */
+#include <errno.h>
+#include <openssl/evp.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "s3/s3-internal.h"
+#include "s3/sigv4.h"
+#include "util/fsutil.h"
+#include "util/hex.h"
+
+#include "util/banned.h"
+
+#define EMPTY_SHA256   "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+#define MAX_BACKOFF_MS 10000u
+#define MAX_REDIRECTS  2
+#define DIGEST_CHUNK   (256u << 10)
+
+struct xfer {
+	const struct s3_req *rq;
+	struct s3_resp *rs;
+	uint64_t pos;
+	struct buf errbody;
+	int werr;
+};
+
+/* ---- handle pool: bounded by s3.connections; each handle keeps its connection ---- */
+
+static int pool_get(struct s3 *s, CURL **ret)
+{
+	CURL *h = NULL;
+
+	pthread_mutex_lock(&s->lock);
+	while (!s->n_idle && s->n_live >= s->conf.connections)
+		pthread_cond_wait(&s->cond, &s->lock);
+	if (s->n_idle)
+		h = s->idle[--s->n_idle];
+	else if ((h = curl_easy_init()))
+		s->n_live++;
+	pthread_mutex_unlock(&s->lock);
+	if (!h)
+		return -ENOMEM;
+	*ret = h;
+	return 0;
+}
+
+static void pool_put(struct s3 *s, CURL *h)
+{
+	pthread_mutex_lock(&s->lock);
+	s->idle[s->n_idle++] = h;
+	pthread_cond_signal(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* ---- libcurl callbacks ---- */
+
+static size_t on_read(char *p, size_t size, size_t nmemb, void *ud)
+{
+	struct xfer *x = ud;
+	uint64_t left = x->rq->len - x->pos;
+	size_t n = size * nmemb < left ? size * nmemb : (size_t)left;
+
+	if (x->rq->fd >= 0) {
+		ssize_t k = pread_full(x->rq->fd, p, n, (off_t)(x->rq->fd_off + x->pos));
+
+		if (k < 0 || (size_t)k != n)
+			return CURL_READFUNC_ABORT; /* the spool file shrank: never send garbage */
+	} else if (n) {
+		memcpy(p, x->rq->mem + x->pos, n);
+	}
+	x->pos += n;
+	return n;
+}
+
+static int on_seek(void *ud, curl_off_t off, int origin)
+{
+	struct xfer *x = ud;
+
+	if (origin != SEEK_SET || off < 0 || (uint64_t)off > x->rq->len)
+		return CURL_SEEKFUNC_FAIL;
+	x->pos = (uint64_t)off;
+	return CURL_SEEKFUNC_OK;
+}
+
+static size_t on_write(char *p, size_t size, size_t nmemb, void *ud)
+{
+	struct xfer *x = ud;
+	size_t n = size * nmemb;
+	int r;
+
+	if (x->rs->status >= 200 && x->rs->status < 300) {
+		if (!x->rq->out)
+			return n;
+		r = buf_append(x->rq->out, p, n);
+		if (r < 0) {
+			x->werr = r;
+			return 0;
+		}
+		return n;
+	}
+	/* Error documents are small; keep the head of a long one, drop the rest. */
+	if (buf_append(&x->errbody, p, n) < 0)
+		return n;
+	return n;
+}
+
+static void hdr_value(const char *v, size_t n, char *out, size_t size)
+{
+	while (n && (*v == ' ' || *v == '\t'))
+		v++, n--;
+	while (n && (v[n - 1] == '\r' || v[n - 1] == '\n' || v[n - 1] == ' '))
+		n--;
+	snprintf(out, size, "%.*s", (int)n, v);
+}
+
+static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
+{
+	struct xfer *x = ud;
+	size_t n = size * nmemb;
+	const char *colon = memchr(p, ':', n);
+	char num[32];
+
+	if (n > 5 && memcmp(p, "HTTP/", 5) == 0) {
+		const char *sp = memchr(p, ' ', n);
+
+		/* A new status line (after 100 Continue or a redirect) starts afresh. */
+		x->rs->status = sp ? strtol(sp + 1, NULL, 10) : 0;
+		x->rs->etag[0] = x->rs->region_hint[0] = 0;
+		x->rs->have_length = false;
+		return n;
+	}
+	if (!colon)
+		return n;
+	if ((size_t)(colon - p) == 4 && strncasecmp(p, "etag", 4) == 0) {
+		hdr_value(colon + 1, n - 5, x->rs->etag, sizeof(x->rs->etag));
+	} else if ((size_t)(colon - p) == 14 && strncasecmp(p, "content-length", 14) == 0) {
+		hdr_value(colon + 1, n - 15, num, sizeof(num));
+		x->rs->length = strtoull(num, NULL, 10);
+		x->rs->have_length = true;
+	} else if ((size_t)(colon - p) == 19 && strncasecmp(p, "x-amz-bucket-region", 19) == 0) {
+		hdr_value(colon + 1, n - 20, x->rs->region_hint, sizeof(x->rs->region_hint));
+	}
+	return n;
+}
+
+/* ---- request construction ---- */
+
+/* SHA-256 for SigV4 and MD5 for Content-MD5 in one pass over the body, through OpenSSL
+ * (which libcurl links already): SHA-NI makes the hash cheap beside the upload. */
+static int digest_update(EVP_MD_CTX *sha, EVP_MD_CTX *md5, const void *p, size_t n)
+{
+	return EVP_DigestUpdate(sha, p, n) == 1 && EVP_DigestUpdate(md5, p, n) == 1 ? 0 : -EIO;
+}
+
+static int body_digests(const struct s3_req *rq, char sha[65], char md5b64[25], char md5hex[33])
+{
+	EVP_MD_CTX *hs = EVP_MD_CTX_new(), *hm = EVP_MD_CTX_new();
+	uint8_t h[EVP_MAX_MD_SIZE], m[EVP_MAX_MD_SIZE], *chunk = NULL;
+	unsigned hl = 0, ml = 0;
+	int r = -ENOMEM;
+
+	if (!hs || !hm)
+		goto fail;
+	r = -EIO;
+	if (EVP_DigestInit_ex(hs, EVP_sha256(), NULL) != 1 ||
+	    EVP_DigestInit_ex(hm, EVP_md5(), NULL) != 1)
+		goto fail;
+	r = 0;
+	if (rq->fd >= 0) {
+		chunk = malloc(DIGEST_CHUNK);
+		if (!chunk) {
+			r = -ENOMEM;
+			goto fail;
+		}
+		for (uint64_t off = 0; off < rq->len && r == 0;) {
+			size_t n =
+			    rq->len - off < DIGEST_CHUNK ? (size_t)(rq->len - off) : DIGEST_CHUNK;
+			ssize_t k = pread_full(rq->fd, chunk, n, (off_t)(rq->fd_off + off));
+
+			if (k < 0 || (size_t)k != n) {
+				r = k < 0 ? (int)k : -EIO;
+				goto fail;
+			}
+			r = digest_update(hs, hm, chunk, n);
+			off += n;
+		}
+	} else if (rq->len) {
+		r = digest_update(hs, hm, rq->mem, rq->len);
+	}
+	if (r < 0)
+		goto fail;
+	if (EVP_DigestFinal_ex(hs, h, &hl) != 1 || EVP_DigestFinal_ex(hm, m, &ml) != 1 ||
+	    hl != 32 || ml != 16) {
+		r = -EIO;
+		goto fail;
+	}
+	hex_encode(h, 32, sha);
+	hex_encode(m, 16, md5hex);
+	sodium_bin2base64(md5b64, 25, m, 16, sodium_base64_VARIANT_ORIGINAL);
+fail:
+	free(chunk);
+	EVP_MD_CTX_free(hs);
+	EVP_MD_CTX_free(hm);
+	return r;
+}
+
+struct signed_req {
+	struct buf url;
+	struct curl_slist *hdrs;
+};
+
+static int add_hdr(struct curl_slist **l, const char *name, const char *value)
+{
+	char line[2048];
+	struct curl_slist *n;
+	int k = snprintf(line, sizeof(line), "%s: %s", name, value);
+
+	if (k < 0 || (size_t)k >= sizeof(line))
+		return -EOVERFLOW;
+	n = curl_slist_append(*l, line);
+	if (!n)
+		return -ENOMEM;
+	*l = n;
+	return 0;
+}
+
+static int build(struct s3 *s, const struct s3_req *rq, const char *sha, const char *md5b64,
+                 struct signed_req *out)
+{
+	char host[512], date[SIGV4_AMZ_DATE], range[64], region[64];
+	struct sigv4_header h[6];
+	struct buf path = BUF_INIT, auth = BUF_INIT;
+	size_t nh = 0;
+	int r;
+
+	pthread_mutex_lock(&s->lock);
+	snprintf(region, sizeof(region), "%s", s->conf.region);
+	pthread_mutex_unlock(&s->lock);
+	buf_init(&path, 4096);
+	buf_init(&auth, 4096);
+	if (s->conf.vhost)
+		r = snprintf(host, sizeof(host), "%s.%s", s->conf.bucket, s->conf.host);
+	else
+		r = snprintf(host, sizeof(host), "%s", s->conf.host);
+	if (r < 0 || (size_t)r >= sizeof(host))
+		return -EOVERFLOW;
+	r = s->conf.vhost ? buf_printf(&path, "/%s", rq->key ? rq->key : "")
+	                  : buf_printf(&path, "/%s%s%s", s->conf.bucket, rq->key ? "/" : "",
+	                               rq->key ? rq->key : "");
+	if (r < 0)
+		goto fail;
+	sigv4_amz_date(time(NULL), date);
+	h[nh++] = (struct sigv4_header){ "host", host };
+	h[nh++] = (struct sigv4_header){ "x-amz-date", date };
+	h[nh++] = (struct sigv4_header){ "x-amz-content-sha256", sha };
+	if (s->creds.token)
+		h[nh++] = (struct sigv4_header){ "x-amz-security-token", s->creds.token };
+	if (md5b64)
+		h[nh++] = (struct sigv4_header){ "content-md5", md5b64 };
+	if (rq->range) {
+		if (rq->range_len)
+			snprintf(range, sizeof(range), "bytes=%llu-%llu",
+			         (unsigned long long)rq->range_off,
+			         (unsigned long long)(rq->range_off + rq->range_len - 1));
+		else
+			snprintf(range, sizeof(range), "bytes=%llu-",
+			         (unsigned long long)rq->range_off);
+		h[nh++] = (struct sigv4_header){ "range", range };
+	}
+	struct sigv4_input in = { .method = rq->method,
+		                  .path = (const char *)path.p,
+		                  .query = rq->query,
+		                  .headers = h,
+		                  .n_headers = nh,
+		                  .payload_hash = sha,
+		                  .amz_date = date,
+		                  .region = region,
+		                  .service = "s3" };
+	r = sigv4_authorization(&in, s->creds.access_key, s->creds.secret, &auth);
+	if (r >= 0)
+		r = buf_printf(&out->url, "%s://%s", s->conf.https ? "https" : "http", host);
+	if (r >= 0)
+		r = sigv4_uri_encode(&out->url, (const char *)path.p, path.len, true);
+	if (r >= 0)
+		r = buf_printf(&out->url, "%s%s", rq->query ? "?" : "", rq->query ? rq->query : "");
+	for (size_t i = 0; i < nh && r >= 0; i++)
+		r = add_hdr(&out->hdrs, h[i].name, h[i].value);
+	if (r >= 0)
+		r = add_hdr(&out->hdrs, "Authorization", (const char *)auth.p);
+	/* No 100-continue round trip: a rejected upload costs one body, and S3 answers fast. */
+	if (r >= 0)
+		r = add_hdr(&out->hdrs, "Expect", "");
+fail:
+	sodium_memzero(auth.p, auth.cap);
+	buf_release(&auth);
+	buf_release(&path);
+	return r;
+}
+
+static void setup(struct s3 *s, CURL *c, const struct s3_req *rq, struct xfer *x,
+                  struct signed_req *sr)
+{
+	curl_easy_reset(c);
+	curl_easy_setopt(c, CURLOPT_URL, (const char *)sr->url.p);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, sr->hdrs);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, s->conf.connect_timeout);
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1024L);
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, s->conf.stall_seconds);
+	curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, x);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
+	if (s->conf.ca_file)
+		curl_easy_setopt(c, CURLOPT_CAINFO, s->conf.ca_file);
+	if (s->conf.insecure_tls) {
+		curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
+	if (strcmp(rq->method, "HEAD") == 0) {
+		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+	} else if (strcmp(rq->method, "PUT") == 0 || strcmp(rq->method, "POST") == 0) {
+		curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+		curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)rq->len);
+		curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
+		curl_easy_setopt(c, CURLOPT_READDATA, x);
+		curl_easy_setopt(c, CURLOPT_SEEKFUNCTION, on_seek);
+		curl_easy_setopt(c, CURLOPT_SEEKDATA, x);
+		if (rq->method[1] == 'O')
+			curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "POST");
+	} else if (strcmp(rq->method, "GET") != 0) {
+		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, rq->method);
+	}
+}
+
+/* ---- classification ---- */
+
+static bool curl_retryable(CURLcode cr)
+{
+	switch (cr) {
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_OPERATION_TIMEDOUT:
+	case CURLE_SEND_ERROR:
+	case CURLE_RECV_ERROR:
+	case CURLE_GOT_NOTHING:
+	case CURLE_PARTIAL_FILE:
+	case CURLE_HTTP2:
+	case CURLE_HTTP2_STREAM:
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_WEIRD_SERVER_REPLY:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static bool status_retryable(const struct s3_resp *rs)
+{
+	static const char *const codes[] = { "SlowDown", "RequestTimeout", "InternalError",
+		                             "ServiceUnavailable", "Throttling" };
+
+	if (rs->status == 500 || rs->status == 502 || rs->status == 503 || rs->status == 504 ||
+	    rs->status == 429)
+		return true;
+	for (size_t i = 0; i < ELEMENTSOF(codes); i++)
+		if (strcmp(rs->xe.code, codes[i]) == 0)
+			return true;
+	return false;
+}
+
+/* The region the server says the bucket lives in, when it says one and it differs. */
+static const char *region_hint(const struct s3 *s, const struct s3_resp *rs)
+{
+	const char *hint = rs->xe.region[0] ? rs->xe.region : rs->region_hint;
+
+	if (rs->status != 301 && rs->status != 400 && !(rs->status == 403 && rs->region_hint[0]))
+		return NULL;
+	if (rs->status == 400 && strcmp(rs->xe.code, "AuthorizationHeaderMalformed") != 0)
+		return NULL;
+	if (!hint[0] || strlen(hint) >= sizeof(s->conf.region) || strchr(hint, '/'))
+		return NULL;
+	return strcmp(hint, s->conf.region) ? hint : NULL;
+}
+
+static bool etag_matches(const struct s3_resp *rs)
+{
+	char t[sizeof(rs->etag)];
+	size_t n = strlen(rs->etag);
+
+	snprintf(t, sizeof(t), "%s", rs->etag);
+	if (n >= 2 && t[0] == '"' && t[n - 1] == '"') {
+		memmove(t, t + 1, n - 2);
+		t[n - 2] = 0;
+	}
+	/* Only a plain MD5 ETag can be checked (SSE-KMS and multipart ones differ). */
+	if (strlen(t) != 32 || !hex_valid(t, 0))
+		return true;
+	return strcasecmp(t, rs->body_md5) == 0;
+}
+
+static int map_final(struct s3 *s, const struct s3_req *rq, const struct s3_resp *rs, struct err *e)
+{
+	const char *code = rs->xe.code, *key = rq->key ? rq->key : "(bucket)";
+
+	if (strcmp(code, "NoSuchBucket") == 0 || (rs->status == 404 && !rq->key))
+		return err_set(e, -ENOENT, "bucket %s does not exist (run cairn init to create it)",
+		               s->conf.bucket);
+	if (strcmp(code, "NoSuchKey") == 0 || rs->status == 404)
+		return err_set(e, -ENOENT, "S3 %s %s: no such object", rq->op, key);
+	if (strcmp(code, "SignatureDoesNotMatch") == 0)
+		return err_set(e, -EACCES,
+		               "S3 %s %s: signature rejected: check the secret key "
+		               "(HTTP %ld SignatureDoesNotMatch)",
+		               rq->op, key, rs->status);
+	if (strcmp(code, "InvalidAccessKeyId") == 0)
+		return err_set(e, -EACCES,
+		               "S3 %s %s: the access key id is unknown to the server "
+		               "(HTTP %ld InvalidAccessKeyId)",
+		               rq->op, key, rs->status);
+	if (strcmp(code, "RequestTimeTooSkewed") == 0)
+		return err_set(e, -EPROTO,
+		               "S3 %s %s: clock skew: this machine's clock is too far "
+		               "from the server's (RequestTimeTooSkewed); fix the time",
+		               rq->op, key);
+	if (rs->status == 403 && !code[0] && strcmp(rq->method, "HEAD") == 0)
+		/* A HEAD reply has no body to tell a bad signature from a denied access. */
+		return err_set(e, -EACCES,
+		               "S3 %s %s: HTTP 403 Forbidden: access denied or "
+		               "signature rejected: check the secret key",
+		               rq->op, key);
+	if (strcmp(code, "AccessDenied") == 0 || rs->status == 403)
+		return err_set(e, -EACCES, "S3 %s %s: access denied (HTTP %ld %s)", rq->op, key,
+		               rs->status, code[0] ? code : "Forbidden");
+	if (strcmp(code, "InvalidRange") == 0 || rs->status == 416)
+		return err_set(e, -EBADMSG, "S3 %s %s: object is shorter than the range asked",
+		               rq->op, key);
+	if (strcmp(code, "AuthorizationHeaderMalformed") == 0 || rs->status == 301)
+		return err_set(e, -EPROTO, "S3 %s %s: wrong region %s (HTTP %ld %s%s%s)", rq->op,
+		               key, s->conf.region, rs->status, code, rs->xe.message[0] ? ": " : "",
+		               rs->xe.message);
+	return err_set(e, -EPROTO, "S3 %s %s: HTTP %ld %s%s%s", rq->op, key, rs->status,
+	               code[0] ? code : "", rs->xe.message[0] ? ": " : "", rs->xe.message);
+}
+
+static void backoff(const struct s3 *s, unsigned attempt)
+{
+	uint64_t cap = (uint64_t)s->conf.retry_base_ms << (attempt < 16 ? attempt : 16);
+	uint64_t ms;
+	struct timespec ts;
+
+	if (cap > MAX_BACKOFF_MS)
+		cap = MAX_BACKOFF_MS;
+	/* Full jitter: many agents retrying together must not stay in step. */
+	ms = cap / 2 + randombytes_uniform((uint32_t)(cap / 2 + 1));
+	ts.tv_sec = (time_t)(ms / 1000);
+	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* One attempt: sign, send, collect. Returns the CURLcode; x->rs holds the reply. */
+static CURLcode attempt(struct s3 *s, const struct s3_req *rq, struct xfer *x, const char *sha,
+                        const char *md5b64, int *ret_r)
+{
+	struct signed_req sr = { BUF_INIT, NULL };
+	CURLcode cr = CURLE_FAILED_INIT;
+	CURL *c = NULL;
+	int r;
+
+	buf_init(&sr.url, 8192);
+	r = build(s, rq, sha, md5b64, &sr);
+	if (r >= 0)
+		r = pool_get(s, &c);
+	if (r >= 0) {
+		setup(s, c, rq, x, &sr);
+		cr = curl_easy_perform(c);
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+		pool_put(s, c);
+	}
+	curl_slist_free_all(sr.hdrs);
+	buf_release(&sr.url);
+	*ret_r = r;
+	return cr;
+}
+
+int s3_request(struct s3 *s, const struct s3_req *rq, struct s3_resp *rs, struct err *e)
+{
+	char sha[65] = EMPTY_SHA256, md5b64[25] = "", last[160] = "";
+	size_t out_base = rq->out ? rq->out->len : 0;
+	unsigned tries = 0, redirects = 0;
+	bool body = rq->len || !strcmp(rq->method, "PUT") || !strcmp(rq->method, "POST");
+	bool unreachable = false;
+	struct xfer x = { .rq = rq, .rs = rs };
+	int r = 0;
+
+	memset(rs, 0, sizeof(*rs));
+	buf_init(&x.errbody, S3_MAX_ERRREP);
+	if (body) {
+		r = body_digests(rq, sha, md5b64, rs->body_md5);
+		if (r < 0)
+			return err_set(e, r, "S3 %s %s: reading the upload: %s", rq->op,
+			               rq->key ? rq->key : "", strerror(-r));
+	}
+	while (tries < s->conf.max_attempts) {
+		char keep_md5[33];
+		CURLcode cr;
+
+		if (tries++)
+			backoff(s, tries - 1);
+		if (rq->out)
+			rq->out->len = out_base; /* a retried GET starts its bytes over */
+		buf_reset(&x.errbody);
+		x.pos = 0;
+		x.werr = 0;
+		memcpy(keep_md5, rs->body_md5, sizeof(keep_md5));
+		memset(rs, 0, sizeof(*rs));
+		memcpy(rs->body_md5, keep_md5, sizeof(keep_md5));
+		cr = attempt(s, rq, &x, sha, body ? md5b64 : NULL, &r);
+		if (r < 0) {
+			r = err_set(e, r, "S3 %s %s: building the request: %s", rq->op,
+			            rq->key ? rq->key : "", strerror(-r));
+			break;
+		}
+		if (x.werr) {
+			r = err_set(e, x.werr, "S3 %s %s: reply larger than %zu bytes", rq->op,
+			            rq->key ? rq->key : "", rq->out->max);
+			break;
+		}
+		if (cr != CURLE_OK) {
+			snprintf(last, sizeof(last), "%s", curl_easy_strerror(cr));
+			unreachable =
+			    cr == CURLE_COULDNT_CONNECT || cr == CURLE_COULDNT_RESOLVE_HOST;
+			if (curl_retryable(cr))
+				continue;
+			r = err_set(
+			    e, -EPROTO, "S3 %s %s: %s%s", rq->op, rq->key ? rq->key : "", last,
+			    cr == CURLE_PEER_FAILED_VERIFICATION || cr == CURLE_SSL_CACERT_BADFILE
+			        ? " (give the CA with --option s3.ca-file=FILE)"
+			        : "");
+			break;
+		}
+		unreachable = false;
+		if (x.errbody.len && (rs->status < 200 || rs->status >= 300) &&
+		    s3xml_error(x.errbody.p, x.errbody.len, &rs->xe) < 0)
+			memset(&rs->xe, 0, sizeof(rs->xe)); /* not S3 XML (a proxy's page) */
+		if (rs->status >= 200 && rs->status < 300) {
+			if (!rq->verify_etag || etag_matches(rs)) {
+				r = 0;
+				goto out;
+			}
+			snprintf(last, sizeof(last), "ETag %s differs from the MD5 sent", rs->etag);
+			continue;
+		}
+		const char *hint = region_hint(s, rs);
+		if (hint && redirects++ < MAX_REDIRECTS) {
+			pthread_mutex_lock(&s->lock);
+			snprintf(s->conf.region, sizeof(s->conf.region), "%s", hint);
+			pthread_mutex_unlock(&s->lock);
+			tries--; /* following the server's hint is not a failure */
+			continue;
+		}
+		snprintf(last, sizeof(last), "HTTP %ld%s%s", rs->status, rs->xe.code[0] ? " " : "",
+		         rs->xe.code);
+		if (!status_retryable(rs)) {
+			r = map_final(s, rq, rs, e);
+			goto out;
+		}
+	}
+	if (r >= 0 && unreachable)
+		r = err_set(e, -EHOSTUNREACH, "S3 endpoint %s unreachable: %s (%s %s, %u attempts)",
+		            s->conf.host, last, rq->op, rq->key ? rq->key : "(bucket)", tries);
+	else if (r >= 0)
+		r = err_set(e, -EAGAIN, "S3 %s %s failed after %u attempts: %s", rq->op,
+		            rq->key ? rq->key : "(bucket)", tries, last);
+out:
+	buf_release(&x.errbody);
+	if (r < 0 && rq->out)
+		rq->out->len = out_base;
+	return r;
+}

@@ -1,0 +1,294 @@
+/* Owns the multi-request S3 operations: multipart upload (create, parts, complete,
+ * abort on any failure so no partial object or orphan parts stay behind) and the
+ * DeleteObjects batch. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "s3/s3-internal.h"
+#include "s3/sigv4.h"
+#include "util/ckd.h"
+
+#include "util/banned.h"
+
+#define MAX_UPLOAD_ID   1024
+#define MAX_DELETE_KEYS 1000
+#define COMPLETE_TRIES  3
+
+struct upload {
+	struct s3 *s;
+	const char *key;
+	char id[MAX_UPLOAD_ID];
+	char (*etags)[128];
+	unsigned n_parts;
+};
+
+static int upload_query(const struct upload *u, unsigned part, struct buf *q)
+{
+	int r = part ? buf_printf(q, "partNumber=%u&uploadId=", part) : buf_printf(q, "uploadId=");
+
+	if (r >= 0)
+		r = sigv4_uri_encode(q, u->id, strlen(u->id), false);
+	return r >= 0 ? buf_append(q, "", 1) : r;
+}
+
+static int create_upload(struct upload *u, struct err *e)
+{
+	struct s3_req rq = { .op = "multipart create",
+		             .method = "POST",
+		             .key = u->key,
+		             .query = "uploads",
+		             .fd = -1 };
+	struct buf out = BUF_INIT;
+	struct s3_resp rs;
+	int r;
+
+	buf_init(&out, S3_MAX_ERRREP);
+	rq.out = &out;
+	r = s3_request(u->s, &rq, &rs, e);
+	if (r >= 0 && s3xml_upload_id(out.p, out.len, u->id, sizeof(u->id)) < 0)
+		r = err_set(e, -EPROTO, "S3 multipart create %s: reply has no UploadId", u->key);
+	buf_release(&out);
+	return r;
+}
+
+static int put_part(struct upload *u, const struct s3_req *body, unsigned part, uint64_t off,
+                    uint64_t len, struct err *e)
+{
+	struct s3_req rq = *body;
+	struct buf q = BUF_INIT;
+	struct s3_resp rs;
+	int r;
+
+	buf_init(&q, 4096);
+	r = upload_query(u, part, &q);
+	if (r < 0)
+		goto fail;
+	rq.op = "multipart part";
+	rq.method = "PUT";
+	rq.key = u->key;
+	rq.query = (const char *)q.p;
+	rq.verify_etag = true;
+	rq.out = NULL;
+	if (body->fd >= 0)
+		rq.fd_off = body->fd_off + off;
+	else
+		rq.mem = body->mem + off;
+	rq.len = len;
+	r = s3_request(u->s, &rq, &rs, e);
+	if (r >= 0 && !rs.etag[0])
+		r = err_set(e, -EPROTO, "S3 multipart part %u of %s: reply has no ETag", part,
+		            u->key);
+	if (r >= 0)
+		snprintf(u->etags[part - 1], sizeof(u->etags[0]), "%s", rs.etag);
+fail:
+	buf_release(&q);
+	return r;
+}
+
+static int complete_body(const struct upload *u, struct buf *b)
+{
+	int r = buf_printf(b, "<CompleteMultipartUpload>");
+
+	for (unsigned i = 0; i < u->n_parts && r >= 0; i++)
+		r = buf_printf(b, "<Part><PartNumber>%u</PartNumber><ETag>%s</ETag></Part>", i + 1,
+		               u->etags[i]);
+	return r >= 0 ? buf_printf(b, "</CompleteMultipartUpload>") : r;
+}
+
+/* A completed upload whose reply was lost: on retry the server answers NoSuchUpload,
+ * and the object itself is the proof. */
+static int completed_already(struct upload *u, uint64_t total, struct err *e)
+{
+	struct s3_req rq = { .op = "multipart check", .method = "HEAD", .key = u->key, .fd = -1 };
+	struct s3_resp rs;
+	int r = s3_request(u->s, &rq, &rs, e);
+
+	if (r >= 0 && (!rs.have_length || rs.length != total))
+		r = err_set(e, -EPROTO, "S3 multipart complete %s: upload vanished", u->key);
+	return r;
+}
+
+static int complete(struct upload *u, uint64_t total, struct err *e)
+{
+	struct s3_req rq = {
+		.op = "multipart complete", .method = "POST", .key = u->key, .fd = -1
+	};
+	struct buf q = BUF_INIT, body = BUF_INIT, out = BUF_INIT;
+	struct s3xml_error xe;
+	struct s3_resp rs;
+	char etag[128];
+	int r;
+
+	buf_init(&q, 4096);
+	buf_init(&body, (size_t)u->n_parts * 200 + 128);
+	buf_init(&out, S3_MAX_ERRREP);
+	r = upload_query(u, 0, &q);
+	if (r >= 0)
+		r = complete_body(u, &body);
+	if (r < 0)
+		goto fail;
+	rq.query = (const char *)q.p;
+	rq.mem = body.p;
+	rq.len = body.len;
+	rq.out = &out;
+	for (int i = 0; i < COMPLETE_TRIES; i++) {
+		buf_reset(&out);
+		r = s3_request(u->s, &rq, &rs, e);
+		if (r == -ENOENT && i > 0 && strcmp(rs.xe.code, "NoSuchUpload") == 0) {
+			err_clear(e);
+			r = completed_already(u, total, e);
+			break;
+		}
+		if (r < 0)
+			break;
+		/* S3 may answer 200 and then report a failure in the body. */
+		r = s3xml_complete(out.p, out.len, etag, sizeof(etag), &xe);
+		if (r == 0)
+			break;
+		r = r < 0 ? err_set(e, r, "S3 multipart complete %s: malformed reply", u->key)
+		          : err_set(e, -EAGAIN, "S3 multipart complete %s: %s %s", u->key, xe.code,
+		                    xe.message);
+	}
+fail:
+	buf_release(&q);
+	buf_release(&body);
+	buf_release(&out);
+	return r;
+}
+
+static void abort_upload(struct upload *u)
+{
+	struct s3_req rq = { .op = "multipart abort", .method = "DELETE", .key = u->key, .fd = -1 };
+	struct err ignored = ERR_INIT;
+	struct buf q = BUF_INIT;
+	struct s3_resp rs;
+
+	buf_init(&q, 4096);
+	if (upload_query(u, 0, &q) >= 0) {
+		rq.query = (const char *)q.p;
+		/* Best effort: the first error is what the caller needs to see. */
+		(void)!s3_request(u->s, &rq, &rs, &ignored);
+	}
+	buf_release(&q);
+}
+
+int s3_put_multipart(struct s3 *s, const char *key, const struct s3_req *body, struct err *e)
+{
+	struct upload u = { .s = s, .key = key };
+	uint64_t part = s->conf.part_size, n;
+	int r;
+
+	/* Grow parts until the count fits S3's limit of 10000. */
+	while ((body->len + part - 1) / part > S3_MAX_PARTS)
+		if (ckd_mul(&part, part, (uint64_t)2))
+			return err_set(e, -EFBIG, "S3 put %s: object too large", key);
+	n = (body->len + part - 1) / part;
+	u.etags = calloc((size_t)n, sizeof(*u.etags));
+	if (!u.etags)
+		return -ENOMEM;
+	u.n_parts = (unsigned)n;
+	r = create_upload(&u, e);
+	if (r < 0)
+		goto out;
+	for (unsigned i = 0; i < u.n_parts && r >= 0; i++) {
+		uint64_t off = (uint64_t)i * part;
+
+		r = put_part(&u, body, i + 1, off, body->len - off < part ? body->len - off : part,
+		             e);
+	}
+	if (r >= 0)
+		r = complete(&u, body->len, e);
+	if (r < 0)
+		abort_upload(&u);
+out:
+	free(u.etags);
+	return r;
+}
+
+static int xml_escaped(struct buf *b, const char *s)
+{
+	int r = 0;
+
+	for (; *s && r >= 0; s++) {
+		switch (*s) {
+		case '&':
+			r = buf_printf(b, "&amp;");
+			break;
+		case '<':
+			r = buf_printf(b, "&lt;");
+			break;
+		case '>':
+			r = buf_printf(b, "&gt;");
+			break;
+		case '"':
+			r = buf_printf(b, "&quot;");
+			break;
+		default:
+			r = buf_append(b, s, 1);
+		}
+	}
+	return r;
+}
+
+struct del_ctx {
+	struct err *e;
+	int r;
+};
+
+static int on_del_error(void *ud, const char *key, const char *code, const char *msg)
+{
+	struct del_ctx *d = ud;
+
+	if (strcmp(code, "NoSuchKey") == 0)
+		return 0; /* already gone is what we wanted */
+	if (d->r >= 0)
+		d->r = err_set(d->e, strcmp(code, "AccessDenied") == 0 ? -EACCES : -EPROTO,
+		               "S3 delete %s: %s %s", key, code, msg);
+	return 0;
+}
+
+int s3_delete_many(struct s3 *s, const char *const *keys, size_t n, struct err *e)
+{
+	struct s3_req rq = { .op = "delete batch", .method = "POST", .query = "delete", .fd = -1 };
+	struct buf body = BUF_INIT, out = BUF_INIT;
+	struct del_ctx d = { e, 0 };
+	struct s3_resp rs;
+	int r;
+
+	if (n > MAX_DELETE_KEYS)
+		return err_set(e, -EINVAL, "S3 delete batch of %zu keys (at most %d)", n,
+		               MAX_DELETE_KEYS);
+	if (!n)
+		return 0;
+	buf_init(&body, n * 6 * S3XML_MAX_KEY + 256);
+	buf_init(&out, S3XML_MAX_REPLY);
+	r = buf_printf(&body, "<Delete><Quiet>true</Quiet>");
+	for (size_t i = 0; i < n && r >= 0; i++) {
+		r = buf_printf(&body, "<Object><Key>");
+		if (r >= 0)
+			r = xml_escaped(&body, keys[i]);
+		if (r >= 0)
+			r = buf_printf(&body, "</Key></Object>");
+	}
+	if (r >= 0)
+		r = buf_printf(&body, "</Delete>");
+	if (r < 0)
+		goto fail;
+	rq.mem = body.p;
+	rq.len = body.len;
+	rq.out = &out;
+	r = s3_request(s, &rq, &rs, e);
+	if (r >= 0) {
+		r = s3xml_delete(out.p, out.len, on_del_error, &d);
+		if (r < 0)
+			r = err_set(e, r, "S3 delete batch: malformed DeleteObjects reply");
+		else
+			r = d.r;
+	}
+fail:
+	buf_release(&body);
+	buf_release(&out);
+	return r;
+}
