@@ -1,7 +1,7 @@
 /* Fuzz target: index files (the binary pack/blob table inside the sealed object) through
  * index_walk, the one index parser, and into the in-memory index as a load does. */
-#include "tests/fuzz/scratch-repo.h"
 #include "tests/fuzz/fuzz.h"
+#include "tests/fuzz/scratch-repo.h"
 
 static int on_entry(void *ud, const struct ix_entry *x)
 {

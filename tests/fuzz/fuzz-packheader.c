@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tests/fuzz/scratch-repo.h"
 #include "tests/fuzz/fuzz.h"
+#include "tests/fuzz/scratch-repo.h"
 
 #define FUZZ_PACK_DATA 4096u
 
@@ -25,7 +25,8 @@ int fuzz_decode(const uint8_t *data, size_t size)
 	sn = size + KEY_SEAL_OVERHEAD;
 	total = FUZZ_PACK_DATA + sn + 4;
 	pack = calloc(1, total);
-	if (!pack || key_seal(r->key, KEY_DOMAIN_PACK_HEADER, data, size, pack + FUZZ_PACK_DATA) < 0)
+	if (!pack ||
+	    key_seal(r->key, KEY_DOMAIN_PACK_HEADER, data, size, pack + FUZZ_PACK_DATA) < 0)
 		__builtin_trap();
 	for (int i = 0; i < 4; i++)
 		pack[FUZZ_PACK_DATA + sn + (size_t)i] = (uint8_t)(sn >> (8 * i));

@@ -1,7 +1,7 @@
 /* Fuzz target: snapshot objects (JSON inside the sealed object) through
  * repo_snapshot_load, the path every command takes to a snapshot. */
-#include "tests/fuzz/scratch-repo.h"
 #include "tests/fuzz/fuzz.h"
+#include "tests/fuzz/scratch-repo.h"
 
 int fuzz_decode(const uint8_t *data, size_t size)
 {
