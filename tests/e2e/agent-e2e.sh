@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/bin/bash
 # shellcheck disable=SC2015 # ok and not_ok always succeed: A && ok || not_ok is safe
 # End to end: the API-server double, three `cairn agent`s for three simulated nodes (each
 # with its own host-pods tree), one shared local repository. PodVolumeBackups for an
@@ -19,7 +19,7 @@ cleanup() {
 	for n in 1 2 3; do
 		[ -f "$W/agent$n.pid" ] && kill -9 "$(cat "$W/agent$n.pid")" 2>/dev/null
 	done
-	if [ "$FAILED" -ne 0 ]; then
+	if [ "$T_FAILED" -ne 0 ]; then
 		for n in 1 2 3; do
 			echo "# agent n$n log:"
 			tail -n 15 "$W/agent$n.log" 2>/dev/null | sed 's/^/#   /'
@@ -27,7 +27,7 @@ cleanup() {
 	fi
 	ka_cleanup
 }
-trap cleanup EXIT
+t_on_exit cleanup
 ka_start --bookmark-interval 1
 
 kc() { kubectl $KUBECTL_VALIDATE "$@"; }
@@ -49,7 +49,7 @@ wait_phase() {
 		sleep 0.1
 		i=$((i + 1))
 	done
-	diag "$name stayed in phase '$p' (wanted $*)"
+	t_note "$name stayed in phase '$p' (wanted $*)"
 	return 1
 }
 
@@ -99,7 +99,7 @@ fill() { # DIR MB: random files, a small text file, a subfolder and a symlink
 	chmod 640 "$1/sub/small.txt"
 }
 
-check "repository initialised" "$CAIRN_BIN" -r "$REPO" init
+t_cmd "repository initialised" "$CAIRN_BIN" -r "$REPO" init
 printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: app}\n' | kc create -f - >/dev/null
 kc create -f - >/dev/null <<'EOF'
 apiVersion: v1
@@ -139,7 +139,7 @@ fill "$V1" 3
 fill "$V2" 2
 fill "$V3" 1
 mkdir -p "$W/hp3/$U3/volumes/kubernetes.io~empty-dir"
-check "pods have uids" test -n "$U1" -a -n "$U2" -a -n "$U3"
+t_cmd "pods have uids" test -n "$U1" -a -n "$U2" -a -n "$U3"
 
 for n in 1 2 3; do start_agent $n; done
 create_pvb b1-p1 n1 p1 "$U1" cache
@@ -149,7 +149,7 @@ create_pvb b1-wrong n9 p1 "$U1" cache
 create_pvb b1-ghost n3 p3 "$U3" ghost
 
 for b in b1-p1 b1-p2 b1-p3; do
-	check "$b completed" wait_phase $b Completed
+	t_cmd "$b completed" wait_phase $b Completed
 done
 i=1
 for b in b1-p1 b1-p2 b1-p3; do
@@ -157,21 +157,21 @@ for b in b1-p1 b1-p2 b1-p3; do
 	size=$(du -b --apparent-size "$v/big.bin" "$v/sub/small.txt" | awk '{s += $1} END {print s}')
 	st=$(pvb_json $b | jq_py 'd["status"]')
 	echo "$st" | jq_py 'd["progress"]["totalBytes"] == d["progress"]["bytesDone"] and d["progress"]["bytesDone"] >= '"$size" | grep -qx true &&
-		ok "$b progress totalBytes = bytesDone >= $size" || not_ok "$b progress: $st"
-	echo "$st" | jq_py 'd["path"]' | grep -qx "$v" && ok "$b status.path is the kubelet folder" ||
-		not_ok "$b path: $st"
+		t_pass "$b progress totalBytes = bytesDone >= $size" || t_fail "$b progress: $st"
+	echo "$st" | jq_py 'd["path"]' | grep -qx "$v" && t_pass "$b status.path is the kubelet folder" ||
+		t_fail "$b path: $st"
 	echo "$st" | jq_py 'len(d["snapshotID"]) == 64 and "startTimestamp" in d and "completionTimestamp" in d and d["incrementalBytes"] > 0' |
-		grep -qx true && ok "$b snapshotID, timestamps, incrementalBytes" || not_ok "$b fields: $st"
+		grep -qx true && t_pass "$b snapshotID, timestamps, incrementalBytes" || t_fail "$b fields: $st"
 	field $b 'd["metadata"].get("finalizers") or []' | grep -q pod-volume-finalizer &&
-		not_ok "$b finalizer left behind" || ok "$b finalizer removed"
+		t_fail "$b finalizer left behind" || t_pass "$b finalizer removed"
 	id=$(field $b 'd["status"]["snapshotID"]')
 	rm -rf "$W/restore-$b"
 	if "$CAIRN_BIN" -r "$REPO" restore "$id" --target "$W/restore-$b" >/dev/null 2>&1 &&
 		diff -r "$v" "$W/restore-$b/$(basename "$v")" >/dev/null &&
 		[ "$(readlink "$W/restore-$b/$(basename "$v")/link")" = sub/small.txt ]; then
-		ok "$b snapshot restores byte-identical"
+		t_pass "$b snapshot restores byte-identical"
 	else
-		not_ok "$b restore differs"
+		t_fail "$b restore differs"
 	fi
 	eval "SNAP_$i=\$id"
 	i=$((i + 1))
@@ -179,40 +179,40 @@ done
 
 tags=$("$CAIRN_BIN" -r "$REPO" snapshots --json | jq_py '[s["tags"] for s in d if s["id"] == "'"$SNAP_2"'"][0]')
 for t in ns=app pod=p2 pod-uid="$U2" volume=data pvc=c2 pvc-uid= backup=bk backup-uid=bk-uid; do
-	echo "$tags" | grep -q "\"$t" && ok "tag $t" || not_ok "tag $t missing: $tags"
+	echo "$tags" | grep -q "\"$t" && t_pass "tag $t" || t_fail "tag $t missing: $tags"
 done
 
-check "ghost volume failed" wait_phase b1-ghost Failed
+t_cmd "ghost volume failed" wait_phase b1-ghost Failed
 msg=$(field b1-ghost 'd["status"].get("message", "")')
 case $msg in
-*"/$U3/volumes/*/ghost"*) ok "failure message names the glob" ;;
-*) not_ok "failure message: $msg" ;;
+*"/$U3/volumes/*/ghost"*) t_pass "failure message names the glob" ;;
+*) t_fail "failure message: $msg" ;;
 esac
 kc get events -n velero -o json | jq_py '[e["reason"] for e in d["items"] if e["involvedObject"]["name"] == "b1-ghost"]' |
-	grep -q BackupFailed && ok "Warning event for the failure" || not_ok "no event for b1-ghost"
-check "wrong-node PVB left alone" test "$(phase b1-wrong)" = ""
+	grep -q BackupFailed && t_pass "Warning event for the failure" || t_fail "no event for b1-ghost"
+t_cmd "wrong-node PVB left alone" test "$(phase b1-wrong)" = ""
 
 # Second run after the pod is re-created with a new uid: incremental, same identity.
 kc delete pod -n app p1 >/dev/null
 U1b=$(create_pod p1 n1 '[{name: cache, emptyDir: {}}, {name: big, emptyDir: {}}]')
-check "re-created pod has a new uid" test "$U1b" != "$U1"
+t_cmd "re-created pod has a new uid" test "$U1b" != "$U1"
 V1b=$W/hp1/$U1b/volumes/kubernetes.io~empty-dir/cache
 mkdir -p "$(dirname "$V1b")"
 cp -a "$V1" "$V1b"
 echo "changed" >>"$V1b/sub/small.txt"
 create_pvb b2-p1 n1 p1 "$U1b" cache
-check "second backup completed" wait_phase b2-p1 Completed
+t_cmd "second backup completed" wait_phase b2-p1 Completed
 inc=$(field b2-p1 'd["status"]["incrementalBytes"]')
 tot=$(field b2-p1 'd["status"]["progress"]["totalBytes"]')
 if [ "$inc" -lt $((tot / 4)) ] 2>/dev/null; then
-	ok "second run is incremental ($inc of $tot bytes added)"
+	t_pass "second run is incremental ($inc of $tot bytes added)"
 else
-	not_ok "second run added $inc of $tot bytes"
+	t_fail "second run added $inc of $tot bytes"
 fi
 id2=$(field b2-p1 'd["status"]["snapshotID"]')
 "$CAIRN_BIN" -r "$REPO" snapshots --json | jq_py '[s.get("parent", "") for s in d if s["id"] == "'"$id2"'"][0]' |
-	grep -q "$SNAP_1" && ok "parent is the first snapshot of the volume" ||
-	not_ok "parent of $id2 is not $SNAP_1"
+	grep -q "$SNAP_1" && t_pass "parent is the first snapshot of the volume" ||
+	t_fail "parent of $id2 is not $SNAP_1"
 
 # Cancel a running backup.
 VB=$W/hp1/$U1b/volumes/kubernetes.io~empty-dir/big
@@ -220,36 +220,35 @@ mkdir -p "$VB"
 head -c $((300 * 1024 * 1024)) /dev/urandom >"$VB/huge.bin"
 create_pvb b3-cancel n1 p1 "$U1b" big
 # Cancel as soon as it is claimed: on a loaded machine the poll can lag by seconds.
-check "big backup claimed" wait_phase b3-cancel Accepted InProgress
+t_cmd "big backup claimed" wait_phase b3-cancel Accepted InProgress
 kcurl /apis/velero.io/v1/namespaces/velero/podvolumebackups/b3-cancel -X PATCH \
 	-H 'Content-Type: application/merge-patch+json' -d '{"spec":{"cancel":true}}' >/dev/null
-check "cancel ends in Canceled" wait_phase b3-cancel Canceled Completed
-diag "b3-cancel: $(field b3-cancel 'd["status"].get("message", "")')"
-check "phase is Canceled, not Completed" test "$(phase b3-cancel)" = Canceled
+t_cmd "cancel ends in Canceled" wait_phase b3-cancel Canceled Completed
+t_note "b3-cancel: $(field b3-cancel 'd["status"].get("message", "")')"
+t_cmd "phase is Canceled, not Completed" test "$(phase b3-cancel)" = Canceled
 
 # kill -9 an agent mid-backup, restart it: the PVB ends in a terminal phase.
 VB2=$W/hp2/$U2/volumes/kubernetes.io~empty-dir/big
 mkdir -p "$VB2"
 head -c $((300 * 1024 * 1024)) /dev/urandom >"$VB2/huge.bin"
 create_pvb b4-kill n2 p2 "$U2" big
-check "backup on n2 in progress" wait_phase b4-kill InProgress
+t_cmd "backup on n2 in progress" wait_phase b4-kill InProgress
 kill -9 "$(cat "$W/agent2.pid")"
 wait "$(cat "$W/agent2.pid")" 2>/dev/null
-check "still InProgress after kill -9" test "$(phase b4-kill)" = InProgress
+t_cmd "still InProgress after kill -9" test "$(phase b4-kill)" = InProgress
 start_agent 2
-check "restarted agent ends it" wait_phase b4-kill Failed Completed
+t_cmd "restarted agent ends it" wait_phase b4-kill Failed Completed
 field b4-kill 'd["status"].get("message", "")' | grep -q restarted &&
-	ok "Failed with a message that explains the restart" ||
-	not_ok "b4-kill: $(phase b4-kill): $(field b4-kill 'd["status"].get("message", "")')"
+	t_pass "Failed with a message that explains the restart" ||
+	t_fail "b4-kill: $(phase b4-kill): $(field b4-kill 'd["status"].get("message", "")')"
 
 port=$(sed -n 's/.*metrics and \/healthz on port \([0-9]*\).*/\1/p' "$W/agent1.log" | tail -n 1)
 curl -s "http://127.0.0.1:$port/metrics" | grep -q 'cairn_pvb_total{phase="Completed"} [1-9]' &&
-	ok "metrics count completed backups" || not_ok "metrics on port $port"
-check "healthz" sh -c "curl -sf http://127.0.0.1:$port/healthz | grep -q ok"
+	t_pass "metrics count completed backups" || t_fail "metrics on port $port"
+t_cmd "healthz" sh -c "curl -sf http://127.0.0.1:$port/healthz | grep -q ok"
 
 for n in 1 2 3; do kill "$(cat "$W/agent$n.pid")" 2>/dev/null; done
 for n in 1 2 3; do wait "$(cat "$W/agent$n.pid")" 2>/dev/null; rm -f "$W/agent$n.pid"; done
-check "cairn check passes" "$CAIRN_BIN" -r "$REPO" check
-grep -q "$KA_TOKEN" "$W"/agent*.log && not_ok "token leaked into a log" || ok "no token in the logs"
-echo "1..$T"
-[ "$FAILED" -eq 0 ]
+t_cmd "cairn check passes" "$CAIRN_BIN" -r "$REPO" check
+grep -q "$KA_TOKEN" "$W"/agent*.log && t_fail "token leaked into a log" || t_pass "no token in the logs"
+t_done
