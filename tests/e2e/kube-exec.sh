@@ -48,10 +48,13 @@ head -c 40M /dev/urandom >"$root/data/big"
 "$KEXEC" "$KUBECONFIG" velero app app 120 cat data/big >"$KA_DIR/big" 2>"$KA_DIR/e"
 t_cmd "kube_exec: 40 MiB of stdout arrive intact" cmp -s "$root/data/big" "$KA_DIR/big"
 
-"$KEXEC" "$KUBECONFIG" velero app app 2 sleep 60 2>"$KA_DIR/e"
+"$KEXEC" "$KUBECONFIG" velero app app 2 sleep 59.25 2>"$KA_DIR/e"
 rc=$?
 t_cmd "kube_exec: a command past its timeout ends with exit 124" [ "$rc" -eq 124 ]
 t_cmd "kube_exec: the timeout is named" grep -q "timed out" "$KA_DIR/e"
+gone() { ! pgrep -f 'sleep 59[.]25' >/dev/null; }
+t_wait 30 gone
+t_ok $? "the abandoned command is ended when the client goes away"
 
 "$KEXEC" "$KUBECONFIG" velero app nosuch 30 true 2>"$KA_DIR/e"
 rc=$?
