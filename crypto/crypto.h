@@ -54,7 +54,8 @@ struct keyfile_params {
 	uint64_t memlimit;
 };
 
-/* Default cost, lowered by CAIRN_KDF_FAST=1 for tests (documented in docs/format.md). */
+/* Default cost, lowered by CAIRN_KDF_FAST=1 in test builds only (configure
+ * --enable-test-hooks; docs/format.md). */
 void keyfile_params_default(struct keyfile_params *p);
 /* Wrap k's master key under password; *ret_json is a malloc'ed JSON text. */
 int keyfile_create(const struct key *k, const char *password, size_t pwlen,

@@ -18,6 +18,9 @@
 
 void keyfile_params_default(struct keyfile_params *p)
 {
+#ifdef CAIRN_TEST_HOOKS
+	/* Test builds only (configure --enable-test-hooks): a release binary has no way to
+	 * write a cheap key file by accident of environment. */
 	const char *fast = getenv("CAIRN_KDF_FAST");
 
 	if (fast && fast[0] == '1') {
@@ -25,6 +28,7 @@ void keyfile_params_default(struct keyfile_params *p)
 		p->memlimit = 64 * 1024;
 		return;
 	}
+#endif
 	/* OWASP's recommended Argon2id minimum (m = 19 MiB, t = 2): the KDF runs at every
 	 * open, and its memory is the peak RSS of a node agent's whole run. `cairn init
 	 * --kdf-memory-mib/--kdf-iterations` raise it; the parameters live in the key file. */
