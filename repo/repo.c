@@ -141,6 +141,14 @@ int repo_create(const struct repo_open_params *o, const struct repo_create_param
 		goto fail;
 	gethostname(host, sizeof(host) - 1);
 	rc = keyfile_create(r->key, o->password, o->password_len, &p->kdf, host, &kf);
+	if (rc == -E2BIG) {
+		err_set(e, -EINVAL, "key derivation cost above the bound every reader enforces "
+				    "(%llu MiB, %llu iterations)",
+			(unsigned long long)(KEYFILE_MAX_MEMLIMIT >> 20),
+			(unsigned long long)KEYFILE_MAX_OPSLIMIT);
+		rc = -EINVAL;
+		goto fail;
+	}
 	if (rc < 0) {
 		err_set(e, rc, "creating the key file failed");
 		goto fail;
@@ -172,7 +180,8 @@ struct key_try {
 	struct repo *r;
 	const struct repo_open_params *o;
 	struct err *e;
-	int tried;
+	int tried, too_costly;
+	char costly[ID_HEX];
 };
 
 static int try_key(void *ud, const char *name, uint64_t size)
@@ -196,6 +205,12 @@ static int try_key(void *ud, const char *name, uint64_t size)
 	if (rc == 0) {
 		snprintf(t->r->keyfile, sizeof(t->r->keyfile), "%s", name);
 		return 1; /* stop listing */
+	}
+	if (rc == -E2BIG) {
+		/* Skipped, not derived: one such file must not cost every open a gigabyte. */
+		if (!t->too_costly++)
+			snprintf(t->costly, sizeof(t->costly), "%s", name);
+		return 0;
 	}
 	return rc == -EKEYREJECTED || rc == -EBADMSG || rc == -EOPNOTSUPP ? 0 : rc;
 }
@@ -223,6 +238,17 @@ int repo_open(const struct repo_open_params *o, struct err *e, struct repo **ret
 	rc = r->be->ops->list(r->be, OBJ_KEY, try_key, &t, e);
 	if (rc < 0)
 		goto fail;
+	if (!r->key && t.too_costly) {
+		rc = err_reset(e, -EKEYREJECTED,
+			       "%s in %s: no key opens with this password; skipped %d key file%s "
+			       "(first %.8s) whose key derivation asks more than %llu MiB or %llu "
+			       "iterations",
+			       t.tried > t.too_costly ? "wrong password" : "no usable key",
+			       r->be->where, t.too_costly, t.too_costly == 1 ? "" : "s", t.costly,
+			       (unsigned long long)(KEYFILE_MAX_MEMLIMIT >> 20),
+			       (unsigned long long)KEYFILE_MAX_OPSLIMIT);
+		goto fail;
+	}
 	if (!r->key) {
 		rc = err_reset(e, -EKEYREJECTED,
 			       t.tried ? "wrong password: no key in %s opens with it"
