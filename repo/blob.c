@@ -443,9 +443,25 @@ int repo_pack_verify(struct repo *r, const uint8_t pack[ID_BYTES], repo_pack_pro
 		problems++;
 		goto done;
 	}
+	if (data->len != size) {
+		/* The store gave a different object than it listed (replaced or truncated between
+		 * the two): every slice below is bounded by what was actually read. */
+		snprintf(msg, sizeof(msg), "pack read as %zu bytes but listed as %llu", data->len,
+			 (unsigned long long)size);
+		fn(ud, pack, NULL, msg);
+		problems++;
+	}
 	for (size_t i = 0; i < n; i++) {
 		struct blob_loc loc;
 
+		if (off > data->len || blobs[i].stored_len > data->len - off) {
+			snprintf(msg, sizeof(msg),
+				 "blob at offset %llu (%u bytes) lies past the %zu bytes read",
+				 (unsigned long long)off, blobs[i].stored_len, data->len);
+			fn(ud, pack, blobs[i].id, msg);
+			problems++;
+			break;
+		}
 		buf_reset(out);
 		rc = blob_decode(r, blobs[i].id, data->p + off, blobs[i].stored_len,
 				 blobs[i].raw_len, blobs[i].compressed, out);

@@ -8,7 +8,8 @@ repo_libcairn_repo_a_SOURCES = repo/repo.h repo/repo-internal.h repo/admin.h rep
 if TEST_HOOKS
 AM_TESTS_ENVIRONMENT += export CAIRN_TEST_HOOKS=1;
 endif
-REPO_UNIT = tests/unit/test-kdf-bounds
+REPO_UNIT = tests/unit/test-kdf-bounds tests/unit/test-pack-verify
 check_PROGRAMS += $(REPO_UNIT)
 TESTS += $(REPO_UNIT)
 tests_unit_test_kdf_bounds_LDADD = $(CAIRN_LIBS)
+tests_unit_test_pack_verify_LDADD = $(CAIRN_LIBS)
