@@ -8,8 +8,9 @@ repo_libcairn_repo_a_SOURCES = repo/repo.h repo/repo-internal.h repo/admin.h rep
 if TEST_HOOKS
 AM_TESTS_ENVIRONMENT += export CAIRN_TEST_HOOKS=1;
 endif
-REPO_UNIT = tests/unit/test-kdf-bounds tests/unit/test-pack-verify
+REPO_UNIT = tests/unit/test-kdf-bounds tests/unit/test-pack-verify tests/unit/test-tree-names
 check_PROGRAMS += $(REPO_UNIT)
 TESTS += $(REPO_UNIT)
 tests_unit_test_kdf_bounds_LDADD = $(CAIRN_LIBS)
 tests_unit_test_pack_verify_LDADD = $(CAIRN_LIBS)
+tests_unit_test_tree_names_LDADD = $(CAIRN_LIBS)

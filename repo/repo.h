@@ -154,7 +154,8 @@ struct xattr {
 	size_t len;
 };
 
-/* Names and link targets are byte strings (any bytes but NUL and '/'), length-counted. */
+/* Names and link targets are byte strings, length-counted. A name is one path component
+ * (not empty, ".", ".."; no NUL or '/'): decoding refuses any other. */
 struct node {
 	enum node_type type;
 	uint32_t flags;
@@ -185,9 +186,11 @@ int tree_encode_header(struct buf *b) _must_check_;
 /* Decoding: a segment is header + nodes; the reader hands out nodes one by one. */
 struct tree_rd {
 	struct rd rd;
+	bool bad_name; /* the last -EBADMSG was an invalid entry name */
 };
 int tree_rd_init(struct tree_rd *t, const void *p, size_t n) _must_check_;
-/* 1 with *ret filled (caller releases), 0 at the end, -EBADMSG when malformed. */
+/* 1 with *ret filled (caller releases), 0 at the end, -EBADMSG when malformed, including a
+ * name that is not one path component (empty, ".", "..", holding '/' or NUL). */
 int tree_rd_next(struct tree_rd *t, struct node *ret) _must_check_;
 
 /* Streaming iterator over a directory: walks its tree segments in order.
