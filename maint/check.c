@@ -422,6 +422,83 @@ static int check_headers(struct ck *c, const struct repo_ixset *ix)
 	return rc < 0 ? rc : 0;
 }
 
+struct snap_names {
+	char (*v)[ID_HEX];
+	size_t n, cap;
+};
+
+static int collect_snap(void *ud, const char *name, uint64_t size)
+{
+	struct snap_names *s = ud;
+
+	if (strlen(name) != ID_HEX - 1)
+		return 0;
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? 2 * s->cap : 64;
+		void *p = reallocarray(s->v, cap, ID_HEX);
+
+		if (!p)
+			return -ENOMEM;
+		s->v = p;
+		s->cap = cap;
+	}
+	memcpy(s->v[s->n++], name, ID_HEX);
+	return 0;
+}
+
+/* Every snapshot that reads (its name matching its bytes, its JSON sound); each one that
+ * does not is a problem, and the check goes on with the rest. */
+static int load_snapshots(struct ck *c, struct snapshot **ret, size_t *ret_n)
+{
+	struct snap_names ns = { 0 };
+	struct snapshot *v = NULL;
+	size_t n = 0;
+	int rc;
+
+	rc = backend_list(repo_backend(c->r), OBJ_SNAPSHOT, collect_snap, &ns, c->e);
+	if (rc >= 0 && !(v = calloc(ns.n ? ns.n : 1, sizeof(*v))))
+		rc = err_set(c->e, -ENOMEM, "out of memory");
+	for (size_t i = 0; rc >= 0 && i < ns.n; i++) {
+		struct err e = ERR_INIT;
+
+		rc = repo_snapshot_read(c->r, ns.v[i], &v[n], &e);
+		if (rc >= 0) {
+			n++;
+		} else if (rc != -ENOMEM) {
+			problem(c, "snapshot %s: %s", ns.v[i], e.msg);
+			rc = 0;
+		} else {
+			err_set(c->e, rc, "out of memory");
+		}
+	}
+	free(ns.v);
+	if (rc < 0) {
+		snapshot_list_free(v, n);
+		return rc;
+	}
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}
+
+static int noop_entry(void *ud, const uint8_t *pack, const struct repo_ix_blob *b)
+{
+	return 0;
+}
+
+static int report_index(void *ud, const char *name, uint64_t size)
+{
+	struct ck *c = ud;
+	struct err e = ERR_INIT;
+	int rc = repo_index_walk(c->r, name, noop_entry, NULL, &e);
+
+	if (rc == -ENOMEM)
+		return err_set(c->e, rc, "out of memory");
+	if (rc < 0)
+		problem(c, "%s", e.msg);
+	return 0;
+}
+
 /* Which packs a partial read covers: N/T by position, or a percentage by pack id (so a
  * daily 5% check covers different packs as the repository changes, deterministically). */
 static bool selected(const struct repo_check_opts *o, const struct repo_check_ext *x,
@@ -453,6 +530,16 @@ int repo_check_full(struct repo *r, const struct repo_check_opts *o,
 
 	pthread_mutex_init(&c.lock, NULL);
 	rc = repo_index_load(r, e);
+	if (rc == -EBADMSG) {
+		/* A damaged or misnamed index file: name every one that does not read, and stop
+		 * there (what the index says cannot be compared with anything). */
+		err_clear(e);
+		rc = backend_list(repo_backend(r), OBJ_INDEX, report_index, &c, e);
+		if (rc >= 0 && !res.problems)
+			problem(&c, "the index does not load, but every index file reads alone");
+		if (rc >= 0)
+			goto done;
+	}
 	if (rc >= 0)
 		rc = repo_blob_foreach(r, note_pack, &c);
 	if (rc >= 0)
@@ -470,7 +557,7 @@ int repo_check_full(struct repo *r, const struct repo_check_opts *o,
 	for (size_t i = 0; i < c.listed_packs.cap; i++)
 		if (!is_zero(c.listed_packs.v[i]) && !repo_idset_has(&c.index_packs, c.listed_packs.v[i]))
 			res.unindexed_packs++;
-	rc = repo_snapshot_list(r, &snaps, &n_snaps, e);
+	rc = load_snapshots(&c, &snaps, &n_snaps);
 	if (rc < 0)
 		goto fail;
 	res.snapshots = n_snaps;
@@ -510,6 +597,7 @@ int repo_check_full(struct repo *r, const struct repo_check_opts *o,
 		if (rc < 0)
 			goto fail;
 	}
+done:
 	*ret = res;
 	if (ret_x)
 		*ret_x = xres;

@@ -14,3 +14,6 @@ TESTS += $(REPO_UNIT)
 tests_unit_test_kdf_bounds_LDADD = $(CAIRN_LIBS)
 tests_unit_test_pack_verify_LDADD = $(CAIRN_LIBS)
 tests_unit_test_tree_names_LDADD = $(CAIRN_LIBS)
+REPO_E2E = tests/e2e/repo-names.sh
+TESTS += $(REPO_E2E)
+EXTRA_DIST += $(REPO_E2E)

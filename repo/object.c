@@ -1,5 +1,6 @@
 /* Owns small sealed objects (config, snapshots, locks, index files): seal, name by the
- * hash of the stored bytes, store; fetch and open with a message naming the object. */
+ * hash of the stored bytes, store; fetch, check the name against the bytes, and open, with
+ * a message naming the object. */
 #include "repo/repo-internal.h"
 
 #include <errno.h>
@@ -52,6 +53,20 @@ int obj_get_open(struct repo *r, enum obj_type t, enum key_domain d, const char 
 		if (rc == -ENOENT)
 			err_set(e, rc, "%s/%s does not exist", dir, t == OBJ_CONFIG ? "" : name);
 		goto fail;
+	}
+	if (t != OBJ_CONFIG) {
+		/* Every named object is named by the hash of its stored bytes: check it, so a
+		 * snapshot or index copied over another (which the AEAD alone accepts: same key,
+		 * same kind) is refused instead of read as the one asked for. */
+		uint8_t want[ID_BYTES], got[ID_BYTES];
+
+		crypto_generichash(got, sizeof(got), raw.p, raw.len, NULL, 0);
+		if (hex_decode(name, want, ID_BYTES) < 0 || sodium_memcmp(got, want, ID_BYTES) != 0) {
+			rc = err_set(e, -EBADMSG,
+				     "%s/%s does not match its name (copied or renamed object)", dir,
+				     name);
+			goto fail;
+		}
 	}
 	if (raw.len < KEY_SEAL_OVERHEAD) {
 		rc = err_set(e, -EBADMSG, "%s %s is truncated (%zu bytes)", dir,

@@ -258,6 +258,10 @@ int repo_snapshot_save(struct repo *r, struct snapshot *s, struct err *e) _must_
 /* id may be a unique hex prefix or "latest". -ENOENT unknown, -EINVAL ambiguous. */
 int repo_snapshot_load(struct repo *r, const char *id, struct snapshot *ret,
 		       struct err *e) _must_check_;
+/* By exact object name (64 hex digits), without listing: -EBADMSG when the object does not
+ * match its name or is malformed. */
+int repo_snapshot_read(struct repo *r, const char *name, struct snapshot *ret,
+		       struct err *e) _must_check_;
 int repo_snapshot_delete(struct repo *r, const uint8_t id[ID_BYTES], struct err *e) _must_check_;
 /* All snapshots sorted by time (oldest first). Caller frees with snapshot_list_free. */
 int repo_snapshot_list(struct repo *r, struct snapshot **ret, size_t *ret_n,
