@@ -375,7 +375,7 @@ static void compare_header(struct ck *c, const char *p, const struct repo_ix_pac
 /* Pack headers against the index files, blob by blob; duplicates and unreferenced blobs. */
 static int check_headers(struct ck *c, const struct repo_ixset *ix)
 {
-	struct repo_idset seen = { 0 };
+	struct repo_idset seen[2] = { { 0 } }; /* per blob type: a blob is (type, id) */
 	char p[ID_HEX], b[ID_HEX];
 	int rc = 0;
 
@@ -390,7 +390,7 @@ static int check_headers(struct ck *c, const struct repo_ixset *ix)
 			const struct repo_ix_blob *x = &ip->blobs[j];
 
 			hex_encode(x->id, ID_BYTES, b);
-			rc = repo_idset_add(&seen, x->id);
+			rc = repo_idset_add(&seen[x->type == BLOB_TREE], x->id);
 			if (rc < 0)
 				break;
 			if (rc == 0) {
@@ -418,7 +418,8 @@ static int check_headers(struct ck *c, const struct repo_ixset *ix)
 		compare_header(c, p, ip, &hp);
 		free(hp.blobs);
 	}
-	repo_idset_release(&seen);
+	repo_idset_release(&seen[0]);
+	repo_idset_release(&seen[1]);
 	return rc < 0 ? rc : 0;
 }
 

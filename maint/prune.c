@@ -35,7 +35,9 @@ struct prune {
 	struct plan_pack *plan;
 	struct present *present;
 	size_t n_present, cap_present;
-	struct repo_idset used_trees, used_data, claimed;
+	/* Blobs are (type, id): a file chunk and a tree segment with the same bytes share an
+	 * id and are two blobs, each kept on its own. */
+	struct repo_idset used_trees, used_data, claimed_trees, claimed_data;
 	struct repo_ix_pack *fresh; /* packs written by the repack */
 	size_t n_fresh;
 };
@@ -146,7 +148,9 @@ static int plan(struct prune *p)
 				res->blobs_unused++;
 				continue;
 			}
-			rc = repo_idset_add(&p->claimed, b->id);
+			rc = repo_idset_add(b->type == BLOB_TREE ? &p->claimed_trees
+							      : &p->claimed_data,
+					    b->id);
 			if (rc < 0) {
 				free(cand);
 				return rc;
@@ -375,6 +379,7 @@ fail:
 	free(p.fresh);
 	repo_idset_release(&p.used_trees);
 	repo_idset_release(&p.used_data);
-	repo_idset_release(&p.claimed);
+	repo_idset_release(&p.claimed_trees);
+	repo_idset_release(&p.claimed_data);
 	return rc;
 }

@@ -63,8 +63,8 @@ bool repo_blob_known(struct repo *r, enum blob_type t, const uint8_t id[ID_BYTES
 	bool known;
 
 	pthread_mutex_lock(&r->idx_lock);
-	s = idx_find(&r->idx, id);
-	known = s && s->pack != IDX_PENDING && s->type == (unsigned)t;
+	s = idx_find(&r->idx, (unsigned)t, id);
+	known = s && s->pack != IDX_PENDING;
 	pthread_mutex_unlock(&r->idx_lock);
 	return known;
 }
@@ -76,8 +76,8 @@ int repo_blob_lookup(struct repo *r, enum blob_type t, const uint8_t id[ID_BYTES
 	int rc = -ENOENT;
 
 	pthread_mutex_lock(&r->idx_lock);
-	s = idx_find(&r->idx, id);
-	if (s && s->pack != IDX_PENDING && s->type == (unsigned)t) {
+	s = idx_find(&r->idx, (unsigned)t, id);
+	if (s && s->pack != IDX_PENDING) {
 		memcpy(ret->pack, r->idx.packs[s->pack], ID_BYTES);
 		ret->offset = s->offset;
 		ret->stored_len = s->stored_len;
@@ -125,7 +125,7 @@ bool repo_blob_claim(struct repo *r, enum blob_type t, const uint8_t id[ID_BYTES
 
 	memcpy(e.id, id, ID_BYTES);
 	pthread_mutex_lock(&r->idx_lock);
-	if (!idx_find(&r->idx, id))
+	if (!idx_find(&r->idx, (unsigned)t, id))
 		mine = idx_put(&r->idx, &e) >= 0;
 	pthread_mutex_unlock(&r->idx_lock);
 	return mine;

@@ -94,13 +94,13 @@ struct repo {
 
 /* idx.c */
 void idx_release(struct idx *x);
-/* Returns the entry for id (any type), or NULL. Caller holds idx_lock. */
-struct idx_entry *idx_find(struct idx *x, const uint8_t id[ID_BYTES]);
-/* Insert or overwrite. Caller holds idx_lock. */
+/* Returns the entry for (type, id), or NULL. Caller holds idx_lock. */
+struct idx_entry *idx_find(struct idx *x, unsigned type, const uint8_t id[ID_BYTES]);
+/* Insert or overwrite the entry of (e->type, e->id). Caller holds idx_lock. */
 int idx_put(struct idx *x, const struct idx_entry *e) _must_check_;
 /* Pack id -> pack number (added when new). Caller holds idx_lock. */
 int idx_pack_number(struct idx *x, const uint8_t pack[ID_BYTES], uint32_t *ret) _must_check_;
-void idx_remove(struct idx *x, const uint8_t id[ID_BYTES]);
+void idx_remove(struct idx *x, unsigned type, const uint8_t id[ID_BYTES]);
 
 /* index_file.c: encode packs and their blobs into a sealed index object and back. */
 int index_file_write(struct repo *r, const struct pack_done *packs, size_t n, struct err *e)
