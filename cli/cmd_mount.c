@@ -89,6 +89,7 @@ int cmd_mount(struct cli *c, int argc, char **argv)
 	struct snapfs_options o;
 	struct err e = ERR_INIT;
 	struct repo *r = NULL;
+	struct repo_lock *l = NULL;
 	int rc;
 
 	snapfs_options_default(&o);
@@ -97,6 +98,8 @@ int cmd_mount(struct cli *c, int argc, char **argv)
 	if (rc < 0)
 		return cli_fail(c, &e, rc);
 	rc = cli_open_repo(c, &e, &r);
+	if (rc >= 0) /* shared, for as long as the mount serves: prune waits */
+		rc = repo_lock(r, REPO_LOCK_SHARED, &e, &l);
 	if (rc < 0)
 		goto out;
 	log_info("serving snapshots at %s; stop with Ctrl-C or `fusermount3 -u %s`", o.mountpoint,
@@ -105,6 +108,7 @@ int cmd_mount(struct cli *c, int argc, char **argv)
 	if (rc >= 0)
 		log_info("unmounted %s", o.mountpoint);
 out:
+	repo_unlock(l);
 	repo_free(r);
 	return rc < 0 ? cli_fail(c, &e, rc) : EXIT_OK;
 }

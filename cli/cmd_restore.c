@@ -42,6 +42,7 @@ int cmd_restore(struct cli *c, int argc, char **argv)
 	struct restore_result res;
 	struct err e = ERR_INIT;
 	struct repo *r = NULL;
+	struct repo_lock *l = NULL;
 	char *spec = NULL, *colon;
 	int ch, rc;
 
@@ -88,8 +89,11 @@ int cmd_restore(struct cli *c, int argc, char **argv)
 	o.cancel = cli_cancelled;
 	cli_catch_signals();
 	rc = cli_open_repo(c, &e, &r);
+	if (rc >= 0) /* shared: a prune must not remove what is being restored */
+		rc = repo_lock(r, REPO_LOCK_SHARED, &e, &l);
 	if (rc >= 0)
 		rc = restore_run(r, &o, &res, &e);
+	repo_unlock(l);
 	repo_free(r);
 	free(spec);
 	if (rc < 0)

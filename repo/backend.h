@@ -57,6 +57,10 @@ struct backend_ops {
 	int (*list)(struct backend *be, enum obj_type t, backend_list_fn fn, void *ud,
 		    struct err *e);
 	void (*free)(struct backend *be);
+	/* Optional (NULL: the store cannot tell): when the object was stored, in seconds since
+	 * the epoch. Prune keeps unindexed packs younger than the lock stale age by it. */
+	int (*mtime)(struct backend *be, enum obj_type t, const char *name, int64_t *ret_sec,
+		     struct err *e);
 };
 
 struct backend {

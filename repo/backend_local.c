@@ -224,6 +224,22 @@ static int local_stat(struct backend *be, enum obj_type t, const char *name, uin
 	return 0;
 }
 
+static int local_mtime(struct backend *be, enum obj_type t, const char *name, int64_t *ret_sec,
+		       struct err *e)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	int r = obj_path(t, name, path, sizeof(path));
+
+	NEED_DIR(be, e);
+	if (r < 0)
+		return err_set(e, r, "bad object name");
+	if (fstatat(BL(be)->dirfd, path, &st, 0) < 0)
+		return errno == ENOENT ? -ENOENT : fs_err(be, e, -errno, "stat", path);
+	*ret_sec = (int64_t)st.st_mtim.tv_sec;
+	return 0;
+}
+
 static int local_del(struct backend *be, enum obj_type t, const char *name, struct err *e)
 {
 	char path[PATH_MAX];
@@ -305,6 +321,7 @@ static const struct backend_ops local_ops = {
 	.del = local_del,
 	.list = local_list,
 	.free = local_free,
+	.mtime = local_mtime,
 };
 
 int backend_local_open(const char *path, const struct backend_options *o, struct err *e,

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "util/banned.h"
 #include "util/ckd.h"
@@ -240,15 +241,34 @@ ssize_t repo_blob_save(struct repo *r, enum blob_type t, const void *p, size_t n
 	return rc;
 }
 
+/* Test builds only: CAIRN_TEST_PAUSE_BEFORE_INDEX=N holds a flush for N seconds between
+ * uploading its packs and indexing them (the window in which a prune could take them). */
+static void test_pause(void)
+{
+#ifdef CAIRN_TEST_HOOKS
+	const char *s = getenv("CAIRN_TEST_PAUSE_BEFORE_INDEX");
+	long n = s ? strtol(s, NULL, 10) : 0;
+
+	for (long i = 0; i < n && i < 3600; i++)
+		sleep(1);
+#endif
+}
+
 int repo_flush(struct repo *r, struct err *e)
 {
+	size_t before;
 	int rc;
 
+	pthread_mutex_lock(&r->idx_lock);
+	before = r->n_done;
+	pthread_mutex_unlock(&r->idx_lock);
 	for (int t = 0; t < _BLOB_TYPE_MAX; t++) {
 		rc = pack_flush(r, (enum blob_type)t, e);
 		if (rc < 0)
 			return rc;
 	}
+	if (r->n_done > before) /* this flush uploaded packs */
+		test_pause();
 	return index_flush(r, 1, e);
 }
 

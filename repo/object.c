@@ -21,6 +21,12 @@ int obj_seal_put(struct repo *r, enum obj_type t, enum key_domain d, const void 
 
 	if (ckd_add(&sn, n, (size_t)KEY_SEAL_OVERHEAD))
 		return err_set(e, -EOVERFLOW, "object too large");
+	/* Index files and snapshots are written only under a live lock (when one is held). */
+	if (t == OBJ_INDEX || t == OBJ_SNAPSHOT) {
+		rc = repo_lock_check(r, e);
+		if (rc < 0)
+			return rc;
+	}
 	sealed = malloc(sn);
 	if (!sealed)
 		return err_set(e, -ENOMEM, "out of memory sealing an object");

@@ -83,6 +83,9 @@ struct repo {
 	pthread_mutex_t pack_lock[_BLOB_TYPE_MAX];
 	struct pack_writer *open_pack[_BLOB_TYPE_MAX];
 
+	pthread_mutex_t held_mu; /* guards held */
+	struct repo_lock *held;  /* locks taken through r (lock.c) */
+
 	pthread_mutex_t cctx_lock;
 	/* Two size classes: zstd resizes a context's tables to each input, so one context
 	 * fed small files and big chunks alternately would reallocate all the time. */

@@ -29,6 +29,7 @@ static int repo_alloc(const struct repo_open_params *o, struct err *e, struct re
 		return err_set(e, -ENOMEM, "out of memory");
 	pthread_mutex_init(&r->idx_lock, NULL);
 	pthread_mutex_init(&r->cctx_lock, NULL);
+	pthread_mutex_init(&r->held_mu, NULL);
 	for (int t = 0; t < _BLOB_TYPE_MAX; t++)
 		pthread_mutex_init(&r->pack_lock[t], NULL);
 	rc = backend_open(o->url, o->options, e, &r->be);
@@ -59,6 +60,7 @@ void repo_free(struct repo *r)
 			sealer_free(r->sealers[c][i]);
 	pthread_mutex_destroy(&r->idx_lock);
 	pthread_mutex_destroy(&r->cctx_lock);
+	pthread_mutex_destroy(&r->held_mu);
 	key_free(r->key);
 	backend_free(r->be);
 	free(r);

@@ -280,15 +280,23 @@ int repo_index_file_json(struct repo *r, const char *name, json_t **ret, struct 
 
 enum repo_lock_kind { REPO_LOCK_SHARED, REPO_LOCK_EXCLUSIVE, _REPO_LOCK_MAX,
 		      _REPO_LOCK_INVALID = -22 };
-/* Locks go stale when not refreshed for this long (the holder refreshes every 5 min). */
+/* Locks go stale when not refreshed for this long (the holder refreshes every 5 min), or at
+ * once when their holder ran on this host, boot and pid namespace and is gone. */
 #define REPO_LOCK_STALE_SEC (30 * 60)
 
 struct repo_lock;
-/* -EBUSY when a conflicting live lock exists (message names host and pid). */
+/* -EBUSY when a conflicting live lock exists (message names host and pid). The lock
+ * refreshes itself from its own thread until repo_unlock. */
 int repo_lock(struct repo *r, enum repo_lock_kind kind, struct err *e,
 	      struct repo_lock **ret) _must_check_;
-/* Refresh if due; cheap to call often. */
+/* -ENOLCK once l is lost (its refresh failed for longer than the lease, or its object was
+ * removed): the holder must stop. Cheap to call often. */
 int repo_lock_refresh(struct repo_lock *l, struct err *e) _must_check_;
+/* The same over every lock r holds (0 when none): the repository calls it before every
+ * pack, index and snapshot write, engines may poll it. */
+int repo_lock_check(struct repo *r, struct err *e) _must_check_;
 void repo_unlock(struct repo_lock *l);
 /* Remove stale locks (or all); returns how many. */
 ssize_t repo_locks_remove(struct repo *r, bool all, struct err *e) _must_check_;
+/* The stale age in force (REPO_LOCK_STALE_SEC, shorter in test builds when asked). */
+long repo_lock_stale_sec(void);

@@ -64,8 +64,11 @@ static void s_free(struct backend *be)
 	backend_free(IN(be));
 	free(be);
 }
-static const struct backend_ops short_ops = { "short", s_create, s_put, s_put_fd, s_tmpfile,
-					      s_get, s_stat, s_del, s_list, s_free };
+static const struct backend_ops short_ops = {
+	.scheme = "short", .create = s_create, .put = s_put, .put_fd = s_put_fd,
+	.tmpfile = s_tmpfile, .get = s_get, .stat = s_stat, .del = s_del, .list = s_list,
+	.free = s_free,
+};
 
 static int s_open(const char *spec, const struct backend_options *o, struct err *e,
 		  struct backend **ret)
