@@ -61,6 +61,11 @@ struct backend_ops {
 	 * the epoch. Prune keeps unindexed packs younger than the lock stale age by it. */
 	int (*mtime)(struct backend *be, enum obj_type t, const char *name, int64_t *ret_sec,
 		     struct err *e);
+	/* Optional (NULL: the store has no conditional create): store an object only if none
+	 * of that name exists, atomically; -EEXIST otherwise. Init creates the config with it,
+	 * so of two concurrent inits exactly one wins. */
+	int (*put_new)(struct backend *be, enum obj_type t, const char *name, const void *p,
+		       size_t n, struct err *e);
 };
 
 struct backend {

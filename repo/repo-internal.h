@@ -164,5 +164,9 @@ int blob_decode(struct repo *r, const uint8_t id[ID_BYTES], const uint8_t *seale
 /* object.c: small sealed objects (config, snapshots, locks) */
 int obj_seal_put(struct repo *r, enum obj_type t, enum key_domain d, const void *p, size_t n,
 		 char ret_name[ID_HEX], struct err *e) _must_check_;
+/* Create-only (the config): -EEXIST when an object of that name exists, through the
+ * store's conditional create or, without one, a write that is read back. */
+int obj_seal_put_new(struct repo *r, enum obj_type t, enum key_domain d, const void *p, size_t n,
+		     struct err *e) _must_check_;
 int obj_get_open(struct repo *r, enum obj_type t, enum key_domain d, const char *name,
 		 struct buf *out, struct err *e) _must_check_;

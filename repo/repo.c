@@ -164,7 +164,16 @@ int repo_create(const struct repo_open_params *o, const struct repo_create_param
 	rc = r->be->ops->put(r->be, OBJ_KEY, r->keyfile, kf, strlen(kf), e);
 	if (rc < 0)
 		goto fail;
-	rc = obj_seal_put(r, OBJ_CONFIG, KEY_DOMAIN_CONFIG, cfg, strlen(cfg), NULL, e);
+	/* The config is created exclusively: of two concurrent inits one wins, and the loser
+	 * takes its key file back and reports -EEXIST (so an agent opens the winner's). */
+	rc = obj_seal_put_new(r, OBJ_CONFIG, KEY_DOMAIN_CONFIG, cfg, strlen(cfg), e);
+	if (rc == -EEXIST) {
+		struct err ignore = ERR_INIT;
+
+		r->be->ops->del(r->be, OBJ_KEY, r->keyfile, &ignore);
+		err_reset(e, -EEXIST, "%s: a repository was created here at the same time",
+			  r->be->where);
+	}
 	if (rc < 0)
 		goto fail;
 	r->idx.loaded = true;
@@ -204,6 +213,23 @@ static int try_key(void *ud, const char *name, uint64_t size)
 	rc = keyfile_unlock((const char *)b.p, b.len, t->o->password, t->o->password_len,
 			    &t->r->key);
 	buf_release(&b);
+	if (rc == 0) {
+		/* A key of a repository that lost a concurrent init (removed a moment later)
+		 * opens with the same password but not the config: try the next one. */
+		struct err ignore = ERR_INIT;
+
+		buf_init(&b, REPO_SMALL_OBJ_MAX);
+		rc = obj_get_open(t->r, OBJ_CONFIG, KEY_DOMAIN_CONFIG, NULL, &b, &ignore);
+		buf_release(&b);
+		if (rc == -EBADMSG) {
+			key_free(t->r->key);
+			t->r->key = NULL;
+			return 0;
+		}
+		if (rc < 0 && rc != -ENOENT)
+			return err_set(t->e, rc, "%s", ignore.msg);
+		rc = 0;
+	}
 	if (rc == 0) {
 		snprintf(t->r->keyfile, sizeof(t->r->keyfile), "%s", name);
 		return 1; /* stop listing */
