@@ -5,43 +5,96 @@
 #include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/output.h"
 #include "util/banned.h"
 
 #define LS_PATH_MAX 16384
+#define LS_ESC_MAX  (4096 * 4 + 1) /* one escaped name */
 
-static int ls_dir(struct cli *c, struct repo *r, const struct node *dir, char *path, size_t len,
+/* One folder being listed: its node (owning its segment list) and the open iterator. */
+struct ls_frame {
+	struct node dir;
+	struct tree_iter it;
+	size_t len;
+};
+
+/* Depth first with an explicit stack on the heap: a pod can nest folders thousands deep,
+ * and a 16 KiB C-stack frame per level crashed at about 500. */
+static int ls_dir(struct cli *c, struct repo *r, const struct node *top, char *path, size_t len,
 		  struct err *e)
 {
-	struct tree_iter it;
+	char *esc = malloc(LS_ESC_MAX);
+	struct ls_frame *st = NULL;
+	size_t depth = 0, cap = 0;
 	struct node n;
-	int rc;
+	int rc = 0;
 
-	tree_iter_init(&it, r, dir);
-	while ((rc = tree_iter_next(&it, &n, e)) > 0) {
-		char esc[4096 * 4 + 1];
-		size_t l = len;
+	if (!esc)
+		return err_set(e, -ENOMEM, "out of memory");
+	for (;;) {
+		const struct node *dir = depth ? NULL : top;
+		struct ls_frame *f;
 
-		cli_escape(n.name, n.name_len, esc, sizeof(esc));
-		if (l + 1 + strlen(esc) < LS_PATH_MAX) {
-			l += (size_t)snprintf(path + len, LS_PATH_MAX - len, "%s%s",
-					      len && path[len - 1] == '/' ? "" : "/", esc);
+		if (dir || rc > 0) {
+			if (depth == cap) {
+				void *p = reallocarray(st, cap ? 2 * cap : 16, sizeof(*st));
+
+				if (!p) {
+					rc = err_set(e, -ENOMEM, "out of memory");
+					break;
+				}
+				st = p;
+				cap = cap ? 2 * cap : 16;
+			}
+			f = &st[depth++];
+			memset(f, 0, sizeof(*f));
+			f->len = len;
+			if (dir)
+				rc = node_copy(dir, &f->dir);
+			else
+				f->dir = n; /* takes the node */
+			if (rc < 0) {
+				depth--;
+				rc = err_set(e, rc, "out of memory");
+				break;
+			}
+			tree_iter_init(&f->it, r, &f->dir);
 		}
+		f = &st[depth - 1];
+		path[f->len] = 0;
+		rc = tree_iter_next(&f->it, &n, e);
+		if (rc <= 0) {
+			tree_iter_release(&f->it);
+			node_release(&f->dir);
+			depth--;
+			if (rc < 0 || !depth)
+				break;
+			continue;
+		}
+		len = f->len;
+		cli_escape(n.name, n.name_len, esc, LS_ESC_MAX);
+		if (len + 1 + strlen(esc) < LS_PATH_MAX)
+			len += (size_t)snprintf(path + f->len, LS_PATH_MAX - f->len, "%s%s",
+						f->len && path[f->len - 1] == '/' ? "" : "/", esc);
 		if (c->json)
 			cli_print_json(cli_node_json(&n, path));
 		else
 			printf("%s\n", path);
-		if (n.type == NODE_DIR)
-			rc = ls_dir(c, r, &n, path, l, e);
-		path[len] = 0;
-		node_release(&n);
-		if (rc < 0)
-			break;
+		if (n.type != NODE_DIR) {
+			node_release(&n);
+			rc = 0;
+		} /* else rc == 1: the loop pushes n */
 	}
-	tree_iter_release(&it);
-	return rc;
+	while (depth) {
+		tree_iter_release(&st[--depth].it);
+		node_release(&st[depth].dir);
+	}
+	free(st);
+	free(esc);
+	return rc < 0 ? rc : 0;
 }
 
 int cmd_ls(struct cli *c, int argc, char **argv)

@@ -116,15 +116,12 @@ static int note_listed(void *ud, const uint8_t pack[ID_BYTES], uint64_t size)
 	return rc < 0 ? rc : 0;
 }
 
-static int check_dir(struct ck *c, const struct extent *segs, size_t n, const char *snap);
-
+/* A file's data blobs: indexed, in a pack that exists. */
 static int check_node(struct ck *c, const struct node *n, const char *snap)
 {
 	char id[ID_HEX], pack[ID_HEX];
 	struct blob_loc loc;
 
-	if (n->type == NODE_DIR)
-		return check_dir(c, n->content, n->n_content, snap);
 	if (n->type != NODE_FILE)
 		return 0;
 	for (size_t i = 0; i < n->n_content; i++) {
@@ -148,48 +145,109 @@ static int check_node(struct ck *c, const struct node *n, const char *snap)
 	return 0;
 }
 
+/* One folder being walked: its segments (a copy), the next one, and the open iterator. */
+struct ck_frame {
+	struct extent *segs;
+	size_t n, next, saved;
+	struct tree_iter it;
+	bool open;
+};
+
+static int frame_push(struct ck_frame **st, size_t *depth, size_t *cap,
+		      const struct extent *segs, size_t n, size_t saved)
+{
+	struct ck_frame *f;
+
+	if (*depth == *cap) {
+		size_t nc = *cap ? 2 * *cap : 16;
+		void *p = reallocarray(*st, nc, sizeof(**st));
+
+		if (!p)
+			return -ENOMEM;
+		*st = p;
+		*cap = nc;
+	}
+	f = &(*st)[*depth];
+	memset(f, 0, sizeof(*f));
+	f->segs = malloc((n ? n : 1) * sizeof(*segs));
+	if (!f->segs)
+		return -ENOMEM;
+	if (n)
+		memcpy(f->segs, segs, n * sizeof(*segs));
+	f->n = n;
+	f->saved = saved;
+	(*depth)++;
+	return 0;
+}
+
+/* Depth first over the folder made of segs, with an explicit stack on the heap: a pod can
+ * nest folders thousands deep, and a frame per level on the C stack would crash. */
 static int check_dir(struct ck *c, const struct extent *segs, size_t n, const char *snap)
 {
-	size_t saved = strlen(c->path);
+	struct ck_frame *st = NULL;
+	size_t depth = 0, cap = 0;
 	char id[ID_HEX];
-	int rc = 0;
+	int rc;
 
-	for (size_t i = 0; i < n; i++) {
-		struct tree_iter it;
-		struct node node;
+	rc = frame_push(&st, &depth, &cap, segs, n, strlen(c->path));
+	while (rc >= 0 && depth) {
+		struct ck_frame *f = &st[depth - 1];
 		struct err e = ERR_INIT;
+		struct node node;
 
-		rc = repo_idset_add(&c->trees, segs[i].id);
-		if (rc < 0)
-			return rc;
-		if (rc == 0)
-			continue; /* seen in this or an earlier snapshot: checked already */
-		c->res->trees++;
-		hex_encode(segs[i].id, ID_BYTES, id);
-		if (!repo_blob_known(c->r, BLOB_TREE, segs[i].id)) {
-			problem(c, "snapshot %.8s: %s: tree %s is missing from the index", snap,
-				c->path[0] ? c->path : "/", id);
+		c->path[f->saved] = 0;
+		if (!f->open) {
+			const struct extent *seg;
+
+			if (f->next >= f->n) {
+				free(f->segs);
+				depth--;
+				continue;
+			}
+			seg = &f->segs[f->next++];
+			rc = repo_idset_add(&c->trees, seg->id);
+			if (rc <= 0)
+				continue; /* seen in this or an earlier snapshot: checked already */
+			rc = 0;
+			c->res->trees++;
+			if (!repo_blob_known(c->r, BLOB_TREE, seg->id)) {
+				hex_encode(seg->id, ID_BYTES, id);
+				problem(c, "snapshot %.8s: %s: tree %s is missing from the index", snap,
+					c->path[0] ? c->path : "/", id);
+				continue;
+			}
+			tree_iter_init_root(&f->it, c->r, seg, 1);
+			f->open = true;
+		}
+		rc = tree_iter_next(&f->it, &node, &e);
+		if (rc <= 0) {
+			tree_iter_release(&f->it);
+			f->open = false;
+			if (rc < 0 && rc != -ENOMEM) {
+				problem(c, "snapshot %.8s: %s: %s", snap, c->path[0] ? c->path : "/",
+					e.msg);
+				rc = 0;
+			}
 			continue;
 		}
-		tree_iter_init_root(&it, c->r, &segs[i], 1);
-		while ((rc = tree_iter_next(&it, &node, &e)) > 0) {
-			snprintf(c->path + saved, sizeof(c->path) - saved, "/%.*s",
-				 (int)node.name_len, node.name);
+		snprintf(c->path + f->saved, sizeof(c->path) - f->saved, "/%.*s",
+			 (int)node.name_len, node.name);
+		if (node.type == NODE_DIR)
+			rc = frame_push(&st, &depth, &cap, node.content, node.n_content,
+					strlen(c->path));
+		else
 			rc = check_node(c, &node, snap);
-			c->path[saved] = 0;
-			node_release(&node);
-			if (rc < 0)
-				break;
-		}
-		tree_iter_release(&it);
-		if (rc < 0 && rc != -ENOMEM) {
-			problem(c, "snapshot %.8s: %s: %s", snap, c->path[0] ? c->path : "/", e.msg);
-			rc = 0;
-		}
-		if (rc < 0)
-			return rc;
+		node_release(&node);
 	}
-	return 0;
+	while (depth) {
+		struct ck_frame *f = &st[--depth];
+
+		if (f->open)
+			tree_iter_release(&f->it);
+		free(f->segs);
+	}
+	free(st);
+	return rc < 0 ? rc : 0;
 }
 
 static void pack_problem(void *ud, const uint8_t pack[ID_BYTES], const uint8_t *blob,

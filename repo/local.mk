@@ -16,6 +16,7 @@ tests_unit_test_kdf_bounds_LDADD = $(CAIRN_LIBS)
 tests_unit_test_pack_verify_LDADD = $(CAIRN_LIBS)
 tests_unit_test_tree_names_LDADD = $(CAIRN_LIBS)
 tests_unit_test_blob_type_LDADD = $(CAIRN_LIBS)
-REPO_E2E = tests/e2e/repo-names.sh tests/e2e/repo-locks.sh tests/e2e/repo-init-race.sh
+REPO_E2E = tests/e2e/repo-names.sh tests/e2e/repo-locks.sh tests/e2e/repo-init-race.sh \
+	tests/e2e/repo-deep.sh
 TESTS += $(REPO_E2E)
 EXTRA_DIST += $(REPO_E2E)
