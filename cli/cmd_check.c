@@ -92,7 +92,7 @@ int cmd_check(struct cli *c, int argc, char **argv)
 	}
 	rc = cli_open_repo(c, &e, &r);
 	if (rc >= 0) /* shared: a prune mid-way would look like damage */
-		rc = repo_lock(r, REPO_LOCK_SHARED, &e, &l);
+		rc = repo_lock_reader(r, &e, &l);
 	if (rc >= 0)
 		rc = repo_check_full(r, &o, &x, on_problem, c, &res, &xr, &e);
 	repo_unlock(l);

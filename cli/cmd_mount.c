@@ -99,7 +99,7 @@ int cmd_mount(struct cli *c, int argc, char **argv)
 		return cli_fail(c, &e, rc);
 	rc = cli_open_repo(c, &e, &r);
 	if (rc >= 0) /* shared, for as long as the mount serves: prune waits */
-		rc = repo_lock(r, REPO_LOCK_SHARED, &e, &l);
+		rc = repo_lock_reader(r, &e, &l);
 	if (rc < 0)
 		goto out;
 	log_info("serving snapshots at %s; stop with Ctrl-C or `fusermount3 -u %s`", o.mountpoint,

@@ -26,6 +26,19 @@ static void on_progress(void *ud, const struct restore_progress *p)
 					 (json_int_t)p->bytes_done));
 }
 
+static int restore_preflight(struct repo *r, const struct restore_opts *o, struct err *e)
+{
+	struct snapshot s = { 0 };
+	struct node n = { 0 };
+	int rc = repo_snapshot_load(r, o->snapshot, &s, e);
+
+	if (rc >= 0)
+		rc = repo_tree_lookup(r, &s, o->subdir ? o->subdir : "/", &n, e);
+	node_release(&n);
+	snapshot_release(&s);
+	return rc;
+}
+
 int cmd_restore(struct cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -89,8 +102,10 @@ int cmd_restore(struct cli *c, int argc, char **argv)
 	o.cancel = cli_cancelled;
 	cli_catch_signals();
 	rc = cli_open_repo(c, &e, &r);
+	if (rc >= 0) /* bad input fails before anything (a lock) is written */
+		rc = restore_preflight(r, &o, &e);
 	if (rc >= 0) /* shared: a prune must not remove what is being restored */
-		rc = repo_lock(r, REPO_LOCK_SHARED, &e, &l);
+		rc = repo_lock_reader(r, &e, &l);
 	if (rc >= 0)
 		rc = restore_run(r, &o, &res, &e);
 	repo_unlock(l);

@@ -412,6 +412,20 @@ fail:
 	return rc;
 }
 
+int repo_lock_reader(struct repo *r, struct err *e, struct repo_lock **ret)
+{
+	int rc = repo_lock(r, REPO_LOCK_SHARED, e, ret);
+
+	if (rc == -EROFS || rc == -ENOENT) {
+		/* A read-only location (or a copy with no locks folder): no prune can run through
+		 * it from here, and refusing would make a read-only restore impossible. */
+		err_clear(e);
+		*ret = NULL;
+		return 0;
+	}
+	return rc;
+}
+
 int repo_lock_refresh(struct repo_lock *l, struct err *e)
 {
 	int rc = 0;

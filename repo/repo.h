@@ -289,6 +289,10 @@ struct repo_lock;
  * refreshes itself from its own thread until repo_unlock. */
 int repo_lock(struct repo *r, enum repo_lock_kind kind, struct err *e,
 	      struct repo_lock **ret) _must_check_;
+/* A shared lock for readers (restore, check, mount): as repo_lock, but where the store
+ * refuses the lock write (read-only location, no locks folder) it returns 0 with *ret =
+ * NULL and the reader goes on unlocked. */
+int repo_lock_reader(struct repo *r, struct err *e, struct repo_lock **ret) _must_check_;
 /* -ENOLCK once l is lost (its refresh failed for longer than the lease, or its object was
  * removed): the holder must stop. Cheap to call often. */
 int repo_lock_refresh(struct repo_lock *l, struct err *e) _must_check_;
