@@ -83,6 +83,8 @@ int main(void)
 		cp.kdf = cheap;
 		ok(repo_create(&o, &cp, &e, &r) == 0, "create: %s", e.msg);
 		/* A forged key file: another master key, absurd cost. */
+		free(json);
+		json = NULL;
 		ok(key_generate(&k2) == 0 && keyfile_create(k2, "pw", 2, &cheap, "h", &json) == 0,
 		   "a second key file");
 		bad = with_cost(json, 17, 8192);
