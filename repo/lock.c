@@ -180,8 +180,8 @@ static int lock_read(struct repo *r, const char *name, struct lock_info *li, str
 	if (rc >= 0) {
 		o = json_loadb((const char *)b.p, b.len, 0, NULL);
 		if (!o || json_unpack(o, "{s:b, s:I, s:I, s:s, s?s, s?s, s?I}", "exclusive", &excl,
-				      "time", &t, "pid", &pid, "hostname", &host, "boot_id", &boot,
-				      "pid_ns", &pidns, "start", &start) < 0)
+		                      "time", &t, "pid", &pid, "hostname", &host, "boot_id", &boot,
+		                      "pid_ns", &pidns, "start", &start) < 0)
 			rc = -EBADMSG;
 	}
 	if (rc >= 0) {
@@ -199,7 +199,7 @@ static int lock_read(struct repo *r, const char *name, struct lock_info *li, str
 }
 
 static int lock_write(struct repo *r, enum repo_lock_kind kind, char ret_name[ID_HEX],
-		      struct err *e)
+                      struct err *e)
 {
 	struct self me;
 	json_t *o;
@@ -208,10 +208,10 @@ static int lock_write(struct repo *r, enum repo_lock_kind kind, char ret_name[ID
 
 	self_get(&me);
 	o = json_pack("{s:b, s:I, s:I, s:s, s:I, s:s, s:s, s:I}", "exclusive",
-		      kind == REPO_LOCK_EXCLUSIVE, "time", (json_int_t)time(NULL), "pid",
-		      (json_int_t)getpid(), "hostname", me.host, "uid", (json_int_t)getuid(),
-		      "boot_id", me.boot, "pid_ns", me.pidns, "start",
-		      (json_int_t)proc_start((long)getpid()));
+	              kind == REPO_LOCK_EXCLUSIVE, "time", (json_int_t)time(NULL), "pid",
+	              (json_int_t)getpid(), "hostname", me.host, "uid", (json_int_t)getuid(),
+	              "boot_id", me.boot, "pid_ns", me.pidns, "start",
+	              (json_int_t)proc_start((long)getpid()));
 	s = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	json_decref(o);
 	if (!s)
@@ -257,10 +257,10 @@ static int scan_one(void *ud, const char *name, uint64_t size)
 		return 0;
 	if (s->kind == REPO_LOCK_EXCLUSIVE || li.exclusive) {
 		s->conflict = err_set(s->e, -EBUSY,
-				      "repository is locked %s by pid %lld on %s (lock %.8s, "
-				      "refreshed %llds ago; 'cairn unlock' removes stale locks)",
-				      li.exclusive ? "exclusively" : "", (long long)li.pid, li.host,
-				      name, (long long)(time(NULL) - li.time));
+		                      "repository is locked %s by pid %lld on %s (lock %.8s, "
+		                      "refreshed %llds ago; 'cairn unlock' removes stale locks)",
+		                      li.exclusive ? "exclusively" : "", (long long)li.pid, li.host,
+		                      name, (long long)(time(NULL) - li.time));
 		return -EBUSY;
 	}
 	return 0;
@@ -284,7 +284,7 @@ static bool lease_over(struct repo_lock *l)
 
 	if (!l->lost && now_sec() - l->refreshed >= (double)lease_sec()) {
 		snprintf(why, sizeof(why), "not refreshed for %.0fs (stale after %lds)",
-			 now_sec() - l->refreshed, stale_sec());
+		         now_sec() - l->refreshed, stale_sec());
 		mark_lost(l, why);
 	}
 	return l->lost;
@@ -347,9 +347,9 @@ static void *refresher(void *arg)
 static int lost_error(struct repo_lock *l, struct err *e)
 {
 	return err_set(e, -ENOLCK,
-		       "repository lock %.8s lost: %s; stopping without writing more (run it "
-		       "again)",
-		       l->name, l->why);
+	               "repository lock %.8s lost: %s; stopping without writing more (run it "
+	               "again)",
+	               l->name, l->why);
 }
 
 /* ---- public ---- */

@@ -29,8 +29,9 @@ int main(void)
 	struct node d = { .type = NODE_DIR, .mode = 040755, .name = "d", .name_len = 1 };
 	struct node f = { .type = NODE_FILE, .mode = 0100644, .name = "f", .name_len = 1 };
 	struct extent dx = { .len = 1 }, fx = { 0 }, rx = { .len = 2 };
-	struct snapshot s = { .time_sec = 1, .hostname = "h", .username = "u",
-			      .program_version = "t" };
+	struct snapshot s = {
+		.time_sec = 1, .hostname = "h", .username = "u", .program_version = "t"
+	};
 	struct repo_lock *l = NULL;
 	struct repo_prune_opts po = { .max_unused_pct = 0 };
 	struct repo_prune_result pr;
@@ -64,8 +65,8 @@ int main(void)
 	f.n_content = 1;
 	f.size = seg.len;
 	ok(tree_encode_header(&root) == 0 && tree_encode_node(&root, &d) == 0 &&
-		   tree_encode_node(&root, &f) == 0 &&
-		   repo_blob_save(r, BLOB_TREE, root.p, root.len, id_root, &e) >= 0,
+	       tree_encode_node(&root, &f) == 0 &&
+	       repo_blob_save(r, BLOB_TREE, root.p, root.len, id_root, &e) >= 0,
 	   "a root holding both");
 	memcpy(rx.id, id_root, ID_BYTES);
 	s.tree = &rx;

@@ -22,12 +22,12 @@ static int s_create(struct backend *be, struct err *e)
 	return IN(be)->ops->create(IN(be), e);
 }
 static int s_put(struct backend *be, enum obj_type t, const char *name, const void *p, size_t n,
-		 struct err *e)
+                 struct err *e)
 {
 	return IN(be)->ops->put(IN(be), t, name, p, n, e);
 }
 static int s_put_fd(struct backend *be, enum obj_type t, const char *name, int fd, uint64_t n,
-		    struct err *e)
+                    struct err *e)
 {
 	return IN(be)->ops->put_fd(IN(be), t, name, fd, n, e);
 }
@@ -36,7 +36,7 @@ static int s_tmpfile(struct backend *be, int *fd, struct err *e)
 	return IN(be)->ops->tmpfile(IN(be), fd, e);
 }
 static int s_get(struct backend *be, enum obj_type t, const char *name, uint64_t off, uint64_t n,
-		 struct buf *out, struct err *e)
+                 struct buf *out, struct err *e)
 {
 	uint64_t size;
 
@@ -46,7 +46,7 @@ static int s_get(struct backend *be, enum obj_type t, const char *name, uint64_t
 	return IN(be)->ops->get(IN(be), t, name, off, n, out, e);
 }
 static int s_stat(struct backend *be, enum obj_type t, const char *name, uint64_t *size,
-		  struct err *e)
+                  struct err *e)
 {
 	return IN(be)->ops->stat(IN(be), t, name, size, e);
 }
@@ -54,8 +54,7 @@ static int s_del(struct backend *be, enum obj_type t, const char *name, struct e
 {
 	return IN(be)->ops->del(IN(be), t, name, e);
 }
-static int s_list(struct backend *be, enum obj_type t, backend_list_fn fn, void *ud,
-		  struct err *e)
+static int s_list(struct backend *be, enum obj_type t, backend_list_fn fn, void *ud, struct err *e)
 {
 	return IN(be)->ops->list(IN(be), t, fn, ud, e);
 }
@@ -65,13 +64,20 @@ static void s_free(struct backend *be)
 	free(be);
 }
 static const struct backend_ops short_ops = {
-	.scheme = "short", .create = s_create, .put = s_put, .put_fd = s_put_fd,
-	.tmpfile = s_tmpfile, .get = s_get, .stat = s_stat, .del = s_del, .list = s_list,
+	.scheme = "short",
+	.create = s_create,
+	.put = s_put,
+	.put_fd = s_put_fd,
+	.tmpfile = s_tmpfile,
+	.get = s_get,
+	.stat = s_stat,
+	.del = s_del,
+	.list = s_list,
 	.free = s_free,
 };
 
 static int s_open(const char *spec, const struct backend_options *o, struct err *e,
-		  struct backend **ret)
+                  struct backend **ret)
 {
 	struct shortbe *s = calloc(1, sizeof(*s));
 	int rc;
@@ -94,8 +100,7 @@ struct seen {
 	int problems, past, size;
 };
 
-static void on_problem(void *ud, const uint8_t pack[ID_BYTES], const uint8_t *blob,
-		       const char *msg)
+static void on_problem(void *ud, const uint8_t pack[ID_BYTES], const uint8_t *blob, const char *msg)
 {
 	struct seen *s = ud;
 

@@ -86,8 +86,9 @@ int main(void)
 	{
 		struct node x = { .type = NODE_DIR, .mode = 040755, .name = "x", .name_len = 1 };
 		struct extent sub = { .len = 1 }, root = { .len = 1 };
-		struct snapshot s = { .time_sec = 1, .hostname = "h", .username = "u",
-				      .program_version = "t" };
+		struct snapshot s = {
+			.time_sec = 1, .hostname = "h", .username = "u", .program_version = "t"
+		};
 		struct probs pr = { 0 };
 		struct repo_check_opts co = { 0 };
 		struct repo_check_result res;
@@ -96,13 +97,13 @@ int main(void)
 		int rc;
 
 		ok(encode_one(&b, "..", 2) == 0 &&
-			   repo_blob_save(r, BLOB_TREE, b.p, b.len, sub.id, &e) >= 0,
+		       repo_blob_save(r, BLOB_TREE, b.p, b.len, sub.id, &e) >= 0,
 		   "store a tree with an entry '..'");
 		x.content = &sub;
 		x.n_content = 1;
 		buf_reset(&b);
 		ok(tree_encode_header(&b) == 0 && tree_encode_node(&b, &x) == 0 &&
-			   repo_blob_save(r, BLOB_TREE, b.p, b.len, root.id, &e) >= 0,
+		       repo_blob_save(r, BLOB_TREE, b.p, b.len, root.id, &e) >= 0,
 		   "and a root holding it");
 		s.tree = &root;
 		s.n_tree = 1;
