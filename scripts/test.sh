@@ -77,7 +77,7 @@ run_build() {
 		fail=$((fail + 1))
 	fi
 }
-run_build "$top/build-ci" --enable-werror CC=gcc
-run_build "$top/build-asan" --enable-werror --enable-sanitizers CC=clang
+run_build "$top/build-ci" --enable-werror --enable-test-hooks CC=gcc
+run_build "$top/build-asan" --enable-werror --enable-sanitizers --enable-test-hooks CC=clang
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
