@@ -16,3 +16,8 @@ tests_unit_test_walk_LDADD = $(CAIRN_LIBS)
 check_PROGRAMS += tests/unit/test-pipeline
 TESTS += tests/unit/test-pipeline
 tests_unit_test_pipeline_LDADD = $(CAIRN_LIBS)
+
+# Blobs waiting for an index file are bounded by count (small-files backups, repo/blob.c).
+check_PROGRAMS += tests/unit/test-index-bound
+TESTS += tests/unit/test-index-bound
+tests_unit_test_index_bound_LDADD = $(CAIRN_LIBS)
