@@ -65,8 +65,9 @@ int main(void)
 	}
 	is_int((int)failed, 0, "60000 small blobs stored");
 	before = count_files(dir, "index");
-	ok(before >= 1, "an index file is written before the end (%zu): blobs waiting for one "
-			"are bounded by count",
+	ok(before >= 1,
+	   "an index file is written before the end (%zu): blobs waiting for one "
+	   "are bounded by count",
 	   before);
 	ok(repo_flush(r, &e) == 0, "flush: %s", e.msg);
 	ok(count_files(dir, "index") > before, "the rest goes into one more at the flush");
