@@ -26,3 +26,7 @@ tests_unit_test_stream_LDADD = $(CAIRN_LIBS)
 # producers, Ctrl-C, peak RSS of 1 GiB).
 TESTS += tests/e2e/backup-stdin.sh
 EXTRA_DIST += tests/e2e/backup-stdin.sh
+# Blobs waiting for an index file are bounded by count (small-files backups, repo/blob.c).
+check_PROGRAMS += tests/unit/test-index-bound
+TESTS += tests/unit/test-index-bound
+tests_unit_test_index_bound_LDADD = $(CAIRN_LIBS)

@@ -72,7 +72,7 @@ static const struct cmd_flag init_flags[] = {
 	{ "chunk-avg", 0, 'a', "SIZE", "1M", "average chunk" },
 	{ "chunk-max", 0, 'M', "SIZE", "8M", "largest chunk" },
 	{ "pack-size", 0, 'P', "SIZE", "16M", "target pack file size" },
-	{ "compression", 0, 'z', "LEVEL", "3", "zstd level" },
+	{ "compression", 0, 'z', "LEVEL", "1", "zstd level" },
 	{ "kdf-memory-mib", 0, 'K', "N", "19", "Argon2id memory for the password, in MiB" },
 	{ "kdf-iterations", 0, 'I', "N", "2", "Argon2id passes" },
 	END_FLAGS,

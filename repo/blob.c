@@ -132,7 +132,22 @@ bool repo_blob_claim(struct repo *r, enum blob_type t, const uint8_t id[ID_BYTES
 	return mine;
 }
 
-/* Write an index file for every pack finished since the last one. */
+/* Blobs of finished packs waiting for an index file: each costs its pack_blob here and
+ * its encoding when the file is written, so a volume of small files (thousands of blobs per
+ * pack) flushes by blob count long before INDEX_PACKS_PER_FILE packs. */
+#define INDEX_BLOBS_PER_FILE 32768
+
+static size_t done_blobs(const struct repo *r)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < r->n_done; i++)
+		n += r->done[i].n_blobs;
+	return n;
+}
+
+/* Write an index file for every pack finished since the last one, once min_packs packs or
+ * INDEX_BLOBS_PER_FILE blobs wait. */
 static int index_flush(struct repo *r, size_t min_packs, struct err *e)
 {
 	struct pack_done *done;
@@ -140,7 +155,8 @@ static int index_flush(struct repo *r, size_t min_packs, struct err *e)
 	int rc;
 
 	pthread_mutex_lock(&r->idx_lock);
-	if (r->n_done < (min_packs ? min_packs : 1)) {
+	if (!r->n_done ||
+	    (r->n_done < (min_packs ? min_packs : 1) && done_blobs(r) < INDEX_BLOBS_PER_FILE)) {
 		pthread_mutex_unlock(&r->idx_lock);
 		return 0;
 	}
