@@ -2,6 +2,7 @@
 # (tests/kubeapi/) with its tests. Install script: tests/kubeapi/deps.sh.
 KUBEAPI_FILES = tests/kubeapi/kubeapi.py tests/kubeapi/kinds.py tests/kubeapi/store.py \
 	tests/kubeapi/objutil.py tests/kubeapi/table.py tests/kubeapi/openapi.py tests/kubeapi/protobuf.py tests/kubeapi/schema.py tests/kubeapi/mkobj.py \
+	tests/kubeapi/fixtures/velero.yaml \
 	tests/kubeapi/start.sh tests/kubeapi/stop.sh tests/kubeapi/deps.sh \
 	tests/kubeapi/README.md tests/kubeapi/selftest.py tests/e2e/kubeapi-lib.sh
 MANIFEST_FILES = daemonset/kustomization.yaml daemonset/namespace.yaml daemonset/rbac.yaml \

@@ -575,7 +575,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.send_json(200, inj)
         if what == "inject" and m == "GET":
             with self.server.meta_lock:
-                return self.send_json(200, {"items": list(self.server.injections)})
+                items = [dict(i) for i in self.server.injections]
+            return self.send_json(200, {"items": items})
         raise ApiError(404, "NotFound", "unknown test endpoint")
 
 
