@@ -9,7 +9,9 @@ trap ka_cleanup EXIT
 echo "1..41"
 command -v kubectl >/dev/null || { echo "Bail out! kubectl missing (tests/kubeapi/deps.sh)"; exit 1; }
 command -v curl >/dev/null || { echo "Bail out! curl missing (tests/kubeapi/deps.sh)"; exit 1; }
-ka_start
+# Velero-shaped CRDs with open schemas serve as the generic custom kinds here.
+ka_start --load "$KA_HOME/fixtures/velero-open.yaml"
+kubectl config set-context --current --namespace velero >/dev/null
 W=$KA_DIR/work
 mkdir -p "$W"
 
