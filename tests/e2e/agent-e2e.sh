@@ -128,7 +128,7 @@ fill "$V1" 3
 fill "$V2" 2
 fill "$V3" 1
 mkdir -p "$W/hp3/$U3/volumes/kubernetes.io~empty-dir"
-U9=$(create_pod p9 n9 '[{name: cache, emptyDir: {}}]')
+create_pod p9 n9 '[{name: cache, emptyDir: {}}]' >/dev/null
 check "pods have uids" test -n "$U1" -a -n "$U2" -a -n "$U3"
 
 for n in 1 2 3; do start_agent $n; done

@@ -101,7 +101,7 @@ metadata: {name: cm, namespace: app}
 spec: {accessModes: [ReadWriteOnce], volumeName: pv-mig, resources: {requests: {storage: 1Gi}}}
 EOF2
 U1=$(create_pod p1 n1 '[{name: cache, emptyDir: {}}, {name: mig, persistentVolumeClaim: {claimName: cm}}]')
-U2=$(create_pod p2 n2 '[{name: cache, emptyDir: {}}]')
+create_pod p2 n2 '[{name: cache, emptyDir: {}}]' >/dev/null
 # p1 runs: the agent's start-up check looks for its folder.
 kcurl "/api/v1/namespaces/app/pods/p1/status" -X PATCH \
 	-H 'Content-Type: application/merge-patch+json' -d '{"status":{"phase":"Running"}}' >/dev/null
