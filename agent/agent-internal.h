@@ -21,8 +21,18 @@
 /* The folder name under volumes/<plugin>/ for volume `name` of a pod, Velero's way: the
  * volume name; for a PVC the bound PV name, plus "/mount" when the PV is CSI; for an
  * inline CSI volume "<name>/mount". podvol is the entry of pod.spec.volumes; pv is the
- * bound PersistentVolume (NULL for non-PVC volumes). -EINVAL for an unsafe name. */
-int kubelet_volume_dir(const json_t *podvol, const json_t *pv, char *out, size_t n,
+ * bound PersistentVolume (NULL for non-PVC volumes); drivers is the CSIDriverList (NULL
+ * when not needed, see kubelet_pv_needs_drivers). -EINVAL for an unsafe name. */
+int kubelet_volume_dir(const json_t *podvol, const json_t *pv, const json_t *drivers, char *out,
+                       size_t n, struct err *e) _must_check_;
+/* True when pv has no spec.csi but an annotation (provisioned-by, migrated-to) may name a
+ * CSI driver: an in-tree PV migrated to CSI is mounted as a CSI volume. */
+bool kubelet_pv_needs_drivers(const json_t *pv);
+/* Check the kubelet pods folder against the pods the API server says run on this node:
+ * each must have its <host_pods>/<uid> folder. -ENOENT with a message naming the first
+ * pod whose folder is missing (the host path is wrong); -ENOTDIR when host_pods is not a
+ * folder. pods is a PodList's items array. */
+int kubelet_check_pods(const char *host_pods, const json_t *pods, size_t *ret_checked,
                        struct err *e) _must_check_;
 /* Exactly one match of <host_pods>/<pod_uid>/volumes/ * /<dir>, malloc'ed into ret;
  * -ENOENT none, -ENOTUNIQ several; the message names the pattern. */
@@ -33,7 +43,11 @@ const json_t *kubelet_pod_volume(const json_t *pod, const char *volume);
 
 /* ---- PodVolumeBackup records (pvb.c) ---- */
 
-#define PVB_FINALIZER     "velero.io/pod-volume-finalizer"
+/* cairn's own API group: the agent never reads or writes another group's objects. */
+#define CAIRN_API         "/apis/cairn.dev/v1alpha1"
+#define PVB_FINALIZER     "cairn.dev/pod-volume-finalizer"
+#define PVB_LABEL_BACKUP  "cairn.dev/backup-name"
+#define PVB_LABEL_UID     "cairn.dev/backup-uid"
 #define PVB_EMPTY_MESSAGE "volume was empty so no snapshot was taken"
 
 enum pvb_phase {
@@ -50,7 +64,7 @@ enum pvb_phase {
 /* Borrowed views into a PodVolumeBackup's JSON; valid while the object lives. */
 struct pvb {
 	const char *name, *ns, *uid;
-	const char *node, *volume, *bsl, *uploader, *repo_id;
+	const char *node, *volume, *bsl;
 	const char *pod_ns, *pod_name, *pod_uid;
 	const json_t *tags; /* spec.tags object or NULL */
 	enum pvb_phase phase;
@@ -61,10 +75,7 @@ const char *pvb_phase_name(enum pvb_phase p);
 enum pvb_phase pvb_phase_from_name(const char *s);
 /* -EINVAL when a required field (name, spec.node, spec.volume, spec.pod) is missing. */
 int pvb_parse(const json_t *obj, struct pvb *ret) _must_check_;
-/* uploader_types is a comma list ("cairn,kopia"); an empty spec.uploaderType is taken
- * as "cairn" (objects written by our own controller may leave it out). */
-bool pvb_uploader_served(const char *uploader, const char *uploader_types);
-bool pvb_claimable(const struct pvb *p, const char *node, const char *uploader_types);
+bool pvb_claimable(const struct pvb *p, const char *node);
 bool pvb_terminal(enum pvb_phase p);
 
 struct pvb_status {
@@ -76,7 +87,7 @@ struct pvb_status {
 	uint64_t total_bytes, bytes_done;
 	bool has_incremental;
 	uint64_t incremental_bytes;
-	time_t start, completion; /* 0 leaves them */
+	time_t accepted, start, completion; /* 0 leaves them */
 };
 
 /* Write s into obj.status (creating it), keeping fields s leaves alone. */
@@ -106,12 +117,42 @@ void metrics_running(struct metrics *m, int delta);
 void metrics_status_latency(struct metrics *m, double seconds);
 void metrics_healthy(struct metrics *m, bool ok);
 
+/* ---- the table of this node's PodVolumeBackups (ptable.c) ---- */
+
+struct job;
+struct pentry {
+	char *uid;
+	json_t *obj; /* the newest object seen (owned) */
+	struct job *job;
+	bool seen;    /* in the current re-list */
+	bool gone;    /* deleted while its job runs */
+	bool gave_up; /* its end could not be recorded: not started again by this process */
+	bool resume;  /* Accepted by a previous process: claim it again */
+	uint64_t hash;
+	struct pentry *next;
+};
+struct ptab {
+	struct pentry **buckets;
+	size_t n_buckets, n;
+};
+void ptab_init(struct ptab *t);
+/* Borrowed entry or NULL. */
+struct pentry *ptab_find(const struct ptab *t, const char *uid);
+/* A new zeroed entry for uid (not checked for duplicates); -ENOMEM. */
+int ptab_add(struct ptab *t, const char *uid, struct pentry **ret) _must_check_;
+/* Frees the entry and its object (not its job). */
+void ptab_del(struct ptab *t, struct pentry *en);
+/* Iteration: ptab_next(t, NULL) is the first entry; take the next one before deleting. */
+struct pentry *ptab_next(const struct ptab *t, const struct pentry *en);
+void ptab_release(struct ptab *t);
+
 /* ---- the agent's shared context and its jobs (agent.c, job.c, jobprep.c) ---- */
 
 struct agent_ctx {
 	const struct agent_config *cfg;
 	struct kube_config kc;
-	const char *ns; /* namespace of the PodVolumeBackups */
+	const char *ns;       /* namespace of the PodVolumeBackups */
+	char collection[512]; /* CAIRN_API/namespaces/<ns>/podvolumebackups */
 	struct metrics *metrics;
 };
 
@@ -142,9 +183,13 @@ struct repo;
 int job_open_repo(struct kube *k, const struct agent_ctx *a, const struct pvb *p, struct repo **ret,
                   struct err *e) _must_check_;
 
-struct job;
-/* Start a thread that claims and backs up the PVB in obj (obj is copied). */
-int job_start(const struct agent_ctx *a, const json_t *obj, struct job **ret) _must_check_;
+/* Start a thread that claims and backs up the PVB in obj (obj is copied). resume: the PVB
+ * is Accepted by an earlier agent process on this node and is claimed again. */
+int job_start(const struct agent_ctx *a, const json_t *obj, bool resume,
+              struct job **ret) _must_check_;
+/* True when the job's end could not be recorded (a write the server refuses): the agent
+ * must not start it again. */
+bool job_gave_up(struct job *j);
 /* Ask the job to stop: cancel (spec.cancel or deletion -> Canceled) or shutdown (Failed). */
 void job_cancel(struct job *j, bool shutdown);
 bool job_done(struct job *j);

@@ -33,100 +33,76 @@ static void on_signal(int sig)
 
 /* Every tracked PVB is on this node and not finished (or has a job still running). */
 #define AGENT_MAX_ENTRIES 100000
-
-struct entry {
-	char *name;
-	json_t *obj;
-	struct job *job;
-	bool seen; /* in the current re-list */
-	bool gone; /* deleted while its job runs */
-};
+/* /healthz fails once the watch has been failing (or has not synced) this long. */
+#define AGENT_WATCH_UNHEALTHY_SEC 60
 
 struct agent {
 	struct agent_ctx ctx;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	struct entry *ents;
-	size_t n, cap;
+	struct ptab tab;
 	bool synced;    /* a first full list arrived */
 	bool recovered; /* start-up leftovers handled */
 	int running;
-	char collection[512];
+	time_t started, failing_since; /* monotonic seconds; 0: the watch is fine */
 };
 
-static struct entry *find(struct agent *ag, const char *name)
+static time_t mono_sec(void)
 {
-	size_t i;
+	struct timespec ts;
 
-	for (i = 0; i < ag->n; i++)
-		if (strcmp(ag->ents[i].name, name) == 0)
-			return &ag->ents[i];
-	return NULL;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
 }
 
-static void drop(struct agent *ag, struct entry *en)
+static void drop(struct agent *ag, struct pentry *en)
 {
-	free(en->name);
-	json_decref(en->obj);
-	*en = ag->ents[--ag->n];
+	ptab_del(&ag->tab, en);
 }
 
-static void upsert(struct agent *ag, const char *name, json_t *obj)
+static void upsert(struct agent *ag, struct pentry *en, const char *uid, json_t *obj)
 {
-	struct entry *en = find(ag, name), *grown;
-
 	if (!en) {
-		if (ag->n >= AGENT_MAX_ENTRIES) {
-			log_warn("more than %d unfinished PodVolumeBackups on this node; %s waits",
-			         AGENT_MAX_ENTRIES, name);
+		if (ag->tab.n >= AGENT_MAX_ENTRIES) {
+			log_warn(
+			    "more than %d unfinished PodVolumeBackups on this node; uid %s waits",
+			    AGENT_MAX_ENTRIES, uid);
 			return;
 		}
-		if (ag->n == ag->cap) {
-			size_t cap = ag->cap ? ag->cap * 2 : 64;
-
-			grown = realloc(ag->ents, cap * sizeof(*grown));
-			if (!grown)
-				return; /* the next re-list brings it back */
-			ag->ents = grown;
-			ag->cap = cap;
-		}
-		en = &ag->ents[ag->n];
-		memset(en, 0, sizeof(*en));
-		en->name = strdup(name);
-		if (!en->name)
-			return;
-		ag->n++;
+		if (ptab_add(&ag->tab, uid, &en) < 0)
+			return; /* the next re-list brings it back */
 	}
 	json_decref(en->obj);
 	en->obj = json_incref(obj);
 	en->seen = true;
 }
 
-/* Runs in the watch thread. */
+/* Runs in the watch thread. Objects of other nodes are never kept. */
 static void on_event(void *ud, enum watch_kind kind, json_t *obj)
 {
 	struct agent *ag = ud;
-	struct entry *en;
+	struct pentry *en, *next;
 	struct pvb p;
-	size_t i;
 
 	pthread_mutex_lock(&ag->lock);
+	ag->failing_since = 0;
 	if (kind == WATCH_SYNC_BEGIN) {
-		for (i = 0; i < ag->n; i++)
-			ag->ents[i].seen = false;
+		for (en = ptab_next(&ag->tab, NULL); en; en = ptab_next(&ag->tab, en))
+			en->seen = false;
 	} else if (kind == WATCH_SYNC_END) {
 		/* Objects missing from a full list were deleted while we were not watching. */
-		for (i = ag->n; i-- > 0;) {
-			if (ag->ents[i].seen)
+		for (en = ptab_next(&ag->tab, NULL); en; en = next) {
+			next = ptab_next(&ag->tab, en);
+			if (en->seen)
 				continue;
-			if (ag->ents[i].job)
-				ag->ents[i].gone = true;
+			if (en->job)
+				en->gone = true;
 			else
-				drop(ag, &ag->ents[i]);
+				drop(ag, en);
 		}
 		ag->synced = true;
-	} else if (pvb_parse(obj, &p) == 0 && strcmp(p.node, ag->ctx.cfg->node) == 0) {
-		en = find(ag, p.name);
+	} else if (pvb_parse(obj, &p) == 0 && p.uid && strcmp(p.node, ag->ctx.cfg->node) == 0) {
+		en = ptab_find(&ag->tab, p.uid);
 		if (kind == WATCH_DELETED) {
 			if (en && en->job)
 				en->gone = true;
@@ -136,7 +112,7 @@ static void on_event(void *ud, enum watch_kind kind, json_t *obj)
 			if (en)
 				drop(ag, en);
 		} else {
-			upsert(ag, p.name, obj);
+			upsert(ag, en, p.uid, obj);
 		}
 	}
 	pthread_cond_signal(&ag->cond);
@@ -150,18 +126,42 @@ static bool watch_stop(void *ud)
 
 static void watch_note(void *ud, enum watch_note level, const char *msg)
 {
+	struct agent *ag = ud;
+
+	pthread_mutex_lock(&ag->lock);
+	if (level == WATCH_NOTE_WARN && !ag->failing_since)
+		ag->failing_since = mono_sec();
+	else if (level == WATCH_NOTE_INFO)
+		ag->failing_since = 0;
+	pthread_mutex_unlock(&ag->lock);
 	if (level == WATCH_NOTE_WARN)
 		log_warn("%s", msg);
 	else
 		log_info("%s", msg);
 }
 
+/* Under the lock: what /healthz says about the watch. */
+static void health(struct agent *ag)
+{
+	time_t now = mono_sec();
+	bool ok = ag->synced
+	              ? !ag->failing_since || now - ag->failing_since < AGENT_WATCH_UNHEALTHY_SEC
+	              : now - ag->started < AGENT_WATCH_UNHEALTHY_SEC;
+
+	metrics_healthy(ag->ctx.metrics, ok);
+}
+
 static void *watch_main(void *ud)
 {
 	struct agent *ag = ud;
 	struct watch_params wp = {
-		.collection = ag->collection, .timeout_sec = 300, .fn = on_event, .ud = ag,
-		.stop = watch_stop, .note = watch_note,
+		.collection = ag->ctx.collection,
+		.timeout_sec = 300,
+		.fn = on_event,
+		.ud = ag,
+		.stop = watch_stop,
+		.note = watch_note,
+		.note_ud = ag,
 	};
 	struct err e = ERR_INIT;
 	struct kube *k = NULL;
@@ -177,24 +177,34 @@ static void *watch_main(void *ud)
 	return NULL;
 }
 
-/* Decide, under the lock, what the main thread does next; the API calls happen outside. */
+/* Under the lock: reap a finished job; remember an end the server refused to record. */
+static void reap(struct agent *ag, struct pentry *en)
+{
+	if (!en->job || !job_done(en->job))
+		return;
+	en->gave_up = job_gave_up(en->job);
+	job_free(en->job);
+	en->job = NULL;
+	ag->running--;
+}
+
+/* Decide, under the lock, what the main thread does next; the API calls happen outside.
+ * Start-up leftovers (this node's, in this API group only): Accepted ones are claimed
+ * again, InProgress ones go to recover[] to be failed with a message. */
 static void dispatch(struct agent *ag, json_t **recover, size_t *n_recover, size_t max_recover)
 {
 	const struct agent_config *cfg = ag->ctx.cfg;
-	size_t i;
+	struct pentry *en, *next;
+	bool first = !ag->recovered;
 
 	/* Nothing before the first full list: start-up must see every leftover first. */
 	if (!ag->synced)
 		return;
-	for (i = ag->n; i-- > 0;) {
-		struct entry *en = &ag->ents[i];
+	for (en = ptab_next(&ag->tab, NULL); en; en = next) {
 		struct pvb p;
 
-		if (en->job && job_done(en->job)) {
-			job_free(en->job);
-			en->job = NULL;
-			ag->running--;
-		}
+		next = ptab_next(&ag->tab, en);
+		reap(ag, en);
 		if (pvb_parse(en->obj, &p) < 0) {
 			if (!en->job)
 				drop(ag, en);
@@ -205,22 +215,26 @@ static void dispatch(struct agent *ag, json_t **recover, size_t *n_recover, size
 				job_cancel(en->job, false);
 			continue;
 		}
-		/* The watch may not have shown the job's own writes yet: forget the entry
-		 * and let the next event bring back the real state. */
-		if (en->gone || p.phase != PVB_NEW) {
-			if (!ag->recovered && !en->gone &&
-			    (p.phase == PVB_ACCEPTED || p.phase == PVB_IN_PROGRESS) &&
-			    *n_recover < max_recover)
+		if (en->gave_up || en->gone) {
+			if (en->gone)
+				drop(ag, en);
+			continue;
+		}
+		if (first && p.phase == PVB_ACCEPTED)
+			en->resume = true;
+		if (p.phase != PVB_NEW && !(en->resume && p.phase == PVB_ACCEPTED)) {
+			/* The watch may not have shown the job's own writes yet: forget the
+			 * entry and let the next event bring back the real state. */
+			if (first && p.phase == PVB_IN_PROGRESS && *n_recover < max_recover)
 				recover[(*n_recover)++] = json_incref(en->obj);
 			drop(ag, en);
 			continue;
 		}
-		if (!pvb_uploader_served(p.uploader, cfg->uploader_types))
-			continue;
 		if (ag->running >= cfg->concurrency && !p.cancel)
 			continue;
-		if (job_start(&ag->ctx, en->obj, &en->job) == 0)
+		if (job_start(&ag->ctx, en->obj, en->resume, &en->job) == 0)
 			ag->running++;
+		en->resume = false;
 	}
 	ag->recovered = true;
 }
@@ -242,6 +256,7 @@ static void main_loop(struct agent *ag, struct kube *k)
 		}
 		pthread_cond_timedwait(&ag->cond, &ag->lock, &ts);
 		dispatch(ag, recover, &n_recover, ELEMENTSOF(recover));
+		health(ag);
 		pthread_mutex_unlock(&ag->lock);
 		for (i = 0; i < n_recover; i++) {
 			job_recover(&ag->ctx, k, recover[i]);
@@ -252,17 +267,42 @@ static void main_loop(struct agent *ag, struct kube *k)
 
 static void shutdown_jobs(struct agent *ag)
 {
-	size_t i;
+	struct pentry *en;
 
 	pthread_mutex_lock(&ag->lock);
-	for (i = 0; i < ag->n; i++)
-		if (ag->ents[i].job)
-			job_cancel(ag->ents[i].job, true);
+	for (en = ptab_next(&ag->tab, NULL); en; en = ptab_next(&ag->tab, en))
+		if (en->job)
+			job_cancel(en->job, true);
 	pthread_mutex_unlock(&ag->lock);
-	for (i = 0; i < ag->n; i++) {
-		job_free(ag->ents[i].job); /* joins: each job records its end first */
-		ag->ents[i].job = NULL;
+	for (en = ptab_next(&ag->tab, NULL); en; en = ptab_next(&ag->tab, en)) {
+		job_free(en->job); /* joins: each job records its end first */
+		en->job = NULL;
 	}
+}
+
+/* Fail loudly at start when --host-pods is not this node's kubelet pods folder: every
+ * running pod of the node must have its <uid> folder there. */
+static int check_host_pods(struct agent *ag, struct kube *k, struct err *e)
+{
+	char sel[300], q[400], path[512];
+	json_t *list = NULL;
+	size_t n = 0;
+	int r;
+
+	snprintf(sel, sizeof(sel), "spec.nodeName=%s", ag->ctx.cfg->node);
+	r = kube_query_escape(sel, q, sizeof(q));
+	if (r < 0)
+		return err_set(e, r, "node name too long");
+	snprintf(path, sizeof(path), "/api/v1/pods?fieldSelector=%s", q);
+	r = kube_get(k, path, &list, e);
+	if (r < 0)
+		return err_wrap(e, r, "pods of node %s", ag->ctx.cfg->node);
+	r = kubelet_check_pods(ag->ctx.cfg->host_pods, json_object_get(list, "items"), &n, e);
+	json_decref(list);
+	if (r == 0)
+		log_info("kubelet pods folder %s: %zu running pods of node %s found there",
+		         ag->ctx.cfg->host_pods, n, ag->ctx.cfg->node);
+	return r;
 }
 
 int agent_run(const struct agent_config *cfg, struct err *e)
@@ -284,9 +324,14 @@ int agent_run(const struct agent_config *cfg, struct err *e)
 	if (r < 0)
 		goto fail;
 	ag.ctx.ns = cfg->ns && cfg->ns[0] ? cfg->ns : ag.ctx.kc.ns;
-	snprintf(ag.collection, sizeof(ag.collection),
-	         "/apis/velero.io/v1/namespaces/%s/podvolumebackups", ag.ctx.ns);
+	snprintf(ag.ctx.collection, sizeof(ag.ctx.collection),
+	         CAIRN_API "/namespaces/%s/podvolumebackups", ag.ctx.ns);
+	ptab_init(&ag.tab);
+	ag.started = mono_sec();
 	r = kube_new(&ag.ctx.kc, &k);
+	if (r < 0)
+		goto fail;
+	r = check_host_pods(&ag, k, e);
 	if (r < 0)
 		goto fail;
 	r = metrics_start(cfg->metrics_address, &ag.ctx.metrics, e);
@@ -302,7 +347,7 @@ int agent_run(const struct agent_config *cfg, struct err *e)
 	}
 	watching = true;
 	log_info("cairn agent on node %s: watching %s at %s (concurrency %d)", cfg->node,
-	         ag.collection, ag.ctx.kc.server, cfg->concurrency);
+	         ag.ctx.collection, ag.ctx.kc.server, cfg->concurrency);
 	if (ag.ctx.metrics)
 		log_info("metrics and /healthz on port %u", metrics_port(ag.ctx.metrics));
 	main_loop(&ag, k);
@@ -313,9 +358,7 @@ fail:
 	if (watching)
 		pthread_join(watcher, NULL);
 	shutdown_jobs(&ag);
-	while (ag.n > 0)
-		drop(&ag, &ag.ents[0]);
-	free(ag.ents);
+	ptab_release(&ag.tab);
 	metrics_stop(ag.ctx.metrics);
 	kube_free(k);
 	kcfg_release(&ag.ctx.kc);

@@ -1,4 +1,4 @@
-/* The node agent: watches velero.io/v1 PodVolumeBackups for one node and backs up the
+/* The node agent: watches cairn.dev/v1alpha1 PodVolumeBackups for one node and backs up the
  * pod volumes they name straight from the kubelet's folders. */
 #pragma once
 #include <stdbool.h>
@@ -13,7 +13,6 @@ struct agent_config {
 	const char *host_pods;       /* <kubelet-root>/pods as mounted in the agent's pod */
 	const char *ns;              /* namespace of the PodVolumeBackups; NULL: kubeconfig's */
 	const char *kubeconfig;      /* NULL: KUBECONFIG, in-cluster, ~/.kube/config */
-	const char *uploader_types;  /* comma list, e.g. "cairn" or "cairn,kopia" */
 	const char *metrics_address; /* ":8085"; "" disables */
 	int concurrency;             /* volumes backed up at once (>= 1) */
 	int threads;                 /* backup workers per volume; 0 = number of CPUs */

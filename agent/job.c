@@ -17,12 +17,19 @@
 
 enum { JOB_RUN = 0, JOB_CANCEL = 1, JOB_SHUTDOWN = 2 };
 
+/* Backoff of a status write that met a transient error, and how long a write keeps
+ * trying once the agent is stopping (the pod's grace period is 30 s). */
+#define JOB_RETRY_MIN_MS   200
+#define JOB_RETRY_MAX_MS   10000
+#define JOB_STOP_WRITE_SEC 10
+
 struct job {
 	const struct agent_ctx *a;
 	json_t *obj; /* the PVB as dispatched */
-	char name[256], ns[256], path[1024];
+	char name[256], ns[256], path[1024], status_path[1100];
 	int stop; /* JOB_*, read and written atomically */
-	bool done;
+	bool done, resume;
+	bool gave_up; /* written by the job thread, read after job_done */
 	pthread_t thread;
 	struct kube *k;
 	struct timespec last_update;
@@ -39,43 +46,102 @@ static double now_mono(void)
 
 /* ---- status writes ---- */
 
+enum guard {
+	GUARD_NONE,
+	GUARD_CLAIM,  /* only while New and on this node */
+	GUARD_RESUME, /* only while Accepted (by an earlier process) and on this node */
+};
+
 struct edit {
-	const struct pvb_status *st;
-	int finalizer; /* 1 add, -1 remove, 0 leave */
-	bool claim;    /* only if still claimable (or cancel-requested New) */
-	const char *node, *types;
+	const struct pvb_status *st; /* NULL leaves status alone */
+	int finalizer;               /* 1 add, -1 remove, 0 leave */
+	enum guard guard;
+	const char *node;
 };
 
 static int edit_fn(void *ud, json_t *obj)
 {
 	struct edit *ed = ud;
+	bool changed = false;
 	struct pvb p;
 	int r;
 
-	if (ed->claim) {
-		if (pvb_parse(obj, &p) < 0 || p.phase != PVB_NEW || strcmp(p.node, ed->node) != 0)
+	if (ed->guard != GUARD_NONE) {
+		enum pvb_phase want = ed->guard == GUARD_CLAIM ? PVB_NEW : PVB_ACCEPTED;
+
+		if (pvb_parse(obj, &p) < 0 || p.phase != want || strcmp(p.node, ed->node) != 0)
 			return -EALREADY;
 	}
 	if (ed->st) {
 		r = pvb_status_apply(obj, ed->st);
 		if (r < 0)
 			return r;
+		changed = true; /* the server drops a write that changes nothing */
 	}
+	/* A finalizer cannot be added to an object being deleted (422). */
+	if (ed->finalizer > 0 &&
+	    json_object_get(json_object_get(obj, "metadata"), "deletionTimestamp"))
+		return changed ? 0 : 1;
 	if (ed->finalizer) {
 		r = pvb_finalizer(obj, ed->finalizer > 0);
 		if (r < 0)
 			return r;
+		changed = changed || r == 1;
 	}
-	return 0;
+	return changed ? 0 : 1;
 }
 
-static int write_status(struct job *j, const struct pvb_status *st, int finalizer, bool claim,
+static void nap_ms(unsigned ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* One read-modify-write, repeated until it lands: a transient error (conflict, 429/5xx,
+ * connection reset or refused) waits with backoff and tries again; the object vanishing
+ * (-ENOENT), a guard that no longer holds (-EALREADY) and a 4xx reply end it. Only a
+ * stopping agent gives up on a transient error, after JOB_STOP_WRITE_SEC. */
+static int write_retry(struct job *j, const char *path, struct edit *ed, struct err *e)
+{
+	unsigned delay = JOB_RETRY_MIN_MS;
+	double give_up = 0;
+	int r;
+
+	for (;;) {
+		err_clear(e);
+		r = kube_update_retry(j->k, path, edit_fn, ed, NULL, e);
+		if (r >= 0 || !kube_transient(r))
+			return r;
+		if (agent_stopping()) {
+			if (give_up == 0)
+				give_up = now_mono() + JOB_STOP_WRITE_SEC;
+			else if (now_mono() > give_up)
+				return r;
+		}
+		log_warn("pvb %s/%s: %s (retrying in %u ms)", j->ns, j->name, e->msg, delay);
+		nap_ms(delay);
+		delay = delay * 2 > JOB_RETRY_MAX_MS ? JOB_RETRY_MAX_MS : delay * 2;
+	}
+}
+
+/* Status through the status subresource first (with a guard, that is the claim), then
+ * the finalizer through the main resource, each retried until it lands. */
+static int write_status(struct job *j, const struct pvb_status *st, int finalizer, enum guard guard,
                         struct err *e)
 {
-	struct edit ed = { st, finalizer, claim, j->a->cfg->node, j->a->cfg->uploader_types };
+	struct edit ed = { st, 0, guard, j->a->cfg->node };
 	double t0 = now_mono();
-	int r = kube_update_retry(j->k, j->path, edit_fn, &ed, NULL, e);
+	int r = 0;
 
+	if (st)
+		r = write_retry(j, j->status_path, &ed, e);
+	if (r == 0 && finalizer) {
+		struct edit fin = { NULL, finalizer, GUARD_NONE, j->a->cfg->node };
+
+		r = write_retry(j, j->path, &fin, e);
+	}
 	metrics_status_latency(j->a->metrics, now_mono() - t0);
 	return r;
 }
@@ -83,7 +149,7 @@ static int write_status(struct job *j, const struct pvb_status *st, int finalize
 /* The one exit for a job that ran: status, finalizer off, log line, Event, metrics. */
 /* Events are best effort: a failure to record one is logged, never fatal. */
 static void event(struct job *j, const char *type, const char *reason, const char *fmt, ...)
-	_printf_(4, 5);
+    _printf_(4, 5);
 static void event(struct job *j, const char *type, const char *reason, const char *fmt, ...)
 {
 	struct err e = ERR_INIT;
@@ -93,21 +159,39 @@ static void event(struct job *j, const char *type, const char *reason, const cha
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (kube_event(j->k, j->obj, type, reason, "cairn-agent", j->a->cfg->node, &e, "%s",
-		       msg) < 0)
+	if (kube_event(j->k, j->obj, type, reason, "cairn-agent", j->a->cfg->node, &e, "%s", msg) <
+	    0)
 		log_warn("event %s for %s/%s not recorded: %s", reason, j->ns, j->name, e.msg);
 }
 
-static void finish(struct job *j, struct pvb_status *st)
+static void finish_guarded(struct job *j, struct pvb_status *st, enum guard guard)
 {
+	struct pvb_status refused = { .phase = PVB_FAILED };
 	struct err e = ERR_INIT;
+	char msg[512];
 	int r;
 
 	st->completion = time(NULL);
-	r = write_status(j, st, -1, false, &e);
-	if (r < 0 && r != -ENOENT)
+	r = write_status(j, st, -1, guard, &e);
+	if (r < 0 && r != -ENOENT && r != -EALREADY && !kube_transient(r) &&
+	    st->phase != PVB_FAILED) {
+		/* The server refuses this write and always will: record that as the
+		 * failure, once; the job then ends whatever the answer. */
 		log_error("pvb %s/%s: cannot record phase %s: %s", j->ns, j->name,
 		          pvb_phase_name(st->phase), e.msg);
+		snprintf(msg, sizeof(msg), "cannot record phase %s: %.400s",
+		         pvb_phase_name(st->phase), e.msg);
+		refused.message = msg;
+		refused.completion = st->completion;
+		st = &refused;
+		err_clear(&e);
+		r = write_status(j, st, -1, guard, &e);
+	}
+	if (r < 0 && r != -ENOENT && r != -EALREADY) {
+		log_error("pvb %s/%s: cannot record phase %s: %s", j->ns, j->name,
+		          pvb_phase_name(st->phase), e.msg);
+		j->gave_up = true;
+	}
 	metrics_phase(j->a->metrics, st->phase);
 	if (st->phase == PVB_FAILED) {
 		log_error("pvb %s/%s failed: %s", j->ns, j->name, st->message);
@@ -121,6 +205,11 @@ static void finish(struct job *j, struct pvb_status *st)
 		event(j, "Normal", "BackupCompleted", "volume backed up to snapshot %s",
 		      st->snapshot_id[0] ? st->snapshot_id : "(none: empty volume)");
 	}
+}
+
+static void finish(struct job *j, struct pvb_status *st)
+{
+	finish_guarded(j, st, GUARD_NONE);
 }
 
 static void fail(struct job *j, const char *fmt, ...) _printf_(2, 3);
@@ -160,7 +249,12 @@ static void on_progress(void *ud, const struct backup_progress *p)
 	j->last_update = now;
 	st.bytes_done = p->bytes_done;
 	st.total_bytes = p->bytes_total > p->bytes_done ? p->bytes_total : p->bytes_done;
-	r = write_status(j, &st, 0, false, &e);
+	/* Progress is not retried: the next update (or the end) carries newer numbers. */
+	{
+		struct edit ed = { &st, 0, GUARD_NONE, j->a->cfg->node };
+
+		r = kube_update_retry(j->k, j->status_path, edit_fn, &ed, NULL, &e);
+	}
 	if (r == -ENOENT) /* deleted under us (finalizer ignored by a forced delete) */
 		job_cancel(j, false);
 	else if (r < 0)
@@ -211,11 +305,14 @@ static void run_backup(struct job *j, const struct pvb *p)
 	}
 	st.start = j->start = time(NULL);
 	st.path = v.path;
-	st.message = "";
+	st.message =
+	    j->resume ? "resumed: the node agent restarted after accepting this backup" : "";
 	err_clear(&e);
-	r = write_status(j, &st, 0, false, &e);
+	r = write_status(j, &st, 0, GUARD_NONE, &e);
+	if (r == -ENOENT)
+		goto out;
 	if (r < 0) {
-		log_error("pvb %s/%s: cannot record InProgress: %s", j->ns, j->name, e.msg);
+		fail(j, "cannot record phase InProgress: %s", e.msg);
 		goto out;
 	}
 	metrics_phase(j->a->metrics, PVB_IN_PROGRESS);
@@ -281,7 +378,9 @@ static void *job_main(void *ud)
 {
 	struct job *j = ud;
 	struct pvb_status st = { .phase = PVB_ACCEPTED };
+	enum guard guard = j->resume ? GUARD_RESUME : GUARD_CLAIM;
 	struct err e = ERR_INIT;
+	char msg[512];
 	struct pvb p;
 	int r;
 
@@ -292,19 +391,25 @@ static void *job_main(void *ud)
 		/* Cancelled before we began: take it straight to Canceled. */
 		st.phase = PVB_CANCELED;
 		st.message = "canceled before it started";
-		if (write_status(j, &st, 0, true, &e) == 0)
-			metrics_phase(j->a->metrics, PVB_CANCELED);
+		finish_guarded(j, &st, guard);
 		goto out;
 	}
-	r = write_status(j, &st, 1, true, &e);
+	st.accepted = time(NULL);
+	r = write_status(j, &st, 1, guard, &e);
 	if (r == -EALREADY || r == -ENOENT)
 		goto out; /* someone moved it on, or it is gone */
 	if (r < 0) {
-		log_error("pvb %s/%s: cannot claim: %s", j->ns, j->name, e.msg);
+		/* A claim the server refuses (4xx): one Failed with its reason, no retry. */
+		memset(&st, 0, sizeof(st));
+		st.phase = PVB_FAILED;
+		snprintf(msg, sizeof(msg), "cannot claim the backup: %.400s", e.msg);
+		st.message = msg;
+		finish_guarded(j, &st, guard);
 		goto out;
 	}
 	metrics_phase(j->a->metrics, PVB_ACCEPTED);
-	log_info("pvb %s/%s: accepted (%s/%s volume %s)", j->ns, j->name, p.pod_ns, p.pod_name,
+	log_info("pvb %s/%s: %s (%s/%s volume %s)", j->ns, j->name,
+	         j->resume ? "accepted again after a restart" : "accepted", p.pod_ns, p.pod_name,
 	         p.volume);
 	run_backup(j, &p);
 out:
@@ -313,7 +418,16 @@ out:
 	return NULL;
 }
 
-int job_start(const struct agent_ctx *a, const json_t *obj, struct job **ret)
+static void job_paths(struct job *j, const char *ns, const char *name)
+{
+	snprintf(j->name, sizeof(j->name), "%s", name);
+	snprintf(j->ns, sizeof(j->ns), "%s", ns);
+	snprintf(j->path, sizeof(j->path), CAIRN_API "/namespaces/%s/podvolumebackups/%s", ns,
+	         name);
+	snprintf(j->status_path, sizeof(j->status_path), "%s/status", j->path);
+}
+
+int job_start(const struct agent_ctx *a, const json_t *obj, bool resume, struct job **ret)
 {
 	json_t *meta = json_object_get(obj, "metadata");
 	struct job *j = calloc(1, sizeof(*j));
@@ -322,11 +436,10 @@ int job_start(const struct agent_ctx *a, const json_t *obj, struct job **ret)
 	if (!j)
 		return -ENOMEM;
 	j->a = a;
+	j->resume = resume;
 	j->obj = json_deep_copy(obj);
-	snprintf(j->name, sizeof(j->name), "%s", json_string_value(json_object_get(meta, "name")));
-	snprintf(j->ns, sizeof(j->ns), "%s", json_string_value(json_object_get(meta, "namespace")));
-	snprintf(j->path, sizeof(j->path), "/apis/velero.io/v1/namespaces/%s/podvolumebackups/%s",
-	         j->ns, j->name);
+	job_paths(j, json_string_value(json_object_get(meta, "namespace")),
+	          json_string_value(json_object_get(meta, "name")));
 	r = j->obj ? -pthread_create(&j->thread, NULL, job_main, j) : -ENOMEM;
 	if (r < 0) {
 		json_decref(j->obj);
@@ -344,6 +457,11 @@ void job_cancel(struct job *j, bool shutdown)
 	/* A user's cancel is not turned into a shutdown failure, nor the reverse. */
 	__atomic_compare_exchange_n(&j->stop, &cur, want, false, __ATOMIC_RELAXED,
 	                            __ATOMIC_RELAXED);
+}
+
+bool job_gave_up(struct job *j)
+{
+	return job_done(j) && j->gave_up;
 }
 
 bool job_done(struct job *j)
@@ -374,10 +492,7 @@ void job_recover(const struct agent_ctx *a, struct kube *k, const json_t *obj)
 	if (pvb_parse(obj, &p) < 0)
 		return;
 	j.obj = (json_t *)obj;
-	snprintf(j.name, sizeof(j.name), "%s", p.name);
-	snprintf(j.ns, sizeof(j.ns), "%s", p.ns);
-	snprintf(j.path, sizeof(j.path), "/apis/velero.io/v1/namespaces/%s/podvolumebackups/%s",
-	         p.ns, p.name);
+	job_paths(&j, p.ns, p.name);
 	snprintf(msg, sizeof(msg),
 	         "the node agent restarted while this backup was %s; it was not finished (data "
 	         "uploaded so far is kept and reused by the next backup)",

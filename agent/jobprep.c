@@ -83,7 +83,7 @@ static const char *spec_tag(const struct pvb *p, const json_t *obj, const char *
 int job_prepare(struct kube *k, const struct agent_ctx *a, const struct pvb *p, const json_t *obj,
                 struct job_volume *ret, struct err *e)
 {
-	json_t *pod = NULL, *pvc = NULL, *pv = NULL;
+	json_t *pod = NULL, *pvc = NULL, *pv = NULL, *drivers = NULL;
 	struct job_volume v = { 0 };
 	const json_t *podvol;
 	const char *claim = NULL, *pvname, *uid;
@@ -129,7 +129,14 @@ int job_prepare(struct kube *k, const struct agent_ctx *a, const struct pvb *p, 
 			goto fail;
 		}
 	}
-	r = kubelet_volume_dir(podvol, pv, dir, sizeof(dir), e);
+	if (kubelet_pv_needs_drivers(pv)) {
+		r = kube_get(k, "/apis/storage.k8s.io/v1/csidrivers", &drivers, e);
+		if (r < 0) {
+			err_wrap(e, r, "CSI drivers (to resolve a migrated PV)");
+			goto fail;
+		}
+	}
+	r = kubelet_volume_dir(podvol, pv, drivers, dir, sizeof(dir), e);
 	if (r < 0)
 		goto fail;
 	r = kubelet_resolve(a->cfg->host_pods, p->pod_uid, dir, &v.path, e);
@@ -142,8 +149,8 @@ int job_prepare(struct kube *k, const struct agent_ctx *a, const struct pvb *p, 
 	add_tag(&v, "volume", p->volume);
 	add_tag(&v, "pvc", claim);
 	add_tag(&v, "pvc-uid", pvc ? jstr(json_object_get(pvc, "metadata"), "uid") : NULL);
-	add_tag(&v, "backup", spec_tag(p, obj, "backup", "velero.io/backup-name"));
-	add_tag(&v, "backup-uid", spec_tag(p, obj, "backup-uid", "velero.io/backup-uid"));
+	add_tag(&v, "backup", spec_tag(p, obj, "backup", PVB_LABEL_BACKUP));
+	add_tag(&v, "backup-uid", spec_tag(p, obj, "backup-uid", PVB_LABEL_UID));
 	add_tag(&v, "owner", owner);
 	add_tag(&v, "node", a->cfg->node);
 	/* Volume identity, never the kubelet path: the claim, else namespace+owner+volume. */
@@ -162,6 +169,7 @@ fail:
 	json_decref(pod);
 	json_decref(pvc);
 	json_decref(pv);
+	json_decref(drivers);
 	return r;
 }
 
@@ -209,8 +217,8 @@ int job_open_repo(struct kube *k, const struct agent_ctx *a, const struct pvb *p
 		return err_set(e, -EINVAL,
 		               "no repository: the backup names no storage location "
 		               "and the agent has no --repo");
-	snprintf(path, sizeof(path), "/apis/velero.io/v1/namespaces/%s/backupstoragelocations/%s",
-	         p->ns, p->bsl);
+	snprintf(path, sizeof(path), CAIRN_API "/namespaces/%s/backupstoragelocations/%s", p->ns,
+	         p->bsl);
 	r = kube_get(k, path, &bsl, e);
 	if (r < 0) {
 		err_wrap(e, r, "backup storage location %s", p->bsl);

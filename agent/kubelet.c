@@ -34,7 +34,48 @@ const json_t *kubelet_pod_volume(const json_t *pod, const char *volume)
 	return NULL;
 }
 
-int kubelet_volume_dir(const json_t *podvol, const json_t *pv, char *out, size_t n, struct err *e)
+#define ANN_PROVISIONED_BY "pv.kubernetes.io/provisioned-by"
+#define ANN_MIGRATED_TO    "pv.kubernetes.io/migrated-to"
+
+static const char *pv_annotation(const json_t *pv, const char *key)
+{
+	const json_t *ann = json_object_get(json_object_get(pv, "metadata"), "annotations");
+	const char *v = json_string_value(json_object_get(ann, key));
+
+	return v && v[0] ? v : NULL;
+}
+
+bool kubelet_pv_needs_drivers(const json_t *pv)
+{
+	return pv && !json_object_get(json_object_get(pv, "spec"), "csi") &&
+	       (pv_annotation(pv, ANN_PROVISIONED_BY) || pv_annotation(pv, ANN_MIGRATED_TO));
+}
+
+/* As Velero decides it: spec.csi, or an annotation naming an installed CSIDriver (an
+ * in-tree volume under CSI migration is mounted by the CSI plugin). */
+static bool pv_is_csi(const json_t *pv, const json_t *drivers)
+{
+	const char *prov = pv_annotation(pv, ANN_PROVISIONED_BY);
+	const char *migr = pv_annotation(pv, ANN_MIGRATED_TO);
+	json_t *d;
+	size_t i;
+
+	if (json_object_get(json_object_get(pv, "spec"), "csi"))
+		return true;
+	json_array_foreach(json_object_get(drivers, "items"), i, d)
+	{
+		const char *name =
+		    json_string_value(json_object_get(json_object_get(d, "metadata"), "name"));
+
+		if (name &&
+		    ((prov && strcmp(prov, name) == 0) || (migr && strcmp(migr, name) == 0)))
+			return true;
+	}
+	return false;
+}
+
+int kubelet_volume_dir(const json_t *podvol, const json_t *pv, const json_t *drivers, char *out,
+                       size_t n, struct err *e)
 {
 	const char *vol = json_string_value(json_object_get(podvol, "name"));
 	const char *name = vol;
@@ -45,7 +86,7 @@ int kubelet_volume_dir(const json_t *podvol, const json_t *pv, char *out, size_t
 		if (!name)
 			return err_set(e, -EINVAL, "volume %s: the claim is not bound to a PV",
 			               vol ? vol : "?");
-		mount = json_object_get(json_object_get(pv, "spec"), "csi") != NULL;
+		mount = pv_is_csi(pv, drivers);
 	} else if (json_object_get(podvol, "csi")) {
 		mount = true; /* inline CSI volumes mount under <volume>/mount too */
 	}
@@ -105,4 +146,43 @@ int kubelet_resolve(const char *host_pods, const char *pod_uid, const char *dir,
 fail:
 	globfree(&g);
 	return r;
+}
+
+int kubelet_check_pods(const char *host_pods, const json_t *pods, size_t *ret_checked,
+                       struct err *e)
+{
+	char path[4096];
+	struct stat st;
+	size_t i, checked = 0;
+	json_t *pod;
+
+	if (stat(host_pods, &st) < 0 || !S_ISDIR(st.st_mode))
+		return err_set(e, -ENOTDIR,
+		               "the kubelet pods folder %s is not a folder: mount "
+		               "<kubelet-root>/pods there (--host-pods)",
+		               host_pods);
+	json_array_foreach(pods, i, pod)
+	{
+		const json_t *meta = json_object_get(pod, "metadata");
+		const char *uid = json_string_value(json_object_get(meta, "uid"));
+		const char *phase =
+		    json_string_value(json_object_get(json_object_get(pod, "status"), "phase"));
+
+		/* Only a running pod surely has its folder: pending ones may not yet. */
+		if (!uid || !phase || strcmp(phase, "Running") != 0 || !name_safe(uid))
+			continue;
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s", host_pods, uid) >= sizeof(path))
+			return err_set(e, -ENAMETOOLONG, "kubelet pods folder path too long");
+		if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
+			return err_set(
+			    e, -ENOENT,
+			    "%s is not the kubelet pods folder of this node: running pod "
+			    "%s/%s has no folder %s (is the kubelet root elsewhere than "
+			    "/var/lib/kubelet?)",
+			    host_pods, json_string_value(json_object_get(meta, "namespace")),
+			    json_string_value(json_object_get(meta, "name")), path);
+		checked++;
+	}
+	*ret_checked = checked;
+	return 0;
 }

@@ -53,8 +53,6 @@ int pvb_parse(const json_t *obj, struct pvb *ret)
 	p.node = jstr(spec, "node");
 	p.volume = jstr(spec, "volume");
 	p.bsl = jstr(spec, "backupStorageLocation");
-	p.uploader = jstr(spec, "uploaderType");
-	p.repo_id = jstr(spec, "repoIdentifier");
 	p.cancel = json_is_true(json_object_get(spec, "cancel"));
 	p.pod_ns = jstr(pod, "namespace");
 	p.pod_name = jstr(pod, "name");
@@ -69,32 +67,14 @@ int pvb_parse(const json_t *obj, struct pvb *ret)
 	return 0;
 }
 
-bool pvb_uploader_served(const char *uploader, const char *types)
-{
-	size_t ul;
-
-	if (!uploader || !uploader[0])
-		uploader = "cairn";
-	ul = strlen(uploader);
-	while (types && *types) {
-		size_t n = strcspn(types, ",");
-
-		if (n == ul && memcmp(types, uploader, n) == 0)
-			return true;
-		types += n + (types[n] == ',');
-	}
-	return false;
-}
-
 bool pvb_terminal(enum pvb_phase p)
 {
 	return p == PVB_COMPLETED || p == PVB_FAILED || p == PVB_CANCELED;
 }
 
-bool pvb_claimable(const struct pvb *p, const char *node, const char *uploader_types)
+bool pvb_claimable(const struct pvb *p, const char *node)
 {
-	return strcmp(p->node, node) == 0 && p->phase == PVB_NEW && !p->cancel && !p->deleting &&
-	       pvb_uploader_served(p->uploader, uploader_types);
+	return strcmp(p->node, node) == 0 && p->phase == PVB_NEW && !p->cancel && !p->deleting;
 }
 
 static int set_str(json_t *o, const char *k, const char *v)
@@ -138,6 +118,8 @@ int pvb_status_apply(json_t *obj, const struct pvb_status *s)
 	if (s->snapshot_id && set_str(st, "snapshotID", s->snapshot_id) < 0)
 		return r;
 	if (s->path && set_str(st, "path", s->path) < 0)
+		return r;
+	if (s->accepted && set_time(st, "acceptedTimestamp", s->accepted) < 0)
 		return r;
 	if (s->start && set_time(st, "startTimestamp", s->start) < 0)
 		return r;

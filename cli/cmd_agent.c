@@ -14,8 +14,7 @@
 static const char usage[] =
     "usage: cairn [-r REPO] agent --node NAME [--host-pods DIR | --kubelet-root DIR]\n"
     "       [--namespace NS] [--concurrency N] [--metrics-address [HOST]:PORT]\n"
-    "       [--uploader-types cairn[,kopia]] [--kubeconfig FILE] [--progress-interval SEC]\n"
-    "       [--threads N]\n";
+    "       [--kubeconfig FILE] [--progress-interval SEC] [--threads N]\n";
 
 static int parse_uint(const char *s, unsigned long max, unsigned long *ret)
 {
@@ -34,7 +33,6 @@ int cmd_agent(struct cli *c, int argc, char **argv)
 {
 	struct agent_config cfg = { .node = getenv("NODE_NAME"),
 		                    .host_pods = "/host_pods",
-		                    .uploader_types = "cairn",
 		                    .metrics_address = ":8085",
 		                    .concurrency = 1,
 		                    .progress_sec = 5 };
@@ -62,9 +60,6 @@ int cmd_agent(struct cli *c, int argc, char **argv)
 			break;
 		case 'm':
 			cfg.metrics_address = optarg;
-			break;
-		case 'u':
-			cfg.uploader_types = optarg;
 			break;
 		case 'k':
 			cfg.kubeconfig = optarg;

@@ -175,6 +175,9 @@ static int status_errno(long status, const char *reason)
 		return -EACCES;
 	if (status == 400 || status == 422)
 		return -EINVAL;
+	/* Overload and server faults pass: the same request may succeed later. */
+	if (status == 429 || status >= 500)
+		return -EBUSY;
 	return -EPROTO;
 }
 

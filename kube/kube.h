@@ -59,10 +59,14 @@ void kube_free(struct kube *k);
 const struct kube_config *kube_cfg(const struct kube *k);
 
 /* Status mapping: 404 -ENOENT, 409 -EAGAIN (conflict) or -EEXIST (AlreadyExists),
- * 410 -ESTALE, 401/403 -EACCES, 400/422 -EINVAL, others -EPROTO; transport -EHOSTDOWN.
+ * 410 -ESTALE, 401/403 -EACCES, 400/422 -EINVAL, 429/5xx -EBUSY, others -EPROTO; transport
+ * -EHOSTDOWN.
  * The message names method, path, status and the server's reason, never the token. */
 int kube_request(struct kube *k, const char *method, const char *path, const json_t *body,
                  const char *content_type, json_t **ret, struct err *e) _must_check_;
+/* True for an error the same request may overcome later: a conflict, 429/5xx, or a
+ * transport failure (connection refused or reset, timeout). 4xx replies are final. */
+bool kube_transient(int r);
 int kube_get(struct kube *k, const char *path, json_t **ret, struct err *e) _must_check_;
 int kube_create(struct kube *k, const char *collection, const json_t *obj, json_t **ret,
                 struct err *e) _must_check_;
@@ -126,7 +130,7 @@ int kube_query_escape(const char *in, char *out, size_t n) _must_check_;
  * and namespace); type is "Normal" or "Warning". Best effort for the caller, who logs e. */
 int kube_event(struct kube *k, const json_t *obj, const char *type, const char *reason,
                const char *component, const char *host, struct err *e, const char *fmt, ...)
-	_printf_(8, 9);
+    _printf_(8, 9);
 
 /* RFC 3339 UTC ("2024-01-02T03:04:05Z") into out[32]. */
 void kube_timestamp(time_t t, char out[32]);

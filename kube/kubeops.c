@@ -11,6 +11,11 @@
 
 #include "util/banned.h"
 
+bool kube_transient(int r)
+{
+	return r == -EAGAIN || r == -EBUSY || r == -EHOSTDOWN || r == -ETIMEDOUT;
+}
+
 int kube_get(struct kube *k, const char *path, json_t **ret, struct err *e)
 {
 	return kube_request(k, "GET", path, NULL, NULL, ret, e);
@@ -203,8 +208,10 @@ int kube_event(struct kube *k, const json_t *obj, const char *type, const char *
 	int rc;
 
 	if (!name || !ns || !api || !kind)
-		return err_set(e, -EINVAL, "event %s: the object has no apiVersion, kind, name "
-					   "or namespace", reason);
+		return err_set(e, -EINVAL,
+		               "event %s: the object has no apiVersion, kind, name "
+		               "or namespace",
+		               reason);
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);

@@ -6,9 +6,12 @@ set -u
 . "$(dirname "$0")/kubeapi-lib.sh"
 t_on_exit ka_cleanup
 
+echo "1..41"
 command -v kubectl >/dev/null || { echo "Bail out! kubectl missing (tests/kubeapi/deps.sh)"; exit 1; }
 command -v curl >/dev/null || { echo "Bail out! curl missing (tests/kubeapi/deps.sh)"; exit 1; }
-ka_start
+# Velero-shaped CRDs with open schemas serve as the generic custom kinds here.
+ka_start --load "$KA_HOME/fixtures/velero-open.yaml"
+kubectl config set-context --current --namespace velero >/dev/null
 W=$KA_DIR/work
 mkdir -p "$W"
 
@@ -196,8 +199,7 @@ t_cmd "removing the last finalizer deletes it (404 after)" test "$code" = 404
 # --- kubectl delete, then the watch's view -----------------------------------
 out=$(kubectl delete podvolumebackup pvb-a 2>&1)
 t_cmd "kubectl delete (waits for the DELETED event)" grep -q '"pvb-a" deleted' <<<"$out"
-# The watching kubectl prints the event when it gets to it (late on a busy machine).
-t_wait 60 grep -q DELETED "$W/watch.json"
+sleep 1
 kill "$wpid" 2>/dev/null
 seq=$(python3 -c '
 import json, sys
@@ -235,7 +237,7 @@ took=$(($(date +%s) - start))
 nb=$(grep -c '"BOOKMARK"' "$W/bm.json")
 bmrv=$(grep '"BOOKMARK"' "$W/bm.json" | tail -n1 | jq_py 'd["object"]["metadata"]["resourceVersion"]')
 t_cmd "watch with bookmarks: $nb BOOKMARK events at rv $bmrv, stream ends after timeoutSeconds=5 (${took}s, rc $rc)" \
-	bash -c '[ "$1" -ge 2 ] && [ "$2" -ge "$3" ] && [ "$4" -ge 4 ] && [ "$4" -le 120 ] && [ "$5" = 0 ]' _ "$nb" "$bmrv" "$rv" "$took" "$rc"
+	bash -c '[ "$1" -ge 2 ] && [ "$2" -ge "$3" ] && [ "$4" -ge 4 ] && [ "$4" -le 15 ] && [ "$5" = 0 ]' _ "$nb" "$bmrv" "$rv" "$took" "$rc"
 
 kcurl "/apis/velero.io/v1/namespaces/velero/podvolumebackups?watch=true&labelSelector=tier%3Dtb&resourceVersion=$rv&timeoutSeconds=4" -N >"$W/lw.json" &
 lpid=$!
@@ -267,7 +269,7 @@ wait "$dpid"
 rc=$?
 took=$(($(date +%s) - start))
 t_cmd "POST /_test/drop-watches ends open watch streams ($n dropped, curl rc $rc in ${took}s)" \
-	bash -c '[ "$1" -ge 1 ] && [ "$2" = 0 ] && [ "$3" -lt 60 ]' _ "$n" "$rc" "$took"
+	bash -c '[ "$1" -ge 1 ] && [ "$2" = 0 ] && [ "$3" -le 5 ]' _ "$n" "$rc" "$took"
 
 # --- typed creates (kubectl sends protobuf), namespaces, reset --------------
 out=$(kubectl create namespace app 2>&1; kubectl create configmap c1 -n app --from-literal=a=b --from-literal=c=d 2>&1;
@@ -281,8 +283,10 @@ code=$(kcurl /api/v1/namespaces/app/configmaps/c1 -o /dev/null -w '%{http_code}'
 code2=$(kcurl /api/v1/namespaces/app -o /dev/null -w '%{http_code}')
 t_cmd "deleting a namespace deletes it and its content ($code $code2)" test "$code $code2" = "404 404"
 kcurl /_test/reset -X POST >/dev/null
-n=$(kubectl get podvolumebackups -A -o name 2>&1 | wc -l)
+n=$(kubectl get pods -A -o name 2>&1 | wc -l)
+code=$(kcurl /apis/velero.io/v1/podvolumebackups -o /dev/null -w '%{http_code}')
 nsn=$(kubectl get ns -o name | wc -l)
-t_cmd "POST /_test/reset empties the store but keeps the default namespaces ($n, $nsn)" test "$n $nsn" = "0 5"
+t_cmd "POST /_test/reset empties the store, forgets CRD kinds, keeps the default namespaces ($n, $code, $nsn)" \
+	test "$n $code $nsn" = "0 404 5"
 
 t_done

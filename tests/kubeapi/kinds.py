@@ -19,7 +19,7 @@ class Kind:
 
     def __init__(self, group, version, plural, kind, namespaced, short=(),
                  status=False, fields=(), categories=(), builtin=True,
-                 columns=None, versions=None):
+                 columns=None, versions=None, schemas=None):
         self.group = group
         self.version = version
         self.versions = list(versions or [version])
@@ -33,8 +33,9 @@ class Kind:
         self.categories = list(categories)
         self.builtin = builtin        # compiled in (not only defined by a CRD)
         self.columns = columns or []  # additionalPrinterColumns of a CRD
+        self.schemas = schemas or {}  # version -> openAPIV3Schema (CRD kinds)
         self.custom = group not in ("", "apps", "rbac.authorization.k8s.io",
-                                    "apiextensions.k8s.io")
+                                    "apiextensions.k8s.io", "storage.k8s.io")
 
     @property
     def key(self):
@@ -76,7 +77,6 @@ def _builtin():
                     "involvedObject.apiVersion", "involvedObject.resourceVersion",
                     "involvedObject.fieldPath", "reason", "reportingComponent",
                     "source", "type")
-    velero = ("velero",)
     return [
         Kind("", "v1", "namespaces", "Namespace", False, ("ns",), status=True,
              fields=("status.phase",)),
@@ -103,19 +103,7 @@ def _builtin():
         Kind("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", True),
         Kind("apiextensions.k8s.io", "v1", "customresourcedefinitions",
              "CustomResourceDefinition", False, ("crd", "crds"), status=True),
-        # Velero's kinds. Status subresource as in Velero's own CRDs: absent for
-        # PodVolumeBackup/PodVolumeRestore/Backup (status is written through the
-        # main resource), present for BackupStorageLocation and Schedule.
-        # spec.node on PodVolumeBackup is a double extension (see docs/kubeapi.md).
-        Kind("velero.io", "v1", "podvolumebackups", "PodVolumeBackup", True,
-             fields=("spec.node",), categories=velero),
-        Kind("velero.io", "v1", "podvolumerestores", "PodVolumeRestore", True,
-             categories=velero),
-        Kind("velero.io", "v1", "backupstoragelocations", "BackupStorageLocation",
-             True, ("bsl",), status=True, categories=velero),
-        Kind("velero.io", "v1", "backups", "Backup", True, categories=velero),
-        Kind("velero.io", "v1", "schedules", "Schedule", True, status=True,
-             categories=velero),
+        Kind("storage.k8s.io", "v1", "csidrivers", "CSIDriver", False),
     ]
 
 
@@ -160,8 +148,8 @@ class Catalogue:
         return None
 
     def register_crd(self, crd):
-        """Serve the kind a CRD defines; a CRD for a built-in velero kind
-        replaces its subresource, column and selectable-field settings."""
+        """Serve the kind a CRD defines, with the schema of every served
+        version (enforced on writes, see schema.py)."""
         spec = crd.get("spec") or {}
         names = spec.get("names") or {}
         group = spec.get("group", "")
@@ -178,16 +166,14 @@ class Catalogue:
                  (storage.get("subresources") or {}), fields=fields,
                  categories=names.get("categories") or (), builtin=False,
                  columns=storage.get("additionalPrinterColumns") or [],
-                 versions=[v["name"] for v in served])
+                 versions=[v["name"] for v in served],
+                 schemas={v["name"]: (v.get("schema") or {}).get("openAPIV3Schema")
+                          for v in served})
         if names.get("singular"):
             k.singular = names["singular"]
         with self.lock:
-            old = self.defaults.get(k.key)
-            if old is not None:
-                k.builtin = True
-                # Keep serving what cairn relies on even if the CRD does not
-                # declare it; documented in docs/kubeapi.md.
-                k.fields |= old.fields
+            if k.key in self.defaults:
+                return  # a CRD cannot replace a built-in kind
             self.kinds[k.key] = k
 
     def unregister_crd(self, crd):
@@ -195,6 +181,5 @@ class Catalogue:
         key = (spec.get("group", ""), (spec.get("names") or {}).get("plural", ""))
         with self.lock:
             if key in self.defaults:
-                self.kinds[key] = self.defaults[key]
                 return False
             return self.kinds.pop(key, None) is not None

@@ -2,7 +2,7 @@
 # Start the API-server double in the background for a test.
 #   tests/kubeapi/start.sh DIR [extra kubeapi.py arguments...]
 # Picks a free port, writes DIR/kubeconfig (server, bearer token, current
-# context, namespace velero), DIR/token, DIR/port, DIR/pid and DIR/kubeapi.log,
+# context, namespace cairn), DIR/token, DIR/port, DIR/pid and DIR/kubeapi.log,
 # waits until the server is listening and prints the port.
 # It serves https with a fresh self-signed certificate (DIR/ca.crt, also in the
 # kubeconfig), because kubectl sends a kubeconfig's token only over TLS.
@@ -73,7 +73,7 @@ printf '%s://127.0.0.1:%s\n' "$scheme" "$port" >"$dir/url"
 	echo "  context:"
 	echo "    cluster: kubeapi"
 	echo "    user: kubeapi"
-	echo "    namespace: velero"
+	echo "    namespace: cairn"
 	echo "current-context: kubeapi"
 } >"$dir/kubeconfig"
 chmod 600 "$dir/kubeconfig"

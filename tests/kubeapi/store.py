@@ -15,10 +15,13 @@ import threading
 import uuid
 
 from objutil import ApiError, labels_match, fields_match
+import schema
 
 EVENT_WINDOW = 1000
 DEFAULT_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease",
-                      "velero")
+                      "cairn")
+FOREGROUND = "foregroundDeletion"
+ORPHAN = "orphan"
 _GEN_CHARS = "bcdfghjklmnpqrstvwxz2456789"
 
 
@@ -41,6 +44,39 @@ def invalid(kind, name, why):
     return ApiError(422, "Invalid", '%s "%s" is invalid: %s'
                     % (kind.kind, name, why),
                     {"name": name, "group": kind.group, "kind": kind.kind})
+
+
+def bad_request_policy(p):
+    return ApiError(400, "BadRequest", 'propagationPolicy: Unsupported value: "%s": '
+                    'supported values: "Foreground", "Background", "Orphan"' % p)
+
+
+def schema_invalid(kind, name, errs):
+    """422 with the real server's wording for CRD schema errors."""
+    what = "%s.%s" % (kind.kind, kind.group) if kind.group else kind.kind
+    why = errs[0] if len(errs) == 1 else "[%s]" % ", ".join(errs)
+    causes = []
+    for e in errs:
+        field, _, msg = e.partition(": ")
+        causes.append({"field": field, "message": msg,
+                       "reason": "FieldValueRequired" if msg == "Required value"
+                       else "FieldValueNotSupported" if msg.startswith("Unsupported")
+                       else "FieldValueInvalid"})
+    err = ApiError(422, "Invalid", '%s "%s" is invalid: %s' % (what, name, why),
+                   {"name": name, "group": kind.group, "kind": kind.kind,
+                    "causes": causes})
+    return err
+
+
+def check_schema(kind, obj):
+    """Prune obj in place against its version's schema; 422 when invalid."""
+    version = (obj.get("apiVersion") or "").rpartition("/")[2]
+    sch = kind.schemas.get(version) if kind.schemas else None
+    if sch is None:
+        return
+    errs = schema.check(sch, obj)
+    if errs:
+        raise schema_invalid(kind, (obj.get("metadata") or {}).get("name", ""), errs)
 
 
 STALE = ("the object has been modified; please apply your changes to the "
@@ -298,6 +334,9 @@ class Store:
                         break
                 meta["name"] = name
             self._check_namespace(kind, ns)
+            if kind.custom and kind.status:
+                obj.pop("status", None)  # create cannot set status
+            check_schema(kind, obj)
             if self._key(kind, ns, name) in self.objects:
                 raise ApiError(409, "AlreadyExists", '%s "%s" already exists'
                                % (kind.qualified(), name),
@@ -375,6 +414,7 @@ class Store:
             out["kind"] = cur["kind"]
             if kind.plural == "secrets":
                 self._secret_defaults(out)
+            check_schema(kind, out)
             ometa = out["metadata"]
             if self._generation_changes(kind, cur, out):
                 ometa["generation"] = int(cmeta.get("generation", 1)) + 1
@@ -393,6 +433,7 @@ class Store:
             if cmeta.get("deletionTimestamp") and not ometa.get("finalizers"):
                 del self.objects[key]
                 self._emit(kind, "DELETED", out, cur)
+                self._gc()
                 return copy.deepcopy(out)
             self.objects[key] = out
             self._emit(kind, "MODIFIED", out, cur)
@@ -405,7 +446,13 @@ class Store:
         b = {k: v for k, v in new.items() if k not in skip}
         return a != b
 
-    def delete(self, kind, ns, name, preconditions=None, dry_run=False):
+    def delete(self, kind, ns, name, preconditions=None, dry_run=False,
+               propagation=None):
+        """DELETE with ownerReference garbage collection: Background (the
+        default) deletes dependents once the object is gone, Foreground keeps
+        the object (finalizer foregroundDeletion) until its blocking
+        dependents are gone, Orphan strips their ownerReferences. The double's
+        collector runs synchronously inside the request."""
         with self.lock:
             key = self._key(kind, ns, name)
             cur = self.objects.get(key)
@@ -421,25 +468,99 @@ class Store:
                 raise conflict(kind, name, "Precondition failed: ResourceVersion in "
                                "precondition: %s, ResourceVersion in object meta: %s"
                                % (pre["resourceVersion"], cmeta["resourceVersion"]))
+            if propagation not in (None, "Background", "Foreground", "Orphan"):
+                raise bad_request_policy(propagation)
             if dry_run:
                 return copy.deepcopy(cur)
             if kind.plural == "namespaces":
                 self._empty_namespace(name)
-            if cmeta.get("finalizers"):
-                if cmeta.get("deletionTimestamp"):
-                    return copy.deepcopy(cur)
-                out = copy.deepcopy(cur)
-                out["metadata"]["deletionTimestamp"] = now()
-                out["metadata"]["deletionGracePeriodSeconds"] = 0
-                out["metadata"]["resourceVersion"] = self._next_rv()
-                self.objects[key] = out
-                self._emit(kind, "MODIFIED", out, cur)
-                return copy.deepcopy(out)
-            del self.objects[key]
-            out = copy.deepcopy(cur)
-            out["metadata"]["resourceVersion"] = self._next_rv()
-            self._emit(kind, "DELETED", out, None)
+            out = self._remove(kind, key, cur, propagation)
+            self._gc()
             return copy.deepcopy(out)
+
+    def _dependents(self, uid):
+        return [(k, o) for k, o in list(self.objects.items())
+                if any(r.get("uid") == uid
+                       for r in o["metadata"].get("ownerReferences") or [])]
+
+    def _kind_of(self, key):
+        return self.cat.kinds.get(key[:2])
+
+    def _remove(self, kind, key, cur, propagation):
+        """Delete or, with finalizers, mark for deletion; returns the object."""
+        cmeta = cur["metadata"]
+        fins = list(cmeta.get("finalizers") or [])
+        if propagation == "Orphan":
+            for dk, d in self._dependents(cmeta["uid"]):
+                new = copy.deepcopy(d)
+                new["metadata"]["ownerReferences"] = [
+                    r for r in d["metadata"]["ownerReferences"]
+                    if r.get("uid") != cmeta["uid"]]
+                if not new["metadata"]["ownerReferences"]:
+                    del new["metadata"]["ownerReferences"]
+                new["metadata"]["resourceVersion"] = self._next_rv()
+                self.objects[dk] = new
+                self._emit(self._kind_of(dk), "MODIFIED", new, d)
+        elif propagation == "Foreground" and FOREGROUND not in fins and \
+                not cmeta.get("deletionTimestamp"):
+            fins.append(FOREGROUND)
+        if fins:
+            if cmeta.get("deletionTimestamp") and fins == cmeta.get("finalizers"):
+                return cur
+            out = copy.deepcopy(cur)
+            out["metadata"]["finalizers"] = fins
+            out["metadata"].setdefault("deletionTimestamp", now())
+            out["metadata"].setdefault("deletionGracePeriodSeconds", 0)
+            out["metadata"]["resourceVersion"] = self._next_rv()
+            self.objects[key] = out
+            self._emit(kind, "MODIFIED", out, cur)
+            return out
+        del self.objects[key]
+        out = copy.deepcopy(cur)
+        out["metadata"]["resourceVersion"] = self._next_rv()
+        self._emit(kind, "DELETED", out, None)
+        return out
+
+    def _gc(self):
+        """The garbage collector, run to a fixed point after every removal."""
+        progress = True
+        while progress:
+            progress = False
+            uids = {o["metadata"]["uid"] for o in self.objects.values()}
+            for key, o in list(self.objects.items()):
+                if self.objects.get(key) is not o:
+                    continue
+                m = o["metadata"]
+                refs = m.get("ownerReferences") or []
+                if refs and not m.get("deletionTimestamp") and \
+                        not any(r.get("uid") in uids for r in refs):
+                    self._remove(self._kind_of(key), key, o, "Background")
+                    progress = True
+                    continue
+                if not (m.get("deletionTimestamp") and
+                        FOREGROUND in (m.get("finalizers") or [])):
+                    continue
+                for dk, d in self._dependents(m["uid"]):
+                    if not d["metadata"].get("deletionTimestamp"):
+                        self._remove(self._kind_of(dk), dk, d, "Background")
+                        progress = True
+                blocking = [d for _, d in self._dependents(m["uid"])
+                            if any(r.get("uid") == m["uid"] and r.get("blockOwnerDeletion")
+                                   for r in d["metadata"]["ownerReferences"])]
+                if blocking:
+                    continue
+                new = copy.deepcopy(o)
+                new["metadata"]["finalizers"] = [f for f in m["finalizers"]
+                                                 if f != FOREGROUND]
+                new["metadata"]["resourceVersion"] = self._next_rv()
+                if new["metadata"]["finalizers"]:
+                    self.objects[key] = new
+                    self._emit(self._kind_of(key), "MODIFIED", new, o)
+                else:
+                    del new["metadata"]["finalizers"]
+                    del self.objects[key]
+                    self._emit(self._kind_of(key), "DELETED", new, o)
+                progress = True
 
     def _empty_namespace(self, ns):
         """Deleting a namespace deletes its content at once (objects with

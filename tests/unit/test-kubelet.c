@@ -36,18 +36,81 @@ static void resolve_ok(const char *uid, const char *dir, const char *want_rel, c
 	free(got);
 }
 
-static const char *voldir(const char *podvol_json, const char *pv_json, int *ret_r)
+static const char *voldir_drivers(const char *podvol_json, const char *pv_json,
+                                  const char *drivers_json, int *ret_r)
 {
 	static char out[300];
 	struct err e = ERR_INIT;
 	json_t *v = json_loads(podvol_json, 0, NULL),
-	       *pv = pv_json ? json_loads(pv_json, 0, NULL) : NULL;
+	       *pv = pv_json ? json_loads(pv_json, 0, NULL) : NULL,
+	       *dr = drivers_json ? json_loads(drivers_json, 0, NULL) : NULL;
 
 	out[0] = 0;
-	*ret_r = kubelet_volume_dir(v, pv, out, sizeof(out), &e);
+	*ret_r = kubelet_volume_dir(v, pv, dr, out, sizeof(out), &e);
 	json_decref(v);
 	json_decref(pv);
+	json_decref(dr);
 	return out;
+}
+
+static const char *voldir(const char *podvol_json, const char *pv_json, int *ret_r)
+{
+	return voldir_drivers(podvol_json, pv_json, NULL, ret_r);
+}
+
+#define PVC_VOL "{\"name\":\"d\",\"persistentVolumeClaim\":{\"claimName\":\"c\"}}"
+#define DRIVERS "{\"items\":[{\"metadata\":{\"name\":\"ebs.csi.aws.com\"}}]}"
+
+/* In-tree PVs migrated to CSI: mounted by the CSI plugin under <pv>/mount. */
+static void csi_migration(void)
+{
+	const char *prov =
+	    "{\"metadata\":{\"name\":\"pv-m\",\"annotations\":{\"pv.kubernetes.io/"
+	    "provisioned-by\":\"ebs.csi.aws.com\"}},\"spec\":{\"awsElasticBlockStore\""
+	    ":{}}}";
+	const char *migr = "{\"metadata\":{\"name\":\"pv-m\",\"annotations\":{\"pv.kubernetes.io/"
+	                   "provisioned-by\":\"kubernetes.io/aws-ebs\",\"pv.kubernetes.io/"
+	                   "migrated-to\":\"ebs.csi.aws.com\"}},\"spec\":{\"awsElasticBlockStore\""
+	                   ":{}}}";
+	json_t *pv = json_loads(migr, 0, NULL);
+	int r;
+
+	ok(kubelet_pv_needs_drivers(pv), "an annotated in-tree PV needs the CSIDriver list");
+	json_decref(pv);
+	is_str(voldir_drivers(PVC_VOL, prov, DRIVERS, &r), "pv-m/mount",
+	       "provisioned-by naming an installed CSIDriver: <pv>/mount");
+	is_str(voldir_drivers(PVC_VOL, migr, DRIVERS, &r), "pv-m/mount",
+	       "migrated-to naming an installed CSIDriver: <pv>/mount");
+	is_str(voldir_drivers(PVC_VOL, migr, "{\"items\":[]}", &r), "pv-m",
+	       "annotation naming no installed CSIDriver: the PV name");
+}
+
+static void check_pods(void)
+{
+	char pods[600];
+	struct err e = ERR_INIT;
+	size_t n = 0;
+	json_t *list;
+
+	snprintf(pods, sizeof(pods),
+	         "[{\"metadata\":{\"namespace\":\"a\",\"name\":\"p1\",\"uid\":\"uid-1\"},"
+	         "\"status\":{\"phase\":\"Running\"}},"
+	         "{\"metadata\":{\"namespace\":\"a\",\"name\":\"p9\",\"uid\":\"uid-9\"},"
+	         "\"status\":{\"phase\":\"Pending\"}}]");
+	list = json_loads(pods, 0, NULL);
+	is_int(kubelet_check_pods(root, list, &n, &e), 0, "running pods have their folders");
+	is_int((int)n, 1, "pending pods are not checked");
+	json_decref(list);
+	snprintf(pods, sizeof(pods),
+	         "[{\"metadata\":{\"namespace\":\"a\",\"name\":\"p9\",\"uid\":\"uid-9\"},"
+	         "\"status\":{\"phase\":\"Running\"}}]");
+	list = json_loads(pods, 0, NULL);
+	is_int(kubelet_check_pods(root, list, &n, &e), -ENOENT, "a running pod without a folder");
+	ok(strstr(e.msg, "a/p9") && strstr(e.msg, "uid-9"), "message names the pod: %s", e.msg);
+	err_clear(&e);
+	is_int(kubelet_check_pods("/nonexistent-kubelet", list, &n, &e), -ENOTDIR,
+	       "a missing pods folder");
+	json_decref(list);
 }
 
 int main(void)
@@ -105,6 +168,9 @@ int main(void)
 	is_int(kubelet_resolve(root, "uid-1", "pv-abc/../x", &got, &e), -EINVAL,
 	       "only /mount may follow");
 	is_int(kubelet_resolve(root, "uid-9", "cache", &got, &e), -ENOENT, "unknown pod uid");
+
+	csi_migration();
+	check_pods();
 
 	pod = json_loads(
 	    "{\"spec\":{\"volumes\":[{\"name\":\"a\"},{\"name\":\"b\",\"emptyDir\":{}}]}}", 0,

@@ -10,24 +10,22 @@
 #include "tests/tap.h"
 #include "util/banned.h"
 
-static json_t *pvb_json(const char *phase, bool cancel, const char *uploader, const char *node)
+static json_t *pvb_json(const char *phase, bool cancel, const char *node)
 {
-	return json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:s}, s:{s:s, s:s, s:s, s:b, s:s, "
+	return json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:s}, s:{s:s, s:s, s:s, s:b, "
 	                 "s:{s:s, s:s, s:s, s:s}}, s:{s:s}}",
-	                 "apiVersion", "velero.io/v1", "kind", "PodVolumeBackup", "metadata",
-	                 "name", "b1-abc", "namespace", "velero", "uid", "u-1", "resourceVersion",
+	                 "apiVersion", "cairn.dev/v1alpha1", "kind", "PodVolumeBackup", "metadata",
+	                 "name", "b1-abc", "namespace", "cairn", "uid", "u-1", "resourceVersion",
 	                 "7", "spec", "node", node, "volume", "data", "backupStorageLocation",
-	                 "default", "cancel", cancel, "uploaderType", uploader, "pod", "kind",
-	                 "Pod", "namespace", "app", "name", "web-0", "uid", "pod-uid-1", "status",
-	                 "phase", phase);
+	                 "default", "cancel", cancel, "pod", "kind", "Pod", "namespace", "app",
+	                 "name", "web-0", "uid", "pod-uid-1", "status", "phase", phase);
 }
 
-static bool claim(const char *phase, bool cancel, const char *uploader, const char *node,
-                  const char *types)
+static bool claim(const char *phase, bool cancel, const char *node)
 {
-	json_t *o = pvb_json(phase, cancel, uploader, node);
+	json_t *o = pvb_json(phase, cancel, node);
 	struct pvb p;
-	bool c = pvb_parse(o, &p) == 0 && pvb_claimable(&p, "node-1", types);
+	bool c = pvb_parse(o, &p) == 0 && pvb_claimable(&p, "node-1");
 
 	json_decref(o);
 	return c;
@@ -43,23 +41,19 @@ int main(void)
 	size_t n = 0, i;
 	int r;
 
-	o = pvb_json("", false, "cairn", "node-1");
+	o = pvb_json("", false, "node-1");
 	is_int(pvb_parse(o, &p), 0, "parses");
 	is_str(p.pod_uid, "pod-uid-1", "pod uid");
 	is_str(p.volume, "data", "volume");
 	is_int(p.phase, PVB_NEW, "empty phase is New");
 	json_decref(o);
 
-	ok(claim("", false, "cairn", "node-1", "cairn"), "empty phase claimed");
-	ok(claim("New", false, "cairn", "node-1", "cairn"), "New claimed");
-	ok(!claim("InProgress", false, "cairn", "node-1", "cairn"), "InProgress not claimed");
-	ok(!claim("Completed", false, "cairn", "node-1", "cairn"), "Completed not claimed");
-	ok(!claim("New", true, "cairn", "node-1", "cairn"), "cancelled not claimed");
-	ok(!claim("New", false, "cairn", "node-2", "cairn"), "other node left alone");
-	ok(!claim("New", false, "kopia", "node-1", "cairn"), "kopia not served by default");
-	ok(claim("New", false, "kopia", "node-1", "cairn,kopia"), "kopia served when asked");
-	ok(claim("New", false, "", "node-1", "cairn"), "empty uploader type means cairn");
-	ok(!claim("New", false, "cairn", "node-1", "cairnx,kopia"), "no prefix matches");
+	ok(claim("", false, "node-1"), "empty phase claimed");
+	ok(claim("New", false, "node-1"), "New claimed");
+	ok(!claim("InProgress", false, "node-1"), "InProgress not claimed");
+	ok(!claim("Completed", false, "node-1"), "Completed not claimed");
+	ok(!claim("New", true, "node-1"), "cancelled not claimed");
+	ok(!claim("New", false, "node-2"), "other node left alone");
 	is_int(pvb_phase_from_name("Bogus"), _PVB_PHASE_INVALID, "unknown phase");
 	ok(pvb_terminal(PVB_CANCELED) && !pvb_terminal(PVB_ACCEPTED), "terminal phases");
 
@@ -68,7 +62,7 @@ int main(void)
 	json_decref(o);
 
 	/* Status through the phases, as whole-object edits. */
-	o = pvb_json("Accepted", false, "cairn", "node-1");
+	o = pvb_json("Accepted", false, "node-1");
 	st.phase = PVB_IN_PROGRESS;
 	st.start = 1700000000;
 	st.path = "/host_pods/pod-uid-1/volumes/kubernetes.io~empty-dir/data";
