@@ -6,7 +6,6 @@ set -u
 . "$(dirname "$0")/kubeapi-lib.sh"
 t_on_exit ka_cleanup
 
-echo "1..41"
 command -v kubectl >/dev/null || { echo "Bail out! kubectl missing (tests/kubeapi/deps.sh)"; exit 1; }
 command -v curl >/dev/null || { echo "Bail out! curl missing (tests/kubeapi/deps.sh)"; exit 1; }
 # Velero-shaped CRDs with open schemas serve as the generic custom kinds here.

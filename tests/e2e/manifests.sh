@@ -10,7 +10,6 @@ DS="$TOP_SRCDIR/daemonset"
 W=$KA_DIR/work
 mkdir -p "$W"
 
-echo "1..26"
 python3 -c 'import yaml' 2>/dev/null || { echo "Bail out! python3-yaml missing (tests/kubeapi/deps.sh)"; exit 1; }
 command -v kubectl >/dev/null || { echo "Bail out! kubectl missing (tests/kubeapi/deps.sh)"; exit 1; }
 

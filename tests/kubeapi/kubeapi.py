@@ -178,7 +178,7 @@ class Handler(BaseHTTPRequestHandler):
                 # A websocket upgrade carries no body; the stream follows the 101.
                 if not self.authorized():
                     raise ApiError(401, "Unauthorized", "Unauthorized")
-                self.inject()
+                self.inject(b"")
                 return execws.serve(self, parts[3], parts[5],
                                     parse_qs(self.url.query, keep_blank_values=True))
             raw = self.read_body()
