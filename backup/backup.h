@@ -22,7 +22,8 @@ struct backup_progress {
 
 /* Called from the walking thread at most every progress_ms and once at the end. */
 typedef void (*backup_progress_fn)(void *ud, const struct backup_progress *p);
-/* A file that could not be read, or changed while read: the backup goes on. */
+/* A file that could not be read, or changed while read: the backup goes on. code 0 is a
+ * notice that is not counted as an error (a mount point that was not crossed). */
 typedef void (*backup_warn_fn)(void *ud, const char *path, int code, const char *msg);
 /* Polled often; returning true stops the backup with -ECANCELED (nothing is lost: what
  * was uploaded is indexed so a later run reuses it). */
@@ -33,7 +34,7 @@ struct backup_opts {
 	size_t n_paths;
 	const char *const *tags; /* "key=value" or plain words */
 	size_t n_tags;
-	const char *hostname; /* NULL: gethostname() */
+	const char *hostname;        /* NULL: gethostname() */
 	const char *const *excludes; /* fnmatch globs against the full path or the name */
 	size_t n_excludes;
 	/* Parent selection: an explicit id (hex, prefix or "latest"), else the newest snapshot
@@ -43,6 +44,12 @@ struct backup_opts {
 	const char *const *parent_tags;
 	size_t n_parent_tags;
 	bool no_parent;
+	/* Enter directories mounted inside the tree. By default (false, so a zeroed options
+	 * struct stays on one filesystem) a mount point is recorded as an empty directory
+	 * with its own metadata, and reported once through warn with code 0. */
+	bool cross_mounts;
+	/* Deprecated and ignored: staying on one filesystem is the default (cross_mounts).
+	 * Kept until cli/ stops setting it. */
 	bool one_file_system;
 	/* When every path is an empty directory, write no snapshot (result.empty is set):
 	 * what the agent reports as "volume was empty so no snapshot was taken". */
@@ -68,4 +75,4 @@ struct backup_result {
 /* 0 on success (warnings are counted in summary.errors), -ECANCELED when cancelled,
  * -ENOENT when a path does not exist, other negative errno on failure (message in e). */
 int backup_run(struct repo *r, const struct backup_opts *o, struct backup_result *ret,
-	       struct err *e) _must_check_;
+               struct err *e) _must_check_;
