@@ -131,6 +131,7 @@ static int restore_file(struct rs *s, struct level *here, struct node *n)
 	int fd, rc = 0;
 
 	/* The rename at the end replaces a file, not a folder: say so before fetching. */
+	rs_room(s);
 	if (fstatat(here->d->fd, n->name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode))
 		return -EISDIR;
 	f = calloc(1, sizeof(*f));
@@ -163,7 +164,7 @@ static int restore_file(struct rs *s, struct level *here, struct node *n)
 	/* One reference for the walker, dropped below, so the file cannot finish early. */
 	atomic_store(&f->pending, 1);
 	for (size_t i = 0; i < n->n_content; i++) {
-		struct rjob j = { .f = f, .off = off, .len = n->content[i].len };
+		uint64_t at = off;
 
 		off += n->content[i].len;
 		if (n->content[i].hole)
@@ -173,11 +174,11 @@ static int restore_file(struct rs *s, struct level *here, struct node *n)
 			            "the restore stopped before its content was written");
 			break;
 		}
-		memcpy(j.id, n->content[i].id, ID_BYTES);
-		atomic_fetch_add(&f->pending, 1);
-		rc = rs_submit(s, &j);
-		if (rc < 0)
+		rc = rs_need(s, f, at, &n->content[i]);
+		if (rc < 0) {
+			rs_file_bad(s, f, rc, "%s", s->e->msg);
 			break;
+		}
 	}
 	free(n->content);
 	memset(n, 0, sizeof(*n)); /* ownership of the metadata moved to f */
@@ -228,6 +229,7 @@ static int restore_link(struct rs *s, int dirfd, const char *first, const struct
 	clear_way(dirfd, n->name);
 	rc = rs_link_make(s, first, dirfd, n->name);
 	if (rc == -ENOENT) {
+		rs_flush(s);
 		rs_drain(s);
 		rc = rs_link_make(s, first, dirfd, n->name);
 	}
@@ -404,7 +406,7 @@ int restore_run(struct repo *r, const struct restore_opts *o, struct restore_res
 		rc = err_set(e, -ENOMEM, "out of memory");
 		goto fail;
 	}
-	rc = rs_workers_start(&s, threads < 1 ? 1 : threads > 64 ? 64 : threads * 2);
+	rc = rs_fetch_start(&s, threads < 1 ? 1 : threads * 2);
 	if (rc >= 0) {
 		if (start.type == NODE_DIR)
 			rc = restore_dir(&s, &top, &start, false);
@@ -418,7 +420,7 @@ int restore_run(struct repo *r, const struct restore_opts *o, struct restore_res
 	{
 		/* The first fatal error of the workers (or the cancel) wins over the walker's
 		 * -ECANCELED that only meant "stop". */
-		int wr = rs_workers_stop(&s);
+		int wr = rs_fetch_stop(&s);
 
 		if (rc >= 0 || (wr < 0 && rc == -ECANCELED))
 			rc = wr;
@@ -437,9 +439,9 @@ int restore_run(struct repo *r, const struct restore_opts *o, struct restore_res
 	res.errors = atomic_load(&s.errors);
 	*ret = res;
 fail:
-	if (rc < 0 && s.n_workers) {
+	if (rc < 0 && s.q) {
 		/* The first error is the one reported; stopping only joins the threads. */
-		int ignored = rs_workers_stop(&s);
+		int ignored = rs_fetch_stop(&s);
 
 		(void)ignored;
 	}
