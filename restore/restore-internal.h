@@ -48,6 +48,16 @@ struct rbatch {
 	atomic_size_t refs;
 };
 
+/* A folder's entries, read through the walker's tree-pack cache (restore/trees.c). */
+struct rs_tree_iter {
+	struct rs *s;
+	const struct extent *segs;
+	size_t n_segs, seg;
+	struct buf blob;
+	struct tree_rd rd;
+	bool open;
+};
+
 struct hardlinks {
 	struct hl_entry {
 		uint64_t dev, inode;
@@ -66,6 +76,7 @@ struct rs {
 
 	pthread_mutex_t lock; /* guards fail, live and every rfile's why */
 	pthread_cond_t idle;  /* live went down */
+	struct rtrees *trees; /* NULL: each tree blob is read on its own */
 	struct wq *q;         /* runs of blobs, fetched and written by the workers */
 	struct rbatch *batch; /* being filled by the walker */
 	size_t live;          /* files not yet finished: each holds an fd */
@@ -94,6 +105,15 @@ int rs_need(struct rs *s, struct rfile *f, uint64_t off, const struct extent *x)
 void rs_flush(struct rs *s);
 /* Flush, let the workers finish everything queued, join them; the first fatal error. */
 int rs_fetch_stop(struct rs *s) _must_check_;
+
+/* trees.c */
+struct rtrees *rs_trees_new(void);
+void rs_trees_free(struct rtrees *t);
+/* dir must outlive the iterator; errors go to s->e. */
+void rs_tree_iter_init(struct rs_tree_iter *it, struct rs *s, const struct node *dir);
+/* 1 with *ret filled (caller releases), 0 at the end, or a negative errno. */
+int rs_tree_iter_next(struct rs_tree_iter *it, struct node *ret) _must_check_;
+void rs_tree_iter_release(struct rs_tree_iter *it);
 
 /* file.c */
 /* Wait on cond with the lock held for at most a poll interval, polling cancel. */

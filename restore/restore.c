@@ -321,12 +321,12 @@ static int restore_dir(struct rs *s, struct level *here, const struct node *dir,
 	bool root = dir->name_len == 1 && dir->name[0] == '/';
 	size_t saved = s->path_len, prev_len = 0;
 	char prev[NAME_MAX + 1];
-	struct tree_iter it;
+	struct rs_tree_iter it;
 	struct node n;
 	int rc;
 
-	tree_iter_init(&it, s->repo, dir);
-	while ((rc = tree_iter_next(&it, &n, s->e)) > 0) {
+	rs_tree_iter_init(&it, s, dir);
+	while ((rc = rs_tree_iter_next(&it, &n)) > 0) {
 		if (enter_name(s, &n) < 0) {
 			node_release(&n);
 			continue;
@@ -357,7 +357,7 @@ static int restore_dir(struct rs *s, struct level *here, const struct node *dir,
 		if (rc < 0)
 			break;
 	}
-	tree_iter_release(&it);
+	rs_tree_iter_release(&it);
 	return rc;
 }
 
@@ -388,6 +388,7 @@ int restore_run(struct repo *r, const struct restore_opts *o, struct restore_res
 		rc = start_node(&s, &snap, &start);
 	if (rc < 0)
 		goto fail;
+	s.trees = rs_trees_new(); /* without it, trees are read blob by blob */
 	rc = mkdir_p(o->target, 0700);
 	if (rc < 0) {
 		err_set(e, rc, "%s: cannot create target: %s", o->target, strerror(-rc));
@@ -448,6 +449,7 @@ fail:
 	if (s.target_fd >= 0)
 		close(s.target_fd);
 	rs_links_release(&s.links);
+	rs_trees_free(s.trees);
 	node_release(&start);
 	snapshot_release(&snap);
 	/* A long-running agent must not keep a backup's peak: hand freed heap back. */
