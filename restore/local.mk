@@ -7,8 +7,8 @@ restore_libcairn_restore_a_SOURCES = restore/restore.h restore/restore-internal.
 # backup never makes).
 check_PROGRAMS += tests/tools/forge
 tests_tools_forge_LDADD = $(CAIRN_LIBS)
-TESTS += tests/e2e/restore-names.sh tests/e2e/restore-partial.sh
-EXTRA_DIST += tests/e2e/restore-names.sh tests/e2e/restore-partial.sh
+TESTS += tests/e2e/restore-names.sh tests/e2e/restore-partial.sh tests/e2e/restore-s3.sh
+EXTRA_DIST += tests/e2e/restore-names.sh tests/e2e/restore-partial.sh tests/e2e/restore-s3.sh
 RESTORE_UNIT_TESTS = tests/unit/test-restore-fail tests/unit/test-restore-special
 check_PROGRAMS += $(RESTORE_UNIT_TESTS)
 TESTS += $(RESTORE_UNIT_TESTS)
