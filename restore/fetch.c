@@ -28,7 +28,11 @@
 #define BATCH_NEEDS (64u * 1024)
 #define BATCH_BYTES (1024ull * 1024 * 1024)
 #define WORKERS_MAX 8
-#define QUEUE_RUNS  64
+/* Bytes of runs queued or being read at once: two full runs, or many small ones. A worker
+ * gives back a run buffer past RUN_KEEP when done, so idle workers hold little. */
+#define RUN_BYTES_MAX (2 * RUN_CAP)
+#define RUN_KEEP      (4u * 1024 * 1024)
+#define QUEUE_RUNS    64
 /* How long a walker waits for room in the queue before polling cancel. */
 #define PUSH_POLL_MS 200
 
@@ -174,6 +178,12 @@ static int run_one(void *ud, void *tls, void *item, struct err *unused)
 			write_need(s, x, &t->plain);
 	}
 	batch_put(r->b);
+	if (t->run.cap > RUN_KEEP) {
+		size_t max = t->run.max;
+
+		buf_release(&t->run);
+		buf_init(&t->run, max);
+	}
 	return 0;
 }
 
@@ -210,6 +220,7 @@ int rs_fetch_start(struct rs *s, int workers)
 		                                              : workers),
 		.item_size = sizeof(struct rrun),
 		.max_items = QUEUE_RUNS,
+		.max_bytes = RUN_BYTES_MAX,
 		.run = run_one,
 		.discard = discard_run,
 		.thread_init = tls_init,
