@@ -304,3 +304,16 @@ void repo_unlock(struct repo_lock *l);
 ssize_t repo_locks_remove(struct repo *r, bool all, struct err *e) _must_check_;
 /* The stale age in force (REPO_LOCK_STALE_SEC, shorter in test builds when asked). */
 long repo_lock_stale_sec(void);
+
+/* ---- pack ranges (repo/packread.c) ---- */
+
+/* Append bytes [off, off+n) of a pack to out (n > 0): one ranged read for a run of
+ * adjacent blobs. -ENOENT missing; -EBADMSG when the pack is shorter; -EFBIG past
+ * out->max. The message names the pack. */
+int repo_pack_read(struct repo *r, const uint8_t pack[ID_BYTES], uint64_t off, uint64_t n,
+		   struct buf *out, struct err *e) _must_check_;
+/* Open, decompress and check one blob whose sealed bytes (n of them, as loc says) were
+ * read with repo_pack_read; appends the plaintext to out. -EBADMSG when corrupt or forged
+ * (the message names pack and blob). */
+int repo_blob_open(struct repo *r, const uint8_t id[ID_BYTES], const struct blob_loc *loc,
+		   const uint8_t *sealed, size_t n, struct buf *out, struct err *e) _must_check_;
