@@ -160,7 +160,9 @@ int rs_tree_iter_next(struct rs_tree_iter *it, struct node *ret)
 check:
 	if (rc == -EBADMSG) {
 		hex_encode(it->segs[it->seg].id, ID_BYTES, id);
-		err_set(it->s->e, rc, "tree %s is malformed", id);
+		err_set(it->s->e, rc, "tree %s is malformed%s", id,
+			it->rd.bad_name ? ": an entry name is empty, '.', '..' or holds '/' or NUL"
+					: "");
 	}
 	return rc;
 }
