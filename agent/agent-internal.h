@@ -124,10 +124,10 @@ struct pentry {
 	char *uid;
 	json_t *obj; /* the newest object seen (owned) */
 	struct job *job;
-	bool seen;     /* in the current re-list */
-	bool gone;     /* deleted while its job runs */
-	bool gave_up;  /* its end could not be recorded: not started again by this process */
-	bool resume;   /* Accepted by a previous process: claim it again */
+	bool seen;    /* in the current re-list */
+	bool gone;    /* deleted while its job runs */
+	bool gave_up; /* its end could not be recorded: not started again by this process */
+	bool resume;  /* Accepted by a previous process: claim it again */
 	uint64_t hash;
 	struct pentry *next;
 };
@@ -151,7 +151,7 @@ void ptab_release(struct ptab *t);
 struct agent_ctx {
 	const struct agent_config *cfg;
 	struct kube_config kc;
-	const char *ns; /* namespace of the PodVolumeBackups */
+	const char *ns;       /* namespace of the PodVolumeBackups */
 	char collection[512]; /* CAIRN_API/namespaces/<ns>/podvolumebackups */
 	struct metrics *metrics;
 };

@@ -64,8 +64,9 @@ static void upsert(struct agent *ag, struct pentry *en, const char *uid, json_t 
 {
 	if (!en) {
 		if (ag->tab.n >= AGENT_MAX_ENTRIES) {
-			log_warn("more than %d unfinished PodVolumeBackups on this node; uid %s waits",
-			         AGENT_MAX_ENTRIES, uid);
+			log_warn(
+			    "more than %d unfinished PodVolumeBackups on this node; uid %s waits",
+			    AGENT_MAX_ENTRIES, uid);
 			return;
 		}
 		if (ptab_add(&ag->tab, uid, &en) < 0)
@@ -143,9 +144,9 @@ static void watch_note(void *ud, enum watch_note level, const char *msg)
 static void health(struct agent *ag)
 {
 	time_t now = mono_sec();
-	bool ok = ag->synced ? !ag->failing_since ||
-	                           now - ag->failing_since < AGENT_WATCH_UNHEALTHY_SEC
-	                     : now - ag->started < AGENT_WATCH_UNHEALTHY_SEC;
+	bool ok = ag->synced
+	              ? !ag->failing_since || now - ag->failing_since < AGENT_WATCH_UNHEALTHY_SEC
+	              : now - ag->started < AGENT_WATCH_UNHEALTHY_SEC;
 
 	metrics_healthy(ag->ctx.metrics, ok);
 }
@@ -154,8 +155,13 @@ static void *watch_main(void *ud)
 {
 	struct agent *ag = ud;
 	struct watch_params wp = {
-		.collection = ag->ctx.collection, .timeout_sec = 300, .fn = on_event, .ud = ag,
-		.stop = watch_stop, .note = watch_note, .note_ud = ag,
+		.collection = ag->ctx.collection,
+		.timeout_sec = 300,
+		.fn = on_event,
+		.ud = ag,
+		.stop = watch_stop,
+		.note = watch_note,
+		.note_ud = ag,
 	};
 	struct err e = ERR_INIT;
 	struct kube *k = NULL;

@@ -49,7 +49,7 @@ static int ca_file(const char *b64, char *path, size_t n, struct err *e)
 	if (!pem)
 		return -ENOMEM;
 	if (sodium_base642bin(pem, len, b64, len, " \n\r", &got, NULL,
-			      sodium_base64_VARIANT_ORIGINAL) < 0) {
+	                      sodium_base64_VARIANT_ORIGINAL) < 0) {
 		free(pem);
 		return err_set(e, -EINVAL, "caCert of the backup storage location is not base64");
 	}

@@ -19,9 +19,9 @@ enum { JOB_RUN = 0, JOB_CANCEL = 1, JOB_SHUTDOWN = 2 };
 
 /* Backoff of a status write that met a transient error, and how long a write keeps
  * trying once the agent is stopping (the pod's grace period is 30 s). */
-#define JOB_RETRY_MIN_MS    200
-#define JOB_RETRY_MAX_MS    10000
-#define JOB_STOP_WRITE_SEC  10
+#define JOB_RETRY_MIN_MS   200
+#define JOB_RETRY_MAX_MS   10000
+#define JOB_STOP_WRITE_SEC 10
 
 struct job {
 	const struct agent_ctx *a;
@@ -79,8 +79,8 @@ static int edit_fn(void *ud, json_t *obj)
 		changed = true; /* the server drops a write that changes nothing */
 	}
 	/* A finalizer cannot be added to an object being deleted (422). */
-	if (ed->finalizer > 0 && json_object_get(json_object_get(obj, "metadata"),
-	                                         "deletionTimestamp"))
+	if (ed->finalizer > 0 &&
+	    json_object_get(json_object_get(obj, "metadata"), "deletionTimestamp"))
 		return changed ? 0 : 1;
 	if (ed->finalizer) {
 		r = pvb_finalizer(obj, ed->finalizer > 0);
@@ -128,8 +128,8 @@ static int write_retry(struct job *j, const char *path, struct edit *ed, struct 
 
 /* Status through the status subresource first (with a guard, that is the claim), then
  * the finalizer through the main resource, each retried until it lands. */
-static int write_status(struct job *j, const struct pvb_status *st, int finalizer,
-                        enum guard guard, struct err *e)
+static int write_status(struct job *j, const struct pvb_status *st, int finalizer, enum guard guard,
+                        struct err *e)
 {
 	struct edit ed = { st, 0, guard, j->a->cfg->node };
 	double t0 = now_mono();
@@ -149,7 +149,7 @@ static int write_status(struct job *j, const struct pvb_status *st, int finalize
 /* The one exit for a job that ran: status, finalizer off, log line, Event, metrics. */
 /* Events are best effort: a failure to record one is logged, never fatal. */
 static void event(struct job *j, const char *type, const char *reason, const char *fmt, ...)
-	_printf_(4, 5);
+    _printf_(4, 5);
 static void event(struct job *j, const char *type, const char *reason, const char *fmt, ...)
 {
 	struct err e = ERR_INIT;
@@ -159,8 +159,8 @@ static void event(struct job *j, const char *type, const char *reason, const cha
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (kube_event(j->k, j->obj, type, reason, "cairn-agent", j->a->cfg->node, &e, "%s",
-		       msg) < 0)
+	if (kube_event(j->k, j->obj, type, reason, "cairn-agent", j->a->cfg->node, &e, "%s", msg) <
+	    0)
 		log_warn("event %s for %s/%s not recorded: %s", reason, j->ns, j->name, e.msg);
 }
 
@@ -305,8 +305,8 @@ static void run_backup(struct job *j, const struct pvb *p)
 	}
 	st.start = j->start = time(NULL);
 	st.path = v.path;
-	st.message = j->resume ? "resumed: the node agent restarted after accepting this backup"
-	                       : "";
+	st.message =
+	    j->resume ? "resumed: the node agent restarted after accepting this backup" : "";
 	err_clear(&e);
 	r = write_status(j, &st, 0, GUARD_NONE, &e);
 	if (r == -ENOENT)

@@ -217,8 +217,8 @@ int job_open_repo(struct kube *k, const struct agent_ctx *a, const struct pvb *p
 		return err_set(e, -EINVAL,
 		               "no repository: the backup names no storage location "
 		               "and the agent has no --repo");
-	snprintf(path, sizeof(path), CAIRN_API "/namespaces/%s/backupstoragelocations/%s",
-	         p->ns, p->bsl);
+	snprintf(path, sizeof(path), CAIRN_API "/namespaces/%s/backupstoragelocations/%s", p->ns,
+	         p->bsl);
 	r = kube_get(k, path, &bsl, e);
 	if (r < 0) {
 		err_wrap(e, r, "backup storage location %s", p->bsl);

@@ -64,10 +64,11 @@ static bool pv_is_csi(const json_t *pv, const json_t *drivers)
 		return true;
 	json_array_foreach(json_object_get(drivers, "items"), i, d)
 	{
-		const char *name = json_string_value(json_object_get(json_object_get(d, "metadata"),
-		                                                     "name"));
+		const char *name =
+		    json_string_value(json_object_get(json_object_get(d, "metadata"), "name"));
 
-		if (name && ((prov && strcmp(prov, name) == 0) || (migr && strcmp(migr, name) == 0)))
+		if (name &&
+		    ((prov && strcmp(prov, name) == 0) || (migr && strcmp(migr, name) == 0)))
 			return true;
 	}
 	return false;
@@ -165,7 +166,7 @@ int kubelet_check_pods(const char *host_pods, const json_t *pods, size_t *ret_ch
 		const json_t *meta = json_object_get(pod, "metadata");
 		const char *uid = json_string_value(json_object_get(meta, "uid"));
 		const char *phase =
-			json_string_value(json_object_get(json_object_get(pod, "status"), "phase"));
+		    json_string_value(json_object_get(json_object_get(pod, "status"), "phase"));
 
 		/* Only a running pod surely has its folder: pending ones may not yet. */
 		if (!uid || !phase || strcmp(phase, "Running") != 0 || !name_safe(uid))
@@ -173,13 +174,13 @@ int kubelet_check_pods(const char *host_pods, const json_t *pods, size_t *ret_ch
 		if ((size_t)snprintf(path, sizeof(path), "%s/%s", host_pods, uid) >= sizeof(path))
 			return err_set(e, -ENAMETOOLONG, "kubelet pods folder path too long");
 		if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
-			return err_set(e, -ENOENT,
-			               "%s is not the kubelet pods folder of this node: running pod "
-			               "%s/%s has no folder %s (is the kubelet root elsewhere than "
-			               "/var/lib/kubelet?)",
-			               host_pods,
-			               json_string_value(json_object_get(meta, "namespace")),
-			               json_string_value(json_object_get(meta, "name")), path);
+			return err_set(
+			    e, -ENOENT,
+			    "%s is not the kubelet pods folder of this node: running pod "
+			    "%s/%s has no folder %s (is the kubelet root elsewhere than "
+			    "/var/lib/kubelet?)",
+			    host_pods, json_string_value(json_object_get(meta, "namespace")),
+			    json_string_value(json_object_get(meta, "name")), path);
 		checked++;
 	}
 	*ret_checked = checked;

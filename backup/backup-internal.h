@@ -146,3 +146,15 @@ int bk_entry(struct bk *b, int dirfd, const char *name, size_t name_len, const s
              struct node *out) _must_check_;
 void bk_warn(struct bk *b, int code, const char *fmt, ...) _printf_(3, 4);
 void bk_progress(struct bk *b, bool force);
+
+/* backup.c, shared with the stream (stdin.c) */
+/* Explicit id, else newest with all parent_tags, else newest with the same host and
+ * paths. 1 found (*ret filled), 0 none, or -errno. */
+int bk_find_parent(struct bk *b, const char *host, char **paths, size_t n_paths,
+                   struct snapshot *ret) _must_check_;
+/* The root entry of snapshot p named name: 1 found (*ret filled), 0 none, or -errno. */
+int bk_parent_root_node(struct bk *b, const struct snapshot *p, const char *name,
+                        struct node *ret) _must_check_;
+/* Time, host, user, version, tags; takes paths (o->n_paths of them) even on failure. */
+int bk_snapshot_fill(struct snapshot *s, const struct backup_opts *o, const char *host,
+                     char **paths) _must_check_;

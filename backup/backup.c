@@ -35,8 +35,8 @@ static bool same_paths(const struct snapshot *s, char **paths, size_t n)
 
 /* Explicit id, else newest with all parent_tags (volume identity), else newest with the
  * same host and paths. 1 found, 0 none. */
-static int find_parent(struct bk *b, const char *host, char **paths, size_t n_paths,
-                       struct snapshot *ret)
+int bk_find_parent(struct bk *b, const char *host, char **paths, size_t n_paths,
+                   struct snapshot *ret)
 {
 	const struct backup_opts *o = b->o;
 	struct snapshot *all = NULL;
@@ -74,8 +74,7 @@ static int find_parent(struct bk *b, const char *host, char **paths, size_t n_pa
 }
 
 /* Find the parent snapshot's root entry named like ours. */
-static int parent_root_node(struct bk *b, const struct snapshot *p, const char *name,
-                            struct node *ret)
+int bk_parent_root_node(struct bk *b, const struct snapshot *p, const char *name, struct node *ret)
 {
 	struct tree_iter it;
 	struct node n;
@@ -154,7 +153,7 @@ static int backup_roots(struct bk *b, char **paths, size_t n_paths, const struct
 		root_name(paths, i, name, sizeof(name));
 		snprintf(dir, sizeof(dir), "%s", paths[i]);
 		if (parent) {
-			rc = parent_root_node(b, parent, name, &pn);
+			rc = bk_parent_root_node(b, parent, name, &pn);
 			if (rc < 0)
 				break;
 			have_parent = rc > 0;
@@ -237,8 +236,8 @@ static int abs_paths(const struct backup_opts *o, char ***ret, struct err *e)
 	return 0;
 }
 
-static int snapshot_fill(struct snapshot *s, const struct backup_opts *o, const char *host,
-                         char **paths)
+int bk_snapshot_fill(struct snapshot *s, const struct backup_opts *o, const char *host,
+                     char **paths)
 {
 	char buf[4096];
 	struct passwd pw, *res = NULL;
@@ -291,7 +290,7 @@ int backup_run(struct repo *r, const struct backup_opts *o, struct backup_result
 	rc = (int)repo_index_adopt_orphans(r, e);
 	if (rc < 0)
 		goto fail;
-	rc = find_parent(&b, host, paths, o->n_paths, &parent);
+	rc = bk_find_parent(&b, host, paths, o->n_paths, &parent);
 	if (rc < 0)
 		goto fail;
 	have_parent = rc > 0;
@@ -331,7 +330,7 @@ int backup_run(struct repo *r, const struct backup_opts *o, struct backup_result
 	memset(ret, 0, sizeof(*ret));
 	ret->empty = !b.nonempty;
 	if (snap.n_tree && !(ret->empty && o->skip_empty)) {
-		rc = snapshot_fill(&snap, o, host, paths);
+		rc = bk_snapshot_fill(&snap, o, host, paths);
 		paths = NULL;
 		if (rc < 0) {
 			err_set(e, rc, "out of memory");

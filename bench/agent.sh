@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/bin/bash
 # Benchmark (not a timed test): three agents for three nodes back up one volume each
 # (1 GiB of incompressible data by default, AGENT_BENCH_MB to change) into one local
 # repository at the same time. Prints throughput, each agent's peak RSS (VmHWM) and the
@@ -15,7 +15,9 @@ export TOP_SRCDIR
 W=$KA_DIR/work
 mkdir -p "$W"
 export CAIRN_PASSWORD=bench-agent
-trap 'for p in $(cat "$W"/pids 2>/dev/null); do kill "$p" 2>/dev/null; done; ka_cleanup' EXIT
+stop_agents() { for p in $(cat "$W"/pids 2>/dev/null); do kill "$p" 2>/dev/null; done; }
+t_on_exit ka_cleanup
+t_on_exit stop_agents
 ka_start --bookmark-interval 2
 "$CAIRN_BIN" -r "$W/repo" init >/dev/null
 printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: app}\n' |

@@ -1,8 +1,10 @@
 #!/bin/sh
-# bench/s3.sh [TREE] -- backup and restore of a tree to s3rver (through a counting
-# pass-through proxy) versus the local backend: MB/s, requests per GiB, peak RSS.
-# Not a test: prints numbers. TREE defaults to the shared ~1 GiB benchmark tree,
-# generated on first use by /work/shared/bench/mkdata.sh (or $MKDATA).
+# bench/s3.sh [TREE] -- backup and restore of a tree to s3rver, or to Swift's s3api with
+# S3_SERVER=swift (through a counting pass-through proxy), versus the local backend:
+# MB/s, requests per GiB, peak RSS, and the number of packs (restore GETs are bounded
+# by a small multiple of it). Not a test: prints numbers. TREE defaults to the shared
+# ~1 GiB benchmark tree, generated on first use by /work/shared/bench/mkdata.sh (or
+# $MKDATA).
 set -eu
 here=$(cd "$(dirname "$0")/.." && pwd)
 S=$here/tests/s3
@@ -10,17 +12,23 @@ C=${CAIRN_BIN:-$here/cairn}
 TREE=${1:-${TMPDIR:-/tmp}/cairn-bench-tree}
 W=$(mktemp -d /tmp/cairn-s3-bench.XXXXXX)
 P=${CAIRN_S3_PORT_BASE:-18630}
+SERVER=${S3_SERVER:-s3rver}
 export CAIRN_PASSWORD=bench AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER
+[ "$SERVER" = swift ] && export AWS_ACCESS_KEY_ID=test:tester AWS_SECRET_ACCESS_KEY=testing
 fpid=""
 cleanup() {
-	sh "$S/s3rver.sh" stop "$W/s3rver" 2>/dev/null
+	sh "$S/$SERVER.sh" stop "$W/$SERVER" 2>/dev/null
 	[ -n "$fpid" ] && kill "$fpid" 2>/dev/null
 	rm -rf "$W"
 }
 trap cleanup EXIT INT TERM
 
 [ -d "$TREE" ] || bash "${MKDATA:-/work/shared/bench/mkdata.sh}" "$TREE"
-[ -x "$S/node_modules/.bin/s3rver" ] || sh "$S/deps.sh"
+if [ "$SERVER" = swift ]; then
+	command -v swift-proxy-server >/dev/null 2>&1 || sh "$S/deps.sh"
+else
+	[ -x "$S/node_modules/.bin/s3rver" ] || sh "$S/deps.sh"
+fi
 bytes=$(du -sb "$TREE" | cut -f1)
 mb=$(echo "$bytes" | awk '{printf "%.1f", $1 / 1048576}')
 
@@ -31,14 +39,14 @@ timed() { # LABEL CMD...: prints seconds and peak RSS (KiB) of CMD
 	echo "$label $secs $rss" | awk -v mb="$mb" '{printf "%-22s %8.1f MB/s  %7.1f s  peak RSS %6.0f MiB\n", $1, mb / $2, $2, $3 / 1024}'
 }
 
-sh "$S/s3rver.sh" start "$W/s3rver" "$P"
+sh "$S/$SERVER.sh" start "$W/$SERVER" "$P" >/dev/null
 /usr/bin/python3 "$S/faultproxy.py" $((P + 5)) "$P" 0 1 count 2>"$W/requests.log" &
 fpid=$!
 sleep 0.5
 
 L="$W/local"
 S3="s3:http://127.0.0.1:$((P + 5))/cairn-bench/repo"
-echo "tree: $TREE ($mb MiB)"
+echo "tree: $TREE ($mb MiB), server: $SERVER"
 $C -r "$L" init >/dev/null
 timed local-backup $C -r "$L" backup "$TREE"
 timed local-restore $C -r "$L" restore latest --target "$W/rl"
@@ -50,4 +58,7 @@ up=$(wc -l <"$W/requests.log")
 : >"$W/requests.log"
 timed s3-restore $C -r "$S3" restore latest --target "$W/rs"
 down=$(wc -l <"$W/requests.log")
+gets=$(grep -c '^request GET' "$W/requests.log" || true)
+packs=$(find "$L/data" -type f | wc -l)
 echo "$bytes $up $down" | awk '{g = $1 / 1073741824; printf "requests per GiB: backup %.0f, restore %.0f\n", $2 / g, $3 / g}'
+echo "restore: $down requests ($gets GETs) for $packs packs"

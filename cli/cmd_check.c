@@ -74,6 +74,7 @@ int cmd_check(struct cli *c, int argc, char **argv)
 	struct repo_check_ext_result xr = { 0 };
 	struct err e = ERR_INIT;
 	struct repo *r = NULL;
+	struct repo_lock *l = NULL;
 	int ch, rc;
 
 	while ((ch = cli_getopt(c, argc, argv)) != -1) {
@@ -91,8 +92,11 @@ int cmd_check(struct cli *c, int argc, char **argv)
 		}
 	}
 	rc = cli_open_repo(c, &e, &r);
+	if (rc >= 0) /* shared: a prune mid-way would look like damage */
+		rc = repo_lock_reader(r, &e, &l);
 	if (rc >= 0)
 		rc = repo_check_full(r, &o, &x, on_problem, c, &res, &xr, &e);
+	repo_unlock(l);
 	repo_free(r);
 	if (rc < 0)
 		return cli_fail(c, &e, rc);

@@ -5,6 +5,7 @@
 #include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/output.h"
@@ -25,34 +26,85 @@ static void show(struct cli *c, const struct node *n, const char *path)
 	printf("%s\n", esc);
 }
 
-static int ls_dir(struct cli *c, struct repo *r, const struct node *dir, char *path, size_t len,
+/* One folder being listed: its node (owning its segment list) and the open iterator. */
+struct ls_frame {
+	struct node dir;
+	struct tree_iter it;
+	size_t len;
+};
+
+/* Depth first with an explicit stack on the heap: a pod can nest folders thousands deep,
+ * and a 16 KiB C-stack frame per level crashed at about 500. */
+static int ls_dir(struct cli *c, struct repo *r, const struct node *top, char *path, size_t len,
 		  struct err *e)
 {
-	struct tree_iter it;
+	struct ls_frame *st = NULL;
+	size_t depth = 0, cap = 0;
 	struct node n;
-	int rc;
+	int rc = 0;
 
-	tree_iter_init(&it, r, dir);
-	while ((rc = tree_iter_next(&it, &n, e)) > 0) {
-		size_t l = len;
+	for (;;) {
+		const struct node *dir = depth ? NULL : top;
+		struct ls_frame *f;
 
-		if (l + 2 + n.name_len < LS_PATH_MAX) {
+		if (dir || rc > 0) {
+			if (depth == cap) {
+				void *p = reallocarray(st, cap ? 2 * cap : 16, sizeof(*st));
+
+				if (!p) {
+					rc = err_set(e, -ENOMEM, "out of memory");
+					break;
+				}
+				st = p;
+				cap = cap ? 2 * cap : 16;
+			}
+			f = &st[depth++];
+			memset(f, 0, sizeof(*f));
+			f->len = len;
+			if (dir)
+				rc = node_copy(dir, &f->dir);
+			else
+				f->dir = n; /* takes the node */
+			if (rc < 0) {
+				depth--;
+				rc = err_set(e, rc, "out of memory");
+				break;
+			}
+			tree_iter_init(&f->it, r, &f->dir);
+		}
+		f = &st[depth - 1];
+		path[f->len] = 0;
+		rc = tree_iter_next(&f->it, &n, e);
+		if (rc <= 0) {
+			tree_iter_release(&f->it);
+			node_release(&f->dir);
+			depth--;
+			if (rc < 0 || !depth)
+				break;
+			continue;
+		}
+		/* path holds raw name bytes; show() escapes them for a terminal and gives JSON
+		 * readers the exact bytes. */
+		len = f->len;
+		if (len + 2 + n.name_len < LS_PATH_MAX) {
 			if (!len || path[len - 1] != '/')
-				path[l++] = '/';
-			memcpy(path + l, n.name, n.name_len);
-			l += n.name_len;
-			path[l] = 0;
+				path[len++] = '/';
+			memcpy(path + len, n.name, n.name_len);
+			len += n.name_len;
+			path[len] = 0;
 		}
 		show(c, &n, path);
-		if (n.type == NODE_DIR)
-			rc = ls_dir(c, r, &n, path, l, e);
-		path[len] = 0;
-		node_release(&n);
-		if (rc < 0)
-			break;
+		if (n.type != NODE_DIR) {
+			node_release(&n);
+			rc = 0;
+		} /* else rc == 1: the loop pushes n */
 	}
-	tree_iter_release(&it);
-	return rc;
+	while (depth) {
+		tree_iter_release(&st[--depth].it);
+		node_release(&st[depth].dir);
+	}
+	free(st);
+	return rc < 0 ? rc : 0;
 }
 
 int cmd_ls(struct cli *c, int argc, char **argv)

@@ -85,6 +85,7 @@ int cmd_mount(struct cli *c, int argc, char **argv)
 	struct err e = ERR_INIT;
 	struct repo *r = NULL;
 	char where[CLI_ESC_MAX];
+	struct repo_lock *l = NULL;
 	int rc;
 
 	snapfs_options_default(&o);
@@ -93,6 +94,8 @@ int cmd_mount(struct cli *c, int argc, char **argv)
 	if (rc < 0)
 		return cli_fail(c, &e, rc);
 	rc = cli_open_repo(c, &e, &r);
+	if (rc >= 0) /* shared, for as long as the mount serves: prune waits */
+		rc = repo_lock_reader(r, &e, &l);
 	if (rc < 0)
 		goto out;
 	cli_esc(o.mountpoint, where, sizeof(where));
@@ -101,6 +104,7 @@ int cmd_mount(struct cli *c, int argc, char **argv)
 	if (rc >= 0)
 		log_info("unmounted %s", where);
 out:
+	repo_unlock(l);
 	repo_free(r);
 	return rc < 0 ? cli_fail(c, &e, rc) : EXIT_OK;
 }

@@ -56,10 +56,24 @@ static bool on_cancel(void *ud)
 	return cli_cancelled(u->c);
 }
 
+static int restore_preflight(struct repo *r, const struct restore_opts *o, struct err *e)
+{
+	struct snapshot s = { 0 };
+	struct node n = { 0 };
+	int rc = repo_snapshot_load(r, o->snapshot, &s, e);
+
+	if (rc >= 0)
+		rc = repo_tree_lookup(r, &s, o->subdir ? o->subdir : "/", &n, e);
+	node_release(&n);
+	snapshot_release(&s);
+	return rc;
+}
+
 static int run(struct cli *c, struct restore_opts *o, struct restore_result *res, struct err *e)
 {
 	struct restore_ui u = { .c = c };
 	struct repo *r = NULL;
+	struct repo_lock *l = NULL;
 	int rc;
 
 	cli_progress_init(&u.pr, c);
@@ -69,6 +83,10 @@ static int run(struct cli *c, struct restore_opts *o, struct restore_result *res
 	o->progress_ms = cli_progress_ms(&u.pr);
 	o->progress = o->progress_ms ? on_progress : NULL;
 	rc = cli_open_repo(c, e, &r);
+	if (rc >= 0) /* bad input fails before anything (a lock) is written */
+		rc = restore_preflight(r, o, e);
+	if (rc >= 0) /* shared: a prune must not remove what is being restored */
+		rc = repo_lock_reader(r, e, &l);
 	/* The total comes from the snapshot's trees, walked once before the restore (the
 	 * restore reads them again: trees are small next to the data). */
 	if (rc >= 0 && o->progress)
@@ -84,10 +102,12 @@ static int run(struct cli *c, struct restore_opts *o, struct restore_result *res
 
 		cli_progress_show(&u.pr, &s, NULL);
 	}
+	repo_unlock(l);
 	repo_free(r);
 	cli_progress_release(&u.pr, c);
 	return rc;
 }
+
 
 int cmd_restore(struct cli *c, int argc, char **argv)
 {

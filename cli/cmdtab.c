@@ -74,7 +74,7 @@ static const struct cmd_flag init_flags[] = {
 	{ "chunk-avg", 0, 'a', "SIZE", "1M", "average chunk" },
 	{ "chunk-max", 0, 'M', "SIZE", "8M", "largest chunk" },
 	{ "pack-size", 0, 'P', "SIZE", "16M", "target pack file size" },
-	{ "compression", 0, 'z', "LEVEL", "3", "zstd level" },
+	{ "compression", 0, 'z', "LEVEL", "1", "zstd level" },
 	{ "kdf-memory-mib", 0, 'K', "N", "19", "Argon2id memory for the password, in MiB" },
 	{ "kdf-iterations", 0, 'I', "N", "2", "Argon2id passes" },
 	END_FLAGS,
@@ -104,6 +104,14 @@ static const struct cmd_flag backup_flags[] = {
 	{ "threads", 0, 'T', "N", "number of CPUs", "compress and seal workers" },
 	{ "skip-empty", 0, 'E', NULL, NULL,
 	  "write no snapshot when every path is an empty folder" },
+	{ "stdin", 0, 'I', NULL, NULL,
+	  "back up what is read from stdin until EOF as one file (no PATH); a read error "
+	  "writes no snapshot" },
+	{ "stdin-from-command", 0, 'C', NULL, NULL,
+	  "run the words after the flags as a command (no shell) and back up its output as "
+	  "one file; unless it exits 0, no snapshot is written and the exit code is 1" },
+	{ "stdin-filename", 0, 'N', "NAME", "stdin",
+	  "the file's name in the snapshot, which records the path /NAME" },
 	END_FLAGS,
 };
 static const char *const backup_env[] = { REPO_ENV, "CAIRN_PROGRESS_FPS", "TMPDIR", NULL };
@@ -112,6 +120,10 @@ static const struct cmd_example backup_ex[] = {
 	{ "Skip caches and stay on one file system",
 	  "cairn backup -x --exclude '*.cache' --exclude /data/tmp /data" },
 	{ "Progress and summary as JSON lines for a script", "cairn backup --json /data" },
+	{ "A database dump, stored only when pg_dump succeeds",
+	  "cairn backup --stdin-filename db.dump --stdin-from-command -- pg_dump -Fc db" },
+	{ "Whatever a pipe delivers (its producer's status is not seen: prefer the above)",
+	  "tar -cf - /etc | cairn backup --stdin --stdin-filename etc.tar" },
 	END_EXAMPLES,
 };
 static const int backup_exits[] = { 0, 1, 2, 3, 10, 11, 12, 13, 14, 15, 16, 17, 130, -1 };
@@ -407,11 +419,15 @@ const struct cmd_doc cmdtab[] = {
 	  "Creates an encrypted repository at the location given by -r or CAIRN_REPOSITORY. "
 	  "Chunk and pack sizes and the password's key derivation can be set only here.",
 	  init_flags, init_env, init_ex, init_exits },
-	{ "backup", "back up files and folders", "[flags] PATH...",
+	{ "backup", "back up files and folders",
+	  "[flags] PATH... | --stdin | --stdin-from-command -- CMD [ARG...]",
 	  "Backs up each PATH into a new snapshot. The newest snapshot of the same host and "
 	  "paths is the parent: files whose size, times and inode did not change are not read "
 	  "again. On a terminal a progress line shows files and bytes done of the total, the "
-	  "percentage, the rate and the time left.",
+	  "percentage, the rate and the time left. With --stdin or --stdin-from-command the "
+	  "snapshot holds one file, NAME (mode 0644, owned by the caller, modified now), "
+	  "streamed into the repository without a temporary file; a repeated dump adds only "
+	  "the chunks that changed.",
 	  backup_flags, backup_env, backup_ex, backup_exits, "file" },
 	{ "restore", "restore a snapshot into a folder", "[flags] SNAPSHOT[:SUBDIR] --target DIR",
 	  "Restores SNAPSHOT (an id, a unique prefix or latest) into DIR. With SUBDIR its "

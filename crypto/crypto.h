@@ -48,17 +48,26 @@ int key_seal(const struct key *k, enum key_domain d, const void *pt, size_t n,
 int key_open(const struct key *k, enum key_domain d, const void *ct, size_t n,
 	     uint8_t *out) _must_check_;
 
+/* The most Argon2id work one key file may ask of an open: every node agent opens the
+ * repository, and a key file demanding 1 GiB would take a node's memory (or abort the
+ * open) for every backup. Key files beyond it are skipped (-E2BIG), never derived. */
+#define KEYFILE_MAX_MEMLIMIT (256ULL * 1024 * 1024)
+#define KEYFILE_MAX_OPSLIMIT 16ULL
+
 /* Argon2id cost of a key file; the defaults are libsodium's MODERATE-ish settings. */
 struct keyfile_params {
 	uint64_t opslimit;
 	uint64_t memlimit;
 };
 
-/* Default cost, lowered by CAIRN_KDF_FAST=1 for tests (documented in docs/format.md). */
+/* Default cost, lowered by CAIRN_KDF_FAST=1 in test builds only (configure
+ * --enable-test-hooks; docs/format.md). */
 void keyfile_params_default(struct keyfile_params *p);
-/* Wrap k's master key under password; *ret_json is a malloc'ed JSON text. */
+/* Wrap k's master key under password; *ret_json is a malloc'ed JSON text. -E2BIG when p
+ * exceeds KEYFILE_MAX_* (no reader would open the file). */
 int keyfile_create(const struct key *k, const char *password, size_t pwlen,
 		   const struct keyfile_params *p, const char *hostname, char **ret_json) _must_check_;
-/* -EKEYREJECTED wrong password, -EBADMSG malformed, -EOPNOTSUPP unknown version/kdf. */
+/* -EKEYREJECTED wrong password, -EBADMSG malformed, -EOPNOTSUPP unknown version/kdf,
+ * -E2BIG cost above KEYFILE_MAX_* (checked before any derivation). */
 int keyfile_unlock(const char *json, size_t n, const char *password, size_t pwlen,
 		   struct key **ret) _must_check_;

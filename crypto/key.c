@@ -5,6 +5,7 @@
 #include <sodium.h>
 #include <string.h>
 
+#include "crypto/aead.h"
 #include "util/banned.h"
 
 struct key {
@@ -81,8 +82,7 @@ int key_seal(const struct key *k, enum key_domain d, const void *pt, size_t n, u
 	if (n > SIZE_MAX - KEY_SEAL_OVERHEAD)
 		return -EOVERFLOW;
 	randombytes_buf(out, KEY_NONCE_BYTES);
-	crypto_aead_xchacha20poly1305_ietf_encrypt(out + KEY_NONCE_BYTES, NULL, pt, n, &ad, 1,
-						   NULL, out, k->enc);
+	aead_seal(k->enc, out, &ad, 1, pt, n, out + KEY_NONCE_BYTES);
 	return 0;
 }
 
@@ -93,8 +93,7 @@ int key_open(const struct key *k, enum key_domain d, const void *ct, size_t n, u
 
 	if (n < KEY_SEAL_OVERHEAD)
 		return -EBADMSG;
-	if (crypto_aead_xchacha20poly1305_ietf_decrypt(out, NULL, NULL, c + KEY_NONCE_BYTES,
-						       n - KEY_NONCE_BYTES, &ad, 1, c, k->enc) < 0)
+	if (aead_open(k->enc, c, &ad, 1, c + KEY_NONCE_BYTES, n - KEY_NONCE_BYTES, out) < 0)
 		return -EBADMSG;
 	return 0;
 }

@@ -1,2 +1,8 @@
 noinst_LIBRARIES += crypto/libcairn_crypto.a
-crypto_libcairn_crypto_a_SOURCES = crypto/crypto.h crypto/key.c crypto/keyfile.c
+crypto_libcairn_crypto_a_SOURCES = crypto/crypto.h crypto/key.c crypto/keyfile.c \
+	crypto/aead.h crypto/aead.c
+
+# The OpenSSL sealing path gives libsodium's XChaCha20-Poly1305 bytes exactly.
+check_PROGRAMS += tests/unit/test-aead
+TESTS += tests/unit/test-aead
+tests_unit_test_aead_LDADD = $(CAIRN_LIBS)

@@ -130,7 +130,7 @@ int kube_query_escape(const char *in, char *out, size_t n) _must_check_;
  * and namespace); type is "Normal" or "Warning". Best effort for the caller, who logs e. */
 int kube_event(struct kube *k, const json_t *obj, const char *type, const char *reason,
                const char *component, const char *host, struct err *e, const char *fmt, ...)
-	_printf_(8, 9);
+    _printf_(8, 9);
 
 /* RFC 3339 UTC ("2024-01-02T03:04:05Z") into out[32]. */
 void kube_timestamp(time_t t, char out[32]);

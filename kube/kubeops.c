@@ -208,8 +208,10 @@ int kube_event(struct kube *k, const json_t *obj, const char *type, const char *
 	int rc;
 
 	if (!name || !ns || !api || !kind)
-		return err_set(e, -EINVAL, "event %s: the object has no apiVersion, kind, name "
-					   "or namespace", reason);
+		return err_set(e, -EINVAL,
+		               "event %s: the object has no apiVersion, kind, name "
+		               "or namespace",
+		               reason);
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);

@@ -23,7 +23,7 @@ void watch_lines_release(struct watch_lines *w)
 
 /* The stream's health goes to the caller's note callback: this client never prints. */
 static void note(const struct watch_params *p, enum watch_note level, const char *fmt, ...)
-	_printf_(3, 4);
+    _printf_(3, 4);
 static void note(const struct watch_params *p, enum watch_note level, const char *fmt, ...)
 {
 	char msg[1024];
@@ -109,7 +109,8 @@ static int on_line(void *ud, const char *line, size_t n)
 	int r = 0;
 
 	if (!ev) {
-		note(s->p, WATCH_NOTE_WARN, "watch %s: dropping a line that is not JSON", s->p->collection);
+		note(s->p, WATCH_NOTE_WARN, "watch %s: dropping a line that is not JSON",
+		     s->p->collection);
 		return 0;
 	}
 	type = json_string_value(json_object_get(ev, "type"));
@@ -126,8 +127,8 @@ static int on_line(void *ud, const char *line, size_t n)
 		if (code == 410)
 			s->relist = true;
 		else
-			note(s->p, WATCH_NOTE_WARN, "watch %s: server error %lld: %s", s->p->collection,
-			         (long long)code, msg ? msg : "");
+			note(s->p, WATCH_NOTE_WARN, "watch %s: server error %lld: %s",
+			     s->p->collection, (long long)code, msg ? msg : "");
 		r = -ESTALE; /* end this stream; the loop re-lists or reconnects */
 	} else {
 		enum watch_kind k = strcmp(type, "ADDED") == 0     ? WATCH_ADDED
@@ -236,8 +237,8 @@ int watch_run(struct kube *k, const struct watch_params *p, struct err *e)
 			if (r < 0) {
 				if (stopped(p))
 					break;
-				note(p, WATCH_NOTE_WARN, "list %s failed (retrying in %us): %s", p->collection,
-				         backoff, le.msg);
+				note(p, WATCH_NOTE_WARN, "list %s failed (retrying in %us): %s",
+				     p->collection, backoff, le.msg);
 				nap(p, backoff);
 				backoff = backoff * 2 > WATCH_BACKOFF_MAX_SEC
 				              ? WATCH_BACKOFF_MAX_SEC
@@ -251,7 +252,8 @@ int watch_run(struct kube *k, const struct watch_params *p, struct err *e)
 		if (r == -ECANCELED || stopped(p))
 			break;
 		if (s.relist) {
-			note(p, WATCH_NOTE_INFO, "watch %s: resourceVersion expired, listing again", p->collection);
+			note(p, WATCH_NOTE_INFO, "watch %s: resourceVersion expired, listing again",
+			     p->collection);
 			continue;
 		}
 		if (s.got_any)
@@ -263,8 +265,8 @@ int watch_run(struct kube *k, const struct watch_params *p, struct err *e)
 				nap(p, 1);
 			continue;
 		}
-		note(p, WATCH_NOTE_WARN, "watch %s dropped (reconnecting in %us): %s", p->collection, backoff,
-		         le.msg[0] ? le.msg : strerror(-r));
+		note(p, WATCH_NOTE_WARN, "watch %s dropped (reconnecting in %us): %s",
+		     p->collection, backoff, le.msg[0] ? le.msg : strerror(-r));
 		nap(p, backoff);
 		backoff = backoff * 2 > WATCH_BACKOFF_MAX_SEC ? WATCH_BACKOFF_MAX_SEC : backoff * 2;
 	}

@@ -116,15 +116,12 @@ static int note_listed(void *ud, const uint8_t pack[ID_BYTES], uint64_t size)
 	return rc < 0 ? rc : 0;
 }
 
-static int check_dir(struct ck *c, const struct extent *segs, size_t n, const char *snap);
-
+/* A file's data blobs: indexed, in a pack that exists. */
 static int check_node(struct ck *c, const struct node *n, const char *snap)
 {
 	char id[ID_HEX], pack[ID_HEX];
 	struct blob_loc loc;
 
-	if (n->type == NODE_DIR)
-		return check_dir(c, n->content, n->n_content, snap);
 	if (n->type != NODE_FILE)
 		return 0;
 	for (size_t i = 0; i < n->n_content; i++) {
@@ -148,48 +145,109 @@ static int check_node(struct ck *c, const struct node *n, const char *snap)
 	return 0;
 }
 
+/* One folder being walked: its segments (a copy), the next one, and the open iterator. */
+struct ck_frame {
+	struct extent *segs;
+	size_t n, next, saved;
+	struct tree_iter it;
+	bool open;
+};
+
+static int frame_push(struct ck_frame **st, size_t *depth, size_t *cap,
+		      const struct extent *segs, size_t n, size_t saved)
+{
+	struct ck_frame *f;
+
+	if (*depth == *cap) {
+		size_t nc = *cap ? 2 * *cap : 16;
+		void *p = reallocarray(*st, nc, sizeof(**st));
+
+		if (!p)
+			return -ENOMEM;
+		*st = p;
+		*cap = nc;
+	}
+	f = &(*st)[*depth];
+	memset(f, 0, sizeof(*f));
+	f->segs = malloc((n ? n : 1) * sizeof(*segs));
+	if (!f->segs)
+		return -ENOMEM;
+	if (n)
+		memcpy(f->segs, segs, n * sizeof(*segs));
+	f->n = n;
+	f->saved = saved;
+	(*depth)++;
+	return 0;
+}
+
+/* Depth first over the folder made of segs, with an explicit stack on the heap: a pod can
+ * nest folders thousands deep, and a frame per level on the C stack would crash. */
 static int check_dir(struct ck *c, const struct extent *segs, size_t n, const char *snap)
 {
-	size_t saved = strlen(c->path);
+	struct ck_frame *st = NULL;
+	size_t depth = 0, cap = 0;
 	char id[ID_HEX];
-	int rc = 0;
+	int rc;
 
-	for (size_t i = 0; i < n; i++) {
-		struct tree_iter it;
-		struct node node;
+	rc = frame_push(&st, &depth, &cap, segs, n, strlen(c->path));
+	while (rc >= 0 && depth) {
+		struct ck_frame *f = &st[depth - 1];
 		struct err e = ERR_INIT;
+		struct node node;
 
-		rc = repo_idset_add(&c->trees, segs[i].id);
-		if (rc < 0)
-			return rc;
-		if (rc == 0)
-			continue; /* seen in this or an earlier snapshot: checked already */
-		c->res->trees++;
-		hex_encode(segs[i].id, ID_BYTES, id);
-		if (!repo_blob_known(c->r, BLOB_TREE, segs[i].id)) {
-			problem(c, "snapshot %.8s: %s: tree %s is missing from the index", snap,
-				c->path[0] ? c->path : "/", id);
+		c->path[f->saved] = 0;
+		if (!f->open) {
+			const struct extent *seg;
+
+			if (f->next >= f->n) {
+				free(f->segs);
+				depth--;
+				continue;
+			}
+			seg = &f->segs[f->next++];
+			rc = repo_idset_add(&c->trees, seg->id);
+			if (rc <= 0)
+				continue; /* seen in this or an earlier snapshot: checked already */
+			rc = 0;
+			c->res->trees++;
+			if (!repo_blob_known(c->r, BLOB_TREE, seg->id)) {
+				hex_encode(seg->id, ID_BYTES, id);
+				problem(c, "snapshot %.8s: %s: tree %s is missing from the index", snap,
+					c->path[0] ? c->path : "/", id);
+				continue;
+			}
+			tree_iter_init_root(&f->it, c->r, seg, 1);
+			f->open = true;
+		}
+		rc = tree_iter_next(&f->it, &node, &e);
+		if (rc <= 0) {
+			tree_iter_release(&f->it);
+			f->open = false;
+			if (rc < 0 && rc != -ENOMEM) {
+				problem(c, "snapshot %.8s: %s: %s", snap, c->path[0] ? c->path : "/",
+					e.msg);
+				rc = 0;
+			}
 			continue;
 		}
-		tree_iter_init_root(&it, c->r, &segs[i], 1);
-		while ((rc = tree_iter_next(&it, &node, &e)) > 0) {
-			snprintf(c->path + saved, sizeof(c->path) - saved, "/%.*s",
-				 (int)node.name_len, node.name);
+		snprintf(c->path + f->saved, sizeof(c->path) - f->saved, "/%.*s",
+			 (int)node.name_len, node.name);
+		if (node.type == NODE_DIR)
+			rc = frame_push(&st, &depth, &cap, node.content, node.n_content,
+					strlen(c->path));
+		else
 			rc = check_node(c, &node, snap);
-			c->path[saved] = 0;
-			node_release(&node);
-			if (rc < 0)
-				break;
-		}
-		tree_iter_release(&it);
-		if (rc < 0 && rc != -ENOMEM) {
-			problem(c, "snapshot %.8s: %s: %s", snap, c->path[0] ? c->path : "/", e.msg);
-			rc = 0;
-		}
-		if (rc < 0)
-			return rc;
+		node_release(&node);
 	}
-	return 0;
+	while (depth) {
+		struct ck_frame *f = &st[--depth];
+
+		if (f->open)
+			tree_iter_release(&f->it);
+		free(f->segs);
+	}
+	free(st);
+	return rc < 0 ? rc : 0;
 }
 
 static void pack_problem(void *ud, const uint8_t pack[ID_BYTES], const uint8_t *blob,
@@ -375,7 +433,7 @@ static void compare_header(struct ck *c, const char *p, const struct repo_ix_pac
 /* Pack headers against the index files, blob by blob; duplicates and unreferenced blobs. */
 static int check_headers(struct ck *c, const struct repo_ixset *ix)
 {
-	struct repo_idset seen = { 0 };
+	struct repo_idset seen[2] = { { 0 } }; /* per blob type: a blob is (type, id) */
 	char p[ID_HEX], b[ID_HEX];
 	int rc = 0;
 
@@ -390,7 +448,7 @@ static int check_headers(struct ck *c, const struct repo_ixset *ix)
 			const struct repo_ix_blob *x = &ip->blobs[j];
 
 			hex_encode(x->id, ID_BYTES, b);
-			rc = repo_idset_add(&seen, x->id);
+			rc = repo_idset_add(&seen[x->type == BLOB_TREE], x->id);
 			if (rc < 0)
 				break;
 			if (rc == 0) {
@@ -418,8 +476,86 @@ static int check_headers(struct ck *c, const struct repo_ixset *ix)
 		compare_header(c, p, ip, &hp);
 		free(hp.blobs);
 	}
-	repo_idset_release(&seen);
+	repo_idset_release(&seen[0]);
+	repo_idset_release(&seen[1]);
 	return rc < 0 ? rc : 0;
+}
+
+struct snap_names {
+	char (*v)[ID_HEX];
+	size_t n, cap;
+};
+
+static int collect_snap(void *ud, const char *name, uint64_t size)
+{
+	struct snap_names *s = ud;
+
+	if (strlen(name) != ID_HEX - 1)
+		return 0;
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? 2 * s->cap : 64;
+		void *p = reallocarray(s->v, cap, ID_HEX);
+
+		if (!p)
+			return -ENOMEM;
+		s->v = p;
+		s->cap = cap;
+	}
+	memcpy(s->v[s->n++], name, ID_HEX);
+	return 0;
+}
+
+/* Every snapshot that reads (its name matching its bytes, its JSON sound); each one that
+ * does not is a problem, and the check goes on with the rest. */
+static int load_snapshots(struct ck *c, struct snapshot **ret, size_t *ret_n)
+{
+	struct snap_names ns = { 0 };
+	struct snapshot *v = NULL;
+	size_t n = 0;
+	int rc;
+
+	rc = backend_list(repo_backend(c->r), OBJ_SNAPSHOT, collect_snap, &ns, c->e);
+	if (rc >= 0 && !(v = calloc(ns.n ? ns.n : 1, sizeof(*v))))
+		rc = err_set(c->e, -ENOMEM, "out of memory");
+	for (size_t i = 0; rc >= 0 && i < ns.n; i++) {
+		struct err e = ERR_INIT;
+
+		rc = repo_snapshot_read(c->r, ns.v[i], &v[n], &e);
+		if (rc >= 0) {
+			n++;
+		} else if (rc != -ENOMEM) {
+			problem(c, "snapshot %s: %s", ns.v[i], e.msg);
+			rc = 0;
+		} else {
+			err_set(c->e, rc, "out of memory");
+		}
+	}
+	free(ns.v);
+	if (rc < 0) {
+		snapshot_list_free(v, n);
+		return rc;
+	}
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}
+
+static int noop_entry(void *ud, const uint8_t *pack, const struct repo_ix_blob *b)
+{
+	return 0;
+}
+
+static int report_index(void *ud, const char *name, uint64_t size)
+{
+	struct ck *c = ud;
+	struct err e = ERR_INIT;
+	int rc = repo_index_walk(c->r, name, noop_entry, NULL, &e);
+
+	if (rc == -ENOMEM)
+		return err_set(c->e, rc, "out of memory");
+	if (rc < 0)
+		problem(c, "%s", e.msg);
+	return 0;
 }
 
 /* Which packs a partial read covers: N/T by position, or a percentage by pack id (so a
@@ -453,6 +589,16 @@ int repo_check_full(struct repo *r, const struct repo_check_opts *o,
 
 	pthread_mutex_init(&c.lock, NULL);
 	rc = repo_index_load(r, e);
+	if (rc == -EBADMSG) {
+		/* A damaged or misnamed index file: name every one that does not read, and stop
+		 * there (what the index says cannot be compared with anything). */
+		err_clear(e);
+		rc = backend_list(repo_backend(r), OBJ_INDEX, report_index, &c, e);
+		if (rc >= 0 && !res.problems)
+			problem(&c, "the index does not load, but every index file reads alone");
+		if (rc >= 0)
+			goto done;
+	}
 	if (rc >= 0)
 		rc = repo_blob_foreach(r, note_pack, &c);
 	if (rc >= 0)
@@ -470,7 +616,7 @@ int repo_check_full(struct repo *r, const struct repo_check_opts *o,
 	for (size_t i = 0; i < c.listed_packs.cap; i++)
 		if (!is_zero(c.listed_packs.v[i]) && !repo_idset_has(&c.index_packs, c.listed_packs.v[i]))
 			res.unindexed_packs++;
-	rc = repo_snapshot_list(r, &snaps, &n_snaps, e);
+	rc = load_snapshots(&c, &snaps, &n_snaps);
 	if (rc < 0)
 		goto fail;
 	res.snapshots = n_snaps;
@@ -510,6 +656,7 @@ int repo_check_full(struct repo *r, const struct repo_check_opts *o,
 		if (rc < 0)
 			goto fail;
 	}
+done:
 	*ret = res;
 	if (ret_x)
 		*ret_x = xres;

@@ -131,6 +131,7 @@ struct repo_prune_opts {
 struct repo_prune_result {
 	uint64_t packs, packs_deleted, packs_repacked, packs_written, packs_orphaned;
 	uint64_t packs_missing;
+	uint64_t packs_young; /* unindexed but younger than the lock stale age: kept */
 	uint64_t blobs_used, blobs_unused, blobs_duplicate, blobs_repacked;
 	uint64_t bytes_before, bytes_after, bytes_unused_after;
 	uint64_t index_old, index_new;

@@ -35,7 +35,9 @@ struct prune {
 	struct plan_pack *plan;
 	struct present *present;
 	size_t n_present, cap_present;
-	struct repo_idset used_trees, used_data, claimed;
+	/* Blobs are (type, id): a file chunk and a tree segment with the same bytes share an
+	 * id and are two blobs, each kept on its own. */
+	struct repo_idset used_trees, used_data, claimed_trees, claimed_data;
 	struct repo_ix_pack *fresh; /* packs written by the repack */
 	size_t n_fresh;
 };
@@ -103,6 +105,32 @@ static int mark(struct prune *p)
 	return rc;
 }
 
+/* Packs no index lists may be a running backup's, uploaded but not yet indexed: whatever
+ * the locks say (a lock can be removed by hand, or judged stale a moment too early), one
+ * younger than the lock stale age, or of unknown age, is kept (counted as indexed, so the
+ * sweep leaves it). A later prune removes it once it is old. */
+static int keep_young(struct prune *p)
+{
+	for (size_t i = 0; i < p->n_present; i++) {
+		struct err e = ERR_INIT;
+		int64_t age = 0;
+		int rc;
+
+		if (p->present[i].indexed)
+			continue;
+		rc = repo_pack_age(p->r, p->present[i].id, &age, &e);
+		if (rc == -ENOENT)
+			continue; /* gone already */
+		if (rc < 0 && rc != -EOPNOTSUPP)
+			return err_set(p->e, rc, "%s", e.msg);
+		if (rc == -EOPNOTSUPP || age < repo_lock_stale_sec()) {
+			p->present[i].indexed = true;
+			p->res->packs_young++;
+		}
+	}
+	return 0;
+}
+
 /* Decide each pack's fate: which copy of every used blob stays, what is dropped. */
 static int plan(struct prune *p)
 {
@@ -146,7 +174,9 @@ static int plan(struct prune *p)
 				res->blobs_unused++;
 				continue;
 			}
-			rc = repo_idset_add(&p->claimed, b->id);
+			rc = repo_idset_add(b->type == BLOB_TREE ? &p->claimed_trees
+							      : &p->claimed_data,
+					    b->id);
 			if (rc < 0) {
 				free(cand);
 				return rc;
@@ -195,7 +225,7 @@ static int plan(struct prune *p)
 	}
 	res->bytes_unused_after = unused;
 	free(cand);
-	return 0;
+	return keep_young(p);
 }
 
 static int repack_one(struct prune *p, size_t i)
@@ -375,6 +405,7 @@ fail:
 	free(p.fresh);
 	repo_idset_release(&p.used_trees);
 	repo_idset_release(&p.used_data);
-	repo_idset_release(&p.claimed);
+	repo_idset_release(&p.claimed_trees);
+	repo_idset_release(&p.claimed_data);
 	return rc;
 }

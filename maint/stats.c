@@ -11,79 +11,109 @@
 
 #define WALK_PATH_MAX 16384
 
-struct walk {
-	struct repo *r;
-	struct repo_idset *seen;
-	repo_walk_fn fn;
-	void *ud;
-	struct err *e;
-	char path[WALK_PATH_MAX];
-	int depth;
+/* One folder being walked: a copy of its segments, the next one, the open iterator. */
+struct walk_frame {
+	struct extent *segs;
+	size_t n, next, saved;
+	struct tree_iter it;
+	bool open;
 };
 
-static int walk_dir(struct walk *w, const struct extent *segs, size_t n)
+static int walk_push(struct walk_frame **st, size_t *depth, size_t *cap,
+		     const struct extent *segs, size_t n, size_t saved)
 {
-	size_t saved = strlen(w->path);
-	int rc = 0;
+	struct walk_frame *f;
 
-	if (++w->depth > 1024) {
-		w->depth--;
-		return err_set(w->e, -EBADMSG, "%s: folders nested too deep", w->path);
+	if (*depth == *cap) {
+		size_t nc = *cap ? 2 * *cap : 16;
+		void *p = reallocarray(*st, nc, sizeof(**st));
+
+		if (!p)
+			return -ENOMEM;
+		*st = p;
+		*cap = nc;
 	}
-	for (size_t i = 0; rc >= 0 && i < n; i++) {
-		struct tree_iter it;
-		struct node node;
-
-		if (w->seen) {
-			rc = repo_idset_add(w->seen, segs[i].id);
-			if (rc < 0)
-				break;
-			if (rc == 0)
-				continue; /* the same segment means the same subtree: done already */
-		}
-		tree_iter_init_root(&it, w->r, &segs[i], 1);
-		while ((rc = tree_iter_next(&it, &node, w->e)) > 0) {
-			int k = snprintf(w->path + saved, sizeof(w->path) - saved, "/%.*s",
-					 (int)node.name_len, node.name);
-
-			if (k < 0 || (size_t)k >= sizeof(w->path) - saved) {
-				node_release(&node);
-				rc = err_set(w->e, -ENAMETOOLONG, "path too long below %.200s",
-					     w->path);
-				break;
-			}
-			rc = w->fn(w->ud, w->path, &node);
-			if (rc >= 0 && node.type == NODE_DIR)
-				rc = walk_dir(w, node.content, node.n_content);
-			w->path[saved] = 0;
-			node_release(&node);
-			if (rc < 0)
-				break;
-		}
-		tree_iter_release(&it);
-		if (rc < 0 && w->path[saved])
-			w->path[saved] = 0;
-	}
-	w->depth--;
-	return rc < 0 ? rc : 0;
+	f = &(*st)[*depth];
+	memset(f, 0, sizeof(*f));
+	f->segs = malloc((n ? n : 1) * sizeof(*segs));
+	if (!f->segs)
+		return -ENOMEM;
+	if (n)
+		memcpy(f->segs, segs, n * sizeof(*segs));
+	f->n = n;
+	f->saved = saved;
+	(*depth)++;
+	return 0;
 }
 
+/* Depth first with an explicit stack on the heap (no depth limit, no C-stack frame per
+ * level: pods nest folders thousands deep). */
 int repo_walk(struct repo *r, const struct extent *segs, size_t n, struct repo_idset *seen,
 	      repo_walk_fn fn, void *ud, struct err *e)
 {
-	struct walk *w = calloc(1, sizeof(*w));
+	struct walk_frame *st = NULL;
+	size_t depth = 0, cap = 0;
+	char *path = malloc(WALK_PATH_MAX);
 	int rc;
 
-	if (!w)
+	if (!path)
 		return err_set(e, -ENOMEM, "out of memory");
-	w->r = r;
-	w->seen = seen;
-	w->fn = fn;
-	w->ud = ud;
-	w->e = e;
-	rc = walk_dir(w, segs, n);
-	free(w);
-	return rc;
+	path[0] = 0;
+	rc = walk_push(&st, &depth, &cap, segs, n, 0);
+	while (rc >= 0 && depth) {
+		struct walk_frame *f = &st[depth - 1];
+		struct node node;
+		int k;
+
+		path[f->saved] = 0;
+		if (!f->open) {
+			const struct extent *seg;
+
+			if (f->next >= f->n) {
+				free(f->segs);
+				depth--;
+				continue;
+			}
+			seg = &f->segs[f->next++];
+			if (seen) {
+				rc = repo_idset_add(seen, seg->id);
+				if (rc <= 0)
+					continue; /* the same segment means the same subtree: done */
+				rc = 0;
+			}
+			tree_iter_init_root(&f->it, r, seg, 1);
+			f->open = true;
+		}
+		rc = tree_iter_next(&f->it, &node, e);
+		if (rc <= 0) {
+			tree_iter_release(&f->it);
+			f->open = false;
+			continue;
+		}
+		k = snprintf(path + f->saved, WALK_PATH_MAX - f->saved, "/%.*s", (int)node.name_len,
+			     node.name);
+		if (k < 0 || (size_t)k >= WALK_PATH_MAX - f->saved) {
+			path[f->saved] = 0;
+			rc = err_set(e, -ENAMETOOLONG, "path too long below %.200s", path);
+		}
+		if (rc >= 0)
+			rc = fn(ud, path, &node);
+		if (rc >= 0 && node.type == NODE_DIR)
+			rc = walk_push(&st, &depth, &cap, node.content, node.n_content, strlen(path));
+		if (rc == -ENOMEM && !e->code)
+			err_set(e, rc, "out of memory");
+		node_release(&node);
+	}
+	while (depth) {
+		struct walk_frame *f = &st[--depth];
+
+		if (f->open)
+			tree_iter_release(&f->it);
+		free(f->segs);
+	}
+	free(st);
+	free(path);
+	return rc < 0 ? rc : 0;
 }
 
 struct stats_ctx {

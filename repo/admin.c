@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "repo/repo-internal.h"
 #include "util/banned.h"
@@ -86,6 +87,23 @@ int repo_index_walk(struct repo *r, const char *name, repo_ix_fn fn, void *ud, s
 	struct walk_adapter a = { fn, ud };
 
 	return index_walk(r, name, walk_entry, &a, e);
+}
+
+int repo_pack_age(struct repo *r, const uint8_t pack[ID_BYTES], int64_t *ret_sec,
+                  struct err *e)
+{
+	char name[ID_HEX];
+	int64_t t;
+	int rc;
+
+	if (!r->be->ops->mtime)
+		return -EOPNOTSUPP;
+	hex_encode(pack, ID_BYTES, name);
+	rc = r->be->ops->mtime(r->be, OBJ_DATA, name, &t, e);
+	if (rc < 0)
+		return rc;
+	*ret_sec = (int64_t)time(NULL) - t;
+	return 0;
 }
 
 int repo_blob_verify(struct repo *r, const struct repo_ix_blob *b, const uint8_t *sealed)

@@ -39,6 +39,10 @@ int repo_index_walk(struct repo *r, const char *name, repo_ix_fn fn, void *ud,
 int repo_index_write(struct repo *r, const struct repo_ix_pack *packs, size_t n,
                      char (*sup)[ID_HEX], size_t n_sup, struct err *e) _must_check_;
 
+/* Seconds since pack `pack` was stored; -EOPNOTSUPP when the store cannot tell. */
+int repo_pack_age(struct repo *r, const uint8_t pack[ID_BYTES], int64_t *ret_sec,
+                  struct err *e) _must_check_;
+
 /* Authenticate, decompress and re-hash one sealed blob. -EBADMSG when damaged. */
 int repo_blob_verify(struct repo *r, const struct repo_ix_blob *b,
                      const uint8_t *sealed) _must_check_;

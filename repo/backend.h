@@ -57,6 +57,15 @@ struct backend_ops {
 	int (*list)(struct backend *be, enum obj_type t, backend_list_fn fn, void *ud,
 		    struct err *e);
 	void (*free)(struct backend *be);
+	/* Optional (NULL: the store cannot tell): when the object was stored, in seconds since
+	 * the epoch. Prune keeps unindexed packs younger than the lock stale age by it. */
+	int (*mtime)(struct backend *be, enum obj_type t, const char *name, int64_t *ret_sec,
+		     struct err *e);
+	/* Optional (NULL: the store has no conditional create): store an object only if none
+	 * of that name exists, atomically; -EEXIST otherwise. Init creates the config with it,
+	 * so of two concurrent inits exactly one wins. */
+	int (*put_new)(struct backend *be, enum obj_type t, const char *name, const void *p,
+		       size_t n, struct err *e);
 };
 
 struct backend {

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -97,6 +98,45 @@ static int local_put(struct backend *be, enum obj_type t, const char *name, cons
 	if (r < 0)
 		return err_set(e, r, "bad object name");
 	r = write_atomic_at(BL(be)->dirfd, path, p, n, 0600);
+	return r < 0 ? fs_err(be, e, r, "write", path) : 0;
+}
+
+/* Write a temp file, then link() it to the name: link fails with EEXIST when the name is
+ * taken, so two creators cannot both succeed (rename would let the second replace). */
+static int local_put_new(struct backend *be, enum obj_type t, const char *name, const void *p,
+			 size_t n, struct err *e)
+{
+	char path[PATH_MAX], tmp[PATH_MAX + 32], dir[PATH_MAX];
+	const char *slash;
+	uint8_t rnd[8];
+	char hex[17];
+	int fd, r;
+
+	NEED_DIR(be, e);
+	r = obj_path(t, name, path, sizeof(path));
+	if (r < 0)
+		return err_set(e, r, "bad object name");
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+		return err_set(e, -EIO, "no randomness for a temp name");
+	hex_encode(rnd, sizeof(rnd), hex);
+	slash = strrchr(path, '/');
+	snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - path) : 1, slash ? path : ".");
+	snprintf(tmp, sizeof(tmp), "%s/.tmp-new-%s", dir, hex);
+	fd = openat(BL(be)->dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return fs_err(be, e, -errno, "create", tmp);
+	r = write_full(fd, p, n);
+	if (r >= 0 && fsync(fd) < 0)
+		r = -errno;
+	if (close(fd) < 0 && r >= 0)
+		r = -errno;
+	if (r >= 0 && linkat(BL(be)->dirfd, tmp, BL(be)->dirfd, path, 0) < 0)
+		r = -errno;
+	unlinkat(BL(be)->dirfd, tmp, 0);
+	if (r == -EEXIST)
+		return err_set(e, -EEXIST, "%s: %s exists already", be->where, path);
+	if (r >= 0)
+		r = fsync_dir_at(BL(be)->dirfd, dir);
 	return r < 0 ? fs_err(be, e, r, "write", path) : 0;
 }
 
@@ -224,6 +264,22 @@ static int local_stat(struct backend *be, enum obj_type t, const char *name, uin
 	return 0;
 }
 
+static int local_mtime(struct backend *be, enum obj_type t, const char *name, int64_t *ret_sec,
+		       struct err *e)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	int r = obj_path(t, name, path, sizeof(path));
+
+	NEED_DIR(be, e);
+	if (r < 0)
+		return err_set(e, r, "bad object name");
+	if (fstatat(BL(be)->dirfd, path, &st, 0) < 0)
+		return errno == ENOENT ? -ENOENT : fs_err(be, e, -errno, "stat", path);
+	*ret_sec = (int64_t)st.st_mtim.tv_sec;
+	return 0;
+}
+
 static int local_del(struct backend *be, enum obj_type t, const char *name, struct err *e)
 {
 	char path[PATH_MAX];
@@ -305,6 +361,8 @@ static const struct backend_ops local_ops = {
 	.del = local_del,
 	.list = local_list,
 	.free = local_free,
+	.mtime = local_mtime,
+	.put_new = local_put_new,
 };
 
 int backend_local_open(const char *path, const struct backend_options *o, struct err *e,

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "util/banned.h"
 #include "util/ckd.h"
@@ -63,8 +64,8 @@ bool repo_blob_known(struct repo *r, enum blob_type t, const uint8_t id[ID_BYTES
 	bool known;
 
 	pthread_mutex_lock(&r->idx_lock);
-	s = idx_find(&r->idx, id);
-	known = s && s->pack != IDX_PENDING && s->type == (unsigned)t;
+	s = idx_find(&r->idx, (unsigned)t, id);
+	known = s && s->pack != IDX_PENDING;
 	pthread_mutex_unlock(&r->idx_lock);
 	return known;
 }
@@ -76,8 +77,8 @@ int repo_blob_lookup(struct repo *r, enum blob_type t, const uint8_t id[ID_BYTES
 	int rc = -ENOENT;
 
 	pthread_mutex_lock(&r->idx_lock);
-	s = idx_find(&r->idx, id);
-	if (s && s->pack != IDX_PENDING && s->type == (unsigned)t) {
+	s = idx_find(&r->idx, (unsigned)t, id);
+	if (s && s->pack != IDX_PENDING) {
 		memcpy(ret->pack, r->idx.packs[s->pack], ID_BYTES);
 		ret->offset = s->offset;
 		ret->stored_len = s->stored_len;
@@ -125,13 +126,28 @@ bool repo_blob_claim(struct repo *r, enum blob_type t, const uint8_t id[ID_BYTES
 
 	memcpy(e.id, id, ID_BYTES);
 	pthread_mutex_lock(&r->idx_lock);
-	if (!idx_find(&r->idx, id))
+	if (!idx_find(&r->idx, (unsigned)t, id))
 		mine = idx_put(&r->idx, &e) >= 0;
 	pthread_mutex_unlock(&r->idx_lock);
 	return mine;
 }
 
-/* Write an index file for every pack finished since the last one. */
+/* Blobs of finished packs waiting for an index file: each costs its pack_blob here and
+ * its encoding when the file is written, so a volume of small files (thousands of blobs per
+ * pack) flushes by blob count long before INDEX_PACKS_PER_FILE packs. */
+#define INDEX_BLOBS_PER_FILE 32768
+
+static size_t done_blobs(const struct repo *r)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < r->n_done; i++)
+		n += r->done[i].n_blobs;
+	return n;
+}
+
+/* Write an index file for every pack finished since the last one, once min_packs packs or
+ * INDEX_BLOBS_PER_FILE blobs wait. */
 static int index_flush(struct repo *r, size_t min_packs, struct err *e)
 {
 	struct pack_done *done;
@@ -139,7 +155,8 @@ static int index_flush(struct repo *r, size_t min_packs, struct err *e)
 	int rc;
 
 	pthread_mutex_lock(&r->idx_lock);
-	if (r->n_done < (min_packs ? min_packs : 1)) {
+	if (!r->n_done ||
+	    (r->n_done < (min_packs ? min_packs : 1) && done_blobs(r) < INDEX_BLOBS_PER_FILE)) {
 		pthread_mutex_unlock(&r->idx_lock);
 		return 0;
 	}
@@ -240,15 +257,34 @@ ssize_t repo_blob_save(struct repo *r, enum blob_type t, const void *p, size_t n
 	return rc;
 }
 
+/* Test builds only: CAIRN_TEST_PAUSE_BEFORE_INDEX=N holds a flush for N seconds between
+ * uploading its packs and indexing them (the window in which a prune could take them). */
+static void test_pause(void)
+{
+#ifdef CAIRN_TEST_HOOKS
+	const char *s = getenv("CAIRN_TEST_PAUSE_BEFORE_INDEX");
+	long n = s ? strtol(s, NULL, 10) : 0;
+
+	for (long i = 0; i < n && i < 3600; i++)
+		sleep(1);
+#endif
+}
+
 int repo_flush(struct repo *r, struct err *e)
 {
+	size_t before;
 	int rc;
 
+	pthread_mutex_lock(&r->idx_lock);
+	before = r->n_done;
+	pthread_mutex_unlock(&r->idx_lock);
 	for (int t = 0; t < _BLOB_TYPE_MAX; t++) {
 		rc = pack_flush(r, (enum blob_type)t, e);
 		if (rc < 0)
 			return rc;
 	}
+	if (r->n_done > before) /* this flush uploaded packs */
+		test_pause();
 	return index_flush(r, 1, e);
 }
 
@@ -443,9 +479,25 @@ int repo_pack_verify(struct repo *r, const uint8_t pack[ID_BYTES], repo_pack_pro
 		problems++;
 		goto done;
 	}
+	if (data->len != size) {
+		/* The store gave a different object than it listed (replaced or truncated between
+		 * the two): every slice below is bounded by what was actually read. */
+		snprintf(msg, sizeof(msg), "pack read as %zu bytes but listed as %llu", data->len,
+			 (unsigned long long)size);
+		fn(ud, pack, NULL, msg);
+		problems++;
+	}
 	for (size_t i = 0; i < n; i++) {
 		struct blob_loc loc;
 
+		if (off > data->len || blobs[i].stored_len > data->len - off) {
+			snprintf(msg, sizeof(msg),
+				 "blob at offset %llu (%u bytes) lies past the %zu bytes read",
+				 (unsigned long long)off, blobs[i].stored_len, data->len);
+			fn(ud, pack, blobs[i].id, msg);
+			problems++;
+			break;
+		}
 		buf_reset(out);
 		rc = blob_decode(r, blobs[i].id, data->p + off, blobs[i].stored_len,
 				 blobs[i].raw_len, blobs[i].compressed, out);

@@ -24,7 +24,10 @@ static size_t slot_of(const struct idx *x, const uint8_t id[ID_BYTES])
 	return (size_t)h & (x->cap - 1);
 }
 
-struct idx_entry *idx_find(struct idx *x, const uint8_t id[ID_BYTES])
+/* Keyed by (type, id): the same bytes stored as a file chunk and as a tree segment have
+ * the same id, and each must be findable (and stored) as what it is. Both live in the
+ * same probe chain (the home slot depends on the id only). */
+struct idx_entry *idx_find(struct idx *x, unsigned type, const uint8_t id[ID_BYTES])
 {
 	if (!x->cap)
 		return NULL;
@@ -33,7 +36,7 @@ struct idx_entry *idx_find(struct idx *x, const uint8_t id[ID_BYTES])
 
 		if (slot_empty(s))
 			return NULL;
-		if (memcmp(s->id, id, ID_BYTES) == 0)
+		if (s->type == type && memcmp(s->id, id, ID_BYTES) == 0)
 			return s;
 	}
 }
@@ -67,7 +70,7 @@ static int idx_grow(struct idx *x)
 
 int idx_put(struct idx *x, const struct idx_entry *e)
 {
-	struct idx_entry *s = idx_find(x, e->id);
+	struct idx_entry *s = idx_find(x, e->type, e->id);
 	size_t i;
 	int r;
 
@@ -88,9 +91,9 @@ int idx_put(struct idx *x, const struct idx_entry *e)
 	return 0;
 }
 
-void idx_remove(struct idx *x, const uint8_t id[ID_BYTES])
+void idx_remove(struct idx *x, unsigned type, const uint8_t id[ID_BYTES])
 {
-	struct idx_entry *s = idx_find(x, id);
+	struct idx_entry *s = idx_find(x, type, id);
 	size_t i, j;
 
 	if (!s)

@@ -1,4 +1,22 @@
 noinst_LIBRARIES += repo/libcairn_repo.a
 repo_libcairn_repo_a_SOURCES = repo/repo.h repo/repo-internal.h repo/admin.h repo/admin.c repo/backend.h repo/backend.c \
 	repo/backend_local.c repo/blob.c repo/idx.c repo/index_file.c repo/lock.c \
-	repo/object.c repo/pack.c repo/repo.c repo/snapshot.c repo/tree.c
+	repo/object.c repo/pack.c repo/packread.c repo/repo.c repo/snapshot.c repo/tree.c
+
+# Tests of the format's guarantees (docs/format.md "What a reader checks"). Test builds
+# (configure --enable-test-hooks) tell the suites so through CAIRN_TEST_HOOKS.
+if TEST_HOOKS
+AM_TESTS_ENVIRONMENT += export CAIRN_TEST_HOOKS=1;
+endif
+REPO_UNIT = tests/unit/test-kdf-bounds tests/unit/test-pack-verify tests/unit/test-tree-names \
+	tests/unit/test-blob-type
+check_PROGRAMS += $(REPO_UNIT)
+TESTS += $(REPO_UNIT)
+tests_unit_test_kdf_bounds_LDADD = $(CAIRN_LIBS)
+tests_unit_test_pack_verify_LDADD = $(CAIRN_LIBS)
+tests_unit_test_tree_names_LDADD = $(CAIRN_LIBS)
+tests_unit_test_blob_type_LDADD = $(CAIRN_LIBS)
+REPO_E2E = tests/e2e/repo-names.sh tests/e2e/repo-locks.sh tests/e2e/repo-init-race.sh \
+	tests/e2e/repo-deep.sh
+TESTS += $(REPO_E2E)
+EXTRA_DIST += $(REPO_E2E)

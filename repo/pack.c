@@ -137,7 +137,9 @@ static int pack_finish(struct repo *r, struct pack_writer *w, struct err *e)
 		goto fail;
 	}
 	hex_encode(id, ID_BYTES, name);
-	rc = r->be->ops->put_fd(r->be, OBJ_DATA, name, w->fd, w->size, e);
+	rc = repo_lock_check(r, e);
+	if (rc >= 0)
+		rc = r->be->ops->put_fd(r->be, OBJ_DATA, name, w->fd, w->size, e);
 	if (rc < 0)
 		goto fail;
 	rc = index_add_pack(r, id, w->blobs, w->n_blobs);

@@ -83,6 +83,9 @@ struct repo {
 	pthread_mutex_t pack_lock[_BLOB_TYPE_MAX];
 	struct pack_writer *open_pack[_BLOB_TYPE_MAX];
 
+	pthread_mutex_t held_mu; /* guards held */
+	struct repo_lock *held;  /* locks taken through r (lock.c) */
+
 	pthread_mutex_t cctx_lock;
 	/* Two size classes: zstd resizes a context's tables to each input, so one context
 	 * fed small files and big chunks alternately would reallocate all the time. */
@@ -94,13 +97,13 @@ struct repo {
 
 /* idx.c */
 void idx_release(struct idx *x);
-/* Returns the entry for id (any type), or NULL. Caller holds idx_lock. */
-struct idx_entry *idx_find(struct idx *x, const uint8_t id[ID_BYTES]);
-/* Insert or overwrite. Caller holds idx_lock. */
+/* Returns the entry for (type, id), or NULL. Caller holds idx_lock. */
+struct idx_entry *idx_find(struct idx *x, unsigned type, const uint8_t id[ID_BYTES]);
+/* Insert or overwrite the entry of (e->type, e->id). Caller holds idx_lock. */
 int idx_put(struct idx *x, const struct idx_entry *e) _must_check_;
 /* Pack id -> pack number (added when new). Caller holds idx_lock. */
 int idx_pack_number(struct idx *x, const uint8_t pack[ID_BYTES], uint32_t *ret) _must_check_;
-void idx_remove(struct idx *x, const uint8_t id[ID_BYTES]);
+void idx_remove(struct idx *x, unsigned type, const uint8_t id[ID_BYTES]);
 
 /* index_file.c: encode packs and their blobs into a sealed index object and back. */
 int index_file_write(struct repo *r, const struct pack_done *packs, size_t n, struct err *e)
@@ -161,5 +164,9 @@ int blob_decode(struct repo *r, const uint8_t id[ID_BYTES], const uint8_t *seale
 /* object.c: small sealed objects (config, snapshots, locks) */
 int obj_seal_put(struct repo *r, enum obj_type t, enum key_domain d, const void *p, size_t n,
 		 char ret_name[ID_HEX], struct err *e) _must_check_;
+/* Create-only (the config): -EEXIST when an object of that name exists, through the
+ * store's conditional create or, without one, a write that is read back. */
+int obj_seal_put_new(struct repo *r, enum obj_type t, enum key_domain d, const void *p, size_t n,
+		     struct err *e) _must_check_;
 int obj_get_open(struct repo *r, enum obj_type t, enum key_domain d, const char *name,
 		 struct buf *out, struct err *e) _must_check_;

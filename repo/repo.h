@@ -154,7 +154,8 @@ struct xattr {
 	size_t len;
 };
 
-/* Names and link targets are byte strings (any bytes but NUL and '/'), length-counted. */
+/* Names and link targets are byte strings, length-counted. A name is one path component
+ * (not empty, ".", ".."; no NUL or '/'): decoding refuses any other. */
 struct node {
 	enum node_type type;
 	uint32_t flags;
@@ -185,9 +186,11 @@ int tree_encode_header(struct buf *b) _must_check_;
 /* Decoding: a segment is header + nodes; the reader hands out nodes one by one. */
 struct tree_rd {
 	struct rd rd;
+	bool bad_name; /* the last -EBADMSG was an invalid entry name */
 };
 int tree_rd_init(struct tree_rd *t, const void *p, size_t n) _must_check_;
-/* 1 with *ret filled (caller releases), 0 at the end, -EBADMSG when malformed. */
+/* 1 with *ret filled (caller releases), 0 at the end, -EBADMSG when malformed, including a
+ * name that is not one path component (empty, ".", "..", holding '/' or NUL). */
 int tree_rd_next(struct tree_rd *t, struct node *ret) _must_check_;
 
 /* Streaming iterator over a directory: walks its tree segments in order.
@@ -255,6 +258,10 @@ int repo_snapshot_save(struct repo *r, struct snapshot *s, struct err *e) _must_
 /* id may be a unique hex prefix or "latest". -ENOENT unknown, -EINVAL ambiguous. */
 int repo_snapshot_load(struct repo *r, const char *id, struct snapshot *ret,
 		       struct err *e) _must_check_;
+/* By exact object name (64 hex digits), without listing: -EBADMSG when the object does not
+ * match its name or is malformed. */
+int repo_snapshot_read(struct repo *r, const char *name, struct snapshot *ret,
+		       struct err *e) _must_check_;
 int repo_snapshot_delete(struct repo *r, const uint8_t id[ID_BYTES], struct err *e) _must_check_;
 /* All snapshots sorted by time (oldest first). Caller frees with snapshot_list_free. */
 int repo_snapshot_list(struct repo *r, struct snapshot **ret, size_t *ret_n,
@@ -273,15 +280,40 @@ int repo_index_file_json(struct repo *r, const char *name, json_t **ret, struct 
 
 enum repo_lock_kind { REPO_LOCK_SHARED, REPO_LOCK_EXCLUSIVE, _REPO_LOCK_MAX,
 		      _REPO_LOCK_INVALID = -22 };
-/* Locks go stale when not refreshed for this long (the holder refreshes every 5 min). */
+/* Locks go stale when not refreshed for this long (the holder refreshes every 5 min), or at
+ * once when their holder ran on this host, boot and pid namespace and is gone. */
 #define REPO_LOCK_STALE_SEC (30 * 60)
 
 struct repo_lock;
-/* -EBUSY when a conflicting live lock exists (message names host and pid). */
+/* -EBUSY when a conflicting live lock exists (message names host and pid). The lock
+ * refreshes itself from its own thread until repo_unlock. */
 int repo_lock(struct repo *r, enum repo_lock_kind kind, struct err *e,
 	      struct repo_lock **ret) _must_check_;
-/* Refresh if due; cheap to call often. */
+/* A shared lock for readers (restore, check, mount): as repo_lock, but where the store
+ * refuses the lock write (read-only location, no locks folder) it returns 0 with *ret =
+ * NULL and the reader goes on unlocked. */
+int repo_lock_reader(struct repo *r, struct err *e, struct repo_lock **ret) _must_check_;
+/* -ENOLCK once l is lost (its refresh failed for longer than the lease, or its object was
+ * removed): the holder must stop. Cheap to call often. */
 int repo_lock_refresh(struct repo_lock *l, struct err *e) _must_check_;
+/* The same over every lock r holds (0 when none): the repository calls it before every
+ * pack, index and snapshot write, engines may poll it. */
+int repo_lock_check(struct repo *r, struct err *e) _must_check_;
 void repo_unlock(struct repo_lock *l);
 /* Remove stale locks (or all); returns how many. */
 ssize_t repo_locks_remove(struct repo *r, bool all, struct err *e) _must_check_;
+/* The stale age in force (REPO_LOCK_STALE_SEC, shorter in test builds when asked). */
+long repo_lock_stale_sec(void);
+
+/* ---- pack ranges (repo/packread.c) ---- */
+
+/* Append bytes [off, off+n) of a pack to out (n > 0): one ranged read for a run of
+ * adjacent blobs. -ENOENT missing; -EBADMSG when the pack is shorter; -EFBIG past
+ * out->max. The message names the pack. */
+int repo_pack_read(struct repo *r, const uint8_t pack[ID_BYTES], uint64_t off, uint64_t n,
+		   struct buf *out, struct err *e) _must_check_;
+/* Open, decompress and check one blob whose sealed bytes (n of them, as loc says) were
+ * read with repo_pack_read; appends the plaintext to out. -EBADMSG when corrupt or forged
+ * (the message names pack and blob). */
+int repo_blob_open(struct repo *r, const uint8_t id[ID_BYTES], const struct blob_loc *loc,
+		   const uint8_t *sealed, size_t n, struct buf *out, struct err *e) _must_check_;

@@ -240,7 +240,7 @@ int repo_snapshot_save(struct repo *r, struct snapshot *s, struct err *e)
 	return rc;
 }
 
-static int snapshot_read(struct repo *r, const char *name, struct snapshot *ret, struct err *e)
+int repo_snapshot_read(struct repo *r, const char *name, struct snapshot *ret, struct err *e)
 {
 	struct snapshot s = { 0 };
 	struct buf b = BUF_INIT;
@@ -318,7 +318,7 @@ int repo_snapshot_list(struct repo *r, struct snapshot **ret, size_t *ret_n, str
 		goto fail;
 	}
 	for (; n < ns.n; n++) {
-		rc = snapshot_read(r, ns.v[n], &v[n], e);
+		rc = repo_snapshot_read(r, ns.v[n], &v[n], e);
 		if (rc < 0)
 			goto fail;
 	}
@@ -376,7 +376,7 @@ int repo_snapshot_load(struct repo *r, const char *id, struct snapshot *ret, str
 		rc = err_set(e, -ENOENT, "no snapshot with id %s", id);
 		goto fail;
 	}
-	rc = snapshot_read(r, match, ret, e);
+	rc = repo_snapshot_read(r, match, ret, e);
 fail:
 	free(ns.v);
 	return rc;

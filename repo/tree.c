@@ -190,6 +190,15 @@ static int get_bytes(struct rd *rd, size_t max, char **ret, size_t *ret_len)
 	return 0;
 }
 
+/* A name is one path component: not empty, not "." or "..", no '/' and no NUL. Anything
+ * else would let a forged tree steer a restore (or a mount) out of its target. */
+static bool name_valid(const char *p, size_t n)
+{
+	if (!n || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+		return false;
+	return !memchr(p, '/', n) && !memchr(p, 0, n);
+}
+
 static int decode_body(struct rd *rd, struct node *n)
 {
 	uint64_t v[5], t[11], nx, nc;
@@ -206,6 +215,8 @@ static int decode_body(struct rd *rd, struct node *n)
 	n->uid = (uint32_t)v[3];
 	n->gid = (uint32_t)v[4];
 	rc = get_bytes(rd, NODE_NAME_MAX, &n->name, &n->name_len);
+	if (rc >= 0 && !name_valid(n->name, n->name_len))
+		return -EILSEQ;
 	if (rc >= 0)
 		rc = get_bytes(rd, NODE_NAME_MAX, &n->user, NULL);
 	if (rc >= 0)
@@ -278,6 +289,7 @@ int tree_rd_init(struct tree_rd *t, const void *p, size_t n)
 	int rc;
 
 	rd_init(&t->rd, p, n);
+	t->bad_name = false;
 	rc = rd_le32(&t->rd, &magic);
 	return rc < 0 || magic != TREE_MAGIC ? -EBADMSG : 0;
 }
@@ -303,6 +315,7 @@ int tree_rd_next(struct tree_rd *t, struct node *ret)
 	rc = decode_body(&body, &n);
 	if (rc < 0) {
 		node_release(&n);
+		t->bad_name = rc == -EILSEQ;
 		return rc == -ENOMEM ? rc : -EBADMSG;
 	}
 	*ret = n;
@@ -352,7 +365,9 @@ int tree_iter_next(struct tree_iter *it, struct node *ret, struct err *e)
 check:
 	if (rc == -EBADMSG) {
 		hex_encode(it->segs[it->seg].id, ID_BYTES, id);
-		err_set(e, rc, "tree %s is malformed", id);
+		err_set(e, rc, "tree %s is malformed%s", id,
+			it->rd.bad_name ? ": an entry name is empty, '.', '..' or holds '/' or NUL"
+					: "");
 	}
 	return rc;
 }

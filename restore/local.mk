@@ -1,14 +1,14 @@
 noinst_LIBRARIES += restore/libcairn_restore.a
 restore_libcairn_restore_a_SOURCES = restore/restore.h restore/restore-internal.h restore/restore.c \
-	restore/dir.c restore/hardlink.c restore/meta.c restore/name.c restore/pool.c \
+	restore/dir.c restore/hardlink.c restore/meta.c restore/name.c restore/fetch.c restore/file.c restore/trees.c \
 	restore/verify.c
 
 # Restore against forged and damaged repositories (forge writes snapshots with names a
 # backup never makes).
 check_PROGRAMS += tests/tools/forge
 tests_tools_forge_LDADD = $(CAIRN_LIBS)
-TESTS += tests/e2e/restore-names.sh tests/e2e/restore-partial.sh
-EXTRA_DIST += tests/e2e/restore-names.sh tests/e2e/restore-partial.sh
+TESTS += tests/e2e/restore-names.sh tests/e2e/restore-partial.sh tests/e2e/restore-s3.sh
+EXTRA_DIST += tests/e2e/restore-names.sh tests/e2e/restore-partial.sh tests/e2e/restore-s3.sh
 RESTORE_UNIT_TESTS = tests/unit/test-restore-fail tests/unit/test-restore-special
 check_PROGRAMS += $(RESTORE_UNIT_TESTS)
 TESTS += $(RESTORE_UNIT_TESTS)

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "restore/restore.h"
+#include "util/wq.h"
 
 /* A folder that files are being finished in. The walker holds one reference while it is
  * inside, each unfinished file one more: the last to let go applies the folder's metadata,
@@ -30,11 +31,31 @@ struct rfile {
 	char tmp[NAME_MAX + 1];
 };
 
-struct rjob {
-	struct rfile *f;
-	uint64_t off;
+/* One blob wanted at one place of one file (restore/fetch.c). */
+struct rneed {
+	struct blob_loc loc;
 	uint8_t id[ID_BYTES];
-	uint64_t len;
+	struct rfile *f; /* holds one pending reference until the blob is written or failed */
+	uint64_t off, len;
+};
+
+/* The needs of a group of files, planned together: sorted by pack and offset, cut into
+ * runs of adjacent blobs, one ranged read each. Freed when its last run is done. */
+struct rbatch {
+	struct rneed *v;
+	size_t n, cap, files;
+	uint64_t bytes;
+	atomic_size_t refs;
+};
+
+/* A folder's entries, read through the walker's tree-pack cache (restore/trees.c). */
+struct rs_tree_iter {
+	struct rs *s;
+	const struct extent *segs;
+	size_t n_segs, seg;
+	struct buf blob;
+	struct tree_rd rd;
+	bool open;
 };
 
 struct hardlinks {
@@ -53,16 +74,15 @@ struct rs {
 	int target_fd;
 	bool owners;
 
-	pthread_mutex_t lock; /* guards ring, n, head, closed, fail, live, running */
-	pthread_cond_t not_full, not_empty, idle;
-	struct rjob *ring;
-	size_t cap, head, n;
-	bool closed;
-	pthread_t *workers;
-	int n_workers, running;
-	size_t live;        /* files not yet finished */
-	struct err fail;    /* the first fatal error */
-	atomic_bool failed; /* stop: a fatal error or a cancel; workers skip what is left */
+	pthread_mutex_t lock; /* guards fail, live and every rfile's why */
+	pthread_cond_t idle;  /* live went down */
+	struct rtrees *trees; /* NULL: each tree blob is read on its own */
+	struct wq *q;         /* runs of blobs, fetched and written by the workers */
+	struct rbatch *batch; /* being filled by the walker */
+	size_t live;          /* files not yet finished: each holds an fd */
+	size_t max_live;      /* from RLIMIT_NOFILE: a file and its folder hold one fd each */
+	struct err fail;      /* the first fatal error */
+	atomic_bool failed;   /* stop: a fatal error or a cancel; workers skip what is left */
 	atomic_uint_fast64_t bytes, files, dirs, errors;
 	atomic_uint seq; /* temporary names for files whose own name is too long */
 
@@ -72,15 +92,34 @@ struct rs {
 	size_t path_len;
 };
 
-/* pool.c */
-int rs_workers_start(struct rs *s, int n) _must_check_;
-/* Wait for every queued job (polling cancel), join the workers; the first fatal error. */
-int rs_workers_stop(struct rs *s) _must_check_;
-int rs_submit(struct rs *s, const struct rjob *j) _must_check_;
+/* fetch.c */
+/* Start the workers that fetch runs of blobs (one ranged read each) and write them. */
+int rs_fetch_start(struct rs *s, int workers) _must_check_;
+/* Wait until one more file may be opened (the fd budget), sending the batch on first
+ * when it holds unfinished files. Polls cancel. */
+void rs_room(struct rs *s);
+/* Want the data blob x at offset off of f: takes a pending reference on f that the worker
+ * writing it drops. A blob the index lacks makes f bad. -ENOMEM only. */
+int rs_need(struct rs *s, struct rfile *f, uint64_t off, const struct extent *x) _must_check_;
+/* Plan the batch and queue its runs (or, when stopping, fail its files at once). */
+void rs_flush(struct rs *s);
+/* Flush, let the workers finish everything queued, join them; the first fatal error. */
+int rs_fetch_stop(struct rs *s) _must_check_;
+
+/* trees.c */
+struct rtrees *rs_trees_new(void);
+void rs_trees_free(struct rtrees *t);
+/* dir must outlive the iterator; errors go to s->e. */
+void rs_tree_iter_init(struct rs_tree_iter *it, struct rs *s, const struct node *dir);
+/* 1 with *ret filled (caller releases), 0 at the end, or a negative errno. */
+int rs_tree_iter_next(struct rs_tree_iter *it, struct node *ret) _must_check_;
+void rs_tree_iter_release(struct rs_tree_iter *it);
+
+/* file.c */
+/* Wait on cond with the lock held for at most a poll interval, polling cancel. */
+void rs_wait_polling(struct rs *s, pthread_cond_t *cond);
 /* Wait until no file is unfinished (a hardlink to one that is). */
 void rs_drain(struct rs *s);
-/* true when the restore must stop: a fatal error latched, or the caller cancelled (latched
- * as -ECANCELED). Polled by the walker between entries and by workers between blobs. */
 bool rs_stopping(struct rs *s);
 void rs_file_done(struct rs *s, struct rfile *f);
 void rs_file_bad(struct rs *s, struct rfile *f, int code, const char *fmt, ...) _printf_(4, 5);

@@ -131,6 +131,7 @@ static int restore_file(struct rs *s, struct level *here, struct node *n)
 	int fd, rc = 0;
 
 	/* The rename at the end replaces a file, not a folder: say so before fetching. */
+	rs_room(s);
 	if (fstatat(here->d->fd, n->name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode))
 		return -EISDIR;
 	f = calloc(1, sizeof(*f));
@@ -163,7 +164,7 @@ static int restore_file(struct rs *s, struct level *here, struct node *n)
 	/* One reference for the walker, dropped below, so the file cannot finish early. */
 	atomic_store(&f->pending, 1);
 	for (size_t i = 0; i < n->n_content; i++) {
-		struct rjob j = { .f = f, .off = off, .len = n->content[i].len };
+		uint64_t at = off;
 
 		off += n->content[i].len;
 		if (n->content[i].hole)
@@ -173,11 +174,11 @@ static int restore_file(struct rs *s, struct level *here, struct node *n)
 			            "the restore stopped before its content was written");
 			break;
 		}
-		memcpy(j.id, n->content[i].id, ID_BYTES);
-		atomic_fetch_add(&f->pending, 1);
-		rc = rs_submit(s, &j);
-		if (rc < 0)
+		rc = rs_need(s, f, at, &n->content[i]);
+		if (rc < 0) {
+			rs_file_bad(s, f, rc, "%s", s->e->msg);
 			break;
+		}
 	}
 	free(n->content);
 	memset(n, 0, sizeof(*n)); /* ownership of the metadata moved to f */
@@ -228,6 +229,7 @@ static int restore_link(struct rs *s, int dirfd, const char *first, const struct
 	clear_way(dirfd, n->name);
 	rc = rs_link_make(s, first, dirfd, n->name);
 	if (rc == -ENOENT) {
+		rs_flush(s);
 		rs_drain(s);
 		rc = rs_link_make(s, first, dirfd, n->name);
 	}
@@ -319,12 +321,12 @@ static int restore_dir(struct rs *s, struct level *here, const struct node *dir,
 	bool root = dir->name_len == 1 && dir->name[0] == '/';
 	size_t saved = s->path_len, prev_len = 0;
 	char prev[NAME_MAX + 1];
-	struct tree_iter it;
+	struct rs_tree_iter it;
 	struct node n;
 	int rc;
 
-	tree_iter_init(&it, s->repo, dir);
-	while ((rc = tree_iter_next(&it, &n, s->e)) > 0) {
+	rs_tree_iter_init(&it, s, dir);
+	while ((rc = rs_tree_iter_next(&it, &n)) > 0) {
 		if (enter_name(s, &n) < 0) {
 			node_release(&n);
 			continue;
@@ -355,7 +357,7 @@ static int restore_dir(struct rs *s, struct level *here, const struct node *dir,
 		if (rc < 0)
 			break;
 	}
-	tree_iter_release(&it);
+	rs_tree_iter_release(&it);
 	return rc;
 }
 
@@ -386,6 +388,7 @@ int restore_run(struct repo *r, const struct restore_opts *o, struct restore_res
 		rc = start_node(&s, &snap, &start);
 	if (rc < 0)
 		goto fail;
+	s.trees = rs_trees_new(); /* without it, trees are read blob by blob */
 	rc = mkdir_p(o->target, 0700);
 	if (rc < 0) {
 		err_set(e, rc, "%s: cannot create target: %s", o->target, strerror(-rc));
@@ -404,7 +407,7 @@ int restore_run(struct repo *r, const struct restore_opts *o, struct restore_res
 		rc = err_set(e, -ENOMEM, "out of memory");
 		goto fail;
 	}
-	rc = rs_workers_start(&s, threads < 1 ? 1 : threads > 64 ? 64 : threads * 2);
+	rc = rs_fetch_start(&s, threads < 1 ? 1 : threads * 2);
 	if (rc >= 0) {
 		if (start.type == NODE_DIR)
 			rc = restore_dir(&s, &top, &start, false);
@@ -418,7 +421,7 @@ int restore_run(struct repo *r, const struct restore_opts *o, struct restore_res
 	{
 		/* The first fatal error of the workers (or the cancel) wins over the walker's
 		 * -ECANCELED that only meant "stop". */
-		int wr = rs_workers_stop(&s);
+		int wr = rs_fetch_stop(&s);
 
 		if (rc >= 0 || (wr < 0 && rc == -ECANCELED))
 			rc = wr;
@@ -437,15 +440,16 @@ int restore_run(struct repo *r, const struct restore_opts *o, struct restore_res
 	res.errors = atomic_load(&s.errors);
 	*ret = res;
 fail:
-	if (rc < 0 && s.n_workers) {
+	if (rc < 0 && s.q) {
 		/* The first error is the one reported; stopping only joins the threads. */
-		int ignored = rs_workers_stop(&s);
+		int ignored = rs_fetch_stop(&s);
 
 		(void)ignored;
 	}
 	if (s.target_fd >= 0)
 		close(s.target_fd);
 	rs_links_release(&s.links);
+	rs_trees_free(s.trees);
 	node_release(&start);
 	snapshot_release(&snap);
 	/* A long-running agent must not keep a backup's peak: hand freed heap back. */

@@ -1,6 +1,8 @@
 /* Restoring a snapshot (or a subtree) into a folder: content with holes kept as holes,
  * then metadata (owners, modes, xattrs/ACLs, times) in an order that cannot be undone
- * by later writes. Parallel blob fetch; bounded memory. */
+ * by later writes. Blobs are fetched in runs: one ranged read per run of adjacent blobs of
+ * a pack (at most 20 MiB), several packs in parallel; memory is bounded by the workers'
+ * run buffers and a batch plan of at most 64 Ki blobs. */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
@@ -19,7 +21,7 @@ typedef void (*restore_progress_fn)(void *ud, const struct restore_progress *p);
 typedef void (*restore_warn_fn)(void *ud, const char *path, int code, const char *msg);
 /* Polled between entries and between blobs, from the calling thread and from the restore
  * workers: it must be thread-safe and cheap (read an atomic flag). true stops the restore
- * within one blob fetch per worker; restore_run then returns -ECANCELED. */
+ * within one range read per worker; restore_run then returns -ECANCELED. */
 typedef bool (*restore_cancel_fn)(void *ud);
 
 struct restore_opts {

@@ -4,7 +4,7 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 export DEBIAN_FRONTEND=noninteractive
 need=""
-for p in clang llvm libclang-rt-14-dev python3 python3-botocore shellcheck cppcheck time; do
+for p in clang llvm libclang-rt-14-dev python3 python3-botocore shellcheck cppcheck time groff-base zsh util-linux; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need="$need $p"
 done
 if [ -n "$need" ]; then

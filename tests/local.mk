@@ -10,27 +10,73 @@ tests_unit_test_repo_LDADD = $(CAIRN_LIBS)
 EXTRA_DIST += tests/tap.h
 include tests/tools/tools.mk
 
-# Parser fuzz targets: replayed over their corpus (plus deterministic mutations) on every
-# `make check`; `--enable-fuzz` (clang) also builds libFuzzer binaries.
-FUZZ_TARGETS = tests/fuzz/fuzz-tree tests/fuzz/fuzz-keyfile
+# Parser fuzz targets: every seed of tests/fuzz/corpus/<name> must decode, and
+# deterministic mutations of each must not crash, on every `make check`; `--enable-fuzz`
+# (clang) also builds libFuzzer binaries over the same targets.
+# (automake needs the program names spelled out)
+FUZZ_TARGETS = tests/fuzz/fuzz-tree tests/fuzz/fuzz-keyfile tests/fuzz/fuzz-packheader \
+	tests/fuzz/fuzz-index tests/fuzz/fuzz-snapshot tests/fuzz/fuzz-s3xml \
+	tests/fuzz/fuzz-kubeconfig tests/fuzz/fuzz-watch
 check_PROGRAMS += $(FUZZ_TARGETS) tests/fuzz/mkseeds
-tests_fuzz_fuzz_tree_SOURCES = tests/fuzz/fuzz-tree.c tests/fuzz/fuzz-main.c
+TESTS += $(FUZZ_TARGETS)
+FUZZ_COMMON = tests/fuzz/fuzz.h tests/fuzz/fuzz-main.c
+FUZZ_REPO = tests/fuzz/scratch-repo.c tests/fuzz/scratch-repo.h
+tests_fuzz_fuzz_tree_SOURCES = tests/fuzz/fuzz-tree.c $(FUZZ_COMMON)
+tests_fuzz_fuzz_keyfile_SOURCES = tests/fuzz/fuzz-keyfile.c $(FUZZ_COMMON)
+tests_fuzz_fuzz_packheader_SOURCES = tests/fuzz/fuzz-packheader.c $(FUZZ_REPO) $(FUZZ_COMMON)
+tests_fuzz_fuzz_index_SOURCES = tests/fuzz/fuzz-index.c $(FUZZ_REPO) $(FUZZ_COMMON)
+tests_fuzz_fuzz_snapshot_SOURCES = tests/fuzz/fuzz-snapshot.c $(FUZZ_REPO) $(FUZZ_COMMON)
+tests_fuzz_fuzz_s3xml_SOURCES = tests/fuzz/fuzz-s3xml.c $(FUZZ_COMMON)
+tests_fuzz_fuzz_kubeconfig_SOURCES = tests/fuzz/fuzz-kubeconfig.c $(FUZZ_COMMON)
+tests_fuzz_fuzz_watch_SOURCES = tests/fuzz/fuzz-watch.c $(FUZZ_COMMON)
 tests_fuzz_fuzz_tree_LDADD = $(CAIRN_LIBS)
-tests_fuzz_fuzz_keyfile_SOURCES = tests/fuzz/fuzz-keyfile.c tests/fuzz/fuzz-main.c
 tests_fuzz_fuzz_keyfile_LDADD = $(CAIRN_LIBS)
+tests_fuzz_fuzz_packheader_LDADD = $(CAIRN_LIBS)
+tests_fuzz_fuzz_index_LDADD = $(CAIRN_LIBS)
+tests_fuzz_fuzz_snapshot_LDADD = $(CAIRN_LIBS)
+tests_fuzz_fuzz_s3xml_LDADD = $(CAIRN_LIBS)
+tests_fuzz_fuzz_kubeconfig_LDADD = $(CAIRN_LIBS)
+tests_fuzz_fuzz_watch_LDADD = $(CAIRN_LIBS)
 tests_fuzz_mkseeds_LDADD = $(CAIRN_LIBS)
-TESTS += tests/fuzz/replay-tree.sh tests/fuzz/replay-keyfile.sh
-EXTRA_DIST += tests/fuzz/replay-tree.sh tests/fuzz/replay-keyfile.sh tests/fuzz/corpus
+EXTRA_DIST += tests/fuzz/corpus tests/fuzz/fuzz-entry.c
 if ENABLE_FUZZ
-noinst_PROGRAMS = tests/fuzz/libfuzzer-tree tests/fuzz/libfuzzer-keyfile
-tests_fuzz_libfuzzer_tree_SOURCES = tests/fuzz/fuzz-tree.c
-tests_fuzz_libfuzzer_tree_CFLAGS = $(AM_CFLAGS) -fsanitize=fuzzer
+noinst_PROGRAMS = tests/fuzz/libfuzzer-tree tests/fuzz/libfuzzer-keyfile \
+	tests/fuzz/libfuzzer-packheader tests/fuzz/libfuzzer-index tests/fuzz/libfuzzer-snapshot \
+	tests/fuzz/libfuzzer-s3xml tests/fuzz/libfuzzer-kubeconfig tests/fuzz/libfuzzer-watch
+LIBFUZZER_FLAGS = $(AM_CFLAGS) -fsanitize=fuzzer
+LIBFUZZER_ENTRY = tests/fuzz/fuzz-entry.c tests/fuzz/fuzz.h
+tests_fuzz_libfuzzer_tree_SOURCES = tests/fuzz/fuzz-tree.c $(LIBFUZZER_ENTRY)
+tests_fuzz_libfuzzer_keyfile_SOURCES = tests/fuzz/fuzz-keyfile.c $(LIBFUZZER_ENTRY)
+tests_fuzz_libfuzzer_packheader_SOURCES = tests/fuzz/fuzz-packheader.c $(FUZZ_REPO) $(LIBFUZZER_ENTRY)
+tests_fuzz_libfuzzer_index_SOURCES = tests/fuzz/fuzz-index.c $(FUZZ_REPO) $(LIBFUZZER_ENTRY)
+tests_fuzz_libfuzzer_snapshot_SOURCES = tests/fuzz/fuzz-snapshot.c $(FUZZ_REPO) $(LIBFUZZER_ENTRY)
+tests_fuzz_libfuzzer_s3xml_SOURCES = tests/fuzz/fuzz-s3xml.c $(LIBFUZZER_ENTRY)
+tests_fuzz_libfuzzer_kubeconfig_SOURCES = tests/fuzz/fuzz-kubeconfig.c $(LIBFUZZER_ENTRY)
+tests_fuzz_libfuzzer_watch_SOURCES = tests/fuzz/fuzz-watch.c $(LIBFUZZER_ENTRY)
+tests_fuzz_libfuzzer_tree_CFLAGS = $(LIBFUZZER_FLAGS)
 tests_fuzz_libfuzzer_tree_LDFLAGS = -fsanitize=fuzzer
 tests_fuzz_libfuzzer_tree_LDADD = $(CAIRN_LIBS)
-tests_fuzz_libfuzzer_keyfile_SOURCES = tests/fuzz/fuzz-keyfile.c
-tests_fuzz_libfuzzer_keyfile_CFLAGS = $(AM_CFLAGS) -fsanitize=fuzzer
+tests_fuzz_libfuzzer_keyfile_CFLAGS = $(LIBFUZZER_FLAGS)
 tests_fuzz_libfuzzer_keyfile_LDFLAGS = -fsanitize=fuzzer
 tests_fuzz_libfuzzer_keyfile_LDADD = $(CAIRN_LIBS)
+tests_fuzz_libfuzzer_packheader_CFLAGS = $(LIBFUZZER_FLAGS)
+tests_fuzz_libfuzzer_packheader_LDFLAGS = -fsanitize=fuzzer
+tests_fuzz_libfuzzer_packheader_LDADD = $(CAIRN_LIBS)
+tests_fuzz_libfuzzer_index_CFLAGS = $(LIBFUZZER_FLAGS)
+tests_fuzz_libfuzzer_index_LDFLAGS = -fsanitize=fuzzer
+tests_fuzz_libfuzzer_index_LDADD = $(CAIRN_LIBS)
+tests_fuzz_libfuzzer_snapshot_CFLAGS = $(LIBFUZZER_FLAGS)
+tests_fuzz_libfuzzer_snapshot_LDFLAGS = -fsanitize=fuzzer
+tests_fuzz_libfuzzer_snapshot_LDADD = $(CAIRN_LIBS)
+tests_fuzz_libfuzzer_s3xml_CFLAGS = $(LIBFUZZER_FLAGS)
+tests_fuzz_libfuzzer_s3xml_LDFLAGS = -fsanitize=fuzzer
+tests_fuzz_libfuzzer_s3xml_LDADD = $(CAIRN_LIBS)
+tests_fuzz_libfuzzer_kubeconfig_CFLAGS = $(LIBFUZZER_FLAGS)
+tests_fuzz_libfuzzer_kubeconfig_LDFLAGS = -fsanitize=fuzzer
+tests_fuzz_libfuzzer_kubeconfig_LDADD = $(CAIRN_LIBS)
+tests_fuzz_libfuzzer_watch_CFLAGS = $(LIBFUZZER_FLAGS)
+tests_fuzz_libfuzzer_watch_LDFLAGS = -fsanitize=fuzzer
+tests_fuzz_libfuzzer_watch_LDADD = $(CAIRN_LIBS)
 endif
 
 TESTS += tests/e2e/repair-snapshots.sh
@@ -44,3 +90,13 @@ EXTRA_DIST += tests/golden/golden.sh tests/golden/make-fixture.sh tests/golden/r
 
 TESTS += tests/e2e/hardening.sh
 EXTRA_DIST += tests/e2e/hardening.sh
+
+# Every suite runs through tests/run-suite.sh: a deadline (CAIRN_TEST_TIMEOUT), its own
+# process group and TMPDIR, and nothing left running or mounted after it.
+LOG_COMPILER = $(top_srcdir)/tests/run-suite.sh
+SH_LOG_COMPILER = $(top_srcdir)/tests/run-suite.sh
+EXTRA_DIST += tests/run-suite.sh
+# scripts/test.sh compares the results it finds with this list: one log per suite.
+print-test-logs:
+	@echo $(TEST_LOGS)
+.PHONY: print-test-logs

@@ -1,9 +1,11 @@
-#!/bin/sh
+#!/bin/bash
 # shellcheck disable=SC2015 # ok and not_ok always succeed: A && ok || not_ok is safe
-# End to end: the API-server double, three `cairn agent`s for three simulated nodes (each
-# with its own host-pods tree), one shared local repository. PodVolumeBackups for an
-# emptyDir, a CSI PVC and an NFS PVC complete and restore byte-identical; a re-created pod
-# gets an incremental backup; wrong-node, missing-path, cancel and kill -9 cases.
+# End to end: the API-server double enforcing cairn's own CRDs (daemonset/crds/), three
+# `cairn agent`s for three simulated nodes (each with its own host-pods tree), one shared
+# local repository. PodVolumeBackups, made as the controller makes them (mkobj.py: owned
+# by a Backup, generateName, labels), for an emptyDir, a CSI PVC and an NFS PVC complete
+# and restore byte-identical; a re-created pod gets an incremental backup; wrong-node,
+# missing-path, cancel, kill -9 and Backup-deletion cases.
 set -u
 v=""
 : "${TOP_SRCDIR:=$(cd "$(dirname "$0")/../.." && pwd)}"
@@ -19,7 +21,7 @@ cleanup() {
 	for n in 1 2 3; do
 		[ -f "$W/agent$n.pid" ] && kill -9 "$(cat "$W/agent$n.pid")" 2>/dev/null
 	done
-	if [ "$FAILED" -ne 0 ]; then
+	if [ "$T_FAILED" -ne 0 ]; then
 		for n in 1 2 3; do
 			echo "# agent n$n log:"
 			tail -n 15 "$W/agent$n.log" 2>/dev/null | sed 's/^/#   /'
@@ -27,12 +29,14 @@ cleanup() {
 	fi
 	ka_cleanup
 }
-trap cleanup EXIT
-ka_start --bookmark-interval 1
+t_on_exit cleanup
+ka_start --bookmark-interval 1 --load "$TOP_SRCDIR"/daemonset/crds/*.yaml
+NS=cairn
+API=/apis/cairn.dev/v1alpha1/namespaces/$NS
 
 kc() { kubectl $KUBECTL_VALIDATE "$@"; }
 # Polling goes through curl: a kubectl run costs half a second of discovery.
-pvb_json() { kcurl "/apis/velero.io/v1/namespaces/velero/podvolumebackups/$1" 2>/dev/null; }
+pvb_json() { kcurl "$API/podvolumebackups/$1" 2>/dev/null; }
 # field NAME EXPR: a Python expression over the PVB object `d`.
 field() { pvb_json "$1" | jq_py "$2" 2>/dev/null; }
 phase() { field "$1" 'd.get("status", {}).get("phase", "")'; }
@@ -49,7 +53,7 @@ wait_phase() {
 		sleep 0.1
 		i=$((i + 1))
 	done
-	diag "$name stayed in phase '$p' (wanted $*)"
+	t_note "$name stayed in phase '$p' (wanted $*)"
 	return 1
 }
 
@@ -73,23 +77,8 @@ EOF
 	kc get pod -n app "$1" -o jsonpath='{.metadata.uid}'
 }
 
-create_pvb() { # NAME NODE POD POD-UID VOLUME
-	kc create -f - >/dev/null <<EOF
-apiVersion: velero.io/v1
-kind: PodVolumeBackup
-metadata:
-  name: $1
-  namespace: velero
-  labels: {velero.io/backup-name: bk, velero.io/backup-uid: bk-uid}
-spec:
-  node: $2
-  volume: $5
-  backupStorageLocation: default
-  uploaderType: cairn
-  pod: {kind: Pod, namespace: app, name: $3, uid: $4}
-  tags: {backup: bk, backup-uid: bk-uid}
-EOF
-}
+# mkpvb BACKUP POD VOLUME: a PodVolumeBackup as the controller makes it; prints its name.
+mkpvb() { python3 "$KA_HOME/mkobj.py" "$KA_DIR" pvb "$1" app "$2" "$3"; }
 
 fill() { # DIR MB: random files, a small text file, a subfolder and a symlink
 	mkdir -p "$1/sub"
@@ -99,7 +88,7 @@ fill() { # DIR MB: random files, a small text file, a subfolder and a symlink
 	chmod 640 "$1/sub/small.txt"
 }
 
-check "repository initialised" "$CAIRN_BIN" -r "$REPO" init
+t_cmd "repository initialised" "$CAIRN_BIN" -r "$REPO" init
 printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: app}\n' | kc create -f - >/dev/null
 kc create -f - >/dev/null <<'EOF'
 apiVersion: v1
@@ -139,117 +128,135 @@ fill "$V1" 3
 fill "$V2" 2
 fill "$V3" 1
 mkdir -p "$W/hp3/$U3/volumes/kubernetes.io~empty-dir"
-check "pods have uids" test -n "$U1" -a -n "$U2" -a -n "$U3"
+create_pod p9 n9 '[{name: cache, emptyDir: {}}]' >/dev/null
+t_cmd "pods have uids" test -n "$U1" -a -n "$U2" -a -n "$U3"
 
 for n in 1 2 3; do start_agent $n; done
-create_pvb b1-p1 n1 p1 "$U1" cache
-create_pvb b1-p2 n2 p2 "$U2" data
-create_pvb b1-p3 n3 p3 "$U3" data
-create_pvb b1-wrong n9 p1 "$U1" cache
-create_pvb b1-ghost n3 p3 "$U3" ghost
+BK_UID=$(python3 "$KA_HOME/mkobj.py" "$KA_DIR" backup bk)
+B1=$(mkpvb bk p1 cache)
+B2=$(mkpvb bk p2 data)
+B3=$(mkpvb bk p3 data)
+BW=$(mkpvb bk p9 cache)
+BG=$(mkpvb bk p3 ghost)
+case $B1 in bk-?????) t_pass "PVB named from generateName ($B1)" ;; *) t_fail "PVB name $B1" ;; esac
+field "$B2" 'd["metadata"]["labels"]["cairn.dev/pvc-uid"] != "" and d["metadata"]["ownerReferences"][0]["uid"] == "'"$BK_UID"'"' |
+	grep -qx true && t_pass "PVB owned by the Backup, labelled with the claim's uid" || t_fail "PVB $B2 metadata"
 
-for b in b1-p1 b1-p2 b1-p3; do
-	check "$b completed" wait_phase $b Completed
+for b in "$B1" "$B2" "$B3"; do
+	t_cmd "$b completed" wait_phase $b Completed
 done
 i=1
-for b in b1-p1 b1-p2 b1-p3; do
+for b in "$B1" "$B2" "$B3"; do
 	eval "v=\$V$i"
 	size=$(du -b --apparent-size "$v/big.bin" "$v/sub/small.txt" | awk '{s += $1} END {print s}')
 	st=$(pvb_json $b | jq_py 'd["status"]')
 	echo "$st" | jq_py 'd["progress"]["totalBytes"] == d["progress"]["bytesDone"] and d["progress"]["bytesDone"] >= '"$size" | grep -qx true &&
-		ok "$b progress totalBytes = bytesDone >= $size" || not_ok "$b progress: $st"
-	echo "$st" | jq_py 'd["path"]' | grep -qx "$v" && ok "$b status.path is the kubelet folder" ||
-		not_ok "$b path: $st"
+		t_pass "$b progress totalBytes = bytesDone >= $size" || t_fail "$b progress: $st"
+	echo "$st" | jq_py 'd["path"]' | grep -qx "$v" && t_pass "$b status.path is the kubelet folder" ||
+		t_fail "$b path: $st"
 	echo "$st" | jq_py 'len(d["snapshotID"]) == 64 and "startTimestamp" in d and "completionTimestamp" in d and d["incrementalBytes"] > 0' |
-		grep -qx true && ok "$b snapshotID, timestamps, incrementalBytes" || not_ok "$b fields: $st"
+		grep -qx true && t_pass "$b snapshotID, timestamps, incrementalBytes" || t_fail "$b fields: $st"
 	field $b 'd["metadata"].get("finalizers") or []' | grep -q pod-volume-finalizer &&
-		not_ok "$b finalizer left behind" || ok "$b finalizer removed"
+		t_fail "$b finalizer left behind" || t_pass "$b finalizer removed"
 	id=$(field $b 'd["status"]["snapshotID"]')
 	rm -rf "$W/restore-$b"
 	if "$CAIRN_BIN" -r "$REPO" restore "$id" --target "$W/restore-$b" >/dev/null 2>&1 &&
 		diff -r "$v" "$W/restore-$b/$(basename "$v")" >/dev/null &&
 		[ "$(readlink "$W/restore-$b/$(basename "$v")/link")" = sub/small.txt ]; then
-		ok "$b snapshot restores byte-identical"
+		t_pass "$b snapshot restores byte-identical"
 	else
-		not_ok "$b restore differs"
+		t_fail "$b restore differs"
 	fi
 	eval "SNAP_$i=\$id"
 	i=$((i + 1))
 done
 
 tags=$("$CAIRN_BIN" -r "$REPO" snapshots --json | jq_py '[s["tags"] for s in d if s["id"] == "'"$SNAP_2"'"][0]')
-for t in ns=app pod=p2 pod-uid="$U2" volume=data pvc=c2 pvc-uid= backup=bk backup-uid=bk-uid; do
-	echo "$tags" | grep -q "\"$t" && ok "tag $t" || not_ok "tag $t missing: $tags"
+for t in ns=app pod=p2 pod-uid="$U2" volume=data pvc=c2 pvc-uid= backup=bk backup-uid="$BK_UID"; do
+	echo "$tags" | grep -q "\"$t" && t_pass "tag $t" || t_fail "tag $t missing: $tags"
 done
 
-check "ghost volume failed" wait_phase b1-ghost Failed
-msg=$(field b1-ghost 'd["status"].get("message", "")')
+t_cmd "ghost volume failed" wait_phase "$BG" Failed
+msg=$(field "$BG" 'd["status"].get("message", "")')
 case $msg in
-*"/$U3/volumes/*/ghost"*) ok "failure message names the glob" ;;
-*) not_ok "failure message: $msg" ;;
+*"/$U3/volumes/*/ghost"*) t_pass "failure message names the glob" ;;
+*) t_fail "failure message: $msg" ;;
 esac
-kc get events -n velero -o json | jq_py '[e["reason"] for e in d["items"] if e["involvedObject"]["name"] == "b1-ghost"]' |
-	grep -q BackupFailed && ok "Warning event for the failure" || not_ok "no event for b1-ghost"
-check "wrong-node PVB left alone" test "$(phase b1-wrong)" = ""
+kc get events -n $NS -o json | jq_py '[e["reason"] for e in d["items"] if e["involvedObject"]["name"] == "'"$BG"'"]' |
+	grep -q BackupFailed && t_pass "Warning event for the failure" || t_fail "no event for $BG"
+t_cmd "wrong-node PVB left alone" test "$(phase "$BW")" = ""
 
 # Second run after the pod is re-created with a new uid: incremental, same identity.
 kc delete pod -n app p1 >/dev/null
 U1b=$(create_pod p1 n1 '[{name: cache, emptyDir: {}}, {name: big, emptyDir: {}}]')
-check "re-created pod has a new uid" test "$U1b" != "$U1"
+t_cmd "re-created pod has a new uid" test "$U1b" != "$U1"
 V1b=$W/hp1/$U1b/volumes/kubernetes.io~empty-dir/cache
 mkdir -p "$(dirname "$V1b")"
 cp -a "$V1" "$V1b"
 echo "changed" >>"$V1b/sub/small.txt"
-create_pvb b2-p1 n1 p1 "$U1b" cache
-check "second backup completed" wait_phase b2-p1 Completed
-inc=$(field b2-p1 'd["status"]["incrementalBytes"]')
-tot=$(field b2-p1 'd["status"]["progress"]["totalBytes"]')
+python3 "$KA_HOME/mkobj.py" "$KA_DIR" backup bk2 >/dev/null
+B21=$(mkpvb bk2 p1 cache)
+t_cmd "second backup completed" wait_phase "$B21" Completed
+inc=$(field "$B21" 'd["status"]["incrementalBytes"]')
+tot=$(field "$B21" 'd["status"]["progress"]["totalBytes"]')
 if [ "$inc" -lt $((tot / 4)) ] 2>/dev/null; then
-	ok "second run is incremental ($inc of $tot bytes added)"
+	t_pass "second run is incremental ($inc of $tot bytes added)"
 else
-	not_ok "second run added $inc of $tot bytes"
+	t_fail "second run added $inc of $tot bytes"
 fi
-id2=$(field b2-p1 'd["status"]["snapshotID"]')
+id2=$(field "$B21" 'd["status"]["snapshotID"]')
 "$CAIRN_BIN" -r "$REPO" snapshots --json | jq_py '[s.get("parent", "") for s in d if s["id"] == "'"$id2"'"][0]' |
-	grep -q "$SNAP_1" && ok "parent is the first snapshot of the volume" ||
-	not_ok "parent of $id2 is not $SNAP_1"
+	grep -q "$SNAP_1" && t_pass "parent is the first snapshot of the volume" ||
+	t_fail "parent of $id2 is not $SNAP_1"
 
 # Cancel a running backup.
 VB=$W/hp1/$U1b/volumes/kubernetes.io~empty-dir/big
 mkdir -p "$VB"
 head -c $((300 * 1024 * 1024)) /dev/urandom >"$VB/huge.bin"
-create_pvb b3-cancel n1 p1 "$U1b" big
+python3 "$KA_HOME/mkobj.py" "$KA_DIR" backup bk3 >/dev/null
+B3C=$(mkpvb bk3 p1 big)
 # Cancel as soon as it is claimed: on a loaded machine the poll can lag by seconds.
-check "big backup claimed" wait_phase b3-cancel Accepted InProgress
-kcurl /apis/velero.io/v1/namespaces/velero/podvolumebackups/b3-cancel -X PATCH \
+t_cmd "big backup claimed" wait_phase "$B3C" Accepted InProgress
+kcurl "$API/podvolumebackups/$B3C" -X PATCH \
 	-H 'Content-Type: application/merge-patch+json' -d '{"spec":{"cancel":true}}' >/dev/null
-check "cancel ends in Canceled" wait_phase b3-cancel Canceled Completed
-diag "b3-cancel: $(field b3-cancel 'd["status"].get("message", "")')"
-check "phase is Canceled, not Completed" test "$(phase b3-cancel)" = Canceled
+t_cmd "cancel ends in Canceled" wait_phase "$B3C" Canceled Completed
+t_note "$B3C: $(field "$B3C" 'd["status"].get("message", "")')"
+t_cmd "phase is Canceled, not Completed" test "$(phase "$B3C")" = Canceled
+
+# Deleting the Backup (foreground, as kubectl --cascade=foreground) deletes its running
+# PVB: the agent sees the deletion, cancels, removes its finalizer; then the Backup goes.
+python3 "$KA_HOME/mkobj.py" "$KA_DIR" backup bk5 >/dev/null
+B5=$(mkpvb bk5 p1 big)
+t_cmd "backup of bk5 claimed" wait_phase "$B5" Accepted InProgress
+kcurl "$API/backups/bk5" -X DELETE -H 'Content-Type: application/json' \
+	-d '{"propagationPolicy":"Foreground"}' >/dev/null
+gone() { for _ in $(seq 600); do [ "$(kcurl "$API/$1" -o /dev/null -w '%{http_code}')" = 404 ] && return 0; sleep 0.1; done; return 1; }
+t_cmd "deleting the Backup ends its running PVB (finalizer removed, object gone)" gone "podvolumebackups/$B5"
+t_cmd "the Backup goes once its PVB is gone (foreground GC)" gone backups/bk5
 
 # kill -9 an agent mid-backup, restart it: the PVB ends in a terminal phase.
 VB2=$W/hp2/$U2/volumes/kubernetes.io~empty-dir/big
 mkdir -p "$VB2"
 head -c $((300 * 1024 * 1024)) /dev/urandom >"$VB2/huge.bin"
-create_pvb b4-kill n2 p2 "$U2" big
-check "backup on n2 in progress" wait_phase b4-kill InProgress
+python3 "$KA_HOME/mkobj.py" "$KA_DIR" backup bk4 >/dev/null
+B4=$(mkpvb bk4 p2 big)
+t_cmd "backup on n2 in progress" wait_phase "$B4" InProgress
 kill -9 "$(cat "$W/agent2.pid")"
 wait "$(cat "$W/agent2.pid")" 2>/dev/null
-check "still InProgress after kill -9" test "$(phase b4-kill)" = InProgress
+t_cmd "still InProgress after kill -9" test "$(phase "$B4")" = InProgress
 start_agent 2
-check "restarted agent ends it" wait_phase b4-kill Failed Completed
-field b4-kill 'd["status"].get("message", "")' | grep -q restarted &&
-	ok "Failed with a message that explains the restart" ||
-	not_ok "b4-kill: $(phase b4-kill): $(field b4-kill 'd["status"].get("message", "")')"
+t_cmd "restarted agent ends it" wait_phase "$B4" Failed Completed
+field "$B4" 'd["status"].get("message", "")' | grep -q restarted &&
+	t_pass "Failed with a message that explains the restart" ||
+	t_fail "$B4: $(phase "$B4"): $(field "$B4" 'd["status"].get("message", "")')"
 
 port=$(sed -n 's/.*metrics and \/healthz on port \([0-9]*\).*/\1/p' "$W/agent1.log" | tail -n 1)
 curl -s "http://127.0.0.1:$port/metrics" | grep -q 'cairn_pvb_total{phase="Completed"} [1-9]' &&
-	ok "metrics count completed backups" || not_ok "metrics on port $port"
-check "healthz" sh -c "curl -sf http://127.0.0.1:$port/healthz | grep -q ok"
+	t_pass "metrics count completed backups" || t_fail "metrics on port $port"
+t_cmd "healthz" sh -c "curl -sf http://127.0.0.1:$port/healthz | grep -q ok"
 
 for n in 1 2 3; do kill "$(cat "$W/agent$n.pid")" 2>/dev/null; done
 for n in 1 2 3; do wait "$(cat "$W/agent$n.pid")" 2>/dev/null; rm -f "$W/agent$n.pid"; done
-check "cairn check passes" "$CAIRN_BIN" -r "$REPO" check
-grep -q "$KA_TOKEN" "$W"/agent*.log && not_ok "token leaked into a log" || ok "no token in the logs"
-echo "1..$T"
-[ "$FAILED" -eq 0 ]
+t_cmd "cairn check passes" "$CAIRN_BIN" -r "$REPO" check
+grep -q "$KA_TOKEN" "$W"/agent*.log && t_fail "token leaked into a log" || t_pass "no token in the logs"
+t_done

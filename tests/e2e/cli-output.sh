@@ -104,6 +104,13 @@ echo secret >"warn/$BAD"
 chmod 000 "warn/$ESC" "warn/$BAD"
 as_user=()
 if t_root; then
+	# nobody must reach the scratch folder, which may sit in the suite runner's own
+	# private folder: open every ancestor for traversal only.
+	d=$T_TMP
+	while [ "$d" != / ] && [ "$d" != /tmp ]; do
+		chmod o+x "$d"
+		d=$(dirname "$d")
+	done
 	chmod 755 "$T_TMP"
 	chown -R 65534:65534 warn repo
 	as_user=(setpriv --reuid=65534 --regid=65534 --clear-groups)

@@ -1,25 +1,16 @@
-# Shared helpers for the API-server double's TAP tests (sourced, not run).
-# Sets: KA_DIR (state dir), KUBECONFIG, KUBECACHEDIR, KA_URL, and functions
-# ok/not_ok/check, kcurl (curl with the bearer token and CA), jq_py.
+# shellcheck shell=bash
+# Helpers for the suites that run against the API-server double (sourced, not run).
+# TAP, the scratch folder and exit hooks come from lib.sh. Sets: KA_DIR (state dir),
+# KUBECONFIG, KUBECACHEDIR, KA_URL, and functions ka_start/ka_cleanup, kcurl (curl with
+# the bearer token and CA), jq_py, wait_watches.
 
-: "${TOP_SRCDIR:=$(cd "$(dirname "$0")/../.." && pwd)}"
+# shellcheck source=tests/e2e/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 KA_HOME="$TOP_SRCDIR/tests/kubeapi"
-KA_DIR=$(mktemp -d "${TMPDIR:-/tmp}/kubeapi-test.XXXXXX")
+KA_DIR=$(mktemp -d "$T_TMP/kubeapi.XXXXXX")
 export KUBECONFIG="$KA_DIR/kubeconfig"
 # A private discovery/OpenAPI cache: ports get reused between runs.
 export KUBECACHEDIR="$KA_DIR/cache"
-T=0
-FAILED=0
-
-ok() { T=$((T + 1)); echo "ok $T - $*"; }
-not_ok() { T=$((T + 1)); FAILED=$((FAILED + 1)); echo "not ok $T - $*"; }
-# check DESCRIPTION COMMAND...: ok if the command succeeds.
-check() {
-	d=$1
-	shift
-	if "$@"; then ok "$d"; else not_ok "$d"; fi
-}
-diag() { echo "# $*"; }
 
 ka_start() {
 	if ! "$KA_HOME/start.sh" "$KA_DIR" "$@" >"$KA_DIR/port.out"; then
@@ -35,7 +26,7 @@ ka_cleanup() {
 		kill "$p" 2>/dev/null
 	done
 	"$KA_HOME/stop.sh" "$KA_DIR"
-	if [ "$FAILED" -ne 0 ] && [ -f "$KA_DIR/kubeapi.log" ]; then
+	if [ "$T_FAILED" -ne 0 ] && [ -f "$KA_DIR/kubeapi.log" ]; then
 		echo "# last requests seen by the double:"
 		tail -n 30 "$KA_DIR/kubeapi.log" | sed 's/^/#   /'
 	fi

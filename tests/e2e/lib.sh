@@ -18,8 +18,17 @@ unset CAIRN_REPOSITORY CAIRN_PASSWORD_FILE
 
 T_TMP=$(mktemp -d "${TMPDIR:-/tmp}/cairn-e2e.XXXXXX")
 T_MOUNTS=()
+T_EXIT_HOOKS=()
+# t_on_exit CMD...: run CMD (servers to stop) at exit, last registered first, before the
+# scratch directory goes. Suites register here instead of replacing the EXIT trap.
+t_on_exit() {
+	T_EXIT_HOOKS+=("$(printf '%q ' "$@")")
+}
 t_cleanup() {
-	local m
+	local m i
+	for ((i = ${#T_EXIT_HOOKS[@]} - 1; i >= 0; i--)); do
+		eval "${T_EXIT_HOOKS[i]}" 2>/dev/null
+	done
 	for m in "${T_MOUNTS[@]+"${T_MOUNTS[@]}"}"; do
 		umount -l "$m" 2>/dev/null
 	done
@@ -41,6 +50,19 @@ t_ok() { # t_ok STATUS DESC: one TAP line from a status (0 = pass)
 		case $2 in *"# TODO"*) ;; *) T_FAILED=$((T_FAILED + 1)) ;; esac
 	fi
 	return "$1"
+}
+
+t_pass() { # t_pass DESC: an ok line (for `COND && t_pass A || t_fail B`)
+	t_ok 0 "$*"
+}
+
+t_fail() { # t_fail DESC: a not-ok line; returns 0 so that `|| t_fail` counts once
+	t_ok 1 "$*"
+	return 0
+}
+
+t_note() { # t_note TEXT: a TAP comment
+	echo "# $*"
 }
 
 t_skip() { # t_skip DESC REASON: only for what is impossible on this machine
@@ -182,4 +204,60 @@ t_repo_state() { # t_repo_state DIR
 # report on stderr).
 t_no_crash() { # uses RC and ERR of the last run
 	[ "$RC" -lt 128 ] && ! grep -qE 'AddressSanitizer|runtime error:|Segmentation|core dumped' "$ERR"
+}
+
+# t_require WHAT HOW CMD...: CMD checks for a server or tool the whole suite needs. When
+# it is missing the suite fails under CI=true (scripts/test.sh installs everything first,
+# so missing means broken set-up) and is one SKIP elsewhere. Call it before any test;
+# suites never install anything themselves.
+t_require() {
+	local what=$1 how=$2
+	shift 2
+	"$@" >/dev/null 2>&1 && return 0
+	[ "${CI:-}" = true ] && t_bail "$what missing (install: $how)"
+	echo "1..0 # SKIP $what missing (install: $how)"
+	exit 0
+}
+
+# t_wait SECONDS CMD...: poll CMD every 0.1 s until it succeeds (0) or SECONDS pass (1).
+# The deadline is generous on purpose: it only bounds a failure, a pass returns at once.
+t_wait() {
+	local end=$((SECONDS + $1))
+	shift
+	until "$@" >/dev/null 2>&1; do
+		[ "$SECONDS" -ge "$end" ] && return 1
+		sleep 0.1
+	done
+	return 0
+}
+
+# t_listening PORT: something accepts TCP connections on 127.0.0.1:PORT.
+t_listening() {
+	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# t_ports N: a base port B with B..B+N-1 free on 127.0.0.1, below the ephemeral range.
+# Random, because fixed ports collide with a run of another checkout on the same machine
+# (a test then talks to the other run's server).
+t_ports() {
+	python3 - "$1" <<'EOF_PY'
+import random, socket, sys
+n = int(sys.argv[1])
+for _ in range(500):
+    base = random.randrange(20000, 32000 - n)
+    socks = []
+    try:
+        for p in range(base, base + n):
+            s = socket.socket()
+            socks.append(s)
+            s.bind(("127.0.0.1", p))
+    except OSError:
+        continue
+    finally:
+        for s in socks:
+            s.close()
+    print(base)
+    sys.exit(0)
+sys.exit(1)
+EOF_PY
 }

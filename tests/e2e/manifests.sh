@@ -5,12 +5,11 @@
 # read back. Prints TAP.
 set -u
 . "$(dirname "$0")/kubeapi-lib.sh"
-trap ka_cleanup EXIT
+t_on_exit ka_cleanup
 DS="$TOP_SRCDIR/daemonset"
 W=$KA_DIR/work
 mkdir -p "$W"
 
-echo "1..25"
 python3 -c 'import yaml' 2>/dev/null || { echo "Bail out! python3-yaml missing (tests/kubeapi/deps.sh)"; exit 1; }
 command -v kubectl >/dev/null || { echo "Bail out! kubectl missing (tests/kubeapi/deps.sh)"; exit 1; }
 
@@ -45,61 +44,68 @@ for f in sys.argv[1:]:
     except Exception as e:
         bad.append("%s: %s" % (f, e))
 print("; ".join(bad))' $(find . -name '*.yaml' | sort) 2>&1)
-check "every YAML file under daemonset/ parses and names its objects${bad:+ ($bad)}" test -z "$bad"
-check "kubectl kustomize daemonset/ renders" test "$rc" = 0 -a -s "$W/all.yaml"
+t_cmd "every YAML file under daemonset/ parses and names its objects${bad:+ ($bad)}" test -z "$bad"
+t_cmd "kubectl kustomize daemonset/ renders" test "$rc" = 0 -a -s "$W/all.yaml"
 listed=$(cd "$DS" && python3 -c '
 import yaml
 k = yaml.safe_load(open("kustomization.yaml"))
 print(sum(len([d for d in yaml.safe_load_all(open(f)) if d]) for f in k["resources"]))')
 n=$(q 'len(objs)')
-check "kustomization lists every manifest ($n objects rendered, $listed in the listed files)" \
+t_cmd "kustomization lists every manifest ($n objects rendered, $listed in the listed files)" \
 	test "$n" = "$listed" -a "$n" -ge 12
-missing=$(cd "$DS" && for f in $(find . -name '*.yaml' ! -name kustomization.yaml | sed 's,^\./,,'); do
+missing=$(cd "$DS" && for f in $(find . -name '*.yaml' ! -name kustomization.yaml ! -path './example/*' | sed 's,^\./,,'); do
 	grep -qx -- "- $f" kustomization.yaml || printf '%s ' "$f"; done)
-check "no manifest is left out of kustomization.yaml${missing:+ ($missing)}" test -z "$missing"
+t_cmd "no manifest is left out of kustomization.yaml${missing:+ ($missing)}" test -z "$missing"
 
 # --- the DaemonSet -----------------------------------------------------------
 D='obj("DaemonSet","cairn-node-agent")'
 C="$D[\"spec\"][\"template\"][\"spec\"][\"containers\"][0]"
 P="$D[\"spec\"][\"template\"][\"spec\"]"
-check "DaemonSet cairn-node-agent labelled role: node-agent (object and pods)" \
+t_cmd "DaemonSet cairn-node-agent labelled role: node-agent (object and pods)" \
 	test "$(q "[$D['metadata']['labels']['role'], $D['spec']['template']['metadata']['labels']['role']]")" = '["node-agent", "node-agent"]'
 hp=$(q "[ (v['hostPath']['path'], m['mountPath'], m.get('mountPropagation'), m.get('readOnly')) for v in $P['volumes'] if 'hostPath' in v for m in $C['volumeMounts'] if m['name'] == v['name'] ]")
-check "kubelet pods folder at /host_pods, HostToContainer, read-only ($hp)" \
+t_cmd "kubelet pods folder at /host_pods, HostToContainer, read-only ($hp)" \
 	test "$hp" = '[["/var/lib/kubelet/pods", "/host_pods", "HostToContainer", true]]'
-env=$(q "[e['valueFrom']['fieldRef']['fieldPath'] for e in $C['env'] if e['name'] == 'NODE_NAME']")
-check "NODE_NAME from the downward API spec.nodeName" test "$env" = '["spec.nodeName"]'
-tol=$(q "$P['tolerations']")
-check "tolerates every taint ($tol)" test "$tol" = '[{"operator": "Exists"}]'
+env=$(q "[e['valueFrom']['fieldRef']['fieldPath'] for e in $C['env'] if e['name'] in ('NODE_NAME', 'POD_NAMESPACE')]")
+t_cmd "NODE_NAME and POD_NAMESPACE from the downward API ($env)" test "$env" = '["spec.nodeName", "metadata.namespace"]'
+tol=$(q "[$P.get('tolerations'), $P['nodeSelector']]")
+t_cmd "Linux nodes only, no toleration unless the user opts in ($tol)" test "$tol" = '[null, {"kubernetes.io/os": "linux"}]'
 res=$(q "[$C['resources']['limits']['memory'], bool($C['resources']['requests'].get('cpu')), bool($C['resources']['requests'].get('memory'))]")
-check "resource requests and a 256Mi memory limit ($res)" test "$res" = '["256Mi", true, true]'
+t_cmd "resource requests and a 256Mi memory limit ($res)" test "$res" = '["256Mi", true, true]'
 probes=$(q "[(p['httpGet']['path'], p['httpGet']['port']) for p in ($C['livenessProbe'], $C['readinessProbe'])] + [(x['name'], x['containerPort']) for x in $C['ports']]")
-check "liveness/readiness on /healthz of port metrics = 8085 ($probes)" \
+t_cmd "liveness/readiness on /healthz of port metrics = 8085 ($probes)" \
 	test "$probes" = '[["/healthz", "metrics"], ["/healthz", "metrics"], ["metrics", 8085]]'
 cmd=$(q "' '.join($C['command'] + $C.get('args', []))")
-check "command: $cmd" \
-	test "$cmd" = 'cairn agent --node $(NODE_NAME) --host-pods /host_pods --namespace velero --metrics-address :8085'
-sec=$(q "sorted(v['secret']['secretName'] for v in $P['volumes'] if 'secret' in v) == sorted(o['metadata']['name'] for o in objs if o['kind'] == 'Secret') and $P['serviceAccountName']")
-check "password and S3 credentials come from the example Secrets, runs as its ServiceAccount ($sec)" \
+t_cmd "command: $cmd" \
+	test "$cmd" = 'cairn agent --node $(NODE_NAME) --host-pods /host_pods --namespace $(POD_NAMESPACE) --metrics-address :8085'
+python3 -c 'import json,sys,yaml; json.dump([d for d in yaml.safe_load_all(open(sys.argv[1])) if d], open(sys.argv[2],"w"))' \
+	"$DS/example/secrets.yaml" "$W/secrets.json"
+sec=$(q "sorted(v['secret']['secretName'] for v in $P['volumes'] if 'secret' in v) == sorted(o['metadata']['name'] for o in json.load(open('$W/secrets.json'))) and not [o for o in objs if o['kind'] == 'Secret'] and $P['serviceAccountName']")
+t_cmd "password and S3 credentials: files from the Secrets of example/ (not in the base), runs as its ServiceAccount ($sec)" \
 	test "$sec" = cairn-node-agent
-cloud=$(q "obj('Secret','cloud-credentials')['stringData']['cloud']")
-check "cloud-credentials is in the AWS shared-credentials format" \
+mounts=$(q "sorted((m['mountPath'], m.get('readOnly')) for m in $C['volumeMounts'] if m['mountPath'].startswith('/credentials')) + sorted(e['value'] for e in $C['env'] if e['name'].endswith('_FILE'))")
+t_cmd "credentials mounted read-only as files, named by *_FILE variables ($mounts)" \
+	test "$mounts" = '[["/credentials/cloud", true], ["/credentials/repo", true], "/credentials/cloud/cloud", "/credentials/repo/repository-password"]'
+cloud=$(python3 -c 'import json,sys; print(next(o for o in json.load(open(sys.argv[1])) if o["metadata"]["name"] == "cloud-credentials")["stringData"]["cloud"])' "$W/secrets.json")
+t_cmd "cloud-credentials is in the AWS shared-credentials format" \
 	bash -c 'grep -qx "\[default\]" <<<"$1" && grep -q "^aws_access_key_id *= " <<<"$1" && grep -q "^aws_secret_access_key *= " <<<"$1"' _ "$cloud"
 
 # --- RBAC: least privilege ---------------------------------------------------
 rules=$(q "sorted((o['kind'], g, r, v) for o in objs if o['kind'] in ('ClusterRole','Role') for ru in o['rules'] for g in ru['apiGroups'] for r in ru['resources'] for v in ru['verbs'])")
-want='[["ClusterRole", "", "persistentvolumeclaims", "get"], ["ClusterRole", "", "persistentvolumeclaims", "list"], ["ClusterRole", "", "persistentvolumeclaims", "watch"], ["ClusterRole", "", "persistentvolumes", "get"], ["ClusterRole", "", "persistentvolumes", "list"], ["ClusterRole", "", "persistentvolumes", "watch"], ["ClusterRole", "", "pods", "get"], ["ClusterRole", "", "pods", "list"], ["ClusterRole", "", "pods", "watch"], ["Role", "", "events", "create"], ["Role", "", "events", "patch"], ["Role", "", "secrets", "get"], ["Role", "velero.io", "backupstoragelocations", "get"], ["Role", "velero.io", "backupstoragelocations", "list"], ["Role", "velero.io", "backupstoragelocations", "watch"], ["Role", "velero.io", "podvolumebackups", "get"], ["Role", "velero.io", "podvolumebackups", "list"], ["Role", "velero.io", "podvolumebackups", "patch"], ["Role", "velero.io", "podvolumebackups", "update"], ["Role", "velero.io", "podvolumebackups", "watch"], ["Role", "velero.io", "podvolumerestores", "get"], ["Role", "velero.io", "podvolumerestores", "list"], ["Role", "velero.io", "podvolumerestores", "patch"], ["Role", "velero.io", "podvolumerestores", "update"], ["Role", "velero.io", "podvolumerestores", "watch"]]'
-check "RBAC grants exactly what the agent uses (no wildcard, no create/delete of work items)" test "$rules" = "$want"
-sn=$(q "[ru.get('resourceNames') for ru in obj('Role','cairn-node-agent')['rules'] if 'secrets' in ru['resources']]")
-check "secrets readable only by name ($sn)" test "$sn" = '[["cairn-repo-password", "cloud-credentials"]]'
+want='[["ClusterRole", "", "persistentvolumeclaims", "get"], ["ClusterRole", "", "persistentvolumes", "get"], ["ClusterRole", "", "pods", "get"], ["ClusterRole", "", "pods", "list"], ["ClusterRole", "storage.k8s.io", "csidrivers", "list"], ["Role", "", "events", "create"], ["Role", "cairn.dev", "backupstoragelocations", "get"], ["Role", "cairn.dev", "podvolumebackups", "get"], ["Role", "cairn.dev", "podvolumebackups", "list"], ["Role", "cairn.dev", "podvolumebackups", "update"], ["Role", "cairn.dev", "podvolumebackups", "watch"], ["Role", "cairn.dev", "podvolumebackups/status", "get"], ["Role", "cairn.dev", "podvolumebackups/status", "update"]]'
+t_cmd "RBAC grants exactly what the agent calls (no wildcard, no Secret, no velero.io, no create/delete of work items)" test "$rules" = "$want"
+# Every API path the agent's code names is covered by a rule above.
+paths=$(grep -ho '"/api[^"]*"' "$TOP_SRCDIR"/agent/*.c | sort -u | tr '\n' ' ')
+t_cmd "the agent's code names only pods, claims, volumes and csidrivers besides cairn.dev ($paths)" \
+	bash -c 'for p in $1; do case $p in *pods*|*persistentvolumeclaims*|*persistentvolumes*|*csidrivers*) ;; *) exit 1 ;; esac; done' _ "$paths"
 bind=$(q "sorted((o['kind'], o['roleRef']['name'], s['kind'], s['name'], s['namespace']) for o in objs if o['kind'].endswith('Binding') for s in o['subjects'])")
-check "both roles bound to the ServiceAccount" \
-	test "$bind" = '[["ClusterRoleBinding", "cairn-node-agent", "ServiceAccount", "cairn-node-agent", "velero"], ["RoleBinding", "cairn-node-agent", "ServiceAccount", "cairn-node-agent", "velero"]]'
+t_cmd "both roles bound to the ServiceAccount" \
+	test "$bind" = '[["ClusterRoleBinding", "cairn-node-agent", "ServiceAccount", "cairn-node-agent", "cairn"], ["RoleBinding", "cairn-node-agent", "ServiceAccount", "cairn-node-agent", "cairn"]]'
 
 # --- CRDs ------------------------------------------------------------------
-crd=$(q "sorted((o['spec']['names']['kind'], o['spec']['versions'][0]['name'], o['spec']['versions'][0]['served'], o['spec']['versions'][0]['storage'], 'status' in o['spec']['versions'][0].get('subresources', {})) for o in objs if o['kind'] == 'CustomResourceDefinition')")
-check "CRDs velero.io/v1 PodVolumeBackup, PodVolumeRestore (status via main resource), BackupStorageLocation (status subresource)" \
-	test "$crd" = '[["BackupStorageLocation", "v1", true, true, true], ["PodVolumeBackup", "v1", true, true, false], ["PodVolumeRestore", "v1", true, true, false]]'
+crd=$(q "sorted((o['spec']['group'], o['spec']['names']['kind'], o['spec']['versions'][0]['name'], o['spec']['versions'][0]['served'], o['spec']['versions'][0]['storage'], 'status' in o['spec']['versions'][0].get('subresources', {})) for o in objs if o['kind'] == 'CustomResourceDefinition')")
+t_cmd "CRDs: cairn.dev/v1alpha1 Backup, BackupStorageLocation, PodVolumeBackup, PodVolumeRestore, Restore, Schedule, each with a status subresource" \
+	test "$crd" = '[["cairn.dev", "Backup", "v1alpha1", true, true, true], ["cairn.dev", "BackupStorageLocation", "v1alpha1", true, true, true], ["cairn.dev", "PodVolumeBackup", "v1alpha1", true, true, true], ["cairn.dev", "PodVolumeRestore", "v1alpha1", true, true, true], ["cairn.dev", "Restore", "v1alpha1", true, true, true], ["cairn.dev", "Schedule", "v1alpha1", true, true, true]]'
 # A tiny OpenAPI v3 validator (type, enum, required, properties,
 # additionalProperties) checks that what cairn writes fits the schemas.
 cat >"$W/validate.py" <<'EOF'
@@ -133,77 +139,81 @@ for doc in json.load(sys.stdin):
 print("; ".join(errs))
 EOF
 errs=$(python3 "$W/validate.py" "$W/all.json" <<'EOF' 2>&1
-[{"apiVersion": "velero.io/v1", "kind": "PodVolumeBackup", "metadata": {"name": "p"},
+[{"apiVersion": "cairn.dev/v1alpha1", "kind": "PodVolumeBackup", "metadata": {"name": "p"},
   "spec": {"node": "n1", "pod": {"kind": "Pod", "name": "a", "namespace": "ns", "uid": "u"},
-           "volume": "data", "backupStorageLocation": "default", "repoIdentifier": "",
-           "uploaderType": "cairn", "tags": {"backup": "b"}, "cancel": false},
+           "volume": "data", "backupStorageLocation": "default",
+           "tags": {"backup": "b"}, "cancel": false},
   "status": {"phase": "Completed", "snapshotID": "abc", "path": "/host_pods/u/volumes/x/data",
              "message": "", "startTimestamp": "2024-01-01T00:00:00Z",
+             "acceptedTimestamp": "2024-01-01T00:00:00Z",
              "completionTimestamp": "2024-01-01T00:01:00Z",
-             "progress": {"totalBytes": 10, "bytesDone": 10, "incrementalBytes": 3}}},
- {"apiVersion": "velero.io/v1", "kind": "PodVolumeBackup", "metadata": {"name": "q"},
-  "spec": {"node": "n1", "pod": {"name": "a"}, "volume": "v", "backupStorageLocation": "d",
-           "repoIdentifier": ""}, "status": {"phase": "Canceled", "message": "canceled"}},
- {"apiVersion": "velero.io/v1", "kind": "PodVolumeRestore", "metadata": {"name": "r"},
+             "progress": {"totalBytes": 10, "bytesDone": 10}, "incrementalBytes": 3}},
+ {"apiVersion": "cairn.dev/v1alpha1", "kind": "PodVolumeBackup", "metadata": {"name": "q"},
+  "spec": {"node": "n1", "pod": {"name": "a", "namespace": "b", "uid": "u"}, "volume": "v",
+           "backupStorageLocation": "d"}, "status": {"phase": "Canceled", "message": "canceled"}},
+ {"apiVersion": "cairn.dev/v1alpha1", "kind": "PodVolumeRestore", "metadata": {"name": "r"},
   "spec": {"pod": {"name": "a", "namespace": "ns", "uid": "u"}, "volume": "data",
-           "backupStorageLocation": "default", "repoIdentifier": "", "uploaderType": "cairn",
-           "snapshotID": "abc", "sourceNamespace": "ns"},
-  "status": {"phase": "InProgress", "progress": {"totalBytes": 10, "bytesDone": 5}}},
- {"apiVersion": "velero.io/v1", "kind": "BackupStorageLocation", "metadata": {"name": "default"},
+           "backupStorageLocation": "default", "snapshotID": "abc", "snapshotSize": 10,
+           "sourceNamespace": "ns"},
+  "status": {"phase": "InProgress", "node": "n1", "progress": {"totalBytes": 10, "bytesDone": 5}}},
+ {"apiVersion": "cairn.dev/v1alpha1", "kind": "BackupStorageLocation", "metadata": {"name": "default"},
   "spec": {"provider": "aws", "objectStorage": {"bucket": "b", "prefix": "p", "caCert": "LS0t"},
            "config": {"s3Url": "http://127.0.0.1:9000", "region": "minio", "insecureSkipTLSVerify": "true"},
            "credential": {"name": "cloud-credentials", "key": "cloud"}, "accessMode": "ReadOnly", "default": true},
   "status": {"phase": "Available"}}]
 EOF
 )
-check "objects as cairn writes them fit the CRD schemas${errs:+ ($errs)}" test -z "$errs"
+t_cmd "objects as cairn writes them fit the CRD schemas${errs:+ ($errs)}" test -z "$errs"
 errs=$(python3 "$W/validate.py" "$W/all.json" <<'EOF' 2>&1
-[{"apiVersion": "velero.io/v1", "kind": "PodVolumeBackup", "metadata": {"name": "p"},
-  "spec": {"node": "n1", "pod": {"name": "a"}, "volume": "data", "uploaderType": "rsync",
-           "repoIdentifier": ""}, "status": {"phase": "Done", "progress": {"bytesDone": "10"}}}]
+[{"apiVersion": "cairn.dev/v1alpha1", "kind": "PodVolumeBackup", "metadata": {"name": "p"},
+  "spec": {"pod": {"name": "a"}, "volume": "data", "cancel": "yes"},
+  "status": {"phase": "Prepared", "progress": {"bytesDone": "10"}}}]
 EOF
 )
-check "and wrong ones do not (missing backupStorageLocation, bad enum, bad type: $errs)" \
-	bash -c 'for w in backupStorageLocation rsync Done bytesDone; do grep -q "$w" <<<"$1" || exit 1; done' _ "$errs"
+t_cmd "and wrong ones do not (missing node, bad enum, bad types: $errs)" \
+	bash -c 'for w in node Prepared bytesDone cancel; do grep -q "$w" <<<"$1" || exit 1; done' _ "$errs"
 
 # --- Containerfile ----------------------------------------------------------
 cf="$DS/Containerfile"
-check "Containerfile: two Debian 12 stages, autotools build, runtime with fuse3 and no -dev package" \
-	bash -c '[ "$(grep -c "^FROM .*debian:12" "$1")" = 2 ] && grep -q "autoreconf -fi" "$1" &&
+t_cmd "Containerfile: two stages on BASE (default Debian 12), autotools build, runtime with fuse3 and no -dev package" \
+	bash -c 'grep -q "^ARG BASE=docker.io/library/debian:12" "$1" && [ "$(grep -c "^FROM \${BASE}" "$1")" = 2 ] && grep -q "autoreconf -fi" "$1" &&
 		grep -q "/configure" "$1" && sed -n "/^FROM .* AS build/,/^FROM/!p" "$1" | grep -qw fuse3 &&
 		! sed -n "/^FROM .* AS build/,/^FROM/!p" "$1" | grep -q -- "-dev"' _ "$cf"
 
 # --- load into the double ---------------------------------------------------
 ka_start
-for f in $(cd "$DS" && find . -name '*.yaml' ! -name kustomization.yaml | sort); do
+for f in $(cd "$DS" && find . -name '*.yaml' ! -name kustomization.yaml ! -path './example/*' | sort); do
 	kubectl create --dry-run=client $KUBECTL_VALIDATE -f "$DS/$f" -o name >>"$W/dry.out" 2>&1 ||
 		echo "FAILED $f" >>"$W/dry.out"
 done
-check "kubectl create --dry-run=client accepts every manifest ($(wc -l <"$W/dry.out") objects)" \
+t_cmd "kubectl create --dry-run=client accepts every manifest ($(wc -l <"$W/dry.out") objects)" \
 	bash -c '! grep -q FAILED "$1" && [ "$(wc -l <"$1")" = "$2" ]' _ "$W/dry.out" "$n"
 out=$(kubectl apply $KUBECTL_VALIDATE -k "$DS" 2>&1)
 nc=$(grep -cE ' (created|configured|unchanged)$' <<<"$out")
-check "kubectl apply -k daemonset/ loads every object into the double ($nc of $n)" test "$nc" = "$n"
+t_cmd "kubectl apply -k daemonset/ loads every object into the double ($nc of $n)" test "$nc" = "$n"
 got=$(kubectl get -f "$W/all.yaml" -o name 2>&1 | sort | tr '\n' ' ')
 want=$(q "' '.join(sorted('%s%s/%s' % (o['kind'].lower(), '.' + o['apiVersion'].split('/')[0] if '/' in o['apiVersion'] else '', o['metadata']['name']) for o in objs)) + ' '")
-check "kubectl get returns every object" test "$got" = "$want"
+t_cmd "kubectl get returns every object" test "$got" = "$want"
 rv1=$(kcurl /_test/dump | jq_py 'd["resourceVersion"]')
 out=$(kubectl apply $KUBECTL_VALIDATE -k "$DS" 2>&1)
 nu=$(grep -cE ' (unchanged|configured)$' <<<"$out")
 rv2=$(kcurl /_test/dump | jq_py 'd["resourceVersion"]')
 # kubectl reports the Secrets "configured" (their write-only stringData is
 # always in its patch, as against a real server), but nothing may change.
-check "applying again changes no object ($nu of $n applied, resourceVersion $rv1 -> $rv2)" \
+t_cmd "applying again changes no object ($nu of $n applied, resourceVersion $rv1 -> $rv2)" \
 	test "$nu $rv1" = "$n $rv2"
-kubectl wait --for condition=established --timeout=10s crd/podvolumebackups.velero.io >/dev/null 2>&1
+kubectl wait --for condition=established --timeout=10s crd/podvolumebackups.cairn.dev >/dev/null 2>&1
 est=$?
 kubectl create $KUBECTL_VALIDATE -f - >/dev/null 2>&1 <<'EOF'
-apiVersion: velero.io/v1
+apiVersion: cairn.dev/v1alpha1
 kind: PodVolumeBackup
-metadata: {name: sample, namespace: velero}
-spec: {node: n1, pod: {name: a, namespace: b}, volume: v, backupStorageLocation: default, repoIdentifier: ""}
-status: {phase: InProgress, progress: {bytesDone: 5, totalBytes: 9}}
+metadata: {name: sample, namespace: cairn}
+spec: {node: n1, pod: {name: a, namespace: b, uid: u}, volume: v, backupStorageLocation: default}
 EOF
-hdr=$(kubectl get podvolumebackups -n velero --field-selector spec.node=n1 2>&1)
-check "CRD established; its printer columns and selectableFields are served" \
+kcurl /apis/cairn.dev/v1alpha1/namespaces/cairn/podvolumebackups/sample/status -X PATCH \
+	-H 'Content-Type: application/merge-patch+json' \
+	-d '{"status": {"phase": "InProgress", "progress": {"bytesDone": 5, "totalBytes": 9}}}' >/dev/null
+hdr=$(kubectl get podvolumebackups.cairn.dev -n cairn --field-selector spec.node=n1 2>&1)
+t_cmd "CRD established; its printer columns and selectableFields are served" \
 	bash -c '[ "$1" = 0 ] && grep -q "BYTES DONE" <<<"$2" && grep -Eq "^sample +InProgress" <<<"$2"' _ "$est" "$hdr"
+t_done

@@ -2,14 +2,11 @@
 # repair snapshots: a lost pack makes check fail; repair rewrites the snapshot so that
 # check passes, the damaged files keep their size (missing data reads as zeros) and are
 # flagged, and every intact file restores byte for byte.
-set -u
+# shellcheck source=tests/e2e/lib.sh
+. "$(dirname "$0")/lib.sh"
 cairn=${CAIRN_BIN:?}
 export CAIRN_PASSWORD=repair-pw CAIRN_KDF_FAST=1
-t=$(mktemp -d /tmp/cairn-repair.XXXXXX)
-trap 'rm -rf "$t"' EXIT
-n=0
-ok() { n=$((n + 1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi; }
-echo "1..9"
+t=$T_TMP
 mkdir -p "$t/src/a" "$t/src/b"
 head -c 300000 /dev/urandom >"$t/src/a/victim.bin"
 for i in 1 2 3 4 5; do head -c 2000 /dev/urandom >"$t/src/b/keep$i"; done
@@ -17,7 +14,7 @@ for i in 1 2 3 4 5; do head -c 2000 /dev/urandom >"$t/src/b/keep$i"; done
 "$cairn" -r "$t/repo" init --pack-size 1M --chunk-min 64K --chunk-avg 128K --chunk-max 512K >/dev/null
 "$cairn" -r "$t/repo" backup "$t/src/b" >/dev/null
 "$cairn" -r "$t/repo" backup "$t/src/a" "$t/src/b" >/dev/null
-ok $? "backups"
+t_ok $? "backups"
 # Find the pack holding the victim's first chunk and delete it.
 id=$("$cairn" -r "$t/repo" ls latest /a/victim.bin --json | python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["content"][0]["id"])')
 pack=""
@@ -29,23 +26,24 @@ for p in json.load(sys.stdin)['packs']:
 	[ -n "$pack" ] && break
 done
 [ -n "$pack" ] && rm -f "$t/repo/data/${pack:0:2}/$pack"
-ok $? "deleted the pack holding the victim's data ($pack)"
+t_ok $? "deleted the pack holding the victim's data ($pack)"
 "$cairn" -r "$t/repo" check >/dev/null 2>"$t/check.err"
 rc=$?
 [ "$rc" = 14 ] && grep -q "victim.bin" "$t/check.err"
-ok $? "check fails with 14 and names the damaged file (rc $rc)"
+t_ok $? "check fails with 14 and names the damaged file (rc $rc)"
 "$cairn" -r "$t/repo" repair index >/dev/null
-ok $? "repair index drops the lost pack from the index"
+t_ok $? "repair index drops the lost pack from the index"
 "$cairn" -r "$t/repo" repair snapshots --forget >"$t/repair.out"
-ok $? "repair snapshots: $(cat "$t/repair.out")"
+t_ok $? "repair snapshots: $(cat "$t/repair.out")"
 "$cairn" -r "$t/repo" check >/dev/null 2>&1
-ok $? "check passes after the repair"
+t_ok $? "check passes after the repair"
 "$cairn" -r "$t/repo" snapshots --json | python3 -c '
 import json,sys; s=json.load(sys.stdin); sys.exit(0 if any("repaired" in x["tags"] for x in s) else 1)'
-ok $? "the rewritten snapshot is tagged repaired"
+t_ok $? "the rewritten snapshot is tagged repaired"
 "$cairn" -r "$t/repo" restore latest --target "$t/out" >/dev/null
 diff -r "$t/src/b" "$t/out/b" >/dev/null
-ok $? "intact files restore identical"
+t_ok $? "intact files restore identical"
 [ "$(stat -c %s "$t/out/a/victim.bin")" = 300000 ] &&
 	"$cairn" -r "$t/repo" ls latest /a/victim.bin --json | grep -q '"flags": *2\|"flags":2'
-ok $? "the damaged file keeps its size and is flagged unreadable"
+t_ok $? "the damaged file keeps its size and is flagged unreadable"
+t_done

@@ -1,83 +1,86 @@
-#!/bin/sh
+#!/bin/bash
 # Every S3 backend operation against real servers on 127.0.0.1: Swift+s3api over HTTP
 # (signatures checked) and HTTPS with a custom CA, s3rver, and s3rver behind a
 # fault-injecting proxy (500, SlowDown, resets, stalls). TAP; the servers are started
-# here and stopped on exit.
-set -u
-S=${TOP_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/s3
-B=${TOP_BUILDDIR:-.}
-PROG=$B/tests/s3/test-s3-backend
-W=$(mktemp -d /tmp/cairn-s3-e2e.XXXXXX)
-BASE=${CAIRN_S3_PORT_BASE:-18430}
+# here and stopped on exit. The servers come from tests/s3/deps.sh (set-up step).
+# shellcheck source=tests/e2e/lib.sh
+. "$(dirname "$0")/lib.sh"
+S=$TOP_SRCDIR/tests/s3
+PROG=$TOP_BUILDDIR/tests/s3/test-s3-backend
+W=$T_TMP
+
+t_require "Swift (swift-proxy-server)" tests/s3/deps.sh command -v swift-proxy-server
+t_require eatmydata tests/s3/deps.sh command -v eatmydata
+t_require s3rver tests/s3/deps.sh test -x "$S/node_modules/.bin/s3rver"
+t_require botocore tests/s3/deps.sh /usr/bin/python3 -c 'import botocore'
+
+BASE=${CAIRN_S3_PORT_BASE:-$(t_ports 30)}
 SW=$BASE; SWTLS=$((BASE + 10)); S3R=$((BASE + 20)); FP=$((BASE + 25))
-n=0; fpid=""
+fpid=""
+t_on_exit sh "$S/swift.sh" stop "$W/swift"
+t_on_exit sh "$S/swift.sh" stop "$W/swifttls"
+t_on_exit sh "$S/s3rver.sh" stop "$W/s3rver"
+stop_proxy() { [ -z "$fpid" ] || kill "$fpid"; }
+t_on_exit stop_proxy
 
-cleanup() {
-	sh "$S/swift.sh" stop "$W/swift" 2>/dev/null
-	sh "$S/swift.sh" stop "$W/swifttls" 2>/dev/null
-	sh "$S/s3rver.sh" stop "$W/s3rver" 2>/dev/null
-	[ -n "$fpid" ] && kill "$fpid" 2>/dev/null
-	rm -rf "$W"
-}
-trap cleanup EXIT INT TERM
-
-# run LABEL ENV... -- ARGS: relays the program's TAP lines, renumbered, prefixed.
-run() {
-	label=$1; shift
-	out=$W/out.$n
-	env "$@" >"$out" 2>&1
+# relay LABEL ENV... -- ARGS: relays the program's TAP lines, renumbered, prefixed; then
+# one more result for how it ended: exit 0 with its whole plan run. A crash (an ASan
+# abort included) after some "ok" lines is a failure, not a shorter pass.
+relay() {
+	local label=$1 line plan="" seen=0 rc
+	shift
+	run env "$@"
+	rc=$RC
 	while IFS= read -r line; do
 		case $line in
-		"ok "*) n=$((n + 1)); echo "ok $n - $label: ${line#ok * - }" ;;
-		"not ok "*) n=$((n + 1)); echo "not ok $n - $label: ${line#not ok * - }" ;;
-		"#"*) echo "# $label: ${line#\# }" ;;
+		"ok "*) seen=$((seen + 1)); t_pass "$label: ${line#ok * - }" ;;
+		"not ok "*) seen=$((seen + 1)); t_fail "$label: ${line#not ok * - }" ;;
+		"#"*) t_note "$label: ${line#\# }" ;;
+		1..*) plan=${line#1..} ;;
 		esac
-	done <"$out"
+	done <"$OUT"
+	[ "$rc" -eq 0 ] && [ "$plan" = "$seen" ]
+	t_ok $? "$label: exited 0 after its $seen tests" ||
+		{ t_note "exit status $rc, plan '${plan:-none}', $seen results"; t_diag "$ERR" 15; }
 }
 
-check() { # ok/not ok for a shell condition
-	n=$((n + 1))
-	if eval "$1"; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi
-}
-
-if ! command -v swift-proxy-server >/dev/null 2>&1 || [ ! -x "$S/node_modules/.bin/s3rver" ] ||
-	! command -v eatmydata >/dev/null 2>&1; then
-	echo "# installing test dependencies (tests/s3/deps.sh)"
-	sh "$S/deps.sh" >"$W/deps.log" 2>&1 || { cat "$W/deps.log"; echo "not ok 1 - tests/s3/deps.sh failed"; echo "1..1"; exit 1; }
-fi
-check "[ -x '$PROG' ]" "backend test program built"
+[ -x "$PROG" ]
+t_ok $? "backend test program built" || t_bail "$PROG missing"
 
 sh "$S/swift.sh" start "$W/swift" "$SW" >"$W/swift.log" 2>&1
-check "curl -s -o /dev/null http://127.0.0.1:$SW/" "Swift s3api up on $SW"
-run swift AWS_ACCESS_KEY_ID=test:tester AWS_SECRET_ACCESS_KEY=testing \
+t_cmd "Swift s3api up on $SW" curl -s -o /dev/null "http://127.0.0.1:$SW/"
+relay swift AWS_ACCESS_KEY_ID=test:tester AWS_SECRET_ACCESS_KEY=testing \
 	"$PROG" -x sigcheck "s3:http://127.0.0.1:$SW/cairn-e2e/repo"
 sh "$S/swift.sh" stop "$W/swift"
 
 sh "$S/swift.sh" start "$W/swifttls" "$SWTLS" tls >"$W/swifttls.log" 2>&1
-check "curl -s --cacert '$W/swifttls/etc/cert.pem' -o /dev/null https://127.0.0.1:$SWTLS/" \
-	"Swift over HTTPS up on $SWTLS"
-run swift-https AWS_ACCESS_KEY_ID=test:tester AWS_SECRET_ACCESS_KEY=testing \
+t_cmd "Swift over HTTPS up on $SWTLS" \
+	curl -s --cacert "$W/swifttls/etc/cert.pem" -o /dev/null "https://127.0.0.1:$SWTLS/"
+relay swift-https AWS_ACCESS_KEY_ID=test:tester AWS_SECRET_ACCESS_KEY=testing \
 	"$PROG" -x quick -o "s3.ca-file=$W/swifttls/etc/cert.pem" \
 	"s3:https://127.0.0.1:$SWTLS/cairn-tls/repo"
 # Without the CA the certificate must be refused, with a hint.
-out=$(env AWS_ACCESS_KEY_ID=test:tester AWS_SECRET_ACCESS_KEY=testing "$PROG" -x quick \
-	"s3:https://127.0.0.1:$SWTLS/cairn-tls/repo2" 2>&1)
-check "echo \"\$out\" | grep -q 's3.ca-file'" "unknown CA refused with a hint to s3.ca-file"
+run env AWS_ACCESS_KEY_ID=test:tester AWS_SECRET_ACCESS_KEY=testing "$PROG" -x quick \
+	"s3:https://127.0.0.1:$SWTLS/cairn-tls/repo2"
+cat "$OUT" "$ERR" | grep -q 's3.ca-file'
+t_ok $? "unknown CA refused with a hint to s3.ca-file" || t_diag "$OUT"
 sh "$S/swift.sh" stop "$W/swifttls"
 
 sh "$S/s3rver.sh" start "$W/s3rver" "$S3R" >"$W/s3rver.log" 2>&1
-check "curl -s -o /dev/null http://127.0.0.1:$S3R/" "s3rver up on $S3R"
-run s3rver AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER \
+t_cmd "s3rver up on $S3R" curl -s -o /dev/null "http://127.0.0.1:$S3R/"
+relay s3rver AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER \
 	"$PROG" "s3:http://127.0.0.1:$S3R/cairn-e2e/repo"
 
 /usr/bin/python3 "$S/faultproxy.py" "$FP" "$S3R" 0.25 11 2>"$W/faults.log" &
 fpid=$!
-sleep 0.5
-run faulty-proxy AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER \
+t_wait 60 t_listening "$FP"
+t_ok $? "fault proxy listening on $FP" || t_diag "$W/faults.log"
+relay faulty-proxy AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER \
 	"$PROG" -o s3.retries=10 -o s3.retry-base-ms=20 -o s3.stall-timeout=2 \
 	"s3:http://127.0.0.1:$FP/cairn-faults/repo"
 for f in 500 503-slowdown reset-request reset-body stall; do
 	c=$(grep -c "^fault $f\$" "$W/faults.log")
-	check "[ $c -gt 0 ]" "proxy injected '$f' ($c times)"
+	[ "$c" -gt 0 ]
+	t_ok $? "proxy injected '$f' ($c times)"
 done
-echo "1..$n"
+t_done

@@ -1,17 +1,17 @@
-/* Replay driver for `make check`: runs each corpus file through the target, then a fixed
- * number of deterministic mutations of each (bit flips, truncations, insertions), so the
- * parsers meet hostile input on every build, sanitizers included. Prints TAP. */
+/* Replay driver for `make check`: every corpus file is a valid input and must decode
+ * (fuzz_decode returns 1), then a fixed number of deterministic mutations of each (bit
+ * flips, truncations, byte changes, insertions) must not crash, so the parsers meet
+ * hostile input on every build, sanitizers included. Prints TAP. */
 #include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "tests/fuzz/fuzz.h"
 #include "tests/tap.h"
 #include "util/buf.h"
 #include "util/fsutil.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define MUTATIONS 300
 
@@ -50,34 +50,49 @@ static void mutate_and_run(const uint8_t *p, size_t n)
 				m[len++] = (uint8_t)next();
 			break;
 		}
-		LLVMFuzzerTestOneInput(m, len);
+		(void)fuzz_decode(m, len);
 	}
 	free(m);
 }
 
+/* The corpus: argv[1], else $TOP_SRCDIR/tests/fuzz/corpus/<name> for a program named
+ * fuzz-<name> (how `make check` runs it). */
+static int corpus_dir(int argc, char **argv, char *out, size_t n)
+{
+	const char *top = getenv("TOP_SRCDIR"), *base = strrchr(argv[0], '/');
+
+	if (argc > 1)
+		return snprintf(out, n, "%s", argv[1]) < (int)n ? 0 : -1;
+	base = base ? base + 1 : argv[0];
+	if (!top || strncmp(base, "fuzz-", 5) != 0)
+		return -1;
+	return snprintf(out, n, "%s/tests/fuzz/corpus/%s", top, base + 5) < (int)n ? 0 : -1;
+}
+
 int main(int argc, char **argv)
 {
+	char dir[4096];
 	struct dirent *de;
-	DIR *d;
+	DIR *d = NULL;
 	int files = 0;
 
-	if (argc < 2 || !(d = opendir(argv[1]))) {
-		ok(0, "corpus folder %s", argc > 1 ? argv[1] : "(none)");
+	if (corpus_dir(argc, argv, dir, sizeof(dir)) < 0 || !(d = opendir(dir))) {
+		ok(0, "corpus folder %s", argc > 1 ? argv[1] : "(TOP_SRCDIR unset?)");
 		return tap_done();
 	}
 	while ((de = readdir(d))) {
 		struct buf b = BUF_INIT;
-		char path[4096];
+		char path[8192];
 
 		if (de->d_name[0] == '.')
 			continue;
-		snprintf(path, sizeof(path), "%s/%s", argv[1], de->d_name);
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
 		buf_init(&b, 1u << 20);
 		if (read_file_at(-100, path, &b) < 0) {
 			ok(0, "read %s", path);
 			continue;
 		}
-		LLVMFuzzerTestOneInput(b.p, b.len);
+		ok(fuzz_decode(b.p, b.len) == 1, "seed %s decodes", de->d_name);
 		mutate_and_run(b.p, b.len);
 		ok(1, "%s and %d mutations ran without a crash", de->d_name, MUTATIONS);
 		files++;

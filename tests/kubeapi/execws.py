@@ -145,8 +145,10 @@ def run(handler, command, root, want_stdin):
              threading.Thread(target=pump, args=(proc.stderr, 2), daemon=True)]
     for t in pumps:
         t.start()
-    if want_stdin:
-        threading.Thread(target=feed_stdin, args=(handler, proc), daemon=True).start()
+    # The reader also notices the client going away: like a kubelet ending an exec
+    # session, the command is then killed (and never outlives the test).
+    threading.Thread(target=feed_stdin, args=(handler, proc, want_stdin),
+                     daemon=True).start()
     code = proc.wait()
     for t in pumps:
         t.join()
@@ -154,13 +156,18 @@ def run(handler, command, root, want_stdin):
     send_close(handler, wlock)
 
 
-def feed_stdin(handler, proc):
+def feed_stdin(handler, proc, want_stdin):
     while True:
-        f = read_frame(handler.rfile)
+        try:
+            f = read_frame(handler.rfile)
+        except (OSError, ValueError):
+            f = None
         if f is None or f[0] == 8:
+            if proc.poll() is None:
+                proc.kill()
             break
         opcode, data = f
-        if opcode in (1, 2) and data:
+        if want_stdin and opcode in (1, 2) and data:
             if data[0] == 0:
                 try:
                     proc.stdin.write(data[1:])
@@ -169,10 +176,11 @@ def feed_stdin(handler, proc):
                     break
             elif data[0] == 255:   # v5: close the stream named by the next byte
                 break
-    try:
-        proc.stdin.close()
-    except OSError:
-        pass
+    if want_stdin:
+        try:
+            proc.stdin.close()
+        except OSError:
+            pass
 
 
 def send_close(handler, wlock):

@@ -178,27 +178,41 @@ class Handler(BaseHTTPRequestHandler):
                 # A websocket upgrade carries no body; the stream follows the 101.
                 if not self.authorized():
                     raise ApiError(401, "Unauthorized", "Unauthorized")
-                self.inject()
+                self.inject(b"")
                 return execws.serve(self, parts[3], parts[5],
                                     parse_qs(self.url.query, keep_blank_values=True))
             raw = self.read_body()
             if not self.authorized():
                 raise ApiError(401, "Unauthorized", "Unauthorized")
-            self.inject()
+            if self.inject(raw):
+                # An injected connection reset: no reply at all.
+                self.close_connection = True
+                try:
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                return
             self.route(raw)
         except ApiError as e:
             self.send_json(e.code, e.status())
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
 
-    def inject(self):
-        """Answer with a fault queued by POST /_test/inject, if one matches."""
+    def inject(self, raw):
+        """Answer with a fault queued by POST /_test/inject, if one matches
+        (method, path regex, and body regex when given). True: reset the
+        connection instead of answering."""
+        body = (raw or b"").decode("utf-8", "replace")
         with self.server.meta_lock:
             for inj in self.server.injections:
                 if inj["count"] > 0 and \
                         inj.get("method", self.command) == self.command and \
-                        re.search(inj.get("path", ""), self.url.path):
+                        re.search(inj.get("path", ""), self.url.path) and \
+                        re.search(inj.get("body", ""), body):
                     inj["count"] -= 1
+                    inj["hits"] = inj.get("hits", 0) + 1
+                    if inj.get("reset"):
+                        return True
                     raise ApiError(int(inj.get("code", 500)),
                                    inj.get("reason", "InternalError"),
                                    inj.get("message", "injected by /_test/inject"))
@@ -568,6 +582,10 @@ class Handler(BaseHTTPRequestHandler):
             with self.server.meta_lock:
                 self.server.injections.append(inj)
             return self.send_json(200, inj)
+        if what == "inject" and m == "GET":
+            with self.server.meta_lock:
+                items = [dict(i) for i in self.server.injections]
+            return self.send_json(200, {"items": items})
         raise ApiError(404, "NotFound", "unknown test endpoint")
 
 

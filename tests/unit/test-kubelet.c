@@ -64,9 +64,10 @@ static const char *voldir(const char *podvol_json, const char *pv_json, int *ret
 /* In-tree PVs migrated to CSI: mounted by the CSI plugin under <pv>/mount. */
 static void csi_migration(void)
 {
-	const char *prov = "{\"metadata\":{\"name\":\"pv-m\",\"annotations\":{\"pv.kubernetes.io/"
-	                   "provisioned-by\":\"ebs.csi.aws.com\"}},\"spec\":{\"awsElasticBlockStore\""
-	                   ":{}}}";
+	const char *prov =
+	    "{\"metadata\":{\"name\":\"pv-m\",\"annotations\":{\"pv.kubernetes.io/"
+	    "provisioned-by\":\"ebs.csi.aws.com\"}},\"spec\":{\"awsElasticBlockStore\""
+	    ":{}}}";
 	const char *migr = "{\"metadata\":{\"name\":\"pv-m\",\"annotations\":{\"pv.kubernetes.io/"
 	                   "provisioned-by\":\"kubernetes.io/aws-ebs\",\"pv.kubernetes.io/"
 	                   "migrated-to\":\"ebs.csi.aws.com\"}},\"spec\":{\"awsElasticBlockStore\""

@@ -1,7 +1,8 @@
 /* Restore when blobs cannot be read, and when cancelled: no file whose content is missing
  * is left looking whole, every such file is named (with its own path, not whichever the
  * walker had reached), the first failure stops the fetching unless keep_going, and a
- * cancel stops it too. Pack reads are counted by wrapping pread. */
+ * cancel stops it too. A whole restore reads each pack once (adjacent blobs in one ranged
+ * read), not once per blob. Pack reads are counted by wrapping pread. */
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdatomic.h>
@@ -117,6 +118,31 @@ static int run_restore(struct fx *f, const char *target, bool keep_going, struct
 	return rc;
 }
 
+/* Pack files in the repository (data and tree packs). */
+static int count_packs(const struct fx *f)
+{
+	char data[256], sub[600];
+	struct dirent *de, *pe;
+	int n = 0;
+	DIR *d, *p;
+
+	snprintf(data, sizeof(data), "%s/data", f->repo);
+	d = opendir(data);
+	while (d && (de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(sub, sizeof(sub), "%s/%s", data, de->d_name);
+		p = opendir(sub);
+		while (p && (pe = readdir(p)))
+			n += pe->d_name[0] != '.';
+		if (p)
+			closedir(p);
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
 /* Flip one byte inside every data blob of the backup: each fetch fails authentication. */
 static int corrupt_data(struct fx *f, struct err *e)
 {
@@ -189,8 +215,21 @@ int main(void)
 	}
 	ok(fx_backup(&f, &e) == 0, "backup of %d files: %s", FILES, e.msg);
 
-	/* A cancel after a few pack reads: the queued blobs are not fetched any more. */
-	cancel_after = 6; /* two tree reads, then data */
+	/* Adjacent blobs come in one read: a pack is read once, not once per file. */
+	snprintf(target, sizeof(target), "%s/whole", f.dir);
+	rc = run_restore(&f, target, false, &w, &res, &e);
+	is_int(rc, 0, "a full restore: %s", e.msg);
+	scan(target, &f, &whole, &bad, &partial);
+	is_int(whole, FILES, "every file is restored (%d wrong, %d temporary)", bad, partial);
+	/* The tree pack (both folders' trees) and each data pack: one read each. */
+	ok(atomic_load(&pack_reads) <= count_packs(&f),
+	   "each pack is read once (%d pack reads for %d files, %d packs)",
+	   atomic_load(&pack_reads), FILES, count_packs(&f));
+
+	/* A cancel after the first data read: the rest is not written, and what was not
+	 * written does not appear. */
+	memset(&w, 0, sizeof(w));
+	cancel_after = 2; /* the tree pack, then data */
 	snprintf(target, sizeof(target), "%s/cancelled", f.dir);
 	rc = run_restore(&f, target, false, &w, &res, &e);
 	is_int(rc, -ECANCELED, "a cancelled restore returns -ECANCELED: %s", e.msg);
@@ -198,6 +237,7 @@ int main(void)
 	   "the cancel stops the fetching (%d pack reads for %d files)", atomic_load(&pack_reads),
 	   FILES);
 	scan(target, &f, &whole, &bad, &partial);
+	ok(whole < FILES, "the cancel left files unrestored (%d of %d whole)", whole, FILES);
 	ok(!bad && !partial,
 	   "after the cancel no file is partial or left half-written "
 	   "(%d whole, %d wrong, %d temporary)",

@@ -1,0 +1,383 @@
+/* Owns the fetch plan: the walker collects the blobs a group of files needs (a batch), the
+ * batch is sorted by pack and offset and cut into runs of adjacent blobs (small gaps read
+ * and dropped, a run's span capped), and each run is one ranged read on a worker, which
+ * opens every blob in it and writes it to each place that wants it (all-zero blobs are
+ * skipped so they stay holes). One GET per run instead of one per blob is what makes a
+ * restore from S3 as fast as a local one; the cap and the batch bound the memory. */
+#include "restore/restore-internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "util/banned.h"
+#include "util/ckd.h"
+#include "util/fsutil.h"
+
+/* Blobs closer than this are fetched in one read with the gap dropped: a GET costs about
+ * as much as this many bytes on a fast link, and skipped blobs (other snapshots' data,
+ * excluded files) are usually small. */
+#define RUN_GAP (256u * 1024)
+/* A run's span: a whole default pack (16 MiB plus its last blob) in one read. Each worker
+ * holds one run, so this times the workers bounds the memory. */
+#define RUN_CAP (20u * 1024 * 1024)
+/* A batch is sent on at this many blobs (about 100 bytes each) or this many bytes of
+ * content, so the workers start before a huge tree is walked. */
+#define BATCH_NEEDS (64u * 1024)
+#define BATCH_BYTES (1024ull * 1024 * 1024)
+#define WORKERS_MAX 8
+/* Bytes of runs queued or being read at once: two full runs, or many small ones. A worker
+ * gives back a run buffer past RUN_KEEP when done, so idle workers hold little. */
+#define RUN_BYTES_MAX (2 * RUN_CAP)
+#define RUN_KEEP      (4u * 1024 * 1024)
+#define QUEUE_RUNS    64
+/* How long a walker waits for room in the queue before polling cancel. */
+#define PUSH_POLL_MS 200
+
+struct rrun {
+	struct rbatch *b;
+	size_t first, n;
+	uint64_t start, len;
+};
+
+/* The worker's buffers: the run as read, and one blob's plaintext. */
+struct rtls {
+	struct buf run, plain;
+};
+
+static bool all_zero(const uint8_t *p, size_t n)
+{
+	/* Word-at-a-time: the common case (real data) fails within the first bytes. */
+	size_t i = 0;
+	uint64_t acc = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		uint64_t w;
+
+		memcpy(&w, p + i, 8);
+		acc |= w;
+		if (acc)
+			return false;
+	}
+	for (; i < n; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
+static void batch_put(struct rbatch *b)
+{
+	if (atomic_fetch_sub(&b->refs, 1) != 1)
+		return;
+	free(b->v);
+	free(b);
+}
+
+/* The need is over: the blob was written, or its file is bad for the reason given. */
+static void need_done(struct rs *s, struct rneed *x, int code, const char *why)
+{
+	if (code < 0) {
+		rs_file_bad(s, x->f, code, "%s", why);
+		/* The first failed content stops the restore unless asked to go on (the file
+		 * itself is named by rs_file_done either way). */
+		if (code != -ECANCELED)
+			rs_fail(s, code, "%s: %s", x->f->path, x->f->why.msg);
+	}
+	rs_file_done(s, x->f);
+}
+
+static void release_run(struct rs *s, const struct rrun *r, int code, const char *why)
+{
+	for (size_t i = 0; i < r->n; i++)
+		need_done(s, &r->b->v[r->first + i], code, why);
+	batch_put(r->b);
+}
+
+static void discard_run(void *ud, void *item)
+{
+	release_run(ud, item, -ECANCELED, "the restore stopped before its content was written");
+}
+
+/* Write one opened blob where x wants it. */
+static void write_need(struct rs *s, struct rneed *x, const struct buf *plain)
+{
+	char why[128];
+	int rc = 0;
+
+	if (plain->len != x->len) {
+		snprintf(why, sizeof(why), "blob length %zu differs from the tree's %llu",
+		         plain->len, (unsigned long long)x->len);
+		need_done(s, x, -EBADMSG, why);
+		return;
+	}
+	if (plain->len && !all_zero(plain->p, plain->len))
+		rc = pwrite_full(x->f->fd, plain->p, plain->len, (off_t)x->off);
+	if (rc < 0) {
+		snprintf(why, sizeof(why), "write failed: %s", strerror(-rc));
+		need_done(s, x, rc, why);
+		return;
+	}
+	atomic_fetch_add(&s->bytes, x->len);
+	need_done(s, x, 0, NULL);
+}
+
+static int run_one(void *ud, void *tls, void *item, struct err *unused)
+{
+	struct rs *s = ud;
+	struct rtls *t = tls;
+	struct rrun *r = item;
+	struct rneed *v = r->b->v + r->first;
+	const struct rneed *have = NULL; /* whose blob t->plain holds */
+	struct err e = ERR_INIT;
+	int rc;
+
+	(void)unused;
+	/* After a fatal error or a cancel nothing more is fetched: the files are incomplete. */
+	if (rs_stopping(s)) {
+		discard_run(s, r);
+		return 0;
+	}
+	buf_reset(&t->run);
+	rc = repo_pack_read(s->repo, v[0].loc.pack, r->start, r->len, &t->run, &e);
+	if (rc >= 0 && t->run.len != r->len)
+		rc = err_set(&e, -EBADMSG, "short read of a pack");
+	if (rc < 0) {
+		release_run(s, r, rc, e.msg);
+		return 0;
+	}
+	for (size_t i = 0; i < r->n; i++) {
+		struct rneed *x = &v[i];
+		/* The same blob wanted twice (a file repeating itself, or two equal files) sits
+		 * next to itself after the sort: it is opened once. */
+		bool again =
+		    have && have->loc.offset == x->loc.offset && !memcmp(have->id, x->id, ID_BYTES);
+
+		if (rs_stopping(s)) {
+			need_done(s, x, -ECANCELED,
+			          "the restore stopped before its content was written");
+			continue;
+		}
+		if (atomic_load(&x->f->bad)) {
+			need_done(s, x, 0,
+			          NULL); /* one missing blob is enough: it will not appear */
+			continue;
+		}
+		if (!again) {
+			buf_reset(&t->plain);
+			err_clear(&e);
+			rc = repo_blob_open(s->repo, x->id, &x->loc,
+			                    t->run.p + (x->loc.offset - r->start),
+			                    x->loc.stored_len, &t->plain, &e);
+			have = rc >= 0 ? x : NULL;
+		}
+		if (rc < 0)
+			need_done(s, x, rc, e.msg);
+		else
+			write_need(s, x, &t->plain);
+	}
+	batch_put(r->b);
+	if (t->run.cap > RUN_KEEP) {
+		size_t max = t->run.max;
+
+		buf_release(&t->run);
+		buf_init(&t->run, max);
+	}
+	return 0;
+}
+
+static int tls_init(void *ud, unsigned i, void **ret)
+{
+	struct rtls *t = calloc(1, sizeof(*t));
+
+	(void)ud;
+	(void)i;
+	if (!t)
+		return -ENOMEM;
+	/* A run is at most RUN_CAP, or one blob larger than that. */
+	buf_init(&t->run, RUN_CAP + REPO_BLOB_MAX + (64u << 10));
+	buf_init(&t->plain, REPO_BLOB_MAX);
+	*ret = t;
+	return 0;
+}
+
+static void tls_fini(void *ud, void *tls)
+{
+	struct rtls *t = tls;
+
+	(void)ud;
+	buf_release(&t->run);
+	buf_release(&t->plain);
+	free(t);
+}
+
+int rs_fetch_start(struct rs *s, int workers)
+{
+	struct wq_config c = {
+		.threads = (unsigned)(workers < 1             ? 1
+		                      : workers > WORKERS_MAX ? WORKERS_MAX
+		                                              : workers),
+		.item_size = sizeof(struct rrun),
+		.max_items = QUEUE_RUNS,
+		.max_bytes = RUN_BYTES_MAX,
+		.run = run_one,
+		.discard = discard_run,
+		.thread_init = tls_init,
+		.thread_fini = tls_fini,
+		.ud = s,
+	};
+	struct rlimit rl;
+	rlim_t fds = 1024;
+
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->idle, NULL);
+	/* Each unfinished file holds its fd, and its folder may hold one more until its last
+	 * file is done; leave room for the repository's own. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+		fds = rl.rlim_cur;
+	else if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+		fds = 1u << 20;
+	s->max_live = fds > 256 ? (size_t)(fds - 128) / 2 : 32;
+	if (s->max_live > 8192)
+		s->max_live = 8192;
+	return wq_new(&c, &s->q, s->e);
+}
+
+static int need_cmp(const void *pa, const void *pb)
+{
+	const struct rneed *a = pa, *b = pb;
+	int c = memcmp(a->loc.pack, b->loc.pack, ID_BYTES);
+
+	if (c)
+		return c;
+	if (a->loc.offset != b->loc.offset)
+		return a->loc.offset < b->loc.offset ? -1 : 1;
+	return memcmp(a->id, b->id, ID_BYTES);
+}
+
+/* Queue one run, polling cancel while the queue is full. */
+static void push_run(struct rs *s, struct rrun *r)
+{
+	for (;;) {
+		int rc = wq_push(s->q, r, r->len, PUSH_POLL_MS);
+
+		if (rc >= 0)
+			return;
+		if (rc != -EAGAIN || rs_stopping(s)) {
+			discard_run(s, r);
+			return;
+		}
+	}
+}
+
+void rs_flush(struct rs *s)
+{
+	struct rbatch *b = s->batch;
+	size_t i = 0;
+
+	if (!b)
+		return;
+	s->batch = NULL;
+	qsort(b->v, b->n, sizeof(*b->v), need_cmp);
+	atomic_store(&b->refs, 1); /* the flusher's, dropped after the last push */
+	while (i < b->n) {
+		struct rrun r = { .b = b, .first = i, .start = b->v[i].loc.offset };
+		uint64_t end = r.start + b->v[i].loc.stored_len;
+		size_t j = i + 1;
+
+		for (; j < b->n; j++) {
+			const struct rneed *x = &b->v[j];
+			uint64_t xe = (uint64_t)x->loc.offset + x->loc.stored_len;
+
+			if (memcmp(x->loc.pack, b->v[i].loc.pack, ID_BYTES) != 0 ||
+			    x->loc.offset > end + RUN_GAP)
+				break;
+			if (xe > end && xe - r.start > RUN_CAP)
+				break;
+			if (xe > end)
+				end = xe;
+		}
+		r.n = j - i;
+		r.len = end - r.start;
+		atomic_fetch_add(&b->refs, 1);
+		push_run(s, &r);
+		i = j;
+	}
+	batch_put(b);
+}
+
+void rs_room(struct rs *s)
+{
+	pthread_mutex_lock(&s->lock);
+	if (s->live >= s->max_live) {
+		/* The files holding the budget may be in the batch not yet sent. */
+		pthread_mutex_unlock(&s->lock);
+		rs_flush(s);
+		pthread_mutex_lock(&s->lock);
+		while (s->live >= s->max_live && !atomic_load(&s->failed))
+			rs_wait_polling(s, &s->idle);
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
+int rs_need(struct rs *s, struct rfile *f, uint64_t off, const struct extent *x)
+{
+	struct rbatch *b = s->batch;
+	struct rneed *n;
+	char hex[ID_HEX];
+
+	if (atomic_load(&f->bad))
+		return 0; /* one missing blob is enough: it will not appear */
+	if (!b) {
+		b = s->batch = calloc(1, sizeof(*b));
+		if (!b)
+			return err_set(s->e, -ENOMEM, "out of memory");
+	}
+	if (b->n == b->cap) {
+		size_t cap = b->cap ? 2 * b->cap : 256;
+		struct rneed *v = reallocarray(b->v, cap, sizeof(*v));
+
+		if (!v)
+			return err_set(s->e, -ENOMEM, "out of memory");
+		b->v = v;
+		b->cap = cap;
+	}
+	n = &b->v[b->n];
+	memcpy(n->id, x->id, ID_BYTES);
+	if (repo_blob_lookup(s->repo, BLOB_DATA, x->id, &n->loc) < 0) {
+		hex_encode(x->id, ID_BYTES, hex);
+		rs_file_bad(s, f, -ENOENT, "blob %s is not in the index", hex);
+		rs_fail(s, -ENOENT, "%s: %s", f->path, f->why.msg);
+		return 0;
+	}
+	n->f = f;
+	n->off = off;
+	n->len = x->len;
+	if (!b->n || b->v[b->n - 1].f != f)
+		b->files++;
+	b->n++;
+	b->bytes += x->len;
+	atomic_fetch_add(&f->pending, 1);
+	if (b->n >= BATCH_NEEDS || b->bytes >= BATCH_BYTES || b->files >= s->max_live / 2)
+		rs_flush(s);
+	return 0;
+}
+
+int rs_fetch_stop(struct rs *s)
+{
+	struct err e = ERR_INIT;
+	int rc;
+
+	if (!s->q)
+		return s->fail.code;
+	rs_flush(s);
+	rc = wq_finish(s->q, &e);
+	wq_free(s->q);
+	s->q = NULL;
+	if (rc < 0 && !s->fail.code)
+		s->fail = e;
+	if (s->fail.code && !s->e->code)
+		*s->e = s->fail;
+	return s->fail.code;
+}

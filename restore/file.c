@@ -1,0 +1,154 @@
+/* Owns the life of a restored file and the error latch: a file is finished when its last
+ * blob lands (renamed into place when whole, removed and named when not), the first fatal
+ * error stops the restore unless keep_going, and waiting walkers poll the caller's cancel. */
+#include "restore/restore-internal.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util/banned.h"
+#include "util/fsutil.h"
+
+/* How often a waiting walker polls the caller's cancel: SIGTERM is honoured within this
+ * plus one range fetch per worker. */
+#define POLL_NS (200 * 1000 * 1000L)
+
+static void vfail(struct rs *s, int code, const char *fmt, va_list ap) _printf_(3, 0);
+static void vfail(struct rs *s, int code, const char *fmt, va_list ap)
+{
+	if (s->o->keep_going && code != -ECANCELED && code != -ENOMEM)
+		return;
+	if (!s->fail.code) {
+		s->fail.code = code;
+		vsnprintf(s->fail.msg, sizeof(s->fail.msg), fmt, ap);
+	}
+	atomic_store(&s->failed, true);
+}
+
+void rs_fail(struct rs *s, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	pthread_mutex_lock(&s->lock);
+	va_start(ap, fmt);
+	vfail(s, code, fmt, ap);
+	va_end(ap);
+	pthread_mutex_unlock(&s->lock);
+}
+
+void rs_warn(struct rs *s, const char *path, int code, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	atomic_fetch_add(&s->errors, 1);
+	if (s->o->warn)
+		s->o->warn(s->o->ud, path, code, msg);
+}
+
+bool rs_stopping(struct rs *s)
+{
+	if (atomic_load(&s->failed))
+		return true;
+	if (s->o->cancel && s->o->cancel(s->o->ud)) {
+		rs_fail(s, -ECANCELED, "restore cancelled");
+		return true;
+	}
+	return false;
+}
+
+void rs_file_bad(struct rs *s, struct rfile *f, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	pthread_mutex_lock(&s->lock);
+	if (!f->why.code) {
+		f->why.code = code;
+		va_start(ap, fmt);
+		vsnprintf(f->why.msg, sizeof(f->why.msg), fmt, ap);
+		va_end(ap);
+	}
+	pthread_mutex_unlock(&s->lock);
+	atomic_store(&f->bad, true);
+}
+
+/* The file is whole: metadata on the fd, then the rename makes it appear at once. */
+static int finish_whole(struct rs *s, struct rfile *f)
+{
+	int fd = f->fd;
+
+	f->fd = -1;
+	rs_apply_fd(s, fd, &f->meta, f->path);
+	if (close(fd) < 0)
+		return -errno;
+	if (renameat(f->dir->fd, f->tmp, f->dir->fd, f->meta.name) < 0)
+		return -errno;
+	return 0;
+}
+
+void rs_file_done(struct rs *s, struct rfile *f)
+{
+	int rc = 0;
+
+	if (atomic_fetch_sub(&f->pending, 1) != 1)
+		return;
+	if (!atomic_load(&f->bad)) {
+		rc = finish_whole(s, f);
+		if (rc < 0)
+			rs_file_bad(s, f, rc, "%s", strerror(-rc));
+	}
+	if (atomic_load(&f->bad)) {
+		/* Content is missing: a pre-sized file with the source's mode and mtime would
+		 * look restored, so nothing is left under any name. */
+		if (f->fd >= 0)
+			close(f->fd);
+		unlinkat(f->dir->fd, f->tmp, 0);
+		rs_warn(s, f->path, f->why.code, "%s: not restored: %s", f->path, f->why.msg);
+	} else {
+		atomic_fetch_add(&s->files, 1);
+	}
+	rs_dir_put(s, f->dir);
+	node_release(&f->meta);
+	free(f->path);
+	free(f);
+	pthread_mutex_lock(&s->lock);
+	s->live--;
+	pthread_cond_broadcast(&s->idle);
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* Wait on cond with the lock held, waking every POLL_NS to poll the caller's cancel (the
+ * workers poll it too, but only between blobs, and a slow fetch may hold them all). */
+void rs_wait_polling(struct rs *s, pthread_cond_t *cond)
+{
+	struct timespec t;
+	bool stop;
+
+	clock_gettime(CLOCK_REALTIME, &t);
+	t.tv_nsec += POLL_NS;
+	if (t.tv_nsec >= 1000000000L) {
+		t.tv_sec++;
+		t.tv_nsec -= 1000000000L;
+	}
+	if (pthread_cond_timedwait(cond, &s->lock, &t) == 0 || atomic_load(&s->failed))
+		return;
+	pthread_mutex_unlock(&s->lock);
+	stop = rs_stopping(s);
+	pthread_mutex_lock(&s->lock);
+	(void)stop;
+}
+
+void rs_drain(struct rs *s)
+{
+	pthread_mutex_lock(&s->lock);
+	while (s->live)
+		rs_wait_polling(s, &s->idle);
+	pthread_mutex_unlock(&s->lock);
+}
