@@ -695,6 +695,33 @@ fail:
 	return r == -ENOENT ? 0 : r;
 }
 
+int ctl_backup_post_hooks(struct ctl *c, const json_t *b, const json_t *pvbs, bool force,
+                          struct err *e)
+{
+	json_t *status = status_of(b), *old = json_deep_copy(status);
+	char path[1024];
+	size_t owed;
+	int r = 0;
+
+	if (!status || !old) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	owed = ctl_hooks_post(c, b, status, pvbs, force);
+	if (!json_equal(old, status)) {
+		r = ctl_path(c, "backups", ctl_meta(b, "name"), path, sizeof(path));
+		if (r == 0)
+			r = put_status(c, path, status, e);
+		status = NULL;
+	}
+	if (r == 0)
+		r = owed ? 1 : 0;
+fail:
+	json_decref(status);
+	json_decref(old);
+	return r;
+}
+
 int ctl_backup_reconcile(struct ctl *c, json_t *b)
 {
 	const json_t *meta = json_object_get(b, "metadata");

@@ -70,6 +70,10 @@ int ctl_repo_get(struct ctl *c, const json_t *loc, const char *pod_ns, struct ct
 void ctl_repos_free(struct ctl *c);
 
 int ctl_backup_reconcile(struct ctl *c, json_t *b) _must_check_;
+/* A deleted Backup's owed post hooks (ctl_hooks_post), their outcome written to its
+ * status. 0 when none is owed any more, 1 while some wait for their pod's volumes. */
+int ctl_backup_post_hooks(struct ctl *c, const json_t *b, const json_t *pvbs, bool force,
+                          struct err *e) _must_check_;
 /* Append a message to status's warningMessages (or errorMessages) and its count. */
 void ctl_status_add(json_t *status, bool error, const char *fmt, ...) _printf_(3, 4);
 

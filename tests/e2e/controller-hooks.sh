@@ -5,7 +5,8 @@
 # folder a pod's kubeapi.cairn.dev/exec-root annotation names) with a real `cairn agent`.
 # Ordering is proven by what the hooks write inside the pod: the pre hook's timestamp is
 # in the snapshot, the post hook's is not and is later than the volume's completion. A
-# failed hook in each mode, a hook timeout, and the post hook after a failed backup.
+# failed hook in each mode, a hook timeout, the post hook after a failed backup and after
+# the Backup was deleted mid-way.
 # shellcheck source=tests/e2e/kubeapi-lib.sh
 . "$(dirname "$0")/kubeapi-lib.sh"
 W=$KA_DIR/work
@@ -71,7 +72,7 @@ running() { # OBJECT-PATH
 	kcurl "$1/status" -X PATCH -H 'Content-Type: application/merge-patch+json' \
 		-d '{"status":{"phase":"Running"}}' >/dev/null
 }
-# hpod NAME ANNOTATIONS (YAML lines, 4-space indented): a Running pod on n1 labelled
+# hpod NAME ANNOTATIONS [NODE] (YAML lines, 4-space indented): a Running pod (on n1) labelled
 # case=NAME with one emptyDir volume `data`; its exec root is its emptyDir folder, created
 # with a file in the volume. Prints the pod's uid.
 hpod() {
@@ -86,7 +87,7 @@ metadata:
     backup.velero.io/backup-volumes: data
 $2
 spec:
-  nodeName: n1
+  nodeName: ${3:-n1}
   containers: [{name: c, image: busybox, volumeMounts: [{name: data, mountPath: /d}]}]
   volumes: [{name: data, emptyDir: {}}]
 EOF
@@ -220,6 +221,28 @@ done_at=$(epoch "$(echo "$pvb" | jq_py 'd["status"]["completionTimestamp"]')")
 python3 -c 'import sys; sys.exit(0 if float(sys.argv[1]) >= float(sys.argv[2]) else 1)' \
 	"$(cat "$R5/post.ts" 2>/dev/null || echo 0)" "$done_at" &&
 	t_pass "... and only after the volume failed" || t_fail "post $(cat "$R5/post.ts" 2>&1) before $done_at"
+
+# ---- a Backup deleted while its volume waits (n3's agent never answers) ----
+kc create -f - >/dev/null <<'EOF'
+apiVersion: v1
+kind: Pod
+metadata: {name: cairn-node-agent-n3, namespace: cairn, labels: {name: cairn-node-agent}}
+spec: {nodeName: n3, containers: [{name: agent, image: cairn}]}
+EOF
+running /api/v1/namespaces/cairn/pods/cairn-node-agent-n3
+U6=$(hpod stuck "    pre.hook.backup.velero.io/command: '[\"sh\", \"-c\", \"date +%s.%N > pre.ts\"]'
+    post.hook.backup.velero.io/command: '[\"sh\", \"-c\", \"date +%s.%N > post.ts\"]'" n3)
+R6=$W/hp1/$U6/$ED
+backup stuck stuck
+t_cmd "stuck backup InProgress" wait_backup stuck InProgress
+t_cmd "its pre hook ran" test -s "$R6/pre.ts"
+sleep 1
+t_cmd "no post hook while its volume is unfinished" test ! -e "$R6/post.ts"
+t_cmd "describe names the owed post hook" sh -c "'$CAIRN_BIN' kube --kubeconfig '$KUBECONFIG' backup describe stuck | grep -q '1 post hooks owed'"
+t_cmd "kube backup delete" "$CAIRN_BIN" kube --kubeconfig "$KUBECONFIG" backup delete stuck
+gone() { [ "$(obj backups/stuck | jq_py 'd.get("kind", "")')" != Backup ]; }
+t_cmd "deleted backup goes once its volume's grace ended" wait_for 150 gone
+t_cmd "the deleted backup's post hook ran" test -s "$R6/post.ts"
 
 for f in "$W"/*.pid; do kill "$(cat "$f")" 2>/dev/null; done
 for f in "$W"/*.pid; do wait "$(cat "$f")" 2>/dev/null; rm -f "$f"; done
