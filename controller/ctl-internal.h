@@ -27,7 +27,6 @@ struct ctl {
 	const struct ctl_config *cfg;
 	struct kube_config kc;
 	struct kube *k;
-	struct kube *kx; /* pods/exec for hooks, made on first use (hooks.c) */
 	const char *ns;
 	char base[512];    /* /apis/cairn.dev/v1alpha1/namespaces/<ns> */
 	json_t *locations; /* the last list of BackupStorageLocations (array) */

@@ -354,7 +354,6 @@ fail:
 	ctl_repos_free(&c);
 	json_decref(c.locations);
 	json_decref(c.backups);
-	kube_free(c.kx);
 	kube_free(c.k);
 	kcfg_release(&c.kc);
 	curl_global_cleanup();

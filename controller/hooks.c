@@ -76,17 +76,6 @@ static void one_line(char *s)
 	s[w] = 0;
 }
 
-/* The exec client: its own connection, so the upgraded stream never meets the
- * controller's requests. */
-static int exec_client(struct ctl *c, struct err *e)
-{
-	if (c->kx)
-		return 0;
-	if (kube_new(&c->kc, &c->kx) < 0)
-		return err_set(e, -ENOMEM, "cannot create the exec client");
-	return 0;
-}
-
 /* Run hook h in pod. 0 when it exited 0; else -EIO with why in msg. */
 static int run_one(struct ctl *c, const json_t *pod, const json_t *h, char *msg, size_t n)
 {
@@ -104,6 +93,7 @@ static int run_one(struct ctl *c, const json_t *pod, const json_t *h, char *msg,
 		.err_ud = &se,
 		.stop = stop,
 	};
+	struct kube *k = NULL;
 	struct err e = ERR_INIT;
 	char dur[32];
 	int r, code = -1;
@@ -113,9 +103,13 @@ static int run_one(struct ctl *c, const json_t *pod, const json_t *h, char *msg,
 		p.argc = CTL_HOOK_ARGS_MAX;
 	for (size_t i = 0; i < p.argc; i++)
 		argv[i] = json_string_value(json_array_get(cmd, i));
-	r = exec_client(c, &e);
-	if (r == 0)
-		r = kube_exec(c->kx, &p, &code, &e);
+	/* A client of its own per hook: the upgraded connection is closed with it, never
+	 * left behind in a reused handle, and never meets the controller's requests. */
+	if (kube_new(&c->kc, &k) < 0)
+		r = err_set(&e, -ENOMEM, "cannot create the exec client");
+	else
+		r = kube_exec(k, &p, &code, &e);
+	kube_free(k);
 	one_line(se.text);
 	ctl_duration_format((int64_t)p.timeout_sec, dur);
 	if (r == -ETIMEDOUT)
