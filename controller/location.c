@@ -134,9 +134,12 @@ static int sync_backup(struct ctl *c, const json_t *loc, const char *name, const
 	for (i = 0; i < n; i++) {
 		const struct snapshot *s = &v[i];
 		char id[ID_HEX], t[32], gen[300];
-		json_t *pvb, *tags = json_object();
+		json_t *pvb, *tags;
 
-		if (!snapshot_tag(s, "backup") || strcmp(snapshot_tag(s, "backup"), name) || !tags)
+		if (!snapshot_tag(s, "backup") || strcmp(snapshot_tag(s, "backup"), name))
+			continue;
+		tags = json_object();
+		if (!tags)
 			continue;
 		for (size_t j = 0; j < s->n_tags; j++) {
 			const char *eq = strchr(s->tags[j], '=');
