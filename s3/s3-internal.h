@@ -23,8 +23,9 @@ struct s3_creds {
 
 struct s3_conf {
 	bool https;
-	bool vhost; /* virtual-hosted style: BUCKET.HOST/KEY */
-	char *host; /* "host" or "host:port", as sent in Host */
+	bool vhost;     /* virtual-hosted style: BUCKET.HOST/KEY */
+	char *host;     /* "host", "host:port" or "[v6]:port", as sent in Host */
+	char *hostname; /* the name or address alone */
 	char *bucket;
 	char *prefix; /* "" or "a/b/" (always ending in '/') */
 	char region[64];
@@ -49,12 +50,15 @@ struct s3 {
 	unsigned n_idle, n_live;
 };
 
-/* s3conf.c: parse "http[s]://HOST[:PORT]/BUCKET[/PREFIX]" or "HOST/BUCKET[/PREFIX]" and
- * the s3.* options into c. Messages never include credentials. */
+/* s3conf.c: parse "http[s]://HOST[:PORT]/BUCKET[/PREFIX]" or "HOST/BUCKET[/PREFIX]"
+ * (HOST may be "[v6 address]"; the path is percent-decoded) and the s3.* options into c.
+ * -EINVAL with a message for a bad location or option; messages never include
+ * credentials (a location with user info is refused without being echoed). On failure
+ * c may hold partial state: s3_conf_release() it. */
 int s3_conf_parse(const char *spec, const struct backend_options *o, struct s3_conf *c,
                   struct err *e) _must_check_;
 void s3_conf_release(struct s3_conf *c);
-/* Credentials from s3.credentials-file/s3.profile, the AWS_* variables, or the shared
+/* s3creds.c: credentials from s3.credentials-file/s3.profile, the AWS_* variables, or the shared
  * credentials file (AWS_SHARED_CREDENTIALS_FILE, ~/.aws/credentials). -EACCES if none. */
 int s3_creds_load(const struct backend_options *o, struct s3_creds *c, struct err *e) _must_check_;
 void s3_creds_release(struct s3_creds *c);
