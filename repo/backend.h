@@ -63,6 +63,9 @@ struct backend {
 	const struct backend_ops *ops;
 	/* Human-readable location for messages, never holding credentials. */
 	char where[512];
+	/* "" or one line the program shows once when it opens the store: a choice that
+	 * weakens security (TLS not verified, plain HTTP). */
+	char caution[256];
 };
 
 /* Calls through the vtable, so callers name the store once. */

@@ -343,8 +343,7 @@ static void curl_init_once(void)
 	curl_init_result = curl_global_init(CURL_GLOBAL_ALL);
 }
 
-int s3_open(const char *spec, const struct backend_options *o, struct err *e,
-            struct backend **ret)
+int s3_open(const char *spec, const struct backend_options *o, struct err *e, struct backend **ret)
 {
 	struct s3 *s;
 	int r;
@@ -373,6 +372,16 @@ int s3_open(const char *spec, const struct backend_options *o, struct err *e,
 	snprintf(s->be.where, sizeof(s->be.where), "s3:%s://%s/%s/%s%s",
 	         s->conf.https ? "https" : "http", s->conf.host, s->conf.bucket, s->conf.prefix,
 	         s->conf.insecure_tls ? " (TLS NOT VERIFIED: s3.insecure-tls)" : "");
+	if (!s->conf.https)
+		snprintf(s->be.caution, sizeof(s->be.caution),
+		         "s3:http://%.120s/%s/: plain HTTP: requests and object names travel "
+		         "unencrypted and the server is not authenticated",
+		         s->conf.host, s->conf.bucket);
+	else if (s->conf.insecure_tls)
+		snprintf(s->be.caution, sizeof(s->be.caution),
+		         "s3:https://%.120s/%s/: TLS certificate checks are off (s3.insecure-tls): "
+		         "the server is not authenticated",
+		         s->conf.host, s->conf.bucket);
 	*ret = &s->be;
 	return 0;
 fail:

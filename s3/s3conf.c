@@ -45,6 +45,26 @@ static int opt_u64(const struct backend_options *o, const char *key, uint64_t de
 	return 0;
 }
 
+/* Turning a check off must be spelled out: an empty or mistyped value is an error,
+ * never "on". */
+static int opt_bool(const struct backend_options *o, const char *key, bool *ret, struct err *e)
+{
+	static const char *const yes[] = { "true", "1", "yes" }, *const no[] = { "false", "0",
+		                                                                 "no" };
+	const char *v = backend_option(o, key);
+
+	*ret = false;
+	if (!v)
+		return 0;
+	for (size_t i = 0; i < ELEMENTSOF(yes); i++) {
+		if (strcmp(v, yes[i]) == 0)
+			return *ret = true, 0;
+		if (strcmp(v, no[i]) == 0)
+			return 0;
+	}
+	return err_set(e, -EINVAL, "option %s: '%.40s' is not true/1/yes or false/0/no", key, v);
+}
+
 /* The bucket rules of S3 (3-63 of a-z0-9.-); checked here so a typo reads clearly. */
 static bool bucket_ok(const char *b, size_t n)
 {
@@ -250,8 +270,9 @@ int s3_conf_parse(const char *spec, const struct backend_options *o, struct s3_c
 	v = backend_option(o, "s3.ca-file");
 	if (v && !(c->ca_file = strdup(v)))
 		return -ENOMEM;
-	v = backend_option(o, "s3.insecure-tls");
-	c->insecure_tls = v && (strcmp(v, "1") == 0 || strcmp(v, "true") == 0 || !v[0]);
+	r = opt_bool(o, "s3.insecure-tls", &c->insecure_tls, e);
+	if (r < 0)
+		return r;
 	r = opt_u64(o, "s3.connections", 8, 1, 256, &x, e);
 	c->connections = (unsigned)x;
 	if (r >= 0)

@@ -42,6 +42,8 @@ roundtrip() { # LABEL URL [options...]
 	rm -rf "$W/out"
 	check "$C -r $url $* init >$W/log 2>&1" "$label: init"
 	check "$C -r $url $* backup $W/src >$W/log 2>&1" "$label: backup"
+	check "[ \$(grep -c 'plain HTTP: requests and object names travel unencrypted' $W/log) -eq 1 ]" \
+		"$label: plain HTTP shown once"
 	check "$C -r $url $* snapshots >$W/log 2>&1 && grep -q '1 snapshot' $W/log" "$label: snapshots lists it"
 	check "$C -r $url $* restore latest --target $W/out >$W/log 2>&1" "$label: restore"
 	check "same_tree $W/src $W/out/src" "$label: restored tree identical (diff -r, cmp)"

@@ -14,8 +14,8 @@
 #include <unistd.h>
 
 #include "repo/backend.h"
-#include "s3/s3.h"
 #include "s3/s3-internal.h"
+#include "s3/s3.h"
 #include "tests/tap.h"
 #include "util/hex.h"
 
@@ -339,6 +339,11 @@ int main(int argc, char **argv)
 		tap_diag("%s", e.msg);
 		return tap_done();
 	}
+	if (getenv("EXPECT_CAUTION"))
+		ok(strstr(be->caution, getenv("EXPECT_CAUTION")) != NULL,
+		   "caution to show at open: %s", be->caution);
+	else
+		ok(!be->caution[0], "no caution for a verified TLS endpoint");
 	r = be->ops->create(be, &e);
 	if (!ok(r == 0, "create (makes the bucket)"))
 		tap_diag("%s", e.msg);

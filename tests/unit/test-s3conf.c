@@ -95,6 +95,12 @@ static void options(void)
 	const char *sizes[] = { "s3.part-size=8M", "s3.multipart-threshold=1G",
 		                "s3.connections=3" };
 	const char *small[] = { "s3.part-size=1M" }, *lookup[] = { "s3.bucket-lookup=x" };
+	const char *tls_on[] = { "s3.insecure-tls=true", "s3.insecure-tls=1",
+		                 "s3.insecure-tls=yes" };
+	const char *tls_off[] = { "s3.insecure-tls=false", "s3.insecure-tls=0",
+		                  "s3.insecure-tls=no" };
+	const char *tls_bad[] = { "s3.insecure-tls=", "s3.insecure-tls=on", "s3.insecure-tls=TRUE",
+		                  "s3.insecure-tls= true" };
 
 	ok(parse_opts("https://h/bucket", dns, 1) == 0 && conf.vhost, "s3.bucket-lookup=dns");
 	is_int(parse_opts("https://h/my.bucket", dotted, 1), -EINVAL,
@@ -105,6 +111,27 @@ static void options(void)
 	ok(parse_opts("https://h/bucket", small, 1) == -EINVAL && strstr(err.msg, "s3.part-size"),
 	   "part size below 5M refused: %s", err.msg);
 	is_int(parse_opts("https://h/bucket", lookup, 1), -EINVAL, "unknown bucket-lookup");
+	for (size_t i = 0; i < ELEMENTSOF(tls_on); i++) {
+		const char *kv[] = { tls_on[i] };
+
+		ok(parse_opts("https://h/bucket", kv, 1) == 0 && conf.insecure_tls,
+		   "%s turns TLS "
+		   "checks off",
+		   tls_on[i]);
+	}
+	for (size_t i = 0; i < ELEMENTSOF(tls_off); i++) {
+		const char *kv[] = { tls_off[i] };
+
+		ok(parse_opts("https://h/bucket", kv, 1) == 0 && !conf.insecure_tls,
+		   "%s keeps them on", tls_off[i]);
+	}
+	for (size_t i = 0; i < ELEMENTSOF(tls_bad); i++) {
+		const char *kv[] = { tls_bad[i] };
+
+		ok(parse_opts("https://h/bucket", kv, 1) == -EINVAL &&
+		       strstr(err.msg, "s3.insecure-tls"),
+		   "'%s' is an error: %s", tls_bad[i], err.msg);
+	}
 	ok(parse("https://h/bucket") == 0 && conf.part_size == 16u << 20 && conf.connections == 8 &&
 	       !conf.insecure_tls,
 	   "defaults");
