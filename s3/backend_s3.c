@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "s3/s3-internal.h"
@@ -44,9 +45,63 @@ int s3_obj_key(const struct s3 *s, enum obj_type t, const char *name, char *out,
 			return err_set(e, r_, "bad object name '%.80s'", name ? name : ""); \
 	} while (0)
 
-static int put_body(struct s3 *s, const char *key, struct s3_req *rq, struct err *e)
+static bool md5_etag(const char *etag, char out[33])
+{
+	size_t n = strlen(etag);
+
+	if (n == 34 && etag[0] == '"' && etag[33] == '"')
+		etag++, n -= 2;
+	if (n != 32 || !hex_valid(etag, 32))
+		return false;
+	memcpy(out, etag, 32);
+	out[32] = 0;
+	return true;
+}
+
+/* A PUT judged failed may still have left an object behind (a wrong ETag, a reply lost
+ * after the server stored it). A copy whose MD5 is ours is the PUT done; one with other
+ * bytes is deleted (names are content hashes, or a lock's own, so it is no one else's),
+ * and so is any lock we cannot check: a stray lock blocks others. Best effort: r stays
+ * the caller's answer when the server cannot be asked. */
+static int put_failed(struct s3 *s, enum obj_type t, const char *key, const struct s3_req *rq,
+                      const char *md5, int r, struct err *e)
+{
+	struct s3_req head = {
+		.op = "stat", .method = "HEAD", .key = key, .fd = -1, .max_attempts = 2
+	};
+	struct s3_req del = {
+		.op = "delete", .method = "DELETE", .key = key, .fd = -1, .max_attempts = 2
+	};
+	struct err quiet = ERR_INIT;
+	char etag[33], msg[ERR_MSG_MAX];
+	struct s3_resp rs;
+	bool mine;
+
+	if (r == -EACCES || r == -ENOENT || r == -EINVAL || r == -ENOMEM || !md5[0])
+		return r; /* refused or never sent: nothing was stored */
+	if (s3_request(s, &head, &rs, &quiet) < 0)
+		return r;
+	mine = md5_etag(rs.etag, etag);
+	if (mine && strcasecmp(etag, md5) == 0 && rs.have_length && rs.length == rq->len) {
+		err_clear(e);
+		return 0;
+	}
+	if (mine || t == OBJ_LOCK) {
+		snprintf(msg, sizeof(msg), "%s", e ? e->msg : "");
+		err_reset(e, r, "%s; %s", msg,
+		          s3_request(s, &del, &rs, &quiet) < 0
+		              ? "the copy left on the server could "
+		                "not be deleted"
+		              : "the copy left on the server was deleted");
+	}
+	return r;
+}
+
+static int put_body(struct s3 *s, enum obj_type t, const char *key, struct s3_req *rq,
+                    struct err *e)
 {
 	struct s3_resp rs;
+	int r;
 
 	if (rq->len > s->conf.multipart_threshold)
 		return s3_put_multipart(s, key, rq, e);
@@ -54,7 +109,8 @@ static int put_body(struct s3 *s, const char *key, struct s3_req *rq, struct err
 	rq->method = "PUT";
 	rq->key = key;
 	rq->verify_etag = true;
-	return s3_request(s, rq, &rs, e);
+	r = s3_request(s, rq, &rs, e);
+	return r < 0 ? put_failed(s, t, key, rq, rs.body_md5, r, e) : 0;
 }
 
 static int s3_put(struct backend *be, enum obj_type t, const char *name, const void *p, size_t n,
@@ -64,7 +120,7 @@ static int s3_put(struct backend *be, enum obj_type t, const char *name, const v
 	char key[KEY_MAX];
 
 	OBJ_KEY_OR_FAIL(S3(be), t, name, key, e);
-	return put_body(S3(be), key, &rq, e);
+	return put_body(S3(be), t, key, &rq, e);
 }
 
 static int s3_put_fd(struct backend *be, enum obj_type t, const char *name, int fd, uint64_t n,
@@ -74,7 +130,7 @@ static int s3_put_fd(struct backend *be, enum obj_type t, const char *name, int 
 	char key[KEY_MAX];
 
 	OBJ_KEY_OR_FAIL(S3(be), t, name, key, e);
-	return put_body(S3(be), key, &rq, e);
+	return put_body(S3(be), t, key, &rq, e);
 }
 
 static int s3_tmpfile(struct backend *be, int *ret_fd, struct err *e)
@@ -360,6 +416,7 @@ int s3_open(const char *spec, const struct backend_options *o, struct err *e, st
 	r = s3_conf_parse(spec, o, &s->conf, e);
 	if (r < 0)
 		goto fail;
+	s->clock_offset = s->conf.clock_offset;
 	r = s3_creds_load(o, &s->creds, e);
 	if (r < 0)
 		goto fail;

@@ -273,6 +273,16 @@ int s3_conf_parse(const char *spec, const struct backend_options *o, struct s3_c
 	r = opt_bool(o, "s3.insecure-tls", &c->insecure_tls, e);
 	if (r < 0)
 		return r;
+	v = backend_option(o, "s3.clock-offset");
+	if (v) {
+		char *end;
+
+		errno = 0;
+		c->clock_offset = strtol(v, &end, 10);
+		if (errno || end == v || *end || labs(c->clock_offset) > 366L * 86400)
+			return err_set(e, -EINVAL, "option s3.clock-offset: '%.40s' is not seconds",
+			               v);
+	}
 	r = opt_u64(o, "s3.connections", 8, 1, 256, &x, e);
 	c->connections = (unsigned)x;
 	if (r >= 0)

@@ -52,6 +52,10 @@ check "curl -s -o /dev/null http://127.0.0.1:$SW/" "Swift s3api up on $SW"
 run swift AWS_ACCESS_KEY_ID=test:tester AWS_SECRET_ACCESS_KEY=testing \
 	"EXPECT_CAUTION=plain HTTP: requests and object names travel unencrypted" \
 	"$PROG" -x sigcheck "s3:http://127.0.0.1:$SW/cairn-e2e/repo"
+# This machine's clock an hour behind: Swift answers RequestTimeTooSkewed with its Date,
+# the client takes the server's clock and every operation succeeds.
+run swift-skew AWS_ACCESS_KEY_ID=test:tester AWS_SECRET_ACCESS_KEY=testing EXPECT_CAUTION=plain \
+	"$PROG" -x quick -o s3.clock-offset=-3600 "s3:http://127.0.0.1:$SW/cairn-skew/repo"
 sh "$S/swift.sh" stop "$W/swift"
 
 sh "$S/swift.sh" start "$W/swifttls" "$SWTLS" tls >"$W/swifttls.log" 2>&1
@@ -86,6 +90,32 @@ sleep 0.5
 run faulty-proxy AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER EXPECT_CAUTION=plain \
 	"$PROG" -o s3.retries=10 -o s3.retry-base-ms=20 -o s3.stall-timeout=2 \
 	"s3:http://127.0.0.1:$FP/cairn-faults/repo"
+kill "$fpid"; fpid=""
+
+# One fault on chosen requests: wrong ETags on lock PUTs, a 301 naming the region, a
+# server clock an hour ahead.
+fault_run() { # LABEL ENV... -- PROG ARGS...
+	label=$1; shift
+	envs=""
+	while [ "$1" != -- ]; do envs="$envs $1"; shift; done
+	shift
+	# shellcheck disable=SC2086
+	env $envs /usr/bin/python3 "$S/faultproxy.py" "$FP" "$S3R" 1 7 2>"$W/faults-$label.log" &
+	fpid=$!
+	sleep 0.5
+	run "$label" AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER EXPECT_CAUTION=plain "$@"
+	kill "$fpid"; wait "$fpid" 2>/dev/null; fpid=""
+}
+fault_run bad-etag FAULTS=bad-etag MATCH=/locks/ -- "$PROG" -x badetag -o s3.retries=3 \
+	-o s3.retry-base-ms=10 -d "s3:http://127.0.0.1:$S3R/cairn-etag/repo" \
+	"s3:http://127.0.0.1:$FP/cairn-etag/repo"
+fault_run redirect FAULTS=redirect-301 MATCH=/cairn-redirect/ -- "$PROG" -x redirect \
+	"s3:http://127.0.0.1:$FP/cairn-redirect/repo"
+fault_run skew SKEW=3600 FAULTS=none MATCH=nothing-matches -- "$PROG" -x quick \
+	"s3:http://127.0.0.1:$FP/cairn-skew/repo"
+c=$(grep -c "^fault skew\$" "$W/faults-skew.log")
+check "[ $c -ge 1 ]" "proxy answered RequestTimeTooSkewed ($c times) and the client resynced"
+
 for f in 500 503-slowdown reset-request reset-body stall; do
 	c=$(grep -c "^fault $f\$" "$W/faults.log")
 	check "[ $c -gt 0 ]" "proxy injected '$f' ($c times)"

@@ -2,7 +2,11 @@
  * tests/e2e/s3-backend.sh): put/get/range/stat/del/list with pagination, multipart,
  * multi-delete, concurrency, and the clear errors. Usage:
  *   test-s3-backend [-o key=value]... [-x sigcheck] s3:URL
- * -x sigcheck: the server verifies signatures (Swift), so a wrong secret must fail. */
+ * -x sigcheck: the server verifies signatures (Swift), so a wrong secret must fail.
+ * -x badetag -d DIRECT: behind faultproxy FAULTS=bad-etag MATCH=/locks/: a lock PUT
+ *   judged failed must not stay on the server (checked at DIRECT, the proxy's upstream).
+ * -x redirect: behind faultproxy FAULTS=redirect-301: the message names the region.
+ * -x quick: no listing and no failure cases. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -72,6 +76,50 @@ static void *put_many(void *ud)
 		}
 	}
 	return NULL;
+}
+
+/* stat every object of the range: the first `gone` must be missing, the rest present
+ * with their size. Per key (HEAD), so it does not depend on a listing. */
+static void *stat_many(void *ud)
+{
+	struct worker *w = ud;
+	char name[ID_HEX], body[64];
+
+	for (unsigned i = w->from; i < w->to; i++) {
+		struct err e = ERR_INIT;
+		uint64_t size = 0;
+		int r, want;
+
+		name_of(i, name);
+		want = snprintf(body, sizeof(body), "object %u", i);
+		r = w->be->ops->stat(w->be, OBJ_INDEX, name, &size, &e);
+		if (i < N_BATCH ? r != -ENOENT : r != 0 || size != (uint64_t)want) {
+			w->failures++;
+			snprintf(w->msg, sizeof(w->msg), "object %u: stat %d size %llu %.900s", i,
+			         r, (unsigned long long)size, e.msg);
+		}
+	}
+	return NULL;
+}
+
+static int each_thread(struct backend *be, void *(*fn)(void *), const char *what)
+{
+	struct worker w[N_THREADS];
+	pthread_t th[N_THREADS];
+	int fails = 0;
+
+	for (int i = 0; i < N_THREADS; i++) {
+		w[i] = (struct worker){ be, (unsigned)i * N_LIST / N_THREADS,
+			                (unsigned)(i + 1) * N_LIST / N_THREADS, 0, "" };
+		pthread_create(&th[i], NULL, fn, &w[i]);
+	}
+	for (int i = 0; i < N_THREADS; i++) {
+		pthread_join(th[i], NULL);
+		fails += w[i].failures;
+		if (w[i].failures)
+			tap_diag("%s, thread %d: %s", what, i, w[i].msg);
+	}
+	return fails;
 }
 
 struct tally {
@@ -218,6 +266,8 @@ static void listing(struct backend *be)
 	r = names ? s3_delete_many((struct s3 *)be, keys, N_BATCH, &e) : -ENOMEM;
 	if (!ok(r == 0, "multi-object delete of %d keys", N_BATCH))
 		tap_diag("%s", e.msg);
+	is_int(each_thread(be, stat_many, "stat"), 0,
+	       "each deleted key is gone and each other key there (HEAD per key)");
 	t = (struct tally){ 0 };
 	ok(be->ops->list(be, OBJ_INDEX, count, &t, &e) == 0 && t.n == N_LIST - N_BATCH &&
 	       t.bytes == expected_bytes(N_BATCH, N_LIST),
@@ -243,6 +293,56 @@ static void data_shards(struct backend *be)
 	ok(be->ops->put(be, OBJ_CONFIG, NULL, "cfg", 3, &e) == 0, "put config");
 	err_clear(&e);
 	is_int(be->ops->create(be, &e), -EEXIST, "create over an existing repository");
+}
+
+/* A lock whose PUT was judged failed (every ETag the proxy returns is wrong) is not
+ * left behind, and the message says why it failed and that the copy was deleted. */
+static void bad_etag(struct backend *be, const char *direct)
+{
+	struct backend *d = NULL;
+	struct err e = ERR_INIT;
+	char name[ID_HEX];
+	uint64_t size;
+	int r;
+
+	name_of(4711, name);
+	r = be->ops->put(be, OBJ_LOCK, name, "lock", 4, &e);
+	ok(r < 0 && strstr(e.msg, "ETag") && strstr(e.msg, "locks/") &&
+	       strstr(e.msg, "the copy left on the server was deleted"),
+	   "lock PUT with a wrong ETag fails, copy deleted: %s", e.msg);
+	err_clear(&e);
+	bo.n = n_opts;
+	r = backend_open(direct, &bo, &e, &d);
+	if (!ok(r == 0, "open the server directly"))
+		return;
+	is_int(d->ops->stat(d, OBJ_LOCK, name, &size, &e), -ENOENT, "no lock left on the server");
+	r = d->ops->put(d, OBJ_LOCK, name, "lock", 4, &e);
+	err_clear(&e);
+	r = r == 0 ? be->ops->put(be, OBJ_INDEX, name, "lock", 4, &e) : r;
+	is_int(r, 0, "an object the proxy does not touch still goes up");
+	backend_free(d);
+}
+
+/* A 301 names the bucket's region, from x-amz-bucket-region (HEAD) or the body. */
+static void redirect(struct backend *be)
+{
+	struct err e = ERR_INIT;
+	struct buf b = BUF_INIT;
+	uint64_t size;
+	int r;
+
+	buf_init(&b, 4096);
+	r = be->ops->stat(be, OBJ_CONFIG, NULL, &size, &e);
+	ok(r == -EPROTO &&
+	       strstr(e.msg, "is in region eu-central-1; use -o s3.region=eu-central-1"),
+	   "HEAD 301: %s", e.msg);
+	err_clear(&e);
+	r = be->ops->get(be, OBJ_CONFIG, NULL, 0, 0, &b, &e);
+	ok(r == -EPROTO && strstr(e.msg, "S3 get repo/config: bucket cairn-redirect is in region "
+	                                 "eu-central-1; use -o s3.region=eu-central-1 (HTTP 301 "
+	                                 "PermanentRedirect)"),
+	   "GET 301: %s", e.msg);
+	buf_release(&b);
 }
 
 static struct backend *open_be(const char *url, struct err *e, int *ret)
@@ -311,6 +411,7 @@ static void failures(const char *url, bool sigcheck)
 int main(int argc, char **argv)
 {
 	bool sigcheck = false, quick = false;
+	const char *mode = "", *direct = NULL;
 	struct backend *be;
 	struct err e = ERR_INIT;
 	const char *url;
@@ -319,9 +420,14 @@ int main(int argc, char **argv)
 
 	if (sodium_init() < 0)
 		return 1;
-	while ((c = getopt(argc, argv, "o:x:")) != -1) {
+	while ((c = getopt(argc, argv, "o:x:d:")) != -1) {
 		if (c == 'o' && n_opts < ELEMENTSOF(opts) - 4)
 			opts[n_opts++] = optarg;
+		else if (c == 'd')
+			direct = optarg;
+		else if (c == 'x' &&
+		         (strcmp(optarg, "badetag") == 0 || strcmp(optarg, "redirect") == 0))
+			mode = optarg;
 		else if (c == 'x' && strcmp(optarg, "sigcheck") == 0)
 			sigcheck = true;
 		else if (c == 'x' && strcmp(optarg, "quick") == 0)
@@ -344,9 +450,19 @@ int main(int argc, char **argv)
 		   "caution to show at open: %s", be->caution);
 	else
 		ok(!be->caution[0], "no caution for a verified TLS endpoint");
+	if (strcmp(mode, "redirect") == 0) {
+		redirect(be);
+		backend_free(be);
+		return tap_done();
+	}
 	r = be->ops->create(be, &e);
 	if (!ok(r == 0, "create (makes the bucket)"))
 		tap_diag("%s", e.msg);
+	if (strcmp(mode, "badetag") == 0 && direct) {
+		bad_etag(be, direct);
+		backend_free(be);
+		return tap_done();
+	}
 	t0 = now();
 	basic(be);
 	tap_diag("basic: %.2f s", now() - t0);
