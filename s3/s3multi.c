@@ -232,28 +232,93 @@ static int xml_escaped(struct buf *b, const char *s)
 	return r;
 }
 
+/* One requested key and whether the reply accounted for it. */
+struct del_key {
+	const char *key;
+	bool seen;
+};
+
 struct del_ctx {
+	struct del_key *k; /* sorted by key */
+	size_t n;
 	struct err *e;
 	int r;
 };
 
-static int on_del_error(void *ud, const char *key, const char *code, const char *msg)
+static int del_key_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct del_key *)a)->key, ((const struct del_key *)b)->key);
+}
+
+static int on_del_entry(void *ud, const char *key, const char *code, const char *msg)
 {
 	struct del_ctx *d = ud;
+	struct del_key probe = { key, false }, *k;
 
-	if (strcmp(code, "NoSuchKey") == 0)
-		return 0; /* already gone is what we wanted */
+	k = bsearch(&probe, d->k, d->n, sizeof(*d->k), del_key_cmp);
+	if (!k) {
+		/* Never trust a reply that names keys we did not send: it may be another
+		 * request's, and its confirmations mean nothing for ours. */
+		d->r = err_reset(d->e, -EPROTO,
+		                 "S3 delete batch: the reply names %.200s, which was not asked for",
+		                 key);
+		return -ECANCELED;
+	}
+	k->seen = true;
+	/* <Deleted>, or NoSuchKey: already gone is what we wanted */
+	if (!code[0] || strcmp(code, "NoSuchKey") == 0)
+		return 0;
 	if (d->r >= 0)
 		d->r = err_set(d->e, strcmp(code, "AccessDenied") == 0 ? -EACCES : -EPROTO,
 		               "S3 delete %s: %s %s", key, code, msg);
 	return 0;
 }
 
+int s3_delete_confirm(const char *const *keys, size_t n, const void *reply, size_t len,
+                      struct err *e)
+{
+	struct del_ctx d = { calloc(n ? n : 1, sizeof(*d.k)), n, e, 0 };
+	size_t missing = 0;
+	const char *first = NULL;
+	int r;
+
+	if (!d.k)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		d.k[i].key = keys[i];
+	if (n)
+		qsort(d.k, n, sizeof(*d.k), del_key_cmp);
+	r = s3xml_delete(reply, len, on_del_entry, &d);
+	if (r == -ECANCELED) {
+		r = d.r; /* a stranger key, named above */
+		goto fail;
+	}
+	if (r < 0) {
+		r = err_set(e, r, "S3 delete batch: malformed DeleteObjects reply (%zu bytes)",
+		            len);
+		goto fail;
+	}
+	r = d.r;
+	if (r < 0)
+		goto fail;
+	for (size_t i = 0; i < n; i++)
+		if (!d.k[i].seen && !missing++)
+			first = d.k[i].key;
+	/* A key the reply is silent about may still exist: never report it deleted. */
+	if (missing)
+		r = err_set(e, -EPROTO,
+		            "S3 delete batch: the server confirmed %zu of %zu keys (first "
+		            "unconfirmed: %.200s)",
+		            n - missing, n, first);
+fail:
+	free(d.k);
+	return r;
+}
+
 int s3_delete_many(struct s3 *s, const char *const *keys, size_t n, struct err *e)
 {
 	struct s3_req rq = { .op = "delete batch", .method = "POST", .query = "delete", .fd = -1 };
 	struct buf body = BUF_INIT, out = BUF_INIT;
-	struct del_ctx d = { e, 0 };
 	struct s3_resp rs;
 	int r;
 
@@ -264,7 +329,9 @@ int s3_delete_many(struct s3 *s, const char *const *keys, size_t n, struct err *
 		return 0;
 	buf_init(&body, n * 6 * S3XML_MAX_KEY + 256);
 	buf_init(&out, S3XML_MAX_REPLY);
-	r = buf_printf(&body, "<Delete><Quiet>true</Quiet>");
+	/* Not Quiet: every key must come back as <Deleted> or <Error>, so a reply that is
+	 * silent about one (a proxy's, a truncated one) is not taken as success. */
+	r = buf_printf(&body, "<Delete><Quiet>false</Quiet>");
 	for (size_t i = 0; i < n && r >= 0; i++) {
 		r = buf_printf(&body, "<Object><Key>");
 		if (r >= 0)
@@ -280,13 +347,8 @@ int s3_delete_many(struct s3 *s, const char *const *keys, size_t n, struct err *
 	rq.len = body.len;
 	rq.out = &out;
 	r = s3_request(s, &rq, &rs, e);
-	if (r >= 0) {
-		r = s3xml_delete(out.p, out.len, on_del_error, &d);
-		if (r < 0)
-			r = err_set(e, r, "S3 delete batch: malformed DeleteObjects reply");
-		else
-			r = d.r;
-	}
+	if (r >= 0)
+		r = s3_delete_confirm(keys, n, out.p, out.len, e);
 fail:
 	buf_release(&body);
 	buf_release(&out);
