@@ -1,7 +1,8 @@
-/* Owns the multi-request S3 operations: multipart upload (create, parts, complete,
- * abort on any failure so no partial object or orphan parts stay behind) and the
- * DeleteObjects batch. */
+/* Owns the multi-request S3 operations: multipart upload (create, parts in parallel,
+ * complete, abort on any failure so no partial object or orphan parts stay behind) and
+ * the DeleteObjects batch. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,9 +13,10 @@
 
 #include "util/banned.h"
 
-#define MAX_UPLOAD_ID   1024
-#define MAX_DELETE_KEYS 1000
-#define COMPLETE_TRIES  3
+#define MAX_UPLOAD_ID    1024
+#define MAX_DELETE_KEYS  1000
+#define COMPLETE_TRIES   3
+#define MAX_PART_THREADS 16
 
 struct upload {
 	struct s3 *s;
@@ -174,6 +176,71 @@ static void abort_upload(struct upload *u)
 	buf_release(&q);
 }
 
+/* Parts go up in parallel, as many at once as s3.connections allows (each part retried
+ * by s3_request); the first failure stops the others from starting new parts. */
+struct part_pool {
+	struct upload *u;
+	const struct s3_req *body;
+	uint64_t part;
+	pthread_mutex_t lock;
+	unsigned next;
+	int r;
+	struct err e;
+};
+
+static void *part_worker(void *ud)
+{
+	struct part_pool *pp = ud;
+
+	for (;;) {
+		struct err e = ERR_INIT;
+		uint64_t off, len;
+		unsigned i;
+		int r;
+
+		pthread_mutex_lock(&pp->lock);
+		if (pp->r < 0 || pp->next >= pp->u->n_parts) {
+			pthread_mutex_unlock(&pp->lock);
+			return NULL;
+		}
+		i = pp->next++;
+		pthread_mutex_unlock(&pp->lock);
+		off = (uint64_t)i * pp->part;
+		len = pp->body->len - off < pp->part ? pp->body->len - off : pp->part;
+		r = put_part(pp->u, pp->body, i + 1, off, len, &e);
+		if (r < 0) {
+			pthread_mutex_lock(&pp->lock);
+			if (pp->r >= 0) {
+				pp->r = r;
+				pp->e = e;
+			}
+			pthread_mutex_unlock(&pp->lock);
+		}
+	}
+}
+
+static int put_parts(struct upload *u, const struct s3_req *body, uint64_t part, struct err *e)
+{
+	struct part_pool pp = { .u = u, .body = body, .part = part };
+	pthread_t th[MAX_PART_THREADS];
+	unsigned want = u->s->conf.connections, n = 0;
+
+	if (want > u->n_parts)
+		want = u->n_parts;
+	if (want > MAX_PART_THREADS)
+		want = MAX_PART_THREADS;
+	pthread_mutex_init(&pp.lock, NULL);
+	/* Fewer threads than wanted (or none) still finish the upload: the caller's
+	 * thread works too. */
+	while (n + 1 < want && pthread_create(&th[n], NULL, part_worker, &pp) == 0)
+		n++;
+	part_worker(&pp);
+	while (n)
+		pthread_join(th[--n], NULL);
+	pthread_mutex_destroy(&pp.lock);
+	return pp.r < 0 ? err_set(e, pp.r, "%s", pp.e.msg) : 0;
+}
+
 int s3_put_multipart(struct s3 *s, const char *key, const struct s3_req *body, struct err *e)
 {
 	struct upload u = { .s = s, .key = key };
@@ -192,12 +259,7 @@ int s3_put_multipart(struct s3 *s, const char *key, const struct s3_req *body, s
 	r = create_upload(&u, e);
 	if (r < 0)
 		goto out;
-	for (unsigned i = 0; i < u.n_parts && r >= 0; i++) {
-		uint64_t off = (uint64_t)i * part;
-
-		r = put_part(&u, body, i + 1, off, body->len - off < part ? body->len - off : part,
-		             e);
-	}
+	r = put_parts(&u, body, part, e);
 	if (r >= 0)
 		r = complete(&u, body->len, e);
 	if (r < 0)

@@ -6,6 +6,7 @@
  * -x badetag -d DIRECT: behind faultproxy FAULTS=bad-etag MATCH=/locks/: a lock PUT
  *   judged failed must not stay on the server (checked at DIRECT, the proxy's upstream).
  * -x redirect: behind faultproxy FAULTS=redirect-301: the message names the region.
+ * -x big: a 100 MiB multipart object up and back.
  * -x quick: no listing and no failure cases. */
 #include <errno.h>
 #include <fcntl.h>
@@ -290,6 +291,19 @@ static void data_shards(struct backend *be)
 	ok(be->ops->list(be, OBJ_DATA, count, &t, &e) == 0 && t.n == 20 && t.bytes == 200 &&
 	       !t.bad_name,
 	   "data listing strips the shard folder");
+	{
+		char hex[20][ID_HEX];
+		const char *names[20];
+
+		for (unsigned i = 0; i < 20; i++) {
+			name_of(i * 11, hex[i]);
+			names[i] = hex[i];
+		}
+		t = (struct tally){ 0 };
+		ok(backend_del_many(be, OBJ_DATA, names, 20, &e) == 0 &&
+		       be->ops->list(be, OBJ_DATA, count, &t, &e) == 0 && t.n == 0,
+		   "del_many of the 20 packs (one DeleteObjects) leaves none: %s", e.msg);
+	}
 	ok(be->ops->put(be, OBJ_CONFIG, NULL, "cfg", 3, &e) == 0, "put config");
 	err_clear(&e);
 	is_int(be->ops->create(be, &e), -EEXIST, "create over an existing repository");
@@ -321,6 +335,42 @@ static void bad_etag(struct backend *be, const char *direct)
 	r = r == 0 ? be->ops->put(be, OBJ_INDEX, name, "lock", 4, &e) : r;
 	is_int(r, 0, "an object the proxy does not touch still goes up");
 	backend_free(d);
+}
+
+/* 100 MiB in 20 parts of 5 MiB, uploaded in parallel, read back identical. */
+static void big(struct backend *be)
+{
+	const size_t n = 100u << 20;
+	struct err e = ERR_INIT;
+	struct buf b = BUF_INIT;
+	uint8_t *data = malloc(n);
+	char name[ID_HEX];
+	uint64_t size = 0;
+	double t0;
+	int fd = -1, r;
+
+	if (!ok(data != NULL, "100 MiB buffer"))
+		return;
+	randombytes_buf(data, n);
+	buf_init(&b, n);
+	name_of(100100, name);
+	r = be->ops->tmpfile(be, &fd, &e);
+	ok(r == 0 && write(fd, data, n) == (ssize_t)n, "spool 100 MiB");
+	t0 = now();
+	r = be->ops->put_fd(be, OBJ_DATA, name, fd, n, &e);
+	if (!ok(r == 0, "put_fd of 100 MiB in 20 parts"))
+		tap_diag("%s", e.msg);
+	tap_diag("100 MiB up in %.2f s", now() - t0);
+	ok(be->ops->stat(be, OBJ_DATA, name, &size, &e) == 0 && size == n, "size is 100 MiB");
+	t0 = now();
+	r = be->ops->get(be, OBJ_DATA, name, 0, 0, &b, &e);
+	ok(r == 0 && b.len == n && memcmp(b.p, data, n) == 0, "100 MiB read back identical");
+	tap_diag("100 MiB down in %.2f s", now() - t0);
+	ok(be->ops->del(be, OBJ_DATA, name, &e) == 0, "delete it");
+	if (fd >= 0)
+		close(fd);
+	free(data);
+	buf_release(&b);
 }
 
 /* A 301 names the bucket's region, from x-amz-bucket-region (HEAD) or the body. */
@@ -458,6 +508,11 @@ int main(int argc, char **argv)
 	r = be->ops->create(be, &e);
 	if (!ok(r == 0, "create (makes the bucket)"))
 		tap_diag("%s", e.msg);
+	if (strcmp(mode, "big") == 0) {
+		big(be);
+		backend_free(be);
+		return tap_done();
+	}
 	if (strcmp(mode, "badetag") == 0 && direct) {
 		bad_etag(be, direct);
 		backend_free(be);
