@@ -26,6 +26,7 @@ run() {
 	label=$1; shift
 	out=$W/out.$n
 	env "$@" >"$out" 2>&1
+	rc=$?
 	while IFS= read -r line; do
 		case $line in
 		"ok "*) n=$((n + 1)); echo "ok $n - $label: ${line#ok * - }" ;;
@@ -33,6 +34,8 @@ run() {
 		"#"*) echo "# $label: ${line#\# }" ;;
 		esac
 	done <"$out"
+	# tap_done exits 0 or 1; anything else (usage, a crash) is a failure of its own
+	if [ $rc -gt 1 ]; then n=$((n + 1)); echo "not ok $n - $label: exited with status $rc"; fi
 }
 
 check() { # ok/not ok for a shell condition

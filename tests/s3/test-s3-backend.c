@@ -476,7 +476,8 @@ int main(int argc, char **argv)
 		else if (c == 'd')
 			direct = optarg;
 		else if (c == 'x' &&
-		         (strcmp(optarg, "badetag") == 0 || strcmp(optarg, "redirect") == 0))
+		         (strcmp(optarg, "badetag") == 0 || strcmp(optarg, "redirect") == 0 ||
+		          strcmp(optarg, "big") == 0))
 			mode = optarg;
 		else if (c == 'x' && strcmp(optarg, "sigcheck") == 0)
 			sigcheck = true;
