@@ -7,9 +7,11 @@
 #include <time.h>
 
 #include "backup/backup.h"
+#include "util/wq.h"
 
 /* Enough to keep every worker busy with average chunks; more only costs RSS. */
 #define QUEUE_BYTES_MAX (8u * 1024 * 1024)
+#define QUEUE_ITEMS_MAX 256
 #define NAME_CACHE_SIZE 64
 
 /* A new blob for the workers: the walker computed its id and claimed it. */
@@ -28,17 +30,6 @@ struct spare {
 	size_t cap;
 };
 
-struct queue {
-	pthread_mutex_t lock;
-	pthread_cond_t not_full, not_empty, drained;
-	struct job *ring;
-	size_t cap, head, n, bytes, busy;
-	bool closed;
-	/* Freed chunk buffers kept for reuse: fresh megabyte buffers cost page faults. */
-	struct spare spare[SPARE_BUFS];
-	size_t n_spare;
-};
-
 /* One chunk to hash in a batch. */
 struct htask {
 	const uint8_t *p;
@@ -46,15 +37,10 @@ struct htask {
 	uint8_t id[ID_BYTES];
 };
 
+/* Helpers that hash a batch together with the walker (util/wq.h, items are htask *). */
 struct hashpool {
-	pthread_mutex_t lock;
-	pthread_cond_t work, done;
-	pthread_t *threads;
-	int n_threads;
-	bool started, stop;
+	struct wq *q;
 	const struct key *key;
-	struct htask *tasks;
-	size_t n_tasks, next, remaining;
 };
 
 #define HASH_BATCH 16
@@ -69,22 +55,22 @@ struct bk {
 	struct repo *repo;
 	const struct backup_opts *o;
 	struct err *e;
-	struct queue q;
+	/* Claimed blobs on their way to the compress/seal workers; its error latch is the
+	 * first worker failure, which the walker sees at its next check. */
+	struct wq *q;
 	struct hashpool hp;
-	pthread_t *workers;
-	int n_workers;
-
-	/* First worker failure; the walker stops at its next check. */
-	pthread_mutex_t fail_lock;
-	struct err fail;
-	atomic_bool failed;
+	/* Freed chunk buffers kept for reuse: fresh megabyte buffers cost page faults. */
+	pthread_mutex_t spare_lock;
+	struct spare spare[SPARE_BUFS];
+	size_t n_spare;
 
 	atomic_uint_fast64_t bytes_added;
 	struct snapshot_summary sum;
 	struct backup_progress prog;
 	struct timespec start, last_progress;
 	dev_t root_dev;
-	bool nonempty; /* some root is not an empty directory */
+	uint64_t root_mnt_id; /* 0: unknown (kernel before 5.8) */
+	bool nonempty;        /* some root is not an empty directory */
 
 	/* Walker-owned read buffer of chunker max + one read. */
 	uint8_t *rbuf;
@@ -97,43 +83,78 @@ struct bk {
 
 /* queue.c */
 int bk_workers_start(struct bk *b, int n) _must_check_;
-/* Wait for all queued jobs, stop the workers. Returns the first worker error. */
+/* Wait for all queued jobs, stop the workers. Returns the first worker error (its message
+ * in b->e), -ECANCELED after a cancel. */
 int bk_workers_stop(struct bk *b) _must_check_;
-/* Hand a claimed blob to the workers (copies data). Blocks while the queue is full. */
+/* Hand a claimed blob to the workers (copies data). Blocks while the queue is full, but
+ * returns -ECANCELED soon after a worker failed or the caller asked to cancel. */
 int bk_submit(struct bk *b, enum blob_type t, const uint8_t id[ID_BYTES], const void *p,
-	      size_t n) _must_check_;
+              size_t n) _must_check_;
 /* Hash, claim and submit: the dedup step. */
 int bk_save_blob(struct bk *b, enum blob_type t, const void *p, size_t n,
-		 uint8_t ret_id[ID_BYTES]) _must_check_;
+                 uint8_t ret_id[ID_BYTES]) _must_check_;
 /* Claim and submit a blob whose id is already known. */
 int bk_save_hashed(struct bk *b, enum blob_type t, const void *p, size_t n,
-		   const uint8_t id[ID_BYTES]) _must_check_;
+                   const uint8_t id[ID_BYTES]) _must_check_;
+/* A worker failed or the caller cancelled; the latter also cancels the queue so queued
+ * blobs are dropped instead of uploaded. */
 bool bk_should_stop(struct bk *b);
 
 /* hashpool.c */
-int hashpool_start(struct hashpool *h, const struct key *k, int helpers) _must_check_;
+/* helpers may be 0 (the walker hashes alone). All or nothing: no thread is left running
+ * on failure. */
+int hashpool_start(struct hashpool *h, const struct key *k, int helpers,
+                   struct err *e) _must_check_;
+/* Joins the helpers; a zeroed or stopped pool is fine. */
 void hashpool_stop(struct hashpool *h);
 /* Fill tasks[i].id for every task; returns when all are done. */
 void hashpool_run(struct hashpool *h, struct htask *tasks, size_t n);
 
 /* meta.c */
-/* Fill n (not content) from st and the entry at dirfd/name; xattrs and link targets come
- * from parent when its inode is provably unchanged. Warnings go to b. */
-int bk_node_meta(struct bk *b, int dirfd, const char *name, size_t name_len,
-		 const struct stat *st, const struct node *parent, struct node *n) _must_check_;
+/* Fill n's name and stat fields from st. -EINVAL for an unknown file type. */
+int bk_node_stat(struct bk *b, const char *name, size_t name_len, const struct stat *st,
+                 struct node *n) _must_check_;
+/* Fill n's link target and xattrs: from parent when its inode is provably unchanged, else
+ * through fd (bk_open_entry's), or by name without following for entries not opened
+ * (fd -1). Warnings go to b. */
+int bk_node_extra(struct bk *b, int dirfd, const char *name, int fd, const struct node *parent,
+                  struct node *n) _must_check_;
+
+/* open.c */
+/* Open dirfd/name, stat'ed as st, checking it is still that inode: a regular file for
+ * reading, a directory for listing, a symlink as an O_PATH descriptor (readlinkat with "").
+ * FIFOs, devices and sockets are never opened (*ret_fd = -1). 0 and *ret_fd; 1 when the
+ * name now leads to another inode or type (swapped under us); or -errno. */
+int bk_open_entry(int dirfd, const char *name, const struct stat *st, int *ret_fd) _must_check_;
 
 /* file.c */
-/* Read, chunk and store the file; fills n->content and n->flags. -errno of an unreadable
- * file is returned for the caller to warn about; repository failures come via b->e. */
-int bk_file_content(struct bk *b, int dirfd, const char *name, const struct stat *st,
-		    struct node *n) _must_check_;
+/* Read, chunk and store the file open at fd (from bk_open_entry); fills n->content and
+ * n->flags. -errno of an unreadable file is returned for the caller to warn about;
+ * repository failures come via b->e. */
+int bk_file_content(struct bk *b, int fd, const struct stat *st, struct node *n) _must_check_;
+
+/* Tests only (tests/unit/test-walk.c): called between an entry's stat and its open, so a
+ * test can swap the entry deterministically. NULL in every real run. */
+extern void (*bk_test_before_open)(int dirfd, const char *name);
 
 /* walk.c */
 /* Back up the directory open at fd into tree segments listed in n->content.
  * parent: the same directory in the parent snapshot, or NULL. */
 int bk_walk_dir(struct bk *b, int fd, const struct node *parent, struct node *n) _must_check_;
 /* Process one entry (stat, meta, content or recursion) into out. 0 ok, 1 skipped. */
-int bk_entry(struct bk *b, int dirfd, const char *name, size_t name_len,
-	     const struct node *parent, struct node *out) _must_check_;
+int bk_entry(struct bk *b, int dirfd, const char *name, size_t name_len, const struct node *parent,
+             struct node *out) _must_check_;
 void bk_warn(struct bk *b, int code, const char *fmt, ...) _printf_(3, 4);
 void bk_progress(struct bk *b, bool force);
+
+/* backup.c, shared with the stream (stdin.c) */
+/* Explicit id, else newest with all parent_tags, else newest with the same host and
+ * paths. 1 found (*ret filled), 0 none, or -errno. */
+int bk_find_parent(struct bk *b, const char *host, char **paths, size_t n_paths,
+                   struct snapshot *ret) _must_check_;
+/* The root entry of snapshot p named name: 1 found (*ret filled), 0 none, or -errno. */
+int bk_parent_root_node(struct bk *b, const struct snapshot *p, const char *name,
+                        struct node *ret) _must_check_;
+/* Time, host, user, version, tags; takes paths (o->n_paths of them) even on failure. */
+int bk_snapshot_fill(struct snapshot *s, const struct backup_opts *o, const char *host,
+                     char **paths) _must_check_;

@@ -35,8 +35,8 @@ static bool same_paths(const struct snapshot *s, char **paths, size_t n)
 
 /* Explicit id, else newest with all parent_tags (volume identity), else newest with the
  * same host and paths. 1 found, 0 none. */
-static int find_parent(struct bk *b, const char *host, char **paths, size_t n_paths,
-		       struct snapshot *ret)
+int bk_find_parent(struct bk *b, const char *host, char **paths, size_t n_paths,
+                   struct snapshot *ret)
 {
 	const struct backup_opts *o = b->o;
 	struct snapshot *all = NULL;
@@ -59,7 +59,8 @@ static int find_parent(struct bk *b, const char *host, char **paths, size_t n_pa
 			for (size_t t = 0; t < o->n_parent_tags && match; t++)
 				match = has_tag(&all[i], o->parent_tags[t]);
 		} else {
-			match = !strcmp(all[i].hostname, host) && same_paths(&all[i], paths, n_paths);
+			match =
+			    !strcmp(all[i].hostname, host) && same_paths(&all[i], paths, n_paths);
 		}
 		if (match) {
 			*ret = all[i];
@@ -73,8 +74,7 @@ static int find_parent(struct bk *b, const char *host, char **paths, size_t n_pa
 }
 
 /* Find the parent snapshot's root entry named like ours. */
-static int parent_root_node(struct bk *b, const struct snapshot *p, const char *name,
-			    struct node *ret)
+int bk_parent_root_node(struct bk *b, const struct snapshot *p, const char *name, struct node *ret)
 {
 	struct tree_iter it;
 	struct node n;
@@ -121,8 +121,19 @@ static int root_name(char **paths, size_t i, char *out, size_t n)
 	return 0;
 }
 
+/* The mount id of a root path, to tell bind mounts inside it; 0 when unknown. */
+static uint64_t root_mount_id(int dfd, const char *name)
+{
+	struct statx sx;
+
+	if (statx(dfd, name, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, STATX_MNT_ID, &sx) < 0 ||
+	    !(sx.stx_mask & STATX_MNT_ID))
+		return 0;
+	return sx.stx_mnt_id;
+}
+
 static int backup_roots(struct bk *b, char **paths, size_t n_paths, const struct snapshot *parent,
-			struct snapshot *snap)
+                        struct snapshot *snap)
 {
 	struct buf seg = BUF_INIT;
 	struct node root = { 0 };
@@ -142,7 +153,7 @@ static int backup_roots(struct bk *b, char **paths, size_t n_paths, const struct
 		root_name(paths, i, name, sizeof(name));
 		snprintf(dir, sizeof(dir), "%s", paths[i]);
 		if (parent) {
-			rc = parent_root_node(b, parent, name, &pn);
+			rc = bk_parent_root_node(b, parent, name, &pn);
 			if (rc < 0)
 				break;
 			have_parent = rc > 0;
@@ -158,6 +169,7 @@ static int backup_roots(struct bk *b, char **paths, size_t n_paths, const struct
 			break;
 		}
 		b->root_dev = st.st_dev;
+		b->root_mnt_id = root_mount_id(dfd, base);
 		/* The walker's path starts at the parent folder so messages show full paths. */
 		snprintf(b->path, sizeof(b->path), "%s", paths[i]);
 		b->path_len = strlen(b->path) - strlen(base);
@@ -217,15 +229,15 @@ static int abs_paths(const struct backup_opts *o, char ***ret, struct err *e)
 				free(v[j]);
 			free(v);
 			return err_set(e, rc == -ENOENT ? -ENOENT : rc, "%s: %s", o->paths[i],
-				       strerror(-rc));
+			               strerror(-rc));
 		}
 	}
 	*ret = v;
 	return 0;
 }
 
-static int snapshot_fill(struct snapshot *s, const struct backup_opts *o, const char *host,
-			 char **paths)
+int bk_snapshot_fill(struct snapshot *s, const struct backup_opts *o, const char *host,
+                     char **paths)
 {
 	char buf[4096];
 	struct passwd pw, *res = NULL;
@@ -235,9 +247,8 @@ static int snapshot_fill(struct snapshot *s, const struct backup_opts *o, const 
 	s->time_sec = now.tv_sec;
 	s->time_nsec = (uint32_t)now.tv_nsec;
 	s->hostname = strdup(host);
-	s->username = strdup(getpwuid_r(getuid(), &pw, buf, sizeof(buf), &res) == 0 && res
-				     ? pw.pw_name
-				     : "");
+	s->username =
+	    strdup(getpwuid_r(getuid(), &pw, buf, sizeof(buf), &res) == 0 && res ? pw.pw_name : "");
 	s->program_version = strdup("cairn " CAIRN_VERSION);
 	s->paths = paths;
 	s->n_paths = o->n_paths;
@@ -253,7 +264,7 @@ static int snapshot_fill(struct snapshot *s, const struct backup_opts *o, const 
 }
 
 int backup_run(struct repo *r, const struct backup_opts *o, struct backup_result *ret,
-	       struct err *e)
+               struct err *e)
 {
 	struct bk b = { .repo = r, .o = o, .e = e };
 	struct snapshot snap = { 0 }, parent = { 0 };
@@ -264,7 +275,7 @@ int backup_run(struct repo *r, const struct backup_opts *o, struct backup_result
 
 	if (!o->n_paths)
 		return err_set(e, -EINVAL, "nothing to back up: no paths given");
-	pthread_mutex_init(&b.fail_lock, NULL);
+	pthread_mutex_init(&b.spare_lock, NULL);
 	clock_gettime(CLOCK_MONOTONIC, &b.start);
 	b.last_progress = b.start;
 	snprintf(host, sizeof(host), "%s", o->hostname ? o->hostname : "");
@@ -279,7 +290,7 @@ int backup_run(struct repo *r, const struct backup_opts *o, struct backup_result
 	rc = (int)repo_index_adopt_orphans(r, e);
 	if (rc < 0)
 		goto fail;
-	rc = find_parent(&b, host, paths, o->n_paths, &parent);
+	rc = bk_find_parent(&b, host, paths, o->n_paths, &parent);
 	if (rc < 0)
 		goto fail;
 	have_parent = rc > 0;
@@ -290,11 +301,9 @@ int backup_run(struct repo *r, const struct backup_opts *o, struct backup_result
 		goto fail;
 	}
 	threads = threads < 1 ? 1 : threads > 64 ? 64 : threads;
-	rc = hashpool_start(&b.hp, repo_key(r), threads - 1);
-	if (rc < 0) {
-		err_set(e, rc, "cannot start hashing threads");
+	rc = hashpool_start(&b.hp, repo_key(r), threads - 1, e);
+	if (rc < 0)
 		goto fail;
-	}
 	rc = bk_workers_start(&b, threads);
 	if (rc >= 0)
 		rc = backup_roots(&b, paths, o->n_paths, have_parent ? &parent : NULL, &snap);
@@ -321,7 +330,7 @@ int backup_run(struct repo *r, const struct backup_opts *o, struct backup_result
 	memset(ret, 0, sizeof(*ret));
 	ret->empty = !b.nonempty;
 	if (snap.n_tree && !(ret->empty && o->skip_empty)) {
-		rc = snapshot_fill(&snap, o, host, paths);
+		rc = bk_snapshot_fill(&snap, o, host, paths);
 		paths = NULL;
 		if (rc < 0) {
 			err_set(e, rc, "out of memory");
@@ -353,7 +362,7 @@ fail:
 	snapshot_release(&snap);
 	snapshot_release(&parent);
 	repo_unlock(lock);
-	pthread_mutex_destroy(&b.fail_lock);
+	pthread_mutex_destroy(&b.spare_lock);
 	/* A long-running agent must not keep a backup's peak: hand freed heap back. */
 	malloc_trim(0);
 	return rc;

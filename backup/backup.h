@@ -22,7 +22,8 @@ struct backup_progress {
 
 /* Called from the walking thread at most every progress_ms and once at the end. */
 typedef void (*backup_progress_fn)(void *ud, const struct backup_progress *p);
-/* A file that could not be read, or changed while read: the backup goes on. */
+/* A file that could not be read, or changed while read: the backup goes on. code 0 is a
+ * notice that is not counted as an error (a mount point that was not crossed). */
 typedef void (*backup_warn_fn)(void *ud, const char *path, int code, const char *msg);
 /* Polled often; returning true stops the backup with -ECANCELED (nothing is lost: what
  * was uploaded is indexed so a later run reuses it). */
@@ -33,7 +34,7 @@ struct backup_opts {
 	size_t n_paths;
 	const char *const *tags; /* "key=value" or plain words */
 	size_t n_tags;
-	const char *hostname; /* NULL: gethostname() */
+	const char *hostname;        /* NULL: gethostname() */
 	const char *const *excludes; /* fnmatch globs against the full path or the name */
 	size_t n_excludes;
 	/* Parent selection: an explicit id (hex, prefix or "latest"), else the newest snapshot
@@ -43,7 +44,10 @@ struct backup_opts {
 	const char *const *parent_tags;
 	size_t n_parent_tags;
 	bool no_parent;
-	bool one_file_system;
+	/* Enter directories mounted inside the tree. By default (false, so a zeroed options
+	 * struct stays on one filesystem) a mount point is recorded as an empty directory
+	 * with its own metadata, and reported once through warn with code 0. */
+	bool cross_mounts;
 	/* When every path is an empty directory, write no snapshot (result.empty is set):
 	 * what the agent reports as "volume was empty so no snapshot was taken". */
 	bool skip_empty;
@@ -68,4 +72,34 @@ struct backup_result {
 /* 0 on success (warnings are counted in summary.errors), -ECANCELED when cancelled,
  * -ENOENT when a path does not exist, other negative errno on failure (message in e). */
 int backup_run(struct repo *r, const struct backup_opts *o, struct backup_result *ret,
-	       struct err *e) _must_check_;
+               struct err *e) _must_check_;
+
+/* One regular file streamed into a snapshot (stdin, or a command's output in a pod) with
+ * no temporary file: bytes pushed through backup_stream_feed are cut by the chunker,
+ * deduplicated and queued like a file's, in a buffer of the chunker's maximum plus 8 MiB.
+ * The snapshot holds the file NAME at the root (path "/NAME"), mode 0644, the caller's
+ * owner, mtime the end of the stream. Dedup against earlier dumps is by chunk; the parent
+ * (found as for backup_run, o->paths ignored) is recorded, not used as a files cache. */
+struct backup_stream;
+
+/* Lock the repository, find the parent and start the workers. name is one path component
+ * (no '/', not "." or ".."): -EINVAL otherwise. o->paths, excludes, cross_mounts and
+ * skip_empty are ignored; the rest of o must outlive the stream. */
+int backup_stream_begin(struct repo *r, const struct backup_opts *o, const char *name,
+                        struct backup_stream **ret, struct err *e) _must_check_;
+/* Append n bytes. Blocks while the workers are behind (bounded memory). After a failure
+ * (a worker's, the lock's refresh, or -ECANCELED from o->cancel) every later call returns
+ * the same error and end reports it again, so a kube_data_fn wrapper may pass a scratch
+ * e and return the code (which stops kube_exec). One thread at a time per stream. */
+int backup_stream_feed(struct backup_stream *s, const void *p, size_t n,
+                       struct err *e) _must_check_;
+/* Finish and free s. status is the producer's verdict: 0 when it delivered everything
+ * (exit status 0), a positive exit status (128 + N for signal N), or a negative errno
+ * (a read or transport error). Only status 0 after no failure writes a snapshot; any
+ * other ends without one and returns -EPIPE for a positive status, the status itself
+ * when negative, or the stream's own error. No snapshot rather than one tagged partial:
+ * a truncated dump must never be what `restore latest` or a keep-last policy picks. The
+ * whole chunks fed before a failure (not after a cancel) are still stored and indexed,
+ * so a retry that delivers the same bytes uploads only what differs. */
+int backup_stream_end(struct backup_stream *s, int status, struct backup_result *ret,
+                      struct err *e) _must_check_;

@@ -134,7 +134,7 @@ static int64_t chunk_range(struct bk *b, int fd, uint64_t off, uint64_t end, str
 }
 
 static int read_extents(struct bk *b, int fd, const struct stat *st, struct extents *x,
-			uint64_t *ret_read)
+                        uint64_t *ret_read)
 {
 	uint64_t size = (uint64_t)st->st_size, off = 0, got = 0;
 	/* Only files with fewer blocks than bytes can have holes: skip two syscalls for the
@@ -184,21 +184,13 @@ static int read_extents(struct bk *b, int fd, const struct stat *st, struct exte
 	return 0;
 }
 
-int bk_file_content(struct bk *b, int dirfd, const char *name, const struct stat *st,
-		    struct node *n)
+int bk_file_content(struct bk *b, int fd, const struct stat *st, struct node *n)
 {
 	struct extents x = { 0 };
 	uint64_t got = 0;
 	struct stat after;
-	int fd, rc;
+	int rc;
 
-	/* O_NOATIME keeps the source's atimes (and our next run's ctime check) intact; it is
-	 * refused for files we do not own unless privileged, so fall back without it. */
-	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC | O_NOATIME);
-	if (fd < 0 && errno == EPERM)
-		fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
 	rc = read_extents(b, fd, st, &x, &got);
 	if (rc < 0)
 		goto fail;
@@ -227,6 +219,5 @@ int bk_file_content(struct bk *b, int dirfd, const char *name, const struct stat
 	x.v = NULL;
 fail:
 	free(x.v);
-	close(fd);
 	return rc;
 }

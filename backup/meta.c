@@ -69,14 +69,31 @@ static char *owner_name(struct bk *b, uint32_t id, bool group)
 	return out;
 }
 
-static int read_xattrs(struct bk *b, const char *proc, struct node *n)
+/* Where xattrs are read from: an open descriptor, or a path whose last component is not
+ * followed (entries that are not opened: FIFOs, devices, sockets, symlinks). */
+struct xsrc {
+	int fd;
+	const char *path;
+};
+
+static ssize_t x_list(const struct xsrc *x, char *list, size_t n)
+{
+	return x->fd >= 0 ? flistxattr(x->fd, list, n) : llistxattr(x->path, list, n);
+}
+
+static ssize_t x_get(const struct xsrc *x, const char *name, void *v, size_t n)
+{
+	return x->fd >= 0 ? fgetxattr(x->fd, name, v, n) : lgetxattr(x->path, name, v, n);
+}
+
+static int read_xattrs(struct bk *b, const struct xsrc *src, struct node *n)
 {
 	char list[XATTR_LIST_MAX];
 	uint8_t val[XATTR_VALUE_MAX];
 	ssize_t len, vl;
 	size_t count = 0;
 
-	len = llistxattr(proc, list, sizeof(list));
+	len = x_list(src, list, sizeof(list));
 	if (len < 0)
 		return errno == ENOTSUP || errno == ENODATA ? 0 : -errno;
 	for (ssize_t i = 0; i < len; i += (ssize_t)strlen(list + i) + 1)
@@ -89,7 +106,7 @@ static int read_xattrs(struct bk *b, const char *proc, struct node *n)
 	for (ssize_t i = 0; i < len; i += (ssize_t)strlen(list + i) + 1) {
 		struct xattr *x = &n->xattrs[n->n_xattrs];
 
-		vl = lgetxattr(proc, list + i, val, sizeof(val));
+		vl = x_get(src, list + i, val, sizeof(val));
 		if (vl < 0) {
 			if (errno == ENODATA)
 				continue; /* removed between list and get */
@@ -138,12 +155,9 @@ static int copy_inode_data(const struct node *p, struct node *n)
 	return 0;
 }
 
-int bk_node_meta(struct bk *b, int dirfd, const char *name, size_t name_len,
-		 const struct stat *st, const struct node *parent, struct node *n)
+int bk_node_stat(struct bk *b, const char *name, size_t name_len, const struct stat *st,
+                 struct node *n)
 {
-	char proc[64 + 4096];
-	int rc;
-
 	n->type = type_of(st->st_mode);
 	if ((int)n->type < 0)
 		return -EINVAL;
@@ -169,25 +183,54 @@ int bk_node_meta(struct bk *b, int dirfd, const char *name, size_t name_len,
 	n->dev = st->st_dev;
 	n->nlink = st->st_nlink;
 	n->rdev = n->type == NODE_CHR || n->type == NODE_BLK ? st->st_rdev : 0;
+	return 0;
+}
+
+static int read_target(int dirfd, const char *name, int fd, struct node *n)
+{
+	char target[65536];
+	/* Through the pinned O_PATH descriptor: the link that was checked, not whatever the
+	 * name leads to now. */
+	ssize_t tl = fd >= 0 ? readlinkat(fd, "", target, sizeof(target))
+	                     : readlinkat(dirfd, name, target, sizeof(target));
+
+	if (tl < 0)
+		return -errno;
+	/* The same check as bk_open_entry's when the name was read without a pin. */
+	if ((uint64_t)tl != n->size)
+		return -ESTALE;
+	n->target = malloc((size_t)tl + 1);
+	if (!n->target)
+		return -ENOMEM;
+	memcpy(n->target, target, (size_t)tl);
+	n->target[tl] = 0;
+	n->target_len = (size_t)tl;
+	return 0;
+}
+
+int bk_node_extra(struct bk *b, int dirfd, const char *name, int fd, const struct node *parent,
+                  struct node *n)
+{
+	char proc[64 + 4096];
+	struct xsrc src = { .fd = -1, .path = proc };
+	int rc;
+
 	if (inode_unchanged(parent, n))
 		return copy_inode_data(parent, n);
 	if (n->type == NODE_SYMLINK) {
-		char target[65536];
-		ssize_t tl = readlinkat(dirfd, name, target, sizeof(target));
-
-		if (tl < 0)
-			return -errno;
-		n->target = malloc((size_t)tl + 1);
-		if (!n->target)
-			return -ENOMEM;
-		memcpy(n->target, target, (size_t)tl);
-		n->target[tl] = 0;
-		n->target_len = (size_t)tl;
+		rc = read_target(dirfd, name, fd, n);
+		if (rc < 0)
+			return rc;
 	}
-	/* /proc/self/fd/N/name reaches the entry without PATH_MAX limits or races on the
-	 * path above it; the l* calls do not follow the entry when it is a symlink. */
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d/%s", dirfd, name);
-	rc = read_xattrs(b, proc, n);
+	/* An O_PATH descriptor (symlinks) has no xattr calls: those go by name. There,
+	 * /proc/self/fd/N/name reaches the entry without PATH_MAX limits or races on the path
+	 * above it; the l* calls do not follow the entry when it is a symlink and open
+	 * nothing. */
+	if (fd >= 0 && (n->type == NODE_FILE || n->type == NODE_DIR))
+		src.fd = fd;
+	else
+		snprintf(proc, sizeof(proc), "/proc/self/fd/%d/%s", dirfd, name);
+	rc = read_xattrs(b, &src, n);
 	if (rc < 0 && rc != -ENOMEM) {
 		bk_warn(b, rc, "%s: cannot list xattrs: %s", b->path, strerror(-rc));
 		rc = 0;

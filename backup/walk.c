@@ -150,8 +150,8 @@ static int flush_segment(struct bk *b, struct buf *seg, size_t *count, struct no
 }
 
 /* Advance the parent iterator to name; *pn holds the candidate (type NODE_* or released). */
-static int parent_seek(struct bk *b, struct tree_iter *it, bool *have, bool *done,
-		       struct node *pn, const char *name, size_t len)
+static int parent_seek(struct bk *b, struct tree_iter *it, bool *have, bool *done, struct node *pn,
+                       const char *name, size_t len)
 {
 	int rc;
 
@@ -248,18 +248,18 @@ static bool same_content(const struct node *p, const struct node *n)
 
 static bool fatal(struct bk *b, int rc)
 {
-	return rc == -ENOMEM || rc == -ECANCELED || b->e->code || atomic_load(&b->failed);
+	return rc == -ENOMEM || rc == -ECANCELED || b->e->code || (b->q && wq_error(b->q));
 }
 
-static int entry_file(struct bk *b, int dirfd, const char *name, const struct stat *st,
-		      const struct node *parent, struct node *out)
+static int entry_file(struct bk *b, int fd, const struct stat *st, const struct node *parent,
+                      struct node *out)
 {
 	int rc;
 
 	b->sum.total_files++;
 	b->sum.total_bytes += (uint64_t)st->st_size;
 	b->sum.bytes_processed += (uint64_t)st->st_size;
-	if (same_file(parent, out)) {
+	if (fd < 0) {
 		/* Files cache hit: reuse the recorded content without reading a byte. */
 		out->content = malloc(parent->n_content * sizeof(*out->content) + 1);
 		if (!out->content)
@@ -272,7 +272,7 @@ static int entry_file(struct bk *b, int dirfd, const char *name, const struct st
 		b->prog.files_done++;
 		return 0;
 	}
-	rc = bk_file_content(b, dirfd, name, st, out);
+	rc = bk_file_content(b, fd, st, out);
 	if (rc < 0) {
 		if (fatal(b, rc))
 			return rc;
@@ -288,24 +288,13 @@ static int entry_file(struct bk *b, int dirfd, const char *name, const struct st
 	return 0;
 }
 
-static int entry_dir(struct bk *b, int dirfd, const char *name, const struct stat *st,
-		     const struct node *parent, struct node *out)
+static int entry_dir(struct bk *b, int fd, const struct node *parent, struct node *out)
 {
-	int fd, rc;
+	int rc;
 
-	if (b->o->one_file_system && st->st_dev != b->root_dev)
+	if (fd < 0)
 		return 0; /* a mount point: recorded, not entered */
-	/* Listing a folder updates its atime, which would change its node and make every
-	 * parent tree look modified on the next run: read it with O_NOATIME when allowed. */
-	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
-	if (fd < 0 && errno == EPERM)
-		fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0) {
-		bk_warn(b, -errno, "%s: cannot open directory: %s", b->path, strerror(errno));
-		return 1;
-	}
 	rc = bk_walk_dir(b, fd, parent && parent->type == NODE_DIR ? parent : NULL, out);
-	close(fd);
 	if (rc < 0)
 		return rc;
 	if (!parent || parent->type != NODE_DIR)
@@ -318,8 +307,76 @@ static int entry_dir(struct bk *b, int dirfd, const char *name, const struct sta
 	return 0;
 }
 
-int bk_entry(struct bk *b, int dirfd, const char *name, size_t name_len,
-	     const struct node *parent, struct node *out)
+/* The name led to another inode when opened than when stat'ed: keep the stat'ed
+ * metadata, store nothing of what is there now, and let the next run read it again. */
+static int entry_swapped(struct bk *b, struct node *out)
+{
+	bk_warn(b, -ESTALE, "%s: replaced while being read; recorded without content", b->path);
+	out->flags |= NODE_CHANGED_DURING_READ | NODE_UNREADABLE;
+	if (out->type == NODE_FILE)
+		out->size = 0;
+	return 0;
+}
+
+/* A directory on another filesystem than its root path (restic's --one-file-system), or
+ * a bind mount of the same filesystem (another mount id; kernels before 5.8 have none, and
+ * then only the device tells). */
+static bool mount_point(struct bk *b, int dirfd, const char *name, const struct stat *st)
+{
+	struct statx sx;
+
+	if (b->o->cross_mounts || !S_ISDIR(st->st_mode))
+		return false;
+	if (st->st_dev == b->root_dev &&
+	    (!b->root_mnt_id ||
+	     statx(dirfd, name, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, STATX_MNT_ID, &sx) < 0 ||
+	     !(sx.stx_mask & STATX_MNT_ID) || sx.stx_mnt_id == b->root_mnt_id))
+		return false;
+	/* A notice, not an error: staying on one filesystem is what was asked for. */
+	if (b->o->warn) {
+		char msg[sizeof(b->path) + 80];
+
+		snprintf(msg, sizeof(msg), "%s: mount point, recorded as an empty directory",
+		         b->path);
+		b->o->warn(b->o->ud, b->path, 0, msg);
+	}
+	return true;
+}
+
+/* Open what the entry needs (bk_open_entry), then its xattrs, content or subtree. */
+static int entry_open_read(struct bk *b, int dirfd, const char *name, const struct stat *st,
+                           const struct node *parent, struct node *out)
+{
+	bool hit = out->type == NODE_FILE && same_file(parent, out);
+	int fd = -1, rc = 0;
+
+	/* Unchanged files and mount points are not opened: nothing is read from them. */
+	if (!hit && !mount_point(b, dirfd, name, st))
+		rc = bk_open_entry(dirfd, name, st, &fd);
+	if (rc == 1)
+		return entry_swapped(b, out);
+	if (rc < 0) {
+		bk_warn(b, rc, "%s: cannot open: %s", b->path, strerror(-rc));
+		return 1;
+	}
+	rc = bk_node_extra(b, dirfd, name, fd, parent, out);
+	if (rc < 0) {
+		if (!fatal(b, rc)) {
+			bk_warn(b, rc, "%s: %s", b->path, strerror(-rc));
+			rc = 1;
+		}
+	} else if (out->type == NODE_FILE) {
+		rc = entry_file(b, fd, st, parent, out);
+	} else if (out->type == NODE_DIR) {
+		rc = entry_dir(b, fd, parent, out);
+	}
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+int bk_entry(struct bk *b, int dirfd, const char *name, size_t name_len, const struct node *parent,
+             struct node *out)
 {
 	size_t saved = b->path_len;
 	struct stat st;
@@ -338,23 +395,14 @@ int bk_entry(struct bk *b, int dirfd, const char *name, size_t name_len,
 		bk_warn(b, -errno, "%s: cannot stat: %s", b->path, strerror(errno));
 		goto out;
 	}
-	rc = bk_node_meta(b, dirfd, name, name_len, &st, parent, out);
+	rc = bk_node_stat(b, name, name_len, &st, out);
 	if (rc == -EINVAL) {
 		bk_warn(b, rc, "%s: unknown file type, skipped", b->path);
 		rc = 1;
 		goto out;
 	}
-	if (rc < 0) {
-		if (!fatal(b, rc)) {
-			bk_warn(b, rc, "%s: %s", b->path, strerror(-rc));
-			rc = 1;
-		}
-		goto out;
-	}
-	if (out->type == NODE_FILE)
-		rc = entry_file(b, dirfd, name, &st, parent, out);
-	else if (out->type == NODE_DIR)
-		rc = entry_dir(b, dirfd, name, &st, parent, out);
+	if (rc >= 0)
+		rc = entry_open_read(b, dirfd, name, &st, parent, out);
 	bk_progress(b, false);
 out:
 	b->path_len = saved;

@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "cli/cmdtab.h"
 #include "repo/repo.h"
 #include "util/err.h"
 
@@ -36,7 +37,16 @@ struct cli {
 	struct backend_options bopts;
 	const char *argv0;
 	unsigned warnings_shown; /* check: warnings printed so far */
+	struct cli_progress *progress; /* backup/restore: the line warnings must clear */
+	/* getopt tables built from the command table for opts_for (cli_getopt). */
+	const struct cmd_doc *opts_for;
+	struct option longopts[CMDTAB_MAX_FLAGS + 1];
+	char shortopts[2 * CMDTAB_MAX_FLAGS + 2];
 };
+
+/* getopt_long over the flags the command table gives the command argv[0]; errors are
+ * not printed (main checked every flag before the command ran). */
+int cli_getopt(struct cli *c, int argc, char **argv);
 
 /* Open the repository named by -r/CAIRN_REPOSITORY with the password from
  * --password-file / CAIRN_PASSWORD_FILE / CAIRN_PASSWORD (never argv). */
@@ -54,6 +64,8 @@ void cli_print_json(json_t *json);
  * the engine stops cleanly and keeps what it uploaded. */
 void cli_catch_signals(void);
 bool cli_cancelled(void *ud);
+/* End a progress line on the terminal (if one is drawn) before printing over it. */
+void cli_progress_clear(struct cli *c);
 /* Warning callback for backup/restore: one line on stderr, or a JSON line (ud: struct cli). */
 void cli_warn(void *ud, const char *path, int code, const char *msg);
 
@@ -67,6 +79,7 @@ int cmd_cat(struct cli *c, int argc, char **argv);
 int cmd_check(struct cli *c, int argc, char **argv);
 int cmd_version(struct cli *c, int argc, char **argv);
 int cmd_unlock(struct cli *c, int argc, char **argv);
+int cmd_restore_wait(struct cli *c, int argc, char **argv);
 int cmd_mount(struct cli *c, int argc, char **argv);       /* fuse/ work */
 int cmd_agent(struct cli *c, int argc, char **argv);       /* agent/ work */
 int cmd_forget(struct cli *c, int argc, char **argv);      /* maintenance work */

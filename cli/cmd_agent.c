@@ -32,20 +32,6 @@ static int parse_uint(const char *s, unsigned long max, unsigned long *ret)
 
 int cmd_agent(struct cli *c, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "node", required_argument, NULL, 'n' },
-		{ "kubelet-root", required_argument, NULL, 'K' },
-		{ "host-pods", required_argument, NULL, 'H' },
-		{ "namespace", required_argument, NULL, 'N' },
-		{ "concurrency", required_argument, NULL, 'c' },
-		{ "metrics-address", required_argument, NULL, 'm' },
-		{ "uploader-types", required_argument, NULL, 'u' },
-		{ "kubeconfig", required_argument, NULL, 'k' },
-		{ "progress-interval", required_argument, NULL, 'p' },
-		{ "threads", required_argument, NULL, 't' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct agent_config cfg = { .node = getenv("NODE_NAME"),
 		                    .host_pods = "/host_pods",
 		                    .uploader_types = "cairn",
@@ -60,7 +46,7 @@ int cmd_agent(struct cli *c, int argc, char **argv)
 	int o, r;
 
 	optind = 1;
-	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((o = cli_getopt(c, argc, argv)) != -1) {
 		switch (o) {
 		case 'n':
 			cfg.node = optarg;
@@ -98,9 +84,6 @@ int cmd_agent(struct cli *c, int argc, char **argv)
 			else
 				cfg.threads = (int)v;
 			break;
-		case 'h':
-			fputs(usage, stdout);
-			return EXIT_OK;
 		default:
 			fputs(usage, stderr);
 			return EXIT_USAGE;

@@ -1,38 +1,95 @@
 /* `cairn backup PATH...`: runs backup_run with progress and warnings on the terminal or
- * as JSON lines. Exit 3 when files could not be read. */
+ * as JSON lines. Exit 3 when files could not be read. `--stdin` and `--stdin-from-command`
+ * stream one file through backup_stream_*; a producer that fails leaves no snapshot. */
 #include "cli/cli.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "backup/backup.h"
+#include "cli/progress.h"
 #include "util/banned.h"
+#include "util/log.h"
 
 #define MAX_LIST 256
+/* One read from the producer; the engine copies it into its own buffer. */
+#define STREAM_READ (1u * 1024 * 1024)
+
+extern char **environ;
+
+struct backup_ui {
+	struct cli *c;
+	struct cli_progress pr;
+	struct cli_scan scan;
+	struct backup_progress last;
+};
+
+static struct cli_progress_state state(struct backup_ui *u, const struct backup_progress *p)
+{
+	struct cli_progress_state s = {
+		.files_done = p->files_done,
+		.bytes_done = p->bytes_done,
+		.errors = p->errors,
+		.files_total = atomic_load(&u->scan.files),
+		.bytes_total = atomic_load(&u->scan.bytes),
+		.total_known = atomic_load(&u->scan.done),
+	};
+
+	return s;
+}
 
 static void on_progress(void *ud, const struct backup_progress *p)
 {
-	struct cli *c = ud;
+	struct backup_ui *u = ud;
+	struct cli_progress_state s = state(u, p);
 
-	if (c->json) {
-		cli_print_json(json_pack("{s:s, s:f, s:I, s:I, s:I, s:I, s:I}", "message_type",
-					 "status", "seconds_elapsed", p->elapsed, "files_done",
-					 (json_int_t)p->files_done, "dirs_done",
-					 (json_int_t)p->dirs_done, "bytes_done",
-					 (json_int_t)p->bytes_done, "bytes_added",
-					 (json_int_t)p->bytes_added, "error_count",
-					 (json_int_t)p->errors));
-	} else if (!c->quiet && isatty(STDERR_FILENO)) {
-		fprintf(stderr, "\r[%.0fs] %llu files, %.1f MiB read, %.1f MiB added   ", p->elapsed,
-			(unsigned long long)p->files_done, p->bytes_done / 1048576.0,
-			p->bytes_added / 1048576.0);
-	}
+	u->last = *p;
+	u->last.current = NULL;
+	cli_progress_show(&u->pr, &s,
+	                  u->pr.json
+	                      ? json_pack("{s:I, s:I, s:I}", "dirs_done", (json_int_t)p->dirs_done,
+	                                  "bytes_added", (json_int_t)p->bytes_added, "error_count",
+	                                  (json_int_t)p->errors)
+	                      : NULL);
+}
+
+static void on_warn(void *ud, const char *path, int code, const char *msg)
+{
+	struct backup_ui *u = ud;
+
+	cli_warn(u->c, path, code, msg);
+}
+
+static bool on_cancel(void *ud)
+{
+	struct backup_ui *u = ud;
+
+	return cli_cancelled(u->c);
+}
+
+/* The run is over: the last line says 100% with what was really done. */
+static void progress_final(struct backup_ui *u, const struct backup_result *res)
+{
+	struct cli_progress_state s = state(u, &u->last);
+
+	if (u->pr.json)
+		return; /* the summary line follows */
+	s.final = true;
+	s.files_done = res->summary.total_files;
+	s.bytes_done = res->summary.total_bytes;
+	s.files_total = s.files_done;
+	s.bytes_total = s.bytes_done;
+	s.total_known = true;
+	cli_progress_show(&u->pr, &s, NULL);
 }
 
 static void print_summary(struct cli *c, const struct backup_result *res)
@@ -46,25 +103,22 @@ static void print_summary(struct cli *c, const struct backup_result *res)
 		hex_encode(res->parent_id, ID_BYTES, parent);
 	if (c->json) {
 		cli_print_json(json_pack(
-			"{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-			"s:I, s:f, s:b}",
-			"message_type", "summary", "snapshot_id", id, "parent", parent, "files_new",
-			(json_int_t)m->files_new, "files_changed", (json_int_t)m->files_changed,
-			"files_unmodified", (json_int_t)m->files_unmodified, "dirs_new",
-			(json_int_t)m->dirs_new, "dirs_changed", (json_int_t)m->dirs_changed,
-			"dirs_unmodified", (json_int_t)m->dirs_unmodified, "data_blobs",
-			(json_int_t)m->data_blobs, "tree_blobs", (json_int_t)m->tree_blobs,
-			"data_added", (json_int_t)m->bytes_added, "total_files_processed",
-			(json_int_t)m->total_files, "total_bytes_processed",
-			(json_int_t)m->total_bytes, "error_count", (json_int_t)m->errors,
-			"total_duration", m->duration, "empty", res->empty));
+		    "{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+		    "s:I, s:f, s:b}",
+		    "message_type", "summary", "snapshot_id", id, "parent", parent, "files_new",
+		    (json_int_t)m->files_new, "files_changed", (json_int_t)m->files_changed,
+		    "files_unmodified", (json_int_t)m->files_unmodified, "dirs_new",
+		    (json_int_t)m->dirs_new, "dirs_changed", (json_int_t)m->dirs_changed,
+		    "dirs_unmodified", (json_int_t)m->dirs_unmodified, "data_blobs",
+		    (json_int_t)m->data_blobs, "tree_blobs", (json_int_t)m->tree_blobs,
+		    "data_added", (json_int_t)m->bytes_added, "total_files_processed",
+		    (json_int_t)m->total_files, "total_bytes_processed", (json_int_t)m->total_bytes,
+		    "error_count", (json_int_t)m->errors, "total_duration", m->duration, "empty",
+		    res->empty));
 		return;
 	}
-	if (!c->quiet && isatty(STDERR_FILENO))
-		fprintf(stderr, "\n");
-	printf("files: %llu new, %llu changed, %llu unmodified\n",
-	       (unsigned long long)m->files_new, (unsigned long long)m->files_changed,
-	       (unsigned long long)m->files_unmodified);
+	printf("files: %llu new, %llu changed, %llu unmodified\n", (unsigned long long)m->files_new,
+	       (unsigned long long)m->files_changed, (unsigned long long)m->files_unmodified);
 	printf("dirs:  %llu new, %llu changed, %llu unmodified\n", (unsigned long long)m->dirs_new,
 	       (unsigned long long)m->dirs_changed, (unsigned long long)m->dirs_unmodified);
 	printf("added to the repository: %.3f MiB (%llu files, %.3f MiB processed in %.2fs)\n",
@@ -79,27 +133,198 @@ static void print_summary(struct cli *c, const struct backup_result *res)
 		printf("nothing to back up: no snapshot written\n");
 }
 
-int cmd_backup(struct cli *c, int argc, char **argv)
+/* Where the stream's bytes come from: stdin, or a command's stdout through a pipe. */
+struct producer {
+	int fd;
+	pid_t pid; /* 0: stdin */
+};
+
+/* Run argv without a shell, its stdout into a pipe. The child gets the default action
+ * for the signals cairn handles or ignores (SIGPIPE: a dump into a closed pipe stops). */
+static int producer_start(struct producer *p, char **argv, struct err *e)
 {
-	static const struct option opts[] = {
-		{ "tag", required_argument, NULL, 't' },
-		{ "host", required_argument, NULL, 'H' },
-		{ "exclude", required_argument, NULL, 'e' },
-		{ "parent", required_argument, NULL, 'P' },
-		{ "force", no_argument, NULL, 'f' },
-		{ "one-file-system", no_argument, NULL, 'x' },
-		{ "threads", required_argument, NULL, 'T' },
-		{ "skip-empty", no_argument, NULL, 'E' },
-		{ 0 },
-	};
-	const char *tags[MAX_LIST], *excludes[MAX_LIST];
-	struct backup_opts o = { .tags = tags, .excludes = excludes, .ud = c, .progress_ms = 1000 };
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
+	sigset_t def;
+	int fds[2], rc;
+
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return err_set(e, -errno, "pipe: %s", strerror(errno));
+	posix_spawn_file_actions_init(&fa);
+	posix_spawnattr_init(&at);
+	sigemptyset(&def);
+	sigaddset(&def, SIGPIPE);
+	sigaddset(&def, SIGINT);
+	sigaddset(&def, SIGTERM);
+	rc = posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
+	if (!rc)
+		rc = posix_spawnattr_setsigdefault(&at, &def);
+	if (!rc)
+		rc = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGDEF);
+	if (!rc)
+		rc = posix_spawnp(&p->pid, argv[0], &fa, &at, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&at);
+	close(fds[1]);
+	if (rc) {
+		close(fds[0]);
+		p->pid = 0;
+		/* The program's name only: its arguments may hold a secret. */
+		return err_set(e, -rc, "cannot run %s: %s", argv[0], strerror(rc));
+	}
+	p->fd = fds[0];
+	return 0;
+}
+
+/* The command's verdict: its exit status, 128 + N after signal N. early: we stopped
+ * reading (an error or a cancel), so it is told to stop too. */
+static int producer_wait(struct cli *c, struct producer *p, bool early)
+{
+	int ws = 0;
+	bool killed = false;
+
+	close(p->fd);
+	if (early && kill(p->pid, SIGTERM) == 0)
+		killed = true;
+	while (waitpid(p->pid, &ws, 0) < 0) {
+		if (errno != EINTR)
+			return 1;
+		if (!killed && cli_cancelled(c) && kill(p->pid, SIGTERM) == 0)
+			killed = true;
+	}
+	if (WIFEXITED(ws))
+		return WEXITSTATUS(ws);
+	return WIFSIGNALED(ws) ? 128 + WTERMSIG(ws) : 1;
+}
+
+/* Read the producer to EOF into a stream. Only a producer that delivered everything (EOF
+ * on stdin, exit 0 for a command) lets backup_stream_end write the snapshot. */
+static int backup_stream_cli(struct cli *c, struct repo *r, const struct backup_opts *o,
+                             const char *name, char **cmd, struct backup_result *res, struct err *e)
+{
+	struct backup_stream *s = NULL;
+	struct producer p = { .fd = STDIN_FILENO };
+	struct err ignore = ERR_INIT;
+	uint8_t *buf = malloc(STREAM_READ);
+	bool early = false;
+	int rc, status = 0;
+
+	if (!buf)
+		return err_set(e, -ENOMEM, "out of memory");
+	rc = backup_stream_begin(r, o, name, &s, e);
+	if (rc < 0)
+		goto fail;
+	if (cmd) {
+		rc = producer_start(&p, cmd, e);
+		if (rc < 0) {
+			/* Nothing was read: end without a snapshot, keep the reason. */
+			if (backup_stream_end(s, rc, res, &ignore) < 0)
+				log_debug("backup: %s", ignore.msg);
+			goto fail;
+		}
+	}
+	for (;;) {
+		ssize_t k = read(p.fd, buf, STREAM_READ);
+
+		if (k < 0 && errno == EINTR) {
+			if (!cli_cancelled(c))
+				continue;
+			status = -ECANCELED;
+		} else if (k < 0) {
+			status = -errno;
+		} else if (k > 0 && backup_stream_feed(s, buf, (size_t)k, &ignore) >= 0) {
+			continue;
+		} else if (k == 0) {
+			break;
+		}
+		early = true; /* a read error, a cancel, or the stream failed */
+		break;
+	}
+	if (p.pid) {
+		int ps = producer_wait(c, &p, early);
+
+		if (!status)
+			status = ps;
+	}
+	/* A failed feed is latched: end reports it, with its message, before any status. */
+	rc = backup_stream_end(s, status, res, e);
+fail:
+	free(buf);
+	return rc;
+}
+
+/* `backup --stdin` and `backup --stdin-from-command -- CMD [ARG...]`. */
+static int backup_stream_cmd(struct cli *c, struct backup_opts *o, bool from_stdin, bool from_cmd,
+                             const char *name, int nargs, char **args)
+{
+	struct backup_ui *u = NULL;
 	struct backup_result res;
 	struct err e = ERR_INIT;
 	struct repo *r = NULL;
+	int rc;
+
+	if (from_stdin && from_cmd)
+		return cli_fail(c, &e,
+		                err_set(&e, -EINVAL,
+		                        "backup: --stdin and "
+		                        "--stdin-from-command exclude each other"));
+	if (!from_stdin && !from_cmd)
+		return cli_fail(c, &e,
+		                err_set(&e, -EINVAL,
+		                        "backup: --stdin-filename needs --stdin "
+		                        "or --stdin-from-command"));
+	if (from_stdin && nargs)
+		return cli_fail(c, &e, err_set(&e, -EINVAL, "backup: --stdin takes no paths"));
+	if (from_cmd && !nargs)
+		return cli_fail(c, &e,
+		                err_set(&e, -EINVAL,
+		                        "backup: --stdin-from-command needs a "
+		                        "command after the flags"));
+	if (o->n_excludes)
+		return cli_fail(c, &e,
+		                err_set(&e, -EINVAL,
+		                        "backup: --exclude does not apply to "
+		                        "a stream"));
+	u = calloc(1, sizeof(*u));
+	if (!u)
+		return cli_fail(c, &e, err_set(&e, -ENOMEM, "out of memory"));
+	u->c = c;
+	cli_progress_init(&u->pr, c);
+	o->ud = u;
+	o->warn = on_warn;
+	o->cancel = on_cancel;
+	o->progress_ms = cli_progress_ms(&u->pr);
+	if (o->progress_ms)
+		o->progress = on_progress; /* no total: the size is known at the end */
+	cli_catch_signals();
+	rc = cli_open_repo(c, &e, &r);
+	if (rc >= 0)
+		rc = backup_stream_cli(c, r, o, name ? name : "stdin", from_cmd ? args : NULL, &res,
+		                       &e);
+	repo_free(r);
+	if (rc >= 0)
+		progress_final(u, &res);
+	cli_progress_release(&u->pr, c);
+	free(u);
+	if (rc < 0)
+		return cli_fail(c, &e, rc);
+	print_summary(c, &res);
+	return EXIT_OK;
+}
+
+int cmd_backup(struct cli *c, int argc, char **argv)
+{
+	const char *tags[MAX_LIST], *excludes[MAX_LIST];
+	struct backup_ui *u = NULL;
+	struct backup_opts o = { .tags = tags, .excludes = excludes };
+	struct backup_result res;
+	struct err e = ERR_INIT;
+	struct repo *r = NULL;
+	const char *stream_name = NULL;
+	bool from_stdin = false, from_cmd = false;
 	int ch, rc;
 
-	while ((ch = getopt_long(argc, argv, "x", opts, NULL)) != -1) {
+	while ((ch = cli_getopt(c, argc, argv)) != -1) {
 		switch (ch) {
 		case 't':
 			if (o.n_tags == MAX_LIST)
@@ -121,7 +346,10 @@ int cmd_backup(struct cli *c, int argc, char **argv)
 			o.no_parent = true;
 			break;
 		case 'x':
-			o.one_file_system = true;
+			o.cross_mounts = false;
+			break;
+		case 'X':
+			o.cross_mounts = true;
 			break;
 		case 'T':
 			o.threads = (int)strtol(optarg, NULL, 10);
@@ -129,27 +357,62 @@ int cmd_backup(struct cli *c, int argc, char **argv)
 		case 'E':
 			o.skip_empty = true;
 			break;
+		case 'I':
+			from_stdin = true;
+			break;
+		case 'C':
+			from_cmd = true;
+			break;
+		case 'N':
+			stream_name = optarg;
+			break;
 		default:
 			return cli_fail(c, &e, err_set(&e, -EINVAL, "backup: bad arguments"));
 		}
 	}
+	if (from_stdin || from_cmd || stream_name)
+		return backup_stream_cmd(c, &o, from_stdin, from_cmd, stream_name, argc - optind,
+		                         argv + optind);
 	if (optind >= argc)
 		return cli_fail(c, &e, err_set(&e, -EINVAL, "backup: no paths given"));
 	o.paths = (const char *const *)argv + optind;
 	o.n_paths = (size_t)(argc - optind);
 	for (size_t i = 0; i < o.n_paths; i++)
 		if (access(o.paths[i], F_OK) < 0)
-			return cli_fail(c, &e, err_set(&e, -ENOENT, "%s: no such file or directory",
-						       o.paths[i]));
-	o.progress = on_progress;
-	o.warn = cli_warn;
-	o.cancel = cli_cancelled;
+			return cli_fail(
+			    c, &e,
+			    err_set(&e, -ENOENT, "%s: no such file or directory", o.paths[i]));
+	u = calloc(1, sizeof(*u));
+	if (!u)
+		return cli_fail(c, &e, err_set(&e, -ENOMEM, "out of memory"));
+	u->c = c;
+	cli_progress_init(&u->pr, c);
+	o.ud = u;
+	o.warn = on_warn;
+	o.cancel = on_cancel;
+	o.progress_ms = cli_progress_ms(&u->pr);
+	if (o.progress_ms) {
+		o.progress = on_progress;
+		u->scan.paths = o.paths;
+		u->scan.n_paths = o.n_paths;
+		u->scan.excludes = o.excludes;
+		u->scan.n_excludes = o.n_excludes;
+		u->scan.one_file_system = !o.cross_mounts;
+	}
 	cli_catch_signals();
 	rc = cli_open_repo(c, &e, &r);
-	if (rc < 0)
-		return cli_fail(c, &e, rc);
-	rc = backup_run(r, &o, &res, &e);
+	/* The scanner starts with the backup, not before the password is checked. Without
+	 * it the line shows counts without a total. */
+	if (rc >= 0 && o.progress && cli_scan_start(&u->scan) < 0)
+		log_debug("backup: no scanner thread: progress without a total");
+	if (rc >= 0)
+		rc = backup_run(r, &o, &res, &e);
+	cli_scan_stop(&u->scan);
 	repo_free(r);
+	if (rc >= 0)
+		progress_final(u, &res);
+	cli_progress_release(&u->pr, c);
+	free(u);
 	if (rc < 0)
 		return cli_fail(c, &e, rc);
 	print_summary(c, &res);

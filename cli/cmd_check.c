@@ -9,12 +9,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/output.h"
 #include "maint/maint.h"
 #include "util/banned.h"
 
-static void on_problem(void *ud, const char *msg)
+static void on_problem(void *ud, const char *raw)
 {
 	struct cli *c = ud;
+	char msg[CLI_ESC_MAX];
+
+	cli_esc(raw, msg, sizeof(msg));
 
 	if (c->json)
 		cli_print_json(json_pack("{s:s, s:s}", "message_type", "problem", "message", msg));
@@ -26,10 +30,13 @@ static void on_problem(void *ud, const char *msg)
  * terminal (the summary line has the counts; --json and -v list them all). */
 #define WARNINGS_SHOWN 10
 
-static void on_warning(void *ud, const char *msg)
+static void on_warning(void *ud, const char *raw)
 {
 	struct cli *c = ud;
 	unsigned shown = c->warnings_shown++;
+	char msg[CLI_ESC_MAX];
+
+	cli_esc(raw, msg, sizeof(msg));
 
 	if (c->json)
 		cli_print_json(json_pack("{s:s, s:s}", "message_type", "warning", "message", msg));
@@ -61,12 +68,6 @@ static int parse_subset(const char *s, struct repo_check_opts *o, struct repo_ch
 
 int cmd_check(struct cli *c, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "read-data", no_argument, NULL, 'd' },
-		{ "read-data-subset", required_argument, NULL, 's' },
-		{ "no-headers", no_argument, NULL, 'H' },
-		{ 0 },
-	};
 	struct repo_check_opts o = { 0 };
 	struct repo_check_ext x = { .headers = true, .warn = on_warning };
 	struct repo_check_result res;
@@ -75,7 +76,7 @@ int cmd_check(struct cli *c, int argc, char **argv)
 	struct repo *r = NULL;
 	int ch, rc;
 
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((ch = cli_getopt(c, argc, argv)) != -1) {
 		if (ch == 'd') {
 			o.read_data = true;
 		} else if (ch == 's') {

@@ -15,13 +15,16 @@
 static void on_diff(void *ud, enum repo_diff_kind k, const char *path, enum node_type t)
 {
 	struct cli *c = ud;
-	char esc[4096];
+	char esc[CLI_ESC_MAX];
 
 	if (c->json) {
 		char mod[2] = { (char)k, 0 };
+		json_t *o = json_pack("{s:s, s:s, s:s}", "message_type", "change", "modifier", mod,
+				      "type", cli_node_type(t));
 
-		cli_print_json(json_pack("{s:s, s:s, s:s, s:s}", "message_type", "change", "path",
-					 path, "modifier", mod, "type", cli_node_type(t)));
+		if (o)
+			cli_json_bytes(o, "path", path, strlen(path));
+		cli_print_json(o);
 		return;
 	}
 	cli_escape(path, strlen(path), esc, sizeof(esc));
@@ -36,7 +39,7 @@ int cmd_diff(struct cli *c, int argc, char **argv)
 	struct repo *r = NULL;
 	int ch, rc;
 
-	while ((ch = getopt_long(argc, argv, "", (const struct option[]){ { 0 } }, NULL)) != -1)
+	while ((ch = cli_getopt(c, argc, argv)) != -1)
 		return EXIT_USAGE;
 	if (argc - optind != 2)
 		return cli_fail(c, &e, err_set(&e, -EINVAL, "diff: give two snapshot ids"));

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli/output.h"
 #include "maint/maint.h"
 #include "util/banned.h"
 
@@ -40,29 +41,15 @@ static int parse_count(const char *s, int *ret)
 	return 0;
 }
 
-static int parse_args(struct forget_args *a, int argc, char **argv, struct err *e)
+static int parse_args(struct cli *c, struct forget_args *a, int argc, char **argv,
+		      struct err *e)
 {
-	static const struct option opts[] = {
-		{ "keep-last", required_argument, NULL, 'l' },
-		{ "keep-hourly", required_argument, NULL, 'H' },
-		{ "keep-daily", required_argument, NULL, 'd' },
-		{ "keep-weekly", required_argument, NULL, 'w' },
-		{ "keep-monthly", required_argument, NULL, 'm' },
-		{ "keep-yearly", required_argument, NULL, 'y' },
-		{ "keep-within", required_argument, NULL, 'W' },
-		{ "keep-tag", required_argument, NULL, 't' },
-		{ "group-by", required_argument, NULL, 'g' },
-		{ "dry-run", no_argument, NULL, 'n' },
-		{ "prune", no_argument, NULL, 'p' },
-		{ "max-unused", required_argument, NULL, 'u' },
-		{ 0 },
-	};
 	int ch, *count;
 
 	a->by = REPO_GROUP_HOST | REPO_GROUP_PATHS | REPO_GROUP_TAGS;
 	a->max_unused = 5;
 	a->pol.tags = a->tags;
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((ch = cli_getopt(c, argc, argv)) != -1) {
 		count = ch == 'l' ? &a->pol.last : ch == 'H' ? &a->pol.hourly
 			: ch == 'd' ? &a->pol.daily : ch == 'w' ? &a->pol.weekly
 			: ch == 'm' ? &a->pol.monthly : ch == 'y' ? &a->pol.yearly : NULL;
@@ -123,7 +110,8 @@ static void show(const struct cli *c, const struct snapshot *v, size_t n, const 
 			n_groups = group[i] + 1;
 	for (size_t g = 0; g < n_groups; g++) {
 		json_t *keep = json_array(), *rm = json_array();
-		char *key = NULL;
+		/* The group names hosts, paths and tags: escaped like every name shown. */
+		char *key = NULL, esc[CLI_ESC_MAX] = "";
 
 		for (size_t i = n; i-- > 0;) {
 			char id[ID_HEX], t[32];
@@ -134,6 +122,8 @@ static void show(const struct cli *c, const struct snapshot *v, size_t n, const 
 				continue;
 			if (!key && repo_forget_group_key(&v[i], by, &key) < 0)
 				key = NULL;
+			if (key && !esc[0])
+				cli_esc(key, esc, sizeof(esc));
 			hex_encode(v[i].id, ID_BYTES, id);
 			localtime_r(&secs, &tm);
 			strftime(t, sizeof(t), "%Y-%m-%d %H:%M:%S", &tm);
@@ -146,14 +136,13 @@ static void show(const struct cli *c, const struct snapshot *v, size_t n, const 
 				removed++;
 		}
 		if (groups) {
-			json_array_append_new(groups, json_pack("{s:s, s:o, s:o}", "group",
-								key ? key : "", "keep", keep,
-								"remove", rm));
+			json_array_append_new(groups, json_pack("{s:s, s:o, s:o}", "group", esc,
+								"keep", keep, "remove", rm));
 		} else {
 			size_t k;
 			json_t *o;
 
-			printf("group %s: keep %zu, remove %zu\n", key ? key : "",
+			printf("group %s: keep %zu, remove %zu\n", esc,
 			       json_array_size(keep), json_array_size(rm));
 			json_array_foreach(keep, k, o) {
 				json_t *r;
@@ -220,7 +209,7 @@ int cmd_forget(struct cli *c, int argc, char **argv)
 	size_t n = 0, *group = NULL;
 	int rc;
 
-	rc = parse_args(&a, argc, argv, &e);
+	rc = parse_args(c, &a, argc, argv, &e);
 	if (rc < 0)
 		return cli_fail(c, &e, rc);
 	if (optind == argc && repo_forget_policy_empty(&a.pol))

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/output.h"
 #include "util/log.h"
 
 #include "util/banned.h"
@@ -37,26 +38,16 @@ static int parse_size(const char *s, uint32_t *ret)
 
 int cmd_init(struct cli *c, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "chunk-min", required_argument, NULL, 'm' },
-		{ "chunk-avg", required_argument, NULL, 'a' },
-		{ "chunk-max", required_argument, NULL, 'M' },
-		{ "pack-size", required_argument, NULL, 'P' },
-		{ "compression", required_argument, NULL, 'z' },
-		{ "kdf-memory-mib", required_argument, NULL, 'K' },
-		{ "kdf-iterations", required_argument, NULL, 'I' },
-		{ 0 },
-	};
 	struct repo_create_params p;
 	struct repo_open_params o = { .url = c->repo_url, .options = &c->bopts };
 	struct err e = ERR_INIT;
 	struct repo *r = NULL;
-	char *pw = NULL;
+	char *pw = NULL, where[CLI_ESC_MAX];
 	size_t n = 0;
 	int ch, rc;
 
 	repo_create_params_default(&p);
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((ch = cli_getopt(c, argc, argv)) != -1) {
 		uint32_t v = 0;
 
 		if (ch == '?' || parse_size(optarg, &v) < 0)
@@ -93,11 +84,12 @@ int cmd_init(struct cli *c, int argc, char **argv)
 		return cli_fail(c, &e, rc);
 	if (rc < 0)
 		return cli_fail(c, &e, rc);
+	cli_esc(o.url, where, sizeof(where));
 	if (c->json)
 		cli_print_json(json_pack("{s:s, s:s, s:s}", "message_type", "initialized", "id",
-					 repo_id_hex(r), "repository", o.url));
+					 repo_id_hex(r), "repository", where));
 	else
-		printf("created cairn repository %.10s at %s\n", repo_id_hex(r), o.url);
+		printf("created cairn repository %.10s at %s\n", repo_id_hex(r), where);
 	repo_free(r);
 	return EXIT_OK;
 }

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/output.h"
 #include "maint/maint.h"
 #include "util/banned.h"
 #include "util/fsutil.h"
@@ -75,13 +76,18 @@ static int key_list(struct cli *c, struct repo *r, struct err *e)
 	if (!arr)
 		printf(" %-10s %-24s %s\n", "ID", "Host", "Created");
 	for (size_t i = 0; i < n; i++) {
+		char host[sizeof(v[i].host) * 4], created[sizeof(v[i].created) * 4];
+
+		/* Key files are written by whoever can write the repository: escaped. */
+		cli_esc(v[i].host, host, sizeof(host));
+		cli_esc(v[i].created, created, sizeof(created));
 		if (arr)
 			json_array_append_new(arr, json_pack("{s:s, s:b, s:s, s:s}", "id", v[i].name,
 							     "current", v[i].current, "hostname",
-							     v[i].host, "created", v[i].created));
+							     host, "created", created));
 		else
-			printf("%s%.8s   %-24s %s\n", v[i].current ? "*" : " ", v[i].name, v[i].host,
-			       v[i].created);
+			printf("%s%.8s   %-24s %s\n", v[i].current ? "*" : " ", v[i].name, host,
+			       created);
 	}
 	if (arr)
 		cli_print_json(arr);
@@ -116,16 +122,12 @@ static int key_change(struct cli *c, struct repo *r, const char *verb, const cha
 
 int cmd_key(struct cli *c, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "new-password-file", required_argument, NULL, 'f' },
-		{ 0 },
-	};
 	const char *file = NULL, *verb;
 	struct err e = ERR_INIT;
 	struct repo *r = NULL;
 	int ch, rc;
 
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((ch = cli_getopt(c, argc, argv)) != -1) {
 		if (ch == 'f')
 			file = optarg;
 		else

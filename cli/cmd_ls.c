@@ -12,6 +12,19 @@
 
 #define LS_PATH_MAX 16384
 
+/* path holds the raw bytes of the names walked; they are escaped only when shown. */
+static void show(struct cli *c, const struct node *n, const char *path)
+{
+	char esc[CLI_ESC_MAX];
+
+	if (c->json) {
+		cli_print_json(cli_node_json(n, path));
+		return;
+	}
+	cli_escape(path, strlen(path), esc, sizeof(esc));
+	printf("%s\n", esc);
+}
+
 static int ls_dir(struct cli *c, struct repo *r, const struct node *dir, char *path, size_t len,
 		  struct err *e)
 {
@@ -21,18 +34,16 @@ static int ls_dir(struct cli *c, struct repo *r, const struct node *dir, char *p
 
 	tree_iter_init(&it, r, dir);
 	while ((rc = tree_iter_next(&it, &n, e)) > 0) {
-		char esc[4096 * 4 + 1];
 		size_t l = len;
 
-		cli_escape(n.name, n.name_len, esc, sizeof(esc));
-		if (l + 1 + strlen(esc) < LS_PATH_MAX) {
-			l += (size_t)snprintf(path + len, LS_PATH_MAX - len, "%s%s",
-					      len && path[len - 1] == '/' ? "" : "/", esc);
+		if (l + 2 + n.name_len < LS_PATH_MAX) {
+			if (!len || path[len - 1] != '/')
+				path[l++] = '/';
+			memcpy(path + l, n.name, n.name_len);
+			l += n.name_len;
+			path[l] = 0;
 		}
-		if (c->json)
-			cli_print_json(cli_node_json(&n, path));
-		else
-			printf("%s\n", path);
+		show(c, &n, path);
 		if (n.type == NODE_DIR)
 			rc = ls_dir(c, r, &n, path, l, e);
 		path[len] = 0;
@@ -53,7 +64,7 @@ int cmd_ls(struct cli *c, int argc, char **argv)
 	struct repo *r = NULL;
 	int rc;
 
-	if (getopt(argc, argv, "") != -1 || optind >= argc)
+	if (cli_getopt(c, argc, argv) != -1 || optind >= argc)
 		return cli_fail(c, &e, err_set(&e, -EINVAL, "usage: cairn ls SNAPSHOT [PATH]"));
 	rc = cli_open_repo(c, &e, &r);
 	if (rc >= 0)
@@ -69,10 +80,8 @@ int cmd_ls(struct cli *c, int argc, char **argv)
 			while (l > 0 && path[l - 1] == '/')
 				path[--l] = 0;
 			rc = ls_dir(c, r, &start, path, l, &e);
-		} else if (c->json) {
-			cli_print_json(cli_node_json(&start, path));
 		} else {
-			printf("%s\n", path);
+			show(c, &start, path);
 		}
 	}
 	node_release(&start);

@@ -6,6 +6,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 
+#include "cli/output.h"
 #include "fuse/snapfs.h"
 #include "util/banned.h"
 #include "util/log.h"
@@ -16,8 +17,11 @@
 
 static void report(void *ud, const struct err *e)
 {
+	char msg[sizeof(e->msg) * 4];
+
 	(void)ud;
-	log_warn("mount: %s", e->msg);
+	/* Messages name paths inside snapshots: escaped before they reach the log. */
+	log_warn("mount: %s", cli_esc(e->msg, msg, sizeof(msg)));
 }
 
 static int parse_uint(const char *s, unsigned long long max, unsigned long long *ret)
@@ -33,21 +37,12 @@ static int parse_uint(const char *s, unsigned long long max, unsigned long long 
 	return 0;
 }
 
-static int parse(int argc, char **argv, struct snapfs_options *o, struct err *e)
+static int parse(struct cli *c, int argc, char **argv, struct snapfs_options *o, struct err *e)
 {
-	static const struct option longopts[] = {
-		{ "allow-other", no_argument, NULL, 'a' },
-		{ "cache-mib", required_argument, NULL, 'c' },
-		{ "refresh-sec", required_argument, NULL, 'R' },
-		{ "threads", required_argument, NULL, 't' },
-		{ "foreground", no_argument, NULL, 'f' },
-		{ "debug-fuse", no_argument, NULL, 'd' },
-		{ NULL, 0, NULL, 0 },
-	};
 	unsigned long long v;
 	int opt;
 
-	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+	while ((opt = cli_getopt(c, argc, argv)) != -1) {
 		switch (opt) {
 		case 'a':
 			o->allow_other = true;
@@ -89,21 +84,22 @@ int cmd_mount(struct cli *c, int argc, char **argv)
 	struct snapfs_options o;
 	struct err e = ERR_INIT;
 	struct repo *r = NULL;
+	char where[CLI_ESC_MAX];
 	int rc;
 
 	snapfs_options_default(&o);
 	o.report = report;
-	rc = parse(argc, argv, &o, &e);
+	rc = parse(c, argc, argv, &o, &e);
 	if (rc < 0)
 		return cli_fail(c, &e, rc);
 	rc = cli_open_repo(c, &e, &r);
 	if (rc < 0)
 		goto out;
-	log_info("serving snapshots at %s; stop with Ctrl-C or `fusermount3 -u %s`", o.mountpoint,
-	         o.mountpoint);
+	cli_esc(o.mountpoint, where, sizeof(where));
+	log_info("serving snapshots at %s; stop with Ctrl-C or `fusermount3 -u %s`", where, where);
 	rc = snapfs_mount(r, &o, &e);
 	if (rc >= 0)
-		log_info("unmounted %s", o.mountpoint);
+		log_info("unmounted %s", where);
 out:
 	repo_free(r);
 	return rc < 0 ? cli_fail(c, &e, rc) : EXIT_OK;

@@ -44,11 +44,6 @@ static void report(const struct cli *c, const struct repo_prune_result *p, bool 
 
 int cmd_prune(struct cli *c, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "max-unused", required_argument, NULL, 'u' },
-		{ "dry-run", no_argument, NULL, 'n' },
-		{ 0 },
-	};
 	struct repo_prune_opts o = { .max_unused_pct = 5 };
 	struct repo_prune_result res;
 	struct err e = ERR_INIT;
@@ -56,7 +51,7 @@ int cmd_prune(struct cli *c, int argc, char **argv)
 	struct repo_lock *l = NULL;
 	int ch, rc;
 
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((ch = cli_getopt(c, argc, argv)) != -1) {
 		if (ch == 'u') {
 			char *end;
 

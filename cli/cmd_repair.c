@@ -14,9 +14,6 @@
 
 int cmd_repair(struct cli *c, int argc, char **argv)
 {
-	static const struct option opts[] = { { "dry-run", no_argument, NULL, 'n' },
-					      { "forget", no_argument, NULL, 'f' },
-					      { 0 } };
 	struct repo_repair_snapshots_result sres = { 0 };
 	bool forget = false;
 	struct repo_repair_result res = { 0 };
@@ -26,7 +23,7 @@ int cmd_repair(struct cli *c, int argc, char **argv)
 	bool dry_run = false;
 	int ch, rc;
 
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((ch = cli_getopt(c, argc, argv)) != -1) {
 		if (ch == 'n')
 			dry_run = true;
 		else if (ch == 'f')

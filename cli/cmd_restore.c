@@ -10,42 +10,95 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli/progress.h"
 #include "restore/restore.h"
 #include "util/banned.h"
 
 #define MAX_LIST 256
 
+struct restore_ui {
+	struct cli *c;
+	struct cli_progress pr;
+	uint64_t files_total, bytes_total;
+	bool total_known;
+};
+
 static void on_progress(void *ud, const struct restore_progress *p)
 {
-	struct cli *c = ud;
+	struct restore_ui *u = ud;
+	struct cli_progress_state s = {
+		.files_done = p->files_done,
+		.bytes_done = p->bytes_done,
+		.errors = p->errors,
+		.files_total = u->files_total,
+		.bytes_total = u->bytes_total,
+		.total_known = u->total_known,
+	};
 
-	if (c->json)
-		cli_print_json(json_pack("{s:s, s:f, s:I, s:I}", "message_type", "status",
-					 "seconds_elapsed", p->elapsed, "files_restored",
-					 (json_int_t)p->files_done, "bytes_restored",
-					 (json_int_t)p->bytes_done));
+	cli_progress_show(&u->pr, &s,
+			  u->pr.json ? json_pack("{s:I, s:I}", "files_restored",
+						 (json_int_t)p->files_done, "bytes_restored",
+						 (json_int_t)p->bytes_done)
+				     : NULL);
+}
+
+static void on_warn(void *ud, const char *path, int code, const char *msg)
+{
+	struct restore_ui *u = ud;
+
+	cli_warn(u->c, path, code, msg);
+}
+
+static bool on_cancel(void *ud)
+{
+	struct restore_ui *u = ud;
+
+	return cli_cancelled(u->c);
+}
+
+static int run(struct cli *c, struct restore_opts *o, struct restore_result *res, struct err *e)
+{
+	struct restore_ui u = { .c = c };
+	struct repo *r = NULL;
+	int rc;
+
+	cli_progress_init(&u.pr, c);
+	o->ud = &u;
+	o->warn = on_warn;
+	o->cancel = on_cancel;
+	o->progress_ms = cli_progress_ms(&u.pr);
+	o->progress = o->progress_ms ? on_progress : NULL;
+	rc = cli_open_repo(c, e, &r);
+	/* The total comes from the snapshot's trees, walked once before the restore (the
+	 * restore reads them again: trees are small next to the data). */
+	if (rc >= 0 && o->progress)
+		rc = cli_restore_total(r, o, &u.files_total, &u.bytes_total, e);
+	u.total_known = rc >= 0;
+	if (rc >= 0)
+		rc = restore_run(r, o, res, e);
+	if (rc >= 0 && u.pr.tty) {
+		struct cli_progress_state s = { .files_done = res->files, .bytes_done = res->bytes,
+						.files_total = res->files, .bytes_total = res->bytes,
+						.errors = res->errors, .total_known = true,
+						.final = true };
+
+		cli_progress_show(&u.pr, &s, NULL);
+	}
+	repo_free(r);
+	cli_progress_release(&u.pr, c);
+	return rc;
 }
 
 int cmd_restore(struct cli *c, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "target", required_argument, NULL, 't' },
-		{ "include", required_argument, NULL, 'i' },
-		{ "exclude", required_argument, NULL, 'e' },
-		{ "verify", no_argument, NULL, 'V' },
-		{ "threads", required_argument, NULL, 'T' },
-		{ "no-owner", no_argument, NULL, 'O' },
-		{ 0 },
-	};
 	const char *inc[MAX_LIST], *exc[MAX_LIST];
-	struct restore_opts o = { .includes = inc, .excludes = exc, .owners = -1, .ud = c };
+	struct restore_opts o = { .includes = inc, .excludes = exc, .owners = -1 };
 	struct restore_result res;
 	struct err e = ERR_INIT;
-	struct repo *r = NULL;
 	char *spec = NULL, *colon;
 	int ch, rc;
 
-	while ((ch = getopt_long(argc, argv, "t:", opts, NULL)) != -1) {
+	while ((ch = cli_getopt(c, argc, argv)) != -1) {
 		switch (ch) {
 		case 't':
 			o.target = optarg;
@@ -67,6 +120,9 @@ int cmd_restore(struct cli *c, int argc, char **argv)
 		case 'O':
 			o.owners = 0;
 			break;
+		case 'k':
+			o.keep_going = true;
+			break;
 		default:
 			return cli_fail(c, &e, err_set(&e, -EINVAL, "restore: bad arguments"));
 		}
@@ -83,14 +139,8 @@ int cmd_restore(struct cli *c, int argc, char **argv)
 		o.subdir = colon + 1;
 	}
 	o.snapshot = spec;
-	o.warn = cli_warn;
-	o.progress = on_progress;
-	o.cancel = cli_cancelled;
 	cli_catch_signals();
-	rc = cli_open_repo(c, &e, &r);
-	if (rc >= 0)
-		rc = restore_run(r, &o, &res, &e);
-	repo_free(r);
+	rc = run(c, &o, &res, &e);
 	free(spec);
 	if (rc < 0)
 		return cli_fail(c, &e, rc);

@@ -36,7 +36,6 @@ static int load(struct repo *r, int argc, char **argv, struct snapshot **ret, si
 
 int cmd_stats(struct cli *c, int argc, char **argv)
 {
-	static const struct option opts[] = { { "mode", required_argument, NULL, 'm' }, { 0 } };
 	enum repo_stats_mode m = REPO_STATS_RESTORE_SIZE;
 	struct repo_stats st = { 0 };
 	struct snapshot *v = NULL;
@@ -45,7 +44,7 @@ int cmd_stats(struct cli *c, int argc, char **argv)
 	size_t n = 0;
 	int ch, rc;
 
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((ch = cli_getopt(c, argc, argv)) != -1) {
 		if (ch != 'm')
 			return EXIT_USAGE;
 		if (!strcmp(optarg, "restore-size"))

@@ -9,14 +9,13 @@
 
 int cmd_unlock(struct cli *c, int argc, char **argv)
 {
-	static const struct option opts[] = { { "remove-all", no_argument, NULL, 'a' }, { 0 } };
 	struct err e = ERR_INIT;
 	struct repo *r = NULL;
 	bool all = false;
 	ssize_t n;
 	int ch, rc;
 
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((ch = cli_getopt(c, argc, argv)) != -1) {
 		if (ch != 'a')
 			return EXIT_USAGE;
 		all = true;

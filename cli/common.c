@@ -13,6 +13,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "cli/output.h"
 #include "util/banned.h"
 #include "util/fsutil.h"
 #include "util/log.h"
@@ -61,7 +62,14 @@ int cli_exit_code(int code)
 
 int cli_fail(const struct cli *c, const struct err *e, int code)
 {
-	const char *msg = e && e->msg[0] ? e->msg : strerror(code < 0 ? -code : code);
+	const char *raw = e && e->msg[0] ? e->msg : strerror(code < 0 ? -code : code);
+	char msg[sizeof(e->msg) * 4 + 1];
+
+	/* Messages name paths and arguments: escaped, so none reaches a terminal raw and
+	 * JSON always gets valid UTF-8 (jansson refuses anything else: the line would be
+	 * lost). */
+	cli_escape(raw, strlen(raw), msg, sizeof(msg));
+	cli_progress_clear((struct cli *)c);
 
 	if (c && c->json) {
 		json_t *o = json_pack("{s:s, s:s, s:i}", "message_type", "error", "error", msg,
@@ -112,12 +120,22 @@ bool cli_cancelled(void *ud)
 void cli_warn(void *ud, const char *path, int code, const char *msg)
 {
 	struct cli *c = ud;
+	char esc[CLI_ESC_MAX];
 
-	if (c->json)
-		cli_print_json(json_pack("{s:s, s:s, s:s}", "message_type", "error", "item", path,
-					 "error", msg));
-	else
-		fprintf(stderr, "cairn: warning: %s\n", msg);
+	/* msg names the path too: it is escaped like the path, never shown raw. */
+	cli_escape(msg, strlen(msg), esc, sizeof(esc));
+	/* code 0 is a notice (a mount point kept empty), not a file that failed. */
+	if (c->json) {
+		json_t *o = json_pack("{s:s, s:s}", "message_type", code ? "error" : "notice",
+				      code ? "error" : "message", esc);
+
+		if (o && path)
+			cli_json_bytes(o, "item", path, strlen(path));
+		cli_print_json(o);
+		return;
+	}
+	cli_progress_clear(c);
+	fprintf(stderr, "cairn: %s: %s\n", code ? "warning" : "note", esc);
 }
 
 void cli_password_free(char *p, size_t n)

@@ -1,6 +1,6 @@
 # daemonset module: deployment manifests, and the Kubernetes API-server double
 # (tests/kubeapi/) with its tests. Install script: tests/kubeapi/deps.sh.
-KUBEAPI_FILES = tests/kubeapi/kubeapi.py tests/kubeapi/kinds.py tests/kubeapi/store.py \
+KUBEAPI_FILES = tests/kubeapi/kubeapi.py tests/kubeapi/execws.py tests/kubeapi/kinds.py tests/kubeapi/store.py \
 	tests/kubeapi/objutil.py tests/kubeapi/table.py tests/kubeapi/openapi.py tests/kubeapi/protobuf.py \
 	tests/kubeapi/start.sh tests/kubeapi/stop.sh tests/kubeapi/deps.sh \
 	tests/kubeapi/README.md tests/kubeapi/selftest.py tests/e2e/kubeapi-lib.sh

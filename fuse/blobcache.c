@@ -4,11 +4,11 @@
 #include "fuse/snapfs-internal.h"
 
 #include <errno.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "util/banned.h"
+#include "util/wq.h"
 
 enum cblob_state { CB_LOADING, CB_READY, CB_FAILED };
 
@@ -28,18 +28,13 @@ struct cblob {
 struct blobcache {
 	pthread_mutex_t lock;
 	pthread_cond_t loaded; /* some LOADING entry changed state */
-	pthread_cond_t queued; /* prefetch queue gained an id, or stopping */
 	struct cblob **bucket;
 	size_t n_bucket, count;
 	struct cblob lru;
 	size_t bytes, max;
 	blobcache_fetch_fn fetch;
 	void *ud;
-	uint8_t queue[PREFETCH_QUEUE][ID_BYTES];
-	size_t qhead, qlen;
-	pthread_t worker[BLOBCACHE_MAX_WORKERS];
-	size_t n_worker;
-	bool stopping;
+	struct wq *prefetch; /* items are ids; NULL without workers */
 	struct blobcache_stats stats;
 };
 
@@ -245,49 +240,34 @@ void blobcache_put(struct blobcache *c, struct cblob *b)
 
 void blobcache_prefetch(struct blobcache *c, const uint8_t id[ID_BYTES])
 {
+	if (!c->prefetch)
+		return;
 	pthread_mutex_lock(&c->lock);
-	/* A full queue drops the hint: prefetching is an optimisation, never a debt. */
-	if (c->n_worker > 0 && !c->stopping && c->qlen < PREFETCH_QUEUE && !find(c, id)) {
-		memcpy(c->queue[(c->qhead + c->qlen) % PREFETCH_QUEUE], id, ID_BYTES);
-		c->qlen++;
+	/* A full queue drops the hint (timeout 0): prefetching is an optimisation, never a
+	 * debt. The queue's lock nests inside ours and workers never take them the other
+	 * way round. */
+	if (!find(c, id) && wq_push(c->prefetch, id, 0, 0) == 0)
 		c->stats.prefetches++;
-		pthread_cond_signal(&c->queued);
-	}
 	pthread_mutex_unlock(&c->lock);
 }
 
-static void *worker_main(void *arg)
+static int prefetch_one(void *ud, void *tls, void *item, struct err *e)
 {
-	struct blobcache *c = arg;
+	struct blobcache *c = ud;
+	struct cblob *b = NULL;
 
-	pthread_mutex_lock(&c->lock);
-	for (;;) {
-		uint8_t id[ID_BYTES];
-		struct cblob *b = NULL;
-		struct err e = ERR_INIT;
-
-		while (!c->stopping && c->qlen == 0)
-			pthread_cond_wait(&c->queued, &c->lock);
-		if (c->stopping)
-			break;
-		memcpy(id, c->queue[c->qhead], ID_BYTES);
-		c->qhead = (c->qhead + 1) % PREFETCH_QUEUE;
-		c->qlen--;
-		pthread_mutex_unlock(&c->lock);
-		/* Errors are left for the reader that needs the blob to meet and report. */
-		if (blobcache_get(c, id, &b, &e) == 0)
-			blobcache_put(c, b);
-		pthread_mutex_lock(&c->lock);
-	}
-	pthread_mutex_unlock(&c->lock);
-	return NULL;
+	(void)tls;
+	/* Errors are left for the reader that needs the blob to meet and report. */
+	if (blobcache_get(c, item, &b, e) == 0)
+		blobcache_put(c, b);
+	return 0;
 }
 
 int blobcache_new(size_t max_bytes, size_t workers, blobcache_fetch_fn fetch, void *ud,
                   struct blobcache **ret)
 {
 	struct blobcache *c = calloc(1, sizeof(*c));
-	sigset_t all, old;
+	struct err e = ERR_INIT;
 	int r = -ENOMEM;
 
 	if (!c)
@@ -296,7 +276,6 @@ int blobcache_new(size_t max_bytes, size_t workers, blobcache_fetch_fn fetch, vo
 		workers = BLOBCACHE_MAX_WORKERS;
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->loaded, NULL);
-	pthread_cond_init(&c->queued, NULL);
 	c->lru.prev = c->lru.next = &c->lru;
 	c->max = max_bytes;
 	c->fetch = fetch;
@@ -305,17 +284,20 @@ int blobcache_new(size_t max_bytes, size_t workers, blobcache_fetch_fn fetch, vo
 	c->bucket = calloc(c->n_bucket, sizeof(*c->bucket));
 	if (!c->bucket)
 		goto fail;
-	/* Workers start with every signal blocked: SIGINT/SIGTERM must reach the thread that
-	 * waits in the FUSE loop, or the mount would not notice it should stop. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
 	r = 0;
-	for (; c->n_worker < workers; c->n_worker++) {
-		r = -pthread_create(&c->worker[c->n_worker], NULL, worker_main, c);
-		if (r < 0)
-			break;
+	if (workers) {
+		/* The queue's workers block SIGINT/SIGTERM: they must reach the thread that
+		 * waits in the FUSE loop, or the mount would not notice it should stop. */
+		struct wq_config cfg = {
+			.threads = (unsigned)workers,
+			.item_size = ID_BYTES,
+			.max_items = PREFETCH_QUEUE,
+			.run = prefetch_one,
+			.ud = c,
+		};
+
+		r = wq_new(&cfg, &c->prefetch, &e);
 	}
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (r < 0)
 		goto fail;
 	*ret = c;
@@ -338,17 +320,12 @@ void blobcache_free(struct blobcache *c)
 {
 	if (!c)
 		return;
-	pthread_mutex_lock(&c->lock);
-	c->stopping = true;
-	pthread_cond_broadcast(&c->queued);
-	pthread_mutex_unlock(&c->lock);
-	for (size_t i = 0; i < c->n_worker; i++)
-		pthread_join(c->worker[i], NULL);
+	/* Queued hints are dropped; a prefetch in flight finishes and puts its blob back. */
+	wq_free(c->prefetch);
 	/* Every reader has put its blobs back by now, so everything left is READY and cold. */
 	while (c->lru.next != &c->lru)
 		drop(c, c->lru.next);
 	free(c->bucket);
-	pthread_cond_destroy(&c->queued);
 	pthread_cond_destroy(&c->loaded);
 	pthread_mutex_destroy(&c->lock);
 	free(c);

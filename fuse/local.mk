@@ -16,3 +16,10 @@ tests_unit_test_inode_LDADD = $(CAIRN_LIBS)
 # Real FUSE mounts (root, /dev/fuse, fusermount3: tests/fuse/deps.sh installs the tools).
 TESTS += tests/e2e/fuse-mount.sh
 EXTRA_DIST += tests/e2e/fuse-mount.sh tests/fuse/deps.sh bench/fuse.sh docs/mount.md
+
+# read_open's failure path, with libfuse's reply calls replaced at link time.
+check_PROGRAMS += tests/unit/test-read
+TESTS += tests/unit/test-read
+tests_unit_test_read_LDADD = $(CAIRN_LIBS)
+tests_unit_test_read_LDFLAGS = -Wl,--wrap=fuse_req_userdata -Wl,--wrap=fuse_reply_open \
+	-Wl,--wrap=fuse_reply_err

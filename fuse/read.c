@@ -22,6 +22,17 @@ struct fileh {
 	_Atomic uint64_t next_off; /* where a sequential reader continues */
 };
 
+static void fileh_free(struct snapfs *fs, struct fileh *h)
+{
+	if (!h)
+		return;
+	pthread_mutex_lock(&fs->lock);
+	fs_unpin(fs, h->sn);
+	pthread_mutex_unlock(&fs->lock);
+	extmap_release(&h->map);
+	free(h);
+}
+
 void read_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct snapfs *fs = fuse_req_userdata(req);
@@ -61,8 +72,10 @@ out:
 	/* Snapshot content never changes: keep the page cache across opens. */
 	fi->keep_cache = 1;
 	fi->noflush = 1;
+	/* libfuse frees req with every reply, failed or not: when the kernel refuses this
+	 * one (the opener was interrupted), drop the handle and never touch req again. */
 	if (fuse_reply_open(req, fi) < 0)
-		read_release(req, ino, fi);
+		fileh_free(fs, h);
 }
 
 void read_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -71,13 +84,7 @@ void read_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct fileh *h = (struct fileh *)(uintptr_t)fi->fh;
 
 	(void)ino;
-	if (h) {
-		pthread_mutex_lock(&fs->lock);
-		fs_unpin(fs, h->sn);
-		pthread_mutex_unlock(&fs->lock);
-		extmap_release(&h->map);
-		free(h);
-	}
+	fileh_free(fs, h);
 	fuse_reply_err(req, 0);
 }
 

@@ -1,6 +1,7 @@
 /* Owns the transport to the API server: one curl handle per client, TLS settings from the
  * kube_config, the bearer token (re-read when its file changes), status -> errno mapping. */
 #include "kube/kube.h"
+#include "kube/kube-internal.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -347,4 +348,28 @@ fail:
 	curl_slist_free_all(hdrs);
 	buf_release(&s.errbody);
 	return r;
+}
+
+int kube_connect_raw(struct kube *k, const char *path, CURL **ret, const char **ret_token,
+		     const char **ret_host, struct err *e)
+{
+	const char *s = k->cfg->server;
+	CURLcode cc;
+	int r;
+
+	r = kube_prepare(k, path, true, e);
+	if (r < 0)
+		return r;
+	/* The upgrade is spoken by hand: libcurl 7.88 has no websocket client, but it does
+	 * give a connected, verified TLS stream. */
+	curl_easy_setopt(k->curl, CURLOPT_CONNECT_ONLY, 1L);
+	cc = curl_easy_perform(k->curl);
+	if (cc != CURLE_OK)
+		return err_set(e, -EHOSTDOWN, "cannot reach the API server: %s",
+			       k->errbuf[0] ? k->errbuf : curl_easy_strerror(cc));
+	s += strncmp(s, "https://", 8) == 0 ? 8 : strncmp(s, "http://", 7) == 0 ? 7 : 0;
+	*ret = k->curl;
+	*ret_token = k->token;
+	*ret_host = s;
+	return 0;
 }

@@ -96,6 +96,29 @@ typedef bool (*kube_stop_fn)(void *ud);
 int kube_stream(struct kube *k, const char *path, kube_data_fn fn, void *ud, kube_stop_fn stop,
                 void *stop_ud, struct err *e) _must_check_;
 
+/* ---- pods/exec (exec.c) ---- */
+
+struct kube_exec_params {
+	const char *ns, *pod, *container; /* container NULL or "": the pod's only one */
+	const char *const *argv;
+	size_t argc;
+	unsigned timeout_sec; /* 0: no limit */
+	kube_data_fn out;     /* stdout bytes as they arrive; NULL drops them */
+	void *out_ud;
+	kube_data_fn err; /* stderr bytes */
+	void *err_ud;
+	kube_stop_fn stop; /* polled at least once a second; may be NULL */
+	void *stop_ud;
+};
+
+/* Run argv in a container of a pod through the pods/exec subresource (a websocket,
+ * v5.channel.k8s.io or v4.channel.k8s.io, as kubectl 1.30+). ret_exit gets the command's
+ * exit status (0 .. 255). -ETIMEDOUT, -ECANCELED, -EHOSTDOWN (transport), -EPROTO (the
+ * server refused: no such pod or container, bad reply), or the first negative return
+ * of out/err. */
+int kube_exec(struct kube *k, const struct kube_exec_params *p, int *ret_exit, struct err *e)
+	_must_check_;
+
 /* Percent-encode a query value into out (bounded); -ENAMETOOLONG when it does not fit. */
 int kube_query_escape(const char *in, char *out, size_t n) _must_check_;
 

@@ -2,8 +2,11 @@
  * Only files with nlink > 1 enter it, so it grows with hardlinks, not with files. */
 #include "restore/restore-internal.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "util/banned.h"
 
@@ -26,7 +29,8 @@ static int grow(struct hardlinks *h)
 
 		if (!h->v[i].path)
 			continue;
-		for (j = slot(&n, h->v[i].dev, h->v[i].inode); n.v[j].path; j = (j + 1) & (n.cap - 1))
+		for (j = slot(&n, h->v[i].dev, h->v[i].inode); n.v[j].path;
+		     j = (j + 1) & (n.cap - 1))
 			;
 		n.v[j] = h->v[i];
 	}
@@ -54,6 +58,29 @@ const char *rs_link_seen(struct hardlinks *h, const struct node *n, const char *
 		h->n++;
 	}
 	return NULL;
+}
+
+int rs_link_make(struct rs *s, const char *first, int dirfd, const char *name)
+{
+	char parent[sizeof(s->path)];
+	const char *base = strrchr(first, '/');
+	int pfd = -1, rc;
+
+	/* first is "/a/b/c" from the walker: its folders are resolved beneath the target
+	 * again, never through a symlink someone put there since. */
+	if (!base || (size_t)(base - first) >= sizeof(parent))
+		return -EINVAL;
+	memcpy(parent, first + 1, (size_t)(base - first));
+	parent[base - first - (base > first ? 1 : 0)] = 0;
+	if (parent[0]) {
+		pfd = rs_open_beneath(s->target_fd, parent, O_PATH | O_DIRECTORY);
+		if (pfd < 0)
+			return pfd;
+	}
+	rc = linkat(pfd >= 0 ? pfd : s->target_fd, base + 1, dirfd, name, 0) < 0 ? -errno : 0;
+	if (pfd >= 0)
+		close(pfd);
+	return rc;
 }
 
 void rs_links_release(struct hardlinks *h)

@@ -1,3 +1,17 @@
 noinst_LIBRARIES += restore/libcairn_restore.a
 restore_libcairn_restore_a_SOURCES = restore/restore.h restore/restore-internal.h restore/restore.c \
-	restore/hardlink.c restore/meta.c restore/pool.c restore/verify.c
+	restore/dir.c restore/hardlink.c restore/meta.c restore/name.c restore/pool.c \
+	restore/verify.c
+
+# Restore against forged and damaged repositories (forge writes snapshots with names a
+# backup never makes).
+check_PROGRAMS += tests/tools/forge
+tests_tools_forge_LDADD = $(CAIRN_LIBS)
+TESTS += tests/e2e/restore-names.sh tests/e2e/restore-partial.sh
+EXTRA_DIST += tests/e2e/restore-names.sh tests/e2e/restore-partial.sh
+RESTORE_UNIT_TESTS = tests/unit/test-restore-fail tests/unit/test-restore-special
+check_PROGRAMS += $(RESTORE_UNIT_TESTS)
+TESTS += $(RESTORE_UNIT_TESTS)
+tests_unit_test_restore_fail_LDADD = $(CAIRN_LIBS)
+tests_unit_test_restore_special_LDADD = $(CAIRN_LIBS)
+EXTRA_DIST += tests/unit/test-restore-fixture.h

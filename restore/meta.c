@@ -20,41 +20,90 @@ static void times_of(const struct node *n, struct timespec ts[2])
 	ts[1].tv_nsec = n->mtime_nsec;
 }
 
+static int lsetxattr_at(int dirfd, const char *name, const struct xattr *x)
+{
+	char p[64 + NAME_MAX + 1];
+
+	snprintf(p, sizeof(p), "/proc/self/fd/%d/%s", dirfd, name);
+	return lsetxattr(p, x->name, x->value, x->len, 0);
+}
+
 void rs_apply_fd(struct rs *s, int fd, const struct node *n, const char *path)
 {
 	struct timespec ts[2];
 
 	if (s->owners && fchown(fd, n->uid, n->gid) < 0)
-		rs_warn(s, -errno, "%s: cannot set owner: %s", path, strerror(errno));
+		rs_warn(s, path, -errno, "%s: cannot set owner: %s", path, strerror(errno));
 	if (fchmod(fd, n->mode & 07777) < 0)
-		rs_warn(s, -errno, "%s: cannot set mode: %s", path, strerror(errno));
+		rs_warn(s, path, -errno, "%s: cannot set mode: %s", path, strerror(errno));
 	for (size_t i = 0; i < n->n_xattrs; i++)
 		if (fsetxattr(fd, n->xattrs[i].name, n->xattrs[i].value, n->xattrs[i].len, 0) < 0)
-			rs_warn(s, -errno, "%s: cannot set xattr %s: %s", path, n->xattrs[i].name,
-				strerror(errno));
+			rs_warn(s, path, -errno, "%s: cannot set xattr %s: %s", path,
+			        n->xattrs[i].name, strerror(errno));
 	times_of(n, ts);
 	if (futimens(fd, ts) < 0)
-		rs_warn(s, -errno, "%s: cannot set times: %s", path, strerror(errno));
+		rs_warn(s, path, -errno, "%s: cannot set times: %s", path, strerror(errno));
 }
 
-void rs_apply_at(struct rs *s, int dirfd, const char *name, const struct node *n,
-		 const char *path)
+static mode_t kind_of(enum node_type t)
 {
-	char proc[64 + 4096];
-	struct timespec ts[2];
-	bool link = n->type == NODE_SYMLINK;
+	switch (t) {
+	case NODE_SYMLINK:
+		return S_IFLNK;
+	case NODE_FIFO:
+		return S_IFIFO;
+	case NODE_CHR:
+		return S_IFCHR;
+	case NODE_BLK:
+		return S_IFBLK;
+	case NODE_SOCK:
+		return S_IFSOCK;
+	default:
+		return 0;
+	}
+}
 
-	if (s->owners && fchownat(dirfd, name, n->uid, n->gid, AT_SYMLINK_NOFOLLOW) < 0)
-		rs_warn(s, -errno, "%s: cannot set owner: %s", path, strerror(errno));
+/* Anyone who can write the target may swap the name for a symlink between its creation
+ * and here, so nothing below resolves the name again: everything goes through one
+ * O_PATH fd, and the /proc path of that fd (which chmod and setxattr follow to the
+ * inode itself) is used only once fstat proved the inode is not a symlink. */
+void rs_apply_at(struct rs *s, int dirfd, const char *name, const struct node *n, const char *path)
+{
+	char proc[64];
+	struct timespec ts[2];
+	struct stat st;
+	bool link = n->type == NODE_SYMLINK;
+	int fd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0) {
+		rs_warn(s, path, -errno, "%s: cannot set metadata: %s", path, strerror(errno));
+		return;
+	}
+	if (fstat(fd, &st) < 0 || (st.st_mode & S_IFMT) != kind_of(n->type)) {
+		rs_warn(s, path, -EEXIST, "%s: replaced while being restored; metadata not set",
+		        path);
+		goto done;
+	}
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if (s->owners && fchownat(fd, "", n->uid, n->gid, AT_EMPTY_PATH) < 0)
+		rs_warn(s, path, -errno, "%s: cannot set owner: %s", path, strerror(errno));
 	/* Symlink modes are fixed by the kernel; there is nothing to apply. */
-	if (!link && fchmodat(dirfd, name, n->mode & 07777, 0) < 0)
-		rs_warn(s, -errno, "%s: cannot set mode: %s", path, strerror(errno));
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d/%s", dirfd, name);
-	for (size_t i = 0; i < n->n_xattrs; i++)
-		if (lsetxattr(proc, n->xattrs[i].name, n->xattrs[i].value, n->xattrs[i].len, 0) < 0)
-			rs_warn(s, -errno, "%s: cannot set xattr %s: %s", path, n->xattrs[i].name,
-				strerror(errno));
+	if (!link && chmod(proc, n->mode & 07777) < 0)
+		rs_warn(s, path, -errno, "%s: cannot set mode: %s", path, strerror(errno));
+	for (size_t i = 0; i < n->n_xattrs; i++) {
+		const struct xattr *x = &n->xattrs[i];
+		/* A symlink's own xattrs: lsetxattr on the name does not follow it. */
+		int r = link ? lsetxattr_at(dirfd, name, x)
+		             : setxattr(proc, x->name, x->value, x->len, 0);
+
+		if (r < 0)
+			rs_warn(s, path, -errno, "%s: cannot set xattr %s: %s", path, x->name,
+			        strerror(errno));
+	}
 	times_of(n, ts);
-	if (utimensat(dirfd, name, ts, AT_SYMLINK_NOFOLLOW) < 0)
-		rs_warn(s, -errno, "%s: cannot set times: %s", path, strerror(errno));
+	if ((link ? utimensat(dirfd, name, ts, AT_SYMLINK_NOFOLLOW)
+	          : utimensat(AT_FDCWD, proc, ts, 0)) < 0)
+		rs_warn(s, path, -errno, "%s: cannot set times: %s", path, strerror(errno));
+done:
+	close(fd);
 }

@@ -1,18 +1,33 @@
 /* State shared between the restore/ files. */
 #pragma once
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <time.h>
 
 #include "restore/restore.h"
 
-/* A file whose content is being written by the workers; the last job applies its
- * metadata and closes it. */
+/* A folder that files are being finished in. The walker holds one reference while it is
+ * inside, each unfinished file one more: the last to let go applies the folder's metadata,
+ * so a late rename cannot move its mtime and a read-only mode cannot block the rename. */
+struct rdir {
+	int fd;
+	atomic_int refs;
+	struct node meta; /* type NODE_DIR when metadata is to be applied, content freed */
+	char *path;       /* for messages */
+};
+
+/* A file whose content is being written by the workers under a temporary name; the last
+ * job applies its metadata and renames it into place, or removes it when a blob failed. */
 struct rfile {
 	int fd;
 	atomic_int pending;
+	atomic_bool bad;  /* some content is missing: the file must not appear */
+	struct err why;   /* the first reason, guarded by the rs lock */
+	struct rdir *dir; /* a reference, dropped when the file is finished */
 	struct node meta; /* content freed; metadata to apply at the end */
-	char *path;       /* for messages */
+	char *path;       /* relative to the target, for messages (the worker's own copy) */
+	char tmp[NAME_MAX + 1];
 };
 
 struct rjob {
@@ -26,7 +41,7 @@ struct hardlinks {
 	struct hl_entry {
 		uint64_t dev, inode;
 		char *path; /* relative to the target */
-	} *v;
+	} * v;
 	size_t cap, n;
 };
 
@@ -38,40 +53,72 @@ struct rs {
 	int target_fd;
 	bool owners;
 
-	pthread_mutex_t lock; /* guards ring, n, head, err */
-	pthread_cond_t not_full, not_empty;
+	pthread_mutex_t lock; /* guards ring, n, head, closed, fail, live, running */
+	pthread_cond_t not_full, not_empty, idle;
 	struct rjob *ring;
 	size_t cap, head, n;
 	bool closed;
 	pthread_t *workers;
-	int n_workers;
-	struct err fail;
-	atomic_bool failed;
-	atomic_uint_fast64_t bytes, files, errors;
+	int n_workers, running;
+	size_t live;        /* files not yet finished */
+	struct err fail;    /* the first fatal error */
+	atomic_bool failed; /* stop: a fatal error or a cancel; workers skip what is left */
+	atomic_uint_fast64_t bytes, files, dirs, errors;
+	atomic_uint seq; /* temporary names for files whose own name is too long */
 
 	struct hardlinks links;
 	struct timespec start, last;
-	char path[16384]; /* relative path of the entry being restored */
+	char path[16384]; /* relative path of the entry being restored (walker thread only) */
 	size_t path_len;
 };
 
 /* pool.c */
 int rs_workers_start(struct rs *s, int n) _must_check_;
+/* Wait for every queued job (polling cancel), join the workers; the first fatal error. */
 int rs_workers_stop(struct rs *s) _must_check_;
 int rs_submit(struct rs *s, const struct rjob *j) _must_check_;
+/* Wait until no file is unfinished (a hardlink to one that is). */
+void rs_drain(struct rs *s);
+/* true when the restore must stop: a fatal error latched, or the caller cancelled (latched
+ * as -ECANCELED). Polled by the walker between entries and by workers between blobs. */
+bool rs_stopping(struct rs *s);
 void rs_file_done(struct rs *s, struct rfile *f);
+void rs_file_bad(struct rs *s, struct rfile *f, int code, const char *fmt, ...) _printf_(4, 5);
+/* Latch the first fatal error; the restore stops unless keep_going. */
 void rs_fail(struct rs *s, int code, const char *fmt, ...) _printf_(3, 4);
-void rs_warn(struct rs *s, int code, const char *fmt, ...) _printf_(3, 4);
+/* A warning about path (relative to the target; never the walker's live buffer from a
+ * worker). Counted as an error. */
+void rs_warn(struct rs *s, const char *path, int code, const char *fmt, ...) _printf_(4, 5);
+
+/* dir.c */
+struct rdir *rs_dir_new(struct rs *s, int fd, const struct node *meta, const char *path);
+void rs_dir_put(struct rs *s, struct rdir *d);
+
+/* name.c */
+/* A name a tree may hold: not empty, not "." or "..", no '/' and no NUL inside. */
+bool rs_name_ok(const struct node *n);
+/* The name with control bytes, '\' and non-ASCII escaped as \xNN, for messages. */
+void rs_name_show(const char *p, size_t n, char *out, size_t max);
+/* Open path (relative, validated components) beneath dirfd without following any symlink
+ * or magic link: openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS),
+ * or a component-by-component O_NOFOLLOW walk where openat2 is missing. fd or -errno. */
+int rs_open_beneath(int dirfd, const char *path, int flags);
+/* ".name.cairn-partial" for attempt 0, else (or when too long) ".cairn-partial.PID.N":
+ * created with O_EXCL, so a name that exists (the snapshot's own) moves on to the next. */
+void rs_temp_name(struct rs *s, const struct node *n, int attempt, char out[NAME_MAX + 1]);
 
 /* meta.c */
-/* Apply owner, mode, xattrs and times to an open fd (files) or dirfd/name (others). */
+/* Apply owner, mode, xattrs and times to an open regular file or folder. */
 void rs_apply_fd(struct rs *s, int fd, const struct node *n, const char *path);
-void rs_apply_at(struct rs *s, int dirfd, const char *name, const struct node *n,
-		 const char *path);
+/* The same for the special file or symlink just made at dirfd/name, through an O_PATH fd
+ * after checking that name is still what was made (not a swapped-in symlink). */
+void rs_apply_at(struct rs *s, int dirfd, const char *name, const struct node *n, const char *path);
 
 /* hardlink.c */
 /* Path of the first restored link of (dev, inode), or NULL after recording path. */
 const char *rs_link_seen(struct hardlinks *h, const struct node *n, const char *path);
+/* Link dirfd/name to first (a path from rs_link_seen), resolved beneath the target. */
+int rs_link_make(struct rs *s, const char *first, int dirfd, const char *name) _must_check_;
 void rs_links_release(struct hardlinks *h);
 
 /* verify.c */

@@ -17,27 +17,55 @@
 #include "util/banned.h"
 #include "util/fsutil.h"
 
-/* One folder level of the walk; fd is -1 until something inside needs it. */
+/* One folder level of the walk; d is NULL until something inside needs the folder. */
 struct level {
 	struct level *up;
 	const char *name;
 	const struct node *meta; /* NULL for the target itself */
-	int fd;
+	struct rdir *d;
 };
+
+/* "/a/b" of a level: folders are made lazily, when the walker may be deeper already. */
+static size_t level_path(const struct level *l, char *out, size_t max)
+{
+	size_t n;
+	int k;
+
+	if (!l->up) {
+		out[0] = 0;
+		return 0;
+	}
+	n = level_path(l->up, out, max);
+	k = snprintf(out + n, max - n, "/%s", l->name);
+	return k < 0 || (size_t)k >= max - n ? n : n + (size_t)k;
+}
 
 static int level_fd(struct rs *s, struct level *l)
 {
-	int up;
+	char *path;
+	int up, fd;
 
-	if (l->fd >= 0)
-		return l->fd;
+	if (l->d)
+		return l->d->fd;
 	up = level_fd(s, l->up);
 	if (up < 0)
 		return up;
 	if (mkdirat(up, l->name, 0700) < 0 && errno != EEXIST)
 		return -errno;
-	l->fd = openat(up, l->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	return l->fd < 0 ? -errno : l->fd;
+	fd = rs_open_beneath(up, l->name, O_RDONLY | O_DIRECTORY);
+	if (fd < 0)
+		return fd;
+	/* On the heap: level_fd recurses once per folder level. */
+	path = malloc(sizeof(s->path));
+	if (path)
+		level_path(l, path, sizeof(s->path));
+	l->d = path ? rs_dir_new(s, fd, l->meta, path) : NULL;
+	free(path);
+	if (!l->d) {
+		close(fd);
+		return -ENOMEM;
+	}
+	return fd;
 }
 
 static bool match_any(const char *const *globs, size_t n, const char *path, const char *name)
@@ -57,13 +85,13 @@ static void progress(struct rs *s, bool force)
 		return;
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	p.elapsed = (double)(now.tv_sec - s->start.tv_sec) + (now.tv_nsec - s->start.tv_nsec) / 1e9;
-	if (!force && (double)(now.tv_sec - s->last.tv_sec) * 1000 +
-				      (now.tv_nsec - s->last.tv_nsec) / 1e6 <
-			      (s->o->progress_ms ?: 1000))
+	if (!force &&
+	    (double)(now.tv_sec - s->last.tv_sec) * 1000 + (now.tv_nsec - s->last.tv_nsec) / 1e6 <
+	        (s->o->progress_ms ?: 1000))
 		return;
 	s->last = now;
 	p.files_done = atomic_load(&s->files);
-	p.dirs_done = s->res->dirs;
+	p.dirs_done = atomic_load(&s->dirs);
 	p.bytes_done = atomic_load(&s->bytes);
 	p.errors = atomic_load(&s->errors);
 	s->o->progress(s->o->ud, &p);
@@ -78,29 +106,60 @@ static void clear_way(int dirfd, const char *name)
 		unlinkat(dirfd, name, 0);
 }
 
-static int restore_file(struct rs *s, int dirfd, struct node *n)
+/* A new file under a temporary name, O_EXCL: never through a name someone put there. */
+static int create_temp(struct rs *s, struct level *here, const struct node *n,
+                       char tmp[NAME_MAX + 1])
 {
-	struct rfile *f;
+	int dirfd = here->d->fd;
+
+	for (int attempt = 0; attempt < 100; attempt++) {
+		int fd;
+
+		rs_temp_name(s, n, attempt, tmp);
+		fd = openat(dirfd, tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd >= 0 || errno != EEXIST)
+			return fd < 0 ? -errno : fd;
+	}
+	return -EEXIST;
+}
+
+static int restore_file(struct rs *s, struct level *here, struct node *n)
+{
+	struct rfile *f = NULL;
+	struct stat st;
 	uint64_t off = 0;
 	int fd, rc = 0;
 
-	clear_way(dirfd, n->name);
-	fd = openat(dirfd, n->name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	/* Holes come for free: the size is set first and only data extents are written. */
-	if (ftruncate(fd, (off_t)n->size) < 0) {
-		rc = -errno;
-		close(fd);
-		return rc;
-	}
+	/* The rename at the end replaces a file, not a folder: say so before fetching. */
+	if (fstatat(here->d->fd, n->name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode))
+		return -EISDIR;
 	f = calloc(1, sizeof(*f));
 	if (!f || !(f->path = strdup(s->path))) {
 		free(f);
-		close(fd);
 		return -ENOMEM;
 	}
+	fd = create_temp(s, here, n, f->tmp);
+	/* Holes come for free: the size is set first and only data extents are written. */
+	if (fd >= 0 && ftruncate(fd, (off_t)n->size) < 0) {
+		rc = -errno;
+		close(fd);
+		unlinkat(here->d->fd, f->tmp, 0);
+		fd = rc;
+	}
+	if (fd < 0) {
+		free(f->path);
+		free(f);
+		return fd;
+	}
 	f->fd = fd;
+	f->dir = here->d;
+	atomic_fetch_add(&here->d->refs, 1);
+	f->meta = *n;
+	f->meta.content = NULL;
+	f->meta.n_content = 0;
+	pthread_mutex_lock(&s->lock);
+	s->live++;
+	pthread_mutex_unlock(&s->lock);
 	/* One reference for the walker, dropped below, so the file cannot finish early. */
 	atomic_store(&f->pending, 1);
 	for (size_t i = 0; i < n->n_content; i++) {
@@ -109,15 +168,17 @@ static int restore_file(struct rs *s, int dirfd, struct node *n)
 		off += n->content[i].len;
 		if (n->content[i].hole)
 			continue;
+		if (rs_stopping(s)) {
+			rs_file_bad(s, f, -ECANCELED,
+			            "the restore stopped before its content was written");
+			break;
+		}
 		memcpy(j.id, n->content[i].id, ID_BYTES);
 		atomic_fetch_add(&f->pending, 1);
 		rc = rs_submit(s, &j);
 		if (rc < 0)
 			break;
 	}
-	f->meta = *n;
-	f->meta.content = NULL;
-	f->meta.n_content = 0;
 	free(n->content);
 	memset(n, 0, sizeof(*n)); /* ownership of the metadata moved to f */
 	s->res->bytes += off;
@@ -127,20 +188,26 @@ static int restore_file(struct rs *s, int dirfd, struct node *n)
 
 static int restore_special(struct rs *s, int dirfd, const struct node *n)
 {
+	mode_t perm = n->mode & 07777;
 	int rc = 0;
 
 	clear_way(dirfd, n->name);
+	/* mknodat/mkfifoat/symlinkat fail on an existing name: nothing is followed. */
 	switch (n->type) {
 	case NODE_SYMLINK:
 		rc = symlinkat(n->target ? n->target : "", dirfd, n->name);
 		break;
 	case NODE_FIFO:
-		rc = mkfifoat(dirfd, n->name, n->mode & 07777);
+		rc = mkfifoat(dirfd, n->name, perm);
 		break;
 	case NODE_CHR:
+		rc = mknodat(dirfd, n->name, S_IFCHR | perm, (dev_t)n->rdev);
+		break;
 	case NODE_BLK:
+		rc = mknodat(dirfd, n->name, S_IFBLK | perm, (dev_t)n->rdev);
+		break;
 	case NODE_SOCK:
-		rc = mknodat(dirfd, n->name, n->mode, (dev_t)n->rdev);
+		rc = mknodat(dirfd, n->name, S_IFSOCK | perm, 0);
 		break;
 	default:
 		return -EINVAL;
@@ -150,6 +217,26 @@ static int restore_special(struct rs *s, int dirfd, const struct node *n)
 	rs_apply_at(s, dirfd, n->name, n, s->path);
 	s->res->others++;
 	return 0;
+}
+
+/* A second name of a file restored earlier; that one may still be in flight under its
+ * temporary name, so wait for it once before giving up. */
+static int restore_link(struct rs *s, int dirfd, const char *first, const struct node *n)
+{
+	int rc;
+
+	clear_way(dirfd, n->name);
+	rc = rs_link_make(s, first, dirfd, n->name);
+	if (rc == -ENOENT) {
+		rs_drain(s);
+		rc = rs_link_make(s, first, dirfd, n->name);
+	}
+	if (rc == -ENOENT)
+		rs_warn(s, s->path, rc, "%s: not restored: its other name %s was not restored",
+		        s->path, first);
+	else if (rc >= 0)
+		s->res->files++;
+	return rc == -ENOENT ? 0 : rc;
 }
 
 static int restore_dir(struct rs *s, struct level *here, const struct node *dir, bool selected);
@@ -167,16 +254,13 @@ static int restore_entry(struct rs *s, struct level *here, struct node *n, bool 
 	else if (!o->n_includes)
 		selected = true;
 	if (n->type == NODE_DIR) {
-		struct level sub = { .up = here, .name = n->name, .meta = n, .fd = -1 };
+		struct level sub = { .up = here, .name = n->name, .meta = n };
 
 		rc = restore_dir(s, &sub, n, selected);
-		if (rc >= 0 && selected && sub.fd < 0)
+		if (rc >= 0 && selected && !sub.d)
 			rc = level_fd(s, &sub); /* an empty folder is restored too */
-		if (sub.fd >= 0) {
-			rs_apply_fd(s, sub.fd, n, s->path);
-			close(sub.fd);
-			s->res->dirs++;
-		}
+		/* Its metadata lands when its last file is finished. */
+		rs_dir_put(s, sub.d);
 		return rc < 0 ? rc : 0;
 	}
 	if (!selected)
@@ -185,48 +269,89 @@ static int restore_entry(struct rs *s, struct level *here, struct node *n, bool 
 	if (dirfd < 0)
 		return dirfd;
 	first = n->type == NODE_FILE ? rs_link_seen(&s->links, n, s->path) : NULL;
-	if (first) {
-		clear_way(dirfd, n->name);
-		if (linkat(s->target_fd, first + 1, dirfd, n->name, 0) < 0)
-			return -errno;
-		s->res->files++;
-		return 0;
-	}
-	if (n->type == NODE_FILE) {
-		s->res->files++;
-		return restore_file(s, dirfd, n);
-	}
+	if (first)
+		return restore_link(s, dirfd, first, n);
+	if (n->type == NODE_FILE)
+		return restore_file(s, here, n);
 	return restore_special(s, dirfd, n);
+}
+
+/* Appends "/name" to the walker's path, or refuses a name no restore may use: a forged
+ * "..", ".", "" or "a/b" would reach outside the target. */
+static int enter_name(struct rs *s, const struct node *n)
+{
+	char shown[4 * NAME_MAX + 8];
+	size_t saved = s->path_len;
+
+	if (!rs_name_ok(n)) {
+		rs_name_show(n->name ? n->name : "", n->name ? n->name_len : 0, shown,
+		             sizeof(shown));
+		snprintf(s->path + saved, sizeof(s->path) - saved, "/\"%s\"", shown);
+		rs_warn(s, s->path, -EBADMSG,
+		        "%s: not restored: the snapshot holds an invalid name (forged or corrupt)",
+		        s->path);
+		s->path[saved] = 0;
+		return -EBADMSG;
+	}
+	if (saved + 2 + n->name_len >= sizeof(s->path)) {
+		rs_warn(s, s->path, -ENAMETOOLONG, "%s/%s: path too long", s->path, n->name);
+		return -ENAMETOOLONG;
+	}
+	s->path[s->path_len++] = '/';
+	memcpy(s->path + s->path_len, n->name, n->name_len + 1);
+	s->path_len += n->name_len;
+	return 0;
+}
+
+/* Folders hold their names sorted by bytes, each once (docs/format.md); a forged repeat
+ * would race with the first one's late rename. The snapshot root keeps the order of the
+ * backed-up paths, so it is not checked. */
+static bool in_order(const char *prev, size_t prev_len, const struct node *n)
+{
+	size_t l = prev_len < n->name_len ? prev_len : n->name_len;
+	int c = memcmp(prev, n->name, l);
+
+	return c < 0 || (c == 0 && prev_len < n->name_len);
 }
 
 static int restore_dir(struct rs *s, struct level *here, const struct node *dir, bool selected)
 {
-	size_t saved = s->path_len;
+	bool root = dir->name_len == 1 && dir->name[0] == '/';
+	size_t saved = s->path_len, prev_len = 0;
+	char prev[NAME_MAX + 1];
 	struct tree_iter it;
 	struct node n;
 	int rc;
 
 	tree_iter_init(&it, s->repo, dir);
 	while ((rc = tree_iter_next(&it, &n, s->e)) > 0) {
-		if (saved + 2 + n.name_len >= sizeof(s->path)) {
-			rs_warn(s, -ENAMETOOLONG, "%s/%s: path too long", s->path, n.name);
+		if (enter_name(s, &n) < 0) {
 			node_release(&n);
 			continue;
 		}
-		s->path[s->path_len++] = '/';
-		memcpy(s->path + s->path_len, n.name, n.name_len + 1);
-		s->path_len += n.name_len;
+		if (!root && prev_len && !in_order(prev, prev_len, &n)) {
+			rs_warn(
+			    s, s->path, -EBADMSG,
+			    "%s: not restored: the snapshot holds this name twice or out of order (forged or corrupt)",
+			    s->path);
+			node_release(&n);
+			s->path_len = saved;
+			s->path[saved] = 0;
+			continue;
+		}
+		memcpy(prev, n.name, n.name_len);
+		prev_len = n.name_len;
 		rc = restore_entry(s, here, &n, selected);
 		if (rc < 0 && rc != -ENOMEM && rc != -ECANCELED && !s->e->code) {
-			rs_warn(s, rc, "%s: %s", s->path, strerror(-rc));
+			rs_warn(s, s->path, rc, "%s: %s", s->path, strerror(-rc));
 			rc = 0;
 		}
 		node_release(&n);
 		s->path_len = saved;
 		s->path[saved] = 0;
 		progress(s, false);
-		if (rc >= 0 && s->o->cancel && s->o->cancel(s->o->ud))
-			rc = err_set(s->e, -ECANCELED, "restore cancelled");
+		if (rc >= 0 && rs_stopping(s))
+			rc = -ECANCELED; /* the first error (or the cancel) is latched in s->fail */
 		if (rc < 0)
 			break;
 	}
@@ -242,13 +367,13 @@ static int start_node(struct rs *s, const struct snapshot *snap, struct node *re
 }
 
 int restore_run(struct repo *r, const struct restore_opts *o, struct restore_result *ret,
-		struct err *e)
+                struct err *e)
 {
 	struct restore_result res = { 0 };
 	struct rs s = { .repo = r, .o = o, .e = e, .res = &res, .target_fd = -1 };
 	struct snapshot snap = { 0 };
 	struct node start = { 0 };
-	struct level top = { .fd = -1 };
+	struct level top = { 0 };
 	int rc, threads = o->threads > 0 ? o->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
 
 	clock_gettime(CLOCK_MONOTONIC, &s.start);
@@ -271,18 +396,31 @@ int restore_run(struct repo *r, const struct restore_opts *o, struct restore_res
 		rc = err_set(e, -errno, "%s: %s", o->target, strerror(errno));
 		goto fail;
 	}
-	top.fd = s.target_fd;
+	rc = dup(s.target_fd);
+	top.d = rc >= 0 ? rs_dir_new(&s, rc, NULL, "") : NULL;
+	if (!top.d) {
+		if (rc >= 0)
+			close(rc);
+		rc = err_set(e, -ENOMEM, "out of memory");
+		goto fail;
+	}
 	rc = rs_workers_start(&s, threads < 1 ? 1 : threads > 64 ? 64 : threads * 2);
 	if (rc >= 0) {
 		if (start.type == NODE_DIR)
 			rc = restore_dir(&s, &top, &start, false);
+		else if (enter_name(&s, &start) < 0)
+			rc = err_set(e, -EBADMSG, "%s: the snapshot holds an invalid name",
+			             o->subdir);
 		else
 			rc = restore_entry(&s, &top, &start, false);
 	}
+	rs_dir_put(&s, top.d);
 	{
+		/* The first fatal error of the workers (or the cancel) wins over the walker's
+		 * -ECANCELED that only meant "stop". */
 		int wr = rs_workers_stop(&s);
 
-		if (rc >= 0)
+		if (rc >= 0 || (wr < 0 && rc == -ECANCELED))
 			rc = wr;
 	}
 	/* The subdir's own folder metadata lands on the target folder. */
@@ -294,6 +432,8 @@ int restore_run(struct repo *r, const struct restore_opts *o, struct restore_res
 	if (rc < 0)
 		goto fail;
 	progress(&s, true);
+	res.files += atomic_load(&s.files);
+	res.dirs = atomic_load(&s.dirs);
 	res.errors = atomic_load(&s.errors);
 	*ret = res;
 fail:

@@ -17,6 +17,9 @@ struct restore_progress {
 
 typedef void (*restore_progress_fn)(void *ud, const struct restore_progress *p);
 typedef void (*restore_warn_fn)(void *ud, const char *path, int code, const char *msg);
+/* Polled between entries and between blobs, from the calling thread and from the restore
+ * workers: it must be thread-safe and cheap (read an atomic flag). true stops the restore
+ * within one blob fetch per worker; restore_run then returns -ECANCELED. */
 typedef bool (*restore_cancel_fn)(void *ud);
 
 struct restore_opts {
@@ -29,9 +32,14 @@ struct restore_opts {
 	size_t n_includes;
 	const char *const *excludes;
 	size_t n_excludes;
-	bool verify;      /* re-read every restored file and compare with the repository */
-	int owners;       /* 1 restore uid/gid, 0 not, -1 only when running as root */
-	int threads;      /* 0 = number of CPUs */
+	bool verify; /* re-read every restored file and compare with the repository */
+	/* A file whose content cannot be fetched or written is never left behind (it is
+	 * removed and named through warn). By default the first such file stops the restore
+	 * and restore_run returns its error; keep_going restores everything else and
+	 * returns 0 with result.errors counting what was named. */
+	bool keep_going;
+	int owners;  /* 1 restore uid/gid, 0 not, -1 only when running as root */
+	int threads; /* 0 = number of CPUs */
 	unsigned progress_ms;
 	restore_progress_fn progress;
 	restore_warn_fn warn;
@@ -44,4 +52,4 @@ struct restore_result {
 };
 
 int restore_run(struct repo *r, const struct restore_opts *o, struct restore_result *ret,
-		struct err *e) _must_check_;
+                struct err *e) _must_check_;

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -29,18 +30,20 @@ static int verify_hole(struct rs *s, int fd, uint64_t off, uint64_t len, struct 
 		size_t n = end - off < (1u << 20) ? (size_t)(end - off) : (1u << 20);
 
 		if (pread_full(fd, b->p, n, (off_t)off) != (ssize_t)n)
-			return rs_fail(s, -EBADMSG, "verify: %s: short read", s->path), 0;
+			return rs_warn(s, s->path, -EBADMSG, "verify: %s: short read", s->path), 1;
 		for (size_t j = 0; j < n; j++)
 			if (b->p[j]) {
-				rs_fail(s, -EBADMSG, "verify: %s: hole at %llu is not zero", s->path,
-					(unsigned long long)(off + j));
-				return 0;
+				rs_warn(s, s->path, -EBADMSG,
+				        "verify: %s: hole at %llu is not zero", s->path,
+				        (unsigned long long)(off + j));
+				return 1;
 			}
 		off += n;
 	}
 	return 0;
 }
 
+/* 0 when the file matches, 1 when it does not (warned), negative on failure to run. */
 static int verify_file(struct rs *s, int dirfd, const struct node *n, struct buf *b)
 {
 	const struct key *k = repo_key(s->repo);
@@ -48,25 +51,34 @@ static int verify_file(struct rs *s, int dirfd, const struct node *n, struct buf
 	struct stat st;
 	int fd, rc = 0;
 
-	/* O_NOATIME: verifying must not disturb the atimes just restored. */
-	fd = openat(dirfd, n->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
+	/* O_NONBLOCK: a FIFO swapped in for the file must not hang the verify; O_NOATIME:
+	 * verifying must not disturb the atimes just restored. */
+	fd = openat(dirfd, n->name, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
 	if (fd < 0 && errno == EPERM)
-		fd = openat(dirfd, n->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return s->o->n_includes || s->o->n_excludes ? 0 : -errno;
-	if (fstat(fd, &st) < 0 || (uint64_t)st.st_size != n->size) {
-		rs_fail(s, -EBADMSG, "verify: %s: size differs", s->path);
+		fd = openat(dirfd, n->name, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		if (s->o->n_includes || s->o->n_excludes || s->o->keep_going)
+			return 0; /* not selected, or not restored and named already */
+		rs_warn(s, s->path, -errno, "verify: %s: %s", s->path, strerror(errno));
+		return 1;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		rs_warn(s, s->path, -EBADMSG, "verify: %s: not a regular file", s->path);
+		rc = 1;
 		goto done;
 	}
-	for (size_t i = 0; i < n->n_content; i++) {
+	if ((uint64_t)st.st_size != n->size) {
+		rs_warn(s, s->path, -EBADMSG, "verify: %s: size differs", s->path);
+		rc = 1;
+		goto done;
+	}
+	for (size_t i = 0; rc == 0 && i < n->n_content; i++) {
 		const struct extent *x = &n->content[i];
 		uint8_t id[ID_BYTES];
 		ssize_t got;
 
 		if (x->hole) {
 			rc = verify_hole(s, fd, off, x->len, b);
-			if (rc < 0)
-				break;
 			off += x->len;
 			continue;
 		}
@@ -80,26 +92,28 @@ static int verify_file(struct rs *s, int dirfd, const struct node *n, struct buf
 			break;
 		got = pread_full(fd, b->p, (size_t)x->len, (off_t)off);
 		if (got != (ssize_t)x->len) {
-			rs_fail(s, -EBADMSG, "verify: %s: short read at %llu", s->path,
-				(unsigned long long)off);
+			rs_warn(s, s->path, -EBADMSG, "verify: %s: short read at %llu", s->path,
+			        (unsigned long long)off);
+			rc = 1;
 			break;
 		}
 		key_blob_id(k, b->p, (size_t)x->len, id);
 		if (memcmp(id, x->id, ID_BYTES) != 0) {
-			rs_fail(s, -EBADMSG, "verify: %s: content differs at offset %llu", s->path,
-				(unsigned long long)off);
+			rs_warn(s, s->path, -EBADMSG, "verify: %s: content differs at offset %llu",
+			        s->path, (unsigned long long)off);
+			rc = 1;
 			break;
 		}
 		off += x->len;
 	}
-	if (rc >= 0)
+	if (rc == 0)
 		s->res->verified_files++;
 done:
 	close(fd);
 	return rc;
 }
 
-static int verify_dir(struct rs *s, const struct node *dir, int dirfd, struct buf *b)
+static int verify_dir(struct rs *s, const struct node *dir, int dirfd, struct buf *b, uint64_t *bad)
 {
 	size_t saved = s->path_len;
 	struct tree_iter it;
@@ -108,22 +122,26 @@ static int verify_dir(struct rs *s, const struct node *dir, int dirfd, struct bu
 
 	tree_iter_init(&it, s->repo, dir);
 	while ((rc = tree_iter_next(&it, &n, s->e)) > 0) {
-		if (saved + 2 + n.name_len < sizeof(s->path)) {
-			s->path[s->path_len++] = '/';
-			memcpy(s->path + s->path_len, n.name, n.name_len + 1);
-			s->path_len += n.name_len;
+		/* Refused at restore (and warned there): nothing of ours is under that name. */
+		if (!rs_name_ok(&n) || saved + 2 + n.name_len >= sizeof(s->path)) {
+			node_release(&n);
+			continue;
 		}
+		s->path[s->path_len++] = '/';
+		memcpy(s->path + s->path_len, n.name, n.name_len + 1);
+		s->path_len += n.name_len;
+		rc = 0;
 		if (n.type == NODE_FILE) {
 			rc = verify_file(s, dirfd, &n, b);
+			if (rc > 0)
+				(*bad)++;
 		} else if (n.type == NODE_DIR) {
-			int fd = openat(dirfd, n.name,
-					O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
+			int fd = rs_open_beneath(dirfd, n.name, O_RDONLY | O_DIRECTORY | O_NOATIME);
 
-			if (fd < 0 && errno == EPERM)
-				fd = openat(dirfd, n.name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-
+			if (fd == -EPERM)
+				fd = rs_open_beneath(dirfd, n.name, O_RDONLY | O_DIRECTORY);
 			if (fd >= 0) {
-				rc = verify_dir(s, &n, fd, b);
+				rc = verify_dir(s, &n, fd, b, bad);
 				close(fd);
 			}
 		}
@@ -140,19 +158,24 @@ static int verify_dir(struct rs *s, const struct node *dir, int dirfd, struct bu
 int rs_verify(struct rs *s, const struct node *start, int dirfd)
 {
 	struct buf b = BUF_INIT;
+	uint64_t bad = 0;
 	int rc;
 
 	buf_init(&b, REPO_BLOB_MAX);
 	s->path_len = 0;
 	s->path[0] = 0;
-	if (start->type == NODE_DIR)
-		rc = verify_dir(s, start, dirfd, &b);
-	else
+	if (start->type == NODE_DIR) {
+		rc = verify_dir(s, start, dirfd, &b, &bad);
+	} else if (!rs_name_ok(start)) {
+		rc = 0;
+	} else {
+		snprintf(s->path, sizeof(s->path), "/%s", start->name);
 		rc = verify_file(s, dirfd, start, &b);
-	buf_release(&b);
-	if (rc >= 0 && s->fail.code) {
-		*s->e = s->fail;
-		rc = s->fail.code;
+		bad += rc > 0;
 	}
-	return rc;
+	buf_release(&b);
+	if (rc >= 0 && bad)
+		rc = err_set(s->e, -EBADMSG, "verify: %llu files differ from the snapshot",
+		             (unsigned long long)bad);
+	return rc < 0 ? rc : 0;
 }

@@ -35,6 +35,7 @@ from objutil import (ApiError, bad_request, json_patch, merge_patch,  # noqa: E4
                      parse_field_selector, parse_label_selector,
                      strategic_merge_patch)
 from store import Store  # noqa: E402
+import execws  # noqa: E402
 import openapi  # noqa: E402
 import protobuf  # noqa: E402
 import table  # noqa: E402
@@ -172,6 +173,14 @@ class Handler(BaseHTTPRequestHandler):
         self.q = {k: v[-1] for k, v in parse_qs(self.url.query,
                                                 keep_blank_values=True).items()}
         try:
+            parts = [p for p in self.url.path.split("/") if p]
+            if execws.is_exec(self, parts):
+                # A websocket upgrade carries no body; the stream follows the 101.
+                if not self.authorized():
+                    raise ApiError(401, "Unauthorized", "Unauthorized")
+                self.inject()
+                return execws.serve(self, parts[3], parts[5],
+                                    parse_qs(self.url.query, keep_blank_values=True))
             raw = self.read_body()
             if not self.authorized():
                 raise ApiError(401, "Unauthorized", "Unauthorized")

@@ -1,0 +1,100 @@
+/* Owns what a restore may trust of a name: a snapshot is written by every node that holds
+ * the password, so names are checked here and every path is resolved beneath the target. */
+#include "restore/restore-internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "util/banned.h"
+
+bool rs_name_ok(const struct node *n)
+{
+	if (!n->name || !n->name_len || n->name_len > NAME_MAX)
+		return false;
+	if (memchr(n->name, 0, n->name_len) || memchr(n->name, '/', n->name_len))
+		return false;
+	return strcmp(n->name, ".") != 0 && strcmp(n->name, "..") != 0;
+}
+
+void rs_name_show(const char *p, size_t n, char *out, size_t max)
+{
+	size_t o = 0;
+
+	if (!max)
+		return;
+	for (size_t i = 0; i < n && o + 5 < max; i++) {
+		unsigned char c = (unsigned char)p[i];
+
+		if (c < 0x20 || c >= 0x7f || c == '\\')
+			o += (size_t)snprintf(out + o, max - o, "\\x%02x", c);
+		else
+			out[o++] = (char)c;
+	}
+	out[o] = 0;
+}
+
+/* Where openat2 is missing (before Linux 5.6): one validated component at a time, none
+ * of them followed if it is a symlink. */
+static int walk_nofollow(int dirfd, const char *path, int flags)
+{
+	char comp[NAME_MAX + 1];
+	int fd = -1, rc;
+
+	while (*path) {
+		size_t len = strcspn(path, "/");
+		bool last = !path[len];
+		int next;
+
+		if (!len || len > NAME_MAX)
+			goto bad;
+		memcpy(comp, path, len);
+		comp[len] = 0;
+		if (!strcmp(comp, ".") || !strcmp(comp, ".."))
+			goto bad;
+		next = openat(fd >= 0 ? fd : dirfd, comp,
+		              (last ? flags : O_PATH | O_DIRECTORY) | O_NOFOLLOW | O_CLOEXEC);
+		rc = -errno;
+		if (fd >= 0)
+			close(fd);
+		if (next < 0)
+			return rc;
+		fd = next;
+		path += len + !last;
+	}
+	return fd >= 0 ? fd : -EINVAL;
+bad:
+	if (fd >= 0)
+		close(fd);
+	return -EINVAL;
+}
+
+int rs_open_beneath(int dirfd, const char *path, int flags)
+{
+	struct open_how how = {
+		.flags = (uint64_t)(flags | O_NOFOLLOW | O_CLOEXEC),
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+	};
+	long fd = syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+
+	if (fd >= 0)
+		return (int)fd;
+	if (errno != ENOSYS)
+		return -errno;
+	return walk_nofollow(dirfd, path, flags);
+}
+
+void rs_temp_name(struct rs *s, const struct node *n, int attempt, char out[NAME_MAX + 1])
+{
+	int k = -1;
+
+	if (!attempt)
+		k = snprintf(out, NAME_MAX + 1, ".%s.cairn-partial", n->name);
+	if (k < 0 || k > NAME_MAX)
+		snprintf(out, NAME_MAX + 1, ".cairn-partial.%ld.%u", (long)getpid(),
+		         atomic_fetch_add(&s->seq, 1));
+}

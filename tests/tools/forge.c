@@ -1,0 +1,211 @@
+/* forge REPO < SPEC: writes a snapshot whose tree holds exactly the entries of SPEC, names
+ * a backup would never produce included (what anyone with the password can do), through
+ * the public repo API. Prints the snapshot id. Password from CAIRN_PASSWORD.
+ *
+ * SPEC, one entry per line; NAME is %XX-escaped (%2F is '/', %00 NUL), "%" alone is the
+ * empty name:
+ *   dir NAME          a folder; the entries up to the matching "end" are inside it
+ *   end
+ *   file NAME TEXT    a regular file holding TEXT (mode 0644)
+ *   hard NAME INO TEXT  the same with nlink 2 and inode INO (a hardlink group)
+ *   link NAME TARGET  a symlink
+ *   fifo NAME MODE    a FIFO with octal permission bits MODE */
+#include <errno.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "repo/repo.h"
+#include "util/banned.h"
+
+#define LINE_MAX_ 4096
+
+struct forge {
+	struct repo *r;
+	struct err e;
+	unsigned line;
+};
+
+static int unhex(int c)
+{
+	return c >= '0' && c <= '9'   ? c - '0'
+	       : c >= 'a' && c <= 'f' ? c - 'a' + 10
+	       : c >= 'A' && c <= 'F' ? c - 'A' + 10
+	                              : -1;
+}
+
+static int decode_name(const char *in, struct node *n)
+{
+	size_t len = strlen(in), o = 0;
+
+	n->name = malloc(len + 1);
+	if (!n->name)
+		return -ENOMEM;
+	if (!strcmp(in, "%"))
+		len = 0;
+	for (size_t i = 0; i < len; i++) {
+		if (in[i] == '%' && i + 2 < len + 1 && unhex(in[i + 1]) >= 0 &&
+		    unhex(in[i + 2]) >= 0) {
+			n->name[o++] = (char)(unhex(in[i + 1]) << 4 | unhex(in[i + 2]));
+			i += 2;
+		} else {
+			n->name[o++] = in[i];
+		}
+	}
+	n->name[o] = 0;
+	n->name_len = o;
+	return 0;
+}
+
+static void node_base(struct node *n, enum node_type t, uint32_t mode)
+{
+	n->type = t;
+	n->mode = mode;
+	n->uid = 0;
+	n->gid = 0;
+	n->mtime_sec = n->atime_sec = n->ctime_sec = 1700000000;
+	n->nlink = 1;
+}
+
+static int file_content(struct forge *f, struct node *n, const char *text)
+{
+	size_t len = strlen(text);
+
+	n->size = len;
+	if (!len)
+		return 0;
+	n->content = calloc(1, sizeof(*n->content));
+	if (!n->content)
+		return -ENOMEM;
+	n->n_content = 1;
+	n->content[0].len = len;
+	return (int)repo_blob_save(f->r, BLOB_DATA, text, len, n->content[0].id, &f->e);
+}
+
+static int build_dir(struct forge *f, FILE *in, uint8_t ret_id[ID_BYTES], size_t *ret_n);
+
+/* One SPEC line into an encoded node; 1 at "end", 0 otherwise. */
+static int entry(struct forge *f, FILE *in, char *line, struct buf *seg, size_t *count)
+{
+	char *kind, *save = NULL, *name, *a, *b;
+	struct node n = { 0 };
+	int rc;
+
+	kind = strtok_r(line, " \n", &save);
+	if (!kind)
+		return 0;
+	if (!strcmp(kind, "end"))
+		return 1;
+	name = strtok_r(NULL, " \n", &save);
+	a = strtok_r(NULL, " \n", &save);
+	b = strtok_r(NULL, "\n", &save);
+	if (!name)
+		return err_set(&f->e, -EINVAL, "line %u: no name", f->line);
+	rc = decode_name(name, &n);
+	if (rc < 0)
+		goto done;
+	if (!strcmp(kind, "dir")) {
+		node_base(&n, NODE_DIR, S_IFDIR | 0755);
+		n.content = calloc(1, sizeof(*n.content));
+		rc = n.content ? build_dir(f, in, n.content[0].id, &n.content[0].len) : -ENOMEM;
+		n.n_content = 1;
+	} else if (!strcmp(kind, "file")) {
+		node_base(&n, NODE_FILE, S_IFREG | 0644);
+		rc = file_content(f, &n, a ? a : "");
+	} else if (!strcmp(kind, "hard") && a) {
+		node_base(&n, NODE_FILE, S_IFREG | 0644);
+		n.nlink = 2;
+		n.inode = strtoull(a, NULL, 10);
+		n.dev = 1;
+		rc = file_content(f, &n, b ? b : "");
+	} else if (!strcmp(kind, "link") && a) {
+		node_base(&n, NODE_SYMLINK, S_IFLNK | 0777);
+		n.target = strdup(a);
+		n.target_len = strlen(a);
+		rc = n.target ? 0 : -ENOMEM;
+	} else if (!strcmp(kind, "fifo") && a) {
+		node_base(&n, NODE_FIFO, S_IFIFO | (uint32_t)strtoul(a, NULL, 8));
+	} else {
+		rc = err_set(&f->e, -EINVAL, "line %u: unknown entry %s", f->line, kind);
+	}
+	if (rc >= 0)
+		rc = tree_encode_node(seg, &n);
+	if (rc >= 0)
+		(*count)++;
+done:
+	node_release(&n);
+	return rc < 0 ? rc : 0;
+}
+
+static int build_dir(struct forge *f, FILE *in, uint8_t ret_id[ID_BYTES], size_t *ret_n)
+{
+	char line[LINE_MAX_];
+	struct buf seg = BUF_INIT;
+	size_t count = 0;
+	int rc;
+
+	buf_init(&seg, 1u << 24);
+	rc = tree_encode_header(&seg);
+	while (rc >= 0 && fgets(line, sizeof(line), in)) {
+		f->line++;
+		rc = entry(f, in, line, &seg, &count);
+		if (rc == 1)
+			break;
+	}
+	if (rc >= 0)
+		rc = (int)repo_blob_save(f->r, BLOB_TREE, seg.p, seg.len, ret_id, &f->e);
+	*ret_n = count;
+	buf_release(&seg);
+	return rc < 0 ? rc : 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *pw = getenv("CAIRN_PASSWORD");
+	struct forge f = { .e = ERR_INIT };
+	struct snapshot s = { 0 };
+	char *paths[] = { "/forged", NULL }, hex[ID_HEX];
+	struct repo_open_params o = { 0 };
+	int rc;
+
+	if (argc != 2 || !pw) {
+		fprintf(stderr, "usage: CAIRN_PASSWORD=... forge REPO < SPEC\n");
+		return 2;
+	}
+	if (sodium_init() < 0)
+		return 1;
+	o.url = argv[1];
+	o.password = pw;
+	o.password_len = strlen(pw);
+	rc = repo_open(&o, &f.e, &f.r);
+	if (rc >= 0)
+		rc = repo_index_load(f.r, &f.e);
+	s.tree = calloc(1, sizeof(*s.tree));
+	if (rc >= 0)
+		rc = s.tree ? build_dir(&f, stdin, s.tree[0].id, &s.tree[0].len) : -ENOMEM;
+	s.n_tree = 1;
+	s.time_sec = time(NULL);
+	s.hostname = strdup("forge");
+	s.username = strdup("forge");
+	s.program_version = strdup("forge");
+	s.paths = paths;
+	s.n_paths = 1;
+	if (rc >= 0)
+		rc = repo_flush(f.r, &f.e);
+	if (rc >= 0)
+		rc = repo_snapshot_save(f.r, &s, &f.e);
+	if (rc >= 0) {
+		hex_encode(s.id, ID_BYTES, hex);
+		printf("%s\n", hex);
+	} else {
+		fprintf(stderr, "forge: %s (%s)\n", f.e.msg, strerror(-rc));
+	}
+	s.paths = NULL;
+	s.n_paths = 0;
+	snapshot_release(&s);
+	repo_free(f.r);
+	return rc < 0 ? 1 : 0;
+}
