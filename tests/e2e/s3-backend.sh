@@ -95,7 +95,7 @@ run faulty-proxy AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER EXPECT_CA
 	"s3:http://127.0.0.1:$FP/cairn-faults/repo"
 run faulty-proxy-big AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER EXPECT_CAUTION=plain \
 	"$PROG" -x big -o s3.retries=10 -o s3.retry-base-ms=20 -o s3.stall-timeout=2 \
-	"s3:http://127.0.0.1:$FP/cairn-faults/repo"
+	"s3:http://127.0.0.1:$FP/cairn-faults/big"
 kill "$fpid"; fpid=""
 
 # One fault on chosen requests: wrong ETags on lock PUTs, a 301 naming the region, a
