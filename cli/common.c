@@ -260,6 +260,8 @@ int cli_open_repo(struct cli *c, struct err *e, struct repo **ret)
 	o.password_len = n;
 	rc = repo_open(&o, e, ret);
 	cli_password_free(pw, n);
+	if (rc >= 0 && repo_backend(*ret)->caution[0])
+		log_warn("%s", repo_backend(*ret)->caution);
 	/* At open time "missing" can only mean the repository itself: its own exit code. */
 	return rc == -ENOENT ? -ENODEV : rc;
 }

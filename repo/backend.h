@@ -53,6 +53,10 @@ struct backend_ops {
 		    struct err *e);
 	/* Deleting a missing object succeeds. */
 	int (*del)(struct backend *be, enum obj_type t, const char *name, struct err *e);
+	/* n objects of one type at once (S3: one DeleteObjects per 1000). 0 only when every
+	 * one is gone; on failure some may be gone, none is reported gone that is not. */
+	int (*del_many)(struct backend *be, enum obj_type t, const char *const *names, size_t n,
+			struct err *e);
 	/* Every object of a type, in no particular order; names without folder or shard. */
 	int (*list)(struct backend *be, enum obj_type t, backend_list_fn fn, void *ud,
 		    struct err *e);
@@ -72,6 +76,9 @@ struct backend {
 	const struct backend_ops *ops;
 	/* Human-readable location for messages, never holding credentials. */
 	char where[512];
+	/* "" or one line the program shows once when it opens the store: a choice that
+	 * weakens security (TLS not verified, plain HTTP). */
+	char caution[256];
 };
 
 /* Calls through the vtable, so callers name the store once. */
@@ -94,6 +101,11 @@ static inline int backend_del(struct backend *be, enum obj_type t, const char *n
 			      struct err *e)
 {
 	return be->ops->del(be, t, name, e);
+}
+static inline int backend_del_many(struct backend *be, enum obj_type t,
+				   const char *const *names, size_t n, struct err *e)
+{
+	return be->ops->del_many(be, t, names, n, e);
 }
 static inline int backend_list(struct backend *be, enum obj_type t, backend_list_fn fn, void *ud,
 			       struct err *e)
