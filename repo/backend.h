@@ -127,8 +127,8 @@ const char *backend_option(const struct backend_options *o, const char *key);
  * only the local directory store, so it never links against a network client). */
 struct backend_scheme {
 	const char *prefix; /* "s3:" */
-	int (*open)(const char *spec, const struct backend_options *o, struct err *e,
-		    struct backend **ret);
+	int (*open)(const char *spec, const struct backend_options *o, struct backend **ret,
+		    struct err *e);
 };
 #define BACKEND_SCHEMES_MAX 4
 /* -EEXIST when the prefix is taken, -ENOSPC past BACKEND_SCHEMES_MAX. Not thread-safe:
@@ -137,8 +137,8 @@ int backend_register(const struct backend_scheme *s) _must_check_;
 
 /* A registered scheme's prefix selects it; "local:PATH" or a plain path the directory
  * store. */
-int backend_open(const char *url, const struct backend_options *o, struct err *e,
-		 struct backend **ret) _must_check_;
-int backend_local_open(const char *path, const struct backend_options *o, struct err *e,
-		       struct backend **ret) _must_check_;
+int backend_open(const char *url, const struct backend_options *o, struct backend **ret,
+		 struct err *e) _must_check_;
+int backend_local_open(const char *path, const struct backend_options *o, struct backend **ret,
+		       struct err *e) _must_check_;
 void backend_free(struct backend *be);

@@ -377,8 +377,8 @@ static const struct backend_ops local_ops = {
 	.put_new = local_put_new,
 };
 
-int backend_local_open(const char *path, const struct backend_options *o, struct err *e,
-		       struct backend **ret)
+int backend_local_open(const char *path, const struct backend_options *o, struct backend **ret,
+		       struct err *e)
 {
 	struct backend_local *bl;
 	int r;

@@ -436,7 +436,7 @@ static void curl_init_once(void)
 	curl_init_result = curl_global_init(CURL_GLOBAL_ALL);
 }
 
-int s3_open(const char *spec, const struct backend_options *o, struct err *e, struct backend **ret)
+int s3_open(const char *spec, const struct backend_options *o, struct backend **ret, struct err *e)
 {
 	struct s3 *s;
 	int r;

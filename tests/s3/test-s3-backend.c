@@ -326,7 +326,7 @@ static void bad_etag(struct backend *be, const char *direct)
 	   "lock PUT with a wrong ETag fails, copy deleted: %s", e.msg);
 	err_clear(&e);
 	bo.n = n_opts;
-	r = backend_open(direct, &bo, &e, &d);
+	r = backend_open(direct, &bo, &d, &e);
 	if (!ok(r == 0, "open the server directly"))
 		return;
 	is_int(d->ops->stat(d, OBJ_LOCK, name, &size, &e), -ENOENT, "no lock left on the server");
@@ -402,7 +402,7 @@ static struct backend *open_be(const char *url, struct err *e, int *ret)
 	bo.n = n_opts;
 	*ret = s3_register();
 	if (*ret >= 0)
-		*ret = backend_open(url, &bo, e, &be);
+		*ret = backend_open(url, &bo, &be, e);
 	return *ret < 0 ? NULL : be;
 }
 
