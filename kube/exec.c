@@ -450,6 +450,8 @@ int kube_exec(struct kube *k, const struct kube_exec_params *p, int *ret_exit, s
 fail:
 	if (x.ws)
 		wslay_event_context_free(x.ws);
+	if (x.h)
+		kube_raw_close(k);
 	buf_release(&x.status);
 	buf_release(&path);
 	return r;

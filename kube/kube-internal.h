@@ -9,3 +9,5 @@
  * borrowed from k and stay valid until its next request; the handle is k's own. */
 int kube_connect_raw(struct kube *k, const char *path, CURL **ret, const char **ret_token,
                      const char **ret_host, struct err *e) _must_check_;
+/* After exec: drop the upgraded connection (it cannot carry requests again). */
+void kube_raw_close(struct kube *k);

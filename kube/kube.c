@@ -376,3 +376,18 @@ int kube_connect_raw(struct kube *k, const char *path, CURL **ret, const char **
 	*ret_host = s;
 	return 0;
 }
+
+void kube_raw_close(struct kube *k)
+{
+	CURL *fresh = curl_easy_init();
+
+	/* The upgraded connection spoke websocket frames: it can never serve another request,
+	 * and curl would keep it cached. A new handle closes it; if none can be made, the old
+	 * one is reset and kube_request's next call reconnects. */
+	if (fresh) {
+		curl_easy_cleanup(k->curl);
+		k->curl = fresh;
+	} else {
+		curl_easy_setopt(k->curl, CURLOPT_FORBID_REUSE, 1L);
+	}
+}

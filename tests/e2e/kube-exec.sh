@@ -44,6 +44,9 @@ t_cmd "kube_exec: stderr as kubectl saw it" [ "$(head -n1 "$KA_DIR/k.err")" = "$
 t_cmd "kube_exec: the pod's only container without a name; exit 0" [ $? -eq 0 ]
 t_cmd "the command ran in the pod's folder" [ -s "$root/data/stamp" ]
 
+KEXEC_THEN_GET=1 "$KEXEC" "$KUBECONFIG" cairn single "" 30 true 2>"$KA_DIR/e"
+t_ok $? "the same client serves a request after an exec" || t_diag "$KA_DIR/e"
+
 head -c 40M /dev/urandom >"$root/data/big"
 "$KEXEC" "$KUBECONFIG" cairn app app 120 cat data/big >"$KA_DIR/big" 2>"$KA_DIR/e"
 t_cmd "kube_exec: 40 MiB of stdout arrive intact" cmp -s "$root/data/big" "$KA_DIR/big"
