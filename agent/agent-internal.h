@@ -49,6 +49,7 @@ const json_t *kubelet_pod_volume(const json_t *pod, const char *volume);
 #define PVB_LABEL_BACKUP  "cairn.dev/backup-name"
 #define PVB_LABEL_UID     "cairn.dev/backup-uid"
 #define PVB_EMPTY_MESSAGE "volume was empty so no snapshot was taken"
+#define PVB_ANN_PVC_SPEC  "cairn.dev/pvc-spec"
 
 enum pvb_phase {
 	PVB_NEW, /* "" or "New" */
@@ -203,8 +204,11 @@ struct job_volume {
 	size_t n_tags;
 	size_t parent_idx[3]; /* indexes into tagbuf */
 	size_t n_parent_tags;
-	/* Pointers into tagbuf, set by job_volume_bind once the struct stays put. */
-	const char *tags[JOB_MAX_TAGS];
+	/* "pvc-spec=<JSON>": the claim's spec, so a fresh cluster can re-create the claim
+	 * from the repository alone (malloc'ed; NULL for other volumes). */
+	char *pvc_spec;
+	/* Pointers into tagbuf (and pvc_spec), set by job_volume_bind once the struct stays put. */
+	const char *tags[JOB_MAX_TAGS + 1];
 	const char *parent_tags[3];
 };
 void job_volume_bind(struct job_volume *v);
