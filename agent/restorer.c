@@ -133,8 +133,8 @@ int restorer_start(const struct agent_ctx *a, struct restorer **ret, struct err 
 	if (!rs)
 		return -ENOMEM;
 	rs->a = a;
-	snprintf(rs->collection, sizeof(rs->collection), CAIRN_API "/namespaces/%s/podvolumerestores",
-	         a->ns);
+	snprintf(rs->collection, sizeof(rs->collection),
+	         CAIRN_API "/namespaces/%s/podvolumerestores", a->ns);
 	pthread_mutex_init(&rs->lock, NULL);
 	ptab_init(&rs->tab);
 	r = -pthread_create(&rs->watcher, NULL, watch_main, rs);

@@ -211,12 +211,12 @@ static void on_warn(void *ud, const char *path, int code, const char *msg)
 {
 	struct rjob *j = ud;
 
-	log_warn("pvr %s/%s: %s: %s", j->ns, j->name, path, msg);
+	/* The engine's message names the file already. */
+	log_warn("pvr %s/%s: %s", j->ns, j->name, msg);
 	pthread_mutex_lock(&j->wlock);
 	j->n_warn++;
 	/* A full buffer keeps the first warnings; the count says how many there were. */
-	if (!j->warn_full &&
-	    buf_printf(&j->warn, "%s%s: %s", j->warn.len ? "; " : "", path, msg) < 0)
+	if (!j->warn_full && buf_printf(&j->warn, "%s%s", j->warn.len ? "; " : "", msg) < 0)
 		j->warn_full = true;
 	pthread_mutex_unlock(&j->wlock);
 }
@@ -261,7 +261,8 @@ static int target_dir(struct rjob *j, const struct pvr *p, char **ret, struct er
 			err_wrap(e, r, "claim %s/%s", p->pod_ns, claim);
 			goto fail;
 		}
-		pvname = json_string_value(json_object_get(json_object_get(pvc, "spec"), "volumeName"));
+		pvname =
+		    json_string_value(json_object_get(json_object_get(pvc, "spec"), "volumeName"));
 		if (!pvname || !pvname[0]) {
 			r = err_set(e, -EINVAL, "claim %s/%s is not bound", p->pod_ns, claim);
 			goto fail;
@@ -405,8 +406,9 @@ static int open_repo(struct rjob *j, const struct pvr *p, struct repo **ret, boo
 		return repo_open(&op, e, ret);
 	}
 	if (!p->bsl || !p->bsl[0])
-		return err_set(e, -EINVAL, "no repository: the restore names no storage location "
-		                           "and the agent has no --repo");
+		return err_set(e, -EINVAL,
+		               "no repository: the restore names no storage location "
+		               "and the agent has no --repo");
 	snprintf(path, sizeof(path), CAIRN_API "/namespaces/%s/backupstoragelocations/%s", p->ns,
 	         p->bsl);
 	r = kube_get(j->k, path, &bsl, e);
@@ -561,10 +563,8 @@ int rjob_start(const struct agent_ctx *a, const json_t *obj, bool resume, struct
 	j->obj = json_deep_copy(obj);
 	pthread_mutex_init(&j->wlock, NULL);
 	buf_init(&j->warn, RJOB_WARN_MAX);
-	snprintf(j->name, sizeof(j->name), "%s",
-	         json_string_value(json_object_get(meta, "name")));
-	snprintf(j->ns, sizeof(j->ns), "%s",
-	         json_string_value(json_object_get(meta, "namespace")));
+	snprintf(j->name, sizeof(j->name), "%s", json_string_value(json_object_get(meta, "name")));
+	snprintf(j->ns, sizeof(j->ns), "%s", json_string_value(json_object_get(meta, "namespace")));
 	snprintf(j->path, sizeof(j->path), CAIRN_API "/namespaces/%s/podvolumerestores/%s", j->ns,
 	         j->name);
 	snprintf(j->status_path, sizeof(j->status_path), "%s/status", j->path);

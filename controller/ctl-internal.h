@@ -94,6 +94,7 @@ struct ctl_ritem {
 	char tns[256];                              /* the target namespace */
 	uint64_t size;
 	bool overwrite;
+	bool restore_pvcs; /* spec.restorePVCs (default true): re-create claims of gone pods */
 };
 
 int ctl_restore_reconcile(struct ctl *c, json_t *rst) _must_check_;

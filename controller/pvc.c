@@ -45,8 +45,8 @@ static int make_pvc(struct ctl *c, const struct ctl_ritem *it, const char *name,
 {
 	json_t *rec = it->pvc_spec ? json_loads(it->pvc_spec, 0, NULL) : NULL;
 	const json_t *req = json_object_get(json_object_get(rec, "resources"), "requests");
-	const char *size = it->size_override && *it->size_override ? it->size_override
-	                                                           : ctl_jstr(req, "storage");
+	const char *size =
+	    it->size_override && *it->size_override ? it->size_override : ctl_jstr(req, "storage");
 	const char *sc = it->class_override && *it->class_override
 	                     ? it->class_override
 	                     : ctl_jstr(rec, "storageClassName");
@@ -66,9 +66,8 @@ static int make_pvc(struct ctl *c, const struct ctl_ritem *it, const char *name,
 		json_object_update_missing(json_object_get(meta, "labels"), labels);
 	obj = json_pack("{s:s,s:s,s:o,s:{s:O,s:s?,s:s?,s:{s:{s:s}}}}", "apiVersion", "v1", "kind",
 	                "PersistentVolumeClaim", "metadata", meta, "spec", "accessModes", modes,
-	                "storageClassName", sc,
-	                "volumeMode", ctl_jstr(rec, "volumeMode"), "resources", "requests",
-	                "storage", size);
+	                "storageClassName", sc, "volumeMode", ctl_jstr(rec, "volumeMode"),
+	                "resources", "requests", "storage", size);
 	json_decref(dflt);
 	json_decref(rec);
 	if (!obj)
@@ -134,10 +133,9 @@ static int ensure_helper(struct ctl *c, const struct ctl_ritem *it, const json_t
 	                "s:[{s:s,s:{s:s}}]}}",
 	                "apiVersion", "v1", "kind", "Pod", "metadata", meta, "spec",
 	                "restartPolicy", "Never", "containers", "name", "restore-wait", "image",
-	                CTL_HELPER_IMAGE,
-	                "command", "cairn", "restore-wait", it->restore_uid, "volumeMounts", "name",
-	                it->volume, "mountPath", mount, "volumes", "name", it->volume,
-	                "persistentVolumeClaim", "claimName", claim);
+	                CTL_HELPER_IMAGE, "command", "cairn", "restore-wait", it->restore_uid,
+	                "volumeMounts", "name", it->volume, "mountPath", mount, "volumes", "name",
+	                it->volume, "persistentVolumeClaim", "claimName", claim);
 	if (!obj)
 		return -ENOMEM;
 	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/pods", it->tns);
@@ -165,11 +163,11 @@ static int make_pvr(struct ctl *c, const struct ctl_ritem *it, const json_t *pod
 	                "generateName", gen, "namespace", c->ns, "labels", CTL_LABEL_RESTORE_UID,
 	                it->restore_uid, "annotations", ann, "ownerReferences", "apiVersion",
 	                CTL_API, "kind", "Restore", "name", it->restore_name, "uid",
-	                it->restore_uid, "controller", 1, "spec", "pod", "kind", "Pod",
-	                "namespace", it->tns, "name", ctl_meta(pod, "name"), "uid",
-	                ctl_meta(pod, "uid"), "volume", it->volume, "snapshotID", it->snapshot,
-	                "backupStorageLocation", it->bsl, "sourceNamespace", it->src_ns,
-	                "snapshotSize", (json_int_t)it->size, "overwrite", it->overwrite);
+	                it->restore_uid, "controller", 1, "spec", "pod", "kind", "Pod", "namespace",
+	                it->tns, "name", ctl_meta(pod, "name"), "uid", ctl_meta(pod, "uid"),
+	                "volume", it->volume, "snapshotID", it->snapshot, "backupStorageLocation",
+	                it->bsl, "sourceNamespace", it->src_ns, "snapshotSize",
+	                (json_int_t)it->size, "overwrite", it->overwrite);
 	if (!obj)
 		return -ENOMEM;
 	r = ctl_path(c, "podvolumerestores", NULL, path, sizeof(path));
@@ -198,10 +196,12 @@ static const json_t *waiting_pod(const struct ctl_ritem *it, const json_t *pods)
 		{
 			if (!streq(ctl_jstr(ic, "name"), "restore-wait"))
 				continue;
-			json_array_foreach(json_object_get(ic, "command"), k, arg) if (streq(
-			    json_string_value(arg), it->restore_uid)) names_us = true;
-			json_array_foreach(json_object_get(ic, "args"), k, arg) if (streq(
-			    json_string_value(arg), it->restore_uid)) names_us = true;
+			json_array_foreach(json_object_get(ic, "command"), k,
+			                   arg) if (streq(json_string_value(arg), it->restore_uid))
+			    names_us = true;
+			json_array_foreach(json_object_get(ic, "args"), k,
+			                   arg) if (streq(json_string_value(arg), it->restore_uid))
+			    names_us = true;
 		}
 		json_array_foreach(json_object_get(spec, "volumes"), j,
 		                   v) if (streq(ctl_jstr(v, "name"), it->volume)) has_vol = true;
@@ -223,12 +223,12 @@ int ctl_restore_start_item(struct ctl *c, const struct ctl_ritem *it, const json
 		return make_pvr(c, it, user, false, e);
 	if (it->target_pvc) {
 		snprintf(claim, sizeof(claim), "%s", it->target_pvc);
-	} else if (it->pvc && *it->pvc) {
+	} else if (it->pvc && *it->pvc && it->restore_pvcs) {
 		r = ensure_pvc(c, it, pvcs, claim, sizeof(claim), e);
 		if (r < 0)
 			return r;
 	} else {
-		return 1; /* no claim to re-create: waits for a pod with restore-wait */
+		return 1; /* no claim to (re-)create: waits for a pod with restore-wait */
 	}
 	r = ensure_helper(c, it, pods, claim, &helper, e);
 	if (r == 0)

@@ -47,8 +47,8 @@ static bool selected(const json_t *sel, const char *pvc_spec)
 		return true;
 	rec = pvc_spec ? json_loads(pvc_spec, 0, NULL) : NULL;
 	labels = json_object_get(rec, "labels");
-	json_object_foreach((json_t *)ml, k, v) if (!streq(ctl_jstr(labels, k),
-	                                                   json_string_value(v))) ok = false;
+	json_object_foreach((json_t *)ml, k,
+	                    v) if (!streq(ctl_jstr(labels, k), json_string_value(v))) ok = false;
 	json_decref(rec);
 	return ok;
 }
@@ -79,6 +79,7 @@ static bool item_of(const json_t *rst, const json_t *pvb, struct ctl_ritem *it)
 	it->class_override = ctl_jstr(spec, "storageClassName");
 	it->size_override = ctl_jstr(spec, "pvcSize");
 	it->overwrite = json_is_true(json_object_get(spec, "overwrite"));
+	it->restore_pvcs = !json_is_false(json_object_get(spec, "restorePVCs"));
 	it->size = (uint64_t)json_integer_value(
 	    json_object_get(json_object_get(st, "progress"), "totalBytes"));
 	if (!streq(ctl_jstr(st, "phase"), "Completed") || !it->snapshot || !*it->snapshot ||
@@ -142,8 +143,10 @@ static int put_status(struct ctl *c, const json_t *rst, const char *phase, const
 	if (reason)
 		json_object_set_new(st, "failureReason", json_string(reason));
 	if (t) {
-		json_object_set_new(st, "warnings", json_integer((json_int_t)json_array_size(t->warnings)));
-		json_object_set_new(st, "errors", json_integer((json_int_t)json_array_size(t->errors)));
+		json_object_set_new(st, "warnings",
+		                    json_integer((json_int_t)json_array_size(t->warnings)));
+		json_object_set_new(st, "errors",
+		                    json_integer((json_int_t)json_array_size(t->errors)));
 		if (json_array_size(t->warnings))
 			json_object_set(st, "warningMessages", t->warnings);
 		if (json_array_size(t->errors))
@@ -184,12 +187,12 @@ static int validate(struct ctl *c, const json_t *rst)
 		add(t.errors, "backup %s not found", bname);
 	else if (!streq(bphase, "Completed") && !streq(bphase, "PartiallyFailed"))
 		add(t.errors, "backup %s is %s, not Completed", bname, bphase ? bphase : "New");
-	if (tgt && (!ctl_jstr(tgt, "namespace") || !ctl_jstr(tgt, "name") ||
-	            !ctl_jstr(spec, "volume")))
+	if (tgt &&
+	    (!ctl_jstr(tgt, "namespace") || !ctl_jstr(tgt, "name") || !ctl_jstr(spec, "volume")))
 		add(t.errors, "targetPVC needs namespace, name and spec.volume");
 	if (json_array_size(t.errors)) {
-		json_t *st = json_pack("{s:s,s:O}", "phase", "FailedValidation",
-		                       "validationErrors", t.errors);
+		json_t *st = json_pack("{s:s,s:O}", "phase", "FailedValidation", "validationErrors",
+		                       t.errors);
 		struct err e = ERR_INIT;
 		char path[1024];
 
@@ -227,9 +230,8 @@ static void follow(struct ctl *c, const struct ctl_ritem *it, const json_t *pvr,
 {
 	const char *phase = ctl_jstr(json_object_get(pvr, "status"), "phase");
 	const char *msg = ctl_jstr(json_object_get(pvr, "status"), "message");
-	const char *helper = ctl_jstr(json_object_get(json_object_get(pvr, "metadata"),
-	                                              "annotations"),
-	                              CTL_ANN_HELPER_POD);
+	const char *helper = ctl_jstr(
+	    json_object_get(json_object_get(pvr, "metadata"), "annotations"), CTL_ANN_HELPER_POD);
 	bool end = streq(phase, "Completed") || streq(phase, "PartiallyFailed") ||
 	           streq(phase, "Failed") || streq(phase, "Canceled");
 	struct err e = ERR_INIT;
