@@ -179,7 +179,7 @@ static int get(struct kctx *x, const char *plural, const char *name, void (*prin
 static int describe(struct kctx *x, const char *name, struct err *e)
 {
 	char path[1024], sel[512];
-	json_t *b = NULL, *pvbs = json_array(), *p, *v;
+	json_t *b = NULL, *pvbs = json_array(), *p, *v, *hk;
 	size_t i;
 	int r = path_of(x, "backups", name, path, sizeof(path));
 
@@ -205,6 +205,12 @@ static int describe(struct kctx *x, const char *name, struct err *e)
 	       js(b, "spec.storageLocation"),
 	       json_integer_value(json_object_get(json_object_get(b, "status"), "errors")),
 	       json_integer_value(json_object_get(json_object_get(b, "status"), "warnings")));
+	hk = json_object_get(json_object_get(b, "status"), "hooks");
+	if (hk)
+		printf("Hooks:        %lld attempted, %lld failed, %zu post hooks owed\n",
+		       json_integer_value(json_object_get(hk, "attempted")),
+		       json_integer_value(json_object_get(hk, "failed")),
+		       json_array_size(json_object_get(hk, "pending")));
 	json_array_foreach(json_object_get(json_object_get(b, "status"), "validationErrors"), i, v)
 	    printf("Validation:   %s\n", json_string_value(v));
 	json_array_foreach(json_object_get(json_object_get(b, "status"), "errorMessages"), i, v)

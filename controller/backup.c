@@ -3,11 +3,16 @@
 #include "controller/ctl-internal.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "util/banned.h"
+
+/* After a timeout cancels a pod's volumes, how long their agents get to stop reading
+ * before the pod's post hooks run anyway. */
+#define HOOK_CANCEL_GRACE_SEC 60
 
 static bool phase_is(const char *p, const char *want)
 {
@@ -36,7 +41,8 @@ static bool partial_pvb(const json_t *pvb)
 	       strcmp(msg, CTL_PVB_EMPTY_MSG) != 0;
 }
 
-static const char *const detail_keys[] = { "warningMessages", "errorMessages", "podVolumes" };
+static const char *const detail_keys[] = { "warningMessages", "errorMessages", "podVolumes",
+	                                   "hooks" };
 
 /* The status with the detail annotation folded back in. */
 static json_t *status_of(const json_t *b)
@@ -93,23 +99,41 @@ static int put_status(struct ctl *c, const char *path, json_t *status, struct er
 	return ctl_status_put(c, path, status, e);
 }
 
-static void add_msg(json_t *status, const char *list, const char *count, const char *fmt, ...)
-    _printf_(4, 5);
-static void add_msg(json_t *status, const char *list, const char *count, const char *fmt, ...)
+static void vadd(json_t *status, const char *list, const char *count, const char *fmt, va_list ap)
+    _printf_(4, 0);
+static void vadd(json_t *status, const char *list, const char *count, const char *fmt, va_list ap)
 {
 	json_t *a = json_object_get(status, list);
 	char msg[1024];
-	va_list ap;
 
-	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
 	if (!json_is_array(a)) {
 		a = json_array();
 		json_object_set_new(status, list, a);
 	}
 	json_array_append_new(a, json_string(msg));
 	json_object_set_new(status, count, json_integer((json_int_t)json_array_size(a)));
+}
+
+static void add_msg(json_t *status, const char *list, const char *count, const char *fmt, ...)
+    _printf_(4, 5);
+static void add_msg(json_t *status, const char *list, const char *count, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vadd(status, list, count, fmt, ap);
+	va_end(ap);
+}
+
+void ctl_status_add(json_t *status, bool error, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vadd(status, error ? "errorMessages" : "warningMessages", error ? "errors" : "warnings",
+	     fmt, ap);
+	va_end(ap);
 }
 
 static void set_time(json_t *status, const char *k, time_t t)
@@ -304,6 +328,38 @@ static bool ns_wanted(const json_t *spec, const char *ns)
 	return in;
 }
 
+/* The pod's pre hooks, before any of its volumes is read; the post hooks owed for later.
+ * 0, or -EIO with why in msg when a Fail hook failed (or a hook is malformed): the pod's
+ * volumes are then not read. Only the first start runs them: a PVB of the pod existing
+ * means they succeeded before a restart. */
+static int pod_hooks(struct sel *s, const json_t *pod, bool started, char *msg, size_t n,
+                     struct err *e)
+{
+	const json_t *spec_hooks = json_object_get(json_object_get(s->b, "spec"), "hooks");
+	json_t *pre = NULL, *post = NULL;
+	int r = 0, rp;
+
+	/* A malformed post hook is reported when it would have run. */
+	rp = ctl_hooks_of(pod, spec_hooks, "post", &post, e);
+	err_clear(e);
+	if (rp < 0 || json_array_size(post))
+		r = ctl_hooks_owe(s->status, pod);
+	if (r < 0 || started)
+		goto fail;
+	r = ctl_hooks_of(pod, spec_hooks, "pre", &pre, e);
+	if (r == -EINVAL) {
+		snprintf(msg, n, "%s", e->msg);
+		err_clear(e);
+		r = -EIO;
+	} else if (r == 0) {
+		r = ctl_hooks_run(s->c, pod, pre, s->status, msg, n);
+	}
+fail:
+	json_decref(pre);
+	json_decref(post);
+	return r;
+}
+
 static int select_pod(struct sel *s, const json_t *pod, struct err *e)
 {
 	const json_t *spec = json_object_get(s->b, "spec");
@@ -311,8 +367,9 @@ static int select_pod(struct sel *s, const json_t *pod, struct err *e)
 	const char *pphase = ctl_jstr(json_object_get(pod, "status"), "phase");
 	const char *node = ctl_jstr(json_object_get(pod, "spec"), "nodeName");
 	struct ctl_volume *v = NULL;
-	size_t n = 0, i;
-	int r;
+	size_t n = 0, i, make = 0, have = 0;
+	char why[1024] = "";
+	int r, hooks = 0;
 
 	if (!pns || !ns_wanted(spec, pns))
 		return 0;
@@ -332,22 +389,42 @@ static int select_pod(struct sel *s, const json_t *pod, struct err *e)
 			add_msg(s->status, "warningMessages", "warnings",
 			        "pod %s/%s is not running (%s): volume %s skipped", pns, pname,
 			        pphase ? pphase : "no phase", v[i].name);
+			v[i].skipped = true;
 			continue;
 		}
 		s->total++;
-		if (exists(s, ctl_meta(pod, "uid"), v[i].name))
+		if (exists(s, ctl_meta(pod, "uid"), v[i].name)) {
+			have++;
+			v[i].skipped = true;
 			continue;
+		}
 		if (!node || !json_object_get(s->agents, node)) {
 			/* Fail fast: nobody would ever pick the PodVolumeBackup up. */
 			s->not_started++;
 			add_msg(s->status, "errorMessages", "errors",
 			        "pod %s/%s volume %s: no cairn node agent runs on node %s", pns,
 			        pname, v[i].name, node ? node : "(unscheduled)");
+			v[i].skipped = true;
+			continue;
+		}
+		make++;
+	}
+	/* Hooks only for pods whose volumes are read: they exist to make that read
+	 * consistent. */
+	if (make + have > 0)
+		hooks = pod_hooks(s, pod, have > 0, why, sizeof(why), e);
+	if (hooks < 0 && hooks != -EIO)
+		r = hooks;
+	for (i = 0; r >= 0 && make && i < n; i++) {
+		if (v[i].skipped)
+			continue;
+		if (hooks == -EIO) {
+			s->not_started++;
+			add_msg(s->status, "errorMessages", "errors", "pod %s/%s volume %s: %s",
+			        pns, pname, v[i].name, why);
 			continue;
 		}
 		r = create_pvb(s, pod, &v[i], e);
-		if (r < 0)
-			break;
 	}
 	free(v);
 	return r < 0 ? r : 0;
@@ -498,6 +575,7 @@ static int follow(struct ctl *c, json_t *b, const char *path)
 	time_t now = ctl_now(c), started = now;
 	bool timed_out;
 	char dur[32] = "";
+	size_t owed;
 	int r;
 
 	if (!status)
@@ -557,7 +635,11 @@ static int follow(struct ctl *c, json_t *b, const char *path)
 	                              "partiallyFailed", (json_int_t)partial, "failed",
 	                              (json_int_t)(failed + not_started), "inProgress",
 	                              (json_int_t)(json_array_size(pvbs) - done)));
-	if (done == json_array_size(pvbs)) {
+	/* Post hooks once a pod's volumes are all terminal; after a timeout, once the
+	 * cancelled ones had a grace period to stop reading (an agent may be gone). */
+	owed = ctl_hooks_post(c, b, status, pvbs,
+	                      timed_out && now - started >= timeout + HOOK_CANCEL_GRACE_SEC);
+	if (done == json_array_size(pvbs) && owed == 0) {
 		const char *final;
 
 		/* The messages of the volumes that did not complete, once, at the end. */
@@ -611,6 +693,33 @@ fail:
 	json_decref(old);
 	json_decref(pvbs);
 	return r == -ENOENT ? 0 : r;
+}
+
+int ctl_backup_post_hooks(struct ctl *c, const json_t *b, const json_t *pvbs, bool force,
+                          struct err *e)
+{
+	json_t *status = status_of(b), *old = json_deep_copy(status);
+	char path[1024];
+	size_t owed;
+	int r = 0;
+
+	if (!status || !old) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	owed = ctl_hooks_post(c, b, status, pvbs, force);
+	if (!json_equal(old, status)) {
+		r = ctl_path(c, "backups", ctl_meta(b, "name"), path, sizeof(path));
+		if (r == 0)
+			r = put_status(c, path, status, e);
+		status = NULL;
+	}
+	if (r == 0)
+		r = owed ? 1 : 0;
+fail:
+	json_decref(status);
+	json_decref(old);
+	return r;
 }
 
 int ctl_backup_reconcile(struct ctl *c, json_t *b)

@@ -99,6 +99,26 @@ typedef bool (*ctl_block_fn)(void *ud, const char *claim);
 int ctl_pod_volumes(const json_t *pod, bool fs_default, ctl_block_fn pvc_block, void *ud,
                     struct ctl_volume **ret, size_t *ret_n) _must_check_;
 
+/* ---- hooks (hookspec.c) ---- */
+
+/* Velero's defaults: a hook may run 30 s; a failure fails the pod's volumes. */
+#define CTL_HOOK_TIMEOUT_SEC 30
+#define CTL_HOOK_ARGS_MAX    256
+#define CTL_ANN_HOOK_PREFIX  ".hook.backup.velero.io/"
+
+/* The exec hooks of one phase ("pre" or "post") for pod, in run order: from the pod's
+ * annotations <phase>.hook.backup.velero.io/{container,command,on-error,timeout} when its
+ * command is set (a JSON array, or any other text as one word), else every exec hook of
+ * the Backup's spec.hooks.resources[] that selects the pod (includedNamespaces,
+ * excludedNamespaces, includedResources, excludedResources, labelSelector). *ret is a new
+ * array of {source, container (default: the pod's first), command [...], fail (on-error
+ * Fail, the default), timeoutSec (default 30)}. -EINVAL with the reason for a malformed
+ * hook. */
+int ctl_hooks_of(const json_t *pod, const json_t *hooks_spec, const char *phase, json_t **ret,
+                 struct err *e) _must_check_;
+/* Whether labels (an object, or NULL) satisfy a metav1.LabelSelector; NULL selects all. */
+bool ctl_labels_match(const json_t *sel, const json_t *labels);
+
 /* ---- the controller (ctl.c) ---- */
 
 enum ctl_note_level { CTL_NOTE_DEBUG, CTL_NOTE_INFO, CTL_NOTE_WARN, CTL_NOTE_ERROR };

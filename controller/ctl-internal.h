@@ -27,6 +27,7 @@ struct ctl {
 	const struct ctl_config *cfg;
 	struct kube_config kc;
 	struct kube *k;
+	struct kube *kx; /* pods/exec for hooks, made on first use (hooks.c) */
 	const char *ns;
 	char base[512];    /* /apis/cairn.dev/v1alpha1/namespaces/<ns> */
 	json_t *locations; /* the last list of BackupStorageLocations (array) */
@@ -38,6 +39,8 @@ struct ctl {
 };
 
 time_t ctl_now(const struct ctl *c);
+/* A stop was asked for (SIGTERM): long work (hooks) ends early. */
+bool ctl_stopping(void);
 /* Seconds on CLOCK_MONOTONIC, for intervals. */
 time_t ctl_mono(void);
 void ctl_note(const struct ctl *c, enum ctl_note_level l, const char *fmt, ...) _printf_(3, 4);
@@ -67,6 +70,28 @@ int ctl_repo_get(struct ctl *c, const json_t *loc, const char *pod_ns, struct ct
 void ctl_repos_free(struct ctl *c);
 
 int ctl_backup_reconcile(struct ctl *c, json_t *b) _must_check_;
+/* A deleted Backup's owed post hooks (ctl_hooks_post), their outcome written to its
+ * status. 0 when none is owed any more, 1 while some wait for their pod's volumes. */
+int ctl_backup_post_hooks(struct ctl *c, const json_t *b, const json_t *pvbs, bool force,
+                          struct err *e) _must_check_;
+/* Append a message to status's warningMessages (or errorMessages) and its count. */
+void ctl_status_add(json_t *status, bool error, const char *fmt, ...) _printf_(3, 4);
+
+/* ---- hooks (hooks.c) ---- */
+
+/* Run hooks (from ctl_hooks_of) in pod in order, counting them in status.hooks
+ * (attempted, failed). A failed on-error Continue hook is a warning in status; a failed
+ * Fail hook stops the rest and returns -EIO with why in msg (exit code and stderr, or the
+ * timeout). 0 otherwise. */
+int ctl_hooks_run(struct ctl *c, const json_t *pod, const json_t *hooks, json_t *status, char *msg,
+                  size_t n) _must_check_;
+/* Note in status.hooks.pending that pod's post hooks are owed. */
+int ctl_hooks_owe(json_t *status, const json_t *pod) _must_check_;
+/* Run the owed post hooks of every pod whose PodVolumeBackups (pvbs: all of b's) are
+ * terminal, or of every pod with force; record their outcome in status and drop them from
+ * the list. Returns how many are still owed. */
+size_t ctl_hooks_post(struct ctl *c, const json_t *b, json_t *status, const json_t *pvbs,
+                      bool force);
 int ctl_schedule_reconcile(struct ctl *c, json_t *s) _must_check_;
 /* A Backup with a deletionTimestamp: cancel its volumes, forget its snapshots, delete its
  * PodVolumeBackups, drop the finalizer. 0 when done, 1 when it must wait. */

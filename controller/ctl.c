@@ -21,6 +21,11 @@ void ctl_stop(void)
 	stop_requested = 1;
 }
 
+bool ctl_stopping(void)
+{
+	return stop_requested != 0;
+}
+
 static void on_signal(int sig)
 {
 	(void)sig;
@@ -350,6 +355,7 @@ fail:
 	ctl_repos_free(&c);
 	json_decref(c.locations);
 	json_decref(c.backups);
+	kube_free(c.kx);
 	kube_free(c.k);
 	kcfg_release(&c.kc);
 	curl_global_cleanup();

@@ -94,8 +94,12 @@ int ctl_backup_delete(struct ctl *c, json_t *b)
 			err_clear(&e);
 		}
 	}
-	/* deletionTimestamp is the API server's clock, so this wait uses the real one. */
-	if (busy && time(NULL) - since < CANCEL_GRACE_SEC) {
+	/* deletionTimestamp is the API server's clock, so this wait uses the real one. The
+	 * pods still get their post hooks: what a pre hook froze must be thawed. */
+	r = ctl_backup_post_hooks(c, b, pvbs, time(NULL) - since >= CANCEL_GRACE_SEC, &e);
+	if (r < 0)
+		goto fail;
+	if (r == 1 || (busy && time(NULL) - since < CANCEL_GRACE_SEC)) {
 		r = 1;
 		goto fail;
 	}

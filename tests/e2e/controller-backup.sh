@@ -1,16 +1,13 @@
-#!/bin/sh
-# shellcheck disable=SC2015 # ok and not_ok always succeed: A && ok || not_ok is safe
+#!/bin/bash
+# shellcheck disable=SC2015 # ok and t_fail always succeed: A && ok || t_fail is safe
 # End to end: the API-server double with cairn's CRDs, real `cairn agent`s for simulated
 # nodes n1 and n2 (n3 has an agent pod object but no process), one local repository and
 # `cairn controller` on an injected clock. Opt-in and opt-out selection with the skip
 # warnings, fail-fast without an agent, a ReadOnly location refused at once, a controller
 # restart mid-backup, a timeout keeping finished volumes, a schedule firing once per due
 # run, TTL expiry forgetting snapshots, and DR sync into a second API double.
-set -u
-: "${TOP_SRCDIR:=$(cd "$(dirname "$0")/../.." && pwd)}"
-: "${CAIRN_BIN:?CAIRN_BIN must name the cairn binary}"
 # shellcheck source=tests/e2e/kubeapi-lib.sh
-. "$TOP_SRCDIR/tests/e2e/kubeapi-lib.sh"
+. "$(dirname "$0")/kubeapi-lib.sh"
 W=$KA_DIR/work
 mkdir -p "$W"
 export CAIRN_PASSWORD=e2e-controller-password
@@ -26,7 +23,7 @@ cleanup() {
 	for f in "$W"/*.pid; do
 		[ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null
 	done
-	if [ "$FAILED" -ne 0 ]; then
+	if [ "$T_FAILED" -ne 0 ]; then
 		for l in "$W"/*.log; do
 			echo "# $l:"
 			tail -n 25 "$l" 2>/dev/null | sed 's/^/#   /'
@@ -35,7 +32,7 @@ cleanup() {
 	[ -n "$KA2" ] && "$KA_HOME/stop.sh" "$KA2" && rm -rf "$KA2"
 	ka_cleanup
 }
-trap cleanup EXIT
+t_on_exit cleanup
 ka_start --bookmark-interval 1 --load "$TOP_SRCDIR"/daemonset/crds/*.yaml
 
 kc() { kubectl $KUBECTL_VALIDATE "$@"; }
@@ -70,7 +67,7 @@ phase_in() { # NAME PHASE...
 	return 1
 }
 wait_backup() { # NAME PHASE...
-	wait_for 90 phase_in "$@" || { diag "backup $1 is '$(bphase "$1")' (wanted ${*#"$1"})"; return 1; }
+	wait_for 90 phase_in "$@" || { t_note "backup $1 is '$(bphase "$1")' (wanted ${*#"$1"})"; return 1; }
 }
 pvbs_of() { # BACKUP -> PVB list (JSON)
 	uid=$(bfield "$1" 'd["metadata"]["uid"]')
@@ -126,15 +123,15 @@ fill() { # HOST-PODS UID VOLUME
 	echo "$3" >"$d/sub/name.txt"
 }
 
-check "repository initialised" "$CAIRN_BIN" -r "$REPO" init
+t_cmd "repository initialised" "$CAIRN_BIN" -r "$REPO" init
 # The command table checks kube's flags: a create flag elsewhere, a bad --output, a typo.
 usage2() { "$CAIRN_BIN" kube --kubeconfig "$KUBECONFIG" "$@" >/dev/null 2>"$W/usage.err"; [ $? -eq 2 ]; }
-check "kube: --ttl on get refused (exit 2)" usage2 backup get --ttl 1h
-check "kube: the refusal names the flag" grep -q -- '--ttl is for backup create' "$W/usage.err"
-check "kube: -o yaml refused (exit 2)" usage2 -o yaml backup get
-check "kube: misspelt flag gets the nearest (exit 2)" usage2 backup create x --wiat
-check "kube: ... naming --wait" grep -q 'did you mean --wait' "$W/usage.err"
-check "controller: bad duration refused (exit 2)" sh -c "'$CAIRN_BIN' controller --resync soon 2>/dev/null; [ \$? -eq 2 ]"
+t_cmd "kube: --ttl on get refused (exit 2)" usage2 backup get --ttl 1h
+t_cmd "kube: the refusal names the flag" grep -q -- '--ttl is for backup create' "$W/usage.err"
+t_cmd "kube: -o yaml refused (exit 2)" usage2 -o yaml backup get
+t_cmd "kube: misspelt flag gets the nearest (exit 2)" usage2 backup create x --wiat
+t_cmd "kube: ... naming --wait" grep -q 'did you mean --wait' "$W/usage.err"
+t_cmd "controller: bad duration refused (exit 2)" sh -c "'$CAIRN_BIN' controller --resync soon 2>/dev/null; [ \$? -eq 2 ]"
 for ns in app far; do
 	printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: %s}\n' $ns | kc create -f - >/dev/null
 done
@@ -161,41 +158,41 @@ for n in 1 2; do start_agent $n; done
 start_controller "$KUBECONFIG" "$W/controller.log" "$W/controller.pid"
 
 # ---- opt-in (annotation) ----
-check "kube backup create" "$CAIRN_BIN" kube --kubeconfig "$KUBECONFIG" backup create optin \
+t_cmd "kube backup create" "$CAIRN_BIN" kube --kubeconfig "$KUBECONFIG" backup create optin \
 	--include-namespaces app
-check "opt-in backup Completed" wait_backup optin Completed
+t_cmd "opt-in backup Completed" wait_backup optin Completed
 vols=$(pvbs_of optin | jq_py 'sorted(i["spec"]["pod"]["name"] + "/" + i["spec"]["volume"] for i in d["items"])')
-[ "$vols" = '["p1/data"]' ] && ok "opt-in: one PVB, p1/data" || not_ok "opt-in PVBs: $vols"
+[ "$vols" = '["p1/data"]' ] && t_pass "opt-in: one PVB, p1/data" || t_fail "opt-in PVBs: $vols"
 w=$(bfield optin 'd["status"].get("warningMessages", [])')
-echo "$w" | grep -q 'p1 volume cfg skipped: configMap' && ok "configMap skip is a warning" || not_ok "warnings: $w"
-echo "$w" | grep -q 'p4 is not running' && ok "pod not running is a warning" || not_ok "warnings: $w"
+echo "$w" | grep -q 'p1 volume cfg skipped: configMap' && t_pass "configMap skip is a warning" || t_fail "warnings: $w"
+echo "$w" | grep -q 'p4 is not running' && t_pass "pod not running is a warning" || t_fail "warnings: $w"
 pvb=$(pvbs_of optin | jq_py 'd["items"][0]')
 echo "$pvb" | jq_py 'd["metadata"]["generateName"] == "optin-" and d["metadata"]["ownerReferences"][0]["kind"] == "Backup" and d["spec"]["node"] == "n1" and d["metadata"]["labels"]["cairn.dev/backup-name"] == "optin" and d["spec"]["tags"]["pod-uid"] == "'"$U1"'"' |
-	grep -qx true && ok "PVB as Velero's backupper makes it" || not_ok "PVB: $pvb"
+	grep -qx true && t_pass "PVB as Velero's backupper makes it" || t_fail "PVB: $pvb"
 SNAP_OPTIN=$(echo "$pvb" | jq_py 'd["status"]["snapshotID"]')
 
 # ---- opt-out (defaultVolumesToFsBackup), and no agent on the node ----
-check "opt-out backup created" "$CAIRN_BIN" kube --kubeconfig "$KUBECONFIG" backup create optout \
+t_cmd "opt-out backup created" "$CAIRN_BIN" kube --kubeconfig "$KUBECONFIG" backup create optout \
 	--include-namespaces app,far --default-volumes-to-fs-backup
-check "opt-out backup PartiallyFailed (n9 has no agent)" wait_backup optout PartiallyFailed
+t_cmd "opt-out backup PartiallyFailed (n9 has no agent)" wait_backup optout PartiallyFailed
 vols=$(pvbs_of optout | jq_py 'sorted(i["spec"]["pod"]["name"] + "/" + i["spec"]["volume"] for i in d["items"])')
-[ "$vols" = '["p1/data", "p1/logs", "p1/tmp", "p2/data", "p2/logs"]' ] && ok "opt-out: every volume but excluded and configMap" ||
-	not_ok "opt-out PVBs: $vols"
+[ "$vols" = '["p1/data", "p1/logs", "p1/tmp", "p2/data", "p2/logs"]' ] && t_pass "opt-out: every volume but excluded and configMap" ||
+	t_fail "opt-out PVBs: $vols"
 w=$(bfield optout 'd["status"].get("warningMessages", [])')
-echo "$w" | grep -q 'p2 volume tmp skipped: excluded' && ok "excluded volume named in the warnings" || not_ok "warnings: $w"
+echo "$w" | grep -q 'p2 volume tmp skipped: excluded' && t_pass "excluded volume named in the warnings" || t_fail "warnings: $w"
 er=$(bfield optout 'd["status"].get("errorMessages", [])')
-echo "$er" | grep -q 'no cairn node agent runs on node n9' && ok "fail fast: no agent on n9" || not_ok "errors: $er"
-check "describe lists the volumes" sh -c "'$CAIRN_BIN' kube --kubeconfig '$KUBECONFIG' backup describe optout | grep -q 'app/p2/logs *Completed'"
+echo "$er" | grep -q 'no cairn node agent runs on node n9' && t_pass "fail fast: no agent on n9" || t_fail "errors: $er"
+t_cmd "describe lists the volumes" sh -c "'$CAIRN_BIN' kube --kubeconfig '$KUBECONFIG' backup describe optout | grep -q 'app/p2/logs *Completed'"
 
 # ---- validation ----
 "$CAIRN_BIN" kube --kubeconfig "$KUBECONFIG" backup create ro1 --storage-location ro >/dev/null
-check "ReadOnly location: FailedValidation" wait_backup ro1 FailedValidation
-bfield ro1 'd["status"]["validationErrors"][0]' | grep -q ReadOnly && ok "message says ReadOnly" ||
-	not_ok "ro1: $(bfield ro1 'd["status"]')"
-check "no PVB for a refused backup" test "$(pvbs_of ro1 | jq_py 'len(d["items"])')" = 0
+t_cmd "ReadOnly location: FailedValidation" wait_backup ro1 FailedValidation
+bfield ro1 'd["status"]["validationErrors"][0]' | grep -q ReadOnly && t_pass "message says ReadOnly" ||
+	t_fail "ro1: $(bfield ro1 'd["status"]')"
+t_cmd "no PVB for a refused backup" test "$(pvbs_of ro1 | jq_py 'len(d["items"])')" = 0
 "$CAIRN_BIN" kube --kubeconfig "$KUBECONFIG" backup create nol --storage-location nowhere >/dev/null
-check "unknown location: FailedValidation" wait_backup nol FailedValidation
-check "location get shows Available" sh -c "'$CAIRN_BIN' kube --kubeconfig '$KUBECONFIG' location get | grep -q 'default *Available'"
+t_cmd "unknown location: FailedValidation" wait_backup nol FailedValidation
+t_cmd "location get shows Available" sh -c "'$CAIRN_BIN' kube --kubeconfig '$KUBECONFIG' location get | grep -q 'default *Available'"
 
 # ---- restart mid-backup, then the timeout keeps finished volumes ----
 app_pod far p6 n3 '{backup.velero.io/backup-volumes: data}' "$V" "$M" >/dev/null
@@ -203,23 +200,23 @@ kc label pod -n app p1 tier=x >/dev/null
 kc label pod -n far p6 tier=x >/dev/null
 "$CAIRN_BIN" kube --kubeconfig "$KUBECONFIG" backup create slow2 --include-namespaces app,far \
 	--selector tier=x >/dev/null
-check "slow2 InProgress" wait_backup slow2 InProgress
+t_cmd "slow2 InProgress" wait_backup slow2 InProgress
 kill -9 "$(cat "$W/controller.pid")"
 wait "$(cat "$W/controller.pid")" 2>/dev/null
 start_controller "$KUBECONFIG" "$W/controller.log" "$W/controller.pid"
 has_done() { pvbs_of slow2 | jq_py '[i["spec"]["volume"] for i in d["items"] if i.get("status", {}).get("phase") == "Completed"]' | grep -q data; }
-check "n1 volume of slow2 completes after the restart" wait_for 90 has_done
-check "still InProgress (n3 never answers)" test "$(bphase slow2)" = InProgress
+t_cmd "n1 volume of slow2 completes after the restart" wait_for 90 has_done
+t_cmd "still InProgress (n3 never answers)" test "$(bphase slow2)" = InProgress
 set_clock $((NOW + 5 * 3600))
-check "timeout: PartiallyFailed" wait_backup slow2 PartiallyFailed
+t_cmd "timeout: PartiallyFailed" wait_backup slow2 PartiallyFailed
 n=$(pvbs_of slow2 | jq_py 'len(d["items"])')
-[ "$n" = 2 ] && ok "no duplicate PVBs after the restart" || not_ok "$n PVBs"
+[ "$n" = 2 ] && t_pass "no duplicate PVBs after the restart" || t_fail "$n PVBs"
 bfield slow2 'd["status"]["errorMessages"]' | grep -q 'far/p6 volume data: did not finish within 4h0m0s' &&
-	ok "unfinished volume failed with the timeout" || not_ok "slow2: $(bfield slow2 'd["status"]')"
+	t_pass "unfinished volume failed with the timeout" || t_fail "slow2: $(bfield slow2 'd["status"]')"
 pvbs_of slow2 | jq_py '[i["spec"].get("cancel", False) for i in d["items"] if i["spec"]["node"] == "n3"]' | grep -q true &&
-	ok "unfinished PVB cancelled" || not_ok "n3 PVB not cancelled"
+	t_pass "unfinished PVB cancelled" || t_fail "n3 PVB not cancelled"
 id=$(pvbs_of slow2 | jq_py '[i["status"]["snapshotID"] for i in d["items"] if i["spec"]["node"] == "n1"][0]')
-check "finished volume stays restorable" "$CAIRN_BIN" -r "$REPO" restore "$id" --target "$W/r-slow2"
+t_cmd "finished volume stays restorable" "$CAIRN_BIN" -r "$REPO" restore "$id" --target "$W/r-slow2"
 
 # ---- schedules on the injected clock ----
 kc create -f - >/dev/null <<'EOF'
@@ -235,41 +232,41 @@ spec: {schedule: "0 25 * * *", template: {}}
 EOF
 sched_count() { kcurl "$API/backups?labelSelector=cairn.dev%2Fschedule-name%3Dnightly" | jq_py 'len(d["items"])'; }
 bad_sched() { kcurl "$API/schedules/broken" | jq_py 'd.get("status", {}).get("phase", "")' | grep -qx FailedValidation; }
-check "bad cron: FailedValidation" wait_for 30 bad_sched
+t_cmd "bad cron: FailedValidation" wait_for 30 bad_sched
 kcurl "$API/schedules/broken" | jq_py 'd["status"]["validationErrors"][0]' | grep -q 'out of range 0-23' &&
-	ok "reason names the field" || not_ok "broken: $(kcurl "$API/schedules/broken")"
+	t_pass "reason names the field" || t_fail "broken: $(kcurl "$API/schedules/broken")"
 sleep 1
-check "no run before it is due" test "$(sched_count)" = 0
+t_cmd "no run before it is due" test "$(sched_count)" = 0
 T1=$((NOW + 3 * 86400))
 set_clock $T1
 one() { [ "$(sched_count)" = 1 ]; }
-check "missed runs caught up once" wait_for 60 one
+t_cmd "missed runs caught up once" wait_for 60 one
 sleep 2
-check "not in a burst" test "$(sched_count)" = 1
+t_cmd "not in a burst" test "$(sched_count)" = 1
 SB=$(kcurl "$API/backups?labelSelector=cairn.dev%2Fschedule-name%3Dnightly" | jq_py 'd["items"][0]["metadata"]["name"]')
-case $SB in nightly-$(date -u -d "@$T1" +%Y%m%d%H%M)*) ok "named <schedule>-<YYYYMMDDhhmmss> ($SB)" ;; *) not_ok "name $SB" ;; esac
-check "scheduled backup Completed" wait_backup "$SB" Completed
+case $SB in nightly-$(date -u -d "@$T1" +%Y%m%d%H%M)*) t_pass "named <schedule>-<YYYYMMDDhhmmss> ($SB)" ;; *) t_fail "name $SB" ;; esac
+t_cmd "scheduled backup Completed" wait_backup "$SB" Completed
 SIDS=$(pvbs_of "$SB" | jq_py '" ".join(i["status"]["snapshotID"] for i in d["items"])')
 last() { kcurl "$API/schedules/nightly" | jq_py 'd["status"]["lastBackup"]'; }
 L1=$(last)
 "$CAIRN_BIN" kube --kubeconfig "$KUBECONFIG" schedule pause nightly >/dev/null
 set_clock $((T1 + 86400))
 sleep 2
-check "paused schedule does not fire" test "$(last)" = "$L1"
+t_cmd "paused schedule does not fire" test "$(last)" = "$L1"
 
 # ---- TTL: the scheduled backup (ttl 1h) expired with the clock move ----
 gone() { [ "$(obj "backups/$SB" | jq_py 'd.get("kind", "")')" != Backup ]; }
-check "expired backup deleted" wait_for 90 gone
+t_cmd "expired backup deleted" wait_for 90 gone
 snaps=$("$CAIRN_BIN" -r "$REPO" snapshots --json | jq_py '" ".join(s["id"] for s in d)')
 left=0
 for s in $SIDS; do case " $snaps " in *" $s "*) left=1 ;; esac; done
-[ -n "$SIDS" ] && [ $left = 0 ] && ok "its snapshots are forgotten" || not_ok "snapshots left: $SIDS in $snaps"
-check "its PVBs are deleted" test "$(kcurl "$API/podvolumebackups?labelSelector=cairn.dev%2Fbackup-name%3D$SB" | jq_py 'len(d["items"])')" = 0
-check "other snapshots kept" sh -c "echo '$snaps' | grep -q '$SNAP_OPTIN'"
+[ -n "$SIDS" ] && [ $left = 0 ] && t_pass "its snapshots are forgotten" || t_fail "snapshots left: $SIDS in $snaps"
+t_cmd "its PVBs are deleted" test "$(kcurl "$API/podvolumebackups?labelSelector=cairn.dev%2Fbackup-name%3D$SB" | jq_py 'len(d["items"])')" = 0
+t_cmd "other snapshots kept" sh -c "echo '$snaps' | grep -q '$SNAP_OPTIN'"
 
 port=$(sed -n 's/.*metrics on port \([0-9]*\).*/\1/p' "$W/controller.log" | tail -n 1)
 curl -s "http://127.0.0.1:$port/metrics" | grep -q 'cairn_backup_success_total{schedule="nightly"} 1' &&
-	ok "metrics count the scheduled success" || not_ok "metrics: $(curl -s "http://127.0.0.1:$port/metrics" | head -20)"
+	t_pass "metrics count the scheduled success" || t_fail "metrics: $(curl -s "http://127.0.0.1:$port/metrics" | head -20)"
 
 # ---- DR sync into a second API double given the same repository ----
 KA2=$(mktemp -d "${TMPDIR:-/tmp}/kubeapi-dr.XXXXXX")
@@ -284,14 +281,13 @@ start_controller "$KA2/kubeconfig" "$W/controller-dr.log" "$W/controller-dr.pid"
 k2() { curl -sS --cacert "$KA2/ca.crt" -H "Authorization: Bearer $(cat "$KA2/token")" "$(cat "$KA2/url")$1"; }
 want=$("$CAIRN_BIN" -r "$REPO" snapshots --json | jq_py 'sorted(set(dict(t.split("=", 1) for t in s.get("tags", []))["backup"] for s in d))')
 synced() { [ "$(k2 "$API/backups" | jq_py 'sorted(i["metadata"]["name"] for i in d["items"] if i.get("status", {}).get("phase") == "Completed")')" = "$want" ]; }
-check "every backup in the repository re-created ($want)" wait_for 90 synced
+t_cmd "every backup in the repository re-created ($want)" wait_for 90 synced
 n=$(k2 "$API/podvolumebackups" | jq_py 'len([i for i in d["items"] if len(i.get("status", {}).get("snapshotID", "")) == 64])')
 m=$("$CAIRN_BIN" -r "$REPO" snapshots --json | jq_py 'len(d)')
-[ "$n" = "$m" ] && ok "one Completed PVB per snapshot ($n)" || not_ok "$n PVBs for $m snapshots"
+[ "$n" = "$m" ] && t_pass "one Completed PVB per snapshot ($n)" || t_fail "$n PVBs for $m snapshots"
 
 for f in "$W"/*.pid; do kill "$(cat "$f")" 2>/dev/null; done
 for f in "$W"/*.pid; do wait "$(cat "$f")" 2>/dev/null; rm -f "$f"; done
-check "cairn check passes" "$CAIRN_BIN" -r "$REPO" check
-grep -q "$KA_TOKEN" "$W"/*.log && not_ok "token leaked into a log" || ok "no token in the logs"
-echo "1..$T"
-[ "$FAILED" -eq 0 ]
+t_cmd "cairn check passes" "$CAIRN_BIN" -r "$REPO" check
+grep -q "$KA_TOKEN" "$W"/*.log && t_fail "token leaked into a log" || t_pass "no token in the logs"
+t_done
