@@ -284,7 +284,7 @@ int backup_run(struct repo *r, const struct backup_opts *o, struct backup_result
 	rc = abs_paths(o, &paths, e);
 	if (rc < 0)
 		goto fail;
-	rc = repo_lock(r, REPO_LOCK_SHARED, e, &lock);
+	rc = repo_lock(r, REPO_LOCK_SHARED, &lock, e);
 	if (rc < 0)
 		goto fail;
 	rc = (int)repo_index_adopt_orphans(r, e);
