@@ -403,7 +403,7 @@ static int open_repo(struct rjob *j, const struct pvr *p, struct repo **ret, boo
 	if (a->cfg->repo_url) {
 		op.url = a->cfg->repo_url;
 		op.options = a->cfg->bopts;
-		return repo_open(&op, e, ret);
+		return repo_open(&op, ret, e);
 	}
 	if (!p->bsl || !p->bsl[0])
 		return err_set(e, -EINVAL,
@@ -424,7 +424,7 @@ static int open_repo(struct rjob *j, const struct pvr *p, struct repo **ret, boo
 	for (i = 0; i < n_opts && bo.n < ELEMENTSOF(kv); i++)
 		kv[bo.n++] = opts[i];
 	op.url = url;
-	r = repo_open(&op, e, ret);
+	r = repo_open(&op, ret, e);
 fail:
 	for (i = 0; i < n_opts; i++)
 		free(opts[i]);
@@ -459,7 +459,7 @@ static void run_restore(struct rjob *j, const struct pvr *p)
 		goto out;
 	}
 	/* A ReadOnly location is never written to, not even a lock. */
-	if (!ro && (r = repo_lock_reader(repo, &e, &lock)) < 0) {
+	if (!ro && (r = repo_lock_reader(repo, &lock, &e)) < 0) {
 		fail(j, "repository: %s", e.msg);
 		goto out;
 	}

@@ -241,7 +241,7 @@ int ctl_repo_get(struct ctl *c, const json_t *loc, const char *pod_ns, struct ct
 	c->repos[c->n_repos].url = strdup(url);
 	if (!c->repos[c->n_repos].url)
 		return -ENOMEM;
-	r = repo_open(&o, e, &c->repos[c->n_repos].r);
+	r = repo_open(&o, &c->repos[c->n_repos].r, e);
 	if (r < 0) {
 		free(c->repos[c->n_repos].url);
 		return r;

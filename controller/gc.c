@@ -44,7 +44,7 @@ static int forget(struct ctl *c, const json_t *pvb, const char *id_hex, struct e
 	r = ctl_repo_get(c, loc, pod_ns ? pod_ns : "", &cr, e);
 	if (r < 0)
 		return r;
-	r = repo_lock(cr->r, REPO_LOCK_EXCLUSIVE, e, &l);
+	r = repo_lock(cr->r, REPO_LOCK_EXCLUSIVE, &l, e);
 	if (r < 0)
 		return r;
 	r = repo_snapshot_delete(cr->r, id, e);
@@ -181,7 +181,7 @@ void ctl_maintenance(struct ctl *c)
 			cr = &c->repos[i];
 	if (!cr || backup_running(c))
 		return;
-	r = repo_lock(cr->r, REPO_LOCK_EXCLUSIVE, &e, &l);
+	r = repo_lock(cr->r, REPO_LOCK_EXCLUSIVE, &l, &e);
 	if (r < 0) {
 		ctl_note(c, CTL_NOTE_INFO, "maintenance of %s postponed: %s", cr->url, e.msg);
 		return;
