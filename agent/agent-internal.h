@@ -49,6 +49,7 @@ const json_t *kubelet_pod_volume(const json_t *pod, const char *volume);
 #define PVB_LABEL_BACKUP  "cairn.dev/backup-name"
 #define PVB_LABEL_UID     "cairn.dev/backup-uid"
 #define PVB_EMPTY_MESSAGE "volume was empty so no snapshot was taken"
+#define PVB_ANN_PVC_SPEC  "cairn.dev/pvc-spec"
 
 enum pvb_phase {
 	PVB_NEW, /* "" or "New" */
@@ -57,6 +58,7 @@ enum pvb_phase {
 	PVB_COMPLETED,
 	PVB_FAILED,
 	PVB_CANCELED,
+	PVB_PARTIALLY_FAILED, /* PodVolumeRestores only: some files could not be restored */
 	_PVB_PHASE_MAX,
 	_PVB_PHASE_INVALID = -22,
 };
@@ -83,6 +85,7 @@ struct pvb_status {
 	const char *message;     /* NULL leaves it; "" clears it */
 	const char *snapshot_id; /* NULL leaves it */
 	const char *path;
+	const char *node; /* PodVolumeRestores: the node restoring it; NULL leaves it */
 	bool has_progress;
 	uint64_t total_bytes, bytes_done;
 	bool has_incremental;
@@ -95,6 +98,34 @@ int pvb_status_apply(json_t *obj, const struct pvb_status *s) _must_check_;
 /* Add or remove the agent's finalizer; returns 1 when obj changed. */
 int pvb_finalizer(json_t *obj, bool add) _must_check_;
 
+/* ---- PodVolumeRestore records (pvr.c) ---- */
+
+#define PVR_LABEL_RESTORE_UID "cairn.dev/restore-uid"
+#define PVR_LABEL_HELPER      "cairn.dev/restore-helper"
+#define PVR_WAIT_CONTAINER    "restore-wait"
+/* Velero's done-file: <volume>/.velero/<restore-uid>, which `cairn restore-wait` waits for. */
+#define PVR_DONE_DIR ".velero"
+
+/* Borrowed views into a PodVolumeRestore's JSON; valid while the object lives. */
+struct pvr {
+	const char *name, *ns, *uid;
+	const char *pod_ns, *pod_name, *pod_uid; /* pod_uid may be NULL */
+	const char *volume, *snapshot, *bsl, *source_ns;
+	const char *node;        /* status.node: the claiming node, or NULL */
+	const char *restore_uid; /* label cairn.dev/restore-uid, else the owner's uid */
+	uint64_t size;           /* spec.snapshotSize, 0 when unknown */
+	enum pvb_phase phase;
+	bool cancel, deleting, overwrite;
+};
+
+/* -EINVAL when a required field (name, spec.pod, spec.volume, spec.snapshotID) is missing
+ * or the restore uid is not usable as a file name. */
+int pvr_parse(const json_t *obj, struct pvr *ret) _must_check_;
+/* True when pod (a core/v1 Pod) runs on node and is ready for its volumes to be filled:
+ * its restore-wait init container is running, or it is the controller's helper pod
+ * (label cairn.dev/restore-helper) and Running. */
+bool pvr_pod_ready(const json_t *pod, const char *node);
+
 /* ---- storage locations (bsl.c) ---- */
 
 /* The repository URL for pods of namespace pod_ns under a BackupStorageLocation:
@@ -103,6 +134,9 @@ int pvb_finalizer(json_t *obj, bool add) _must_check_;
  * location (message says so), -EINVAL for a location we cannot use. */
 int bsl_repo_url(const json_t *bsl, const char *pod_ns, char **ret_url, char **opts, size_t n_max,
                  size_t *ret_n, struct err *e) _must_check_;
+/* The same for reading (restores): a ReadOnly location is fine; *ret_ro says it is one. */
+int bsl_repo_url_read(const json_t *bsl, const char *pod_ns, char **ret_url, char **opts,
+                      size_t n_max, size_t *ret_n, bool *ret_ro, struct err *e) _must_check_;
 
 /* ---- metrics (metrics.c) ---- */
 
@@ -120,10 +154,13 @@ void metrics_healthy(struct metrics *m, bool ok);
 /* ---- the table of this node's PodVolumeBackups (ptable.c) ---- */
 
 struct job;
+struct rjob;
 struct pentry {
 	char *uid;
 	json_t *obj; /* the newest object seen (owned) */
 	struct job *job;
+	struct rjob *rjob;   /* PodVolumeRestores: the running restore */
+	time_t next_check;   /* PodVolumeRestores: when to look at the target pod again */
 	bool seen;    /* in the current re-list */
 	bool gone;    /* deleted while its job runs */
 	bool gave_up; /* its end could not be recorded: not started again by this process */
@@ -167,8 +204,11 @@ struct job_volume {
 	size_t n_tags;
 	size_t parent_idx[3]; /* indexes into tagbuf */
 	size_t n_parent_tags;
-	/* Pointers into tagbuf, set by job_volume_bind once the struct stays put. */
-	const char *tags[JOB_MAX_TAGS];
+	/* "pvc-spec=<JSON>": the claim's spec, so a fresh cluster can re-create the claim
+	 * from the repository alone (malloc'ed; NULL for other volumes). */
+	char *pvc_spec;
+	/* Pointers into tagbuf (and pvc_spec), set by job_volume_bind once the struct stays put. */
+	const char *tags[JOB_MAX_TAGS + 1];
 	const char *parent_tags[3];
 };
 void job_volume_bind(struct job_volume *v);
@@ -198,3 +238,23 @@ void job_free(struct job *j);
 /* Start-up: a PVB of this node left Accepted/InProgress by a previous process is failed
  * with a clear message, and what that run uploaded is indexed so the next backup reuses it. */
 void job_recover(const struct agent_ctx *a, struct kube *k, const json_t *obj);
+
+/* ---- PodVolumeRestore jobs (rjob.c) and their dispatcher (restorer.c) ---- */
+
+/* Start a thread that claims (status.node) and restores the PVR in obj (copied). resume:
+ * this node claimed it in an earlier process; it is restored again from the start. */
+int rjob_start(const struct agent_ctx *a, const json_t *obj, bool resume,
+               struct rjob **ret) _must_check_;
+/* cancel (spec.cancel, deletion -> Canceled) or shutdown (left for the next process). */
+void rjob_cancel(struct rjob *j, bool shutdown);
+bool rjob_done(struct rjob *j);
+void rjob_free(struct rjob *j);
+
+struct restorer;
+/* A watch of the namespace's PodVolumeRestores in its own thread. */
+int restorer_start(const struct agent_ctx *a, struct restorer **ret, struct err *e) _must_check_;
+/* From the main loop: claim the PVRs whose target pod runs here and is ready, resume this
+ * node's unfinished ones after a restart, cancel and reap. k is the caller's client. */
+void restorer_tick(struct restorer *r, struct kube *k);
+/* After agent_stop: joins the watch, stops the running restores, frees. NULL is fine. */
+void restorer_free(struct restorer *r);

@@ -45,6 +45,7 @@ struct agent {
 	bool recovered; /* start-up leftovers handled */
 	int running;
 	time_t started, failing_since; /* monotonic seconds; 0: the watch is fine */
+	struct restorer *restorer;     /* PodVolumeRestores (restorer.c) */
 };
 
 static time_t mono_sec(void)
@@ -262,6 +263,7 @@ static void main_loop(struct agent *ag, struct kube *k)
 			job_recover(&ag->ctx, k, recover[i]);
 			json_decref(recover[i]);
 		}
+		restorer_tick(ag->restorer, k);
 	}
 }
 
@@ -340,6 +342,9 @@ int agent_run(const struct agent_config *cfg, struct err *e)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	r = restorer_start(&ag.ctx, &ag.restorer, e);
+	if (r < 0)
+		goto fail;
 	r = -pthread_create(&watcher, NULL, watch_main, &ag);
 	if (r < 0) {
 		err_set(e, r, "cannot start the watch thread");
@@ -351,13 +356,14 @@ int agent_run(const struct agent_config *cfg, struct err *e)
 	if (ag.ctx.metrics)
 		log_info("metrics and /healthz on port %u", metrics_port(ag.ctx.metrics));
 	main_loop(&ag, k);
-	log_info("stopping: ending running backups");
+	log_info("stopping: ending running backups; running restores resume at the next start");
 	r = 0;
 fail:
 	agent_stop();
 	if (watching)
 		pthread_join(watcher, NULL);
 	shutdown_jobs(&ag);
+	restorer_free(ag.restorer);
 	ptab_release(&ag.tab);
 	metrics_stop(ag.ctx.metrics);
 	kube_free(k);

@@ -75,8 +75,8 @@ static void trim_slashes(const char *s, const char **ret, int *ret_len)
 	*ret_len = (int)n;
 }
 
-int bsl_repo_url(const json_t *bsl, const char *pod_ns, char **ret_url, char **opts, size_t n_max,
-                 size_t *ret_n, struct err *e)
+static int repo_url(const json_t *bsl, const char *pod_ns, bool allow_ro, char **ret_url,
+                    char **opts, size_t n_max, size_t *ret_n, struct err *e)
 {
 	const json_t *spec = json_object_get(bsl, "spec");
 	const json_t *os = json_object_get(spec, "objectStorage");
@@ -92,7 +92,7 @@ int bsl_repo_url(const json_t *bsl, const char *pod_ns, char **ret_url, char **o
 
 	if (!name)
 		name = "?";
-	if (mode && strcmp(mode, "ReadOnly") == 0)
+	if (!allow_ro && mode && strcmp(mode, "ReadOnly") == 0)
 		return err_set(e, -EROFS,
 		               "backup storage location %s is in ReadOnly access mode: no backup "
 		               "can be written there",
@@ -136,5 +136,22 @@ fail:
 	for (i = 0; i < n; i++)
 		free(opts[i]);
 	free(url);
+	return r;
+}
+
+int bsl_repo_url(const json_t *bsl, const char *pod_ns, char **ret_url, char **opts, size_t n_max,
+                 size_t *ret_n, struct err *e)
+{
+	return repo_url(bsl, pod_ns, false, ret_url, opts, n_max, ret_n, e);
+}
+
+int bsl_repo_url_read(const json_t *bsl, const char *pod_ns, char **ret_url, char **opts,
+                      size_t n_max, size_t *ret_n, bool *ret_ro, struct err *e)
+{
+	const char *mode = jstr(json_object_get(bsl, "spec"), "accessMode");
+	int r = repo_url(bsl, pod_ns, true, ret_url, opts, n_max, ret_n, e);
+
+	if (r == 0)
+		*ret_ro = mode && strcmp(mode, "ReadOnly") == 0;
 	return r;
 }

@@ -19,6 +19,7 @@ static const char *jstr(const json_t *o, const char *k)
 void job_volume_release(struct job_volume *v)
 {
 	free(v->path);
+	free(v->pvc_spec);
 	memset(v, 0, sizeof(*v));
 }
 
@@ -47,6 +48,8 @@ void job_volume_bind(struct job_volume *v)
 
 	for (i = 0; i < v->n_tags; i++)
 		v->tags[i] = v->tagbuf[i];
+	if (v->pvc_spec)
+		v->tags[v->n_tags++] = v->pvc_spec;
 	for (i = 0; i < v->n_parent_tags; i++)
 		v->parent_tags[i] = v->tagbuf[v->parent_idx[i]];
 }
@@ -78,6 +81,39 @@ static const char *spec_tag(const struct pvb *p, const json_t *obj, const char *
 	if (!v || !v[0])
 		v = jstr(json_object_get(json_object_get(obj, "metadata"), "labels"), label);
 	return v;
+}
+
+/* The spec a restore needs to re-create the claim: the controller's annotation when it
+ * wrote one, else the same fields read from the claim itself. */
+static int pvc_spec_tag(const json_t *obj, const json_t *pvc, char **ret)
+{
+	const char *ann = jstr(json_object_get(json_object_get(obj, "metadata"), "annotations"),
+	                       PVB_ANN_PVC_SPEC);
+	const json_t *spec = json_object_get(pvc, "spec");
+	char *txt = NULL, *tag = NULL;
+	json_t *o = NULL;
+
+	if (!ann || !ann[0]) {
+		o = json_pack("{s:O?,s:O?,s:O?,s:O?,s:O?,s:O?}", "storageClassName",
+		              json_object_get(spec, "storageClassName"), "accessModes",
+		              json_object_get(spec, "accessModes"), "volumeMode",
+		              json_object_get(spec, "volumeMode"), "resources",
+		              json_object_get(spec, "resources"), "labels",
+		              json_object_get(json_object_get(pvc, "metadata"), "labels"), "capacity",
+		              json_object_get(json_object_get(pvc, "status"), "capacity"));
+		txt = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+		json_decref(o);
+		if (!txt)
+			return -ENOMEM;
+		ann = txt;
+	}
+	if (asprintf(&tag, "pvc-spec=%s", ann) < 0)
+		tag = NULL;
+	free(txt);
+	if (!tag)
+		return -ENOMEM;
+	*ret = tag;
+	return 0;
 }
 
 int job_prepare(struct kube *k, const struct agent_ctx *a, const struct pvb *p, const json_t *obj,
@@ -153,6 +189,8 @@ int job_prepare(struct kube *k, const struct agent_ctx *a, const struct pvb *p, 
 	add_tag(&v, "backup-uid", spec_tag(p, obj, "backup-uid", PVB_LABEL_UID));
 	add_tag(&v, "owner", owner);
 	add_tag(&v, "node", a->cfg->node);
+	if (pvc && (r = pvc_spec_tag(obj, pvc, &v.pvc_spec)) < 0)
+		goto fail;
 	/* Volume identity, never the kubelet path: the claim, else namespace+owner+volume. */
 	if (tag_of(&v, "pvc-uid") >= 0) {
 		v.parent_idx[v.n_parent_tags++] = (size_t)tag_of(&v, "pvc-uid");

@@ -2,7 +2,8 @@
 # metrics) on top of kube/.
 noinst_LIBRARIES += agent/libcairn_agent.a
 agent_libcairn_agent_a_SOURCES = agent/agent.h agent/agent-internal.h agent/kubelet.c \
-	agent/pvb.c agent/ptable.c agent/bsl.c agent/metrics.c agent/jobprep.c agent/job.c agent/agent.c
+	agent/pvb.c agent/ptable.c agent/bsl.c agent/metrics.c agent/jobprep.c agent/job.c agent/agent.c \
+	agent/pvr.c agent/rjob.c agent/restorer.c
 
 AGENT_UNIT_TESTS = tests/unit/test-kubelet tests/unit/test-pvb
 check_PROGRAMS += $(AGENT_UNIT_TESTS)
@@ -10,5 +11,6 @@ TESTS += $(AGENT_UNIT_TESTS)
 tests_unit_test_kubelet_LDADD = $(CAIRN_LIBS)
 tests_unit_test_pvb_LDADD = $(CAIRN_LIBS)
 
-TESTS += tests/e2e/agent-e2e.sh tests/e2e/agent-safety.sh
-EXTRA_DIST += tests/e2e/agent-e2e.sh tests/e2e/agent-safety.sh bench/agent.sh docs/agent.md
+TESTS += tests/e2e/agent-e2e.sh tests/e2e/agent-safety.sh tests/e2e/restore-pvc-new.sh
+EXTRA_DIST += tests/e2e/agent-e2e.sh tests/e2e/agent-safety.sh tests/e2e/restore-pvc-new.sh \
+	tests/kubeapi/kubelet.py bench/agent.sh docs/agent.md

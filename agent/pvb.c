@@ -14,6 +14,7 @@ static const char *const phase_names[] = {
 	[PVB_COMPLETED] = "Completed",
 	[PVB_FAILED] = "Failed",
 	[PVB_CANCELED] = "Canceled",
+	[PVB_PARTIALLY_FAILED] = "PartiallyFailed",
 };
 
 const char *pvb_phase_name(enum pvb_phase p)
@@ -69,7 +70,8 @@ int pvb_parse(const json_t *obj, struct pvb *ret)
 
 bool pvb_terminal(enum pvb_phase p)
 {
-	return p == PVB_COMPLETED || p == PVB_FAILED || p == PVB_CANCELED;
+	return p == PVB_COMPLETED || p == PVB_FAILED || p == PVB_CANCELED ||
+	       p == PVB_PARTIALLY_FAILED;
 }
 
 bool pvb_claimable(const struct pvb *p, const char *node)
@@ -118,6 +120,8 @@ int pvb_status_apply(json_t *obj, const struct pvb_status *s)
 	if (s->snapshot_id && set_str(st, "snapshotID", s->snapshot_id) < 0)
 		return r;
 	if (s->path && set_str(st, "path", s->path) < 0)
+		return r;
+	if (s->node && set_str(st, "node", s->node) < 0)
 		return r;
 	if (s->accepted && set_time(st, "acceptedTimestamp", s->accepted) < 0)
 		return r;

@@ -75,7 +75,7 @@ struct wait_state {
 	bool *done;
 };
 
-/* The volumes are the folders directly under root (one mount each). */
+/* The volumes are the folders directly under root (one mount each, or a symlink to one). */
 static int list_volumes(const char *root, struct wait_state *w, struct err *e)
 {
 	DIR *d = opendir(root);
@@ -89,8 +89,9 @@ static int list_volumes(const char *root, struct wait_state *w, struct err *e)
 
 		if (de->d_name[0] == '.' || strlen(de->d_name) >= 256)
 			continue;
-		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-		    !S_ISDIR(st.st_mode))
+		/* A mount point, or (kubelet simulators, tests) a symlink to one: the
+		 * entries of root are the pod's, not the restored data's. */
+		if (fstatat(dirfd(d), de->d_name, &st, 0) < 0 || !S_ISDIR(st.st_mode))
 			continue;
 		if (w->n == WAIT_VOL_MAX) {
 			closedir(d);
@@ -142,7 +143,7 @@ static int finish(struct cli *c, const char *root, const struct wait_state *w, s
 	if (rootfd < 0)
 		return err_set(e, -errno, "restore-wait: %s: %s", root, strerror(errno));
 	for (size_t i = 0; i < w->n && rc >= 0; i++) {
-		int vfd = openat(rootfd, w->vols[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		int vfd = openat(rootfd, w->vols[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 		if (vfd < 0) {
 			rc = err_set(e, -errno, "restore-wait: %s/%s: %s", root, w->vols[i],

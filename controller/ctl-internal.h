@@ -100,6 +100,38 @@ void ctl_maintenance(struct ctl *c);
 void ctl_locations_validate(struct ctl *c);
 void ctl_sync(struct ctl *c);
 
+/* ---- restores (restore.c, pvc.c) ---- */
+
+#define CTL_LABEL_RESTORE_UID    "cairn.dev/restore-uid"
+#define CTL_LABEL_RESTORE_HELPER "cairn.dev/restore-helper"
+#define CTL_ANN_SOURCE_PVB       "cairn.dev/source-pvb"
+#define CTL_ANN_HELPER_POD       "cairn.dev/helper-pod"
+/* The helper pod runs `cairn restore-wait` from cairn's own image. */
+#define CTL_HELPER_IMAGE "cairn"
+
+/* One backed-up volume a Restore brings back; strings borrowed from the PVB and Restore. */
+struct ctl_ritem {
+	const char *restore_name, *restore_uid, *pvb_name;
+	const char *src_ns, *pod, *volume, *pvc, *pvc_spec, *snapshot, *bsl;
+	const char *target_pvc;                     /* --to-pvc: the existing claim */
+	const char *class_override, *size_override; /* "" or NULL: as recorded */
+	char tns[256];                              /* the target namespace */
+	uint64_t size;
+	bool overwrite;
+	bool restore_pvcs; /* spec.restorePVCs (default true): re-create claims of gone pods */
+};
+
+int ctl_restore_reconcile(struct ctl *c, json_t *rst) _must_check_;
+/* List the Restores and move each on (one pass of the loop). */
+void ctl_restores_pass(struct ctl *c);
+/* The object of list whose cairn.dev/source-pvb annotation names pvb (borrowed) or NULL. */
+const json_t *ctl_restore_made(const json_t *list, const char *pvb);
+/* Create what is missing for it (claim, helper pod, PodVolumeRestore); pods and pvcs are
+ * what this Restore made so far in the target namespace plus the pods there. 1 when the
+ * volume has no claim and no pod with restore-wait waits for it yet. */
+int ctl_restore_start_item(struct ctl *c, const struct ctl_ritem *it, const json_t *pods,
+                           const json_t *pvcs, struct err *e) _must_check_;
+
 /* ---- metrics (metrics.c) ---- */
 int ctl_metrics_start(const char *addr, struct ctl_metrics **ret, struct err *e) _must_check_;
 void ctl_metrics_stop(struct ctl_metrics *m);

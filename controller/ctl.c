@@ -306,6 +306,7 @@ static void pass(struct ctl *c)
 	} else {
 		ctl_note(c, CTL_NOTE_WARN, "cannot list backups: %s", e.msg);
 	}
+	ctl_restores_pass(c);
 	ctl_maintenance(c);
 }
 

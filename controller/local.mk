@@ -4,7 +4,8 @@ noinst_LIBRARIES += controller/libcairn_controller.a
 controller_libcairn_controller_a_SOURCES = controller/controller.h controller/ctl-internal.h \
 	controller/ctl.c controller/backup.c controller/schedule.c controller/gc.c \
 	controller/location.c controller/metrics.c controller/cron.c controller/duration.c \
-	controller/select.c controller/hookspec.c controller/hooks.c
+	controller/select.c controller/hookspec.c controller/hooks.c controller/restore.c \
+	controller/pvc.c
 
 CONTROLLER_UNIT_TESTS = tests/unit/test-cron tests/unit/test-ctlselect tests/unit/test-ctlhooks
 check_PROGRAMS += $(CONTROLLER_UNIT_TESTS)

@@ -210,6 +210,9 @@ static void tc_groups(struct tc *t, bool by_a)
 	struct tc_link *l = t->links;
 	size_t first = 0;
 
+	/* No links at all: links is NULL, which qsort must not get (UBSan says so). */
+	if (t->n_links < 2)
+		return;
 	qsort(l, t->n_links, sizeof(*l), by_a ? tc_cmp_a : tc_cmp_b);
 	for (size_t i = 1; i < t->n_links; i++) {
 		bool same_here =

@@ -1,0 +1,606 @@
+/* Owns one PodVolumeRestore's life on this node, in its own thread with its own API client
+ * and repository: claim (status.node), InProgress, progress, the restore itself, the
+ * done-file, then Completed | PartiallyFailed | Failed | Canceled. */
+#include "agent/agent-internal.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "repo/repo.h"
+#include "restore/restore.h"
+#include "util/banned.h"
+#include "util/buf.h"
+#include "util/log.h"
+
+enum { RJOB_RUN = 0, RJOB_CANCEL = 1, RJOB_SHUTDOWN = 2 };
+
+#define RJOB_RETRY_MIN_MS   200
+#define RJOB_RETRY_MAX_MS   10000
+#define RJOB_STOP_WRITE_SEC 10
+/* Warnings kept for the status message, the Event and the Restore (each also logged). */
+#define RJOB_WARN_MAX (4u * 1024)
+
+struct rjob {
+	const struct agent_ctx *a;
+	json_t *obj;
+	char name[256], ns[256], path[1024], status_path[1100];
+	int stop;
+	bool done, resume, gave_up;
+	pthread_t thread;
+	struct kube *k;
+	time_t last_update;
+	pthread_mutex_t wlock; /* warnings come from the restore workers */
+	struct buf warn;
+	uint64_t n_warn;
+	bool warn_full; /* later warnings are only logged and counted */
+};
+
+static double now_mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* ---- status writes ---- */
+
+enum rguard { RG_NONE, RG_CLAIM, RG_RESUME };
+
+struct redit {
+	const struct pvb_status *st;
+	enum rguard guard;
+	const char *node;
+};
+
+static int redit_fn(void *ud, json_t *obj)
+{
+	struct redit *ed = ud;
+	struct pvr p;
+
+	if (pvr_parse(obj, &p) < 0)
+		return -EALREADY;
+	/* The claim re-checks the fresh object: two agents cannot both take it. */
+	if (ed->guard == RG_CLAIM && p.phase != PVB_NEW)
+		return -EALREADY;
+	if (ed->guard == RG_RESUME &&
+	    (pvb_terminal(p.phase) || !p.node || strcmp(p.node, ed->node) != 0))
+		return -EALREADY;
+	return pvb_status_apply(obj, ed->st);
+}
+
+static void nap_ms(unsigned ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* As the backup jobs: retried with backoff on transient errors until it lands; the object
+ * vanishing, a guard that no longer holds and a 4xx end it. */
+static int write_status(struct rjob *j, const struct pvb_status *st, enum rguard guard,
+                        struct err *e)
+{
+	struct redit ed = { st, guard, j->a->cfg->node };
+	unsigned delay = RJOB_RETRY_MIN_MS;
+	double give_up = 0;
+	int r;
+
+	for (;;) {
+		err_clear(e);
+		r = kube_update_retry(j->k, j->status_path, redit_fn, &ed, NULL, e);
+		if (r >= 0 || !kube_transient(r))
+			return r;
+		if (agent_stopping()) {
+			if (give_up == 0)
+				give_up = now_mono() + RJOB_STOP_WRITE_SEC;
+			else if (now_mono() > give_up)
+				return r;
+		}
+		log_warn("pvr %s/%s: %s (retrying in %u ms)", j->ns, j->name, e->msg, delay);
+		nap_ms(delay);
+		delay = delay * 2 > RJOB_RETRY_MAX_MS ? RJOB_RETRY_MAX_MS : delay * 2;
+	}
+}
+
+static void event(struct rjob *j, const char *type, const char *reason, const char *fmt, ...)
+    _printf_(4, 5);
+static void event(struct rjob *j, const char *type, const char *reason, const char *fmt, ...)
+{
+	struct err e = ERR_INIT;
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (kube_event(j->k, j->obj, type, reason, "cairn-agent", j->a->cfg->node, &e, "%s", msg) <
+	    0)
+		log_warn("event %s for %s/%s not recorded: %s", reason, j->ns, j->name, e.msg);
+}
+
+/* The one exit for a claimed restore: status, log line, Event. */
+static void finish(struct rjob *j, struct pvb_status *st)
+{
+	struct err e = ERR_INIT;
+	int r;
+
+	st->completion = time(NULL);
+	r = write_status(j, st, RG_NONE, &e);
+	if (r < 0 && r != -ENOENT && r != -EALREADY) {
+		log_error("pvr %s/%s: cannot record phase %s: %s", j->ns, j->name,
+		          pvb_phase_name(st->phase), e.msg);
+		j->gave_up = true;
+	}
+	switch (st->phase) {
+	case PVB_FAILED:
+		log_error("pvr %s/%s failed: %s", j->ns, j->name, st->message);
+		event(j, "Warning", "RestoreFailed", "%s", st->message);
+		break;
+	case PVB_PARTIALLY_FAILED:
+		log_warn("pvr %s/%s partially failed: %s", j->ns, j->name, st->message);
+		event(j, "Warning", "RestorePartiallyFailed", "%s", st->message);
+		break;
+	case PVB_CANCELED:
+		log_info("pvr %s/%s canceled", j->ns, j->name);
+		event(j, "Normal", "RestoreCanceled", "restore of the volume was canceled");
+		break;
+	default:
+		log_info("pvr %s/%s completed", j->ns, j->name);
+		event(j, "Normal", "RestoreCompleted", "volume restored");
+		break;
+	}
+}
+
+static void fail(struct rjob *j, const char *fmt, ...) _printf_(2, 3);
+static void fail(struct rjob *j, const char *fmt, ...)
+{
+	struct pvb_status st = { .phase = PVB_FAILED };
+	char text[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	st.message = text;
+	finish(j, &st);
+}
+
+/* ---- restore callbacks ---- */
+
+static bool on_cancel(void *ud)
+{
+	struct rjob *j = ud;
+
+	return __atomic_load_n(&j->stop, __ATOMIC_RELAXED) != RJOB_RUN || agent_stopping();
+}
+
+static void on_progress(void *ud, const struct restore_progress *p)
+{
+	struct rjob *j = ud;
+	struct pvb_status st = { .phase = PVB_IN_PROGRESS, .has_progress = true };
+	struct redit ed = { &st, RG_NONE, j->a->cfg->node };
+	struct err e = ERR_INIT;
+	time_t now = (time_t)now_mono();
+	int r;
+
+	if (now - j->last_update < (time_t)j->a->cfg->progress_sec)
+		return;
+	j->last_update = now;
+	st.bytes_done = p->bytes_done;
+	st.total_bytes = p->bytes_total > p->bytes_done ? p->bytes_total : p->bytes_done;
+	/* Not retried: the next update (or the end) carries newer numbers. */
+	r = kube_update_retry(j->k, j->status_path, redit_fn, &ed, NULL, &e);
+	if (r == -ENOENT)
+		rjob_cancel(j, false);
+	else if (r < 0)
+		log_warn("pvr %s/%s: progress not recorded: %s", j->ns, j->name, e.msg);
+}
+
+static void on_warn(void *ud, const char *path, int code, const char *msg)
+{
+	struct rjob *j = ud;
+
+	/* The engine's message names the file already. */
+	log_warn("pvr %s/%s: %s", j->ns, j->name, msg);
+	pthread_mutex_lock(&j->wlock);
+	j->n_warn++;
+	/* A full buffer keeps the first warnings; the count says how many there were. */
+	if (!j->warn_full && buf_printf(&j->warn, "%s%s", j->warn.len ? "; " : "", msg) < 0)
+		j->warn_full = true;
+	pthread_mutex_unlock(&j->wlock);
+}
+
+/* ---- the job ---- */
+
+/* Where the data goes: the target pod's kubelet folder for the volume, resolved as for
+ * backups. The pod must be on this node (and, when the PVR names one, have its uid). */
+static int target_dir(struct rjob *j, const struct pvr *p, char **ret, struct err *e)
+{
+	json_t *pod = NULL, *pvc = NULL, *pv = NULL, *drivers = NULL;
+	const char *claim, *pvname, *uid;
+	const json_t *podvol;
+	char path[1024], dir[320];
+	int r;
+
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/pods/%s", p->pod_ns, p->pod_name);
+	r = kube_get(j->k, path, &pod, e);
+	if (r < 0) {
+		err_wrap(e, r, "pod %s/%s", p->pod_ns, p->pod_name);
+		goto fail;
+	}
+	uid = json_string_value(json_object_get(json_object_get(pod, "metadata"), "uid"));
+	if (!uid || (p->pod_uid && p->pod_uid[0] && strcmp(uid, p->pod_uid) != 0)) {
+		r = err_set(e, -ESTALE, "pod %s/%s was re-created (uid %s, the restore names %s)",
+		            p->pod_ns, p->pod_name, uid ? uid : "?", p->pod_uid);
+		goto fail;
+	}
+	podvol = kubelet_pod_volume(pod, p->volume);
+	if (!podvol) {
+		r = err_set(e, -ENOENT, "pod %s/%s has no volume %s", p->pod_ns, p->pod_name,
+		            p->volume);
+		goto fail;
+	}
+	claim = json_string_value(
+	    json_object_get(json_object_get(podvol, "persistentVolumeClaim"), "claimName"));
+	if (claim) {
+		snprintf(path, sizeof(path), "/api/v1/namespaces/%s/persistentvolumeclaims/%s",
+		         p->pod_ns, claim);
+		r = kube_get(j->k, path, &pvc, e);
+		if (r < 0) {
+			err_wrap(e, r, "claim %s/%s", p->pod_ns, claim);
+			goto fail;
+		}
+		pvname =
+		    json_string_value(json_object_get(json_object_get(pvc, "spec"), "volumeName"));
+		if (!pvname || !pvname[0]) {
+			r = err_set(e, -EINVAL, "claim %s/%s is not bound", p->pod_ns, claim);
+			goto fail;
+		}
+		snprintf(path, sizeof(path), "/api/v1/persistentvolumes/%s", pvname);
+		r = kube_get(j->k, path, &pv, e);
+		if (r < 0) {
+			err_wrap(e, r, "persistent volume %s", pvname);
+			goto fail;
+		}
+	}
+	if (kubelet_pv_needs_drivers(pv)) {
+		r = kube_get(j->k, "/apis/storage.k8s.io/v1/csidrivers", &drivers, e);
+		if (r < 0) {
+			err_wrap(e, r, "CSI drivers (to resolve a migrated PV)");
+			goto fail;
+		}
+	}
+	r = kubelet_volume_dir(podvol, pv, drivers, dir, sizeof(dir), e);
+	if (r == 0)
+		r = kubelet_resolve(j->a->cfg->host_pods, uid, dir, ret, e);
+fail:
+	json_decref(pod);
+	json_decref(pvc);
+	json_decref(pv);
+	json_decref(drivers);
+	return r;
+}
+
+/* True when dir holds nothing but lost+found and the done-file folder. */
+static int dir_empty(const char *dir, bool *ret)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	bool empty = true;
+
+	if (!d)
+		return -errno;
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
+		    strcmp(de->d_name, "lost+found") && strcmp(de->d_name, PVR_DONE_DIR))
+			empty = false;
+	closedir(d);
+	*ret = empty;
+	return 0;
+}
+
+/* Velero's done-file, written without following a link the restored data may hold. */
+static int done_file(const char *dir, const char *restore_uid, struct err *e)
+{
+	int dfd = -1, vfd = -1, fd = -1, r = 0;
+
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return err_set(e, -errno, "%s: %s", dir, strerror(errno));
+	if (mkdirat(dfd, PVR_DONE_DIR, 0755) < 0 && errno != EEXIST) {
+		r = err_set(e, -errno, "%s/%s: %s", dir, PVR_DONE_DIR, strerror(errno));
+		goto out;
+	}
+	vfd = openat(dfd, PVR_DONE_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (vfd < 0) {
+		r = err_set(e, -errno, "%s/%s is not a folder: %s", dir, PVR_DONE_DIR,
+		            strerror(errno));
+		goto out;
+	}
+	fd = openat(vfd, restore_uid, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0 || fsync(fd) < 0)
+		r = err_set(e, -errno, "%s/%s/%s: %s", dir, PVR_DONE_DIR, restore_uid,
+		            strerror(errno));
+out:
+	if (fd >= 0)
+		close(fd);
+	if (vfd >= 0)
+		close(vfd);
+	close(dfd);
+	return r;
+}
+
+/* The restore's end once restore_run returned r. */
+static void conclude(struct rjob *j, const struct pvr *p, const char *target, int r,
+                     const struct restore_result *res, struct err *e)
+{
+	struct pvb_status st = { .phase = PVB_COMPLETED, .has_progress = true };
+	char msg[RJOB_WARN_MAX + 128];
+	struct err de = ERR_INIT;
+
+	if (r == -ECANCELED) {
+		if (__atomic_load_n(&j->stop, __ATOMIC_RELAXED) == RJOB_CANCEL) {
+			st.phase = PVB_CANCELED;
+			st.message = "canceled while running";
+			st.has_progress = false;
+			finish(j, &st);
+		} else {
+			/* Left as it is: the next agent process on this node resumes it, and
+			 * the pod's restore-wait keeps waiting meanwhile. */
+			log_info("pvr %s/%s: the node agent stops; the restore resumes when it "
+			         "starts again",
+			         j->ns, j->name);
+		}
+		return;
+	}
+	if (r < 0) {
+		fail(j, "restore failed: %s", e->msg[0] ? e->msg : strerror(-r));
+		return;
+	}
+	st.total_bytes = st.bytes_done = res->bytes;
+	st.message = "";
+	pthread_mutex_lock(&j->wlock);
+	if (j->n_warn || res->errors) {
+		st.phase = PVB_PARTIALLY_FAILED;
+		snprintf(msg, sizeof(msg), "%" PRIu64 " files not restored: %.*s",
+		         res->errors > j->n_warn ? res->errors : j->n_warn, (int)j->warn.len,
+		         j->warn.len ? (const char *)j->warn.p : "");
+		st.message = msg;
+	}
+	pthread_mutex_unlock(&j->wlock);
+	/* The pod's app containers start once this exists: only after the data is in. */
+	if (done_file(target, p->restore_uid, &de) < 0) {
+		fail(j, "cannot write the done-file: %s", de.msg);
+		return;
+	}
+	finish(j, &st);
+}
+
+static int open_repo(struct rjob *j, const struct pvr *p, struct repo **ret, bool *ret_ro,
+                     struct err *e)
+{
+	const struct agent_ctx *a = j->a;
+	const char *kv[32];
+	char *opts[8] = { 0 }, *url = NULL, path[1024];
+	struct backend_options bo = { kv, 0 };
+	struct repo_open_params op = { NULL, &bo, a->cfg->password, a->cfg->password_len };
+	size_t n_opts = 0, i;
+	json_t *bsl = NULL;
+	int r;
+
+	*ret_ro = false;
+	if (a->cfg->repo_url) {
+		op.url = a->cfg->repo_url;
+		op.options = a->cfg->bopts;
+		return repo_open(&op, ret, e);
+	}
+	if (!p->bsl || !p->bsl[0])
+		return err_set(e, -EINVAL,
+		               "no repository: the restore names no storage location "
+		               "and the agent has no --repo");
+	snprintf(path, sizeof(path), CAIRN_API "/namespaces/%s/backupstoragelocations/%s", p->ns,
+	         p->bsl);
+	r = kube_get(j->k, path, &bsl, e);
+	if (r < 0) {
+		err_wrap(e, r, "backup storage location %s", p->bsl);
+		goto fail;
+	}
+	r = bsl_repo_url_read(bsl, p->source_ns, &url, opts, ELEMENTSOF(opts), &n_opts, ret_ro, e);
+	if (r < 0)
+		goto fail;
+	for (i = 0; a->cfg->bopts && i < a->cfg->bopts->n && bo.n < ELEMENTSOF(kv); i++)
+		kv[bo.n++] = a->cfg->bopts->kv[i];
+	for (i = 0; i < n_opts && bo.n < ELEMENTSOF(kv); i++)
+		kv[bo.n++] = opts[i];
+	op.url = url;
+	r = repo_open(&op, ret, e);
+fail:
+	for (i = 0; i < n_opts; i++)
+		free(opts[i]);
+	free(url);
+	json_decref(bsl);
+	return r;
+}
+
+static void run_restore(struct rjob *j, const struct pvr *p)
+{
+	struct pvb_status st = { .phase = PVB_IN_PROGRESS, .has_progress = true };
+	struct restore_opts o = { 0 };
+	struct restore_result res = { 0 };
+	struct snapshot snap = { 0 };
+	struct repo_lock *lock = NULL;
+	struct repo *repo = NULL;
+	struct err e = ERR_INIT;
+	char *target = NULL, sub[1024];
+	const char *base;
+	bool ro = false, empty = true;
+	int r;
+
+	r = target_dir(j, p, &target, &e);
+	if (r < 0) {
+		fail(j, "%s", e.msg);
+		goto out;
+	}
+	err_clear(&e);
+	r = open_repo(j, p, &repo, &ro, &e);
+	if (r < 0) {
+		fail(j, "repository: %s", e.msg);
+		goto out;
+	}
+	/* A ReadOnly location is never written to, not even a lock. */
+	if (!ro && (r = repo_lock_reader(repo, &lock, &e)) < 0) {
+		fail(j, "repository: %s", e.msg);
+		goto out;
+	}
+	r = repo_snapshot_load(repo, p->snapshot, &snap, &e);
+	if (r < 0 || snap.n_paths < 1) {
+		fail(j, "snapshot %s: %s", p->snapshot, r < 0 ? e.msg : "it holds no path");
+		goto out;
+	}
+	base = strrchr(snap.paths[0], '/');
+	snprintf(sub, sizeof(sub), "/%s", base ? base + 1 : snap.paths[0]);
+	if (!p->overwrite && (r = dir_empty(target, &empty)) == 0 && !empty) {
+		fail(j,
+		     "pod %s/%s volume %s is not empty: restore into it only with overwrite "
+		     "(cairn kube restore create --overwrite)",
+		     p->pod_ns, p->pod_name, p->volume);
+		goto out;
+	}
+	if (on_cancel(j)) {
+		conclude(j, p, target, -ECANCELED, &res, &e);
+		goto out;
+	}
+	st.start = time(NULL);
+	st.total_bytes = p->size;
+	st.message = j->resume ? "resumed: the node agent restarted during this restore" : "";
+	r = write_status(j, &st, RG_NONE, &e);
+	if (r == -ENOENT)
+		goto out;
+	if (r < 0) {
+		fail(j, "cannot record phase InProgress: %s", e.msg);
+		goto out;
+	}
+	j->last_update = (time_t)now_mono();
+	o.snapshot = p->snapshot;
+	o.subdir = sub;
+	o.target = target;
+	o.keep_going = true; /* one bad file does not stop the rest; each is named */
+	o.owners = -1;
+	o.threads = j->a->cfg->threads;
+	o.progress_ms = 1000;
+	o.progress = on_progress;
+	o.warn = on_warn;
+	o.cancel = on_cancel;
+	o.ud = j;
+	log_info("pvr %s/%s: restoring snapshot %s into %s", j->ns, j->name, p->snapshot, target);
+	err_clear(&e);
+	r = restore_run(repo, &o, &res, &e);
+	conclude(j, p, target, r, &res, &e);
+out:
+	snapshot_release(&snap);
+	repo_unlock(lock);
+	repo_free(repo);
+	free(target);
+}
+
+static void *rjob_main(void *ud)
+{
+	struct rjob *j = ud;
+	struct pvb_status st = { .phase = PVB_ACCEPTED };
+	struct err e = ERR_INIT;
+	struct pvr p;
+	int r;
+
+	if (kube_new(&j->a->kc, &j->k) < 0 || pvr_parse(j->obj, &p) < 0)
+		goto out;
+	st.node = j->a->cfg->node;
+	if (p.cancel || p.deleting) {
+		st.phase = PVB_CANCELED;
+		st.message = "canceled before it started";
+		st.completion = time(NULL);
+		if (write_status(j, &st, j->resume ? RG_RESUME : RG_CLAIM, &e) == 0)
+			log_info("pvr %s/%s canceled before it started", j->ns, j->name);
+		goto out;
+	}
+	st.accepted = time(NULL);
+	r = write_status(j, &st, j->resume ? RG_RESUME : RG_CLAIM, &e);
+	if (r == -EALREADY || r == -ENOENT)
+		goto out;
+	if (r < 0) {
+		fail(j, "cannot claim the restore: %.400s", e.msg);
+		goto out;
+	}
+	log_info("pvr %s/%s: %s (%s/%s volume %s)", j->ns, j->name,
+	         j->resume ? "accepted again after a restart" : "accepted", p.pod_ns, p.pod_name,
+	         p.volume);
+	run_restore(j, &p);
+out:
+	__atomic_store_n(&j->done, true, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+int rjob_start(const struct agent_ctx *a, const json_t *obj, bool resume, struct rjob **ret)
+{
+	const json_t *meta = json_object_get(obj, "metadata");
+	struct rjob *j = calloc(1, sizeof(*j));
+	int r;
+
+	if (!j)
+		return -ENOMEM;
+	j->a = a;
+	j->resume = resume;
+	j->obj = json_deep_copy(obj);
+	pthread_mutex_init(&j->wlock, NULL);
+	buf_init(&j->warn, RJOB_WARN_MAX);
+	snprintf(j->name, sizeof(j->name), "%s", json_string_value(json_object_get(meta, "name")));
+	snprintf(j->ns, sizeof(j->ns), "%s", json_string_value(json_object_get(meta, "namespace")));
+	snprintf(j->path, sizeof(j->path), CAIRN_API "/namespaces/%s/podvolumerestores/%s", j->ns,
+	         j->name);
+	snprintf(j->status_path, sizeof(j->status_path), "%s/status", j->path);
+	r = j->obj ? -pthread_create(&j->thread, NULL, rjob_main, j) : -ENOMEM;
+	if (r < 0) {
+		json_decref(j->obj);
+		buf_release(&j->warn);
+		pthread_mutex_destroy(&j->wlock);
+		free(j);
+		return r;
+	}
+	*ret = j;
+	return 0;
+}
+
+void rjob_cancel(struct rjob *j, bool shutdown)
+{
+	int want = shutdown ? RJOB_SHUTDOWN : RJOB_CANCEL, cur = RJOB_RUN;
+
+	__atomic_compare_exchange_n(&j->stop, &cur, want, false, __ATOMIC_RELAXED,
+	                            __ATOMIC_RELAXED);
+}
+
+bool rjob_done(struct rjob *j)
+{
+	return __atomic_load_n(&j->done, __ATOMIC_ACQUIRE);
+}
+
+void rjob_free(struct rjob *j)
+{
+	if (!j)
+		return;
+	pthread_join(j->thread, NULL);
+	kube_free(j->k);
+	json_decref(j->obj);
+	buf_release(&j->warn);
+	pthread_mutex_destroy(&j->wlock);
+	free(j);
+}

@@ -1,0 +1,252 @@
+#!/bin/bash
+# End to end, restores: the API-server double with cairn's CRDs, the kubelet simulator
+# (tests/kubeapi/kubelet.py) for node n1, a real `cairn agent` and `cairn controller`.
+# Three claim volumes backed up, their pod deleted, then restored into new claims in a
+# mapped namespace (byte- and metadata-identical, helper pods gone, claims Bound); a
+# Velero-style pod whose restore-wait init container holds it until every done-file
+# exists; a damaged pack making the Restore PartiallyFailed with the file named; an
+# agent restart in the middle of a restore.
+# shellcheck source=tests/e2e/kubeapi-lib.sh
+. "$(dirname "$0")/kubeapi-lib.sh"
+t_need
+command -v kubectl >/dev/null || t_require kubectl "tests/kubeapi/deps.sh" false
+W=$T_TMP/w
+mkdir -p "$W/hp1" "$W/pv"
+export CAIRN_PASSWORD=$T_PASS
+REPO=$W/repo
+API=/apis/cairn.dev/v1alpha1/namespaces/cairn
+kc() { kubectl $KUBECTL_VALIDATE "$@"; }
+obj() { kcurl "$1" 2>/dev/null; }
+field() { obj "$1" | jq -r "$2" 2>/dev/null; }
+
+stop_all() {
+	for f in "$W"/*.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null; done
+	if [ "$T_FAILED" -ne 0 ]; then
+		for l in "$W"/*.log; do
+			echo "# $l:"
+			tail -n 30 "$l" 2>/dev/null | sed 's/^/#   /'
+		done
+	fi
+	ka_cleanup
+}
+t_on_exit stop_all
+ka_start --bookmark-interval 1 --load "$TOP_SRCDIR"/daemonset/crds/*.yaml
+
+start_agent() {
+	"$CAIRN_BIN" -r "$REPO" agent --node n1 --host-pods "$W/hp1" --kubeconfig "$KUBECONFIG" \
+		--metrics-address 127.0.0.1:0 --concurrency 3 --progress-interval 1 --threads 2 \
+		>>"$W/agent.log" 2>&1 &
+	echo $! >"$W/agent.pid"
+}
+python3 "$KA_HOME/kubelet.py" --dir "$KA_DIR" --node "n1=$W/hp1" --pv-root "$W/pv" \
+	--cairn "$CAIRN_BIN" >"$W/kubelet.log" 2>&1 &
+echo $! >"$W/kubelet.pid"
+
+"$CAIRN_BIN" -r "$REPO" init >/dev/null 2>&1 || t_bail "cairn init failed"
+for ns in app; do
+	printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: %s}\n' $ns | kc create -f - >/dev/null
+done
+kc create -f - >/dev/null <<'EOF'
+apiVersion: cairn.dev/v1alpha1
+kind: BackupStorageLocation
+metadata: {name: default, namespace: cairn}
+spec: {default: true, objectStorage: {bucket: bucket}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: cairn-node-agent-n1, namespace: cairn, labels: {name: cairn-node-agent}}
+spec: {nodeName: n1, containers: [{name: agent, image: cairn}]}
+EOF
+for v in a b c; do
+	kc create -f - >/dev/null <<EOF
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: data-$v, namespace: app, labels: {app: db, vol: "$v"}}
+spec: {accessModes: [ReadWriteOnce], storageClassName: fast, resources: {requests: {storage: 2Gi}}}
+EOF
+done
+kc create -f - >/dev/null <<'EOF'
+apiVersion: v1
+kind: Pod
+metadata: {name: db, namespace: app}
+spec:
+  containers: [{name: c, image: busybox, volumeMounts: [{name: a, mountPath: /a}, {name: b, mountPath: /b}, {name: c, mountPath: /c}]}]
+  volumes:
+  - {name: a, persistentVolumeClaim: {claimName: data-a}}
+  - {name: b, persistentVolumeClaim: {claimName: data-b}}
+  - {name: c, persistentVolumeClaim: {claimName: data-c}}
+EOF
+pod_phase() { field "/api/v1/namespaces/$1/pods/$2" '.status.phase // ""'; }
+is_running() { [ "$(pod_phase "$1" "$2")" = Running ]; }
+t_wait 60 is_running app db
+t_ok $? "kubelet simulator: claims bound, pod scheduled and Running"
+# the agent's start-up check wants its own pod's folder
+mkdir -p "$W/hp1/$(field /api/v1/namespaces/cairn/pods/cairn-node-agent-n1 .metadata.uid)"
+kcurl /api/v1/namespaces/cairn/pods/cairn-node-agent-n1/status -X PATCH \
+	-H 'Content-Type: application/merge-patch+json' -d '{"status":{"phase":"Running"}}' >/dev/null
+
+DBUID=$(field /api/v1/namespaces/app/pods/db .metadata.uid)
+pv_of() { field "/api/v1/namespaces/$1/persistentvolumeclaims/$2" '.spec.volumeName // ""'; }
+for v in a b c; do
+	d=$W/hp1/$DBUID/volumes/kubernetes.io~local-volume/$(pv_of app data-$v)
+	mkdir -p "$d/sub/deep"
+	head -c $((300000 + RANDOM)) /dev/urandom >"$d/data.bin"
+	echo "volume $v" >"$d/sub/name.txt"
+	ln -s ../data.bin "$d/sub/link"
+	truncate -s 5M "$d/sparse" && printf tail >>"$d/sparse"
+	chmod 640 "$d/sub/name.txt"
+	chmod 750 "$d/sub/deep"
+	python3 -c 'import os,sys; os.setxattr(sys.argv[1], "user.cairn", b"v")' "$d/data.bin" 2>/dev/null
+	touch -d '2021-03-04 05:06:07' "$d/sub/name.txt" "$d/sub/deep" "$d/sub"
+done
+
+start_agent
+"$CAIRN_BIN" controller --kubeconfig "$KUBECONFIG" -r "$REPO" --metrics-address 127.0.0.1:0 \
+	--resync 200ms >>"$W/controller.log" 2>&1 &
+echo $! >"$W/controller.pid"
+
+kc create -f - >/dev/null <<'EOF'
+apiVersion: cairn.dev/v1alpha1
+kind: Backup
+metadata: {name: b1, namespace: cairn}
+spec: {includedNamespaces: [app], defaultVolumesToFsBackup: true}
+EOF
+phase_is() { [ "$(field "$API/$1" '.status.phase // ""')" = "$2" ]; }
+t_wait 120 phase_is backups/b1 Completed
+t_ok $? "backup of the three claim volumes Completed" || {
+	t_note "$(obj "$API/backups/b1")"
+	t_bail "no backup to restore"
+}
+snap=$("$CAIRN_BIN" -r "$REPO" snapshots --json 2>/dev/null | jq -r '[.[] | .tags[] | select(startswith("pvc-spec="))] | length')
+[ "$snap" = 3 ]
+t_ok $? "each snapshot carries the claim's spec as a tag (pvc-spec=...)"
+declare -A OLDPV
+for v in a b c; do OLDPV[$v]=$(pv_of app data-$v); done
+
+# ---- flow 1: the pod is gone; restore into new claims in a mapped namespace ----
+kc delete pod -n app db >/dev/null
+gone() { [ ! -e "$W/hp1/$DBUID" ] && [ -d "$W/pv/${OLDPV[c]}" ]; }
+t_wait 30 gone
+t_ok $? "pod deleted: its claims' data back in their PV folders"
+kc create -f - >/dev/null <<'EOF'
+apiVersion: cairn.dev/v1alpha1
+kind: Restore
+metadata: {name: r1, namespace: cairn}
+spec: {backupName: b1, namespaceMapping: {app: restored}, storageClassName: slow}
+EOF
+printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: restored}\n' | kc create -f - >/dev/null
+t_wait 120 phase_is restores/r1 Completed
+t_ok $? "Restore r1 Completed" || t_note "$(obj "$API/restores/r1")"
+ok=0
+for v in a b c; do
+	pvc=/api/v1/namespaces/restored/persistentvolumeclaims/data-$v
+	[ "$(field $pvc .status.phase)" = Bound ] && [ "$(field $pvc .spec.storageClassName)" = slow ] &&
+		[ "$(field $pvc '.spec.resources.requests.storage')" = 2Gi ] &&
+		[ "$(field $pvc '.metadata.labels.app')" = db ] || ok=1
+done
+t_ok $ok "claims data-a/b/c re-created in 'restored': Bound, size and labels as recorded, class overridden"
+helpers() { [ "$(obj /api/v1/namespaces/restored/pods | jq '.items | length')" = 0 ]; }
+t_wait 30 helpers
+t_ok $? "helper pods deleted once the data is in"
+pvrs=$(obj "$API/podvolumerestores" | jq -r '[.items[] | .status.phase + "@" + .status.node] | sort | join(",")')
+[ "$pvrs" = "Completed@n1,Completed@n1,Completed@n1" ]
+t_ok $? "three PodVolumeRestores Completed on n1 ($pvrs)"
+R1UID=$(field "$API/restores/r1" .metadata.uid)
+for v in a b c; do
+	new=$W/pv/$(pv_of restored data-$v)
+	[ -f "$new/.velero/$R1UID" ]
+	t_ok $? "volume $v: done-file .velero/<restore-uid> written"
+	rm -rf "$new/.velero" # the helper's restore-wait was not run to remove it
+	t_same "volume $v: byte- and metadata-identical to the backed-up one" --no-atime \
+		$(t_owner_opt) --ignore-root-times "$W/pv/${OLDPV[$v]}" "$new"
+done
+
+# ---- flow 2: Velero's way, a pod with the restore-wait init container ----
+kc create -f - >/dev/null <<'EOF'
+apiVersion: cairn.dev/v1alpha1
+kind: Restore
+metadata: {name: r2, namespace: cairn}
+spec: {backupName: b1, namespaceMapping: {app: app2}, restorePVCs: false}
+EOF
+printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: app2}\n' | kc create -f - >/dev/null
+R2UID=$(field "$API/restores/r2" .metadata.uid)
+for v in a b c; do
+	kc create -f - >/dev/null <<EOF
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: data-$v, namespace: app2}
+spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 2Gi}}}
+EOF
+done
+kc create -f - >/dev/null <<EOF
+apiVersion: v1
+kind: Pod
+metadata: {name: db, namespace: app2}
+spec:
+  initContainers:
+  - name: restore-wait
+    image: cairn
+    command: [cairn, restore-wait, "$R2UID"]
+    volumeMounts: [{name: a, mountPath: /restores/a}, {name: b, mountPath: /restores/b}, {name: c, mountPath: /restores/c}]
+  containers: [{name: c, image: busybox}]
+  volumes:
+  - {name: a, persistentVolumeClaim: {claimName: data-a}}
+  - {name: b, persistentVolumeClaim: {claimName: data-b}}
+  - {name: c, persistentVolumeClaim: {claimName: data-c}}
+EOF
+t_wait 120 phase_is restores/r2 Completed
+t_ok $? "Restore r2 (restore-wait pod) Completed" || t_note "$(obj "$API/restores/r2")"
+t_wait 30 is_running app2 db
+t_ok $? "the pod's app containers start after restore-wait exits"
+grep -q "all 3 volumes restored" "$W/hp1/$(field /api/v1/namespaces/app2/pods/db .metadata.uid)/restore-wait-root.log"
+t_ok $? "restore-wait saw all three done-files before it exited"
+[ "$(obj /api/v1/namespaces/app2/persistentvolumeclaims | jq '.items | length')" = 3 ]
+t_ok $? "no new claim made for a pod that carries restore-wait"
+U2=$(field /api/v1/namespaces/app2/pods/db .metadata.uid)
+t_same "restore-wait pod: volume a identical" --no-atime $(t_owner_opt) --ignore-root-times \
+	"$W/pv/${OLDPV[a]}" "$W/hp1/$U2/volumes/kubernetes.io~local-volume/$(pv_of app2 data-a)"
+
+# ---- an agent restart in the middle of a restore ----
+kill -STOP "$(cat "$W/agent.pid")"
+kc create -f - >/dev/null <<'EOF'
+apiVersion: cairn.dev/v1alpha1
+kind: Restore
+metadata: {name: r3, namespace: cairn}
+spec: {backupName: b1, namespaceMapping: {app: app3}, includedNamespaces: [app]}
+EOF
+printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: app3}\n' | kc create -f - >/dev/null
+three_pvrs() { [ "$(obj "$API/podvolumerestores?labelSelector=cairn.dev%2Frestore-uid%3D$(field "$API/restores/r3" .metadata.uid)" | jq '.items | length')" = 3 ]; }
+t_wait 60 three_pvrs
+# Mark one as claimed by this node's earlier process, as a kill -9 mid-restore leaves it.
+P3=$(obj "$API/podvolumerestores?labelSelector=cairn.dev%2Frestore-uid%3D$(field "$API/restores/r3" .metadata.uid)" | jq -r '.items[0].metadata.name')
+kcurl "$API/podvolumerestores/$P3/status" -X PATCH -H 'Content-Type: application/merge-patch+json' \
+	-d '{"status":{"phase":"InProgress","node":"n1","startTimestamp":"2024-01-01T00:00:00Z"}}' >/dev/null
+kill -9 "$(cat "$W/agent.pid")"
+start_agent
+t_wait 120 phase_is restores/r3 Completed
+t_ok $? "after an agent restart the restore it had InProgress runs again and completes"
+grep -q "accepted again after a restart" "$W/agent.log"
+t_ok $? "the agent log says it resumed the restore"
+
+# ---- a damaged snapshot: PartiallyFailed, the file named ----
+big=$(find "$REPO/data" -type f -printf '%s %p\n' | sort -n | tail -n 1 | cut -d" " -f2)
+truncate -s 100 "$big"
+kc create -f - >/dev/null <<'EOF'
+apiVersion: cairn.dev/v1alpha1
+kind: Restore
+metadata: {name: r4, namespace: cairn}
+spec: {backupName: b1, namespaceMapping: {app: app4}}
+EOF
+printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: app4}\n' | kc create -f - >/dev/null
+ended() { p=$(field "$API/restores/r4" '.status.phase // ""'); [ "$p" = PartiallyFailed ] || [ "$p" = Failed ]; }
+t_wait 120 ended
+t_ok $? "damaged packs: Restore r4 ended ($(field "$API/restores/r4" .status.phase))"
+field "$API/restores/r4" '.status.warningMessages, .status.errorMessages' | grep -q 'data.bin'
+t_ok $? "the Restore's status names the file (data.bin)" || t_note "$(obj "$API/restores/r4" | jq -c .status)"
+grep -q 'pvr .*data.bin' "$W/agent.log"
+t_ok $? "the agent's log names the file"
+
+grep -q "$KA_TOKEN" "$W"/*.log
+[ $? -ne 0 ]
+t_ok $? "no token in the logs"
+t_done
