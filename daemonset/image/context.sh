@@ -1,4 +1,5 @@
 #!/bin/sh
+# shellcheck disable=SC2016 # the sh -c script gets its values as arguments
 # Makes a clean build context for daemonset/Containerfile:
 #   daemonset/image/context.sh DIR [SRCDIR]
 # DIR gets the source tree's files that git tracks or would track (untracked files
