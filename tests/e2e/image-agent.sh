@@ -139,18 +139,20 @@ U1=$(create_pod p1 '[{name: data, emptyDir: {}}, {name: late, emptyDir: {}}]')
 t_cmd "a Running pod on $NODE ($U1)" test -n "$U1"
 V1=$KUBELET/pods/$U1/volumes/kubernetes.io~empty-dir/data
 VL=$KUBELET/pods/$U1/volumes/kubernetes.io~empty-dir/late
-mkdir -p "$V1/app/private" "$VL"
+mkdir -p "$V1/app" "$VL"
 head -c $((3 * 1024 * 1024)) /dev/urandom >"$V1/app/big.bin"
 echo "plain text" >"$V1/app/notes.txt"
 ln -s notes.txt "$V1/app/link"
-echo "secret of uid 1234" >"$V1/app/private/key"
 # Another owner's files with no permission bits: only root with the capabilities the
-# DaemonSet leaves can read them. The old atime must survive (O_NOATIME needs FOWNER).
-chmod 000 "$V1/app/private/key"
-chmod 700 "$V1/app/private"
-chown -R 1234:1234 "$V1/app/private"
-touch -a -d '2001-01-01 00:00:00' "$V1/app/private/key"
-atime0=$(stat -c %X "$V1/app/private/key")
+# DaemonSet leaves can read them (DAC_READ_SEARCH).
+private() { # DIR: DIR/private/key of uid 1234, mode 000 in a 700 folder
+	mkdir -p "$1/private"
+	echo "secret of uid 1234" >"$1/private/key"
+	chmod 000 "$1/private/key"
+	chmod 700 "$1/private"
+	chown -R 1234:1234 "$1/private"
+}
+private "$V1/app"
 
 # The Secrets and the service account as the kubelet mounts them.
 mkdir -p "$W/secret-repo" "$W/secret-cloud" "$W/sa" "$W/repo"
@@ -191,8 +193,6 @@ t_cmd "PodVolumeBackup $B1 Completed" t_wait 180 is_phase "$B1" Completed ||
 	t_note "$B1: $(phase "$B1"): $(field "$B1" 'd.get("status", {}).get("message", "")')"
 t_cmd "status.path is the DaemonSet's mount of the kubelet folder" \
 	test "$(field "$B1" 'd["status"]["path"]')" = "/host_pods/$U1/volumes/kubernetes.io~empty-dir/data"
-t_cmd "another owner's unreadable file kept its atime (FOWNER: O_NOATIME)" \
-	test "$(stat -c %X "$V1/app/private/key")" = "$atime0"
 id=$(field "$B1" 'd["status"]["snapshotID"]')
 run env CAIRN_PASSWORD_FILE="$W/secret-repo/repository-password" "$CAIRN_BIN" -r "$REPO" \
 	restore "$id" --target "$W/restore1"
@@ -201,20 +201,28 @@ t_same "restored tree identical to the volume (contents, modes, owners, symlink)
 	--no-atime "$V1" "$(t_landed "$W/restore1" "$V1")"
 
 # HostToContainer: a volume mounted after the agent started (as CSI and NFS volumes
-# are) is seen through the agent's read-only rslave mount.
+# are) is seen through the agent's read-only rslave mount. Such a mount comes into the
+# container as the host made it, writable (readOnly does not reach mounts propagated
+# later), so reads would move atimes: the old atime of another owner's file must
+# survive (O_NOATIME on a file the agent does not own needs FOWNER).
 mount -t tmpfs -o size=16m cairn-late "$VL" && T_MOUNTS+=("$VL")
 mkdir -p "$VL/x" && echo "mounted after the agent started" >"$VL/x/late.txt"
+private "$VL/x"
+touch -a -d '2001-01-01 00:00:00' "$VL/x/private/key"
+atime0=$(stat -c %X "$VL/x/private/key")
 B2=$(python3 "$KA_HOME/mkobj.py" "$KA_DIR" pvb bk app p1 late)
 t_cmd "PodVolumeBackup of a volume mounted after the agent started Completed" \
 	t_wait 180 is_phase "$B2" Completed ||
 	t_note "$B2: $(phase "$B2"): $(field "$B2" 'd.get("status", {}).get("message", "")')"
+t_cmd "another owner's unreadable file kept its old atime (FOWNER: O_NOATIME)" \
+	test "$(stat -c %X "$VL/x/private/key")" = "$atime0"
 id2=$(field "$B2" 'd["status"]["snapshotID"]')
 run env CAIRN_PASSWORD_FILE="$W/secret-repo/repository-password" "$CAIRN_BIN" -r "$REPO" \
 	restore "$id2" --target "$W/restore2"
 t_same "and restores identical" --no-atime --ignore-root-times "$VL" "$(t_landed "$W/restore2" "$VL")"
 
 t_cmd "the kubelet folder is read-only in the agent" bash -c \
-	'! podman exec "$1" sh -c "echo x >/host_pods/probe" 2>/dev/null && [ ! -e "$2/probe" ]' _ "$NAME" "$KUBELET/pods"
+	'podman exec "$1" sh -c "ls /host_pods >/dev/null && ! touch /host_pods/probe 2>/dev/null" && [ ! -e "$2/probe" ]' _ "$NAME" "$KUBELET/pods"
 metrics=$(curl -s "http://127.0.0.1:$HPORT/metrics")
 grep -q 'cairn_pvb_total{phase="Completed"} 2' <<<"$metrics" &&
 	t_pass "metrics count 2 completed backups" || t_fail "metrics: $(grep cairn_pvb_total <<<"$metrics" | tr '\n' ' ')"
