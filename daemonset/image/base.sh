@@ -19,11 +19,14 @@ key=$(date -u +%Y%m%d)-$(cksum <"$0" | cut -c1-8 | tr ' ' 0)
 image=localhost/cairn-base:bookworm-$key
 tar=$cache/base-bookworm-$key.tar
 
+mkdir -p "$cache"
+# One maker at a time (two test runs on one machine share the cache).
+exec 9>"$cache/.lock"
+flock 9
 if podman image exists "$image"; then
 	echo "$image"
 	exit 0
 fi
-mkdir -p "$cache"
 if [ ! -s "$tar" ]; then
 	# apt options this machine's mirror needs (e.g. a snapshot past its Valid-Until).
 	set --
