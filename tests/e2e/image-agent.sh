@@ -32,9 +32,9 @@ if [ -z "${IMAGE_AGENT_NETNS:-}" ]; then
 	# shellcheck source=tests/e2e/lib.sh
 	. "$TOP_SRCDIR/tests/e2e/lib.sh"
 	t_require "root (podman builds and runs the image as root)" "run as root" t_root
-	t_require podman "tests/kubeapi/deps.sh" command -v podman
-	t_require runc "tests/kubeapi/deps.sh" command -v runc
-	t_require mmdebstrap "tests/kubeapi/deps.sh" command -v mmdebstrap
+	t_require podman "tests/kubeapi/deps.sh" podman --version
+	t_require runc "tests/kubeapi/deps.sh" runc --version
+	t_require mmdebstrap "tests/kubeapi/deps.sh" mmdebstrap --version
 	t_require unshare "util-linux" command -v unshare
 	IMAGE=localhost/cairn:e2e-$$
 	t_on_exit podman rmi -f "$IMAGE"
