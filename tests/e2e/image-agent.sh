@@ -17,7 +17,7 @@
 # network namespace of this test (podman --network host inside `unshare -n`), so the
 # DaemonSet's fixed metrics port 8085 cannot meet another run's.
 # Needs root, podman, runc, mmdebstrap (tests/kubeapi/deps.sh); under CI=true a missing
-# one fails the suite. Takes about 2 minutes; a cold base cache adds about one.
+# one fails the suite. Takes 1 to 2 minutes here, a cold base cache (25 s) included.
 set -u
 : "${TOP_SRCDIR:=$(cd "$(dirname "$0")/../.." && pwd)}"
 : "${CAIRN_BIN:?CAIRN_BIN must name the cairn binary}"
