@@ -183,20 +183,23 @@ static int open_or_create(const struct agent_ctx *a, const char *url,
 	struct repo_create_params cp;
 	int r;
 
-	r = repo_open(&op, e, ret);
-	if (r != -ENOENT || !create)
-		return r;
-	/* A namespace's first backup under a storage location creates its repository; agents
-	 * on other nodes may race us, so -EEXIST means "open it". */
-	err_clear(e);
-	repo_create_params_default(&cp);
-	r = repo_create(&op, &cp, e, ret);
-	if (r == -EEXIST) {
+	r = repo_open(&op, ret, e);
+	if (r == -ENOENT && create) {
+		/* A namespace's first backup under a storage location creates its
+		 * repository; agents on other nodes may race us, so -EEXIST means "open it". */
 		err_clear(e);
-		r = repo_open(&op, e, ret);
+		repo_create_params_default(&cp);
+		r = repo_create(&op, &cp, ret, e);
+		if (r == -EEXIST) {
+			err_clear(e);
+			r = repo_open(&op, ret, e);
+		}
+		if (r == 0)
+			log_info("created repository %s", url);
 	}
-	if (r == 0)
-		log_info("created repository %s", url);
+	/* Once per opening: insecure TLS or plain HTTP is a choice the log must show. */
+	if (r == 0 && repo_backend(*ret)->caution[0])
+		log_warn("%s", repo_backend(*ret)->caution);
 	return r;
 }
 

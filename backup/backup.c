@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "util/deepcall.h"
 #include "util/banned.h"
 
 static bool has_tag(const struct snapshot *s, const char *t)
@@ -263,6 +264,22 @@ int bk_snapshot_fill(struct snapshot *s, const struct backup_opts *o, const char
 	return 0;
 }
 
+/* backup_roots on a big stack (util/deepcall.h): the walk recurses once per level. */
+struct roots_call {
+	struct bk *b;
+	char **paths;
+	size_t n_paths;
+	const struct snapshot *parent;
+	struct snapshot *snap;
+};
+
+static int roots_main(void *p)
+{
+	struct roots_call *c = p;
+
+	return backup_roots(c->b, c->paths, c->n_paths, c->parent, c->snap);
+}
+
 int backup_run(struct repo *r, const struct backup_opts *o, struct backup_result *ret,
                struct err *e)
 {
@@ -284,7 +301,7 @@ int backup_run(struct repo *r, const struct backup_opts *o, struct backup_result
 	rc = abs_paths(o, &paths, e);
 	if (rc < 0)
 		goto fail;
-	rc = repo_lock(r, REPO_LOCK_SHARED, e, &lock);
+	rc = repo_lock(r, REPO_LOCK_SHARED, &lock, e);
 	if (rc < 0)
 		goto fail;
 	rc = (int)repo_index_adopt_orphans(r, e);
@@ -305,8 +322,12 @@ int backup_run(struct repo *r, const struct backup_opts *o, struct backup_result
 	if (rc < 0)
 		goto fail;
 	rc = bk_workers_start(&b, threads);
-	if (rc >= 0)
-		rc = backup_roots(&b, paths, o->n_paths, have_parent ? &parent : NULL, &snap);
+	if (rc >= 0) {
+		struct roots_call rcall = { &b, paths, o->n_paths, have_parent ? &parent : NULL,
+					    &snap };
+
+		rc = deepcall(roots_main, &rcall, 0);
+	}
 	{
 		int wr = bk_workers_stop(&b);
 

@@ -199,7 +199,7 @@ int backup_stream_begin(struct repo *r, const struct backup_opts *o, const char 
 		rc = err_set(&s->err, -EOVERFLOW, "chunker maximum too large");
 		goto fail;
 	}
-	rc = repo_lock(r, REPO_LOCK_SHARED, &s->err, &s->lock);
+	rc = repo_lock(r, REPO_LOCK_SHARED, &s->lock, &s->err);
 	if (rc < 0)
 		goto fail;
 	rc = (int)repo_index_adopt_orphans(r, &s->err);

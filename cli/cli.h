@@ -50,7 +50,7 @@ int cli_getopt(struct cli *c, int argc, char **argv);
 
 /* Open the repository named by -r/CAIRN_REPOSITORY with the password from
  * --password-file / CAIRN_PASSWORD_FILE / CAIRN_PASSWORD (never argv). */
-int cli_open_repo(struct cli *c, struct err *e, struct repo **ret) _must_check_;
+int cli_open_repo(struct cli *c, struct repo **ret, struct err *e) _must_check_;
 /* Read the password into sodium memory; caller frees with cli_password_free. */
 int cli_password(struct cli *c, bool confirm_new, char **ret, size_t *ret_len,
 		 struct err *e) _must_check_;

@@ -297,7 +297,7 @@ static int backup_stream_cmd(struct cli *c, struct backup_opts *o, bool from_std
 	if (o->progress_ms)
 		o->progress = on_progress; /* no total: the size is known at the end */
 	cli_catch_signals();
-	rc = cli_open_repo(c, &e, &r);
+	rc = cli_open_repo(c, &r, &e);
 	if (rc >= 0)
 		rc = backup_stream_cli(c, r, o, name ? name : "stdin", from_cmd ? args : NULL, &res,
 		                       &e);
@@ -400,7 +400,7 @@ int cmd_backup(struct cli *c, int argc, char **argv)
 		u->scan.one_file_system = !o.cross_mounts;
 	}
 	cli_catch_signals();
-	rc = cli_open_repo(c, &e, &r);
+	rc = cli_open_repo(c, &r, &e);
 	/* The scanner starts with the backup, not before the password is checked. Without
 	 * it the line shows counts without a total. */
 	if (rc >= 0 && o.progress && cli_scan_start(&u->scan) < 0)

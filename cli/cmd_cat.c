@@ -46,7 +46,7 @@ int cmd_cat(struct cli *c, int argc, char **argv)
 	if (!what || (strcmp(what, "config") != 0 && !id))
 		return cli_fail(c, &e, err_set(&e, -EINVAL,
 					       "usage: cairn cat config|snapshot ID|tree ID|index ID"));
-	rc = cli_open_repo(c, &e, &r);
+	rc = cli_open_repo(c, &r, &e);
 	if (rc < 0)
 		return cli_fail(c, &e, rc);
 	if (!strcmp(what, "config")) {

@@ -91,9 +91,9 @@ int cmd_check(struct cli *c, int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	rc = cli_open_repo(c, &e, &r);
+	rc = cli_open_repo(c, &r, &e);
 	if (rc >= 0) /* shared: a prune mid-way would look like damage */
-		rc = repo_lock_reader(r, &e, &l);
+		rc = repo_lock_reader(r, &l, &e);
 	if (rc >= 0)
 		rc = repo_check_full(r, &o, &x, on_problem, c, &res, &xr, &e);
 	repo_unlock(l);

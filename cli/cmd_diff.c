@@ -43,7 +43,7 @@ int cmd_diff(struct cli *c, int argc, char **argv)
 		return EXIT_USAGE;
 	if (argc - optind != 2)
 		return cli_fail(c, &e, err_set(&e, -EINVAL, "diff: give two snapshot ids"));
-	rc = cli_open_repo(c, &e, &r);
+	rc = cli_open_repo(c, &r, &e);
 	if (rc >= 0)
 		rc = repo_snapshot_load(r, argv[optind], &a, &e);
 	if (rc >= 0)

@@ -215,11 +215,11 @@ int cmd_forget(struct cli *c, int argc, char **argv)
 	if (optind == argc && repo_forget_policy_empty(&a.pol))
 		return cli_fail(c, &e, err_set(&e, -EINVAL, "no policy given: nothing would be "
 							 "removed (see --keep-*)"));
-	rc = cli_open_repo(c, &e, &r);
+	rc = cli_open_repo(c, &r, &e);
 	/* Forget only deletes snapshot objects, but it shares prune's lock so that the two
 	 * never interleave. */
 	if (rc >= 0 && !a.dry_run)
-		rc = repo_lock(r, REPO_LOCK_EXCLUSIVE, &e, &l);
+		rc = repo_lock(r, REPO_LOCK_EXCLUSIVE, &l, &e);
 	if (rc >= 0)
 		rc = repo_snapshot_list(r, &v, &n, &e);
 	if (rc < 0)

@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "cli/output.h"
+#include "util/log.h"
+
 #include "util/banned.h"
 
 static int parse_size(const char *s, uint32_t *ret)
@@ -74,8 +76,10 @@ int cmd_init(struct cli *c, int argc, char **argv)
 		return cli_fail(c, &e, rc);
 	o.password = pw;
 	o.password_len = n;
-	rc = repo_create(&o, &p, &e, &r);
+	rc = repo_create(&o, &p, &r, &e);
 	cli_password_free(pw, n);
+	if (rc >= 0 && repo_backend(r)->caution[0])
+		log_warn("%s", repo_backend(r)->caution);
 	if (rc == -EEXIST)
 		return cli_fail(c, &e, rc);
 	if (rc < 0)

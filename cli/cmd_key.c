@@ -141,7 +141,7 @@ int cmd_key(struct cli *c, int argc, char **argv)
 		return cli_fail(c, &e, err_set(&e, -EINVAL, "key: unknown action '%s'", verb));
 	if (!strcmp(verb, "remove") && optind + 2 != argc)
 		return cli_fail(c, &e, err_set(&e, -EINVAL, "key remove: give one key id"));
-	rc = cli_open_repo(c, &e, &r);
+	rc = cli_open_repo(c, &r, &e);
 	if (rc < 0)
 		return cli_fail(c, &e, rc);
 	if (!strcmp(verb, "list")) {

@@ -118,7 +118,7 @@ int cmd_ls(struct cli *c, int argc, char **argv)
 
 	if (cli_getopt(c, argc, argv) != -1 || optind >= argc)
 		return cli_fail(c, &e, err_set(&e, -EINVAL, "usage: cairn ls SNAPSHOT [PATH]"));
-	rc = cli_open_repo(c, &e, &r);
+	rc = cli_open_repo(c, &r, &e);
 	if (rc >= 0)
 		rc = repo_snapshot_load(r, argv[optind], &s, &e);
 	if (rc >= 0)

@@ -93,9 +93,9 @@ int cmd_mount(struct cli *c, int argc, char **argv)
 	rc = parse(c, argc, argv, &o, &e);
 	if (rc < 0)
 		return cli_fail(c, &e, rc);
-	rc = cli_open_repo(c, &e, &r);
+	rc = cli_open_repo(c, &r, &e);
 	if (rc >= 0) /* shared, for as long as the mount serves: prune waits */
-		rc = repo_lock_reader(r, &e, &l);
+		rc = repo_lock_reader(r, &l, &e);
 	if (rc < 0)
 		goto out;
 	cli_esc(o.mountpoint, where, sizeof(where));

@@ -67,10 +67,10 @@ int cmd_prune(struct cli *c, int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	rc = cli_open_repo(c, &e, &r);
+	rc = cli_open_repo(c, &r, &e);
 	/* Even a dry run locks: its figures are only true while nothing writes. */
 	if (rc >= 0)
-		rc = repo_lock(r, REPO_LOCK_EXCLUSIVE, &e, &l);
+		rc = repo_lock(r, REPO_LOCK_EXCLUSIVE, &l, &e);
 	if (rc >= 0)
 		rc = repo_prune(r, l, &o, &res, &e);
 	repo_unlock(l);

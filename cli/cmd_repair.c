@@ -33,9 +33,9 @@ int cmd_repair(struct cli *c, int argc, char **argv)
 	}
 	if (argc - optind != 1 || (strcmp(argv[optind], "index") && strcmp(argv[optind], "snapshots")))
 		return cli_fail(c, &e, err_set(&e, -EINVAL, "repair: 'index' or 'snapshots'"));
-	rc = cli_open_repo(c, &e, &r);
+	rc = cli_open_repo(c, &r, &e);
 	if (rc >= 0)
-		rc = repo_lock(r, REPO_LOCK_EXCLUSIVE, &e, &l);
+		rc = repo_lock(r, REPO_LOCK_EXCLUSIVE, &l, &e);
 	if (rc >= 0 && !strcmp(argv[optind], "snapshots")) {
 		rc = repo_repair_snapshots(r, dry_run, forget, &sres, &e);
 		repo_unlock(l);

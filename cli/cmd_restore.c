@@ -82,11 +82,11 @@ static int run(struct cli *c, struct restore_opts *o, struct restore_result *res
 	o->cancel = on_cancel;
 	o->progress_ms = cli_progress_ms(&u.pr);
 	o->progress = o->progress_ms ? on_progress : NULL;
-	rc = cli_open_repo(c, e, &r);
+	rc = cli_open_repo(c, &r, e);
 	if (rc >= 0) /* bad input fails before anything (a lock) is written */
 		rc = restore_preflight(r, o, e);
 	if (rc >= 0) /* shared: a prune must not remove what is being restored */
-		rc = repo_lock_reader(r, e, &l);
+		rc = repo_lock_reader(r, &l, e);
 	/* The total comes from the snapshot's trees, walked once before the restore (the
 	 * restore reads them again: trees are small next to the data). */
 	if (rc >= 0 && o->progress)

@@ -142,7 +142,7 @@ int cmd_snapshots(struct cli *c, int argc, char **argv)
 		else
 			return EXIT_USAGE;
 	}
-	rc = cli_open_repo(c, &e, &r);
+	rc = cli_open_repo(c, &r, &e);
 	if (rc >= 0)
 		rc = repo_snapshot_list(r, &v, &n, &e);
 	if (rc >= 0 && !c->json) {

@@ -56,7 +56,7 @@ int cmd_stats(struct cli *c, int argc, char **argv)
 						       "bad --mode '%s' (restore-size or raw-data)",
 						       optarg));
 	}
-	rc = cli_open_repo(c, &e, &r);
+	rc = cli_open_repo(c, &r, &e);
 	if (rc >= 0)
 		rc = load(r, argc - optind, argv + optind, &v, &n, &e);
 	if (rc >= 0)

@@ -20,7 +20,7 @@ int cmd_unlock(struct cli *c, int argc, char **argv)
 			return EXIT_USAGE;
 		all = true;
 	}
-	rc = cli_open_repo(c, &e, &r);
+	rc = cli_open_repo(c, &r, &e);
 	if (rc < 0)
 		return cli_fail(c, &e, rc);
 	n = repo_locks_remove(r, all, &e);

@@ -242,7 +242,7 @@ fail:
 	return rc;
 }
 
-int cli_open_repo(struct cli *c, struct err *e, struct repo **ret)
+int cli_open_repo(struct cli *c, struct repo **ret, struct err *e)
 {
 	struct repo_open_params o = { .url = c->repo_url, .options = &c->bopts };
 	char *pw = NULL;
@@ -258,8 +258,10 @@ int cli_open_repo(struct cli *c, struct err *e, struct repo **ret)
 		return rc;
 	o.password = pw;
 	o.password_len = n;
-	rc = repo_open(&o, e, ret);
+	rc = repo_open(&o, ret, e);
 	cli_password_free(pw, n);
+	if (rc >= 0 && repo_backend(*ret)->caution[0])
+		log_warn("%s", repo_backend(*ret)->caution);
 	/* At open time "missing" can only mean the repository itself: its own exit code. */
 	return rc == -ENOENT ? -ENODEV : rc;
 }

@@ -72,7 +72,8 @@ static int ossl_open(const uint8_t key[32], const uint8_t nonce[24], const uint8
 	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, 16, t) == 1 &&
 	    (!adlen || EVP_DecryptUpdate(c, NULL, &l, ad, (int)adlen) == 1) &&
 	    (!n || EVP_DecryptUpdate(c, out, &l, ct, (int)n) == 1))
-		rc = EVP_DecryptFinal_ex(c, out + n, &l) == 1 ? 0 : -2;
+		/* out may be NULL for an empty message: no pointer arithmetic on it then. */
+		rc = EVP_DecryptFinal_ex(c, n ? out + n : out, &l) == 1 ? 0 : -2;
 	EVP_CIPHER_CTX_free(c);
 	sodium_memzero(sub, sizeof(sub));
 	return rc;

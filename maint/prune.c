@@ -277,46 +277,68 @@ static int take_fresh(struct prune *p)
 	return repo_take_written(p->r, &p->fresh, &p->n_fresh, p->e);
 }
 
+/* Deletions in batches (one request each on S3), the lock refreshed between them so a
+ * long deletion phase does not let it go stale. */
+static int del_batches(struct prune *p, enum obj_type t, const char *const *names, size_t n)
+{
+	enum { BATCH = 1000 };
+	int rc = 0;
+
+	for (size_t i = 0; rc >= 0 && i < n; i += BATCH) {
+		rc = backend_del_many(repo_backend(p->r), t, names + i, n - i < BATCH ? n - i : BATCH,
+				      p->e);
+		if (rc >= 0)
+			rc = repo_lock_refresh(p->lock, p->e);
+	}
+	return rc;
+}
+
 /* One index set for what stays (untouched packs + new packs), superseding every old file;
  * then the old files go; only then the packs they alone listed. */
 static int commit(struct prune *p)
 {
 	struct repo_ix_pack *keep = NULL;
-	size_t n_keep = 0;
-	char name[ID_HEX];
+	size_t n_keep = 0, n = 0, most = p->ix.n_names + p->ix.n_packs + p->n_present + 1;
+	char(*hex)[ID_HEX] = NULL;
+	const char **names = NULL;
 	int rc = 0;
 
 	keep = calloc(p->ix.n_packs + p->n_fresh + 1, sizeof(*keep));
-	if (!keep)
-		return err_set(p->e, -ENOMEM, "out of memory");
+	hex = calloc(most, sizeof(*hex));
+	names = calloc(most, sizeof(*names));
+	if (!keep || !hex || !names) {
+		rc = err_set(p->e, -ENOMEM, "out of memory");
+		goto fail;
+	}
 	for (size_t i = 0; i < p->ix.n_packs; i++)
 		if (p->plan[i].fate == FATE_KEEP)
 			keep[n_keep++] = p->ix.packs[i];
 	memcpy(keep + n_keep, p->fresh, p->n_fresh * sizeof(*keep));
 	n_keep += p->n_fresh;
 	rc = repo_index_write(p->r, keep, n_keep, p->ix.names, p->ix.n_names, p->e);
-	free(keep);
 	if (rc < 0)
-		return rc;
+		goto fail;
 	p->res->index_new = (n_keep + 2047) / 2048;
-	for (size_t i = 0; rc >= 0 && i < p->ix.n_names; i++)
-		rc = backend_del(repo_backend(p->r), OBJ_INDEX, p->ix.names[i], p->e);
-	for (size_t i = 0; rc >= 0 && i < p->ix.n_packs; i++) {
-		if (p->plan[i].fate != FATE_DELETE && p->plan[i].fate != FATE_REPACK)
-			continue;
-		hex_encode(p->ix.packs[i].id, ID_BYTES, name);
-		rc = backend_del(repo_backend(p->r), OBJ_DATA, name, p->e);
-		if (rc >= 0)
-			rc = repo_lock_refresh(p->lock, p->e);
-	}
+	for (size_t i = 0; i < p->ix.n_names; i++)
+		names[n++] = p->ix.names[i];
+	rc = del_batches(p, OBJ_INDEX, names, n);
+	n = 0;
+	for (size_t i = 0; rc >= 0 && i < p->ix.n_packs; i++)
+		if (p->plan[i].fate == FATE_DELETE || p->plan[i].fate == FATE_REPACK)
+			hex_encode(p->ix.packs[i].id, ID_BYTES, hex[n++]);
 	/* Packs no index listed: under the exclusive lock no backup can still be writing
 	 * them, so they are leftovers of killed runs. */
-	for (size_t i = 0; rc >= 0 && i < p->n_present; i++) {
-		if (p->present[i].indexed)
-			continue;
-		hex_encode(p->present[i].id, ID_BYTES, name);
-		rc = backend_del(repo_backend(p->r), OBJ_DATA, name, p->e);
-	}
+	for (size_t i = 0; rc >= 0 && i < p->n_present; i++)
+		if (!p->present[i].indexed)
+			hex_encode(p->present[i].id, ID_BYTES, hex[n++]);
+	for (size_t i = 0; i < n; i++)
+		names[i] = hex[i];
+	if (rc >= 0)
+		rc = del_batches(p, OBJ_DATA, names, n);
+fail:
+	free(names);
+	free(hex);
+	free(keep);
 	return rc;
 }
 

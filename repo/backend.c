@@ -45,8 +45,8 @@ int backend_register(const struct backend_scheme *s)
 	return 0;
 }
 
-int backend_open(const char *url, const struct backend_options *o, struct err *e,
-		 struct backend **ret)
+int backend_open(const char *url, const struct backend_options *o, struct backend **ret,
+		 struct err *e)
 {
 	if (!url || !url[0])
 		return err_set(e, -EINVAL, "no repository given (use -r or CAIRN_REPOSITORY)");
@@ -54,14 +54,14 @@ int backend_open(const char *url, const struct backend_options *o, struct err *e
 		size_t n = strlen(schemes[i]->prefix);
 
 		if (strncmp(url, schemes[i]->prefix, n) == 0)
-			return schemes[i]->open(url + n, o, e, ret);
+			return schemes[i]->open(url + n, o, ret, e);
 	}
 	if (strncmp(url, "local:", 6) == 0)
-		return backend_local_open(url + 6, o, e, ret);
+		return backend_local_open(url + 6, o, ret, e);
 	if (strstr(url, "://") || (strchr(url, ':') && url[0] != '/' && url[0] != '.'))
 		return err_set(e, -EINVAL, "unknown repository scheme in '%s' (use s3: or a path)",
 			       url);
-	return backend_local_open(url, o, e, ret);
+	return backend_local_open(url, o, ret, e);
 }
 
 void backend_free(struct backend *be)

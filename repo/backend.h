@@ -53,6 +53,10 @@ struct backend_ops {
 		    struct err *e);
 	/* Deleting a missing object succeeds. */
 	int (*del)(struct backend *be, enum obj_type t, const char *name, struct err *e);
+	/* n objects of one type at once (S3: one DeleteObjects per 1000). 0 only when every
+	 * one is gone; on failure some may be gone, none is reported gone that is not. */
+	int (*del_many)(struct backend *be, enum obj_type t, const char *const *names, size_t n,
+			struct err *e);
 	/* Every object of a type, in no particular order; names without folder or shard. */
 	int (*list)(struct backend *be, enum obj_type t, backend_list_fn fn, void *ud,
 		    struct err *e);
@@ -72,6 +76,9 @@ struct backend {
 	const struct backend_ops *ops;
 	/* Human-readable location for messages, never holding credentials. */
 	char where[512];
+	/* "" or one line the program shows once when it opens the store: a choice that
+	 * weakens security (TLS not verified, plain HTTP). */
+	char caution[256];
 };
 
 /* Calls through the vtable, so callers name the store once. */
@@ -95,6 +102,11 @@ static inline int backend_del(struct backend *be, enum obj_type t, const char *n
 {
 	return be->ops->del(be, t, name, e);
 }
+static inline int backend_del_many(struct backend *be, enum obj_type t,
+				   const char *const *names, size_t n, struct err *e)
+{
+	return be->ops->del_many(be, t, names, n, e);
+}
 static inline int backend_list(struct backend *be, enum obj_type t, backend_list_fn fn, void *ud,
 			       struct err *e)
 {
@@ -115,8 +127,8 @@ const char *backend_option(const struct backend_options *o, const char *key);
  * only the local directory store, so it never links against a network client). */
 struct backend_scheme {
 	const char *prefix; /* "s3:" */
-	int (*open)(const char *spec, const struct backend_options *o, struct err *e,
-		    struct backend **ret);
+	int (*open)(const char *spec, const struct backend_options *o, struct backend **ret,
+		    struct err *e);
 };
 #define BACKEND_SCHEMES_MAX 4
 /* -EEXIST when the prefix is taken, -ENOSPC past BACKEND_SCHEMES_MAX. Not thread-safe:
@@ -125,8 +137,8 @@ int backend_register(const struct backend_scheme *s) _must_check_;
 
 /* A registered scheme's prefix selects it; "local:PATH" or a plain path the directory
  * store. */
-int backend_open(const char *url, const struct backend_options *o, struct err *e,
-		 struct backend **ret) _must_check_;
-int backend_local_open(const char *path, const struct backend_options *o, struct err *e,
-		       struct backend **ret) _must_check_;
+int backend_open(const char *url, const struct backend_options *o, struct backend **ret,
+		 struct err *e) _must_check_;
+int backend_local_open(const char *path, const struct backend_options *o, struct backend **ret,
+		       struct err *e) _must_check_;
 void backend_free(struct backend *be);

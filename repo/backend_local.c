@@ -340,6 +340,17 @@ static int local_list(struct backend *be, enum obj_type t, backend_list_fn fn, v
 	return 0;
 }
 
+/* One by one: unlinks are cheap and a directory has no batch call. */
+static int local_del_many(struct backend *be, enum obj_type t, const char *const *names, size_t n,
+			  struct err *e)
+{
+	int r = 0;
+
+	for (size_t i = 0; i < n && r >= 0; i++)
+		r = local_del(be, t, names[i], e);
+	return r;
+}
+
 static void local_free(struct backend *be)
 {
 	struct backend_local *bl = BL(be);
@@ -359,14 +370,15 @@ static const struct backend_ops local_ops = {
 	.get = local_get,
 	.stat = local_stat,
 	.del = local_del,
+	.del_many = local_del_many,
 	.list = local_list,
 	.free = local_free,
 	.mtime = local_mtime,
 	.put_new = local_put_new,
 };
 
-int backend_local_open(const char *path, const struct backend_options *o, struct err *e,
-		       struct backend **ret)
+int backend_local_open(const char *path, const struct backend_options *o, struct backend **ret,
+		       struct err *e)
 {
 	struct backend_local *bl;
 	int r;

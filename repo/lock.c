@@ -354,7 +354,7 @@ static int lost_error(struct repo_lock *l, struct err *e)
 
 /* ---- public ---- */
 
-int repo_lock(struct repo *r, enum repo_lock_kind kind, struct err *e, struct repo_lock **ret)
+int repo_lock(struct repo *r, enum repo_lock_kind kind, struct repo_lock **ret, struct err *e)
 {
 	struct lock_scan s = { .r = r, .e = e, .kind = kind };
 	struct repo_lock *l;
@@ -412,9 +412,9 @@ fail:
 	return rc;
 }
 
-int repo_lock_reader(struct repo *r, struct err *e, struct repo_lock **ret)
+int repo_lock_reader(struct repo *r, struct repo_lock **ret, struct err *e)
 {
-	int rc = repo_lock(r, REPO_LOCK_SHARED, e, ret);
+	int rc = repo_lock(r, REPO_LOCK_SHARED, ret, e);
 
 	if (rc == -EROFS || rc == -ENOENT) {
 		/* A read-only location (or a copy with no locks folder): no prune can run through

@@ -33,7 +33,7 @@ static int repo_alloc(const struct repo_open_params *o, struct err *e, struct re
 	pthread_mutex_init(&r->held_mu, NULL);
 	for (int t = 0; t < _BLOB_TYPE_MAX; t++)
 		pthread_mutex_init(&r->pack_lock[t], NULL);
-	rc = backend_open(o->url, o->options, e, &r->be);
+	rc = backend_open(o->url, o->options, &r->be, e);
 	if (rc < 0) {
 		repo_free(r);
 		return rc;
@@ -110,7 +110,7 @@ fail:
 }
 
 int repo_create(const struct repo_open_params *o, const struct repo_create_params *p,
-		struct err *e, struct repo **ret)
+		struct repo **ret, struct err *e)
 {
 	struct repo *r = NULL;
 	char host[256] = "", *kf = NULL, *cfg = NULL, name[ID_HEX];
@@ -244,7 +244,7 @@ static int try_key(void *ud, const char *name, uint64_t size)
 	return rc == -EKEYREJECTED || rc == -EBADMSG || rc == -EOPNOTSUPP ? 0 : rc;
 }
 
-int repo_open(const struct repo_open_params *o, struct err *e, struct repo **ret)
+int repo_open(const struct repo_open_params *o, struct repo **ret, struct err *e)
 {
 	struct key_try t = { .o = o, .e = e };
 	struct buf cfg = BUF_INIT;

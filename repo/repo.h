@@ -47,10 +47,10 @@ struct repo_open_params {
 
 /* -EEXIST when a repository is already there. */
 int repo_create(const struct repo_open_params *o, const struct repo_create_params *p,
-		struct err *e, struct repo **ret) _must_check_;
+		struct repo **ret, struct err *e) _must_check_;
 /* -ENOENT not a repository, -EKEYREJECTED no key file opens with the password,
  * -EOPNOTSUPP unknown format version. */
-int repo_open(const struct repo_open_params *o, struct err *e, struct repo **ret) _must_check_;
+int repo_open(const struct repo_open_params *o, struct repo **ret, struct err *e) _must_check_;
 /* Does not flush: call repo_flush first. NULL is fine. */
 void repo_free(struct repo *r);
 
@@ -287,12 +287,12 @@ enum repo_lock_kind { REPO_LOCK_SHARED, REPO_LOCK_EXCLUSIVE, _REPO_LOCK_MAX,
 struct repo_lock;
 /* -EBUSY when a conflicting live lock exists (message names host and pid). The lock
  * refreshes itself from its own thread until repo_unlock. */
-int repo_lock(struct repo *r, enum repo_lock_kind kind, struct err *e,
-	      struct repo_lock **ret) _must_check_;
+int repo_lock(struct repo *r, enum repo_lock_kind kind, struct repo_lock **ret,
+	      struct err *e) _must_check_;
 /* A shared lock for readers (restore, check, mount): as repo_lock, but where the store
  * refuses the lock write (read-only location, no locks folder) it returns 0 with *ret =
  * NULL and the reader goes on unlocked. */
-int repo_lock_reader(struct repo *r, struct err *e, struct repo_lock **ret) _must_check_;
+int repo_lock_reader(struct repo *r, struct repo_lock **ret, struct err *e) _must_check_;
 /* -ENOLCK once l is lost (its refresh failed for longer than the lease, or its object was
  * removed): the holder must stop. Cheap to call often. */
 int repo_lock_refresh(struct repo_lock *l, struct err *e) _must_check_;

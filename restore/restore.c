@@ -14,6 +14,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "util/deepcall.h"
 #include "util/banned.h"
 #include "util/fsutil.h"
 
@@ -368,6 +369,26 @@ static int start_node(struct rs *s, const struct snapshot *snap, struct node *re
 	return repo_tree_lookup(s->repo, snap, sub, ret, s->e);
 }
 
+/* The walk recurses once per folder level: it runs on a big stack (util/deepcall.h). */
+struct walk_call {
+	struct rs *s;
+	struct level *top;
+	struct node *start;
+};
+
+static int walk_main(void *p)
+{
+	struct walk_call *c = p;
+	const struct restore_opts *o = c->s->o;
+
+	if (c->start->type == NODE_DIR)
+		return restore_dir(c->s, c->top, c->start, false);
+	if (enter_name(c->s, c->start) < 0)
+		return err_set(c->s->e, -EBADMSG, "%s: the snapshot holds an invalid name",
+			       o->subdir);
+	return restore_entry(c->s, c->top, c->start, false);
+}
+
 int restore_run(struct repo *r, const struct restore_opts *o, struct restore_result *ret,
                 struct err *e)
 {
@@ -409,13 +430,9 @@ int restore_run(struct repo *r, const struct restore_opts *o, struct restore_res
 	}
 	rc = rs_fetch_start(&s, threads < 1 ? 1 : threads * 2);
 	if (rc >= 0) {
-		if (start.type == NODE_DIR)
-			rc = restore_dir(&s, &top, &start, false);
-		else if (enter_name(&s, &start) < 0)
-			rc = err_set(e, -EBADMSG, "%s: the snapshot holds an invalid name",
-			             o->subdir);
-		else
-			rc = restore_entry(&s, &top, &start, false);
+		struct walk_call wc = { &s, &top, &start };
+
+		rc = deepcall(walk_main, &wc, 0);
 	}
 	rs_dir_put(&s, top.d);
 	{

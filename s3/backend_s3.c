@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "s3/s3-internal.h"
@@ -44,9 +45,63 @@ int s3_obj_key(const struct s3 *s, enum obj_type t, const char *name, char *out,
 			return err_set(e, r_, "bad object name '%.80s'", name ? name : ""); \
 	} while (0)
 
-static int put_body(struct s3 *s, const char *key, struct s3_req *rq, struct err *e)
+static bool md5_etag(const char *etag, char out[33])
+{
+	size_t n = strlen(etag);
+
+	if (n == 34 && etag[0] == '"' && etag[33] == '"')
+		etag++, n -= 2;
+	if (n != 32 || !hex_valid(etag, 32))
+		return false;
+	memcpy(out, etag, 32);
+	out[32] = 0;
+	return true;
+}
+
+/* A PUT judged failed may still have left an object behind (a wrong ETag, a reply lost
+ * after the server stored it). A copy whose MD5 is ours is the PUT done; one with other
+ * bytes is deleted (names are content hashes, or a lock's own, so it is no one else's),
+ * and so is any lock we cannot check: a stray lock blocks others. Best effort: r stays
+ * the caller's answer when the server cannot be asked. */
+static int put_failed(struct s3 *s, enum obj_type t, const char *key, const struct s3_req *rq,
+                      const char *md5, int r, struct err *e)
+{
+	struct s3_req head = {
+		.op = "stat", .method = "HEAD", .key = key, .fd = -1, .max_attempts = 2
+	};
+	struct s3_req del = {
+		.op = "delete", .method = "DELETE", .key = key, .fd = -1, .max_attempts = 2
+	};
+	struct err quiet = ERR_INIT;
+	char etag[33], msg[ERR_MSG_MAX];
+	struct s3_resp rs;
+	bool mine;
+
+	if (r == -EACCES || r == -ENOENT || r == -EINVAL || r == -ENOMEM || !md5[0])
+		return r; /* refused or never sent: nothing was stored */
+	if (s3_request(s, &head, &rs, &quiet) < 0)
+		return r;
+	mine = md5_etag(rs.etag, etag);
+	if (mine && strcasecmp(etag, md5) == 0 && rs.have_length && rs.length == rq->len) {
+		err_clear(e);
+		return 0;
+	}
+	if (mine || t == OBJ_LOCK) {
+		snprintf(msg, sizeof(msg), "%s", e ? e->msg : "");
+		err_reset(e, r, "%s; %s", msg,
+		          s3_request(s, &del, &rs, &quiet) < 0
+		              ? "the copy left on the server could "
+		                "not be deleted"
+		              : "the copy left on the server was deleted");
+	}
+	return r;
+}
+
+static int put_body(struct s3 *s, enum obj_type t, const char *key, struct s3_req *rq,
+                    struct err *e)
 {
 	struct s3_resp rs;
+	int r;
 
 	if (rq->len > s->conf.multipart_threshold)
 		return s3_put_multipart(s, key, rq, e);
@@ -54,7 +109,8 @@ static int put_body(struct s3 *s, const char *key, struct s3_req *rq, struct err
 	rq->method = "PUT";
 	rq->key = key;
 	rq->verify_etag = true;
-	return s3_request(s, rq, &rs, e);
+	r = s3_request(s, rq, &rs, e);
+	return r < 0 ? put_failed(s, t, key, rq, rs.body_md5, r, e) : 0;
 }
 
 static int s3_put(struct backend *be, enum obj_type t, const char *name, const void *p, size_t n,
@@ -64,7 +120,7 @@ static int s3_put(struct backend *be, enum obj_type t, const char *name, const v
 	char key[KEY_MAX];
 
 	OBJ_KEY_OR_FAIL(S3(be), t, name, key, e);
-	return put_body(S3(be), key, &rq, e);
+	return put_body(S3(be), t, key, &rq, e);
 }
 
 static int s3_put_fd(struct backend *be, enum obj_type t, const char *name, int fd, uint64_t n,
@@ -74,7 +130,7 @@ static int s3_put_fd(struct backend *be, enum obj_type t, const char *name, int 
 	char key[KEY_MAX];
 
 	OBJ_KEY_OR_FAIL(S3(be), t, name, key, e);
-	return put_body(S3(be), key, &rq, e);
+	return put_body(S3(be), t, key, &rq, e);
 }
 
 static int s3_tmpfile(struct backend *be, int *ret_fd, struct err *e)
@@ -160,6 +216,42 @@ static int s3_del(struct backend *be, enum obj_type t, const char *name, struct 
 	if (r == -ENOENT && strcmp(rs.xe.code, "NoSuchBucket") != 0)
 		return 0;
 	return r < 0 ? err_set(e, r, "%s", quiet.msg) : 0;
+}
+
+/* DeleteObjects per 1000 keys: a prune of thousands of packs in a few requests. */
+static int s3_del_many(struct backend *be, enum obj_type t, const char *const *names, size_t n,
+                       struct err *e)
+{
+	enum { BATCH = 1000 };
+	char(*keys)[KEY_MAX] = NULL;
+	const char **ptrs = NULL;
+	int r = 0;
+
+	if (!n)
+		return 0;
+	keys = calloc(n < BATCH ? n : BATCH, sizeof(*keys));
+	ptrs = calloc(n < BATCH ? n : BATCH, sizeof(*ptrs));
+	if (!keys || !ptrs) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	for (size_t i = 0; i < n && r >= 0; i += BATCH) {
+		size_t k = n - i < BATCH ? n - i : BATCH;
+
+		for (size_t j = 0; j < k; j++) {
+			r = s3_obj_key(S3(be), t, names[i + j], keys[j], sizeof(keys[j]));
+			if (r < 0) {
+				r = err_set(e, r, "bad object name '%.80s'", names[i + j]);
+				goto fail;
+			}
+			ptrs[j] = keys[j];
+		}
+		r = s3_delete_many(S3(be), ptrs, k, e);
+	}
+fail:
+	free(keys);
+	free(ptrs);
+	return r;
 }
 
 struct list_ctx {
@@ -331,6 +423,7 @@ static const struct backend_ops s3_ops = {
 	.get = s3_get,
 	.stat = s3_stat,
 	.del = s3_del,
+	.del_many = s3_del_many,
 	.list = s3_list,
 	.free = s3_free,
 };
@@ -343,8 +436,7 @@ static void curl_init_once(void)
 	curl_init_result = curl_global_init(CURL_GLOBAL_ALL);
 }
 
-int s3_open(const char *spec, const struct backend_options *o, struct err *e,
-            struct backend **ret)
+int s3_open(const char *spec, const struct backend_options *o, struct backend **ret, struct err *e)
 {
 	struct s3 *s;
 	int r;
@@ -361,6 +453,7 @@ int s3_open(const char *spec, const struct backend_options *o, struct err *e,
 	r = s3_conf_parse(spec, o, &s->conf, e);
 	if (r < 0)
 		goto fail;
+	s->clock_offset = s->conf.clock_offset;
 	r = s3_creds_load(o, &s->creds, e);
 	if (r < 0)
 		goto fail;
@@ -373,6 +466,16 @@ int s3_open(const char *spec, const struct backend_options *o, struct err *e,
 	snprintf(s->be.where, sizeof(s->be.where), "s3:%s://%s/%s/%s%s",
 	         s->conf.https ? "https" : "http", s->conf.host, s->conf.bucket, s->conf.prefix,
 	         s->conf.insecure_tls ? " (TLS NOT VERIFIED: s3.insecure-tls)" : "");
+	if (!s->conf.https)
+		snprintf(s->be.caution, sizeof(s->be.caution),
+		         "s3:http://%.120s/%s/: plain HTTP: requests and object names travel "
+		         "unencrypted and the server is not authenticated",
+		         s->conf.host, s->conf.bucket);
+	else if (s->conf.insecure_tls)
+		snprintf(s->be.caution, sizeof(s->be.caution),
+		         "s3:https://%.120s/%s/: TLS certificate checks are off (s3.insecure-tls): "
+		         "the server is not authenticated",
+		         s->conf.host, s->conf.bucket);
 	*ret = &s->be;
 	return 0;
 fail:

@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "repo/backend.h"
 #include "s3/s3xml.h"
@@ -23,8 +24,9 @@ struct s3_creds {
 
 struct s3_conf {
 	bool https;
-	bool vhost; /* virtual-hosted style: BUCKET.HOST/KEY */
-	char *host; /* "host" or "host:port", as sent in Host */
+	bool vhost;     /* virtual-hosted style: BUCKET.HOST/KEY */
+	char *host;     /* "host", "host:port" or "[v6]:port", as sent in Host */
+	char *hostname; /* the name or address alone */
 	char *bucket;
 	char *prefix; /* "" or "a/b/" (always ending in '/') */
 	char region[64];
@@ -37,24 +39,29 @@ struct s3_conf {
 	long connect_timeout;
 	uint64_t multipart_threshold;
 	uint64_t part_size;
+	long clock_offset; /* s3.clock-offset: seconds added to this machine's clock */
 };
 
 struct s3 {
 	struct backend be;
 	struct s3_conf conf;
 	struct s3_creds creds;
-	pthread_mutex_t lock; /* region (it may be corrected by the server) and the pool */
+	pthread_mutex_t lock; /* region and clock offset (the server may correct them), the pool */
 	pthread_cond_t cond;
 	CURL **idle;
 	unsigned n_idle, n_live;
+	long clock_offset; /* seconds from this machine's clock to the server's */
 };
 
-/* s3conf.c: parse "http[s]://HOST[:PORT]/BUCKET[/PREFIX]" or "HOST/BUCKET[/PREFIX]" and
- * the s3.* options into c. Messages never include credentials. */
+/* s3conf.c: parse "http[s]://HOST[:PORT]/BUCKET[/PREFIX]" or "HOST/BUCKET[/PREFIX]"
+ * (HOST may be "[v6 address]"; the path is percent-decoded) and the s3.* options into c.
+ * -EINVAL with a message for a bad location or option; messages never include
+ * credentials (a location with user info is refused without being echoed). On failure
+ * c may hold partial state: s3_conf_release() it. */
 int s3_conf_parse(const char *spec, const struct backend_options *o, struct s3_conf *c,
                   struct err *e) _must_check_;
 void s3_conf_release(struct s3_conf *c);
-/* Credentials from s3.credentials-file/s3.profile, the AWS_* variables, or the shared
+/* s3creds.c: credentials from s3.credentials-file/s3.profile, the AWS_* variables, or the shared
  * credentials file (AWS_SHARED_CREDENTIALS_FILE, ~/.aws/credentials). -EACCES if none. */
 int s3_creds_load(const struct backend_options *o, struct s3_creds *c, struct err *e) _must_check_;
 void s3_creds_release(struct s3_creds *c);
@@ -73,6 +80,7 @@ struct s3_req {
 	bool range;                    /* send Range: bytes=range_off-(range_off+range_len-1) */
 	uint64_t range_off, range_len; /* range_len 0: to the end */
 	struct buf *out;               /* 2xx body appended here; NULL discards */
+	unsigned max_attempts;         /* 0: s3.retries */
 };
 
 struct s3_resp {
@@ -81,6 +89,7 @@ struct s3_resp {
 	uint64_t length; /* Content-Length of the reply */
 	bool have_length;
 	char region_hint[64]; /* x-amz-bucket-region */
+	time_t server_date;   /* the reply's Date, 0 when absent */
 	char body_md5[33];    /* hex MD5 of the body we sent */
 	struct s3xml_error xe;
 };
@@ -98,5 +107,10 @@ int s3_obj_key(const struct s3 *s, enum obj_type t, const char *name, char *out,
 /* s3multi.c: multipart upload of rq's body under key, aborted on failure. */
 int s3_put_multipart(struct s3 *s, const char *key, const struct s3_req *body,
                      struct err *e) _must_check_;
-/* DeleteObjects for up to 1000 keys (Content-MD5 included: Swift requires it). */
+/* DeleteObjects for up to 1000 keys (Content-MD5 included: Swift requires it). 0 only
+ * when the reply accounts for every key as deleted or already missing. */
 int s3_delete_many(struct s3 *s, const char *const *keys, size_t n, struct err *e) _must_check_;
+/* The check behind it, on a reply: -EPROTO for a malformed reply, one naming a key not
+ * asked for, or one silent about a key; the first <Error> entry's code otherwise. */
+int s3_delete_confirm(const char *const *keys, size_t n, const void *reply, size_t len,
+                      struct err *e) _must_check_;

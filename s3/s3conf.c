@@ -1,20 +1,16 @@
-/* Owns the S3 location syntax, the s3.* options and where credentials come from
- * (explicit file, environment, AWS shared credentials file with profiles). */
+/* Owns the S3 location syntax (parsed with libcurl's URL API) and the s3.* options.
+ * Credentials are s3creds.c. */
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "s3/s3-internal.h"
-#include "util/fsutil.h"
 
 #include "util/banned.h"
-
-#define MAX_CRED_FILE (256u << 10)
 
 static int opt_u64(const struct backend_options *o, const char *key, uint64_t def, uint64_t min,
                    uint64_t max, uint64_t *ret, struct err *e)
@@ -49,17 +45,29 @@ static int opt_u64(const struct backend_options *o, const char *key, uint64_t de
 	return 0;
 }
 
-static int dupn(const char *s, size_t n, char **ret)
+/* Turning a check off must be spelled out: an empty or mistyped value is an error,
+ * never "on". */
+static int opt_bool(const struct backend_options *o, const char *key, bool *ret, struct err *e)
 {
-	*ret = strndup(s, n);
-	return *ret ? 0 : -ENOMEM;
+	static const char *const yes[] = { "true", "1", "yes" }, *const no[] = { "false", "0",
+		                                                                 "no" };
+	const char *v = backend_option(o, key);
+
+	*ret = false;
+	if (!v)
+		return 0;
+	for (size_t i = 0; i < ELEMENTSOF(yes); i++) {
+		if (strcmp(v, yes[i]) == 0)
+			return *ret = true, 0;
+		if (strcmp(v, no[i]) == 0)
+			return 0;
+	}
+	return err_set(e, -EINVAL, "option %s: '%.40s' is not true/1/yes or false/0/no", key, v);
 }
 
 /* The bucket rules of S3 (3-63 of a-z0-9.-); checked here so a typo reads clearly. */
-static bool bucket_ok(const char *b)
+static bool bucket_ok(const char *b, size_t n)
 {
-	size_t n = strlen(b);
-
 	if (n < 3 || n > 63 || !isalnum((unsigned char)b[0]))
 		return false;
 	for (size_t i = 0; i < n; i++)
@@ -69,44 +77,28 @@ static bool bucket_ok(const char *b)
 	return true;
 }
 
-static int parse_location(const char *spec, struct s3_conf *c, struct err *e)
+/* "a/b/" from the path after the bucket: no empty, "." or ".." element (the server
+ * would resolve them and sign another key), no control bytes. */
+static int prefix_set(const char *p, struct s3_conf *c)
 {
-	const char *p = spec, *slash, *end;
 	size_t pl;
-	int r;
 
-	c->https = true;
-	if (strncmp(p, "https://", 8) == 0) {
-		p += 8;
-	} else if (strncmp(p, "http://", 7) == 0) {
-		p += 7;
-		c->https = false;
-	} else if (strstr(p, "://")) {
-		return err_set(e, -EINVAL, "s3:%s: only http:// and https:// endpoints exist",
-		               spec);
-	}
-	slash = strchr(p, '/');
-	if (!slash || slash == p)
-		return err_set(e, -EINVAL,
-		               "s3:%s: expected s3:http[s]://HOST[:PORT]/BUCKET[/PREFIX]", spec);
-	r = dupn(p, (size_t)(slash - p), &c->host);
-	if (r < 0)
-		return r;
-	p = slash + 1;
-	end = strchr(p, '/');
-	r = dupn(p, end ? (size_t)(end - p) : strlen(p), &c->bucket);
-	if (r < 0)
-		return r;
-	if (!bucket_ok(c->bucket))
-		return err_set(e, -EINVAL,
-		               "s3:%s: '%s' is not a valid bucket name (3-63 of a-z 0-9 . -)", spec,
-		               c->bucket);
-	p = end ? end + 1 : "";
 	while (*p == '/')
 		p++;
 	pl = strlen(p);
 	while (pl && p[pl - 1] == '/')
 		pl--;
+	for (const char *q = p, *end = p + pl; q < end;) {
+		const char *s = memchr(q, '/', (size_t)(end - q));
+		size_t n = s ? (size_t)(s - q) : (size_t)(end - q);
+
+		if (!n || (n == 1 && q[0] == '.') || (n == 2 && q[0] == '.' && q[1] == '.'))
+			return -EINVAL;
+		q += n + 1;
+	}
+	for (size_t i = 0; i < pl; i++)
+		if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f)
+			return -EINVAL;
 	c->prefix = malloc(pl + 2);
 	if (!c->prefix)
 		return -ENOMEM;
@@ -118,14 +110,126 @@ static int parse_location(const char *spec, struct s3_conf *c, struct err *e)
 	return 0;
 }
 
+/* Host and port as sent in Host ("h", "h:9000", "[::1]:9000"); the name alone for the
+ * amazonaws.com test. */
+static int host_set(CURLU *u, struct s3_conf *c)
+{
+	char *host = NULL, *port = NULL, *zone = NULL;
+	int r = -EINVAL;
+
+	if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || !host[0])
+		goto fail;
+	/* A zone id ("fe80::1%eth0") is the client's business, never the server's Host. */
+	if (curl_url_get(u, CURLUPART_ZONEID, &zone, 0) == CURLUE_OK)
+		goto fail;
+	if (curl_url_get(u, CURLUPART_PORT, &port, 0) == CURLUE_OK && strcmp(port, "0") == 0)
+		goto fail;
+	r = -ENOMEM;
+	c->hostname = strdup(host);
+	if (!c->hostname ||
+	    asprintf(&c->host, "%s%s%s", host, port ? ":" : "", port ? port : "") < 0)
+		goto fail;
+	r = 0;
+fail:
+	curl_free(host);
+	curl_free(port);
+	curl_free(zone);
+	return r;
+}
+
+/* Parsed with libcurl's URL API; messages echo the URL only when it carries no user
+ * info (which could be a key pair pasted into the location). */
+static int parse_location(const char *spec, struct s3_conf *c, struct err *e)
+{
+	const char *shown = strchr(spec, '@') ? "(location with user info)" : spec;
+	const char *sep = strstr(spec, "://");
+	char *url = NULL, *scheme = NULL, *path = NULL, *part = NULL, *bucket_end;
+	size_t bl;
+	CURLU *u = curl_url();
+	CURLUcode cu;
+	int r = -ENOMEM;
+
+	if (!u)
+		goto fail;
+	/* "HOST/BUCKET" means HTTPS; curl would guess plain http from the name. */
+	if (asprintf(&url, "%s%s", sep ? "" : "https://", spec) < 0) {
+		url = NULL;
+		goto fail;
+	}
+	/* "https:///b" would be read as host "b"; "https:/b" is not a URL. */
+	if (sep && sep[3] == '/') {
+		r = err_set(e, -EINVAL, "s3:%s: no host", shown);
+		goto fail;
+	}
+	cu = curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME | CURLU_PATH_AS_IS);
+	if (cu != CURLUE_OK) {
+		r = err_set(e, -EINVAL,
+		            "s3:%s: %s; expected s3:http[s]://HOST[:PORT]/BUCKET[/PREFIX]", shown,
+		            curl_url_strerror(cu));
+		goto fail;
+	}
+	r = -EINVAL;
+	if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    (strcmp(scheme, "https") != 0 && strcmp(scheme, "http") != 0)) {
+		r = err_set(e, r, "s3:%s: only http:// and https:// endpoints exist", shown);
+		goto fail;
+	}
+	c->https = scheme[4] == 's';
+	if (curl_url_get(u, CURLUPART_USER, &part, 0) == CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_PASSWORD, &part, 0) == CURLUE_OK) {
+		r = err_set(e, r,
+		            "s3:%s: credentials do not belong in the location (use "
+		            "AWS_ACCESS_KEY_ID or a credentials file)",
+		            shown);
+		goto fail;
+	}
+	if (curl_url_get(u, CURLUPART_QUERY, &part, 0) == CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_FRAGMENT, &part, 0) == CURLUE_OK) {
+		r = err_set(e, r, "s3:%s: a location has no ?query or #fragment", shown);
+		goto fail;
+	}
+	r = host_set(u, c);
+	if (r < 0) {
+		r = r == -EINVAL ? err_set(e, r, "s3:%s: bad host or port", shown) : r;
+		goto fail;
+	}
+	r = -EINVAL;
+	if (curl_url_get(u, CURLUPART_PATH, &path, CURLU_URLDECODE) != CURLUE_OK) {
+		r = err_set(e, r, "s3:%s: bad path", shown);
+		goto fail;
+	}
+	bucket_end = strchr(path + 1, '/');
+	bl = bucket_end ? (size_t)(bucket_end - path - 1) : strlen(path + 1);
+	if (!bucket_ok(path + 1, bl)) {
+		r = err_set(e, r, "s3:%s: '%.*s' is not a valid bucket name (3-63 of a-z 0-9 . -)",
+		            shown, (int)(bl < 80 ? bl : 80), path + 1);
+		goto fail;
+	}
+	r = -ENOMEM;
+	c->bucket = strndup(path + 1, bl);
+	if (!c->bucket)
+		goto fail;
+	r = prefix_set(bucket_end ? bucket_end : "", c);
+	if (r == -EINVAL)
+		r = err_set(e, r, "s3:%s: bad prefix (empty, '.' or '..' element, or control byte)",
+		            shown);
+fail:
+	curl_free(part);
+	curl_free(path);
+	curl_free(scheme);
+	free(url);
+	curl_url_cleanup(u);
+	return r;
+}
+
 static int parse_lookup(const struct backend_options *o, struct s3_conf *c, struct err *e)
 {
 	const char *v = backend_option(o, "s3.bucket-lookup");
-	size_t hl = strlen(c->host);
+	size_t hl = strlen(c->hostname);
 
 	if (!v || strcmp(v, "auto") == 0)
 		/* AWS endpoints are virtual-hosted; everything else (Minio, Swift) path style. */
-		c->vhost = (hl >= 13 && strcmp(c->host + hl - 13, "amazonaws.com") == 0);
+		c->vhost = (hl >= 13 && strcmp(c->hostname + hl - 13, "amazonaws.com") == 0);
 	else if (strcmp(v, "dns") == 0)
 		c->vhost = true;
 	else if (strcmp(v, "path") == 0)
@@ -166,8 +270,19 @@ int s3_conf_parse(const char *spec, const struct backend_options *o, struct s3_c
 	v = backend_option(o, "s3.ca-file");
 	if (v && !(c->ca_file = strdup(v)))
 		return -ENOMEM;
-	v = backend_option(o, "s3.insecure-tls");
-	c->insecure_tls = v && (strcmp(v, "1") == 0 || strcmp(v, "true") == 0 || !v[0]);
+	r = opt_bool(o, "s3.insecure-tls", &c->insecure_tls, e);
+	if (r < 0)
+		return r;
+	v = backend_option(o, "s3.clock-offset");
+	if (v) {
+		char *end;
+
+		errno = 0;
+		c->clock_offset = strtol(v, &end, 10);
+		if (errno || end == v || *end || labs(c->clock_offset) > 366L * 86400)
+			return err_set(e, -EINVAL, "option s3.clock-offset: '%.40s' is not seconds",
+			               v);
+	}
 	r = opt_u64(o, "s3.connections", 8, 1, 256, &x, e);
 	c->connections = (unsigned)x;
 	if (r >= 0)
@@ -194,143 +309,9 @@ int s3_conf_parse(const char *spec, const struct backend_options *o, struct s3_c
 void s3_conf_release(struct s3_conf *c)
 {
 	free(c->host);
+	free(c->hostname);
 	free(c->bucket);
 	free(c->prefix);
 	free(c->ca_file);
-	memset(c, 0, sizeof(*c));
-}
-
-static int secret_dup(const char *s, size_t n, char **ret)
-{
-	char *p = sodium_malloc(n + 1);
-
-	if (!p)
-		return -ENOMEM;
-	memcpy(p, s, n);
-	p[n] = 0;
-	*ret = p;
-	return 0;
-}
-
-static void trim(const char **s, size_t *n)
-{
-	while (*n && isspace((unsigned char)**s))
-		(*s)++, (*n)--;
-	while (*n && isspace((unsigned char)(*s)[*n - 1]))
-		(*n)--;
-}
-
-/* One "key = value" line inside the wanted [profile] section. */
-static int cred_line(const char *l, size_t n, struct s3_creds *c)
-{
-	const char *eq = memchr(l, '=', n), *v;
-	size_t kl, vl;
-
-	if (!eq)
-		return 0;
-	kl = (size_t)(eq - l);
-	v = eq + 1;
-	vl = n - kl - 1;
-	trim(&l, &kl);
-	trim(&v, &vl);
-	if (kl == 17 && strncasecmp(l, "aws_access_key_id", kl) == 0 && !c->access_key)
-		return (c->access_key = strndup(v, vl)) ? 0 : -ENOMEM;
-	if (kl == 21 && strncasecmp(l, "aws_secret_access_key", kl) == 0 && !c->secret)
-		return secret_dup(v, vl, &c->secret);
-	if (kl == 17 && strncasecmp(l, "aws_session_token", kl) == 0 && !c->token)
-		return secret_dup(v, vl, &c->token);
-	return 0;
-}
-
-static int cred_file(const char *path, const char *profile, struct s3_creds *c, struct err *e)
-{
-	struct buf b = BUF_INIT;
-	const char *p, *end;
-	bool in = false;
-	int r;
-
-	buf_init(&b, MAX_CRED_FILE);
-	r = read_file_at(AT_FDCWD, path, &b);
-	if (r < 0) {
-		buf_release(&b);
-		return err_set(e, r == -ENOENT ? -EACCES : r, "S3 credentials file %s: %s", path,
-		               strerror(-r));
-	}
-	for (p = (const char *)b.p, end = p + b.len; p < end && r >= 0;) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
-		const char *l = p;
-
-		p += n + 1;
-		trim(&l, &n);
-		if (!n || l[0] == '#' || l[0] == ';')
-			continue;
-		if (l[0] == '[') {
-			const char *name = l + 1;
-			size_t nn = n >= 2 && l[n - 1] == ']' ? n - 2 : 0;
-
-			trim(&name, &nn);
-			/* ~/.aws/config spells sections "[profile NAME]" */
-			if (nn > 8 && strncmp(name, "profile ", 8) == 0)
-				name += 8, nn -= 8;
-			in = nn == strlen(profile) && strncmp(name, profile, nn) == 0;
-			continue;
-		}
-		if (in)
-			r = cred_line(l, n, c);
-	}
-	sodium_memzero(b.p, b.len);
-	buf_release(&b);
-	if (r < 0)
-		return r;
-	if (!c->access_key || !c->secret)
-		return err_set(e, -EACCES,
-		               "S3 credentials file %s: profile '%s' has no "
-		               "aws_access_key_id/aws_secret_access_key",
-		               path, profile);
-	return 0;
-}
-
-int s3_creds_load(const struct backend_options *o, struct s3_creds *c, struct err *e)
-{
-	const char *file = backend_option(o, "s3.credentials-file");
-	const char *profile = backend_option(o, "s3.profile");
-	const char *ak = getenv("AWS_ACCESS_KEY_ID"), *sk = getenv("AWS_SECRET_ACCESS_KEY");
-	const char *tok = getenv("AWS_SESSION_TOKEN"), *home = getenv("HOME");
-	char path[4096];
-	int r;
-
-	memset(c, 0, sizeof(*c));
-	if (!profile)
-		profile = getenv("AWS_PROFILE");
-	/* Explicit choices (a file or a profile) beat the environment's keys. */
-	if (!file && !profile && ak && ak[0] && sk && sk[0]) {
-		if (!(c->access_key = strdup(ak)))
-			return -ENOMEM;
-		r = secret_dup(sk, strlen(sk), &c->secret);
-		if (r >= 0 && tok && tok[0])
-			r = secret_dup(tok, strlen(tok), &c->token);
-		return r;
-	}
-	if (!file)
-		file = getenv("AWS_SHARED_CREDENTIALS_FILE");
-	if (!file && home) {
-		snprintf(path, sizeof(path), "%s/.aws/credentials", home);
-		file = path;
-	}
-	if (!file || access(file, F_OK) != 0)
-		return err_set(e, -EACCES,
-		               "no S3 credentials: set AWS_ACCESS_KEY_ID and "
-		               "AWS_SECRET_ACCESS_KEY, or give a credentials file");
-	return cred_file(file, profile ? profile : "default", c, e);
-}
-
-void s3_creds_release(struct s3_creds *c)
-{
-	free(c->access_key);
-	if (c->secret)
-		sodium_free(c->secret); /* sodium_free wipes before unmapping */
-	if (c->token)
-		sodium_free(c->token);
 	memset(c, 0, sizeof(*c));
 }

@@ -133,6 +133,7 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
 		x->rs->status = sp ? strtol(sp + 1, NULL, 10) : 0;
 		x->rs->etag[0] = x->rs->region_hint[0] = 0;
 		x->rs->have_length = false;
+		x->rs->server_date = 0;
 		return n;
 	}
 	if (!colon)
@@ -145,6 +146,13 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
 		x->rs->have_length = true;
 	} else if ((size_t)(colon - p) == 19 && strncasecmp(p, "x-amz-bucket-region", 19) == 0) {
 		hdr_value(colon + 1, n - 20, x->rs->region_hint, sizeof(x->rs->region_hint));
+	} else if ((size_t)(colon - p) == 4 && strncasecmp(p, "date", 4) == 0) {
+		char d[64];
+		time_t t;
+
+		hdr_value(colon + 1, n - 5, d, sizeof(d));
+		t = curl_getdate(d, NULL);
+		x->rs->server_date = t > 0 ? t : 0;
 	}
 	return n;
 }
@@ -239,8 +247,11 @@ static int build(struct s3 *s, const struct s3_req *rq, const char *sha, const c
 	size_t nh = 0;
 	int r;
 
+	long offset;
+
 	pthread_mutex_lock(&s->lock);
 	snprintf(region, sizeof(region), "%s", s->conf.region);
+	offset = s->clock_offset;
 	pthread_mutex_unlock(&s->lock);
 	buf_init(&path, 4096);
 	buf_init(&auth, 4096);
@@ -255,7 +266,8 @@ static int build(struct s3 *s, const struct s3_req *rq, const char *sha, const c
 	                               rq->key ? rq->key : "");
 	if (r < 0)
 		goto fail;
-	sigv4_amz_date(time(NULL), date);
+	/* The server's clock, as far as a skew reply told us (S3 allows 15 minutes). */
+	sigv4_amz_date(time(NULL) + offset, date);
 	h[nh++] = (struct sigv4_header){ "host", host };
 	h[nh++] = (struct sigv4_header){ "x-amz-date", date };
 	h[nh++] = (struct sigv4_header){ "x-amz-content-sha256", sha };
@@ -377,18 +389,56 @@ static bool status_retryable(const struct s3_resp *rs)
 	return false;
 }
 
-/* The region the server says the bucket lives in, when it says one and it differs. */
-static const char *region_hint(const struct s3 *s, const struct s3_resp *rs)
+/* A region name the server sent, if it looks like one (it goes into messages). */
+static const char *server_region(const struct s3_resp *rs)
 {
-	const char *hint = rs->xe.region[0] ? rs->xe.region : rs->region_hint;
+	const char *r = rs->region_hint[0] ? rs->region_hint : rs->xe.region;
+	size_t n = strlen(r);
 
-	if (rs->status != 301 && rs->status != 400 && !(rs->status == 403 && rs->region_hint[0]))
+	if (!n || n >= sizeof(rs->region_hint) ||
+	    strspn(r, "abcdefghijklmnopqrstuvwxyz0123456789-") != n)
+		return NULL;
+	return r;
+}
+
+/* The region to re-sign with, when the server names one that differs. A 301 is not
+ * followed: it means another endpoint, which re-signing cannot reach. */
+static const char *region_hint(struct s3 *s, const struct s3_resp *rs)
+{
+	const char *hint = server_region(rs);
+	bool differs;
+
+	if (rs->status != 400 && !(rs->status == 403 && rs->region_hint[0]))
 		return NULL;
 	if (rs->status == 400 && strcmp(rs->xe.code, "AuthorizationHeaderMalformed") != 0)
 		return NULL;
-	if (!hint[0] || strlen(hint) >= sizeof(s->conf.region) || strchr(hint, '/'))
+	if (!hint)
 		return NULL;
-	return strcmp(hint, s->conf.region) ? hint : NULL;
+	pthread_mutex_lock(&s->lock);
+	differs = strcmp(hint, s->conf.region) != 0;
+	pthread_mutex_unlock(&s->lock);
+	return differs ? hint : NULL;
+}
+
+/* RequestTimeTooSkewed (or a bodiless 403 on HEAD with a Date far from ours): take the
+ * server's clock as the reference. True when the offset changed, so a retry can help. */
+static bool clock_resync(struct s3 *s, const struct s3_req *rq, const struct s3_resp *rs)
+{
+	bool skew = strcmp(rs->xe.code, "RequestTimeTooSkewed") == 0;
+	long off, diff;
+
+	if (!rs->server_date)
+		return false;
+	pthread_mutex_lock(&s->lock);
+	off = (long)(rs->server_date - time(NULL));
+	diff = labs(off - s->clock_offset);
+	if (!skew && rs->status == 403 && !rs->xe.code[0] && strcmp(rq->method, "HEAD") == 0)
+		skew = diff > 5 * 60;
+	skew = skew && diff > 1;
+	if (skew)
+		s->clock_offset = off;
+	pthread_mutex_unlock(&s->lock);
+	return skew;
 }
 
 static bool etag_matches(const struct s3_resp *rs)
@@ -410,6 +460,13 @@ static bool etag_matches(const struct s3_resp *rs)
 static int map_final(struct s3 *s, const struct s3_req *rq, const struct s3_resp *rs, struct err *e)
 {
 	const char *code = rs->xe.code, *key = rq->key ? rq->key : "(bucket)";
+	char region[64];
+	long offset;
+
+	pthread_mutex_lock(&s->lock);
+	snprintf(region, sizeof(region), "%s", s->conf.region);
+	offset = s->clock_offset;
+	pthread_mutex_unlock(&s->lock);
 
 	if (strcmp(code, "NoSuchBucket") == 0 || (rs->status == 404 && !rq->key))
 		return err_set(e, -ENOENT, "bucket %s does not exist (run cairn init to create it)",
@@ -427,10 +484,11 @@ static int map_final(struct s3 *s, const struct s3_req *rq, const struct s3_resp
 		               "(HTTP %ld InvalidAccessKeyId)",
 		               rq->op, key, rs->status);
 	if (strcmp(code, "RequestTimeTooSkewed") == 0)
-		return err_set(e, -EPROTO,
-		               "S3 %s %s: clock skew: this machine's clock is too far "
-		               "from the server's (RequestTimeTooSkewed); fix the time",
-		               rq->op, key);
+		return err_set(
+		    e, -EPROTO,
+		    "S3 %s %s: clock skew: this machine's clock is too far "
+		    "from the server's (RequestTimeTooSkewed, %ld s apart); fix the time",
+		    rq->op, key, offset);
 	if (rs->status == 403 && !code[0] && strcmp(rq->method, "HEAD") == 0)
 		/* A HEAD reply has no body to tell a bad signature from a denied access. */
 		return err_set(e, -EACCES,
@@ -443,10 +501,19 @@ static int map_final(struct s3 *s, const struct s3_req *rq, const struct s3_resp
 	if (strcmp(code, "InvalidRange") == 0 || rs->status == 416)
 		return err_set(e, -EBADMSG, "S3 %s %s: object is shorter than the range asked",
 		               rq->op, key);
+	if ((strcmp(code, "AuthorizationHeaderMalformed") == 0 || rs->status == 301) &&
+	    server_region(rs))
+		return err_set(
+		    e, -EPROTO,
+		    "S3 %s %s: bucket %s is in region %s; use -o s3.region=%s (HTTP %ld%s%s)",
+		    rq->op, key, s->conf.bucket, server_region(rs), server_region(rs), rs->status,
+		    code[0] ? " " : "", code);
 	if (strcmp(code, "AuthorizationHeaderMalformed") == 0 || rs->status == 301)
-		return err_set(e, -EPROTO, "S3 %s %s: wrong region %s (HTTP %ld %s%s%s)", rq->op,
-		               key, s->conf.region, rs->status, code, rs->xe.message[0] ? ": " : "",
-		               rs->xe.message);
+		return err_set(e, -EPROTO,
+		               "S3 %s %s: bucket %s is not in region %s and the server names no "
+		               "other (HTTP %ld %s%s%s); set -o s3.region",
+		               rq->op, key, s->conf.bucket, region, rs->status, code,
+		               rs->xe.message[0] ? ": " : "", rs->xe.message);
 	return err_set(e, -EPROTO, "S3 %s %s: HTTP %ld %s%s%s", rq->op, key, rs->status,
 	               code[0] ? code : "", rs->xe.message[0] ? ": " : "", rs->xe.message);
 }
@@ -496,7 +563,8 @@ int s3_request(struct s3 *s, const struct s3_req *rq, struct s3_resp *rs, struct
 {
 	char sha[65] = EMPTY_SHA256, md5b64[25] = "", last[160] = "";
 	size_t out_base = rq->out ? rq->out->len : 0;
-	unsigned tries = 0, redirects = 0;
+	unsigned tries = 0, redirects = 0, resyncs = 0;
+	unsigned max_attempts = rq->max_attempts ? rq->max_attempts : s->conf.max_attempts;
 	bool body = rq->len || !strcmp(rq->method, "PUT") || !strcmp(rq->method, "POST");
 	bool unreachable = false;
 	struct xfer x = { .rq = rq, .rs = rs };
@@ -510,7 +578,7 @@ int s3_request(struct s3 *s, const struct s3_req *rq, struct s3_resp *rs, struct
 			return err_set(e, r, "S3 %s %s: reading the upload: %s", rq->op,
 			               rq->key ? rq->key : "", strerror(-r));
 	}
-	while (tries < s->conf.max_attempts) {
+	while (tries < max_attempts) {
 		char keep_md5[33];
 		CURLcode cr;
 
@@ -558,6 +626,10 @@ int s3_request(struct s3 *s, const struct s3_req *rq, struct s3_resp *rs, struct
 				goto out;
 			}
 			snprintf(last, sizeof(last), "ETag %s differs from the MD5 sent", rs->etag);
+			continue;
+		}
+		if (clock_resync(s, rq, rs) && resyncs++ < 1) {
+			tries--; /* the request was refused for its date alone */
 			continue;
 		}
 		const char *hint = region_hint(s, rs);

@@ -1,7 +1,8 @@
-/* Owns the multi-request S3 operations: multipart upload (create, parts, complete,
- * abort on any failure so no partial object or orphan parts stay behind) and the
- * DeleteObjects batch. */
+/* Owns the multi-request S3 operations: multipart upload (create, parts in parallel,
+ * complete, abort on any failure so no partial object or orphan parts stay behind) and
+ * the DeleteObjects batch. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,9 +13,10 @@
 
 #include "util/banned.h"
 
-#define MAX_UPLOAD_ID   1024
-#define MAX_DELETE_KEYS 1000
-#define COMPLETE_TRIES  3
+#define MAX_UPLOAD_ID    1024
+#define MAX_DELETE_KEYS  1000
+#define COMPLETE_TRIES   3
+#define MAX_PART_THREADS 16
 
 struct upload {
 	struct s3 *s;
@@ -174,6 +176,71 @@ static void abort_upload(struct upload *u)
 	buf_release(&q);
 }
 
+/* Parts go up in parallel, as many at once as s3.connections allows (each part retried
+ * by s3_request); the first failure stops the others from starting new parts. */
+struct part_pool {
+	struct upload *u;
+	const struct s3_req *body;
+	uint64_t part;
+	pthread_mutex_t lock;
+	unsigned next;
+	int r;
+	struct err e;
+};
+
+static void *part_worker(void *ud)
+{
+	struct part_pool *pp = ud;
+
+	for (;;) {
+		struct err e = ERR_INIT;
+		uint64_t off, len;
+		unsigned i;
+		int r;
+
+		pthread_mutex_lock(&pp->lock);
+		if (pp->r < 0 || pp->next >= pp->u->n_parts) {
+			pthread_mutex_unlock(&pp->lock);
+			return NULL;
+		}
+		i = pp->next++;
+		pthread_mutex_unlock(&pp->lock);
+		off = (uint64_t)i * pp->part;
+		len = pp->body->len - off < pp->part ? pp->body->len - off : pp->part;
+		r = put_part(pp->u, pp->body, i + 1, off, len, &e);
+		if (r < 0) {
+			pthread_mutex_lock(&pp->lock);
+			if (pp->r >= 0) {
+				pp->r = r;
+				pp->e = e;
+			}
+			pthread_mutex_unlock(&pp->lock);
+		}
+	}
+}
+
+static int put_parts(struct upload *u, const struct s3_req *body, uint64_t part, struct err *e)
+{
+	struct part_pool pp = { .u = u, .body = body, .part = part };
+	pthread_t th[MAX_PART_THREADS];
+	unsigned want = u->s->conf.connections, n = 0;
+
+	if (want > u->n_parts)
+		want = u->n_parts;
+	if (want > MAX_PART_THREADS)
+		want = MAX_PART_THREADS;
+	pthread_mutex_init(&pp.lock, NULL);
+	/* Fewer threads than wanted (or none) still finish the upload: the caller's
+	 * thread works too. */
+	while (n + 1 < want && pthread_create(&th[n], NULL, part_worker, &pp) == 0)
+		n++;
+	part_worker(&pp);
+	while (n)
+		pthread_join(th[--n], NULL);
+	pthread_mutex_destroy(&pp.lock);
+	return pp.r < 0 ? err_set(e, pp.r, "%s", pp.e.msg) : 0;
+}
+
 int s3_put_multipart(struct s3 *s, const char *key, const struct s3_req *body, struct err *e)
 {
 	struct upload u = { .s = s, .key = key };
@@ -192,12 +259,7 @@ int s3_put_multipart(struct s3 *s, const char *key, const struct s3_req *body, s
 	r = create_upload(&u, e);
 	if (r < 0)
 		goto out;
-	for (unsigned i = 0; i < u.n_parts && r >= 0; i++) {
-		uint64_t off = (uint64_t)i * part;
-
-		r = put_part(&u, body, i + 1, off, body->len - off < part ? body->len - off : part,
-		             e);
-	}
+	r = put_parts(&u, body, part, e);
 	if (r >= 0)
 		r = complete(&u, body->len, e);
 	if (r < 0)
@@ -232,28 +294,93 @@ static int xml_escaped(struct buf *b, const char *s)
 	return r;
 }
 
+/* One requested key and whether the reply accounted for it. */
+struct del_key {
+	const char *key;
+	bool seen;
+};
+
 struct del_ctx {
+	struct del_key *k; /* sorted by key */
+	size_t n;
 	struct err *e;
 	int r;
 };
 
-static int on_del_error(void *ud, const char *key, const char *code, const char *msg)
+static int del_key_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct del_key *)a)->key, ((const struct del_key *)b)->key);
+}
+
+static int on_del_entry(void *ud, const char *key, const char *code, const char *msg)
 {
 	struct del_ctx *d = ud;
+	struct del_key probe = { key, false }, *k;
 
-	if (strcmp(code, "NoSuchKey") == 0)
-		return 0; /* already gone is what we wanted */
+	k = bsearch(&probe, d->k, d->n, sizeof(*d->k), del_key_cmp);
+	if (!k) {
+		/* Never trust a reply that names keys we did not send: it may be another
+		 * request's, and its confirmations mean nothing for ours. */
+		d->r = err_reset(d->e, -EPROTO,
+		                 "S3 delete batch: the reply names %.200s, which was not asked for",
+		                 key);
+		return -ECANCELED;
+	}
+	k->seen = true;
+	/* <Deleted>, or NoSuchKey: already gone is what we wanted */
+	if (!code[0] || strcmp(code, "NoSuchKey") == 0)
+		return 0;
 	if (d->r >= 0)
 		d->r = err_set(d->e, strcmp(code, "AccessDenied") == 0 ? -EACCES : -EPROTO,
 		               "S3 delete %s: %s %s", key, code, msg);
 	return 0;
 }
 
+int s3_delete_confirm(const char *const *keys, size_t n, const void *reply, size_t len,
+                      struct err *e)
+{
+	struct del_ctx d = { calloc(n ? n : 1, sizeof(*d.k)), n, e, 0 };
+	size_t missing = 0;
+	const char *first = NULL;
+	int r;
+
+	if (!d.k)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		d.k[i].key = keys[i];
+	if (n)
+		qsort(d.k, n, sizeof(*d.k), del_key_cmp);
+	r = s3xml_delete(reply, len, on_del_entry, &d);
+	if (r == -ECANCELED) {
+		r = d.r; /* a stranger key, named above */
+		goto fail;
+	}
+	if (r < 0) {
+		r = err_set(e, r, "S3 delete batch: malformed DeleteObjects reply (%zu bytes)",
+		            len);
+		goto fail;
+	}
+	r = d.r;
+	if (r < 0)
+		goto fail;
+	for (size_t i = 0; i < n; i++)
+		if (!d.k[i].seen && !missing++)
+			first = d.k[i].key;
+	/* A key the reply is silent about may still exist: never report it deleted. */
+	if (missing)
+		r = err_set(e, -EPROTO,
+		            "S3 delete batch: the server confirmed %zu of %zu keys (first "
+		            "unconfirmed: %.200s)",
+		            n - missing, n, first);
+fail:
+	free(d.k);
+	return r;
+}
+
 int s3_delete_many(struct s3 *s, const char *const *keys, size_t n, struct err *e)
 {
 	struct s3_req rq = { .op = "delete batch", .method = "POST", .query = "delete", .fd = -1 };
 	struct buf body = BUF_INIT, out = BUF_INIT;
-	struct del_ctx d = { e, 0 };
 	struct s3_resp rs;
 	int r;
 
@@ -264,7 +391,9 @@ int s3_delete_many(struct s3 *s, const char *const *keys, size_t n, struct err *
 		return 0;
 	buf_init(&body, n * 6 * S3XML_MAX_KEY + 256);
 	buf_init(&out, S3XML_MAX_REPLY);
-	r = buf_printf(&body, "<Delete><Quiet>true</Quiet>");
+	/* Not Quiet: every key must come back as <Deleted> or <Error>, so a reply that is
+	 * silent about one (a proxy's, a truncated one) is not taken as success. */
+	r = buf_printf(&body, "<Delete><Quiet>false</Quiet>");
 	for (size_t i = 0; i < n && r >= 0; i++) {
 		r = buf_printf(&body, "<Object><Key>");
 		if (r >= 0)
@@ -280,13 +409,8 @@ int s3_delete_many(struct s3 *s, const char *const *keys, size_t n, struct err *
 	rq.len = body.len;
 	rq.out = &out;
 	r = s3_request(s, &rq, &rs, e);
-	if (r >= 0) {
-		r = s3xml_delete(out.p, out.len, on_del_error, &d);
-		if (r < 0)
-			r = err_set(e, r, "S3 delete batch: malformed DeleteObjects reply");
-		else
-			r = d.r;
-	}
+	if (r >= 0)
+		r = s3_delete_confirm(keys, n, out.p, out.len, e);
 fail:
 	buf_release(&body);
 	buf_release(&out);

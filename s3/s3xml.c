@@ -332,7 +332,7 @@ static int del_start(struct walk *w, const char *path)
 {
 	struct del_st *st = w->ud;
 
-	if (strcmp(path, "Error") == 0) {
+	if (strcmp(path, "Error") == 0 || strcmp(path, "Deleted") == 0) {
 		st->key[0] = 0;
 		memset(&st->e, 0, sizeof(st->e));
 	}
@@ -343,9 +343,14 @@ static int del_end(struct walk *w, const char *path, const char *text)
 {
 	struct del_st *st = w->ud;
 
-	if (strcmp(path, "Deleted") == 0)
+	if (strcmp(path, "Deleted/Key") == 0) {
+		copy(st->key, sizeof(st->key), text);
+	} else if (strcmp(path, "Deleted") == 0) {
+		if (!st->key[0])
+			return -EPROTO;
 		st->deleted++;
-	else if (strcmp(path, "Error/Key") == 0)
+		return st->fn(st->ud, st->key, "", "");
+	} else if (strcmp(path, "Error/Key") == 0)
 		copy(st->key, sizeof(st->key), text);
 	else if (strcmp(path, "Error/Code") == 0)
 		copy(st->e.code, sizeof(st->e.code), text);

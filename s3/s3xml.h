@@ -39,7 +39,8 @@ int s3xml_upload_id(const void *p, size_t n, char *out, size_t out_size) _must_c
  * <ETag> (quotes kept) for a result, 1 and ret_err for an error document. */
 int s3xml_complete(const void *p, size_t n, char *etag, size_t etag_size,
                    struct s3xml_error *ret_err) _must_check_;
-/* DeleteObjects reply: fn(ud, key, code, message) per <Error> entry; a negative return
+/* DeleteObjects reply: fn(ud, key, code, message) per <Error> entry, and per <Deleted>
+ * entry with code and message "" (one without a <Key> is -EPROTO); a negative return
  * stops and is returned. Returns the number of <Deleted> entries. */
 typedef int (*s3xml_delete_fn)(void *ud, const char *key, const char *code, const char *msg);
 int s3xml_delete(const void *p, size_t n, s3xml_delete_fn fn, void *ud) _must_check_;

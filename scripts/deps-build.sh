@@ -3,7 +3,7 @@
 set -eu
 PKGS="build-essential autoconf automake autoconf-archive pkg-config libsodium-dev libzstd-dev
 libxxhash-dev libcurl4-openssl-dev libssl-dev libjansson-dev libfuse3-dev fuse3 libyaml-dev libexpat1-dev
-libmicrohttpd-dev libwslay-dev libacl1-dev libattr1-dev acl attr ca-certificates python3"
+libmicrohttpd-dev libwslay-dev libinih-dev libacl1-dev libattr1-dev acl attr ca-certificates python3"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

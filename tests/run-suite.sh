@@ -11,6 +11,8 @@ grace=20
 name=${1##*/}
 tag=$$.$RANDOM.$RANDOM
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/cairn-suite.XXXXXX") || exit 99
+# Traversable (not listable) by others: suites run some commands as nobody inside it.
+chmod 711 "$tmp"
 # Every process started below inherits the tag: that is how leftovers are found, even
 # those that moved to a session of their own.
 export CAIRN_SUITE_TAG=$tag TMPDIR=$tmp

@@ -1,4 +1,4 @@
 noinst_LIBRARIES += util/libcairn_util.a
 util_libcairn_util_a_SOURCES = util/attr.h util/banned.h util/ckd.h \
-	util/buf.c util/buf.h util/err.c util/err.h util/fsutil.c util/fsutil.h \
+	util/buf.c util/buf.h util/deepcall.c util/deepcall.h util/err.c util/err.h util/fsutil.c util/fsutil.h \
 	util/hex.c util/hex.h util/log.c util/log.h util/wq.c util/wq.h

@@ -24,6 +24,11 @@ t_ok $? "without crashing"
 t_ok $? "and lists every level down to the file ($(grep -c . "$OUT") lines)"
 run cairn check --read-data
 t_rc 0 "check walks it"
+run cairn restore latest --target "$T_TMP/out"
+t_rc 0 "restore walks it"
+[ "$(find "$T_TMP/out" -name bottom -exec cat {} +)" = deep ] &&
+	[ "$(find "$T_TMP/out" -type d | wc -l)" -ge 2001 ]
+t_ok $? "and recreates every level with the file at the bottom"
 run cairn prune
 t_rc 0 "prune marks through it"
 run cairn check

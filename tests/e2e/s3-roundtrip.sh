@@ -47,6 +47,8 @@ roundtrip() { # LABEL URL [options...]
 	rm -rf "$W/out"
 	t_cmd "$label: init" "$C" -r "$url" "$@" init
 	t_cmd "$label: backup" "$C" -r "$url" "$@" backup "$W/src"
+	[ "$(grep -c 'plain HTTP: requests and object names travel unencrypted' "$ERR")" -eq 1 ]
+	t_ok $? "$label: plain HTTP shown once" || t_diag "$ERR"
 	run "$C" -r "$url" "$@" snapshots
 	t_out "$label: snapshots lists it" '1 snapshot'
 	t_cmd "$label: restore" "$C" -r "$url" "$@" restore latest --target "$W/out"

@@ -47,7 +47,7 @@ struct repo *fuzz_repo(void)
 	cp.kdf.opslimit = 1;
 	cp.kdf.memlimit = 8192;
 	o.url = dir;
-	if (repo_create(&o, &cp, &e, &repo) < 0) {
+	if (repo_create(&o, &cp, &repo, &e) < 0) {
 		fprintf(stderr, "fuzz: scratch repository: %s\n", e.msg);
 		repo = NULL;
 	}

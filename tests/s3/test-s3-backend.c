@@ -2,7 +2,12 @@
  * tests/e2e/s3-backend.sh): put/get/range/stat/del/list with pagination, multipart,
  * multi-delete, concurrency, and the clear errors. Usage:
  *   test-s3-backend [-o key=value]... [-x sigcheck] s3:URL
- * -x sigcheck: the server verifies signatures (Swift), so a wrong secret must fail. */
+ * -x sigcheck: the server verifies signatures (Swift), so a wrong secret must fail.
+ * -x badetag -d DIRECT: behind faultproxy FAULTS=bad-etag MATCH=/locks/: a lock PUT
+ *   judged failed must not stay on the server (checked at DIRECT, the proxy's upstream).
+ * -x redirect: behind faultproxy FAULTS=redirect-301: the message names the region.
+ * -x big: a 100 MiB multipart object up and back.
+ * -x quick: no listing and no failure cases. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -14,8 +19,8 @@
 #include <unistd.h>
 
 #include "repo/backend.h"
-#include "s3/s3.h"
 #include "s3/s3-internal.h"
+#include "s3/s3.h"
 #include "tests/tap.h"
 #include "util/hex.h"
 
@@ -72,6 +77,50 @@ static void *put_many(void *ud)
 		}
 	}
 	return NULL;
+}
+
+/* stat every object of the range: the first `gone` must be missing, the rest present
+ * with their size. Per key (HEAD), so it does not depend on a listing. */
+static void *stat_many(void *ud)
+{
+	struct worker *w = ud;
+	char name[ID_HEX], body[64];
+
+	for (unsigned i = w->from; i < w->to; i++) {
+		struct err e = ERR_INIT;
+		uint64_t size = 0;
+		int r, want;
+
+		name_of(i, name);
+		want = snprintf(body, sizeof(body), "object %u", i);
+		r = w->be->ops->stat(w->be, OBJ_INDEX, name, &size, &e);
+		if (i < N_BATCH ? r != -ENOENT : r != 0 || size != (uint64_t)want) {
+			w->failures++;
+			snprintf(w->msg, sizeof(w->msg), "object %u: stat %d size %llu %.900s", i,
+			         r, (unsigned long long)size, e.msg);
+		}
+	}
+	return NULL;
+}
+
+static int each_thread(struct backend *be, void *(*fn)(void *), const char *what)
+{
+	struct worker w[N_THREADS];
+	pthread_t th[N_THREADS];
+	int fails = 0;
+
+	for (int i = 0; i < N_THREADS; i++) {
+		w[i] = (struct worker){ be, (unsigned)i * N_LIST / N_THREADS,
+			                (unsigned)(i + 1) * N_LIST / N_THREADS, 0, "" };
+		pthread_create(&th[i], NULL, fn, &w[i]);
+	}
+	for (int i = 0; i < N_THREADS; i++) {
+		pthread_join(th[i], NULL);
+		fails += w[i].failures;
+		if (w[i].failures)
+			tap_diag("%s, thread %d: %s", what, i, w[i].msg);
+	}
+	return fails;
 }
 
 struct tally {
@@ -218,6 +267,8 @@ static void listing(struct backend *be)
 	r = names ? s3_delete_many((struct s3 *)be, keys, N_BATCH, &e) : -ENOMEM;
 	if (!ok(r == 0, "multi-object delete of %d keys", N_BATCH))
 		tap_diag("%s", e.msg);
+	is_int(each_thread(be, stat_many, "stat"), 0,
+	       "each deleted key is gone and each other key there (HEAD per key)");
 	t = (struct tally){ 0 };
 	ok(be->ops->list(be, OBJ_INDEX, count, &t, &e) == 0 && t.n == N_LIST - N_BATCH &&
 	       t.bytes == expected_bytes(N_BATCH, N_LIST),
@@ -240,9 +291,108 @@ static void data_shards(struct backend *be)
 	ok(be->ops->list(be, OBJ_DATA, count, &t, &e) == 0 && t.n == 20 && t.bytes == 200 &&
 	       !t.bad_name,
 	   "data listing strips the shard folder");
+	{
+		char hex[20][ID_HEX];
+		const char *names[20];
+
+		for (unsigned i = 0; i < 20; i++) {
+			name_of(i * 11, hex[i]);
+			names[i] = hex[i];
+		}
+		t = (struct tally){ 0 };
+		ok(backend_del_many(be, OBJ_DATA, names, 20, &e) == 0 &&
+		       be->ops->list(be, OBJ_DATA, count, &t, &e) == 0 && t.n == 0,
+		   "del_many of the 20 packs (one DeleteObjects) leaves none: %s", e.msg);
+	}
 	ok(be->ops->put(be, OBJ_CONFIG, NULL, "cfg", 3, &e) == 0, "put config");
 	err_clear(&e);
 	is_int(be->ops->create(be, &e), -EEXIST, "create over an existing repository");
+}
+
+/* A lock whose PUT was judged failed (every ETag the proxy returns is wrong) is not
+ * left behind, and the message says why it failed and that the copy was deleted. */
+static void bad_etag(struct backend *be, const char *direct)
+{
+	struct backend *d = NULL;
+	struct err e = ERR_INIT;
+	char name[ID_HEX];
+	uint64_t size;
+	int r;
+
+	name_of(4711, name);
+	r = be->ops->put(be, OBJ_LOCK, name, "lock", 4, &e);
+	ok(r < 0 && strstr(e.msg, "ETag") && strstr(e.msg, "locks/") &&
+	       strstr(e.msg, "the copy left on the server was deleted"),
+	   "lock PUT with a wrong ETag fails, copy deleted: %s", e.msg);
+	err_clear(&e);
+	bo.n = n_opts;
+	r = backend_open(direct, &bo, &d, &e);
+	if (!ok(r == 0, "open the server directly"))
+		return;
+	is_int(d->ops->stat(d, OBJ_LOCK, name, &size, &e), -ENOENT, "no lock left on the server");
+	r = d->ops->put(d, OBJ_LOCK, name, "lock", 4, &e);
+	err_clear(&e);
+	r = r == 0 ? be->ops->put(be, OBJ_INDEX, name, "lock", 4, &e) : r;
+	is_int(r, 0, "an object the proxy does not touch still goes up");
+	backend_free(d);
+}
+
+/* 100 MiB in 20 parts of 5 MiB, uploaded in parallel, read back identical. */
+static void big(struct backend *be)
+{
+	const size_t n = 100u << 20;
+	struct err e = ERR_INIT;
+	struct buf b = BUF_INIT;
+	uint8_t *data = malloc(n);
+	char name[ID_HEX];
+	uint64_t size = 0;
+	double t0;
+	int fd = -1, r;
+
+	if (!ok(data != NULL, "100 MiB buffer"))
+		return;
+	randombytes_buf(data, n);
+	buf_init(&b, n);
+	name_of(100100, name);
+	r = be->ops->tmpfile(be, &fd, &e);
+	ok(r == 0 && write(fd, data, n) == (ssize_t)n, "spool 100 MiB");
+	t0 = now();
+	r = be->ops->put_fd(be, OBJ_DATA, name, fd, n, &e);
+	if (!ok(r == 0, "put_fd of 100 MiB in 20 parts"))
+		tap_diag("%s", e.msg);
+	tap_diag("100 MiB up in %.2f s", now() - t0);
+	ok(be->ops->stat(be, OBJ_DATA, name, &size, &e) == 0 && size == n, "size is 100 MiB");
+	t0 = now();
+	r = be->ops->get(be, OBJ_DATA, name, 0, 0, &b, &e);
+	ok(r == 0 && b.len == n && memcmp(b.p, data, n) == 0, "100 MiB read back identical");
+	tap_diag("100 MiB down in %.2f s", now() - t0);
+	ok(be->ops->del(be, OBJ_DATA, name, &e) == 0, "delete it");
+	if (fd >= 0)
+		close(fd);
+	free(data);
+	buf_release(&b);
+}
+
+/* A 301 names the bucket's region, from x-amz-bucket-region (HEAD) or the body. */
+static void redirect(struct backend *be)
+{
+	struct err e = ERR_INIT;
+	struct buf b = BUF_INIT;
+	uint64_t size;
+	int r;
+
+	buf_init(&b, 4096);
+	r = be->ops->stat(be, OBJ_CONFIG, NULL, &size, &e);
+	ok(r == -EPROTO &&
+	       strstr(e.msg, "is in region eu-central-1; use -o s3.region=eu-central-1"),
+	   "HEAD 301: %s", e.msg);
+	err_clear(&e);
+	r = be->ops->get(be, OBJ_CONFIG, NULL, 0, 0, &b, &e);
+	ok(r == -EPROTO && strstr(e.msg, "S3 get repo/config: bucket cairn-redirect is in region "
+	                                 "eu-central-1; use -o s3.region=eu-central-1 (HTTP 301 "
+	                                 "PermanentRedirect)"),
+	   "GET 301: %s", e.msg);
+	buf_release(&b);
 }
 
 static struct backend *open_be(const char *url, struct err *e, int *ret)
@@ -252,7 +402,7 @@ static struct backend *open_be(const char *url, struct err *e, int *ret)
 	bo.n = n_opts;
 	*ret = s3_register();
 	if (*ret >= 0)
-		*ret = backend_open(url, &bo, e, &be);
+		*ret = backend_open(url, &bo, &be, e);
 	return *ret < 0 ? NULL : be;
 }
 
@@ -311,6 +461,7 @@ static void failures(const char *url, bool sigcheck)
 int main(int argc, char **argv)
 {
 	bool sigcheck = false, quick = false;
+	const char *mode = "", *direct = NULL;
 	struct backend *be;
 	struct err e = ERR_INIT;
 	const char *url;
@@ -319,9 +470,15 @@ int main(int argc, char **argv)
 
 	if (sodium_init() < 0)
 		return 1;
-	while ((c = getopt(argc, argv, "o:x:")) != -1) {
+	while ((c = getopt(argc, argv, "o:x:d:")) != -1) {
 		if (c == 'o' && n_opts < ELEMENTSOF(opts) - 4)
 			opts[n_opts++] = optarg;
+		else if (c == 'd')
+			direct = optarg;
+		else if (c == 'x' &&
+		         (strcmp(optarg, "badetag") == 0 || strcmp(optarg, "redirect") == 0 ||
+		          strcmp(optarg, "big") == 0))
+			mode = optarg;
 		else if (c == 'x' && strcmp(optarg, "sigcheck") == 0)
 			sigcheck = true;
 		else if (c == 'x' && strcmp(optarg, "quick") == 0)
@@ -339,9 +496,29 @@ int main(int argc, char **argv)
 		tap_diag("%s", e.msg);
 		return tap_done();
 	}
+	if (getenv("EXPECT_CAUTION"))
+		ok(strstr(be->caution, getenv("EXPECT_CAUTION")) != NULL,
+		   "caution to show at open: %s", be->caution);
+	else
+		ok(!be->caution[0], "no caution for a verified TLS endpoint");
+	if (strcmp(mode, "redirect") == 0) {
+		redirect(be);
+		backend_free(be);
+		return tap_done();
+	}
 	r = be->ops->create(be, &e);
 	if (!ok(r == 0, "create (makes the bucket)"))
 		tap_diag("%s", e.msg);
+	if (strcmp(mode, "big") == 0) {
+		big(be);
+		backend_free(be);
+		return tap_done();
+	}
+	if (strcmp(mode, "badetag") == 0 && direct) {
+		bad_etag(be, direct);
+		backend_free(be);
+		return tap_done();
+	}
 	t0 = now();
 	basic(be);
 	tap_diag("basic: %.2f s", now() - t0);

@@ -180,7 +180,7 @@ int main(int argc, char **argv)
 	o.url = argv[1];
 	o.password = pw;
 	o.password_len = strlen(pw);
-	rc = repo_open(&o, &f.e, &f.r);
+	rc = repo_open(&o, &f.r, &f.e);
 	if (rc >= 0)
 		rc = repo_index_load(f.r, &f.e);
 	s.tree = calloc(1, sizeof(*s.tree));

@@ -48,7 +48,7 @@ int main(void)
 	buf_init(&seg, 1 << 20);
 	buf_init(&root, 1 << 20);
 	buf_init(&got, REPO_BLOB_MAX);
-	ok(repo_create(&o, &cp, &e, &r) == 0, "create: %s", e.msg);
+	ok(repo_create(&o, &cp, &r, &e) == 0, "create: %s", e.msg);
 	/* The segment of folder d, and a file f holding exactly those bytes. */
 	ok(tree_encode_header(&seg) == 0 && tree_encode_node(&seg, &leaf) == 0, "a tree segment");
 	ok(repo_blob_save(r, BLOB_DATA, seg.p, seg.len, id_data, &e) > 0,
@@ -75,15 +75,15 @@ int main(void)
 	repo_free(r);
 	r = NULL;
 
-	ok(repo_open(&o, &e, &r) == 0 && repo_index_load(r, &e) == 0, "reopen: %s", e.msg);
+	ok(repo_open(&o, &r, &e) == 0 && repo_index_load(r, &e) == 0, "reopen: %s", e.msg);
 	ok(repo_blob_lookup(r, BLOB_TREE, id_tree, &loc) == 0, "the tree is indexed");
 	ok(repo_blob_lookup(r, BLOB_DATA, id_data, &loc) == 0, "the data blob is indexed");
-	ok(repo_lock(r, REPO_LOCK_EXCLUSIVE, &e, &l) == 0 && repo_prune(r, l, &po, &pr, &e) == 0,
+	ok(repo_lock(r, REPO_LOCK_EXCLUSIVE, &l, &e) == 0 && repo_prune(r, l, &po, &pr, &e) == 0,
 	   "prune: %s", e.msg);
 	repo_unlock(l);
 	repo_free(r);
 	r = NULL;
-	ok(repo_open(&o, &e, &r) == 0, "reopen after prune: %s", e.msg);
+	ok(repo_open(&o, &r, &e) == 0, "reopen after prune: %s", e.msg);
 	ok(repo_blob_get(r, BLOB_TREE, id_tree, &got, &e) == 0 && got.len == seg.len,
 	   "the tree reads back after prune: %s", e.msg);
 	buf_reset(&got);

@@ -57,7 +57,7 @@ int main(void)
 	cp.kdf.opslimit = 1;
 	cp.kdf.memlimit = 8192;
 	cp.pack_size = 1u << 20; /* ~10 000 blobs per pack: 6 packs, far below 64 */
-	ok(repo_create(&o, &cp, &e, &r) == 0, "create: %s", e.msg);
+	ok(repo_create(&o, &cp, &r, &e) == 0, "create: %s", e.msg);
 	for (uint32_t i = 0; i < N_BLOBS; i++) {
 		blob_of(i, blob);
 		if (repo_blob_save(r, BLOB_DATA, blob, BLOB_LEN, NULL, &e) < 0)
@@ -74,7 +74,7 @@ int main(void)
 	repo_free(r);
 	r = NULL;
 
-	ok(repo_open(&o, &e, &r) == 0, "reopen: %s", e.msg);
+	ok(repo_open(&o, &r, &e) == 0, "reopen: %s", e.msg);
 	ok(repo_index_load(r, &e) == 0, "load the index: %s", e.msg);
 	for (uint32_t i = 0; i < N_BLOBS; i++) {
 		blob_of(i, blob);

@@ -81,7 +81,7 @@ int main(void)
 		o.url = dir;
 		repo_create_params_default(&cp);
 		cp.kdf = cheap;
-		ok(repo_create(&o, &cp, &e, &r) == 0, "create: %s", e.msg);
+		ok(repo_create(&o, &cp, &r, &e) == 0, "create: %s", e.msg);
 		/* A forged key file: another master key, absurd cost. */
 		free(json);
 		json = NULL;
@@ -94,13 +94,13 @@ int main(void)
 		   "store a too costly key file next to the real one");
 		repo_free(r);
 		r = NULL;
-		ok(repo_open(&o, &e, &r) == 0, "the repository still opens: %s", e.msg);
+		ok(repo_open(&o, &r, &e) == 0, "the repository still opens: %s", e.msg);
 		snprintf(real, sizeof(real), "%s", r ? repo_keyfile_name(r) : "");
 		ok(r && backend_del(repo_backend(r), OBJ_KEY, real, &e) == 0,
 		   "remove the real key file");
 		repo_free(r);
 		r = NULL;
-		is_int(repo_open(&o, &e, &r), -EKEYREJECTED, "with only the costly one, no open");
+		is_int(repo_open(&o, &r, &e), -EKEYREJECTED, "with only the costly one, no open");
 		ok(strstr(e.msg, "skipped 1 key file") != NULL, "and the message says why: %s",
 		   e.msg);
 		repo_free(r);

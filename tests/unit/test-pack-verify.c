@@ -76,15 +76,15 @@ static const struct backend_ops short_ops = {
 	.free = s_free,
 };
 
-static int s_open(const char *spec, const struct backend_options *o, struct err *e,
-                  struct backend **ret)
+static int s_open(const char *spec, const struct backend_options *o, struct backend **ret,
+                  struct err *e)
 {
 	struct shortbe *s = calloc(1, sizeof(*s));
 	int rc;
 
 	if (!s)
 		return -ENOMEM;
-	rc = backend_local_open(spec, o, e, &s->in);
+	rc = backend_local_open(spec, o, &s->in, e);
 	if (rc < 0) {
 		free(s);
 		return rc;
@@ -142,7 +142,7 @@ int main(void)
 	repo_create_params_default(&cp);
 	cp.kdf.opslimit = 1;
 	cp.kdf.memlimit = 8192;
-	ok(repo_create(&o, &cp, &e, &r) == 0, "create: %s", e.msg);
+	ok(repo_create(&o, &cp, &r, &e) == 0, "create: %s", e.msg);
 	for (int i = 0; i < 8; i++) {
 		randombytes_buf(blob, sizeof(blob));
 		ok(repo_blob_save(r, BLOB_DATA, blob, sizeof(blob), NULL, &e) >= 0, "blob %d", i);
@@ -153,7 +153,7 @@ int main(void)
 
 	snprintf(url, sizeof(url), "short:%s", dir);
 	o.url = url;
-	ok(repo_open(&o, &e, &r) == 0, "open through the short-reading store: %s", e.msg);
+	ok(repo_open(&o, &r, &e) == 0, "open through the short-reading store: %s", e.msg);
 	ok(r && repo_index_load(r, &e) == 0 && repo_pack_list(r, note, &pk, &e) == 0 && pk.n == 1,
 	   "one pack");
 	ok(r && repo_pack_verify(r, pk.id[0], on_problem, &s, &e) > 0, "verify finds problems");

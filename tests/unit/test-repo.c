@@ -40,7 +40,7 @@ static int open_repo(const char *dir, const char *pw, struct repo **r, struct er
 {
 	struct repo_open_params o = { .url = dir, .password = pw, .password_len = strlen(pw) };
 
-	return repo_open(&o, e, r);
+	return repo_open(&o, r, e);
 }
 
 int main(void)
@@ -66,8 +66,8 @@ int main(void)
 	cp.pack_size = 1u << 20;
 	for (int i = 0; i < BLOBS; i++)
 		randombytes_buf(data[i], BLOB_LEN);
-	ok(repo_create(&o, &cp, &e, &r) == 0, "create: %s", e.msg);
-	is_int(repo_create(&o, &cp, &e, &(struct repo *){ NULL }), -EEXIST,
+	ok(repo_create(&o, &cp, &r, &e) == 0, "create: %s", e.msg);
+	is_int(repo_create(&o, &cp, &(struct repo *){ NULL }, &e), -EEXIST,
 	       "create twice is refused");
 	for (int i = 0; i < 4; i++) {
 		a[i] = (struct worker_arg){ r, i * BLOBS / 4, (i + 1) * BLOBS / 4, 0 };
@@ -113,11 +113,11 @@ int main(void)
 	snapshot_release(&s2);
 	is_int(repo_snapshot_load(r, "ffffffff", &s2, &e), -ENOENT, "unknown snapshot");
 
-	ok(repo_lock(r, REPO_LOCK_SHARED, &e, &l1) == 0, "shared lock");
-	is_int(repo_lock(r, REPO_LOCK_EXCLUSIVE, &e, &l2), -EBUSY, "exclusive blocked: %s", e.msg);
+	ok(repo_lock(r, REPO_LOCK_SHARED, &l1, &e) == 0, "shared lock");
+	is_int(repo_lock(r, REPO_LOCK_EXCLUSIVE, &l2, &e), -EBUSY, "exclusive blocked: %s", e.msg);
 	repo_unlock(l1);
 	err_clear(&e);
-	ok(repo_lock(r, REPO_LOCK_EXCLUSIVE, &e, &l2) == 0, "exclusive after unlock");
+	ok(repo_lock(r, REPO_LOCK_EXCLUSIVE, &l2, &e) == 0, "exclusive after unlock");
 	repo_unlock(l2);
 
 	/* Crash simulation: packs reach the backend, the index never does. */

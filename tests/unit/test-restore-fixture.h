@@ -40,7 +40,7 @@ static int fx_open(struct fx *f, struct repo **ret, struct err *e)
 {
 	struct repo_open_params o = { .url = f->repo, .password = FX_PW, .password_len = 2 };
 
-	return repo_open(&o, e, ret);
+	return repo_open(&o, ret, e);
 }
 
 /* Create the repository and back up f->src into it. */
@@ -58,7 +58,7 @@ static int fx_backup(struct fx *f, struct err *e)
 	cp.kdf.opslimit = 1;
 	cp.kdf.memlimit = 8192;
 	cp.pack_size = 1u << 20;
-	rc = repo_create(&o, &cp, e, &r);
+	rc = repo_create(&o, &cp, &r, e);
 	if (rc >= 0)
 		rc = backup_run(r, &bo, &br, e);
 	repo_free(r);

@@ -189,6 +189,8 @@ static int on_del_err(void *ud, const char *key, const char *code, const char *m
 {
 	int *n = ud;
 
+	if (!code[0])
+		return strcmp(key, "p/keys/aa") == 0 || strcmp(key, "p/keys/ac") == 0 ? 0 : -EINVAL;
 	(*n)++;
 	return strcmp(key, "p/keys/ab") == 0 && strcmp(code, "AccessDenied") == 0 ? 0 : -EINVAL;
 }
@@ -204,6 +206,8 @@ static void deletes(void)
 	is_int(s3xml_delete(rep, strlen(rep), on_del_err, &n), 2, "two deleted");
 	is_int(n, 1, "one error reported with its key and code");
 	is_int(s3xml_delete("<DeleteResult>", 14, on_del_err, &n), -EPROTO, "truncated refused");
+	is_int(s3xml_delete("<DeleteResult><Deleted></Deleted></DeleteResult>", 48, on_del_err, &n),
+	       -EPROTO, "a <Deleted> without a key refused");
 }
 
 int main(void)

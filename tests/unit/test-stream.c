@@ -27,7 +27,7 @@ static int open_repo(const char *dir, struct repo **r)
 	cp.kdf.opslimit = 1;
 	cp.kdf.memlimit = 8192;
 	cp.pack_size = REPO_PACK_MIN;
-	return repo_create(&o, &cp, &e, r);
+	return repo_create(&o, &cp, r, &e);
 }
 
 static size_t count_snapshots(struct repo *r)

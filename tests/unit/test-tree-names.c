@@ -82,7 +82,7 @@ int main(void)
 	repo_create_params_default(&cp);
 	cp.kdf.opslimit = 1;
 	cp.kdf.memlimit = 8192;
-	ok(repo_create(&o, &cp, &e, &r) == 0, "create: %s", e.msg);
+	ok(repo_create(&o, &cp, &r, &e) == 0, "create: %s", e.msg);
 	{
 		struct node x = { .type = NODE_DIR, .mode = 040755, .name = "x", .name_len = 1 };
 		struct extent sub = { .len = 1 }, root = { .len = 1 };

@@ -308,7 +308,7 @@ int main(void)
 	repo_create_params_default(&cp);
 	cp.kdf.opslimit = 1;
 	cp.kdf.memlimit = 8192;
-	ok(repo_create(&o, &cp, &e, &r) == 0, "create: %s", e.msg);
+	ok(repo_create(&o, &cp, &r, &e) == 0, "create: %s", e.msg);
 	bk_test_before_open = swap_hook;
 	check_case(r, SWAP_FIFO, "victim", "file swapped for a FIFO");
 	check_case(r, SWAP_ZERO_DEV, "victim", "file swapped for a /dev/zero node");
