@@ -82,6 +82,8 @@ int cmd_unlock(struct cli *c, int argc, char **argv);
 int cmd_restore_wait(struct cli *c, int argc, char **argv);
 int cmd_mount(struct cli *c, int argc, char **argv);       /* fuse/ work */
 int cmd_agent(struct cli *c, int argc, char **argv);       /* agent/ work */
+int cmd_controller(struct cli *c, int argc, char **argv);  /* controller/ work */
+int cmd_kube(struct cli *c, int argc, char **argv);
 int cmd_forget(struct cli *c, int argc, char **argv);      /* maintenance work */
 int cmd_prune(struct cli *c, int argc, char **argv);
 int cmd_key(struct cli *c, int argc, char **argv);

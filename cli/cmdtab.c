@@ -47,6 +47,8 @@ const struct cmd_env cmdtab_env[] = {
 	{ "AWS_REGION", "S3 signing region (also AWS_DEFAULT_REGION)" },
 	{ "NODE_NAME", "the node this agent serves when --node is not given" },
 	{ "KUBECONFIG", "kubeconfig file when --kubeconfig is not given and not in a pod" },
+	{ "CAIRN_TEST_CLOCK_FILE", "tests only: the controller's clock reads Unix seconds from "
+	                           "this file" },
 	{ "TMPDIR", "where temporary files go" },
 	{ NULL, NULL },
 };
@@ -309,7 +311,6 @@ static const struct cmd_flag agent_flags[] = {
 	{ "namespace", 0, 'N', "NS", "the pod's namespace", "namespace of the backup requests" },
 	{ "concurrency", 0, 'c', "N", "1", "volumes backed up at once (1 to 3600)" },
 	{ "metrics-address", 0, 'm', "[HOST]:PORT", ":8085", "serve Prometheus metrics here" },
-	{ "uploader-types", 0, 'u', "LIST", "cairn", "uploader types to accept (cairn,kopia)" },
 	{ "kubeconfig", 0, 'k', "FILE", "in-cluster", "credentials for the API server", "file" },
 	{ "progress-interval", 0, 'p', "SEC", "5", "seconds between progress updates" },
 	{ "threads", 0, 't', "N", "number of CPUs", "workers per backup" },
@@ -322,6 +323,82 @@ static const struct cmd_example agent_ex[] = {
 	END_EXAMPLES,
 };
 static const int agent_exits[] = { 0, 1, 2, 12, 17, -1 };
+
+static const struct cmd_flag controller_flags[] = {
+	{ "namespace", 0, 'N', "NS", "the kubeconfig's namespace",
+	  "namespace of cairn's objects (Backups, Schedules, locations, PodVolumeBackups)" },
+	{ "kubeconfig", 0, 'k', "FILE", "in-cluster", "credentials for the API server", "file" },
+	{ "metrics-address", 0, 'm', "[HOST]:PORT", ":8085",
+	  "serve Prometheus metrics and /healthz here (\"\" disables)" },
+	{ "agent-selector", 0, 'a', "SELECTOR", "name=cairn-node-agent",
+	  "label selector of the node agents' pods (a volume on a node without a Running "
+	  "one fails at once)" },
+	{ "resync", 0, 'R', "DURATION", "2s",
+	  "how often every object is looked at again (also 200ms; at least 50ms)" },
+	{ "default-ttl", 0, 'T', "DURATION", "720h", "how long a Backup without spec.ttl is kept" },
+	{ "backup-timeout", 0, 't', "DURATION", "4h",
+	  "unfinished volumes of a Backup older than this are cancelled and fail (per "
+	  "Backup: the annotation cairn.dev/backup-timeout)" },
+	{ "maintenance-interval", 0, 'M', "DURATION", "24h", "prune each repository this often" },
+	{ "validation-interval", 0, 'V', "DURATION", "60s",
+	  "check each storage location this often" },
+	{ "sync-interval", 0, 'S', "DURATION", "60s",
+	  "re-create Backups found in a location's repository this often (0 disables)" },
+	END_FLAGS,
+};
+static const char *const controller_env[] = { REPO_ENV, "KUBECONFIG", "CAIRN_TEST_CLOCK_FILE",
+	                                      NULL };
+static const struct cmd_example controller_ex[] = {
+	{ "Run outside the cluster against the current kubeconfig context",
+	  "cairn controller --kubeconfig ~/.kube/config --namespace cairn" },
+	{ "Prune weekly, keep Backups 30 days unless they say otherwise",
+	  "cairn controller --maintenance-interval 168h --default-ttl 720h" },
+	END_EXAMPLES,
+};
+static const int controller_exits[] = { 0, 1, 2, -1 };
+
+static const struct cmd_flag kube_flags[] = {
+	{ "kubeconfig", 0, 'k', "FILE", "$KUBECONFIG, in-cluster, ~/.kube/config",
+	  "credentials for the API server", "file" },
+	{ "namespace", 'n', 'n', "NS", "the kubeconfig's namespace",
+	  "namespace of cairn's objects" },
+	{ "output", 'o', 'o', "FORMAT", "table",
+	  "table for people, json for programs (the objects as the API server has them; "
+	  "the same as --json; here -o is not the global --option)",
+	  "table json" },
+	{ "include-namespaces", 0, 'i', "NS,...", "all",
+	  "create: back up pods of these namespaces only" },
+	{ "exclude-namespaces", 0, 'x', "NS,...", NULL, "create: skip pods of these namespaces" },
+	{ "selector", 'l', 'l', "KEY=VALUE,...", NULL,
+	  "create: only pods carrying every one of these labels" },
+	{ "ttl", 0, 't', "DURATION", "the controller's --default-ttl",
+	  "create: keep the backup this long (like 720h0m0s)" },
+	{ "storage-location", 0, 's', "NAME", "the default location",
+	  "create: the BackupStorageLocation to back up to" },
+	{ "default-volumes-to-fs-backup", 0, 'd', NULL, NULL,
+	  "create: back up every volume a pod mounts, not only those its annotation "
+	  "backup.velero.io/backup-volumes names" },
+	{ "timeout", 0, 'T', "DURATION", "the controller's --backup-timeout",
+	  "create: fail volumes still unfinished after this long" },
+	{ "schedule", 0, 'c', "CRON", NULL,
+	  "schedule create: when to run (five cron fields, @daily, @every 6h, CRON_TZ=Zone "
+	  "prefix; required)" },
+	{ "wait", 0, 'w', NULL, NULL,
+	  "backup create: wait until the backup ends; exit 1 unless it is Completed" },
+	END_FLAGS,
+};
+static const char *const kube_env[] = { "KUBECONFIG", NULL };
+static const struct cmd_example kube_ex[] = {
+	{ "Back up the volumes of namespace app and wait for the outcome",
+	  "cairn kube backup create app-1 --include-namespaces app --wait" },
+	{ "Every volume of pods labelled tier=db, nightly at 03:00 Berlin time",
+	  "cairn kube schedule create db --schedule 'CRON_TZ=Europe/Berlin 0 3 * * *' "
+	  "--selector tier=db --default-volumes-to-fs-backup" },
+	{ "What became of each volume", "cairn kube backup describe app-1" },
+	{ "The storage locations as JSON", "cairn kube location get -o json" },
+	END_EXAMPLES,
+};
+static const int kube_exits[] = { 0, 1, 2, 13, 15, 17, -1 };
 
 static const char *const no_env[] = { NULL };
 static const struct cmd_example version_ex[] = {
@@ -413,6 +490,22 @@ const struct cmd_doc cmdtab[] = {
 	  "Runs the node agent: watches backup and restore requests for pods on this node and "
 	  "serves them (docs/agent.md).",
 	  agent_flags, agent_env, agent_ex, agent_exits },
+	{ "controller", "run the Kubernetes cluster controller", "[flags]",
+	  "Runs the cluster controller (one replica per cluster): turns each Backup of "
+	  "cairn.dev/v1alpha1 into one PodVolumeBackup per selected pod volume for the node "
+	  "agents and adds up their outcome, runs pre and post hooks in the pods, fires "
+	  "Schedules, deletes expired Backups and their snapshots, prunes repositories, "
+	  "validates storage locations and re-creates Backups from a location's repository "
+	  "(docs/controller.md). Stops cleanly on SIGTERM.",
+	  controller_flags, controller_env, controller_ex, controller_exits },
+	{ "kube", "create, list, describe and delete the controller's objects",
+	  "[flags] backup|schedule|location VERB [NAME]",
+	  "Talks to the API server, like kubectl, about cairn's objects: backup create NAME, "
+	  "backup get [NAME], backup describe NAME (every volume's phase, bytes and message), "
+	  "backup delete NAME; schedule create NAME --schedule CRON, schedule get [NAME], "
+	  "schedule pause|unpause|delete NAME; location get [NAME]. The flags marked create: "
+	  "apply to backup create and schedule create only.",
+	  kube_flags, kube_env, kube_ex, kube_exits, "backup schedule location" },
 	{ "version", "print the version", "",
 	  "Prints the versions of cairn, its repository format and its libraries.", no_flags,
 	  no_env, version_ex, version_exits },

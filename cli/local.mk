@@ -8,6 +8,8 @@ cli_libcairn_cli_a_SOURCES = cli/cli.h cli/common.c cli/output.c cli/output.h \
 	cli/cmd_mount.c cli/cmd_agent.c cli/cmd_restore_wait.c \
 	cli/cmdtab.h cli/cmdtab.c cli/cmdlookup.c cli/help.c \
 	cli/progress.h cli/progress.c cli/scan.c
+# Cluster controller and its kubectl-like commands (docs/controller.md).
+cli_libcairn_cli_a_SOURCES += cli/cmd_controller.c cli/cmd_kube.c
 # Maintenance commands (docs/maintenance.md).
 cli_libcairn_cli_a_SOURCES += cli/cmd_forget.c cli/cmd_prune.c cli/cmd_key.c cli/cmd_stats.c \
 	cli/cmd_diff.c cli/cmd_repair.c
@@ -22,6 +24,7 @@ CLI_MANS = cli/man/cairn.1 cli/man/cairn-init.1 cli/man/cairn-backup.1 \
 	cli/man/cairn-cat.1 cli/man/cairn-check.1 cli/man/cairn-mount.1 cli/man/cairn-forget.1 \
 	cli/man/cairn-prune.1 cli/man/cairn-unlock.1 cli/man/cairn-key.1 cli/man/cairn-stats.1 \
 	cli/man/cairn-diff.1 cli/man/cairn-repair.1 cli/man/cairn-agent.1 \
+	cli/man/cairn-controller.1 cli/man/cairn-kube.1 \
 	cli/man/cairn-version.1 cli/man/cairn-help.1
 man_MANS = $(CLI_MANS)
 bashcompdir = $(datadir)/bash-completion/completions

@@ -29,7 +29,8 @@ static const struct command commands[] = {
 	{ "check", cmd_check },         { "mount", cmd_mount },     { "forget", cmd_forget },
 	{ "prune", cmd_prune },         { "unlock", cmd_unlock },   { "restore-wait", cmd_restore_wait },   { "key", cmd_key },
 	{ "stats", cmd_stats },         { "diff", cmd_diff },       { "repair", cmd_repair },
-	{ "agent", cmd_agent },         { "version", cmd_version }, { "help", cmd_help },
+	{ "agent", cmd_agent },         { "controller", cmd_controller }, { "kube", cmd_kube },
+	{ "version", cmd_version }, { "help", cmd_help },
 };
 
 /* One line naming the bad word and, when one is close, the word meant; exit 2. */

@@ -1,6 +1,6 @@
 # Layer enforcement: each module linked alone with the closure of what it may use
 # (docs/design.md). A forbidden call is an undefined reference at `make check` time.
-LAYER_TESTS = tests/layers/layer-util tests/layers/layer-chunker tests/layers/layer-crypto tests/layers/layer-repo tests/layers/layer-s3 tests/layers/layer-maint tests/layers/layer-backup tests/layers/layer-restore tests/layers/layer-fuse tests/layers/layer-kube tests/layers/layer-agent
+LAYER_TESTS = tests/layers/layer-util tests/layers/layer-chunker tests/layers/layer-crypto tests/layers/layer-repo tests/layers/layer-s3 tests/layers/layer-maint tests/layers/layer-backup tests/layers/layer-restore tests/layers/layer-fuse tests/layers/layer-kube tests/layers/layer-agent tests/layers/layer-controller
 check_PROGRAMS += $(LAYER_TESTS)
 TESTS += $(LAYER_TESTS) tests/layers/includes.sh
 EXTRA_DIST += tests/layers/includes.sh tests/layers/rules
@@ -59,3 +59,8 @@ tests_layers_layer_agent_CPPFLAGS = $(AM_CPPFLAGS) -DLAYER_NAME=\"agent\"
 tests_layers_layer_agent_LDFLAGS = $(AM_LDFLAGS) -Wl,--whole-archive agent/libcairn_agent.a -Wl,--no-whole-archive
 tests_layers_layer_agent_LDADD = backup/libcairn_backup.a restore/libcairn_restore.a repo/libcairn_repo.a kube/libcairn_kube.a chunker/libcairn_chunker.a crypto/libcairn_crypto.a util/libcairn_util.a $(EXT_LIBS)
 EXTRA_tests_layers_layer_agent_DEPENDENCIES = agent/libcairn_agent.a
+tests_layers_layer_controller_SOURCES = tests/layers/main.c
+tests_layers_layer_controller_CPPFLAGS = $(AM_CPPFLAGS) -DLAYER_NAME=\"controller\"
+tests_layers_layer_controller_LDFLAGS = $(AM_LDFLAGS) -Wl,--whole-archive controller/libcairn_controller.a -Wl,--no-whole-archive
+tests_layers_layer_controller_LDADD = maint/libcairn_maint.a repo/libcairn_repo.a kube/libcairn_kube.a chunker/libcairn_chunker.a crypto/libcairn_crypto.a util/libcairn_util.a $(EXT_LIBS)
+EXTRA_tests_layers_layer_controller_DEPENDENCIES = controller/libcairn_controller.a

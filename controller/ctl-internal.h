@@ -1,0 +1,110 @@
+/* State shared between the controller's files: the loop and helpers (ctl.c), Backups
+ * (backup.c), Schedules (schedule.c), expiry, deletion and prune (gc.c), storage
+ * locations and DR sync (location.c), metrics (metrics.c). */
+#pragma once
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "controller/controller.h"
+#include "kube/kube.h"
+#include "repo/repo.h"
+#include "util/attr.h"
+#include "util/err.h"
+
+#define CTL_MAX_REPOS 64
+
+struct ctl_repo {
+	char *url;
+	struct repo *r;
+	time_t last_prune;
+};
+
+struct ctl_metrics;
+
+struct ctl {
+	const struct ctl_config *cfg;
+	struct kube_config kc;
+	struct kube *k;
+	const char *ns;
+	char base[512];    /* /apis/cairn.dev/v1alpha1/namespaces/<ns> */
+	json_t *locations; /* the last list of BackupStorageLocations (array) */
+	json_t *backups;   /* the last list of Backups (array) */
+	time_t last_validation, last_sync;
+	struct ctl_repo repos[CTL_MAX_REPOS];
+	size_t n_repos;
+	struct ctl_metrics *m;
+};
+
+time_t ctl_now(const struct ctl *c);
+/* A stop was asked for (SIGTERM): long work (hooks) ends early. */
+bool ctl_stopping(void);
+/* Seconds on CLOCK_MONOTONIC, for intervals. */
+time_t ctl_mono(void);
+void ctl_note(const struct ctl *c, enum ctl_note_level l, const char *fmt, ...) _printf_(3, 4);
+const char *ctl_jstr(const json_t *o, const char *k);
+const char *ctl_meta(const json_t *o, const char *k);
+/* base + "/" + plural [+ "/" + name], bounded. */
+int ctl_path(const struct ctl *c, const char *plural, const char *name, char *out,
+             size_t n) _must_check_;
+/* Every item of a collection (deep copies) into *ret (an array). */
+int ctl_list(struct ctl *c, const char *collection, const char *label_selector, json_t **ret,
+             struct err *e) _must_check_;
+/* Replace obj's status with `status` (stolen), through the status subresource when the
+ * kind has one, else through the object itself. -ENOENT when the object is gone. */
+int ctl_status_put(struct ctl *c, const char *path, json_t *status, struct err *e) _must_check_;
+/* Add or remove a finalizer (merge patch on the whole list). */
+int ctl_finalizer(struct ctl *c, const char *path, const json_t *obj, const char *fin, bool add,
+                  struct err *e) _must_check_;
+bool ctl_has_finalizer(const json_t *obj, const char *fin);
+void ctl_timestamp(time_t t, char out[32]);
+
+/* The storage location a Backup names ("" = the default one), borrowed from
+ * c->locations, or NULL. */
+const json_t *ctl_location(const struct ctl *c, const char *name);
+/* The repository of a location and pod namespace, opened once and kept. */
+int ctl_repo_get(struct ctl *c, const json_t *loc, const char *pod_ns, struct ctl_repo **ret,
+                 struct err *e) _must_check_;
+void ctl_repos_free(struct ctl *c);
+
+int ctl_backup_reconcile(struct ctl *c, json_t *b) _must_check_;
+/* A deleted Backup's owed post hooks (ctl_hooks_post), their outcome written to its
+ * status. 0 when none is owed any more, 1 while some wait for their pod's volumes. */
+int ctl_backup_post_hooks(struct ctl *c, const json_t *b, const json_t *pvbs, bool force,
+                          struct err *e) _must_check_;
+/* Append a message to status's warningMessages (or errorMessages) and its count. */
+void ctl_status_add(json_t *status, bool error, const char *fmt, ...) _printf_(3, 4);
+
+/* ---- hooks (hooks.c) ---- */
+
+/* Run hooks (from ctl_hooks_of) in pod in order, counting them in status.hooks
+ * (attempted, failed). A failed on-error Continue hook is a warning in status; a failed
+ * Fail hook stops the rest and returns -EIO with why in msg (exit code and stderr, or the
+ * timeout). 0 otherwise. */
+int ctl_hooks_run(struct ctl *c, const json_t *pod, const json_t *hooks, json_t *status, char *msg,
+                  size_t n) _must_check_;
+/* Note in status.hooks.pending that pod's post hooks are owed. */
+int ctl_hooks_owe(json_t *status, const json_t *pod) _must_check_;
+/* Run the owed post hooks of every pod whose PodVolumeBackups (pvbs: all of b's) are
+ * terminal, or of every pod with force; record their outcome in status and drop them from
+ * the list. Returns how many are still owed. */
+size_t ctl_hooks_post(struct ctl *c, const json_t *b, json_t *status, const json_t *pvbs,
+                      bool force);
+int ctl_schedule_reconcile(struct ctl *c, json_t *s) _must_check_;
+/* A Backup with a deletionTimestamp: cancel its volumes, forget its snapshots, delete its
+ * PodVolumeBackups, drop the finalizer. 0 when done, 1 when it must wait. */
+int ctl_backup_delete(struct ctl *c, json_t *b) _must_check_;
+/* Prune every known repository that is due and not being written. */
+void ctl_maintenance(struct ctl *c);
+void ctl_locations_validate(struct ctl *c);
+void ctl_sync(struct ctl *c);
+
+/* ---- metrics (metrics.c) ---- */
+int ctl_metrics_start(const char *addr, struct ctl_metrics **ret, struct err *e) _must_check_;
+void ctl_metrics_stop(struct ctl_metrics *m);
+unsigned ctl_metrics_port(const struct ctl_metrics *m);
+/* phase: the Backup's final phase; schedule may be "" */
+void ctl_metrics_backup(struct ctl_metrics *m, const char *schedule, const char *phase,
+                        double seconds, uint64_t bytes, time_t when);
+void ctl_metrics_attempt(struct ctl_metrics *m, const char *schedule);
