@@ -12,6 +12,8 @@ MANIFEST_FILES = daemonset/kustomization.yaml daemonset/namespace.yaml daemonset
 	daemonset/crds/backups.yaml daemonset/crds/restores.yaml daemonset/crds/schedules.yaml
 
 TESTS += tests/kubeapi/selftest.py tests/e2e/kubeapi-kubectl.sh tests/e2e/kubeapi-modes.sh \
-	tests/e2e/manifests.sh
+	tests/e2e/manifests.sh tests/e2e/image-agent.sh
 EXTRA_DIST += $(KUBEAPI_FILES) $(MANIFEST_FILES) docs/kubeapi.md \
-	tests/e2e/kubeapi-kubectl.sh tests/e2e/kubeapi-modes.sh tests/e2e/manifests.sh
+	tests/e2e/kubeapi-kubectl.sh tests/e2e/kubeapi-modes.sh tests/e2e/manifests.sh \
+	tests/e2e/image-agent.sh daemonset/image/base.sh daemonset/image/context.sh \
+	daemonset/image/ds2podman.py
