@@ -16,4 +16,4 @@ tests_unit_test_ctlhooks_LDADD = $(CAIRN_LIBS)
 
 CONTROLLER_E2E = tests/e2e/controller-backup.sh tests/e2e/controller-hooks.sh
 TESTS += $(CONTROLLER_E2E)
-EXTRA_DIST += $(CONTROLLER_E2E) daemonset/controller.yaml daemonset/controller-alerts.yaml docs/controller.md
+EXTRA_DIST += $(CONTROLLER_E2E) daemonset/controller.yaml daemonset/optional/controller-alerts.yaml docs/controller.md

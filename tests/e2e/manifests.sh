@@ -53,7 +53,7 @@ print(sum(len([d for d in yaml.safe_load_all(open(f)) if d]) for f in k["resourc
 n=$(q 'len(objs)')
 t_cmd "kustomization lists every manifest ($n objects rendered, $listed in the listed files)" \
 	test "$n" = "$listed" -a "$n" -ge 12
-missing=$(cd "$DS" && for f in $(find . -name '*.yaml' ! -name kustomization.yaml ! -path './example/*' | sed 's,^\./,,'); do
+missing=$(cd "$DS" && for f in $(find . -name '*.yaml' ! -name kustomization.yaml ! -path './example/*' ! -path './optional/*' | sed 's,^\./,,'); do
 	grep -qx -- "- $f" kustomization.yaml || printf '%s ' "$f"; done)
 t_cmd "no manifest is left out of kustomization.yaml${missing:+ ($missing)}" test -z "$missing"
 
@@ -91,16 +91,21 @@ t_cmd "cloud-credentials is in the AWS shared-credentials format" \
 	bash -c 'grep -qx "\[default\]" <<<"$1" && grep -q "^aws_access_key_id *= " <<<"$1" && grep -q "^aws_secret_access_key *= " <<<"$1"' _ "$cloud"
 
 # --- RBAC: least privilege ---------------------------------------------------
-rules=$(q "sorted((o['kind'], g, r, v) for o in objs if o['kind'] in ('ClusterRole','Role') for ru in o['rules'] for g in ru['apiGroups'] for r in ru['resources'] for v in ru['verbs'])")
-want='[["ClusterRole", "", "persistentvolumeclaims", "get"], ["ClusterRole", "", "persistentvolumes", "get"], ["ClusterRole", "", "pods", "get"], ["ClusterRole", "", "pods", "list"], ["ClusterRole", "storage.k8s.io", "csidrivers", "list"], ["Role", "", "events", "create"], ["Role", "cairn.dev", "backupstoragelocations", "get"], ["Role", "cairn.dev", "podvolumebackups", "get"], ["Role", "cairn.dev", "podvolumebackups", "list"], ["Role", "cairn.dev", "podvolumebackups", "update"], ["Role", "cairn.dev", "podvolumebackups", "watch"], ["Role", "cairn.dev", "podvolumebackups/status", "get"], ["Role", "cairn.dev", "podvolumebackups/status", "update"]]'
+rules=$(q "sorted((o['kind'], g, r, v) for o in objs if o['kind'] in ('ClusterRole','Role') and o['metadata']['name'] == 'cairn-node-agent' for ru in o['rules'] for g in ru['apiGroups'] for r in ru['resources'] for v in ru['verbs'])")
+want='[["ClusterRole", "", "persistentvolumeclaims", "get"], ["ClusterRole", "", "persistentvolumes", "get"], ["ClusterRole", "", "pods", "get"], ["ClusterRole", "", "pods", "list"], ["ClusterRole", "storage.k8s.io", "csidrivers", "list"], ["Role", "", "events", "create"], ["Role", "cairn.dev", "backupstoragelocations", "get"], ["Role", "cairn.dev", "podvolumebackups", "get"], ["Role", "cairn.dev", "podvolumebackups", "list"], ["Role", "cairn.dev", "podvolumebackups", "update"], ["Role", "cairn.dev", "podvolumebackups", "watch"], ["Role", "cairn.dev", "podvolumebackups/status", "get"], ["Role", "cairn.dev", "podvolumebackups/status", "update"], ["Role", "cairn.dev", "podvolumerestores", "get"], ["Role", "cairn.dev", "podvolumerestores", "list"], ["Role", "cairn.dev", "podvolumerestores", "watch"], ["Role", "cairn.dev", "podvolumerestores/status", "get"], ["Role", "cairn.dev", "podvolumerestores/status", "update"]]'
 t_cmd "RBAC grants exactly what the agent calls (no wildcard, no Secret, no velero.io, no create/delete of work items)" test "$rules" = "$want"
 # Every API path the agent's code names is covered by a rule above.
 paths=$(grep -ho '"/api[^"]*"' "$TOP_SRCDIR"/agent/*.c | sort -u | tr '\n' ' ')
 t_cmd "the agent's code names only pods, claims, volumes and csidrivers besides cairn.dev ($paths)" \
 	bash -c 'for p in $1; do case $p in *pods*|*persistentvolumeclaims*|*persistentvolumes*|*csidrivers*) ;; *) exit 1 ;; esac; done' _ "$paths"
 bind=$(q "sorted((o['kind'], o['roleRef']['name'], s['kind'], s['name'], s['namespace']) for o in objs if o['kind'].endswith('Binding') for s in o['subjects'])")
-t_cmd "both roles bound to the ServiceAccount" \
-	test "$bind" = '[["ClusterRoleBinding", "cairn-node-agent", "ServiceAccount", "cairn-node-agent", "cairn"], ["RoleBinding", "cairn-node-agent", "ServiceAccount", "cairn-node-agent", "cairn"]]'
+t_cmd "each component's roles bound to its own ServiceAccount" \
+	test "$bind" = '[["ClusterRoleBinding", "cairn-controller", "ServiceAccount", "cairn-controller", "cairn"], ["ClusterRoleBinding", "cairn-node-agent", "ServiceAccount", "cairn-node-agent", "cairn"], ["RoleBinding", "cairn-controller", "ServiceAccount", "cairn-controller", "cairn"], ["RoleBinding", "cairn-node-agent", "ServiceAccount", "cairn-node-agent", "cairn"]]'
+# The controller: no wildcard, no velero.io, cluster-wide writes only to pods (helper pods),
+# claims (restores) and pods/exec (hooks).
+ctl=$(q "sorted(set((o['kind'], g, r) for o in objs if o['kind'] in ('ClusterRole','Role') and o['metadata']['name'] == 'cairn-controller' for ru in o['rules'] for g in ru['apiGroups'] for r in ru['resources'] for v in ru['verbs'] if v in ('create','update','patch','delete') or '*' in (g, r, v)))")
+t_cmd "controller: cluster-wide writes only to pods, claims, events and pods/exec; no wildcard ($ctl)" \
+	bash -c 'python3 -c "import json,sys; v=json.loads(sys.argv[1]); bad=[x for x in v if \"*\" in x or \"velero\" in x[1] or (x[0]==\"ClusterRole\" and x[2] not in (\"pods\",\"persistentvolumeclaims\",\"events\",\"pods/exec\")) or (x[0]==\"Role\" and x[1] not in (\"cairn.dev\",))]; sys.exit(1 if bad else 0)" "$1"' _ "$ctl"
 
 # --- CRDs ------------------------------------------------------------------
 crd=$(q "sorted((o['spec']['group'], o['spec']['names']['kind'], o['spec']['versions'][0]['name'], o['spec']['versions'][0]['served'], o['spec']['versions'][0]['storage'], 'status' in o['spec']['versions'][0].get('subresources', {})) for o in objs if o['kind'] == 'CustomResourceDefinition')")
@@ -182,7 +187,7 @@ t_cmd "Containerfile: two stages on BASE (default Debian 12), autotools build, r
 
 # --- load into the double ---------------------------------------------------
 ka_start
-for f in $(cd "$DS" && find . -name '*.yaml' ! -name kustomization.yaml ! -path './example/*' | sort); do
+for f in $(cd "$DS" && find . -name '*.yaml' ! -name kustomization.yaml ! -path './example/*' ! -path './optional/*' | sort); do
 	kubectl create --dry-run=client $KUBECTL_VALIDATE -f "$DS/$f" -o name >>"$W/dry.out" 2>&1 ||
 		echo "FAILED $f" >>"$W/dry.out"
 done
