@@ -1,4 +1,4 @@
-/* `cairn kube backup|schedule|location ...`: create, list, describe and delete the
+/* `cairn kube backup|schedule|restore|location ...`: create, list, describe and delete the
  * controller's objects (tables for people, -o json for programs). */
 #include "cli/cli.h"
 
@@ -23,8 +23,14 @@ struct kctx {
 	json_t *spec;
 	const char *cron, *timeout;
 	bool wait;
-	const char *create_flag; /* the first create-only flag given (its name), for the refusal */
+	const char *create_flag;  /* the first create-only flag given (its name), for the refusal */
+	const char *backup_flag;  /* the first backup/schedule-only flag, the same */
+	const char *restore_flag; /* the first restore-only flag, the same */
+	const char *to_pvc;       /* restore create --to-pvc NS/PVC */
 };
+
+/* The controller's label on everything a Restore makes (controller/ctl-internal.h). */
+#define KUBE_LABEL_RESTORE_UID "cairn.dev/restore-uid"
 
 static const char *js(const json_t *o, const char *path)
 {
@@ -305,6 +311,209 @@ static int create(struct kctx *x, bool schedule, const char *name, struct err *e
 	return r;
 }
 
+static void print_restores(json_t *items)
+{
+	json_t *r;
+	size_t i;
+
+	printf("%-32s %-24s %-16s %6s %8s %-20s %-20s %s\n", "NAME", "BACKUP", "STATUS", "ERRORS",
+	       "WARNINGS", "STARTED", "COMPLETED", "VOLUMES");
+	json_array_foreach(items, i, r)
+	{
+		const json_t *st = json_object_get(r, "status");
+
+		printf("%-32s %-24s %-16s %6lld %8lld %-20s %-20s %lld/%lld\n",
+		       js(r, "metadata.name"), js(r, "spec.backupName"),
+		       js(r, "status.phase")[0] ? js(r, "status.phase") : "New",
+		       json_integer_value(json_object_get(st, "errors")),
+		       json_integer_value(json_object_get(st, "warnings")),
+		       js(r, "status.startTimestamp"), js(r, "status.completionTimestamp"),
+		       ji(r, "progress", "itemsRestored"), ji(r, "progress", "totalItems"));
+	}
+}
+
+/* The status's messages, one line each, with a label (describe; --wait on stderr). */
+static void print_messages(FILE *f, const json_t *r)
+{
+	static const char *const keys[][2] = { { "validationErrors", "Validation:" },
+		                               { "errorMessages", "Error:" },
+		                               { "warningMessages", "Warning:" } };
+	const json_t *st = json_object_get(r, "status"), *v;
+	size_t i;
+
+	for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
+		json_array_foreach(json_object_get(st, keys[k][0]), i, v)
+		    fprintf(f, "%-13s %s\n", keys[k][1], json_string_value(v));
+	if (js(r, "status.failureReason")[0])
+		fprintf(f, "%-13s %s\n", "Reason:", js(r, "status.failureReason"));
+}
+
+static int describe_restore(struct kctx *x, const char *name, struct err *e)
+{
+	char path[1024], sel[512];
+	json_t *rs = NULL, *pvrs = json_array(), *p;
+	size_t i;
+	int r = path_of(x, "restores", name, path, sizeof(path));
+
+	if (r == 0)
+		r = kube_get(x->k, path, &rs, e);
+	if (r == 0)
+		r = path_of(x, "podvolumerestores", NULL, path, sizeof(path));
+	snprintf(sel, sizeof(sel), "%s=%s", KUBE_LABEL_RESTORE_UID, js(rs, "metadata.uid"));
+	if (r == 0)
+		r = kube_list(x->k, path, sel, NULL, collect, pvrs, NULL, e);
+	if (r < 0)
+		goto fail;
+	if (x->json) {
+		json_object_set(rs, "podVolumeRestores", pvrs);
+		cli_print_json(json_incref(rs));
+		goto fail;
+	}
+	printf("Name:         %s\nPhase:        %s\nBackup:       %s\nStarted:      %s\n"
+	       "Completed:    %s\nVolumes:      %lld/%lld restored\nErrors:       %lld\n"
+	       "Warnings:     %lld\n",
+	       name, js(rs, "status.phase")[0] ? js(rs, "status.phase") : "New",
+	       js(rs, "spec.backupName"), js(rs, "status.startTimestamp"),
+	       js(rs, "status.completionTimestamp"), ji(rs, "progress", "itemsRestored"),
+	       ji(rs, "progress", "totalItems"),
+	       json_integer_value(json_object_get(json_object_get(rs, "status"), "errors")),
+	       json_integer_value(json_object_get(json_object_get(rs, "status"), "warnings")));
+	print_messages(stdout, rs);
+	printf("\nPod volume restores:\n  %-40s %-40s %-12s %12s %s\n", "NAME", "POD/VOLUME",
+	       "PHASE", "BYTES", "MESSAGE");
+	json_array_foreach(pvrs, i, p)
+	{
+		char pv[600];
+
+		snprintf(pv, sizeof(pv), "%s/%s/%s", js(p, "spec.pod.namespace"),
+		         js(p, "spec.pod.name"), js(p, "spec.volume"));
+		printf("  %-40s %-40s %-12s %12lld %s\n", js(p, "metadata.name"), pv,
+		       js(p, "status.phase")[0] ? js(p, "status.phase") : "New",
+		       ji(p, "progress", "bytesDone"), js(p, "status.message"));
+	}
+fail:
+	json_decref(rs);
+	json_decref(pvrs);
+	return r;
+}
+
+/* "NS/PVC" of --to-pvc into spec.targetPVC. */
+static int target_pvc(json_t *spec, const char *arg, struct err *e)
+{
+	const char *slash = strchr(arg, '/');
+	char ns[256];
+
+	if (!slash || slash == arg || !slash[1] || strchr(slash + 1, '/') ||
+	    (size_t)(slash - arg) >= sizeof(ns))
+		return err_set(e, -EINVAL, "kube: bad --to-pvc '%s' (NAMESPACE/CLAIM)", arg);
+	snprintf(ns, sizeof(ns), "%.*s", (int)(slash - arg), arg);
+	json_object_set_new(spec, "targetPVC",
+	                    json_pack("{s:s,s:s}", "namespace", ns, "name", slash + 1));
+	return 0;
+}
+
+/* "old:new,old2:new2" of --namespace-mappings into spec.namespaceMapping. */
+static int ns_mappings(json_t *spec, const char *arg, struct err *e)
+{
+	json_t *m = json_object();
+	char buf[4096], *save = NULL, *t;
+
+	if (strlen(arg) >= sizeof(buf))
+		goto bad;
+	snprintf(buf, sizeof(buf), "%s", arg);
+	for (t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		char *colon = strchr(t, ':');
+
+		if (!colon || colon == t || !colon[1] || strchr(colon + 1, ':'))
+			goto bad;
+		*colon = 0;
+		json_object_set_new(m, t, json_string(colon + 1));
+	}
+	if (!json_object_size(m))
+		goto bad;
+	json_object_set_new(spec, "namespaceMapping", m);
+	return 0;
+bad:
+	json_decref(m);
+	return err_set(e, -EINVAL, "kube: bad --namespace-mappings '%s' (OLD:NEW,...)", arg);
+}
+
+/* Follow a Restore until it ends: 0 Completed, EXIT_PARTIAL PartiallyFailed (the files
+ * not restored on stderr), EXIT_FAILURE_ Failed or FailedValidation, negative on an API
+ * error (deleted meanwhile: -ENOENT). */
+static int wait_restore(struct kctx *x, const char *name, struct err *e)
+{
+	char path[1024];
+	json_t *got = NULL;
+	const char *phase;
+	int r = path_of(x, "restores", name, path, sizeof(path));
+
+	while (r == 0) {
+		json_decref(got);
+		got = NULL;
+		r = kube_get(x->k, path, &got, e);
+		if (r < 0 || final_phase(js(got, "status.phase")))
+			break;
+		usleep(500 * 1000);
+	}
+	if (r < 0)
+		goto fail;
+	phase = js(got, "status.phase");
+	if (x->json) {
+		cli_print_json(json_incref(got));
+	} else {
+		printf("Restore \"%s\" %s\n", name, phase);
+		fflush(stdout);
+	}
+	if (strcmp(phase, "Completed"))
+		print_messages(stderr, got);
+	r = !strcmp(phase, "Completed")         ? EXIT_OK
+	    : !strcmp(phase, "PartiallyFailed") ? EXIT_PARTIAL
+	                                        : EXIT_FAILURE_;
+fail:
+	json_decref(got);
+	return r;
+}
+
+static int create_restore(struct kctx *x, const char *name, struct err *e)
+{
+	json_t *spec = x->spec;
+	json_t *obj;
+	char path[1024];
+	int r;
+
+	if (!name)
+		return err_set(e, -EINVAL, "restore create: give a name");
+	if (!json_object_get(spec, "backupName"))
+		return err_set(e, -EINVAL, "restore create needs --from-backup BACKUP");
+	if (json_object_get(spec, "targetPVC") && !json_object_get(spec, "volume"))
+		return err_set(e, -EINVAL, "--to-pvc needs --volume NAME");
+	if (!json_object_get(spec, "targetPVC") &&
+	    (json_object_get(spec, "volume") || json_object_get(spec, "overwrite")))
+		return err_set(e, -EINVAL, "--%s is for restore create --to-pvc",
+		               json_object_get(spec, "volume") ? "volume" : "overwrite");
+	if (json_object_get(spec, "targetPVC") && json_object_get(spec, "namespaceMapping"))
+		return err_set(e, -EINVAL, "--namespace-mappings does not go with --to-pvc");
+	/* --to-pvc picks among same-named volumes by source namespace: one of them. */
+	if (json_object_get(spec, "targetPVC") &&
+	    json_array_size(json_object_get(spec, "includedNamespaces")) == 1)
+		json_object_set(spec, "sourceNamespace",
+		                json_array_get(json_object_get(spec, "includedNamespaces"), 0));
+	obj = json_pack("{s:s,s:s,s:{s:s},s:O}", "apiVersion", CTL_API, "kind", "Restore",
+	                "metadata", "name", name, "spec", spec);
+	if (!obj)
+		return -ENOMEM;
+	r = path_of(x, "restores", NULL, path, sizeof(path));
+	if (r == 0)
+		r = kube_create(x->k, path, obj, NULL, e);
+	json_decref(obj);
+	if (r < 0)
+		return r;
+	if (!x->json)
+		printf("Restore \"%s\" created\n", name);
+	return x->wait ? wait_restore(x, name, e) : 0;
+}
+
 static int set_paused(struct kctx *x, const char *name, bool paused, struct err *e)
 {
 	char path[1024];
@@ -371,6 +580,27 @@ static int create_flag(struct kctx *x, int o, const char *arg, struct err *e)
 	case 'w':
 		x->wait = true;
 		break;
+	case 'F':
+		json_object_set_new(x->spec, "backupName", json_string(arg));
+		break;
+	case 'M':
+		return ns_mappings(x->spec, arg, e);
+	case 'S':
+		json_object_set_new(x->spec, "storageClassName", json_string(arg));
+		break;
+	case 'Z':
+		if (!*arg || arg[0] < '0' || arg[0] > '9')
+			return err_set(e, -EINVAL, "kube: bad --pvc-size '%s' (like 10Gi)", arg);
+		json_object_set_new(x->spec, "pvcSize", json_string(arg));
+		break;
+	case 'P':
+		return target_pvc(x->spec, arg, e);
+	case 'V':
+		json_object_set_new(x->spec, "volume", json_string(arg));
+		break;
+	case 'O':
+		json_object_set_new(x->spec, "overwrite", json_true());
+		break;
 	default:
 		return err_set(e, -EINVAL, "kube: bad arguments");
 	}
@@ -409,10 +639,16 @@ int cmd_kube(struct cli *c, int argc, char **argv)
 			x.json = !strcmp(optarg, "json") || c->json;
 			break;
 		default:
-			for (const struct cmd_flag *f = cmdtab_find("kube")->flags;
-			     f->name && !x.create_flag; f++)
-				if (f->val == o)
+			for (const struct cmd_flag *f = cmdtab_find("kube")->flags; f->name; f++) {
+				if (f->val != o)
+					continue;
+				if (!x.create_flag)
 					x.create_flag = f->name;
+				if (!x.backup_flag && strchr("tsdTc", o))
+					x.backup_flag = f->name;
+				if (!x.restore_flag && strchr("FMSZPVO", o))
+					x.restore_flag = f->name;
+			}
 			r = create_flag(&x, o, optarg, &e);
 			break;
 		}
@@ -423,12 +659,17 @@ int cmd_kube(struct cli *c, int argc, char **argv)
 	name = n > 2 ? argv[optind + 2] : NULL;
 	create_verb = !strcmp(verb, "create") && strcmp(what, "location");
 	if (r == 0 && (n < 2 || n > 3))
-		r = err_set(
-		    &e, -EINVAL,
-		    "kube: give backup|schedule|location VERB [NAME] (see cairn kube --help)");
+		r = err_set(&e, -EINVAL,
+		            "kube: give backup|schedule|restore|location VERB [NAME] (see cairn "
+		            "kube --help)");
 	else if (r == 0 && x.create_flag && !create_verb)
-		r = err_set(&e, -EINVAL, "kube: --%s is for backup create and schedule create",
+		r = err_set(&e, -EINVAL, "kube: --%s is for backup, schedule and restore create",
 		            x.create_flag);
+	else if (r == 0 && x.backup_flag && !strcmp(what, "restore"))
+		r = err_set(&e, -EINVAL, "kube: --%s is for backup create and schedule create",
+		            x.backup_flag);
+	else if (r == 0 && x.restore_flag && strcmp(what, "restore"))
+		r = err_set(&e, -EINVAL, "kube: --%s is for restore create", x.restore_flag);
 	if (r < 0) {
 		json_decref(x.spec);
 		return cli_fail(c, &e, r);
@@ -448,6 +689,14 @@ int cmd_kube(struct cli *c, int argc, char **argv)
 		r = create(&x, false, name, &e);
 	else if (!strcmp(what, "schedule") && create_verb)
 		r = create(&x, true, name, &e);
+	else if (!strcmp(what, "restore") && create_verb)
+		r = create_restore(&x, name, &e);
+	else if (!strcmp(what, "restore") && !strcmp(verb, "get"))
+		r = get(&x, "restores", name, print_restores, &e);
+	else if (!strcmp(what, "restore") && !strcmp(verb, "describe") && name)
+		r = describe_restore(&x, name, &e);
+	else if (!strcmp(what, "restore") && !strcmp(verb, "delete") && name)
+		r = del(&x, "restores", name, &e);
 	else if (!strcmp(what, "backup") && !strcmp(verb, "get"))
 		r = get(&x, "backups", name, print_backups, &e);
 	else if (!strcmp(what, "schedule") && !strcmp(verb, "get"))
@@ -472,5 +721,5 @@ out:
 	kcfg_release(&x.kc);
 	if (r < 0)
 		return cli_fail(c, &e, kube_exit(r));
-	return r > 0 ? EXIT_FAILURE_ : EXIT_OK;
+	return r > 0 ? r : EXIT_OK; /* create --wait: the documented exit of its outcome */
 }

@@ -367,24 +367,43 @@ static const struct cmd_flag kube_flags[] = {
 	  "the same as --json; here -o is not the global --option)",
 	  "table json" },
 	{ "include-namespaces", 0, 'i', "NS,...", "all",
-	  "create: back up pods of these namespaces only" },
-	{ "exclude-namespaces", 0, 'x', "NS,...", NULL, "create: skip pods of these namespaces" },
+	  "create: back up (restore create: restore) pods of these namespaces only" },
+	{ "exclude-namespaces", 0, 'x', "NS,...", NULL,
+	  "create: skip pods of these namespaces (restore create: source namespaces)" },
 	{ "selector", 'l', 'l', "KEY=VALUE,...", NULL,
-	  "create: only pods carrying every one of these labels" },
+	  "create: only pods (restore create: claims, by the labels recorded at backup time) "
+	  "carrying every one of these labels" },
 	{ "ttl", 0, 't', "DURATION", "the controller's --default-ttl",
-	  "create: keep the backup this long (like 720h0m0s)" },
+	  "backup create, schedule create: keep the backup this long (like 720h0m0s)" },
 	{ "storage-location", 0, 's', "NAME", "the default location",
-	  "create: the BackupStorageLocation to back up to" },
+	  "backup create, schedule create: the BackupStorageLocation to back up to" },
 	{ "default-volumes-to-fs-backup", 0, 'd', NULL, NULL,
-	  "create: back up every volume a pod mounts, not only those its annotation "
-	  "backup.velero.io/backup-volumes names" },
+	  "backup create, schedule create: back up every volume a pod mounts, not only those "
+	  "its annotation backup.velero.io/backup-volumes names" },
 	{ "timeout", 0, 'T', "DURATION", "the controller's --backup-timeout",
-	  "create: fail volumes still unfinished after this long" },
+	  "backup create, schedule create: fail volumes still unfinished after this long" },
 	{ "schedule", 0, 'c', "CRON", NULL,
 	  "schedule create: when to run (five cron fields, @daily, @every 6h, CRON_TZ=Zone "
 	  "prefix; required)" },
+	{ "from-backup", 0, 'F', "BACKUP", NULL,
+	  "restore create: the Completed or PartiallyFailed Backup to restore (required)" },
+	{ "namespace-mappings", 0, 'M', "OLD:NEW,...", "each volume into its own namespace",
+	  "restore create: restore the volumes of namespace OLD into namespace NEW" },
+	{ "storage-class", 0, 'S', "CLASS", "the class recorded at backup time",
+	  "restore create: storage class of the claims the restore makes" },
+	{ "pvc-size", 0, 'Z', "SIZE", "the size recorded at backup time",
+	  "restore create: size of the claims the restore makes (like 10Gi)" },
+	{ "to-pvc", 0, 'P', "NS/PVC", NULL,
+	  "restore create: restore one volume (--volume) into this existing claim instead" },
+	{ "volume", 0, 'V', "NAME", NULL,
+	  "restore create: with --to-pvc, the backed-up pod volume to restore; a namespace "
+	  "in --include-namespaces picks among volumes of the same name" },
+	{ "overwrite", 0, 'O', NULL, NULL,
+	  "restore create: with --to-pvc, restore into the claim even when it is not empty" },
 	{ "wait", 0, 'w', NULL, NULL,
-	  "backup create: wait until the backup ends; exit 1 unless it is Completed" },
+	  "backup create, restore create: wait until it ends; backup: exit 1 unless it is "
+	  "Completed; restore: exit 0 when Completed, 3 when PartiallyFailed (the files not "
+	  "restored listed), 1 when Failed" },
 	END_FLAGS,
 };
 static const char *const kube_env[] = { "KUBECONFIG", NULL };
@@ -396,9 +415,16 @@ static const struct cmd_example kube_ex[] = {
 	  "--selector tier=db --default-volumes-to-fs-backup" },
 	{ "What became of each volume", "cairn kube backup describe app-1" },
 	{ "The storage locations as JSON", "cairn kube location get -o json" },
+	{ "Restore backup app-1's volumes into new claims in namespace app-copy and wait",
+	  "cairn kube restore create r1 --from-backup app-1 --namespace-mappings app:app-copy "
+	  "--storage-class fast --wait" },
+	{ "One volume into an existing claim, replacing what it holds",
+	  "cairn kube restore create r2 --from-backup app-1 --to-pvc app/data --volume data "
+	  "--overwrite" },
+	{ "Each PodVolumeRestore of a restore", "cairn kube restore describe r1" },
 	END_EXAMPLES,
 };
-static const int kube_exits[] = { 0, 1, 2, 13, 15, 17, -1 };
+static const int kube_exits[] = { 0, 1, 2, 3, 13, 15, 17, -1 };
 
 static const char *const no_env[] = { NULL };
 static const struct cmd_example version_ex[] = {
@@ -499,13 +525,16 @@ const struct cmd_doc cmdtab[] = {
 	  "(docs/controller.md). Stops cleanly on SIGTERM.",
 	  controller_flags, controller_env, controller_ex, controller_exits },
 	{ "kube", "create, list, describe and delete the controller's objects",
-	  "[flags] backup|schedule|location VERB [NAME]",
+	  "[flags] backup|schedule|restore|location VERB [NAME]",
 	  "Talks to the API server, like kubectl, about cairn's objects: backup create NAME, "
 	  "backup get [NAME], backup describe NAME (every volume's phase, bytes and message), "
 	  "backup delete NAME; schedule create NAME --schedule CRON, schedule get [NAME], "
-	  "schedule pause|unpause|delete NAME; location get [NAME]. The flags marked create: "
-	  "apply to backup create and schedule create only.",
-	  kube_flags, kube_env, kube_ex, kube_exits, "backup schedule location" },
+	  "schedule pause|unpause|delete NAME; restore create NAME --from-backup BACKUP, "
+	  "restore get [NAME], restore describe NAME (every PodVolumeRestore with its phase, "
+	  "bytes and message), restore delete NAME; location get [NAME]. The flags marked "
+	  "create: apply to backup, schedule and restore create only; the others name the "
+	  "commands they apply to.",
+	  kube_flags, kube_env, kube_ex, kube_exits, "backup schedule restore location" },
 	{ "version", "print the version", "",
 	  "Prints the versions of cairn, its repository format and its libraries.", no_flags,
 	  no_env, version_ex, version_exits },
