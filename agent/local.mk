@@ -14,3 +14,6 @@ tests_unit_test_pvb_LDADD = $(CAIRN_LIBS)
 TESTS += tests/e2e/agent-e2e.sh tests/e2e/agent-safety.sh tests/e2e/restore-pvc-new.sh
 EXTRA_DIST += tests/e2e/agent-e2e.sh tests/e2e/agent-safety.sh tests/e2e/restore-pvc-new.sh \
 	tests/kubeapi/kubelet.py bench/agent.sh docs/agent.md
+
+TESTS += tests/e2e/restore-pvc-cli.sh
+EXTRA_DIST += tests/e2e/restore-pvc-cli.sh

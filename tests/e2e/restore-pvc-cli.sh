@@ -1,0 +1,190 @@
+#!/bin/bash
+# End to end, `cairn kube restore ...`: the set-up of restore-pvc-new.sh (API-server double
+# with cairn's CRDs, kubelet simulator for node n1, a real `cairn agent` and `cairn
+# controller`), two claim volumes backed up, their pod deleted; then the CLI alone restores
+# one of them (by its claim's label) into a new claim in a mapped namespace with `restore
+# create --wait` (exit 0, data identical), `get` (table, -o json) shows Completed,
+# `describe` names its PodVolumeRestore, `delete` removes it; bad flags exit 2 naming the
+# flag, an unknown restore 13, an unreachable API server 17.
+# shellcheck source=tests/e2e/kubeapi-lib.sh
+. "$(dirname "$0")/kubeapi-lib.sh"
+t_need
+command -v kubectl >/dev/null || t_require kubectl "tests/kubeapi/deps.sh" false
+W=$T_TMP/w
+mkdir -p "$W/hp1" "$W/pv"
+export CAIRN_PASSWORD=$T_PASS
+REPO=$W/repo
+API=/apis/cairn.dev/v1alpha1/namespaces/cairn
+kc() { kubectl $KUBECTL_VALIDATE "$@"; }
+obj() { kcurl "$1" 2>/dev/null; }
+field() { obj "$1" | jq -r "$2" 2>/dev/null; }
+kube() { "$CAIRN_BIN" kube --kubeconfig "$KUBECONFIG" "$@"; }
+
+stop_all() {
+	for f in "$W"/*.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null; done
+	if [ "$T_FAILED" -ne 0 ]; then
+		for l in "$W"/*.log; do
+			echo "# $l:"
+			tail -n 30 "$l" 2>/dev/null | sed 's/^/#   /'
+		done
+	fi
+	ka_cleanup
+}
+t_on_exit stop_all
+ka_start --bookmark-interval 1 --load "$TOP_SRCDIR"/daemonset/crds/*.yaml
+
+python3 "$KA_HOME/kubelet.py" --dir "$KA_DIR" --node "n1=$W/hp1" --pv-root "$W/pv" \
+	--cairn "$CAIRN_BIN" >"$W/kubelet.log" 2>&1 &
+echo $! >"$W/kubelet.pid"
+
+"$CAIRN_BIN" -r "$REPO" init >/dev/null 2>&1 || t_bail "cairn init failed"
+printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: app}\n' | kc create -f - >/dev/null
+kc create -f - >/dev/null <<'EOF'
+apiVersion: cairn.dev/v1alpha1
+kind: BackupStorageLocation
+metadata: {name: default, namespace: cairn}
+spec: {default: true, objectStorage: {bucket: bucket}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: cairn-node-agent-n1, namespace: cairn, labels: {name: cairn-node-agent}}
+spec: {nodeName: n1, containers: [{name: agent, image: cairn}]}
+EOF
+for v in a b; do
+	kc create -f - >/dev/null <<EOF
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: data-$v, namespace: app, labels: {app: db, vol: "$v"}}
+spec: {accessModes: [ReadWriteOnce], storageClassName: fast, resources: {requests: {storage: 2Gi}}}
+EOF
+done
+kc create -f - >/dev/null <<'EOF'
+apiVersion: v1
+kind: Pod
+metadata: {name: db, namespace: app}
+spec:
+  containers: [{name: c, image: busybox, volumeMounts: [{name: a, mountPath: /a}, {name: b, mountPath: /b}]}]
+  volumes:
+  - {name: a, persistentVolumeClaim: {claimName: data-a}}
+  - {name: b, persistentVolumeClaim: {claimName: data-b}}
+EOF
+pod_phase() { field "/api/v1/namespaces/$1/pods/$2" '.status.phase // ""'; }
+is_running() { [ "$(pod_phase "$1" "$2")" = Running ]; }
+t_wait 60 is_running app db
+t_ok $? "kubelet simulator: claims bound, pod scheduled and Running"
+mkdir -p "$W/hp1/$(field /api/v1/namespaces/cairn/pods/cairn-node-agent-n1 .metadata.uid)"
+kcurl /api/v1/namespaces/cairn/pods/cairn-node-agent-n1/status -X PATCH \
+	-H 'Content-Type: application/merge-patch+json' -d '{"status":{"phase":"Running"}}' >/dev/null
+
+DBUID=$(field /api/v1/namespaces/app/pods/db .metadata.uid)
+pv_of() { field "/api/v1/namespaces/$1/persistentvolumeclaims/$2" '.spec.volumeName // ""'; }
+for v in a b; do
+	d=$W/hp1/$DBUID/volumes/kubernetes.io~local-volume/$(pv_of app data-$v)
+	mkdir -p "$d/sub/deep"
+	head -c $((300000 + RANDOM)) /dev/urandom >"$d/data.bin"
+	echo "volume $v" >"$d/sub/name.txt"
+	ln -s ../data.bin "$d/sub/link"
+	truncate -s 5M "$d/sparse" && printf tail >>"$d/sparse"
+	chmod 640 "$d/sub/name.txt"
+	touch -d '2021-03-04 05:06:07' "$d/sub/name.txt" "$d/sub/deep" "$d/sub"
+done
+
+"$CAIRN_BIN" -r "$REPO" agent --node n1 --host-pods "$W/hp1" --kubeconfig "$KUBECONFIG" \
+	--metrics-address 127.0.0.1:0 --concurrency 2 --progress-interval 1 --threads 2 \
+	>>"$W/agent.log" 2>&1 &
+echo $! >"$W/agent.pid"
+"$CAIRN_BIN" controller --kubeconfig "$KUBECONFIG" -r "$REPO" --metrics-address 127.0.0.1:0 \
+	--resync 200ms >>"$W/controller.log" 2>&1 &
+echo $! >"$W/controller.pid"
+
+run kube backup create b1 --include-namespaces app --default-volumes-to-fs-backup --wait
+t_rc 0 "backup of the two claim volumes Completed (kube backup create --wait)" ||
+	t_bail "no backup to restore"
+declare -A OLDPV
+for v in a b; do OLDPV[$v]=$(pv_of app data-$v); done
+kc delete pod -n app db >/dev/null
+gone() { [ ! -e "$W/hp1/$DBUID" ] && [ -d "$W/pv/${OLDPV[a]}" ]; }
+t_wait 30 gone
+t_ok $? "pod deleted: its claims' data back in their PV folders"
+
+# ---- refusals before anything is made ----
+run kube restore create r1 --from-bakup b1
+t_rc 2 "a misspelt flag exits 2"
+grep -q -- '--from-backup' "$ERR"
+t_ok $? "... naming the nearest flag (--from-backup)" || t_diag "$ERR"
+run kube restore create r1 --from-backup b1 --namespace-mappings app
+t_rc 2 "--namespace-mappings without OLD:NEW exits 2"
+run kube restore create r1 --from-backup b1 --to-pvc app/data-a
+t_rc 2 "--to-pvc without --volume exits 2"
+run kube restore create r1 --from-backup b1 --ttl 1h
+t_rc 2 "a backup-only flag on restore create exits 2"
+grep -q -- '--ttl' "$ERR"
+t_ok $? "... naming it" || t_diag "$ERR"
+run kube backup create bx --from-backup b1
+t_rc 2 "a restore-only flag on backup create exits 2"
+run kube restore create r1
+t_rc 2 "restore create without --from-backup exits 2"
+[ "$(obj "$API/restores" | jq '.items | length')" = 0 ]
+t_ok $? "no Restore made by a refused command"
+run kube restore get nope
+t_rc 13 "restore get of an unknown restore exits 13"
+run kube restore describe nope
+t_rc 13 "restore describe of an unknown restore exits 13"
+sed -E 's#(server: *https://[^:]+:)[0-9]+#\11#' "$KUBECONFIG" >"$W/dead.kubeconfig"
+run "$CAIRN_BIN" kube --kubeconfig "$W/dead.kubeconfig" restore get
+t_rc 17 "an unreachable API server exits 17"
+
+# ---- one volume (claim label vol=a) into a new claim in a mapped namespace ----
+printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: restored}\n' | kc create -f - >/dev/null
+run kube restore create r1 --from-backup b1 --namespace-mappings app:restored --selector vol=a \
+	--storage-class slow --pvc-size 3Gi --wait
+t_rc 0 "restore create --wait exits 0" || t_note "$(obj "$API/restores/r1")"
+grep -q 'Restore "r1" Completed' "$OUT"
+t_ok $? "... and says Completed" || t_diag "$OUT"
+[ "$(field "$API/restores/r1" '.spec | [.backupName, .namespaceMapping.app, .labelSelector.matchLabels.vol, .storageClassName, .pvcSize] | join(",")')" = "b1,restored,a,slow,3Gi" ]
+t_ok $? "the Restore's spec carries the flags" || t_note "$(obj "$API/restores/r1" | jq -c .spec)"
+pvc=/api/v1/namespaces/restored/persistentvolumeclaims/data-a
+[ "$(field $pvc .status.phase)" = Bound ] && [ "$(field $pvc .spec.storageClassName)" = slow ] &&
+	[ "$(field $pvc '.spec.resources.requests.storage')" = 3Gi ]
+t_ok $? "claim data-a made in 'restored': Bound, class and size overridden"
+[ "$(obj /api/v1/namespaces/restored/persistentvolumeclaims | jq '.items | length')" = 1 ]
+t_ok $? "only the selected claim restored"
+new=$W/pv/$(pv_of restored data-a)
+R1UID=$(field "$API/restores/r1" .metadata.uid)
+rm -rf "$new/.velero" # the done-file; the helper's restore-wait was not run to remove it
+t_same "restored volume byte- and metadata-identical to the backed-up one" --no-atime \
+	$(t_owner_opt) --ignore-root-times "$W/pv/${OLDPV[a]}" "$new"
+
+run kube restore get r1 -o json
+t_rc 0 "restore get r1 -o json exits 0"
+[ "$(jq -r '.metadata.name + ":" + .status.phase' "$OUT")" = r1:Completed ]
+t_ok $? "... and shows it Completed" || t_diag "$OUT"
+run kube restore get -o json
+[ "$RC" = 0 ] && [ "$(jq -r '[.[] | .metadata.name] | join(",")' "$OUT")" = r1 ]
+t_ok $? "restore get -o json lists the restores" || t_diag "$OUT"
+run kube restore get
+[ "$RC" = 0 ] && head -n 1 "$OUT" | grep -q '^NAME  *BACKUP  *STATUS' &&
+	grep -Eq '^r1 +b1 +Completed +0 +0 .* 1/1$' "$OUT"
+t_ok $? "restore get: the table (r1, b1, Completed, 1/1 volumes)" || t_diag "$OUT"
+
+PVR=$(obj "$API/podvolumerestores?labelSelector=cairn.dev%2Frestore-uid%3D$R1UID" | jq -r '.items[] | .metadata.name')
+[ -n "$PVR" ] && [ "$(echo "$PVR" | wc -l)" = 1 ]
+t_ok $? "one PodVolumeRestore for r1 ($PVR)"
+run kube restore describe r1
+[ "$RC" = 0 ] && grep -q '^Phase: *Completed' "$OUT" &&
+	grep -Eq "^  $PVR +restored/[^ ]+/a +Completed +[1-9][0-9]* " "$OUT"
+t_ok $? "restore describe names the PodVolumeRestore, its volume, phase and bytes" ||
+	t_diag "$OUT"
+run kube restore describe r1 -o json
+[ "$(jq -r '.podVolumeRestores[0].metadata.name' "$OUT")" = "$PVR" ]
+t_ok $? "restore describe -o json carries podVolumeRestores" || t_diag "$OUT"
+
+run kube restore delete r1
+t_rc 0 "restore delete exits 0"
+run kube restore get r1
+t_rc 13 "... and the restore is gone (get exits 13)"
+
+grep -q "$KA_TOKEN" "$W"/*.log
+[ $? -ne 0 ]
+t_ok $? "no token in the logs"
+t_done
