@@ -5,7 +5,8 @@
 # one of them (by its claim's label) into a new claim in a mapped namespace with `restore
 # create --wait` (exit 0, data identical), `get` (table, -o json) shows Completed,
 # `describe` names its PodVolumeRestore, `delete` removes it; bad flags exit 2 naming the
-# flag, an unknown restore 13, an unreachable API server 17.
+# flag, an unknown restore 13, an unreachable API server 17; with a damaged pack --wait
+# exits 3 (PartiallyFailed) or 1 (Failed) and names the file.
 # shellcheck source=tests/e2e/kubeapi-lib.sh
 . "$(dirname "$0")/kubeapi-lib.sh"
 t_need
@@ -183,6 +184,18 @@ run kube restore delete r1
 t_rc 0 "restore delete exits 0"
 run kube restore get r1
 t_rc 13 "... and the restore is gone (get exits 13)"
+
+# ---- a damaged snapshot: --wait's exit follows the phase, the files named ----
+big=$(find "$REPO/data" -type f -printf '%s %p\n' | sort -n | tail -n 1 | cut -d" " -f2)
+truncate -s 100 "$big"
+printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: app4}\n' | kc create -f - >/dev/null
+run kube restore create r4 --from-backup b1 --namespace-mappings app:app4 --wait
+P4=$(field "$API/restores/r4" .status.phase)
+{ [ "$P4" = PartiallyFailed ] && [ "$RC" = 3 ]; } || { [ "$P4" = Failed ] && [ "$RC" = 1 ]; }
+t_ok $? "damaged packs: --wait exits 3 for PartiallyFailed, 1 for Failed ($P4, exit $RC)" ||
+	t_diag "$ERR"
+grep -q 'data.bin' "$ERR"
+t_ok $? "... naming the file not restored (data.bin) on stderr" || t_diag "$ERR"
 
 grep -q "$KA_TOKEN" "$W"/*.log
 [ $? -ne 0 ]
