@@ -3,7 +3,7 @@
 noinst_LIBRARIES += agent/libcairn_agent.a
 agent_libcairn_agent_a_SOURCES = agent/agent.h agent/agent-internal.h agent/kubelet.c \
 	agent/pvb.c agent/ptable.c agent/bsl.c agent/metrics.c agent/jobprep.c agent/job.c agent/agent.c \
-	agent/pvr.c agent/rjob.c agent/restorer.c
+	agent/pvr.c agent/rjob.c agent/restorer.c agent/streamjob.c
 
 AGENT_UNIT_TESTS = tests/unit/test-kubelet tests/unit/test-pvb
 check_PROGRAMS += $(AGENT_UNIT_TESTS)
@@ -14,3 +14,7 @@ tests_unit_test_pvb_LDADD = $(CAIRN_LIBS)
 TESTS += tests/e2e/agent-e2e.sh tests/e2e/agent-safety.sh tests/e2e/restore-pvc-new.sh
 EXTRA_DIST += tests/e2e/agent-e2e.sh tests/e2e/agent-safety.sh tests/e2e/restore-pvc-new.sh \
 	tests/kubeapi/kubelet.py bench/agent.sh docs/agent.md
+
+# Backup command annotation: a pod's command output streamed into a snapshot.
+TESTS += tests/e2e/agent-stream.sh
+EXTRA_DIST += tests/e2e/agent-stream.sh
