@@ -197,9 +197,22 @@ struct agent_ctx {
 bool agent_stopping(void);
 
 /* Tags and identity of one volume, filled by job_prepare. */
-#define JOB_MAX_TAGS 10
+#define JOB_MAX_TAGS 11
+/* A pod's backup command (cairn.dev/backup-command): its stdout is the backup. */
+#define JOB_ANN_CMD           "cairn.dev/backup-command"
+#define JOB_ANN_CMD_CONTAINER "cairn.dev/backup-command-container"
+#define JOB_ANN_CMD_FILE      "cairn.dev/backup-command-filename"
+#define JOB_CMD_MAX_ARGS      256
 struct job_volume {
-	char *path; /* the kubelet folder to read (malloc'ed) */
+	/* The kubelet folder to read, or with a backup command "backup-command:<file>" for
+	 * status.path (malloc'ed). */
+	char *path;
+	/* With a backup command: argv (NULL-terminated, malloc'ed words), the container
+	 * ("" for the pod's only one) and the name of the one file of the snapshot. */
+	char **cmd_argv;
+	size_t cmd_argc;
+	char cmd_container[256];
+	char cmd_file[256];
 	char tagbuf[JOB_MAX_TAGS][320];
 	size_t n_tags;
 	size_t parent_idx[3]; /* indexes into tagbuf */
@@ -222,6 +235,15 @@ void job_volume_release(struct job_volume *v);
 struct repo;
 int job_open_repo(struct kube *k, const struct agent_ctx *a, const struct pvb *p, struct repo **ret,
                   struct err *e) _must_check_;
+/* Run the pod's backup command (v->cmd_*) through pods/exec and stream its stdout into a
+ * snapshot holding the one file v->cmd_file, with no temporary file (streamjob.c). 0 with
+ * res filled; -ECANCELED; else a negative errno with the reason in e: the command's exit
+ * code and the start of its stderr, or why it could not run. Never a partial snapshot. */
+struct backup_opts;
+struct backup_result;
+int job_stream_run(struct kube *k, struct repo *repo, const struct pvb *p,
+                   const struct job_volume *v, const struct backup_opts *o,
+                   struct backup_result *res, struct err *e) _must_check_;
 
 /* Start a thread that claims and backs up the PVB in obj (obj is copied). resume: the PVB
  * is Accepted by an earlier agent process on this node and is claimed again. */

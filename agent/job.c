@@ -335,8 +335,15 @@ static void run_backup(struct job *j, const struct pvb *p)
 	o.ud = j;
 	t0 = now_mono();
 	err_clear(&e);
-	log_info("pvb %s/%s: backing up %s", j->ns, j->name, v.path);
-	r = backup_run(repo, &o, &res, &e);
+	if (v.cmd_argv) {
+		/* The pod's backup command replaces the volume's folder (docs/agent.md). */
+		log_info("pvb %s/%s: backing up the output of the pod's backup command as %s",
+		         j->ns, j->name, v.cmd_file);
+		r = job_stream_run(j->k, repo, p, &v, &o, &res, &e);
+	} else {
+		log_info("pvb %s/%s: backing up %s", j->ns, j->name, v.path);
+		r = backup_run(repo, &o, &res, &e);
+	}
 	memset(&st, 0, sizeof(st));
 	if (r == -ECANCELED) {
 		if (__atomic_load_n(&j->stop, __ATOMIC_RELAXED) == JOB_CANCEL) {
@@ -351,7 +358,13 @@ static void run_backup(struct job *j, const struct pvb *p)
 		goto out;
 	}
 	if (r < 0) {
-		fail(j, "backup failed: %s", e.msg[0] ? e.msg : strerror(-r));
+		/* Room for a backup command's 400 bytes of stderr after its exit code. */
+		char text[ERR_MSG_MAX + 32];
+
+		snprintf(text, sizeof(text), "backup failed: %s", e.msg[0] ? e.msg : strerror(-r));
+		st.phase = PVB_FAILED;
+		st.message = text;
+		finish(j, &st);
 		goto out;
 	}
 	st.phase = PVB_COMPLETED;

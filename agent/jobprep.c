@@ -18,6 +18,11 @@ static const char *jstr(const json_t *o, const char *k)
 
 void job_volume_release(struct job_volume *v)
 {
+	size_t i;
+
+	for (i = 0; i < v->cmd_argc; i++)
+		free(v->cmd_argv[i]);
+	free(v->cmd_argv);
 	free(v->path);
 	free(v->pvc_spec);
 	memset(v, 0, sizeof(*v));
@@ -83,6 +88,89 @@ static const char *spec_tag(const struct pvb *p, const json_t *obj, const char *
 	return v;
 }
 
+/* A snapshot's file name: one path component. */
+static bool file_name_ok(const char *s)
+{
+	return s[0] && !strchr(s, '/') && strcmp(s, ".") != 0 && strcmp(s, "..") != 0;
+}
+
+/* The pod's backup command, when it has one: a JSON array of argv words, or a plain
+ * string run by `sh -c`. Returns 1 when found, 0 when the pod has none. The command is
+ * never logged or echoed: it may carry a password. */
+static int command_of(const json_t *pod, const struct pvb *p, struct job_volume *v, struct err *e)
+{
+	const json_t *ann = json_object_get(json_object_get(pod, "metadata"), "annotations");
+	const char *cmd = jstr(ann, JOB_ANN_CMD), *c = jstr(ann, JOB_ANN_CMD_CONTAINER);
+	const char *f = jstr(ann, JOB_ANN_CMD_FILE);
+	json_t *arr = NULL, *w;
+	size_t i, n;
+	int r;
+
+	if (!cmd)
+		return 0;
+	if (c && strlen(c) >= sizeof(v->cmd_container))
+		return err_set(e, -EINVAL, "annotation %s is too long", JOB_ANN_CMD_CONTAINER);
+	snprintf(v->cmd_container, sizeof(v->cmd_container), "%s", c ? c : "");
+	if (f && (!file_name_ok(f) || strlen(f) >= sizeof(v->cmd_file)))
+		return err_set(e, -EINVAL,
+		               "annotation %s must be one path component (no '/', not . or ..)",
+		               JOB_ANN_CMD_FILE);
+	if (f)
+		snprintf(v->cmd_file, sizeof(v->cmd_file), "%s", f);
+	else if (file_name_ok(p->volume) && strlen(p->volume) + 6 < sizeof(v->cmd_file))
+		snprintf(v->cmd_file, sizeof(v->cmd_file), "%s.dump", p->volume);
+	else
+		snprintf(v->cmd_file, sizeof(v->cmd_file), "backup-command.out");
+	while (*cmd == ' ' || *cmd == '\t' || *cmd == '\n')
+		cmd++;
+	if (*cmd == '[') {
+		arr = json_loads(cmd, JSON_REJECT_DUPLICATES, NULL);
+		n = json_array_size(arr);
+		if (!json_is_array(arr) || n == 0 || n > JOB_CMD_MAX_ARGS) {
+			r = err_set(e, -EINVAL,
+			            "annotation %s: not a JSON array of 1 to %d strings",
+			            JOB_ANN_CMD, JOB_CMD_MAX_ARGS);
+			goto fail;
+		}
+	} else if (*cmd) {
+		n = 3;
+	} else {
+		return err_set(e, -EINVAL, "annotation %s is empty", JOB_ANN_CMD);
+	}
+	v->cmd_argv = calloc(n + 1, sizeof(*v->cmd_argv));
+	if (!v->cmd_argv) {
+		r = err_set(e, -ENOMEM, "out of memory");
+		goto fail;
+	}
+	for (i = 0; i < n; i++) {
+		if (arr) {
+			w = json_array_get(arr, i);
+			if (!json_is_string(w)) {
+				r = err_set(e, -EINVAL, "annotation %s: word %zu is not a string",
+				            JOB_ANN_CMD, i);
+				goto fail;
+			}
+			v->cmd_argv[i] = strdup(json_string_value(w));
+		} else {
+			v->cmd_argv[i] = strdup(i == 0 ? "sh" : i == 1 ? "-c" : cmd);
+		}
+		if (!v->cmd_argv[i]) {
+			r = err_set(e, -ENOMEM, "out of memory");
+			goto fail;
+		}
+		v->cmd_argc = i + 1;
+	}
+	if (asprintf(&v->path, "backup-command:%s", v->cmd_file) < 0) {
+		v->path = NULL;
+		r = err_set(e, -ENOMEM, "out of memory");
+		goto fail;
+	}
+	r = 1;
+fail:
+	json_decref(arr);
+	return r;
+}
+
 /* The spec a restore needs to re-create the claim: the controller's annotation when it
  * wrote one, else the same fields read from the claim itself. */
 static int pvc_spec_tag(const json_t *obj, const json_t *pvc, char **ret)
@@ -144,6 +232,9 @@ int job_prepare(struct kube *k, const struct agent_ctx *a, const struct pvb *p, 
 		            p->volume);
 		goto fail;
 	}
+	r = command_of(pod, p, &v, e);
+	if (r < 0)
+		goto fail;
 	claim = jstr(json_object_get(podvol, "persistentVolumeClaim"), "claimName");
 	if (claim) {
 		snprintf(path, sizeof(path), "/api/v1/namespaces/%s/persistentvolumeclaims/%s",
@@ -165,19 +256,22 @@ int job_prepare(struct kube *k, const struct agent_ctx *a, const struct pvb *p, 
 			goto fail;
 		}
 	}
-	if (kubelet_pv_needs_drivers(pv)) {
+	if (!v.cmd_argv && kubelet_pv_needs_drivers(pv)) {
 		r = kube_get(k, "/apis/storage.k8s.io/v1/csidrivers", &drivers, e);
 		if (r < 0) {
 			err_wrap(e, r, "CSI drivers (to resolve a migrated PV)");
 			goto fail;
 		}
 	}
-	r = kubelet_volume_dir(podvol, pv, drivers, dir, sizeof(dir), e);
-	if (r < 0)
-		goto fail;
-	r = kubelet_resolve(a->cfg->host_pods, p->pod_uid, dir, &v.path, e);
-	if (r < 0)
-		goto fail;
+	/* With a backup command the volume's folder is not read: no need to find it. */
+	if (!v.cmd_argv) {
+		r = kubelet_volume_dir(podvol, pv, drivers, dir, sizeof(dir), e);
+		if (r < 0)
+			goto fail;
+		r = kubelet_resolve(a->cfg->host_pods, p->pod_uid, dir, &v.path, e);
+		if (r < 0)
+			goto fail;
+	}
 	owner_of(pod, p->pod_name, owner, sizeof(owner));
 	add_tag(&v, "ns", p->pod_ns);
 	add_tag(&v, "pod", p->pod_name);
@@ -189,6 +283,8 @@ int job_prepare(struct kube *k, const struct agent_ctx *a, const struct pvb *p, 
 	add_tag(&v, "backup-uid", spec_tag(p, obj, "backup-uid", PVB_LABEL_UID));
 	add_tag(&v, "owner", owner);
 	add_tag(&v, "node", a->cfg->node);
+	/* Marks a dump: restoring it gives one file, not the volume's tree. */
+	add_tag(&v, "backup-command-file", v.cmd_argv ? v.cmd_file : NULL);
 	if (pvc && (r = pvc_spec_tag(obj, pvc, &v.pvc_spec)) < 0)
 		goto fail;
 	/* Volume identity, never the kubelet path: the claim, else namespace+owner+volume. */

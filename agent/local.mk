@@ -3,7 +3,7 @@
 noinst_LIBRARIES += agent/libcairn_agent.a
 agent_libcairn_agent_a_SOURCES = agent/agent.h agent/agent-internal.h agent/kubelet.c \
 	agent/pvb.c agent/ptable.c agent/bsl.c agent/metrics.c agent/jobprep.c agent/job.c agent/agent.c \
-	agent/pvr.c agent/rjob.c agent/restorer.c
+	agent/pvr.c agent/rjob.c agent/restorer.c agent/streamjob.c
 
 AGENT_UNIT_TESTS = tests/unit/test-kubelet tests/unit/test-pvb
 check_PROGRAMS += $(AGENT_UNIT_TESTS)
@@ -17,3 +17,6 @@ EXTRA_DIST += tests/e2e/agent-e2e.sh tests/e2e/agent-safety.sh tests/e2e/restore
 
 TESTS += tests/e2e/restore-pvc-cli.sh
 EXTRA_DIST += tests/e2e/restore-pvc-cli.sh
+# Backup command annotation: a pod's command output streamed into a snapshot.
+TESTS += tests/e2e/agent-stream.sh
+EXTRA_DIST += tests/e2e/agent-stream.sh
