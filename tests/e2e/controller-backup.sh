@@ -127,7 +127,7 @@ t_cmd "repository initialised" "$CAIRN_BIN" -r "$REPO" init
 # The command table checks kube's flags: a create flag elsewhere, a bad --output, a typo.
 usage2() { "$CAIRN_BIN" kube --kubeconfig "$KUBECONFIG" "$@" >/dev/null 2>"$W/usage.err"; [ $? -eq 2 ]; }
 t_cmd "kube: --ttl on get refused (exit 2)" usage2 backup get --ttl 1h
-t_cmd "kube: the refusal names the flag" grep -q -- '--ttl is for backup create' "$W/usage.err"
+t_cmd "kube: the refusal names the flag" grep -q -- '--ttl is for backup' "$W/usage.err"
 t_cmd "kube: -o yaml refused (exit 2)" usage2 -o yaml backup get
 t_cmd "kube: misspelt flag gets the nearest (exit 2)" usage2 backup create x --wiat
 t_cmd "kube: ... naming --wait" grep -q 'did you mean --wait' "$W/usage.err"
