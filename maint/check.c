@@ -1,6 +1,7 @@
 /* Owns the repository check: structure (index vs packs, snapshots vs index) and, with
  * read_data, content (every pack hashed, every blob opened and re-hashed). */
 #include "maint/maint.h"
+#include "maint/maint-internal.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -145,53 +146,18 @@ static int check_node(struct ck *c, const struct node *n, const char *snap)
 	return 0;
 }
 
-/* One folder being walked: its segments (a copy), the next one, and the open iterator. */
-struct ck_frame {
-	struct extent *segs;
-	size_t n, next, saved;
-	struct tree_iter it;
-	bool open;
-};
-
-static int frame_push(struct ck_frame **st, size_t *depth, size_t *cap,
-		      const struct extent *segs, size_t n, size_t saved)
-{
-	struct ck_frame *f;
-
-	if (*depth == *cap) {
-		size_t nc = *cap ? 2 * *cap : 16;
-		void *p = reallocarray(*st, nc, sizeof(**st));
-
-		if (!p)
-			return -ENOMEM;
-		*st = p;
-		*cap = nc;
-	}
-	f = &(*st)[*depth];
-	memset(f, 0, sizeof(*f));
-	f->segs = malloc((n ? n : 1) * sizeof(*segs));
-	if (!f->segs)
-		return -ENOMEM;
-	if (n)
-		memcpy(f->segs, segs, n * sizeof(*segs));
-	f->n = n;
-	f->saved = saved;
-	(*depth)++;
-	return 0;
-}
-
 /* Depth first over the folder made of segs, with an explicit stack on the heap: a pod can
  * nest folders thousands deep, and a frame per level on the C stack would crash. */
 static int check_dir(struct ck *c, const struct extent *segs, size_t n, const char *snap)
 {
-	struct ck_frame *st = NULL;
+	struct walk_frame *st = NULL;
 	size_t depth = 0, cap = 0;
 	char id[ID_HEX];
 	int rc;
 
-	rc = frame_push(&st, &depth, &cap, segs, n, strlen(c->path));
+	rc = walk_push(&st, &depth, &cap, segs, n, strlen(c->path));
 	while (rc >= 0 && depth) {
-		struct ck_frame *f = &st[depth - 1];
+		struct walk_frame *f = &st[depth - 1];
 		struct err e = ERR_INIT;
 		struct node node;
 
@@ -233,20 +199,13 @@ static int check_dir(struct ck *c, const struct extent *segs, size_t n, const ch
 		snprintf(c->path + f->saved, sizeof(c->path) - f->saved, "/%.*s",
 			 (int)node.name_len, node.name);
 		if (node.type == NODE_DIR)
-			rc = frame_push(&st, &depth, &cap, node.content, node.n_content,
+			rc = walk_push(&st, &depth, &cap, node.content, node.n_content,
 					strlen(c->path));
 		else
 			rc = check_node(c, &node, snap);
 		node_release(&node);
 	}
-	while (depth) {
-		struct ck_frame *f = &st[--depth];
-
-		if (f->open)
-			tree_iter_release(&f->it);
-		free(f->segs);
-	}
-	free(st);
+	walk_stack_free(st, depth);
 	return rc < 0 ? rc : 0;
 }
 

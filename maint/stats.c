@@ -1,6 +1,6 @@
 /* Owns snapshot tree walking (depth first, with an optional reachability mark that skips
  * subtrees seen before) and the statistics built on it (restore size, raw data). */
-#include "maint/maint.h"
+#include "maint/maint-internal.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -11,16 +11,20 @@
 
 #define WALK_PATH_MAX 16384
 
-/* One folder being walked: a copy of its segments, the next one, the open iterator. */
-struct walk_frame {
-	struct extent *segs;
-	size_t n, next, saved;
-	struct tree_iter it;
-	bool open;
-};
+void walk_stack_free(struct walk_frame *st, size_t depth)
+{
+	while (depth) {
+		struct walk_frame *f = &st[--depth];
 
-static int walk_push(struct walk_frame **st, size_t *depth, size_t *cap,
-		     const struct extent *segs, size_t n, size_t saved)
+		if (f->open)
+			tree_iter_release(&f->it);
+		free(f->segs);
+	}
+	free(st);
+}
+
+int walk_push(struct walk_frame **st, size_t *depth, size_t *cap, const struct extent *segs,
+	      size_t n, size_t saved)
 {
 	struct walk_frame *f;
 
@@ -104,14 +108,7 @@ int repo_walk(struct repo *r, const struct extent *segs, size_t n, struct repo_i
 			err_set(e, rc, "out of memory");
 		node_release(&node);
 	}
-	while (depth) {
-		struct walk_frame *f = &st[--depth];
-
-		if (f->open)
-			tree_iter_release(&f->it);
-		free(f->segs);
-	}
-	free(st);
+	walk_stack_free(st, depth);
 	free(path);
 	return rc < 0 ? rc : 0;
 }
