@@ -47,8 +47,8 @@ const struct cmd_env cmdtab_env[] = {
 	{ "AWS_REGION", "S3 signing region (also AWS_DEFAULT_REGION)" },
 	{ "NODE_NAME", "the node this agent serves when --node is not given" },
 	{ "KUBECONFIG", "kubeconfig file when --kubeconfig is not given and not in a pod" },
-	{ "CAIRN_TEST_CLOCK_FILE", "tests only: the controller's clock reads Unix seconds from "
-	                           "this file" },
+	{ "CAIRN_TEST_CLOCK_FILE", "tests only (builds configured with --enable-test-hooks): the "
+	                           "controller's clock reads Unix seconds from this file" },
 	{ "TMPDIR", "where temporary files go" },
 	{ NULL, NULL },
 };
@@ -344,6 +344,8 @@ static const struct cmd_flag controller_flags[] = {
 	  "check each storage location this often" },
 	{ "sync-interval", 0, 'S', "DURATION", "60s",
 	  "re-create Backups found in a location's repository this often (0 disables)" },
+	{ "hook-concurrency", 0, 'H', "N", "8",
+	  "run the pre and post hooks of at most N pods at once (1..256)" },
 	END_FLAGS,
 };
 static const char *const controller_env[] = { REPO_ENV, "KUBECONFIG", "CAIRN_TEST_CLOCK_FILE",
