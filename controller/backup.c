@@ -845,12 +845,23 @@ int ctl_backup_reconcile(struct ctl *c, json_t *b)
 		if (json_object_get(json_object_get(meta, "annotations"), CTL_ANN_SYNCED))
 			return 0; /* a synced Backup whose status is being written */
 		if (!ctl_has_finalizer(b, CTL_FINALIZER)) {
+			json_t *fresh = NULL;
+
 			/* The finalizer first: the agents' work is never orphaned by a delete. */
 			r = ctl_finalizer(c, path, b, CTL_FINALIZER, true, &e);
 			if (r < 0 && r != -EAGAIN && r != -ENOENT)
 				ctl_note(c, CTL_NOTE_WARN, "backup %s: %s", ctl_meta(b, "name"),
 				         e.msg);
-			return 0; /* the next pass sees the new version */
+			/* Started from the version that has it, now rather than a resync
+			 * later; when that read fails the next pass starts it. */
+			if (r == 0 && kube_get(c->k, path, &fresh, &e) == 0 &&
+			    ctl_has_finalizer(fresh, CTL_FINALIZER) &&
+			    !ctl_jstr(json_object_get(fresh, "status"), "phase") &&
+			    !json_object_get(json_object_get(fresh, "metadata"),
+			                     "deletionTimestamp"))
+				(void)start(c, fresh, path);
+			json_decref(fresh);
+			return 0;
 		}
 		(void)start(c, b, path);
 		return 0;
