@@ -8,12 +8,17 @@
 # (VmHWM) and how many requests the double served during the Backup.
 #   CAIRN_BIN=build/cairn bench/k8s-scale.sh
 # K8S_AGENT_CONCURRENCY (default 2): the agents' --concurrency.
+# K8S_HOOK_SECONDS (default 0: no hooks): give every pod a pre hook that sleeps this long
+# and a post hook (run by the exec double in the pod's volume folder), to see the
+# controller's --hook-concurrency (K8S_HOOK_CONCURRENCY, default the controller's own).
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 : "${CAIRN_BIN:=$top/cairn}"
 PODS=${K8S_PODS:-200}
 KIB=${K8S_KIB:-64}
 CONC=${K8S_AGENT_CONCURRENCY:-2}
+HOOK_S=${K8S_HOOK_SECONDS:-0}
+HOOK_N=${K8S_HOOK_CONCURRENCY:+--hook-concurrency $K8S_HOOK_CONCURRENCY}
 TOP_SRCDIR=$top
 export TOP_SRCDIR
 # shellcheck source=tests/e2e/kubeapi-lib.sh
@@ -55,8 +60,8 @@ running() {
 }
 for _ in $(seq 600); do running && break; sleep 0.5; done
 running || t_bail "the simulated kubelet did not start every pod"
-kcurl /api/v1/pods | jq_py '"\n".join("%s %s %s" % (p["metadata"]["namespace"], p["spec"]["nodeName"], p["metadata"]["uid"]) for p in d["items"])' |
-	while read -r ns node uid; do
+kcurl /api/v1/pods | jq_py '"\n".join("%s %s %s %s" % (p["metadata"]["namespace"], p["spec"]["nodeName"], p["metadata"]["uid"], p["metadata"]["name"]) for p in d["items"])' |
+	while read -r ns node uid name; do
 		if [ "$ns" = cairn ]; then
 			mkdir -p "$W/hp${node#n}/$uid"
 			continue
@@ -66,6 +71,11 @@ kcurl /api/v1/pods | jq_py '"\n".join("%s %s %s" % (p["metadata"]["namespace"], 
 		head -c $((KIB * 1024)) /dev/urandom >"$v/data.bin"
 		echo "$uid" >"$v/etc/id"
 		date >"$v/etc/when"
+		[ "$HOOK_S" = 0 ] && continue
+		kcurl "/api/v1/namespaces/app/pods/$name" -X PATCH -H 'Content-Type: application/merge-patch+json' -d "{\"metadata\":{\"annotations\":{
+			\"kubeapi.cairn.dev/exec-root\": \"$W/hp${node#n}/$uid/$ED\",
+			\"pre.hook.backup.velero.io/command\": \"[\\\"sh\\\", \\\"-c\\\", \\\"sleep $HOOK_S\\\"]\",
+			\"post.hook.backup.velero.io/command\": \"[\\\"true\\\"]\"}}}" >/dev/null
 	done
 for n in 1 2 3; do
 	"$CAIRN_BIN" -r "$W/repo" agent --node "n$n" --host-pods "$W/hp$n" \
@@ -74,7 +84,7 @@ for n in 1 2 3; do
 	pid "agent$n"
 done
 "$CAIRN_BIN" -r "$W/repo" controller --kubeconfig "$KUBECONFIG" \
-	--metrics-address 127.0.0.1:0 --sync-interval 0 >"$W/controller.log" 2>&1 &
+	--metrics-address 127.0.0.1:0 --sync-interval 0 $HOOK_N >"$W/controller.log" 2>&1 &
 pid controller
 CTL=$(cat "$W/controller.pid")
 sleep 3
