@@ -18,7 +18,7 @@ PODS=${K8S_PODS:-200}
 KIB=${K8S_KIB:-64}
 CONC=${K8S_AGENT_CONCURRENCY:-2}
 HOOK_S=${K8S_HOOK_SECONDS:-0}
-HOOK_N=${K8S_HOOK_CONCURRENCY:+--hook-concurrency $K8S_HOOK_CONCURRENCY}
+HOOK_N=${K8S_HOOK_CONCURRENCY:-}
 TOP_SRCDIR=$top
 export TOP_SRCDIR
 # shellcheck source=tests/e2e/kubeapi-lib.sh
@@ -28,11 +28,10 @@ mkdir -p "$W"
 export CAIRN_PASSWORD=bench-k8s-scale
 API=/apis/cairn.dev/v1alpha1/namespaces/cairn
 ED=volumes/kubernetes.io~empty-dir
-stop_all() { for p in $(cat "$W"/pids 2>/dev/null); do kill "$p" 2>/dev/null; done; }
+stop_all() { [ -f "$W/pids" ] || return 0; while read -r p; do kill "$p" 2>/dev/null; done <"$W/pids"; }
 t_on_exit ka_cleanup
 t_on_exit stop_all
 ka_start --bookmark-interval 2 --load "$TOP_SRCDIR"/daemonset/crds/*.yaml
-kc() { kubectl $KUBECTL_VALIDATE "$@"; }
 pid() { echo $! >>"$W/pids"; echo $! >"$W/$1.pid"; }
 hwm() { awk '/VmHWM/ {printf "%.1f", $2 / 1024}' "/proc/$1/status"; }
 
@@ -84,7 +83,7 @@ for n in 1 2 3; do
 	pid "agent$n"
 done
 "$CAIRN_BIN" -r "$W/repo" controller --kubeconfig "$KUBECONFIG" \
-	--metrics-address 127.0.0.1:0 --sync-interval 0 $HOOK_N >"$W/controller.log" 2>&1 &
+	--metrics-address 127.0.0.1:0 --sync-interval 0 ${HOOK_N:+"--hook-concurrency" "$HOOK_N"} >"$W/controller.log" 2>&1 &
 pid controller
 CTL=$(cat "$W/controller.pid")
 sleep 3

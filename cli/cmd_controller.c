@@ -92,11 +92,12 @@ int cmd_controller(struct cli *c, int argc, char **argv)
 			errno = 0;
 			n = strtoul(optarg, &end, 10);
 			if (errno || end == optarg || *end || n < 1 || n > CTL_HOOK_WORKERS_MAX)
-				return cli_fail(c, &e,
-				                err_set(&e, -EINVAL,
-				                        "controller: --hook-concurrency '%s' is not "
-				                        "a number from 1 to %u",
-				                        optarg, CTL_HOOK_WORKERS_MAX));
+				return cli_fail(
+				    c, &e,
+				    err_set(&e, -EINVAL,
+				            "controller: --hook-concurrency '%s' is not "
+				            "a number from 1 to %u",
+				            optarg, CTL_HOOK_WORKERS_MAX));
 			cfg.hook_workers = (unsigned)n;
 			break;
 		case 'R':

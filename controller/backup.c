@@ -397,8 +397,8 @@ static int pod_volumes_start(struct sel *s, const json_t *pod, struct ctl_volume
 
 /* Choose the pod's volumes; start them now when it has no pre hook to run, else add it
  * to *w (s->waiting) with its hooks in a job of jobs. */
-static int select_pod(struct sel *s, const json_t *pod, struct waiting *w,
-                      struct ctl_hookjob *job, bool *queued, struct err *e)
+static int select_pod(struct sel *s, const json_t *pod, struct waiting *w, struct ctl_hookjob *job,
+                      bool *queued, struct err *e)
 {
 	const json_t *spec = json_object_get(s->b, "spec");
 	const char *pns = ctl_meta(pod, "namespace"), *pname = ctl_meta(pod, "name");

@@ -166,8 +166,9 @@ void ctl_hooks_merge(json_t *status, const struct ctl_hookjob *j)
 			if (json_object_get(from, keys[i]))
 				json_object_set_new(
 				    hk, keys[i],
-				    json_integer(json_integer_value(json_object_get(hk, keys[i])) +
-				                 json_integer_value(json_object_get(from, keys[i]))));
+				    json_integer(
+				        json_integer_value(json_object_get(hk, keys[i])) +
+				        json_integer_value(json_object_get(from, keys[i]))));
 	}
 	msgs = json_object_get(j->status, "warningMessages");
 	json_array_foreach(msgs, i, m) ctl_status_add(status, false, "%s", json_string_value(m));

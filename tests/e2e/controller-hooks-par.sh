@@ -31,7 +31,6 @@ cleanup() {
 t_on_exit cleanup
 ka_start --bookmark-interval 1 --load "$TOP_SRCDIR"/daemonset/crds/*.yaml
 
-kc() { kubectl $KUBECTL_VALIDATE "$@"; }
 obj() { kcurl "$API/$1" 2>/dev/null; }
 bfield() {
 	obj "backups/$1" | python3 -c '

@@ -39,7 +39,6 @@ cleanup() {
 t_on_exit cleanup
 ka_start --bookmark-interval 1 --load "$TOP_SRCDIR"/daemonset/crds/*.yaml
 
-kc() { kubectl $KUBECTL_VALIDATE "$@"; }
 obj() { kcurl "$API/$1" 2>/dev/null; }
 bphase() { obj "backups/$1" | jq_py 'd.get("status", {}).get("phase", "")' 2>/dev/null; }
 wait_for() { # SECONDS COMMAND...
