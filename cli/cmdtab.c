@@ -156,6 +156,8 @@ static const struct cmd_flag snapshots_flags[] = {
 	END_FLAGS,
 };
 static const char *const repo_env[] = { REPO_ENV, NULL };
+/* Commands that draw a progress line on a terminal. */
+static const char *const progress_env[] = { REPO_ENV, "CAIRN_PROGRESS_FPS", NULL };
 static const struct cmd_example snapshots_ex[] = {
 	{ "List every snapshot", "cairn snapshots" },
 	{ "The snapshots of one host as a JSON array", "cairn snapshots --host node1 --json" },
@@ -473,8 +475,9 @@ const struct cmd_doc cmdtab[] = {
 	  "config snapshot tree index" },
 	{ "check", "verify the repository", "[flags]",
 	  "Verifies the repository's structure: every snapshot's trees and every indexed "
-	  "pack. With --read-data every pack and blob is read and authenticated too.",
-	  check_flags, repo_env, check_ex, check_exits },
+	  "pack. With --read-data every pack and blob is read and authenticated too; on a "
+	  "terminal a line shows the packs and bytes read, the rate and the time left.",
+	  check_flags, progress_env, check_ex, check_exits },
 	{ "mount", "browse snapshots through FUSE", "[flags] MOUNTPOINT",
 	  "Serves the snapshots read-only at MOUNTPOINT, in the foreground, until Ctrl-C, "
 	  "SIGTERM or fusermount3 -u.",
@@ -485,8 +488,9 @@ const struct cmd_doc cmdtab[] = {
 	  forget_flags, repo_env, forget_ex, maint_exits, "snapshot" },
 	{ "prune", "remove unreferenced data", "[flags]",
 	  "Deletes packs no snapshot reaches and repacks partly used ones, under an exclusive "
-	  "lock.",
-	  prune_flags, repo_env, prune_ex, maint_exits },
+	  "lock. On a terminal a line shows the packs repacked or deleted, the rate and the "
+	  "time left.",
+	  prune_flags, progress_env, prune_ex, maint_exits },
 	{ "restore-wait", "wait until a pod's restored volumes are complete", "[flags] RESTORE_UID",
 	  "The init container of a pod whose volumes the node agent restores (Velero's "
 	  "restore-helper, same convention): every folder under --root is one volume; the agent "

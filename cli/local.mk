@@ -7,7 +7,7 @@ cli_libcairn_cli_a_SOURCES = cli/cli.h cli/common.c cli/output.c cli/output.h \
 	cli/cmd_restore.c cli/cmd_snapshots.c cli/cmd_unlock.c cli/cmd_version.c \
 	cli/cmd_mount.c cli/cmd_agent.c cli/cmd_restore_wait.c \
 	cli/cmdtab.h cli/cmdtab.c cli/cmdlookup.c cli/help.c \
-	cli/progress.h cli/progress.c cli/scan.c
+	cli/progress.h cli/progress.c cli/progress_maint.c cli/scan.c
 # Cluster controller and its kubectl-like commands (docs/controller.md).
 cli_libcairn_cli_a_SOURCES += cli/cmd_controller.c cli/cmd_kube.c
 # Maintenance commands (docs/maintenance.md).
