@@ -50,6 +50,9 @@ all-local: cli/man.stamp cli/completion/cairn cli/completion/_cairn
 # Progress in a pseudo-terminal, the snapshots table, hostile names.
 TESTS += tests/e2e/cli-help.sh tests/e2e/cli-output.sh
 EXTRA_DIST += tests/e2e/cli-help.sh tests/e2e/cli-output.sh
+# backup --compression: off, auto, max, fastest, levels; all restore identically.
+TESTS += tests/e2e/compression.sh
+EXTRA_DIST += tests/e2e/compression.sh bench/zlevels.c
 
 # restore-wait: the init container of pods whose volumes are being restored.
 TESTS += tests/e2e/restore-wait.sh
