@@ -95,7 +95,7 @@ static void progress_final(struct backup_ui *u, const struct backup_result *res)
 /* --compression: the names, or a zstd level as init takes it (bench/README.md has the
  * measurements behind the names). */
 #define COMPRESS_FASTEST (-5)
-#define COMPRESS_MAX 19
+#define COMPRESS_MAX     19
 
 static int parse_compression(const char *s, int *ret, struct err *e)
 {

@@ -26,7 +26,8 @@ size() { find "$1" -type f -printf '%s\n' | awk '{ s += $1 } END { print s }'; }
 # backup_in MODE: a new repository repo-MODE holding one backup of src with --compression
 # MODE ("" for no flag); restored into r-MODE and compared with src.
 backup_in() {
-	local mode=$1 name=${1:-default}
+	local mode=$1 name=${1:-default} own
+	own=$(t_owner_opt)
 	REPO=$T_TMP/repo-$name
 	run cairn init
 	[ "$RC" -eq 0 ] || { t_diag "$ERR"; t_bail "cairn init failed (exit $RC)"; }
@@ -38,7 +39,7 @@ backup_in() {
 	t_rc 0 "backup --compression ${mode:-(default)}"
 	run cairn restore latest --target "$T_TMP/r-$name"
 	t_rc 0 "restore of the ${mode:-default} backup"
-	t_same "the ${mode:-default} backup restores identically" --no-atime $(t_owner_opt) \
+	t_same "the ${mode:-default} backup restores identically" --no-atime ${own:+"$own"} \
 		src "$(t_landed "$T_TMP/r-$name" "$T_TMP/src")"
 }
 
@@ -68,8 +69,8 @@ run cairn restore latest --target "$T_TMP/r-stream"
 cmp -s src/logs/app1.log "$T_TMP/r-stream/app1.log"
 t_ok $? "the stream restores identically"
 
+REPO=$T_TMP/repo-auto
 bad() { # bad VALUE: exit 2, one line on stderr naming the value
-	REPO=$T_TMP/repo-auto
 	run cairn backup --compression "$1" src
 	[ "$RC" -eq 2 ] && [ "$(wc -l <"$ERR")" -eq 1 ] &&
 		grep -q "bad --compression '$1' (auto, off, fastest, max or a zstd level" "$ERR"
