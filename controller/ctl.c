@@ -303,6 +303,7 @@ static void pass(struct ctl *c)
 		json_decref(c->backups);
 		c->backups = list;
 		json_array_foreach(list, i, o) if (ctl_backup_reconcile(c, o) < 0) break;
+		ctl_hookpool_sweep(c, c->backups);
 	} else {
 		ctl_note(c, CTL_NOTE_WARN, "cannot list backups: %s", e.msg);
 	}
@@ -351,6 +352,8 @@ int ctl_run(const struct ctl_config *cfg, struct err *e)
 	ctl_note(&c, CTL_NOTE_INFO, "controller stopped");
 	r = 0;
 fail:
+	/* Before the client config goes: the workers' exec clients are made from it. */
+	ctl_hookpool_free(&c);
 	ctl_metrics_stop(c.m);
 	ctl_repos_free(&c);
 	json_decref(c.locations);

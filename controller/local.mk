@@ -15,6 +15,7 @@ tests_unit_test_ctlselect_LDADD = $(CAIRN_LIBS)
 tests_unit_test_ctlhooks_LDADD = $(CAIRN_LIBS)
 
 CONTROLLER_E2E = tests/e2e/controller-backup.sh tests/e2e/controller-hooks.sh \
-	tests/e2e/controller-hooks-par.sh tests/e2e/controller-ttl-prune.sh
+	tests/e2e/controller-hooks-par.sh tests/e2e/controller-ttl-prune.sh \
+	tests/e2e/controller-hooks-async.sh
 TESTS += $(CONTROLLER_E2E)
 EXTRA_DIST += $(CONTROLLER_E2E) daemonset/controller.yaml daemonset/optional/controller-alerts.yaml docs/controller.md
