@@ -573,9 +573,8 @@ static int sel_ready(struct sel *s, struct plan *p, struct err *e)
 
 	if (s->existing)
 		return 0;
+	/* NULL when it went meanwhile: after_pre then fails the volumes. */
 	p->loc = ctl_location(s->c, ctl_jstr(spec, "storageLocation"));
-	if (!p->loc)
-		return err_set(e, -ENOENT, "backup storage location gone");
 	s->p = p;
 	if (!s->pvcs && !(s->pvcs = json_object()))
 		return -ENOMEM;
@@ -596,6 +595,10 @@ static int after_pre(struct sel *s, struct plan *p, const json_t *pod, int hooks
 
 	if (r < 0)
 		return r;
+	if (!p->loc && hooks == 0) {
+		hooks = -EIO;
+		why = "the backup storage location is gone";
+	}
 	s->after_pre = true;
 	s->pre_r = hooks;
 	s->pre_why = why;
@@ -786,8 +789,6 @@ static int start(struct ctl *c, json_t *b, const char *path)
 	r = select_pods(&s, pods, &e);
 	if (r < 0)
 		goto fail;
-	/* The pre hooks start on the pool now; their volumes on a later pass. */
-	set_running(s.status, pre_settle(c, b, s.status, false, false));
 	json_object_set_new(s.status, "phase", json_string("InProgress"));
 	set_time(s.status, "startTimestamp", now);
 	set_time(s.status, "expiration", now + (time_t)p.ttl);
@@ -804,6 +805,9 @@ static int start(struct ctl *c, json_t *b, const char *path)
 	ctl_metrics_attempt(c->m,
 	                    ctl_jstr(json_object_get(json_object_get(b, "metadata"), "labels"),
 	                             CTL_LABEL_SCHEDULE));
+	/* The pre hooks start on the pool now, their volumes on a later pass; after
+	 * podVolumes is set, which a pod gone meanwhile adds to. */
+	set_running(s.status, pre_settle(c, b, s.status, false, false));
 	r = put_status(c, path, s.status, &e);
 	s.status = NULL;
 fail:

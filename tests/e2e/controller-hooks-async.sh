@@ -7,7 +7,8 @@
 # status.hooks. The controller is then killed (-9) mid-hook and restarted: it runs A's pre
 # hook again (it was recorded in status.hooks.pre), and once the gate opens A completes
 # with the volume read after the pre hook's end and the post hook run exactly once, after
-# the volume. Nothing here depends on speed: the hook waits for a file, polls are generous.
+# the volume. Backup C, deleted while its pre hook waits, goes only after the hook returned
+# and its post hook ran. Nothing here depends on speed: the hook waits for a file, polls are generous.
 # shellcheck source=tests/e2e/kubeapi-lib.sh
 . "$(dirname "$0")/kubeapi-lib.sh"
 W=$KA_DIR/work
@@ -175,4 +176,21 @@ rend=$(find "$W/r-a" -name pre-end.ts | head -n 1)
 h=$(bfield a 'd["status"].get("hooks", {})')
 echo "$h" | jq_py 'd.get("failed", 0) == 0 and not d.get("pending") and not d.get("pre") and d.get("running", 0) == 0' |
 	grep -qx true && t_pass "A's status: no hook failed, none owed, none running" || t_fail "A's hooks: $h"
+# Deleted while its pre hook waits: the deletion waits for the hook, creates no
+# PodVolumeBackup, then runs the pod's post hook once, after the pre hook's end.
+UC=$(hpod pc del "$SLOW")
+DC=$W/hp1/$UC/$ED
+"$CAIRN_BIN" kube --kubeconfig "$KUBECONFIG" backup create c --selector case=del >/dev/null
+t_ok "$(wait_for 120 lines "$DC/data/pre-starts" 1 && echo 0 || echo 1)" "C's pre hook started"
+t_cmd "kube backup delete c while its pre hook waits" "$CAIRN_BIN" kube --kubeconfig "$KUBECONFIG" backup delete c
+gone() { [ "$(obj backups/c | jq_py 'd.get("kind", "")')" != Backup ]; }
+! gone && [ ! -e "$DC/data/post.ts" ] && t_pass "C is kept while its pre hook waits, no post hook yet" ||
+	t_fail "C gone: $(gone && echo yes), post: $(mark "$DC/data/post.ts")"
+touch "$DC/gate"
+t_cmd "C goes once its pre hook returned" wait_for 180 gone
+n=$(kcurl "$API/podvolumebackups?labelSelector=cairn.dev%2Fbackup-name%3Dc" 2>/dev/null | jq_py 'len(d["items"])')
+[ "$n" = 0 ] && t_pass "no PodVolumeBackup of the deleted C" || t_fail "C has $n PodVolumeBackups"
+[ "$(wc -l <"$DC/data/post.ts" 2>/dev/null)" = 1 ] && le "$(mark "$DC/data/pre-end.ts")" "$(mark "$DC/data/post.ts")" &&
+	t_pass "C's post hook ran once, after its pre hook ended" ||
+	t_fail "C: pre end $(mark "$DC/data/pre-end.ts"), post $(mark "$DC/data/post.ts" | tr '\n' ' ')"
 t_done
