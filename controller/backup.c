@@ -657,8 +657,15 @@ static size_t pre_settle(struct ctl *c, const json_t *b, json_t *status, bool ti
 		const char *uid = str0(ctl_jstr(ent, "uid"));
 		struct ctl_hookjob *j = NULL;
 		json_t *pod = NULL, *hooks = NULL;
-		int r, k = ctl_hookjob_take(c, buid, uid, CTL_HOOK_PRE, &j);
+		int r, k;
 
+		/* A stop cuts hooks short: their failure is not the pod's, the restarted
+		 * controller runs them again. */
+		if (ctl_stopping()) {
+			json_array_append(left, ent);
+			continue;
+		}
+		k = ctl_hookjob_take(c, buid, uid, CTL_HOOK_PRE, &j);
 		err_clear(&e);
 		if (k == 1) {
 			json_array_append(left, ent);

@@ -293,6 +293,11 @@ size_t ctl_hooks_post(struct ctl *c, const json_t *b, json_t *status, const json
 		struct ctl_hookjob *j = NULL;
 		json_t *pod = NULL, *hooks = NULL;
 
+		/* A stop cuts hooks short: the restarted controller runs them again. */
+		if (ctl_stopping()) {
+			json_array_append(left, owed);
+			continue;
+		}
 		/* Started on an earlier pass: taken back once it returned, whatever now. */
 		switch (ctl_hookjob_take(c, buid, uid, CTL_HOOK_POST, &j)) {
 		case 2:
@@ -305,7 +310,7 @@ size_t ctl_hooks_post(struct ctl *c, const json_t *b, json_t *status, const json
 		default:
 			break;
 		}
-		if (ctl_stopping() || in_pre(status, uid) || !(force || pod_done(pvbs, uid))) {
+		if (in_pre(status, uid) || !(force || pod_done(pvbs, uid))) {
 			json_array_append(left, owed);
 			continue;
 		}
