@@ -19,7 +19,8 @@
 #define CCTX_POOL_MAX       16
 
 /* One blob in the in-memory index: 48 bytes, so a million blobs (1 TiB of 1 MiB chunks)
- * cost 48 MiB plus table slack. pack == IDX_PENDING marks a claimed, unwritten blob. */
+ * cost 48 MiB plus table slack (about 66 MiB in all, idx.c). pack == IDX_PENDING marks a
+ * claimed, unwritten blob. */
 struct idx_entry {
 	uint8_t id[ID_BYTES];
 	uint32_t pack;
@@ -31,10 +32,17 @@ struct idx_entry {
 };
 
 #define IDX_PENDING UINT32_MAX
+#define IDX_SHARDS  4096u /* by the id's first 12 bits */
+
+/* One shard: open addressing with linear probing; all-zero id = empty slot. */
+struct idx_shard {
+	struct idx_entry *slots;
+	uint32_t cap, n;
+};
 
 struct idx {
-	struct idx_entry *slots; /* open addressing; all-zero id = empty */
-	size_t cap, n;
+	struct idx_shard *shards; /* IDX_SHARDS of them, allocated at the first put */
+	size_t n;                 /* entries in all shards */
 	uint8_t (*packs)[ID_BYTES]; /* pack number -> pack id */
 	size_t n_packs, cap_packs;
 	uint32_t *pack_slots; /* pack id -> number + 1 (open addressing, 0 = empty) */
@@ -99,11 +107,18 @@ struct repo {
 void idx_release(struct idx *x);
 /* Returns the entry for (type, id), or NULL. Caller holds idx_lock. */
 struct idx_entry *idx_find(struct idx *x, unsigned type, const uint8_t id[ID_BYTES]);
-/* Insert or overwrite the entry of (e->type, e->id). Caller holds idx_lock. */
+/* Insert or overwrite the entry of (e->type, e->id). Caller holds idx_lock. -EINVAL for
+ * the all-zero id (it marks empty slots). Pointers from idx_find are void after a put. */
 int idx_put(struct idx *x, const struct idx_entry *e) _must_check_;
 /* Pack id -> pack number (added when new). Caller holds idx_lock. */
 int idx_pack_number(struct idx *x, const uint8_t pack[ID_BYTES], uint32_t *ret) _must_check_;
 void idx_remove(struct idx *x, unsigned type, const uint8_t id[ID_BYTES]);
+/* Calls fn for every entry (in no particular order) until it returns < 0, which is
+ * returned. fn must not put or remove. */
+typedef int (*idx_fn)(void *ud, const struct idx_entry *e);
+int idx_foreach(struct idx *x, idx_fn fn, void *ud) _must_check_;
+/* Bytes held by the blob tables (for tests and benchmarks). */
+size_t idx_table_bytes(const struct idx *x);
 
 /* index_file.c: encode packs and their blobs into a sealed index object and back. */
 int index_file_write(struct repo *r, const struct pack_done *packs, size_t n, struct err *e)
