@@ -1,11 +1,11 @@
 /* Owns the in-memory blob table and the pack-number table. Blob ids are keyed hashes
  * (uniformly random), so their bytes serve as the hash: the first 12 bits pick one of
- * IDX_SHARDS shards, the next 64 the home slot in that shard's open-addressing table.
- * A shard grows by 1.5x at 7/8 load, so a growth copies about 1/4096 of the index and
- * the old and new tables of one shard are all that is ever resident twice: peak memory
- * stays near the tables' sum (about 66 bytes per blob at an average load of 0.73) instead
- * of the 3x that doubling one big table costs while both copies live
- * (bench/README.md, "Memory"). */
+ * IDX_SHARDS shards. A shard keeps a sorted array of 48-byte entries with no slack, found
+ * by interpolation search, and a small open-addressing table for recent puts (home slot
+ * from the next 32 bits, grown 1.5x at 7/8 load), merged into the array once it holds an
+ * eighth as many entries. So the index costs about 50 bytes per blob, and a growth or a
+ * merge copies one shard (under 1/1000 of the index at a million blobs), never the whole
+ * index twice as one doubling table did (bench/README.md, "Memory"). */
 #include "repo/repo-internal.h"
 
 #include <errno.h>
@@ -17,11 +17,27 @@
 
 #define SHARD_MIN_CAP 8u
 
+/* A shard's table is merged into its array at this many entries, or an eighth of the
+ * array's, whichever is more. */
+#define IDX_DELTA_MIN 32u
+
+/* Word-wise: these run once or more per probe, and a memcmp call costs more than the
+ * compare. */
+static bool id_equal(const uint8_t a[ID_BYTES], const uint8_t b[ID_BYTES])
+{
+	uint64_t x[4], y[4];
+
+	memcpy(x, a, sizeof(x));
+	memcpy(y, b, sizeof(y));
+	return !((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) | (x[3] ^ y[3]));
+}
+
 static bool slot_empty(const struct idx_entry *s)
 {
-	static const uint8_t zero[ID_BYTES];
+	uint64_t x[4];
 
-	return memcmp(s->id, zero, ID_BYTES) == 0;
+	memcpy(x, s->id, sizeof(x));
+	return !(x[0] | x[1] | x[2] | x[3]);
 }
 
 static struct idx_shard *shard_of(const struct idx *x, const uint8_t id[ID_BYTES])
@@ -43,16 +59,72 @@ static uint32_t slot_next(const struct idx_shard *s, uint32_t i)
 	return i + 1 == s->cap ? 0 : i + 1;
 }
 
-/* Keyed by (type, id): the same bytes stored as a file chunk and as a tree segment have
- * the same id, and each must be findable (and stored) as what it is. Both live in the
- * same probe chain (the home slot depends on the id only). */
-struct idx_entry *idx_find(struct idx *x, unsigned type, const uint8_t id[ID_BYTES])
+/* Sort order of a shard's array: by id, then type. */
+static int key_cmp(const uint8_t id[ID_BYTES], unsigned type, const struct idx_entry *e)
 {
-	struct idx_shard *s;
+	int c = memcmp(id, e->id, ID_BYTES);
 
-	if (!x->shards)
-		return NULL;
-	s = shard_of(x, id);
+	return c ? c : (int)type - (int)e->type;
+}
+
+static int entry_cmp(const void *a, const void *b)
+{
+	const struct idx_entry *x = a;
+
+	return key_cmp(x->id, x->type, b);
+}
+
+/* The 60 bits after the shard's, big-endian: the array's order (memcmp of ids) on them. */
+static uint64_t order_key(const uint8_t id[ID_BYTES])
+{
+	uint64_t v = 0;
+
+	for (int i = 1; i < 9; i++)
+		v = v << 8 | id[i];
+	return v & ((1ull << 60) - 1);
+}
+
+/* Interpolation search: ids are uniform, so a guess from the keys bounding the range
+ * lands within a few entries, and each round reads one entry (the bounds' keys are those
+ * of entries already read, or the key space's ends). A few rounds, then bisection, so no
+ * distribution of ids can make it linear. */
+static struct idx_entry *base_find(struct idx_shard *s, unsigned type, const uint8_t id[ID_BYTES])
+{
+	uint32_t lo = 0, hi = s->n_base;
+	uint64_t k = order_key(id), k_lo = 0, k_hi = (1ull << 60) - 1;
+
+	for (int round = 0; round < 6 && hi - lo > 8; round++) {
+		/* k_lo <= k <= k_hi, so the guess falls in [lo, hi). */
+		uint32_t mid = lo + (uint32_t)((unsigned __int128)(k - k_lo) * (hi - lo) /
+		                               ((unsigned __int128)(k_hi - k_lo) + 1));
+		int c = key_cmp(id, type, &s->base[mid]);
+
+		if (!c)
+			return &s->base[mid];
+		if (c < 0) {
+			hi = mid;
+			k_hi = order_key(s->base[mid].id);
+		} else {
+			lo = mid + 1;
+			k_lo = order_key(s->base[mid].id);
+		}
+	}
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		int c = key_cmp(id, type, &s->base[mid]);
+
+		if (!c)
+			return &s->base[mid];
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
+static struct idx_entry *delta_find(struct idx_shard *s, unsigned type, const uint8_t id[ID_BYTES])
+{
 	if (!s->cap)
 		return NULL;
 	for (uint32_t i = slot_home(s, id);; i = slot_next(s, i)) {
@@ -60,9 +132,24 @@ struct idx_entry *idx_find(struct idx *x, unsigned type, const uint8_t id[ID_BYT
 
 		if (slot_empty(e))
 			return NULL;
-		if (e->type == type && memcmp(e->id, id, ID_BYTES) == 0)
+		if (e->type == type && id_equal(e->id, id))
 			return e;
 	}
+}
+
+/* Keyed by (type, id): the same bytes stored as a file chunk and as a tree segment have
+ * the same id, and each must be findable (and stored) as what it is. Both live in the
+ * same probe chain (the home slot depends on the id only) and side by side in the array. */
+struct idx_entry *idx_find(struct idx *x, unsigned type, const uint8_t id[ID_BYTES])
+{
+	struct idx_shard *s;
+	struct idx_entry *e;
+
+	if (!x->shards)
+		return NULL;
+	s = shard_of(x, id);
+	e = delta_find(s, type, id);
+	return e ? e : base_find(s, type, id);
 }
 
 static void shard_place(struct idx_shard *s, const struct idx_entry *e)
@@ -95,6 +182,33 @@ static int shard_grow(struct idx_shard *s)
 		if (!slot_empty(&old[i]))
 			shard_place(s, &old[i]);
 	free(old);
+	return 0;
+}
+
+/* Move the table's entries into the sorted array: the array grows to the exact count, the
+ * table's slots are compacted and sorted in place, and both merged from the back. */
+static int shard_merge(struct idx_shard *s)
+{
+	struct idx_entry *base, *add = s->slots;
+	uint32_t total, i, j, o, k = 0;
+
+	if (ckd_add(&total, s->n_base, s->n))
+		return -EOVERFLOW;
+	base = reallocarray(s->base, total, sizeof(*base));
+	if (!base)
+		return -ENOMEM;
+	s->base = base;
+	for (i = 0; i < s->cap; i++)
+		if (!slot_empty(&add[i]))
+			add[k++] = add[i];
+	qsort(add, k, sizeof(*add), entry_cmp);
+	for (i = s->n_base, j = k, o = total; j > 0;)
+		base[--o] =
+		    i > 0 && entry_cmp(&base[i - 1], &add[j - 1]) > 0 ? base[--i] : add[--j];
+	s->n_base = total;
+	free(s->slots);
+	s->slots = NULL;
+	s->cap = s->n = 0;
 	return 0;
 }
 
@@ -131,25 +245,20 @@ int idx_put(struct idx *x, const struct idx_entry *e)
 	shard_place(s, e);
 	s->n++;
 	x->n++;
+	/* The table costs ~66 bytes an entry, the array 48: keep the table small. A failed
+	 * merge leaves the table as it was, still correct, so the put has succeeded. */
+	if (s->n >= IDX_DELTA_MIN && s->n >= s->n_base / 8)
+		(void)shard_merge(s);
 	return 0;
 }
 
-void idx_remove(struct idx *x, unsigned type, const uint8_t id[ID_BYTES])
+static void delta_remove(struct idx_shard *s, uint32_t i)
 {
-	struct idx_entry *found = idx_find(x, type, id);
-	struct idx_shard *s;
-	uint32_t i, j;
-
-	if (!found)
-		return;
-	s = shard_of(x, id);
-	i = (uint32_t)(found - s->slots);
-	memset(&s->slots[i], 0, sizeof(*found));
+	memset(&s->slots[i], 0, sizeof(s->slots[i]));
 	s->n--;
-	x->n--;
 	/* Backward-shift deletion keeps every probe chain intact without tombstones: an
 	 * entry after the hole moves into it unless its home lies cyclically in (i, j]. */
-	for (j = slot_next(s, i); !slot_empty(&s->slots[j]); j = slot_next(s, j)) {
+	for (uint32_t j = slot_next(s, i); !slot_empty(&s->slots[j]); j = slot_next(s, j)) {
 		uint32_t home = slot_home(s, s->slots[j].id);
 		uint32_t d_home = j >= home ? j - home : j + s->cap - home;
 		uint32_t d_hole = j >= i ? j - i : j + s->cap - i;
@@ -162,16 +271,44 @@ void idx_remove(struct idx *x, unsigned type, const uint8_t id[ID_BYTES])
 	}
 }
 
+void idx_remove(struct idx *x, unsigned type, const uint8_t id[ID_BYTES])
+{
+	struct idx_entry *found;
+	struct idx_shard *s;
+	uint32_t i;
+
+	if (!x->shards)
+		return;
+	s = shard_of(x, id);
+	found = delta_find(s, type, id);
+	if (found) {
+		delta_remove(s, (uint32_t)(found - s->slots));
+		x->n--;
+		return;
+	}
+	found = base_find(s, type, id);
+	if (!found)
+		return;
+	i = (uint32_t)(found - s->base);
+	memmove(&s->base[i], &s->base[i + 1], (s->n_base - i - 1) * sizeof(*found));
+	s->n_base--;
+	x->n--;
+}
+
 int idx_foreach(struct idx *x, idx_fn fn, void *ud)
 {
 	if (!x->shards)
 		return 0;
 	for (size_t k = 0; k < IDX_SHARDS; k++) {
 		const struct idx_shard *s = &x->shards[k];
+		int rc;
 
+		for (uint32_t i = 0; i < s->n_base; i++) {
+			rc = fn(ud, &s->base[i]);
+			if (rc < 0)
+				return rc;
+		}
 		for (uint32_t i = 0; i < s->cap; i++) {
-			int rc;
-
 			if (slot_empty(&s->slots[i]))
 				continue;
 			rc = fn(ud, &s->slots[i]);
@@ -190,7 +327,7 @@ size_t idx_table_bytes(const struct idx *x)
 		return 0;
 	n = IDX_SHARDS * sizeof(*x->shards);
 	for (size_t k = 0; k < IDX_SHARDS; k++)
-		n += (size_t)x->shards[k].cap * sizeof(struct idx_entry);
+		n += ((size_t)x->shards[k].n_base + x->shards[k].cap) * sizeof(struct idx_entry);
 	return n;
 }
 
@@ -255,8 +392,10 @@ int idx_pack_number(struct idx *x, const uint8_t pack[ID_BYTES], uint32_t *ret)
 void idx_release(struct idx *x)
 {
 	if (x->shards)
-		for (size_t k = 0; k < IDX_SHARDS; k++)
+		for (size_t k = 0; k < IDX_SHARDS; k++) {
+			free(x->shards[k].base);
 			free(x->shards[k].slots);
+		}
 	free(x->shards);
 	free(x->packs);
 	free(x->pack_slots);

@@ -19,7 +19,7 @@
 #define CCTX_POOL_MAX       16
 
 /* One blob in the in-memory index: 48 bytes, so a million blobs (1 TiB of 1 MiB chunks)
- * cost 48 MiB plus table slack (about 66 MiB in all, idx.c). pack == IDX_PENDING marks a
+ * cost 48 MiB plus a little (about 50 MiB in all, idx.c). pack == IDX_PENDING marks a
  * claimed, unwritten blob. */
 struct idx_entry {
 	uint8_t id[ID_BYTES];
@@ -34,8 +34,12 @@ struct idx_entry {
 #define IDX_PENDING UINT32_MAX
 #define IDX_SHARDS  4096u /* by the id's first 12 bits */
 
-/* One shard: open addressing with linear probing; all-zero id = empty slot. */
+/* One shard: a sorted array (by id, then type) with no slack, and an open-addressing
+ * table (linear probing, all-zero id = empty slot) for recent puts, merged into the array
+ * once it holds an eighth as many entries. */
 struct idx_shard {
+	struct idx_entry *base;
+	uint32_t n_base;
 	struct idx_entry *slots;
 	uint32_t cap, n;
 };
