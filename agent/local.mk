@@ -20,3 +20,6 @@ EXTRA_DIST += tests/e2e/restore-pvc-cli.sh
 # Backup command annotation: a pod's command output streamed into a snapshot.
 TESTS += tests/e2e/agent-stream.sh
 EXTRA_DIST += tests/e2e/agent-stream.sh
+# Migration: restore in a second cluster from a ReadOnly location, the repository unwritten.
+TESTS += tests/e2e/restore-migrate.sh
+EXTRA_DIST += tests/e2e/restore-migrate.sh

@@ -387,6 +387,16 @@ static void conclude(struct rjob *j, const struct pvr *p, const char *target, in
 	finish(j, &st);
 }
 
+/* True when the location says ReadOnly: such a repository is never written, not even a
+ * lock (a migration target shares the source cluster's bucket). */
+static bool bsl_read_only(const json_t *bsl)
+{
+	const char *mode =
+	    json_string_value(json_object_get(json_object_get(bsl, "spec"), "accessMode"));
+
+	return mode && strcmp(mode, "ReadOnly") == 0;
+}
+
 static int open_repo(struct rjob *j, const struct pvr *p, struct repo **ret, bool *ret_ro,
                      struct err *e)
 {
@@ -400,20 +410,28 @@ static int open_repo(struct rjob *j, const struct pvr *p, struct repo **ret, boo
 	int r;
 
 	*ret_ro = false;
-	if (a->cfg->repo_url) {
-		op.url = a->cfg->repo_url;
-		op.options = a->cfg->bopts;
-		return repo_open(&op, ret, e);
-	}
-	if (!p->bsl || !p->bsl[0])
+	if (!a->cfg->repo_url && (!p->bsl || !p->bsl[0]))
 		return err_set(e, -EINVAL,
 		               "no repository: the restore names no storage location "
 		               "and the agent has no --repo");
-	snprintf(path, sizeof(path), CAIRN_API "/namespaces/%s/backupstoragelocations/%s", p->ns,
-	         p->bsl);
-	r = kube_get(j->k, path, &bsl, e);
-	if (r < 0) {
-		err_wrap(e, r, "backup storage location %s", p->bsl);
+	if (p->bsl && p->bsl[0]) {
+		snprintf(path, sizeof(path), CAIRN_API "/namespaces/%s/backupstoragelocations/%s",
+		         p->ns, p->bsl);
+		r = kube_get(j->k, path, &bsl, e);
+		/* With a fixed --repo the location only says whether it may be written; one
+		 * that is gone says nothing, and the restore locks as any reader does. */
+		if (r == -ENOENT && a->cfg->repo_url) {
+			err_clear(e);
+		} else if (r < 0) {
+			err_wrap(e, r, "backup storage location %s", p->bsl);
+			goto fail;
+		}
+	}
+	if (a->cfg->repo_url) {
+		op.url = a->cfg->repo_url;
+		op.options = a->cfg->bopts;
+		*ret_ro = bsl_read_only(bsl);
+		r = repo_open(&op, ret, e);
 		goto fail;
 	}
 	r = bsl_repo_url_read(bsl, p->source_ns, &url, opts, ELEMENTSOF(opts), &n_opts, ret_ro, e);
@@ -459,7 +477,10 @@ static void run_restore(struct rjob *j, const struct pvr *p)
 		goto out;
 	}
 	/* A ReadOnly location is never written to, not even a lock. */
-	if (!ro && (r = repo_lock_reader(repo, &lock, &e)) < 0) {
+	if (ro)
+		log_info("pvr %s/%s: storage location %s is ReadOnly: restoring without a lock",
+		         j->ns, j->name, p->bsl);
+	else if ((r = repo_lock_reader(repo, &lock, &e)) < 0) {
 		fail(j, "repository: %s", e.msg);
 		goto out;
 	}
