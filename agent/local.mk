@@ -23,3 +23,6 @@ EXTRA_DIST += tests/e2e/agent-stream.sh
 # Migration: restore in a second cluster from a ReadOnly location, the repository unwritten.
 TESTS += tests/e2e/restore-migrate.sh
 EXTRA_DIST += tests/e2e/restore-migrate.sh
+# Cancel mid-way (test builds hold the restore with CAIRN_TEST_RESTORE_HOLD).
+TESTS += tests/e2e/restore-cancel.sh
+EXTRA_DIST += tests/e2e/restore-cancel.sh
