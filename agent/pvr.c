@@ -61,6 +61,7 @@ int pvr_parse(const json_t *obj, struct pvr *ret)
 	p.source_ns = jstr(spec, "sourceNamespace");
 	p.cancel = json_is_true(json_object_get(spec, "cancel"));
 	p.overwrite = json_is_true(json_object_get(spec, "overwrite"));
+	p.no_sparse = json_is_false(json_object_get(spec, "writeSparseFiles"));
 	p.size = json_is_integer(size) && json_integer_value(size) > 0
 	             ? (uint64_t)json_integer_value(size)
 	             : 0;

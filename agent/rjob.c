@@ -517,6 +517,9 @@ static void run_restore(struct rjob *j, const struct pvr *p)
 	o.subdir = sub;
 	o.target = target;
 	o.keep_going = true; /* one bad file does not stop the rest; each is named */
+	/* Into a volume that held data: what is already the snapshot's stays untouched. */
+	o.skip_identical = p->overwrite;
+	o.no_sparse = p->no_sparse;
 	o.owners = -1;
 	o.threads = j->a->cfg->threads;
 	o.progress_ms = 1000;

@@ -40,6 +40,14 @@ struct restore_opts {
 	 * and restore_run returns its error; keep_going restores everything else and
 	 * returns 0 with result.errors counting what was named. */
 	bool keep_going;
+	/* Overwrite only what changed: a file already in the target with the recorded size,
+	 * mtime, mode (and owners when restored) and content (each extent's blob id computed
+	 * from the target file) is left as it is, not even its metadata re-applied; so are
+	 * symlinks with the same target and hard links that already share the inode. */
+	bool skip_identical;
+	/* false: holes are written as zeros (the file takes its full size on disk); true
+	 * (what restore_run does with a zeroed opts, see no_sparse) keeps them as holes. */
+	bool no_sparse;
 	int owners;  /* 1 restore uid/gid, 0 not, -1 only when running as root */
 	int threads; /* 0 = number of CPUs */
 	unsigned progress_ms;
@@ -51,6 +59,7 @@ struct restore_opts {
 
 struct restore_result {
 	uint64_t files, dirs, others, bytes, errors, verified_files;
+	uint64_t skipped; /* skip_identical: files (counted in files too) left as they were */
 };
 
 int restore_run(struct repo *r, const struct restore_opts *o, struct restore_result *ret,
