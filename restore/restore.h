@@ -45,8 +45,8 @@ struct restore_opts {
 	 * from the target file) is left as it is, not even its metadata re-applied; so are
 	 * symlinks with the same target and hard links that already share the inode. */
 	bool skip_identical;
-	/* false: holes are written as zeros (the file takes its full size on disk); true
-	 * (what restore_run does with a zeroed opts, see no_sparse) keeps them as holes. */
+	/* Write the snapshot's holes as zeros, so the file owns all its blocks (storage that
+	 * must be allocated up front). false, the default, keeps holes as holes. */
 	bool no_sparse;
 	int owners;  /* 1 restore uid/gid, 0 not, -1 only when running as root */
 	int threads; /* 0 = number of CPUs */
