@@ -5,11 +5,12 @@ agent_libcairn_agent_a_SOURCES = agent/agent.h agent/agent-internal.h agent/kube
 	agent/pvb.c agent/ptable.c agent/bsl.c agent/metrics.c agent/jobprep.c agent/job.c agent/agent.c \
 	agent/pvr.c agent/rjob.c agent/restorer.c agent/streamjob.c
 
-AGENT_UNIT_TESTS = tests/unit/test-kubelet tests/unit/test-pvb
+AGENT_UNIT_TESTS = tests/unit/test-kubelet tests/unit/test-pvb tests/unit/test-pvr
 check_PROGRAMS += $(AGENT_UNIT_TESTS)
 TESTS += $(AGENT_UNIT_TESTS)
 tests_unit_test_kubelet_LDADD = $(CAIRN_LIBS)
 tests_unit_test_pvb_LDADD = $(CAIRN_LIBS)
+tests_unit_test_pvr_LDADD = $(CAIRN_LIBS)
 
 TESTS += tests/e2e/agent-e2e.sh tests/e2e/agent-safety.sh tests/e2e/restore-pvc-new.sh
 EXTRA_DIST += tests/e2e/agent-e2e.sh tests/e2e/agent-safety.sh tests/e2e/restore-pvc-new.sh \
