@@ -379,6 +379,10 @@ static void conclude(struct rjob *j, const struct pvr *p, const char *target, in
 		st.message = msg;
 	}
 	pthread_mutex_unlock(&j->wlock);
+	if (res->skipped)
+		log_info("pvr %s/%s: %" PRIu64 " files already identical in the volume were left "
+		         "as they were",
+		         j->ns, j->name, res->skipped);
 	/* The pod's app containers start once this exists: only after the data is in. */
 	if (done_file(target, p->restore_uid, &de) < 0) {
 		fail(j, "cannot write the done-file: %s", de.msg);

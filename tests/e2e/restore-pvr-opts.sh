@@ -145,6 +145,8 @@ changed=$(diff "$W/ids.1" "$W/ids.2" | grep '^>' | cut -d' ' -f2 | tr '\n' ' ')
 [ "$changed" = "./sub/f2 " ]
 t_ok $? "overwrite: only the changed file was written again ($changed)" ||
 	diff "$W/ids.1" "$W/ids.2" | head | sed 's/^/#   /'
+grep -q "pvr cairn/p4: 5 files already identical in the volume were left as they were" "$W/agent.log"
+t_ok $? "the agent logs how many files it left alone"
 rm -rf "$V2/.velero"
 t_same "overwrite: the volume is the snapshot's again" --no-atime $(t_owner_opt) \
 	--ignore-root-times "$S" "$V2"
