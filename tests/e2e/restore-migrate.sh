@@ -8,6 +8,8 @@
 # after, and an inotify watch over the repository folder sees no create, write, rename
 # or delete (a lock taken and removed again would show there). The agents run with a
 # fixed -r repository, as in restore-pvc-new.sh: the location's ReadOnly still holds.
+# B's controller expires every Backup at once and wants maintenance every second: with
+# the location ReadOnly it forgets no snapshot and prunes nothing.
 # shellcheck source=tests/e2e/kubeapi-lib.sh
 . "$(dirname "$0")/kubeapi-lib.sh"
 t_need
@@ -41,10 +43,12 @@ stop_all() {
 }
 t_on_exit stop_all
 
-# cluster NAME: the double (already started), its kubelet simulator for node n1, the
-# agent's own pod marked Running with its folder, a storage location in MODE.
+# cluster NAME MODE [CONTROLLER-FLAGS...]: the double (already started), its kubelet
+# simulator for node n1, the agent's own pod marked Running with its folder, a storage
+# location in MODE, an agent and a controller.
 cluster() {
 	local c=$1 mode=$2
+	shift 2
 	python3 "$KA_HOME/kubelet.py" --dir "$KA_DIR" --node "n1=$W/hp$c" --pv-root "$W/pv$c" \
 		--cairn "$CAIRN_BIN" >"$W/kubelet$c.log" 2>&1 &
 	echo $! >"$W/kubelet.pid"
@@ -68,7 +72,7 @@ EOF
 		>>"$W/agent$c.log" 2>&1 &
 	echo $! >"$W/agent.pid"
 	"$CAIRN_BIN" controller --kubeconfig "$KUBECONFIG" -r "$REPO" --metrics-address 127.0.0.1:0 \
-		--resync 200ms --sync-interval 1s >>"$W/controller$c.log" 2>&1 &
+		--resync 200ms --sync-interval 1s "$@" >>"$W/controller$c.log" 2>&1 &
 	echo $! >"$W/controller.pid"
 }
 
@@ -174,7 +178,9 @@ export KUBECONFIG="$KA_DIR/kubeconfig" KUBECACHEDIR="$KA_DIR/cache"
 ka_start --bookmark-interval 1 --load "$TOP_SRCDIR"/daemonset/crds/*.yaml
 [ "$(obj "$API/backups" | jq '.items | length')" = 0 ]
 t_ok $? "cluster B starts with no Backup"
-cluster B ReadOnly
+# Every Backup there is expired at once and maintenance is due every second: neither
+# may touch a ReadOnly location's repository (no snapshot forgotten, no prune).
+cluster B ReadOnly --default-ttl 1s --maintenance-interval 1s
 t_wait 60 phase_is backups/b1 Completed
 t_ok $? "cluster B: DR sync re-created backup b1 from the ReadOnly location" || {
 	t_note "$(obj "$API/backups")"
@@ -207,6 +213,12 @@ for v in a b; do
 	t_same "volume $v: byte- and metadata-identical to cluster A's" --no-atime \
 		$(t_owner_opt) --ignore-root-times "${OLD[$v]}" "$new"
 done
+
+[ "$(field "$API/backups/b1" '.status.phase')" = Completed ] &&
+	[ "$(field "$API/backups/b1" '.metadata.deletionTimestamp // ""')" = "" ]
+t_ok $? "cluster B: the expired backup b1 is kept: its location is ReadOnly"
+grep -q "maintenance of .* skipped: .*ReadOnly" "$W/controllerB.log"
+t_ok $? "cluster B: the controller says it skips maintenance of a ReadOnly location's repository"
 
 # ---- the repository was not written ----
 kill "$(cat "$W/controller.pid")" "$(cat "$W/agent.pid")" 2>/dev/null
