@@ -45,6 +45,29 @@ struct sealer *sealer_take(struct repo *r, size_t n)
 	return s;
 }
 
+int repo_set_compression(struct repo *r, int level)
+{
+	if (level == REPO_COMPRESS_AUTO) {
+		r->compress_level = 0;
+		return 0;
+	}
+	if (level == REPO_COMPRESS_OFF) {
+		r->compress_level = level;
+		return 0;
+	}
+	if (level < ZSTD_minCLevel() || level > ZSTD_maxCLevel())
+		return -EINVAL;
+	/* 0 is zstd's default level; kept apart from 0, "not set". */
+	r->compress_level = level ? level : ZSTD_CLEVEL_DEFAULT;
+	return 0;
+}
+
+/* The level of this handle's next blob; REPO_COMPRESS_OFF stores it raw. */
+static int blob_level(const struct repo *r)
+{
+	return r->compress_level ? r->compress_level : r->zstd_level;
+}
+
 void sealer_give(struct repo *r, size_t n, struct sealer *s)
 {
 	int c = n >= SEALER_BIG;
@@ -195,6 +218,7 @@ ssize_t repo_blob_put(struct repo *r, enum blob_type t, const uint8_t id[ID_BYTE
 		      const void *p, size_t n, struct err *e)
 {
 	size_t bound = ZSTD_compressBound(n), clen, need;
+	int level = blob_level(r);
 	struct sealer *s = NULL;
 	bool compressed = false;
 	uint8_t *payload;
@@ -213,11 +237,17 @@ ssize_t repo_blob_put(struct repo *r, enum blob_type t, const uint8_t id[ID_BYTE
 		rc = err_set(e, -ENOMEM, "out of memory compressing a blob");
 		goto fail;
 	}
+	/* Pooled contexts keep the level they were made with; a changed setting reaches
+	 * them here. */
+	if (level != REPO_COMPRESS_OFF && s->level != level) {
+		s->level = level;
+		ZSTD_CCtx_setParameter(s->cctx, ZSTD_c_compressionLevel, level);
+	}
 	/* Compress straight into the sealed layout (after the nonce) and encrypt in place:
 	 * no intermediate copy of the chunk. */
 	payload = s->out + KEY_NONCE_BYTES;
 	clen = n;
-	if (compressible(s, p, n))
+	if (level != REPO_COMPRESS_OFF && compressible(s, p, n))
 		clen = ZSTD_compress2(s->cctx, payload, bound, p, n);
 	/* Store raw unless compression saves something: incompressible data costs nothing
 	 * extra to read back. */

@@ -72,6 +72,9 @@ struct repo {
 	struct chunker chunker;
 	uint32_t pack_size;
 	int zstd_level;
+	/* blob.c: the level blobs are compressed at (zstd_level unless backup --compression
+	 * chose another), or REPO_COMPRESS_OFF; 0 until set (repo_set_compression). */
+	int compress_level;
 	char id_hex[ID_HEX];
 	char keyfile[ID_HEX];
 
