@@ -3,6 +3,7 @@
 # nothing that is already identical (same inode, same ctime: not even its metadata is
 # touched), while a changed file (content with size and mtime kept, or mode) and a removed
 # one are restored again; --overwrite always (the default) replaces every file.
+# shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 t_need
 export CAIRN_PASSWORD=$T_PASS

@@ -85,6 +85,11 @@ kcurl /api/v1/namespaces/cairn/pods/cairn-node-agent-n1/status -X PATCH \
 	--metrics-address 127.0.0.1:0 --progress-interval 1 --threads 2 >>"$W/agent.log" 2>&1 &
 echo $! >"$W/agent.pid"
 
+ended() {
+	local p
+	p=$(field "$API/podvolumerestores/$1" '.status.phase // ""')
+	[ -n "$p" ] && [ "$p" != New ] && [ "$p" != Accepted ] && [ "$p" != InProgress ]
+}
 # pvr NAME POD RESTORE-UID EXTRA-SPEC: create a PodVolumeRestore and wait for its end.
 pvr() {
 	kc create -f - >/dev/null <<EOF_Y
@@ -99,7 +104,6 @@ spec:
   sourceNamespace: app
   $4
 EOF_Y
-	ended() { p=$(field "$API/podvolumerestores/$1" '.status.phase // ""'); [ -n "$p" ] && [ "$p" != New ] && [ "$p" != Accepted ] && [ "$p" != InProgress ]; }
 	t_wait 120 ended "$1"
 	field "$API/podvolumerestores/$1" '.status.phase'
 }
