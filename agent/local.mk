@@ -30,3 +30,6 @@ EXTRA_DIST += tests/e2e/restore-cancel.sh
 # The PVR's options: writeSparseFiles, overwrite (identical files left untouched).
 TESTS += tests/e2e/restore-pvr-opts.sh
 EXTRA_DIST += tests/e2e/restore-pvr-opts.sh
+# An agent killed mid-restore: the next one resumes, keeps finished files, removes leftovers.
+TESTS += tests/e2e/restore-resume.sh
+EXTRA_DIST += tests/e2e/restore-resume.sh

@@ -379,6 +379,9 @@ static void conclude(struct rjob *j, const struct pvr *p, const char *target, in
 		st.message = msg;
 	}
 	pthread_mutex_unlock(&j->wlock);
+	if (res->partials_removed)
+		log_info("pvr %s/%s: %" PRIu64 " partly written files of the interrupted run removed",
+		         j->ns, j->name, res->partials_removed);
 	if (res->skipped)
 		log_info("pvr %s/%s: %" PRIu64 " files already identical in the volume were left "
 		         "as they were",
@@ -495,7 +498,8 @@ static void run_restore(struct rjob *j, const struct pvr *p)
 	}
 	base = strrchr(snap.paths[0], '/');
 	snprintf(sub, sizeof(sub), "/%s", base ? base + 1 : snap.paths[0]);
-	if (!p->overwrite && (r = dir_empty(target, &empty)) == 0 && !empty) {
+	/* A resumed restore finds what its killed predecessor wrote: that is no user data. */
+	if (!p->overwrite && !j->resume && (r = dir_empty(target, &empty)) == 0 && !empty) {
 		fail(j,
 		     "pod %s/%s volume %s is not empty: restore into it only with overwrite "
 		     "(cairn kube restore create --overwrite)",
@@ -521,8 +525,11 @@ static void run_restore(struct rjob *j, const struct pvr *p)
 	o.subdir = sub;
 	o.target = target;
 	o.keep_going = true; /* one bad file does not stop the rest; each is named */
-	/* Into a volume that held data: what is already the snapshot's stays untouched. */
-	o.skip_identical = p->overwrite;
+	/* Into a volume that held data, or after a restart: what is already the snapshot's
+	 * stays untouched (a resumed restore does not fetch again what was finished). */
+	o.skip_identical = p->overwrite || j->resume;
+	/* The killed predecessor's temporary files are not the user's: they go. */
+	o.clear_partials = j->resume;
 	o.no_sparse = p->no_sparse;
 	o.owners = -1;
 	o.threads = j->a->cfg->threads;

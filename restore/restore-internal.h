@@ -171,3 +171,6 @@ int rs_same_file(struct rs *s, int dirfd, const struct node *n) _must_check_;
 int rs_same_symlink(int dirfd, const struct node *n) _must_check_;
 /* hardlink.c: 1 when dirfd/name is already a link of first (same inode). */
 int rs_link_same(struct rs *s, const char *first, int dirfd, const char *name) _must_check_;
+
+/* partials.c: remove what a killed restore left under temporary names (clear_partials). */
+void rs_clear_partials(struct rs *s, const struct snapshot *snap);

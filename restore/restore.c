@@ -491,6 +491,8 @@ int restore_run(struct repo *r, const struct restore_opts *o, struct restore_res
 		if (rc >= 0 || (wr < 0 && rc == -ECANCELED))
 			rc = wr;
 	}
+	if (rc >= 0 && o->clear_partials && start.type == NODE_DIR)
+		rs_clear_partials(&s, &snap);
 	/* The subdir's own folder metadata lands on the target folder. */
 	if (rc >= 0 && start.type == NODE_DIR && o->subdir && strcmp(o->subdir, "/") != 0 &&
 	    o->subdir[0])

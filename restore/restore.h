@@ -48,6 +48,9 @@ struct restore_opts {
 	/* Write the snapshot's holes as zeros, so the file owns all its blocks (storage that
 	 * must be allocated up front). false, the default, keeps holes as holes. */
 	bool no_sparse;
+	/* After the walk, remove the temporary files an earlier, killed restore into this
+	 * target left (names the snapshot does not hold there). */
+	bool clear_partials;
 	int owners;  /* 1 restore uid/gid, 0 not, -1 only when running as root */
 	int threads; /* 0 = number of CPUs */
 	unsigned progress_ms;
@@ -60,6 +63,7 @@ struct restore_opts {
 struct restore_result {
 	uint64_t files, dirs, others, bytes, errors, verified_files;
 	uint64_t skipped; /* skip_identical: files (counted in files too) left as they were */
+	uint64_t partials_removed; /* clear_partials: leftovers removed */
 };
 
 int restore_run(struct repo *r, const struct restore_opts *o, struct restore_result *ret,
