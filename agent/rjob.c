@@ -380,7 +380,8 @@ static void conclude(struct rjob *j, const struct pvr *p, const char *target, in
 	}
 	pthread_mutex_unlock(&j->wlock);
 	if (res->partials_removed)
-		log_info("pvr %s/%s: %" PRIu64 " partly written files of the interrupted run removed",
+		log_info("pvr %s/%s: %" PRIu64
+		         " partly written files of the interrupted run removed",
 		         j->ns, j->name, res->partials_removed);
 	if (res->skipped)
 		log_info("pvr %s/%s: %" PRIu64 " files already identical in the volume were left "

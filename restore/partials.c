@@ -35,8 +35,8 @@ static bool temp_name(const char *name)
 }
 
 /* path holds the snapshot path of the folder dirfd is ("" for the start), len its length. */
-static void clear_dir(struct rs *s, const struct snapshot *snap, int dirfd, char *path,
-                      size_t len, size_t max, int depth)
+static void clear_dir(struct rs *s, const struct snapshot *snap, int dirfd, char *path, size_t len,
+                      size_t max, int depth)
 {
 	DIR *d;
 	struct dirent *de;
@@ -61,7 +61,8 @@ static void clear_dir(struct rs *s, const struct snapshot *snap, int dirfd, char
 		path[len] = '/';
 		memcpy(path + len + 1, name, nl + 1);
 		if (S_ISDIR(st.st_mode) && depth < PARTIALS_MAX_DEPTH) {
-			int sub = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			int sub =
+			    openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
 			if (sub >= 0) {
 				clear_dir(s, snap, sub, path, len + 1 + nl, max, depth + 1);
