@@ -116,6 +116,7 @@ struct pvr {
 	uint64_t size;           /* spec.snapshotSize, 0 when unknown */
 	enum pvb_phase phase;
 	bool cancel, deleting, overwrite;
+	bool no_sparse; /* spec.writeSparseFiles: false (absent or true: holes stay holes) */
 };
 
 /* -EINVAL when a required field (name, spec.pod, spec.volume, spec.snapshotID) is missing

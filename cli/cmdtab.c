@@ -144,6 +144,11 @@ static const struct cmd_flag restore_flags[] = {
 	{ "verify", 0, 'V', NULL, NULL, "re-read every restored file and compare" },
 	{ "threads", 0, 'T', "N", "number of CPUs", "parallel blob fetches" },
 	{ "no-owner", 0, 'O', NULL, NULL, "do not restore owners (the default unless root)" },
+	{ "overwrite", 0, 'w', "WHEN", "always",
+	  "always: replace what is in the target; if-changed: leave a file whose size, mtime, "
+	  "mode (owners when restored) and content (hashed, compared with the snapshot) match, "
+	  "as a symlink or hard link that already matches",
+	  "always if-changed" },
 	{ "keep-going", 0, 'k', NULL, NULL,
 	  "after a file fails (a damaged or missing blob), restore everything else and exit 3 "
 	  "naming each failed file; without it the restore stops at the first failure" },
