@@ -166,6 +166,7 @@ struct pentry {
 	bool gone;    /* deleted while its job runs */
 	bool gave_up; /* its end could not be recorded: not started again by this process */
 	bool resume;  /* Accepted by a previous process: claim it again */
+	bool refused; /* PodVolumeRestores: not valid (pvr_parse); said once in the log */
 	uint64_t hash;
 	struct pentry *next;
 };

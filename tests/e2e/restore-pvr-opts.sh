@@ -154,4 +154,26 @@ t_ok $? "the agent logs how many files it left alone"
 rm -rf "$V2/.velero"
 t_same "overwrite: the volume is the snapshot's again" --no-atime $(t_owner_opt) \
 	--ignore-root-times "$S" "$V2"
+# ---- a forged PodVolumeRestore: one line in the log, nothing run, nothing written ----
+kc create -f - >/dev/null <<EOF_Y
+apiVersion: cairn.dev/v1alpha1
+kind: PodVolumeRestore
+metadata: {name: bad, namespace: cairn, labels: {cairn.dev/restore-uid: "11111111-0000-4000-8000-000000000009"}}
+spec:
+  pod: {kind: Pod, namespace: app, name: h1}
+  volume: "data/../../../../etc"
+  snapshotID: "$SNAP"
+  backupStorageLocation: default
+  sourceNamespace: app
+EOF_Y
+BAD_UID=$(field "$API/podvolumerestores/bad" .metadata.uid)
+said() { grep -q "PodVolumeRestore uid $BAD_UID ignored" "$W/agent.log"; }
+t_wait 60 said
+t_ok $? "a PVR whose volume is not a name: the agent says it ignores it"
+# A valid PVR after it completes: the agent went past the forged one without running it.
+[ "$(pvr p5 h1 11111111-0000-4000-8000-000000000005 'overwrite: true')" = Completed ]
+t_ok $? "a valid PVR after it still runs"
+[ "$(grep -c "PodVolumeRestore uid $BAD_UID ignored" "$W/agent.log")" = 1 ] &&
+	[ -z "$(field "$API/podvolumerestores/bad" '.status.phase // ""')" ]
+t_ok $? "the forged PVR is said once, never claimed, and has no status"
 t_done
