@@ -3,8 +3,8 @@
  * Prints MB/s on one core for keyed BLAKE2b-256 (libsodium, format 1), HMAC-SHA-256 through
  * OpenSSL four ways (EVP_MAC fresh per call, EVP_MAC_CTX_dup of a keyed context, the
  * HMAC() one-shot, and copying precomputed inner/outer SHA-256 states: what crypto/key.c
- * does, with a fresh or a reused context), libsodium's software HMAC-SHA-256 and unkeyed BLAKE2b-256 (pack names). Not built
- * by make. */
+ * does, with a fresh or a reused context), libsodium's software HMAC-SHA-256 and unkeyed
+ * BLAKE2b-256 (pack names). Not built by make. */
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
