@@ -1,4 +1,5 @@
-/* `cairn init`: create a repository (chunker and pack sizes settable only here). */
+/* `cairn init`: create a repository (chunker and pack sizes and the format version settable
+ * only here). */
 #include "cli/cli.h"
 
 #include <errno.h>
@@ -66,6 +67,8 @@ int cmd_init(struct cli *c, int argc, char **argv)
 			p.kdf.memlimit = (uint64_t)v << 20;
 		else if (ch == 'I')
 			p.kdf.opslimit = v;
+		else if (ch == 'F')
+			p.format_version = v > 99 ? 0 : (int)v; /* repo_create names the range */
 	}
 	if (!o.url)
 		o.url = getenv("CAIRN_REPOSITORY");
@@ -87,7 +90,7 @@ int cmd_init(struct cli *c, int argc, char **argv)
 	cli_esc(o.url, where, sizeof(where));
 	if (c->json)
 		cli_print_json(json_pack("{s:s, s:s, s:s}", "message_type", "initialized", "id",
-					 repo_id_hex(r), "repository", where));
+		                         repo_id_hex(r), "repository", where));
 	else
 		printf("created cairn repository %.10s at %s\n", repo_id_hex(r), where);
 	repo_free(r);

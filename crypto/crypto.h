@@ -1,5 +1,5 @@
-/* Keys, authenticated encryption, keyed content ids and password-wrapped key files.
- * Pure: no files, no repository layout. Secrets live in sodium_malloc memory. */
+/* Keys, authenticated encryption, keyed content ids (two algorithms) and password-wrapped key
+ * files. Pure: no files, no repository layout. Secrets live in sodium_malloc memory. */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
@@ -29,6 +29,20 @@ enum key_domain {
 
 struct key;
 
+/* How content ids are computed; a repository uses one for all its blobs (its config names
+ * it, docs/format.md). Format 1 repositories use keyed BLAKE2b-256. */
+enum key_id_alg {
+	KEY_ID_BLAKE2B_256 = 1, /* "blake2b-256": BLAKE2b-256 keyed with subkey 2 */
+	KEY_ID_HMAC_SHA256 = 2, /* "hmac-sha256": HMAC-SHA-256 with subkey 4 */
+	_KEY_ID_ALG_MAX,
+	_KEY_ID_ALG_INVALID = -22,
+};
+
+/* The name config uses; NULL for a value outside the enum. */
+const char *key_id_alg_name(enum key_id_alg a);
+/* -EOPNOTSUPP for a name this build does not know (compared exactly, case and all). */
+int key_id_alg_from_name(const char *name, enum key_id_alg *ret) _must_check_;
+
 /* Fresh random master key. */
 int key_generate(struct key **ret) _must_check_;
 int key_from_master(const uint8_t master[KEY_BYTES], struct key **ret) _must_check_;
@@ -36,17 +50,23 @@ int key_from_master(const uint8_t master[KEY_BYTES], struct key **ret) _must_che
 void key_free(struct key *k);
 /* Borrowed; valid while k lives. Only keyfile wrapping needs it. */
 const uint8_t *key_master(const struct key *k);
-/* Keyed BLAKE2b-256 of plaintext: the content id of a blob. */
+/* Selects the content-id function; a key starts with KEY_ID_BLAKE2B_256. Call before k is
+ * shared between threads (the repository does it when it reads its config). -EINVAL for a
+ * value outside the enum, -EIO when the subkey cannot be derived. */
+int key_set_id_alg(struct key *k, enum key_id_alg a) _must_check_;
+enum key_id_alg key_get_id_alg(const struct key *k);
+/* The content id of a blob: the selected keyed hash of its plaintext. Safe from many
+ * threads at once. */
 void key_blob_id(const struct key *k, const void *data, size_t n, uint8_t out[KEY_ID_BYTES]);
 /* 32-byte secret that seeds the chunker's gear table. */
 const uint8_t *key_chunker_seed(const struct key *k);
 /* out must hold n + KEY_SEAL_OVERHEAD bytes: nonce || ciphertext || tag. pt may be
  * out + KEY_NONCE_BYTES (sealing in place); no other overlap is allowed. */
 int key_seal(const struct key *k, enum key_domain d, const void *pt, size_t n,
-	     uint8_t *out) _must_check_;
+             uint8_t *out) _must_check_;
 /* out must hold n - KEY_SEAL_OVERHEAD bytes. -EBADMSG when short, forged or corrupt. */
 int key_open(const struct key *k, enum key_domain d, const void *ct, size_t n,
-	     uint8_t *out) _must_check_;
+             uint8_t *out) _must_check_;
 
 /* The most Argon2id work one key file may ask of an open: every node agent opens the
  * repository, and a key file demanding 1 GiB would take a node's memory (or abort the
@@ -66,8 +86,9 @@ void keyfile_params_default(struct keyfile_params *p);
 /* Wrap k's master key under password; *ret_json is a malloc'ed JSON text. -E2BIG when p
  * exceeds KEYFILE_MAX_* (no reader would open the file). */
 int keyfile_create(const struct key *k, const char *password, size_t pwlen,
-		   const struct keyfile_params *p, const char *hostname, char **ret_json) _must_check_;
+                   const struct keyfile_params *p, const char *hostname,
+                   char **ret_json) _must_check_;
 /* -EKEYREJECTED wrong password, -EBADMSG malformed, -EOPNOTSUPP unknown version/kdf,
  * -E2BIG cost above KEYFILE_MAX_* (checked before any derivation). */
 int keyfile_unlock(const char *json, size_t n, const char *password, size_t pwlen,
-		   struct key **ret) _must_check_;
+                   struct key **ret) _must_check_;

@@ -19,6 +19,7 @@ void repo_create_params_default(struct repo_create_params *p)
 	/* bench/README.md: level 3 cost a quarter more CPU for 0.5 % less size than 1. */
 	p->zstd_level = 1;
 	keyfile_params_default(&p->kdf);
+	p->format_version = REPO_VERSION;
 }
 
 static int repo_alloc(const struct repo_open_params *o, struct err *e, struct repo **ret)
@@ -67,39 +68,90 @@ void repo_free(struct repo *r)
 	free(r);
 }
 
+/* The algorithm names of a format 2 config. The config is written by whoever holds a key,
+ * and every node holds one: anything but the three names, each one this build knows, is
+ * refused rather than guessed at. */
+static int config_algorithms(json_t *o, enum key_id_alg *id, struct err *e)
+{
+	const char *idn = NULL, *seal = NULL, *comp = NULL;
+
+	if (json_unpack(o, "{s:s, s:s, s:s !}", "id", &idn, "seal", &seal, "compression", &comp) <
+	    0)
+		return err_set(e, -EBADMSG,
+		               "config: \"algorithms\" must name exactly id, seal "
+		               "and compression");
+	if (key_id_alg_from_name(idn, id) < 0)
+		return err_set(e, -EOPNOTSUPP, "unknown id algorithm \"%.40s\" in config", idn);
+	if (strcmp(seal, REPO_ALG_SEAL) != 0)
+		return err_set(e, -EOPNOTSUPP, "unknown seal algorithm \"%.40s\" in config", seal);
+	if (strcmp(comp, REPO_ALG_COMPRESSION) != 0)
+		return err_set(e, -EOPNOTSUPP, "unknown compression algorithm \"%.40s\" in config",
+		               comp);
+	return 0;
+}
+
 static int config_apply(struct repo *r, const char *json, size_t n, struct err *e)
 {
 	json_int_t version = 0, cmin = 0, cavg = 0, cmax = 0, pack = 0, level = 3;
+	enum key_id_alg alg = KEY_ID_BLAKE2B_256;
 	struct chunker_params cp;
 	const char *id = NULL;
-	json_t *o;
+	json_t *o, *algs = NULL;
 	int rc = -EBADMSG;
+	bool bad;
 
-	o = json_loadb(json, n, 0, NULL);
+	o = json_loadb(json, n, JSON_REJECT_DUPLICATES, NULL);
 	if (!o)
 		return err_set(e, -EBADMSG, "config is not valid JSON");
-	if (json_unpack(o, "{s:I, s:s, s:{s:I, s:I, s:I}, s:I, s?I}", "version", &version, "id",
-			&id, "chunker", "min", &cmin, "avg", &cavg, "max", &cmax, "pack_size", &pack,
-			"zstd_level", &level) < 0) {
+	/* The version first: a newer format may have any other fields. */
+	if (!json_is_object(o) || json_unpack(o, "{s:I}", "version", &version) < 0) {
 		err_set(e, rc, "config is missing fields");
 		goto fail;
 	}
-	if (version != REPO_VERSION) {
+	if (version < REPO_VERSION_MIN || version > REPO_VERSION) {
 		rc = err_set(e, -EOPNOTSUPP,
-			     "repository format version %lld is not supported (this cairn reads %d)",
-			     (long long)version, REPO_VERSION);
+		             "repository format version %lld is not supported (this cairn reads %d "
+		             "and %d)",
+		             (long long)version, REPO_VERSION_MIN, REPO_VERSION);
 		goto fail;
+	}
+	/* Version 1 has no algorithm names (BLAKE2b ids; it tolerates unknown fields, as
+	 * every cairn reading it did); version 2 names them and has no other fields. */
+	if (version == 1)
+		bad = json_unpack(o, "{s:s, s:{s:I, s:I, s:I}, s:I, s?I}", "id", &id, "chunker",
+		                  "min", &cmin, "avg", &cavg, "max", &cmax, "pack_size", &pack,
+		                  "zstd_level", &level) < 0 ||
+		      json_object_get(o, "algorithms");
+	else
+		bad = json_unpack(o, "{s:I, s:s, s:{s:I, s:I, s:I !}, s:I, s:I, s:o !}", "version",
+		                  &version, "id", &id, "chunker", "min", &cmin, "avg", &cavg, "max",
+		                  &cmax, "pack_size", &pack, "zstd_level", &level, "algorithms",
+		                  &algs) < 0;
+	if (bad) {
+		err_set(e, rc, "config is missing fields or has unknown ones");
+		goto fail;
+	}
+	if (algs) {
+		rc = config_algorithms(algs, &alg, e);
+		if (rc < 0)
+			goto fail;
+		rc = -EBADMSG;
 	}
 	cp.min = (uint32_t)cmin;
 	cp.avg = (uint32_t)cavg;
 	cp.max = (uint32_t)cmax;
-	if (cmin <= 0 || cmax > CHUNKER_MAX_LIMIT || chunker_init(&r->chunker, &cp,
-							     key_chunker_seed(r->key)) < 0 ||
-	    pack < REPO_PACK_MIN || pack > REPO_PACK_MAX || !hex_valid(id, ID_BYTES) || level < 1 ||
-	    level > 19) {
+	if (cmin <= 0 || cavg <= 0 || cmax > CHUNKER_MAX_LIMIT ||
+	    chunker_init(&r->chunker, &cp, key_chunker_seed(r->key)) < 0 || pack < REPO_PACK_MIN ||
+	    pack > REPO_PACK_MAX || !hex_valid(id, ID_BYTES) || level < 1 || level > 19) {
 		err_set(e, rc, "config has invalid parameters");
 		goto fail;
 	}
+	rc = key_set_id_alg(r->key, alg);
+	if (rc < 0) {
+		err_set(e, rc, "cannot set up the %s content ids", key_id_alg_name(alg));
+		goto fail;
+	}
+	r->version = (int)version;
 	r->pack_size = (uint32_t)pack;
 	r->zstd_level = (int)level;
 	snprintf(r->id_hex, sizeof(r->id_hex), "%s", id);
@@ -109,8 +161,27 @@ fail:
 	return rc;
 }
 
+/* Version 1 configs keep their field set byte for byte; version 2 adds the algorithms. */
+static json_t *config_new(const struct repo_create_params *p, const char *name)
+{
+	json_t *c = json_pack("{s:i, s:s, s:{s:i, s:i, s:i}, s:i, s:i}", "version",
+	                      p->format_version, "id", name, "chunker", "min", (int)p->chunker.min,
+	                      "avg", (int)p->chunker.avg, "max", (int)p->chunker.max, "pack_size",
+	                      (int)p->pack_size, "zstd_level", p->zstd_level);
+
+	if (c && p->format_version >= 2 &&
+	    json_object_set_new(
+	        c, "algorithms",
+	        json_pack("{s:s, s:s, s:s}", "id", key_id_alg_name(KEY_ID_HMAC_SHA256), "seal",
+	                  REPO_ALG_SEAL, "compression", REPO_ALG_COMPRESSION)) < 0) {
+		json_decref(c);
+		return NULL;
+	}
+	return c;
+}
+
 int repo_create(const struct repo_open_params *o, const struct repo_create_params *p,
-		struct repo **ret, struct err *e)
+                struct repo **ret, struct err *e)
 {
 	struct repo *r = NULL;
 	char host[256] = "", *kf = NULL, *cfg = NULL, name[ID_HEX];
@@ -119,9 +190,13 @@ int repo_create(const struct repo_open_params *o, const struct repo_create_param
 	int rc;
 
 	if (chunker_params_check(&p->chunker) < 0)
-		return err_set(e, -EINVAL, "invalid chunker sizes (min < avg < max, avg a power of 2)");
+		return err_set(e, -EINVAL,
+		               "invalid chunker sizes (min < avg < max, avg a power of 2)");
 	if (p->pack_size < REPO_PACK_MIN || p->pack_size > REPO_PACK_MAX)
 		return err_set(e, -EINVAL, "pack size must be between 1 MiB and 512 MiB");
+	if (p->format_version < REPO_VERSION_MIN || p->format_version > REPO_VERSION)
+		return err_set(e, -EINVAL, "format version must be %d or %d", REPO_VERSION_MIN,
+		               REPO_VERSION);
 	rc = repo_alloc(o, e, &r);
 	if (rc < 0)
 		return rc;
@@ -130,10 +205,7 @@ int repo_create(const struct repo_open_params *o, const struct repo_create_param
 		goto fail;
 	randombytes_buf(rid, sizeof(rid));
 	hex_encode(rid, sizeof(rid), name);
-	c = json_pack("{s:i, s:s, s:{s:i, s:i, s:i}, s:i, s:i}", "version", REPO_VERSION, "id", name,
-		      "chunker", "min", (int)p->chunker.min, "avg", (int)p->chunker.avg, "max",
-		      (int)p->chunker.max, "pack_size", (int)p->pack_size, "zstd_level",
-		      p->zstd_level);
+	c = config_new(p, name);
 	cfg = c ? json_dumps(c, JSON_SORT_KEYS) : NULL;
 	if (!cfg) {
 		rc = err_set(e, -ENOMEM, "out of memory");
@@ -145,10 +217,11 @@ int repo_create(const struct repo_open_params *o, const struct repo_create_param
 	gethostname(host, sizeof(host) - 1);
 	rc = keyfile_create(r->key, o->password, o->password_len, &p->kdf, host, &kf);
 	if (rc == -E2BIG) {
-		err_set(e, -EINVAL, "key derivation cost above the bound every reader enforces "
-				    "(%llu MiB, %llu iterations)",
-			(unsigned long long)(KEYFILE_MAX_MEMLIMIT >> 20),
-			(unsigned long long)KEYFILE_MAX_OPSLIMIT);
+		err_set(e, -EINVAL,
+		        "key derivation cost above the bound every reader enforces "
+		        "(%llu MiB, %llu iterations)",
+		        (unsigned long long)(KEYFILE_MAX_MEMLIMIT >> 20),
+		        (unsigned long long)KEYFILE_MAX_OPSLIMIT);
 		rc = -EINVAL;
 		goto fail;
 	}
@@ -173,7 +246,7 @@ int repo_create(const struct repo_open_params *o, const struct repo_create_param
 
 		r->be->ops->del(r->be, OBJ_KEY, r->keyfile, &ignore);
 		err_reset(e, -EEXIST, "%s: a repository was created here at the same time",
-			  r->be->where);
+		          r->be->where);
 	}
 	if (rc < 0)
 		goto fail;
@@ -212,7 +285,7 @@ static int try_key(void *ud, const char *name, uint64_t size)
 	}
 	t->tried++;
 	rc = keyfile_unlock((const char *)b.p, b.len, t->o->password, t->o->password_len,
-			    &t->r->key);
+	                    &t->r->key);
 	buf_release(&b);
 	if (rc == 0) {
 		/* A key of a repository that lost a concurrent init (removed a moment later)
@@ -258,7 +331,7 @@ int repo_open(const struct repo_open_params *o, struct repo **ret, struct err *e
 	rc = r->be->ops->stat(r->be, OBJ_CONFIG, NULL, &size, e);
 	if (rc == -ENOENT) {
 		rc = err_reset(e, -ENOENT, "no repository at %s (run 'cairn init' to create one)",
-			       r->be->where);
+		               r->be->where);
 		goto fail;
 	}
 	if (rc < 0)
@@ -269,20 +342,20 @@ int repo_open(const struct repo_open_params *o, struct repo **ret, struct err *e
 		goto fail;
 	if (!r->key && t.too_costly) {
 		rc = err_reset(e, -EKEYREJECTED,
-			       "%s in %s: no key opens with this password; skipped %d key file%s "
-			       "(first %.8s) whose key derivation asks more than %llu MiB or %llu "
-			       "iterations",
-			       t.tried > t.too_costly ? "wrong password" : "no usable key",
-			       r->be->where, t.too_costly, t.too_costly == 1 ? "" : "s", t.costly,
-			       (unsigned long long)(KEYFILE_MAX_MEMLIMIT >> 20),
-			       (unsigned long long)KEYFILE_MAX_OPSLIMIT);
+		               "%s in %s: no key opens with this password; skipped %d key file%s "
+		               "(first %.8s) whose key derivation asks more than %llu MiB or %llu "
+		               "iterations",
+		               t.tried > t.too_costly ? "wrong password" : "no usable key",
+		               r->be->where, t.too_costly, t.too_costly == 1 ? "" : "s", t.costly,
+		               (unsigned long long)(KEYFILE_MAX_MEMLIMIT >> 20),
+		               (unsigned long long)KEYFILE_MAX_OPSLIMIT);
 		goto fail;
 	}
 	if (!r->key) {
 		rc = err_reset(e, -EKEYREJECTED,
-			       t.tried ? "wrong password: no key in %s opens with it"
-				       : "no key files in %s",
-			       r->be->where);
+		               t.tried ? "wrong password: no key in %s opens with it"
+		                       : "no key files in %s",
+		               r->be->where);
 		goto fail;
 	}
 	buf_init(&cfg, REPO_SMALL_OBJ_MAX);
@@ -322,6 +395,11 @@ const char *repo_id_hex(const struct repo *r)
 const char *repo_keyfile_name(const struct repo *r)
 {
 	return r->keyfile;
+}
+
+int repo_format_version(const struct repo *r)
+{
+	return r->version;
 }
 
 uint32_t repo_pack_size(const struct repo *r)
