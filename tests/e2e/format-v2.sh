@@ -136,6 +136,10 @@ cfg '.version = "2"'
 refused "version as a string"
 cfg '.pack_size = 4294967296000'
 refused "a pack size out of range"
+cfg '.chunker.avg = 4294967296 + 1048576'
+refused "a chunker average that wraps to a valid one in 32 bits"
+cfg '.chunker.min = 4294967296 + 524288'
+refused "a chunker minimum that wraps to a valid one in 32 bits"
 cfg '.algorithms.id = ("x" * 5000)'
 refused "a 5000-byte algorithm name"
 cfg_raw '{"version":2,"version":2}'
