@@ -140,7 +140,9 @@ static int config_apply(struct repo *r, const char *json, size_t n, struct err *
 	cp.min = (uint32_t)cmin;
 	cp.avg = (uint32_t)cavg;
 	cp.max = (uint32_t)cmax;
-	if (cmin <= 0 || cavg <= 0 || cmax > CHUNKER_MAX_LIMIT ||
+	/* Ordered and bounded before the casts above mean anything (a hostile avg of
+	 * 2^32 + 1 MiB would otherwise pass as 1 MiB). */
+	if (cmin <= 0 || cmin >= cavg || cavg >= cmax || cmax > CHUNKER_MAX_LIMIT ||
 	    chunker_init(&r->chunker, &cp, key_chunker_seed(r->key)) < 0 || pack < REPO_PACK_MIN ||
 	    pack > REPO_PACK_MAX || !hex_valid(id, ID_BYTES) || level < 1 || level > 19) {
 		err_set(e, rc, "config has invalid parameters");
