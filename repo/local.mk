@@ -25,4 +25,4 @@ EXTRA_DIST += $(REPO_E2E)
 check_PROGRAMS += tests/tools/setconfig
 tests_tools_setconfig_LDADD = $(CAIRN_LIBS)
 TESTS += tests/e2e/format-v2.sh
-EXTRA_DIST += tests/e2e/format-v2.sh
+EXTRA_DIST += tests/e2e/format-v2.sh tests/e2e/format-v2-ids.py
