@@ -72,7 +72,6 @@ struct repo {
 	struct chunker chunker;
 	uint32_t pack_size;
 	int zstd_level;
-	int version; /* config's format version */
 	char id_hex[ID_HEX];
 	char keyfile[ID_HEX];
 

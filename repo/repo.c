@@ -153,7 +153,6 @@ static int config_apply(struct repo *r, const char *json, size_t n, struct err *
 		err_set(e, rc, "cannot set up the %s content ids", key_id_alg_name(alg));
 		goto fail;
 	}
-	r->version = (int)version;
 	r->pack_size = (uint32_t)pack;
 	r->zstd_level = (int)level;
 	snprintf(r->id_hex, sizeof(r->id_hex), "%s", id);
@@ -397,11 +396,6 @@ const char *repo_id_hex(const struct repo *r)
 const char *repo_keyfile_name(const struct repo *r)
 {
 	return r->keyfile;
-}
-
-int repo_format_version(const struct repo *r)
-{
-	return r->version;
 }
 
 uint32_t repo_pack_size(const struct repo *r)

@@ -68,8 +68,6 @@ const struct chunker *repo_chunker(const struct repo *r);
 const char *repo_id_hex(const struct repo *r);
 const char *repo_keyfile_name(const struct repo *r);
 uint32_t repo_pack_size(const struct repo *r);
-/* The format version of its config (REPO_VERSION_MIN..REPO_VERSION). */
-int repo_format_version(const struct repo *r);
 /* The decrypted config as JSON text (malloc'ed) for `cat config`. */
 int repo_config_json(struct repo *r, char **ret, struct err *e) _must_check_;
 
