@@ -29,6 +29,28 @@ enum key_domain {
 
 struct key;
 
+/* How stored objects (packs, index files, snapshots, locks) are named: an unkeyed hash of
+ * their stored bytes (docs/format.md). Key files are named by BLAKE2b-256 in every format
+ * (they are read before the config says anything). */
+enum key_name_alg {
+	KEY_NAME_BLAKE2B_256 = 1, /* "blake2b-256": format 1 */
+	KEY_NAME_SHA256 = 2,      /* "sha256": format 2 */
+	_KEY_NAME_ALG_MAX,
+	_KEY_NAME_ALG_INVALID = -22,
+};
+const char *key_name_alg_name(enum key_name_alg a);
+/* -EOPNOTSUPP for a name this build does not know (compared exactly). */
+int key_name_alg_from_name(const char *name, enum key_name_alg *ret) _must_check_;
+/* One-shot name of n bytes; a value outside the enum hashes as BLAKE2b-256. */
+void name_hash(enum key_name_alg a, const void *p, size_t n, uint8_t out[KEY_ID_BYTES]);
+/* Streaming, for a pack read back from its spool file. NULL: out of memory or a value
+ * outside the enum. final writes the name and frees h; -EIO when OpenSSL failed on the
+ * way (no name is written then). */
+struct name_hash;
+struct name_hash *name_hash_new(enum key_name_alg a);
+void name_hash_update(struct name_hash *h, const void *p, size_t n);
+int name_hash_final(struct name_hash *h, uint8_t out[KEY_ID_BYTES]) _must_check_;
+
 /* How content ids are computed; a repository uses one for all its blobs (its config names
  * it, docs/format.md). Format 1 repositories use keyed BLAKE2b-256. */
 enum key_id_alg {
@@ -63,10 +85,10 @@ const uint8_t *key_chunker_seed(const struct key *k);
 /* out must hold n + KEY_SEAL_OVERHEAD bytes: nonce || ciphertext || tag. pt may be
  * out + KEY_NONCE_BYTES (sealing in place); no other overlap is allowed. */
 int key_seal(const struct key *k, enum key_domain d, const void *pt, size_t n,
-             uint8_t *out) _must_check_;
+	     uint8_t *out) _must_check_;
 /* out must hold n - KEY_SEAL_OVERHEAD bytes. -EBADMSG when short, forged or corrupt. */
 int key_open(const struct key *k, enum key_domain d, const void *ct, size_t n,
-             uint8_t *out) _must_check_;
+	     uint8_t *out) _must_check_;
 
 /* The most Argon2id work one key file may ask of an open: every node agent opens the
  * repository, and a key file demanding 1 GiB would take a node's memory (or abort the
@@ -86,9 +108,8 @@ void keyfile_params_default(struct keyfile_params *p);
 /* Wrap k's master key under password; *ret_json is a malloc'ed JSON text. -E2BIG when p
  * exceeds KEYFILE_MAX_* (no reader would open the file). */
 int keyfile_create(const struct key *k, const char *password, size_t pwlen,
-                   const struct keyfile_params *p, const char *hostname,
-                   char **ret_json) _must_check_;
+		   const struct keyfile_params *p, const char *hostname, char **ret_json) _must_check_;
 /* -EKEYREJECTED wrong password, -EBADMSG malformed, -EOPNOTSUPP unknown version/kdf,
  * -E2BIG cost above KEYFILE_MAX_* (checked before any derivation). */
 int keyfile_unlock(const char *json, size_t n, const char *password, size_t pwlen,
-                   struct key **ret) _must_check_;
+		   struct key **ret) _must_check_;

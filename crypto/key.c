@@ -70,7 +70,7 @@ void key_free(struct key *k)
 	if (!k)
 		return;
 	idhash_free(&k->hmac);
-	sodium_free(k); /* sodium_free wipes before unmapping */
+		sodium_free(k); /* sodium_free wipes before unmapping */
 }
 
 const uint8_t *key_master(const struct key *k)
@@ -124,7 +124,7 @@ void key_blob_id(const struct key *k, const void *data, size_t n, uint8_t out[KE
 	if (k->id_alg == KEY_ID_HMAC_SHA256)
 		idhash_hmac(&k->hmac, k->id_hmac, data, n, out);
 	else
-		crypto_generichash(out, KEY_ID_BYTES, data, n, k->id, KEY_BYTES);
+	crypto_generichash(out, KEY_ID_BYTES, data, n, k->id, KEY_BYTES);
 }
 
 int key_seal(const struct key *k, enum key_domain d, const void *pt, size_t n, uint8_t *out)

@@ -72,6 +72,7 @@ struct repo {
 	struct chunker chunker;
 	uint32_t pack_size;
 	int zstd_level;
+	enum key_name_alg name_alg; /* config's; BLAKE2b-256 until it is read */
 	char id_hex[ID_HEX];
 	char keyfile[ID_HEX];
 

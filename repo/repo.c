@@ -29,6 +29,7 @@ static int repo_alloc(const struct repo_open_params *o, struct err *e, struct re
 
 	if (!r)
 		return err_set(e, -ENOMEM, "out of memory");
+	r->name_alg = KEY_NAME_BLAKE2B_256;
 	pthread_mutex_init(&r->idx_lock, NULL);
 	pthread_mutex_init(&r->cctx_lock, NULL);
 	pthread_mutex_init(&r->held_mu, NULL);
@@ -71,17 +72,20 @@ void repo_free(struct repo *r)
 /* The algorithm names of a format 2 config. The config is written by whoever holds a key,
  * and every node holds one: anything but the three names, each one this build knows, is
  * refused rather than guessed at. */
-static int config_algorithms(json_t *o, enum key_id_alg *id, struct err *e)
+static int config_algorithms(json_t *o, enum key_id_alg *id, enum key_name_alg *names,
+                             struct err *e)
 {
-	const char *idn = NULL, *seal = NULL, *comp = NULL;
+	const char *idn = NULL, *seal = NULL, *comp = NULL, *nn = NULL;
 
-	if (json_unpack(o, "{s:s, s:s, s:s !}", "id", &idn, "seal", &seal, "compression", &comp) <
-	    0)
+	if (json_unpack(o, "{s:s, s:s, s:s, s:s !}", "id", &idn, "names", &nn, "seal", &seal,
+	                "compression", &comp) < 0)
 		return err_set(e, -EBADMSG,
-		               "config: \"algorithms\" must name exactly id, seal "
-		               "and compression");
+		               "config: \"algorithms\" must name exactly id, names, "
+		               "seal and compression");
 	if (key_id_alg_from_name(idn, id) < 0)
 		return err_set(e, -EOPNOTSUPP, "unknown id algorithm \"%.40s\" in config", idn);
+	if (key_name_alg_from_name(nn, names) < 0)
+		return err_set(e, -EOPNOTSUPP, "unknown names algorithm \"%.40s\" in config", nn);
 	if (strcmp(seal, REPO_ALG_SEAL) != 0)
 		return err_set(e, -EOPNOTSUPP, "unknown seal algorithm \"%.40s\" in config", seal);
 	if (strcmp(comp, REPO_ALG_COMPRESSION) != 0)
@@ -94,6 +98,7 @@ static int config_apply(struct repo *r, const char *json, size_t n, struct err *
 {
 	json_int_t version = 0, cmin = 0, cavg = 0, cmax = 0, pack = 0, level = 3;
 	enum key_id_alg alg = KEY_ID_BLAKE2B_256;
+	enum key_name_alg names = KEY_NAME_BLAKE2B_256;
 	struct chunker_params cp;
 	const char *id = NULL;
 	json_t *o, *algs = NULL;
@@ -132,9 +137,9 @@ static int config_apply(struct repo *r, const char *json, size_t n, struct err *
 		goto fail;
 	}
 	if (algs) {
-		rc = config_algorithms(algs, &alg, e);
+		rc = config_algorithms(algs, &alg, &names, e);
 		if (rc < 0)
-			goto fail;
+		goto fail;
 		rc = -EBADMSG;
 	}
 	cp.min = (uint32_t)cmin;
@@ -153,6 +158,7 @@ static int config_apply(struct repo *r, const char *json, size_t n, struct err *
 		err_set(e, rc, "cannot set up the %s content ids", key_id_alg_name(alg));
 		goto fail;
 	}
+	r->name_alg = names;
 	r->pack_size = (uint32_t)pack;
 	r->zstd_level = (int)level;
 	snprintf(r->id_hex, sizeof(r->id_hex), "%s", id);
@@ -171,10 +177,11 @@ static json_t *config_new(const struct repo_create_params *p, const char *name)
 	                      (int)p->pack_size, "zstd_level", p->zstd_level);
 
 	if (c && p->format_version >= 2 &&
-	    json_object_set_new(
-	        c, "algorithms",
-	        json_pack("{s:s, s:s, s:s}", "id", key_id_alg_name(KEY_ID_HMAC_SHA256), "seal",
-	                  REPO_ALG_SEAL, "compression", REPO_ALG_COMPRESSION)) < 0) {
+	    json_object_set_new(c, "algorithms",
+	                        json_pack("{s:s, s:s, s:s, s:s}", "id",
+	                                  key_id_alg_name(KEY_ID_HMAC_SHA256), "names",
+	                                  key_name_alg_name(KEY_NAME_SHA256), "seal", REPO_ALG_SEAL,
+	                                  "compression", REPO_ALG_COMPRESSION)) < 0) {
 		json_decref(c);
 		return NULL;
 	}
@@ -182,7 +189,7 @@ static json_t *config_new(const struct repo_create_params *p, const char *name)
 }
 
 int repo_create(const struct repo_open_params *o, const struct repo_create_params *p,
-                struct repo **ret, struct err *e)
+		struct repo **ret, struct err *e)
 {
 	struct repo *r = NULL;
 	char host[256] = "", *kf = NULL, *cfg = NULL, name[ID_HEX];
@@ -191,8 +198,7 @@ int repo_create(const struct repo_open_params *o, const struct repo_create_param
 	int rc;
 
 	if (chunker_params_check(&p->chunker) < 0)
-		return err_set(e, -EINVAL,
-		               "invalid chunker sizes (min < avg < max, avg a power of 2)");
+		return err_set(e, -EINVAL, "invalid chunker sizes (min < avg < max, avg a power of 2)");
 	if (p->pack_size < REPO_PACK_MIN || p->pack_size > REPO_PACK_MAX)
 		return err_set(e, -EINVAL, "pack size must be between 1 MiB and 512 MiB");
 	if (p->format_version < REPO_VERSION_MIN || p->format_version > REPO_VERSION)
@@ -218,11 +224,10 @@ int repo_create(const struct repo_open_params *o, const struct repo_create_param
 	gethostname(host, sizeof(host) - 1);
 	rc = keyfile_create(r->key, o->password, o->password_len, &p->kdf, host, &kf);
 	if (rc == -E2BIG) {
-		err_set(e, -EINVAL,
-		        "key derivation cost above the bound every reader enforces "
-		        "(%llu MiB, %llu iterations)",
-		        (unsigned long long)(KEYFILE_MAX_MEMLIMIT >> 20),
-		        (unsigned long long)KEYFILE_MAX_OPSLIMIT);
+		err_set(e, -EINVAL, "key derivation cost above the bound every reader enforces "
+				    "(%llu MiB, %llu iterations)",
+			(unsigned long long)(KEYFILE_MAX_MEMLIMIT >> 20),
+			(unsigned long long)KEYFILE_MAX_OPSLIMIT);
 		rc = -EINVAL;
 		goto fail;
 	}
@@ -247,7 +252,7 @@ int repo_create(const struct repo_open_params *o, const struct repo_create_param
 
 		r->be->ops->del(r->be, OBJ_KEY, r->keyfile, &ignore);
 		err_reset(e, -EEXIST, "%s: a repository was created here at the same time",
-		          r->be->where);
+			  r->be->where);
 	}
 	if (rc < 0)
 		goto fail;
@@ -286,7 +291,7 @@ static int try_key(void *ud, const char *name, uint64_t size)
 	}
 	t->tried++;
 	rc = keyfile_unlock((const char *)b.p, b.len, t->o->password, t->o->password_len,
-	                    &t->r->key);
+			    &t->r->key);
 	buf_release(&b);
 	if (rc == 0) {
 		/* A key of a repository that lost a concurrent init (removed a moment later)
@@ -332,7 +337,7 @@ int repo_open(const struct repo_open_params *o, struct repo **ret, struct err *e
 	rc = r->be->ops->stat(r->be, OBJ_CONFIG, NULL, &size, e);
 	if (rc == -ENOENT) {
 		rc = err_reset(e, -ENOENT, "no repository at %s (run 'cairn init' to create one)",
-		               r->be->where);
+			       r->be->where);
 		goto fail;
 	}
 	if (rc < 0)
@@ -343,20 +348,20 @@ int repo_open(const struct repo_open_params *o, struct repo **ret, struct err *e
 		goto fail;
 	if (!r->key && t.too_costly) {
 		rc = err_reset(e, -EKEYREJECTED,
-		               "%s in %s: no key opens with this password; skipped %d key file%s "
-		               "(first %.8s) whose key derivation asks more than %llu MiB or %llu "
-		               "iterations",
-		               t.tried > t.too_costly ? "wrong password" : "no usable key",
-		               r->be->where, t.too_costly, t.too_costly == 1 ? "" : "s", t.costly,
-		               (unsigned long long)(KEYFILE_MAX_MEMLIMIT >> 20),
-		               (unsigned long long)KEYFILE_MAX_OPSLIMIT);
+			       "%s in %s: no key opens with this password; skipped %d key file%s "
+			       "(first %.8s) whose key derivation asks more than %llu MiB or %llu "
+			       "iterations",
+			       t.tried > t.too_costly ? "wrong password" : "no usable key",
+			       r->be->where, t.too_costly, t.too_costly == 1 ? "" : "s", t.costly,
+			       (unsigned long long)(KEYFILE_MAX_MEMLIMIT >> 20),
+			       (unsigned long long)KEYFILE_MAX_OPSLIMIT);
 		goto fail;
 	}
 	if (!r->key) {
 		rc = err_reset(e, -EKEYREJECTED,
-		               t.tried ? "wrong password: no key in %s opens with it"
-		                       : "no key files in %s",
-		               r->be->where);
+			       t.tried ? "wrong password: no key in %s opens with it"
+				       : "no key files in %s",
+			       r->be->where);
 		goto fail;
 	}
 	buf_init(&cfg, REPO_SMALL_OBJ_MAX);

@@ -30,8 +30,9 @@ for v in 1 2; do
 	[ "$ver $alg" = "$want" ]
 	t_ok $? "v$v config: version and id algorithm are '$want'" || t_diag "$OUT"
 	[ "$v" = 1 ] || [ "$(jq -c .algorithms "$OUT")" = \
-		'{"compression":"zstd","id":"hmac-sha256","seal":"xchacha20-poly1305"}' ]
-	t_ok $? "v$v config names its seal and compression (v2 only)" || t_diag "$OUT"
+		'{"compression":"zstd","id":"hmac-sha256","names":"sha256","seal":"xchacha20-poly1305"}' ]
+	t_ok $? "v$v config names its object names, seal and compression (v2 only)" ||
+		t_diag "$OUT"
 
 	run cairn --json backup "$T_TMP/src"
 	t_rc 0 "v$v: backup" || continue
@@ -58,6 +59,14 @@ for v in 1 2; do
 	run cairn --json cat config
 	[ "$(jq -r .version "$OUT")" = "$v" ]
 	t_ok $? "v$v: still version $v after backups and prune" || t_diag "$OUT"
+	# Every pack, index file and snapshot is named by the hash of its stored bytes:
+	# SHA-256 in v2, BLAKE2b-256 in v1 (coreutils compute it here).
+	if [ "$v" = 1 ]; then sum="b2sum -l 256"; else sum=sha256sum; fi
+	s=0
+	for f in "$REPO"/data/*/* "$REPO"/index/* "$REPO"/snapshots/*; do
+		[ "$($sum <"$f" | cut -d' ' -f1)" = "$(basename "$f")" ] || { s=1; echo "#   $f"; }
+	done
+	t_ok $s "v$v: every pack, index file and snapshot is named by ${sum%% *} of its bytes"
 	# The id on disk is the one docs/format.md defines, computed without cairn's code.
 	mkdir -p "$T_TMP/probe$v" && printf 'one chunk of format %s\n' "$v" >"$T_TMP/probe$v/p.txt"
 	run cairn backup "$T_TMP/probe$v"
@@ -127,6 +136,10 @@ refused "version 0" \
 	"repository format version 0 is not supported (this cairn reads 1 and 2)"
 cfg '.algorithms.id = "md5"'
 refused "id md5" 'unknown id algorithm "md5" in config'
+cfg '.algorithms.names = "md5"'
+refused "names md5" 'unknown names algorithm "md5" in config'
+cfg 'del(.algorithms.names)'
+refused "algorithms without names"
 cfg '.algorithms.id = "HMAC-SHA256"'
 refused "an id name in other case" 'unknown id algorithm "HMAC-SHA256" in config'
 cfg '.algorithms.seal = "aes-256-gcm"'
@@ -166,10 +179,12 @@ refused "a config that is not an object"
 cfg_raw '{"version":99999999999999999999999}'
 refused "a version beyond any integer"
 
-# Version 1's own field set is accepted (tests/golden reads a real one): the config alone
-# says which ids a repository has.
+# The config alone says which hashes a repository uses: a version 2 repository relabeled
+# version 1 is read with BLAKE2b names and refused at its first snapshot.
 cfg 'del(.algorithms) | .version = 1'
 run cairn snapshots
-t_rc 0 "a version 1 config (no algorithms) opens"
+[ "$RC" -eq 14 ] && grep -q 'does not match its name' "$ERR"
+t_ok $? "a version 2 repository relabeled version 1: its objects do not match their names" ||
+	{ echo "#   exit $RC"; t_diag "$ERR"; }
 
 t_done

@@ -1,4 +1,4 @@
-/* Content-id algorithm selection: known answers for both algorithms over a fixed master key
+/* Content-id and object-name algorithm selection: known answers for both algorithms over a fixed master key
  * (computed independently with Python's hashlib/hmac from the crypto_kdf subkey, see
  * below), the libsodium fallback agreeing with OpenSSL, names, and threads sharing a key.
  *
@@ -8,7 +8,8 @@
  *                    person=b'cairnkey' + 0^8)            (libsodium's crypto_kdf)
  *   data(n) = bytes((i * 7 + 3) & 0xff for i in range(n))
  *   hmac-sha256: hmac.new(kdf(4), data(n), sha256); blake2b-256: blake2b(data(n),
- *   digest_size=32, key=kdf(2)). */
+ *   digest_size=32, key=kdf(2)).
+ * Object names: hashlib.sha256 and hashlib.blake2b(digest_size=32) of "abc" and data(65537). */
 #include <errno.h>
 #include <pthread.h>
 #include <sodium.h>
@@ -38,6 +39,58 @@ static const struct {
 
 #define BIG 65537
 static uint8_t data[BIG];
+
+static bool hex_is(const uint8_t got[KEY_ID_BYTES], const char *want)
+{
+	char hex[2 * KEY_ID_BYTES + 1];
+
+	hex_encode(got, KEY_ID_BYTES, hex);
+	if (strcmp(hex, want) != 0)
+		tap_diag("got %s", hex);
+	return strcmp(hex, want) == 0;
+}
+
+/* Object names, one-shot and streamed in uneven pieces. */
+static void names(void)
+{
+	static const struct {
+		enum key_name_alg a;
+		const char *abc, *big;
+	} v[] = {
+		{ KEY_NAME_SHA256, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+		  "ad8b370d36508e55e3c9cd44667a6e36e35955d0ff9f8fe59805bb18c2db5dd8" },
+		{ KEY_NAME_BLAKE2B_256,
+		  "bddd813c634239723171ef3fee98579b94964e3bb1cb3e427262c8c068d52319",
+		  "2cbf7bf7254bbf693239f9713faf3ae9a4c08072b356d84fbdeb45c90e0bef98" },
+	};
+	enum key_name_alg a = _KEY_NAME_ALG_INVALID;
+	uint8_t out[KEY_ID_BYTES];
+
+	for (size_t i = 0; i < 2; i++) {
+		const char *n = key_name_alg_name(v[i].a);
+		struct name_hash *h;
+		size_t off = 0, step = 1;
+
+		name_hash(v[i].a, "abc", 3, out);
+		ok(hex_is(out, v[i].abc), "%s of \"abc\" is the known answer", n);
+		name_hash(v[i].a, data, BIG, out);
+		ok(hex_is(out, v[i].big), "%s of 65537 bytes is the known answer", n);
+		h = name_hash_new(v[i].a);
+		while (h && off < BIG) {
+			size_t k = BIG - off < step ? BIG - off : step;
+
+			name_hash_update(h, data + off, k);
+			off += k;
+			step = step * 3 + 1;
+		}
+		ok(h && name_hash_final(h, out) == 0 && hex_is(out, v[i].big),
+		   "%s streamed in uneven pieces gives the same name", n);
+		ok(key_name_alg_from_name(n, &a) == 0 && a == v[i].a, "the name %s", n);
+	}
+	is_int(key_name_alg_from_name("md5", &a), -EOPNOTSUPP, "names: md5 is unknown");
+	is_int(key_name_alg_from_name("SHA256", &a), -EOPNOTSUPP, "names: compared exactly");
+	ok(!name_hash_new((enum key_name_alg)9), "no streaming hash outside the enum");
+}
 
 static bool id_is(const struct key *k, size_t n, const char *want)
 {
@@ -129,5 +182,6 @@ int main(void)
 	ok(!key_id_alg_name((enum key_id_alg)0) && !key_id_alg_name(_KEY_ID_ALG_MAX),
 	   "no name outside the enum");
 	key_free(k);
+	names();
 	return tap_done();
 }
