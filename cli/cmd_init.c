@@ -90,7 +90,7 @@ int cmd_init(struct cli *c, int argc, char **argv)
 	cli_esc(o.url, where, sizeof(where));
 	if (c->json)
 		cli_print_json(json_pack("{s:s, s:s, s:s}", "message_type", "initialized", "id",
-		                         repo_id_hex(r), "repository", where));
+					 repo_id_hex(r), "repository", where));
 	else
 		printf("created cairn repository %.10s at %s\n", repo_id_hex(r), where);
 	repo_free(r);
