@@ -1,10 +1,11 @@
 /* Content-id hash candidates at blob sizes (bench/README.md, "Content ids"):
- *   gcc -O2 -o idhash bench/idhash.c -lsodium -lcrypto && ./idhash
- * Prints MB/s on one core for keyed BLAKE2b-256 (libsodium, format 1), HMAC-SHA-256 through
- * OpenSSL four ways (EVP_MAC fresh per call, EVP_MAC_CTX_dup of a keyed context, the
- * HMAC() one-shot, and copying precomputed inner/outer SHA-256 states: what crypto/key.c
- * does, with a fresh or a reused context), libsodium's software HMAC-SHA-256 and unkeyed
- * BLAKE2b-256 and SHA-256 (object names of formats 1 and 2). Not built by make. */
+ *   gcc -O2 -o idhash bench/idhash.c -lsodium -lcrypto && ./idhash [SECONDS]
+ * Prints MB per CPU second (one thread) for keyed BLAKE2b-256 (libsodium, format 1),
+ * HMAC-SHA-256 through OpenSSL four ways (EVP_MAC fresh per call, EVP_MAC_CTX_dup of a
+ * keyed context, the HMAC() one-shot, and copying precomputed inner/outer SHA-256 states:
+ * what crypto/idhash.c does, with a fresh or a reused context), libsodium's software
+ * HMAC-SHA-256, and unkeyed BLAKE2b-256 and SHA-256 (object names of formats 1 and 2).
+ * Not built by make. */
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
