@@ -70,7 +70,7 @@ void repo_free(struct repo *r)
 }
 
 /* The algorithm names of a format 2 config. The config is written by whoever holds a key,
- * and every node holds one: anything but the three names, each one this build knows, is
+ * and every node holds one: anything but the four names, each one this build knows, is
  * refused rather than guessed at. */
 static int config_algorithms(json_t *o, enum key_id_alg *id, enum key_name_alg *names,
                              struct err *e)
@@ -139,7 +139,7 @@ static int config_apply(struct repo *r, const char *json, size_t n, struct err *
 	if (algs) {
 		rc = config_algorithms(algs, &alg, &names, e);
 		if (rc < 0)
-		goto fail;
+			goto fail;
 		rc = -EBADMSG;
 	}
 	cp.min = (uint32_t)cmin;
