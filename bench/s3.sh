@@ -36,6 +36,7 @@ timed() { # LABEL CMD...: prints seconds and peak RSS (KiB) of CMD
 	label=$1; shift
 	/usr/bin/time -f "%e %M" -o "$W/time" "$@" >"$W/out" 2>&1 || { cat "$W/out"; exit 1; }
 	read -r secs rss <"$W/time"
+	echo "$secs" >"$W/secs-$label"
 	echo "$label $secs $rss" | awk -v mb="$mb" '{printf "%-22s %8.1f MB/s  %7.1f s  peak RSS %6.0f MiB\n", $1, mb / $2, $2, $3 / 1024}'
 }
 
@@ -62,3 +63,9 @@ gets=$(grep -c '^request GET' "$W/requests.log" || true)
 packs=$(find "$L/data" -type f | wc -l)
 echo "$bytes $up $down" | awk '{g = $1 / 1073741824; printf "requests per GiB: backup %.0f, restore %.0f\n", $2 / g, $3 / g}'
 echo "restore: $down requests ($gets GETs) for $packs packs"
+# The targets of issue 15: restore from S3 at least 0.8x the local restore speed, and no
+# more than about twice as many restore requests as the repository has packs.
+lr=$(cat "$W/secs-local-restore")
+sr=$(cat "$W/secs-s3-restore")
+echo "$lr $sr" | awk '{r = $1 / $2; printf "target: s3 restore speed / local restore speed %.2f (target >= 0.80) %s\n", r, r >= 0.8 ? "ok" : "MISSES"}'
+echo "$down $packs" | awk '{r = $2 ? $1 / $2 : 0; printf "target: restore requests / packs %.2f (target <= 2.00) %s\n", r, r <= 2 ? "ok" : "MISSES"}'

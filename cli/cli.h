@@ -37,7 +37,7 @@ struct cli {
 	struct backend_options bopts;
 	const char *argv0;
 	unsigned warnings_shown; /* check: warnings printed so far */
-	struct cli_progress *progress; /* backup/restore: the line warnings must clear */
+	struct cli_progress *progress; /* backup, restore, check, prune: the line to clear */
 	/* getopt tables built from the command table for opts_for (cli_getopt). */
 	const struct cmd_doc *opts_for;
 	struct option longopts[CMDTAB_MAX_FLAGS + 1];

@@ -92,6 +92,34 @@ static void progress_final(struct backup_ui *u, const struct backup_result *res)
 	cli_progress_show(&u->pr, &s, NULL);
 }
 
+/* --compression: the names, or a zstd level as init takes it (bench/README.md has the
+ * measurements behind the names). */
+#define COMPRESS_FASTEST (-5)
+#define COMPRESS_MAX     19
+
+static int parse_compression(const char *s, int *ret, struct err *e)
+{
+	char *end;
+	long v;
+
+	if (!strcmp(s, "auto"))
+		*ret = REPO_COMPRESS_AUTO;
+	else if (!strcmp(s, "off"))
+		*ret = REPO_COMPRESS_OFF;
+	else if (!strcmp(s, "fastest"))
+		*ret = COMPRESS_FASTEST;
+	else if (!strcmp(s, "max"))
+		*ret = COMPRESS_MAX;
+	else if ((v = strtol(s, &end, 10)), end != s && !*end && v >= -131072 && v <= 22)
+		*ret = (int)v;
+	else
+		return err_set(e, -EINVAL,
+		               "backup: bad --compression '%s' (auto, off, fastest, max or a zstd "
+		               "level from -131072 to 22)",
+		               s);
+	return 0;
+}
+
 static void print_summary(struct cli *c, const struct backup_result *res)
 {
 	const struct snapshot_summary *m = &res->summary;
@@ -131,6 +159,13 @@ static void print_summary(struct cli *c, const struct backup_result *res)
 		printf("snapshot %.8s saved\n", id);
 	else
 		printf("nothing to back up: no snapshot written\n");
+}
+
+static int set_compression(struct repo *r, int level, struct err *e)
+{
+	int rc = repo_set_compression(r, level);
+
+	return rc < 0 ? err_set(e, rc, "backup: zstd has no compression level %d", level) : 0;
 }
 
 /* Where the stream's bytes come from: stdin, or a command's stdout through a pipe. */
@@ -254,8 +289,8 @@ fail:
 }
 
 /* `backup --stdin` and `backup --stdin-from-command -- CMD [ARG...]`. */
-static int backup_stream_cmd(struct cli *c, struct backup_opts *o, bool from_stdin, bool from_cmd,
-                             const char *name, int nargs, char **args)
+static int backup_stream_cmd(struct cli *c, struct backup_opts *o, int level, bool from_stdin,
+                             bool from_cmd, const char *name, int nargs, char **args)
 {
 	struct backup_ui *u = NULL;
 	struct backup_result res;
@@ -299,6 +334,8 @@ static int backup_stream_cmd(struct cli *c, struct backup_opts *o, bool from_std
 	cli_catch_signals();
 	rc = cli_open_repo(c, &r, &e);
 	if (rc >= 0)
+		rc = set_compression(r, level, &e);
+	if (rc >= 0)
 		rc = backup_stream_cli(c, r, o, name ? name : "stdin", from_cmd ? args : NULL, &res,
 		                       &e);
 	repo_free(r);
@@ -322,7 +359,7 @@ int cmd_backup(struct cli *c, int argc, char **argv)
 	struct repo *r = NULL;
 	const char *stream_name = NULL;
 	bool from_stdin = false, from_cmd = false;
-	int ch, rc;
+	int ch, rc, level = REPO_COMPRESS_AUTO;
 
 	while ((ch = cli_getopt(c, argc, argv)) != -1) {
 		switch (ch) {
@@ -366,13 +403,17 @@ int cmd_backup(struct cli *c, int argc, char **argv)
 		case 'N':
 			stream_name = optarg;
 			break;
+		case 'z':
+			if (parse_compression(optarg, &level, &e) < 0)
+				return cli_fail(c, &e, -EINVAL);
+			break;
 		default:
 			return cli_fail(c, &e, err_set(&e, -EINVAL, "backup: bad arguments"));
 		}
 	}
 	if (from_stdin || from_cmd || stream_name)
-		return backup_stream_cmd(c, &o, from_stdin, from_cmd, stream_name, argc - optind,
-		                         argv + optind);
+		return backup_stream_cmd(c, &o, level, from_stdin, from_cmd, stream_name,
+		                         argc - optind, argv + optind);
 	if (optind >= argc)
 		return cli_fail(c, &e, err_set(&e, -EINVAL, "backup: no paths given"));
 	o.paths = (const char *const *)argv + optind;
@@ -403,6 +444,8 @@ int cmd_backup(struct cli *c, int argc, char **argv)
 	rc = cli_open_repo(c, &r, &e);
 	/* The scanner starts with the backup, not before the password is checked. Without
 	 * it the line shows counts without a total. */
+	if (rc >= 0)
+		rc = set_compression(r, level, &e);
 	if (rc >= 0 && o.progress && cli_scan_start(&u->scan) < 0)
 		log_debug("backup: no scanner thread: progress without a total");
 	if (rc >= 0)

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli/output.h"
+#include "cli/progress.h"
 #include "maint/maint.h"
 #include "util/banned.h"
 
@@ -19,7 +20,7 @@ static void on_problem(void *ud, const char *raw)
 	char msg[CLI_ESC_MAX];
 
 	cli_esc(raw, msg, sizeof(msg));
-
+	cli_progress_clear(c);
 	if (c->json)
 		cli_print_json(json_pack("{s:s, s:s}", "message_type", "problem", "message", msg));
 	else
@@ -37,7 +38,7 @@ static void on_warning(void *ud, const char *raw)
 	char msg[CLI_ESC_MAX];
 
 	cli_esc(raw, msg, sizeof(msg));
-
+	cli_progress_clear(c);
 	if (c->json)
 		cli_print_json(json_pack("{s:s, s:s}", "message_type", "warning", "message", msg));
 	else if (!c->quiet && (c->verbose || shown < WARNINGS_SHOWN))
@@ -75,6 +76,7 @@ int cmd_check(struct cli *c, int argc, char **argv)
 	struct err e = ERR_INIT;
 	struct repo *r = NULL;
 	struct repo_lock *l = NULL;
+	struct cli_maint_ui *u = NULL;
 	int ch, rc;
 
 	while ((ch = cli_getopt(c, argc, argv)) != -1) {
@@ -91,6 +93,13 @@ int cmd_check(struct cli *c, int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
+	u = calloc(1, sizeof(*u));
+	if (!u)
+		return cli_fail(c, &e, err_set(&e, -ENOMEM, "out of memory"));
+	cli_progress_init(&u->pr, c);
+	o.progress_ms = cli_progress_ms(&u->pr);
+	o.progress = o.progress_ms ? cli_maint_progress : NULL;
+	o.progress_ud = u;
 	rc = cli_open_repo(c, &r, &e);
 	if (rc >= 0) /* shared: a prune mid-way would look like damage */
 		rc = repo_lock_reader(r, &l, &e);
@@ -98,6 +107,10 @@ int cmd_check(struct cli *c, int argc, char **argv)
 		rc = repo_check_full(r, &o, &x, on_problem, c, &res, &xr, &e);
 	repo_unlock(l);
 	repo_free(r);
+	if (rc >= 0)
+		cli_maint_progress_end(u);
+	cli_progress_release(&u->pr, c);
+	free(u);
 	if (rc < 0)
 		return cli_fail(c, &e, rc);
 	if (c->json)

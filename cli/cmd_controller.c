@@ -31,8 +31,11 @@ static void note(void *ud, enum ctl_note_level l, const char *msg)
 	}
 }
 
+#ifdef CAIRN_TEST_HOOKS
 /* Tests move the controller's clock: CAIRN_TEST_CLOCK_FILE names a file holding Unix
- * seconds, read on every look at the clock (a missing or empty file means real time). */
+ * seconds, read on every look at the clock (a missing or empty file means real time). Only
+ * in builds configured with --enable-test-hooks: elsewhere a stray variable in a pod's
+ * environment could expire every Backup at once. */
 static time_t test_clock(void *ud)
 {
 	const char *path = ud;
@@ -47,6 +50,7 @@ static time_t test_clock(void *ud)
 	}
 	return sscanf(buf, "%lld", &v) == 1 ? (time_t)v : time(NULL);
 }
+#endif
 
 int cmd_controller(struct cli *c, int argc, char **argv)
 {
@@ -59,7 +63,11 @@ int cmd_controller(struct cli *c, int argc, char **argv)
 		                  .validation_sec = 60,
 		                  .sync_sec = 60,
 		                  .note = note };
+#ifdef CAIRN_TEST_HOOKS
 	const char *clock_file = getenv("CAIRN_TEST_CLOCK_FILE");
+#endif
+	char *end;
+	unsigned long n;
 	struct err e = ERR_INIT;
 	char *pw = NULL;
 	size_t pw_len = 0;
@@ -79,6 +87,18 @@ int cmd_controller(struct cli *c, int argc, char **argv)
 			break;
 		case 'a':
 			cfg.agent_selector = optarg;
+			break;
+		case 'H':
+			errno = 0;
+			n = strtoul(optarg, &end, 10);
+			if (errno || end == optarg || *end || n < 1 || n > CTL_HOOK_WORKERS_MAX)
+				return cli_fail(
+				    c, &e,
+				    err_set(&e, -EINVAL,
+				            "controller: --hook-concurrency '%s' is not "
+				            "a number from 1 to %u",
+				            optarg, CTL_HOOK_WORKERS_MAX));
+			cfg.hook_workers = (unsigned)n;
 			break;
 		case 'R':
 		case 'T':
@@ -123,10 +143,12 @@ int cmd_controller(struct cli *c, int argc, char **argv)
 		return cli_fail(
 		    c, &e,
 		    err_set(&e, -EINVAL, "controller: unexpected argument '%s'", argv[optind]));
+#ifdef CAIRN_TEST_HOOKS
 	if (clock_file && *clock_file) {
 		cfg.clock = test_clock;
 		cfg.clock_ud = (void *)clock_file;
 	}
+#endif
 	cfg.repo_url = c->repo_url ? c->repo_url : getenv("CAIRN_REPOSITORY");
 	if (cfg.repo_url && !cfg.repo_url[0])
 		cfg.repo_url = NULL;

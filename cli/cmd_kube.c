@@ -182,20 +182,34 @@ static int get(struct kctx *x, const char *plural, const char *name, void (*prin
 	return r;
 }
 
-static int describe(struct kctx *x, const char *name, struct err *e)
+/* describe's fetch: the object PLURAL/NAME and, into CHILDREN, the CHILD_PLURAL objects
+ * whose LABEL holds its uid (a Backup's PodVolumeBackups, a Restore's PodVolumeRestores). */
+static int get_with_children(struct kctx *x, const char *plural, const char *name,
+                             const char *child_plural, const char *label, json_t **obj,
+                             json_t *children, struct err *e)
 {
 	char path[1024], sel[512];
-	json_t *b = NULL, *pvbs = json_array(), *p, *v, *hk;
-	size_t i;
-	int r = path_of(x, "backups", name, path, sizeof(path));
+	int r = path_of(x, plural, name, path, sizeof(path));
 
 	if (r == 0)
-		r = kube_get(x->k, path, &b, e);
+		r = kube_get(x->k, path, obj, e);
 	if (r == 0)
-		r = path_of(x, "podvolumebackups", NULL, path, sizeof(path));
-	snprintf(sel, sizeof(sel), "%s=%s", CTL_LABEL_BACKUP_ID, js(b, "metadata.uid"));
+		r = path_of(x, child_plural, NULL, path, sizeof(path));
+	if (r == 0 && (size_t)snprintf(sel, sizeof(sel), "%s=%s", label,
+	                               js(*obj, "metadata.uid")) >= sizeof(sel))
+		r = err_set(e, -ENAMETOOLONG, "label selector of %s/%s too long", plural, name);
 	if (r == 0)
-		r = kube_list(x->k, path, sel, NULL, collect, pvbs, NULL, e);
+		r = kube_list(x->k, path, sel, NULL, collect, children, NULL, e);
+	return r;
+}
+
+static int describe(struct kctx *x, const char *name, struct err *e)
+{
+	json_t *b = NULL, *pvbs = json_array(), *p, *v, *hk;
+	size_t i;
+	int r = get_with_children(x, "backups", name, "podvolumebackups", CTL_LABEL_BACKUP_ID, &b,
+	                          pvbs, e);
+
 	if (r < 0)
 		goto fail;
 	fold_detail(b);
@@ -350,18 +364,11 @@ static void print_messages(FILE *f, const json_t *r)
 
 static int describe_restore(struct kctx *x, const char *name, struct err *e)
 {
-	char path[1024], sel[512];
 	json_t *rs = NULL, *pvrs = json_array(), *p;
 	size_t i;
-	int r = path_of(x, "restores", name, path, sizeof(path));
+	int r = get_with_children(x, "restores", name, "podvolumerestores",
+	                          KUBE_LABEL_RESTORE_UID, &rs, pvrs, e);
 
-	if (r == 0)
-		r = kube_get(x->k, path, &rs, e);
-	if (r == 0)
-		r = path_of(x, "podvolumerestores", NULL, path, sizeof(path));
-	snprintf(sel, sizeof(sel), "%s=%s", KUBE_LABEL_RESTORE_UID, js(rs, "metadata.uid"));
-	if (r == 0)
-		r = kube_list(x->k, path, sel, NULL, collect, pvrs, NULL, e);
 	if (r < 0)
 		goto fail;
 	if (x->json) {

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/progress.h"
 #include "maint/maint.h"
 #include "util/banned.h"
 
@@ -49,6 +50,7 @@ int cmd_prune(struct cli *c, int argc, char **argv)
 	struct err e = ERR_INIT;
 	struct repo *r = NULL;
 	struct repo_lock *l = NULL;
+	struct cli_maint_ui *u = NULL;
 	int ch, rc;
 
 	while ((ch = cli_getopt(c, argc, argv)) != -1) {
@@ -67,6 +69,13 @@ int cmd_prune(struct cli *c, int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
+	u = calloc(1, sizeof(*u));
+	if (!u)
+		return cli_fail(c, &e, err_set(&e, -ENOMEM, "out of memory"));
+	cli_progress_init(&u->pr, c);
+	o.progress_ms = cli_progress_ms(&u->pr);
+	o.progress = o.progress_ms ? cli_maint_progress : NULL;
+	o.progress_ud = u;
 	rc = cli_open_repo(c, &r, &e);
 	/* Even a dry run locks: its figures are only true while nothing writes. */
 	if (rc >= 0)
@@ -75,6 +84,10 @@ int cmd_prune(struct cli *c, int argc, char **argv)
 		rc = repo_prune(r, l, &o, &res, &e);
 	repo_unlock(l);
 	repo_free(r);
+	if (rc >= 0)
+		cli_maint_progress_end(u);
+	cli_progress_release(&u->pr, c);
+	free(u);
 	if (rc < 0)
 		return cli_fail(c, &e, rc);
 	report(c, &res, o.dry_run);

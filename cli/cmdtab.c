@@ -47,8 +47,8 @@ const struct cmd_env cmdtab_env[] = {
 	{ "AWS_REGION", "S3 signing region (also AWS_DEFAULT_REGION)" },
 	{ "NODE_NAME", "the node this agent serves when --node is not given" },
 	{ "KUBECONFIG", "kubeconfig file when --kubeconfig is not given and not in a pod" },
-	{ "CAIRN_TEST_CLOCK_FILE", "tests only: the controller's clock reads Unix seconds from "
-	                           "this file" },
+	{ "CAIRN_TEST_CLOCK_FILE", "tests only (builds configured with --enable-test-hooks): the "
+	                           "controller's clock reads Unix seconds from this file" },
 	{ "TMPDIR", "where temporary files go" },
 	{ NULL, NULL },
 };
@@ -74,7 +74,8 @@ static const struct cmd_flag init_flags[] = {
 	{ "chunk-avg", 0, 'a', "SIZE", "1M", "average chunk" },
 	{ "chunk-max", 0, 'M', "SIZE", "8M", "largest chunk" },
 	{ "pack-size", 0, 'P', "SIZE", "16M", "target pack file size" },
-	{ "compression", 0, 'z', "LEVEL", "1", "zstd level" },
+	{ "compression", 0, 'z', "LEVEL", "1",
+	  "zstd level of the repository's backups (backup --compression auto uses it)" },
 	{ "kdf-memory-mib", 0, 'K', "N", "19", "Argon2id memory for the password, in MiB" },
 	{ "kdf-iterations", 0, 'I', "N", "2", "Argon2id passes" },
 	{ "format-version", 0, 'F', "N", "2",
@@ -115,6 +116,11 @@ static const struct cmd_flag backup_flags[] = {
 	  "one file; unless it exits 0, no snapshot is written and the exit code is 1" },
 	{ "stdin-filename", 0, 'N', "NAME", "stdin",
 	  "the file's name in the snapshot, which records the path /NAME" },
+	{ "compression", 0, 'z', "MODE", "auto",
+	  "auto: the repository's zstd level (init --compression, 1 by default), chunks that "
+	  "do not compress stored raw; off: every blob raw; fastest: level -5; max: level 19 "
+	  "(slow); or a zstd level from -131072 to 22",
+	  "auto off fastest max" },
 	END_FLAGS,
 };
 static const char *const backup_env[] = { REPO_ENV, "CAIRN_PROGRESS_FPS", "TMPDIR", NULL };
@@ -123,6 +129,8 @@ static const struct cmd_example backup_ex[] = {
 	{ "Skip caches and stay on one file system",
 	  "cairn backup -x --exclude '*.cache' --exclude /data/tmp /data" },
 	{ "Progress and summary as JSON lines for a script", "cairn backup --json /data" },
+	{ "Spend more CPU for a smaller repository (bench/README.md has the figures)",
+	  "cairn backup --compression max /data" },
 	{ "A database dump, stored only when pg_dump succeeds",
 	  "cairn backup --stdin-filename db.dump --stdin-from-command -- pg_dump -Fc db" },
 	{ "Whatever a pipe delivers (its producer's status is not seen: prefer the above)",
@@ -139,6 +147,11 @@ static const struct cmd_flag restore_flags[] = {
 	{ "verify", 0, 'V', NULL, NULL, "re-read every restored file and compare" },
 	{ "threads", 0, 'T', "N", "number of CPUs", "parallel blob fetches" },
 	{ "no-owner", 0, 'O', NULL, NULL, "do not restore owners (the default unless root)" },
+	{ "overwrite", 0, 'w', "WHEN", "always",
+	  "always: replace what is in the target; if-changed: leave a file whose size, mtime, "
+	  "mode (owners when restored) and content (hashed, compared with the snapshot) match, "
+	  "as a symlink or hard link that already matches",
+	  "always if-changed" },
 	{ "keep-going", 0, 'k', NULL, NULL,
 	  "after a file fails (a damaged or missing blob), restore everything else and exit 3 "
 	  "naming each failed file; without it the restore stops at the first failure" },
@@ -159,6 +172,8 @@ static const struct cmd_flag snapshots_flags[] = {
 	END_FLAGS,
 };
 static const char *const repo_env[] = { REPO_ENV, NULL };
+/* Commands that draw a progress line on a terminal. */
+static const char *const progress_env[] = { REPO_ENV, "CAIRN_PROGRESS_FPS", NULL };
 static const struct cmd_example snapshots_ex[] = {
 	{ "List every snapshot", "cairn snapshots" },
 	{ "The snapshots of one host as a JSON array", "cairn snapshots --host node1 --json" },
@@ -347,6 +362,8 @@ static const struct cmd_flag controller_flags[] = {
 	  "check each storage location this often" },
 	{ "sync-interval", 0, 'S', "DURATION", "60s",
 	  "re-create Backups found in a location's repository this often (0 disables)" },
+	{ "hook-concurrency", 0, 'H', "N", "8",
+	  "run the pre and post hooks of at most N pods at once (1..256)" },
 	END_FLAGS,
 };
 static const char *const controller_env[] = { REPO_ENV, "KUBECONFIG", "CAIRN_TEST_CLOCK_FILE",
@@ -476,8 +493,9 @@ const struct cmd_doc cmdtab[] = {
 	  "config snapshot tree index" },
 	{ "check", "verify the repository", "[flags]",
 	  "Verifies the repository's structure: every snapshot's trees and every indexed "
-	  "pack. With --read-data every pack and blob is read and authenticated too.",
-	  check_flags, repo_env, check_ex, check_exits },
+	  "pack. With --read-data every pack and blob is read and authenticated too; on a "
+	  "terminal a line shows the packs and bytes read, the rate and the time left.",
+	  check_flags, progress_env, check_ex, check_exits },
 	{ "mount", "browse snapshots through FUSE", "[flags] MOUNTPOINT",
 	  "Serves the snapshots read-only at MOUNTPOINT, in the foreground, until Ctrl-C, "
 	  "SIGTERM or fusermount3 -u.",
@@ -488,8 +506,9 @@ const struct cmd_doc cmdtab[] = {
 	  forget_flags, repo_env, forget_ex, maint_exits, "snapshot" },
 	{ "prune", "remove unreferenced data", "[flags]",
 	  "Deletes packs no snapshot reaches and repacks partly used ones, under an exclusive "
-	  "lock.",
-	  prune_flags, repo_env, prune_ex, maint_exits },
+	  "lock. On a terminal a line shows the packs repacked or deleted, the rate and the "
+	  "time left.",
+	  prune_flags, progress_env, prune_ex, maint_exits },
 	{ "restore-wait", "wait until a pod's restored volumes are complete", "[flags] RESTORE_UID",
 	  "The init container of a pod whose volumes the node agent restores (Velero's "
 	  "restore-helper, same convention): every folder under --root is one volume; the agent "

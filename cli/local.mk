@@ -7,7 +7,7 @@ cli_libcairn_cli_a_SOURCES = cli/cli.h cli/common.c cli/output.c cli/output.h \
 	cli/cmd_restore.c cli/cmd_snapshots.c cli/cmd_unlock.c cli/cmd_version.c \
 	cli/cmd_mount.c cli/cmd_agent.c cli/cmd_restore_wait.c \
 	cli/cmdtab.h cli/cmdtab.c cli/cmdlookup.c cli/help.c \
-	cli/progress.h cli/progress.c cli/scan.c
+	cli/progress.h cli/progress.c cli/progress_maint.c cli/scan.c
 # Cluster controller and its kubectl-like commands (docs/controller.md).
 cli_libcairn_cli_a_SOURCES += cli/cmd_controller.c cli/cmd_kube.c
 # Maintenance commands (docs/maintenance.md).
@@ -50,6 +50,9 @@ all-local: cli/man.stamp cli/completion/cairn cli/completion/_cairn
 # Progress in a pseudo-terminal, the snapshots table, hostile names.
 TESTS += tests/e2e/cli-help.sh tests/e2e/cli-output.sh
 EXTRA_DIST += tests/e2e/cli-help.sh tests/e2e/cli-output.sh
+# backup --compression: off, auto, max, fastest, levels; all restore identically.
+TESTS += tests/e2e/compression.sh
+EXTRA_DIST += tests/e2e/compression.sh bench/zlevels.c
 
 # restore-wait: the init container of pods whose volumes are being restored.
 TESTS += tests/e2e/restore-wait.sh

@@ -56,6 +56,7 @@ void cli_progress_init(struct cli_progress *p, struct cli *c)
 	if (!p->interval_ms)
 		p->interval_ms = 1;
 	clock_gettime(CLOCK_MONOTONIC, &p->start);
+	p->phase = p->start;
 	c->progress = p;
 }
 
@@ -64,12 +65,17 @@ unsigned cli_progress_ms(const struct cli_progress *p)
 	return p->tty || p->json ? p->interval_ms : 0;
 }
 
-static double elapsed(const struct cli_progress *p)
+static double since(const struct timespec *t0)
 {
 	struct timespec now;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (double)(now.tv_sec - p->start.tv_sec) + (now.tv_nsec - p->start.tv_nsec) / 1e9;
+	return (double)(now.tv_sec - t0->tv_sec) + (now.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+void cli_progress_phase(struct cli_progress *p)
+{
+	clock_gettime(CLOCK_MONOTONIC, &p->phase);
 }
 
 /* Fraction done by bytes (files when there are no bytes); -1 while the total is unknown. */
@@ -88,10 +94,12 @@ static double fraction(const struct cli_progress_state *s)
 	return f > 1 ? 1 : f;
 }
 
-static void draw(struct cli_progress *p, const struct cli_progress_state *s, double t, double f)
+static void draw(struct cli_progress *p, const struct cli_progress_state *s, double t, double pt,
+                 double f)
 {
 	char line[512], done[32], total[32], rate[32], el[48], eta[48] = "";
-	double bps = t > 0 ? (double)s->bytes_done / t : 0;
+	const char *unit = s->unit ? s->unit : "files";
+	double bps = pt > 0 ? (double)s->bytes_done / pt : 0;
 	uint64_t ft = s->files_total > s->files_done ? s->files_total : s->files_done;
 	uint64_t bt = s->bytes_total > s->bytes_done ? s->bytes_total : s->bytes_done;
 	struct winsize ws;
@@ -102,15 +110,15 @@ static void draw(struct cli_progress *p, const struct cli_progress_state *s, dou
 	cli_human_bytes((uint64_t)bps, rate, sizeof(rate));
 	duration(t, el, sizeof(el));
 	if (f > 0 && f < 1)
-		duration(t / f - t, eta, sizeof(eta));
+		duration(pt / f - pt, eta, sizeof(eta));
 	if (f >= 0)
-		snprintf(line, sizeof(line), "[%s] %5.1f%%  %llu / %llu files  %s / %s  %s/s%s%s",
-		         el, f * 100, (unsigned long long)s->files_done, (unsigned long long)ft,
+		snprintf(line, sizeof(line), "[%s] %5.1f%%  %llu / %llu %s  %s / %s  %s/s%s%s", el,
+		         f * 100, (unsigned long long)s->files_done, (unsigned long long)ft, unit,
 		         done, total, rate, eta[0] ? "  ETA " : "", eta);
 	else /* the scanner is still counting: totals so far, marked with '+' */
-		snprintf(line, sizeof(line), "[%s] %llu / %llu+ files  %s / %s+  %s/s", el,
-		         (unsigned long long)s->files_done, (unsigned long long)ft, done, total,
-		         rate);
+		snprintf(line, sizeof(line), "[%s] %llu / %llu+ %s  %s / %s+  %s/s", el,
+		         (unsigned long long)s->files_done, (unsigned long long)ft, unit, done,
+		         total, rate);
 	if (s->errors) {
 		n = strlen(line);
 		snprintf(line + n, sizeof(line) - n, "  %llu errors",
@@ -128,22 +136,27 @@ static void draw(struct cli_progress *p, const struct cli_progress_state *s, dou
 
 void cli_progress_show(struct cli_progress *p, const struct cli_progress_state *s, void *extra)
 {
-	double t = elapsed(p), f = fraction(s);
+	double t = since(&p->start), pt = since(&p->phase), f = fraction(s);
+	const char *unit = s->unit ? s->unit : "files";
+	char done_key[32], total_key[32];
 	json_t *o;
 
 	if (p->json) {
+		/* files_done / total_files for backup and restore, packs_done / total_packs for
+		 * check and prune. */
+		snprintf(done_key, sizeof(done_key), "%s_done", unit);
+		snprintf(total_key, sizeof(total_key), "total_%s", unit);
 		o = json_pack("{s:s, s:f, s:I, s:I}", "message_type", "status", "seconds_elapsed",
-		              t, "files_done", (json_int_t)s->files_done, "bytes_done",
+		              t, done_key, (json_int_t)s->files_done, "bytes_done",
 		              (json_int_t)s->bytes_done);
 		if (o && f >= 0) {
 			json_object_set_new(o, "percent_done", json_real(f));
-			json_object_set_new(o, "total_files",
-			                    json_integer((json_int_t)s->files_total));
+			json_object_set_new(o, total_key, json_integer((json_int_t)s->files_total));
 			json_object_set_new(o, "total_bytes",
 			                    json_integer((json_int_t)s->bytes_total));
 			if (f > 0 && f < 1)
 				json_object_set_new(o, "seconds_remaining",
-				                    json_integer((json_int_t)(t / f - t + 0.5)));
+				                    json_integer((json_int_t)(pt / f - pt + 0.5)));
 		}
 		if (o && extra)
 			json_object_update(o, extra);
@@ -155,7 +168,7 @@ void cli_progress_show(struct cli_progress *p, const struct cli_progress_state *
 	if (!p->tty)
 		return;
 	pthread_mutex_lock(&p->lock);
-	draw(p, s, t, f);
+	draw(p, s, t, pt, f);
 	pthread_mutex_unlock(&p->lock);
 }
 

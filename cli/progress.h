@@ -1,6 +1,7 @@
-/* Progress of backup and restore: a line redrawn on a terminal (done/total, percentage,
- * rate, time left), status objects with --json, nothing with --quiet or when stdout is
- * not a terminal; and the scanners that find the totals without engine changes. */
+/* Progress of backup, restore, check --read-data and prune: a line redrawn on a terminal
+ * (done/total, percentage, rate, time left), status objects with --json, nothing with
+ * --quiet or when stdout is not a terminal; the scanners that find backup's and restore's
+ * totals without engine changes; and the adapter for the maintenance engines' counts. */
 #pragma once
 #include <pthread.h>
 #include <stdatomic.h>
@@ -9,6 +10,7 @@
 #include <time.h>
 
 #include "cli/cli.h"
+#include "maint/maint.h"
 #include "restore/restore.h"
 
 struct cli_progress {
@@ -18,12 +20,14 @@ struct cli_progress {
 	bool drawn; /* a line is on the terminal, not yet ended */
 	unsigned interval_ms;
 	struct timespec start;
+	struct timespec phase; /* rate and time left count from here (cli_progress_phase) */
 };
 
 struct cli_progress_state {
 	uint64_t files_done, bytes_done, files_total, bytes_total, errors;
 	bool total_known; /* the scan finished: totals are final */
 	bool final;       /* the run finished: 100% */
+	const char *unit; /* what files_* count: NULL for "files", or "packs" */
 };
 
 /* tty/json/quiet from c and isatty(stdout); the interval from CAIRN_PROGRESS_FPS.
@@ -34,6 +38,9 @@ unsigned cli_progress_ms(const struct cli_progress *p);
 /* Draw the line or print a status object (extra: a json_t* of the command's own fields,
  * consumed; may be NULL). The final state ends the line. */
 void cli_progress_show(struct cli_progress *p, const struct cli_progress_state *s, void *extra);
+/* A long phase begins after a setup that moved no bytes (check's index and tree walk):
+ * rate and time left are measured from now on. */
+void cli_progress_phase(struct cli_progress *p);
 void cli_progress_release(struct cli_progress *p, struct cli *c);
 /* "1.5 GiB", "512 B": binary units, three significant digits. */
 void cli_human_bytes(uint64_t n, char *out, size_t max);
@@ -62,3 +69,15 @@ void cli_scan_stop(struct cli_scan *s);
  * snapshot's trees before the restore starts. */
 int cli_restore_total(struct repo *r, const struct restore_opts *o, uint64_t *ret_files,
                       uint64_t *ret_bytes, struct err *e) _must_check_;
+
+/* check --read-data and prune: the engine's pack counts (struct repo_maint_progress)
+ * shown as the line or status objects. Set it up with cli_progress_init on pr; pass
+ * cli_maint_progress and the struct as the engine's callback and opaque. */
+struct cli_maint_ui {
+	struct cli_progress pr;
+	bool started; /* the phase began: its first callback came */
+	uint64_t packs_total, bytes_total;
+};
+void cli_maint_progress(void *ud, const struct repo_maint_progress *m);
+/* The run succeeded: end the line at 100% on a terminal (JSON: the summary follows). */
+void cli_maint_progress_end(struct cli_maint_ui *u);

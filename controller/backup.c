@@ -328,12 +328,20 @@ static bool ns_wanted(const json_t *spec, const char *ns)
 	return in;
 }
 
-/* The pod's pre hooks, before any of its volumes is read; the post hooks owed for later.
- * 0, or -EIO with why in msg when a Fail hook failed (or a hook is malformed): the pod's
- * volumes are then not read. Only the first start runs them: a PVB of the pod existing
- * means they succeeded before a restart. */
-static int pod_hooks(struct sel *s, const json_t *pod, bool started, char *msg, size_t n,
-                     struct err *e)
+/* A pod whose volumes wait for its pre hooks: its PodVolumeBackups are created only once
+ * they returned (ctl_hooks_par), so every volume is read strictly after them. */
+struct waiting {
+	const json_t *pod; /* borrowed from start's pod list */
+	struct ctl_volume *v;
+	size_t n;
+};
+
+/* The pod's pre hooks into *ret (an empty array when it has none, or when a PVB of the pod
+ * exists: they succeeded before a restart and only the first start runs them); the post
+ * hooks owed for later. 0, or -EIO with why in msg for a malformed hook: the pod's volumes
+ * are then not read. */
+static int pod_hooks(struct sel *s, const json_t *pod, bool started, json_t **ret, char *msg,
+                     size_t n, struct err *e)
 {
 	const json_t *spec_hooks = json_object_get(json_object_get(s->b, "spec"), "hooks");
 	json_t *pre = NULL, *post = NULL;
@@ -351,26 +359,58 @@ static int pod_hooks(struct sel *s, const json_t *pod, bool started, char *msg, 
 		snprintf(msg, n, "%s", e->msg);
 		err_clear(e);
 		r = -EIO;
-	} else if (r == 0) {
-		r = ctl_hooks_run(s->c, pod, pre, s->status, msg, n);
 	}
 fail:
-	json_decref(pre);
 	json_decref(post);
+	if (r == 0 && !pre)
+		pre = json_array();
+	if (r == 0 && !pre)
+		r = -ENOMEM;
+	if (r < 0) {
+		json_decref(pre);
+		pre = NULL;
+	}
+	*ret = pre;
 	return r;
 }
 
-static int select_pod(struct sel *s, const json_t *pod, struct err *e)
+/* The pod's volumes once its pre hooks are behind it (hooks: 0 or -EIO with why). */
+static int pod_volumes_start(struct sel *s, const json_t *pod, struct ctl_volume *v, size_t n,
+                             int hooks, const char *why, struct err *e)
+{
+	const char *pns = ctl_meta(pod, "namespace"), *pname = ctl_meta(pod, "name");
+	int r = 0;
+
+	for (size_t i = 0; r >= 0 && i < n; i++) {
+		if (v[i].skipped)
+			continue;
+		if (hooks == -EIO) {
+			s->not_started++;
+			add_msg(s->status, "errorMessages", "errors", "pod %s/%s volume %s: %s",
+			        pns, pname, v[i].name, why);
+			continue;
+		}
+		r = create_pvb(s, pod, &v[i], e);
+	}
+	return r;
+}
+
+/* Choose the pod's volumes; start them now when it has no pre hook to run, else add it
+ * to *w (s->waiting) with its hooks in a job of jobs. */
+static int select_pod(struct sel *s, const json_t *pod, struct waiting *w, struct ctl_hookjob *job,
+                      bool *queued, struct err *e)
 {
 	const json_t *spec = json_object_get(s->b, "spec");
 	const char *pns = ctl_meta(pod, "namespace"), *pname = ctl_meta(pod, "name");
 	const char *pphase = ctl_jstr(json_object_get(pod, "status"), "phase");
 	const char *node = ctl_jstr(json_object_get(pod, "spec"), "nodeName");
 	struct ctl_volume *v = NULL;
+	json_t *pre = NULL;
 	size_t n = 0, i, make = 0, have = 0;
 	char why[1024] = "";
 	int r, hooks = 0;
 
+	*queued = false;
 	if (!pns || !ns_wanted(spec, pns))
 		return 0;
 	s->pod_ns = pns;
@@ -412,22 +452,89 @@ static int select_pod(struct sel *s, const json_t *pod, struct err *e)
 	/* Hooks only for pods whose volumes are read: they exist to make that read
 	 * consistent. */
 	if (make + have > 0)
-		hooks = pod_hooks(s, pod, have > 0, why, sizeof(why), e);
-	if (hooks < 0 && hooks != -EIO)
+		hooks = pod_hooks(s, pod, have > 0, &pre, why, sizeof(why), e);
+	if (hooks < 0 && hooks != -EIO) {
 		r = hooks;
-	for (i = 0; r >= 0 && make && i < n; i++) {
-		if (v[i].skipped)
-			continue;
-		if (hooks == -EIO) {
-			s->not_started++;
-			add_msg(s->status, "errorMessages", "errors", "pod %s/%s volume %s: %s",
-			        pns, pname, v[i].name, why);
-			continue;
-		}
-		r = create_pvb(s, pod, &v[i], e);
+		goto fail;
 	}
+	if (make && hooks == 0 && json_array_size(pre)) {
+		w->pod = pod;
+		w->v = v;
+		w->n = n;
+		job->pod = pod;
+		job->hooks = pre;
+		*queued = true;
+		return 0;
+	}
+	if (make)
+		r = pod_volumes_start(s, pod, v, n, hooks, why, e);
+fail:
+	json_decref(pre);
 	free(v);
 	return r < 0 ? r : 0;
+}
+
+struct pre_ctx {
+	struct sel *s;
+	struct waiting *w;
+	struct err *e;
+	int r; /* the first error creating a PodVolumeBackup: the rest are not created */
+};
+
+/* A pod's pre hooks returned: its volumes start now (or fail with the hook's reason). */
+static int pre_done(void *ud, struct ctl_hookjob *j)
+{
+	struct pre_ctx *pc = ud;
+	struct waiting *w = &pc->w[j->idx];
+
+	ctl_hooks_merge(pc->s->status, j);
+	if (j->r < 0 && j->r != -EIO)
+		snprintf(j->msg, sizeof(j->msg), "pre hook not run: %s", strerror(-j->r));
+	if (pc->r == 0)
+		pc->r = pod_volumes_start(pc->s, w->pod, w->v, w->n, j->r < 0 ? -EIO : 0, j->msg,
+		                          pc->e);
+	return 0;
+}
+
+/* Every selected pod: volumes of pods without pre hooks start at once, the others as
+ * their pre hooks return, many pods' hooks at once. */
+static int select_pods(struct sel *s, const json_t *pods, struct err *e)
+{
+	size_t np = json_array_size(pods), nw = 0, i;
+	struct waiting *w = calloc(np ? np : 1, sizeof(*w));
+	struct ctl_hookjob *jobs = calloc(np ? np : 1, sizeof(*jobs));
+	struct pre_ctx pc = { .s = s, .w = w, .e = e };
+	const json_t *pod;
+	int r = 0;
+
+	if (!w || !jobs) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	json_array_foreach(pods, i, pod)
+	{
+		bool queued;
+
+		r = select_pod(s, pod, &w[nw], &jobs[nw], &queued, e);
+		if (r < 0)
+			break;
+		if (queued) {
+			jobs[nw].idx = nw;
+			nw++;
+		}
+	}
+	/* After an error the start is tried again on the next pass: no hook runs now. */
+	if (r == 0 && nw) {
+		r = ctl_hooks_par(s->c, jobs, nw, pre_done, &pc);
+		if (r == 0)
+			r = pc.r;
+	}
+fail:
+	for (i = 0; w && i < nw; i++)
+		free(w[i].v);
+	free(w);
+	ctl_hookjobs_free(jobs, nw);
+	return r;
 }
 
 static int list_agents(struct ctl *c, json_t **ret, struct err *e)
@@ -473,9 +580,8 @@ static int start(struct ctl *c, json_t *b, const char *path)
 	struct plan p = { 0 };
 	struct sel s = { .c = c, .b = b, .p = &p };
 	struct err e = ERR_INIT;
-	json_t *pods = NULL, *pod;
+	json_t *pods = NULL;
 	time_t now = ctl_now(c);
-	size_t i;
 	int r;
 
 	s.status = json_object();
@@ -508,12 +614,9 @@ static int start(struct ctl *c, json_t *b, const char *path)
 		r = ctl_list(c, "/api/v1/pods", p.selector, &pods, &e);
 	if (r < 0)
 		goto fail;
-	json_array_foreach(pods, i, pod)
-	{
-		r = select_pod(&s, pod, &e);
-		if (r < 0)
-			goto fail;
-	}
+	r = select_pods(&s, pods, &e);
+	if (r < 0)
+		goto fail;
 	json_object_set_new(s.status, "phase", json_string("InProgress"));
 	set_time(s.status, "startTimestamp", now);
 	set_time(s.status, "expiration", now + (time_t)p.ttl);
@@ -742,12 +845,23 @@ int ctl_backup_reconcile(struct ctl *c, json_t *b)
 		if (json_object_get(json_object_get(meta, "annotations"), CTL_ANN_SYNCED))
 			return 0; /* a synced Backup whose status is being written */
 		if (!ctl_has_finalizer(b, CTL_FINALIZER)) {
+			json_t *fresh = NULL;
+
 			/* The finalizer first: the agents' work is never orphaned by a delete. */
 			r = ctl_finalizer(c, path, b, CTL_FINALIZER, true, &e);
 			if (r < 0 && r != -EAGAIN && r != -ENOENT)
 				ctl_note(c, CTL_NOTE_WARN, "backup %s: %s", ctl_meta(b, "name"),
 				         e.msg);
-			return 0; /* the next pass sees the new version */
+			/* Started from the version that has it, now rather than a resync
+			 * later; when that read fails the next pass starts it. */
+			if (r == 0 && kube_get(c->k, path, &fresh, &e) == 0 &&
+			    ctl_has_finalizer(fresh, CTL_FINALIZER) &&
+			    !ctl_jstr(json_object_get(fresh, "status"), "phase") &&
+			    !json_object_get(json_object_get(fresh, "metadata"),
+			                     "deletionTimestamp"))
+				(void)start(c, fresh, path);
+			json_decref(fresh);
+			return 0;
 		}
 		(void)start(c, b, path);
 		return 0;
@@ -756,9 +870,13 @@ int ctl_backup_reconcile(struct ctl *c, json_t *b)
 		(void)follow(c, b, path);
 		return 0;
 	}
+	/* A ReadOnly location's backups are not ours to expire (a cluster restoring another's
+	 * backups would otherwise forget them for it). */
 	if (terminal_backup(phase) &&
 	    ctl_time_parse(ctl_jstr(json_object_get(b, "status"), "expiration"), &exp) == 0 &&
-	    ctl_now(c) >= exp) {
+	    ctl_now(c) >= exp &&
+	    !ctl_location_read_only(ctl_location(
+	        c, ctl_jstr(json_object_get(b, "spec"), "storageLocation")))) {
 		ctl_note(c, CTL_NOTE_INFO, "backup %s expired: deleting it", ctl_meta(b, "name"));
 		r = kube_delete(c->k, path, &e);
 		if (r < 0)

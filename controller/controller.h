@@ -104,6 +104,9 @@ int ctl_pod_volumes(const json_t *pod, bool fs_default, ctl_block_fn pvc_block, 
 /* Velero's defaults: a hook may run 30 s; a failure fails the pod's volumes. */
 #define CTL_HOOK_TIMEOUT_SEC 30
 #define CTL_HOOK_ARGS_MAX    256
+/* Pods whose hooks may run at once when the configuration does not say. */
+#define CTL_HOOK_WORKERS     8
+#define CTL_HOOK_WORKERS_MAX 256
 #define CTL_ANN_HOOK_PREFIX  ".hook.backup.velero.io/"
 
 /* The exec hooks of one phase ("pre" or "post") for pod, in run order: from the pod's
@@ -137,6 +140,7 @@ struct ctl_config {
 	int64_t maintenance_sec; /* prune interval per repository */
 	int64_t validation_sec;  /* storage-location validation interval */
 	int64_t sync_sec;        /* DR sync interval; 0 disables */
+	unsigned hook_workers;   /* pods whose hooks run at once; 0: CTL_HOOK_WORKERS */
 	/* The repository: a fixed URL (every backup goes there), or NULL for one per
 	 * location and namespace as the agents derive it. The password is borrowed. */
 	const char *repo_url;

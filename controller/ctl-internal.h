@@ -63,6 +63,12 @@ void ctl_timestamp(time_t t, char out[32]);
 /* The storage location a Backup names ("" = the default one), borrowed from
  * c->locations, or NULL. */
 const json_t *ctl_location(const struct ctl *c, const char *name);
+/* A location in ReadOnly access mode: its repositories are never written (no forget, no
+ * prune), as a cluster restoring another one's backups needs. */
+bool ctl_location_read_only(const json_t *loc);
+/* The repository URL of a location for one pod namespace ("" gives the common prefix). */
+int ctl_location_url(const json_t *loc, const char *pod_ns, char *out, size_t n,
+                     struct err *e) _must_check_;
 /* The repository of a location and pod namespace, opened once and kept. */
 int ctl_repo_get(struct ctl *c, const json_t *loc, const char *pod_ns, struct ctl_repo **ret,
                  struct err *e) _must_check_;
@@ -91,6 +97,30 @@ int ctl_hooks_owe(json_t *status, const json_t *pod) _must_check_;
  * the list. Returns how many are still owed. */
 size_t ctl_hooks_post(struct ctl *c, const json_t *b, json_t *status, const json_t *pvbs,
                       bool force);
+/* ---- hooks of many pods at once (hookpool.c) ---- */
+
+/* One pod's hooks to run on a worker. */
+struct ctl_hookjob {
+	const json_t *pod; /* borrowed; only read while the job runs */
+	json_t *hooks;     /* from ctl_hooks_of; released by ctl_hookjobs_free */
+	json_t *status;    /* the job's own counts and warnings (ctl_hooks_run's status) */
+	char msg[1024];    /* why, when r is -EIO */
+	int r;             /* ctl_hooks_run's result */
+	size_t idx;        /* the caller's */
+};
+/* Told on the calling thread of each job whose hooks returned; a negative return is
+ * remembered (the first one is ctl_hooks_par's result) but the other jobs go on. */
+typedef int (*ctl_hookjob_done_fn)(void *ud, struct ctl_hookjob *j);
+/* Run the jobs with at most ctl_hook_workers() of them at once, calling done for each as
+ * it finishes. Returns when all finished and were told: 0, done's first error, or -ENOMEM
+ * when no job ran (then done was never called). */
+int ctl_hooks_par(struct ctl *c, struct ctl_hookjob *jobs, size_t n, ctl_hookjob_done_fn done,
+                  void *ud);
+/* Add a finished job's counts and messages to a Backup's status. */
+void ctl_hooks_merge(json_t *status, const struct ctl_hookjob *j);
+void ctl_hookjobs_free(struct ctl_hookjob *jobs, size_t n);
+/* How many pods' hooks may run at once (cfg->hook_workers, or CTL_HOOK_WORKERS). */
+unsigned ctl_hook_workers(const struct ctl *c);
 int ctl_schedule_reconcile(struct ctl *c, json_t *s) _must_check_;
 /* A Backup with a deletionTimestamp: cancel its volumes, forget its snapshots, delete its
  * PodVolumeBackups, drop the finalizer. 0 when done, 1 when it must wait. */

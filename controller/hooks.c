@@ -206,20 +206,26 @@ static bool pod_done(const json_t *pvbs, const char *uid)
 	return true;
 }
 
-/* The post hooks of one owed pod; false when it must be tried again (API unreachable). */
-static bool post_one(struct ctl *c, const json_t *b, json_t *status, const json_t *owed)
+/* What to do with one owed pod's post hooks. */
+enum post_next { POST_RUN, POST_DROP, POST_RETRY };
+
+/* Fetch an owed pod and its post hooks (on the loop's thread, with the loop's client):
+ * POST_RUN with *pod and *hooks set, POST_DROP when nothing can run (recorded in status),
+ * POST_RETRY when the API is unreachable. */
+static enum post_next post_prepare(struct ctl *c, const json_t *b, json_t *status,
+                                   const json_t *owed, json_t **ret_pod, json_t **ret_hooks)
 {
 	const char *ns = ctl_jstr(owed, "namespace"), *name = ctl_jstr(owed, "name");
 	json_t *pod = NULL, *hooks = NULL;
 	struct err e = ERR_INIT;
-	char path[1024], msg[1024];
+	char path[1024];
 	int r;
 
 	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/pods/%s", ns, name);
 	r = kube_get(c->k, path, &pod, &e);
 	if (r < 0 && r != -ENOENT) {
 		ctl_note(c, CTL_NOTE_WARN, "pod %s/%s: post hook waits: %s", ns, name, e.msg);
-		return false;
+		return POST_RETRY;
 	}
 	if (r == -ENOENT || strcmp(str0(ctl_meta(pod, "uid")), str0(ctl_jstr(owed, "uid")))) {
 		ctl_status_add(status, false, "pod %s/%s: post hook not run: the pod is gone", ns,
@@ -228,14 +234,33 @@ static bool post_one(struct ctl *c, const json_t *b, json_t *status, const json_
 	}
 	r = ctl_hooks_of(pod, json_object_get(json_object_get(b, "spec"), "hooks"), "post", &hooks,
 	                 &e);
-	if (r < 0)
+	if (r < 0) {
 		ctl_status_add(status, true, "pod %s/%s: post hook not run: %s", ns, name, e.msg);
-	else if (ctl_hooks_run(c, pod, hooks, status, msg, sizeof(msg)) < 0)
-		ctl_status_add(status, true, "pod %s/%s: %s", ns, name, msg);
+		goto fail;
+	}
+	*ret_pod = pod;
+	*ret_hooks = hooks;
+	return POST_RUN;
 fail:
 	json_decref(hooks);
 	json_decref(pod);
-	return true;
+	return POST_DROP;
+}
+
+struct post_ctx {
+	json_t *status;
+	json_t **pods; /* owned, index = job idx */
+};
+
+static int post_done(void *ud, struct ctl_hookjob *j)
+{
+	struct post_ctx *pc = ud;
+
+	ctl_hooks_merge(pc->status, j);
+	if (j->r < 0)
+		ctl_status_add(pc->status, true, "pod %s/%s: %s", ctl_meta(j->pod, "namespace"),
+		               ctl_meta(j->pod, "name"), j->msg);
+	return 0;
 }
 
 size_t ctl_hooks_post(struct ctl *c, const json_t *b, json_t *status, const json_t *pvbs,
@@ -243,19 +268,55 @@ size_t ctl_hooks_post(struct ctl *c, const json_t *b, json_t *status, const json
 {
 	json_t *hk = json_object_get(status, "hooks");
 	json_t *pending = json_object_get(hk, "pending"), *left, *owed;
-	size_t i;
+	struct post_ctx pc = { .status = status };
+	struct ctl_hookjob *jobs = NULL;
+	size_t i, n = 0, np = json_array_size(pending);
 
-	if (!json_array_size(pending))
+	if (!np)
 		return 0;
 	left = json_array();
-	if (!left)
-		return json_array_size(pending);
+	jobs = calloc(np, sizeof(*jobs));
+	pc.pods = calloc(np, sizeof(*pc.pods));
+	if (!left || !jobs || !pc.pods) {
+		json_decref(left);
+		free(jobs);
+		free(pc.pods);
+		return np;
+	}
 	json_array_foreach(pending, i, owed)
 	{
-		if (ctl_stopping() || !(force || pod_done(pvbs, str0(ctl_jstr(owed, "uid")))) ||
-		    !post_one(c, b, status, owed))
+		json_t *pod = NULL, *hooks = NULL;
+
+		if (ctl_stopping() || !(force || pod_done(pvbs, str0(ctl_jstr(owed, "uid"))))) {
 			json_array_append(left, owed);
+			continue;
+		}
+		switch (post_prepare(c, b, status, owed, &pod, &hooks)) {
+		case POST_RETRY:
+			json_array_append(left, owed);
+			break;
+		case POST_DROP:
+			break;
+		case POST_RUN:
+			pc.pods[n] = pod;
+			jobs[n].pod = pod;
+			jobs[n].hooks = hooks;
+			jobs[n].idx = i; /* its place in pending */
+			n++;
+			break;
+		}
 	}
-	json_object_set_new(hk, "pending", left);
+	/* The pods whose volumes are all done thaw together, not one after the other. */
+	if (ctl_hooks_par(c, jobs, n, post_done, &pc) < 0) {
+		/* Out of memory before any ran: all of them again on the next pass. */
+		for (i = 0; i < n; i++)
+			json_array_append(left, json_array_get(pending, jobs[i].idx));
+	}
+	for (i = 0; i < n; i++)
+		json_decref(pc.pods[i]);
+	free(pc.pods);
+	ctl_hookjobs_free(jobs, n);
+	/* Re-fetched: a hook's counts may have replaced status.hooks' object. */
+	json_object_set_new(json_object_get(status, "hooks"), "pending", left);
 	return json_array_size(left);
 }

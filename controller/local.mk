@@ -5,7 +5,7 @@ controller_libcairn_controller_a_SOURCES = controller/controller.h controller/ct
 	controller/ctl.c controller/backup.c controller/schedule.c controller/gc.c \
 	controller/location.c controller/metrics.c controller/cron.c controller/duration.c \
 	controller/select.c controller/hookspec.c controller/hooks.c controller/restore.c \
-	controller/pvc.c
+	controller/pvc.c controller/hookpool.c
 
 CONTROLLER_UNIT_TESTS = tests/unit/test-cron tests/unit/test-ctlselect tests/unit/test-ctlhooks
 check_PROGRAMS += $(CONTROLLER_UNIT_TESTS)
@@ -14,6 +14,7 @@ tests_unit_test_cron_LDADD = $(CAIRN_LIBS)
 tests_unit_test_ctlselect_LDADD = $(CAIRN_LIBS)
 tests_unit_test_ctlhooks_LDADD = $(CAIRN_LIBS)
 
-CONTROLLER_E2E = tests/e2e/controller-backup.sh tests/e2e/controller-hooks.sh
+CONTROLLER_E2E = tests/e2e/controller-backup.sh tests/e2e/controller-hooks.sh \
+	tests/e2e/controller-hooks-par.sh tests/e2e/controller-ttl-prune.sh
 TESTS += $(CONTROLLER_E2E)
 EXTRA_DIST += $(CONTROLLER_E2E) daemonset/controller.yaml daemonset/optional/controller-alerts.yaml docs/controller.md

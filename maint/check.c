@@ -83,8 +83,12 @@ struct ck {
 	char path[8192];
 	/* read-data runs one pack per thread: reporting and the work list are shared */
 	pthread_mutex_t lock;
-	uint8_t (*todo)[ID_BYTES];
-	size_t n_todo, next;
+	struct pack_size {
+		uint8_t id[ID_BYTES];
+		uint64_t size;
+	} *sizes, *todo; /* every listed pack (sorted by id for the lookup); the ones to read */
+	size_t n_sizes, cap_sizes, n_todo, next;
+	struct repo_maint_meter meter; /* under lock */
 };
 
 static void problem(struct ck *c, const char *fmt, ...) _printf_(2, 3);
@@ -114,6 +118,19 @@ static int note_listed(void *ud, const uint8_t pack[ID_BYTES], uint64_t size)
 	int rc = repo_idset_add(&c->listed_packs, pack);
 
 	c->res->packs++;
+	if (rc > 0 && c->n_sizes == c->cap_sizes) {
+		size_t cap = c->cap_sizes ? 2 * c->cap_sizes : 256;
+		void *v = reallocarray(c->sizes, cap, sizeof(*c->sizes));
+
+		if (!v)
+			return -ENOMEM;
+		c->sizes = v;
+		c->cap_sizes = cap;
+	}
+	if (rc > 0) {
+		memcpy(c->sizes[c->n_sizes].id, pack, ID_BYTES);
+		c->sizes[c->n_sizes++].size = size;
+	}
 	return rc < 0 ? rc : 0;
 }
 
@@ -250,8 +267,63 @@ static void *read_worker(void *arg)
 		if (i >= c->n_todo)
 			return NULL;
 		/* Problems arrive through pack_problem; the count is already in res. */
-		(void)!repo_pack_verify(c->r, c->todo[i], pack_problem, c, &e);
+		(void)!repo_pack_verify(c->r, c->todo[i].id, pack_problem, c, &e);
+		pthread_mutex_lock(&c->lock);
+		repo_maint_meter_add(&c->meter, 1, c->todo[i].size);
+		pthread_mutex_unlock(&c->lock);
 	}
+}
+
+/* Which packs a partial read covers: N/T by position, or a percentage by pack id (so a
+ * daily 5% check covers different packs as the repository changes, deterministically). */
+static bool selected(const struct repo_check_opts *o, const struct repo_check_ext *x,
+		     const uint8_t id[ID_BYTES], size_t k)
+{
+	if (x->subset_pct > 0) {
+		uint32_t v = (uint32_t)id[0] << 24 | (uint32_t)id[1] << 16 | (uint32_t)id[2] << 8 |
+			     id[3];
+
+		return (double)v < x->subset_pct / 100.0 * 4294967296.0;
+	}
+	return !o->subset_total || k % o->subset_total == o->subset_index - 1;
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+	return memcmp(a, b, ID_BYTES);
+}
+
+/* The packs a read covers, with their sizes for the progress. */
+static int read_list(struct ck *c, const struct repo_check_opts *o, const struct repo_check_ext *x)
+{
+	size_t k = 0;
+
+	c->todo = calloc(c->n_sizes ? c->n_sizes : 1, sizeof(*c->todo));
+	if (!c->todo)
+		return err_set(c->e, -ENOMEM, "out of memory");
+	if (c->n_sizes)
+		qsort(c->sizes, c->n_sizes, sizeof(*c->sizes), cmp_id);
+	/* In the id set's order, as before sizes were kept: N/T names the same packs. */
+	for (size_t i = 0; i < c->listed_packs.cap; i++) {
+		const struct pack_size *ps;
+
+		if (is_zero(c->listed_packs.v[i]))
+			continue;
+		if (!selected(o, x, c->listed_packs.v[i], k++))
+			continue;
+		ps = bsearch(c->listed_packs.v[i], c->sizes, c->n_sizes, sizeof(*ps), cmp_id);
+		memcpy(c->todo[c->n_todo].id, c->listed_packs.v[i], ID_BYTES);
+		c->todo[c->n_todo].size = ps ? ps->size : 0;
+		c->meter.p.packs_total++;
+		c->meter.p.bytes_total += c->todo[c->n_todo].size;
+		c->n_todo++;
+	}
+	c->meter.fn = o->progress;
+	c->meter.ud = o->progress_ud;
+	c->meter.ms = o->progress_ms;
+	c->meter.p.phase = "read";
+	repo_maint_meter_add(&c->meter, 0, 0); /* the totals, before the first pack */
+	return 0;
 }
 
 static int read_packs(struct ck *c)
@@ -517,20 +589,6 @@ static int report_index(void *ud, const char *name, uint64_t size)
 	return 0;
 }
 
-/* Which packs a partial read covers: N/T by position, or a percentage by pack id (so a
- * daily 5% check covers different packs as the repository changes, deterministically). */
-static bool selected(const struct repo_check_opts *o, const struct repo_check_ext *x,
-		     const uint8_t id[ID_BYTES], size_t k)
-{
-	if (x->subset_pct > 0) {
-		uint32_t v = (uint32_t)id[0] << 24 | (uint32_t)id[1] << 16 | (uint32_t)id[2] << 8 |
-			     id[3];
-
-		return (double)v < x->subset_pct / 100.0 * 4294967296.0;
-	}
-	return !o->subset_total || k % o->subset_total == o->subset_index - 1;
-}
-
 int repo_check_full(struct repo *r, const struct repo_check_opts *o,
 		    const struct repo_check_ext *x, repo_check_fn fn, void *ud,
 		    struct repo_check_result *ret, struct repo_check_ext_result *ret_x,
@@ -590,23 +648,11 @@ int repo_check_full(struct repo *r, const struct repo_check_opts *o,
 	if (rc < 0)
 		goto fail;
 	if (o->read_data) {
-		size_t k = 0;
-
-		c.todo = calloc(c.listed_packs.n ? c.listed_packs.n : 1, ID_BYTES);
-		if (!c.todo) {
-			rc = err_set(e, -ENOMEM, "out of memory");
-			goto fail;
+		rc = read_list(&c, o, x);
+		if (rc >= 0) {
+			res.packs_read = c.n_todo;
+			rc = read_packs(&c);
 		}
-		for (size_t i = 0; i < c.listed_packs.cap; i++) {
-			if (is_zero(c.listed_packs.v[i]))
-				continue;
-			if (!selected(o, x, c.listed_packs.v[i], k++))
-				continue;
-			memcpy(c.todo[c.n_todo++], c.listed_packs.v[i], ID_BYTES);
-		}
-		res.packs_read = c.n_todo;
-		rc = read_packs(&c);
-		free(c.todo);
 		if (rc < 0)
 			goto fail;
 	}
@@ -629,6 +675,8 @@ fail:
 	repo_idset_release(&c.data);
 	repo_idset_release(&c.bad);
 	free(c.bads);
+	free(c.todo);
+	free(c.sizes);
 	pthread_mutex_destroy(&c.lock);
 	return rc;
 }

@@ -121,11 +121,27 @@ int repo_repair_snapshots(struct repo *r, bool dry_run, bool forget,
 int repo_repair_index(struct repo *r, bool dry_run, struct repo_repair_result *ret,
 		      struct err *e) _must_check_;
 
+/* ---- progress of check --read-data and prune ---- */
+
+/* The long phase of a maintenance run: packs (and their bytes) done out of the phase's
+ * total. Only the caller prints: the engine hands it counts. */
+struct repo_maint_progress {
+	const char *phase; /* "read" (check --read-data), "prune" (repack and delete) */
+	uint64_t packs_done, packs_total, bytes_done, bytes_total;
+};
+/* Called from the engine's threads one at a time, at most every progress_ms and once
+ * more when the phase ends (done == total). */
+typedef void (*repo_maint_progress_fn)(void *ud, const struct repo_maint_progress *p);
+
 /* ---- prune (prune.c) ---- */
 
 struct repo_prune_opts {
 	double max_unused_pct; /* unused bytes tolerated, as a percentage of the repository */
 	bool dry_run;
+	/* Packs repacked or deleted; may be NULL. */
+	repo_maint_progress_fn progress;
+	void *progress_ud;
+	unsigned progress_ms;
 };
 
 struct repo_prune_result {
@@ -151,6 +167,10 @@ struct repo_check_opts {
 	/* Read only packs whose number modulo subset_total is subset_index-1 (N/T), when
 	 * subset_total > 0. */
 	uint32_t subset_index, subset_total;
+	/* Packs read with read_data; may be NULL. */
+	repo_maint_progress_fn progress;
+	void *progress_ud;
+	unsigned progress_ms;
 };
 
 struct repo_check_result {

@@ -2,6 +2,7 @@
  * that are mostly unused, and replace the index, in an order that a kill at any instant
  * leaves consistent (new packs -> new index -> old index files gone -> old packs gone). */
 #include "maint/maint.h"
+#include "maint/maint-internal.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -40,6 +41,9 @@ struct prune {
 	struct repo_idset used_trees, used_data, claimed_trees, claimed_data;
 	struct repo_ix_pack *fresh; /* packs written by the repack */
 	size_t n_fresh;
+	/* Packs repacked, then packs deleted without a repack (a repacked pack's deletion is
+	 * part of its repack). */
+	struct repo_maint_meter meter;
 };
 
 static int cmp_id(const void *a, const void *b)
@@ -278,17 +282,28 @@ static int take_fresh(struct prune *p)
 }
 
 /* Deletions in batches (one request each on S3), the lock refreshed between them so a
- * long deletion phase does not let it go stale. */
-static int del_batches(struct prune *p, enum obj_type t, const char *const *names, size_t n)
+ * long deletion phase does not let it go stale. With sizes, names from first_counted on
+ * advance the progress (sizes[i] bytes each). */
+static int del_batches(struct prune *p, enum obj_type t, const char *const *names, size_t n,
+		       const uint64_t *sizes, size_t first_counted)
 {
 	enum { BATCH = 1000 };
 	int rc = 0;
 
 	for (size_t i = 0; rc >= 0 && i < n; i += BATCH) {
-		rc = backend_del_many(repo_backend(p->r), t, names + i, n - i < BATCH ? n - i : BATCH,
-				      p->e);
+		size_t k = n - i < BATCH ? n - i : BATCH;
+		uint64_t packs = 0, bytes = 0;
+
+		rc = backend_del_many(repo_backend(p->r), t, names + i, k, p->e);
 		if (rc >= 0)
 			rc = repo_lock_refresh(p->lock, p->e);
+		for (size_t j = i; sizes && j < i + k; j++)
+			if (j >= first_counted) {
+				packs++;
+				bytes += sizes[j];
+			}
+		if (rc >= 0 && packs)
+			repo_maint_meter_add(&p->meter, packs, bytes);
 	}
 	return rc;
 }
@@ -298,15 +313,18 @@ static int del_batches(struct prune *p, enum obj_type t, const char *const *name
 static int commit(struct prune *p)
 {
 	struct repo_ix_pack *keep = NULL;
-	size_t n_keep = 0, n = 0, most = p->ix.n_names + p->ix.n_packs + p->n_present + 1;
+	size_t n_keep = 0, n = 0, n_repacked;
+	size_t most = p->ix.n_names + p->ix.n_packs + p->n_present + 1;
 	char(*hex)[ID_HEX] = NULL;
 	const char **names = NULL;
+	uint64_t *sizes = NULL;
 	int rc = 0;
 
 	keep = calloc(p->ix.n_packs + p->n_fresh + 1, sizeof(*keep));
 	hex = calloc(most, sizeof(*hex));
 	names = calloc(most, sizeof(*names));
-	if (!keep || !hex || !names) {
+	sizes = calloc(most, sizeof(*sizes));
+	if (!keep || !hex || !names || !sizes) {
 		rc = err_set(p->e, -ENOMEM, "out of memory");
 		goto fail;
 	}
@@ -321,21 +339,31 @@ static int commit(struct prune *p)
 	p->res->index_new = (n_keep + 2047) / 2048;
 	for (size_t i = 0; i < p->ix.n_names; i++)
 		names[n++] = p->ix.names[i];
-	rc = del_batches(p, OBJ_INDEX, names, n);
+	rc = del_batches(p, OBJ_INDEX, names, n, NULL, 0);
 	n = 0;
+	/* Repacked packs first: the progress counted them when they were repacked. */
 	for (size_t i = 0; rc >= 0 && i < p->ix.n_packs; i++)
-		if (p->plan[i].fate == FATE_DELETE || p->plan[i].fate == FATE_REPACK)
+		if (p->plan[i].fate == FATE_REPACK)
 			hex_encode(p->ix.packs[i].id, ID_BYTES, hex[n++]);
+	n_repacked = n;
+	for (size_t i = 0; rc >= 0 && i < p->ix.n_packs; i++)
+		if (p->plan[i].fate == FATE_DELETE) {
+			sizes[n] = p->plan[i].size;
+			hex_encode(p->ix.packs[i].id, ID_BYTES, hex[n++]);
+		}
 	/* Packs no index listed: under the exclusive lock no backup can still be writing
 	 * them, so they are leftovers of killed runs. */
 	for (size_t i = 0; rc >= 0 && i < p->n_present; i++)
-		if (!p->present[i].indexed)
+		if (!p->present[i].indexed) {
+			sizes[n] = p->present[i].size;
 			hex_encode(p->present[i].id, ID_BYTES, hex[n++]);
+		}
 	for (size_t i = 0; i < n; i++)
 		names[i] = hex[i];
 	if (rc >= 0)
-		rc = del_batches(p, OBJ_DATA, names, n);
+		rc = del_batches(p, OBJ_DATA, names, n, sizes, n_repacked);
 fail:
+	free(sizes);
 	free(names);
 	free(hex);
 	free(keep);
@@ -371,6 +399,28 @@ static void tally(struct prune *p)
 	res->index_old = p->ix.n_names;
 }
 
+/* The work ahead: every pack to repack or delete, with its size. */
+static void meter_start(struct prune *p)
+{
+	struct repo_maint_meter *m = &p->meter;
+
+	m->fn = p->o->progress;
+	m->ud = p->o->progress_ud;
+	m->ms = p->o->progress_ms;
+	m->p.phase = "prune";
+	for (size_t i = 0; i < p->ix.n_packs; i++)
+		if (p->plan[i].fate == FATE_DELETE || p->plan[i].fate == FATE_REPACK) {
+			m->p.packs_total++;
+			m->p.bytes_total += p->plan[i].size;
+		}
+	for (size_t i = 0; i < p->n_present; i++)
+		if (!p->present[i].indexed) {
+			m->p.packs_total++;
+			m->p.bytes_total += p->present[i].size;
+		}
+	repo_maint_meter_add(m, 0, 0);
+}
+
 int repo_prune(struct repo *r, struct repo_lock *held, const struct repo_prune_opts *o,
 	       struct repo_prune_result *ret, struct err *e)
 {
@@ -396,9 +446,13 @@ int repo_prune(struct repo *r, struct repo_lock *held, const struct repo_prune_o
 		goto fail;
 	tally(&p);
 	if (!o->dry_run) {
+		meter_start(&p);
 		for (size_t i = 0; rc >= 0 && i < p.ix.n_packs; i++)
-			if (p.plan[i].fate == FATE_REPACK)
+			if (p.plan[i].fate == FATE_REPACK) {
 				rc = repack_one(&p, i);
+				if (rc >= 0)
+					repo_maint_meter_add(&p.meter, 1, p.plan[i].size);
+			}
 		if (rc >= 0)
 			rc = take_fresh(&p);
 		if (rc >= 0)

@@ -248,36 +248,42 @@ fail:
 	return r;
 }
 
-static int local_stat(struct backend *be, enum obj_type t, const char *name, uint64_t *ret_size,
-		      struct err *e)
+/* stat and mtime: one lookup of an object's inode; a missing object is a bare -ENOENT
+ * (callers probe for it), anything else is an error with the path. */
+static int obj_stat(struct backend *be, enum obj_type t, const char *name, struct stat *st,
+		    struct err *e)
 {
 	char path[PATH_MAX];
-	struct stat st;
 	int r = obj_path(t, name, path, sizeof(path));
 
 	NEED_DIR(be, e);
 	if (r < 0)
 		return err_set(e, r, "bad object name");
-	if (fstatat(BL(be)->dirfd, path, &st, 0) < 0)
+	if (fstatat(BL(be)->dirfd, path, st, 0) < 0)
 		return errno == ENOENT ? -ENOENT : fs_err(be, e, -errno, "stat", path);
-	*ret_size = (uint64_t)st.st_size;
 	return 0;
+}
+
+static int local_stat(struct backend *be, enum obj_type t, const char *name, uint64_t *ret_size,
+		      struct err *e)
+{
+	struct stat st;
+	int r = obj_stat(be, t, name, &st, e);
+
+	if (r == 0)
+		*ret_size = (uint64_t)st.st_size;
+	return r;
 }
 
 static int local_mtime(struct backend *be, enum obj_type t, const char *name, int64_t *ret_sec,
 		       struct err *e)
 {
-	char path[PATH_MAX];
 	struct stat st;
-	int r = obj_path(t, name, path, sizeof(path));
+	int r = obj_stat(be, t, name, &st, e);
 
-	NEED_DIR(be, e);
-	if (r < 0)
-		return err_set(e, r, "bad object name");
-	if (fstatat(BL(be)->dirfd, path, &st, 0) < 0)
-		return errno == ENOENT ? -ENOENT : fs_err(be, e, -errno, "stat", path);
-	*ret_sec = (int64_t)st.st_mtim.tv_sec;
-	return 0;
+	if (r == 0)
+		*ret_sec = (int64_t)st.st_mtim.tv_sec;
+	return r;
 }
 
 static int local_del(struct backend *be, enum obj_type t, const char *name, struct err *e)

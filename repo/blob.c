@@ -45,6 +45,29 @@ struct sealer *sealer_take(struct repo *r, size_t n)
 	return s;
 }
 
+int repo_set_compression(struct repo *r, int level)
+{
+	if (level == REPO_COMPRESS_AUTO) {
+		r->compress_level = 0;
+		return 0;
+	}
+	if (level == REPO_COMPRESS_OFF) {
+		r->compress_level = level;
+		return 0;
+	}
+	if (level < ZSTD_minCLevel() || level > ZSTD_maxCLevel())
+		return -EINVAL;
+	/* 0 is zstd's default level; kept apart from 0, "not set". */
+	r->compress_level = level ? level : ZSTD_CLEVEL_DEFAULT;
+	return 0;
+}
+
+/* The level of this handle's next blob; REPO_COMPRESS_OFF stores it raw. */
+static int blob_level(const struct repo *r)
+{
+	return r->compress_level ? r->compress_level : r->zstd_level;
+}
+
 void sealer_give(struct repo *r, size_t n, struct sealer *s)
 {
 	int c = n >= SEALER_BIG;
@@ -91,27 +114,34 @@ int repo_blob_lookup(struct repo *r, enum blob_type t, const uint8_t id[ID_BYTES
 	return rc;
 }
 
+struct foreach_ctx {
+	struct repo *r;
+	repo_blob_fn fn;
+	void *ud;
+};
+
+static int foreach_one(void *ud, const struct idx_entry *s)
+{
+	struct foreach_ctx *c = ud;
+	struct blob_loc loc;
+
+	if (s->pack == IDX_PENDING || !s->stored_len)
+		return 0;
+	memcpy(loc.pack, c->r->idx.packs[s->pack], ID_BYTES);
+	loc.offset = s->offset;
+	loc.stored_len = s->stored_len;
+	loc.raw_len = s->raw_len;
+	loc.type = s->type;
+	loc.compressed = s->compressed;
+	return c->fn(c->ud, s->id, &loc);
+}
+
 int repo_blob_foreach(struct repo *r, repo_blob_fn fn, void *ud)
 {
-	/* Iterates without the lock: callers use it from one thread with no writers. */
-	for (size_t i = 0; i < r->idx.cap; i++) {
-		const struct idx_entry *s = &r->idx.slots[i];
-		struct blob_loc loc;
-		int rc;
+	struct foreach_ctx c = { .r = r, .fn = fn, .ud = ud };
 
-		if (s->pack == IDX_PENDING || !s->stored_len)
-			continue;
-		memcpy(loc.pack, r->idx.packs[s->pack], ID_BYTES);
-		loc.offset = s->offset;
-		loc.stored_len = s->stored_len;
-		loc.raw_len = s->raw_len;
-		loc.type = s->type;
-		loc.compressed = s->compressed;
-		rc = fn(ud, s->id, &loc);
-		if (rc < 0)
-			return rc;
-	}
-	return 0;
+	/* Iterates without the lock: callers use it from one thread with no writers. */
+	return idx_foreach(&r->idx, foreach_one, &c);
 }
 
 size_t repo_blob_count(struct repo *r)
@@ -195,6 +225,7 @@ ssize_t repo_blob_put(struct repo *r, enum blob_type t, const uint8_t id[ID_BYTE
 		      const void *p, size_t n, struct err *e)
 {
 	size_t bound = ZSTD_compressBound(n), clen, need;
+	int level = blob_level(r);
 	struct sealer *s = NULL;
 	bool compressed = false;
 	uint8_t *payload;
@@ -213,11 +244,17 @@ ssize_t repo_blob_put(struct repo *r, enum blob_type t, const uint8_t id[ID_BYTE
 		rc = err_set(e, -ENOMEM, "out of memory compressing a blob");
 		goto fail;
 	}
+	/* Pooled contexts keep the level they were made with; a changed setting reaches
+	 * them here. */
+	if (level != REPO_COMPRESS_OFF && s->level != level) {
+		s->level = level;
+		ZSTD_CCtx_setParameter(s->cctx, ZSTD_c_compressionLevel, level);
+	}
 	/* Compress straight into the sealed layout (after the nonce) and encrypt in place:
 	 * no intermediate copy of the chunk. */
 	payload = s->out + KEY_NONCE_BYTES;
 	clen = n;
-	if (compressible(s, p, n))
+	if (level != REPO_COMPRESS_OFF && compressible(s, p, n))
 		clen = ZSTD_compress2(s->cctx, payload, bound, p, n);
 	/* Store raw unless compression saves something: incompressible data costs nothing
 	 * extra to read back. */

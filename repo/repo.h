@@ -108,6 +108,13 @@ bool repo_blob_claim(struct repo *r, enum blob_type t, const uint8_t id[ID_BYTES
  * thread. Returns the number of bytes the blob added to the repository. */
 ssize_t repo_blob_put(struct repo *r, enum blob_type t, const uint8_t id[ID_BYTES],
 		      const void *p, size_t n, struct err *e) _must_check_;
+/* How repo_blob_put compresses from now on through r (backup --compression):
+ * REPO_COMPRESS_AUTO is the repository's level (init --compression) with the probe that
+ * stores incompressible chunks raw; REPO_COMPRESS_OFF stores every blob raw; any other
+ * value is a zstd level (ZSTD_minCLevel() to ZSTD_maxCLevel(); 0 is zstd's default, 3),
+ * also with the probe. -EINVAL for a level zstd does not have. */
+enum { REPO_COMPRESS_AUTO = -1000000, REPO_COMPRESS_OFF = -1000001 }; /* below zstd's levels */
+int repo_set_compression(struct repo *r, int level) _must_check_;
 /* Claim + put; a known blob costs nothing. Computes the id into ret_id when non-NULL. */
 ssize_t repo_blob_save(struct repo *r, enum blob_type t, const void *p, size_t n,
 		       uint8_t ret_id[ID_BYTES], struct err *e) _must_check_;

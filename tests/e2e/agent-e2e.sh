@@ -34,7 +34,6 @@ ka_start --bookmark-interval 1 --load "$TOP_SRCDIR"/daemonset/crds/*.yaml
 NS=cairn
 API=/apis/cairn.dev/v1alpha1/namespaces/$NS
 
-kc() { kubectl $KUBECTL_VALIDATE "$@"; }
 # Polling goes through curl: a kubectl run costs half a second of discovery.
 pvb_json() { kcurl "$API/podvolumebackups/$1" 2>/dev/null; }
 # field NAME EXPR: a Python expression over the PVB object `d`.
@@ -62,19 +61,6 @@ start_agent() { # N
 		--kubeconfig "$KUBECONFIG" --metrics-address 127.0.0.1:0 --concurrency 2 \
 		--progress-interval 1 --threads 1 >>"$W/agent$1.log" 2>&1 &
 	echo $! >"$W/agent$1.pid"
-}
-
-create_pod() { # NAME NODE VOLUMES-YAML (flow list)
-	kc create -f - >/dev/null <<EOF
-apiVersion: v1
-kind: Pod
-metadata: {name: $1, namespace: app}
-spec:
-  nodeName: $2
-  containers: [{name: c, image: busybox}]
-  volumes: $3
-EOF
-	kc get pod -n app "$1" -o jsonpath='{.metadata.uid}'
 }
 
 # mkpvb BACKUP POD VOLUME: a PodVolumeBackup as the controller makes it; prints its name.
@@ -118,9 +104,9 @@ metadata: {name: c3, namespace: app}
 spec: {accessModes: [ReadWriteMany], volumeName: pv-nfs, resources: {requests: {storage: 1Gi}}}
 EOF
 
-U1=$(create_pod p1 n1 '[{name: cache, emptyDir: {}}, {name: big, emptyDir: {}}]')
-U2=$(create_pod p2 n2 '[{name: data, persistentVolumeClaim: {claimName: c2}}, {name: big, emptyDir: {}}]')
-U3=$(create_pod p3 n3 '[{name: data, persistentVolumeClaim: {claimName: c3}}, {name: ghost, emptyDir: {}}]')
+U1=$(ka_pod p1 n1 '[{name: cache, emptyDir: {}}, {name: big, emptyDir: {}}]')
+U2=$(ka_pod p2 n2 '[{name: data, persistentVolumeClaim: {claimName: c2}}, {name: big, emptyDir: {}}]')
+U3=$(ka_pod p3 n3 '[{name: data, persistentVolumeClaim: {claimName: c3}}, {name: ghost, emptyDir: {}}]')
 V1=$W/hp1/$U1/volumes/kubernetes.io~empty-dir/cache
 V2=$W/hp2/$U2/volumes/kubernetes.io~csi/pv-csi/mount
 V3=$W/hp3/$U3/volumes/kubernetes.io~nfs/pv-nfs
@@ -128,7 +114,7 @@ fill "$V1" 3
 fill "$V2" 2
 fill "$V3" 1
 mkdir -p "$W/hp3/$U3/volumes/kubernetes.io~empty-dir"
-create_pod p9 n9 '[{name: cache, emptyDir: {}}]' >/dev/null
+ka_pod p9 n9 '[{name: cache, emptyDir: {}}]' >/dev/null
 t_cmd "pods have uids" test -n "$U1" -a -n "$U2" -a -n "$U3"
 
 for n in 1 2 3; do start_agent $n; done
@@ -188,7 +174,7 @@ t_cmd "wrong-node PVB left alone" test "$(phase "$BW")" = ""
 
 # Second run after the pod is re-created with a new uid: incremental, same identity.
 kc delete pod -n app p1 >/dev/null
-U1b=$(create_pod p1 n1 '[{name: cache, emptyDir: {}}, {name: big, emptyDir: {}}]')
+U1b=$(ka_pod p1 n1 '[{name: cache, emptyDir: {}}, {name: big, emptyDir: {}}]')
 t_cmd "re-created pod has a new uid" test "$U1b" != "$U1"
 V1b=$W/hp1/$U1b/volumes/kubernetes.io~empty-dir/cache
 mkdir -p "$(dirname "$V1b")"

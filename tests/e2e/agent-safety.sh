@@ -35,7 +35,6 @@ t_on_exit cleanup
 ka_start --bookmark-interval 1 --load "$TOP_SRCDIR"/daemonset/crds/*.yaml \
 	"$KA_HOME/fixtures/velero.yaml"
 
-kc() { kubectl $KUBECTL_VALIDATE "$@"; }
 obj() { kcurl "$1" 2>/dev/null; }
 field() { obj "$API/podvolumebackups/$1" | jq_py "$2" 2>/dev/null; }
 phase() { field "$1" 'd.get("status", {}).get("phase", "")'; }
@@ -64,18 +63,6 @@ start_agent() { # HOST-PODS
 		--progress-interval 1 --threads 1 >>"$W/agent.log" 2>&1 &
 	AGENT_PID=$!
 }
-create_pod() { # NAME NODE VOLUMES-YAML
-	kc create -f - >/dev/null <<EOF2
-apiVersion: v1
-kind: Pod
-metadata: {name: $1, namespace: app}
-spec:
-  nodeName: $2
-  containers: [{name: c, image: busybox}]
-  volumes: $3
-EOF2
-	kc get pod -n app "$1" -o jsonpath='{.metadata.uid}'
-}
 
 t_cmd "repository initialised" "$CAIRN_BIN" -r "$REPO" init
 printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: app}\n' | kc create -f - >/dev/null
@@ -100,8 +87,8 @@ kind: PersistentVolumeClaim
 metadata: {name: cm, namespace: app}
 spec: {accessModes: [ReadWriteOnce], volumeName: pv-mig, resources: {requests: {storage: 1Gi}}}
 EOF2
-U1=$(create_pod p1 n1 '[{name: cache, emptyDir: {}}, {name: mig, persistentVolumeClaim: {claimName: cm}}]')
-create_pod p2 n2 '[{name: cache, emptyDir: {}}]' >/dev/null
+U1=$(ka_pod p1 n1 '[{name: cache, emptyDir: {}}, {name: mig, persistentVolumeClaim: {claimName: cm}}]')
+ka_pod p2 n2 '[{name: cache, emptyDir: {}}]' >/dev/null
 # p1 runs: the agent's start-up check looks for its folder.
 kcurl "/api/v1/namespaces/app/pods/p1/status" -X PATCH \
 	-H 'Content-Type: application/merge-patch+json' -d '{"status":{"phase":"Running"}}' >/dev/null

@@ -117,22 +117,13 @@ ka_start --bookmark-interval 1 --load "$TOP_SRCDIR"/daemonset/crds/*.yaml
 PORT=$(cat "$KA_DIR/port")
 NS=cairn
 API=/apis/cairn.dev/v1alpha1/namespaces/$NS
-kc() { kubectl $KUBECTL_VALIDATE "$@"; }
 pvb_json() { kcurl "$API/podvolumebackups/$1" 2>/dev/null; }
 field() { pvb_json "$1" | jq_py "$2" 2>/dev/null; }
 phase() { field "$1" 'd.get("status", {}).get("phase", "")'; }
 is_phase() { [ "$(phase "$1")" = "$2" ]; }
 
 create_pod() { # NAME VOLUMES-YAML: a Running pod on $NODE; prints its uid
-	kc create -f - >/dev/null <<EOF
-apiVersion: v1
-kind: Pod
-metadata: {name: $1, namespace: app}
-spec:
-  nodeName: $NODE
-  containers: [{name: c, image: busybox}]
-  volumes: $2
-EOF
+	ka_pod "$1" "$NODE" "$2" >/dev/null
 	kcurl "/api/v1/namespaces/app/pods/$1/status" -X PATCH \
 		-H 'Content-Type: application/merge-patch+json' -d '{"status":{"phase":"Running"}}' >/dev/null
 	kc get pod -n app "$1" -o jsonpath='{.metadata.uid}'

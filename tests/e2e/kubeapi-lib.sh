@@ -2,7 +2,7 @@
 # Helpers for the suites that run against the API-server double (sourced, not run).
 # TAP, the scratch folder and exit hooks come from lib.sh. Sets: KA_DIR (state dir),
 # KUBECONFIG, KUBECACHEDIR, KA_URL, and functions ka_start/ka_cleanup, kcurl (curl with
-# the bearer token and CA), jq_py, wait_watches.
+# the bearer token and CA), kc (kubectl), ka_pod, jq_py, wait_watches.
 
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -69,4 +69,21 @@ wait_watches() {
 		sleep 0.1
 	done
 	return 1
+}
+
+kc() { kubectl $KUBECTL_VALIDATE "$@"; }
+
+# ka_pod NAME NODE VOLUMES-YAML (a flow list): a pod in namespace app bound to NODE with
+# one busybox container; prints its uid.
+ka_pod() {
+	kc create -f - >/dev/null <<EOF
+apiVersion: v1
+kind: Pod
+metadata: {name: $1, namespace: app}
+spec:
+  nodeName: $2
+  containers: [{name: c, image: busybox}]
+  volumes: $3
+EOF
+	kc get pod -n app "$1" -o jsonpath='{.metadata.uid}'
 }
