@@ -78,6 +78,9 @@ static const struct cmd_flag init_flags[] = {
 	  "zstd level of the repository's backups (backup --compression auto uses it)" },
 	{ "kdf-memory-mib", 0, 'K', "N", "19", "Argon2id memory for the password, in MiB" },
 	{ "kdf-iterations", 0, 'I', "N", "2", "Argon2id passes" },
+	{ "format-version", 0, 'F', "N", "2",
+	  "repository format: 2 (HMAC-SHA-256 content ids), or 1 for cairn before format 2",
+	  "1 2" },
 	END_FLAGS,
 };
 static const char *const init_env[] = { REPO_ENV, "AWS_ACCESS_KEY_ID", NULL };
