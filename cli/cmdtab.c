@@ -26,7 +26,8 @@ const struct cmd_exit cmdtab_exits[] = {
 	{ 11, "the repository is locked by a live lock (the message names host and pid)" },
 	{ 12, "wrong password (no key file opens with it)" },
 	{ 13, "not found: unknown snapshot, path or object" },
-	{ 14, "integrity failure: corrupt, truncated or forged data; check found problems" },
+	{ 14, "integrity failure: corrupt, truncated or forged data, a repository format or "
+	       "algorithm this cairn does not read; check found problems" },
 	{ 15, "the location is read-only or access was denied" },
 	{ 16, "no space left" },
 	{ 17, "server or network failure after retries" },
