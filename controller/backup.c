@@ -1061,9 +1061,13 @@ int ctl_backup_reconcile(struct ctl *c, json_t *b)
 		(void)follow(c, b, path);
 		return 0;
 	}
+	/* A ReadOnly location's backups are not ours to expire (a cluster restoring another's
+	 * backups would otherwise forget them for it). */
 	if (terminal_backup(phase) &&
 	    ctl_time_parse(ctl_jstr(json_object_get(b, "status"), "expiration"), &exp) == 0 &&
-	    ctl_now(c) >= exp) {
+	    ctl_now(c) >= exp &&
+	    !ctl_location_read_only(ctl_location(
+	        c, ctl_jstr(json_object_get(b, "spec"), "storageLocation")))) {
 		ctl_note(c, CTL_NOTE_INFO, "backup %s expired: deleting it", ctl_meta(b, "name"));
 		r = kube_delete(c->k, path, &e);
 		if (r < 0)

@@ -64,6 +64,12 @@ void ctl_timestamp(time_t t, char out[32]);
 /* The storage location a Backup names ("" = the default one), borrowed from
  * c->locations, or NULL. */
 const json_t *ctl_location(const struct ctl *c, const char *name);
+/* A location in ReadOnly access mode: its repositories are never written (no forget, no
+ * prune), as a cluster restoring another one's backups needs. */
+bool ctl_location_read_only(const json_t *loc);
+/* The repository URL of a location for one pod namespace ("" gives the common prefix). */
+int ctl_location_url(const json_t *loc, const char *pod_ns, char *out, size_t n,
+                     struct err *e) _must_check_;
 /* The repository of a location and pod namespace, opened once and kept. */
 int ctl_repo_get(struct ctl *c, const json_t *loc, const char *pod_ns, struct ctl_repo **ret,
                  struct err *e) _must_check_;

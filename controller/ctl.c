@@ -185,7 +185,7 @@ const json_t *ctl_location(const struct ctl *c, const char *name)
 
 /* The repository URL of a location for one pod namespace, as the node agents derive it:
  * s3:<s3Url>/<bucket>[/<prefix>]/plugins/cairn/<ns>. */
-static int location_url(const json_t *loc, const char *pod_ns, char *out, size_t n, struct err *e)
+int ctl_location_url(const json_t *loc, const char *pod_ns, char *out, size_t n, struct err *e)
 {
 	const json_t *spec = json_object_get(loc, "spec");
 	const json_t *os = json_object_get(spec, "objectStorage");
@@ -226,7 +226,7 @@ int ctl_repo_get(struct ctl *c, const json_t *loc, const char *pod_ns, struct ct
 	if (c->cfg->repo_url) {
 		snprintf(url, sizeof(url), "%s", c->cfg->repo_url);
 	} else {
-		r = location_url(loc, pod_ns, url, sizeof(url), e);
+		r = ctl_location_url(loc, pod_ns, url, sizeof(url), e);
 		if (r < 0)
 			return r;
 	}

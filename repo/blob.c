@@ -114,27 +114,34 @@ int repo_blob_lookup(struct repo *r, enum blob_type t, const uint8_t id[ID_BYTES
 	return rc;
 }
 
+struct foreach_ctx {
+	struct repo *r;
+	repo_blob_fn fn;
+	void *ud;
+};
+
+static int foreach_one(void *ud, const struct idx_entry *s)
+{
+	struct foreach_ctx *c = ud;
+	struct blob_loc loc;
+
+	if (s->pack == IDX_PENDING || !s->stored_len)
+		return 0;
+	memcpy(loc.pack, c->r->idx.packs[s->pack], ID_BYTES);
+	loc.offset = s->offset;
+	loc.stored_len = s->stored_len;
+	loc.raw_len = s->raw_len;
+	loc.type = s->type;
+	loc.compressed = s->compressed;
+	return c->fn(c->ud, s->id, &loc);
+}
+
 int repo_blob_foreach(struct repo *r, repo_blob_fn fn, void *ud)
 {
-	/* Iterates without the lock: callers use it from one thread with no writers. */
-	for (size_t i = 0; i < r->idx.cap; i++) {
-		const struct idx_entry *s = &r->idx.slots[i];
-		struct blob_loc loc;
-		int rc;
+	struct foreach_ctx c = { .r = r, .fn = fn, .ud = ud };
 
-		if (s->pack == IDX_PENDING || !s->stored_len)
-			continue;
-		memcpy(loc.pack, r->idx.packs[s->pack], ID_BYTES);
-		loc.offset = s->offset;
-		loc.stored_len = s->stored_len;
-		loc.raw_len = s->raw_len;
-		loc.type = s->type;
-		loc.compressed = s->compressed;
-		rc = fn(ud, s->id, &loc);
-		if (rc < 0)
-			return rc;
-	}
-	return 0;
+	/* Iterates without the lock: callers use it from one thread with no writers. */
+	return idx_foreach(&r->idx, foreach_one, &c);
 }
 
 size_t repo_blob_count(struct repo *r)
@@ -497,7 +504,7 @@ int repo_pack_verify(struct repo *r, const uint8_t pack[ID_BYTES], repo_pack_pro
 		problems = 1;
 		goto done;
 	}
-	crypto_generichash(hash, ID_BYTES, data->p, data->len, NULL, 0);
+	name_hash(r->name_alg, data->p, data->len, hash);
 	if (memcmp(hash, pack, ID_BYTES) != 0) {
 		fn(ud, pack, NULL, "pack content does not match its name (modified or truncated)");
 		problems++;

@@ -1,5 +1,11 @@
-/* Owns the in-memory blob table: open addressing over keyed-hash ids (uniformly random,
- * so the first 8 bytes are the hash) and the pack-number table. */
+/* Owns the in-memory blob table and the pack-number table. Blob ids are keyed hashes
+ * (uniformly random), so their bytes serve as the hash: the first 12 bits pick one of
+ * IDX_SHARDS shards. A shard keeps a sorted array of 48-byte entries with no slack, found
+ * by interpolation search, and a small open-addressing table for recent puts (home slot
+ * from the next 32 bits, grown 1.5x at 7/8 load), merged into the array once it holds an
+ * eighth as many entries. So the index costs about 50 bytes per blob, and a growth or a
+ * merge copies one shard (under 1/1000 of the index at a million blobs), never the whole
+ * index twice as one doubling table did (bench/README.md, "Memory"). */
 #include "repo/repo-internal.h"
 
 #include <errno.h>
@@ -9,109 +15,320 @@
 #include "util/banned.h"
 #include "util/ckd.h"
 
-static bool slot_empty(const struct idx_entry *s)
-{
-	static const uint8_t zero[ID_BYTES];
+#define SHARD_MIN_CAP 8u
 
-	return memcmp(s->id, zero, ID_BYTES) == 0;
+/* A shard's table is merged into its array at this many entries, or an eighth of the
+ * array's, whichever is more. */
+#define IDX_DELTA_MIN 32u
+
+/* Word-wise: these run once or more per probe, and a memcmp call costs more than the
+ * compare. */
+static bool id_equal(const uint8_t a[ID_BYTES], const uint8_t b[ID_BYTES])
+{
+	uint64_t x[4], y[4];
+
+	memcpy(x, a, sizeof(x));
+	memcpy(y, b, sizeof(y));
+	return !((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) | (x[3] ^ y[3]));
 }
 
-static size_t slot_of(const struct idx *x, const uint8_t id[ID_BYTES])
+static bool slot_empty(const struct idx_entry *s)
 {
-	uint64_t h;
+	uint64_t x[4];
 
-	memcpy(&h, id, sizeof(h));
-	return (size_t)h & (x->cap - 1);
+	memcpy(x, s->id, sizeof(x));
+	return !(x[0] | x[1] | x[2] | x[3]);
+}
+
+static struct idx_shard *shard_of(const struct idx *x, const uint8_t id[ID_BYTES])
+{
+	return &x->shards[((unsigned)id[0] << 4 | id[1] >> 4) & (IDX_SHARDS - 1)];
+}
+
+/* The bits after the shard's, reduced to [0, cap) by a multiply (cap is no power of 2). */
+static uint32_t slot_home(const struct idx_shard *s, const uint8_t id[ID_BYTES])
+{
+	uint32_t h;
+
+	memcpy(&h, id + 2, sizeof(h));
+	return (uint32_t)(((uint64_t)h * s->cap) >> 32);
+}
+
+static uint32_t slot_next(const struct idx_shard *s, uint32_t i)
+{
+	return i + 1 == s->cap ? 0 : i + 1;
+}
+
+/* Sort order of a shard's array: by id, then type. */
+static int key_cmp(const uint8_t id[ID_BYTES], unsigned type, const struct idx_entry *e)
+{
+	int c = memcmp(id, e->id, ID_BYTES);
+
+	return c ? c : (int)type - (int)e->type;
+}
+
+static int entry_cmp(const void *a, const void *b)
+{
+	const struct idx_entry *x = a;
+
+	return key_cmp(x->id, x->type, b);
+}
+
+/* The 60 bits after the shard's, big-endian: the array's order (memcmp of ids) on them. */
+static uint64_t order_key(const uint8_t id[ID_BYTES])
+{
+	uint64_t v = 0;
+
+	for (int i = 1; i < 9; i++)
+		v = v << 8 | id[i];
+	return v & ((1ull << 60) - 1);
+}
+
+/* Interpolation search: ids are uniform, so a guess from the keys bounding the range
+ * lands within a few entries, and each round reads one entry (the bounds' keys are those
+ * of entries already read, or the key space's ends). A few rounds, then bisection, so no
+ * distribution of ids can make it linear. */
+static struct idx_entry *base_find(struct idx_shard *s, unsigned type, const uint8_t id[ID_BYTES])
+{
+	uint32_t lo = 0, hi = s->n_base;
+	uint64_t k = order_key(id), k_lo = 0, k_hi = (1ull << 60) - 1;
+
+	for (int round = 0; round < 6 && hi - lo > 8; round++) {
+		/* k_lo <= k <= k_hi, so the guess falls in [lo, hi). */
+		uint32_t mid = lo + (uint32_t)((unsigned __int128)(k - k_lo) * (hi - lo) /
+		                               ((unsigned __int128)(k_hi - k_lo) + 1));
+		int c = key_cmp(id, type, &s->base[mid]);
+
+		if (!c)
+			return &s->base[mid];
+		if (c < 0) {
+			hi = mid;
+			k_hi = order_key(s->base[mid].id);
+		} else {
+			lo = mid + 1;
+			k_lo = order_key(s->base[mid].id);
+		}
+	}
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		int c = key_cmp(id, type, &s->base[mid]);
+
+		if (!c)
+			return &s->base[mid];
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
+static struct idx_entry *delta_find(struct idx_shard *s, unsigned type, const uint8_t id[ID_BYTES])
+{
+	if (!s->cap)
+		return NULL;
+	for (uint32_t i = slot_home(s, id);; i = slot_next(s, i)) {
+		struct idx_entry *e = &s->slots[i];
+
+		if (slot_empty(e))
+			return NULL;
+		if (e->type == type && id_equal(e->id, id))
+			return e;
+	}
 }
 
 /* Keyed by (type, id): the same bytes stored as a file chunk and as a tree segment have
  * the same id, and each must be findable (and stored) as what it is. Both live in the
- * same probe chain (the home slot depends on the id only). */
+ * same probe chain (the home slot depends on the id only) and side by side in the array. */
 struct idx_entry *idx_find(struct idx *x, unsigned type, const uint8_t id[ID_BYTES])
 {
-	if (!x->cap)
-		return NULL;
-	for (size_t i = slot_of(x, id);; i = (i + 1) & (x->cap - 1)) {
-		struct idx_entry *s = &x->slots[i];
+	struct idx_shard *s;
+	struct idx_entry *e;
 
-		if (slot_empty(s))
-			return NULL;
-		if (s->type == type && memcmp(s->id, id, ID_BYTES) == 0)
-			return s;
-	}
+	if (!x->shards)
+		return NULL;
+	s = shard_of(x, id);
+	e = delta_find(s, type, id);
+	return e ? e : base_find(s, type, id);
 }
 
-static int idx_grow(struct idx *x)
+static void shard_place(struct idx_shard *s, const struct idx_entry *e)
 {
-	struct idx_entry *old = x->slots;
-	size_t old_cap = x->cap, cap = x->cap ? x->cap * 2 : 1024;
-	size_t bytes;
+	uint32_t i = slot_home(s, e->id);
 
-	if (ckd_mul(&bytes, cap, sizeof(*old)))
+	while (!slot_empty(&s->slots[i]))
+		i = slot_next(s, i);
+	s->slots[i] = *e;
+}
+
+static int shard_grow(struct idx_shard *s)
+{
+	struct idx_entry *old = s->slots;
+	uint32_t old_cap = s->cap, cap;
+
+	if (!old_cap) {
+		cap = SHARD_MIN_CAP;
+	} else if (ckd_add(&cap, old_cap, old_cap / 2)) {
 		return -EOVERFLOW;
-	x->slots = calloc(cap, sizeof(*old));
-	if (!x->slots) {
-		x->slots = old;
+	}
+	/* calloc checks cap * sizeof itself; cap fits 32 bits, so slot numbers do too. */
+	s->slots = calloc(cap, sizeof(*old));
+	if (!s->slots) {
+		s->slots = old;
 		return -ENOMEM;
 	}
-	x->cap = cap;
-	for (size_t i = 0; i < old_cap; i++) {
-		size_t j;
-
-		if (slot_empty(&old[i]))
-			continue;
-		for (j = slot_of(x, old[i].id); !slot_empty(&x->slots[j]); j = (j + 1) & (cap - 1))
-			;
-		x->slots[j] = old[i];
-	}
+	s->cap = cap;
+	for (uint32_t i = 0; i < old_cap; i++)
+		if (!slot_empty(&old[i]))
+			shard_place(s, &old[i]);
 	free(old);
+	return 0;
+}
+
+/* Move the table's entries into the sorted array: the array grows to the exact count, the
+ * table's slots are compacted and sorted in place, and both merged from the back. */
+static int shard_merge(struct idx_shard *s)
+{
+	struct idx_entry *base, *add = s->slots;
+	uint32_t total, i, j, o, k = 0;
+
+	if (ckd_add(&total, s->n_base, s->n))
+		return -EOVERFLOW;
+	base = reallocarray(s->base, total, sizeof(*base));
+	if (!base)
+		return -ENOMEM;
+	s->base = base;
+	for (i = 0; i < s->cap; i++)
+		if (!slot_empty(&add[i]))
+			add[k++] = add[i];
+	qsort(add, k, sizeof(*add), entry_cmp);
+	for (i = s->n_base, j = k, o = total; j > 0;)
+		base[--o] =
+		    i > 0 && entry_cmp(&base[i - 1], &add[j - 1]) > 0 ? base[--i] : add[--j];
+	s->n_base = total;
+	free(s->slots);
+	s->slots = NULL;
+	s->cap = s->n = 0;
 	return 0;
 }
 
 int idx_put(struct idx *x, const struct idx_entry *e)
 {
-	struct idx_entry *s = idx_find(x, e->type, e->id);
-	size_t i;
+	struct idx_entry *found;
+	struct idx_shard *s;
+	uint64_t need;
 	int r;
 
-	if (s) {
-		*s = *e;
+	/* The all-zero id marks an empty slot; no keyed hash produces it in practice, and
+	 * storing it would corrupt the probe chains. */
+	if (slot_empty(e))
+		return -EINVAL;
+	found = idx_find(x, e->type, e->id);
+	if (found) {
+		*found = *e;
 		return 0;
 	}
-	/* Keep the load factor under 3/4 so probe chains stay short. */
-	if ((x->n + 1) * 4 > x->cap * 3) {
-		r = idx_grow(x);
+	if (!x->shards) {
+		x->shards = calloc(IDX_SHARDS, sizeof(*x->shards));
+		if (!x->shards)
+			return -ENOMEM;
+	}
+	s = shard_of(x, e->id);
+	/* At most 7/8 full: linear probing over random keys keeps chains short there, and
+	 * a lookup miss always meets an empty slot. */
+	need = (uint64_t)s->n + 1;
+	if (need * 8 > (uint64_t)s->cap * 7) {
+		r = shard_grow(s);
 		if (r < 0)
 			return r;
 	}
-	for (i = slot_of(x, e->id); !slot_empty(&x->slots[i]); i = (i + 1) & (x->cap - 1))
-		;
-	x->slots[i] = *e;
+	shard_place(s, e);
+	s->n++;
 	x->n++;
+	/* The table costs ~66 bytes an entry, the array 48: keep the table small. A failed
+	 * merge leaves the table as it was, still correct, so the put has succeeded. */
+	if (s->n >= IDX_DELTA_MIN && s->n >= s->n_base / 8)
+		(void)shard_merge(s);
 	return 0;
+}
+
+static void delta_remove(struct idx_shard *s, uint32_t i)
+{
+	memset(&s->slots[i], 0, sizeof(s->slots[i]));
+	s->n--;
+	/* Backward-shift deletion keeps every probe chain intact without tombstones: an
+	 * entry after the hole moves into it unless its home lies cyclically in (i, j]. */
+	for (uint32_t j = slot_next(s, i); !slot_empty(&s->slots[j]); j = slot_next(s, j)) {
+		uint32_t home = slot_home(s, s->slots[j].id);
+		uint32_t d_home = j >= home ? j - home : j + s->cap - home;
+		uint32_t d_hole = j >= i ? j - i : j + s->cap - i;
+
+		if (d_home >= d_hole) {
+			s->slots[i] = s->slots[j];
+			memset(&s->slots[j], 0, sizeof(s->slots[j]));
+			i = j;
+		}
+	}
 }
 
 void idx_remove(struct idx *x, unsigned type, const uint8_t id[ID_BYTES])
 {
-	struct idx_entry *s = idx_find(x, type, id);
-	size_t i, j;
+	struct idx_entry *found;
+	struct idx_shard *s;
+	uint32_t i;
 
-	if (!s)
+	if (!x->shards)
 		return;
-	/* Backward-shift deletion keeps every probe chain intact without tombstones. */
-	i = (size_t)(s - x->slots);
-	memset(&x->slots[i], 0, sizeof(*s));
+	s = shard_of(x, id);
+	found = delta_find(s, type, id);
+	if (found) {
+		delta_remove(s, (uint32_t)(found - s->slots));
+		x->n--;
+		return;
+	}
+	found = base_find(s, type, id);
+	if (!found)
+		return;
+	i = (uint32_t)(found - s->base);
+	memmove(&s->base[i], &s->base[i + 1], (s->n_base - i - 1) * sizeof(*found));
+	s->n_base--;
 	x->n--;
-	for (j = (i + 1) & (x->cap - 1); !slot_empty(&x->slots[j]); j = (j + 1) & (x->cap - 1)) {
-		size_t home = slot_of(x, x->slots[j].id);
-		bool move = (j > i) ? (home <= i || home > j) : (home <= i && home > j);
+}
 
-		if (move) {
-			x->slots[i] = x->slots[j];
-			memset(&x->slots[j], 0, sizeof(x->slots[j]));
-			i = j;
+int idx_foreach(struct idx *x, idx_fn fn, void *ud)
+{
+	if (!x->shards)
+		return 0;
+	for (size_t k = 0; k < IDX_SHARDS; k++) {
+		const struct idx_shard *s = &x->shards[k];
+		int rc;
+
+		for (uint32_t i = 0; i < s->n_base; i++) {
+			rc = fn(ud, &s->base[i]);
+			if (rc < 0)
+				return rc;
+		}
+		for (uint32_t i = 0; i < s->cap; i++) {
+			if (slot_empty(&s->slots[i]))
+				continue;
+			rc = fn(ud, &s->slots[i]);
+			if (rc < 0)
+				return rc;
 		}
 	}
+	return 0;
+}
+
+size_t idx_table_bytes(const struct idx *x)
+{
+	size_t n = 0;
+
+	if (!x->shards)
+		return 0;
+	n = IDX_SHARDS * sizeof(*x->shards);
+	for (size_t k = 0; k < IDX_SHARDS; k++)
+		n += ((size_t)x->shards[k].n_base + x->shards[k].cap) * sizeof(struct idx_entry);
+	return n;
 }
 
 static size_t pack_home(const struct idx *x, const uint8_t pack[ID_BYTES])
@@ -174,7 +391,12 @@ int idx_pack_number(struct idx *x, const uint8_t pack[ID_BYTES], uint32_t *ret)
 
 void idx_release(struct idx *x)
 {
-	free(x->slots);
+	if (x->shards)
+		for (size_t k = 0; k < IDX_SHARDS; k++) {
+			free(x->shards[k].base);
+			free(x->shards[k].slots);
+		}
+	free(x->shards);
 	free(x->packs);
 	free(x->pack_slots);
 	free(x->files);

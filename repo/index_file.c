@@ -167,9 +167,18 @@ static int encode_ix(const struct repo_ix_pack *packs, size_t n, char (*sup)[ID_
 	return rc;
 }
 
-/* New index files from maintenance hold at most this many packs (well under
- * INDEX_FILE_MAX). */
-#define IX_PACKS_PER_FILE 2048
+/* Cut by blobs as well as packs: with small files a pack holds thousands of blobs, and a
+ * million of them in one 42 MB file cost 84 MB at every load; 65 536 blobs encode to about
+ * 2.6 MB. */
+size_t index_file_cut(const struct repo_ix_pack *packs, size_t n)
+{
+	size_t k = 1, blobs = packs[0].n_blobs;
+
+	while (k < n && k < IX_PACKS_PER_FILE && blobs <= IX_BLOBS_PER_FILE &&
+	       packs[k].n_blobs <= IX_BLOBS_PER_FILE - blobs)
+		blobs += packs[k++].n_blobs;
+	return k;
+}
 
 int repo_index_write(struct repo *r, const struct repo_ix_pack *packs, size_t n,
 		     char (*sup)[ID_HEX], size_t n_sup, struct err *e)
@@ -179,7 +188,7 @@ int repo_index_write(struct repo *r, const struct repo_ix_pack *packs, size_t n,
 
 	buf_init(&b, INDEX_FILE_MAX);
 	for (size_t at = 0; rc >= 0 && (at < n || (at == 0 && n == 0));) {
-		size_t k = n - at < IX_PACKS_PER_FILE ? n - at : IX_PACKS_PER_FILE;
+		size_t k = n ? index_file_cut(packs + at, n - at) : 0;
 
 		buf_reset(&b);
 		rc = encode_ix(packs + at, k, sup, n_sup, &b);

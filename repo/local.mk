@@ -9,14 +9,22 @@ if TEST_HOOKS
 AM_TESTS_ENVIRONMENT += export CAIRN_TEST_HOOKS=1;
 endif
 REPO_UNIT = tests/unit/test-kdf-bounds tests/unit/test-pack-verify tests/unit/test-tree-names \
-	tests/unit/test-blob-type
+	tests/unit/test-blob-type tests/unit/test-idx tests/unit/test-index-cut
 check_PROGRAMS += $(REPO_UNIT)
 TESTS += $(REPO_UNIT)
 tests_unit_test_kdf_bounds_LDADD = $(CAIRN_LIBS)
 tests_unit_test_pack_verify_LDADD = $(CAIRN_LIBS)
 tests_unit_test_tree_names_LDADD = $(CAIRN_LIBS)
 tests_unit_test_blob_type_LDADD = $(CAIRN_LIBS)
+tests_unit_test_idx_LDADD = $(CAIRN_LIBS)
+tests_unit_test_index_cut_LDADD = $(CAIRN_LIBS)
 REPO_E2E = tests/e2e/repo-names.sh tests/e2e/repo-locks.sh tests/e2e/repo-init-race.sh \
 	tests/e2e/repo-deep.sh
 TESTS += $(REPO_E2E)
 EXTRA_DIST += $(REPO_E2E)
+
+# Format versions 1 and 2 end to end; setconfig seals hostile configs for it.
+check_PROGRAMS += tests/tools/setconfig
+tests_tools_setconfig_LDADD = $(CAIRN_LIBS)
+TESTS += tests/e2e/format-v2.sh
+EXTRA_DIST += tests/e2e/format-v2.sh tests/e2e/format-v2-ids.py

@@ -19,7 +19,8 @@
 #define CCTX_POOL_MAX       16
 
 /* One blob in the in-memory index: 48 bytes, so a million blobs (1 TiB of 1 MiB chunks)
- * cost 48 MiB plus table slack. pack == IDX_PENDING marks a claimed, unwritten blob. */
+ * cost 48 MiB plus a little (about 50 MiB in all, idx.c). pack == IDX_PENDING marks a
+ * claimed, unwritten blob. */
 struct idx_entry {
 	uint8_t id[ID_BYTES];
 	uint32_t pack;
@@ -31,10 +32,21 @@ struct idx_entry {
 };
 
 #define IDX_PENDING UINT32_MAX
+#define IDX_SHARDS  4096u /* by the id's first 12 bits */
+
+/* One shard: a sorted array (by id, then type) with no slack, and an open-addressing
+ * table (linear probing, all-zero id = empty slot) for recent puts, merged into the array
+ * once it holds an eighth as many entries. */
+struct idx_shard {
+	struct idx_entry *base;
+	uint32_t n_base;
+	struct idx_entry *slots;
+	uint32_t cap, n;
+};
 
 struct idx {
-	struct idx_entry *slots; /* open addressing; all-zero id = empty */
-	size_t cap, n;
+	struct idx_shard *shards; /* IDX_SHARDS of them, allocated at the first put */
+	size_t n;                 /* entries in all shards */
 	uint8_t (*packs)[ID_BYTES]; /* pack number -> pack id */
 	size_t n_packs, cap_packs;
 	uint32_t *pack_slots; /* pack id -> number + 1 (open addressing, 0 = empty) */
@@ -75,6 +87,7 @@ struct repo {
 	/* blob.c: the level blobs are compressed at (zstd_level unless backup --compression
 	 * chose another), or REPO_COMPRESS_OFF; 0 until set (repo_set_compression). */
 	int compress_level;
+	enum key_name_alg name_alg; /* config's; BLAKE2b-256 until it is read */
 	char id_hex[ID_HEX];
 	char keyfile[ID_HEX];
 
@@ -102,11 +115,18 @@ struct repo {
 void idx_release(struct idx *x);
 /* Returns the entry for (type, id), or NULL. Caller holds idx_lock. */
 struct idx_entry *idx_find(struct idx *x, unsigned type, const uint8_t id[ID_BYTES]);
-/* Insert or overwrite the entry of (e->type, e->id). Caller holds idx_lock. */
+/* Insert or overwrite the entry of (e->type, e->id). Caller holds idx_lock. -EINVAL for
+ * the all-zero id (it marks empty slots). Pointers from idx_find are void after a put. */
 int idx_put(struct idx *x, const struct idx_entry *e) _must_check_;
 /* Pack id -> pack number (added when new). Caller holds idx_lock. */
 int idx_pack_number(struct idx *x, const uint8_t pack[ID_BYTES], uint32_t *ret) _must_check_;
 void idx_remove(struct idx *x, unsigned type, const uint8_t id[ID_BYTES]);
+/* Calls fn for every entry (in no particular order) until it returns < 0, which is
+ * returned. fn must not put or remove. */
+typedef int (*idx_fn)(void *ud, const struct idx_entry *e);
+int idx_foreach(struct idx *x, idx_fn fn, void *ud) _must_check_;
+/* Bytes held by the blob tables (for tests and benchmarks). */
+size_t idx_table_bytes(const struct idx *x);
 
 /* index_file.c: encode packs and their blobs into a sealed index object and back. */
 int index_file_write(struct repo *r, const struct pack_done *packs, size_t n, struct err *e)
@@ -124,6 +144,14 @@ typedef int (*ix_fn)(void *ud, const struct ix_entry *x);
  * calling fn per blob in file order. */
 int index_walk(struct repo *r, const char *name, ix_fn fn, void *ud, struct err *e)
 	_must_check_;
+/* Maintenance's index files (repo_index_write) hold at most IX_PACKS_PER_FILE packs and
+ * start a new file before a pack that would pass IX_BLOBS_PER_FILE blobs: every reader
+ * holds a whole file twice while opening it. Returns how many of packs[0..n) (n > 0) go
+ * into the next file (at least one). */
+#define IX_PACKS_PER_FILE 2048
+#define IX_BLOBS_PER_FILE 65536
+struct repo_ix_pack;
+size_t index_file_cut(const struct repo_ix_pack *packs, size_t n);
 /* Add a pack's blobs to the in-memory index (takes idx_lock). */
 int index_add_pack(struct repo *r, const uint8_t pack[ID_BYTES], const struct pack_blob *b,
 		   size_t n) _must_check_;
