@@ -364,7 +364,7 @@ static const struct cmd_flag controller_flags[] = {
 	{ "sync-interval", 0, 'S', "DURATION", "60s",
 	  "re-create Backups found in a location's repository this often (0 disables)" },
 	{ "hook-concurrency", 0, 'H', "N", "8",
-	  "run the pre and post hooks of at most N pods at once (1..256)" },
+	  "run at most N hooks at once, over all Backups (1..256)" },
 	END_FLAGS,
 };
 static const char *const controller_env[] = { REPO_ENV, "KUBECONFIG", "CAIRN_TEST_CLOCK_FILE",
