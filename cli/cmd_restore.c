@@ -140,6 +140,9 @@ int cmd_restore(struct cli *c, int argc, char **argv)
 		case 'O':
 			o.owners = 0;
 			break;
+		case 'N':
+			o.no_sparse = true;
+			break;
 		case 'k':
 			o.keep_going = true;
 			break;

@@ -148,6 +148,9 @@ static const struct cmd_flag restore_flags[] = {
 	{ "verify", 0, 'V', NULL, NULL, "re-read every restored file and compare" },
 	{ "threads", 0, 'T', "N", "number of CPUs", "parallel blob fetches" },
 	{ "no-owner", 0, 'O', NULL, NULL, "do not restore owners (the default unless root)" },
+	{ "no-sparse", 0, 'N', NULL, NULL,
+	  "write the holes of sparse files as zeros, so every restored file owns its blocks "
+	  "(the default keeps them holes)" },
 	{ "overwrite", 0, 'w', "WHEN", "always",
 	  "always: replace what is in the target; if-changed: leave a file whose size, mtime, "
 	  "mode (owners when restored) and content (hashed, compared with the snapshot) match, "
@@ -421,6 +424,9 @@ static const struct cmd_flag kube_flags[] = {
 	  "in --include-namespaces picks among volumes of the same name" },
 	{ "overwrite", 0, 'O', NULL, NULL,
 	  "restore create: with --to-pvc, restore into the claim even when it is not empty" },
+	{ "no-sparse", 0, 'N', NULL, NULL,
+	  "restore create: write the holes of sparse files as zeros (spec.writeSparseFiles "
+	  "false), for storage where every file must own its blocks" },
 	{ "wait", 0, 'w', NULL, NULL,
 	  "backup create, restore create: wait until it ends; backup: exit 1 unless it is "
 	  "Completed; restore: exit 0 when Completed, 3 when PartiallyFailed (the files not "

@@ -168,6 +168,7 @@ struct ctl_ritem {
 	char tns[256];                              /* the target namespace */
 	uint64_t size;
 	bool overwrite;
+	bool no_sparse;    /* spec.writeSparseFiles false: holes written as zeros */
 	bool restore_pvcs; /* spec.restorePVCs (default true): re-create claims of gone pods */
 };
 
