@@ -147,8 +147,8 @@ for store in $STORES; do
 		"$CAIRN_BIN" -r "$R" restore "$snap" --target "$W/folder" >/dev/null
 		tf=$(echo "$(now) $t0" | awk '{printf "%.2f", $1 - $2}')
 		# The folder stays until the PVR is done: deleting many files just before makes
-		# ext4's inode allocator skip the recently freed ones (recently_deleted), which
-		# would slow whichever restore comes second.
+		# ext4's inode allocator skip the recently freed ones, which would slow whichever
+		# restore comes second.
 		n_helper=$((n_helper + 1))
 		vol=$(helper "h$n_helper")
 		sync
@@ -158,6 +158,9 @@ for store in $STORES; do
 		kc delete pod -n app "h$n_helper" --wait=false >/dev/null 2>&1 || true
 		rm -rf "${vol:?}"/* "$vol"/.velero "$W/folder" 2>/dev/null || true
 		sync
+		# ext4 does not hand out inodes freed in the last 30 s while it finds others
+		# (recently_deleted); the next restore's many creates would pay for that scan.
+		sleep 35
 	done
 	kill "$agent" 2>/dev/null || true
 	wait "$agent" 2>/dev/null || true
