@@ -228,9 +228,13 @@ static size_t plan(struct restorer *rs, struct cand *c, size_t max)
 		if (first && p.phase != PVB_NEW && p.node && strcmp(p.node, node) == 0)
 			en->resume = true;
 		if (en->resume) {
-			if (rjob_start(rs->a, en->obj, true, &en->rjob) == 0)
-				rs->running++;
-			en->resume = false;
+			/* Through the pod check too: a helper pod re-created after the
+			 * restart may not have its volume folder yet (restorer_tick). */
+			if (now < en->next_check || n == max)
+				continue;
+			en->next_check = now + RESTORER_CHECK_SEC;
+			snprintf(c[n].uid, sizeof(c[n].uid), "%s", en->uid);
+			c[n++].obj = json_incref(en->obj);
 			continue;
 		}
 		if (p.phase != PVB_NEW) {
@@ -274,6 +278,31 @@ static bool ours(struct restorer *rs, struct kube *k, const json_t *obj)
 	return yes;
 }
 
+/* Outside the lock: may a restore this node had claimed run again now? Not while its pod
+ * is here but not ready (its volume folder may not exist yet); at once when it is ready,
+ * and also when the pod is gone or elsewhere, so the restore ends with that message
+ * instead of waiting for a pod that will not come. */
+static bool resume_now(struct restorer *rs, struct kube *k, const json_t *obj)
+{
+	struct err e = ERR_INIT;
+	json_t *pod = NULL;
+	char path[1024];
+	const char *on;
+	bool yes;
+	struct pvr p;
+
+	if (pvr_parse(obj, &p) < 0)
+		return false;
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/pods/%s", p.pod_ns, p.pod_name);
+	if (kube_get(k, path, &pod, &e) < 0)
+		return e.code == -ENOENT;
+	on = json_string_value(json_object_get(json_object_get(pod, "spec"), "nodeName"));
+	yes = p.cancel || !on || strcmp(on, rs->a->cfg->node) != 0 ||
+	      pvr_pod_ready(pod, rs->a->cfg->node);
+	json_decref(pod);
+	return yes;
+}
+
 void restorer_tick(struct restorer *rs, struct kube *k)
 {
 	struct cand c[RESTORER_BATCH];
@@ -284,13 +313,20 @@ void restorer_tick(struct restorer *rs, struct kube *k)
 	n = rs->synced ? plan(rs, c, ELEMENTSOF(c)) : 0;
 	pthread_mutex_unlock(&rs->lock);
 	for (i = 0; i < n; i++) {
-		bool go = ours(rs, k, c[i].obj);
+		bool resume, go;
 
 		pthread_mutex_lock(&rs->lock);
 		en = ptab_find(&rs->tab, c[i].uid);
+		resume = en && en->resume;
+		pthread_mutex_unlock(&rs->lock);
+		go = resume ? resume_now(rs, k, c[i].obj) : ours(rs, k, c[i].obj);
+		pthread_mutex_lock(&rs->lock);
+		en = ptab_find(&rs->tab, c[i].uid);
 		if (go && en && !en->rjob && !en->gone &&
-		    rjob_start(rs->a, en->obj, false, &en->rjob) == 0)
+		    rjob_start(rs->a, en->obj, resume, &en->rjob) == 0) {
 			rs->running++;
+			en->resume = false;
+		}
 		pthread_mutex_unlock(&rs->lock);
 		json_decref(c[i].obj);
 	}

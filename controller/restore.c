@@ -53,8 +53,14 @@ static bool selected(const json_t *sel, const char *pvc_spec)
 	return ok;
 }
 
-/* Fill it from a Completed PVB; false when the Restore does not take it. */
-static bool item_of(const json_t *rst, const json_t *pvb, struct ctl_ritem *it)
+enum item_kind {
+	ITEM_NOT_SELECTED, /* outside the Restore's namespaces, selector or target volume */
+	ITEM_RESTORABLE,   /* a Completed PVB with a snapshot */
+	ITEM_NO_SNAPSHOT,  /* selected, but its backup did not complete: nothing to restore */
+};
+
+/* Fill it from a PVB and say what the Restore makes of it. */
+static enum item_kind item_of(const json_t *rst, const json_t *pvb, struct ctl_ritem *it)
 {
 	const json_t *spec = json_object_get(rst, "spec"), *pspec = json_object_get(pvb, "spec");
 	const json_t *ann = json_object_get(json_object_get(pvb, "metadata"), "annotations");
@@ -83,26 +89,32 @@ static bool item_of(const json_t *rst, const json_t *pvb, struct ctl_ritem *it)
 	it->restore_pvcs = !json_is_false(json_object_get(spec, "restorePVCs"));
 	it->size = (uint64_t)json_integer_value(
 	    json_object_get(json_object_get(st, "progress"), "totalBytes"));
-	if (!streq(ctl_jstr(st, "phase"), "Completed") || !it->snapshot || !*it->snapshot ||
-	    !it->src_ns || !it->pod || !it->volume)
-		return false;
+	if (!it->src_ns || !it->pod || !it->volume)
+		return ITEM_NOT_SELECTED; /* not one of ours to speak of */
 	if (tgt) {
 		snprintf(it->tns, sizeof(it->tns), "%s", ctl_jstr(tgt, "namespace"));
 		it->target_pvc = ctl_jstr(tgt, "name");
-		return streq(ctl_jstr(spec, "volume"), it->volume) &&
-		       (!ctl_jstr(spec, "sourceNamespace") ||
-		        streq(ctl_jstr(spec, "sourceNamespace"), it->src_ns));
+		if (!streq(ctl_jstr(spec, "volume"), it->volume) ||
+		    (ctl_jstr(spec, "sourceNamespace") &&
+		     !streq(ctl_jstr(spec, "sourceNamespace"), it->src_ns)))
+			return ITEM_NOT_SELECTED;
+	} else {
+		if (json_array_size(json_object_get(spec, "includedNamespaces")) &&
+		    !in_list(json_object_get(spec, "includedNamespaces"), it->src_ns))
+			return ITEM_NOT_SELECTED;
+		if (in_list(json_object_get(spec, "excludedNamespaces"), it->src_ns))
+			return ITEM_NOT_SELECTED;
+		if (!selected(json_object_get(spec, "labelSelector"), it->pvc_spec))
+			return ITEM_NOT_SELECTED;
+		mapped = ctl_jstr(json_object_get(spec, "namespaceMapping"), it->src_ns);
+		snprintf(it->tns, sizeof(it->tns), "%s", mapped && *mapped ? mapped : it->src_ns);
 	}
-	if (json_array_size(json_object_get(spec, "includedNamespaces")) &&
-	    !in_list(json_object_get(spec, "includedNamespaces"), it->src_ns))
-		return false;
-	if (in_list(json_object_get(spec, "excludedNamespaces"), it->src_ns))
-		return false;
-	if (!selected(json_object_get(spec, "labelSelector"), it->pvc_spec))
-		return false;
-	mapped = ctl_jstr(json_object_get(spec, "namespaceMapping"), it->src_ns);
-	snprintf(it->tns, sizeof(it->tns), "%s", mapped && *mapped ? mapped : it->src_ns);
-	return true;
+	/* Judged after the selection, so a volume the backup could not read is named as
+	 * not restored instead of vanishing from the count. A Completed one without a
+	 * snapshot was empty (as Velero records it): nothing to restore, nothing lost. */
+	if (!streq(ctl_jstr(st, "phase"), "Completed"))
+		return ITEM_NO_SNAPSHOT;
+	return it->snapshot && *it->snapshot ? ITEM_RESTORABLE : ITEM_NOT_SELECTED;
 }
 
 struct tally {
@@ -287,9 +299,20 @@ static int progress(struct ctl *c, const json_t *rst)
 		const json_t *pvr;
 		json_t *pods = NULL, *pvcs = NULL;
 
-		if (!item_of(rst, pvb, &it))
+		enum item_kind kind = item_of(rst, pvb, &it);
+
+		if (kind == ITEM_NOT_SELECTED)
 			continue;
 		t.total++;
+		if (kind == ITEM_NO_SNAPSHOT) {
+			const char *bp = ctl_jstr(json_object_get(pvb, "status"), "phase");
+
+			t.done++;
+			t.failed++;
+			add(t.errors, "%s/%s volume %s: not restored: its backup is %s, without a snapshot",
+			    it.src_ns, it.pod, it.volume, bp && *bp ? bp : "New");
+			continue;
+		}
 		pvr = ctl_restore_made(pvrs, it.pvb_name);
 		if (pvr) {
 			follow(c, &it, pvr, &t);

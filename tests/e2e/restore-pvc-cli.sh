@@ -204,6 +204,17 @@ R4UID=$(field "$API/restores/r4" .metadata.uid)
 		jq '[.items[] | .spec.writeSparseFiles == false] | length > 0 and all')" = true ]
 t_ok $? "--no-sparse: the Restore and each of its PodVolumeRestores say writeSparseFiles false"
 
+# ---- a volume the backup never finished: named as not restored, never counted done ----
+# On a node without an agent, so its PodVolumeBackup stays New.
+ka_pod ghost n9 '[{name: gv, emptyDir: {}}]' >/dev/null
+python3 "$KA_HOME/mkobj.py" "$KA_DIR" pvb b1 app ghost gv >/dev/null
+printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: app5}\n' | kc create -f - >/dev/null
+run kube restore create r5 --from-backup b1 --namespace-mappings app:app5 --wait
+P5=$(field "$API/restores/r5" .status.phase)
+{ [ "$P5" = PartiallyFailed ] && [ "$RC" = 3 ]; } || { [ "$P5" = Failed ] && [ "$RC" = 1 ]; }
+t_ok $? "a volume without a snapshot: the Restore is not Completed ($P5, exit $RC)"
+field "$API/restores/r5" '.status.errorMessages[]' | grep -q "app/ghost volume gv: not restored: its backup is New"
+t_ok $? "... and its status names that volume" || t_note "$(obj "$API/restores/r5" | jq -c .status)"
 grep -q "$KA_TOKEN" "$W"/*.log
 [ $? -ne 0 ]
 t_ok $? "no token in the logs"
