@@ -60,6 +60,11 @@ bool repo_idset_has(const struct repo_idset *s, const uint8_t id[ID_BYTES])
 	return false;
 }
 
+size_t repo_idset_bytes(const struct repo_idset *s)
+{
+	return s->cap * ID_BYTES;
+}
+
 void repo_idset_release(struct repo_idset *s)
 {
 	free(s->v);
@@ -75,7 +80,8 @@ struct ck {
 	struct err *e;
 	const struct repo_check_ext *x;
 	struct repo_check_ext_result *xres;
-	struct repo_idset index_packs, listed_packs, trees, data, bad;
+	struct repo_idset index_packs, listed_packs, bad;
+	struct repo_blobset trees, data;
 	struct bad_blob {
 		uint8_t blob[ID_BYTES], pack[ID_BYTES];
 	} *bads;
@@ -146,7 +152,7 @@ static int check_node(struct ck *c, const struct node *n, const char *snap)
 		if (n->content[i].hole)
 			continue;
 		c->res->data_blobs_referenced++;
-		if (repo_idset_add(&c->data, n->content[i].id) < 0)
+		if (repo_blobset_add(&c->data, BLOB_DATA, n->content[i].id) < 0)
 			return -ENOMEM;
 		if (repo_blob_lookup(c->r, BLOB_DATA, n->content[i].id, &loc) < 0) {
 			hex_encode(n->content[i].id, ID_BYTES, id);
@@ -188,7 +194,7 @@ static int check_dir(struct ck *c, const struct extent *segs, size_t n, const ch
 				continue;
 			}
 			seg = &f->segs[f->next++];
-			rc = repo_idset_add(&c->trees, seg->id);
+			rc = repo_blobset_add(&c->trees, BLOB_TREE, seg->id);
 			if (rc <= 0)
 				continue; /* seen in this or an earlier snapshot: checked already */
 			rc = 0;
@@ -464,9 +470,9 @@ static void compare_header(struct ck *c, const char *p, const struct repo_ix_pac
 /* Pack headers against the index files, blob by blob; duplicates and unreferenced blobs. */
 static int check_headers(struct ck *c, const struct repo_ixset *ix)
 {
-	struct repo_idset seen[2] = { { 0 } }; /* per blob type: a blob is (type, id) */
+	struct repo_blobset seen; /* a blob is (type, id) */
 	char p[ID_HEX], b[ID_HEX];
-	int rc = 0;
+	int rc = repo_blobset_init(&seen, c->r);
 
 	for (size_t i = 0; rc >= 0 && i < ix->n_packs; i++) {
 		const struct repo_ix_pack *ip = &ix->packs[i];
@@ -479,14 +485,15 @@ static int check_headers(struct ck *c, const struct repo_ixset *ix)
 			const struct repo_ix_blob *x = &ip->blobs[j];
 
 			hex_encode(x->id, ID_BYTES, b);
-			rc = repo_idset_add(&seen[x->type == BLOB_TREE], x->id);
+			rc = repo_blobset_add(&seen, x->type, x->id);
 			if (rc < 0)
 				break;
 			if (rc == 0) {
 				c->xres->blobs_duplicate++;
 				warning(c, "blob %s is stored more than once (also in pack %s)", b, p);
 			}
-			if (!repo_idset_has(x->type == BLOB_TREE ? &c->trees : &c->data, x->id)) {
+			if (!repo_blobset_has(x->type == BLOB_TREE ? &c->trees : &c->data, x->type,
+					      x->id)) {
 				c->xres->blobs_unreferenced++;
 				if (c->xres->blobs_unreferenced <= 20)
 					warning(c, "pack %s: blob %s is not used by any snapshot "
@@ -507,8 +514,7 @@ static int check_headers(struct ck *c, const struct repo_ixset *ix)
 		compare_header(c, p, ip, &hp);
 		free(hp.blobs);
 	}
-	repo_idset_release(&seen[0]);
-	repo_idset_release(&seen[1]);
+	repo_blobset_release(&seen);
 	return rc < 0 ? rc : 0;
 }
 
@@ -616,6 +622,8 @@ int repo_check_full(struct repo *r, const struct repo_check_opts *o,
 		if (rc >= 0)
 			goto done;
 	}
+	if (rc >= 0 && (repo_blobset_init(&c.trees, r) < 0 || repo_blobset_init(&c.data, r) < 0))
+		rc = err_set(e, -ENOMEM, "out of memory");
 	if (rc >= 0)
 		rc = repo_blob_foreach(r, note_pack, &c);
 	if (rc >= 0)
@@ -671,8 +679,8 @@ fail:
 	repo_ixset_release(&ix);
 	repo_idset_release(&c.index_packs);
 	repo_idset_release(&c.listed_packs);
-	repo_idset_release(&c.trees);
-	repo_idset_release(&c.data);
+	repo_blobset_release(&c.trees);
+	repo_blobset_release(&c.data);
 	repo_idset_release(&c.bad);
 	free(c.bads);
 	free(c.todo);

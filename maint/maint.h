@@ -20,6 +20,29 @@ struct repo_idset {
 int repo_idset_add(struct repo_idset *s, const uint8_t id[ID_BYTES]) _must_check_;
 bool repo_idset_has(const struct repo_idset *s, const uint8_t id[ID_BYTES]);
 void repo_idset_release(struct repo_idset *s);
+/* Bytes the set holds on the heap. */
+size_t repo_idset_bytes(const struct repo_idset *s);
+
+/* ---- blob sets (blobset.c) ---- */
+
+/* A set of blobs (type, id) of one repository whose index is loaded: a bit per indexed
+ * blob, an exact id set for the rest. Exact (no false positives or negatives) while the
+ * index does not change: init after repo_index_load, release before a repack writes. */
+struct repo_blobset {
+	struct repo_blob_ranks *ranks;
+	uint64_t *bits;
+	size_t n_words;
+	uint64_t n; /* blobs added through bits */
+	struct repo_idset spill[2]; /* by type != BLOB_DATA */
+};
+int repo_blobset_init(struct repo_blobset *s, struct repo *r) _must_check_;
+/* 1 when added, 0 when present already, -ENOMEM. */
+int repo_blobset_add(struct repo_blobset *s, unsigned type, const uint8_t id[ID_BYTES]) _must_check_;
+bool repo_blobset_has(struct repo_blobset *s, unsigned type, const uint8_t id[ID_BYTES]);
+/* Bytes the set holds on the heap (its own accounting, for tests and budgets). */
+size_t repo_blobset_bytes(const struct repo_blobset *s);
+/* Safe on a zeroed or released set. */
+void repo_blobset_release(struct repo_blobset *s);
 
 /* ---- retention (forget.c) ---- */
 
@@ -87,7 +110,7 @@ int repo_forget_plan(const struct snapshot *v, size_t n, const struct repo_forge
 typedef int (*repo_walk_fn)(void *ud, const char *path, const struct node *n);
 /* Walk the directory made of segs. With seen non-NULL, tree segments already in it are
  * skipped (with everything below them) and new ones added: a reachability mark. */
-int repo_walk(struct repo *r, const struct extent *segs, size_t n, struct repo_idset *seen,
+int repo_walk(struct repo *r, const struct extent *segs, size_t n, struct repo_blobset *seen,
 	      repo_walk_fn fn, void *ud, struct err *e) _must_check_;
 
 /* ---- index files with supersedes, repair index (repair.c) ---- */

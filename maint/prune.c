@@ -38,7 +38,7 @@ struct prune {
 	size_t n_present, cap_present;
 	/* Blobs are (type, id): a file chunk and a tree segment with the same bytes share an
 	 * id and are two blobs, each kept on its own. */
-	struct repo_idset used_trees, used_data, claimed_trees, claimed_data;
+	struct repo_blobset used_trees, used_data, claimed; /* claimed: the copy kept */
 	struct repo_ix_pack *fresh; /* packs written by the repack */
 	size_t n_fresh;
 	/* Packs repacked, then packs deleted without a repack (a repacked pack's deletion is
@@ -81,7 +81,7 @@ static int mark_node(void *ud, const char *path, const struct node *n)
 		return 0;
 	for (size_t i = 0; rc >= 0 && i < n->n_content; i++)
 		if (!n->content[i].hole)
-			rc = repo_idset_add(&p->used_data, n->content[i].id);
+			rc = repo_blobset_add(&p->used_data, BLOB_DATA, n->content[i].id);
 	return rc < 0 ? rc : 0;
 }
 
@@ -170,17 +170,15 @@ static int plan(struct prune *p)
 		}
 		for (size_t j = 0; j < ip->n_blobs; j++) {
 			const struct repo_ix_blob *b = &ip->blobs[j];
-			bool wanted = repo_idset_has(b->type == BLOB_TREE ? &p->used_trees
-									    : &p->used_data,
-						     b->id);
+			bool wanted = repo_blobset_has(b->type == BLOB_TREE ? &p->used_trees
+									      : &p->used_data,
+						       b->type, b->id);
 
 			if (!wanted) {
 				res->blobs_unused++;
 				continue;
 			}
-			rc = repo_idset_add(b->type == BLOB_TREE ? &p->claimed_trees
-							      : &p->claimed_data,
-					    b->id);
+			rc = repo_blobset_add(&p->claimed, b->type, b->id);
 			if (rc < 0) {
 				free(cand);
 				return rc;
@@ -435,6 +433,9 @@ int repo_prune(struct repo *r, struct repo_lock *held, const struct repo_prune_o
 		rc = repo_ixset_load(r, &p.ix, e);
 	if (rc >= 0)
 		rc = repo_pack_list(r, note_present, &p, e);
+	if (rc >= 0 && (repo_blobset_init(&p.used_trees, r) < 0 ||
+			repo_blobset_init(&p.used_data, r) < 0 || repo_blobset_init(&p.claimed, r) < 0))
+		rc = err_set(e, -ENOMEM, "out of memory");
 	if (rc < 0)
 		goto fail;
 	if (p.n_present)
@@ -442,6 +443,10 @@ int repo_prune(struct repo *r, struct repo_lock *held, const struct repo_prune_o
 	rc = mark(&p);
 	if (rc >= 0)
 		rc = plan(&p);
+	/* The sets number blobs by their place in the index, which the repack changes. */
+	repo_blobset_release(&p.used_trees);
+	repo_blobset_release(&p.used_data);
+	repo_blobset_release(&p.claimed);
 	if (rc < 0)
 		goto fail;
 	tally(&p);
@@ -479,9 +484,8 @@ fail:
 	for (size_t i = 0; i < p.n_fresh; i++)
 		free(p.fresh[i].blobs);
 	free(p.fresh);
-	repo_idset_release(&p.used_trees);
-	repo_idset_release(&p.used_data);
-	repo_idset_release(&p.claimed_trees);
-	repo_idset_release(&p.claimed_data);
+	repo_blobset_release(&p.used_trees);
+	repo_blobset_release(&p.used_data);
+	repo_blobset_release(&p.claimed);
 	return rc;
 }
