@@ -125,6 +125,11 @@ struct repo_ixset {
 };
 int repo_ixset_load(struct repo *r, struct repo_ixset *ret, struct err *e) _must_check_;
 void repo_ixset_release(struct repo_ixset *s);
+/* The same packs, one at a time as soon as each one's entries are read, so the memory is
+ * one pack's blobs rather than the whole index. fn's pack is valid during the call; < 0
+ * from fn stops the walk and is returned. */
+typedef int (*repo_ixpack_fn)(void *ud, const struct repo_ix_pack *p);
+int repo_ixset_stream(struct repo *r, repo_ixpack_fn fn, void *ud, struct err *e) _must_check_;
 
 struct repo_repair_result {
 	uint64_t packs, blobs, bad_packs, old_index_files;
