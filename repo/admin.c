@@ -154,11 +154,15 @@ int repo_take_written(struct repo *r, struct repo_ix_pack **ret, size_t *ret_n, 
 	v = calloc(n ? n : 1, sizeof(*v));
 	if (!v)
 		rc = -ENOMEM;
+	/* Each pack's header entries go as soon as they are converted: the two forms of a
+	 * repack's million blobs are never all in memory at once. */
 	for (i = 0; rc >= 0 && i < n; i++) {
 		memcpy(v[i].id, done[i].id, ID_BYTES);
 		rc = blobs_from_header(done[i].blobs, done[i].n_blobs, &v[i].blobs);
 		if (rc >= 0)
 			v[i].n_blobs = done[i].n_blobs;
+		free(done[i].blobs);
+		done[i].blobs = NULL;
 	}
 	for (i = 0; i < n; i++)
 		free(done[i].blobs);
