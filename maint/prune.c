@@ -397,6 +397,26 @@ static void tally(struct prune *p)
 	res->index_old = p->ix.n_names;
 }
 
+/* Forget pack i's blob list (and which of them are used): the old index copy of a pack
+ * that goes is not written again, so a million-blob repack does not hold it to the end. */
+static void drop_blobs(struct prune *p, size_t i)
+{
+	free(p->ix.packs[i].blobs);
+	p->ix.packs[i].blobs = NULL;
+	p->ix.packs[i].n_blobs = 0;
+	free(p->plan[i].used);
+	p->plan[i].used = NULL;
+}
+
+/* Before the repack: only kept packs (for the new index) and repacked ones (until their
+ * repack) still need their blobs. */
+static void drop_unneeded(struct prune *p)
+{
+	for (size_t i = 0; i < p->ix.n_packs; i++)
+		if (p->plan[i].fate == FATE_DELETE || p->plan[i].fate == FATE_MISSING)
+			drop_blobs(p, i);
+}
+
 /* The work ahead: every pack to repack or delete, with its size. */
 static void meter_start(struct prune *p)
 {
@@ -452,11 +472,13 @@ int repo_prune(struct repo *r, struct repo_lock *held, const struct repo_prune_o
 	tally(&p);
 	if (!o->dry_run) {
 		meter_start(&p);
+		drop_unneeded(&p);
 		for (size_t i = 0; rc >= 0 && i < p.ix.n_packs; i++)
 			if (p.plan[i].fate == FATE_REPACK) {
 				rc = repack_one(&p, i);
 				if (rc >= 0)
 					repo_maint_meter_add(&p.meter, 1, p.plan[i].size);
+				drop_blobs(&p, i); /* commit needs a repacked pack's id only */
 			}
 		if (rc >= 0)
 			rc = take_fresh(&p);
