@@ -28,29 +28,60 @@ int repo_blobset_init(struct repo_blobset *s, struct repo *r)
 	return 0;
 }
 
-int repo_blobset_add(struct repo_blobset *s, unsigned type, const uint8_t id[ID_BYTES])
+void repo_blobset_key(struct repo_blobset *s, unsigned type, const uint8_t id[ID_BYTES],
+                      struct repo_blobkey *k)
 {
-	uint64_t k, bit;
+	k->type = type;
+	k->id = id;
+	k->n_words = s->n_words;
+	k->indexed = repo_blob_rank(s->ranks, type, id, &k->rank) == 0 && k->rank / 64 < s->n_words;
+}
 
-	if (repo_blob_rank(s->ranks, type, id, &k) < 0)
-		return repo_idset_add(&s->spill[type != 0], id);
-	if (k / 64 >= s->n_words) /* cannot happen: the prefix sum bounds k */
-		return repo_idset_add(&s->spill[type != 0], id);
-	bit = 1ull << (k % 64);
-	if (s->bits[k / 64] & bit)
+/* A key from a set of another size was taken over another index: look the id up again. */
+static bool key_fits(const struct repo_blobset *s, const struct repo_blobkey *k)
+{
+	return k->n_words == s->n_words;
+}
+
+int repo_blobset_add_key(struct repo_blobset *s, const struct repo_blobkey *k)
+{
+	uint64_t bit;
+
+	if (!key_fits(s, k))
+		return repo_blobset_add(s, k->type, k->id);
+	if (!k->indexed)
+		return repo_idset_add(&s->spill[k->type != 0], k->id);
+	bit = 1ull << (k->rank % 64);
+	if (s->bits[k->rank / 64] & bit)
 		return 0;
-	s->bits[k / 64] |= bit;
+	s->bits[k->rank / 64] |= bit;
 	s->n++;
 	return 1;
 }
 
+bool repo_blobset_has_key(struct repo_blobset *s, const struct repo_blobkey *k)
+{
+	if (!key_fits(s, k))
+		return repo_blobset_has(s, k->type, k->id);
+	if (!k->indexed)
+		return repo_idset_has(&s->spill[k->type != 0], k->id);
+	return s->bits[k->rank / 64] >> (k->rank % 64) & 1;
+}
+
+int repo_blobset_add(struct repo_blobset *s, unsigned type, const uint8_t id[ID_BYTES])
+{
+	struct repo_blobkey k;
+
+	repo_blobset_key(s, type, id, &k);
+	return repo_blobset_add_key(s, &k);
+}
+
 bool repo_blobset_has(struct repo_blobset *s, unsigned type, const uint8_t id[ID_BYTES])
 {
-	uint64_t k;
+	struct repo_blobkey k;
 
-	if (repo_blob_rank(s->ranks, type, id, &k) < 0 || k / 64 >= s->n_words)
-		return repo_idset_has(&s->spill[type != 0], id);
-	return s->bits[k / 64] >> (k % 64) & 1;
+	repo_blobset_key(s, type, id, &k);
+	return repo_blobset_has_key(s, &k);
 }
 
 size_t repo_blobset_bytes(const struct repo_blobset *s)

@@ -39,6 +39,20 @@ int repo_blobset_init(struct repo_blobset *s, struct repo *r) _must_check_;
 /* 1 when added, 0 when present already, -ENOMEM. */
 int repo_blobset_add(struct repo_blobset *s, unsigned type, const uint8_t id[ID_BYTES]) _must_check_;
 bool repo_blobset_has(struct repo_blobset *s, unsigned type, const uint8_t id[ID_BYTES]);
+/* A blob's place in the index, looked up once for several sets initialised over the
+ * same unchanged index (prune asks "used?" and "claimed?" of each blob). id must stay
+ * valid while the key is used. */
+struct repo_blobkey {
+	uint64_t rank;
+	size_t n_words; /* of the set it was taken from */
+	bool indexed;
+	unsigned type;
+	const uint8_t *id;
+};
+void repo_blobset_key(struct repo_blobset *s, unsigned type, const uint8_t id[ID_BYTES],
+		      struct repo_blobkey *k);
+int repo_blobset_add_key(struct repo_blobset *s, const struct repo_blobkey *k) _must_check_;
+bool repo_blobset_has_key(struct repo_blobset *s, const struct repo_blobkey *k);
 /* Bytes the set holds on the heap (its own accounting, for tests and budgets). */
 size_t repo_blobset_bytes(const struct repo_blobset *s);
 /* Safe on a zeroed or released set. */

@@ -170,15 +170,16 @@ static int plan(struct prune *p)
 		}
 		for (size_t j = 0; j < ip->n_blobs; j++) {
 			const struct repo_ix_blob *b = &ip->blobs[j];
-			bool wanted = repo_blobset_has(b->type == BLOB_TREE ? &p->used_trees
-									      : &p->used_data,
-						       b->type, b->id);
+			struct repo_blobset *used = b->type == BLOB_TREE ? &p->used_trees
+									 : &p->used_data;
+			struct repo_blobkey k;
 
-			if (!wanted) {
+			repo_blobset_key(used, b->type, b->id, &k); /* one lookup for both sets */
+			if (!repo_blobset_has_key(used, &k)) {
 				res->blobs_unused++;
 				continue;
 			}
-			rc = repo_blobset_add(&p->claimed, b->type, b->id);
+			rc = repo_blobset_add_key(&p->claimed, &k);
 			if (rc < 0) {
 				free(cand);
 				return rc;

@@ -48,8 +48,8 @@ t_rc 0 "repair index over two copies of a pack"
 run cairn check --json
 t_rc 0 "duplicates are warnings, not problems"
 dups=$(summary | jq .blobs_duplicate)
-[ "$dups" -ge 2 ]
-t_ok $? "every blob of the copied pack counted twice ($dups)" || t_diag "$OUT"
+[ "$dups" -ge 1 ]
+t_ok $? "the blobs of the copied pack are duplicates ($dups)" || t_diag "$OUT"
 grep -q 'stored more than once' "$OUT"
 t_ok $? "and named" || t_diag "$OUT"
 run cairn prune --max-unused 0

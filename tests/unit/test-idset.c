@@ -100,6 +100,34 @@ static void blobset_random(struct repo *r)
 	   N_BLOBS + N_TREES, (N_BLOBS + N_TREES) * ID_BYTES);
 	ok(spill_bytes <= (size_t)N_ABSENT / 2 * 128 + 1024 * ID_BYTES,
 	   "blob set: %zu bytes for %d unindexed ids", spill_bytes, N_ABSENT / 2);
+	/* One lookup serves two sets over the same index (prune's used and claimed). */
+	{
+		struct repo_blobset t = { 0 };
+		size_t bad = 0;
+
+		is_int(repo_blobset_init(&t, r), 0, "blob set: a second set");
+		for (size_t i = 0; i < N_BLOBS; i++) {
+			struct repo_blobkey k;
+
+			repo_blobset_key(&s, BLOB_DATA, blob_ids[i], &k);
+			bad += repo_blobset_has_key(&s, &k) != (i % 2 == 0);
+			if (i % 3 == 0)
+				bad += repo_blobset_add_key(&t, &k) != 1;
+		}
+		for (size_t i = 0; i < N_ABSENT; i++) {
+			struct repo_blobkey k;
+
+			repo_blobset_key(&s, BLOB_DATA, absent[i], &k);
+			if (i % 3 == 0)
+				bad += repo_blobset_add_key(&t, &k) != 1;
+		}
+		for (size_t i = 0; i < N_BLOBS; i++)
+			bad += repo_blobset_has(&t, BLOB_DATA, blob_ids[i]) != (i % 3 == 0);
+		for (size_t i = 0; i < N_ABSENT; i++)
+			bad += repo_blobset_has(&t, BLOB_DATA, absent[i]) != (i % 3 == 0);
+		is_int(bad, 0, "blob set: keys from one set serve another, indexed or not");
+		repo_blobset_release(&t);
+	}
 	repo_blobset_release(&s);
 	is_int(repo_blobset_bytes(&s), 0, "blob set: released");
 	repo_blobset_release(&s); /* twice is harmless */
