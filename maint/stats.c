@@ -117,13 +117,13 @@ struct stats_ctx {
 	struct repo *r;
 	enum repo_stats_mode mode;
 	struct repo_stats *st;
-	struct repo_idset blobs;
+	struct repo_blobset blobs; /* a blob is (type, id) */
 };
 
 static int count_blob(struct stats_ctx *c, enum blob_type t, const uint8_t id[ID_BYTES])
 {
 	struct blob_loc loc;
-	int rc = repo_idset_add(&c->blobs, id);
+	int rc = repo_blobset_add(&c->blobs, t, id);
 
 	if (rc <= 0)
 		return rc;
@@ -179,10 +179,11 @@ int repo_stats_compute(struct repo *r, enum repo_stats_mode m, const struct snap
 	int rc;
 
 	rc = repo_index_load(r, e);
-	if (rc >= 0 && m == REPO_STATS_RAW_DATA && repo_blobset_init(&trees, r) < 0)
+	if (rc >= 0 && m == REPO_STATS_RAW_DATA &&
+	    (repo_blobset_init(&trees, r) < 0 || repo_blobset_init(&c.blobs, r) < 0))
 		rc = err_set(e, -ENOMEM, "out of memory");
 	if (rc < 0)
-		return rc;
+		goto fail;
 	for (size_t i = 0; i < n; i++) {
 		st.snapshots++;
 		for (size_t k = 0; rc >= 0 && m == REPO_STATS_RAW_DATA && k < snaps[i].n_tree; k++)
@@ -201,6 +202,6 @@ int repo_stats_compute(struct repo *r, enum repo_stats_mode m, const struct snap
 	*ret = st;
 fail:
 	repo_blobset_release(&trees);
-	repo_idset_release(&c.blobs);
+	repo_blobset_release(&c.blobs);
 	return rc;
 }
