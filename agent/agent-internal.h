@@ -116,6 +116,7 @@ struct pvr {
 	uint64_t size;           /* spec.snapshotSize, 0 when unknown */
 	enum pvb_phase phase;
 	bool cancel, deleting, overwrite;
+	bool no_sparse; /* spec.writeSparseFiles: false (absent or true: holes stay holes) */
 };
 
 /* -EINVAL when a required field (name, spec.pod, spec.volume, spec.snapshotID) is missing
@@ -165,6 +166,7 @@ struct pentry {
 	bool gone;    /* deleted while its job runs */
 	bool gave_up; /* its end could not be recorded: not started again by this process */
 	bool resume;  /* Accepted by a previous process: claim it again */
+	bool refused; /* PodVolumeRestores: not valid (pvr_parse); said once in the log */
 	uint64_t hash;
 	struct pentry *next;
 };

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "util/banned.h"
+#include "util/hex.h"
 
 static const char *jstr(const json_t *o, const char *k)
 {
@@ -19,6 +20,35 @@ static bool uid_usable(const char *s)
 {
 	return s && s[0] && strlen(s) < 128 && !strchr(s, '/') && strcmp(s, ".") != 0 &&
 	       strcmp(s, "..") != 0;
+}
+
+/* Names that go into API paths (/namespaces/<ns>/pods/<name>) and the volume looked up in
+ * the pod: Kubernetes allows only DNS names there, so anything else is forged and would
+ * reach another URL ("x/../secrets", "x?watch") or, for a volume, another folder. */
+static bool dns_name_ok(const char *s, size_t max)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	if (n == 0 || n > max || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-' ||
+		      s[i] == '.'))
+			return false;
+	return true;
+}
+
+/* The snapshot is named by its id (what the backup recorded), never "latest" or a tag. */
+static bool snapshot_ok(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	if (n == 0 || n > ID_HEX - 1)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return true;
 }
 
 static const char *owner_uid(const json_t *meta)
@@ -61,16 +91,22 @@ int pvr_parse(const json_t *obj, struct pvr *ret)
 	p.source_ns = jstr(spec, "sourceNamespace");
 	p.cancel = json_is_true(json_object_get(spec, "cancel"));
 	p.overwrite = json_is_true(json_object_get(spec, "overwrite"));
+	p.no_sparse = json_is_false(json_object_get(spec, "writeSparseFiles"));
 	p.size = json_is_integer(size) && json_integer_value(size) > 0
 	             ? (uint64_t)json_integer_value(size)
 	             : 0;
 	p.node = jstr(status, "node");
 	p.phase = pvb_phase_from_name(jstr(status, "phase"));
-	if (!p.name || !p.ns || !p.pod_ns || !p.pod_name || !p.volume || !p.snapshot ||
-	    !p.snapshot[0] || !uid_usable(p.restore_uid))
+	if (!dns_name_ok(p.name, 253) || !dns_name_ok(p.ns, 63) || !dns_name_ok(p.pod_ns, 63) ||
+	    !dns_name_ok(p.pod_name, 253) || !dns_name_ok(p.volume, 63) ||
+	    !snapshot_ok(p.snapshot) || !uid_usable(p.restore_uid))
+		return -EINVAL;
+	if (p.bsl && p.bsl[0] && !dns_name_ok(p.bsl, 253))
 		return -EINVAL;
 	if (!p.source_ns || !p.source_ns[0])
 		p.source_ns = p.pod_ns;
+	else if (!dns_name_ok(p.source_ns, 63))
+		return -EINVAL;
 	*ret = p;
 	return 0;
 }

@@ -34,16 +34,58 @@ static time_t mono_sec(void)
 	return ts.tv_sec;
 }
 
-/* Under the lock. Others' claimed and finished objects are never kept. */
+/* Under the lock. A PodVolumeRestore pvr_parse refuses (a name that is not a DNS name,
+ * a snapshot that is not an id) is never run; it is kept in the table only so the log says
+ * so once per object instead of at every re-list, and leaves with the next re-list that
+ * does not bring it. Its names are not printed: they are what failed the check. */
+static bool uid_printable(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	if (n == 0 || n > 64)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'z') || s[i] == '-'))
+			return false;
+	return true;
+}
+
+static void on_refused(struct restorer *rs, enum watch_kind kind, const json_t *obj)
+{
+	const char *uid = json_string_value(json_object_get(json_object_get(obj, "metadata"), "uid"));
+	struct pentry *en;
+
+	if (!uid_printable(uid))
+		return;
+	en = ptab_find(&rs->tab, uid);
+	if (kind == WATCH_DELETED) {
+		if (en && !en->rjob)
+			ptab_del(&rs->tab, en);
+		return;
+	}
+	if (!en && (rs->tab.n >= RESTORER_MAX_ENTRIES || ptab_add(&rs->tab, uid, &en) < 0))
+		return;
+	en->seen = true;
+	if (!en->refused)
+		log_warn("restores: PodVolumeRestore uid %s ignored: its pod, namespace, volume "
+		         "or location is not a valid name, or its snapshot is not an id",
+		         uid);
+	en->refused = true;
+}
+
 static void on_object(struct restorer *rs, enum watch_kind kind, json_t *obj)
 {
 	const char *node = rs->a->cfg->node;
 	struct pentry *en;
 	struct pvr p;
 
-	if (pvr_parse(obj, &p) < 0 || !p.uid)
+	if (pvr_parse(obj, &p) < 0)
+		return on_refused(rs, kind, obj);
+	if (!p.uid)
 		return;
 	en = ptab_find(&rs->tab, p.uid);
+	if (en)
+		en->refused = false; /* edited into a valid object */
 	if (kind == WATCH_DELETED || pvb_terminal(p.phase) ||
 	    (p.node && strcmp(p.node, node) != 0)) {
 		if (en && en->rjob)
@@ -170,11 +212,8 @@ static size_t plan(struct restorer *rs, struct cand *c, size_t max)
 			en->rjob = NULL;
 			rs->running--;
 		}
-		if (pvr_parse(en->obj, &p) < 0) {
-			if (!en->rjob)
-				ptab_del(&rs->tab, en);
-			continue;
-		}
+		if (en->refused || pvr_parse(en->obj, &p) < 0)
+			continue; /* an rjob running from an earlier valid object ends by itself */
 		if (en->rjob) {
 			if (p.cancel || p.deleting || en->gone)
 				rjob_cancel(en->rjob, false);

@@ -379,12 +379,30 @@ static void conclude(struct rjob *j, const struct pvr *p, const char *target, in
 		st.message = msg;
 	}
 	pthread_mutex_unlock(&j->wlock);
+	if (res->partials_removed)
+		log_info("pvr %s/%s: %" PRIu64
+		         " partly written files of the interrupted run removed",
+		         j->ns, j->name, res->partials_removed);
+	if (res->skipped)
+		log_info("pvr %s/%s: %" PRIu64 " files already identical in the volume were left "
+		         "as they were",
+		         j->ns, j->name, res->skipped);
 	/* The pod's app containers start once this exists: only after the data is in. */
 	if (done_file(target, p->restore_uid, &de) < 0) {
 		fail(j, "cannot write the done-file: %s", de.msg);
 		return;
 	}
 	finish(j, &st);
+}
+
+/* True when the location says ReadOnly: such a repository is never written, not even a
+ * lock (a migration target shares the source cluster's bucket). */
+static bool bsl_read_only(const json_t *bsl)
+{
+	const char *mode =
+	    json_string_value(json_object_get(json_object_get(bsl, "spec"), "accessMode"));
+
+	return mode && strcmp(mode, "ReadOnly") == 0;
 }
 
 static int open_repo(struct rjob *j, const struct pvr *p, struct repo **ret, bool *ret_ro,
@@ -400,20 +418,28 @@ static int open_repo(struct rjob *j, const struct pvr *p, struct repo **ret, boo
 	int r;
 
 	*ret_ro = false;
-	if (a->cfg->repo_url) {
-		op.url = a->cfg->repo_url;
-		op.options = a->cfg->bopts;
-		return repo_open(&op, ret, e);
-	}
-	if (!p->bsl || !p->bsl[0])
+	if (!a->cfg->repo_url && (!p->bsl || !p->bsl[0]))
 		return err_set(e, -EINVAL,
 		               "no repository: the restore names no storage location "
 		               "and the agent has no --repo");
-	snprintf(path, sizeof(path), CAIRN_API "/namespaces/%s/backupstoragelocations/%s", p->ns,
-	         p->bsl);
-	r = kube_get(j->k, path, &bsl, e);
-	if (r < 0) {
-		err_wrap(e, r, "backup storage location %s", p->bsl);
+	if (p->bsl && p->bsl[0]) {
+		snprintf(path, sizeof(path), CAIRN_API "/namespaces/%s/backupstoragelocations/%s",
+		         p->ns, p->bsl);
+		r = kube_get(j->k, path, &bsl, e);
+		/* With a fixed --repo the location only says whether it may be written; one
+		 * that is gone says nothing, and the restore locks as any reader does. */
+		if (r == -ENOENT && a->cfg->repo_url) {
+			err_clear(e);
+		} else if (r < 0) {
+			err_wrap(e, r, "backup storage location %s", p->bsl);
+			goto fail;
+		}
+	}
+	if (a->cfg->repo_url) {
+		op.url = a->cfg->repo_url;
+		op.options = a->cfg->bopts;
+		*ret_ro = bsl_read_only(bsl);
+		r = repo_open(&op, ret, e);
 		goto fail;
 	}
 	r = bsl_repo_url_read(bsl, p->source_ns, &url, opts, ELEMENTSOF(opts), &n_opts, ret_ro, e);
@@ -459,7 +485,10 @@ static void run_restore(struct rjob *j, const struct pvr *p)
 		goto out;
 	}
 	/* A ReadOnly location is never written to, not even a lock. */
-	if (!ro && (r = repo_lock_reader(repo, &lock, &e)) < 0) {
+	if (ro)
+		log_info("pvr %s/%s: storage location %s is ReadOnly: restoring without a lock",
+		         j->ns, j->name, p->bsl);
+	else if ((r = repo_lock_reader(repo, &lock, &e)) < 0) {
 		fail(j, "repository: %s", e.msg);
 		goto out;
 	}
@@ -470,7 +499,8 @@ static void run_restore(struct rjob *j, const struct pvr *p)
 	}
 	base = strrchr(snap.paths[0], '/');
 	snprintf(sub, sizeof(sub), "/%s", base ? base + 1 : snap.paths[0]);
-	if (!p->overwrite && (r = dir_empty(target, &empty)) == 0 && !empty) {
+	/* A resumed restore finds what its killed predecessor wrote: that is no user data. */
+	if (!p->overwrite && !j->resume && (r = dir_empty(target, &empty)) == 0 && !empty) {
 		fail(j,
 		     "pod %s/%s volume %s is not empty: restore into it only with overwrite "
 		     "(cairn kube restore create --overwrite)",
@@ -496,6 +526,12 @@ static void run_restore(struct rjob *j, const struct pvr *p)
 	o.subdir = sub;
 	o.target = target;
 	o.keep_going = true; /* one bad file does not stop the rest; each is named */
+	/* Into a volume that held data, or after a restart: what is already the snapshot's
+	 * stays untouched (a resumed restore does not fetch again what was finished). */
+	o.skip_identical = p->overwrite || j->resume;
+	/* The killed predecessor's temporary files are not the user's: they go. */
+	o.clear_partials = j->resume;
+	o.no_sparse = p->no_sparse;
 	o.owners = -1;
 	o.threads = j->a->cfg->threads;
 	o.progress_ms = 1000;

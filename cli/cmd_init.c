@@ -1,4 +1,5 @@
-/* `cairn init`: create a repository (chunker and pack sizes settable only here). */
+/* `cairn init`: create a repository (chunker and pack sizes and the format version settable
+ * only here). */
 #include "cli/cli.h"
 
 #include <errno.h>
@@ -66,6 +67,8 @@ int cmd_init(struct cli *c, int argc, char **argv)
 			p.kdf.memlimit = (uint64_t)v << 20;
 		else if (ch == 'I')
 			p.kdf.opslimit = v;
+		else if (ch == 'F')
+			p.format_version = v > 99 ? 0 : (int)v; /* repo_create names the range */
 	}
 	if (!o.url)
 		o.url = getenv("CAIRN_REPOSITORY");

@@ -608,6 +608,9 @@ static int create_flag(struct kctx *x, int o, const char *arg, struct err *e)
 	case 'O':
 		json_object_set_new(x->spec, "overwrite", json_true());
 		break;
+	case 'N':
+		json_object_set_new(x->spec, "writeSparseFiles", json_false());
+		break;
 	default:
 		return err_set(e, -EINVAL, "kube: bad arguments");
 	}

@@ -140,8 +140,20 @@ int cmd_restore(struct cli *c, int argc, char **argv)
 		case 'O':
 			o.owners = 0;
 			break;
+		case 'N':
+			o.no_sparse = true;
+			break;
 		case 'k':
 			o.keep_going = true;
+			break;
+		case 'w':
+			if (strcmp(optarg, "if-changed") == 0)
+				o.skip_identical = true;
+			else if (strcmp(optarg, "always") != 0)
+				return cli_fail(
+				    c, &e,
+				    err_set(&e, -EINVAL,
+				            "restore: --overwrite takes always or if-changed"));
 			break;
 		default:
 			return cli_fail(c, &e, err_set(&e, -EINVAL, "restore: bad arguments"));
@@ -165,16 +177,21 @@ int cmd_restore(struct cli *c, int argc, char **argv)
 	if (rc < 0)
 		return cli_fail(c, &e, rc);
 	if (c->json)
-		cli_print_json(json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I}", "message_type",
-					 "summary", "files_restored", (json_int_t)res.files,
-					 "dirs_restored", (json_int_t)res.dirs, "others_restored",
-					 (json_int_t)res.others, "bytes_restored",
-					 (json_int_t)res.bytes, "errors", (json_int_t)res.errors,
-					 "files_verified", (json_int_t)res.verified_files));
-	else
-		printf("restored %llu files, %llu folders, %llu others, %.3f MiB%s\n",
+		cli_print_json(json_pack(
+		    "{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "message_type", "summary",
+		    "files_restored", (json_int_t)res.files, "dirs_restored", (json_int_t)res.dirs,
+		    "others_restored", (json_int_t)res.others, "bytes_restored",
+		    (json_int_t)res.bytes, "errors", (json_int_t)res.errors, "files_verified",
+		    (json_int_t)res.verified_files, "files_unchanged", (json_int_t)res.skipped));
+	else {
+		printf("restored %llu files, %llu folders, %llu others, %.3f MiB%s",
 		       (unsigned long long)res.files, (unsigned long long)res.dirs,
 		       (unsigned long long)res.others, res.bytes / 1048576.0,
 		       o.verify ? ", verified" : "");
+		if (o.skip_identical)
+			printf(" (%llu already identical, left as they were)",
+			       (unsigned long long)res.skipped);
+		putchar('\n');
+	}
 	return res.errors ? EXIT_PARTIAL : EXIT_OK;
 }

@@ -26,7 +26,8 @@ const struct cmd_exit cmdtab_exits[] = {
 	{ 11, "the repository is locked by a live lock (the message names host and pid)" },
 	{ 12, "wrong password (no key file opens with it)" },
 	{ 13, "not found: unknown snapshot, path or object" },
-	{ 14, "integrity failure: corrupt, truncated or forged data; check found problems" },
+	{ 14, "integrity failure: corrupt, truncated or forged data, a repository format or "
+	       "algorithm this cairn does not read; check found problems" },
 	{ 15, "the location is read-only or access was denied" },
 	{ 16, "no space left" },
 	{ 17, "server or network failure after retries" },
@@ -78,6 +79,9 @@ static const struct cmd_flag init_flags[] = {
 	  "zstd level of the repository's backups (backup --compression auto uses it)" },
 	{ "kdf-memory-mib", 0, 'K', "N", "19", "Argon2id memory for the password, in MiB" },
 	{ "kdf-iterations", 0, 'I', "N", "2", "Argon2id passes" },
+	{ "format-version", 0, 'F', "N", "2",
+	  "repository format: 2 (HMAC-SHA-256 content ids), or 1 for cairn before format 2",
+	  "1 2" },
 	END_FLAGS,
 };
 static const char *const init_env[] = { REPO_ENV, "AWS_ACCESS_KEY_ID", NULL };
@@ -144,6 +148,14 @@ static const struct cmd_flag restore_flags[] = {
 	{ "verify", 0, 'V', NULL, NULL, "re-read every restored file and compare" },
 	{ "threads", 0, 'T', "N", "number of CPUs", "parallel blob fetches" },
 	{ "no-owner", 0, 'O', NULL, NULL, "do not restore owners (the default unless root)" },
+	{ "no-sparse", 0, 'N', NULL, NULL,
+	  "write the holes of sparse files as zeros, so every restored file owns its blocks "
+	  "(the default keeps them holes)" },
+	{ "overwrite", 0, 'w', "WHEN", "always",
+	  "always: replace what is in the target; if-changed: leave a file whose size, mtime, "
+	  "mode (owners when restored) and content (hashed, compared with the snapshot) match, "
+	  "as a symlink or hard link that already matches",
+	  "always if-changed" },
 	{ "keep-going", 0, 'k', NULL, NULL,
 	  "after a file fails (a damaged or missing blob), restore everything else and exit 3 "
 	  "naming each failed file; without it the restore stops at the first failure" },
@@ -355,7 +367,7 @@ static const struct cmd_flag controller_flags[] = {
 	{ "sync-interval", 0, 'S', "DURATION", "60s",
 	  "re-create Backups found in a location's repository this often (0 disables)" },
 	{ "hook-concurrency", 0, 'H', "N", "8",
-	  "run the pre and post hooks of at most N pods at once (1..256)" },
+	  "run at most N hooks at once, over all Backups (1..256)" },
 	END_FLAGS,
 };
 static const char *const controller_env[] = { REPO_ENV, "KUBECONFIG", "CAIRN_TEST_CLOCK_FILE",
@@ -412,6 +424,9 @@ static const struct cmd_flag kube_flags[] = {
 	  "in --include-namespaces picks among volumes of the same name" },
 	{ "overwrite", 0, 'O', NULL, NULL,
 	  "restore create: with --to-pvc, restore into the claim even when it is not empty" },
+	{ "no-sparse", 0, 'N', NULL, NULL,
+	  "restore create: write the holes of sparse files as zeros (spec.writeSparseFiles "
+	  "false), for storage where every file must own its blocks" },
 	{ "wait", 0, 'w', NULL, NULL,
 	  "backup create, restore create: wait until it ends; backup: exit 1 unless it is "
 	  "Completed; restore: exit 0 when Completed, 3 when PartiallyFailed (the files not "

@@ -14,6 +14,11 @@
  * before the pod's post hooks run anyway. */
 #define HOOK_CANCEL_GRACE_SEC 60
 
+static const char *str0(const char *s)
+{
+	return s ? s : "";
+}
+
 static bool phase_is(const char *p, const char *want)
 {
 	return p && strcmp(p, want) == 0;
@@ -201,6 +206,9 @@ struct sel {
 	json_t *pvcs;     /* "ns/name" -> PVC object */
 	const char *pod_ns;
 	size_t total, not_started;
+	bool after_pre;      /* select_pod: the pod's pre hooks returned, with: */
+	int pre_r;           /* 0, or -EIO when they failed (or never ran) */
+	const char *pre_why; /* why, for -EIO */
 };
 
 static json_t *pvc_of(struct sel *s, const char *ns, const char *claim)
@@ -328,14 +336,6 @@ static bool ns_wanted(const json_t *spec, const char *ns)
 	return in;
 }
 
-/* A pod whose volumes wait for its pre hooks: its PodVolumeBackups are created only once
- * they returned (ctl_hooks_par), so every volume is read strictly after them. */
-struct waiting {
-	const json_t *pod; /* borrowed from start's pod list */
-	struct ctl_volume *v;
-	size_t n;
-};
-
 /* The pod's pre hooks into *ret (an empty array when it has none, or when a PVB of the pod
  * exists: they succeeded before a restart and only the first start runs them); the post
  * hooks owed for later. 0, or -EIO with why in msg for a malformed hook: the pod's volumes
@@ -395,22 +395,41 @@ static int pod_volumes_start(struct sel *s, const json_t *pod, struct ctl_volume
 	return r;
 }
 
-/* Choose the pod's volumes; start them now when it has no pre hook to run, else add it
- * to *w (s->waiting) with its hooks in a job of jobs. */
-static int select_pod(struct sel *s, const json_t *pod, struct waiting *w, struct ctl_hookjob *job,
-                      bool *queued, struct err *e)
+/* Volumes no agent would pick up: failed at once, nobody would ever read them. */
+static void no_agent(struct sel *s, const json_t *pod, struct ctl_volume *v, size_t n)
+{
+	const char *node = ctl_jstr(json_object_get(pod, "spec"), "nodeName");
+
+	if (node && json_object_get(s->agents, node))
+		return;
+	for (size_t i = 0; i < n; i++) {
+		if (v[i].skipped)
+			continue;
+		s->not_started++;
+		add_msg(s->status, "errorMessages", "errors",
+		        "pod %s/%s volume %s: no cairn node agent runs on node %s",
+		        ctl_meta(pod, "namespace"), ctl_meta(pod, "name"), v[i].name,
+		        node ? node : "(unscheduled)");
+		v[i].skipped = true;
+	}
+}
+
+/* Choose the pod's volumes. When starting (!s->after_pre): start them now when the pod
+ * has no pre hook to run, else note the pod in status.hooks.pre, whose hooks run on the
+ * hook pool and whose volumes start on a later pass (pre_settle). After its pre hooks
+ * returned (s->after_pre, with their outcome in s->pre_r and s->pre_why): start the
+ * volumes not started yet. */
+static int select_pod(struct sel *s, const json_t *pod, struct err *e)
 {
 	const json_t *spec = json_object_get(s->b, "spec");
 	const char *pns = ctl_meta(pod, "namespace"), *pname = ctl_meta(pod, "name");
 	const char *pphase = ctl_jstr(json_object_get(pod, "status"), "phase");
-	const char *node = ctl_jstr(json_object_get(pod, "spec"), "nodeName");
 	struct ctl_volume *v = NULL;
 	json_t *pre = NULL;
 	size_t n = 0, i, make = 0, have = 0;
 	char why[1024] = "";
 	int r, hooks = 0;
 
-	*queued = false;
 	if (!pns || !ns_wanted(spec, pns))
 		return 0;
 	s->pod_ns = pns;
@@ -419,16 +438,19 @@ static int select_pod(struct sel *s, const json_t *pod, struct waiting *w, struc
 	if (r < 0)
 		return r;
 	for (i = 0; i < n; i++) {
+		/* After the pre hooks the warnings of the start are not said again. */
 		if (v[i].skipped) {
-			add_msg(s->status, "warningMessages", "warnings",
-			        "pod %s/%s volume %s skipped: %s", pns, pname, v[i].name,
-			        v[i].reason);
+			if (!s->after_pre)
+				add_msg(s->status, "warningMessages", "warnings",
+				        "pod %s/%s volume %s skipped: %s", pns, pname, v[i].name,
+				        v[i].reason);
 			continue;
 		}
 		if (!phase_is(pphase, "Running")) {
-			add_msg(s->status, "warningMessages", "warnings",
-			        "pod %s/%s is not running (%s): volume %s skipped", pns, pname,
-			        pphase ? pphase : "no phase", v[i].name);
+			if (!s->after_pre)
+				add_msg(s->status, "warningMessages", "warnings",
+				        "pod %s/%s is not running (%s): volume %s skipped", pns,
+				        pname, pphase ? pphase : "no phase", v[i].name);
 			v[i].skipped = true;
 			continue;
 		}
@@ -438,19 +460,25 @@ static int select_pod(struct sel *s, const json_t *pod, struct waiting *w, struc
 			v[i].skipped = true;
 			continue;
 		}
-		if (!node || !json_object_get(s->agents, node)) {
-			/* Fail fast: nobody would ever pick the PodVolumeBackup up. */
-			s->not_started++;
-			add_msg(s->status, "errorMessages", "errors",
-			        "pod %s/%s volume %s: no cairn node agent runs on node %s", pns,
-			        pname, v[i].name, node ? node : "(unscheduled)");
-			v[i].skipped = true;
-			continue;
-		}
 		make++;
 	}
-	/* Hooks only for pods whose volumes are read: they exist to make that read
-	 * consistent. */
+	if (s->after_pre) {
+		/* The hook's outcome first: a failed hook is the reason, not a missing agent. */
+		if (s->pre_r == 0)
+			no_agent(s, pod, v, n);
+		r = pod_volumes_start(s, pod, v, n, s->pre_r, s->pre_why, e);
+		goto fail;
+	}
+	/* Hooks only for pods whose volumes are read (an agent runs on the node): they exist
+	 * to make that read consistent. */
+	if (make) {
+		const char *node = ctl_jstr(json_object_get(pod, "spec"), "nodeName");
+
+		if (!node || !json_object_get(s->agents, node)) {
+			no_agent(s, pod, v, n);
+			make = 0;
+		}
+	}
 	if (make + have > 0)
 		hooks = pod_hooks(s, pod, have > 0, &pre, why, sizeof(why), e);
 	if (hooks < 0 && hooks != -EIO) {
@@ -458,13 +486,8 @@ static int select_pod(struct sel *s, const json_t *pod, struct waiting *w, struc
 		goto fail;
 	}
 	if (make && hooks == 0 && json_array_size(pre)) {
-		w->pod = pod;
-		w->v = v;
-		w->n = n;
-		job->pod = pod;
-		job->hooks = pre;
-		*queued = true;
-		return 0;
+		r = ctl_hooks_note(s->status, "pre", pod);
+		goto fail;
 	}
 	if (make)
 		r = pod_volumes_start(s, pod, v, n, hooks, why, e);
@@ -474,66 +497,20 @@ fail:
 	return r < 0 ? r : 0;
 }
 
-struct pre_ctx {
-	struct sel *s;
-	struct waiting *w;
-	struct err *e;
-	int r; /* the first error creating a PodVolumeBackup: the rest are not created */
-};
-
-/* A pod's pre hooks returned: its volumes start now (or fail with the hook's reason). */
-static int pre_done(void *ud, struct ctl_hookjob *j)
-{
-	struct pre_ctx *pc = ud;
-	struct waiting *w = &pc->w[j->idx];
-
-	ctl_hooks_merge(pc->s->status, j);
-	if (j->r < 0 && j->r != -EIO)
-		snprintf(j->msg, sizeof(j->msg), "pre hook not run: %s", strerror(-j->r));
-	if (pc->r == 0)
-		pc->r = pod_volumes_start(pc->s, w->pod, w->v, w->n, j->r < 0 ? -EIO : 0, j->msg,
-		                          pc->e);
-	return 0;
-}
-
-/* Every selected pod: volumes of pods without pre hooks start at once, the others as
- * their pre hooks return, many pods' hooks at once. */
+/* Every selected pod: volumes of pods without pre hooks start at once, the others once
+ * their pre hooks returned. */
 static int select_pods(struct sel *s, const json_t *pods, struct err *e)
 {
-	size_t np = json_array_size(pods), nw = 0, i;
-	struct waiting *w = calloc(np ? np : 1, sizeof(*w));
-	struct ctl_hookjob *jobs = calloc(np ? np : 1, sizeof(*jobs));
-	struct pre_ctx pc = { .s = s, .w = w, .e = e };
 	const json_t *pod;
+	size_t i;
 	int r = 0;
 
-	if (!w || !jobs) {
-		r = -ENOMEM;
-		goto fail;
-	}
 	json_array_foreach(pods, i, pod)
 	{
-		bool queued;
-
-		r = select_pod(s, pod, &w[nw], &jobs[nw], &queued, e);
+		r = select_pod(s, pod, e);
 		if (r < 0)
 			break;
-		if (queued) {
-			jobs[nw].idx = nw;
-			nw++;
-		}
 	}
-	/* After an error the start is tried again on the next pass: no hook runs now. */
-	if (r == 0 && nw) {
-		r = ctl_hooks_par(s->c, jobs, nw, pre_done, &pc);
-		if (r == 0)
-			r = pc.r;
-	}
-fail:
-	for (i = 0; w && i < nw; i++)
-		free(w[i].v);
-	free(w);
-	ctl_hookjobs_free(jobs, nw);
 	return r;
 }
 
@@ -572,6 +549,208 @@ static int pvbs_of(struct ctl *c, const json_t *b, json_t **ret, struct err *e)
 		return -ENAMETOOLONG;
 	snprintf(sel, sizeof(sel), "%s=%s", CTL_LABEL_BACKUP_ID, ctl_meta(b, "uid"));
 	return ctl_list(c, path, sel, ret, e);
+}
+
+/* status.hooks.running: the hooks of this Backup started and not taken back yet. */
+static void set_running(json_t *status, size_t n)
+{
+	json_t *hk = json_object_get(status, "hooks");
+
+	if (!json_is_object(hk)) {
+		if (n == 0)
+			return;
+		hk = json_object();
+		json_object_set_new(status, "hooks", hk);
+	}
+	json_object_set_new(hk, "running", json_integer((json_int_t)n));
+}
+
+/* What pre_settle needs to start a pod's volumes, read once per pass when needed. */
+static int sel_ready(struct sel *s, struct plan *p, struct err *e)
+{
+	const json_t *spec = json_object_get(s->b, "spec");
+	int r;
+
+	if (s->existing)
+		return 0;
+	/* NULL when it went meanwhile: after_pre then fails the volumes. */
+	p->loc = ctl_location(s->c, ctl_jstr(spec, "storageLocation"));
+	s->p = p;
+	if (!s->pvcs && !(s->pvcs = json_object()))
+		return -ENOMEM;
+	if (!s->agents) {
+		r = list_agents(s->c, &s->agents, e);
+		if (r < 0)
+			return r;
+	}
+	return pvbs_of(s->c, s->b, &s->existing, e);
+}
+
+/* pod's pre hooks returned (hooks 0) or failed or will never run (-EIO, why): start its
+ * volumes or fail them. */
+static int after_pre(struct sel *s, struct plan *p, const json_t *pod, int hooks, const char *why,
+                     struct err *e)
+{
+	int r = sel_ready(s, p, e);
+
+	if (r < 0)
+		return r;
+	if (!p->loc && hooks == 0) {
+		hooks = -EIO;
+		why = "the backup storage location is gone";
+	}
+	s->after_pre = true;
+	s->pre_r = hooks;
+	s->pre_why = why;
+	return select_pod(s, pod, e);
+}
+
+/* The pod of a status.hooks.pre entry, now (GET). 0 with *ret, 1 when it is gone (or is
+ * another pod of that name), negative when the API could not say. */
+static int pre_pod(struct ctl *c, const json_t *ent, json_t **ret, struct err *e)
+{
+	char path[1024];
+	int r;
+
+	*ret = NULL;
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/pods/%s",
+	         str0(ctl_jstr(ent, "namespace")), str0(ctl_jstr(ent, "name")));
+	r = kube_get(c->k, path, ret, e);
+	if (r == -ENOENT)
+		return 1;
+	if (r < 0)
+		return r;
+	if (strcmp(str0(ctl_meta(*ret, "uid")), str0(ctl_jstr(ent, "uid")))) {
+		json_decref(*ret);
+		*ret = NULL;
+		return 1;
+	}
+	return 0;
+}
+
+/* Move on the pods of status.hooks.pre (mid-pre-hook). A job that returned is taken back:
+ * the pod's volumes start, or fail with the hook's reason (or the timeout's). An entry
+ * without a job (just started, or a restarted controller: the hook runs again, a re-run
+ * being safer than a skipped one) gets one, unless the Backup timed out (its volumes fail)
+ * or is being deleted (dropped: its post hook still runs). A running job is waited for,
+ * timed out or deleted alike: it ends by its own timeout. Returns how many pods are still
+ * mid-pre-hook; status.podVolumes.notStarted counts the volumes failed here. */
+static size_t pre_settle(struct ctl *c, const json_t *b, json_t *status, bool timed_out,
+                         bool deleted)
+{
+	const json_t *spec_hooks = json_object_get(json_object_get(b, "spec"), "hooks");
+	json_t *hk = json_object_get(status, "hooks"), *pre = json_object_get(hk, "pre"), *left;
+	json_t *ent, *pv;
+	const char *buid = ctl_meta(b, "uid");
+	struct plan p = { 0 };
+	struct sel s = { .c = c, .b = b, .p = &p, .status = status };
+	struct err e = ERR_INIT;
+	size_t i, n = json_array_size(pre);
+
+	if (n == 0)
+		return 0;
+	left = json_array();
+	if (!left)
+		return n;
+	json_array_foreach(pre, i, ent)
+	{
+		const char *uid = str0(ctl_jstr(ent, "uid"));
+		struct ctl_hookjob *j = NULL;
+		json_t *pod = NULL, *hooks = NULL;
+		int r, k;
+
+		/* A stop cuts hooks short: their failure is not the pod's, the restarted
+		 * controller runs them again. */
+		if (ctl_stopping()) {
+			json_array_append(left, ent);
+			continue;
+		}
+		k = ctl_hookjob_take(c, buid, uid, CTL_HOOK_PRE, &j);
+		err_clear(&e);
+		if (k == 1) {
+			json_array_append(left, ent);
+			continue;
+		}
+		if (k == 2) {
+			ctl_hooks_merge(status, j);
+			if (j->r < 0 && j->r != -EIO)
+				snprintf(j->msg, sizeof(j->msg), "pre hook not run: %s",
+				         strerror(-j->r));
+			r = 0;
+			if (!deleted)
+				r = after_pre(&s, &p, j->pod, timed_out || j->r < 0 ? -EIO : 0,
+				              j->r < 0 ? j->msg
+				                       : "the backup timed out before the pre hook "
+				                         "returned",
+				              &e);
+			ctl_hookjob_free(j);
+			/* Volumes not all started: the hook runs again on a later pass. */
+			if (r < 0) {
+				ctl_note(c, CTL_NOTE_WARN, "backup %s: %s", ctl_meta(b, "name"),
+				         e.msg);
+				json_array_append(left, ent);
+			}
+			continue;
+		}
+		if (deleted)
+			continue;
+		r = pre_pod(c, ent, &pod, &e);
+		if (r < 0) {
+			json_array_append(left, ent);
+			continue;
+		}
+		if (r == 1) {
+			ctl_status_add(status, true,
+			               "pod %s/%s: gone before its pre hook ran: its volumes were "
+			               "not read",
+			               str0(ctl_jstr(ent, "namespace")),
+			               str0(ctl_jstr(ent, "name")));
+			continue;
+		}
+		r = timed_out ? -ETIMEDOUT : ctl_hooks_of(pod, spec_hooks, "pre", &hooks, &e);
+		if (r < 0) {
+			const char *why = r == -ETIMEDOUT ? "the backup timed out before the pre "
+			                                    "hook ran"
+			                                  : e.msg;
+			char msg[1024];
+
+			snprintf(msg, sizeof(msg), "%s", why);
+			err_clear(&e);
+			if (after_pre(&s, &p, pod, -EIO, msg, &e) < 0)
+				json_array_append(left, ent);
+			json_decref(pod);
+			continue;
+		}
+		/* Pending whether or not it started: a failed start is tried next pass. */
+		json_array_append(left, ent);
+		r = ctl_hookjob_start(c, buid, CTL_HOOK_PRE, pod, hooks);
+		if (r < 0)
+			ctl_note(c, CTL_NOTE_WARN, "backup %s: pod %s/%s: pre hook waits: %s",
+			         ctl_meta(b, "name"), str0(ctl_jstr(ent, "namespace")),
+			         str0(ctl_jstr(ent, "name")), strerror(-r));
+	}
+	hk = json_object_get(status, "hooks"); /* a merge may have replaced it */
+	if (json_array_size(left))
+		json_object_set(hk, "pre", left);
+	else
+		json_object_del(hk, "pre");
+	n = json_array_size(left);
+	json_decref(left);
+	if (s.not_started) {
+		pv = json_object_get(status, "podVolumes");
+		if (!json_is_object(pv)) {
+			pv = json_object();
+			json_object_set_new(status, "podVolumes", pv);
+		}
+		json_object_set_new(
+		    pv, "notStarted",
+		    json_integer(json_integer_value(json_object_get(pv, "notStarted")) +
+		                 (json_int_t)s.not_started));
+	}
+	json_decref(s.pvcs);
+	json_decref(s.agents);
+	json_decref(s.existing);
+	return n;
 }
 
 static int start(struct ctl *c, json_t *b, const char *path)
@@ -633,6 +812,9 @@ static int start(struct ctl *c, json_t *b, const char *path)
 	ctl_metrics_attempt(c->m,
 	                    ctl_jstr(json_object_get(json_object_get(b, "metadata"), "labels"),
 	                             CTL_LABEL_SCHEDULE));
+	/* The pre hooks start on the pool now, their volumes on a later pass; after
+	 * podVolumes is set, which a pod gone meanwhile adds to. */
+	set_running(s.status, pre_settle(c, b, s.status, false, false));
 	r = put_status(c, path, s.status, &e);
 	s.status = NULL;
 fail:
@@ -678,7 +860,7 @@ static int follow(struct ctl *c, json_t *b, const char *path)
 	time_t now = ctl_now(c), started = now;
 	bool timed_out;
 	char dur[32] = "";
-	size_t owed;
+	size_t owed, pre, post_running;
 	int r;
 
 	if (!status)
@@ -687,12 +869,14 @@ static int follow(struct ctl *c, json_t *b, const char *path)
 		timeout = c->cfg->backup_timeout_sec;
 	if (ctl_time_parse(ctl_jstr(status, "startTimestamp"), &started) < 0)
 		started = now;
+	timed_out = now - started >= timeout;
+	/* Before the list of volumes: the ones this starts are in it. */
+	pre = pre_settle(c, b, status, timed_out, false);
 	pv = json_object_get(status, "podVolumes");
 	not_started = (size_t)json_integer_value(json_object_get(pv, "notStarted"));
 	r = pvbs_of(c, b, &pvbs, &e);
 	if (r < 0)
 		goto fail;
-	timed_out = now - started >= timeout;
 	ctl_duration_format(timeout, dur);
 	/* Rebuilt from scratch every pass: the error list is the start's plus this pass's. */
 	json_array_foreach(pvbs, i, pvb)
@@ -741,8 +925,11 @@ static int follow(struct ctl *c, json_t *b, const char *path)
 	/* Post hooks once a pod's volumes are all terminal; after a timeout, once the
 	 * cancelled ones had a grace period to stop reading (an agent may be gone). */
 	owed = ctl_hooks_post(c, b, status, pvbs,
-	                      timed_out && now - started >= timeout + HOOK_CANCEL_GRACE_SEC);
-	if (done == json_array_size(pvbs) && owed == 0) {
+	                      timed_out && now - started >= timeout + HOOK_CANCEL_GRACE_SEC,
+	                      &post_running);
+	set_running(status, pre + post_running);
+	/* Never final while a hook runs or waits: its outcome belongs in the status. */
+	if (done == json_array_size(pvbs) && owed == 0 && pre == 0) {
 		const char *final;
 
 		/* The messages of the volumes that did not complete, once, at the end. */
@@ -803,14 +990,18 @@ int ctl_backup_post_hooks(struct ctl *c, const json_t *b, const json_t *pvbs, bo
 {
 	json_t *status = status_of(b), *old = json_deep_copy(status);
 	char path[1024];
-	size_t owed;
+	size_t owed, pre, post_running;
 	int r = 0;
 
 	if (!status || !old) {
 		r = -ENOMEM;
 		goto fail;
 	}
-	owed = ctl_hooks_post(c, b, status, pvbs, force);
+	/* A running pre hook is waited for (its own timeout ends it), then its pod's post
+	 * hook runs: what it froze is thawed. */
+	pre = pre_settle(c, b, status, false, true);
+	owed = ctl_hooks_post(c, b, status, pvbs, force, &post_running);
+	set_running(status, pre + post_running);
 	if (!json_equal(old, status)) {
 		r = ctl_path(c, "backups", ctl_meta(b, "name"), path, sizeof(path));
 		if (r == 0)
@@ -818,7 +1009,7 @@ int ctl_backup_post_hooks(struct ctl *c, const json_t *b, const json_t *pvbs, bo
 		status = NULL;
 	}
 	if (r == 0)
-		r = owed ? 1 : 0;
+		r = owed || pre ? 1 : 0;
 fail:
 	json_decref(status);
 	json_decref(old);
@@ -870,9 +1061,13 @@ int ctl_backup_reconcile(struct ctl *c, json_t *b)
 		(void)follow(c, b, path);
 		return 0;
 	}
+	/* A ReadOnly location's backups are not ours to expire (a cluster restoring another's
+	 * backups would otherwise forget them for it). */
 	if (terminal_backup(phase) &&
 	    ctl_time_parse(ctl_jstr(json_object_get(b, "status"), "expiration"), &exp) == 0 &&
-	    ctl_now(c) >= exp) {
+	    ctl_now(c) >= exp &&
+	    !ctl_location_read_only(ctl_location(
+	        c, ctl_jstr(json_object_get(b, "spec"), "storageLocation")))) {
 		ctl_note(c, CTL_NOTE_INFO, "backup %s expired: deleting it", ctl_meta(b, "name"));
 		r = kube_delete(c->k, path, &e);
 		if (r < 0)

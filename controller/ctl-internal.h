@@ -35,6 +35,7 @@ struct ctl {
 	struct ctl_repo repos[CTL_MAX_REPOS];
 	size_t n_repos;
 	struct ctl_metrics *m;
+	struct ctl_hookpool *hp; /* created with the first hook job */
 };
 
 time_t ctl_now(const struct ctl *c);
@@ -63,6 +64,12 @@ void ctl_timestamp(time_t t, char out[32]);
 /* The storage location a Backup names ("" = the default one), borrowed from
  * c->locations, or NULL. */
 const json_t *ctl_location(const struct ctl *c, const char *name);
+/* A location in ReadOnly access mode: its repositories are never written (no forget, no
+ * prune), as a cluster restoring another one's backups needs. */
+bool ctl_location_read_only(const json_t *loc);
+/* The repository URL of a location for one pod namespace ("" gives the common prefix). */
+int ctl_location_url(const json_t *loc, const char *pod_ns, char *out, size_t n,
+                     struct err *e) _must_check_;
 /* The repository of a location and pod namespace, opened once and kept. */
 int ctl_repo_get(struct ctl *c, const json_t *loc, const char *pod_ns, struct ctl_repo **ret,
                  struct err *e) _must_check_;
@@ -86,33 +93,52 @@ int ctl_hooks_run(struct ctl *c, const json_t *pod, const json_t *hooks, json_t 
                   size_t n) _must_check_;
 /* Note in status.hooks.pending that pod's post hooks are owed. */
 int ctl_hooks_owe(json_t *status, const json_t *pod) _must_check_;
-/* Run the owed post hooks of every pod whose PodVolumeBackups (pvbs: all of b's) are
- * terminal, or of every pod with force; record their outcome in status and drop them from
- * the list. Returns how many are still owed. */
+/* Append pod (namespace, name, uid) to the array status.hooks.<list>. */
+int ctl_hooks_note(json_t *status, const char *list, const json_t *pod) _must_check_;
+/* Start the owed post hooks (on the hook pool) of every pod whose PodVolumeBackups (pvbs:
+ * all of b's) are terminal, or of every pod with force, but never of a pod still in
+ * status.hooks.pre; take back those that returned, record their outcome in status and drop
+ * them from the list. Returns how many are still owed, *running of them started. */
 size_t ctl_hooks_post(struct ctl *c, const json_t *b, json_t *status, const json_t *pvbs,
-                      bool force);
-/* ---- hooks of many pods at once (hookpool.c) ---- */
+                      bool force, size_t *running);
+/* ---- hooks that outlive a pass of the loop (hookpool.c) ---- */
 
-/* One pod's hooks to run on a worker. */
+enum ctl_hook_kind { CTL_HOOK_PRE, CTL_HOOK_POST };
+
+/* One pod's hooks for one Backup, run on a worker while the loop goes on. The job owns
+ * everything it reads (a copy of the pod, its hooks, the ids), so a Backup deleted or
+ * rewritten meanwhile never frees what a worker uses; only the loop frees a job, after it
+ * took it back (ctl_hookjob_take). */
 struct ctl_hookjob {
-	const json_t *pod; /* borrowed; only read while the job runs */
-	json_t *hooks;     /* from ctl_hooks_of; released by ctl_hookjobs_free */
-	json_t *status;    /* the job's own counts and warnings (ctl_hooks_run's status) */
-	char msg[1024];    /* why, when r is -EIO */
-	int r;             /* ctl_hooks_run's result */
-	size_t idx;        /* the caller's */
+	json_t *pod;    /* owned: the pod as it was when the job started */
+	json_t *hooks;  /* owned, from ctl_hooks_of */
+	json_t *status; /* the job's own counts and warnings (ctl_hooks_run's status) */
+	char msg[1024]; /* why, when r is -EIO */
+	int r;          /* ctl_hooks_run's result, set by the worker */
+	enum ctl_hook_kind kind;
+	char buid[128], puid[128]; /* the Backup's and the pod's uid */
+	bool done;                 /* under the pool's lock */
+	struct ctl_hookjob *next;
 };
-/* Told on the calling thread of each job whose hooks returned; a negative return is
- * remembered (the first one is ctl_hooks_par's result) but the other jobs go on. */
-typedef int (*ctl_hookjob_done_fn)(void *ud, struct ctl_hookjob *j);
-/* Run the jobs with at most ctl_hook_workers() of them at once, calling done for each as
- * it finishes. Returns when all finished and were told: 0, done's first error, or -ENOMEM
- * when no job ran (then done was never called). */
-int ctl_hooks_par(struct ctl *c, struct ctl_hookjob *jobs, size_t n, ctl_hookjob_done_fn done,
-                  void *ud);
+struct ctl_hookpool;
+
+/* Start pod's hooks (both stolen, released on failure) for Backup buid on a worker and
+ * return at once. 0, or a negative errno when nothing was started (-EAGAIN: the queue is
+ * full; the caller tries again on a later pass). */
+int ctl_hookjob_start(struct ctl *c, const char *buid, enum ctl_hook_kind kind, json_t *pod,
+                      json_t *hooks) _must_check_;
+/* The job of that Backup, pod and kind: 0 when there is none, 1 while it runs, 2 when it
+ * finished: then it is taken out of the pool into *ret, for ctl_hookjob_free. */
+int ctl_hookjob_take(struct ctl *c, const char *buid, const char *puid, enum ctl_hook_kind kind,
+                     struct ctl_hookjob **ret);
+void ctl_hookjob_free(struct ctl_hookjob *j);
+/* Free the finished jobs of Backups no longer in backups (the last list): nobody will
+ * take them. Running ones are freed once they finished, on a later sweep. */
+void ctl_hookpool_sweep(struct ctl *c, const json_t *backups);
+/* Stop: the running hooks end early (ctl_stopping), workers are joined, jobs freed. */
+void ctl_hookpool_free(struct ctl *c);
 /* Add a finished job's counts and messages to a Backup's status. */
 void ctl_hooks_merge(json_t *status, const struct ctl_hookjob *j);
-void ctl_hookjobs_free(struct ctl_hookjob *jobs, size_t n);
 /* How many pods' hooks may run at once (cfg->hook_workers, or CTL_HOOK_WORKERS). */
 unsigned ctl_hook_workers(const struct ctl *c);
 int ctl_schedule_reconcile(struct ctl *c, json_t *s) _must_check_;
@@ -142,6 +168,7 @@ struct ctl_ritem {
 	char tns[256];                              /* the target namespace */
 	uint64_t size;
 	bool overwrite;
+	bool no_sparse;    /* spec.writeSparseFiles false: holes written as zeros */
 	bool restore_pvcs; /* spec.restorePVCs (default true): re-create claims of gone pods */
 };
 

@@ -185,7 +185,7 @@ const json_t *ctl_location(const struct ctl *c, const char *name)
 
 /* The repository URL of a location for one pod namespace, as the node agents derive it:
  * s3:<s3Url>/<bucket>[/<prefix>]/plugins/cairn/<ns>. */
-static int location_url(const json_t *loc, const char *pod_ns, char *out, size_t n, struct err *e)
+int ctl_location_url(const json_t *loc, const char *pod_ns, char *out, size_t n, struct err *e)
 {
 	const json_t *spec = json_object_get(loc, "spec");
 	const json_t *os = json_object_get(spec, "objectStorage");
@@ -226,7 +226,7 @@ int ctl_repo_get(struct ctl *c, const json_t *loc, const char *pod_ns, struct ct
 	if (c->cfg->repo_url) {
 		snprintf(url, sizeof(url), "%s", c->cfg->repo_url);
 	} else {
-		r = location_url(loc, pod_ns, url, sizeof(url), e);
+		r = ctl_location_url(loc, pod_ns, url, sizeof(url), e);
 		if (r < 0)
 			return r;
 	}
@@ -303,6 +303,7 @@ static void pass(struct ctl *c)
 		json_decref(c->backups);
 		c->backups = list;
 		json_array_foreach(list, i, o) if (ctl_backup_reconcile(c, o) < 0) break;
+		ctl_hookpool_sweep(c, c->backups);
 	} else {
 		ctl_note(c, CTL_NOTE_WARN, "cannot list backups: %s", e.msg);
 	}
@@ -351,6 +352,8 @@ int ctl_run(const struct ctl_config *cfg, struct err *e)
 	ctl_note(&c, CTL_NOTE_INFO, "controller stopped");
 	r = 0;
 fail:
+	/* Before the client config goes: the workers' exec clients are made from it. */
+	ctl_hookpool_free(&c);
 	ctl_metrics_stop(c.m);
 	ctl_repos_free(&c);
 	json_decref(c.locations);

@@ -25,6 +25,36 @@ static bool running(const json_t *pvb)
 	              strcmp(p, "Canceled") != 0);
 }
 
+bool ctl_location_read_only(const json_t *loc)
+{
+	const char *mode = ctl_jstr(json_object_get(loc, "spec"), "accessMode");
+
+	return mode && strcmp(mode, "ReadOnly") == 0;
+}
+
+/* True when cr is not this cluster's to prune. With one fixed repository every location
+ * names it: it is when all of them are ReadOnly (a cluster that only restores another's
+ * backups). Otherwise when a ReadOnly location's URL prefix reaches it. */
+static bool repo_read_only(const struct ctl *c, const struct ctl_repo *cr)
+{
+	const json_t *loc;
+	struct err e = ERR_INIT;
+	char url[2048];
+	size_t i, ro = 0;
+
+	json_array_foreach(c->locations, i, loc)
+	{
+		if (!ctl_location_read_only(loc))
+			continue;
+		ro++;
+		if (!c->cfg->repo_url && ctl_location_url(loc, "", url, sizeof(url), &e) == 0 &&
+		    strncmp(cr->url, url, strlen(url)) == 0)
+			return true;
+		err_clear(&e);
+	}
+	return c->cfg->repo_url && ro && ro == json_array_size(c->locations);
+}
+
 /* Forget one snapshot under an exclusive lock. -EBUSY when a backup or another
  * maintenance holds the repository. */
 static int forget(struct ctl *c, const json_t *pvb, const char *id_hex, struct err *e)
@@ -41,6 +71,8 @@ static int forget(struct ctl *c, const json_t *pvb, const char *id_hex, struct e
 		return err_set(e, -EINVAL, "bad snapshot id '%s'", id_hex);
 	if (!loc && !c->cfg->repo_url)
 		return err_set(e, -ENOENT, "storage location of %s is gone", ctl_meta(pvb, "name"));
+	if (ctl_location_read_only(loc))
+		return err_set(e, -EROFS, "storage location %s is ReadOnly", ctl_meta(loc, "name"));
 	r = ctl_repo_get(c, loc, pod_ns ? pod_ns : "", &cr, e);
 	if (r < 0)
 		return r;
@@ -181,6 +213,13 @@ void ctl_maintenance(struct ctl *c)
 			cr = &c->repos[i];
 	if (!cr || backup_running(c))
 		return;
+	if (repo_read_only(c, cr)) {
+		cr->last_prune = now; /* said once per interval */
+		ctl_note(c, CTL_NOTE_INFO,
+		         "maintenance of %s skipped: a ReadOnly storage location reaches it",
+		         cr->url);
+		return;
+	}
 	r = repo_lock(cr->r, REPO_LOCK_EXCLUSIVE, &l, &e);
 	if (r < 0) {
 		ctl_note(c, CTL_NOTE_INFO, "maintenance of %s postponed: %s", cr->url, e.msg);

@@ -1,9 +1,9 @@
-/* Runs the exec hooks of many pods at once: a util/wq queue with at most cfg->hook_workers
- * pods' hooks in flight, so one slow hook (its timeout may be minutes) holds up only its
- * own pod. A pod's hooks still run in order on one worker. The calling thread (the loop's)
- * hears of each pod as soon as its hooks returned, in the order they finish, so it can
- * start that pod's volumes at once; it stays the only thread that uses the API client or
- * writes the Backup's status: a worker writes only its job's own status object. */
+/* Runs exec hooks on worker threads while the loop goes on: one util/wq queue for the
+ * controller with at most cfg->hook_workers pods' hooks in flight, so a pre hook that
+ * takes minutes holds up only its own pod, never other Backups, schedules or expiry. A
+ * pod's hooks still run in order on one worker. Jobs stay in the pool until the loop takes
+ * them back on a later pass; the loop stays the only thread that uses the API client or
+ * writes a Backup's status: a worker writes only its job's own status object. */
 #include "controller/ctl-internal.h"
 
 #include <errno.h>
@@ -13,25 +13,17 @@
 #include <string.h>
 
 #include "util/banned.h"
-#include "util/ckd.h"
 #include "util/wq.h"
 
-struct pool {
-	struct ctl *c;
-	struct ctl_hookjob *jobs;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	size_t *order; /* indexes of finished jobs, in finishing order */
-	size_t n_done;
-};
+/* Jobs queued or running at once; one more waits for a later pass (-EAGAIN). */
+#define HOOKPOOL_QUEUE 4096
 
-static void finished(struct pool *p, size_t idx)
-{
-	pthread_mutex_lock(&p->mu);
-	p->order[p->n_done++] = idx;
-	pthread_cond_signal(&p->cv);
-	pthread_mutex_unlock(&p->mu);
-}
+struct ctl_hookpool {
+	struct ctl *c;
+	struct wq *q;
+	pthread_mutex_t mu;
+	struct ctl_hookjob *jobs; /* every job not taken back yet */
+};
 
 static void run_job(struct ctl *c, struct ctl_hookjob *j)
 {
@@ -40,29 +32,36 @@ static void run_job(struct ctl *c, struct ctl_hookjob *j)
 	                 : -ENOMEM;
 }
 
+static void finished(struct ctl_hookpool *p, struct ctl_hookjob *j)
+{
+	pthread_mutex_lock(&p->mu);
+	j->done = true;
+	pthread_mutex_unlock(&p->mu);
+}
+
 static int run(void *ud, void *tls, void *item, struct err *e)
 {
-	struct pool *p = ud;
-	size_t idx;
+	struct ctl_hookpool *p = ud;
+	struct ctl_hookjob *j;
 
 	(void)tls;
 	(void)e;
-	memcpy(&idx, item, sizeof(idx));
-	run_job(p->c, &p->jobs[idx]);
-	finished(p, idx);
+	memcpy(&j, item, sizeof(j));
+	run_job(p->c, j);
+	finished(p, j);
 	return 0; /* a failed hook is the job's outcome, never the queue's */
 }
 
-/* Only after a cancel, which nothing here asks for; the waiter must still hear of it. */
+/* Only at shutdown: a job that never ran is still finished, so it is freed. */
 static void discard(void *ud, void *item)
 {
-	struct pool *p = ud;
-	size_t idx;
+	struct ctl_hookpool *p = ud;
+	struct ctl_hookjob *j;
 
-	memcpy(&idx, item, sizeof(idx));
-	p->jobs[idx].r = -ECANCELED;
-	snprintf(p->jobs[idx].msg, sizeof(p->jobs[idx].msg), "hook not run: cancelled");
-	finished(p, idx);
+	memcpy(&j, item, sizeof(j));
+	j->r = -ECANCELED;
+	snprintf(j->msg, sizeof(j->msg), "hook not run: the controller stopped");
+	finished(p, j);
 }
 
 unsigned ctl_hook_workers(const struct ctl *c)
@@ -74,80 +73,188 @@ unsigned ctl_hook_workers(const struct ctl *c)
 	return n > WQ_THREADS_MAX ? WQ_THREADS_MAX : n;
 }
 
-int ctl_hooks_par(struct ctl *c, struct ctl_hookjob *jobs, size_t n, ctl_hookjob_done_fn done,
-                  void *ud)
+static int pool_get(struct ctl *c, struct ctl_hookpool **ret)
 {
-	struct pool p = { .c = c, .jobs = jobs };
+	struct ctl_hookpool *p = c->hp;
 	struct wq_config cfg = {
-		.item_size = sizeof(size_t),
-		.max_items = n,
+		.threads = ctl_hook_workers(c),
+		.item_size = sizeof(struct ctl_hookjob *),
+		.max_items = HOOKPOOL_QUEUE,
 		.run = run,
 		.discard = discard,
-		.ud = &p,
 	};
-	struct wq *q = NULL;
 	struct err e = ERR_INIT;
-	size_t taken = 0, pushed = 0, bytes;
-	int r = 0, rd;
+	int r;
 
-	if (n == 0)
+	if (p) {
+		*ret = p;
 		return 0;
-	cfg.threads = ctl_hook_workers(c);
-	if (cfg.threads > n)
-		cfg.threads = (unsigned)n;
-	if (ckd_mul(&bytes, n, sizeof(*p.order)))
+	}
+	p = calloc(1, sizeof(*p));
+	if (!p)
 		return -ENOMEM;
-	p.order = malloc(bytes);
-	if (!p.order)
+	p->c = c;
+	cfg.ud = p;
+	r = wq_new(&cfg, &p->q, &e);
+	if (r < 0) {
+		ctl_note(c, CTL_NOTE_WARN, "hook workers: %s", e.msg);
+		free(p);
+		return r;
+	}
+	pthread_mutex_init(&p->mu, NULL);
+	c->hp = *ret = p;
+	return 0;
+}
+
+void ctl_hookjob_free(struct ctl_hookjob *j)
+{
+	if (!j)
+		return;
+	json_decref(j->pod);
+	json_decref(j->hooks);
+	json_decref(j->status);
+	free(j);
+}
+
+int ctl_hookjob_start(struct ctl *c, const char *buid, enum ctl_hook_kind kind, json_t *pod,
+                      json_t *hooks)
+{
+	const char *puid = ctl_meta(pod, "uid");
+	struct ctl_hookpool *p = NULL;
+	struct ctl_hookjob *j = calloc(1, sizeof(*j));
+	int r;
+
+	if (!j) {
+		json_decref(pod);
+		json_decref(hooks);
 		return -ENOMEM;
-	pthread_mutex_init(&p.mu, NULL);
-	pthread_cond_init(&p.cv, NULL);
-	if (cfg.threads < 2 || wq_new(&cfg, &q, &e) < 0) {
-		/* One at a time on this thread: slower, never wrong. */
-		if (e.msg[0])
-			ctl_note(c, CTL_NOTE_WARN, "hooks run one at a time: %s", e.msg);
-		q = NULL;
-		for (size_t i = 0; i < n; i++) {
-			run_job(c, &jobs[i]);
-			rd = done(ud, &jobs[i]);
-			if (rd < 0 && r == 0)
-				r = rd;
-		}
+	}
+	j->pod = pod;
+	j->hooks = hooks;
+	j->kind = kind;
+	if (!buid || !puid ||
+	    (size_t)snprintf(j->buid, sizeof(j->buid), "%s", buid) >= sizeof(j->buid) ||
+	    (size_t)snprintf(j->puid, sizeof(j->puid), "%s", puid) >= sizeof(j->puid)) {
+		r = -EINVAL;
 		goto fail;
 	}
-	/* The ring holds every job: no push waits, and the done calls below run while the
-	 * first hooks are still going. */
-	for (; pushed < n; pushed++)
-		if (wq_push(q, &pushed, 0, 0) < 0)
+	r = pool_get(c, &p);
+	if (r < 0)
+		goto fail;
+	/* In the list before a worker can finish it: take() must find it either way. */
+	pthread_mutex_lock(&p->mu);
+	j->next = p->jobs;
+	p->jobs = j;
+	pthread_mutex_unlock(&p->mu);
+	r = wq_push(p->q, &j, 0, 0);
+	if (r == 0)
+		return 0;
+	pthread_mutex_lock(&p->mu);
+	for (struct ctl_hookjob **pp = &p->jobs; *pp; pp = &(*pp)->next)
+		if (*pp == j) {
+			*pp = j->next;
 			break;
-	if (pushed < n) {
-		for (size_t i = pushed; i < n; i++) {
-			run_job(c, &jobs[i]);
-			finished(&p, i);
 		}
-	}
-	while (taken < n) {
-		size_t upto;
-
-		pthread_mutex_lock(&p.mu);
-		while (p.n_done == taken)
-			pthread_cond_wait(&p.cv, &p.mu);
-		upto = p.n_done;
-		pthread_mutex_unlock(&p.mu);
-		for (; taken < upto; taken++) {
-			rd = done(ud, &jobs[p.order[taken]]);
-			if (rd < 0 && r == 0)
-				r = rd;
-		}
-	}
-	if (wq_finish(q, &e) < 0)
-		ctl_note(c, CTL_NOTE_WARN, "hook workers: %s", e.msg);
+	pthread_mutex_unlock(&p->mu);
 fail:
-	wq_free(q);
-	pthread_cond_destroy(&p.cv);
-	pthread_mutex_destroy(&p.mu);
-	free(p.order);
+	ctl_hookjob_free(j);
 	return r;
+}
+
+int ctl_hookjob_take(struct ctl *c, const char *buid, const char *puid, enum ctl_hook_kind kind,
+                     struct ctl_hookjob **ret)
+{
+	struct ctl_hookpool *p = c->hp;
+	int found = 0;
+
+	*ret = NULL;
+	if (!p || !buid || !puid)
+		return 0;
+	pthread_mutex_lock(&p->mu);
+	for (struct ctl_hookjob **pp = &p->jobs; *pp; pp = &(*pp)->next) {
+		struct ctl_hookjob *j = *pp;
+
+		if (j->kind != kind || strcmp(j->buid, buid) || strcmp(j->puid, puid))
+			continue;
+		found = 1;
+		if (j->done) {
+			*pp = j->next;
+			j->next = NULL;
+			*ret = j;
+			found = 2;
+		}
+		break;
+	}
+	pthread_mutex_unlock(&p->mu);
+	return found;
+}
+
+static bool listed(const json_t *backups, const char *buid)
+{
+	const json_t *b;
+	size_t i;
+
+	json_array_foreach(backups, i, b)
+	{
+		const char *u = ctl_meta(b, "uid");
+
+		if (u && strcmp(u, buid) == 0)
+			return true;
+	}
+	return false;
+}
+
+void ctl_hookpool_sweep(struct ctl *c, const json_t *backups)
+{
+	struct ctl_hookpool *p = c->hp;
+	struct ctl_hookjob *gone = NULL;
+
+	if (!p || !json_is_array(backups))
+		return;
+	pthread_mutex_lock(&p->mu);
+	for (struct ctl_hookjob **pp = &p->jobs; *pp;) {
+		struct ctl_hookjob *j = *pp;
+
+		if (!j->done || listed(backups, j->buid)) {
+			pp = &j->next;
+			continue;
+		}
+		*pp = j->next;
+		j->next = gone;
+		gone = j;
+	}
+	pthread_mutex_unlock(&p->mu);
+	while (gone) {
+		struct ctl_hookjob *j = gone;
+
+		gone = j->next;
+		ctl_note(c, CTL_NOTE_INFO, "pod %s/%s: hook of a vanished backup finished",
+		         ctl_meta(j->pod, "namespace"), ctl_meta(j->pod, "name"));
+		ctl_hookjob_free(j);
+	}
+}
+
+void ctl_hookpool_free(struct ctl *c)
+{
+	struct ctl_hookpool *p = c->hp;
+	struct err e = ERR_INIT;
+
+	if (!p)
+		return;
+	/* Queued hooks are discarded, running ones see ctl_stopping() and end. */
+	wq_cancel(p->q, -ECANCELED);
+	if (wq_finish(p->q, &e) < 0)
+		err_clear(&e); /* the cancel's own -ECANCELED */
+	wq_free(p->q);
+	while (p->jobs) {
+		struct ctl_hookjob *j = p->jobs;
+
+		p->jobs = j->next;
+		ctl_hookjob_free(j);
+	}
+	pthread_mutex_destroy(&p->mu);
+	free(p);
+	c->hp = NULL;
 }
 
 void ctl_hooks_merge(json_t *status, const struct ctl_hookjob *j)
@@ -174,13 +281,4 @@ void ctl_hooks_merge(json_t *status, const struct ctl_hookjob *j)
 	json_array_foreach(msgs, i, m) ctl_status_add(status, false, "%s", json_string_value(m));
 	msgs = json_object_get(j->status, "errorMessages");
 	json_array_foreach(msgs, i, m) ctl_status_add(status, true, "%s", json_string_value(m));
-}
-
-void ctl_hookjobs_free(struct ctl_hookjob *jobs, size_t n)
-{
-	for (size_t i = 0; jobs && i < n; i++) {
-		json_decref(jobs[i].hooks);
-		json_decref(jobs[i].status);
-	}
-	free(jobs);
 }

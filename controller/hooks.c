@@ -163,7 +163,7 @@ int ctl_hooks_run(struct ctl *c, const json_t *pod, const json_t *hooks, json_t 
 	return 0;
 }
 
-int ctl_hooks_owe(json_t *status, const json_t *pod)
+int ctl_hooks_note(json_t *status, const char *list, const json_t *pod)
 {
 	json_t *hk = json_object_get(status, "hooks"), *pending;
 
@@ -172,10 +172,10 @@ int ctl_hooks_owe(json_t *status, const json_t *pod)
 		if (!hk || json_object_set_new(status, "hooks", hk) < 0)
 			return -ENOMEM;
 	}
-	pending = json_object_get(hk, "pending");
+	pending = json_object_get(hk, list);
 	if (!json_is_array(pending)) {
 		pending = json_array();
-		if (!pending || json_object_set_new(hk, "pending", pending) < 0)
+		if (!pending || json_object_set_new(hk, list, pending) < 0)
 			return -ENOMEM;
 	}
 	return json_array_append_new(
@@ -184,6 +184,11 @@ int ctl_hooks_owe(json_t *status, const json_t *pod)
 	               0
 	           ? -ENOMEM
 	           : 0;
+}
+
+int ctl_hooks_owe(json_t *status, const json_t *pod)
+{
+	return ctl_hooks_note(status, "pending", pod);
 }
 
 static bool pod_done(const json_t *pvbs, const char *uid)
@@ -247,47 +252,65 @@ fail:
 	return POST_DROP;
 }
 
-struct post_ctx {
-	json_t *status;
-	json_t **pods; /* owned, index = job idx */
-};
-
-static int post_done(void *ud, struct ctl_hookjob *j)
+/* Whether pod uid is still mid-pre-hook (status.hooks.pre): its volumes have not even
+ * started, so its post hook must wait however its (absent) volumes look. */
+static bool in_pre(const json_t *status, const char *uid)
 {
-	struct post_ctx *pc = ud;
+	const json_t *pre = json_object_get(json_object_get(status, "hooks"), "pre"), *p;
+	size_t i;
 
-	ctl_hooks_merge(pc->status, j);
+	json_array_foreach(pre, i, p) if (strcmp(str0(ctl_jstr(p, "uid")), uid) == 0) return true;
+	return false;
+}
+
+/* A finished post job: its outcome into status. */
+static void post_collect(json_t *status, struct ctl_hookjob *j)
+{
+	ctl_hooks_merge(status, j);
 	if (j->r < 0)
-		ctl_status_add(pc->status, true, "pod %s/%s: %s", ctl_meta(j->pod, "namespace"),
+		ctl_status_add(status, true, "pod %s/%s: %s", ctl_meta(j->pod, "namespace"),
 		               ctl_meta(j->pod, "name"), j->msg);
-	return 0;
+	ctl_hookjob_free(j);
 }
 
 size_t ctl_hooks_post(struct ctl *c, const json_t *b, json_t *status, const json_t *pvbs,
-                      bool force)
+                      bool force, size_t *running)
 {
 	json_t *hk = json_object_get(status, "hooks");
 	json_t *pending = json_object_get(hk, "pending"), *left, *owed;
-	struct post_ctx pc = { .status = status };
-	struct ctl_hookjob *jobs = NULL;
-	size_t i, n = 0, np = json_array_size(pending);
+	const char *buid = ctl_meta(b, "uid");
+	size_t i, np = json_array_size(pending);
 
+	*running = 0;
 	if (!np)
 		return 0;
 	left = json_array();
-	jobs = calloc(np, sizeof(*jobs));
-	pc.pods = calloc(np, sizeof(*pc.pods));
-	if (!left || !jobs || !pc.pods) {
-		json_decref(left);
-		free(jobs);
-		free(pc.pods);
+	if (!left)
 		return np;
-	}
 	json_array_foreach(pending, i, owed)
 	{
+		const char *uid = str0(ctl_jstr(owed, "uid"));
+		struct ctl_hookjob *j = NULL;
 		json_t *pod = NULL, *hooks = NULL;
 
-		if (ctl_stopping() || !(force || pod_done(pvbs, str0(ctl_jstr(owed, "uid"))))) {
+		/* A stop cuts hooks short: the restarted controller runs them again. */
+		if (ctl_stopping()) {
+			json_array_append(left, owed);
+			continue;
+		}
+		/* Started on an earlier pass: taken back once it returned, whatever now. */
+		switch (ctl_hookjob_take(c, buid, uid, CTL_HOOK_POST, &j)) {
+		case 2:
+			post_collect(status, j);
+			continue;
+		case 1:
+			(*running)++;
+			json_array_append(left, owed);
+			continue;
+		default:
+			break;
+		}
+		if (in_pre(status, uid) || !(force || pod_done(pvbs, uid))) {
 			json_array_append(left, owed);
 			continue;
 		}
@@ -298,24 +321,13 @@ size_t ctl_hooks_post(struct ctl *c, const json_t *b, json_t *status, const json
 		case POST_DROP:
 			break;
 		case POST_RUN:
-			pc.pods[n] = pod;
-			jobs[n].pod = pod;
-			jobs[n].hooks = hooks;
-			jobs[n].idx = i; /* its place in pending */
-			n++;
+			/* Owed until taken back: a controller restarted meanwhile runs it again. */
+			json_array_append(left, owed);
+			if (ctl_hookjob_start(c, buid, CTL_HOOK_POST, pod, hooks) == 0)
+				(*running)++;
 			break;
 		}
 	}
-	/* The pods whose volumes are all done thaw together, not one after the other. */
-	if (ctl_hooks_par(c, jobs, n, post_done, &pc) < 0) {
-		/* Out of memory before any ran: all of them again on the next pass. */
-		for (i = 0; i < n; i++)
-			json_array_append(left, json_array_get(pending, jobs[i].idx));
-	}
-	for (i = 0; i < n; i++)
-		json_decref(pc.pods[i]);
-	free(pc.pods);
-	ctl_hookjobs_free(jobs, n);
 	/* Re-fetched: a hook's counts may have replaced status.hooks' object. */
 	json_object_set_new(json_object_get(status, "hooks"), "pending", left);
 	return json_array_size(left);

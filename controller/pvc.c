@@ -170,6 +170,12 @@ static int make_pvr(struct ctl *c, const struct ctl_ritem *it, const json_t *pod
 	                (json_int_t)it->size, "overwrite", it->overwrite);
 	if (!obj)
 		return -ENOMEM;
+	/* Only when asked: an absent field is the agent's default (holes stay holes). */
+	if (it->no_sparse &&
+	    json_object_set_new(json_object_get(obj, "spec"), "writeSparseFiles", json_false()) < 0) {
+		json_decref(obj);
+		return -ENOMEM;
+	}
 	r = ctl_path(c, "podvolumerestores", NULL, path, sizeof(path));
 	if (r == 0)
 		r = kube_create(c->k, path, obj, NULL, e);

@@ -79,6 +79,7 @@ static bool item_of(const json_t *rst, const json_t *pvb, struct ctl_ritem *it)
 	it->class_override = ctl_jstr(spec, "storageClassName");
 	it->size_override = ctl_jstr(spec, "pvcSize");
 	it->overwrite = json_is_true(json_object_get(spec, "overwrite"));
+	it->no_sparse = json_is_false(json_object_get(spec, "writeSparseFiles"));
 	it->restore_pvcs = !json_is_false(json_object_get(spec, "restorePVCs"));
 	it->size = (uint64_t)json_integer_value(
 	    json_object_get(json_object_get(st, "progress"), "totalBytes"));

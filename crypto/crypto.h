@@ -1,5 +1,5 @@
-/* Keys, authenticated encryption, keyed content ids and password-wrapped key files.
- * Pure: no files, no repository layout. Secrets live in sodium_malloc memory. */
+/* Keys, authenticated encryption, keyed content ids (two algorithms) and password-wrapped key
+ * files. Pure: no files, no repository layout. Secrets live in sodium_malloc memory. */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
@@ -29,6 +29,42 @@ enum key_domain {
 
 struct key;
 
+/* How stored objects (packs, index files, snapshots, locks) are named: an unkeyed hash of
+ * their stored bytes (docs/format.md). Key files are named by BLAKE2b-256 in every format
+ * (they are read before the config says anything). */
+enum key_name_alg {
+	KEY_NAME_BLAKE2B_256 = 1, /* "blake2b-256": format 1 */
+	KEY_NAME_SHA256 = 2,      /* "sha256": format 2 */
+	_KEY_NAME_ALG_MAX,
+	_KEY_NAME_ALG_INVALID = -22,
+};
+const char *key_name_alg_name(enum key_name_alg a);
+/* -EOPNOTSUPP for a name this build does not know (compared exactly). */
+int key_name_alg_from_name(const char *name, enum key_name_alg *ret) _must_check_;
+/* One-shot name of n bytes; a value outside the enum hashes as BLAKE2b-256. */
+void name_hash(enum key_name_alg a, const void *p, size_t n, uint8_t out[KEY_ID_BYTES]);
+/* Streaming, for a pack read back from its spool file. NULL: out of memory or a value
+ * outside the enum. final writes the name and frees h; -EIO when OpenSSL failed on the
+ * way (no name is written then). */
+struct name_hash;
+struct name_hash *name_hash_new(enum key_name_alg a);
+void name_hash_update(struct name_hash *h, const void *p, size_t n);
+int name_hash_final(struct name_hash *h, uint8_t out[KEY_ID_BYTES]) _must_check_;
+
+/* How content ids are computed; a repository uses one for all its blobs (its config names
+ * it, docs/format.md). Format 1 repositories use keyed BLAKE2b-256. */
+enum key_id_alg {
+	KEY_ID_BLAKE2B_256 = 1, /* "blake2b-256": BLAKE2b-256 keyed with subkey 2 */
+	KEY_ID_HMAC_SHA256 = 2, /* "hmac-sha256": HMAC-SHA-256 with subkey 4 */
+	_KEY_ID_ALG_MAX,
+	_KEY_ID_ALG_INVALID = -22,
+};
+
+/* The name config uses; NULL for a value outside the enum. */
+const char *key_id_alg_name(enum key_id_alg a);
+/* -EOPNOTSUPP for a name this build does not know (compared exactly, case and all). */
+int key_id_alg_from_name(const char *name, enum key_id_alg *ret) _must_check_;
+
 /* Fresh random master key. */
 int key_generate(struct key **ret) _must_check_;
 int key_from_master(const uint8_t master[KEY_BYTES], struct key **ret) _must_check_;
@@ -36,7 +72,13 @@ int key_from_master(const uint8_t master[KEY_BYTES], struct key **ret) _must_che
 void key_free(struct key *k);
 /* Borrowed; valid while k lives. Only keyfile wrapping needs it. */
 const uint8_t *key_master(const struct key *k);
-/* Keyed BLAKE2b-256 of plaintext: the content id of a blob. */
+/* Selects the content-id function; a key starts with KEY_ID_BLAKE2B_256. Call before k is
+ * shared between threads (the repository does it when it reads its config). -EINVAL for a
+ * value outside the enum, -EIO when the subkey cannot be derived. */
+int key_set_id_alg(struct key *k, enum key_id_alg a) _must_check_;
+enum key_id_alg key_get_id_alg(const struct key *k);
+/* The content id of a blob: the selected keyed hash of its plaintext. Safe from many
+ * threads at once. */
 void key_blob_id(const struct key *k, const void *data, size_t n, uint8_t out[KEY_ID_BYTES]);
 /* 32-byte secret that seeds the chunker's gear table. */
 const uint8_t *key_chunker_seed(const struct key *k);

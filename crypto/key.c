@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "crypto/aead.h"
+#include "crypto/idhash.h"
 #include "util/banned.h"
 
 struct key {
@@ -13,9 +14,17 @@ struct key {
 	uint8_t enc[KEY_BYTES];
 	uint8_t id[KEY_BYTES];
 	uint8_t gear[KEY_BYTES];
+	/* Format 2's id key: its own subkey, so no key is ever used by two hash functions. */
+	uint8_t id_hmac[KEY_BYTES];
+	enum key_id_alg id_alg;
+	struct idhash hmac;
 };
 
-enum { SUBKEY_ENC = 1, SUBKEY_ID = 2, SUBKEY_GEAR = 3 };
+enum { SUBKEY_ENC = 1, SUBKEY_ID = 2, SUBKEY_GEAR = 3, SUBKEY_ID_HMAC = 4 };
+static const char *const id_alg_names[_KEY_ID_ALG_MAX] = {
+	[KEY_ID_BLAKE2B_256] = "blake2b-256",
+	[KEY_ID_HMAC_SHA256] = "hmac-sha256",
+};
 static const char kdf_ctx[crypto_kdf_CONTEXTBYTES] = "cairnkey";
 
 int key_from_master(const uint8_t master[KEY_BYTES], struct key **ret)
@@ -27,6 +36,8 @@ int key_from_master(const uint8_t master[KEY_BYTES], struct key **ret)
 	k = sodium_malloc(sizeof(*k));
 	if (!k)
 		return -ENOMEM;
+	memset(k, 0, sizeof(*k));
+	k->id_alg = KEY_ID_BLAKE2B_256;
 	memcpy(k->master, master, KEY_BYTES);
 	if (crypto_kdf_derive_from_key(k->enc, KEY_BYTES, SUBKEY_ENC, kdf_ctx, master) < 0 ||
 	    crypto_kdf_derive_from_key(k->id, KEY_BYTES, SUBKEY_ID, kdf_ctx, master) < 0 ||
@@ -56,7 +67,9 @@ int key_generate(struct key **ret)
 
 void key_free(struct key *k)
 {
-	if (k)
+	if (!k)
+		return;
+	idhash_free(&k->hmac);
 		sodium_free(k); /* sodium_free wipes before unmapping */
 }
 
@@ -70,8 +83,47 @@ const uint8_t *key_chunker_seed(const struct key *k)
 	return k->gear;
 }
 
+const char *key_id_alg_name(enum key_id_alg a)
+{
+	return a > 0 && a < _KEY_ID_ALG_MAX ? id_alg_names[a] : NULL;
+}
+
+int key_id_alg_from_name(const char *name, enum key_id_alg *ret)
+{
+	for (int a = 1; a < _KEY_ID_ALG_MAX; a++)
+		if (name && strcmp(name, id_alg_names[a]) == 0) {
+			*ret = (enum key_id_alg)a;
+			return 0;
+		}
+	return -EOPNOTSUPP;
+}
+
+int key_set_id_alg(struct key *k, enum key_id_alg a)
+{
+	if (!key_id_alg_name(a))
+		return -EINVAL;
+	if (a == KEY_ID_HMAC_SHA256 && k->id_alg != a) {
+		if (crypto_kdf_derive_from_key(k->id_hmac, KEY_BYTES, SUBKEY_ID_HMAC, kdf_ctx,
+		                               k->master) < 0)
+			return -EIO;
+		idhash_init(&k->hmac, k->id_hmac);
+	}
+	if (a != KEY_ID_HMAC_SHA256)
+		idhash_free(&k->hmac);
+	k->id_alg = a;
+	return 0;
+}
+
+enum key_id_alg key_get_id_alg(const struct key *k)
+{
+	return k->id_alg;
+}
+
 void key_blob_id(const struct key *k, const void *data, size_t n, uint8_t out[KEY_ID_BYTES])
 {
+	if (k->id_alg == KEY_ID_HMAC_SHA256)
+		idhash_hmac(&k->hmac, k->id_hmac, data, n, out);
+	else
 	crypto_generichash(out, KEY_ID_BYTES, data, n, k->id, KEY_BYTES);
 }
 

@@ -504,7 +504,7 @@ int repo_pack_verify(struct repo *r, const uint8_t pack[ID_BYTES], repo_pack_pro
 		problems = 1;
 		goto done;
 	}
-	crypto_generichash(hash, ID_BYTES, data->p, data->len, NULL, 0);
+	name_hash(r->name_alg, data->p, data->len, hash);
 	if (memcmp(hash, pack, ID_BYTES) != 0) {
 		fn(ud, pack, NULL, "pack content does not match its name (modified or truncated)");
 		problems++;

@@ -22,3 +22,9 @@ REPO_E2E = tests/e2e/repo-names.sh tests/e2e/repo-locks.sh tests/e2e/repo-init-r
 	tests/e2e/repo-deep.sh
 TESTS += $(REPO_E2E)
 EXTRA_DIST += $(REPO_E2E)
+
+# Format versions 1 and 2 end to end; setconfig seals hostile configs for it.
+check_PROGRAMS += tests/tools/setconfig
+tests_tools_setconfig_LDADD = $(CAIRN_LIBS)
+TESTS += tests/e2e/format-v2.sh
+EXTRA_DIST += tests/e2e/format-v2.sh tests/e2e/format-v2-ids.py

@@ -34,7 +34,7 @@ int obj_seal_put(struct repo *r, enum obj_type t, enum key_domain d, const void 
 	if (rc < 0)
 		goto fail;
 	/* Named by the stored bytes, so the name reveals nothing about the plaintext. */
-	crypto_generichash(id, sizeof(id), sealed, sn, NULL, 0);
+	name_hash(r->name_alg, sealed, sn, id);
 	hex_encode(id, sizeof(id), name);
 	rc = r->be->ops->put(r->be, t, name, sealed, sn, e);
 	if (rc < 0)
@@ -66,7 +66,7 @@ int obj_get_open(struct repo *r, enum obj_type t, enum key_domain d, const char 
 		 * same kind) is refused instead of read as the one asked for. */
 		uint8_t want[ID_BYTES], got[ID_BYTES];
 
-		crypto_generichash(got, sizeof(got), raw.p, raw.len, NULL, 0);
+		name_hash(r->name_alg, raw.p, raw.len, got);
 		if (hex_decode(name, want, ID_BYTES) < 0 || sodium_memcmp(got, want, ID_BYTES) != 0) {
 			rc = err_set(e, -EBADMSG,
 				     "%s/%s does not match its name (copied or renamed object)", dir,

@@ -76,29 +76,32 @@ static int header_encode(const struct pack_blob *b, size_t n, struct buf *out)
 /* The pack id is the hash of all its bytes. It is computed here, by the thread that
  * finished the pack and outside the pack lock, from the spool file (still in the page
  * cache): hashing during appends would serialise every worker on the lock. */
-static int hash_spool(struct pack_writer *w, uint8_t id[ID_BYTES])
+static int hash_spool(struct repo *r, struct pack_writer *w, uint8_t id[ID_BYTES])
 {
-	crypto_generichash_state st;
+	struct name_hash *st = name_hash_new(r->name_alg);
 	uint8_t *b = malloc(1u << 20);
 	uint64_t off = 0;
 
-	if (!b)
+	if (!b || !st) {
+		free(b);
+		if (st)
+			(void)!name_hash_final(st, id); /* frees it; the name is not used */
 		return -ENOMEM;
-	crypto_generichash_init(&st, NULL, 0, ID_BYTES);
+	}
 	while (off < w->size) {
 		size_t n = w->size - off < (1u << 20) ? (size_t)(w->size - off) : (1u << 20);
 		ssize_t k = pread_full(w->fd, b, n, (off_t)off);
 
 		if (k != (ssize_t)n) {
 			free(b);
+			(void)!name_hash_final(st, id);
 			return k < 0 ? (int)k : -EIO;
 		}
-		crypto_generichash_update(&st, b, n);
+		name_hash_update(st, b, n);
 		off += n;
 	}
-	crypto_generichash_final(&st, id, ID_BYTES);
 	free(b);
-	return 0;
+	return name_hash_final(st, id);
 }
 
 /* Seal the header, finish the file, upload it and index its blobs. Consumes w. */
@@ -131,7 +134,7 @@ static int pack_finish(struct repo *r, struct pack_writer *w, struct err *e)
 		err_set(e, rc, "writing pack spool file: %s", strerror(-rc));
 		goto fail;
 	}
-	rc = hash_spool(w, id);
+	rc = hash_spool(r, w, id);
 	if (rc < 0) {
 		err_set(e, rc, "reading back pack spool file: %s", strerror(-rc));
 		goto fail;

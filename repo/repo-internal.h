@@ -87,6 +87,7 @@ struct repo {
 	/* blob.c: the level blobs are compressed at (zstd_level unless backup --compression
 	 * chose another), or REPO_COMPRESS_OFF; 0 until set (repo_set_compression). */
 	int compress_level;
+	enum key_name_alg name_alg; /* config's; BLAKE2b-256 until it is read */
 	char id_hex[ID_HEX];
 	char keyfile[ID_HEX];
 

@@ -19,6 +19,7 @@ void repo_create_params_default(struct repo_create_params *p)
 	/* bench/README.md: level 3 cost a quarter more CPU for 0.5 % less size than 1. */
 	p->zstd_level = 1;
 	keyfile_params_default(&p->kdf);
+	p->format_version = REPO_VERSION;
 }
 
 static int repo_alloc(const struct repo_open_params *o, struct err *e, struct repo **ret)
@@ -28,6 +29,7 @@ static int repo_alloc(const struct repo_open_params *o, struct err *e, struct re
 
 	if (!r)
 		return err_set(e, -ENOMEM, "out of memory");
+	r->name_alg = KEY_NAME_BLAKE2B_256;
 	pthread_mutex_init(&r->idx_lock, NULL);
 	pthread_mutex_init(&r->cctx_lock, NULL);
 	pthread_mutex_init(&r->held_mu, NULL);
@@ -67,39 +69,96 @@ void repo_free(struct repo *r)
 	free(r);
 }
 
+/* The algorithm names of a format 2 config. The config is written by whoever holds a key,
+ * and every node holds one: anything but the four names, each one this build knows, is
+ * refused rather than guessed at. */
+static int config_algorithms(json_t *o, enum key_id_alg *id, enum key_name_alg *names,
+                             struct err *e)
+{
+	const char *idn = NULL, *seal = NULL, *comp = NULL, *nn = NULL;
+
+	if (json_unpack(o, "{s:s, s:s, s:s, s:s !}", "id", &idn, "names", &nn, "seal", &seal,
+	                "compression", &comp) < 0)
+		return err_set(e, -EBADMSG,
+		               "config: \"algorithms\" must name exactly id, names, "
+		               "seal and compression");
+	if (key_id_alg_from_name(idn, id) < 0)
+		return err_set(e, -EOPNOTSUPP, "unknown id algorithm \"%.40s\" in config", idn);
+	if (key_name_alg_from_name(nn, names) < 0)
+		return err_set(e, -EOPNOTSUPP, "unknown names algorithm \"%.40s\" in config", nn);
+	if (strcmp(seal, REPO_ALG_SEAL) != 0)
+		return err_set(e, -EOPNOTSUPP, "unknown seal algorithm \"%.40s\" in config", seal);
+	if (strcmp(comp, REPO_ALG_COMPRESSION) != 0)
+		return err_set(e, -EOPNOTSUPP, "unknown compression algorithm \"%.40s\" in config",
+		               comp);
+	return 0;
+}
+
 static int config_apply(struct repo *r, const char *json, size_t n, struct err *e)
 {
 	json_int_t version = 0, cmin = 0, cavg = 0, cmax = 0, pack = 0, level = 3;
+	enum key_id_alg alg = KEY_ID_BLAKE2B_256;
+	enum key_name_alg names = KEY_NAME_BLAKE2B_256;
 	struct chunker_params cp;
 	const char *id = NULL;
-	json_t *o;
+	json_t *o, *algs = NULL;
 	int rc = -EBADMSG;
+	bool bad;
 
-	o = json_loadb(json, n, 0, NULL);
+	o = json_loadb(json, n, JSON_REJECT_DUPLICATES, NULL);
 	if (!o)
 		return err_set(e, -EBADMSG, "config is not valid JSON");
-	if (json_unpack(o, "{s:I, s:s, s:{s:I, s:I, s:I}, s:I, s?I}", "version", &version, "id",
-			&id, "chunker", "min", &cmin, "avg", &cavg, "max", &cmax, "pack_size", &pack,
-			"zstd_level", &level) < 0) {
+	/* The version first: a newer format may have any other fields. */
+	if (!json_is_object(o) || json_unpack(o, "{s:I}", "version", &version) < 0) {
 		err_set(e, rc, "config is missing fields");
 		goto fail;
 	}
-	if (version != REPO_VERSION) {
+	if (version < REPO_VERSION_MIN || version > REPO_VERSION) {
 		rc = err_set(e, -EOPNOTSUPP,
-			     "repository format version %lld is not supported (this cairn reads %d)",
-			     (long long)version, REPO_VERSION);
+		             "repository format version %lld is not supported (this cairn reads %d "
+		             "and %d)",
+		             (long long)version, REPO_VERSION_MIN, REPO_VERSION);
 		goto fail;
+	}
+	/* Version 1 has no algorithm names (BLAKE2b ids; it tolerates unknown fields, as
+	 * every cairn reading it did); version 2 names them and has no other fields. */
+	if (version == 1)
+		bad = json_unpack(o, "{s:s, s:{s:I, s:I, s:I}, s:I, s?I}", "id", &id, "chunker",
+		                  "min", &cmin, "avg", &cavg, "max", &cmax, "pack_size", &pack,
+		                  "zstd_level", &level) < 0 ||
+		      json_object_get(o, "algorithms");
+	else
+		bad = json_unpack(o, "{s:I, s:s, s:{s:I, s:I, s:I !}, s:I, s:I, s:o !}", "version",
+		                  &version, "id", &id, "chunker", "min", &cmin, "avg", &cavg, "max",
+		                  &cmax, "pack_size", &pack, "zstd_level", &level, "algorithms",
+		                  &algs) < 0;
+	if (bad) {
+		err_set(e, rc, "config is missing fields or has unknown ones");
+		goto fail;
+	}
+	if (algs) {
+		rc = config_algorithms(algs, &alg, &names, e);
+		if (rc < 0)
+			goto fail;
+		rc = -EBADMSG;
 	}
 	cp.min = (uint32_t)cmin;
 	cp.avg = (uint32_t)cavg;
 	cp.max = (uint32_t)cmax;
-	if (cmin <= 0 || cmax > CHUNKER_MAX_LIMIT || chunker_init(&r->chunker, &cp,
-							     key_chunker_seed(r->key)) < 0 ||
-	    pack < REPO_PACK_MIN || pack > REPO_PACK_MAX || !hex_valid(id, ID_BYTES) || level < 1 ||
-	    level > 19) {
+	/* Ordered and bounded before the casts above mean anything (a hostile avg of
+	 * 2^32 + 1 MiB would otherwise pass as 1 MiB). */
+	if (cmin <= 0 || cmin >= cavg || cavg >= cmax || cmax > CHUNKER_MAX_LIMIT ||
+	    chunker_init(&r->chunker, &cp, key_chunker_seed(r->key)) < 0 || pack < REPO_PACK_MIN ||
+	    pack > REPO_PACK_MAX || !hex_valid(id, ID_BYTES) || level < 1 || level > 19) {
 		err_set(e, rc, "config has invalid parameters");
 		goto fail;
 	}
+	rc = key_set_id_alg(r->key, alg);
+	if (rc < 0) {
+		err_set(e, rc, "cannot set up the %s content ids", key_id_alg_name(alg));
+		goto fail;
+	}
+	r->name_alg = names;
 	r->pack_size = (uint32_t)pack;
 	r->zstd_level = (int)level;
 	snprintf(r->id_hex, sizeof(r->id_hex), "%s", id);
@@ -107,6 +166,26 @@ static int config_apply(struct repo *r, const char *json, size_t n, struct err *
 fail:
 	json_decref(o);
 	return rc;
+}
+
+/* Version 1 configs keep their field set byte for byte; version 2 adds the algorithms. */
+static json_t *config_new(const struct repo_create_params *p, const char *name)
+{
+	json_t *c = json_pack("{s:i, s:s, s:{s:i, s:i, s:i}, s:i, s:i}", "version",
+	                      p->format_version, "id", name, "chunker", "min", (int)p->chunker.min,
+	                      "avg", (int)p->chunker.avg, "max", (int)p->chunker.max, "pack_size",
+	                      (int)p->pack_size, "zstd_level", p->zstd_level);
+
+	if (c && p->format_version >= 2 &&
+	    json_object_set_new(c, "algorithms",
+	                        json_pack("{s:s, s:s, s:s, s:s}", "id",
+	                                  key_id_alg_name(KEY_ID_HMAC_SHA256), "names",
+	                                  key_name_alg_name(KEY_NAME_SHA256), "seal", REPO_ALG_SEAL,
+	                                  "compression", REPO_ALG_COMPRESSION)) < 0) {
+		json_decref(c);
+		return NULL;
+	}
+	return c;
 }
 
 int repo_create(const struct repo_open_params *o, const struct repo_create_params *p,
@@ -122,6 +201,9 @@ int repo_create(const struct repo_open_params *o, const struct repo_create_param
 		return err_set(e, -EINVAL, "invalid chunker sizes (min < avg < max, avg a power of 2)");
 	if (p->pack_size < REPO_PACK_MIN || p->pack_size > REPO_PACK_MAX)
 		return err_set(e, -EINVAL, "pack size must be between 1 MiB and 512 MiB");
+	if (p->format_version < REPO_VERSION_MIN || p->format_version > REPO_VERSION)
+		return err_set(e, -EINVAL, "format version must be %d or %d", REPO_VERSION_MIN,
+		               REPO_VERSION);
 	rc = repo_alloc(o, e, &r);
 	if (rc < 0)
 		return rc;
@@ -130,10 +212,7 @@ int repo_create(const struct repo_open_params *o, const struct repo_create_param
 		goto fail;
 	randombytes_buf(rid, sizeof(rid));
 	hex_encode(rid, sizeof(rid), name);
-	c = json_pack("{s:i, s:s, s:{s:i, s:i, s:i}, s:i, s:i}", "version", REPO_VERSION, "id", name,
-		      "chunker", "min", (int)p->chunker.min, "avg", (int)p->chunker.avg, "max",
-		      (int)p->chunker.max, "pack_size", (int)p->pack_size, "zstd_level",
-		      p->zstd_level);
+	c = config_new(p, name);
 	cfg = c ? json_dumps(c, JSON_SORT_KEYS) : NULL;
 	if (!cfg) {
 		rc = err_set(e, -ENOMEM, "out of memory");

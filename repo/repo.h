@@ -16,7 +16,13 @@
 #include "util/err.h"
 #include "util/hex.h"
 
-#define REPO_VERSION        1
+/* The format init writes by default, and the oldest still read and written: a repository
+ * keeps the version it was created with (docs/format.md). */
+#define REPO_VERSION        2
+#define REPO_VERSION_MIN    1
+/* What a format 2 config names besides its id algorithm (crypto.h's key_id_alg_name). */
+#define REPO_ALG_SEAL        "xchacha20-poly1305"
+#define REPO_ALG_COMPRESSION "zstd"
 #define REPO_PACK_DEFAULT   (16u * 1024 * 1024)
 #define REPO_PACK_MIN       (1u * 1024 * 1024)
 #define REPO_PACK_MAX       (512u * 1024 * 1024)
@@ -34,6 +40,7 @@ struct repo_create_params {
 	uint32_t pack_size;
 	int zstd_level;
 	struct keyfile_params kdf;
+	int format_version; /* REPO_VERSION_MIN..REPO_VERSION; default REPO_VERSION */
 };
 
 void repo_create_params_default(struct repo_create_params *p);
@@ -49,7 +56,7 @@ struct repo_open_params {
 int repo_create(const struct repo_open_params *o, const struct repo_create_params *p,
 		struct repo **ret, struct err *e) _must_check_;
 /* -ENOENT not a repository, -EKEYREJECTED no key file opens with the password,
- * -EOPNOTSUPP unknown format version. */
+ * -EOPNOTSUPP unknown format version or algorithm. */
 int repo_open(const struct repo_open_params *o, struct repo **ret, struct err *e) _must_check_;
 /* Does not flush: call repo_flush first. NULL is fine. */
 void repo_free(struct repo *r);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util/banned.h"
@@ -93,6 +94,22 @@ static int finish_whole(struct rs *s, struct rfile *f)
 	return 0;
 }
 
+/* Test builds only: while the file CAIRN_TEST_RESTORE_HOLD names exists, each thread that
+ * has just finished a file waits there (polling cancel), so a restore of more files than
+ * workers stops mid-way with some files in place: cancel and shutdown tests need no race. */
+static void test_hold(struct rs *s)
+{
+#ifdef CAIRN_TEST_HOOKS
+	const char *path = getenv("CAIRN_TEST_RESTORE_HOLD");
+	struct timespec ts = { 0, 50 * 1000 * 1000L };
+
+	while (path && path[0] && access(path, F_OK) == 0 && !rs_stopping(s))
+		nanosleep(&ts, NULL);
+#else
+	(void)s;
+#endif
+}
+
 void rs_file_done(struct rs *s, struct rfile *f)
 {
 	int rc = 0;
@@ -122,6 +139,7 @@ void rs_file_done(struct rs *s, struct rfile *f)
 	s->live--;
 	pthread_cond_broadcast(&s->idle);
 	pthread_mutex_unlock(&s->lock);
+	test_hold(s);
 }
 
 /* Wait on cond with the lock held, waking every POLL_NS to poll the caller's cancel (the

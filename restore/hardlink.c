@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "util/banned.h"
@@ -78,6 +79,30 @@ int rs_link_make(struct rs *s, const char *first, int dirfd, const char *name)
 			return pfd;
 	}
 	rc = linkat(pfd >= 0 ? pfd : s->target_fd, base + 1, dirfd, name, 0) < 0 ? -errno : 0;
+	if (pfd >= 0)
+		close(pfd);
+	return rc;
+}
+
+int rs_link_same(struct rs *s, const char *first, int dirfd, const char *name)
+{
+	char parent[sizeof(s->path)];
+	const char *base = strrchr(first, '/');
+	struct stat a, b;
+	int pfd = -1, rc;
+
+	if (!base || (size_t)(base - first) >= sizeof(parent))
+		return 0;
+	memcpy(parent, first + 1, (size_t)(base - first));
+	parent[base - first - (base > first ? 1 : 0)] = 0;
+	if (parent[0]) {
+		pfd = rs_open_beneath(s->target_fd, parent, O_PATH | O_DIRECTORY);
+		if (pfd < 0)
+			return 0;
+	}
+	rc = fstatat(pfd >= 0 ? pfd : s->target_fd, base + 1, &a, AT_SYMLINK_NOFOLLOW) == 0 &&
+	     fstatat(dirfd, name, &b, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(a.st_mode) &&
+	     a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 	if (pfd >= 0)
 		close(pfd);
 	return rc;

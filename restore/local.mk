@@ -1,7 +1,7 @@
 noinst_LIBRARIES += restore/libcairn_restore.a
 restore_libcairn_restore_a_SOURCES = restore/restore.h restore/restore-internal.h restore/restore.c \
 	restore/dir.c restore/hardlink.c restore/meta.c restore/name.c restore/fetch.c restore/file.c restore/trees.c \
-	restore/verify.c
+	restore/verify.c restore/same.c restore/partials.c
 
 # Restore against forged and damaged repositories (forge writes snapshots with names a
 # backup never makes).
@@ -15,3 +15,6 @@ TESTS += $(RESTORE_UNIT_TESTS)
 tests_unit_test_restore_fail_LDADD = $(CAIRN_LIBS)
 tests_unit_test_restore_special_LDADD = $(CAIRN_LIBS)
 EXTRA_DIST += tests/unit/test-restore-fixture.h
+# cairn restore --overwrite if-changed.
+TESTS += tests/e2e/restore-overwrite.sh
+EXTRA_DIST += tests/e2e/restore-overwrite.sh

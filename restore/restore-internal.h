@@ -162,3 +162,15 @@ void rs_links_release(struct hardlinks *h);
 
 /* verify.c */
 int rs_verify(struct rs *s, const struct node *dir, int dirfd) _must_check_;
+
+/* same.c (skip_identical) */
+/* 1 when dirfd/name is a regular file with n's size, mtime, mode (and owners when they are
+ * restored) whose every extent hashes to the snapshot's blob id; 0 otherwise. */
+int rs_same_file(struct rs *s, int dirfd, const struct node *n) _must_check_;
+/* 1 when dirfd/name is a symlink to n's target with n's mtime. */
+int rs_same_symlink(int dirfd, const struct node *n) _must_check_;
+/* hardlink.c: 1 when dirfd/name is already a link of first (same inode). */
+int rs_link_same(struct rs *s, const char *first, int dirfd, const char *name) _must_check_;
+
+/* partials.c: remove what a killed restore left under temporary names (clear_partials). */
+void rs_clear_partials(struct rs *s, const struct snapshot *snap);

@@ -124,6 +124,26 @@ static int create_temp(struct rs *s, struct level *here, const struct node *n,
 	return -EEXIST;
 }
 
+/* no_sparse: a hole of the snapshot is written as zeros, so the file owns its blocks
+ * (storage that must be preallocated, quotas counted on allocation). */
+static int write_zeros(int fd, uint64_t off, uint64_t len)
+{
+	static const uint8_t zero[64 * 1024];
+
+	while (len) {
+		size_t n = len < sizeof(zero) ? (size_t)len : sizeof(zero);
+		ssize_t w = pwrite(fd, zero, n, (off_t)off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return w < 0 ? -errno : -EIO;
+		off += (uint64_t)w;
+		len -= (uint64_t)w;
+	}
+	return 0;
+}
+
 static int restore_file(struct rs *s, struct level *here, struct node *n)
 {
 	struct rfile *f = NULL;
@@ -135,6 +155,12 @@ static int restore_file(struct rs *s, struct level *here, struct node *n)
 	rs_room(s);
 	if (fstatat(here->d->fd, n->name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode))
 		return -EISDIR;
+	if (s->o->skip_identical && rs_same_file(s, here->d->fd, n) == 1) {
+		s->res->bytes += n->size;
+		s->res->skipped++;
+		atomic_fetch_add(&s->files, 1);
+		return 0;
+	}
 	f = calloc(1, sizeof(*f));
 	if (!f || !(f->path = strdup(s->path))) {
 		free(f);
@@ -168,6 +194,13 @@ static int restore_file(struct rs *s, struct level *here, struct node *n)
 		uint64_t at = off;
 
 		off += n->content[i].len;
+		if (n->content[i].hole && s->o->no_sparse) {
+			rc = write_zeros(f->fd, at, n->content[i].len);
+			if (rc < 0) {
+				rs_file_bad(s, f, rc, "%s", strerror(-rc));
+				break;
+			}
+		}
 		if (n->content[i].hole)
 			continue;
 		if (rs_stopping(s)) {
@@ -193,6 +226,11 @@ static int restore_special(struct rs *s, int dirfd, const struct node *n)
 	mode_t perm = n->mode & 07777;
 	int rc = 0;
 
+	if (s->o->skip_identical && n->type == NODE_SYMLINK && rs_same_symlink(dirfd, n) == 1) {
+		s->res->others++;
+		s->res->skipped++;
+		return 0;
+	}
 	clear_way(dirfd, n->name);
 	/* mknodat/mkfifoat/symlinkat fail on an existing name: nothing is followed. */
 	switch (n->type) {
@@ -227,6 +265,16 @@ static int restore_link(struct rs *s, int dirfd, const char *first, const struct
 {
 	int rc;
 
+	if (s->o->skip_identical) {
+		/* The first name may still be in flight: it is compared once it landed. */
+		rs_flush(s);
+		rs_drain(s);
+		if (rs_link_same(s, first, dirfd, n->name) == 1) {
+			s->res->files++;
+			s->res->skipped++;
+			return 0;
+		}
+	}
 	clear_way(dirfd, n->name);
 	rc = rs_link_make(s, first, dirfd, n->name);
 	if (rc == -ENOENT) {
@@ -443,6 +491,8 @@ int restore_run(struct repo *r, const struct restore_opts *o, struct restore_res
 		if (rc >= 0 || (wr < 0 && rc == -ECANCELED))
 			rc = wr;
 	}
+	if (rc >= 0 && o->clear_partials && start.type == NODE_DIR)
+		rs_clear_partials(&s, &snap);
 	/* The subdir's own folder metadata lands on the target folder. */
 	if (rc >= 0 && start.type == NODE_DIR && o->subdir && strcmp(o->subdir, "/") != 0 &&
 	    o->subdir[0])

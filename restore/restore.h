@@ -40,6 +40,17 @@ struct restore_opts {
 	 * and restore_run returns its error; keep_going restores everything else and
 	 * returns 0 with result.errors counting what was named. */
 	bool keep_going;
+	/* Overwrite only what changed: a file already in the target with the recorded size,
+	 * mtime, mode (and owners when restored) and content (each extent's blob id computed
+	 * from the target file) is left as it is, not even its metadata re-applied; so are
+	 * symlinks with the same target and hard links that already share the inode. */
+	bool skip_identical;
+	/* Write the snapshot's holes as zeros, so the file owns all its blocks (storage that
+	 * must be allocated up front). false, the default, keeps holes as holes. */
+	bool no_sparse;
+	/* After the walk, remove the temporary files an earlier, killed restore into this
+	 * target left (names the snapshot does not hold there). */
+	bool clear_partials;
 	int owners;  /* 1 restore uid/gid, 0 not, -1 only when running as root */
 	int threads; /* 0 = number of CPUs */
 	unsigned progress_ms;
@@ -51,6 +62,8 @@ struct restore_opts {
 
 struct restore_result {
 	uint64_t files, dirs, others, bytes, errors, verified_files;
+	uint64_t skipped; /* skip_identical: files (counted in files too) left as they were */
+	uint64_t partials_removed; /* clear_partials: leftovers removed */
 };
 
 int restore_run(struct repo *r, const struct restore_opts *o, struct restore_result *ret,

@@ -86,6 +86,12 @@ alloc=$(st alloc "$R/sparse/all-hole")
 t_ok $? "all-hole file kept as a hole (allocates $alloc of 16 MiB)"
 cmp -s ref/sparse/hole-first "$R/sparse/hole-first" && [ "$(st alloc "$R/sparse/hole-first")" -lt $((4 << 20)) ]
 t_ok $? "leading hole kept"
+run cairn restore latest --target "$T_TMP/dense" --include hole-last --no-sparse
+D=$(t_landed "$T_TMP/dense" "$T_TMP/src")
+cmp -s ref/sparse/hole-last "$D/sparse/hole-last" &&
+	[ "$(st alloc "$D/sparse/hole-last")" -ge $((64 << 20)) ]
+t_ok $? "restore --no-sparse writes the holes as zeros (allocates $(st alloc "$D/sparse/hole-last") of 64 MiB)"
+rm -rf "$T_TMP/dense"
 
 leaf=$(cd ref && find deep -name leaf)
 cmp -s "ref/$leaf" "$R/$leaf"

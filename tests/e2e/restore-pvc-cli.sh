@@ -171,6 +171,8 @@ t_ok $? "restore get: the table (r1, b1, Completed, 1/1 volumes)" || t_diag "$OU
 PVR=$(obj "$API/podvolumerestores?labelSelector=cairn.dev%2Frestore-uid%3D$R1UID" | jq -r '.items[] | .metadata.name')
 [ -n "$PVR" ] && [ "$(echo "$PVR" | wc -l)" = 1 ]
 t_ok $? "one PodVolumeRestore for r1 ($PVR)"
+[ "$(field "$API/podvolumerestores/$PVR" '.spec | has("writeSparseFiles")')" = false ]
+t_ok $? "without --no-sparse the PodVolumeRestore leaves writeSparseFiles to the agent"
 run kube restore describe r1
 [ "$RC" = 0 ] && grep -q '^Phase: *Completed' "$OUT" &&
 	grep -Eq "^  $PVR +restored/[^ ]+/a +Completed +[1-9][0-9]* " "$OUT"
@@ -189,13 +191,18 @@ t_rc 13 "... and the restore is gone (get exits 13)"
 big=$(find "$REPO/data" -type f -printf '%s %p\n' | sort -n | tail -n 1 | cut -d" " -f2)
 truncate -s 100 "$big"
 printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: app4}\n' | kc create -f - >/dev/null
-run kube restore create r4 --from-backup b1 --namespace-mappings app:app4 --wait
+run kube restore create r4 --from-backup b1 --namespace-mappings app:app4 --no-sparse --wait
 P4=$(field "$API/restores/r4" .status.phase)
 { [ "$P4" = PartiallyFailed ] && [ "$RC" = 3 ]; } || { [ "$P4" = Failed ] && [ "$RC" = 1 ]; }
 t_ok $? "damaged packs: --wait exits 3 for PartiallyFailed, 1 for Failed ($P4, exit $RC)" ||
 	t_diag "$ERR"
 grep -q 'data.bin' "$ERR"
 t_ok $? "... naming the file not restored (data.bin) on stderr" || t_diag "$ERR"
+R4UID=$(field "$API/restores/r4" .metadata.uid)
+[ "$(field "$API/restores/r4" .spec.writeSparseFiles)" = false ] &&
+	[ "$(obj "$API/podvolumerestores?labelSelector=cairn.dev%2Frestore-uid%3D$R4UID" |
+		jq '[.items[] | .spec.writeSparseFiles == false] | length > 0 and all')" = true ]
+t_ok $? "--no-sparse: the Restore and each of its PodVolumeRestores say writeSparseFiles false"
 
 grep -q "$KA_TOKEN" "$W"/*.log
 [ $? -ne 0 ]

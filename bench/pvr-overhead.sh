@@ -1,0 +1,167 @@
+#!/bin/bash
+# Benchmark (not a timed test): what the Kubernetes restore path costs on top of the
+# restore engine. For each data set (a big-file tree and a small-file tree) and each store
+# (a local folder, s3rver on loopback), `cairn restore` of the snapshot into a folder is
+# timed against a PodVolumeRestore of the same snapshot into a helper pod's volume: from
+# the PVR's creation to its phase Completed, through the API-server double, the kubelet
+# simulator (tests/kubeapi/kubelet.py) and a real `cairn agent`. Prints both times and the
+# overhead (issue 14's target: under 10 %).
+#   CAIRN_BIN=build/cairn bench/pvr-overhead.sh [BIG-TREE]
+# BIG-TREE defaults to the shared ~1 GiB benchmark tree (/work/shared/bench/mkdata.sh);
+# PVR_SMALL_FILES (default 200000) small files make the second tree; PVR_STORES (default
+# "local s3") chooses the stores; PVR_LOGS=DIR keeps the agents' and the kubelet
+# simulator's logs there.
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+: "${CAIRN_BIN:=$top/cairn}"
+TOP_SRCDIR=$top
+export TOP_SRCDIR
+BIG=${1:-${TMPDIR:-/tmp}/cairn-bench-tree}
+NSMALL=${PVR_SMALL_FILES:-200000}
+STORES=${PVR_STORES:-local s3}
+P=${CAIRN_S3_PORT_BASE:-18650}
+# shellcheck source=tests/e2e/kubeapi-lib.sh
+. "$top/tests/e2e/kubeapi-lib.sh"
+W=$KA_DIR/work
+mkdir -p "$W"
+export CAIRN_PASSWORD=bench-pvr-overhead AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER
+API=/apis/cairn.dev/v1alpha1/namespaces/cairn
+stop_all() {
+	[ -n "${PVR_LOGS:-}" ] && mkdir -p "$PVR_LOGS" && cp "$W"/*.log "$PVR_LOGS"/ 2>/dev/null
+	[ -f "$W/pids" ] && while read -r p; do kill "$p" 2>/dev/null; done <"$W/pids"
+	sh "$top/tests/s3/s3rver.sh" stop "$W/s3" 2>/dev/null || true
+}
+t_on_exit ka_cleanup
+t_on_exit stop_all
+now() { date +%s.%N; }
+field() { kcurl "$1" 2>/dev/null | jq -r "$2" 2>/dev/null; }
+
+[ -d "$BIG" ] || bash "${MKDATA:-/work/shared/bench/mkdata.sh}" "$BIG"
+SMALL=$W/small
+echo "making $NSMALL small files..."
+python3 - "$SMALL" "$NSMALL" <<'EOF'
+import os, sys
+root, n = sys.argv[1], int(sys.argv[2])
+for i in range(n):
+    d = os.path.join(root, "d%03d" % (i % 500), "e%02d" % (i // 500 % 40))
+    if i < 20000:
+        os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "f%d" % i), "wb") as f:
+        f.write(os.urandom(64 + i % 2000))
+EOF
+case " $STORES " in *" s3 "*)
+	[ -x "$top/tests/s3/node_modules/.bin/s3rver" ] || sh "$top/tests/s3/deps.sh"
+	sh "$top/tests/s3/s3rver.sh" start "$W/s3" "$P" >/dev/null ;;
+esac
+
+ka_start --bookmark-interval 1 --load "$TOP_SRCDIR"/daemonset/crds/*.yaml
+python3 "$KA_HOME/kubelet.py" --dir "$KA_DIR" --node "n1=$W/hp1" --pv-root "$W/pv" \
+	--cairn "$CAIRN_BIN" >"$W/kubelet.log" 2>&1 &
+echo $! >>"$W/pids"
+kc create -f - >/dev/null <<'EOF'
+apiVersion: v1
+kind: Namespace
+metadata: {name: app}
+---
+apiVersion: cairn.dev/v1alpha1
+kind: BackupStorageLocation
+metadata: {name: default, namespace: cairn}
+spec: {default: true, objectStorage: {bucket: bucket}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: cairn-node-agent-n1, namespace: cairn, labels: {name: cairn-node-agent}}
+spec: {nodeName: n1, containers: [{name: agent, image: cairn}]}
+EOF
+for _ in $(seq 600); do
+	[ "$(field /api/v1/namespaces/cairn/pods/cairn-node-agent-n1 '.status.phase // ""')" = Running ] && break
+	sleep 0.1
+done
+mkdir -p "$W/hp1/$(field /api/v1/namespaces/cairn/pods/cairn-node-agent-n1 .metadata.uid)"
+
+# helper NAME: a PVC and a helper pod mounting it; prints the volume's folder on the node.
+n_helper=0
+helper() {
+	kc create -f - >/dev/null <<EOF
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: $1, namespace: app}
+spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 10Gi}}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: $1, namespace: app, labels: {cairn.dev/restore-helper: "yes"}}
+spec:
+  containers: [{name: c, image: busybox, volumeMounts: [{name: data, mountPath: /data}]}]
+  volumes: [{name: data, persistentVolumeClaim: {claimName: $1}}]
+EOF
+	for _ in $(seq 600); do
+		[ "$(field "/api/v1/namespaces/app/pods/$1" '.status.phase // ""')" = Running ] && break
+		sleep 0.1
+	done
+	echo "$W/hp1/$(field "/api/v1/namespaces/app/pods/$1" .metadata.uid)/volumes/kubernetes.io~local-volume/$(field "/api/v1/namespaces/app/persistentvolumeclaims/$1" .spec.volumeName)"
+}
+
+# pvr_time NAME SNAPSHOT: seconds from the PVR's creation to Completed.
+pvr_time() {
+	local t0 p=""
+	t0=$(now)
+	# Through curl, not kubectl: a kubectl run costs half a second of start-up and discovery.
+	kcurl "$API/podvolumerestores" -X POST -H 'Content-Type: application/json' -d "{
+	  \"apiVersion\": \"cairn.dev/v1alpha1\", \"kind\": \"PodVolumeRestore\",
+	  \"metadata\": {\"name\": \"$1\", \"namespace\": \"cairn\",
+	    \"labels\": {\"cairn.dev/restore-uid\": \"$(cat /proc/sys/kernel/random/uuid)\"}},
+	  \"spec\": {\"pod\": {\"kind\": \"Pod\", \"namespace\": \"app\", \"name\": \"$1\"},
+	    \"volume\": \"data\", \"snapshotID\": \"$2\", \"backupStorageLocation\": \"default\",
+	    \"sourceNamespace\": \"app\"}}" >/dev/null
+	for _ in $(seq 72000); do
+		p=$(field "$API/podvolumerestores/$1" '.status.phase // ""')
+		case $p in Completed | PartiallyFailed | Failed | Canceled) break ;; esac
+		sleep 0.05
+	done
+	[ "$p" = Completed ] || { echo "PVR $1 ended $p" >&2; exit 1; }
+	kcurl "$API/podvolumerestores/$1" | python3 -c '
+import json, sys, datetime
+def t(s): return datetime.datetime.strptime(s, "%Y-%m-%dT%H:%M:%SZ").timestamp() if s else float("nan")
+d = json.load(sys.stdin); st = d.get("status", {})
+c = t(d["metadata"]["creationTimestamp"])
+print("  %s: accepted +%.0f s, started +%.0f s, completed +%.0f s (whole seconds)" % (d["metadata"]["name"],
+      t(st.get("acceptedTimestamp")) - c, t(st.get("startTimestamp")) - c, t(st.get("completionTimestamp")) - c))' >&2
+	echo "$(now) $t0" | awk '{printf "%.2f", $1 - $2}'
+}
+
+printf '%-6s %-7s %12s %12s %9s\n' store data "folder s" "PVR s" overhead
+for store in $STORES; do
+	if [ "$store" = s3 ]; then R="s3:http://127.0.0.1:$P/cairn-pvr/repo"; else R=$W/repo; fi
+	"$CAIRN_BIN" -r "$R" init >/dev/null
+	"$CAIRN_BIN" -r "$R" agent --node n1 --host-pods "$W/hp1" --kubeconfig "$KUBECONFIG" \
+		--metrics-address 127.0.0.1:0 --progress-interval 2 >"$W/agent-$store.log" 2>&1 &
+	agent=$!
+	echo "$agent" >>"$W/pids"
+	for set in big small; do
+		src=$BIG
+		[ "$set" = small ] && src=$SMALL
+		snap=$("$CAIRN_BIN" -r "$R" backup --json "$src" | jq -r 'select(.message_type == "summary") | .snapshot_id')
+		sync
+		t0=$(now)
+		"$CAIRN_BIN" -r "$R" restore "$snap" --target "$W/folder" >/dev/null
+		tf=$(echo "$(now) $t0" | awk '{printf "%.2f", $1 - $2}')
+		# The folder stays until the PVR is done: deleting many files just before makes
+		# ext4's inode allocator skip the recently freed ones, which would slow whichever
+		# restore comes second.
+		n_helper=$((n_helper + 1))
+		vol=$(helper "h$n_helper")
+		sync
+		tp=$(pvr_time "h$n_helper" "$snap")
+		printf '%-6s %-7s %12s %12s %8.1f%%\n' "$store" "$set" "$tf" "$tp" \
+			"$(echo "$tp $tf" | awk '{print ($1 / $2 - 1) * 100}')"
+		kc delete pod -n app "h$n_helper" --wait=false >/dev/null 2>&1 || true
+		rm -rf "${vol:?}"/* "$vol"/.velero "$W/folder" 2>/dev/null || true
+		sync
+		# ext4 does not hand out inodes freed in the last 30 s while it finds others
+		# (recently_deleted); the next restore's many creates would pay for that scan.
+		sleep 35
+	done
+	kill "$agent" 2>/dev/null || true
+	wait "$agent" 2>/dev/null || true
+done

@@ -1,0 +1,179 @@
+#!/bin/bash
+# End to end, the PodVolumeRestore's options as the agent honours them:
+# - spec.writeSparseFiles: false writes a sparse file's holes as zeros (the file owns its
+#   blocks); absent, holes stay holes.
+# - spec.overwrite: true restores into a volume that holds data and rewrites only what
+#   differs: identical files keep inode and ctime, a changed one is written again.
+# Each PVR targets a helper pod (label cairn.dev/restore-helper) the kubelet simulator runs.
+# shellcheck source=tests/e2e/kubeapi-lib.sh
+. "$(dirname "$0")/kubeapi-lib.sh"
+t_need
+command -v kubectl >/dev/null || t_require kubectl "tests/kubeapi/deps.sh" false
+W=$T_TMP/w
+mkdir -p "$W/hp1" "$W/pv" "$W/src/data/sub"
+export CAIRN_PASSWORD=$T_PASS
+REPO=$W/repo
+API=/apis/cairn.dev/v1alpha1/namespaces/cairn
+kc() { kubectl $KUBECTL_VALIDATE "$@"; }
+obj() { kcurl "$1" 2>/dev/null; }
+field() { obj "$1" | jq -r "$2" 2>/dev/null; }
+pv_of() { field "/api/v1/namespaces/$1/persistentvolumeclaims/$2" '.spec.volumeName // ""'; }
+
+stop_all() {
+	for f in "$W"/*.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null; done
+	if [ "$T_FAILED" -ne 0 ]; then
+		for l in "$W"/*.log; do
+			echo "# $l:"
+			tail -n 30 "$l" 2>/dev/null | sed 's/^/#   /'
+		done
+	fi
+	ka_cleanup
+}
+t_on_exit stop_all
+ka_start --bookmark-interval 1 --load "$TOP_SRCDIR"/daemonset/crds/*.yaml
+
+S=$W/src/data
+head -c 300000 /dev/urandom >"$S/data.bin"
+for i in 1 2 3; do echo "file $i" >"$S/sub/f$i"; done
+truncate -s 16M "$S/sparse" && printf tail >>"$S/sparse"
+ln -s sub/f1 "$S/link"
+"$CAIRN_BIN" -r "$REPO" init >/dev/null 2>&1 || t_bail "cairn init failed"
+"$CAIRN_BIN" -r "$REPO" backup "$S" >/dev/null 2>&1 || t_bail "cairn backup failed"
+SNAP=$("$CAIRN_BIN" -r "$REPO" snapshots --json | jq -r '.[0].id')
+[ "$(stat -c %b "$S/sparse")" -lt 2048 ] || t_bail "this file system keeps no holes"
+
+python3 "$KA_HOME/kubelet.py" --dir "$KA_DIR" --node "n1=$W/hp1" --pv-root "$W/pv" \
+	--cairn "$CAIRN_BIN" >"$W/kubelet.log" 2>&1 &
+echo $! >"$W/kubelet.pid"
+kc create -f - >/dev/null <<'EOF_Y'
+apiVersion: v1
+kind: Namespace
+metadata: {name: app}
+---
+apiVersion: cairn.dev/v1alpha1
+kind: BackupStorageLocation
+metadata: {name: default, namespace: cairn}
+spec: {default: true, objectStorage: {bucket: bucket}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: cairn-node-agent-n1, namespace: cairn, labels: {name: cairn-node-agent}}
+spec: {nodeName: n1, containers: [{name: agent, image: cairn}]}
+EOF_Y
+for h in h1 h2; do
+	kc create -f - >/dev/null <<EOF_Y
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: $h, namespace: app}
+spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: $h, namespace: app, labels: {cairn.dev/restore-helper: "yes"}}
+spec:
+  containers: [{name: c, image: busybox, volumeMounts: [{name: data, mountPath: /data}]}]
+  volumes: [{name: data, persistentVolumeClaim: {claimName: $h}}]
+EOF_Y
+done
+is_running() { [ "$(field "/api/v1/namespaces/app/pods/$1" '.status.phase // ""')" = Running ]; }
+t_wait 60 is_running h1 && t_wait 60 is_running h2
+t_ok $? "two helper pods Running" || t_bail "no pods"
+mkdir -p "$W/hp1/$(field /api/v1/namespaces/cairn/pods/cairn-node-agent-n1 .metadata.uid)"
+kcurl /api/v1/namespaces/cairn/pods/cairn-node-agent-n1/status -X PATCH \
+	-H 'Content-Type: application/merge-patch+json' -d '{"status":{"phase":"Running"}}' >/dev/null
+"$CAIRN_BIN" -r "$REPO" agent --node n1 --host-pods "$W/hp1" --kubeconfig "$KUBECONFIG" \
+	--metrics-address 127.0.0.1:0 --progress-interval 1 --threads 2 >>"$W/agent.log" 2>&1 &
+echo $! >"$W/agent.pid"
+
+ended() {
+	local p
+	p=$(field "$API/podvolumerestores/$1" '.status.phase // ""')
+	[ -n "$p" ] && [ "$p" != New ] && [ "$p" != Accepted ] && [ "$p" != InProgress ]
+}
+# pvr NAME POD RESTORE-UID EXTRA-SPEC: create a PodVolumeRestore and wait for its end.
+pvr() {
+	kc create -f - >/dev/null <<EOF_Y
+apiVersion: cairn.dev/v1alpha1
+kind: PodVolumeRestore
+metadata: {name: $1, namespace: cairn, labels: {cairn.dev/restore-uid: "$3"}}
+spec:
+  pod: {kind: Pod, namespace: app, name: $2}
+  volume: data
+  snapshotID: "$SNAP"
+  backupStorageLocation: default
+  sourceNamespace: app
+  $4
+EOF_Y
+	t_wait 120 ended "$1"
+	field "$API/podvolumerestores/$1" '.status.phase'
+}
+vol() { echo "$W/hp1/$(field "/api/v1/namespaces/app/pods/$1" .metadata.uid)/volumes/kubernetes.io~local-volume/$(pv_of app "$1")"; }
+V1=$(vol h1)
+V2=$(vol h2)
+blocks() { echo $(($(stat -c '%b * %B' "$1"))); }
+
+# ---- sparse files ----
+[ "$(pvr p1 h1 11111111-0000-4000-8000-000000000001 'writeSparseFiles: false')" = Completed ]
+t_ok $? "writeSparseFiles false: Completed"
+[ "$(blocks "$V1/sparse")" -ge $((16 * 1024 * 1024)) ]
+t_ok $? "writeSparseFiles false: the holes are written, the file owns its 16 MiB ($(blocks "$V1/sparse") bytes)"
+[ "$(pvr p2 h2 11111111-0000-4000-8000-000000000002 '')" = Completed ]
+t_ok $? "default: Completed"
+[ "$(blocks "$V2/sparse")" -lt $((1024 * 1024)) ]
+t_ok $? "default: holes stay holes ($(blocks "$V2/sparse") bytes allocated)"
+for v in "$V1" "$V2"; do rm -rf "$v/.velero"; done
+cmp -s "$S/sparse" "$V1/sparse" &&
+	[ "$(stat -c '%s %a %Y' "$S/sparse")" = "$(stat -c '%s %a %Y' "$V1/sparse")" ]
+t_ok $? "writeSparseFiles false: the file reads the same, with its size, mode and mtime"
+# treecmp also compares sparseness: the rest is compared without that file.
+cp -a "$S" "$W/nosparse" && rm "$W/nosparse/sparse"
+mv "$V1/sparse" "$W/sparse.1"
+t_same "writeSparseFiles false: everything else byte- and metadata-identical" --no-atime \
+	$(t_owner_opt) --ignore-root-times "$W/nosparse" "$V1"
+t_same "default: byte-, metadata- and hole-identical" --no-atime $(t_owner_opt) \
+	--ignore-root-times "$S" "$V2"
+
+# ---- overwrite: identical files are not rewritten ----
+ids() { (cd "$1" && find . ! -type d ! -path './.velero*' -printf '%p %i %C@\n' | sort); }
+m=$(stat -c %y "$V2/sub/f2")
+echo "FILE 2" >"$V2/sub/f2" # same size and mtime, other bytes
+touch -d "$m" "$V2/sub/f2"
+ids "$V2" >"$W/ids.1"
+[ "$(pvr p3 h2 11111111-0000-4000-8000-000000000003 '')" = Failed ] &&
+	field "$API/podvolumerestores/p3" .status.message | grep -q "not empty"
+t_ok $? "without overwrite a volume holding data is refused"
+[ "$(pvr p4 h2 11111111-0000-4000-8000-000000000004 'overwrite: true')" = Completed ]
+t_ok $? "overwrite: Completed"
+ids "$V2" >"$W/ids.2"
+changed=$(diff "$W/ids.1" "$W/ids.2" | grep '^>' | cut -d' ' -f2 | tr '\n' ' ')
+[ "$changed" = "./sub/f2 " ]
+t_ok $? "overwrite: only the changed file was written again ($changed)" ||
+	diff "$W/ids.1" "$W/ids.2" | head | sed 's/^/#   /'
+grep -q "pvr cairn/p4: 5 files already identical in the volume were left as they were" "$W/agent.log"
+t_ok $? "the agent logs how many files it left alone"
+rm -rf "$V2/.velero"
+t_same "overwrite: the volume is the snapshot's again" --no-atime $(t_owner_opt) \
+	--ignore-root-times "$S" "$V2"
+# ---- a forged PodVolumeRestore: one line in the log, nothing run, nothing written ----
+kc create -f - >/dev/null <<EOF_Y
+apiVersion: cairn.dev/v1alpha1
+kind: PodVolumeRestore
+metadata: {name: bad, namespace: cairn, labels: {cairn.dev/restore-uid: "11111111-0000-4000-8000-000000000009"}}
+spec:
+  pod: {kind: Pod, namespace: app, name: h1}
+  volume: "data/../../../../etc"
+  snapshotID: "$SNAP"
+  backupStorageLocation: default
+  sourceNamespace: app
+EOF_Y
+BAD_UID=$(field "$API/podvolumerestores/bad" .metadata.uid)
+said() { grep -q "PodVolumeRestore uid $BAD_UID ignored" "$W/agent.log"; }
+t_wait 60 said
+t_ok $? "a PVR whose volume is not a name: the agent says it ignores it"
+# A valid PVR after it completes: the agent went past the forged one without running it.
+[ "$(pvr p5 h1 11111111-0000-4000-8000-000000000005 'overwrite: true')" = Completed ]
+t_ok $? "a valid PVR after it still runs"
+[ "$(grep -c "PodVolumeRestore uid $BAD_UID ignored" "$W/agent.log")" = 1 ] &&
+	[ -z "$(field "$API/podvolumerestores/bad" '.status.phase // ""')" ]
+t_ok $? "the forged PVR is said once, never claimed, and has no status"
+t_done
