@@ -1,8 +1,9 @@
 #!/bin/bash
 # bench/maint.sh [SIZE_DIR]: prune after forgetting half of 30 snapshots of a changing
-# tree, and check --read-data, cairn vs restic (apt restic) on the same data; prints times
-# and ratios. Not a test. Needs /work/shared/bench/{mkdata,mutate}.sh (or BENCH_DIR) and
-# the cairn binary at CAIRN_BIN. SNAPS=30 by default; SNAPS=6 for a quick run.
+# tree, and check --read-data, cairn vs restic (apt restic) on the same data; prints times,
+# ratios and peak RSS (GNU time at /usr/bin/time). Not a test. Needs
+# /work/shared/bench/{mkdata,mutate}.sh (or BENCH_DIR) and the cairn binary at CAIRN_BIN.
+# SNAPS=30 by default; SNAPS=6 for a quick run.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 BENCH_DIR=${BENCH_DIR:-/work/shared/bench}
@@ -26,14 +27,23 @@ done
 keep=$((SNAPS / 2))
 $C forget --keep-last "$keep" >/dev/null
 $R forget --keep-last "$keep" >/dev/null
-secs() { local s; s=$(date +%s.%N); "$@" >/dev/null; echo "$(date +%s.%N) - $s" | bc; }
+# Wall seconds and peak RSS (MiB) of one command, from GNU time.
+run() {
+	local f
+	f=$(mktemp)
+	/usr/bin/time -f '%e %M' -o "$f" "$@" >/dev/null
+	awk '{ printf "%s %.1f\n", $1, $2 / 1024 }' "$f"
+	rm -f "$f"
+}
 sync
-t_cp=$(secs $C prune)
-t_rp=$(secs $R prune)
+read -r t_cp m_cp < <(run $C prune)
+read -r t_rp m_rp < <(run $R prune)
 sync
-t_cc=$(secs $C check --read-data)
-t_rc=$(secs $R check --read-data)
-printf '%-22s %10s %10s %8s\n' step cairn restic ratio
-printf '%-22s %10.2f %10.2f %7.2fx\n' "prune ($keep of $SNAPS)" "$t_cp" "$t_rp" "$(echo "$t_rp / $t_cp" | bc -l)"
-printf '%-22s %10.2f %10.2f %7.2fx\n' "check --read-data" "$t_cc" "$t_rc" "$(echo "$t_rc / $t_cc" | bc -l)"
+read -r t_cc m_cc < <(run $C check --read-data)
+read -r t_rc m_rc < <(run $R check --read-data)
+printf '%-22s %10s %10s %8s %12s %12s\n' step cairn restic ratio "cairn MiB" "restic MiB"
+printf '%-22s %10.2f %10.2f %7.2fx %12s %12s\n' "prune ($keep of $SNAPS)" "$t_cp" "$t_rp" \
+	"$(echo "$t_rp / $t_cp" | bc -l)" "$m_cp" "$m_rp"
+printf '%-22s %10.2f %10.2f %7.2fx %12s %12s\n' "check --read-data" "$t_cc" "$t_rc" \
+	"$(echo "$t_rc / $t_cc" | bc -l)" "$m_cc" "$m_rc"
 printf 'repository size after prune: cairn %s, restic %s\n' "$(du -sh "$W/cairn" | cut -f1)" "$(du -sh "$W/restic" | cut -f1)"

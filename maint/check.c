@@ -60,6 +60,11 @@ bool repo_idset_has(const struct repo_idset *s, const uint8_t id[ID_BYTES])
 	return false;
 }
 
+size_t repo_idset_bytes(const struct repo_idset *s)
+{
+	return s->cap * ID_BYTES;
+}
+
 void repo_idset_release(struct repo_idset *s)
 {
 	free(s->v);
@@ -75,7 +80,8 @@ struct ck {
 	struct err *e;
 	const struct repo_check_ext *x;
 	struct repo_check_ext_result *xres;
-	struct repo_idset index_packs, listed_packs, trees, data, bad;
+	struct repo_idset index_packs, listed_packs, bad;
+	struct repo_blobset trees, data;
 	struct bad_blob {
 		uint8_t blob[ID_BYTES], pack[ID_BYTES];
 	} *bads;
@@ -146,7 +152,7 @@ static int check_node(struct ck *c, const struct node *n, const char *snap)
 		if (n->content[i].hole)
 			continue;
 		c->res->data_blobs_referenced++;
-		if (repo_idset_add(&c->data, n->content[i].id) < 0)
+		if (repo_blobset_add(&c->data, BLOB_DATA, n->content[i].id) < 0)
 			return -ENOMEM;
 		if (repo_blob_lookup(c->r, BLOB_DATA, n->content[i].id, &loc) < 0) {
 			hex_encode(n->content[i].id, ID_BYTES, id);
@@ -188,7 +194,7 @@ static int check_dir(struct ck *c, const struct extent *segs, size_t n, const ch
 				continue;
 			}
 			seg = &f->segs[f->next++];
-			rc = repo_idset_add(&c->trees, seg->id);
+			rc = repo_blobset_add(&c->trees, BLOB_TREE, seg->id);
 			if (rc <= 0)
 				continue; /* seen in this or an earlier snapshot: checked already */
 			rc = 0;
@@ -461,54 +467,70 @@ static void compare_header(struct ck *c, const char *p, const struct repo_ix_pac
 			ip->n_blobs);
 }
 
-/* Pack headers against the index files, blob by blob; duplicates and unreferenced blobs. */
-static int check_headers(struct ck *c, const struct repo_ixset *ix)
+struct headers {
+	struct ck *c;
+	struct repo_blobset seen; /* a blob is (type, id) */
+};
+
+/* One pack of the index files: duplicates and unreferenced blobs, then its header. */
+static int header_pack(void *ud, const struct repo_ix_pack *ip)
 {
-	struct repo_idset seen[2] = { { 0 } }; /* per blob type: a blob is (type, id) */
+	struct headers *h = ud;
+	struct ck *c = h->c;
+	struct repo_ix_pack hp = { 0 };
 	char p[ID_HEX], b[ID_HEX];
+	uint64_t size;
+	struct err e = ERR_INIT;
 	int rc = 0;
 
-	for (size_t i = 0; rc >= 0 && i < ix->n_packs; i++) {
-		const struct repo_ix_pack *ip = &ix->packs[i];
-		struct repo_ix_pack hp = { 0 };
-		uint64_t size;
-		struct err e = ERR_INIT;
+	hex_encode(ip->id, ID_BYTES, p);
+	for (size_t j = 0; j < ip->n_blobs; j++) {
+		const struct repo_ix_blob *x = &ip->blobs[j];
 
-		hex_encode(ip->id, ID_BYTES, p);
-		for (size_t j = 0; j < ip->n_blobs; j++) {
-			const struct repo_ix_blob *x = &ip->blobs[j];
-
-			hex_encode(x->id, ID_BYTES, b);
-			rc = repo_idset_add(&seen[x->type == BLOB_TREE], x->id);
-			if (rc < 0)
-				break;
-			if (rc == 0) {
-				c->xres->blobs_duplicate++;
-				warning(c, "blob %s is stored more than once (also in pack %s)", b, p);
-			}
-			if (!repo_idset_has(x->type == BLOB_TREE ? &c->trees : &c->data, x->id)) {
-				c->xres->blobs_unreferenced++;
-				if (c->xres->blobs_unreferenced <= 20)
-					warning(c, "pack %s: blob %s is not used by any snapshot "
-						   "(prune removes it)", p, b);
-			}
+		hex_encode(x->id, ID_BYTES, b);
+		rc = repo_blobset_add(&h->seen, x->type, x->id);
+		if (rc < 0)
+			return err_set(c->e, rc, "out of memory");
+		if (rc == 0) {
+			c->xres->blobs_duplicate++;
+			warning(c, "blob %s is stored more than once (also in pack %s)", b, p);
 		}
-		if (rc < 0 || !c->x->headers || !repo_idset_has(&c->listed_packs, ip->id))
-			continue;
-		rc = backend_stat(repo_backend(c->r), OBJ_DATA, p, &size, &e);
-		if (rc >= 0)
-			rc = repo_pack_header(c->r, ip->id, size, &hp, &e);
-		c->xres->headers_read++;
-		if (rc < 0) {
-			problem(c, "pack %s: %s", p, e.msg);
-			rc = 0;
-			continue;
+		if (!repo_blobset_has(x->type == BLOB_TREE ? &c->trees : &c->data, x->type,
+				      x->id)) {
+			c->xres->blobs_unreferenced++;
+			if (c->xres->blobs_unreferenced <= 20)
+				warning(c, "pack %s: blob %s is not used by any snapshot "
+					   "(prune removes it)", p, b);
 		}
-		compare_header(c, p, ip, &hp);
-		free(hp.blobs);
 	}
-	repo_idset_release(&seen[0]);
-	repo_idset_release(&seen[1]);
+	if (!c->x->headers || !repo_idset_has(&c->listed_packs, ip->id))
+		return 0;
+	rc = backend_stat(repo_backend(c->r), OBJ_DATA, p, &size, &e);
+	if (rc >= 0)
+		rc = repo_pack_header(c->r, ip->id, size, &hp, &e);
+	c->xres->headers_read++;
+	if (rc == -ENOMEM)
+		return err_set(c->e, rc, "out of memory");
+	if (rc < 0) {
+		problem(c, "pack %s: %s", p, e.msg);
+		return 0;
+	}
+	compare_header(c, p, ip, &hp);
+	free(hp.blobs);
+	return 0;
+}
+
+/* Pack headers against the index files, blob by blob; duplicates and unreferenced blobs.
+ * The index files are read a pack at a time: the loaded index is the only copy in memory. */
+static int check_headers(struct ck *c)
+{
+	struct headers h = { .c = c };
+	int rc = repo_blobset_init(&h.seen, c->r);
+
+	if (rc < 0)
+		return err_set(c->e, rc, "out of memory");
+	rc = repo_ixset_stream(c->r, header_pack, &h, c->e);
+	repo_blobset_release(&h.seen);
 	return rc < 0 ? rc : 0;
 }
 
@@ -598,7 +620,6 @@ int repo_check_full(struct repo *r, const struct repo_check_opts *o,
 	struct repo_check_ext_result xres = { 0 };
 	struct ck c = { .r = r, .o = o, .fn = fn, .ud = ud, .res = &res, .e = e, .x = x,
 			.xres = &xres };
-	struct repo_ixset ix = { 0 };
 	struct snapshot *snaps = NULL;
 	size_t n_snaps = 0;
 	char id[ID_HEX];
@@ -616,12 +637,12 @@ int repo_check_full(struct repo *r, const struct repo_check_opts *o,
 		if (rc >= 0)
 			goto done;
 	}
+	if (rc >= 0 && (repo_blobset_init(&c.trees, r) < 0 || repo_blobset_init(&c.data, r) < 0))
+		rc = err_set(e, -ENOMEM, "out of memory");
 	if (rc >= 0)
 		rc = repo_blob_foreach(r, note_pack, &c);
 	if (rc >= 0)
 		rc = repo_pack_list(r, note_listed, &c, e);
-	if (rc >= 0)
-		rc = repo_ixset_load(r, &ix, e);
 	if (rc < 0)
 		goto fail;
 	for (size_t i = 0; i < c.index_packs.cap; i++) {
@@ -644,7 +665,7 @@ int repo_check_full(struct repo *r, const struct repo_check_opts *o,
 		if (rc < 0)
 			goto fail;
 	}
-	rc = check_headers(&c, &ix);
+	rc = check_headers(&c);
 	if (rc < 0)
 		goto fail;
 	if (o->read_data) {
@@ -668,11 +689,10 @@ done:
 	rc = 0;
 fail:
 	snapshot_list_free(snaps, n_snaps);
-	repo_ixset_release(&ix);
 	repo_idset_release(&c.index_packs);
 	repo_idset_release(&c.listed_packs);
-	repo_idset_release(&c.trees);
-	repo_idset_release(&c.data);
+	repo_blobset_release(&c.trees);
+	repo_blobset_release(&c.data);
 	repo_idset_release(&c.bad);
 	free(c.bads);
 	free(c.todo);

@@ -20,6 +20,43 @@ struct repo_idset {
 int repo_idset_add(struct repo_idset *s, const uint8_t id[ID_BYTES]) _must_check_;
 bool repo_idset_has(const struct repo_idset *s, const uint8_t id[ID_BYTES]);
 void repo_idset_release(struct repo_idset *s);
+/* Bytes the set holds on the heap. */
+size_t repo_idset_bytes(const struct repo_idset *s);
+
+/* ---- blob sets (blobset.c) ---- */
+
+/* A set of blobs (type, id) of one repository whose index is loaded: a bit per indexed
+ * blob, an exact id set for the rest. Exact (no false positives or negatives) while the
+ * index does not change: init after repo_index_load, release before a repack writes. */
+struct repo_blobset {
+	struct repo_blob_ranks *ranks;
+	uint64_t *bits;
+	size_t n_words;
+	uint64_t n; /* blobs added through bits */
+	struct repo_idset spill[2]; /* by type != BLOB_DATA */
+};
+int repo_blobset_init(struct repo_blobset *s, struct repo *r) _must_check_;
+/* 1 when added, 0 when present already, -ENOMEM. */
+int repo_blobset_add(struct repo_blobset *s, unsigned type, const uint8_t id[ID_BYTES]) _must_check_;
+bool repo_blobset_has(struct repo_blobset *s, unsigned type, const uint8_t id[ID_BYTES]);
+/* A blob's place in the index, looked up once for several sets initialised over the
+ * same unchanged index (prune asks "used?" and "claimed?" of each blob). id must stay
+ * valid while the key is used. */
+struct repo_blobkey {
+	uint64_t rank;
+	size_t n_words; /* of the set it was taken from */
+	bool indexed;
+	unsigned type;
+	const uint8_t *id;
+};
+void repo_blobset_key(struct repo_blobset *s, unsigned type, const uint8_t id[ID_BYTES],
+		      struct repo_blobkey *k);
+int repo_blobset_add_key(struct repo_blobset *s, const struct repo_blobkey *k) _must_check_;
+bool repo_blobset_has_key(struct repo_blobset *s, const struct repo_blobkey *k);
+/* Bytes the set holds on the heap (its own accounting, for tests and budgets). */
+size_t repo_blobset_bytes(const struct repo_blobset *s);
+/* Safe on a zeroed or released set. */
+void repo_blobset_release(struct repo_blobset *s);
 
 /* ---- retention (forget.c) ---- */
 
@@ -87,7 +124,7 @@ int repo_forget_plan(const struct snapshot *v, size_t n, const struct repo_forge
 typedef int (*repo_walk_fn)(void *ud, const char *path, const struct node *n);
 /* Walk the directory made of segs. With seen non-NULL, tree segments already in it are
  * skipped (with everything below them) and new ones added: a reachability mark. */
-int repo_walk(struct repo *r, const struct extent *segs, size_t n, struct repo_idset *seen,
+int repo_walk(struct repo *r, const struct extent *segs, size_t n, struct repo_blobset *seen,
 	      repo_walk_fn fn, void *ud, struct err *e) _must_check_;
 
 /* ---- index files with supersedes, repair index (repair.c) ---- */
@@ -102,6 +139,11 @@ struct repo_ixset {
 };
 int repo_ixset_load(struct repo *r, struct repo_ixset *ret, struct err *e) _must_check_;
 void repo_ixset_release(struct repo_ixset *s);
+/* The same packs, one at a time as soon as each one's entries are read, so the memory is
+ * one pack's blobs rather than the whole index. fn's pack is valid during the call; < 0
+ * from fn stops the walk and is returned. */
+typedef int (*repo_ixpack_fn)(void *ud, const struct repo_ix_pack *p);
+int repo_ixset_stream(struct repo *r, repo_ixpack_fn fn, void *ud, struct err *e) _must_check_;
 
 struct repo_repair_result {
 	uint64_t packs, blobs, bad_packs, old_index_files;

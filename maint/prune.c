@@ -38,7 +38,7 @@ struct prune {
 	size_t n_present, cap_present;
 	/* Blobs are (type, id): a file chunk and a tree segment with the same bytes share an
 	 * id and are two blobs, each kept on its own. */
-	struct repo_idset used_trees, used_data, claimed_trees, claimed_data;
+	struct repo_blobset used_trees, used_data, claimed; /* claimed: the copy kept */
 	struct repo_ix_pack *fresh; /* packs written by the repack */
 	size_t n_fresh;
 	/* Packs repacked, then packs deleted without a repack (a repacked pack's deletion is
@@ -81,7 +81,7 @@ static int mark_node(void *ud, const char *path, const struct node *n)
 		return 0;
 	for (size_t i = 0; rc >= 0 && i < n->n_content; i++)
 		if (!n->content[i].hole)
-			rc = repo_idset_add(&p->used_data, n->content[i].id);
+			rc = repo_blobset_add(&p->used_data, BLOB_DATA, n->content[i].id);
 	return rc < 0 ? rc : 0;
 }
 
@@ -170,17 +170,16 @@ static int plan(struct prune *p)
 		}
 		for (size_t j = 0; j < ip->n_blobs; j++) {
 			const struct repo_ix_blob *b = &ip->blobs[j];
-			bool wanted = repo_idset_has(b->type == BLOB_TREE ? &p->used_trees
-									    : &p->used_data,
-						     b->id);
+			struct repo_blobset *used = b->type == BLOB_TREE ? &p->used_trees
+									 : &p->used_data;
+			struct repo_blobkey k;
 
-			if (!wanted) {
+			repo_blobset_key(used, b->type, b->id, &k); /* one lookup for both sets */
+			if (!repo_blobset_has_key(used, &k)) {
 				res->blobs_unused++;
 				continue;
 			}
-			rc = repo_idset_add(b->type == BLOB_TREE ? &p->claimed_trees
-							      : &p->claimed_data,
-					    b->id);
+			rc = repo_blobset_add_key(&p->claimed, &k);
 			if (rc < 0) {
 				free(cand);
 				return rc;
@@ -399,6 +398,26 @@ static void tally(struct prune *p)
 	res->index_old = p->ix.n_names;
 }
 
+/* Forget pack i's blob list (and which of them are used): the old index copy of a pack
+ * that goes is not written again, so a million-blob repack does not hold it to the end. */
+static void drop_blobs(struct prune *p, size_t i)
+{
+	free(p->ix.packs[i].blobs);
+	p->ix.packs[i].blobs = NULL;
+	p->ix.packs[i].n_blobs = 0;
+	free(p->plan[i].used);
+	p->plan[i].used = NULL;
+}
+
+/* Before the repack: only kept packs (for the new index) and repacked ones (until their
+ * repack) still need their blobs. */
+static void drop_unneeded(struct prune *p)
+{
+	for (size_t i = 0; i < p->ix.n_packs; i++)
+		if (p->plan[i].fate == FATE_DELETE || p->plan[i].fate == FATE_MISSING)
+			drop_blobs(p, i);
+}
+
 /* The work ahead: every pack to repack or delete, with its size. */
 static void meter_start(struct prune *p)
 {
@@ -435,6 +454,9 @@ int repo_prune(struct repo *r, struct repo_lock *held, const struct repo_prune_o
 		rc = repo_ixset_load(r, &p.ix, e);
 	if (rc >= 0)
 		rc = repo_pack_list(r, note_present, &p, e);
+	if (rc >= 0 && (repo_blobset_init(&p.used_trees, r) < 0 ||
+			repo_blobset_init(&p.used_data, r) < 0 || repo_blobset_init(&p.claimed, r) < 0))
+		rc = err_set(e, -ENOMEM, "out of memory");
 	if (rc < 0)
 		goto fail;
 	if (p.n_present)
@@ -442,16 +464,22 @@ int repo_prune(struct repo *r, struct repo_lock *held, const struct repo_prune_o
 	rc = mark(&p);
 	if (rc >= 0)
 		rc = plan(&p);
+	/* The sets number blobs by their place in the index, which the repack changes. */
+	repo_blobset_release(&p.used_trees);
+	repo_blobset_release(&p.used_data);
+	repo_blobset_release(&p.claimed);
 	if (rc < 0)
 		goto fail;
 	tally(&p);
 	if (!o->dry_run) {
 		meter_start(&p);
+		drop_unneeded(&p);
 		for (size_t i = 0; rc >= 0 && i < p.ix.n_packs; i++)
 			if (p.plan[i].fate == FATE_REPACK) {
 				rc = repack_one(&p, i);
 				if (rc >= 0)
 					repo_maint_meter_add(&p.meter, 1, p.plan[i].size);
+				drop_blobs(&p, i); /* commit needs a repacked pack's id only */
 			}
 		if (rc >= 0)
 			rc = take_fresh(&p);
@@ -479,9 +507,8 @@ fail:
 	for (size_t i = 0; i < p.n_fresh; i++)
 		free(p.fresh[i].blobs);
 	free(p.fresh);
-	repo_idset_release(&p.used_trees);
-	repo_idset_release(&p.used_data);
-	repo_idset_release(&p.claimed_trees);
-	repo_idset_release(&p.claimed_data);
+	repo_blobset_release(&p.used_trees);
+	repo_blobset_release(&p.used_data);
+	repo_blobset_release(&p.claimed);
 	return rc;
 }

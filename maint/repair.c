@@ -35,15 +35,42 @@ static int ixset_grow(struct repo_ixset *s)
 	return 0;
 }
 
-/* Builds an ixset from index_walk's entries. A pack listed by two files (an interrupted
- * prune, adopted orphans) is kept once: a hash set, so large repositories stay linear. */
+/* Builds an ixset (or streams its packs) from index_walk's entries. */
 struct ixread {
 	struct repo_ixset *s;
 	struct repo_idset seen;
 	const uint8_t *cur;      /* pack pointer of the entries being read */
 	struct repo_ix_pack *p;  /* where they go; NULL while skipping a duplicate */
 	size_t cap;
+	/* Streaming: each pack goes to fn once its entries end, from one reused buffer. */
+	repo_ixpack_fn fn;
+	void *ud;
+	struct repo_ix_pack one;
 };
+
+/* The current pack's entries are complete: hand it over (streaming) or trim its array to
+ * its length (a set of a million blobs would otherwise keep up to twice their size). */
+static int ixread_done(struct ixread *c)
+{
+	struct repo_ix_pack *p = c->p;
+	int rc = 0;
+
+	c->p = NULL;
+	if (!p)
+		return 0;
+	if (c->fn) {
+		rc = c->fn(c->ud, p);
+		p->n_blobs = 0;
+		return rc;
+	}
+	if (p->n_blobs && p->n_blobs < c->cap) {
+		void *v = reallocarray(p->blobs, p->n_blobs, sizeof(*p->blobs));
+
+		if (v)
+			p->blobs = v;
+	}
+	return 0;
+}
 
 static int ixread_entry(void *ud, const uint8_t *pack, const struct repo_ix_blob *x)
 {
@@ -52,18 +79,24 @@ static int ixread_entry(void *ud, const uint8_t *pack, const struct repo_ix_blob
 	int rc;
 
 	if (pack != c->cur) {
+		rc = ixread_done(c);
+		if (rc < 0)
+			return rc;
 		c->cur = pack;
-		c->p = NULL;
 		rc = repo_idset_add(&c->seen, pack);
 		if (rc <= 0)
 			return rc;
-		rc = ixset_grow(c->s);
-		if (rc < 0)
-			return rc;
-		c->p = &c->s->packs[c->s->n_packs++];
-		memset(c->p, 0, sizeof(*c->p));
+		if (c->fn) {
+			c->p = &c->one;
+		} else {
+			rc = ixset_grow(c->s);
+			if (rc < 0)
+				return rc;
+			c->p = &c->s->packs[c->s->n_packs++];
+			memset(c->p, 0, sizeof(*c->p));
+			c->cap = 0;
+		}
 		memcpy(c->p->id, pack, ID_BYTES);
-		c->cap = 0;
 	}
 	if (!c->p)
 		return 0;
@@ -97,24 +130,49 @@ static int collect_name(void *ud, const char *name, uint64_t size)
 	return 0;
 }
 
+/* Reads every index file through c. A pack listed by two files (an interrupted prune,
+ * adopted orphans) is kept once: a hash set of pack ids, so large repositories stay
+ * linear. */
+static int ixread_all(struct repo *r, struct ixread *c, struct err *e)
+{
+	int rc;
+
+	rc = backend_list(repo_backend(r), OBJ_INDEX, collect_name, c->s, e);
+	for (size_t i = 0; rc >= 0 && i < c->s->n_names; i++) {
+		c->cur = NULL; /* a new file's buffer may reuse the last one's address */
+		rc = repo_index_walk(r, c->s->names[i], ixread_entry, c, e);
+		if (rc >= 0)
+			rc = ixread_done(c);
+	}
+	repo_idset_release(&c->seen);
+	return rc;
+}
+
 int repo_ixset_load(struct repo *r, struct repo_ixset *ret, struct err *e)
 {
 	struct repo_ixset s = { 0 };
 	struct ixread c = { .s = &s };
 	int rc;
 
-	rc = backend_list(repo_backend(r), OBJ_INDEX, collect_name, &s, e);
-	for (size_t i = 0; rc >= 0 && i < s.n_names; i++) {
-		c.cur = NULL; /* a new file's buffer may reuse the last one's address */
-		rc = repo_index_walk(r, s.names[i], ixread_entry, &c, e);
-	}
-	repo_idset_release(&c.seen);
+	rc = ixread_all(r, &c, e);
 	if (rc < 0) {
 		repo_ixset_release(&s);
 		return rc;
 	}
 	*ret = s;
 	return 0;
+}
+
+int repo_ixset_stream(struct repo *r, repo_ixpack_fn fn, void *ud, struct err *e)
+{
+	struct repo_ixset s = { 0 };
+	struct ixread c = { .s = &s, .fn = fn, .ud = ud };
+	int rc;
+
+	rc = ixread_all(r, &c, e);
+	free(c.one.blobs);
+	repo_ixset_release(&s);
+	return rc;
 }
 
 /* ---- repair index ---- */

@@ -52,7 +52,7 @@ int walk_push(struct walk_frame **st, size_t *depth, size_t *cap, const struct e
 
 /* Depth first with an explicit stack on the heap (no depth limit, no C-stack frame per
  * level: pods nest folders thousands deep). */
-int repo_walk(struct repo *r, const struct extent *segs, size_t n, struct repo_idset *seen,
+int repo_walk(struct repo *r, const struct extent *segs, size_t n, struct repo_blobset *seen,
 	      repo_walk_fn fn, void *ud, struct err *e)
 {
 	struct walk_frame *st = NULL;
@@ -80,7 +80,7 @@ int repo_walk(struct repo *r, const struct extent *segs, size_t n, struct repo_i
 			}
 			seg = &f->segs[f->next++];
 			if (seen) {
-				rc = repo_idset_add(seen, seg->id);
+				rc = repo_blobset_add(seen, BLOB_TREE, seg->id);
 				if (rc <= 0)
 					continue; /* the same segment means the same subtree: done */
 				rc = 0;
@@ -117,13 +117,13 @@ struct stats_ctx {
 	struct repo *r;
 	enum repo_stats_mode mode;
 	struct repo_stats *st;
-	struct repo_idset blobs;
+	struct repo_blobset blobs; /* a blob is (type, id) */
 };
 
 static int count_blob(struct stats_ctx *c, enum blob_type t, const uint8_t id[ID_BYTES])
 {
 	struct blob_loc loc;
-	int rc = repo_idset_add(&c->blobs, id);
+	int rc = repo_blobset_add(&c->blobs, t, id);
 
 	if (rc <= 0)
 		return rc;
@@ -175,12 +175,15 @@ int repo_stats_compute(struct repo *r, enum repo_stats_mode m, const struct snap
 {
 	struct repo_stats st = { 0 };
 	struct stats_ctx c = { .r = r, .mode = m, .st = &st };
-	struct repo_idset trees = { 0 };
+	struct repo_blobset trees = { 0 };
 	int rc;
 
 	rc = repo_index_load(r, e);
+	if (rc >= 0 && m == REPO_STATS_RAW_DATA &&
+	    (repo_blobset_init(&trees, r) < 0 || repo_blobset_init(&c.blobs, r) < 0))
+		rc = err_set(e, -ENOMEM, "out of memory");
 	if (rc < 0)
-		return rc;
+		goto fail;
 	for (size_t i = 0; i < n; i++) {
 		st.snapshots++;
 		for (size_t k = 0; rc >= 0 && m == REPO_STATS_RAW_DATA && k < snaps[i].n_tree; k++)
@@ -198,7 +201,7 @@ int repo_stats_compute(struct repo *r, enum repo_stats_mode m, const struct snap
 		goto fail;
 	*ret = st;
 fail:
-	repo_idset_release(&trees);
-	repo_idset_release(&c.blobs);
+	repo_blobset_release(&trees);
+	repo_blobset_release(&c.blobs);
 	return rc;
 }

@@ -154,11 +154,15 @@ int repo_take_written(struct repo *r, struct repo_ix_pack **ret, size_t *ret_n, 
 	v = calloc(n ? n : 1, sizeof(*v));
 	if (!v)
 		rc = -ENOMEM;
+	/* Each pack's header entries go as soon as they are converted: the two forms of a
+	 * repack's million blobs are never all in memory at once. */
 	for (i = 0; rc >= 0 && i < n; i++) {
 		memcpy(v[i].id, done[i].id, ID_BYTES);
 		rc = blobs_from_header(done[i].blobs, done[i].n_blobs, &v[i].blobs);
 		if (rc >= 0)
 			v[i].n_blobs = done[i].n_blobs;
+		free(done[i].blobs);
+		done[i].blobs = NULL;
 	}
 	for (i = 0; i < n; i++)
 		free(done[i].blobs);
@@ -170,4 +174,83 @@ int repo_take_written(struct repo *r, struct repo_ix_pack **ret, size_t *ret_n, 
 	*ret = v;
 	*ret_n = n;
 	return 0;
+}
+
+/* A prefix sum over the index's shards of their array and table lengths: an entry's
+ * number is its shard's start plus its place in the array, or past the array in the
+ * table. Only the pointer idx_find returns is used, and it is checked to lie in the shard
+ * the sum was taken for, so a change of the shard layout gives -ESTALE, never a wrong
+ * number. */
+struct repo_blob_ranks {
+	struct repo *r;
+	uint64_t start[IDX_SHARDS + 1];
+};
+
+int repo_blob_ranks_new(struct repo *r, struct repo_blob_ranks **ret)
+{
+	struct repo_blob_ranks *k = calloc(1, sizeof(*k));
+
+	if (!k)
+		return -ENOMEM;
+	k->r = r;
+	pthread_mutex_lock(&r->idx_lock);
+	for (size_t i = 0; i < IDX_SHARDS; i++) {
+		const struct idx_shard *s = r->idx.shards ? &r->idx.shards[i] : NULL;
+
+		k->start[i + 1] = k->start[i] + (s ? (uint64_t)s->n_base + s->cap : 0);
+	}
+	pthread_mutex_unlock(&r->idx_lock);
+	*ret = k;
+	return 0;
+}
+
+void repo_blob_ranks_free(struct repo_blob_ranks *k)
+{
+	free(k);
+}
+
+size_t repo_blob_ranks_bytes(void)
+{
+	return sizeof(struct repo_blob_ranks);
+}
+
+uint64_t repo_blob_ranks_total(const struct repo_blob_ranks *k)
+{
+	return k->start[IDX_SHARDS];
+}
+
+/* The shard an entry lives in: idx.c picks it by the id's first 12 bits. */
+static size_t shard_number(const uint8_t id[ID_BYTES])
+{
+	return ((size_t)id[0] << 4 | id[1] >> 4) & (IDX_SHARDS - 1);
+}
+
+int repo_blob_rank(struct repo_blob_ranks *k, unsigned type, const uint8_t id[ID_BYTES],
+                   uint64_t *ret)
+{
+	struct repo *r = k->r;
+	const struct idx_shard *s;
+	const struct idx_entry *x;
+	size_t n = shard_number(id);
+	int rc = -ESTALE;
+
+	pthread_mutex_lock(&r->idx_lock);
+	x = idx_find(&r->idx, type, id);
+	if (!x || x->pack == IDX_PENDING) {
+		rc = -ENOENT;
+		goto done;
+	}
+	s = &r->idx.shards[n];
+	if ((uint64_t)s->n_base + s->cap != k->start[n + 1] - k->start[n])
+		goto done;
+	if (s->n_base && x >= s->base && x < s->base + s->n_base) {
+		*ret = k->start[n] + (uint64_t)(x - s->base);
+		rc = 0;
+	} else if (s->cap && x >= s->slots && x < s->slots + s->cap) {
+		*ret = k->start[n] + s->n_base + (uint64_t)(x - s->slots);
+		rc = 0;
+	}
+done:
+	pthread_mutex_unlock(&r->idx_lock);
+	return rc;
 }

@@ -55,3 +55,19 @@ int repo_blob_copy(struct repo *r, const struct repo_ix_blob *b, const uint8_t *
 int repo_take_written(struct repo *r, struct repo_ix_pack **ret, size_t *ret_n,
                       struct err *e) _must_check_;
 void repo_ix_packs_free(struct repo_ix_pack *p, size_t n);
+
+/* Dense numbers for the blobs of the loaded index, so maint/ can keep a set of blobs as one
+ * bit per indexed blob instead of a copy of their ids. A number is valid while the index
+ * does not change (no put, no new pack): check and prune's mark phase, not a repack.
+ * Everything the index does not hold (or a change since) is -ENOENT / -ESTALE: the
+ * caller keeps those ids some other, exact way. */
+struct repo_blob_ranks;
+int repo_blob_ranks_new(struct repo *r, struct repo_blob_ranks **ret) _must_check_;
+void repo_blob_ranks_free(struct repo_blob_ranks *k);
+/* Numbers lie in [0, total). */
+uint64_t repo_blob_ranks_total(const struct repo_blob_ranks *k);
+/* Heap bytes one repo_blob_ranks holds. */
+size_t repo_blob_ranks_bytes(void);
+/* The number of (type, id): 0, -ENOENT when not indexed, -ESTALE when the index moved. */
+int repo_blob_rank(struct repo_blob_ranks *k, unsigned type, const uint8_t id[ID_BYTES],
+                   uint64_t *ret) _must_check_;
