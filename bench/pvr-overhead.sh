@@ -130,7 +130,10 @@ print("  %s: accepted +%.0f s, started +%.0f s, completed +%.0f s (whole seconds
 	echo "$(now) $t0" | awk '{printf "%.2f", $1 - $2}'
 }
 
-printf '%-6s %-7s %12s %12s %9s\n' store data "folder s" "PVR s" overhead
+# CPU seconds (user + system) of a process so far: the agent's share of a PVR.
+cpu_of() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$1/stat"; }
+printf '%-6s %-7s %12s %12s %9s %13s %13s\n' store data "folder s" "PVR s" overhead \
+	"folder CPU s" "agent CPU s"
 for store in $STORES; do
 	if [ "$store" = s3 ]; then R="s3:http://127.0.0.1:$P/cairn-pvr/repo"; else R=$W/repo; fi
 	"$CAIRN_BIN" -r "$R" init >/dev/null
@@ -144,7 +147,8 @@ for store in $STORES; do
 		snap=$("$CAIRN_BIN" -r "$R" backup --json "$src" | jq -r 'select(.message_type == "summary") | .snapshot_id')
 		sync
 		t0=$(now)
-		"$CAIRN_BIN" -r "$R" restore "$snap" --target "$W/folder" >/dev/null
+		/usr/bin/time -f "%U %S" -o "$W/cpu" "$CAIRN_BIN" -r "$R" restore "$snap" \
+			--target "$W/folder" >/dev/null
 		tf=$(echo "$(now) $t0" | awk '{printf "%.2f", $1 - $2}')
 		# The folder stays until the PVR is done: deleting many files just before makes
 		# ext4's inode allocator skip the recently freed ones, which would slow whichever
@@ -152,9 +156,12 @@ for store in $STORES; do
 		n_helper=$((n_helper + 1))
 		vol=$(helper "h$n_helper")
 		sync
+		c0=$(cpu_of "$agent")
 		tp=$(pvr_time "h$n_helper" "$snap")
-		printf '%-6s %-7s %12s %12s %8.1f%%\n' "$store" "$set" "$tf" "$tp" \
-			"$(echo "$tp $tf" | awk '{print ($1 / $2 - 1) * 100}')"
+		c1=$(cpu_of "$agent")
+		printf '%-6s %-7s %12s %12s %8.1f%% %13s %13s\n' "$store" "$set" "$tf" "$tp" \
+			"$(echo "$tp $tf" | awk '{print ($1 / $2 - 1) * 100}')" \
+			"$(awk '{printf "%.2f", $1 + $2}' "$W/cpu")" "$(echo "$c1 $c0" | awk '{printf "%.2f", $1 - $2}')"
 		kc delete pod -n app "h$n_helper" --wait=false >/dev/null 2>&1 || true
 		rm -rf "${vol:?}"/* "$vol"/.velero "$W/folder" 2>/dev/null || true
 		sync
