@@ -318,6 +318,15 @@ static int done_file(const char *dir, const char *restore_uid, struct err *e)
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return err_set(e, -errno, "%s: %s", dir, strerror(errno));
+	/* The app starts once the done-file exists: the restored data must be on disk before
+	 * it, or a node crash soon after hands the app empty or truncated files (delayed
+	 * allocation) that look restored. One syncfs writes the whole volume's dirty data; a
+	 * write error it reports (EIO, ENOSPC) fails the restore. */
+	if (syncfs(dfd) < 0) {
+		r = err_set(e, -errno, "%s: the restored data could not be written to disk: %s",
+		            dir, strerror(errno));
+		goto out;
+	}
 	if (mkdirat(dfd, PVR_DONE_DIR, 0755) < 0 && errno != EEXIST) {
 		r = err_set(e, -errno, "%s/%s: %s", dir, PVR_DONE_DIR, strerror(errno));
 		goto out;
