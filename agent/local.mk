@@ -26,7 +26,7 @@ TESTS += tests/e2e/restore-migrate.sh
 EXTRA_DIST += tests/e2e/restore-migrate.sh
 # Cancel mid-way (test builds hold the restore with CAIRN_TEST_RESTORE_HOLD).
 TESTS += tests/e2e/restore-cancel.sh
-EXTRA_DIST += tests/e2e/restore-cancel.sh
+EXTRA_DIST += tests/e2e/restore-cancel.sh tests/e2e/pvr-held-lib.sh
 # The PVR's options: writeSparseFiles, overwrite (identical files left untouched).
 TESTS += tests/e2e/restore-pvr-opts.sh
 EXTRA_DIST += tests/e2e/restore-pvr-opts.sh
