@@ -20,4 +20,4 @@ CONTROLLER_E2E = tests/e2e/controller-backup.sh tests/e2e/controller-hooks.sh \
 	tests/e2e/controller-hooks-par.sh tests/e2e/controller-ttl-prune.sh \
 	tests/e2e/controller-hooks-async.sh
 TESTS += $(CONTROLLER_E2E)
-EXTRA_DIST += $(CONTROLLER_E2E) daemonset/controller.yaml daemonset/optional/controller-alerts.yaml docs/controller.md
+EXTRA_DIST += $(CONTROLLER_E2E) tests/e2e/ctl-lib.sh daemonset/controller.yaml daemonset/optional/controller-alerts.yaml docs/controller.md

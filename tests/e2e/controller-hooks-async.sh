@@ -9,58 +9,10 @@
 # with the volume read after the pre hook's end and the post hook run exactly once, after
 # the volume. Backup C, deleted while its pre hook waits, goes only after the hook returned
 # and its post hook ran. Nothing here depends on speed: the hook waits for a file, polls are generous.
-# shellcheck source=tests/e2e/kubeapi-lib.sh
-. "$(dirname "$0")/kubeapi-lib.sh"
-W=$KA_DIR/work
-mkdir -p "$W"
 export CAIRN_PASSWORD=e2e-hooks-async-password
-REPO=$W/repo
-API=/apis/cairn.dev/v1alpha1/namespaces/cairn
-ED=volumes/kubernetes.io~empty-dir
-
-cleanup() {
-	for f in "$W"/*.pid; do
-		[ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null
-	done
-	if [ "$T_FAILED" -ne 0 ]; then
-		for l in "$W"/*.log; do
-			echo "# $l:"
-			tail -n 25 "$l" 2>/dev/null | sed 's/^/#   /'
-		done
-	fi
-	ka_cleanup
-}
-t_on_exit cleanup
-ka_start --bookmark-interval 1 --load "$TOP_SRCDIR"/daemonset/crds/*.yaml
-
-obj() { kcurl "$API/$1" 2>/dev/null; }
-bfield() {
-	obj "backups/$1" | python3 -c '
-import json, sys
-d = json.load(sys.stdin)
-det = d.get("metadata", {}).get("annotations", {}).get("cairn.dev/status-detail")
-if det: d.setdefault("status", {}).update(json.loads(det))
-r = eval(sys.argv[1])
-print(r if isinstance(r, str) else json.dumps(r))' "$2" 2>/dev/null
-}
-bphase() { bfield "$1" 'd.get("status", {}).get("phase", "")'; }
-wait_for() { # SECONDS COMMAND...
-	n=$(($1 * 10))
-	shift
-	i=0
-	while [ $i -lt "$n" ]; do
-		"$@" && return 0
-		sleep 0.1
-		i=$((i + 1))
-	done
-	return 1
-}
-is_phase() { [ "$(bphase "$1")" = "$2" ]; }
+# shellcheck source=tests/e2e/ctl-lib.sh
+. "$(dirname "$0")/ctl-lib.sh"
 lines() { [ "$(wc -l 2>/dev/null <"$1" || echo 0)" -ge "$2" ]; }
-running() { # OBJECT-PATH
-	kcurl "$1/status" -X PATCH -H 'Content-Type: application/merge-patch+json' \
-		-d '{"status":{"phase":"Running"}}' >/dev/null
-}
 # The hooks run in the pod's volume root: `gate` is beside volume `data`, not in it. Each
 # pre hook run appends its start; the end and post marks are times (date +%s.%N).
 SLOW='["sh", "-c", "date +%s.%N >> data/pre-starts; while [ ! -e gate ]; do sleep 0.1; done; date +%s.%N > data/pre-end.ts"]'

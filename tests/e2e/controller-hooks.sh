@@ -7,54 +7,9 @@
 # in the snapshot, the post hook's is not and is later than the volume's completion. A
 # failed hook in each mode, a hook timeout, the post hook after a failed backup and after
 # the Backup was deleted mid-way.
-# shellcheck source=tests/e2e/kubeapi-lib.sh
-. "$(dirname "$0")/kubeapi-lib.sh"
-W=$KA_DIR/work
-mkdir -p "$W"
 export CAIRN_PASSWORD=e2e-hooks-password
-REPO=$W/repo
-API=/apis/cairn.dev/v1alpha1/namespaces/cairn
-ED=volumes/kubernetes.io~empty-dir
-
-cleanup() {
-	for f in "$W"/*.pid; do
-		[ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null
-	done
-	if [ "$T_FAILED" -ne 0 ]; then
-		for l in "$W"/*.log; do
-			echo "# $l:"
-			tail -n 25 "$l" 2>/dev/null | sed 's/^/#   /'
-		done
-	fi
-	ka_cleanup
-}
-t_on_exit cleanup
-ka_start --bookmark-interval 1 --load "$TOP_SRCDIR"/daemonset/crds/*.yaml
-
-kc() { kubectl $KUBECTL_VALIDATE "$@"; }
-obj() { kcurl "$API/$1" 2>/dev/null; }
-# bfield NAME EXPR: a Python expression over Backup `d`, its detail annotation folded in.
-bfield() {
-	obj "backups/$1" | python3 -c '
-import json, sys
-d = json.load(sys.stdin)
-det = d.get("metadata", {}).get("annotations", {}).get("cairn.dev/status-detail")
-if det: d.setdefault("status", {}).update(json.loads(det))
-r = eval(sys.argv[1])
-print(r if isinstance(r, str) else json.dumps(r))' "$2" 2>/dev/null
-}
-bphase() { bfield "$1" 'd.get("status", {}).get("phase", "")'; }
-wait_for() { # SECONDS COMMAND...
-	n=$(($1 * 10))
-	shift
-	i=0
-	while [ $i -lt "$n" ]; do
-		"$@" && return 0
-		sleep 0.1
-		i=$((i + 1))
-	done
-	return 1
-}
+# shellcheck source=tests/e2e/ctl-lib.sh
+. "$(dirname "$0")/ctl-lib.sh"
 phase_in() { # NAME PHASE...
 	p=$(bphase "$1")
 	shift
@@ -67,10 +22,6 @@ wait_backup() { # NAME PHASE...
 pvbs_of() { # BACKUP -> PVB list (JSON)
 	uid=$(bfield "$1" 'd["metadata"]["uid"]')
 	kcurl "$API/podvolumebackups?labelSelector=cairn.dev%2Fbackup-uid%3D$uid" 2>/dev/null
-}
-running() { # OBJECT-PATH
-	kcurl "$1/status" -X PATCH -H 'Content-Type: application/merge-patch+json' \
-		-d '{"status":{"phase":"Running"}}' >/dev/null
 }
 # hpod NAME ANNOTATIONS [NODE] (YAML lines, 4-space indented): a Running pod (on n1) labelled
 # case=NAME with one emptyDir volume `data`; its exec root is its emptyDir folder, created

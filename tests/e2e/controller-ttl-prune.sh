@@ -6,57 +6,18 @@
 # its PodVolumeBackups and its snapshots, the next maintenance pass prunes, and the
 # repository's pack bytes (du -sb data/) go down by about the expired volume's unique
 # data, while the other Backup's snapshot still restores byte for byte and check passes.
-# shellcheck source=tests/e2e/kubeapi-lib.sh
-. "$(dirname "$0")/kubeapi-lib.sh"
+export CAIRN_PASSWORD=e2e-ttl-prune-password
+# shellcheck source=tests/e2e/ctl-lib.sh
+. "$(dirname "$0")/ctl-lib.sh"
 if [ -z "${CAIRN_TEST_HOOKS:-}" ]; then
 	t_skip "TTL expiry and prune" "the clock file is honoured only with --enable-test-hooks"
 	t_done
 	exit 0
 fi
-W=$KA_DIR/work
-mkdir -p "$W"
-export CAIRN_PASSWORD=e2e-ttl-prune-password
-REPO=$W/repo
 CLOCK=$W/clock
 export CAIRN_TEST_CLOCK_FILE=$CLOCK
 NOW=$(date +%s)
 echo "$NOW" >"$CLOCK"
-API=/apis/cairn.dev/v1alpha1/namespaces/cairn
-ED=volumes/kubernetes.io~empty-dir
-
-cleanup() {
-	for f in "$W"/*.pid; do
-		[ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null
-	done
-	if [ "$T_FAILED" -ne 0 ]; then
-		for l in "$W"/*.log; do
-			echo "# $l:"
-			tail -n 25 "$l" 2>/dev/null | sed 's/^/#   /'
-		done
-	fi
-	ka_cleanup
-}
-t_on_exit cleanup
-ka_start --bookmark-interval 1 --load "$TOP_SRCDIR"/daemonset/crds/*.yaml
-
-obj() { kcurl "$API/$1" 2>/dev/null; }
-bphase() { obj "backups/$1" | jq_py 'd.get("status", {}).get("phase", "")' 2>/dev/null; }
-wait_for() { # SECONDS COMMAND...
-	n=$(($1 * 10))
-	shift
-	i=0
-	while [ $i -lt "$n" ]; do
-		"$@" && return 0
-		sleep 0.1
-		i=$((i + 1))
-	done
-	return 1
-}
-is_phase() { [ "$(bphase "$1")" = "$2" ]; }
-running() { # OBJECT-PATH
-	kcurl "$1/status" -X PATCH -H 'Content-Type: application/merge-patch+json' \
-		-d '{"status":{"phase":"Running"}}' >/dev/null
-}
 pvbs_of() { # BACKUP-NAME -> PVB list (JSON)
 	kcurl "$API/podvolumebackups?labelSelector=cairn.dev%2Fbackup-name%3D$1" 2>/dev/null
 }
