@@ -75,6 +75,7 @@ struct rs {
 	bool owners;
 
 	pthread_mutex_t lock; /* guards fail, live and every rfile's why */
+	pthread_mutex_t warn_lock; /* one o->warn call at a time, from whichever thread */
 	pthread_cond_t idle;  /* live went down */
 	struct rtrees *trees; /* NULL: each tree blob is read on its own */
 	struct wq *q;         /* runs of blobs, fetched and written by the workers */

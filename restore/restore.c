@@ -441,7 +441,12 @@ int restore_run(struct repo *r, const struct restore_opts *o, struct restore_res
                 struct err *e)
 {
 	struct restore_result res = { 0 };
-	struct rs s = { .repo = r, .o = o, .e = e, .res = &res, .target_fd = -1 };
+	struct rs s = { .repo = r,
+		        .o = o,
+		        .e = e,
+		        .res = &res,
+		        .target_fd = -1,
+		        .warn_lock = PTHREAD_MUTEX_INITIALIZER };
 	struct snapshot snap = { 0 };
 	struct node start = { 0 };
 	struct level top = { 0 };

@@ -18,6 +18,7 @@ struct restore_progress {
 };
 
 typedef void (*restore_progress_fn)(void *ud, const struct restore_progress *p);
+/* Called from the restore workers, one call at a time. */
 typedef void (*restore_warn_fn)(void *ud, const char *path, int code, const char *msg);
 /* Polled between entries and between blobs, from the calling thread and from the restore
  * workers: it must be thread-safe and cheap (read an atomic flag). true stops the restore
