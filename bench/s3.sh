@@ -67,5 +67,5 @@ echo "restore: $down requests ($gets GETs) for $packs packs"
 # more than about twice as many restore requests as the repository has packs.
 lr=$(cat "$W/secs-local-restore")
 sr=$(cat "$W/secs-s3-restore")
-echo "$lr $sr" | awk '{r = $1 / $2; printf "target: s3 restore speed / local restore speed %.2f (target >= 0.80) %s\n", r, r >= 0.8 ? "ok" : "MISSES"}'
-echo "$down $packs" | awk '{r = $2 ? $1 / $2 : 0; printf "target: restore requests / packs %.2f (target <= 2.00) %s\n", r, r <= 2 ? "ok" : "MISSES"}'
+echo "$lr $sr" | awk '{r = $1 / $2; printf "target: s3 restore speed / local restore speed %.2f (target >= 0.80) %s\n", r, (r >= 0.8 ? "ok" : "MISSES")}'
+echo "$down $packs" | awk '{r = $2 ? $1 / $2 : 0; printf "target: restore requests / packs %.2f (target <= 2.00) %s\n", r, (r <= 2 ? "ok" : "MISSES")}'
