@@ -279,9 +279,9 @@ static bool ours(struct restorer *rs, struct kube *k, const json_t *obj)
 }
 
 /* Outside the lock: may a restore this node had claimed run again now? Not while its pod
- * is here but not ready (its volume folder may not exist yet); at once when it is ready,
- * and also when the pod is gone or elsewhere, so the restore ends with that message
- * instead of waiting for a pod that will not come. */
+ * is unscheduled or here but not ready (its claim may be unbound, its volume folder not
+ * there yet); at once when it is ready, and also when the pod is gone or on another node,
+ * so the restore ends with that message instead of waiting for a pod that will not come. */
 static bool resume_now(struct restorer *rs, struct kube *k, const json_t *obj)
 {
 	struct err e = ERR_INIT;
@@ -297,7 +297,8 @@ static bool resume_now(struct restorer *rs, struct kube *k, const json_t *obj)
 	if (kube_get(k, path, &pod, &e) < 0)
 		return e.code == -ENOENT;
 	on = json_string_value(json_object_get(json_object_get(pod, "spec"), "nodeName"));
-	yes = p.cancel || !on || strcmp(on, rs->a->cfg->node) != 0 ||
+	/* Not scheduled yet (a helper pod the controller re-created) counts as coming. */
+	yes = p.cancel || (on && strcmp(on, rs->a->cfg->node) != 0) ||
 	      pvr_pod_ready(pod, rs->a->cfg->node);
 	json_decref(pod);
 	return yes;
