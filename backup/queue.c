@@ -27,8 +27,10 @@ bool bk_should_stop(struct bk *b)
 static void recycle(struct bk *b, struct job *j)
 {
 	pthread_mutex_lock(&b->spare_lock);
-	if (j->cap >= SPARE_MIN && b->n_spare < SPARE_BUFS) {
+	if (j->cap >= SPARE_MIN && b->n_spare < SPARE_BUFS &&
+	    j->cap <= SPARE_BYTES - b->spare_bytes) {
 		b->spare[b->n_spare++] = (struct spare){ j->data, j->cap };
+		b->spare_bytes += j->cap;
 		j->data = NULL;
 	}
 	pthread_mutex_unlock(&b->spare_lock);
@@ -82,6 +84,7 @@ int bk_workers_stop(struct bk *b)
 		for (size_t i = 0; i < b->n_spare; i++)
 			free(b->spare[i].p);
 		b->n_spare = 0;
+		b->spare_bytes = 0;
 	}
 	/* A worker's message is the cause; a cancel is reported by the caller. */
 	if (rc < 0 && rc != -ECANCELED)
@@ -97,6 +100,7 @@ static int job_buffer(struct bk *b, struct job *j, size_t n)
 		if (b->spare[i].cap >= n) {
 			j->data = b->spare[i].p;
 			j->cap = b->spare[i].cap;
+			b->spare_bytes -= j->cap;
 			b->spare[i] = b->spare[--b->n_spare];
 			break;
 		}
