@@ -364,7 +364,8 @@ static void big(struct backend *be)
 	ok(be->ops->stat(be, OBJ_DATA, name, &size, &e) == 0 && size == n, "size is 100 MiB");
 	t0 = now();
 	r = be->ops->get(be, OBJ_DATA, name, 0, 0, &b, &e);
-	ok(r == 0 && b.len == n && memcmp(b.p, data, n) == 0, "100 MiB read back identical");
+	if (!ok(r == 0 && b.len == n && memcmp(b.p, data, n) == 0, "100 MiB read back identical"))
+		tap_diag("get returned %d, %zu bytes: %s", r, b.len, r < 0 ? e.msg : "content differs");
 	tap_diag("100 MiB down in %.2f s", now() - t0);
 	ok(be->ops->del(be, OBJ_DATA, name, &e) == 0, "delete it");
 	if (fd >= 0)
