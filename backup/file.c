@@ -13,6 +13,11 @@
 
 /* Read this much at a time: a bigger read only touches more buffer pages (RSS). */
 #define READ_STEP (1u * 1024 * 1024)
+/* The read buffer holds a maximum-size chunk (8 MiB by default), but chunks average 1 MiB:
+ * sliding the unconsumed tail down once the buffer holds this much keeps the pages it ever
+ * touches to about this many, unless one chunk really is bigger. The slide copies a partial
+ * chunk (half the average size) per few MiB read, noise beside hashing them. */
+#define READ_WINDOW (4u * 1024 * 1024)
 
 struct extents {
 	struct extent *v;
@@ -94,13 +99,13 @@ static int64_t chunk_range(struct bk *b, int fd, uint64_t off, uint64_t end, str
 		if (pos < len && eof)
 			continue;
 		{
-			/* Need more bytes. Slide the unconsumed tail down only when the free
-			 * space after it is short: moving it on every read would copy each
-			 * byte many times. */
+			/* Need more bytes. Slide the unconsumed tail down only when the read
+			 * window is used up (or the buffer, for a chunk bigger than the window):
+			 * moving it on every read would copy each byte many times. */
 			size_t want;
 			ssize_t k;
 
-			if (pos && b->rcap - len < READ_STEP) {
+			if (pos && (b->rcap - len < READ_STEP || len + READ_STEP > READ_WINDOW)) {
 				memmove(b->rbuf, b->rbuf + pos, len - pos);
 				len -= pos;
 				pos = 0;
