@@ -361,7 +361,15 @@ int backup_run(struct repo *r, const struct backup_opts *o, struct backup_result
 			snap.has_parent = true;
 			memcpy(snap.parent, parent.id, ID_BYTES);
 		}
-		b.sum.duration = b.prog.elapsed;
+		/* Not b.prog.elapsed: that is only kept when someone asked for progress, and a
+		 * quiet backup would record a duration of 0. */
+		{
+			struct timespec now;
+
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			b.sum.duration = (double)(now.tv_sec - b.start.tv_sec) +
+					 (now.tv_nsec - b.start.tv_nsec) / 1e9;
+		}
 		snap.summary = b.sum;
 		rc = repo_snapshot_save(r, &snap, e);
 		if (rc < 0)

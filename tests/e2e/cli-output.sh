@@ -47,6 +47,12 @@ t_ok $? "the summary follows the progress line"
 run cairn backup src
 ! grep -q '%' "$OUT" && ! grep -q $'\r' "$OUT"
 t_ok $? "no progress line when stdout is not a terminal"
+# Without a progress line the backup still times itself: the summary and the snapshot
+# recorded "0.00s" when nobody asked for progress.
+grep -q 'processed in 0\.00s' "$OUT" && t_diag "$OUT"
+! grep -q 'processed in 0\.00s' "$OUT" &&
+	cairn snapshots --json | jq -e '.[-1].summary.duration > 0' >/dev/null
+t_ok $? "a backup without progress records its duration (summary and snapshot)"
 pty --quiet backup src
 ! percents "$OUT" | grep -q .
 t_ok $? "no progress line with --quiet"
