@@ -153,6 +153,18 @@ static int complete(struct upload *u, uint64_t total, struct err *e)
 		          : err_set(e, -EAGAIN, "S3 multipart complete %s: %s %s", u->key, xe.code,
 		                    xe.message);
 	}
+	if (r < 0 && r != -EACCES) {
+		/* The server may have completed the upload on an attempt whose reply was lost:
+		 * every retry then fails (AWS answers NoSuchUpload, s3rver 500 InternalError),
+		 * and the object is the proof. Object keys name their content (a hash of the
+		 * bytes), so an object of this key and exactly this length is this upload. */
+		struct err he = ERR_INIT;
+
+		if (completed_already(u, total, &he) == 0) {
+			err_clear(e);
+			r = 0;
+		}
+	}
 fail:
 	buf_release(&q);
 	buf_release(&body);

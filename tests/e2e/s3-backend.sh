@@ -121,6 +121,11 @@ fault_run bad-etag FAULTS=bad-etag MATCH=/locks/ -- "$PROG" -x badetag -o s3.ret
 	"s3:http://127.0.0.1:$FP/cairn-etag/repo"
 fault_run redirect FAULTS=redirect-301 MATCH=/cairn-redirect/ -- "$PROG" -x redirect \
 	"s3:http://127.0.0.1:$FP/cairn-redirect/repo"
+fault_run lost-complete FAULTS=reset-body MATCH='?uploadId=' -- "$PROG" -x lostcomplete \
+	-o s3.retries=3 -o s3.retry-base-ms=10 "s3:http://127.0.0.1:$FP/cairn-lostcomplete/repo"
+c=$(grep -c "^fault reset-body\$" "$W/faults-lost-complete.log")
+[ "$c" -ge 1 ]
+t_ok $? "proxy cut $c multipart complete replies"
 fault_run skew SKEW=3600 FAULTS=none MATCH=nothing-matches -- "$PROG" -x quick \
 	"s3:http://127.0.0.1:$FP/cairn-skew/repo"
 c=$(grep -c "^fault skew\$" "$W/faults-skew.log")

@@ -7,6 +7,8 @@
  *   judged failed must not stay on the server (checked at DIRECT, the proxy's upstream).
  * -x redirect: behind faultproxy FAULTS=redirect-301: the message names the region.
  * -x big: a 100 MiB multipart object up and back.
+ * -x lostcomplete: behind faultproxy FAULTS=reset-body MATCH=?uploadId=: a multipart
+ *   upload whose complete replies are all lost still succeeds.
  * -x quick: no listing and no failure cases. */
 #include <errno.h>
 #include <fcntl.h>
@@ -374,6 +376,37 @@ static void big(struct backend *be)
 	buf_release(&b);
 }
 
+/* Behind faultproxy FAULTS=reset-body MATCH=?uploadId=: every complete reaches the
+ * server but its reply is cut, and s3rver answers each retry 500 (the upload is gone).
+ * The upload did complete: put_fd must say so, not fail. */
+static void lost_complete(struct backend *be)
+{
+	const size_t n = 12u << 20;
+	struct err e = ERR_INIT;
+	struct buf b = BUF_INIT;
+	uint8_t *data = malloc(n);
+	char name[ID_HEX];
+	int fd = -1, r;
+
+	if (!ok(data != NULL, "12 MiB buffer"))
+		return;
+	randombytes_buf(data, n);
+	buf_init(&b, n);
+	name_of(120120, name);
+	r = be->ops->tmpfile(be, &fd, &e);
+	ok(r == 0 && write(fd, data, n) == (ssize_t)n, "spool 12 MiB");
+	r = be->ops->put_fd(be, OBJ_DATA, name, fd, n, &e);
+	if (!ok(r == 0, "put_fd whose every complete reply is lost succeeds"))
+		tap_diag("%s", e.msg);
+	r = be->ops->get(be, OBJ_DATA, name, 0, 0, &b, &e);
+	if (!ok(r == 0 && b.len == n && memcmp(b.p, data, n) == 0, "12 MiB read back identical"))
+		tap_diag("get returned %d, %zu bytes: %s", r, b.len, r < 0 ? e.msg : "content differs");
+	if (fd >= 0)
+		close(fd);
+	free(data);
+	buf_release(&b);
+}
+
 /* A 301 names the bucket's region, from x-amz-bucket-region (HEAD) or the body. */
 static void redirect(struct backend *be)
 {
@@ -478,7 +511,7 @@ int main(int argc, char **argv)
 			direct = optarg;
 		else if (c == 'x' &&
 		         (strcmp(optarg, "badetag") == 0 || strcmp(optarg, "redirect") == 0 ||
-		          strcmp(optarg, "big") == 0))
+		          strcmp(optarg, "big") == 0 || strcmp(optarg, "lostcomplete") == 0))
 			mode = optarg;
 		else if (c == 'x' && strcmp(optarg, "sigcheck") == 0)
 			sigcheck = true;
@@ -512,6 +545,11 @@ int main(int argc, char **argv)
 		tap_diag("%s", e.msg);
 	if (strcmp(mode, "big") == 0) {
 		big(be);
+		backend_free(be);
+		return tap_done();
+	}
+	if (strcmp(mode, "lostcomplete") == 0) {
+		lost_complete(be);
 		backend_free(be);
 		return tap_done();
 	}
