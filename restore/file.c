@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "util/banned.h"
+#include "util/err.h"
 #include "util/fsutil.h"
 
 /* How often a waiting walker polls the caller's cancel: SIGTERM is honoured within this
@@ -47,7 +48,7 @@ void rs_warn(struct rs *s, const char *path, int code, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	err_vfit(msg, sizeof(msg), fmt, ap); /* a deep path must not push out the reason */
 	va_end(ap);
 	atomic_fetch_add(&s->errors, 1);
 	/* Workers fail files at once: the caller's callback is not asked to be thread-safe
