@@ -60,6 +60,21 @@ void rs_warn(struct rs *s, const char *path, int code, const char *fmt, ...)
 	}
 }
 
+void rs_note(struct rs *s, const char *path, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	err_vfit(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (s->o->warn) {
+		pthread_mutex_lock(&s->warn_lock);
+		s->o->warn(s->o->ud, path, 0, msg);
+		pthread_mutex_unlock(&s->warn_lock);
+	}
+}
+
 bool rs_stopping(struct rs *s)
 {
 	if (atomic_load(&s->failed))

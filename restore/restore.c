@@ -231,11 +231,21 @@ static int restore_special(struct rs *s, int dirfd, const struct node *n)
 		s->res->skipped++;
 		return 0;
 	}
+	/* A backup never stores a link without a target (the kernel has none), nor one with
+	 * a NUL in it: symlinkat would fail with a bare ENOENT, or make another link. */
+	if (n->type == NODE_SYMLINK &&
+	    (!n->target || !n->target_len || memchr(n->target, 0, n->target_len))) {
+		rs_warn(s, s->path, -EBADMSG,
+		        "%s: not restored: the snapshot holds a symlink without a valid target "
+		        "(forged or corrupt)",
+		        s->path);
+		return 0;
+	}
 	clear_way(dirfd, n->name);
 	/* mknodat/mkfifoat/symlinkat fail on an existing name: nothing is followed. */
 	switch (n->type) {
 	case NODE_SYMLINK:
-		rc = symlinkat(n->target ? n->target : "", dirfd, n->name);
+		rc = symlinkat(n->target, dirfd, n->name);
 		break;
 	case NODE_FIFO:
 		rc = mkfifoat(dirfd, n->name, perm);
@@ -296,6 +306,7 @@ static int restore_entry(struct rs *s, struct level *here, struct node *n, bool 
 {
 	const struct restore_opts *o = s->o;
 	const char *first;
+	bool differs = false;
 	int dirfd, rc = 0;
 
 	if (match_any(o->excludes, o->n_excludes, s->path, n->name))
@@ -319,9 +330,16 @@ static int restore_entry(struct rs *s, struct level *here, struct node *n, bool 
 	dirfd = level_fd(s, here);
 	if (dirfd < 0)
 		return dirfd;
-	first = n->type == NODE_FILE ? rs_link_seen(&s->links, n, s->path) : NULL;
+	first = n->type == NODE_FILE ? rs_link_seen(&s->links, n, s->path, &differs) : NULL;
 	if (first)
 		return restore_link(s, dirfd, first, n);
+	/* Restored with its own content, not linked to a name holding other bytes (a file
+	 * written between the backup's reads of its two names, or a forged snapshot). */
+	if (differs)
+		rs_note(s, s->path,
+		        "%s: restored as a separate file, not a hardlink: another name of its "
+		        "inode holds other content",
+		        s->path);
 	if (n->type == NODE_FILE)
 		return restore_file(s, here, n);
 	return restore_special(s, dirfd, n);

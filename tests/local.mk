@@ -102,6 +102,13 @@ EXTRA_DIST += tests/golden/golden.sh tests/golden/make-fixture.sh tests/golden/r
 TESTS += tests/e2e/hardening.sh
 EXTRA_DIST += tests/e2e/hardening.sh
 
+# Hostile input end to end: a volume changing under the backup, a repository written by
+# an attacker (hostile-obj seals what any holder of the key can write).
+check_PROGRAMS += tests/fuzz/hostile-obj
+tests_fuzz_hostile_obj_LDADD = $(CAIRN_LIBS)
+TESTS += tests/e2e/hostile-repo.sh
+EXTRA_DIST += tests/e2e/hostile-repo.sh
+
 # Every suite runs through tests/run-suite.sh: a deadline (CAIRN_TEST_TIMEOUT), its own
 # process group and TMPDIR, and nothing left running or mounted after it.
 LOG_COMPILER = $(top_srcdir)/tests/run-suite.sh
