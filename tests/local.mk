@@ -106,8 +106,8 @@ EXTRA_DIST += tests/e2e/hardening.sh
 # an attacker (hostile-obj seals what any holder of the key can write).
 check_PROGRAMS += tests/fuzz/hostile-obj
 tests_fuzz_hostile_obj_LDADD = $(CAIRN_LIBS)
-TESTS += tests/e2e/hostile-repo.sh
-EXTRA_DIST += tests/e2e/hostile-repo.sh
+TESTS += tests/e2e/hostile-repo.sh tests/e2e/hostile-volume.sh
+EXTRA_DIST += tests/e2e/hostile-repo.sh tests/e2e/hostile-volume.sh
 
 # Every suite runs through tests/run-suite.sh: a deadline (CAIRN_TEST_TIMEOUT), its own
 # process group and TMPDIR, and nothing left running or mounted after it.
