@@ -16,6 +16,7 @@
 
 #include "util/deepcall.h"
 #include "util/banned.h"
+#include "util/ckd.h"
 #include "util/fsutil.h"
 
 /* One folder level of the walk; d is NULL until something inside needs the folder. */
@@ -149,8 +150,22 @@ static int restore_file(struct rs *s, struct level *here, struct node *n)
 	struct rfile *f = NULL;
 	struct stat st;
 	uint64_t off = 0;
+	bool wrapped = false;
 	int fd, rc = 0;
 
+	/* A backup records the size its extents add up to; a forged node whose extents do
+	 * not (or overflow) would have holes written as zeros without bound (--no-sparse)
+	 * or data land past the size it claims. */
+	for (size_t i = 0; i < n->n_content && !wrapped; i++)
+		wrapped = ckd_add(&off, off, n->content[i].len);
+	if (wrapped || off != n->size || n->size > INT64_MAX) {
+		rs_warn(s, s->path, -EBADMSG,
+		        "%s: not restored: its extents do not add up to its size (forged or "
+		        "corrupt)",
+		        s->path);
+		return 0;
+	}
+	off = 0;
 	/* The rename at the end replaces a file, not a folder: say so before fetching. */
 	rs_room(s);
 	if (fstatat(here->d->fd, n->name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode))

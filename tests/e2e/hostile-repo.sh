@@ -77,6 +77,7 @@ end
 hard h1 7 one
 hard h2 7 two
 hard h3 7 one
+hole lie 4611686018427387904 4096
 file ok fine
 EOF2
 ) || t_bail "forge failed"
@@ -103,6 +104,14 @@ s=0
 grep -q '/h2: restored as a separate file, not a hardlink' "$ERR" || s=1
 t_ok $s "the separated hardlink is named" || t_diag "$ERR"
 s=0
+[ ! -e "$T_TMP/t1/lie" ] && grep -q '/lie: not restored: its extents do not add up to its size' "$ERR" || s=1
+t_ok $s "a file whose extents claim 4 EiB for 4 KiB is named, not restored" || t_diag "$ERR"
+run timeout 300 env CAIRN_PASSWORD="$T_PASS" "$CAIRN_BIN" -r "$REPO" restore "$SNAP" \
+	--target "$T_TMP/t1z" --no-sparse
+s=0
+[ "$RC" = 3 ] && [ ! -e "$T_TMP/t1z/lie" ] && [ "$(du -sk "$T_TMP/t1z" | cut -f1)" -lt 1024 ] || s=1
+t_ok $s "--no-sparse does not write its 4 EiB hole as zeros (exit $RC)" || t_diag "$ERR"
+s=0
 [ "$(cat "$T_TMP/t1/ok")" = fine ] || s=1
 t_ok $s "the valid file is restored"
 
@@ -127,6 +136,13 @@ run timeout 300 env CAIRN_PASSWORD="$T_PASS" "$CAIRN_BIN" -r "$REPO" check
 s=0
 [ "$RC" != 0 ] && [ "$RC" != 124 ] && grep -q 'header length 2147483647 is invalid' "$ERR" || s=1
 t_ok $s "check reports a pack header length of 2 GiB instead of reading it (exit $RC)" || t_diag "$ERR"
+
+cp -a "$REPO" "$T_TMP/repo-copy"
+run env CAIRN_PASSWORD="$T_PASS" "$CAIRN_BIN" -r "$T_TMP/repo-copy" repair index
+s=0
+[ "$RC" = 14 ] && grep -q ', 1 unreadable;' "$OUT" || s=1
+t_ok $s "repair index leaving that pack out does not exit 0 (exit $RC)" || t_diag "$OUT"
+rm -rf "$T_TMP/repo-copy"
 
 cp "$T_TMP/pack.orig" "$PACK"
 truncate -s $((size / 2)) "$PACK"
