@@ -88,6 +88,28 @@ tests_fuzz_libfuzzer_kubeconfig_LDADD = $(CAIRN_LIBS)
 tests_fuzz_libfuzzer_watch_CFLAGS = $(LIBFUZZER_FLAGS)
 tests_fuzz_libfuzzer_watch_LDFLAGS = -fsanitize=fuzzer
 tests_fuzz_libfuzzer_watch_LDADD = $(CAIRN_LIBS)
+noinst_PROGRAMS += tests/fuzz/libfuzzer-lock tests/fuzz/libfuzzer-config \
+	tests/fuzz/libfuzzer-duration tests/fuzz/libfuzzer-cron tests/fuzz/libfuzzer-kubeobj
+tests_fuzz_libfuzzer_lock_SOURCES = tests/fuzz/fuzz-lock.c $(FUZZ_REPO) $(LIBFUZZER_ENTRY)
+tests_fuzz_libfuzzer_config_SOURCES = tests/fuzz/fuzz-config.c $(FUZZ_REPO) $(LIBFUZZER_ENTRY)
+tests_fuzz_libfuzzer_duration_SOURCES = tests/fuzz/fuzz-duration.c $(LIBFUZZER_ENTRY)
+tests_fuzz_libfuzzer_cron_SOURCES = tests/fuzz/fuzz-cron.c $(LIBFUZZER_ENTRY)
+tests_fuzz_libfuzzer_kubeobj_SOURCES = tests/fuzz/fuzz-kubeobj.c $(LIBFUZZER_ENTRY)
+tests_fuzz_libfuzzer_lock_CFLAGS = $(LIBFUZZER_FLAGS)
+tests_fuzz_libfuzzer_config_CFLAGS = $(LIBFUZZER_FLAGS)
+tests_fuzz_libfuzzer_duration_CFLAGS = $(LIBFUZZER_FLAGS)
+tests_fuzz_libfuzzer_cron_CFLAGS = $(LIBFUZZER_FLAGS)
+tests_fuzz_libfuzzer_kubeobj_CFLAGS = $(LIBFUZZER_FLAGS)
+tests_fuzz_libfuzzer_lock_LDFLAGS = -fsanitize=fuzzer
+tests_fuzz_libfuzzer_config_LDFLAGS = -fsanitize=fuzzer
+tests_fuzz_libfuzzer_duration_LDFLAGS = -fsanitize=fuzzer
+tests_fuzz_libfuzzer_cron_LDFLAGS = -fsanitize=fuzzer
+tests_fuzz_libfuzzer_kubeobj_LDFLAGS = -fsanitize=fuzzer
+tests_fuzz_libfuzzer_lock_LDADD = $(CAIRN_LIBS)
+tests_fuzz_libfuzzer_config_LDADD = $(CAIRN_LIBS)
+tests_fuzz_libfuzzer_duration_LDADD = $(CAIRN_LIBS)
+tests_fuzz_libfuzzer_cron_LDADD = $(CAIRN_LIBS)
+tests_fuzz_libfuzzer_kubeobj_LDADD = $(CAIRN_LIBS)
 endif
 
 TESTS += tests/e2e/repair-snapshots.sh
