@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "util/banned.h"
+#include "util/err.h"
 
 #define DIR_NAMES_MAX (1ull << 31) /* bytes of names held for one directory */
 
@@ -22,7 +23,7 @@ void bk_warn(struct bk *b, int code, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	err_vfit(msg, sizeof(msg), fmt, ap); /* a deep path must not push out the reason */
 	va_end(ap);
 	b->sum.errors++;
 	b->prog.errors++;

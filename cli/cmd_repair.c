@@ -74,5 +74,7 @@ int cmd_repair(struct cli *c, int argc, char **argv)
 		       "files\n", dry_run ? "would have " : "", (unsigned long long)res.packs,
 		       (unsigned long long)res.blobs, (unsigned long long)res.bad_packs,
 		       (unsigned long long)res.old_index_files);
-	return EXIT_OK;
+	/* A pack left out is data the index no longer reaches (and prune would delete):
+	 * whoever runs this, a script included, must not take it for a clean repair. */
+	return res.bad_packs ? EXIT_CORRUPT : EXIT_OK;
 }

@@ -69,7 +69,8 @@ struct ctl_cron {
 /* -EINVAL with the reason in e ("field 2 (hour): 24 is out of range 0-23"). */
 int ctl_cron_parse(const char *expr, struct ctl_cron *ret, struct err *e) _must_check_;
 /* The first time strictly after `after` that the schedule fires (whole minutes in its
- * zone); -ERANGE when none within eight years (e.g. "0 0 30 2 *"). */
+ * zone); -ERANGE when none within eight years (e.g. "0 0 30 2 *"), -EOVERFLOW when it
+ * would pass the end of time_t. */
 int ctl_cron_next(const struct ctl_cron *c, time_t after, time_t *ret) _must_check_;
 
 /* ---- label selectors (select.c) ---- */

@@ -216,10 +216,14 @@ int ctl_cron_next(const struct ctl_cron *c, time_t after, time_t *ret)
 	time_t t;
 	int r = -ERANGE;
 
+	/* A time read from a forged status may sit at the end of time_t: never wrap. */
 	if (c->every_sec > 0) {
-		*ret = after + c->every_sec;
+		if (__builtin_add_overflow(after, (time_t)c->every_sec, ret))
+			return -EOVERFLOW;
 		return 0;
 	}
+	if (after > INT64_MAX - 120)
+		return -EOVERFLOW;
 	pthread_mutex_lock(&tz_lock);
 	prev = getenv("TZ");
 	had = prev != NULL;
@@ -231,8 +235,7 @@ int ctl_cron_next(const struct ctl_cron *c, time_t after, time_t *ret)
 	/* Each step moves to the start of the next month, day, hour or minute that could
 	 * match; eight years of steps is far more than any satisfiable expression needs. */
 	for (int i = 0; i < 200000; i++) {
-		localtime_r(&t, &tm);
-		if (tm.tm_year > 1900 + 10000)
+		if (!localtime_r(&t, &tm) || tm.tm_year > 1900 + 10000 || t > INT64_MAX - 60)
 			break;
 		if (!((c->month >> (tm.tm_mon + 1)) & 1)) {
 			tm.tm_mon++;

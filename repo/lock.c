@@ -42,12 +42,6 @@ struct repo_lock {
 	char why[160];
 };
 
-struct lock_info {
-	bool exclusive;
-	int64_t time, pid, start;
-	char host[128], boot[64], pidns[64];
-};
-
 /* The ages, shortened by the environment in test builds only (docs/format.md). */
 static long env_sec(const char *name, long def)
 {
@@ -167,33 +161,49 @@ static bool holder_gone(const struct lock_info *li, const struct self *me)
 	return st < 0 || (st > 0 && st != li->start);
 }
 
+int lock_decode(const void *p, size_t n, struct lock_info *ret)
+{
+	const char *host = "", *boot = "", *pidns = "";
+	json_int_t t = 0, pid = 0, start = 0;
+	json_t *o;
+	int excl = 0, rc = -EBADMSG;
+
+	o = json_loadb(p, n, 0, NULL);
+	if (o && json_unpack(o, "{s:b, s:I, s:I, s:s, s?s, s?s, s?I}", "exclusive", &excl, "time",
+	                     &t, "pid", &pid, "hostname", &host, "boot_id", &boot, "pid_ns", &pidns,
+	                     "start", &start) == 0) {
+		ret->exclusive = excl;
+		ret->time = t;
+		ret->pid = pid;
+		ret->start = start;
+		snprintf(ret->host, sizeof(ret->host), "%s", host);
+		snprintf(ret->boot, sizeof(ret->boot), "%s", boot);
+		snprintf(ret->pidns, sizeof(ret->pidns), "%s", pidns);
+		rc = 0;
+	}
+	json_decref(o);
+	return rc;
+}
+
+int64_t lock_age_at(int64_t now, int64_t t)
+{
+	int64_t age;
+
+	/* t is whatever the lock's writer put there: INT64_MIN must not overflow. */
+	if (__builtin_sub_overflow(now, t, &age))
+		return t < 0 ? INT64_MAX : INT64_MIN;
+	return age;
+}
+
 static int lock_read(struct repo *r, const char *name, struct lock_info *li, struct err *e)
 {
 	struct buf b = BUF_INIT;
-	const char *host = "", *boot = "", *pidns = "";
-	json_t *o = NULL;
-	int excl = 0, rc;
-	json_int_t t = 0, pid = 0, start = 0;
+	int rc;
 
 	buf_init(&b, 64 * 1024);
 	rc = obj_get_open(r, OBJ_LOCK, KEY_DOMAIN_LOCK, name, &b, e);
-	if (rc >= 0) {
-		o = json_loadb((const char *)b.p, b.len, 0, NULL);
-		if (!o || json_unpack(o, "{s:b, s:I, s:I, s:s, s?s, s?s, s?I}", "exclusive", &excl,
-		                      "time", &t, "pid", &pid, "hostname", &host, "boot_id", &boot,
-		                      "pid_ns", &pidns, "start", &start) < 0)
-			rc = -EBADMSG;
-	}
-	if (rc >= 0) {
-		li->exclusive = excl;
-		li->time = t;
-		li->pid = pid;
-		li->start = start;
-		snprintf(li->host, sizeof(li->host), "%s", host);
-		snprintf(li->boot, sizeof(li->boot), "%s", boot);
-		snprintf(li->pidns, sizeof(li->pidns), "%s", pidns);
-	}
-	json_decref(o);
+	if (rc >= 0)
+		rc = lock_decode(b.p, b.len, li);
 	buf_release(&b);
 	return rc;
 }
@@ -234,20 +244,33 @@ struct lock_scan {
 	struct self me;
 };
 
+/* Stale by age: not refreshed for the stale age, or dated further ahead than the stale
+ * age (no clock skew we tolerate explains that, and such a lock would otherwise block
+ * until its date came, for years if forged). */
+static bool lock_too_old(int64_t age)
+{
+	return age > stale_sec() || age < -stale_sec();
+}
+
 static int scan_one(void *ud, const char *name, uint64_t size)
 {
 	struct lock_scan *s = ud;
 	struct lock_info li;
 	struct err ignore = ERR_INIT;
+	int64_t age;
 	bool stale;
 
 	if (s->self && strcmp(name, s->self) == 0)
 		return 0;
-	/* A lock we cannot read (another key, or damaged) is treated as stale-by-age only
-	 * when we can tell its age: otherwise ignore it rather than block forever. */
-	if (lock_read(s->r, name, &li, &ignore) < 0)
+	/* A lock we cannot read (another key, or damaged) has no age we could judge: ignore
+	 * it rather than block forever, and let --remove-all remove it (nothing else can). */
+	if (lock_read(s->r, name, &li, &ignore) < 0) {
+		if (s->remove_all && s->r->be->ops->del(s->r->be, OBJ_LOCK, name, s->e) >= 0)
+			s->removed++;
 		return 0;
-	stale = time(NULL) - li.time > stale_sec() || holder_gone(&li, &s->me);
+	}
+	age = lock_age_at((int64_t)time(NULL), li.time);
+	stale = lock_too_old(age) || holder_gone(&li, &s->me);
 	if (s->remove_all || (s->remove_stale && stale)) {
 		if (s->r->be->ops->del(s->r->be, OBJ_LOCK, name, s->e) >= 0)
 			s->removed++;
@@ -256,11 +279,13 @@ static int scan_one(void *ud, const char *name, uint64_t size)
 	if (stale || s->remove_stale)
 		return 0;
 	if (s->kind == REPO_LOCK_EXCLUSIVE || li.exclusive) {
-		s->conflict = err_set(s->e, -EBUSY,
-		                      "repository is locked %s by pid %lld on %s (lock %.8s, "
-		                      "refreshed %llds ago; 'cairn unlock' removes stale locks)",
-		                      li.exclusive ? "exclusively" : "", (long long)li.pid, li.host,
-		                      name, (long long)(time(NULL) - li.time));
+		s->conflict =
+		    err_set(s->e, -EBUSY,
+		            "repository is locked %s by pid %lld on %s (lock %.8s, "
+		            "%s %llds%s; 'cairn unlock' removes stale locks)",
+		            li.exclusive ? "exclusively" : "", (long long)li.pid, li.host, name,
+		            age < 0 ? "dated" : "refreshed", (long long)(age < 0 ? -age : age),
+		            age < 0 ? " in the future" : " ago");
 		return -EBUSY;
 	}
 	return 0;

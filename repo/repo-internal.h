@@ -193,6 +193,21 @@ int blob_decode(struct repo *r, const uint8_t id[ID_BYTES], const uint8_t *seale
 		uint32_t raw_len, bool compressed, struct buf *out) _must_check_;
 
 /* object.c: small sealed objects (config, snapshots, locks) */
+/* repo.c: check and apply the opened config object (the repository's parameters, which
+ * anyone who can write the repository may have forged); -EBADMSG, -EOPNOTSUPP. */
+int repo_config_apply(struct repo *r, const char *json, size_t n, struct err *e) _must_check_;
+
+/* lock.c: a lock object's content, as any writer of the repository may have forged it. */
+struct lock_info {
+	bool exclusive;
+	int64_t time, pid, start;
+	char host[128], boot[64], pidns[64];
+};
+/* Decode a lock object's opened JSON; -EBADMSG when a field is missing or mistyped. */
+int lock_decode(const void *p, size_t n, struct lock_info *ret) _must_check_;
+/* now - t, saturated to the int64_t range; negative for a lock dated in the future. */
+int64_t lock_age_at(int64_t now, int64_t t);
+
 int obj_seal_put(struct repo *r, enum obj_type t, enum key_domain d, const void *p, size_t n,
 		 char ret_name[ID_HEX], struct err *e) _must_check_;
 /* Create-only (the config): -EEXIST when an object of that name exists, through the

@@ -94,7 +94,7 @@ static int config_algorithms(json_t *o, enum key_id_alg *id, enum key_name_alg *
 	return 0;
 }
 
-static int config_apply(struct repo *r, const char *json, size_t n, struct err *e)
+int repo_config_apply(struct repo *r, const char *json, size_t n, struct err *e)
 {
 	json_int_t version = 0, cmin = 0, cavg = 0, cmax = 0, pack = 0, level = 3;
 	enum key_id_alg alg = KEY_ID_BLAKE2B_256;
@@ -218,7 +218,7 @@ int repo_create(const struct repo_open_params *o, const struct repo_create_param
 		rc = err_set(e, -ENOMEM, "out of memory");
 		goto fail;
 	}
-	rc = config_apply(r, cfg, strlen(cfg), e);
+	rc = repo_config_apply(r, cfg, strlen(cfg), e);
 	if (rc < 0)
 		goto fail;
 	gethostname(host, sizeof(host) - 1);
@@ -367,7 +367,7 @@ int repo_open(const struct repo_open_params *o, struct repo **ret, struct err *e
 	buf_init(&cfg, REPO_SMALL_OBJ_MAX);
 	rc = obj_get_open(r, OBJ_CONFIG, KEY_DOMAIN_CONFIG, NULL, &cfg, e);
 	if (rc >= 0)
-		rc = config_apply(r, (const char *)cfg.p, cfg.len, e);
+		rc = repo_config_apply(r, (const char *)cfg.p, cfg.len, e);
 	if (rc < 0)
 		goto fail;
 	*ret = r;

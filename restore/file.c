@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "util/banned.h"
+#include "util/err.h"
 #include "util/fsutil.h"
 
 /* How often a waiting walker polls the caller's cancel: SIGTERM is honoured within this
@@ -47,7 +48,7 @@ void rs_warn(struct rs *s, const char *path, int code, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	err_vfit(msg, sizeof(msg), fmt, ap); /* a deep path must not push out the reason */
 	va_end(ap);
 	atomic_fetch_add(&s->errors, 1);
 	/* Workers fail files at once: the caller's callback is not asked to be thread-safe
@@ -55,6 +56,21 @@ void rs_warn(struct rs *s, const char *path, int code, const char *fmt, ...)
 	if (s->o->warn) {
 		pthread_mutex_lock(&s->warn_lock);
 		s->o->warn(s->o->ud, path, code, msg);
+		pthread_mutex_unlock(&s->warn_lock);
+	}
+}
+
+void rs_note(struct rs *s, const char *path, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	err_vfit(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (s->o->warn) {
+		pthread_mutex_lock(&s->warn_lock);
+		s->o->warn(s->o->ud, path, 0, msg);
 		pthread_mutex_unlock(&s->warn_lock);
 	}
 }

@@ -41,21 +41,47 @@ static int grow(struct hardlinks *h)
 	return 0;
 }
 
-const char *rs_link_seen(struct hardlinks *h, const struct node *n, const char *path)
+/* FNV-1a over the content list: ids, lengths and holes. */
+static uint64_t content_print(const struct node *n)
 {
+	uint64_t x = 0xcbf29ce484222325ull;
+
+	for (size_t i = 0; i < n->n_content; i++) {
+		const struct extent *c = &n->content[i];
+
+		for (size_t k = 0; k < ID_BYTES; k++)
+			x = (x ^ c->id[k]) * 0x100000001b3ull;
+		x = (x ^ c->len) * 0x100000001b3ull;
+		x = (x ^ c->hole) * 0x100000001b3ull;
+	}
+	return x;
+}
+
+const char *rs_link_seen(struct hardlinks *h, const struct node *n, const char *path,
+                         bool *ret_differs)
+{
+	uint64_t print;
 	size_t i;
 
+	*ret_differs = false;
 	if (n->nlink < 2 || n->type == NODE_DIR)
 		return NULL;
 	if ((h->n + 1) * 2 > h->cap && grow(h) < 0)
 		return NULL; /* out of memory: restore as a separate copy rather than fail */
+	print = content_print(n);
 	for (i = slot(h, n->dev, n->inode); h->v[i].path; i = (i + 1) & (h->cap - 1))
-		if (h->v[i].dev == n->dev && h->v[i].inode == n->inode)
-			return h->v[i].path;
+		if (h->v[i].dev == n->dev && h->v[i].inode == n->inode) {
+			if (h->v[i].size == n->size && h->v[i].content == print)
+				return h->v[i].path;
+			*ret_differs = true;
+			return NULL;
+		}
 	h->v[i].path = strdup(path);
 	if (h->v[i].path) {
 		h->v[i].dev = n->dev;
 		h->v[i].inode = n->inode;
+		h->v[i].size = n->size;
+		h->v[i].content = print;
 		h->n++;
 	}
 	return NULL;

@@ -61,7 +61,8 @@ struct rs_tree_iter {
 struct hardlinks {
 	struct hl_entry {
 		uint64_t dev, inode;
-		char *path; /* relative to the target */
+		uint64_t size, content; /* what the first name holds (a fingerprint) */
+		char *path;             /* relative to the target */
 	} * v;
 	size_t cap, n;
 };
@@ -129,6 +130,8 @@ void rs_fail(struct rs *s, int code, const char *fmt, ...) _printf_(3, 4);
 /* A warning about path (relative to the target; never the walker's live buffer from a
  * worker). Counted as an error. */
 void rs_warn(struct rs *s, const char *path, int code, const char *fmt, ...) _printf_(4, 5);
+/* A notice (code 0): said once, not counted as a failed file. */
+void rs_note(struct rs *s, const char *path, const char *fmt, ...) _printf_(3, 4);
 
 /* dir.c */
 struct rdir *rs_dir_new(struct rs *s, int fd, const struct node *meta, const char *path);
@@ -155,8 +158,12 @@ void rs_apply_fd(struct rs *s, int fd, const struct node *n, const char *path);
 void rs_apply_at(struct rs *s, int dirfd, const char *name, const struct node *n, const char *path);
 
 /* hardlink.c */
-/* Path of the first restored link of (dev, inode), or NULL after recording path. */
-const char *rs_link_seen(struct hardlinks *h, const struct node *n, const char *path);
+/* Path of the first restored link of (dev, inode), or NULL after recording path. Also
+ * NULL, with *ret_differs set, when the first name of (dev, inode) holds other content: a
+ * forged snapshot may claim one inode for two different files, and linking the second
+ * name would make it look restored with the first one's bytes. */
+const char *rs_link_seen(struct hardlinks *h, const struct node *n, const char *path,
+                         bool *ret_differs);
 /* Link dirfd/name to first (a path from rs_link_seen), resolved beneath the target. */
 int rs_link_make(struct rs *s, const char *first, int dirfd, const char *name) _must_check_;
 void rs_links_release(struct hardlinks *h);

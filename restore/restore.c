@@ -16,6 +16,7 @@
 
 #include "util/deepcall.h"
 #include "util/banned.h"
+#include "util/ckd.h"
 #include "util/fsutil.h"
 
 /* One folder level of the walk; d is NULL until something inside needs the folder. */
@@ -149,8 +150,22 @@ static int restore_file(struct rs *s, struct level *here, struct node *n)
 	struct rfile *f = NULL;
 	struct stat st;
 	uint64_t off = 0;
+	bool wrapped = false;
 	int fd, rc = 0;
 
+	/* A backup records the size its extents add up to; a forged node whose extents do
+	 * not (or overflow) would have holes written as zeros without bound (--no-sparse)
+	 * or data land past the size it claims. */
+	for (size_t i = 0; i < n->n_content && !wrapped; i++)
+		wrapped = ckd_add(&off, off, n->content[i].len);
+	if (wrapped || off != n->size || n->size > INT64_MAX) {
+		rs_warn(s, s->path, -EBADMSG,
+		        "%s: not restored: its extents do not add up to its size (forged or "
+		        "corrupt)",
+		        s->path);
+		return 0;
+	}
+	off = 0;
 	/* The rename at the end replaces a file, not a folder: say so before fetching. */
 	rs_room(s);
 	if (fstatat(here->d->fd, n->name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode))
@@ -231,11 +246,21 @@ static int restore_special(struct rs *s, int dirfd, const struct node *n)
 		s->res->skipped++;
 		return 0;
 	}
+	/* A backup never stores a link without a target (the kernel has none), nor one with
+	 * a NUL in it: symlinkat would fail with a bare ENOENT, or make another link. */
+	if (n->type == NODE_SYMLINK &&
+	    (!n->target || !n->target_len || memchr(n->target, 0, n->target_len))) {
+		rs_warn(s, s->path, -EBADMSG,
+		        "%s: not restored: the snapshot holds a symlink without a valid target "
+		        "(forged or corrupt)",
+		        s->path);
+		return 0;
+	}
 	clear_way(dirfd, n->name);
 	/* mknodat/mkfifoat/symlinkat fail on an existing name: nothing is followed. */
 	switch (n->type) {
 	case NODE_SYMLINK:
-		rc = symlinkat(n->target ? n->target : "", dirfd, n->name);
+		rc = symlinkat(n->target, dirfd, n->name);
 		break;
 	case NODE_FIFO:
 		rc = mkfifoat(dirfd, n->name, perm);
@@ -296,6 +321,7 @@ static int restore_entry(struct rs *s, struct level *here, struct node *n, bool 
 {
 	const struct restore_opts *o = s->o;
 	const char *first;
+	bool differs = false;
 	int dirfd, rc = 0;
 
 	if (match_any(o->excludes, o->n_excludes, s->path, n->name))
@@ -319,9 +345,16 @@ static int restore_entry(struct rs *s, struct level *here, struct node *n, bool 
 	dirfd = level_fd(s, here);
 	if (dirfd < 0)
 		return dirfd;
-	first = n->type == NODE_FILE ? rs_link_seen(&s->links, n, s->path) : NULL;
+	first = n->type == NODE_FILE ? rs_link_seen(&s->links, n, s->path, &differs) : NULL;
 	if (first)
 		return restore_link(s, dirfd, first, n);
+	/* Restored with its own content, not linked to a name holding other bytes (a file
+	 * written between the backup's reads of its two names, or a forged snapshot). */
+	if (differs)
+		rs_note(s, s->path,
+		        "%s: restored as a separate file, not a hardlink: another name of its "
+		        "inode holds other content",
+		        s->path);
 	if (n->type == NODE_FILE)
 		return restore_file(s, here, n);
 	return restore_special(s, dirfd, n);

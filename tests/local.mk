@@ -16,7 +16,8 @@ include tests/tools/tools.mk
 # (automake needs the program names spelled out)
 FUZZ_TARGETS = tests/fuzz/fuzz-tree tests/fuzz/fuzz-keyfile tests/fuzz/fuzz-packheader \
 	tests/fuzz/fuzz-index tests/fuzz/fuzz-snapshot tests/fuzz/fuzz-s3xml \
-	tests/fuzz/fuzz-kubeconfig tests/fuzz/fuzz-watch
+	tests/fuzz/fuzz-kubeconfig tests/fuzz/fuzz-watch tests/fuzz/fuzz-lock \
+	tests/fuzz/fuzz-config tests/fuzz/fuzz-duration tests/fuzz/fuzz-cron tests/fuzz/fuzz-kubeobj
 check_PROGRAMS += $(FUZZ_TARGETS) tests/fuzz/mkseeds
 TESTS += $(FUZZ_TARGETS)
 FUZZ_COMMON = tests/fuzz/fuzz.h tests/fuzz/fuzz-main.c
@@ -29,6 +30,11 @@ tests_fuzz_fuzz_snapshot_SOURCES = tests/fuzz/fuzz-snapshot.c $(FUZZ_REPO) $(FUZ
 tests_fuzz_fuzz_s3xml_SOURCES = tests/fuzz/fuzz-s3xml.c $(FUZZ_COMMON)
 tests_fuzz_fuzz_kubeconfig_SOURCES = tests/fuzz/fuzz-kubeconfig.c $(FUZZ_COMMON)
 tests_fuzz_fuzz_watch_SOURCES = tests/fuzz/fuzz-watch.c $(FUZZ_COMMON)
+tests_fuzz_fuzz_lock_SOURCES = tests/fuzz/fuzz-lock.c $(FUZZ_REPO) $(FUZZ_COMMON)
+tests_fuzz_fuzz_config_SOURCES = tests/fuzz/fuzz-config.c $(FUZZ_REPO) $(FUZZ_COMMON)
+tests_fuzz_fuzz_duration_SOURCES = tests/fuzz/fuzz-duration.c $(FUZZ_COMMON)
+tests_fuzz_fuzz_cron_SOURCES = tests/fuzz/fuzz-cron.c $(FUZZ_COMMON)
+tests_fuzz_fuzz_kubeobj_SOURCES = tests/fuzz/fuzz-kubeobj.c $(FUZZ_COMMON)
 tests_fuzz_fuzz_tree_LDADD = $(CAIRN_LIBS)
 tests_fuzz_fuzz_keyfile_LDADD = $(CAIRN_LIBS)
 tests_fuzz_fuzz_packheader_LDADD = $(CAIRN_LIBS)
@@ -37,6 +43,11 @@ tests_fuzz_fuzz_snapshot_LDADD = $(CAIRN_LIBS)
 tests_fuzz_fuzz_s3xml_LDADD = $(CAIRN_LIBS)
 tests_fuzz_fuzz_kubeconfig_LDADD = $(CAIRN_LIBS)
 tests_fuzz_fuzz_watch_LDADD = $(CAIRN_LIBS)
+tests_fuzz_fuzz_lock_LDADD = $(CAIRN_LIBS)
+tests_fuzz_fuzz_config_LDADD = $(CAIRN_LIBS)
+tests_fuzz_fuzz_duration_LDADD = $(CAIRN_LIBS)
+tests_fuzz_fuzz_cron_LDADD = $(CAIRN_LIBS)
+tests_fuzz_fuzz_kubeobj_LDADD = $(CAIRN_LIBS)
 tests_fuzz_mkseeds_LDADD = $(CAIRN_LIBS)
 EXTRA_DIST += tests/fuzz/corpus tests/fuzz/fuzz-entry.c
 if ENABLE_FUZZ
@@ -77,6 +88,28 @@ tests_fuzz_libfuzzer_kubeconfig_LDADD = $(CAIRN_LIBS)
 tests_fuzz_libfuzzer_watch_CFLAGS = $(LIBFUZZER_FLAGS)
 tests_fuzz_libfuzzer_watch_LDFLAGS = -fsanitize=fuzzer
 tests_fuzz_libfuzzer_watch_LDADD = $(CAIRN_LIBS)
+noinst_PROGRAMS += tests/fuzz/libfuzzer-lock tests/fuzz/libfuzzer-config \
+	tests/fuzz/libfuzzer-duration tests/fuzz/libfuzzer-cron tests/fuzz/libfuzzer-kubeobj
+tests_fuzz_libfuzzer_lock_SOURCES = tests/fuzz/fuzz-lock.c $(FUZZ_REPO) $(LIBFUZZER_ENTRY)
+tests_fuzz_libfuzzer_config_SOURCES = tests/fuzz/fuzz-config.c $(FUZZ_REPO) $(LIBFUZZER_ENTRY)
+tests_fuzz_libfuzzer_duration_SOURCES = tests/fuzz/fuzz-duration.c $(LIBFUZZER_ENTRY)
+tests_fuzz_libfuzzer_cron_SOURCES = tests/fuzz/fuzz-cron.c $(LIBFUZZER_ENTRY)
+tests_fuzz_libfuzzer_kubeobj_SOURCES = tests/fuzz/fuzz-kubeobj.c $(LIBFUZZER_ENTRY)
+tests_fuzz_libfuzzer_lock_CFLAGS = $(LIBFUZZER_FLAGS)
+tests_fuzz_libfuzzer_config_CFLAGS = $(LIBFUZZER_FLAGS)
+tests_fuzz_libfuzzer_duration_CFLAGS = $(LIBFUZZER_FLAGS)
+tests_fuzz_libfuzzer_cron_CFLAGS = $(LIBFUZZER_FLAGS)
+tests_fuzz_libfuzzer_kubeobj_CFLAGS = $(LIBFUZZER_FLAGS)
+tests_fuzz_libfuzzer_lock_LDFLAGS = -fsanitize=fuzzer
+tests_fuzz_libfuzzer_config_LDFLAGS = -fsanitize=fuzzer
+tests_fuzz_libfuzzer_duration_LDFLAGS = -fsanitize=fuzzer
+tests_fuzz_libfuzzer_cron_LDFLAGS = -fsanitize=fuzzer
+tests_fuzz_libfuzzer_kubeobj_LDFLAGS = -fsanitize=fuzzer
+tests_fuzz_libfuzzer_lock_LDADD = $(CAIRN_LIBS)
+tests_fuzz_libfuzzer_config_LDADD = $(CAIRN_LIBS)
+tests_fuzz_libfuzzer_duration_LDADD = $(CAIRN_LIBS)
+tests_fuzz_libfuzzer_cron_LDADD = $(CAIRN_LIBS)
+tests_fuzz_libfuzzer_kubeobj_LDADD = $(CAIRN_LIBS)
 endif
 
 TESTS += tests/e2e/repair-snapshots.sh
@@ -90,6 +123,13 @@ EXTRA_DIST += tests/golden/golden.sh tests/golden/make-fixture.sh tests/golden/r
 
 TESTS += tests/e2e/hardening.sh
 EXTRA_DIST += tests/e2e/hardening.sh
+
+# Hostile input end to end: a volume changing under the backup, a repository written by
+# an attacker (hostile-obj seals what any holder of the key can write).
+check_PROGRAMS += tests/fuzz/hostile-obj
+tests_fuzz_hostile_obj_LDADD = $(CAIRN_LIBS)
+TESTS += tests/e2e/hostile-repo.sh tests/e2e/hostile-volume.sh
+EXTRA_DIST += tests/e2e/hostile-repo.sh tests/e2e/hostile-volume.sh
 
 # Every suite runs through tests/run-suite.sh: a deadline (CAIRN_TEST_TIMEOUT), its own
 # process group and TMPDIR, and nothing left running or mounted after it.

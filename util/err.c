@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "util/banned.h"
@@ -11,7 +12,40 @@ static void err_vfmt(struct err *e, int code, const char *fmt, va_list ap) _prin
 static void err_vfmt(struct err *e, int code, const char *fmt, va_list ap)
 {
 	e->code = code;
-	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+	err_vfit(e->msg, sizeof(e->msg), fmt, ap);
+}
+
+void err_vfit(char *out, size_t n, const char *fmt, va_list ap)
+{
+	size_t head, tail, len;
+	char *full = NULL;
+	va_list aq;
+	int k;
+
+	va_copy(aq, ap);
+	k = vsnprintf(out, n, fmt, ap);
+	/* Too small to be worth eliding, or it fit. */
+	if (k < 0 || (size_t)k < n || n < 64)
+		goto done;
+	len = (size_t)k;
+	full = malloc(len + 1);
+	if (!full) /* keep the plain truncation */
+		goto done;
+	vsnprintf(full, len + 1, fmt, aq);
+	head = (n - 1) / 4;
+	tail = n - 1 - head - 3;
+	/* Cut between characters, not inside a UTF-8 sequence. */
+	while (head && ((unsigned char)full[head] & 0xc0) == 0x80)
+		head--;
+	while (tail && ((unsigned char)full[len - tail] & 0xc0) == 0x80)
+		tail--;
+	memcpy(out, full, head);
+	memcpy(out + head, "...", 3);
+	memcpy(out + head + 3, full + len - tail, tail);
+	out[head + 3 + tail] = 0;
+done:
+	va_end(aq);
+	free(full);
 }
 
 int err_set(struct err *e, int code, const char *fmt, ...)

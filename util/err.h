@@ -1,5 +1,8 @@
 /* Error context: a negative errno plus a one-line message (curl's ERRORBUFFER). */
 #pragma once
+#include <stdarg.h>
+#include <stddef.h>
+
 #include "util/attr.h"
 
 /* Long enough for an S3 URL with a deep prefix plus the server's reason: a message cut
@@ -22,3 +25,7 @@ int err_reset(struct err *e, int code, const char *fmt, ...) _printf_(3, 4);
 /* Prefix the existing message with context ("pack 1a2b: " + msg). */
 int err_wrap(struct err *e, int code, const char *fmt, ...) _printf_(3, 4);
 void err_clear(struct err *e);
+/* vsnprintf into out[n] that keeps both ends of a message too long for it: the head and
+ * the tail joined by "...". Messages name a path first and their reason last, so plain
+ * truncation of a deep path would drop the reason. */
+void err_vfit(char *out, size_t n, const char *fmt, va_list ap) _printf_(3, 0);

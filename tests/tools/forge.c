@@ -8,8 +8,9 @@
  *   end
  *   file NAME TEXT    a regular file holding TEXT (mode 0644)
  *   hard NAME INO TEXT  the same with nlink 2 and inode INO (a hardlink group)
- *   link NAME TARGET  a symlink
- *   fifo NAME MODE    a FIFO with octal permission bits MODE */
+ *   link NAME TARGET  a symlink ("%" alone: one without a target, as no backup makes)
+ *   fifo NAME MODE    a FIFO with octal permission bits MODE
+ *   hole NAME LEN SIZE  a file of one hole extent of LEN bytes that claims SIZE bytes */
 #include <errno.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -123,9 +124,21 @@ static int entry(struct forge *f, FILE *in, char *line, struct buf *seg, size_t 
 		rc = file_content(f, &n, b ? b : "");
 	} else if (!strcmp(kind, "link") && a) {
 		node_base(&n, NODE_SYMLINK, S_IFLNK | 0777);
-		n.target = strdup(a);
-		n.target_len = strlen(a);
-		rc = n.target ? 0 : -ENOMEM;
+		if (strcmp(a, "%") != 0) {
+			n.target = strdup(a);
+			n.target_len = strlen(a);
+			rc = n.target ? 0 : -ENOMEM;
+		}
+	} else if (!strcmp(kind, "hole") && a && b) {
+		node_base(&n, NODE_FILE, S_IFREG | 0644);
+		n.content = calloc(1, sizeof(*n.content));
+		rc = n.content ? 0 : -ENOMEM;
+		if (n.content) {
+			n.n_content = 1;
+			n.content[0].hole = true;
+			n.content[0].len = strtoull(a, NULL, 10);
+			n.size = strtoull(b, NULL, 10);
+		}
 	} else if (!strcmp(kind, "fifo") && a) {
 		node_base(&n, NODE_FIFO, S_IFIFO | (uint32_t)strtoul(a, NULL, 8));
 	} else {
