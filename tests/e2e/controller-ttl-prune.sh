@@ -82,7 +82,7 @@ SDROP=$(pvbs_of drop | jq_py 'd["items"][0]["status"]["snapshotID"]')
 npruned() { grep -c '^pruned ' "$W/controller.log"; }
 p0=$(npruned)
 more_pruned() { [ "$(npruned)" -gt "$1" ]; }
-t_cmd "a maintenance pass ran with nothing expired" wait_for 60 more_pruned "$p0"
+t_cmd "a maintenance pass ran with nothing expired" wait_for 120 more_pruned "$p0"
 BEFORE=$(data_bytes)
 t_note "data/ before expiry: $BEFORE bytes"
 t_cmd "nothing expired yet: both snapshots listed" sh -c \

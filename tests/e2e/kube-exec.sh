@@ -70,7 +70,7 @@ rc=$?
 t_cmd "kube_exec: a command past its timeout ends with exit 124" [ "$rc" -eq 124 ]
 t_cmd "kube_exec: the timeout is named" grep -q "timed out" "$KA_DIR/e"
 gone() { ! pgrep -f 'sleep 59[.]25' >/dev/null; }
-t_wait 30 gone
+t_wait 60 gone
 t_ok $? "the abandoned command is ended when the client goes away"
 
 "$KEXEC" "$KUBECONFIG" cairn app nosuch 30 true 2>"$KA_DIR/e"
