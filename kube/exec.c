@@ -1,4 +1,4 @@
-/* Owns pods/exec: the HTTP upgrade to a websocket on the client's own TLS connection
+/* Owns pods/exec: the HTTP upgrade to a websocket on a TLS connection of its own
  * (libcurl CONNECT_ONLY), framing by libwslay, and the channel protocol of kubectl 1.30+
  * (v5.channel.k8s.io, v4 as fallback): byte 0 of each binary message names the stream
  * (1 stdout, 2 stderr, 3 the final Status), the rest is its data. */
@@ -450,8 +450,7 @@ int kube_exec(struct kube *k, const struct kube_exec_params *p, int *ret_exit, s
 fail:
 	if (x.ws)
 		wslay_event_context_free(x.ws);
-	if (x.h)
-		kube_raw_close(k);
+	kube_raw_close(x.h);
 	buf_release(&x.status);
 	buf_release(&path);
 	return r;

@@ -1,5 +1,6 @@
-/* Owns the transport to the API server: one curl handle per client, TLS settings from the
- * kube_config, the bearer token (re-read when its file changes), status -> errno mapping. */
+/* Owns the transport to the API server: one curl handle per client (and one per exec
+ * stream), TLS settings from the kube_config, the bearer token (re-read when its file
+ * changes), status -> errno mapping. */
 #include "kube/kube.h"
 #include "kube/kube-internal.h"
 
@@ -110,11 +111,12 @@ static void blob_opt(CURL *c, CURLoption opt, const uint8_t *p, size_t n)
 	curl_easy_setopt(c, opt, &blob);
 }
 
-/* Per-request settings on a reset handle: URL, TLS, auth, timeouts. */
-static int kube_prepare(struct kube *k, const char *path, bool stream, struct err *e)
+/* Per-request settings on a reset handle h (k's own, or a raw connection's): URL, TLS,
+ * auth, timeouts; curl's messages go to errbuf. */
+static int kube_prepare_on(struct kube *k, CURL *h, char *errbuf, const char *path, bool stream,
+                           struct err *e)
 {
 	const struct kube_config *c = k->cfg;
-	CURL *h = k->curl;
 	char url[8192];
 	int r;
 
@@ -126,7 +128,7 @@ static int kube_prepare(struct kube *k, const char *path, bool stream, struct er
 	curl_easy_reset(h);
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, k->errbuf);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
 	if (!stream)
@@ -152,8 +154,13 @@ static int kube_prepare(struct kube *k, const char *path, bool stream, struct er
 		curl_easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BEARER);
 		curl_easy_setopt(h, CURLOPT_XOAUTH2_BEARER, k->token);
 	}
-	k->errbuf[0] = 0;
+	errbuf[0] = 0;
 	return 0;
+}
+
+static int kube_prepare(struct kube *k, const char *path, bool stream, struct err *e)
+{
+	return kube_prepare_on(k, k->curl, k->errbuf, path, stream, e);
 }
 
 static size_t body_cb(char *p, size_t sz, size_t n, void *ud)
@@ -354,40 +361,45 @@ fail:
 }
 
 int kube_connect_raw(struct kube *k, const char *path, CURL **ret, const char **ret_token,
-		     const char **ret_host, struct err *e)
+                     const char **ret_host, struct err *e)
 {
 	const char *s = k->cfg->server;
+	char errbuf[CURL_ERROR_SIZE];
+	CURL *h = curl_easy_init();
 	CURLcode cc;
 	int r;
 
-	r = kube_prepare(k, path, true, e);
+	/* A handle of its own, hence a connection of its own: requests made on k while the
+	 * stream runs (the agent's progress updates) must not reset or reuse it. */
+	if (!h)
+		return err_set(e, -ENOMEM, "out of memory");
+	r = kube_prepare_on(k, h, errbuf, path, true, e);
 	if (r < 0)
-		return r;
+		goto fail;
 	/* The upgrade is spoken by hand: libcurl 7.88 has no websocket client, but it does
 	 * give a connected, verified TLS stream. */
-	curl_easy_setopt(k->curl, CURLOPT_CONNECT_ONLY, 1L);
-	cc = curl_easy_perform(k->curl);
-	if (cc != CURLE_OK)
-		return err_set(e, -EHOSTDOWN, "cannot reach the API server: %s",
-			       k->errbuf[0] ? k->errbuf : curl_easy_strerror(cc));
+	curl_easy_setopt(h, CURLOPT_CONNECT_ONLY, 1L);
+	cc = curl_easy_perform(h);
+	if (cc != CURLE_OK) {
+		r = err_set(e, -EHOSTDOWN, "cannot reach the API server: %s",
+		            errbuf[0] ? errbuf : curl_easy_strerror(cc));
+		goto fail;
+	}
+	/* errbuf lives on this stack frame; the handle outlives it. */
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
 	s += strncmp(s, "https://", 8) == 0 ? 8 : strncmp(s, "http://", 7) == 0 ? 7 : 0;
-	*ret = k->curl;
+	*ret = h;
 	*ret_token = k->token;
 	*ret_host = s;
 	return 0;
+fail:
+	curl_easy_cleanup(h);
+	return r;
 }
 
-void kube_raw_close(struct kube *k)
+void kube_raw_close(CURL *h)
 {
-	CURL *fresh = curl_easy_init();
-
-	/* The upgraded connection spoke websocket frames: it can never serve another request,
-	 * and curl would keep it cached. A new handle closes it; if none can be made, the old
-	 * one is reset and kube_request's next call reconnects. */
-	if (fresh) {
-		curl_easy_cleanup(k->curl);
-		k->curl = fresh;
-	} else {
-		curl_easy_setopt(k->curl, CURLOPT_FORBID_REUSE, 1L);
-	}
+	/* The upgraded connection spoke websocket frames and can never serve a request:
+	 * its handle goes, and with it the connection. */
+	curl_easy_cleanup(h);
 }

@@ -39,12 +39,14 @@ obj() { kcurl "$1" 2>/dev/null; }
 field() { obj "$API/podvolumebackups/$1" | jq_py "$2" 2>/dev/null; }
 phase() { field "$1" 'd.get("status", {}).get("phase", "")'; }
 rv() { obj "$1" | jq_py 'd["metadata"]["resourceVersion"]'; }
-wait_phase() { # NAME PHASE...: up to 60 s
+wait_phase() { # NAME PHASE...: up to a 120 s deadline (each poll starts python)
+	local end=$((SECONDS + 120))
 	name=$1
 	shift
-	for _ in $(seq 600); do
+	while :; do
 		p=$(phase "$name")
 		for want in "$@"; do [ "$p" = "$want" ] && return 0; done
+		[ "$SECONDS" -ge "$end" ] && break
 		sleep 0.1
 	done
 	t_note "$name stayed in phase '$p' (wanted $*)"
@@ -164,7 +166,7 @@ t_cmd "one failure logged, not a loop ($n)" test "$n" = 1
 inject '{"code": 422, "reason": "Invalid", "message": "always refused", "method": "PUT", "path": "podvolumebackups/tstuck-.*", "count": 1000}'
 mkbackup tstuck
 TS=$(mkpvb tstuck p1 cache)
-for _ in $(seq 600); do grep -q "pvb $NS/$TS: cannot record phase Failed" "$W/agent.log" && break; sleep 0.1; done
+t_wait 120 grep -q "pvb $NS/$TS: cannot record phase Failed" "$W/agent.log"
 puts() { kcurl /_test/requests | jq_py 'len([r for r in d["items"] if r["method"] == "PUT" and "/'"$TS"'" in r["path"]])'; }
 n1=$(puts)
 # A later backup completing shows the agent went round its loop many times meanwhile.

@@ -5,7 +5,9 @@
 # cairn.dev/backup-command prints 20 MiB of known bytes gets a Completed PVB whose snapshot
 # restores exactly those bytes (as <volume>.dump, no volume folder needed); a JSON argv
 # with a container and file name annotation names the file; a command that exits 3 fails
-# its PVB with exit code 3 and its stderr in the message, and writes no snapshot.
+# its PVB with exit code 3 and its stderr in the message, and writes no snapshot; a command
+# that pauses mid-output, so that progress updates go out while its stream is open, still
+# delivers every byte.
 set -u
 : "${TOP_SRCDIR:=$(cd "$(dirname "$0")/../.." && pwd)}"
 : "${CAIRN_BIN:?CAIRN_BIN must name the cairn binary}"
@@ -29,14 +31,13 @@ ka_start --load "$TOP_SRCDIR"/daemonset/crds/*.yaml
 API=/apis/cairn.dev/v1alpha1/namespaces/cairn
 field() { kcurl "$API/podvolumebackups/$1" 2>/dev/null | jq_py "$2" 2>/dev/null; }
 phase() { field "$1" 'd.get("status", {}).get("phase", "")'; }
-wait_phase() { # NAME PHASE: up to 120 s
-	local i=0 p=""
-	while [ $i -lt 1200 ]; do
+wait_phase() { # NAME PHASE: up to 180 s (a deadline: each poll costs a python start)
+	local end=$((SECONDS + 180)) p=""
+	while [ "$SECONDS" -lt "$end" ]; do
 		p=$(phase "$1")
 		[ "$p" = "$2" ] && return 0
 		case $p in Completed | Failed | Canceled) break ;; esac
-		sleep 0.1
-		i=$((i + 1))
+		sleep 0.2
 	done
 	t_note "$1 is in phase '$p' (wanted $2): $(field "$1" 'd.get("status", {}).get("message", "")')"
 	return 1
@@ -66,6 +67,12 @@ pod dump '{"cairn.dev/backup-command": "head -c 20M data/payload"}'
 pod named '{"cairn.dev/backup-command": "[\"printf\", \"%s\", \"one word; not a shell\"]", "cairn.dev/backup-command-container": "c", "cairn.dev/backup-command-filename": "db.sql"}'
 pod bad '{"cairn.dev/backup-command": "echo partial; echo pg_dump: connection refused >&2; exit 3"}'
 pod nosuch '{"cairn.dev/backup-command": "true", "cairn.dev/backup-command-container": "nope"}'
+# Pauses in the output: the agent records progress (a PUT on its client) while the exec
+# stream is open and idle, then more bytes follow on that stream.
+head -c 6M "$W/root/data/payload" >"$W/root/data/p1"
+tail -c 6M "$W/root/data/payload" >"$W/root/data/p2"
+cat "$W/root/data/p1" "$W/root/data/p2" "$W/root/data/p1" >"$W/want-slow"
+pod slow '{"cairn.dev/backup-command": "cat data/p1; sleep 2.5; cat data/p2; sleep 2.5; cat data/p1"}'
 
 "$CAIRN_BIN" -r "$REPO" agent --node n1 --host-pods "$W/hp1" --kubeconfig "$KUBECONFIG" \
 	--metrics-address 127.0.0.1:0 --progress-interval 1 --threads 1 >>"$W/agent.log" 2>&1 &
@@ -87,6 +94,19 @@ for t in ns=app pod=dump volume=cache backup=bk node=n1 backup-command-file=cach
 done
 field "$B" 'd["status"]["progress"]["bytesDone"] == 20 * 1024 * 1024' | grep -qx true &&
 	t_pass "progress counts the 20 MiB" || t_fail "progress: $(field "$B" 'd["status"]')"
+
+B=$(mkpvb slow)
+t_cmd "a command that pauses while progress is recorded: PVB Completed" wait_phase "$B" Completed
+id=$(field "$B" 'd["status"].get("snapshotID", "")')
+rm -rf "$W/r3"
+"$CAIRN_BIN" -r "$REPO" restore "$id" --target "$W/r3" >"$W/r3.log" 2>&1
+t_cmd "the snapshot holds all 18 MiB, those after the progress updates too" \
+	cmp "$W/want-slow" "$W/r3/cache.dump"
+# InProgress, at least one progress update during the pauses, Completed.
+n=$(grep -c "PUT $API/podvolumebackups/$B/status 200" "$KA_DIR/kubeapi.log")
+[ "$n" -ge 3 ] && t_pass "progress was recorded while the stream was open ($n status updates)" ||
+	t_fail "only $n status updates of $B"
+t_cmd "no progress update failed" bash -c "! grep -q 'progress not recorded' '$W/agent.log'"
 
 B=$(mkpvb named)
 t_cmd "JSON argv in a named container: PVB Completed" wait_phase "$B" Completed

@@ -3,7 +3,7 @@
 # the API double with cairn's CRDs started, a work folder W (REPO inside it), the clean-up
 # (kill -9 of every $W/*.pid, the tail of every $W/*.log when a check failed), and the
 # helpers obj (GET under $API), bfield/bphase (a Backup's fields with its status-detail
-# annotation folded in), wait_for, is_phase and running (mark a pod Running).
+# annotation folded in), wait_for, ctl_stop, is_phase and running (mark a pod Running).
 # shellcheck source=tests/e2e/kubeapi-lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/kubeapi-lib.sh"
 W=$KA_DIR/work
@@ -39,15 +39,32 @@ r = eval(sys.argv[1])
 print(r if isinstance(r, str) else json.dumps(r))' "$2" 2>/dev/null
 }
 bphase() { bfield "$1" 'd.get("status", {}).get("phase", "")'; }
-wait_for() { # SECONDS COMMAND...: polls every 0.1 s
-	local n=$(($1 * 10)) i=0
+wait_for() { # SECONDS COMMAND...: polls every 0.1 s until a deadline SECONDS away (a
+	# count of polls would shrink or stretch with the load: each one starts python), and
+	# tries once more at the deadline
+	local end=$((SECONDS + $1))
 	shift
-	while [ $i -lt "$n" ]; do
-		"$@" && return 0
+	until "$@"; do
+		[ "$SECONDS" -ge "$end" ] && { "$@"; return; }
 		sleep 0.1
-		i=$((i + 1))
 	done
-	return 1
+}
+# ctl_stop NAME...: stop the processes of $W/NAME.pid (TERM, then KILL past a 60 s
+# deadline) and wait until they are gone, so that what follows never races them.
+ctl_stop() {
+	local n p end
+	for n in "$@"; do
+		[ -f "$W/$n.pid" ] || continue
+		p=$(cat "$W/$n.pid")
+		kill "$p" 2>/dev/null
+		end=$((SECONDS + 60))
+		while kill -0 "$p" 2>/dev/null && [ "$SECONDS" -lt "$end" ]; do
+			sleep 0.1
+		done
+		kill -9 "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+		rm -f "$W/$n.pid"
+	done
 }
 is_phase() { [ "$(bphase "$1")" = "$2" ]; }
 running() { # OBJECT-PATH

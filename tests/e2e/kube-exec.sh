@@ -2,8 +2,8 @@
 # pods/exec over a websocket: the real kubectl and cairn's client (tests/kube/kexec, on
 # kube_exec) against the API double, which runs the command in the folder a pod's
 # annotation names. Checks: output on both streams, exit codes, a 40 MiB stream intact,
-# a timeout, refusals (no such container, pod not running), and that the token never
-# appears in a message.
+# updates made on the same client while a stream runs, a timeout, refusals (no such
+# container, pod not running), and that the token never appears in a message.
 . "$(dirname "$0")/kubeapi-lib.sh"
 t_on_exit ka_cleanup
 KEXEC=${TOP_BUILDDIR:-$TOP_SRCDIR}/tests/kube/kexec
@@ -51,12 +51,26 @@ head -c 40M /dev/urandom >"$root/data/big"
 "$KEXEC" "$KUBECONFIG" cairn app app 120 cat data/big >"$KA_DIR/big" 2>"$KA_DIR/e"
 t_cmd "kube_exec: 40 MiB of stdout arrive intact" cmp -s "$root/data/big" "$KA_DIR/big"
 
+# The agent records progress (a PUT on the same client) while a backup command streams:
+# that request must not touch the exec's connection (it once shared the curl handle, and
+# the stream broke or stalled mid-way).
+KEXEC_PUT_DURING=/api/v1/namespaces/cairn/pods/app "$KEXEC" "$KUBECONFIG" cairn app app 120 \
+	cat data/big >"$KA_DIR/big2" 2>"$KA_DIR/e"
+rc=$?
+t_ok $rc "kube_exec: updates on the same client during the stream; exit 0" || t_diag "$KA_DIR/e"
+t_cmd "kube_exec: the 40 MiB arrive intact across those updates" cmp -s "$root/data/big" "$KA_DIR/big2"
+puts=$(sed -n 's/^kexec: \([0-9]*\) updates$/\1/p' "$KA_DIR/e")
+stored=$(kcurl /api/v1/namespaces/cairn/pods/app | jq_py \
+	'd["metadata"].get("annotations", {}).get("kexec.cairn.dev/updates", "0")')
+[ "${puts:-0}" -ge 10 ] && [ "$stored" = "$puts" ]
+t_ok $? "the updates ran mid-stream and reached the server (${puts:-?} sent, $stored stored)"
+
 "$KEXEC" "$KUBECONFIG" cairn app app 2 sleep 59.25 2>"$KA_DIR/e"
 rc=$?
 t_cmd "kube_exec: a command past its timeout ends with exit 124" [ "$rc" -eq 124 ]
 t_cmd "kube_exec: the timeout is named" grep -q "timed out" "$KA_DIR/e"
 gone() { ! pgrep -f 'sleep 59[.]25' >/dev/null; }
-t_wait 30 gone
+t_wait 60 gone
 t_ok $? "the abandoned command is ended when the client goes away"
 
 "$KEXEC" "$KUBECONFIG" cairn app nosuch 30 true 2>"$KA_DIR/e"

@@ -60,15 +60,16 @@ if [ -n "$minor" ] && [ "$minor" -lt 27 ]; then
 	KUBECTL_VALIDATE="--validate=false"
 fi
 
-# wait_watches N: wait (up to 60 s, the machine may be loaded) until the
+# wait_watches N: wait (up to a 120 s deadline, the machine may be loaded) until the
 # double has at least N open watch streams.
 wait_watches() {
-	for _ in $(seq 600); do
+	local end=$((SECONDS + 120)) n
+	while :; do
 		n=$(kcurl /_test/dump 2>/dev/null | jq_py 'd["watches"]' 2>/dev/null)
 		[ "${n:-0}" -ge "$1" ] && return 0
+		[ "$SECONDS" -ge "$end" ] && return 1
 		sleep 0.1
 	done
-	return 1
 }
 
 kc() { kubectl $KUBECTL_VALIDATE "$@"; }
