@@ -187,10 +187,11 @@ struct rebuild {
 static int rebuild_one(void *ud, const uint8_t pack[ID_BYTES], uint64_t size)
 {
 	struct rebuild *rb = ud;
-	struct repo_ix_pack p;
+	struct repo_pack_hdr *h = NULL;
+	struct repo_ix_pack p = { 0 };
 	int rc;
 
-	rc = repo_pack_header(rb->r, pack, size, &p, rb->e);
+	rc = repo_pack_hdr_open(rb->r, pack, size, &h, rb->e);
 	if (rc == -EBADMSG) {
 		/* Unreadable header: leave the pack out (check names it; prune deletes it). */
 		err_clear(rb->e);
@@ -199,7 +200,15 @@ static int rebuild_one(void *ud, const uint8_t pack[ID_BYTES], uint64_t size)
 	}
 	if (rc < 0)
 		return rc;
-	rc = ixset_grow(&rb->out);
+	memcpy(p.id, pack, ID_BYTES);
+	p.blobs = calloc(repo_pack_hdr_count(h) + 1, sizeof(*p.blobs));
+	while (p.blobs && (rc = repo_pack_hdr_next(h, &p.blobs[p.n_blobs])) > 0)
+		p.n_blobs++;
+	repo_pack_hdr_free(h);
+	if (!p.blobs)
+		rc = -ENOMEM;
+	if (rc >= 0)
+		rc = ixset_grow(&rb->out);
 	if (rc < 0) {
 		free(p.blobs);
 		return rc;

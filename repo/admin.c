@@ -41,28 +41,6 @@ static int blobs_from_header(const struct pack_blob *hb, size_t n, struct repo_i
 	return 0;
 }
 
-int repo_pack_header(struct repo *r, const uint8_t pack[ID_BYTES], uint64_t size,
-                     struct repo_ix_pack *ret, struct err *e)
-{
-	struct pack_blob *hb = NULL;
-	struct repo_ix_blob *v = NULL;
-	size_t n = 0;
-	int rc;
-
-	rc = pack_read_header(r, pack, size, &hb, &n, e);
-	if (rc < 0)
-		return rc;
-	rc = blobs_from_header(hb, n, &v);
-	free(hb);
-	if (rc < 0)
-		return err_set(e, rc, "pack header: %s",
-		               rc == -ENOMEM ? "out of memory" : "offsets overflow");
-	memcpy(ret->id, pack, ID_BYTES);
-	ret->blobs = v;
-	ret->n_blobs = n;
-	return 0;
-}
-
 struct walk_adapter {
 	repo_ix_fn fn;
 	void *ud;

@@ -24,10 +24,19 @@ struct repo_ix_pack {
 /* Record that r is now opened through key file `name` (after a password change). */
 void repo_keyfile_switch(struct repo *r, const char name[ID_HEX]);
 
-/* Read and authenticate the header of pack `pack` (size bytes long) into ret (blobs
- * malloc'ed, offsets computed). -EBADMSG when damaged, message in e. */
-int repo_pack_header(struct repo *r, const uint8_t pack[ID_BYTES], uint64_t size,
-                     struct repo_ix_pack *ret, struct err *e) _must_check_;
+/* The header of pack `pack` (size bytes long), read entry by entry: open fetches it,
+ * authenticates it and checks every entry (its blob within the pack, offsets computed),
+ * so a damaged header is -EBADMSG (message in e) before any entry is seen; -ENOENT when
+ * the pack is gone. It holds the header's sealed size and nothing per entry. */
+struct repo_pack_hdr;
+int repo_pack_hdr_open(struct repo *r, const uint8_t pack[ID_BYTES], uint64_t size,
+                       struct repo_pack_hdr **ret, struct err *e) _must_check_;
+/* The next entry in header order: 1 and *ret, 0 after the last. */
+int repo_pack_hdr_next(struct repo_pack_hdr *h, struct repo_ix_blob *ret) _must_check_;
+/* Back to the first entry. */
+void repo_pack_hdr_rewind(struct repo_pack_hdr *h);
+size_t repo_pack_hdr_count(const struct repo_pack_hdr *h);
+void repo_pack_hdr_free(struct repo_pack_hdr *h);
 
 /* Decode index file `name` (the one parser), calling fn per blob in file order; pack is
  * valid during the call and the same pointer for every blob of one pack. */

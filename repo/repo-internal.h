@@ -156,10 +156,12 @@ size_t index_file_cut(const struct repo_ix_pack *packs, size_t n);
 int index_add_pack(struct repo *r, const uint8_t pack[ID_BYTES], const struct pack_blob *b,
 		   size_t n) _must_check_;
 
-/* pack.c */
-/* Parse a pack's trailing header out of its last bytes. */
+/* packhdr.c: a pack's whole header as an array (adopting an orphan pack); readers that
+ * only walk it use repo_pack_hdr_* (admin.h). */
 int pack_read_header(struct repo *r, const uint8_t pack[ID_BYTES], uint64_t size,
 		     struct pack_blob **ret, size_t *ret_n, struct err *e) _must_check_;
+
+/* pack.c */
 int pack_append(struct repo *r, enum blob_type t, const uint8_t id[ID_BYTES],
 		const void *sealed, size_t n, uint32_t raw_len, bool compressed,
 		struct err *e) _must_check_;
