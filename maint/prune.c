@@ -39,8 +39,6 @@ struct prune {
 	/* Blobs are (type, id): a file chunk and a tree segment with the same bytes share an
 	 * id and are two blobs, each kept on its own. */
 	struct repo_blobset used_trees, used_data, claimed; /* claimed: the copy kept */
-	struct repo_ix_pack *fresh; /* packs written by the repack */
-	size_t n_fresh;
 	/* Packs repacked, then packs deleted without a repack (a repacked pack's deletion is
 	 * part of its repack). */
 	struct repo_maint_meter meter;
@@ -273,13 +271,6 @@ fail:
 	return rc;
 }
 
-/* Finish the open packs and take their descriptions from the repo's done list (so no
- * index file without supersedes is written for them). */
-static int take_fresh(struct prune *p)
-{
-	return repo_take_written(p->r, &p->fresh, &p->n_fresh, p->e);
-}
-
 /* Deletions in batches (one request each on S3), the lock refreshed between them so a
  * long deletion phase does not let it go stale. With sizes, names from first_counted on
  * advance the progress (sizes[i] bytes each). */
@@ -307,35 +298,78 @@ static int del_batches(struct prune *p, enum obj_type t, const char *const *name
 	return rc;
 }
 
+/* Forget pack i's blob list (and which of them are used): the old index copy of a pack
+ * that goes is not written again, so a million-blob repack does not hold it to the end. */
+static void drop_blobs(struct prune *p, size_t i)
+{
+	free(p->ix.packs[i].blobs);
+	p->ix.packs[i].blobs = NULL;
+	p->ix.packs[i].n_blobs = 0;
+	free(p->plan[i].used);
+	p->plan[i].used = NULL;
+}
+
+/* Before the repack: only kept packs (for the new index) and repacked ones (until their
+ * repack) still need their blobs. */
+static void drop_unneeded(struct prune *p)
+{
+	for (size_t i = 0; i < p->ix.n_packs; i++)
+		if (p->plan[i].fate == FATE_DELETE || p->plan[i].fate == FATE_MISSING)
+			drop_blobs(p, i);
+}
+
+/* The new index: untouched packs, then the packs the repack wrote, streamed into files that
+ * supersede every old one. Each kept pack's list goes once it is written. */
+static int write_index(struct prune *p)
+{
+	struct repo_ixw *w = NULL;
+	size_t files = 0, written = 0;
+	int rc;
+
+	rc = repo_ixw_new(p->r, p->ix.names, p->ix.n_names, &w);
+	if (rc < 0)
+		return err_set(p->e, rc, "index writer: %s", strerror(-rc));
+	for (size_t i = 0; rc >= 0 && i < p->ix.n_packs; i++) {
+		const struct repo_ix_pack *ip = &p->ix.packs[i];
+
+		if (p->plan[i].fate != FATE_KEEP)
+			continue;
+		rc = repo_ixw_pack(w, ip->id, ip->n_blobs, p->e);
+		for (size_t j = 0; rc >= 0 && j < ip->n_blobs; j++)
+			rc = repo_ixw_blob(w, &ip->blobs[j], p->e);
+		drop_blobs(p, i);
+	}
+	if (rc >= 0)
+		rc = repo_ixw_add_written(p->r, w, &written, p->e);
+	if (rc >= 0)
+		rc = repo_ixw_finish(w, &files, p->e);
+	repo_ixw_free(w);
+	p->res->packs_written = written;
+	p->res->index_new = files;
+	return rc;
+}
+
 /* One index set for what stays (untouched packs + new packs), superseding every old file;
  * then the old files go; only then the packs they alone listed. */
 static int commit(struct prune *p)
 {
-	struct repo_ix_pack *keep = NULL;
-	size_t n_keep = 0, n = 0, n_repacked;
+	size_t n = 0, n_repacked;
 	size_t most = p->ix.n_names + p->ix.n_packs + p->n_present + 1;
 	char(*hex)[ID_HEX] = NULL;
 	const char **names = NULL;
 	uint64_t *sizes = NULL;
 	int rc = 0;
 
-	keep = calloc(p->ix.n_packs + p->n_fresh + 1, sizeof(*keep));
 	hex = calloc(most, sizeof(*hex));
 	names = calloc(most, sizeof(*names));
 	sizes = calloc(most, sizeof(*sizes));
-	if (!keep || !hex || !names || !sizes) {
+	if (!hex || !names || !sizes) {
 		rc = err_set(p->e, -ENOMEM, "out of memory");
 		goto fail;
 	}
-	for (size_t i = 0; i < p->ix.n_packs; i++)
-		if (p->plan[i].fate == FATE_KEEP)
-			keep[n_keep++] = p->ix.packs[i];
-	memcpy(keep + n_keep, p->fresh, p->n_fresh * sizeof(*keep));
-	n_keep += p->n_fresh;
-	rc = repo_index_write(p->r, keep, n_keep, p->ix.names, p->ix.n_names, p->e);
+	rc = write_index(p);
 	if (rc < 0)
 		goto fail;
-	p->res->index_new = (n_keep + 2047) / 2048;
 	for (size_t i = 0; i < p->ix.n_names; i++)
 		names[n++] = p->ix.names[i];
 	rc = del_batches(p, OBJ_INDEX, names, n, NULL, 0);
@@ -365,7 +399,6 @@ fail:
 	free(sizes);
 	free(names);
 	free(hex);
-	free(keep);
 	return rc;
 }
 
@@ -396,26 +429,6 @@ static void tally(struct prune *p)
 		if (!p->present[i].indexed)
 			res->bytes_after -= p->present[i].size;
 	res->index_old = p->ix.n_names;
-}
-
-/* Forget pack i's blob list (and which of them are used): the old index copy of a pack
- * that goes is not written again, so a million-blob repack does not hold it to the end. */
-static void drop_blobs(struct prune *p, size_t i)
-{
-	free(p->ix.packs[i].blobs);
-	p->ix.packs[i].blobs = NULL;
-	p->ix.packs[i].n_blobs = 0;
-	free(p->plan[i].used);
-	p->plan[i].used = NULL;
-}
-
-/* Before the repack: only kept packs (for the new index) and repacked ones (until their
- * repack) still need their blobs. */
-static void drop_unneeded(struct prune *p)
-{
-	for (size_t i = 0; i < p->ix.n_packs; i++)
-		if (p->plan[i].fate == FATE_DELETE || p->plan[i].fate == FATE_MISSING)
-			drop_blobs(p, i);
 }
 
 /* The work ahead: every pack to repack or delete, with its size. */
@@ -482,12 +495,9 @@ int repo_prune(struct repo *r, struct repo_lock *held, const struct repo_prune_o
 				drop_blobs(&p, i); /* commit needs a repacked pack's id only */
 			}
 		if (rc >= 0)
-			rc = take_fresh(&p);
-		if (rc >= 0)
 			rc = commit(&p);
 		if (rc < 0)
 			goto fail;
-		res.packs_written = p.n_fresh;
 		res.bytes_after = 0;
 		/* Measured, not estimated: the packs a new list shows. */
 		p.n_present = 0;
@@ -504,9 +514,6 @@ fail:
 	free(p.plan);
 	repo_ixset_release(&p.ix);
 	free(p.present);
-	for (size_t i = 0; i < p.n_fresh; i++)
-		free(p.fresh[i].blobs);
-	free(p.fresh);
 	repo_blobset_release(&p.used_trees);
 	repo_blobset_release(&p.used_data);
 	repo_blobset_release(&p.claimed);

@@ -43,10 +43,20 @@ void repo_pack_hdr_free(struct repo_pack_hdr *h);
 typedef int (*repo_ix_fn)(void *ud, const uint8_t *pack, const struct repo_ix_blob *b);
 int repo_index_walk(struct repo *r, const char *name, repo_ix_fn fn, void *ud,
                     struct err *e) _must_check_;
-/* Write index files listing packs (the one encoder), each superseding every name in sup.
- * An empty list still writes one file so the supersedes are recorded. */
-int repo_index_write(struct repo *r, const struct repo_ix_pack *packs, size_t n,
-                     char (*sup)[ID_HEX], size_t n_sup, struct err *e) _must_check_;
+/* Write index files as packs and their blobs come (the one encoder), each file superseding
+ * every name in sup (borrowed until free). A file is stored once the next pack would pass
+ * the per-file caps, so the writer holds one file's encoding, never the whole index. Each
+ * pack declares its blob count, then gets exactly that many blobs (-EINVAL otherwise).
+ * finish stores the last file (one even with no packs, so the supersedes are recorded)
+ * and says how many were written. -ENOMEM, -EFBIG (new: too many supersedes). */
+struct repo_ixw;
+int repo_ixw_new(struct repo *r, char (*sup)[ID_HEX], size_t n_sup,
+                 struct repo_ixw **ret) _must_check_;
+int repo_ixw_pack(struct repo_ixw *w, const uint8_t id[ID_BYTES], size_t n_blobs,
+                  struct err *e) _must_check_;
+int repo_ixw_blob(struct repo_ixw *w, const struct repo_ix_blob *b, struct err *e) _must_check_;
+int repo_ixw_finish(struct repo_ixw *w, size_t *ret_files, struct err *e) _must_check_;
+void repo_ixw_free(struct repo_ixw *w);
 
 /* Seconds since pack `pack` was stored; -EOPNOTSUPP when the store cannot tell. */
 int repo_pack_age(struct repo *r, const uint8_t pack[ID_BYTES], int64_t *ret_sec,
@@ -58,12 +68,10 @@ int repo_blob_verify(struct repo *r, const struct repo_ix_blob *b,
 /* Append a sealed blob, as stored, to the open pack of its type (repack). */
 int repo_blob_copy(struct repo *r, const struct repo_ix_blob *b, const uint8_t *sealed,
                    struct err *e) _must_check_;
-/* Finish the open packs and take the packs written since the last index file (so the
- * caller indexes them itself, e.g. with supersedes). Caller frees with
- * repo_ix_packs_free. */
-int repo_take_written(struct repo *r, struct repo_ix_pack **ret, size_t *ret_n,
-                      struct err *e) _must_check_;
-void repo_ix_packs_free(struct repo_ix_pack *p, size_t n);
+/* Finish the open packs and hand every pack written since the last index file to w (so
+ * the caller indexes them itself, with its supersedes); how many in *ret_packs. */
+int repo_ixw_add_written(struct repo *r, struct repo_ixw *w, size_t *ret_packs,
+                         struct err *e) _must_check_;
 
 /* Dense numbers for the blobs of the loaded index, so maint/ can keep a set of blobs as one
  * bit per indexed blob instead of a copy of their ids. A number is valid while the index
