@@ -229,44 +229,69 @@ static int plan(struct prune *p)
 	return keep_young(p);
 }
 
+/* Packs are read for a repack in ranges of this size (or one blob, when larger), from the
+ * next blob kept: a 16 MiB pack of tiny blobs is never whole in memory, and runs of unused
+ * blobs longer than a range are not read at all. */
+#define REPACK_RANGE (4u << 20)
+
+/* The sealed bytes of b within [*at, *at + data->len), fetching a new range at b when b
+ * is not wholly in the current one. NULL (rc -EBADMSG) when the pack ends before b does. */
+static const uint8_t *range_blob(struct prune *p, const char *name, uint64_t size,
+				 const struct repo_ix_blob *b, struct buf *data, uint64_t *at,
+				 int *rc)
+{
+	uint64_t end = (uint64_t)b->offset + b->stored_len, n;
+
+	*rc = 0;
+	if (b->offset >= *at && end <= *at + data->len)
+		return data->p + (b->offset - *at);
+	n = b->stored_len > REPACK_RANGE ? b->stored_len : REPACK_RANGE;
+	if (b->offset >= size || end > size) {
+		*rc = -EBADMSG;
+		return NULL;
+	}
+	if (n > size - b->offset)
+		n = size - b->offset;
+	buf_reset(data);
+	*at = b->offset;
+	*rc = backend_get(repo_backend(p->r), OBJ_DATA, name, b->offset, n, data, p->e);
+	if (*rc >= 0 && end > *at + data->len)
+		*rc = -EBADMSG;
+	return *rc < 0 ? NULL : data->p;
+}
+
 static int repack_one(struct prune *p, size_t i)
 {
 	const struct repo_ix_pack *ip = &p->ix.packs[i];
 	const struct plan_pack *pp = &p->plan[i];
 	struct buf data = BUF_INIT;
 	char name[ID_HEX], bid[ID_HEX];
-	int rc;
+	uint64_t at = 0;
+	int rc = 0;
 
 	hex_encode(ip->id, ID_BYTES, name);
-	buf_init(&data, (size_t)pp->size);
-	rc = backend_get(repo_backend(p->r), OBJ_DATA, name, 0, 0, &data, p->e);
-	if (rc < 0)
-		goto fail;
-	for (size_t j = 0; j < ip->n_blobs; j++) {
+	buf_init(&data, REPO_BLOB_MAX + (size_t)KEY_SEAL_OVERHEAD + REPACK_RANGE);
+	for (size_t j = 0; rc >= 0 && j < ip->n_blobs; j++) {
 		const struct repo_ix_blob *b = &ip->blobs[j];
+		const uint8_t *sealed;
 
 		if (!pp->used[j])
 			continue;
-		if ((uint64_t)b->offset + b->stored_len > data.len) {
-			rc = -EBADMSG;
-		} else {
-			rc = repo_blob_verify(p->r, b, data.p + b->offset);
-		}
-		if (rc < 0) {
+		sealed = range_blob(p, name, pp->size, b, &data, &at, &rc);
+		if (rc == -EBADMSG || (sealed && (rc = repo_blob_verify(p->r, b, sealed)) < 0)) {
 			hex_encode(b->id, ID_BYTES, bid);
 			rc = err_reset(p->e, rc,
 				       "pack %s: blob %s is damaged; prune stops before deleting "
 				       "anything (run 'cairn check --read-data')",
 				       name, bid);
-			goto fail;
 		}
-		rc = repo_blob_copy(p->r, b, data.p + b->offset, p->e);
-		if (rc < 0)
-			goto fail;
-		p->res->blobs_repacked++;
+		if (rc >= 0)
+			rc = repo_blob_copy(p->r, b, sealed, p->e);
+		if (rc >= 0)
+			p->res->blobs_repacked++;
 	}
-	rc = repo_lock_refresh(p->lock, p->e);
-fail:
+	if (rc >= 0)
+		rc = repo_lock_refresh(p->lock, p->e);
 	buf_release(&data);
 	return rc;
 }
