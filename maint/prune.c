@@ -39,6 +39,8 @@ struct prune {
 	/* Blobs are (type, id): a file chunk and a tree segment with the same bytes share an
 	 * id and are two blobs, each kept on its own. */
 	struct repo_blobset used_trees, used_data, claimed; /* claimed: the copy kept */
+	struct repo_ixw *w; /* the new index, written from the start of the repack */
+	size_t written;     /* packs the repack wrote and w indexed */
 	/* Packs repacked, then packs deleted without a repack (a repacked pack's deletion is
 	 * part of its repack). */
 	struct repo_maint_meter meter;
@@ -343,15 +345,14 @@ static void drop_unneeded(struct prune *p)
 			drop_blobs(p, i);
 }
 
-/* The new index: untouched packs, then the packs the repack wrote, streamed into files that
- * supersede every old one. Each kept pack's list goes once it is written. */
-static int write_index(struct prune *p)
+/* The new index, in files that supersede every old one, is written as the repack goes:
+ * first the untouched packs (each list dropped once written), then every pack the repack
+ * has finished (index_add_written), so neither waits in memory to the end. Until the old
+ * index files are deleted, old and new files alike list only packs that exist. */
+static int index_start(struct prune *p)
 {
-	struct repo_ixw *w = NULL;
-	size_t files = 0, written = 0;
-	int rc;
+	int rc = repo_ixw_new(p->r, p->ix.names, p->ix.n_names, &p->w);
 
-	rc = repo_ixw_new(p->r, p->ix.names, p->ix.n_names, &w);
 	if (rc < 0)
 		return err_set(p->e, rc, "index writer: %s", strerror(-rc));
 	for (size_t i = 0; rc >= 0 && i < p->ix.n_packs; i++) {
@@ -359,23 +360,38 @@ static int write_index(struct prune *p)
 
 		if (p->plan[i].fate != FATE_KEEP)
 			continue;
-		rc = repo_ixw_pack(w, ip->id, ip->n_blobs, p->e);
+		rc = repo_ixw_pack(p->w, ip->id, ip->n_blobs, p->e);
 		for (size_t j = 0; rc >= 0 && j < ip->n_blobs; j++)
-			rc = repo_ixw_blob(w, &ip->blobs[j], p->e);
+			rc = repo_ixw_blob(p->w, &ip->blobs[j], p->e);
 		drop_blobs(p, i);
 	}
+	return rc;
+}
+
+/* The packs the repack finished since the last call; with finish, the open ones too. */
+static int index_add_written(struct prune *p, bool finish)
+{
+	size_t k = 0;
+	int rc = repo_ixw_add_written(p->r, p->w, finish, &k, p->e);
+
+	p->written += k;
+	return rc;
+}
+
+static int index_finish(struct prune *p)
+{
+	size_t files = 0;
+	int rc = index_add_written(p, true);
+
 	if (rc >= 0)
-		rc = repo_ixw_add_written(p->r, w, &written, p->e);
-	if (rc >= 0)
-		rc = repo_ixw_finish(w, &files, p->e);
-	repo_ixw_free(w);
-	p->res->packs_written = written;
+		rc = repo_ixw_finish(p->w, &files, p->e);
+	p->res->packs_written = p->written;
 	p->res->index_new = files;
 	return rc;
 }
 
-/* One index set for what stays (untouched packs + new packs), superseding every old file;
- * then the old files go; only then the packs they alone listed. */
+/* The new index set is complete (untouched packs + new packs): the old files go; only
+ * then the packs they alone listed. */
 static int commit(struct prune *p)
 {
 	size_t n = 0, n_repacked;
@@ -392,7 +408,7 @@ static int commit(struct prune *p)
 		rc = err_set(p->e, -ENOMEM, "out of memory");
 		goto fail;
 	}
-	rc = write_index(p);
+	rc = index_finish(p);
 	if (rc < 0)
 		goto fail;
 	for (size_t i = 0; i < p->ix.n_names; i++)
@@ -512,12 +528,15 @@ int repo_prune(struct repo *r, struct repo_lock *held, const struct repo_prune_o
 	if (!o->dry_run) {
 		meter_start(&p);
 		drop_unneeded(&p);
+		rc = index_start(&p);
 		for (size_t i = 0; rc >= 0 && i < p.ix.n_packs; i++)
 			if (p.plan[i].fate == FATE_REPACK) {
 				rc = repack_one(&p, i);
 				if (rc >= 0)
 					repo_maint_meter_add(&p.meter, 1, p.plan[i].size);
 				drop_blobs(&p, i); /* commit needs a repacked pack's id only */
+				if (rc >= 0)
+					rc = index_add_written(&p, false);
 			}
 		if (rc >= 0)
 			rc = commit(&p);
@@ -534,6 +553,7 @@ int repo_prune(struct repo *r, struct repo_lock *held, const struct repo_prune_o
 	}
 	*ret = res;
 fail:
+	repo_ixw_free(p.w);
 	for (size_t i = 0; p.plan && i < p.ix.n_packs; i++)
 		free(p.plan[i].used);
 	free(p.plan);

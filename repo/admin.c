@@ -80,13 +80,14 @@ int repo_blob_copy(struct repo *r, const struct repo_ix_blob *b, const uint8_t *
 	                   b->compressed, e);
 }
 
-int repo_ixw_add_written(struct repo *r, struct repo_ixw *w, size_t *ret_packs, struct err *e)
+int repo_ixw_add_written(struct repo *r, struct repo_ixw *w, bool finish, size_t *ret_packs,
+                         struct err *e)
 {
 	struct pack_done *done;
 	size_t n, i;
 	int rc = 0;
 
-	for (int t = 0; t < _BLOB_TYPE_MAX && rc >= 0; t++)
+	for (int t = 0; finish && t < _BLOB_TYPE_MAX && rc >= 0; t++)
 		rc = pack_flush(r, (enum blob_type)t, e);
 	if (rc < 0)
 		return rc;

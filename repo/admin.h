@@ -2,6 +2,7 @@
  * keys): the store, pack headers and index files as decoded records, and the primitives a
  * repack needs. Nothing here exposes struct repo's layout or the in-memory index. */
 #pragma once
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "repo/repo.h"
@@ -68,9 +69,10 @@ int repo_blob_verify(struct repo *r, const struct repo_ix_blob *b,
 /* Append a sealed blob, as stored, to the open pack of its type (repack). */
 int repo_blob_copy(struct repo *r, const struct repo_ix_blob *b, const uint8_t *sealed,
                    struct err *e) _must_check_;
-/* Finish the open packs and hand every pack written since the last index file to w (so
- * the caller indexes them itself, with its supersedes); how many in *ret_packs. */
-int repo_ixw_add_written(struct repo *r, struct repo_ixw *w, size_t *ret_packs,
+/* Hand every pack written since the last index file to w (so the caller indexes them
+ * itself, with its supersedes), first finishing the open packs when finish is set; how
+ * many in *ret_packs. Each pack's list is freed once encoded. */
+int repo_ixw_add_written(struct repo *r, struct repo_ixw *w, bool finish, size_t *ret_packs,
                          struct err *e) _must_check_;
 
 /* Dense numbers for the blobs of the loaded index, so maint/ can keep a set of blobs as one

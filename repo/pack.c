@@ -107,24 +107,31 @@ static int hash_spool(struct repo *r, struct pack_writer *w, uint8_t id[ID_BYTES
 /* Seal the header, finish the file, upload it and index its blobs. Consumes w. */
 static int pack_finish(struct repo *r, struct pack_writer *w, struct err *e)
 {
-	struct buf hdr = BUF_INIT, sealed = BUF_INIT;
+	struct buf sealed = BUF_INIT;
 	uint8_t id[ID_BYTES], len[4];
 	char name[ID_HEX];
+	size_t n;
 	int rc;
 
-	buf_init(&hdr, PACK_HEADER_MAX);
+	/* The header is encoded after room for the nonce and sealed in place (crypto.h,
+	 * key_seal): a pack of 300 000 tiny blobs has a 12 MB header, held once, not twice. */
 	buf_init(&sealed, PACK_HEADER_MAX + KEY_SEAL_OVERHEAD);
-	rc = header_encode(w->blobs, w->n_blobs, &hdr);
+	rc = buf_reserve(&sealed, KEY_NONCE_BYTES);
+	if (rc >= 0) {
+		sealed.len = KEY_NONCE_BYTES;
+		rc = header_encode(w->blobs, w->n_blobs, &sealed);
+	}
 	if (rc >= 0)
-		rc = buf_reserve(&sealed, hdr.len + KEY_SEAL_OVERHEAD);
+		rc = buf_reserve(&sealed, KEY_TAG_BYTES);
 	if (rc < 0) {
 		err_set(e, rc, "pack header too large");
 		goto fail;
 	}
-	rc = key_seal(r->key, KEY_DOMAIN_PACK_HEADER, hdr.p, hdr.len, sealed.p);
+	n = sealed.len - KEY_NONCE_BYTES;
+	rc = key_seal(r->key, KEY_DOMAIN_PACK_HEADER, sealed.p + KEY_NONCE_BYTES, n, sealed.p);
 	if (rc < 0)
 		goto fail;
-	sealed.len = hdr.len + KEY_SEAL_OVERHEAD;
+	sealed.len = n + KEY_SEAL_OVERHEAD;
 	for (int i = 0; i < 4; i++)
 		len[i] = (uint8_t)(sealed.len >> (8 * i));
 	rc = pack_write(w, sealed.p, sealed.len);
@@ -172,7 +179,6 @@ static int pack_finish(struct repo *r, struct pack_writer *w, struct err *e)
 	pthread_mutex_unlock(&r->idx_lock);
 fail:
 	pack_writer_free(w);
-	buf_release(&hdr);
 	buf_release(&sealed);
 	return rc;
 }
