@@ -86,7 +86,12 @@ const uint8_t *key_chunker_seed(const struct key *k);
  * out + KEY_NONCE_BYTES (sealing in place); no other overlap is allowed. */
 int key_seal(const struct key *k, enum key_domain d, const void *pt, size_t n,
 	     uint8_t *out) _must_check_;
-/* out must hold n - KEY_SEAL_OVERHEAD bytes. -EBADMSG when short, forged or corrupt. */
+/* out must hold n - KEY_SEAL_OVERHEAD bytes. -EBADMSG when short, forged or corrupt. out
+ * may be ct + KEY_NONCE_BYTES exactly (opening in place); no other overlap is allowed.
+ * OpenSSL documents in-place use of EVP_DecryptUpdate (out == in). libsodium documents it
+ * for its ChaCha20 stream functions but not for crypto_aead_xchacha20poly1305_ietf_decrypt
+ * (the fallback): its code (1.0.18) authenticates all of ct before it XORs the stream
+ * over it, so the exact overlap is safe there too. */
 int key_open(const struct key *k, enum key_domain d, const void *ct, size_t n,
 	     uint8_t *out) _must_check_;
 

@@ -429,42 +429,85 @@ static int blame(struct ck *c, const struct snapshot *snaps, size_t n)
 	return 0;
 }
 
-/* The header entry for index blob j: index files list a pack's blobs in header order, so
- * position j is tried first and the scan (quadratic on a pack of 80 000 small blobs) runs
- * only when they disagree. */
-static const struct repo_ix_blob *header_find(const struct repo_ix_pack *hp, size_t j,
-					      const uint8_t id[ID_BYTES])
-{
-	if (j < hp->n_blobs && !memcmp(hp->blobs[j].id, id, ID_BYTES))
-		return &hp->blobs[j];
-	for (size_t k = 0; k < hp->n_blobs; k++)
-		if (!memcmp(hp->blobs[k].id, id, ID_BYTES))
-			return &hp->blobs[k];
-	return NULL;
-}
-
-static void compare_header(struct ck *c, const char *p, const struct repo_ix_pack *ip,
-			   const struct repo_ix_pack *hp)
+static void compare_blob(struct ck *c, const char *p, const struct repo_ix_blob *x,
+			 const struct repo_ix_blob *h)
 {
 	char b[ID_HEX];
 
-	for (size_t j = 0; j < ip->n_blobs; j++) {
-		const struct repo_ix_blob *x = &ip->blobs[j];
-		const struct repo_ix_blob *h = header_find(hp, j, x->id);
+	if (h->offset == x->offset && h->stored_len == x->stored_len && h->type == x->type &&
+	    h->raw_len == x->raw_len)
+		return;
+	hex_encode(x->id, ID_BYTES, b);
+	problem(c, "pack %s: blob %s: index (offset %u, %u bytes) disagrees with the pack header "
+		   "(offset %u, %u bytes)", p, b, x->offset, x->stored_len, h->offset,
+		h->stored_len);
+}
 
+static int cmp_blob_id(const void *a, const void *b)
+{
+	const struct repo_ix_blob *x = a, *y = b;
+	int d = memcmp(x->id, y->id, ID_BYTES);
+
+	/* Equal ids keep header order: the first one is the one compared. */
+	return d ? d : (x->offset > y->offset) - (x->offset < y->offset);
+}
+
+/* Index and header out of step from index blob j on (a damaged pack or index): the header
+ * sorted by id, each remaining index blob looked up in it. Only damaged packs pay for it. */
+static int compare_rest(struct ck *c, const char *p, const struct repo_ix_pack *ip, size_t j,
+			struct repo_pack_hdr *h)
+{
+	size_t n = repo_pack_hdr_count(h), k = 0;
+	struct repo_ix_blob *v = calloc(n ? n : 1, sizeof(*v));
+	char b[ID_HEX];
+
+	if (!v)
+		return -ENOMEM;
+	repo_pack_hdr_rewind(h);
+	while (k < n && repo_pack_hdr_next(h, &v[k]) > 0)
+		k++;
+	qsort(v, k, sizeof(*v), cmp_blob_id);
+	for (; j < ip->n_blobs; j++) {
+		const struct repo_ix_blob *x = &ip->blobs[j], *f;
+		size_t lo = 0, hi = k;
+
+		while (lo < hi) { /* the first entry not below x's id */
+			size_t mid = lo + (hi - lo) / 2;
+
+			if (memcmp(v[mid].id, x->id, ID_BYTES) < 0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		f = lo < k && !memcmp(v[lo].id, x->id, ID_BYTES) ? &v[lo] : NULL;
+		if (f) {
+			compare_blob(c, p, x, f);
+			continue;
+		}
 		hex_encode(x->id, ID_BYTES, b);
-		if (!h)
-			problem(c, "pack %s: the index lists blob %s but the pack header does "
-				   "not", p, b);
-		else if (h->offset != x->offset || h->stored_len != x->stored_len ||
-			 h->type != x->type || h->raw_len != x->raw_len)
-			problem(c, "pack %s: blob %s: index (offset %u, %u bytes) disagrees "
-				   "with the pack header (offset %u, %u bytes)", p, b,
-				x->offset, x->stored_len, h->offset, h->stored_len);
+		problem(c, "pack %s: the index lists blob %s but the pack header does not", p, b);
 	}
-	if (hp->n_blobs != ip->n_blobs)
-		problem(c, "pack %s: header lists %zu blobs, the index %zu", p, hp->n_blobs,
-			ip->n_blobs);
+	free(v);
+	return 0;
+}
+
+/* The header entry by entry against the index's list of the pack: index files list a
+ * pack's blobs in header order, so they are compared in step until they disagree. */
+static int compare_header(struct ck *c, const char *p, const struct repo_ix_pack *ip,
+			  struct repo_pack_hdr *h)
+{
+	struct repo_ix_blob hb;
+	size_t j = 0;
+	int rc;
+
+	while (j < ip->n_blobs && (rc = repo_pack_hdr_next(h, &hb)) > 0 &&
+	       !memcmp(hb.id, ip->blobs[j].id, ID_BYTES))
+		compare_blob(c, p, &ip->blobs[j++], &hb);
+	rc = j < ip->n_blobs ? compare_rest(c, p, ip, j, h) : 0;
+	if (repo_pack_hdr_count(h) != ip->n_blobs)
+		problem(c, "pack %s: header lists %zu blobs, the index %zu", p,
+			repo_pack_hdr_count(h), ip->n_blobs);
+	return rc;
 }
 
 struct headers {
@@ -477,7 +520,7 @@ static int header_pack(void *ud, const struct repo_ix_pack *ip)
 {
 	struct headers *h = ud;
 	struct ck *c = h->c;
-	struct repo_ix_pack hp = { 0 };
+	struct repo_pack_hdr *hp = NULL;
 	char p[ID_HEX], b[ID_HEX];
 	uint64_t size;
 	struct err e = ERR_INIT;
@@ -507,7 +550,7 @@ static int header_pack(void *ud, const struct repo_ix_pack *ip)
 		return 0;
 	rc = backend_stat(repo_backend(c->r), OBJ_DATA, p, &size, &e);
 	if (rc >= 0)
-		rc = repo_pack_header(c->r, ip->id, size, &hp, &e);
+		rc = repo_pack_hdr_open(c->r, ip->id, size, &hp, &e);
 	c->xres->headers_read++;
 	if (rc == -ENOMEM)
 		return err_set(c->e, rc, "out of memory");
@@ -515,9 +558,9 @@ static int header_pack(void *ud, const struct repo_ix_pack *ip)
 		problem(c, "pack %s: %s", p, e.msg);
 		return 0;
 	}
-	compare_header(c, p, ip, &hp);
-	free(hp.blobs);
-	return 0;
+	rc = compare_header(c, p, ip, hp);
+	repo_pack_hdr_free(hp);
+	return rc < 0 ? err_set(c->e, rc, "out of memory") : 0;
 }
 
 /* Pack headers against the index files, blob by blob; duplicates and unreferenced blobs.

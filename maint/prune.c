@@ -39,8 +39,8 @@ struct prune {
 	/* Blobs are (type, id): a file chunk and a tree segment with the same bytes share an
 	 * id and are two blobs, each kept on its own. */
 	struct repo_blobset used_trees, used_data, claimed; /* claimed: the copy kept */
-	struct repo_ix_pack *fresh; /* packs written by the repack */
-	size_t n_fresh;
+	struct repo_ixw *w; /* the new index, written from the start of the repack */
+	size_t written;     /* packs the repack wrote and w indexed */
 	/* Packs repacked, then packs deleted without a repack (a repacked pack's deletion is
 	 * part of its repack). */
 	struct repo_maint_meter meter;
@@ -231,53 +231,71 @@ static int plan(struct prune *p)
 	return keep_young(p);
 }
 
+/* Packs are read for a repack in ranges of this size (or one blob, when larger), from the
+ * next blob kept: a 16 MiB pack of tiny blobs is never whole in memory, and runs of unused
+ * blobs longer than a range are not read at all. */
+#define REPACK_RANGE (4u << 20)
+
+/* The sealed bytes of b within [*at, *at + data->len), fetching a new range at b when b
+ * is not wholly in the current one. NULL (rc -EBADMSG) when the pack ends before b does. */
+static const uint8_t *range_blob(struct prune *p, const char *name, uint64_t size,
+				 const struct repo_ix_blob *b, struct buf *data, uint64_t *at,
+				 int *rc)
+{
+	uint64_t end = (uint64_t)b->offset + b->stored_len, n;
+
+	*rc = 0;
+	if (b->offset >= *at && end <= *at + data->len)
+		return data->p + (b->offset - *at);
+	n = b->stored_len > REPACK_RANGE ? b->stored_len : REPACK_RANGE;
+	if (b->offset >= size || end > size) {
+		*rc = -EBADMSG;
+		return NULL;
+	}
+	if (n > size - b->offset)
+		n = size - b->offset;
+	buf_reset(data);
+	*at = b->offset;
+	*rc = backend_get(repo_backend(p->r), OBJ_DATA, name, b->offset, n, data, p->e);
+	if (*rc >= 0 && end > *at + data->len)
+		*rc = -EBADMSG;
+	return *rc < 0 ? NULL : data->p;
+}
+
 static int repack_one(struct prune *p, size_t i)
 {
 	const struct repo_ix_pack *ip = &p->ix.packs[i];
 	const struct plan_pack *pp = &p->plan[i];
 	struct buf data = BUF_INIT;
 	char name[ID_HEX], bid[ID_HEX];
-	int rc;
+	uint64_t at = 0;
+	int rc = 0;
 
 	hex_encode(ip->id, ID_BYTES, name);
-	buf_init(&data, (size_t)pp->size);
-	rc = backend_get(repo_backend(p->r), OBJ_DATA, name, 0, 0, &data, p->e);
-	if (rc < 0)
-		goto fail;
-	for (size_t j = 0; j < ip->n_blobs; j++) {
+	buf_init(&data, REPO_BLOB_MAX + (size_t)KEY_SEAL_OVERHEAD + REPACK_RANGE);
+	for (size_t j = 0; rc >= 0 && j < ip->n_blobs; j++) {
 		const struct repo_ix_blob *b = &ip->blobs[j];
+		const uint8_t *sealed;
 
 		if (!pp->used[j])
 			continue;
-		if ((uint64_t)b->offset + b->stored_len > data.len) {
-			rc = -EBADMSG;
-		} else {
-			rc = repo_blob_verify(p->r, b, data.p + b->offset);
-		}
-		if (rc < 0) {
+		sealed = range_blob(p, name, pp->size, b, &data, &at, &rc);
+		if (rc == -EBADMSG || (sealed && (rc = repo_blob_verify(p->r, b, sealed)) < 0)) {
 			hex_encode(b->id, ID_BYTES, bid);
 			rc = err_reset(p->e, rc,
 				       "pack %s: blob %s is damaged; prune stops before deleting "
 				       "anything (run 'cairn check --read-data')",
 				       name, bid);
-			goto fail;
 		}
-		rc = repo_blob_copy(p->r, b, data.p + b->offset, p->e);
-		if (rc < 0)
-			goto fail;
-		p->res->blobs_repacked++;
+		if (rc >= 0)
+			rc = repo_blob_copy(p->r, b, sealed, p->e);
+		if (rc >= 0)
+			p->res->blobs_repacked++;
 	}
-	rc = repo_lock_refresh(p->lock, p->e);
-fail:
+	if (rc >= 0)
+		rc = repo_lock_refresh(p->lock, p->e);
 	buf_release(&data);
 	return rc;
-}
-
-/* Finish the open packs and take their descriptions from the repo's done list (so no
- * index file without supersedes is written for them). */
-static int take_fresh(struct prune *p)
-{
-	return repo_take_written(p->r, &p->fresh, &p->n_fresh, p->e);
 }
 
 /* Deletions in batches (one request each on S3), the lock refreshed between them so a
@@ -307,35 +325,92 @@ static int del_batches(struct prune *p, enum obj_type t, const char *const *name
 	return rc;
 }
 
-/* One index set for what stays (untouched packs + new packs), superseding every old file;
- * then the old files go; only then the packs they alone listed. */
+/* Forget pack i's blob list (and which of them are used): the old index copy of a pack
+ * that goes is not written again, so a million-blob repack does not hold it to the end. */
+static void drop_blobs(struct prune *p, size_t i)
+{
+	free(p->ix.packs[i].blobs);
+	p->ix.packs[i].blobs = NULL;
+	p->ix.packs[i].n_blobs = 0;
+	free(p->plan[i].used);
+	p->plan[i].used = NULL;
+}
+
+/* Before the repack: only kept packs (for the new index) and repacked ones (until their
+ * repack) still need their blobs. */
+static void drop_unneeded(struct prune *p)
+{
+	for (size_t i = 0; i < p->ix.n_packs; i++)
+		if (p->plan[i].fate == FATE_DELETE || p->plan[i].fate == FATE_MISSING)
+			drop_blobs(p, i);
+}
+
+/* The new index, in files that supersede every old one, is written as the repack goes:
+ * first the untouched packs (each list dropped once written), then every pack the repack
+ * has finished (index_add_written), so neither waits in memory to the end. Until the old
+ * index files are deleted, old and new files alike list only packs that exist. */
+static int index_start(struct prune *p)
+{
+	int rc = repo_ixw_new(p->r, p->ix.names, p->ix.n_names, &p->w);
+
+	if (rc < 0)
+		return err_set(p->e, rc, "index writer: %s", strerror(-rc));
+	for (size_t i = 0; rc >= 0 && i < p->ix.n_packs; i++) {
+		const struct repo_ix_pack *ip = &p->ix.packs[i];
+
+		if (p->plan[i].fate != FATE_KEEP)
+			continue;
+		rc = repo_ixw_pack(p->w, ip->id, ip->n_blobs, p->e);
+		for (size_t j = 0; rc >= 0 && j < ip->n_blobs; j++)
+			rc = repo_ixw_blob(p->w, &ip->blobs[j], p->e);
+		drop_blobs(p, i);
+	}
+	return rc;
+}
+
+/* The packs the repack finished since the last call; with finish, the open ones too. */
+static int index_add_written(struct prune *p, bool finish)
+{
+	size_t k = 0;
+	int rc = repo_ixw_add_written(p->r, p->w, finish, &k, p->e);
+
+	p->written += k;
+	return rc;
+}
+
+static int index_finish(struct prune *p)
+{
+	size_t files = 0;
+	int rc = index_add_written(p, true);
+
+	if (rc >= 0)
+		rc = repo_ixw_finish(p->w, &files, p->e);
+	p->res->packs_written = p->written;
+	p->res->index_new = files;
+	return rc;
+}
+
+/* The new index set is complete (untouched packs + new packs): the old files go; only
+ * then the packs they alone listed. */
 static int commit(struct prune *p)
 {
-	struct repo_ix_pack *keep = NULL;
-	size_t n_keep = 0, n = 0, n_repacked;
+	size_t n = 0, n_repacked;
 	size_t most = p->ix.n_names + p->ix.n_packs + p->n_present + 1;
 	char(*hex)[ID_HEX] = NULL;
 	const char **names = NULL;
 	uint64_t *sizes = NULL;
 	int rc = 0;
 
-	keep = calloc(p->ix.n_packs + p->n_fresh + 1, sizeof(*keep));
 	hex = calloc(most, sizeof(*hex));
 	names = calloc(most, sizeof(*names));
 	sizes = calloc(most, sizeof(*sizes));
-	if (!keep || !hex || !names || !sizes) {
+	if (!hex || !names || !sizes) {
 		rc = err_set(p->e, -ENOMEM, "out of memory");
 		goto fail;
 	}
-	for (size_t i = 0; i < p->ix.n_packs; i++)
-		if (p->plan[i].fate == FATE_KEEP)
-			keep[n_keep++] = p->ix.packs[i];
-	memcpy(keep + n_keep, p->fresh, p->n_fresh * sizeof(*keep));
-	n_keep += p->n_fresh;
-	rc = repo_index_write(p->r, keep, n_keep, p->ix.names, p->ix.n_names, p->e);
+	rc = index_finish(p);
 	if (rc < 0)
 		goto fail;
-	p->res->index_new = (n_keep + 2047) / 2048;
 	for (size_t i = 0; i < p->ix.n_names; i++)
 		names[n++] = p->ix.names[i];
 	rc = del_batches(p, OBJ_INDEX, names, n, NULL, 0);
@@ -365,7 +440,6 @@ fail:
 	free(sizes);
 	free(names);
 	free(hex);
-	free(keep);
 	return rc;
 }
 
@@ -396,26 +470,6 @@ static void tally(struct prune *p)
 		if (!p->present[i].indexed)
 			res->bytes_after -= p->present[i].size;
 	res->index_old = p->ix.n_names;
-}
-
-/* Forget pack i's blob list (and which of them are used): the old index copy of a pack
- * that goes is not written again, so a million-blob repack does not hold it to the end. */
-static void drop_blobs(struct prune *p, size_t i)
-{
-	free(p->ix.packs[i].blobs);
-	p->ix.packs[i].blobs = NULL;
-	p->ix.packs[i].n_blobs = 0;
-	free(p->plan[i].used);
-	p->plan[i].used = NULL;
-}
-
-/* Before the repack: only kept packs (for the new index) and repacked ones (until their
- * repack) still need their blobs. */
-static void drop_unneeded(struct prune *p)
-{
-	for (size_t i = 0; i < p->ix.n_packs; i++)
-		if (p->plan[i].fate == FATE_DELETE || p->plan[i].fate == FATE_MISSING)
-			drop_blobs(p, i);
 }
 
 /* The work ahead: every pack to repack or delete, with its size. */
@@ -474,20 +528,20 @@ int repo_prune(struct repo *r, struct repo_lock *held, const struct repo_prune_o
 	if (!o->dry_run) {
 		meter_start(&p);
 		drop_unneeded(&p);
+		rc = index_start(&p);
 		for (size_t i = 0; rc >= 0 && i < p.ix.n_packs; i++)
 			if (p.plan[i].fate == FATE_REPACK) {
 				rc = repack_one(&p, i);
 				if (rc >= 0)
 					repo_maint_meter_add(&p.meter, 1, p.plan[i].size);
 				drop_blobs(&p, i); /* commit needs a repacked pack's id only */
+				if (rc >= 0)
+					rc = index_add_written(&p, false);
 			}
-		if (rc >= 0)
-			rc = take_fresh(&p);
 		if (rc >= 0)
 			rc = commit(&p);
 		if (rc < 0)
 			goto fail;
-		res.packs_written = p.n_fresh;
 		res.bytes_after = 0;
 		/* Measured, not estimated: the packs a new list shows. */
 		p.n_present = 0;
@@ -499,14 +553,12 @@ int repo_prune(struct repo *r, struct repo_lock *held, const struct repo_prune_o
 	}
 	*ret = res;
 fail:
+	repo_ixw_free(p.w);
 	for (size_t i = 0; p.plan && i < p.ix.n_packs; i++)
 		free(p.plan[i].used);
 	free(p.plan);
 	repo_ixset_release(&p.ix);
 	free(p.present);
-	for (size_t i = 0; i < p.n_fresh; i++)
-		free(p.fresh[i].blobs);
-	free(p.fresh);
 	repo_blobset_release(&p.used_trees);
 	repo_blobset_release(&p.used_data);
 	repo_blobset_release(&p.claimed);

@@ -180,17 +180,20 @@ int repo_ixset_stream(struct repo *r, repo_ixpack_fn fn, void *ud, struct err *e
 struct rebuild {
 	struct repo *r;
 	struct err *e;
-	struct repo_ixset out;
+	struct repo_ixw *w; /* NULL for a dry run */
 	struct repo_repair_result *res;
 };
 
+/* One pack's header straight into the new index files: the header is checked whole when
+ * opened, so a damaged pack is left out before any of its entries is written. */
 static int rebuild_one(void *ud, const uint8_t pack[ID_BYTES], uint64_t size)
 {
 	struct rebuild *rb = ud;
-	struct repo_ix_pack p;
+	struct repo_pack_hdr *h = NULL;
+	struct repo_ix_blob b;
 	int rc;
 
-	rc = repo_pack_header(rb->r, pack, size, &p, rb->e);
+	rc = repo_pack_hdr_open(rb->r, pack, size, &h, rb->e);
 	if (rc == -EBADMSG) {
 		/* Unreadable header: leave the pack out (check names it; prune deletes it). */
 		err_clear(rb->e);
@@ -199,15 +202,14 @@ static int rebuild_one(void *ud, const uint8_t pack[ID_BYTES], uint64_t size)
 	}
 	if (rc < 0)
 		return rc;
-	rc = ixset_grow(&rb->out);
-	if (rc < 0) {
-		free(p.blobs);
-		return rc;
-	}
-	rb->out.packs[rb->out.n_packs++] = p;
 	rb->res->packs++;
-	rb->res->blobs += p.n_blobs;
-	return 0;
+	rb->res->blobs += repo_pack_hdr_count(h);
+	if (rb->w)
+		rc = repo_ixw_pack(rb->w, pack, repo_pack_hdr_count(h), rb->e);
+	while (rc >= 0 && rb->w && (rc = repo_pack_hdr_next(h, &b)) > 0)
+		rc = repo_ixw_blob(rb->w, &b, rb->e);
+	repo_pack_hdr_free(h);
+	return rc < 0 ? rc : 0;
 }
 
 int repo_repair_index(struct repo *r, bool dry_run, struct repo_repair_result *ret,
@@ -219,22 +221,22 @@ int repo_repair_index(struct repo *r, bool dry_run, struct repo_repair_result *r
 	int rc;
 
 	rc = backend_list(repo_backend(r), OBJ_INDEX, collect_name, &old, e);
+	if (rc >= 0 && !dry_run && (rc = repo_ixw_new(r, old.names, old.n_names, &rb.w)) < 0)
+		err_set(e, rc, "index writer: %s", strerror(-rc));
+	/* New files first (written as the headers are read): until the old ones are gone both
+	 * describe existing packs. */
 	if (rc >= 0)
 		rc = repo_pack_list(r, rebuild_one, &rb, e);
+	if (rc >= 0 && rb.w)
+		rc = repo_ixw_finish(rb.w, NULL, e);
+	for (size_t i = 0; rc >= 0 && rb.w && i < old.n_names; i++)
+		rc = backend_del(repo_backend(r), OBJ_INDEX, old.names[i], e);
 	if (rc < 0)
 		goto fail;
 	res.old_index_files = old.n_names;
-	if (!dry_run) {
-		/* New files first: until the old ones are gone both describe existing packs. */
-		rc = repo_index_write(r, rb.out.packs, rb.out.n_packs, old.names, old.n_names, e);
-		for (size_t i = 0; rc >= 0 && i < old.n_names; i++)
-			rc = backend_del(repo_backend(r), OBJ_INDEX, old.names[i], e);
-		if (rc < 0)
-			goto fail;
-	}
 	*ret = res;
 fail:
+	repo_ixw_free(rb.w);
 	repo_ixset_release(&old);
-	repo_ixset_release(&rb.out);
 	return rc;
 }

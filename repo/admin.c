@@ -16,53 +16,6 @@ void repo_keyfile_switch(struct repo *r, const char name[ID_HEX])
 	r->keyfile[ID_HEX - 1] = 0;
 }
 
-/* Header entries carry lengths only; offsets are their running sum. */
-static int blobs_from_header(const struct pack_blob *hb, size_t n, struct repo_ix_blob **ret)
-{
-	struct repo_ix_blob *v = calloc(n ? n : 1, sizeof(*v));
-	uint64_t off = 0;
-
-	if (!v)
-		return -ENOMEM;
-	for (size_t i = 0; i < n; i++) {
-		if (off > UINT32_MAX) {
-			free(v);
-			return -EBADMSG;
-		}
-		memcpy(v[i].id, hb[i].id, ID_BYTES);
-		v[i].type = hb[i].type;
-		v[i].compressed = hb[i].compressed;
-		v[i].offset = (uint32_t)off;
-		v[i].stored_len = hb[i].stored_len;
-		v[i].raw_len = hb[i].raw_len;
-		off += hb[i].stored_len;
-	}
-	*ret = v;
-	return 0;
-}
-
-int repo_pack_header(struct repo *r, const uint8_t pack[ID_BYTES], uint64_t size,
-                     struct repo_ix_pack *ret, struct err *e)
-{
-	struct pack_blob *hb = NULL;
-	struct repo_ix_blob *v = NULL;
-	size_t n = 0;
-	int rc;
-
-	rc = pack_read_header(r, pack, size, &hb, &n, e);
-	if (rc < 0)
-		return rc;
-	rc = blobs_from_header(hb, n, &v);
-	free(hb);
-	if (rc < 0)
-		return err_set(e, rc, "pack header: %s",
-		               rc == -ENOMEM ? "out of memory" : "offsets overflow");
-	memcpy(ret->id, pack, ID_BYTES);
-	ret->blobs = v;
-	ret->n_blobs = n;
-	return 0;
-}
-
 struct walk_adapter {
 	repo_ix_fn fn;
 	void *ud;
@@ -127,21 +80,14 @@ int repo_blob_copy(struct repo *r, const struct repo_ix_blob *b, const uint8_t *
 	                   b->compressed, e);
 }
 
-void repo_ix_packs_free(struct repo_ix_pack *p, size_t n)
+int repo_ixw_add_written(struct repo *r, struct repo_ixw *w, bool finish, size_t *ret_packs,
+                         struct err *e)
 {
-	for (size_t i = 0; p && i < n; i++)
-		free(p[i].blobs);
-	free(p);
-}
-
-int repo_take_written(struct repo *r, struct repo_ix_pack **ret, size_t *ret_n, struct err *e)
-{
-	struct repo_ix_pack *v = NULL;
 	struct pack_done *done;
 	size_t n, i;
 	int rc = 0;
 
-	for (int t = 0; t < _BLOB_TYPE_MAX && rc >= 0; t++)
+	for (int t = 0; finish && t < _BLOB_TYPE_MAX && rc >= 0; t++)
 		rc = pack_flush(r, (enum blob_type)t, e);
 	if (rc < 0)
 		return rc;
@@ -151,29 +97,36 @@ int repo_take_written(struct repo *r, struct repo_ix_pack **ret, size_t *ret_n, 
 	r->done = NULL;
 	r->n_done = r->cap_done = 0;
 	pthread_mutex_unlock(&r->idx_lock);
-	v = calloc(n ? n : 1, sizeof(*v));
-	if (!v)
-		rc = -ENOMEM;
-	/* Each pack's header entries go as soon as they are converted: the two forms of a
-	 * repack's million blobs are never all in memory at once. */
+	/* Each pack's header entries go as soon as they are encoded: a repack's million blobs
+	 * are never in memory in a second form. */
 	for (i = 0; rc >= 0 && i < n; i++) {
-		memcpy(v[i].id, done[i].id, ID_BYTES);
-		rc = blobs_from_header(done[i].blobs, done[i].n_blobs, &v[i].blobs);
-		if (rc >= 0)
-			v[i].n_blobs = done[i].n_blobs;
+		uint64_t off = 0;
+
+		rc = repo_ixw_pack(w, done[i].id, done[i].n_blobs, e);
+		for (size_t j = 0; rc >= 0 && j < done[i].n_blobs; j++) {
+			const struct pack_blob *hb = &done[i].blobs[j];
+			struct repo_ix_blob x = { .type = hb->type, .compressed = hb->compressed,
+						  .offset = (uint32_t)off,
+						  .stored_len = hb->stored_len,
+						  .raw_len = hb->raw_len };
+
+			if (off > UINT32_MAX) {
+				rc = err_set(e, -EFBIG, "pack offsets pass 4 GiB");
+				break;
+			}
+			memcpy(x.id, hb->id, ID_BYTES);
+			rc = repo_ixw_blob(w, &x, e);
+			off += hb->stored_len;
+		}
 		free(done[i].blobs);
 		done[i].blobs = NULL;
 	}
 	for (i = 0; i < n; i++)
 		free(done[i].blobs);
 	free(done);
-	if (rc < 0) {
-		repo_ix_packs_free(v, n);
-		return err_set(e, rc, "out of memory");
-	}
-	*ret = v;
-	*ret_n = n;
-	return 0;
+	if (rc >= 0 && ret_packs)
+		*ret_packs = n;
+	return rc;
 }
 
 /* A prefix sum over the index's shards of their array and table lengths: an entry's

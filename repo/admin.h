@@ -2,6 +2,7 @@
  * keys): the store, pack headers and index files as decoded records, and the primitives a
  * repack needs. Nothing here exposes struct repo's layout or the in-memory index. */
 #pragma once
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "repo/repo.h"
@@ -24,20 +25,39 @@ struct repo_ix_pack {
 /* Record that r is now opened through key file `name` (after a password change). */
 void repo_keyfile_switch(struct repo *r, const char name[ID_HEX]);
 
-/* Read and authenticate the header of pack `pack` (size bytes long) into ret (blobs
- * malloc'ed, offsets computed). -EBADMSG when damaged, message in e. */
-int repo_pack_header(struct repo *r, const uint8_t pack[ID_BYTES], uint64_t size,
-                     struct repo_ix_pack *ret, struct err *e) _must_check_;
+/* The header of pack `pack` (size bytes long), read entry by entry: open fetches it,
+ * authenticates it and checks every entry (its blob within the pack, offsets computed),
+ * so a damaged header is -EBADMSG (message in e) before any entry is seen; -ENOENT when
+ * the pack is gone. It holds the header's sealed size and nothing per entry. */
+struct repo_pack_hdr;
+int repo_pack_hdr_open(struct repo *r, const uint8_t pack[ID_BYTES], uint64_t size,
+                       struct repo_pack_hdr **ret, struct err *e) _must_check_;
+/* The next entry in header order: 1 and *ret, 0 after the last. */
+int repo_pack_hdr_next(struct repo_pack_hdr *h, struct repo_ix_blob *ret) _must_check_;
+/* Back to the first entry. */
+void repo_pack_hdr_rewind(struct repo_pack_hdr *h);
+size_t repo_pack_hdr_count(const struct repo_pack_hdr *h);
+void repo_pack_hdr_free(struct repo_pack_hdr *h);
 
 /* Decode index file `name` (the one parser), calling fn per blob in file order; pack is
  * valid during the call and the same pointer for every blob of one pack. */
 typedef int (*repo_ix_fn)(void *ud, const uint8_t *pack, const struct repo_ix_blob *b);
 int repo_index_walk(struct repo *r, const char *name, repo_ix_fn fn, void *ud,
                     struct err *e) _must_check_;
-/* Write index files listing packs (the one encoder), each superseding every name in sup.
- * An empty list still writes one file so the supersedes are recorded. */
-int repo_index_write(struct repo *r, const struct repo_ix_pack *packs, size_t n,
-                     char (*sup)[ID_HEX], size_t n_sup, struct err *e) _must_check_;
+/* Write index files as packs and their blobs come (the one encoder), each file superseding
+ * every name in sup (borrowed until free). A file is stored once the next pack would pass
+ * the per-file caps, so the writer holds one file's encoding, never the whole index. Each
+ * pack declares its blob count, then gets exactly that many blobs (-EINVAL otherwise).
+ * finish stores the last file (one even with no packs, so the supersedes are recorded)
+ * and says how many were written. -ENOMEM, -EFBIG (new: too many supersedes). */
+struct repo_ixw;
+int repo_ixw_new(struct repo *r, char (*sup)[ID_HEX], size_t n_sup,
+                 struct repo_ixw **ret) _must_check_;
+int repo_ixw_pack(struct repo_ixw *w, const uint8_t id[ID_BYTES], size_t n_blobs,
+                  struct err *e) _must_check_;
+int repo_ixw_blob(struct repo_ixw *w, const struct repo_ix_blob *b, struct err *e) _must_check_;
+int repo_ixw_finish(struct repo_ixw *w, size_t *ret_files, struct err *e) _must_check_;
+void repo_ixw_free(struct repo_ixw *w);
 
 /* Seconds since pack `pack` was stored; -EOPNOTSUPP when the store cannot tell. */
 int repo_pack_age(struct repo *r, const uint8_t pack[ID_BYTES], int64_t *ret_sec,
@@ -49,12 +69,11 @@ int repo_blob_verify(struct repo *r, const struct repo_ix_blob *b,
 /* Append a sealed blob, as stored, to the open pack of its type (repack). */
 int repo_blob_copy(struct repo *r, const struct repo_ix_blob *b, const uint8_t *sealed,
                    struct err *e) _must_check_;
-/* Finish the open packs and take the packs written since the last index file (so the
- * caller indexes them itself, e.g. with supersedes). Caller frees with
- * repo_ix_packs_free. */
-int repo_take_written(struct repo *r, struct repo_ix_pack **ret, size_t *ret_n,
-                      struct err *e) _must_check_;
-void repo_ix_packs_free(struct repo_ix_pack *p, size_t n);
+/* Hand every pack written since the last index file to w (so the caller indexes them
+ * itself, with its supersedes), first finishing the open packs when finish is set; how
+ * many in *ret_packs. Each pack's list is freed once encoded. */
+int repo_ixw_add_written(struct repo *r, struct repo_ixw *w, bool finish, size_t *ret_packs,
+                         struct err *e) _must_check_;
 
 /* Dense numbers for the blobs of the loaded index, so maint/ can keep a set of blobs as one
  * bit per indexed blob instead of a copy of their ids. A number is valid while the index

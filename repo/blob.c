@@ -2,6 +2,8 @@
  * and the verified read path (fetch, open, decompress, re-hash). */
 #include "repo/repo-internal.h"
 
+#include "repo/admin.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -471,13 +473,13 @@ struct verify_ctx {
 int repo_pack_verify(struct repo *r, const uint8_t pack[ID_BYTES], repo_pack_problem_fn fn,
 		     void *ud, struct err *e)
 {
-	struct pack_blob *blobs = NULL;
+	struct repo_pack_hdr *h = NULL;
+	struct repo_ix_blob b;
 	struct buf own = BUF_INIT, *data = &own, *out;
 	struct opener *op = opener_take(r);
 	uint8_t hash[ID_BYTES];
 	char name[ID_HEX], msg[200];
-	uint64_t size, off = 0;
-	size_t n = 0;
+	uint64_t size;
 	int rc, problems = 0;
 
 	if (!op)
@@ -509,7 +511,7 @@ int repo_pack_verify(struct repo *r, const uint8_t pack[ID_BYTES], repo_pack_pro
 		fn(ud, pack, NULL, "pack content does not match its name (modified or truncated)");
 		problems++;
 	}
-	rc = pack_read_header(r, pack, size, &blobs, &n, e);
+	rc = repo_pack_hdr_open(r, pack, size, &h, e);
 	if (rc < 0) {
 		fn(ud, pack, NULL, e->msg);
 		err_clear(e);
@@ -524,35 +526,35 @@ int repo_pack_verify(struct repo *r, const uint8_t pack[ID_BYTES], repo_pack_pro
 		fn(ud, pack, NULL, msg);
 		problems++;
 	}
-	for (size_t i = 0; i < n; i++) {
+	/* The header was checked whole when opened: next fails on nothing but a bug. */
+	while (repo_pack_hdr_next(h, &b) > 0) {
 		struct blob_loc loc;
 
-		if (off > data->len || blobs[i].stored_len > data->len - off) {
+		if (b.offset > data->len || b.stored_len > data->len - b.offset) {
 			snprintf(msg, sizeof(msg),
-				 "blob at offset %llu (%u bytes) lies past the %zu bytes read",
-				 (unsigned long long)off, blobs[i].stored_len, data->len);
-			fn(ud, pack, blobs[i].id, msg);
+				 "blob at offset %u (%u bytes) lies past the %zu bytes read",
+				 b.offset, b.stored_len, data->len);
+			fn(ud, pack, b.id, msg);
 			problems++;
 			break;
 		}
 		buf_reset(out);
-		rc = blob_decode(r, blobs[i].id, data->p + off, blobs[i].stored_len,
-				 blobs[i].raw_len, blobs[i].compressed, out);
+		rc = blob_decode(r, b.id, data->p + b.offset, b.stored_len, b.raw_len,
+				 b.compressed, out);
 		if (rc < 0) {
-			fn(ud, pack, blobs[i].id, "blob fails authentication (corrupt or forged)");
+			fn(ud, pack, b.id, "blob fails authentication (corrupt or forged)");
 			problems++;
 		}
-		if (repo_blob_lookup(r, blobs[i].type, blobs[i].id, &loc) == 0 &&
-		    memcmp(loc.pack, pack, ID_BYTES) == 0 && loc.offset != off) {
-			snprintf(msg, sizeof(msg), "index offset %u disagrees with pack header %llu",
-				 loc.offset, (unsigned long long)off);
-			fn(ud, pack, blobs[i].id, msg);
+		if (repo_blob_lookup(r, b.type, b.id, &loc) == 0 &&
+		    memcmp(loc.pack, pack, ID_BYTES) == 0 && loc.offset != b.offset) {
+			snprintf(msg, sizeof(msg), "index offset %u disagrees with pack header %u",
+				 loc.offset, b.offset);
+			fn(ud, pack, b.id, msg);
 			problems++;
 		}
-		off += blobs[i].stored_len;
 	}
 done:
-	free(blobs);
+	repo_pack_hdr_free(h);
 	buf_release(&own);
 	opener_give(r, op);
 	return problems;

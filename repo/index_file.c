@@ -150,58 +150,132 @@ static int encode(const struct pack_done *packs, size_t n, struct buf *b)
 	return rc;
 }
 
-static int encode_ix(const struct repo_ix_pack *packs, size_t n, char (*sup)[ID_HEX],
-		     size_t n_sup, struct buf *b)
+/* ---- maintenance's streaming writer (admin.h, repo_ixw_*): packs and blobs are encoded
+ * as they come into one file's buffer, which is sealed and stored once the next pack would
+ * pass IX_PACKS_PER_FILE packs or IX_BLOBS_PER_FILE blobs, so a rebuilt or pruned index is
+ * never whole in memory a second time. ---- */
+
+/* The head is written last (its pack count is known only then), into room kept at the
+ * front of the buffer: magic, the supersedes, and a pack count of at most 10 bytes. */
+struct repo_ixw {
+	struct repo *r;
+	char (*sup)[ID_HEX];
+	size_t n_sup;
+	struct buf b;
+	size_t room;
+	size_t packs, blobs; /* in the file being filled */
+	size_t left;         /* blobs the current pack still expects */
+	size_t files;
+};
+
+int repo_ixw_new(struct repo *r, char (*sup)[ID_HEX], size_t n_sup, struct repo_ixw **ret)
 {
-	int rc = put_head(b, sup, n_sup, n);
+	struct repo_ixw *w;
+	size_t room;
+	int rc;
 
-	for (size_t i = 0; rc >= 0 && i < n; i++) {
-		rc = put_pack(b, packs[i].id, packs[i].n_blobs);
-		for (size_t j = 0; rc >= 0 && j < packs[i].n_blobs; j++) {
-			const struct repo_ix_blob *x = &packs[i].blobs[j];
-
-			rc = put_blob(b, x->type, x->compressed, x->id, x->offset, x->stored_len,
-				      x->raw_len);
-		}
+	if (n_sup > (INDEX_FILE_MAX - 32) / ID_BYTES)
+		return -EFBIG;
+	room = 4 + 10 + n_sup * ID_BYTES + 10;
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	w->r = r;
+	w->sup = sup;
+	w->n_sup = n_sup;
+	w->room = room;
+	buf_init(&w->b, INDEX_FILE_MAX);
+	rc = buf_reserve(&w->b, room);
+	if (rc < 0) {
+		repo_ixw_free(w);
+		return rc;
 	}
-	return rc;
+	w->b.len = room;
+	*ret = w;
+	return 0;
 }
 
-/* Cut by blobs as well as packs: with small files a pack holds thousands of blobs, and a
- * million of them in one 42 MB file cost 84 MB at every load; 65 536 blobs encode to about
- * 2.6 MB. */
-size_t index_file_cut(const struct repo_ix_pack *packs, size_t n)
+void repo_ixw_free(struct repo_ixw *w)
 {
-	size_t k = 1, blobs = packs[0].n_blobs;
-
-	while (k < n && k < IX_PACKS_PER_FILE && blobs <= IX_BLOBS_PER_FILE &&
-	       packs[k].n_blobs <= IX_BLOBS_PER_FILE - blobs)
-		blobs += packs[k++].n_blobs;
-	return k;
+	if (!w)
+		return;
+	buf_release(&w->b);
+	free(w);
 }
 
-int repo_index_write(struct repo *r, const struct repo_ix_pack *packs, size_t n,
-		     char (*sup)[ID_HEX], size_t n_sup, struct err *e)
+static int ixw_flush(struct repo_ixw *w, struct err *e)
 {
-	struct buf b = BUF_INIT;
+	struct buf head = BUF_INIT;
+	size_t hl;
+	int rc;
+
+	buf_init(&head, w->room);
+	rc = put_head(&head, w->sup, w->n_sup, w->packs);
+	hl = head.len;
+	if (rc >= 0)
+		memcpy(w->b.p + w->room - hl, head.p, hl);
+	buf_release(&head);
+	if (rc < 0)
+		return err_set(e, rc, "index head: %s", strerror(-rc));
+	rc = obj_seal_put(w->r, OBJ_INDEX, KEY_DOMAIN_INDEX, w->b.p + w->room - hl,
+			  w->b.len - w->room + hl, NULL, e);
+	if (rc < 0)
+		return rc;
+	w->b.len = w->room;
+	w->packs = w->blobs = 0;
+	w->files++;
+	return 0;
+}
+
+int repo_ixw_pack(struct repo_ixw *w, const uint8_t id[ID_BYTES], size_t n_blobs, struct err *e)
+{
+	int rc;
+
+	if (w->left)
+		return err_set(e, -EINVAL, "index writer: %zu blobs of the last pack missing",
+			       w->left);
+	if (n_blobs > PACK_MAX_BLOBS)
+		return err_set(e, -EFBIG, "index writer: pack of %zu blobs", n_blobs);
+	if (w->packs && (w->packs >= IX_PACKS_PER_FILE || w->blobs > IX_BLOBS_PER_FILE ||
+			 n_blobs > IX_BLOBS_PER_FILE - w->blobs)) {
+		rc = ixw_flush(w, e);
+		if (rc < 0)
+			return rc;
+	}
+	rc = put_pack(&w->b, id, n_blobs);
+	if (rc < 0)
+		return err_set(e, rc, "index too large");
+	w->packs++;
+	w->blobs += n_blobs;
+	w->left = n_blobs;
+	return 0;
+}
+
+int repo_ixw_blob(struct repo_ixw *w, const struct repo_ix_blob *x, struct err *e)
+{
+	int rc;
+
+	if (!w->left)
+		return err_set(e, -EINVAL, "index writer: more blobs than the pack declared");
+	rc = put_blob(&w->b, x->type, x->compressed, x->id, x->offset, x->stored_len,
+		      x->raw_len);
+	if (rc < 0)
+		return err_set(e, rc, "index too large");
+	w->left--;
+	return 0;
+}
+
+int repo_ixw_finish(struct repo_ixw *w, size_t *ret_files, struct err *e)
+{
 	int rc = 0;
 
-	buf_init(&b, INDEX_FILE_MAX);
-	for (size_t at = 0; rc >= 0 && (at < n || (at == 0 && n == 0));) {
-		size_t k = n ? index_file_cut(packs + at, n - at) : 0;
-
-		buf_reset(&b);
-		rc = encode_ix(packs + at, k, sup, n_sup, &b);
-		if (rc < 0) {
-			err_set(e, rc, "index too large");
-			break;
-		}
-		rc = obj_seal_put(r, OBJ_INDEX, KEY_DOMAIN_INDEX, b.p, b.len, NULL, e);
-		at += k;
-		if (!n)
-			break;
-	}
-	buf_release(&b);
+	if (w->left)
+		return err_set(e, -EINVAL, "index writer: %zu blobs of the last pack missing",
+			       w->left);
+	if (w->packs || !w->files)
+		rc = ixw_flush(w, e);
+	if (rc >= 0 && ret_files)
+		*ret_files = w->files;
 	return rc;
 }
 

@@ -49,12 +49,21 @@ fail:
 int obj_get_open(struct repo *r, enum obj_type t, enum key_domain d, const char *name,
 		 struct buf *out, struct err *e)
 {
-	struct buf raw = BUF_INIT;
+	struct buf own = BUF_INIT, *raw = &own;
 	const char *dir = t == OBJ_CONFIG ? "config" : obj_type_dir(t);
+	size_t max = out->max;
 	int rc;
 
-	buf_init(&raw, out->max + KEY_SEAL_OVERHEAD);
-	rc = r->be->ops->get(r->be, t, name, 0, 0, &raw, e);
+	/* An empty out receives the sealed bytes and is opened in place (crypto.h, key_open):
+	 * a 12 MB index file is held once, not sealed and opened side by side. */
+	if (!out->len && max <= SIZE_MAX - KEY_SEAL_OVERHEAD) {
+		raw = out;
+		out->max = max + KEY_SEAL_OVERHEAD;
+	} else {
+		buf_init(&own, max + KEY_SEAL_OVERHEAD);
+	}
+	rc = r->be->ops->get(r->be, t, name, 0, 0, raw, e);
+	out->max = max;
 	if (rc < 0) {
 		if (rc == -ENOENT)
 			err_set(e, rc, "%s/%s does not exist", dir, t == OBJ_CONFIG ? "" : name);
@@ -66,7 +75,7 @@ int obj_get_open(struct repo *r, enum obj_type t, enum key_domain d, const char 
 		 * same kind) is refused instead of read as the one asked for. */
 		uint8_t want[ID_BYTES], got[ID_BYTES];
 
-		name_hash(r->name_alg, raw.p, raw.len, got);
+		name_hash(r->name_alg, raw->p, raw->len, got);
 		if (hex_decode(name, want, ID_BYTES) < 0 || sodium_memcmp(got, want, ID_BYTES) != 0) {
 			rc = err_set(e, -EBADMSG,
 				     "%s/%s does not match its name (copied or renamed object)", dir,
@@ -74,26 +83,36 @@ int obj_get_open(struct repo *r, enum obj_type t, enum key_domain d, const char 
 			goto fail;
 		}
 	}
-	if (raw.len < KEY_SEAL_OVERHEAD) {
+	if (raw->len < KEY_SEAL_OVERHEAD) {
 		rc = err_set(e, -EBADMSG, "%s %s is truncated (%zu bytes)", dir,
-			     t == OBJ_CONFIG ? "" : name, raw.len);
+			     t == OBJ_CONFIG ? "" : name, raw->len);
 		goto fail;
 	}
-	rc = buf_reserve(out, raw.len - KEY_SEAL_OVERHEAD + 1);
+	/* In place the sealed bytes already hold the plaintext's room and the +1 (the tag). */
+	rc = raw == out ? (raw->len - KEY_SEAL_OVERHEAD > max ? -EFBIG : 0)
+			: buf_reserve(out, raw->len - KEY_SEAL_OVERHEAD + 1);
 	if (rc < 0) {
 		err_set(e, rc, "%s %s is too large", dir, name ? name : "");
 		goto fail;
 	}
-	rc = key_open(r->key, d, raw.p, raw.len, out->p + out->len);
+	rc = key_open(r->key, d, raw->p, raw->len,
+		      raw == out ? raw->p + KEY_NONCE_BYTES : out->p + out->len);
 	if (rc < 0) {
 		err_reset(e, -EBADMSG, "%s %s is corrupt or truncated (authentication failed)", dir,
 			  t == OBJ_CONFIG ? "" : name);
 		rc = -EBADMSG;
 		goto fail;
 	}
-	out->len += raw.len - KEY_SEAL_OVERHEAD;
+	if (raw == out) {
+		memmove(out->p, out->p + KEY_NONCE_BYTES, raw->len - KEY_SEAL_OVERHEAD);
+		out->len = raw->len - KEY_SEAL_OVERHEAD;
+	} else {
+		out->len += raw->len - KEY_SEAL_OVERHEAD;
+	}
 fail:
-	buf_release(&raw);
+	if (rc < 0 && raw == out)
+		buf_reset(out); /* nothing of a failed read stays behind */
+	buf_release(&own);
 	return rc;
 }
 

@@ -8,6 +8,10 @@ tests_unit_test_key_LDADD = $(CAIRN_LIBS)
 tests_unit_test_tree_LDADD = $(CAIRN_LIBS)
 tests_unit_test_repo_LDADD = $(CAIRN_LIBS)
 EXTRA_DIST += tests/tap.h
+# The pack header iterator against sound and hostile headers (repo/packhdr.c).
+check_PROGRAMS += tests/unit/test-pack-header
+TESTS += tests/unit/test-pack-header
+tests_unit_test_pack_header_LDADD = $(CAIRN_LIBS)
 include tests/tools/tools.mk
 
 # Parser fuzz targets: every seed of tests/fuzz/corpus/<name> must decode, and

@@ -34,26 +34,76 @@ static int tally_one(void *ud, const uint8_t *pack, const struct repo_ix_blob *b
 	return 0;
 }
 
-static void test_cut(void)
+/* Index files that packs of these blob counts make through the streaming writer. */
+static size_t files_for(struct repo *r, const size_t *counts, size_t n)
 {
-	struct repo_ix_pack p[3000];
+	struct repo_ixw *w = NULL;
+	struct repo_ix_blob b = { .stored_len = 100, .raw_len = 100 };
+	uint8_t id[ID_BYTES];
+	struct err e = ERR_INIT;
+	size_t files = 0;
+	int rc = repo_ixw_new(r, NULL, 0, &w);
 
-	memset(p, 0, sizeof(p));
+	for (size_t i = 0; rc >= 0 && i < n; i++) {
+		randombytes_buf(id, ID_BYTES);
+		rc = repo_ixw_pack(w, id, counts[i], &e);
+		for (size_t j = 0; rc >= 0 && j < counts[i]; j++) {
+			randombytes_buf(b.id, ID_BYTES);
+			b.offset = (uint32_t)(j * 100);
+			rc = repo_ixw_blob(w, &b, &e);
+		}
+	}
+	if (rc >= 0)
+		rc = repo_ixw_finish(w, &files, &e);
+	repo_ixw_free(w);
+	if (rc < 0)
+		tap_diag("writer: %s", e.msg);
+	return rc < 0 ? 0 : files;
+}
+
+static void test_cut(struct repo *r)
+{
+	static size_t ones[3000];
+	size_t c[3];
+	struct repo_ixw *w = NULL;
+	struct repo_ix_blob b = { .stored_len = 100 };
+	uint8_t id[ID_BYTES] = { 1 };
+	struct err e = ERR_INIT;
+
 	for (size_t i = 0; i < 3000; i++)
-		p[i].n_blobs = 1;
-	is_int(index_file_cut(p, 3000), IX_PACKS_PER_FILE, "one-blob packs: cut at the pack cap");
-	is_int(index_file_cut(p, 5), 5, "a short list goes whole");
-	p[0].n_blobs = p[1].n_blobs = p[2].n_blobs = 30000;
-	is_int(index_file_cut(p, 3000), 2,
-	       "30 000-blob packs: two per file (a third passes 65 536)");
-	p[0].n_blobs = 200000;
-	is_int(index_file_cut(p, 3000), 1, "a pack over the blob cap goes alone");
-	p[0].n_blobs = IX_BLOBS_PER_FILE;
-	is_int(index_file_cut(p, 3000), 1, "a pack at exactly the cap fills its file");
-	p[0].n_blobs = IX_BLOBS_PER_FILE - 30000;
-	is_int(index_file_cut(p, 3000), 2, "packs that reach the cap exactly share a file");
-	p[0].n_blobs = SIZE_MAX;
-	is_int(index_file_cut(p, 3000), 1, "no wrap-around on absurd counts");
+		ones[i] = 1;
+	is_int(files_for(r, ones, 3000), 2, "3 000 one-blob packs: cut at the pack cap");
+	is_int(files_for(r, ones, 5), 1, "a short list goes whole");
+	is_int(files_for(r, NULL, 0), 1, "no packs: one file, for the supersedes");
+	c[0] = c[1] = c[2] = 30000;
+	is_int(files_for(r, c, 3), 2, "30 000-blob packs: two per file (a third passes 65 536)");
+	c[0] = 200000, c[1] = 1;
+	is_int(files_for(r, c, 2), 2, "a pack over the blob cap goes alone");
+	c[0] = IX_BLOBS_PER_FILE;
+	is_int(files_for(r, c, 2), 2, "a pack at exactly the cap fills its file");
+	c[0] = IX_BLOBS_PER_FILE - 30000, c[1] = 30000;
+	is_int(files_for(r, c, 2), 1, "packs that reach the cap exactly share a file");
+	ok(repo_ixw_new(r, NULL, 0, &w) == 0 && repo_ixw_pack(w, id, 1, &e) == 0 &&
+	   repo_ixw_finish(w, NULL, &e) == -EINVAL, "a pack short of its blobs is refused");
+	ok(repo_ixw_blob(w, &b, &e) == 0 && repo_ixw_blob(w, &b, &e) == -EINVAL,
+	   "a blob past the declared count is refused");
+	repo_ixw_free(w);
+}
+
+static int write_all(struct repo *r, const struct repo_ix_pack *packs, struct err *e)
+{
+	struct repo_ixw *w = NULL;
+	int rc = repo_ixw_new(r, NULL, 0, &w);
+
+	for (size_t i = 0; rc >= 0 && i < N_PACKS; i++) {
+		rc = repo_ixw_pack(w, packs[i].id, packs[i].n_blobs, e);
+		for (size_t j = 0; rc >= 0 && j < packs[i].n_blobs; j++)
+			rc = repo_ixw_blob(w, &packs[i].blobs[j], e);
+	}
+	if (rc >= 0)
+		rc = repo_ixw_finish(w, NULL, e);
+	repo_ixw_free(w);
+	return rc;
 }
 
 int main(void)
@@ -70,7 +120,6 @@ int main(void)
 	bool walked = true;
 	DIR *d;
 
-	test_cut();
 	if (sodium_init() < 0 || !mkdtemp(dir))
 		return 1;
 	o.url = dir;
@@ -90,7 +139,11 @@ int main(void)
 			packs[i].blobs[j].stored_len = packs[i].blobs[j].raw_len = 100;
 		}
 	}
-	ok(repo_index_write(r, packs, N_PACKS, NULL, 0, &e) == 0, "write the index: %s", e.msg);
+	if (r)
+		test_cut(r);
+	snprintf(cmd, sizeof(cmd), "rm -f '%s'/index/*", dir);
+	ok(system(cmd) == 0, "clear the cut tests' files");
+	ok(write_all(r, packs, &e) == 0, "write the index: %s", e.msg);
 	snprintf(path, sizeof(path), "%s/index", dir);
 	d = opendir(path);
 	ok(d != NULL, "list index/");
