@@ -2,7 +2,7 @@
 # HTTP engine, multipart, store operations.
 noinst_LIBRARIES += s3/libcairn_s3.a
 s3_libcairn_s3_a_SOURCES = s3/s3.h s3/backend_s3.c s3/s3-internal.h s3/s3conf.c s3/s3creds.c s3/s3http.c \
-	s3/s3multi.c s3/s3xml.c s3/s3xml.h \
+	s3/s3multi.c s3/s3resume.c s3/s3xml.c s3/s3xml.h \
 	s3/sigv4.c s3/sigv4.h
 
 check_PROGRAMS += tests/unit/test-sigv4 tests/unit/test-s3xml tests/unit/test-s3conf \
