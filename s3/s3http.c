@@ -21,6 +21,9 @@
 #define MAX_BACKOFF_MS 10000u
 #define MAX_REDIRECTS  2
 #define DIGEST_CHUNK   (256u << 10)
+/* libcurl's receive buffer for GETs (16 KiB by default): a pack run arrives in fewer,
+ * larger writes into the reply buffer. */
+#define RECV_BUFFER (256L << 10)
 
 struct xfer {
 	const struct s3_req *rq;
@@ -366,6 +369,8 @@ static void setup(struct s3 *s, CURL *c, const struct s3_req *rq, struct xfer *x
 			curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "POST");
 	} else if (strcmp(rq->method, "GET") != 0) {
 		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, rq->method);
+	} else {
+		curl_easy_setopt(c, CURLOPT_BUFFERSIZE, RECV_BUFFER);
 	}
 }
 
