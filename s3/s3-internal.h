@@ -122,8 +122,8 @@ bool s3_resume_keep(const struct s3_req *rq, const struct s3_resp *rs, size_t ou
  * bytes still wanted. rr borrows rm's ETag. */
 void s3_resume_req(const struct s3_req *rq, const struct s3_resume *rm, struct s3_req *rr,
                    uint64_t *skip, uint64_t *room);
-/* A reply to a resumed attempt: -ESTALE with a message when the object changed (412, or
- * another ETag), -EPROTO when a 206 does not start at the byte asked for, else 0. */
+/* A reply to a resumed attempt: -ESTALE with a message when the object changed (412,
+ * 416, or another ETag), -EPROTO when a 206 does not start at the byte asked for, else 0. */
 int s3_resume_check(const struct s3_req *rq, const struct s3_req *rr, const struct s3_resp *rs,
                     const struct s3_resume *rm, struct err *e) _must_check_;
 /* "<prefix><dir>/<name>" (data sharded by the first two characters); -EINVAL on a

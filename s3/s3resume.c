@@ -23,7 +23,9 @@ bool s3_resume_keep(const struct s3_req *rq, const struct s3_resp *rs, size_t ou
 {
 	uint64_t got;
 
-	if (!rq->out || strcmp(rq->method, "GET") != 0 || rs->status < 200 || rs->status >= 300)
+	/* Objects only: a listing is generated per request, a Range means nothing to it. */
+	if (!rq->out || strcmp(rq->method, "GET") != 0 || !rq->key || rq->query ||
+	    rs->status < 200 || rs->status >= 300)
 		return false;
 	got = rq->out->len - out_base - rm->done;
 	if (!rm->etag[0]) {
@@ -65,13 +67,17 @@ int s3_resume_check(const struct s3_req *rq, const struct s3_req *rr, const stru
 	unsigned long long start;
 	char *end = NULL;
 
-	if (rs->status == 412 ||
+	/* 416: the rest asked for lies inside the first reply's length, so the object is now
+	 * shorter than it was (a server may check the Range before If-Match). */
+	if (rs->status == 412 || rs->status == 416 ||
 	    (rs->status >= 200 && rs->status < 300 && strcmp(rs->etag, rm->etag) != 0))
 		return err_set(e, -ESTALE,
 		               "S3 %s %s: the object changed while it was read (ETag %s, then %s "
 		               "when resuming at byte %llu); nothing of it was kept",
 		               rq->op, key, rm->etag,
-		               rs->status == 412 ? "412 Precondition Failed" : rs->etag,
+		               rs->status == 412   ? "412 Precondition Failed"
+		               : rs->status == 416 ? "416 Range Not Satisfiable"
+		                                   : rs->etag,
 		               (unsigned long long)rm->done);
 	if (rs->status != 206)
 		return 0;

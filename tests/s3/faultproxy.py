@@ -308,14 +308,15 @@ def serve(client):
             try:
                 copy_body(uf, rep, client, no_body, limit)
             except Cut:
+                if fault == "cut-body" and CHANGE:
+                    # Before the client sees the cut, so its next try meets the new object.
+                    change_object(req, object_size(rep))
                 if fault == "cut-body":
                     # A clean close: the client gets every byte sent, then a short body.
                     client.shutdown(socket.SHUT_WR)
                     client.close()
                 else:
                     reset(client)
-                if fault == "cut-body" and CHANGE:
-                    change_object(req, object_size(rep))
                 return
             if (header(rep, "connection") or "").lower() == "close":
                 return
