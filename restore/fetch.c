@@ -20,17 +20,18 @@
  * as much as this many bytes on a fast link, and skipped blobs (other snapshots' data,
  * excluded files) are usually small. */
 #define RUN_GAP (256u * 1024)
-/* A run's span: a whole default pack (16 MiB plus its last blob) in one read. Each worker
- * holds one run, so this times the workers bounds the memory. */
-#define RUN_CAP (20u * 1024 * 1024)
+/* A run's span: half a default pack (16 MiB) or so in one read. Smaller runs let more of
+ * them be in flight within RUN_BYTES_MAX: from S3, latency hides behind parallel GETs. */
+#define RUN_CAP (12u * 1024 * 1024)
 /* A batch is sent on at this many blobs (about 100 bytes each) or this many bytes of
  * content, so the workers start before a huge tree is walked. */
 #define BATCH_NEEDS (64u * 1024)
 #define BATCH_BYTES (1024ull * 1024 * 1024)
 #define WORKERS_MAX 8
-/* Bytes of runs queued or being read at once: two full runs, or many small ones. A worker
- * gives back a run buffer past RUN_KEEP when done, so idle workers hold little. */
-#define RUN_BYTES_MAX (2 * RUN_CAP)
+/* Bytes of runs queued or being read at once: four full runs, or many small ones (the
+ * peak memory of a restore is mostly this). A worker gives back a run buffer past
+ * RUN_KEEP when done, so idle workers hold little. */
+#define RUN_BYTES_MAX (4 * RUN_CAP)
 #define RUN_KEEP      (4u * 1024 * 1024)
 #define QUEUE_RUNS    64
 /* How long a walker waits for room in the queue before polling cancel. */

@@ -2,12 +2,14 @@
 # HTTP engine, multipart, store operations.
 noinst_LIBRARIES += s3/libcairn_s3.a
 s3_libcairn_s3_a_SOURCES = s3/s3.h s3/backend_s3.c s3/s3-internal.h s3/s3conf.c s3/s3creds.c s3/s3http.c \
-	s3/s3multi.c s3/s3xml.c s3/s3xml.h \
+	s3/s3multi.c s3/s3resume.c s3/s3xml.c s3/s3xml.h \
 	s3/sigv4.c s3/sigv4.h
 
 check_PROGRAMS += tests/unit/test-sigv4 tests/unit/test-s3xml tests/unit/test-s3conf \
-	tests/unit/test-s3delete
-TESTS += tests/unit/test-sigv4 tests/unit/test-s3xml tests/unit/test-s3conf tests/unit/test-s3delete
+	tests/unit/test-s3delete tests/unit/test-s3resume
+TESTS += tests/unit/test-sigv4 tests/unit/test-s3xml tests/unit/test-s3conf tests/unit/test-s3delete \
+	tests/unit/test-s3resume
+tests_unit_test_s3resume_LDADD = $(CAIRN_LIBS)
 tests_unit_test_s3delete_LDADD = $(CAIRN_LIBS)
 tests_unit_test_s3conf_LDADD = $(CAIRN_LIBS)
 tests_unit_test_sigv4_LDADD = $(CAIRN_LIBS)

@@ -79,6 +79,7 @@ struct s3_req {
 	bool verify_etag;              /* a 32-hex ETag must equal the body's MD5 */
 	bool range;                    /* send Range: bytes=range_off-(range_off+range_len-1) */
 	uint64_t range_off, range_len; /* range_len 0: to the end */
+	const char *if_match;          /* If-Match: this ETag, NULL for none */
 	struct buf *out;               /* 2xx body appended here; NULL discards */
 	unsigned max_attempts;         /* 0: s3.retries */
 };
@@ -89,17 +90,42 @@ struct s3_resp {
 	uint64_t length; /* Content-Length of the reply */
 	bool have_length;
 	char region_hint[64]; /* x-amz-bucket-region */
-	time_t server_date;   /* the reply's Date, 0 when absent */
-	char body_md5[33];    /* hex MD5 of the body we sent */
+	char content_range[96];
+	time_t server_date; /* the reply's Date, 0 when absent */
+	char body_md5[33];  /* hex MD5 of the body we sent */
 	struct s3xml_error xe;
 };
 
-/* Signs, sends and retries (backoff with jitter) a request. Returns 0 for 2xx; maps
+/* Signs, sends and retries (backoff with jitter) a request. A GET into rq->out whose
+ * body is cut resumes from the bytes it has (Range from there, If-Match the first
+ * reply's ETag): -ESTALE when the object changed meanwhile. Returns 0 for 2xx; maps
  * other final replies to -errno with a message naming rq->op, rq->key and the status:
  * NoSuchKey/404 -ENOENT, NoSuchBucket -ENOENT, AccessDenied/signature -EACCES, skew
  * and malformed replies -EPROTO, unreachable -EHOSTUNREACH. rs is filled either way. */
 int s3_request(struct s3 *s, const struct s3_req *rq, struct s3_resp *rs,
                struct err *e) _must_check_;
+/* s3resume.c: the state of a GET resumed after a cut (zeroed before the first attempt). */
+struct s3_resume {
+	uint64_t done;      /* body bytes kept in rq->out */
+	uint64_t total;     /* body bytes the first reply announced */
+	char etag[128];     /* the first reply's ETag; "" while nothing can be resumed */
+	unsigned free_used; /* resumes that did not count as failures */
+};
+/* After a retryable failure of an attempt whose reply was rs: keeps the bytes that came
+ * (rm->done) when the request can go on from them (a GET into rq->out whose first reply
+ * was the body asked for, with a length and an ETag). True when the attempt is not to
+ * count as a failure: it brought 256 KiB or more, and fewer than 32 did so before. */
+bool s3_resume_keep(const struct s3_req *rq, const struct s3_resp *rs, size_t out_base,
+                    struct s3_resume *rm);
+/* The next attempt's request in rr: rq itself, or once resuming, Range from the first
+ * missing byte and If-Match. *skip: bytes to drop from a 200 (Range ignored); *room:
+ * bytes still wanted. rr borrows rm's ETag. */
+void s3_resume_req(const struct s3_req *rq, const struct s3_resume *rm, struct s3_req *rr,
+                   uint64_t *skip, uint64_t *room);
+/* A reply to a resumed attempt: -ESTALE with a message when the object changed (412,
+ * 416, or another ETag), -EPROTO when a 206 does not start at the byte asked for, else 0. */
+int s3_resume_check(const struct s3_req *rq, const struct s3_req *rr, const struct s3_resp *rs,
+                    const struct s3_resume *rm, struct err *e) _must_check_;
 /* "<prefix><dir>/<name>" (data sharded by the first two characters); -EINVAL on a
  * name that is not lowercase hex. */
 int s3_obj_key(const struct s3 *s, enum obj_type t, const char *name, char *out,

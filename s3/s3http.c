@@ -21,11 +21,16 @@
 #define MAX_BACKOFF_MS 10000u
 #define MAX_REDIRECTS  2
 #define DIGEST_CHUNK   (256u << 10)
+/* libcurl's receive buffer for GETs (16 KiB by default): a pack run arrives in fewer,
+ * larger writes into the reply buffer. */
+#define RECV_BUFFER (256L << 10)
 
 struct xfer {
 	const struct s3_req *rq;
 	struct s3_resp *rs;
 	uint64_t pos;
+	uint64_t skip; /* bytes to drop from a 200 (a resumed GET whose Range was ignored) */
+	uint64_t room; /* bytes still wanted from a resumed GET */
 	struct buf errbody;
 	int werr;
 };
@@ -95,9 +100,19 @@ static size_t on_write(char *p, size_t size, size_t nmemb, void *ud)
 	int r;
 
 	if (x->rs->status >= 200 && x->rs->status < 300) {
+		size_t k = n;
+
 		if (!x->rq->out)
 			return n;
-		r = buf_append(x->rq->out, p, n);
+		if (x->rs->status == 200 && x->skip) {
+			size_t d = x->skip < k ? (size_t)x->skip : k;
+
+			p += d, k -= d, x->skip -= d;
+		}
+		if (k > x->room)
+			k = (size_t)x->room;
+		x->room -= k;
+		r = buf_append(x->rq->out, p, k);
 		if (r < 0) {
 			x->werr = r;
 			return 0;
@@ -131,7 +146,7 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
 
 		/* A new status line (after 100 Continue or a redirect) starts afresh. */
 		x->rs->status = sp ? strtol(sp + 1, NULL, 10) : 0;
-		x->rs->etag[0] = x->rs->region_hint[0] = 0;
+		x->rs->etag[0] = x->rs->region_hint[0] = x->rs->content_range[0] = 0;
 		x->rs->have_length = false;
 		x->rs->server_date = 0;
 		return n;
@@ -144,6 +159,8 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
 		hdr_value(colon + 1, n - 15, num, sizeof(num));
 		x->rs->length = strtoull(num, NULL, 10);
 		x->rs->have_length = true;
+	} else if ((size_t)(colon - p) == 13 && strncasecmp(p, "content-range", 13) == 0) {
+		hdr_value(colon + 1, n - 14, x->rs->content_range, sizeof(x->rs->content_range));
 	} else if ((size_t)(colon - p) == 19 && strncasecmp(p, "x-amz-bucket-region", 19) == 0) {
 		hdr_value(colon + 1, n - 20, x->rs->region_hint, sizeof(x->rs->region_hint));
 	} else if ((size_t)(colon - p) == 4 && strncasecmp(p, "date", 4) == 0) {
@@ -242,7 +259,7 @@ static int build(struct s3 *s, const struct s3_req *rq, const char *sha, const c
                  struct signed_req *out)
 {
 	char host[512], date[SIGV4_AMZ_DATE], range[64], region[64];
-	struct sigv4_header h[6];
+	struct sigv4_header h[7];
 	struct buf path = BUF_INIT, auth = BUF_INIT;
 	size_t nh = 0;
 	int r;
@@ -285,6 +302,8 @@ static int build(struct s3 *s, const struct s3_req *rq, const char *sha, const c
 			         (unsigned long long)rq->range_off);
 		h[nh++] = (struct sigv4_header){ "range", range };
 	}
+	if (rq->if_match)
+		h[nh++] = (struct sigv4_header){ "if-match", rq->if_match };
 	struct sigv4_input in = { .method = rq->method,
 		                  .path = (const char *)path.p,
 		                  .query = rq->query,
@@ -350,6 +369,8 @@ static void setup(struct s3 *s, CURL *c, const struct s3_req *rq, struct xfer *x
 			curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "POST");
 	} else if (strcmp(rq->method, "GET") != 0) {
 		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, rq->method);
+	} else {
+		curl_easy_setopt(c, CURLOPT_BUFFERSIZE, RECV_BUFFER);
 	}
 }
 
@@ -568,6 +589,9 @@ int s3_request(struct s3 *s, const struct s3_req *rq, struct s3_resp *rs, struct
 	bool body = rq->len || !strcmp(rq->method, "PUT") || !strcmp(rq->method, "POST");
 	bool unreachable = false;
 	struct xfer x = { .rq = rq, .rs = rs };
+	struct s3_resume rm = { 0 };
+	struct s3_req rr;
+	bool wait = true;
 	int r = 0;
 
 	memset(rs, 0, sizeof(*rs));
@@ -582,17 +606,20 @@ int s3_request(struct s3 *s, const struct s3_req *rq, struct s3_resp *rs, struct
 		char keep_md5[33];
 		CURLcode cr;
 
-		if (tries++)
+		if (tries++ && wait)
 			backoff(s, tries - 1);
+		wait = true;
 		if (rq->out)
-			rq->out->len = out_base; /* a retried GET starts its bytes over */
+			rq->out->len = out_base + rm.done; /* rm.done: what a cut GET keeps */
+		x.rq = &rr;
+		s3_resume_req(rq, &rm, &rr, &x.skip, &x.room);
 		buf_reset(&x.errbody);
 		x.pos = 0;
 		x.werr = 0;
 		memcpy(keep_md5, rs->body_md5, sizeof(keep_md5));
 		memset(rs, 0, sizeof(*rs));
 		memcpy(rs->body_md5, keep_md5, sizeof(keep_md5));
-		cr = attempt(s, rq, &x, sha, body ? md5b64 : NULL, &r);
+		cr = attempt(s, &rr, &x, sha, body ? md5b64 : NULL, &r);
 		if (r < 0) {
 			r = err_set(e, r, "S3 %s %s: building the request: %s", rq->op,
 			            rq->key ? rq->key : "", strerror(-r));
@@ -607,6 +634,13 @@ int s3_request(struct s3 *s, const struct s3_req *rq, struct s3_resp *rs, struct
 			snprintf(last, sizeof(last), "%s", curl_easy_strerror(cr));
 			unreachable =
 			    cr == CURLE_COULDNT_CONNECT || cr == CURLE_COULDNT_RESOLVE_HOST;
+			if (rm.etag[0] && (r = s3_resume_check(rq, &rr, rs, &rm, e)) < 0)
+				goto out;
+			if (curl_retryable(cr) && s3_resume_keep(rq, rs, out_base, &rm)) {
+				tries--; /* it brought data: go on at once, not as a failure */
+				wait = false;
+				continue;
+			}
 			if (curl_retryable(cr))
 				continue;
 			r = err_set(
@@ -617,12 +651,17 @@ int s3_request(struct s3 *s, const struct s3_req *rq, struct s3_resp *rs, struct
 			break;
 		}
 		unreachable = false;
+		if (rm.etag[0] && (r = s3_resume_check(rq, &rr, rs, &rm, e)) < 0)
+			goto out;
 		if (x.errbody.len && (rs->status < 200 || rs->status >= 300) &&
 		    s3xml_error(x.errbody.p, x.errbody.len, &rs->xe) < 0)
 			memset(&rs->xe, 0, sizeof(rs->xe)); /* not S3 XML (a proxy's page) */
 		if (rs->status >= 200 && rs->status < 300) {
 			if (!rq->verify_etag || etag_matches(rs)) {
 				r = 0;
+				if (rm.etag[0])
+					rs->length =
+					    rm.total; /* the whole body, over its attempts */
 				goto out;
 			}
 			snprintf(last, sizeof(last), "ETag %s differs from the MD5 sent", rs->etag);
@@ -651,8 +690,9 @@ int s3_request(struct s3 *s, const struct s3_req *rq, struct s3_resp *rs, struct
 		r = err_set(e, -EHOSTUNREACH, "S3 endpoint %s unreachable: %s (%s %s, %u attempts)",
 		            s->conf.host, last, rq->op, rq->key ? rq->key : "(bucket)", tries);
 	else if (r >= 0)
-		r = err_set(e, -EAGAIN, "S3 %s %s failed after %u attempts: %s", rq->op,
-		            rq->key ? rq->key : "(bucket)", tries, last);
+		r = err_set(e, -EAGAIN, "S3 %s %s failed after %u attempts%s: %s", rq->op,
+		            rq->key ? rq->key : "(bucket)", tries + rm.free_used,
+		            rm.free_used ? " (resumed after each cut)" : "", last);
 out:
 	buf_release(&x.errbody);
 	if (r < 0 && rq->out)

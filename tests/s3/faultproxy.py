@@ -3,14 +3,24 @@
 127.0.0.1 that, for a share RATE (default 0.25) of requests, injects one fault:
 500 InternalError, 503 SlowDown, a reset before forwarding, a reset halfway through
 the reply body, or a stall (no bytes for 30 s). Counts go to stderr, one line per
-fault, so tests can check faults really happened.
+fault, so tests can check faults really happened, and one line "range VALUE [if-match]"
+per request with a Range header. Bodies are streamed both ways, never held whole.
 
 Environment (for tests that need one fault on some requests):
   FAULTS=a,b   the faults to draw from (default all five above), plus:
                bad-etag      forward, then reply with a wrong ETag
                redirect-301  301 PermanentRedirect naming REGION (x-amz-bucket-region
                              and, for non-HEAD requests, <Region> in the body)
+               cut-body      a 2xx GET reply longer than CUT bytes is closed after CUT
+                             (default 320 KiB) bytes of its body
   MATCH=text   only requests whose request line contains text get faults
+  LIMIT=n      at most n faults in all
+  CHANGE=1     after a cut-body, overwrite the object upstream (same size, other
+               bytes) so that the client's next attempt sees another object
+  DROP_RANGE=1 drop the Range header of requests with If-Match (a server that
+               ignores it answers 200 with the whole object)
+  IF_MATCH=enforce  answer 412 when the upstream's ETag differs from If-Match
+               (s3rver ignores If-Match; S3 and Swift do not)
   REGION=name  the region a 301 names (default eu-central-1)
   SKEW=secs    the proxy's clock runs secs ahead: a request whose x-amz-date is over
                15 minutes from it gets 403 RequestTimeTooSkewed with that Date; others
@@ -36,13 +46,24 @@ FAULTS = tuple(os.environ.get("FAULTS", "500,503-slowdown,reset-request,reset-bo
 MATCH = os.environ.get("MATCH", "").encode()
 REGION = os.environ.get("REGION", "eu-central-1")
 SKEW = int(os.environ["SKEW"]) if os.environ.get("SKEW") else None
+CUT = int(os.environ.get("CUT", "327680"))
+LIMIT = int(os.environ["LIMIT"]) if os.environ.get("LIMIT") else None
+CHANGE = os.environ.get("CHANGE") == "1"
+DROP_RANGE = os.environ.get("DROP_RANGE") == "1"
+ENFORCE_IF_MATCH = os.environ.get("IF_MATCH") == "enforce"
+injected = 0
 
 
 def pick(req):
+    global injected
     if MATCH and MATCH not in req[0]:
         return None
     with lock:
-        return rng.choice(FAULTS) if rng.random() < RATE else None
+        if LIMIT is not None and injected >= LIMIT:
+            return None
+        fault = rng.choice(FAULTS) if rng.random() < RATE else None
+        injected += fault is not None
+        return fault
 
 
 def log(what):
@@ -76,23 +97,62 @@ def header(lines, name):
     return None
 
 
-def read_body(f, lines, is_head_reply=False):
-    if is_head_reply:
-        return b""
+class Cut(Exception):
+    """The body was cut where a fault wanted it."""
+
+
+def copy_body(f, lines, out, no_body=False, limit=None):
+    """Streams one message body from file f to socket out (None: drop it), 64 KiB at a
+    time, so a big object never sits in memory. With limit, raises Cut once that many
+    bytes went out. Returns the bytes copied (chunk framing included)."""
+    if no_body:
+        return 0
+    sent = 0
+
+    def emit(data):
+        nonlocal sent
+        if limit is not None and sent + len(data) >= limit:
+            if out is not None:
+                out.sendall(data[: limit - sent])
+            raise Cut()
+        if out is not None and data:
+            out.sendall(data)
+        sent += len(data)
+
     te = header(lines, "transfer-encoding")
     if te and "chunked" in te.lower():
-        out = b""
         while True:
             size_line = f.readline(1024)
-            out += size_line
+            if not size_line:
+                raise ValueError("truncated chunked body")
+            emit(size_line)
             n = int(size_line.split(b";")[0].strip() or b"0", 16)
-            chunk = f.read(n + 2)
-            out += chunk
             if n == 0:
-                # trailers end with an empty line; chunk held it already
-                return out
-    n = int(header(lines, "content-length") or 0)
-    return f.read(n) if n else b""
+                while True:  # trailers, up to the empty line
+                    t = f.readline(65536)
+                    emit(t)
+                    if t in (b"\r\n", b"\n", b""):
+                        return sent
+            copy_n(f, n + 2, emit)
+    copy_n(f, int(header(lines, "content-length") or 0), emit)
+    return sent
+
+
+def copy_n(f, n, emit):
+    while n > 0:
+        data = f.read(min(n, 65536))
+        if not data:
+            raise ValueError("truncated body")
+        emit(data)
+        n -= len(data)
+
+
+def body_length(lines):
+    """The content length of a message, None when it is chunked."""
+    te = header(lines, "transfer-encoding")
+    if te and "chunked" in te.lower():
+        return None
+    return int(header(lines, "content-length") or 0)
 
 
 def reset(sock):
@@ -137,64 +197,127 @@ def bad_etag(lines):
     return out
 
 
+def without(lines, name):
+    return [l for l in lines if not l.lower().startswith(name + b":")]
+
+
+def object_size(rep):
+    """The whole object's size from a GET reply (Content-Range total or Content-Length)."""
+    cr = header(rep, "content-range")
+    if cr and "/" in cr:
+        return int(cr.rsplit("/", 1)[1])
+    return body_length(rep) or 0
+
+
+def change_object(req, size):
+    """Overwrites the object a GET asked for (same size, other bytes) through its own
+    connection to the upstream, reusing the GET's (unchecked by s3rver) credentials."""
+    keep = [l for l in req[1:] if l.lower().split(b":")[0] in
+            (b"host", b"authorization", b"x-amz-date", b"x-amz-security-token")]
+    path = req[0].split(b" ")[1]
+    body = (b"changed by faultproxy\n" * (size // 22 + 1))[:size]
+    up = socket.create_connection(("127.0.0.1", UPSTREAM))
+    try:
+        up.sendall(b"PUT " + path + b" HTTP/1.1\r\n" + b"".join(keep) +
+                   b"x-amz-content-sha256: UNSIGNED-PAYLOAD\r\n" +
+                   f"Content-Length: {size}\r\nConnection: close\r\n\r\n".encode() + body)
+        status = up.makefile("rb").readline(1024).split(b" ")[1].decode()
+    finally:
+        up.close()
+    log(f"change {status}")
+
+
+def canned_reply(client, fault, head_req):
+    """Answers for the faults that never reach the upstream; False if fault is not one."""
+    if fault == "redirect-301":
+        client.sendall(canned("301 Moved Permanently", "PermanentRedirect",
+                              f"x-amz-bucket-region: {REGION}\r\n", head_req,
+                              f"<Region>{REGION}</Region>"))
+    elif fault == "500":
+        client.sendall(canned("500 Internal Server Error", "InternalError"))
+    elif fault == "503-slowdown":
+        client.sendall(canned("503 Slow Down", "SlowDown"))
+    else:
+        return False
+    return True
+
+
 def serve(client):
-    up = None
+    up = uf = None
     try:
         cf = client.makefile("rb")
         while True:
             req = read_head(cf)
             if req is None:
                 return
-            body = read_body(cf, req)
             method = req[0].split(b" ")[0]
-            log_request(method.decode("latin-1"), len(body))
             head_req = method == b"HEAD"
+            rq_range = header(req, "range")
+            if rq_range:
+                log(f"range {rq_range}" + (" if-match" if header(req, "if-match") else ""))
             if skewed(req):
+                log_request(method.decode("latin-1"), copy_body(cf, req, None))
                 log("skew")
                 date = email.utils.formatdate(time.time() + SKEW, usegmt=True)
                 client.sendall(canned("403 Forbidden", "RequestTimeTooSkewed",
                                       f"Date: {date}\r\n", head_req))
                 continue
             fault = pick(req)
-            if fault:
+            if fault and fault != "cut-body":
                 log(fault)
-            if fault == "redirect-301":
-                client.sendall(canned("301 Moved Permanently", "PermanentRedirect",
-                                      f"x-amz-bucket-region: {REGION}\r\n", head_req,
-                                      f"<Region>{REGION}</Region>"))
-                continue
-            if fault == "500":
-                client.sendall(canned("500 Internal Server Error", "InternalError"))
-                continue
-            if fault == "503-slowdown":
-                client.sendall(canned("503 Slow Down", "SlowDown"))
-                continue
-            if fault == "reset-request":
+            if fault in ("reset-request", "stall"):
+                if fault == "stall":
+                    time.sleep(30)
                 reset(client)
                 return
-            if fault == "stall":
-                time.sleep(30)
-                reset(client)
-                return
+            if canned_reply(client, fault, head_req):
+                log_request(method.decode("latin-1"), copy_body(cf, req, None))
+                continue
+            if rq_range and DROP_RANGE and header(req, "if-match"):
+                log("drop-range")
+                req = without(req, b"range")
             if up is None:
                 up = socket.create_connection(("127.0.0.1", UPSTREAM))
                 uf = up.makefile("rb")
-            up.sendall(b"".join(unskew(req)) + b"\r\n" + body)
+            up.sendall(b"".join(unskew(req)) + b"\r\n")
+            log_request(method.decode("latin-1"), copy_body(cf, req, up))
             rep = read_head(uf)
             if rep is None:
                 reset(client)
                 return
             status = int(rep[0].split(b" ")[1])
             no_body = method == b"HEAD" or status in (204, 304) or 100 <= status < 200
-            rbody = read_body(uf, rep, no_body)
+            want = header(req, "if-match")
+            if ENFORCE_IF_MATCH and want and 200 <= status < 300 and header(rep, "etag") != want:
+                # s3rver ignores If-Match: answer as S3 would for a changed object.
+                copy_body(uf, rep, None, no_body)
+                log("precondition-failed")
+                client.sendall(canned("412 Precondition Failed", "PreconditionFailed"))
+                continue
             if fault == "bad-etag":
                 rep = bad_etag(rep)
-            head = b"".join(rep) + b"\r\n"
-            if fault == "reset-body" and len(rbody) > 1:
-                client.sendall(head + rbody[: len(rbody) // 2])
-                reset(client)
+            limit = None
+            n = body_length(rep)
+            if fault == "reset-body" and not no_body and (n is None or n > 1):
+                limit = n // 2 if n else 1
+            if (fault == "cut-body" and method == b"GET" and 200 <= status < 300 and
+                    n is not None and n > CUT):
+                limit = CUT
+                log("cut-body")
+            client.sendall(b"".join(rep) + b"\r\n")
+            try:
+                copy_body(uf, rep, client, no_body, limit)
+            except Cut:
+                if fault == "cut-body" and CHANGE:
+                    # Before the client sees the cut, so its next try meets the new object.
+                    change_object(req, object_size(rep))
+                if fault == "cut-body":
+                    # A clean close: the client gets every byte sent, then a short body.
+                    client.shutdown(socket.SHUT_WR)
+                    client.close()
+                else:
+                    reset(client)
                 return
-            client.sendall(head + rbody)
             if (header(rep, "connection") or "").lower() == "close":
                 return
     except (OSError, ValueError, IndexError):

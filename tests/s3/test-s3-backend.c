@@ -7,6 +7,9 @@
  *   judged failed must not stay on the server (checked at DIRECT, the proxy's upstream).
  * -x redirect: behind faultproxy FAULTS=redirect-301: the message names the region.
  * -x big: a 100 MiB multipart object up and back.
+ * -x cut-resume, cut-loop, cut-changed: behind faultproxy FAULTS=cut-body MATCH='GET ':
+ *   a GET cut once (twice) resumes to the right bytes; one cut every time gives up after
+ *   a bounded number of tries; one whose object changed between tries fails -ESTALE.
  * -x lostcomplete: behind faultproxy FAULTS=reset-body MATCH=?uploadId=: a multipart
  *   upload whose complete replies are all lost still succeeds.
  * -x quick: no listing and no failure cases. */
@@ -367,7 +370,8 @@ static void big(struct backend *be)
 	t0 = now();
 	r = be->ops->get(be, OBJ_DATA, name, 0, 0, &b, &e);
 	if (!ok(r == 0 && b.len == n && memcmp(b.p, data, n) == 0, "100 MiB read back identical"))
-		tap_diag("get returned %d, %zu bytes: %s", r, b.len, r < 0 ? e.msg : "content differs");
+		tap_diag("get returned %d, %zu bytes: %s", r, b.len,
+		         r < 0 ? e.msg : "content differs");
 	tap_diag("100 MiB down in %.2f s", now() - t0);
 	ok(be->ops->del(be, OBJ_DATA, name, &e) == 0, "delete it");
 	if (fd >= 0)
@@ -403,6 +407,49 @@ static void lost_complete(struct backend *be)
 		tap_diag("get returned %d, %zu bytes: %s", r, b.len, r < 0 ? e.msg : "content differs");
 	if (fd >= 0)
 		close(fd);
+	free(data);
+	buf_release(&b);
+}
+
+/* A 12 MiB object read back through a proxy that cuts GET bodies (see the usage). */
+static void cut(struct backend *be, const char *mode)
+{
+	const size_t n = BIG, off = 1u << 20, len = 6u << 20;
+	struct err e = ERR_INIT;
+	struct buf b = BUF_INIT;
+	uint8_t *data = malloc(n);
+	char name[ID_HEX];
+	int r;
+
+	if (!ok(data != NULL, "12 MiB buffer"))
+		return;
+	randombytes_buf(data, n);
+	buf_init(&b, n);
+	name_of(4242, name);
+	r = be->ops->put(be, OBJ_DATA, name, data, n, &e);
+	if (!ok(r == 0, "put 12 MiB"))
+		tap_diag("%s", e.msg);
+	r = be->ops->get(be, OBJ_DATA, name, 0, 0, &b, &e);
+	if (strcmp(mode, "cut-resume") == 0) {
+		if (!ok(r == 0 && b.len == n && memcmp(b.p, data, n) == 0,
+		        "a GET cut mid-body reads the right 12 MiB"))
+			tap_diag("get returned %d, %zu bytes: %s", r, b.len, r < 0 ? e.msg : "");
+		buf_reset(&b);
+		r = be->ops->get(be, OBJ_DATA, name, off, len, &b, &e);
+		if (!ok(r == 0 && b.len == len && memcmp(b.p, data + off, len) == 0,
+		        "a ranged GET cut mid-body reads the right 6 MiB"))
+			tap_diag("get returned %d, %zu bytes: %s", r, b.len, r < 0 ? e.msg : "");
+	} else if (strcmp(mode, "cut-loop") == 0) {
+		ok(r == -EAGAIN && b.len == 0 && strstr(e.msg, "resumed after each cut"),
+		   "a GET cut every time gives up, nothing kept (%d, %zu bytes): %s", r, b.len,
+		   e.msg);
+	} else {
+		ok(r == -ESTALE && b.len == 0 && strstr(e.msg, "changed while it was read") &&
+		       !strchr(e.msg, '\n'),
+		   "a GET whose object changed between tries fails, nothing kept (%d, %zu bytes): "
+		   "%s",
+		   r, b.len, e.msg);
+	}
 	free(data);
 	buf_release(&b);
 }
@@ -511,7 +558,8 @@ int main(int argc, char **argv)
 			direct = optarg;
 		else if (c == 'x' &&
 		         (strcmp(optarg, "badetag") == 0 || strcmp(optarg, "redirect") == 0 ||
-		          strcmp(optarg, "big") == 0 || strcmp(optarg, "lostcomplete") == 0))
+		          strcmp(optarg, "big") == 0 || strncmp(optarg, "cut-", 4) == 0 ||
+		          strcmp(optarg, "lostcomplete") == 0))
 			mode = optarg;
 		else if (c == 'x' && strcmp(optarg, "sigcheck") == 0)
 			sigcheck = true;
@@ -550,6 +598,11 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(mode, "lostcomplete") == 0) {
 		lost_complete(be);
+		backend_free(be);
+		return tap_done();
+	}
+	if (strncmp(mode, "cut-", 4) == 0) {
+		cut(be, mode);
 		backend_free(be);
 		return tap_done();
 	}
