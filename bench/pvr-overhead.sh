@@ -27,9 +27,16 @@ W=$KA_DIR/work
 mkdir -p "$W"
 export CAIRN_PASSWORD=bench-pvr-overhead AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER
 API=/apis/cairn.dev/v1alpha1/namespaces/cairn
+# An exit hook: under set -e a failing command in it (a kill of a process that already
+# ended, no PVR_LOGS) would exit inside the EXIT trap, which bash 5.2 answers with
+# "pop_var_context: head of shell_variables not a function context" and status 1.
 stop_all() {
-	[ -n "${PVR_LOGS:-}" ] && mkdir -p "$PVR_LOGS" && cp "$W"/*.log "$PVR_LOGS"/ 2>/dev/null
-	[ -f "$W/pids" ] && while read -r p; do kill "$p" 2>/dev/null; done <"$W/pids"
+	if [ -n "${PVR_LOGS:-}" ]; then
+		mkdir -p "$PVR_LOGS" && { cp "$W"/*.log "$PVR_LOGS"/ 2>/dev/null || true; }
+	fi
+	if [ -f "$W/pids" ]; then
+		while read -r p; do kill "$p" 2>/dev/null || true; done <"$W/pids"
+	fi
 	sh "$top/tests/s3/s3rver.sh" stop "$W/s3" 2>/dev/null || true
 }
 t_on_exit ka_cleanup
