@@ -185,6 +185,22 @@ void ptab_del(struct ptab *t, struct pentry *en);
 struct pentry *ptab_next(const struct ptab *t, const struct pentry *en);
 void ptab_release(struct ptab *t);
 
+/* ---- waking the main loop (wake.c) ---- */
+
+/* What the main loop sleeps on: a watch event or a job's end wakes it at once; with
+ * nothing to do it still runs every max_ms (pods are not watched, signals only set a flag). */
+struct agent_wake {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool pending;
+};
+void agent_wake_init(struct agent_wake *w);
+void agent_wake_release(struct agent_wake *w);
+/* From any thread; NULL does nothing. */
+void agent_wake(struct agent_wake *w);
+/* Until a wake (one since the last return counts) or max_ms. */
+void agent_wake_wait(struct agent_wake *w, unsigned max_ms);
+
 /* ---- the agent's shared context and its jobs (agent.c, job.c, jobprep.c) ---- */
 
 struct agent_ctx {
@@ -193,6 +209,7 @@ struct agent_ctx {
 	const char *ns;       /* namespace of the PodVolumeBackups */
 	char collection[512]; /* CAIRN_API/namespaces/<ns>/podvolumebackups */
 	struct metrics *metrics;
+	struct agent_wake *wake; /* the main loop's; jobs wake it when they end */
 };
 
 /* True once a stop was requested (signal or agent_stop). */

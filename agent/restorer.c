@@ -127,6 +127,7 @@ static void on_event(void *ud, enum watch_kind kind, json_t *obj)
 		on_object(rs, kind, obj);
 	}
 	pthread_mutex_unlock(&rs->lock);
+	agent_wake(rs->a->wake);
 }
 
 static bool watch_stop(void *ud)

@@ -562,6 +562,7 @@ out:
 static void *rjob_main(void *ud)
 {
 	struct rjob *j = ud;
+	struct agent_wake *wake;
 	struct pvb_status st = { .phase = PVB_ACCEPTED };
 	struct err e = ERR_INIT;
 	struct pvr p;
@@ -591,7 +592,9 @@ static void *rjob_main(void *ud)
 	         p.volume);
 	run_restore(j, &p);
 out:
+	wake = j->a->wake; /* j may be freed as soon as it says done */
 	__atomic_store_n(&j->done, true, __ATOMIC_RELEASE);
+	agent_wake(wake); /* its slot is free and its end is to be reaped */
 	return NULL;
 }
 
