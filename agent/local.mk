@@ -33,3 +33,6 @@ EXTRA_DIST += tests/e2e/restore-pvr-opts.sh
 # An agent killed mid-restore: the next one resumes, keeps finished files, removes leftovers.
 TESTS += tests/e2e/restore-resume.sh
 EXTRA_DIST += tests/e2e/restore-resume.sh
+# Two agents race for one PodVolumeRestore (CAIRN_TEST_CLAIM_HOLD): exactly one restores.
+TESTS += tests/e2e/restore-claim-race.sh
+EXTRA_DIST += tests/e2e/restore-claim-race.sh
