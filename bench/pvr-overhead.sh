@@ -11,7 +11,8 @@
 # BIG-TREE defaults to the shared ~1 GiB benchmark tree (/work/shared/bench/mkdata.sh);
 # PVR_SMALL_FILES (default 200000) small files make the second tree; PVR_STORES (default
 # "local s3") chooses the stores; PVR_LOGS=DIR keeps the agents' and the kubelet
-# simulator's logs there.
+# simulator's logs there; PVR_AGENT_ARGS adds global options to the agent (-vv: each
+# restore's step times in its log).
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 : "${CAIRN_BIN:=$top/cairn}"
@@ -145,8 +146,10 @@ printf '%-6s %-7s %9s %11s %9s %9s %13s %12s\n' store data "folder s" "+ sync s"
 for store in $STORES; do
 	if [ "$store" = s3 ]; then R="s3:http://127.0.0.1:$P/cairn-pvr/repo"; else R=$W/repo; fi
 	"$CAIRN_BIN" -r "$R" init >/dev/null
-	"$CAIRN_BIN" -r "$R" agent --node n1 --host-pods "$W/hp1" --kubeconfig "$KUBECONFIG" \
-		--metrics-address 127.0.0.1:0 --progress-interval 2 >"$W/agent-$store.log" 2>&1 &
+	# shellcheck disable=SC2086 # PVR_AGENT_ARGS: words, e.g. -vv for the step times
+	"$CAIRN_BIN" -r "$R" ${PVR_AGENT_ARGS:-} agent --node n1 --host-pods "$W/hp1" \
+		--kubeconfig "$KUBECONFIG" --metrics-address 127.0.0.1:0 --progress-interval 2 \
+		>"$W/agent-$store.log" 2>&1 &
 	agent=$!
 	echo "$agent" >>"$W/pids"
 	for set in big small; do
