@@ -280,6 +280,22 @@ void job_free(struct job *j);
  * with a clear message, and what that run uploaded is indexed so the next backup reuses it. */
 void job_recover(const struct agent_ctx *a, struct kube *k, const json_t *obj);
 
+/* ---- progress writes off the data path (progress.c) ---- */
+
+struct progress;
+typedef void (*progress_gone_fn)(void *ud);
+/* A thread with its own client (from kc) that writes InProgress with the newest noted
+ * numbers into status_path at most every interval_sec, and only when there are new ones.
+ * gone(ud) is called from that thread when the object was deleted. what names the job in
+ * the log ("pvr ns/name"). */
+int progress_start(const struct kube_config *kc, const char *status_path, const char *what,
+                   unsigned interval_sec, progress_gone_fn gone, void *ud,
+                   struct progress **ret) _must_check_;
+/* From the job's data path: stores the numbers, never waits for I/O. NULL does nothing. */
+void progress_note(struct progress *p, uint64_t done, uint64_t total);
+/* Ends the thread (a write under way finishes first) and frees. NULL does nothing. */
+void progress_stop(struct progress *p);
+
 /* ---- PodVolumeRestore jobs (rjob.c) and their dispatcher (restorer.c) ---- */
 
 /* Start a thread that claims (status.node) and restores the PVR in obj (copied). resume:
@@ -289,6 +305,9 @@ int rjob_start(const struct agent_ctx *a, const json_t *obj, bool resume,
 /* cancel (spec.cancel, deletion -> Canceled) or shutdown (left for the next process). */
 void rjob_cancel(struct rjob *j, bool shutdown);
 bool rjob_done(struct rjob *j);
+/* True once done when its claim found the object already taken or moved on: the copy the
+ * dispatcher holds is older than the server's. */
+bool rjob_lost(struct rjob *j);
 void rjob_free(struct rjob *j);
 
 struct restorer;

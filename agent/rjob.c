@@ -35,9 +35,10 @@ struct rjob {
 	char name[256], ns[256], path[1024], status_path[1100];
 	int stop;
 	bool done, resume, gave_up;
+	bool lost; /* the claim found the object no longer ours (read after done) */
 	pthread_t thread;
 	struct kube *k;
-	time_t last_update;
+	struct progress *prog; /* while restore_run runs */
 	pthread_mutex_t wlock; /* warnings come from the restore workers */
 	struct buf warn;
 	uint64_t n_warn;
@@ -188,26 +189,18 @@ static bool on_cancel(void *ud)
 	return __atomic_load_n(&j->stop, __ATOMIC_RELAXED) != RJOB_RUN || agent_stopping();
 }
 
+/* From the restore walker: the numbers go to the progress thread, which writes them, so
+ * the walker (which feeds the fetch workers) never waits for a GET and a PUT. */
 static void on_progress(void *ud, const struct restore_progress *p)
 {
 	struct rjob *j = ud;
-	struct pvb_status st = { .phase = PVB_IN_PROGRESS, .has_progress = true };
-	struct redit ed = { &st, RG_NONE, j->a->cfg->node };
-	struct err e = ERR_INIT;
-	time_t now = (time_t)now_mono();
-	int r;
 
-	if (now - j->last_update < (time_t)j->a->cfg->progress_sec)
-		return;
-	j->last_update = now;
-	st.bytes_done = p->bytes_done;
-	st.total_bytes = p->bytes_total > p->bytes_done ? p->bytes_total : p->bytes_done;
-	/* Not retried: the next update (or the end) carries newer numbers. */
-	r = kube_update_retry(j->k, j->status_path, redit_fn, &ed, NULL, &e);
-	if (r == -ENOENT)
-		rjob_cancel(j, false);
-	else if (r < 0)
-		log_warn("pvr %s/%s: progress not recorded: %s", j->ns, j->name, e.msg);
+	progress_note(j->prog, p->bytes_done, p->bytes_total);
+}
+
+static void on_gone(void *ud)
+{
+	rjob_cancel(ud, false);
 }
 
 static void on_warn(void *ud, const char *path, int code, const char *msg)
@@ -542,7 +535,7 @@ static void run_restore(struct rjob *j, const struct pvr *p)
 	struct repo_lock *lock = NULL;
 	struct repo *repo = NULL;
 	struct err e = ERR_INIT;
-	char *target = NULL, sub[1024];
+	char *target = NULL, sub[1024], what[600];
 	const char *base;
 	bool ro = false, empty = true;
 	int r;
@@ -587,7 +580,6 @@ static void run_restore(struct rjob *j, const struct pvr *p)
 		conclude(j, p, target, -ECANCELED, &res, &e);
 		goto out;
 	}
-	j->last_update = (time_t)now_mono();
 	o.snapshot = p->snapshot;
 	o.subdir = sub;
 	o.target = target;
@@ -606,8 +598,15 @@ static void run_restore(struct rjob *j, const struct pvr *p)
 	o.cancel = on_cancel;
 	o.ud = j;
 	log_info("pvr %s/%s: restoring snapshot %s into %s", j->ns, j->name, p->snapshot, target);
+	snprintf(what, sizeof(what), "pvr %s/%s", j->ns, j->name);
+	if (progress_start(&j->a->kc, j->status_path, what, j->a->cfg->progress_sec, on_gone, j,
+	                   &j->prog) < 0)
+		log_warn("%s: no progress updates (no thread)", what);
 	err_clear(&e);
 	r = restore_run(repo, &o, &res, &e);
+	/* Before the end is written: a late progress write would turn it back to InProgress. */
+	progress_stop(j->prog);
+	j->prog = NULL;
 	j->t_restore = now_mono();
 	conclude(j, p, target, r, &res, &e);
 out:
@@ -647,6 +646,7 @@ static void *rjob_main(void *ud)
 	r = claim(j, &st, guard, &e);
 	j->t_claim = now_mono();
 	if (r == -EALREADY) {
+		j->lost = true;
 		if (!j->resume)
 			log_info("pvr %s/%s: another agent claimed it first", j->ns, j->name);
 		goto out;
@@ -710,6 +710,11 @@ void rjob_cancel(struct rjob *j, bool shutdown)
 bool rjob_done(struct rjob *j)
 {
 	return __atomic_load_n(&j->done, __ATOMIC_ACQUIRE);
+}
+
+bool rjob_lost(struct rjob *j)
+{
+	return rjob_done(j) && j->lost;
 }
 
 void rjob_free(struct rjob *j)
