@@ -185,6 +185,22 @@ void ptab_del(struct ptab *t, struct pentry *en);
 struct pentry *ptab_next(const struct ptab *t, const struct pentry *en);
 void ptab_release(struct ptab *t);
 
+/* ---- waking the main loop (wake.c) ---- */
+
+/* What the main loop sleeps on: a watch event or a job's end wakes it at once; with
+ * nothing to do it still runs every max_ms (pods are not watched, signals only set a flag). */
+struct agent_wake {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool pending;
+};
+void agent_wake_init(struct agent_wake *w);
+void agent_wake_release(struct agent_wake *w);
+/* From any thread; NULL does nothing. */
+void agent_wake(struct agent_wake *w);
+/* Until a wake (one since the last return counts) or max_ms. */
+void agent_wake_wait(struct agent_wake *w, unsigned max_ms);
+
 /* ---- the agent's shared context and its jobs (agent.c, job.c, jobprep.c) ---- */
 
 struct agent_ctx {
@@ -193,6 +209,7 @@ struct agent_ctx {
 	const char *ns;       /* namespace of the PodVolumeBackups */
 	char collection[512]; /* CAIRN_API/namespaces/<ns>/podvolumebackups */
 	struct metrics *metrics;
+	struct agent_wake *wake; /* the main loop's; jobs wake it when they end */
 };
 
 /* True once a stop was requested (signal or agent_stop). */
@@ -263,6 +280,22 @@ void job_free(struct job *j);
  * with a clear message, and what that run uploaded is indexed so the next backup reuses it. */
 void job_recover(const struct agent_ctx *a, struct kube *k, const json_t *obj);
 
+/* ---- progress writes off the data path (progress.c) ---- */
+
+struct progress;
+typedef void (*progress_gone_fn)(void *ud);
+/* A thread with its own client (from kc) that writes InProgress with the newest noted
+ * numbers into status_path at most every interval_sec, and only when there are new ones.
+ * gone(ud) is called from that thread when the object was deleted. what names the job in
+ * the log ("pvr ns/name"). */
+int progress_start(const struct kube_config *kc, const char *status_path, const char *what,
+                   unsigned interval_sec, progress_gone_fn gone, void *ud,
+                   struct progress **ret) _must_check_;
+/* From the job's data path: stores the numbers, never waits for I/O. NULL does nothing. */
+void progress_note(struct progress *p, uint64_t done, uint64_t total);
+/* Ends the thread (a write under way finishes first) and frees. NULL does nothing. */
+void progress_stop(struct progress *p);
+
 /* ---- PodVolumeRestore jobs (rjob.c) and their dispatcher (restorer.c) ---- */
 
 /* Start a thread that claims (status.node) and restores the PVR in obj (copied). resume:
@@ -272,6 +305,9 @@ int rjob_start(const struct agent_ctx *a, const json_t *obj, bool resume,
 /* cancel (spec.cancel, deletion -> Canceled) or shutdown (left for the next process). */
 void rjob_cancel(struct rjob *j, bool shutdown);
 bool rjob_done(struct rjob *j);
+/* True once done when its claim found the object already taken or moved on: the copy the
+ * dispatcher holds is older than the server's. */
+bool rjob_lost(struct rjob *j);
 void rjob_free(struct rjob *j);
 
 struct restorer;

@@ -35,11 +35,14 @@ static void on_signal(int sig)
 #define AGENT_MAX_ENTRIES 100000
 /* /healthz fails once the watch has been failing (or has not synced) this long. */
 #define AGENT_WATCH_UNHEALTHY_SEC 60
+/* With no event the main loop still runs this often: a waiting PodVolumeRestore's pod is
+ * looked at again (pods are not watched), /healthz and the stop flag are read. */
+#define AGENT_IDLE_MS 500
 
 struct agent {
 	struct agent_ctx ctx;
 	pthread_mutex_t lock;
-	pthread_cond_t cond;
+	struct agent_wake wake;
 	struct ptab tab;
 	bool synced;    /* a first full list arrived */
 	bool recovered; /* start-up leftovers handled */
@@ -116,8 +119,8 @@ static void on_event(void *ud, enum watch_kind kind, json_t *obj)
 			upsert(ag, en, p.uid, obj);
 		}
 	}
-	pthread_cond_signal(&ag->cond);
 	pthread_mutex_unlock(&ag->lock);
+	agent_wake(&ag->wake);
 }
 
 static bool watch_stop(void *ud)
@@ -244,18 +247,11 @@ static void main_loop(struct agent *ag, struct kube *k)
 {
 	json_t *recover[64];
 	size_t n_recover, i;
-	struct timespec ts;
 
 	while (!agent_stopping()) {
 		n_recover = 0;
+		agent_wake_wait(&ag->wake, AGENT_IDLE_MS);
 		pthread_mutex_lock(&ag->lock);
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 300 * 1000 * 1000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
-		pthread_cond_timedwait(&ag->cond, &ag->lock, &ts);
 		dispatch(ag, recover, &n_recover, ELEMENTSOF(recover));
 		health(ag);
 		pthread_mutex_unlock(&ag->lock);
@@ -321,7 +317,8 @@ int agent_run(const struct agent_config *cfg, struct err *e)
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		return err_set(e, -ENOMEM, "cannot initialise libcurl");
 	pthread_mutex_init(&ag.lock, NULL);
-	pthread_cond_init(&ag.cond, NULL);
+	agent_wake_init(&ag.wake);
+	ag.ctx.wake = &ag.wake;
 	r = kcfg_load(cfg->kubeconfig, &ag.ctx.kc, e);
 	if (r < 0)
 		goto fail;
@@ -368,7 +365,7 @@ fail:
 	metrics_stop(ag.ctx.metrics);
 	kube_free(k);
 	kcfg_release(&ag.ctx.kc);
-	pthread_cond_destroy(&ag.cond);
+	agent_wake_release(&ag.wake);
 	pthread_mutex_destroy(&ag.lock);
 	curl_global_cleanup();
 	return r;

@@ -390,6 +390,7 @@ out:
 static void *job_main(void *ud)
 {
 	struct job *j = ud;
+	struct agent_wake *wake;
 	struct pvb_status st = { .phase = PVB_ACCEPTED };
 	enum guard guard = j->resume ? GUARD_RESUME : GUARD_CLAIM;
 	struct err e = ERR_INIT;
@@ -427,7 +428,9 @@ static void *job_main(void *ud)
 	run_backup(j, &p);
 out:
 	metrics_running(j->a->metrics, -1);
+	wake = j->a->wake; /* j may be freed as soon as it says done */
 	__atomic_store_n(&j->done, true, __ATOMIC_RELEASE);
+	agent_wake(wake); /* its slot is free and its end is to be reaped */
 	return NULL;
 }
 

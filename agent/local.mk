@@ -3,7 +3,8 @@
 noinst_LIBRARIES += agent/libcairn_agent.a
 agent_libcairn_agent_a_SOURCES = agent/agent.h agent/agent-internal.h agent/kubelet.c \
 	agent/pvb.c agent/ptable.c agent/bsl.c agent/metrics.c agent/jobprep.c agent/job.c agent/agent.c \
-	agent/pvr.c agent/rjob.c agent/restorer.c agent/streamjob.c
+	agent/pvr.c agent/rjob.c agent/restorer.c agent/streamjob.c agent/wake.c \
+	agent/progress.c
 
 AGENT_UNIT_TESTS = tests/unit/test-kubelet tests/unit/test-pvb tests/unit/test-pvr
 check_PROGRAMS += $(AGENT_UNIT_TESTS)
@@ -33,3 +34,6 @@ EXTRA_DIST += tests/e2e/restore-pvr-opts.sh
 # An agent killed mid-restore: the next one resumes, keeps finished files, removes leftovers.
 TESTS += tests/e2e/restore-resume.sh
 EXTRA_DIST += tests/e2e/restore-resume.sh
+# Two agents race for one PodVolumeRestore (CAIRN_TEST_CLAIM_HOLD): exactly one restores.
+TESTS += tests/e2e/restore-claim-race.sh
+EXTRA_DIST += tests/e2e/restore-claim-race.sh

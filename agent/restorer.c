@@ -127,6 +127,7 @@ static void on_event(void *ud, enum watch_kind kind, json_t *obj)
 		on_object(rs, kind, obj);
 	}
 	pthread_mutex_unlock(&rs->lock);
+	agent_wake(rs->a->wake);
 }
 
 static bool watch_stop(void *ud)
@@ -208,9 +209,17 @@ static size_t plan(struct restorer *rs, struct cand *c, size_t max)
 	for (en = ptab_next(&rs->tab, NULL); en; en = next) {
 		next = ptab_next(&rs->tab, en);
 		if (en->rjob && rjob_done(en->rjob)) {
+			bool lost = rjob_lost(en->rjob);
+
 			rjob_free(en->rjob);
 			en->rjob = NULL;
 			rs->running--;
+			/* Its copy may still say New when the watch has not brought the
+			 * winner's write yet: claiming it again would only lose again. */
+			if (lost) {
+				ptab_del(&rs->tab, en);
+				continue;
+			}
 		}
 		if (en->refused || pvr_parse(en->obj, &p) < 0)
 			continue; /* an rjob running from an earlier valid object ends by itself */

@@ -35,13 +35,16 @@ struct rjob {
 	char name[256], ns[256], path[1024], status_path[1100];
 	int stop;
 	bool done, resume, gave_up;
+	bool lost; /* the claim found the object no longer ours (read after done) */
 	pthread_t thread;
 	struct kube *k;
-	time_t last_update;
+	struct progress *prog; /* while restore_run runs */
 	pthread_mutex_t wlock; /* warnings come from the restore workers */
 	struct buf warn;
 	uint64_t n_warn;
 	bool warn_full; /* later warnings are only logged and counted */
+	/* Monotonic seconds at each step's end, for the -vv timing line (0: not reached). */
+	double t_begin, t_claim, t_lookup, t_repo, t_restore, t_sync, t_status;
 };
 
 static double now_mono(void)
@@ -137,6 +140,7 @@ static void finish(struct rjob *j, struct pvb_status *st)
 
 	st->completion = time(NULL);
 	r = write_status(j, st, RG_NONE, &e);
+	j->t_status = now_mono();
 	if (r < 0 && r != -ENOENT && r != -EALREADY) {
 		log_error("pvr %s/%s: cannot record phase %s: %s", j->ns, j->name,
 		          pvb_phase_name(st->phase), e.msg);
@@ -185,26 +189,18 @@ static bool on_cancel(void *ud)
 	return __atomic_load_n(&j->stop, __ATOMIC_RELAXED) != RJOB_RUN || agent_stopping();
 }
 
+/* From the restore walker: the numbers go to the progress thread, which writes them, so
+ * the walker (which feeds the fetch workers) never waits for a GET and a PUT. */
 static void on_progress(void *ud, const struct restore_progress *p)
 {
 	struct rjob *j = ud;
-	struct pvb_status st = { .phase = PVB_IN_PROGRESS, .has_progress = true };
-	struct redit ed = { &st, RG_NONE, j->a->cfg->node };
-	struct err e = ERR_INIT;
-	time_t now = (time_t)now_mono();
-	int r;
 
-	if (now - j->last_update < (time_t)j->a->cfg->progress_sec)
-		return;
-	j->last_update = now;
-	st.bytes_done = p->bytes_done;
-	st.total_bytes = p->bytes_total > p->bytes_done ? p->bytes_total : p->bytes_done;
-	/* Not retried: the next update (or the end) carries newer numbers. */
-	r = kube_update_retry(j->k, j->status_path, redit_fn, &ed, NULL, &e);
-	if (r == -ENOENT)
-		rjob_cancel(j, false);
-	else if (r < 0)
-		log_warn("pvr %s/%s: progress not recorded: %s", j->ns, j->name, e.msg);
+	progress_note(j->prog, p->bytes_done, p->bytes_total);
+}
+
+static void on_gone(void *ud)
+{
+	rjob_cancel(ud, false);
 }
 
 static void on_warn(void *ud, const char *path, int code, const char *msg)
@@ -397,7 +393,9 @@ static void conclude(struct rjob *j, const struct pvr *p, const char *target, in
 		         "as they were",
 		         j->ns, j->name, res->skipped);
 	/* The pod's app containers start once this exists: only after the data is in. */
-	if (done_file(target, p->restore_uid, &de) < 0) {
+	r = done_file(target, p->restore_uid, &de);
+	j->t_sync = now_mono();
+	if (r < 0) {
 		fail(j, "cannot write the done-file: %s", de.msg);
 		return;
 	}
@@ -468,21 +466,82 @@ fail:
 	return r;
 }
 
+/* Test builds only: while the file CAIRN_TEST_CLAIM_HOLD names exists, a restore waits
+ * just before its claim, so a test can let two agents that both read the New object claim
+ * it at the same moment. */
+static void test_claim_hold(struct rjob *j)
+{
+#ifdef CAIRN_TEST_HOOKS
+	const char *path = getenv("CAIRN_TEST_CLAIM_HOLD");
+
+	if (!path || !path[0] || access(path, F_OK) < 0)
+		return;
+	log_info("pvr %s/%s: claim held while %s exists (test hook)", j->ns, j->name, path);
+	while (access(path, F_OK) == 0 && !agent_stopping())
+		nap_ms(20);
+#else
+	(void)j;
+#endif
+}
+
+/* The claim (status.node) and the move to InProgress are one write: a PUT of the object
+ * the watch brought, guarded by its resourceVersion, so a fresh PodVolumeRestore costs no
+ * GET. A 409 (another agent's claim, or any newer write) and a guard that fails on that
+ * copy fall back to GET + PUT with the guard checked again on the fresh object: of two
+ * agents only one gets past it. -EALREADY: not ours to run. */
+static int claim(struct rjob *j, const struct pvb_status *st, enum rguard guard, struct err *e)
+{
+	struct redit ed = { st, guard, j->a->cfg->node };
+	json_t *obj = json_deep_copy(j->obj);
+	int r;
+
+	if (!obj)
+		return -ENOMEM;
+	test_claim_hold(j);
+	r = redit_fn(&ed, obj);
+	if (r == 0)
+		r = kube_update(j->k, j->status_path, obj, NULL, e);
+	json_decref(obj);
+	if (r == 0 || r == -ENOENT || (!kube_transient(r) && r != -EALREADY))
+		return r;
+	return write_status(j, st, guard, e);
+}
+
+static void log_times(struct rjob *j)
+{
+	double t = j->t_begin;
+	double step[] = {
+		j->t_claim, j->t_lookup, j->t_repo, j->t_restore, j->t_sync, j->t_status
+	};
+	double ms[ELEMENTSOF(step)];
+
+	/* A step not reached counts 0; the next one reached is measured from the last one. */
+	for (size_t i = 0; i < ELEMENTSOF(step); i++) {
+		ms[i] = step[i] > 0 ? (step[i] - t) * 1000 : 0;
+		if (step[i] > 0)
+			t = step[i];
+	}
+	log_debug("pvr %s/%s: times (ms): claim %.0f, mount lookup %.0f, repository %.0f, "
+	          "restore %.0f, sync %.0f, status %.0f; total %.0f",
+	          j->ns, j->name, ms[0], ms[1], ms[2], ms[3], ms[4], ms[5],
+	          (t - j->t_begin) * 1000);
+}
+
 static void run_restore(struct rjob *j, const struct pvr *p)
 {
-	struct pvb_status st = { .phase = PVB_IN_PROGRESS, .has_progress = true };
 	struct restore_opts o = { 0 };
 	struct restore_result res = { 0 };
 	struct snapshot snap = { 0 };
 	struct repo_lock *lock = NULL;
 	struct repo *repo = NULL;
 	struct err e = ERR_INIT;
-	char *target = NULL, sub[1024];
+	char *target = NULL, sub[1024], what[600];
 	const char *base;
 	bool ro = false, empty = true;
 	int r;
 
 	r = target_dir(j, p, &target, &e);
+	j->t_lookup = now_mono();
 	if (r < 0) {
 		fail(j, "%s", e.msg);
 		goto out;
@@ -502,6 +561,7 @@ static void run_restore(struct rjob *j, const struct pvr *p)
 		goto out;
 	}
 	r = repo_snapshot_load(repo, p->snapshot, &snap, &e);
+	j->t_repo = now_mono();
 	if (r < 0 || snap.n_paths < 1) {
 		fail(j, "snapshot %s: %s", p->snapshot, r < 0 ? e.msg : "it holds no path");
 		goto out;
@@ -520,17 +580,6 @@ static void run_restore(struct rjob *j, const struct pvr *p)
 		conclude(j, p, target, -ECANCELED, &res, &e);
 		goto out;
 	}
-	st.start = time(NULL);
-	st.total_bytes = p->size;
-	st.message = j->resume ? "resumed: the node agent restarted during this restore" : "";
-	r = write_status(j, &st, RG_NONE, &e);
-	if (r == -ENOENT)
-		goto out;
-	if (r < 0) {
-		fail(j, "cannot record phase InProgress: %s", e.msg);
-		goto out;
-	}
-	j->last_update = (time_t)now_mono();
 	o.snapshot = p->snapshot;
 	o.subdir = sub;
 	o.target = target;
@@ -549,8 +598,16 @@ static void run_restore(struct rjob *j, const struct pvr *p)
 	o.cancel = on_cancel;
 	o.ud = j;
 	log_info("pvr %s/%s: restoring snapshot %s into %s", j->ns, j->name, p->snapshot, target);
+	snprintf(what, sizeof(what), "pvr %s/%s", j->ns, j->name);
+	if (progress_start(&j->a->kc, j->status_path, what, j->a->cfg->progress_sec, on_gone, j,
+	                   &j->prog) < 0)
+		log_warn("%s: no progress updates (no thread)", what);
 	err_clear(&e);
 	r = restore_run(repo, &o, &res, &e);
+	/* Before the end is written: a late progress write would turn it back to InProgress. */
+	progress_stop(j->prog);
+	j->prog = NULL;
+	j->t_restore = now_mono();
 	conclude(j, p, target, r, &res, &e);
 out:
 	snapshot_release(&snap);
@@ -562,25 +619,39 @@ out:
 static void *rjob_main(void *ud)
 {
 	struct rjob *j = ud;
-	struct pvb_status st = { .phase = PVB_ACCEPTED };
+	struct agent_wake *wake;
+	struct pvb_status st = { .phase = PVB_IN_PROGRESS, .has_progress = true };
+	enum rguard guard = j->resume ? RG_RESUME : RG_CLAIM;
 	struct err e = ERR_INIT;
 	struct pvr p;
 	int r;
 
+	j->t_begin = now_mono();
 	if (kube_new(&j->a->kc, &j->k) < 0 || pvr_parse(j->obj, &p) < 0)
 		goto out;
 	st.node = j->a->cfg->node;
 	if (p.cancel || p.deleting) {
+		memset(&st, 0, sizeof(st));
 		st.phase = PVB_CANCELED;
+		st.node = j->a->cfg->node;
 		st.message = "canceled before it started";
 		st.completion = time(NULL);
-		if (write_status(j, &st, j->resume ? RG_RESUME : RG_CLAIM, &e) == 0)
+		if (write_status(j, &st, guard, &e) == 0)
 			log_info("pvr %s/%s canceled before it started", j->ns, j->name);
 		goto out;
 	}
-	st.accepted = time(NULL);
-	r = write_status(j, &st, j->resume ? RG_RESUME : RG_CLAIM, &e);
-	if (r == -EALREADY || r == -ENOENT)
+	st.accepted = st.start = time(NULL);
+	st.total_bytes = p.size;
+	st.message = j->resume ? "resumed: the node agent restarted during this restore" : "";
+	r = claim(j, &st, guard, &e);
+	j->t_claim = now_mono();
+	if (r == -EALREADY) {
+		j->lost = true;
+		if (!j->resume)
+			log_info("pvr %s/%s: another agent claimed it first", j->ns, j->name);
+		goto out;
+	}
+	if (r == -ENOENT)
 		goto out;
 	if (r < 0) {
 		fail(j, "cannot claim the restore: %.400s", e.msg);
@@ -590,8 +661,11 @@ static void *rjob_main(void *ud)
 	         j->resume ? "accepted again after a restart" : "accepted", p.pod_ns, p.pod_name,
 	         p.volume);
 	run_restore(j, &p);
+	log_times(j);
 out:
+	wake = j->a->wake; /* j may be freed as soon as it says done */
 	__atomic_store_n(&j->done, true, __ATOMIC_RELEASE);
+	agent_wake(wake); /* its slot is free and its end is to be reaped */
 	return NULL;
 }
 
@@ -636,6 +710,11 @@ void rjob_cancel(struct rjob *j, bool shutdown)
 bool rjob_done(struct rjob *j)
 {
 	return __atomic_load_n(&j->done, __ATOMIC_ACQUIRE);
+}
+
+bool rjob_lost(struct rjob *j)
+{
+	return rjob_done(j) && j->lost;
 }
 
 void rjob_free(struct rjob *j)

@@ -11,7 +11,8 @@
 # BIG-TREE defaults to the shared ~1 GiB benchmark tree (/work/shared/bench/mkdata.sh);
 # PVR_SMALL_FILES (default 200000) small files make the second tree; PVR_STORES (default
 # "local s3") chooses the stores; PVR_LOGS=DIR keeps the agents' and the kubelet
-# simulator's logs there.
+# simulator's logs there; PVR_AGENT_ARGS adds global options to the agent (-vv: each
+# restore's step times in its log).
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 : "${CAIRN_BIN:=$top/cairn}"
@@ -27,9 +28,16 @@ W=$KA_DIR/work
 mkdir -p "$W"
 export CAIRN_PASSWORD=bench-pvr-overhead AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER
 API=/apis/cairn.dev/v1alpha1/namespaces/cairn
+# An exit hook: under set -e a failing command in it (a kill of a process that already
+# ended, no PVR_LOGS) would exit inside the EXIT trap, which bash 5.2 answers with
+# "pop_var_context: head of shell_variables not a function context" and status 1.
 stop_all() {
-	[ -n "${PVR_LOGS:-}" ] && mkdir -p "$PVR_LOGS" && cp "$W"/*.log "$PVR_LOGS"/ 2>/dev/null
-	[ -f "$W/pids" ] && while read -r p; do kill "$p" 2>/dev/null; done <"$W/pids"
+	if [ -n "${PVR_LOGS:-}" ]; then
+		mkdir -p "$PVR_LOGS" && { cp "$W"/*.log "$PVR_LOGS"/ 2>/dev/null || true; }
+	fi
+	if [ -f "$W/pids" ]; then
+		while read -r p; do kill "$p" 2>/dev/null || true; done <"$W/pids"
+	fi
 	sh "$top/tests/s3/s3rver.sh" stop "$W/s3" 2>/dev/null || true
 }
 t_on_exit ka_cleanup
@@ -138,8 +146,10 @@ printf '%-6s %-7s %9s %11s %9s %9s %13s %12s\n' store data "folder s" "+ sync s"
 for store in $STORES; do
 	if [ "$store" = s3 ]; then R="s3:http://127.0.0.1:$P/cairn-pvr/repo"; else R=$W/repo; fi
 	"$CAIRN_BIN" -r "$R" init >/dev/null
-	"$CAIRN_BIN" -r "$R" agent --node n1 --host-pods "$W/hp1" --kubeconfig "$KUBECONFIG" \
-		--metrics-address 127.0.0.1:0 --progress-interval 2 >"$W/agent-$store.log" 2>&1 &
+	# shellcheck disable=SC2086 # PVR_AGENT_ARGS: words, e.g. -vv for the step times
+	"$CAIRN_BIN" -r "$R" ${PVR_AGENT_ARGS:-} agent --node n1 --host-pods "$W/hp1" \
+		--kubeconfig "$KUBECONFIG" --metrics-address 127.0.0.1:0 --progress-interval 2 \
+		>"$W/agent-$store.log" 2>&1 &
 	agent=$!
 	echo "$agent" >>"$W/pids"
 	for set in big small; do
