@@ -33,6 +33,20 @@ ka_cleanup() {
 	rm -rf "$KA_DIR"
 }
 
+# ka_stop_all: the exit hook of a suite that keeps its processes' pids and logs in $W
+# (W/NAME.pid, W/NAME.log): kill them, show each log's tail when a check failed, then
+# stop the double.
+ka_stop_all() {
+	for f in "$W"/*.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null; done
+	if [ "$T_FAILED" -ne 0 ]; then
+		for l in "$W"/*.log; do
+			echo "# $l:"
+			tail -n 30 "$l" 2>/dev/null | sed 's/^/#   /'
+		done
+	fi
+	ka_cleanup
+}
+
 # kcurl PATH [curl args...]: authenticated request to the double.
 kcurl() {
 	p=$1

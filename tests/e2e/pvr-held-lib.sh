@@ -27,17 +27,7 @@ obj() { kcurl "$1" 2>/dev/null; }
 field() { obj "$1" | jq -r "$2" 2>/dev/null; }
 pv_of() { field "/api/v1/namespaces/$1/persistentvolumeclaims/$2" '.spec.volumeName // ""'; }
 
-stop_all() {
-	for f in "$W"/*.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null; done
-	if [ "$T_FAILED" -ne 0 ]; then
-		for l in "$W"/*.log; do
-			echo "# $l:"
-			tail -n 30 "$l" 2>/dev/null | sed 's/^/#   /'
-		done
-	fi
-	ka_cleanup
-}
-t_on_exit stop_all
+t_on_exit ka_stop_all
 ka_start --bookmark-interval 1 --load "$TOP_SRCDIR"/daemonset/crds/*.yaml
 
 # The snapshot: 40 files and one of 8 MiB, backed up with `cairn backup` and tagged as
