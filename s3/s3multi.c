@@ -99,17 +99,15 @@ static int complete_body(const struct upload *u, struct buf *b)
 	return r >= 0 ? buf_printf(b, "</CompleteMultipartUpload>") : r;
 }
 
-/* A completed upload whose reply was lost: on retry the server answers NoSuchUpload,
- * and the object itself is the proof. */
-static int completed_already(struct upload *u, uint64_t total, struct err *e)
+/* Whether an object of the upload's key and exactly total bytes is stored: the proof of
+ * a completed upload whose reply was lost. */
+static bool completed_already(struct upload *u, uint64_t total)
 {
 	struct s3_req rq = { .op = "multipart check", .method = "HEAD", .key = u->key, .fd = -1 };
 	struct s3_resp rs;
-	int r = s3_request(u->s, &rq, &rs, e);
+	struct err e = ERR_INIT;
 
-	if (r >= 0 && (!rs.have_length || rs.length != total))
-		r = err_set(e, -EPROTO, "S3 multipart complete %s: upload vanished", u->key);
-	return r;
+	return s3_request(u->s, &rq, &rs, &e) >= 0 && rs.have_length && rs.length == total;
 }
 
 static int complete(struct upload *u, uint64_t total, struct err *e)
@@ -138,11 +136,6 @@ static int complete(struct upload *u, uint64_t total, struct err *e)
 	for (int i = 0; i < COMPLETE_TRIES; i++) {
 		buf_reset(&out);
 		r = s3_request(u->s, &rq, &rs, e);
-		if (r == -ENOENT && i > 0 && strcmp(rs.xe.code, "NoSuchUpload") == 0) {
-			err_clear(e);
-			r = completed_already(u, total, e);
-			break;
-		}
 		if (r < 0)
 			break;
 		/* S3 may answer 200 and then report a failure in the body. */
@@ -158,9 +151,7 @@ static int complete(struct upload *u, uint64_t total, struct err *e)
 		 * every retry then fails (AWS answers NoSuchUpload, s3rver 500 InternalError),
 		 * and the object is the proof. Object keys name their content (a hash of the
 		 * bytes), so an object of this key and exactly this length is this upload. */
-		struct err he = ERR_INIT;
-
-		if (completed_already(u, total, &he) == 0) {
+		if (completed_already(u, total)) {
 			err_clear(e);
 			r = 0;
 		}
