@@ -232,6 +232,30 @@ static int check_dir(struct ck *c, const struct extent *segs, size_t n, const ch
 	return rc < 0 ? rc : 0;
 }
 
+/* msg without a leading "pack <p>" (and its ": "): the repository's messages name the pack
+ * already, and check puts the pack first on every line itself, so it is named once. */
+static const char *after_pack(const char *msg, const char *p)
+{
+	size_t n = strlen(p);
+
+	if (strncmp(msg, "pack ", 5) || strncmp(msg + 5, p, n))
+		return msg;
+	msg += 5 + n;
+	return *msg == ':' ? msg + 1 + (msg[1] == ' ') : msg;
+}
+
+/* One line about pack p: "pack <p>: msg", or "pack <p> is truncated" for a message that
+ * starts with the pack's name and goes on with no colon. */
+static void pack_line(struct ck *c, const char *p, const char *blob, const char *msg)
+{
+	const char *rest = after_pack(msg, p);
+
+	if (rest != msg && !blob && *rest == ' ')
+		problem(c, "pack %s%s", p, rest);
+	else
+		problem(c, "pack %s%s%s: %s", p, blob ? ": blob " : "", blob ? blob : "", rest);
+}
+
 static void pack_problem(void *ud, const uint8_t pack[ID_BYTES], const uint8_t *blob,
 			 const char *msg)
 {
@@ -242,7 +266,7 @@ static void pack_problem(void *ud, const uint8_t pack[ID_BYTES], const uint8_t *
 	if (blob)
 		hex_encode(blob, ID_BYTES, b);
 	pthread_mutex_lock(&c->lock);
-	problem(c, "pack %s%s%s: %s", p, blob ? ": blob " : "", b, msg);
+	pack_line(c, p, blob ? b : NULL, msg);
 	/* Remember the blob so the files that use it can be named afterwards. */
 	if (blob && repo_idset_add(&c->bad, blob) > 0) {
 		void *v = reallocarray(c->bads, c->n_bads + 1, sizeof(*c->bads));
@@ -555,7 +579,7 @@ static int header_pack(void *ud, const struct repo_ix_pack *ip)
 	if (rc == -ENOMEM)
 		return err_set(c->e, rc, "out of memory");
 	if (rc < 0) {
-		problem(c, "pack %s: %s", p, e.msg);
+		pack_line(c, p, NULL, e.msg);
 		return 0;
 	}
 	rc = compare_header(c, p, ip, hp);
