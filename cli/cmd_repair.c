@@ -12,6 +12,32 @@
 #include "maint/maint.h"
 #include "util/banned.h"
 
+/* One line per pack whose header did not open: what happened to its entries. */
+static void report_damaged(struct cli *c, const struct repo_repair_result *res, bool dry_run)
+{
+	for (size_t i = 0; i < res->n_damaged; i++) {
+		const struct repo_repair_pack *d = &res->damaged[i];
+		char id[ID_HEX], what[200];
+
+		hex_encode(d->id, ID_BYTES, id);
+		if (d->kept)
+			snprintf(what, sizeof(what), "%s%llu blob(s) from the old index%s",
+				 dry_run ? "would keep " : "kept ", (unsigned long long)d->blobs_kept,
+				 d->blobs_dropped ? " (some lie past the pack's end: dropped)" : "");
+		else
+			snprintf(what, sizeof(what), "%s (the old index does not list it)",
+				 dry_run ? "would be left out" : "left out");
+		if (c->json)
+			cli_print_json(json_pack("{s:s, s:s, s:s, s:b, s:I, s:I, s:s}", "message_type",
+						 "damaged_pack", "pack", id, "error", d->msg,
+						 "kept", d->kept, "blobs_kept",
+						 (json_int_t)d->blobs_kept, "blobs_dropped",
+						 (json_int_t)d->blobs_dropped, "message", what));
+		else
+			fprintf(stderr, "warning: %s; %s; run check --read-data\n", d->msg, what);
+	}
+}
+
 int cmd_repair(struct cli *c, int argc, char **argv)
 {
 	struct repo_repair_snapshots_result sres = { 0 };
@@ -63,18 +89,24 @@ int cmd_repair(struct cli *c, int argc, char **argv)
 	repo_free(r);
 	if (rc < 0)
 		return cli_fail(c, &e, rc);
+	report_damaged(c, &res, dry_run);
 	if (c->json)
-		cli_print_json(json_pack("{s:s, s:b, s:I, s:I, s:I, s:I}", "message_type",
+		cli_print_json(json_pack("{s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I}", "message_type",
 					 "repair_index", "dry_run", dry_run, "packs",
 					 (json_int_t)res.packs, "blobs", (json_int_t)res.blobs,
 					 "unreadable_packs", (json_int_t)res.bad_packs,
-					 "old_index_files", (json_int_t)res.old_index_files));
+					 "kept_packs", (json_int_t)res.kept_packs, "kept_blobs",
+					 (json_int_t)res.kept_blobs, "old_index_files",
+					 (json_int_t)res.old_index_files));
 	else
 		printf("%sindexed %llu packs (%llu blobs), %llu unreadable; replaced %llu index "
 		       "files\n", dry_run ? "would have " : "", (unsigned long long)res.packs,
 		       (unsigned long long)res.blobs, (unsigned long long)res.bad_packs,
 		       (unsigned long long)res.old_index_files);
-	/* A pack left out is data the index no longer reaches (and prune would delete):
-	 * whoever runs this, a script included, must not take it for a clean repair. */
-	return res.bad_packs ? EXIT_CORRUPT : EXIT_OK;
+	rc = res.bad_packs ? EXIT_CORRUPT : EXIT_OK;
+	repo_repair_result_release(&res);
+	/* A pack whose header does not open is damaged even when its entries were kept (a
+	 * blob of it may be too), and one left out is data the index no longer reaches:
+	 * whoever runs this, a script included, must not take either for a clean repair. */
+	return rc;
 }

@@ -27,7 +27,8 @@ const struct cmd_exit cmdtab_exits[] = {
 	{ 12, "wrong password (no key file opens with it)" },
 	{ 13, "not found: unknown snapshot, path or object" },
 	{ 14, "integrity failure: corrupt, truncated or forged data, a repository format or "
-	       "algorithm this cairn does not read; check found problems" },
+	       "algorithm this cairn does not read; check found problems; repair index finished "
+	       "with problems (a pack header does not open: the pack is named on stderr)" },
 	{ 15, "the location is read-only or access was denied" },
 	{ 16, "no space left" },
 	{ 17, "server or network failure after retries" },

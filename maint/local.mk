@@ -10,6 +10,6 @@ tests_unit_test_forget_LDADD = $(CAIRN_LIBS)
 tests_unit_test_idset_LDADD = $(CAIRN_LIBS)
 
 MAINT_E2E = tests/e2e/maint-prune.sh tests/e2e/maint-keys-check.sh tests/e2e/maint-misc.sh \
-	tests/e2e/maint-progress.sh tests/e2e/maint-check-index.sh
+	tests/e2e/maint-progress.sh tests/e2e/maint-check-index.sh tests/e2e/maint-damaged-pack.sh
 TESTS += $(MAINT_E2E)
 EXTRA_DIST += $(MAINT_E2E) bench/maint.sh docs/maintenance.md

@@ -145,12 +145,30 @@ void repo_ixset_release(struct repo_ixset *s);
 typedef int (*repo_ixpack_fn)(void *ud, const struct repo_ix_pack *p);
 int repo_ixset_stream(struct repo *r, repo_ixpack_fn fn, void *ud, struct err *e) _must_check_;
 
-struct repo_repair_result {
-	uint64_t packs, blobs, bad_packs, old_index_files;
+/* A pack whose header does not open: its entries come from the old index files when they
+ * list it (kept), else it is left out of the new index. */
+struct repo_repair_pack {
+	uint8_t id[ID_BYTES];
+	bool kept;           /* the old index listed it: its entries are in the new index */
+	uint64_t blobs_kept; /* entries kept (those that lie within the pack) */
+	uint64_t blobs_dropped; /* entries of the old index that lie past the pack's end */
+	char msg[160];       /* why the header does not open */
 };
+
+/* packs and blobs: from readable headers; bad_packs: headers that do not open, of which
+ * kept_packs (with kept_blobs entries) were kept from the old index. damaged lists the
+ * bad packs (owned: repo_repair_result_release). */
+struct repo_repair_result {
+	uint64_t packs, blobs, bad_packs, old_index_files, kept_packs, kept_blobs;
+	struct repo_repair_pack *damaged;
+	size_t n_damaged;
+};
+void repo_repair_result_release(struct repo_repair_result *res);
 /* Rebuild the index from pack headers: list data/, read every header, write new index
- * files superseding the old ones, then delete the old ones. Caller holds an exclusive
- * lock. */
+ * files superseding the old ones, then delete the old ones. A pack whose header does not
+ * open keeps the entries the old index files give it (bounded by the pack's size), so
+ * reachable data is not lost to a damaged header alone. Caller holds an exclusive lock;
+ * *ret is written on success only. */
 struct repo_repair_snapshots_result {
 	uint64_t snapshots, repaired, files_damaged, dirs_damaged;
 };

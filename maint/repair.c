@@ -133,19 +133,35 @@ static int collect_name(void *ud, const char *name, uint64_t size)
 /* Reads every index file through c. A pack listed by two files (an interrupted prune,
  * adopted orphans) is kept once: a hash set of pack ids, so large repositories stay
  * linear. */
-static int ixread_all(struct repo *r, struct ixread *c, struct err *e)
+static int ixread_names(struct repo *r, struct ixread *c, bool skip_bad, struct err *e)
 {
-	int rc;
+	int rc = 0;
 
-	rc = backend_list(repo_backend(r), OBJ_INDEX, collect_name, c->s, e);
 	for (size_t i = 0; rc >= 0 && i < c->s->n_names; i++) {
 		c->cur = NULL; /* a new file's buffer may reuse the last one's address */
 		rc = repo_index_walk(r, c->s->names[i], ixread_entry, c, e);
+		if (rc < 0 && rc != -ENOMEM && skip_bad) {
+			/* A damaged file gives nothing more; its unfinished pack is dropped. */
+			if (c->p)
+				c->p->n_blobs = 0;
+			c->p = NULL;
+			err_clear(e);
+			rc = 0;
+			continue;
+		}
 		if (rc >= 0)
 			rc = ixread_done(c);
 	}
 	repo_idset_release(&c->seen);
 	return rc;
+}
+
+static int ixread_all(struct repo *r, struct ixread *c, struct err *e)
+{
+	int rc;
+
+	rc = backend_list(repo_backend(r), OBJ_INDEX, collect_name, c->s, e);
+	return rc < 0 ? rc : ixread_names(r, c, false, e);
 }
 
 int repo_ixset_load(struct repo *r, struct repo_ixset *ret, struct err *e)
@@ -182,10 +198,49 @@ struct rebuild {
 	struct err *e;
 	struct repo_ixw *w; /* NULL for a dry run */
 	struct repo_repair_result *res;
+	uint64_t *sizes; /* of res->damaged's packs, for the bound on kept entries */
+	size_t cap;
 };
 
+void repo_repair_result_release(struct repo_repair_result *res)
+{
+	free(res->damaged);
+	memset(res, 0, sizeof(*res));
+}
+
+/* Remember a pack whose header does not open, for the pass over the old index. */
+static int note_damaged(struct rebuild *rb, const uint8_t pack[ID_BYTES], uint64_t size,
+			const char *msg)
+{
+	struct repo_repair_result *res = rb->res;
+	struct repo_repair_pack *d;
+
+	if (res->n_damaged == rb->cap) {
+		size_t cap = rb->cap ? 2 * rb->cap : 16;
+		void *v = reallocarray(res->damaged, cap, sizeof(*res->damaged));
+		void *z;
+
+		if (!v)
+			return -ENOMEM;
+		res->damaged = v;
+		z = reallocarray(rb->sizes, cap, sizeof(*rb->sizes));
+		if (!z)
+			return -ENOMEM;
+		rb->sizes = z;
+		rb->cap = cap;
+	}
+	rb->sizes[res->n_damaged] = size;
+	d = &res->damaged[res->n_damaged++];
+	memset(d, 0, sizeof(*d));
+	memcpy(d->id, pack, ID_BYTES);
+	/* Cut to fit: the message names the pack and the reason in its first words. */
+	memcpy(d->msg, msg, strnlen(msg, sizeof(d->msg) - 1));
+	res->bad_packs++;
+	return 0;
+}
+
 /* One pack's header straight into the new index files: the header is checked whole when
- * opened, so a damaged pack is left out before any of its entries is written. */
+ * opened, so a damaged pack is set aside before any of its entries is written. */
 static int rebuild_one(void *ud, const uint8_t pack[ID_BYTES], uint64_t size)
 {
 	struct rebuild *rb = ud;
@@ -195,10 +250,10 @@ static int rebuild_one(void *ud, const uint8_t pack[ID_BYTES], uint64_t size)
 
 	rc = repo_pack_hdr_open(rb->r, pack, size, &h, rb->e);
 	if (rc == -EBADMSG) {
-		/* Unreadable header: leave the pack out (check names it; prune deletes it). */
+		/* Unreadable header: the old index may still know the pack (keep_old). */
+		rc = note_damaged(rb, pack, size, rb->e->msg);
 		err_clear(rb->e);
-		rb->res->bad_packs++;
-		return 0;
+		return rc < 0 ? err_set(rb->e, rc, "out of memory") : 0;
 	}
 	if (rc < 0)
 		return rc;
@@ -210,6 +265,66 @@ static int rebuild_one(void *ud, const uint8_t pack[ID_BYTES], uint64_t size)
 		rc = repo_ixw_blob(rb->w, &b, rb->e);
 	repo_pack_hdr_free(h);
 	return rc < 0 ? rc : 0;
+}
+
+/* An old index entry can be trusted no further than the pack: it must lie before the
+ * pack's trailing length field and a sealed header's overhead. */
+static bool within(const struct repo_ix_blob *b, uint64_t size)
+{
+	uint64_t end = (uint64_t)b->offset + b->stored_len;
+
+	return size >= 4 + KEY_SEAL_OVERHEAD && end <= size - 4 - KEY_SEAL_OVERHEAD &&
+	       b->type < _BLOB_TYPE_MAX;
+}
+
+/* A pack of the old index files: when its header did not open, its entries (those that fit
+ * in the pack) go into the new index in the old order. */
+static int keep_old(void *ud, const struct repo_ix_pack *ip)
+{
+	struct rebuild *rb = ud;
+	struct repo_repair_result *res = rb->res;
+	struct repo_repair_pack *d = NULL;
+	uint64_t size = 0;
+	size_t n = 0;
+	int rc = 0;
+
+	for (size_t i = 0; i < res->n_damaged && !d; i++)
+		if (!memcmp(res->damaged[i].id, ip->id, ID_BYTES) && !res->damaged[i].kept) {
+			d = &res->damaged[i];
+			size = rb->sizes[i];
+		}
+	if (!d)
+		return 0;
+	for (size_t j = 0; j < ip->n_blobs; j++)
+		n += within(&ip->blobs[j], size);
+	d->kept = n > 0;
+	d->blobs_kept = n;
+	d->blobs_dropped = ip->n_blobs - n;
+	if (!n)
+		return 0;
+	res->kept_packs++;
+	res->kept_blobs += n;
+	if (rb->w)
+		rc = repo_ixw_pack(rb->w, ip->id, n, rb->e);
+	for (size_t j = 0; rc >= 0 && rb->w && j < ip->n_blobs; j++)
+		if (within(&ip->blobs[j], size))
+			rc = repo_ixw_blob(rb->w, &ip->blobs[j], rb->e);
+	return rc;
+}
+
+/* The old index files' entries for the packs whose header did not open. A damaged old
+ * file is passed over: the rebuild does not depend on it. Damaged packs are few, so the
+ * lookup is a scan. */
+static int keep_damaged(struct rebuild *rb, struct repo_ixset *old)
+{
+	struct ixread c = { .s = old, .fn = keep_old, .ud = rb };
+	int rc;
+
+	if (!rb->res->n_damaged || !old->n_names)
+		return 0;
+	rc = ixread_names(rb->r, &c, true, rb->e);
+	free(c.one.blobs);
+	return rc;
 }
 
 int repo_repair_index(struct repo *r, bool dry_run, struct repo_repair_result *ret,
@@ -227,6 +342,8 @@ int repo_repair_index(struct repo *r, bool dry_run, struct repo_repair_result *r
 	 * describe existing packs. */
 	if (rc >= 0)
 		rc = repo_pack_list(r, rebuild_one, &rb, e);
+	if (rc >= 0)
+		rc = keep_damaged(&rb, &old);
 	if (rc >= 0 && rb.w)
 		rc = repo_ixw_finish(rb.w, NULL, e);
 	for (size_t i = 0; rc >= 0 && rb.w && i < old.n_names; i++)
@@ -235,7 +352,10 @@ int repo_repair_index(struct repo *r, bool dry_run, struct repo_repair_result *r
 		goto fail;
 	res.old_index_files = old.n_names;
 	*ret = res;
+	memset(&res, 0, sizeof(res));
 fail:
+	repo_repair_result_release(&res);
+	free(rb.sizes);
 	repo_ixw_free(rb.w);
 	repo_ixset_release(&old);
 	return rc;
