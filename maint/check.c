@@ -4,6 +4,7 @@
 #include "maint/maint-internal.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -95,7 +96,14 @@ struct ck {
 	} *sizes, *todo; /* every listed pack (sorted by id for the lookup); the ones to read */
 	size_t n_sizes, cap_sizes, n_todo, next;
 	struct repo_maint_meter meter; /* under lock */
+	uint64_t hdr_held;             /* sealed header bytes the workers hold (under lock) */
+	pthread_cond_t hdr_freed;
 };
+
+/* The workers' pack headers together stay under this, unless one alone is bigger (it then
+ * runs by itself): a pack of tiny blobs has a 13 MB header, and two or more of them open at
+ * once would add that much each to a million-blob check. Small headers run side by side. */
+#define HDR_BUDGET (8u << 20)
 
 static void problem(struct ck *c, const char *fmt, ...) _printf_(2, 3);
 static void problem(struct ck *c, const char *fmt, ...)
@@ -289,6 +297,7 @@ static void *read_worker(void *arg)
 
 	for (;;) {
 		struct err e = ERR_INIT;
+		uint32_t hlen = 0;
 		size_t i;
 
 		pthread_mutex_lock(&c->lock);
@@ -296,9 +305,20 @@ static void *read_worker(void *arg)
 		pthread_mutex_unlock(&c->lock);
 		if (i >= c->n_todo)
 			return NULL;
+		/* A length that does not read counts nothing: verify reports the pack. */
+		if (repo_pack_hdr_len(c->r, c->todo[i].id, c->todo[i].size, &hlen, &e) < 0)
+			hlen = 0;
+		err_clear(&e);
+		pthread_mutex_lock(&c->lock);
+		while (c->hdr_held && c->hdr_held + hlen > HDR_BUDGET)
+			pthread_cond_wait(&c->hdr_freed, &c->lock);
+		c->hdr_held += hlen;
+		pthread_mutex_unlock(&c->lock);
 		/* Problems arrive through pack_problem; the count is already in res. */
 		(void)!repo_pack_verify(c->r, c->todo[i].id, pack_problem, c, &e);
 		pthread_mutex_lock(&c->lock);
+		c->hdr_held -= hlen;
+		pthread_cond_broadcast(&c->hdr_freed);
 		repo_maint_meter_add(&c->meter, 1, c->todo[i].size);
 		pthread_mutex_unlock(&c->lock);
 	}
@@ -476,9 +496,9 @@ static int cmp_blob_id(const void *a, const void *b)
 	return d ? d : (x->offset > y->offset) - (x->offset < y->offset);
 }
 
-/* Index and header out of step from index blob j on (a damaged pack or index): the header
- * sorted by id, each remaining index blob looked up in it. Only damaged packs pay for it. */
-static int compare_rest(struct ck *c, const char *p, const struct repo_ix_pack *ip, size_t j,
+/* Index and header out of step (a damaged pack or index): the header sorted by id, each
+ * remaining index entry x[0..n) looked up in it. Only damaged packs pay for it. */
+static int compare_rest(struct ck *c, const char *p, const struct repo_ix_blob *x, size_t n_x,
 			struct repo_pack_hdr *h)
 {
 	size_t n = repo_pack_hdr_count(h), k = 0;
@@ -491,112 +511,150 @@ static int compare_rest(struct ck *c, const char *p, const struct repo_ix_pack *
 	while (k < n && repo_pack_hdr_next(h, &v[k]) > 0)
 		k++;
 	qsort(v, k, sizeof(*v), cmp_blob_id);
-	for (; j < ip->n_blobs; j++) {
-		const struct repo_ix_blob *x = &ip->blobs[j], *f;
+	for (size_t j = 0; j < n_x; j++) {
+		const struct repo_ix_blob *f;
 		size_t lo = 0, hi = k;
 
 		while (lo < hi) { /* the first entry not below x's id */
 			size_t mid = lo + (hi - lo) / 2;
 
-			if (memcmp(v[mid].id, x->id, ID_BYTES) < 0)
+			if (memcmp(v[mid].id, x[j].id, ID_BYTES) < 0)
 				lo = mid + 1;
 			else
 				hi = mid;
 		}
-		f = lo < k && !memcmp(v[lo].id, x->id, ID_BYTES) ? &v[lo] : NULL;
+		f = lo < k && !memcmp(v[lo].id, x[j].id, ID_BYTES) ? &v[lo] : NULL;
 		if (f) {
-			compare_blob(c, p, x, f);
+			compare_blob(c, p, &x[j], f);
 			continue;
 		}
-		hex_encode(x->id, ID_BYTES, b);
+		hex_encode(x[j].id, ID_BYTES, b);
 		problem(c, "pack %s: the index lists blob %s but the pack header does not", p, b);
 	}
 	free(v);
 	return 0;
 }
 
-/* The header entry by entry against the index's list of the pack: index files list a
- * pack's blobs in header order, so they are compared in step until they disagree. */
-static int compare_header(struct ck *c, const char *p, const struct repo_ix_pack *ip,
-			  struct repo_pack_hdr *h)
-{
-	struct repo_ix_blob hb;
-	size_t j = 0;
-	int rc;
-
-	while (j < ip->n_blobs && (rc = repo_pack_hdr_next(h, &hb)) > 0 &&
-	       !memcmp(hb.id, ip->blobs[j].id, ID_BYTES))
-		compare_blob(c, p, &ip->blobs[j++], &hb);
-	rc = j < ip->n_blobs ? compare_rest(c, p, ip, j, h) : 0;
-	if (repo_pack_hdr_count(h) != ip->n_blobs)
-		problem(c, "pack %s: header lists %zu blobs, the index %zu", p,
-			repo_pack_hdr_count(h), ip->n_blobs);
-	return rc;
-}
-
+/* Index entries of one pack arrive one at a time (repo_ixset_entries), so no pack's list of
+ * 300 000 blobs is ever held: each entry is compared with the header's next one while the
+ * two agree (index files list a pack's blobs in header order); from the first disagreement
+ * on, the index's entries are kept for compare_rest. */
 struct headers {
 	struct ck *c;
 	struct repo_blobset seen; /* a blob is (type, id) */
+	uint8_t id[ID_BYTES];
+	char p[ID_HEX];
+	struct repo_pack_hdr *hp; /* NULL when the header is not compared */
+	size_t n_index;
+	bool diverged;
+	struct repo_ix_blob *rest;
+	size_t n_rest, cap_rest;
 };
 
-/* One pack of the index files: duplicates and unreferenced blobs, then its header. */
-static int header_pack(void *ud, const struct repo_ix_pack *ip)
+static int header_begin(void *ud, const uint8_t pack[ID_BYTES])
 {
 	struct headers *h = ud;
 	struct ck *c = h->c;
-	struct repo_pack_hdr *hp = NULL;
-	char p[ID_HEX], b[ID_HEX];
-	uint64_t size;
 	struct err e = ERR_INIT;
-	int rc = 0;
+	uint64_t size;
+	int rc;
 
-	hex_encode(ip->id, ID_BYTES, p);
-	for (size_t j = 0; j < ip->n_blobs; j++) {
-		const struct repo_ix_blob *x = &ip->blobs[j];
-
-		hex_encode(x->id, ID_BYTES, b);
-		rc = repo_blobset_add(&h->seen, x->type, x->id);
-		if (rc < 0)
-			return err_set(c->e, rc, "out of memory");
-		if (rc == 0) {
-			c->xres->blobs_duplicate++;
-			warning(c, "blob %s is stored more than once (also in pack %s)", b, p);
-		}
-		if (!repo_blobset_has(x->type == BLOB_TREE ? &c->trees : &c->data, x->type,
-				      x->id)) {
-			c->xres->blobs_unreferenced++;
-			if (c->xres->blobs_unreferenced <= 20)
-				warning(c, "pack %s: blob %s is not used by any snapshot "
-					   "(prune removes it)", p, b);
-		}
-	}
-	if (!c->x->headers || !repo_idset_has(&c->listed_packs, ip->id))
+	memcpy(h->id, pack, ID_BYTES);
+	hex_encode(pack, ID_BYTES, h->p);
+	h->n_index = h->n_rest = 0;
+	h->diverged = false;
+	if (!c->x->headers || !repo_idset_has(&c->listed_packs, pack))
 		return 0;
-	rc = backend_stat(repo_backend(c->r), OBJ_DATA, p, &size, &e);
+	rc = backend_stat(repo_backend(c->r), OBJ_DATA, h->p, &size, &e);
 	if (rc >= 0)
-		rc = repo_pack_hdr_open(c->r, ip->id, size, &hp, &e);
+		rc = repo_pack_hdr_open(c->r, pack, size, &h->hp, &e);
 	c->xres->headers_read++;
 	if (rc == -ENOMEM)
 		return err_set(c->e, rc, "out of memory");
-	if (rc < 0) {
-		pack_line(c, p, NULL, e.msg);
+	if (rc < 0)
+		pack_line(c, h->p, NULL, e.msg);
+	return 0;
+}
+
+/* Duplicates and unreferenced blobs; then the entry against the header. */
+static int header_blob(void *ud, const struct repo_ix_blob *x)
+{
+	struct headers *h = ud;
+	struct ck *c = h->c;
+	struct repo_ix_blob hb;
+	char b[ID_HEX];
+	int rc;
+
+	rc = repo_blobset_add(&h->seen, x->type, x->id);
+	if (rc < 0)
+		return err_set(c->e, rc, "out of memory");
+	if (rc == 0) {
+		c->xres->blobs_duplicate++;
+		hex_encode(x->id, ID_BYTES, b);
+		warning(c, "blob %s is stored more than once (also in pack %s)", b, h->p);
+	}
+	if (!repo_blobset_has(x->type == BLOB_TREE ? &c->trees : &c->data, x->type, x->id)) {
+		c->xres->blobs_unreferenced++;
+		if (c->xres->blobs_unreferenced <= 20) {
+			hex_encode(x->id, ID_BYTES, b);
+			warning(c, "pack %s: blob %s is not used by any snapshot (prune removes it)",
+				h->p, b);
+		}
+	}
+	h->n_index++;
+	if (!h->hp)
+		return 0;
+	if (!h->diverged && repo_pack_hdr_next(h->hp, &hb) > 0 &&
+	    !memcmp(hb.id, x->id, ID_BYTES)) {
+		compare_blob(c, h->p, x, &hb);
 		return 0;
 	}
-	rc = compare_header(c, p, ip, hp);
-	repo_pack_hdr_free(hp);
+	h->diverged = true;
+	if (h->n_rest == h->cap_rest) {
+		size_t cap = h->cap_rest ? 2 * h->cap_rest : 64;
+		void *v = reallocarray(h->rest, cap, sizeof(*h->rest));
+
+		if (!v)
+			return err_set(c->e, -ENOMEM, "out of memory");
+		h->rest = v;
+		h->cap_rest = cap;
+	}
+	h->rest[h->n_rest++] = *x;
+	return 0;
+}
+
+static int header_end(void *ud)
+{
+	struct headers *h = ud;
+	struct ck *c = h->c;
+	int rc = 0;
+
+	if (!h->hp)
+		return 0;
+	if (h->n_rest)
+		rc = compare_rest(c, h->p, h->rest, h->n_rest, h->hp);
+	if (repo_pack_hdr_count(h->hp) != h->n_index)
+		problem(c, "pack %s: header lists %zu blobs, the index %zu", h->p,
+			repo_pack_hdr_count(h->hp), h->n_index);
+	repo_pack_hdr_free(h->hp);
+	h->hp = NULL;
 	return rc < 0 ? err_set(c->e, rc, "out of memory") : 0;
 }
 
 /* Pack headers against the index files, blob by blob; duplicates and unreferenced blobs.
- * The index files are read a pack at a time: the loaded index is the only copy in memory. */
+ * The index files are read an entry at a time: the loaded index is the only copy in
+ * memory, beside one index file. */
 static int check_headers(struct ck *c)
 {
+	static const struct repo_ixentry_ops ops = { header_begin, header_blob, header_end };
 	struct headers h = { .c = c };
 	int rc = repo_blobset_init(&h.seen, c->r);
 
 	if (rc < 0)
 		return err_set(c->e, rc, "out of memory");
-	rc = repo_ixset_stream(c->r, header_pack, &h, c->e);
+	rc = repo_ixset_entries(c->r, &ops, &h, c->e);
+	repo_pack_hdr_free(h.hp);
+	free(h.rest);
 	repo_blobset_release(&h.seen);
 	return rc < 0 ? rc : 0;
 }
@@ -693,7 +751,12 @@ int repo_check_full(struct repo *r, const struct repo_check_opts *o,
 	int rc;
 
 	pthread_mutex_init(&c.lock, NULL);
+	pthread_cond_init(&c.hdr_freed, NULL);
 	rc = repo_index_load(r, e);
+	/* Loading frees each index file's buffer under the index's own arrays: give those
+	 * pages back, or they stay resident (glibc trims only the heap's top) through the
+	 * whole check, on top of what the later phases read. */
+	malloc_trim(0);
 	if (rc == -EBADMSG) {
 		/* A damaged or misnamed index file: name every one that does not read, and stop
 		 * there (what the index says cannot be compared with anything). */
@@ -764,6 +827,7 @@ fail:
 	free(c.bads);
 	free(c.todo);
 	free(c.sizes);
+	pthread_cond_destroy(&c.hdr_freed);
 	pthread_mutex_destroy(&c.lock);
 	return rc;
 }

@@ -144,6 +144,16 @@ void repo_ixset_release(struct repo_ixset *s);
  * from fn stops the walk and is returned. */
 typedef int (*repo_ixpack_fn)(void *ud, const struct repo_ix_pack *p);
 int repo_ixset_stream(struct repo *r, repo_ixpack_fn fn, void *ud, struct err *e) _must_check_;
+/* The same entry by entry, nothing gathered (the memory is one index file): begin once per
+ * pack (its first listing), blob for each of its entries in file order, end after its last.
+ * < 0 from any of them stops the walk and is returned. */
+struct repo_ixentry_ops {
+	int (*begin)(void *ud, const uint8_t pack[ID_BYTES]);
+	int (*blob)(void *ud, const struct repo_ix_blob *b);
+	int (*end)(void *ud);
+};
+int repo_ixset_entries(struct repo *r, const struct repo_ixentry_ops *ops, void *ud,
+		       struct err *e) _must_check_;
 
 /* A pack whose header does not open: its entries come from the old index files when they
  * list it (kept), else it is left out of the new index. */

@@ -46,6 +46,8 @@ struct ixread {
 	repo_ixpack_fn fn;
 	void *ud;
 	struct repo_ix_pack one;
+	/* Entry by entry: nothing is gathered, each entry goes to ops as it is read. */
+	const struct repo_ixentry_ops *ops;
 };
 
 /* The current pack's entries are complete: hand it over (streaming) or trim its array to
@@ -58,6 +60,8 @@ static int ixread_done(struct ixread *c)
 	c->p = NULL;
 	if (!p)
 		return 0;
+	if (c->ops)
+		return c->ops->end(c->ud);
 	if (c->fn) {
 		rc = c->fn(c->ud, p);
 		p->n_blobs = 0;
@@ -86,7 +90,12 @@ static int ixread_entry(void *ud, const uint8_t *pack, const struct repo_ix_blob
 		rc = repo_idset_add(&c->seen, pack);
 		if (rc <= 0)
 			return rc;
-		if (c->fn) {
+		if (c->ops) {
+			c->p = &c->one;
+			rc = c->ops->begin(c->ud, pack);
+			if (rc < 0)
+				return rc;
+		} else if (c->fn) {
 			c->p = &c->one;
 		} else {
 			rc = ixset_grow(c->s);
@@ -100,6 +109,8 @@ static int ixread_entry(void *ud, const uint8_t *pack, const struct repo_ix_blob
 	}
 	if (!c->p)
 		return 0;
+	if (c->ops)
+		return c->ops->blob(c->ud, x);
 	if (c->p->n_blobs == c->cap) {
 		size_t cap = c->cap ? 2 * c->cap : 64;
 		void *v = reallocarray(c->p->blobs, cap, sizeof(*c->p->blobs));
@@ -187,6 +198,18 @@ int repo_ixset_stream(struct repo *r, repo_ixpack_fn fn, void *ud, struct err *e
 
 	rc = ixread_all(r, &c, e);
 	free(c.one.blobs);
+	repo_ixset_release(&s);
+	return rc;
+}
+
+int repo_ixset_entries(struct repo *r, const struct repo_ixentry_ops *ops, void *ud,
+		       struct err *e)
+{
+	struct repo_ixset s = { 0 };
+	struct ixread c = { .s = &s, .ops = ops, .ud = ud };
+	int rc;
+
+	rc = ixread_all(r, &c, e);
 	repo_ixset_release(&s);
 	return rc;
 }

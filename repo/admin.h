@@ -32,6 +32,10 @@ void repo_keyfile_switch(struct repo *r, const char name[ID_HEX]);
 struct repo_pack_hdr;
 int repo_pack_hdr_open(struct repo *r, const uint8_t pack[ID_BYTES], uint64_t size,
                        struct repo_pack_hdr **ret, struct err *e) _must_check_;
+/* The sealed header's length from the pack's last four bytes (one small read), checked
+ * against size: what an open will hold, for a caller that budgets memory. */
+int repo_pack_hdr_len(struct repo *r, const uint8_t pack[ID_BYTES], uint64_t size,
+                      uint32_t *ret, struct err *e) _must_check_;
 /* The next entry in header order: 1 and *ret, 0 after the last. */
 int repo_pack_hdr_next(struct repo_pack_hdr *h, struct repo_ix_blob *ret) _must_check_;
 /* Back to the first entry. */

@@ -106,6 +106,18 @@ fail:
 	return rc;
 }
 
+int repo_pack_hdr_len(struct repo *r, const uint8_t pack[ID_BYTES], uint64_t size,
+                      uint32_t *ret, struct err *e)
+{
+	char name[ID_HEX];
+
+	hex_encode(pack, ID_BYTES, name);
+	if (size < 4 + KEY_SEAL_OVERHEAD)
+		return err_set(e, -EBADMSG, "pack %s is truncated (%llu bytes)", name,
+		               (unsigned long long)size);
+	return hdr_length(r, name, size, ret, e);
+}
+
 int repo_pack_hdr_open(struct repo *r, const uint8_t pack[ID_BYTES], uint64_t size,
                        struct repo_pack_hdr **ret, struct err *e)
 {
