@@ -5,6 +5,7 @@
 #include "maint/maint-internal.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -506,6 +507,10 @@ int repo_prune(struct repo *r, struct repo_lock *held, const struct repo_prune_o
 	rc = repo_index_load(r, e);
 	if (rc >= 0)
 		rc = repo_ixset_load(r, &p.ix, e);
+	/* Both loads free an index file's buffer and grown arrays under what they keep: give
+	 * those pages back, or they stay resident (glibc trims only the heap's top) through
+	 * the mark and the repack. */
+	malloc_trim(0);
 	if (rc >= 0)
 		rc = repo_pack_list(r, note_present, &p, e);
 	if (rc >= 0 && (repo_blobset_init(&p.used_trees, r) < 0 ||
