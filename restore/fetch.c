@@ -23,16 +23,26 @@
 /* A run's span: half a default pack (16 MiB) or so in one read. Smaller runs let more of
  * them be in flight within RUN_BYTES_MAX: from S3, latency hides behind parallel GETs. */
 #define RUN_CAP (12u * 1024 * 1024)
-/* A batch is sent on at this many blobs (about 100 bytes each) or this many bytes of
- * content, so the workers start before a huge tree is walked. */
+/* A batch is sent on at this many blobs (about 100 bytes each), files or bytes of
+ * content. Small batches keep the walker and the workers busy at once: the walker creates
+ * the next batch's files while the workers read the runs queued (up to RUN_BYTES_MAX), so
+ * a batch of about half that lets neither wait on the other. Batches of 4096 files (the
+ * fd budget) left the workers idle while the walker created each one's files (the first
+ * 4096 alone before any read), and the walker idle while they drained it. A cut between
+ * batches costs at most one more ranged read. */
 #define BATCH_NEEDS (64u * 1024)
-#define BATCH_BYTES (1024ull * 1024 * 1024)
+#define BATCH_FILES 1024u
+#define BATCH_BYTES (2ull * RUN_CAP)
 #define WORKERS_MAX 8
 /* Bytes of runs queued or being read at once: four full runs, or many small ones (the
- * peak memory of a restore is mostly this). A worker gives back a run buffer past
- * RUN_KEEP when done, so idle workers hold little. */
+ * peak memory of a restore is mostly this). A worker keeps its run buffer from one run to
+ * the next: freeing a 12 MiB buffer after every run made each read fault in and zero
+ * fresh pages, then unmap them (13% of a 1 GiB restore's CPU in the kernel's fault and
+ * munmap paths). Only a buffer grown past RUN_KEEP by a blob larger than a run is given
+ * back. The kept buffers add nothing to the peak: four workers held four runs at once
+ * before too, and they are freed when the workers stop. */
 #define RUN_BYTES_MAX (4 * RUN_CAP)
-#define RUN_KEEP      (4u * 1024 * 1024)
+#define RUN_KEEP      (2u * RUN_CAP)
 #define QUEUE_RUNS    64
 /* How long a walker waits for room in the queue before polling cancel. */
 #define PUSH_POLL_MS 200
@@ -360,7 +370,8 @@ int rs_need(struct rs *s, struct rfile *f, uint64_t off, const struct extent *x)
 	b->n++;
 	b->bytes += x->len;
 	atomic_fetch_add(&f->pending, 1);
-	if (b->n >= BATCH_NEEDS || b->bytes >= BATCH_BYTES || b->files >= s->max_live / 2)
+	if (b->n >= BATCH_NEEDS || b->bytes >= BATCH_BYTES || b->files >= BATCH_FILES ||
+	    b->files >= s->max_live / 2)
 		rs_flush(s);
 	return 0;
 }
