@@ -48,94 +48,149 @@ static int ext_add(struct extents *x, const uint8_t *id, uint64_t len, bool hole
 	return 0;
 }
 
-/* Hash a batch of cut chunks together (hashpool), then dedup and queue them in order. */
-static int flush_batch(struct bk *b, struct htask *t, size_t n, struct extents *x)
+/* Chunks cut and handed to the hash helpers, oldest first, still pointing into the read
+ * buffer: a ring, so the walker waits for the oldest one only when it needs its bytes. */
+struct pending {
+	struct htask t[HASH_BATCH];
+	size_t head, n;
+};
+
+/* Wait for the oldest pending chunk's hash, then dedup and queue it (which copies it). */
+static int retire(struct bk *b, struct pending *q, struct extents *x)
 {
+	struct htask *t = &q->t[q->head];
 	int rc;
 
-	hashpool_run(&b->hp, t, n);
-	for (size_t i = 0; i < n; i++) {
-		rc = bk_save_hashed(b, BLOB_DATA, t[i].p, t[i].n, t[i].id);
-		if (rc >= 0)
-			rc = ext_add(x, t[i].id, t[i].n, false);
-		if (rc < 0)
-			return rc;
-		b->prog.bytes_done += t[i].n;
-	}
+	hashpool_wait_one(&b->hp, t);
+	q->head = (q->head + 1) % HASH_BATCH;
+	q->n--;
+	rc = bk_save_hashed(b, BLOB_DATA, t->p, t->n, t->id);
+	if (rc >= 0)
+		rc = ext_add(x, t->id, t->n, false);
+	if (rc < 0)
+		return rc;
+	b->prog.bytes_done += t->n;
 	bk_progress(b, false);
 	return 0;
 }
 
-/* Chunk [off, end) of fd. Returns bytes read (short when the file shrank). Chunks are cut
- * from the buffer in batches; a batch is hashed before the buffer is refilled. */
-static int64_t chunk_range(struct bk *b, int fd, uint64_t off, uint64_t end, struct extents *x)
+/* Retire pending chunks, in order, until none holds bytes of buf[lo, hi): the next slide
+ * or read writes there. */
+static int retire_below(struct bk *b, struct pending *q, struct extents *x, size_t lo, size_t hi)
 {
-	const struct chunker *c = repo_chunker(b->repo);
-	struct htask batch[HASH_BATCH];
-	size_t len = 0, pos = 0, n = 0;
-	uint64_t done = 0;
-	bool eof = false;
-	int rc;
+	for (;;) {
+		bool hit = false;
+		int rc;
 
-	while (!eof || pos < len) {
-		size_t cut = 0;
+		for (size_t i = 0; i < q->n && !hit; i++) {
+			const struct htask *t = &q->t[(q->head + i) % HASH_BATCH];
+			size_t at = (size_t)(t->p - b->rbuf);
 
-		if (pos < len && n < HASH_BATCH)
-			cut = chunker_cut(c, b->rbuf + pos, len - pos, eof);
-		if (cut) {
-			batch[n].p = b->rbuf + pos;
-			batch[n++].n = cut;
-			pos += cut;
-			done += cut;
-			continue;
+			hit = at < hi && lo < at + t->n;
 		}
-		/* The batch points into the buffer: finish it before moving any bytes. */
-		if (n) {
-			rc = flush_batch(b, batch, n, x);
-			if (rc < 0)
-				return rc;
-			n = 0;
-		}
-		if (pos < len && eof)
-			continue;
-		{
-			/* Need more bytes. Slide the unconsumed tail down only when the read
-			 * window is used up (or the buffer, for a chunk bigger than the window):
-			 * moving it on every read would copy each byte many times. */
-			size_t want;
-			ssize_t k;
-
-			if (pos && (b->rcap - len < READ_STEP || len + READ_STEP > READ_WINDOW)) {
-				memmove(b->rbuf, b->rbuf + pos, len - pos);
-				len -= pos;
-				pos = 0;
-			}
-			want = b->rcap - len;
-			if (want > READ_STEP)
-				want = READ_STEP;
-			if (want > end - off)
-				want = (size_t)(end - off);
-			if (!want) {
-				eof = true;
-				continue;
-			}
-			k = pread_full(fd, b->rbuf + len, want, (off_t)off);
-			if (k < 0)
-				return k;
-			len += (size_t)k;
-			off += (uint64_t)k;
-			if ((size_t)k < want)
-				eof = true; /* shrank under us; the caller notices via fstat */
-			if (bk_should_stop(b))
-				return -ECANCELED;
-		}
-	}
-	if (n) {
-		rc = flush_batch(b, batch, n, x);
+		if (!hit)
+			return 0;
+		rc = retire(b, q, x);
 		if (rc < 0)
 			return rc;
 	}
+}
+
+/* Read more of [*off, end) into the buffer after its unconsumed bytes. 0, or -errno. */
+static int refill(struct bk *b, int fd, uint64_t *off, uint64_t end, size_t *len, bool *eof)
+{
+	size_t want = b->rcap - *len;
+	ssize_t k;
+
+	if (want > READ_STEP)
+		want = READ_STEP;
+	if (want > end - *off)
+		want = (size_t)(end - *off);
+	if (!want) {
+		*eof = true;
+		return 0;
+	}
+	k = pread_full(fd, b->rbuf + *len, want, (off_t)*off);
+	if (k < 0)
+		return (int)k;
+	*len += (size_t)k;
+	*off += (uint64_t)k;
+	if ((size_t)k < want)
+		*eof = true; /* shrank under us; the caller notices via fstat */
+	return bk_should_stop(b) ? -ECANCELED : 0;
+}
+
+/* Chunk [off, end) of fd. Returns bytes read (short when the file shrank). Each chunk is
+ * handed to the hash helpers as soon as it is cut and waited for only when its bytes are
+ * about to be overwritten, so hashing overlaps the next reads and cuts: the mutated backup
+ * (nearly all dedup hits) was bound by the walker hashing alone. */
+static int64_t chunk_range(struct bk *b, int fd, uint64_t off, uint64_t end, struct extents *x)
+{
+	const struct chunker *c = repo_chunker(b->repo);
+	struct pending q = { .head = 0 };
+	size_t len = 0, pos = 0;
+	uint64_t done = 0;
+	bool eof = false;
+	int rc = 0;
+
+	while (!eof || pos < len) {
+		size_t cut = 0, tail, step;
+
+		if (q.n == HASH_BATCH) {
+			rc = retire(b, &q, x);
+			if (rc < 0)
+				goto fail;
+		}
+		if (pos < len)
+			cut = chunker_cut(c, b->rbuf + pos, len - pos, eof);
+		if (cut) {
+			struct htask *t = &q.t[(q.head + q.n++) % HASH_BATCH];
+
+			t->p = b->rbuf + pos;
+			t->n = cut;
+			t->queued = false;
+			pos += cut;
+			done += cut;
+			/* The last chunk at eof is hashed by the walker when retired: a small
+			 * file's only chunk is not worth waking a helper for. */
+			if (!eof || pos < len)
+				hashpool_add(&b->hp, t);
+			continue;
+		}
+		if (eof)
+			break;
+		/* Slide the unconsumed tail down only when the read window is used up (or the
+		 * buffer, for a chunk bigger than the window): moving it on every read would
+		 * copy each byte many times. */
+		step = READ_STEP < end - off ? READ_STEP : (size_t)(end - off);
+		if (pos && (b->rcap - len < READ_STEP || len + READ_STEP > READ_WINDOW)) {
+			tail = len - pos;
+			rc = retire_below(b, &q, x, 0, tail + step);
+			if (rc < 0)
+				goto fail;
+			memmove(b->rbuf, b->rbuf + pos, tail);
+			len = tail;
+			pos = 0;
+		} else {
+			rc = retire_below(b, &q, x, len, len + step);
+			if (rc < 0)
+				goto fail;
+		}
+		rc = refill(b, fd, &off, end, &len, &eof);
+		if (rc < 0)
+			goto fail;
+	}
+	while (q.n) {
+		rc = retire(b, &q, x);
+		if (rc < 0)
+			goto fail;
+	}
 	return (int64_t)done;
+fail:
+	/* Queued hashes point into the buffer and at q: finish them before returning. */
+	for (; q.n; q.n--, q.head = (q.head + 1) % HASH_BATCH)
+		hashpool_wait_one(&b->hp, &q.t[q.head]);
+	return rc;
 }
 
 static int read_extents(struct bk *b, int fd, const struct stat *st, struct extents *x,

@@ -63,7 +63,9 @@ int bk_workers_start(struct bk *b, int n)
 		.threads = (unsigned)n,
 		.item_size = sizeof(struct job),
 		.max_items = QUEUE_ITEMS_MAX,
-		.max_bytes = QUEUE_BYTES_MAX,
+		.max_bytes = (size_t)n * QUEUE_BYTES_PER_WORKER < QUEUE_BYTES_MIN
+		                 ? QUEUE_BYTES_MIN
+		                 : (size_t)n * QUEUE_BYTES_PER_WORKER,
 		.run = put_job,
 		.discard = drop_job,
 		.ud = b,
