@@ -232,6 +232,7 @@ ssize_t repo_blob_put(struct repo *r, enum blob_type t, const uint8_t id[ID_BYTE
 	int level = blob_level(r);
 	struct sealer *s = NULL;
 	bool compressed = false;
+	const void *src;
 	uint8_t *payload;
 	ssize_t rc;
 
@@ -254,9 +255,11 @@ ssize_t repo_blob_put(struct repo *r, enum blob_type t, const uint8_t id[ID_BYTE
 		s->level = level;
 		ZSTD_CCtx_setParameter(s->cctx, ZSTD_c_compressionLevel, level);
 	}
-	/* Compress straight into the sealed layout (after the nonce) and encrypt in place:
-	 * no intermediate copy of the chunk. */
+	/* Compress straight into the sealed layout (after the nonce) and encrypt in place;
+	 * a chunk stored raw is encrypted from the caller's buffer into the sealed layout.
+	 * Either way no intermediate copy of the chunk. */
 	payload = s->out + KEY_NONCE_BYTES;
+	src = p;
 	clen = n;
 	if (level != REPO_COMPRESS_OFF && compressible(s, p, n))
 		clen = ZSTD_compress2(s->cctx, payload, bound, p, n);
@@ -264,11 +267,11 @@ ssize_t repo_blob_put(struct repo *r, enum blob_type t, const uint8_t id[ID_BYTE
 	 * extra to read back. */
 	if (!ZSTD_isError(clen) && clen + 16 < n) {
 		compressed = true;
+		src = payload;
 	} else {
-		memcpy(payload, p, n);
 		clen = n;
 	}
-	rc = key_seal(r->key, KEY_DOMAIN_BLOB, payload, clen, s->out);
+	rc = key_seal(r->key, KEY_DOMAIN_BLOB, src, clen, s->out);
 	if (rc < 0)
 		goto fail;
 	rc = pack_append(r, t, id, s->out, clen + KEY_SEAL_OVERHEAD, (uint32_t)n, compressed, e);
