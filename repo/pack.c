@@ -1,6 +1,7 @@
 /* Owns pack files: blobs are appended (already sealed) to a spool file and hashed on the
- * way (the name hash sees every byte as it is written, so nothing is read back); a full pack gets its sealed header and a 4-byte header length, is named by the
- * hash of all its bytes and uploaded, then its blobs enter the index.
+ * way (the name hash sees every byte as it is written, so nothing is read back); a full
+ * pack gets its sealed header and a 4-byte header length, is named by the hash of all its
+ * bytes and uploaded, then its blobs enter the index.
  *
  *   pack := blob* sealed_header le32(len(sealed_header))
  *   header := le32 magic, varint n, n * (u8 type, u8 flags, id[32], varint stored, varint raw)
