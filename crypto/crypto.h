@@ -43,9 +43,9 @@ const char *key_name_alg_name(enum key_name_alg a);
 int key_name_alg_from_name(const char *name, enum key_name_alg *ret) _must_check_;
 /* One-shot name of n bytes; a value outside the enum hashes as BLAKE2b-256. */
 void name_hash(enum key_name_alg a, const void *p, size_t n, uint8_t out[KEY_ID_BYTES]);
-/* Streaming, for a pack read back from its spool file. NULL: out of memory or a value
- * outside the enum. final writes the name and frees h; -EIO when OpenSSL failed on the
- * way (no name is written then). */
+/* Streaming, for a pack hashed as it is written (repo/pack.c). NULL: out of memory or a
+ * value outside the enum. final writes the name and frees h; -EIO when OpenSSL failed on
+ * the way (no name is written then). */
 struct name_hash;
 struct name_hash *name_hash_new(enum key_name_alg a);
 void name_hash_update(struct name_hash *h, const void *p, size_t n);

@@ -67,6 +67,7 @@ struct pack_blob {
 struct pack_writer {
 	int fd;
 	uint64_t size;
+	struct name_hash *hash; /* of the size bytes written so far */
 	struct pack_blob *blobs;
 	size_t n_blobs, cap_blobs;
 };
