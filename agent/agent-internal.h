@@ -287,7 +287,7 @@ typedef void (*progress_gone_fn)(void *ud);
 /* A thread with its own client (from kc) that writes InProgress with the newest noted
  * numbers into status_path at most every interval_sec, and only when there are new ones.
  * gone(ud) is called from that thread when the object was deleted. what names the job in
- * the log ("pvr ns/name"). */
+ * the log ("pvb ns/name", "pvr ns/name"). */
 int progress_start(const struct kube_config *kc, const char *status_path, const char *what,
                    unsigned interval_sec, progress_gone_fn gone, void *ud,
                    struct progress **ret) _must_check_;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "backup/backup.h"
 #include "repo/repo.h"
@@ -32,7 +33,7 @@ struct job {
 	bool gave_up; /* written by the job thread, read after job_done */
 	pthread_t thread;
 	struct kube *k;
-	struct timespec last_update;
+	struct progress *prog; /* while the backup runs */
 	time_t start;
 };
 
@@ -235,30 +236,40 @@ static bool on_cancel(void *ud)
 	return __atomic_load_n(&j->stop, __ATOMIC_RELAXED) != JOB_RUN || agent_stopping();
 }
 
+/* Test builds only: while the file CAIRN_TEST_BACKUP_HOLD names exists, the backup waits in
+ * its progress callback, so a test can have a progress write under way (and held by the API
+ * server) before the data path goes on. */
+static void test_backup_hold(struct job *j)
+{
+#ifdef CAIRN_TEST_HOOKS
+	const char *path = getenv("CAIRN_TEST_BACKUP_HOLD");
+
+	if (!path || !path[0] || access(path, F_OK) < 0)
+		return;
+	log_info("pvb %s/%s: backup held while %s exists (test hook)", j->ns, j->name, path);
+	while (access(path, F_OK) == 0 && !agent_stopping())
+		nap_ms(20);
+#else
+	(void)j;
+#endif
+}
+
+/* From the backup's data path: the numbers go to the progress thread, which writes them
+ * (at most once per progress interval), so the chunkers and uploads never wait for a GET
+ * and a PUT to the API server. */
 static void on_progress(void *ud, const struct backup_progress *p)
 {
 	struct job *j = ud;
-	struct pvb_status st = { .phase = PVB_IN_PROGRESS, .has_progress = true };
-	struct timespec now;
-	struct err e = ERR_INIT;
-	int r;
 
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (now.tv_sec - j->last_update.tv_sec < (time_t)j->a->cfg->progress_sec)
-		return;
-	j->last_update = now;
-	st.bytes_done = p->bytes_done;
-	st.total_bytes = p->bytes_total > p->bytes_done ? p->bytes_total : p->bytes_done;
-	/* Progress is not retried: the next update (or the end) carries newer numbers. */
-	{
-		struct edit ed = { &st, 0, GUARD_NONE, j->a->cfg->node };
+	progress_note(j->prog, p->bytes_done, p->bytes_total);
+	test_backup_hold(j);
+}
 
-		r = kube_update_retry(j->k, j->status_path, edit_fn, &ed, NULL, &e);
-	}
-	if (r == -ENOENT) /* deleted under us (finalizer ignored by a forced delete) */
-		job_cancel(j, false);
-	else if (r < 0)
-		log_warn("pvb %s/%s: progress not recorded: %s", j->ns, j->name, e.msg);
+/* From the progress thread: the PVB was deleted under the job (a forced delete ignores
+ * the finalizer). */
+static void on_gone(void *ud)
+{
+	job_cancel(ud, false);
 }
 
 static void on_warn(void *ud, const char *path, int code, const char *msg)
@@ -278,7 +289,7 @@ static void run_backup(struct job *j, const struct pvb *p)
 	struct job_volume v = { 0 };
 	struct repo *repo = NULL;
 	struct err e = ERR_INIT;
-	char id[ID_HEX];
+	char id[ID_HEX], what[600];
 	double t0;
 	int r;
 
@@ -316,7 +327,6 @@ static void run_backup(struct job *j, const struct pvb *p)
 		goto out;
 	}
 	metrics_phase(j->a->metrics, PVB_IN_PROGRESS);
-	clock_gettime(CLOCK_MONOTONIC, &j->last_update);
 	job_volume_bind(&v);
 	o.paths = (const char *const *)&v.path;
 	o.n_paths = 1;
@@ -333,6 +343,10 @@ static void run_backup(struct job *j, const struct pvb *p)
 	o.warn = on_warn;
 	o.cancel = on_cancel;
 	o.ud = j;
+	snprintf(what, sizeof(what), "pvb %s/%s", j->ns, j->name);
+	if (progress_start(&j->a->kc, j->status_path, what, j->a->cfg->progress_sec, on_gone, j,
+	                   &j->prog) < 0)
+		log_warn("%s: no progress updates (no thread)", what);
 	t0 = now_mono();
 	err_clear(&e);
 	if (v.cmd_argv) {
@@ -344,6 +358,9 @@ static void run_backup(struct job *j, const struct pvb *p)
 		log_info("pvb %s/%s: backing up %s", j->ns, j->name, v.path);
 		r = backup_run(repo, &o, &res, &e);
 	}
+	/* Before the end is written: a late progress write would turn it back to InProgress. */
+	progress_stop(j->prog);
+	j->prog = NULL;
 	memset(&st, 0, sizeof(st));
 	if (r == -ECANCELED) {
 		if (__atomic_load_n(&j->stop, __ATOMIC_RELAXED) == JOB_CANCEL) {

@@ -37,3 +37,6 @@ EXTRA_DIST += tests/e2e/restore-resume.sh
 # Two agents race for one PodVolumeRestore (CAIRN_TEST_CLAIM_HOLD): exactly one restores.
 TESTS += tests/e2e/restore-claim-race.sh
 EXTRA_DIST += tests/e2e/restore-claim-race.sh
+# A slow API server (progress writes held) does not stall a backup (CAIRN_TEST_BACKUP_HOLD).
+TESTS += tests/e2e/agent-progress-held.sh
+EXTRA_DIST += tests/e2e/agent-progress-held.sh

@@ -1,6 +1,6 @@
 /* Owns the progress writes of a running job: a thread with its own API client puts the
  * newest numbers into the object's status at most once per interval, so the data path
- * (the restore walker, which reports) never waits for the API server. */
+ * (the backup chunkers or the restore walker, which report) never waits for the API server. */
 #include "agent/agent-internal.h"
 
 #include <errno.h>
@@ -12,7 +12,7 @@
 struct progress {
 	struct kube *k;
 	char path[1100]; /* the status subresource */
-	char what[300];  /* "pvr ns/name", for the log */
+	char what[300];  /* "pvb ns/name" or "pvr ns/name", for the log */
 	unsigned interval_sec;
 	progress_gone_fn gone;
 	void *ud;

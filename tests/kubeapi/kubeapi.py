@@ -204,8 +204,11 @@ class Handler(BaseHTTPRequestHandler):
     def inject(self, raw):
         """Answer with a fault queued by POST /_test/inject, if one matches
         (method, path regex, and body regex when given). True: reset the
-        connection instead of answering."""
+        connection instead of answering. A "hold" file keeps the request
+        waiting while that file exists ("holding" counts the requests waiting
+        now), then serves it, or answers with "code" when one is given."""
         body = (raw or b"").decode("utf-8", "replace")
+        hold = None
         with self.server.meta_lock:
             for inj in self.server.injections:
                 if inj["count"] > 0 and \
@@ -216,9 +219,24 @@ class Handler(BaseHTTPRequestHandler):
                     inj["hits"] = inj.get("hits", 0) + 1
                     if inj.get("reset"):
                         return True
+                    if inj.get("hold"):
+                        hold = inj
+                        inj["holding"] = inj.get("holding", 0) + 1
+                        break
                     raise ApiError(int(inj.get("code", 500)),
                                    inj.get("reason", "InternalError"),
                                    inj.get("message", "injected by /_test/inject"))
+        if hold is None:
+            return False
+        # Outside the lock: other requests (and GET /_test/inject) go on meanwhile.
+        while os.path.exists(hold["hold"]):
+            time.sleep(0.02)
+        with self.server.meta_lock:
+            hold["holding"] -= 1
+        if "code" in hold:
+            raise ApiError(int(hold["code"]), hold.get("reason", "InternalError"),
+                           hold.get("message", "injected by /_test/inject"))
+        return False
 
     # ------------------------------------------------------------ routing
 
@@ -579,8 +597,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.send_json(200, {"items": out})
         if what == "inject" and m == "POST":
             inj = self.json_body(raw)
-            if not isinstance(inj, dict) or "code" not in inj:
-                raise bad_request("inject needs a JSON object with at least code")
+            if not isinstance(inj, dict) or ("code" not in inj and "hold" not in inj):
+                raise bad_request("inject needs a JSON object with at least code or hold")
             inj.setdefault("count", 1)
             with self.server.meta_lock:
                 self.server.injections.append(inj)
