@@ -55,14 +55,17 @@ rm -rf "$W/rl"
 $C -r "$S3" init >/dev/null
 : >"$W/requests.log"
 timed s3-backup $C -r "$S3" backup "$TREE"
-up=$(wc -l <"$W/requests.log")
+up=$(grep -c '^request ' "$W/requests.log" || true)
 : >"$W/requests.log"
 timed s3-restore $C -r "$S3" restore latest --target "$W/rs"
-down=$(wc -l <"$W/requests.log")
+down=$(grep -c '^request ' "$W/requests.log" || true)
+[ -n "${S3_BENCH_LOG:-}" ] && cp "$W/requests.log" "$S3_BENCH_LOG"
 gets=$(grep -c '^request GET' "$W/requests.log" || true)
 packs=$(find "$L/data" -type f | wc -l)
 echo "$bytes $up $down" | awk '{g = $1 / 1073741824; printf "requests per GiB: backup %.0f, restore %.0f\n", $2 / g, $3 / g}'
 echo "restore: $down requests ($gets GETs) for $packs packs"
+printf 'restore requests by method:'
+awk '$1 == "request" {n[$2]++} END {for (m in n) printf " %s %d", m, n[m]; print ""}' "$W/requests.log"
 # The targets of issue 15: restore from S3 at least 0.8x the local restore speed, and no
 # more than about twice as many restore requests as the repository has packs.
 lr=$(cat "$W/secs-local-restore")
