@@ -277,6 +277,7 @@ static void push_run(struct rs *s, struct rrun *r)
 			discard_run(s, r);
 			return;
 		}
+		rs_reap(s); /* files finish while the queue is full: do not let them pile up */
 	}
 }
 
