@@ -43,7 +43,5 @@ void rs_dir_put(struct rs *s, struct rdir *d)
 		atomic_fetch_add(&s->dirs, 1);
 	}
 	close(d->fd);
-	node_release(&d->meta);
-	free(d->path);
-	free(d);
+	rs_dir_bury(s, d); /* freed by the walker that allocated it (reap.c) */
 }

@@ -78,12 +78,10 @@ static bool all_zero(const uint8_t *p, size_t n)
 	return true;
 }
 
-static void batch_put(struct rbatch *b)
+static void batch_put(struct rs *s, struct rbatch *b)
 {
-	if (atomic_fetch_sub(&b->refs, 1) != 1)
-		return;
-	free(b->v);
-	free(b);
+	if (atomic_fetch_sub(&b->refs, 1) == 1)
+		rs_batch_bury(s, b); /* freed by the walker that allocated it (reap.c) */
 }
 
 /* The need is over: the blob was written, or its file is bad for the reason given. */
@@ -103,7 +101,7 @@ static void release_run(struct rs *s, const struct rrun *r, int code, const char
 {
 	for (size_t i = 0; i < r->n; i++)
 		need_done(s, &r->b->v[r->first + i], code, why);
-	batch_put(r->b);
+	batch_put(s, r->b);
 }
 
 static void discard_run(void *ud, void *item)
@@ -188,7 +186,7 @@ static int run_one(void *ud, void *tls, void *item, struct err *unused)
 		else
 			write_need(s, x, &t->plain);
 	}
-	batch_put(r->b);
+	batch_put(s, r->b);
 	if (t->run.cap > RUN_KEEP) {
 		size_t max = t->run.max;
 
@@ -279,6 +277,7 @@ static void push_run(struct rs *s, struct rrun *r)
 			discard_run(s, r);
 			return;
 		}
+		rs_reap(s); /* files finish while the queue is full: do not let them pile up */
 	}
 }
 
@@ -315,11 +314,12 @@ void rs_flush(struct rs *s)
 		push_run(s, &r);
 		i = j;
 	}
-	batch_put(b);
+	batch_put(s, b);
 }
 
 void rs_room(struct rs *s)
 {
+	rs_reap(s); /* once per file: the records finished since the last one */
 	pthread_mutex_lock(&s->lock);
 	if (s->live >= s->max_live) {
 		/* The files holding the budget may be in the batch not yet sent. */
@@ -387,6 +387,7 @@ int rs_fetch_stop(struct rs *s)
 	rc = wq_finish(s->q, &e);
 	wq_free(s->q);
 	s->q = NULL;
+	rs_reap(s); /* the workers are gone */
 	if (rc < 0 && !s->fail.code)
 		s->fail = e;
 	if (s->fail.code && !s->e->code)

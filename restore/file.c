@@ -153,9 +153,9 @@ void rs_file_done(struct rs *s, struct rfile *f)
 		atomic_fetch_add(&s->files, 1);
 	}
 	rs_dir_put(s, f->dir);
-	node_release(&f->meta);
-	free(f->path);
-	free(f);
+	/* Freed by the walker (reap.c), before live goes down: rs_drain then knows that
+	 * every finished file is on the list. */
+	rs_file_bury(s, f);
 	pthread_mutex_lock(&s->lock);
 	s->live--;
 	pthread_cond_broadcast(&s->idle);

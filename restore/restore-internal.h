@@ -16,6 +16,7 @@ struct rdir {
 	atomic_int refs;
 	struct node meta; /* type NODE_DIR when metadata is to be applied, content freed */
 	char *path;       /* for messages */
+	struct rdir *next_dead; /* on rs.dead_dirs once put for the last time */
 };
 
 /* A file whose content is being written by the workers under a temporary name; the last
@@ -26,6 +27,7 @@ struct rfile {
 	atomic_bool bad;  /* some content is missing: the file must not appear */
 	struct err why;   /* the first reason, guarded by the rs lock */
 	struct rdir *dir; /* a reference, dropped when the file is finished */
+	struct rfile *next_dead; /* on rs.dead once finished (restore/reap.c) */
 	struct node meta; /* content freed; metadata to apply at the end */
 	char *path;       /* relative to the target, for messages (the worker's own copy) */
 	char tmp[NAME_MAX + 1];
@@ -46,6 +48,7 @@ struct rbatch {
 	size_t n, cap, files;
 	uint64_t bytes;
 	atomic_size_t refs;
+	struct rbatch *next_dead; /* on rs.dead_batches once its last run is done */
 };
 
 /* A folder's entries, read through the walker's tree-pack cache (restore/trees.c). */
@@ -82,6 +85,10 @@ struct rs {
 	struct wq *q;         /* runs of blobs, fetched and written by the workers */
 	struct rbatch *batch; /* being filled by the walker */
 	size_t live;          /* files not yet finished: each holds an fd */
+	/* Finished files and folders, freed by the walker that allocated them (reap.c). */
+	_Atomic(struct rfile *) dead;
+	_Atomic(struct rdir *) dead_dirs;
+	_Atomic(struct rbatch *) dead_batches;
 	size_t max_live;      /* from RLIMIT_NOFILE: a file and its folder hold one fd each */
 	struct err fail;      /* the first fatal error */
 	atomic_bool failed;   /* stop: a fatal error or a cancel; workers skip what is left */
@@ -132,6 +139,15 @@ void rs_fail(struct rs *s, int code, const char *fmt, ...) _printf_(3, 4);
 void rs_warn(struct rs *s, const char *path, int code, const char *fmt, ...) _printf_(4, 5);
 /* A notice (code 0): said once, not counted as a failed file. */
 void rs_note(struct rs *s, const char *path, const char *fmt, ...) _printf_(3, 4);
+
+/* reap.c */
+/* Hand a finished file or folder (fd closed, metadata applied) to the walker to free:
+ * any thread. */
+void rs_file_bury(struct rs *s, struct rfile *f);
+void rs_dir_bury(struct rs *s, struct rdir *d);
+void rs_batch_bury(struct rs *s, struct rbatch *b);
+/* Free what was handed back: the walker only, or any thread once the workers stopped. */
+void rs_reap(struct rs *s);
 
 /* dir.c */
 struct rdir *rs_dir_new(struct rs *s, int fd, const struct node *meta, const char *path);

@@ -553,6 +553,7 @@ fail:
 	}
 	if (s.target_fd >= 0)
 		close(s.target_fd);
+	rs_reap(&s); /* the folders put last, after the workers stopped */
 	rs_links_release(&s.links);
 	rs_trees_free(s.trees);
 	node_release(&start);
