@@ -24,7 +24,9 @@ pid=$!
 mkdir -p "$root/data/.velero" "$root/logs/.velero"
 touch "$root/data/.velero/$uid" "$root/logs/.velero/$uid"
 # two of three done: it must still be waiting, and say for which
-for _ in $(seq 100); do grep -q "cache" "$T_TMP/err" && break; sleep 0.1; done
+# (an earlier line may still say 3 of 3, written before the done-files: wait for the
+# line that counts them, every second, up to 60 s on a busy machine)
+for _ in $(seq 600); do grep -q "waiting for 1 of 3 volumes: cache" "$T_TMP/err" && break; sleep 0.1; done
 kill -0 "$pid" 2>/dev/null
 t_ok $? "still waiting while one volume has no done-file"
 grep -q "waiting for 1 of 3 volumes: cache" "$T_TMP/err"
