@@ -3,6 +3,7 @@
 # unwritten extents own blocks but hold no data. They are backed up as holes, so a
 # restore gets back the bytes without megabytes of written zeros, and a huge
 # preallocation is not read and chunked as zeros.
+# shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 t_need
 
