@@ -18,6 +18,9 @@
  * touches to about this many, unless one chunk really is bigger. The slide copies a partial
  * chunk (half the average size) per few MiB read, noise beside hashing them. */
 #define READ_WINDOW (4u * 1024 * 1024)
+/* From this size on, a fully allocated file is still probed for unwritten extents: two
+ * lseeks cost nothing next to reading a megabyte. */
+#define BK_PROBE_HOLES_MIN (1u * 1024 * 1024)
 
 struct extents {
 	struct extent *v;
@@ -197,9 +200,11 @@ static int read_extents(struct bk *b, int fd, const struct stat *st, struct exte
                         uint64_t *ret_read)
 {
 	uint64_t size = (uint64_t)st->st_size, off = 0, got = 0;
-	/* Only files with fewer blocks than bytes can have holes: skip two syscalls for the
-	 * rest (most files). */
-	bool sparse = (uint64_t)st->st_blocks * 512 < size;
+	/* Files with fewer blocks than bytes have holes. A big file may also own blocks that
+	 * were never written (fallocate: databases preallocate their files); SEEK_DATA skips
+	 * those too, so they are kept as holes instead of read and stored as zeros. Small,
+	 * fully allocated files (most files) skip the two syscalls. */
+	bool sparse = (uint64_t)st->st_blocks * 512 < size || size >= BK_PROBE_HOLES_MIN;
 	int64_t k;
 	int rc;
 

@@ -15,6 +15,8 @@ tests_unit_test_inode_LDADD = $(CAIRN_LIBS)
 
 # Real FUSE mounts (root, /dev/fuse, fusermount3: tests/fuse/deps.sh installs the tools).
 TESTS += tests/e2e/fuse-mount.sh
+TESTS += tests/e2e/oddfiles-mount-seek.sh
+EXTRA_DIST += tests/e2e/oddfiles-mount-seek.sh
 EXTRA_DIST += tests/e2e/fuse-mount.sh tests/fuse/deps.sh bench/fuse.sh docs/mount.md
 
 # read_open's failure path, with libfuse's reply calls replaced at link time.

@@ -576,6 +576,7 @@ const struct fuse_lowlevel_ops snapfs_ops = {
 	.open = read_open,
 	.read = read_read,
 	.release = read_release,
+	.lseek = read_lseek,
 	.getxattr = op_getxattr,
 	.listxattr = op_listxattr,
 	.statfs = op_statfs,

@@ -177,3 +177,39 @@ void read_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fu
 	}
 	free(out);
 }
+
+/* SEEK_DATA and SEEK_HOLE from the snapshot's extents: without this the kernel reports the
+ * whole file as data, and `cp --sparse`, tar or rsync read a sparse file's holes as zeros
+ * through FUSE (a 20 GiB file with three data blocks took a minute). */
+void read_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, struct fuse_file_info *fi)
+{
+	struct fileh *h = (struct fileh *)(uintptr_t)fi->fh;
+	const struct node *x = &h->sn->node;
+	uint64_t total = extmap_total(&h->map), uoff = (uint64_t)off;
+	bool want_hole = whence == SEEK_HOLE;
+
+	(void)ino;
+	if (whence != SEEK_DATA && whence != SEEK_HOLE) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	if (off < 0 || uoff >= total) {
+		fuse_reply_err(req, ENXIO);
+		return;
+	}
+	/* Backup merges neighbouring holes, so SEEK_DATA stops at the next extent; SEEK_HOLE
+	 * walks the data extents up to the next hole. */
+	for (size_t i = extmap_find(&h->map, uoff); i < h->map.n; i++) {
+		uint64_t start = extmap_start(&h->map, i);
+
+		if (x->content[i].len == 0 || x->content[i].hole != want_hole)
+			continue;
+		fuse_reply_lseek(req, (off_t)(start > uoff ? start : uoff));
+		return;
+	}
+	/* Past the last data there is only the implicit hole at the end of the file. */
+	if (want_hole)
+		fuse_reply_lseek(req, (off_t)total);
+	else
+		fuse_reply_err(req, ENXIO);
+}

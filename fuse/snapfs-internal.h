@@ -183,3 +183,4 @@ extern const struct fuse_lowlevel_ops snapfs_ops;
 void read_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void read_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi);
 void read_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void read_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, struct fuse_file_info *fi);

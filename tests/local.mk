@@ -135,6 +135,10 @@ tests_fuzz_hostile_obj_LDADD = $(CAIRN_LIBS)
 TESTS += tests/e2e/hostile-repo.sh tests/e2e/hostile-volume.sh
 EXTRA_DIST += tests/e2e/hostile-repo.sh tests/e2e/hostile-volume.sh
 
+# Odd files of real volumes: preallocated database files.
+TESTS += tests/e2e/oddfiles-prealloc.sh
+EXTRA_DIST += tests/e2e/oddfiles-prealloc.sh
+
 # Every suite runs through tests/run-suite.sh: a deadline (CAIRN_TEST_TIMEOUT), its own
 # process group and TMPDIR, and nothing left running or mounted after it.
 LOG_COMPILER = $(top_srcdir)/tests/run-suite.sh
