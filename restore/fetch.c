@@ -78,6 +78,41 @@ static bool all_zero(const uint8_t *p, size_t n)
 	return true;
 }
 
+/* Write p at off, leaving out every file block (4 KiB, aligned in the file) that is all
+ * zeros: the file was made at its full size and is all holes, so those blocks read as
+ * zeros anyway. A preallocated database file, or one read into the page cache before its
+ * backup, is stored with long runs of zeros inside its blobs; written out they would cost
+ * the restored file its holes. The runs between zero blocks go out in one write each, so
+ * real data costs one pwrite per blob, as before. */
+static int write_sparse(int fd, const uint8_t *p, size_t n, uint64_t off)
+{
+	const uint64_t blk = 4096;
+	size_t i = 0, start = 0;
+	bool in_data = false;
+
+	while (i < n) {
+		/* The rest of the file block this byte falls in. */
+		size_t step = (size_t)(blk - (off + i) % blk);
+		bool zero;
+
+		if (step > n - i)
+			step = n - i;
+		zero = all_zero(p + i, step);
+		if (!zero && !in_data) {
+			start = i;
+			in_data = true;
+		} else if (zero && in_data) {
+			int rc = pwrite_full(fd, p + start, i - start, (off_t)(off + start));
+
+			if (rc < 0)
+				return rc;
+			in_data = false;
+		}
+		i += step;
+	}
+	return in_data ? pwrite_full(fd, p + start, n - start, (off_t)(off + start)) : 0;
+}
+
 static void batch_put(struct rs *s, struct rbatch *b)
 {
 	if (atomic_fetch_sub(&b->refs, 1) == 1)
@@ -121,8 +156,10 @@ static void write_need(struct rs *s, struct rneed *x, const struct buf *plain)
 		need_done(s, x, -EBADMSG, why);
 		return;
 	}
-	if (plain->len && !all_zero(plain->p, plain->len))
+	if (s->o->no_sparse)
 		rc = pwrite_full(x->f->fd, plain->p, plain->len, (off_t)x->off);
+	else
+		rc = write_sparse(x->f->fd, plain->p, plain->len, x->off);
 	if (rc < 0) {
 		snprintf(why, sizeof(why), "write failed: %s", strerror(-rc));
 		need_done(s, x, rc, why);
