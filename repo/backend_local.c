@@ -299,8 +299,8 @@ static int local_del(struct backend *be, enum obj_type t, const char *name, stru
 	return 0;
 }
 
-static int list_dir(struct backend *be, const char *dir, backend_list_fn fn, void *ud,
-		    struct err *e)
+static int list_dir(struct backend *be, const char *dir, bool strict, backend_list_fn fn,
+		    void *ud, struct err *e)
 {
 	struct dirent *de;
 	struct stat st;
@@ -318,8 +318,18 @@ static int list_dir(struct backend *be, const char *dir, backend_list_fn fn, voi
 	while ((de = readdir(d))) {
 		if (de->d_name[0] == '.' || !hex_valid(de->d_name, 0))
 			continue; /* temp files and strangers are not objects */
-		if (fstatat(dirfd(d), de->d_name, &st, 0) < 0 || !S_ISREG(st.st_mode))
+		if (fstatat(dirfd(d), de->d_name, &st, 0) < 0)
+			continue; /* deleted since readdir */
+		if (!S_ISREG(st.st_mode) && !strict)
 			continue;
+		if (!S_ISREG(st.st_mode)) {
+			/* Skipping it would hide a lost snapshot, index or pack from check, and
+			 * let prune delete the data it named: the store is damaged, say so. A
+			 * key or lock that is not a file is skipped: other keys still open. */
+			r = err_set(e, -EBADMSG, "%s: %s/%s is not a regular file", be->where, dir,
+				    de->d_name);
+			break;
+		}
 		r = fn(ud, de->d_name, (uint64_t)st.st_size);
 		if (r < 0)
 			break;
@@ -336,10 +346,10 @@ static int local_list(struct backend *be, enum obj_type t, backend_list_fn fn, v
 
 	NEED_DIR(be, e);
 	if (t != OBJ_DATA)
-		return list_dir(be, obj_type_dir(t), fn, ud, e);
+		return list_dir(be, obj_type_dir(t), t != OBJ_KEY && t != OBJ_LOCK, fn, ud, e);
 	for (int i = 0; i < 256; i++) {
 		snprintf(dir, sizeof(dir), "data/%02x", i);
-		r = list_dir(be, dir, fn, ud, e);
+		r = list_dir(be, dir, true, fn, ud, e);
 		if (r < 0)
 			return r;
 	}
