@@ -356,6 +356,52 @@ static int local_list(struct backend *be, enum obj_type t, backend_list_fn fn, v
 	return 0;
 }
 
+/* The ".tmp-" files of write_atomic_at and local_put_new in one folder. */
+static ssize_t sweep_dir(struct backend *be, const char *dir, int64_t before)
+{
+	struct dirent *de;
+	struct stat st;
+	ssize_t n = 0;
+	DIR *d;
+	int fd;
+
+	fd = openat(BL(be)->dirfd, dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return 0;
+	}
+	while ((de = readdir(d))) {
+		if (strncmp(de->d_name, ".tmp-", 5) != 0 ||
+		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISREG(st.st_mode) || st.st_mtime >= before)
+			continue;
+		if (unlinkat(dirfd(d), de->d_name, 0) == 0)
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+static ssize_t local_sweep_tmp(struct backend *be, int64_t before)
+{
+	static const enum obj_type types[] = { OBJ_KEY, OBJ_INDEX, OBJ_SNAPSHOT, OBJ_LOCK };
+	char dir[16];
+	ssize_t n = 0;
+
+	if (BL(be)->dirfd < 0)
+		return 0;
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+		n += sweep_dir(be, obj_type_dir(types[i]), before);
+	for (int i = 0; i < 256; i++) {
+		snprintf(dir, sizeof(dir), "data/%02x", i);
+		n += sweep_dir(be, dir, before);
+	}
+	return n;
+}
+
 /* One by one: unlinks are cheap and a directory has no batch call. */
 static int local_del_many(struct backend *be, enum obj_type t, const char *const *names, size_t n,
 			  struct err *e)
@@ -391,6 +437,7 @@ static const struct backend_ops local_ops = {
 	.free = local_free,
 	.mtime = local_mtime,
 	.put_new = local_put_new,
+	.sweep_tmp = local_sweep_tmp,
 };
 
 int backend_local_open(const char *path, const struct backend_options *o, struct backend **ret,
