@@ -14,6 +14,7 @@ echo hello >data/hello.txt
 t_init_repo "$T_TMP/good"
 run cairn backup "$T_TMP/data"
 t_rc 0 "a backup to damage" || t_bail "backup failed"
+# shellcheck disable=SC2034 # REPO is read by lib.sh's cairn()
 fresh() { rm -rf "$T_TMP/repo" && cp -a "$T_TMP/good" "$T_TMP/repo" && REPO=$T_TMP/repo; }
 one_line() { [ "$RC" -eq "$1" ] && [ "$(wc -l <"$ERR")" -eq 1 ] && grep -q "$2" "$ERR"; }
 

@@ -18,7 +18,7 @@ t_rc 0 "a backup" || t_bail "backup failed"
 # short run; a try that leaves nothing is simply repeated, so no timing is assumed).
 leftover=""
 echo new-pass >newpw
-for i in $(seq 1 30); do
+for _ in $(seq 1 30); do
 	cairn_bg key add --new-password-file "$T_TMP/newpw"
 	pid=$!
 	kill -9 "$pid" 2>/dev/null
