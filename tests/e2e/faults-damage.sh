@@ -3,6 +3,7 @@
 # the config cut short, emptied or flipped (exit 14 naming it, not 12 "wrong password"),
 # and a directory where a snapshot, index or pack file should be (check fails naming it,
 # prune deletes nothing). A key or lock that is not a file is skipped: other keys open.
+# A full disk during a pack write names the repository.
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 t_need
@@ -68,4 +69,21 @@ fresh
 mkdir "repo/keys/$(printf '%064d' 7)" "repo/locks/$(printf '%064d' 7)"
 run cairn backup "$T_TMP/data"
 t_rc 0 "a folder among the keys and locks is skipped" || t_diag "$ERR"
+
+# a full disk during a pack write: the one line names the repository like every other
+# failure, and the repository checks clean after it
+if t_root; then
+	mkdir full
+	mount -t tmpfs -o size=2m tmpfs full && T_MOUNTS+=("$T_TMP/full")
+	head -c $((4 << 20)) /dev/urandom >data/random.bin
+	REPO=full/repo run cairn init
+	REPO=full/repo run cairn backup "$T_TMP/data"
+	one_line 16 "full/repo"
+	t_ok $? "disk full while writing a pack: exit 16, one line naming the repository" ||
+		t_diag "$ERR"
+	REPO=full/repo run cairn check
+	t_rc 0 "... and the repository checks clean"
+else
+	t_skip "disk full while writing a pack" "needs root for a tmpfs"
+fi
 t_done
