@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "util/banned.h"
 
@@ -547,6 +548,9 @@ int repo_prune(struct repo *r, struct repo_lock *held, const struct repo_prune_o
 			rc = commit(&p);
 		if (rc < 0)
 			goto fail;
+		/* Under the exclusive lock no writer runs; the age spares a writer that lost
+		 * its lock but not its process. */
+		backend_sweep_tmp(repo_backend(r), (int64_t)time(NULL) - repo_lock_stale_sec());
 		res.bytes_after = 0;
 		/* Measured, not estimated: the packs a new list shows. */
 		p.n_present = 0;

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "util/attr.h"
 #include "util/buf.h"
@@ -70,6 +71,10 @@ struct backend_ops {
 	 * so of two concurrent inits exactly one wins. */
 	int (*put_new)(struct backend *be, enum obj_type t, const char *name, const void *p,
 		       size_t n, struct err *e);
+	/* Optional (NULL: the store writes objects whole): remove the temp files of writers
+	 * killed before their rename, those last modified before `before` (seconds since the
+	 * epoch). Best effort; returns how many were removed. Prune calls it. */
+	ssize_t (*sweep_tmp)(struct backend *be, int64_t before);
 };
 
 struct backend {
@@ -111,6 +116,11 @@ static inline int backend_list(struct backend *be, enum obj_type t, backend_list
 			       struct err *e)
 {
 	return be->ops->list(be, t, fn, ud, e);
+}
+
+static inline ssize_t backend_sweep_tmp(struct backend *be, int64_t before)
+{
+	return be->ops->sweep_tmp ? be->ops->sweep_tmp(be, before) : 0;
 }
 
 /* Options are "key=value" strings from --option (e.g. "s3.region=eu-west-1"). */

@@ -299,8 +299,8 @@ static int local_del(struct backend *be, enum obj_type t, const char *name, stru
 	return 0;
 }
 
-static int list_dir(struct backend *be, const char *dir, backend_list_fn fn, void *ud,
-		    struct err *e)
+static int list_dir(struct backend *be, const char *dir, bool strict, backend_list_fn fn,
+		    void *ud, struct err *e)
 {
 	struct dirent *de;
 	struct stat st;
@@ -318,8 +318,18 @@ static int list_dir(struct backend *be, const char *dir, backend_list_fn fn, voi
 	while ((de = readdir(d))) {
 		if (de->d_name[0] == '.' || !hex_valid(de->d_name, 0))
 			continue; /* temp files and strangers are not objects */
-		if (fstatat(dirfd(d), de->d_name, &st, 0) < 0 || !S_ISREG(st.st_mode))
+		if (fstatat(dirfd(d), de->d_name, &st, 0) < 0)
+			continue; /* deleted since readdir */
+		if (!S_ISREG(st.st_mode) && !strict)
 			continue;
+		if (!S_ISREG(st.st_mode)) {
+			/* Skipping it would hide a lost snapshot, index or pack from check, and
+			 * let prune delete the data it named: the store is damaged, say so. A
+			 * key or lock that is not a file is skipped: other keys still open. */
+			r = err_set(e, -EBADMSG, "%s: %s/%s is not a regular file", be->where, dir,
+				    de->d_name);
+			break;
+		}
 		r = fn(ud, de->d_name, (uint64_t)st.st_size);
 		if (r < 0)
 			break;
@@ -336,14 +346,60 @@ static int local_list(struct backend *be, enum obj_type t, backend_list_fn fn, v
 
 	NEED_DIR(be, e);
 	if (t != OBJ_DATA)
-		return list_dir(be, obj_type_dir(t), fn, ud, e);
+		return list_dir(be, obj_type_dir(t), t != OBJ_KEY && t != OBJ_LOCK, fn, ud, e);
 	for (int i = 0; i < 256; i++) {
 		snprintf(dir, sizeof(dir), "data/%02x", i);
-		r = list_dir(be, dir, fn, ud, e);
+		r = list_dir(be, dir, true, fn, ud, e);
 		if (r < 0)
 			return r;
 	}
 	return 0;
+}
+
+/* The ".tmp-" files of write_atomic_at and local_put_new in one folder. */
+static ssize_t sweep_dir(struct backend *be, const char *dir, int64_t before)
+{
+	struct dirent *de;
+	struct stat st;
+	ssize_t n = 0;
+	DIR *d;
+	int fd;
+
+	fd = openat(BL(be)->dirfd, dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return 0;
+	}
+	while ((de = readdir(d))) {
+		if (strncmp(de->d_name, ".tmp-", 5) != 0 ||
+		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISREG(st.st_mode) || st.st_mtime >= before)
+			continue;
+		if (unlinkat(dirfd(d), de->d_name, 0) == 0)
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+static ssize_t local_sweep_tmp(struct backend *be, int64_t before)
+{
+	static const enum obj_type types[] = { OBJ_KEY, OBJ_INDEX, OBJ_SNAPSHOT, OBJ_LOCK };
+	char dir[16];
+	ssize_t n = 0;
+
+	if (BL(be)->dirfd < 0)
+		return 0;
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+		n += sweep_dir(be, obj_type_dir(types[i]), before);
+	for (int i = 0; i < 256; i++) {
+		snprintf(dir, sizeof(dir), "data/%02x", i);
+		n += sweep_dir(be, dir, before);
+	}
+	return n;
 }
 
 /* One by one: unlinks are cheap and a directory has no batch call. */
@@ -381,6 +437,7 @@ static const struct backend_ops local_ops = {
 	.free = local_free,
 	.mtime = local_mtime,
 	.put_new = local_put_new,
+	.sweep_tmp = local_sweep_tmp,
 };
 
 int backend_local_open(const char *path, const struct backend_options *o, struct backend **ret,

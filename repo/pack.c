@@ -123,7 +123,7 @@ static int pack_finish(struct repo *r, struct pack_writer *w, struct err *e)
 	if (rc >= 0)
 		rc = pack_write(w, len, 4);
 	if (rc < 0) {
-		err_set(e, rc, "writing pack spool file: %s", strerror(-rc));
+		err_set(e, rc, "%s: writing pack spool file: %s", r->be->where, strerror(-rc));
 		goto fail;
 	}
 	/* The name covers every byte written above; the file is synced and renamed into
@@ -201,7 +201,7 @@ int pack_append(struct repo *r, enum blob_type t, const uint8_t id[ID_BYTES], co
 	}
 	rc = pack_write(w, sealed, n);
 	if (rc < 0) {
-		err_set(e, rc, "writing pack spool file: %s", strerror(-rc));
+		err_set(e, rc, "%s: writing pack spool file: %s", r->be->where, strerror(-rc));
 		goto unlock;
 	}
 	b = &w->blobs[w->n_blobs++];

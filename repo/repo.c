@@ -271,8 +271,8 @@ struct key_try {
 	struct repo *r;
 	const struct repo_open_params *o;
 	struct err *e;
-	int tried, too_costly;
-	char costly[ID_HEX];
+	int tried, too_costly, damaged, cfg_bad;
+	char costly[ID_HEX], first_damaged[ID_HEX], cfg_key[ID_HEX];
 };
 
 static int try_key(void *ud, const char *name, uint64_t size)
@@ -302,6 +302,10 @@ static int try_key(void *ud, const char *name, uint64_t size)
 		rc = obj_get_open(t->r, OBJ_CONFIG, KEY_DOMAIN_CONFIG, NULL, &b, &ignore);
 		buf_release(&b);
 		if (rc == -EBADMSG) {
+			/* Remembered: when no other key opens the config either, the config is
+			 * damaged, and "wrong password" would send the user hunting passwords. */
+			if (!t->cfg_bad++)
+				snprintf(t->cfg_key, sizeof(t->cfg_key), "%s", name);
 			key_free(t->r->key);
 			t->r->key = NULL;
 			return 0;
@@ -320,7 +324,34 @@ static int try_key(void *ud, const char *name, uint64_t size)
 			snprintf(t->costly, sizeof(t->costly), "%s", name);
 		return 0;
 	}
+	if (rc == -EBADMSG && !t->damaged++)
+		snprintf(t->first_damaged, sizeof(t->first_damaged), "%s", name);
 	return rc == -EKEYREJECTED || rc == -EBADMSG || rc == -EOPNOTSUPP ? 0 : rc;
+}
+
+/* No key opened the repository: say why, distinguishing a damaged repository (exit 14)
+ * from a wrong password (exit 12). */
+static int no_key(const struct key_try *t, const char *where, struct err *e)
+{
+	if (t->cfg_bad)
+		return err_reset(e, -EBADMSG,
+				 "%s: the password opens key %.8s but the config fails "
+				 "authentication: the config is damaged",
+				 where, t->cfg_key);
+	if (t->tried && t->damaged == t->tried)
+		return err_reset(e, -EBADMSG,
+				 "no usable key in %s: %d key file%s damaged (first %.8s)", where,
+				 t->damaged, t->damaged == 1 ? " is" : "s are", t->first_damaged);
+	if (t->damaged)
+		return err_reset(e, -EKEYREJECTED,
+				 "wrong password: no key in %s opens with it (%d key file%s "
+				 "damaged, first %.8s)",
+				 where, t->damaged, t->damaged == 1 ? " is" : "s are",
+				 t->first_damaged);
+	return err_reset(e, -EKEYREJECTED,
+			 t->tried ? "wrong password: no key in %s opens with it"
+				  : "no key files in %s",
+			 where);
 }
 
 int repo_open(const struct repo_open_params *o, struct repo **ret, struct err *e)
@@ -358,10 +389,7 @@ int repo_open(const struct repo_open_params *o, struct repo **ret, struct err *e
 		goto fail;
 	}
 	if (!r->key) {
-		rc = err_reset(e, -EKEYREJECTED,
-			       t.tried ? "wrong password: no key in %s opens with it"
-				       : "no key files in %s",
-			       r->be->where);
+		rc = no_key(&t, r->be->where, e);
 		goto fail;
 	}
 	buf_init(&cfg, REPO_SMALL_OBJ_MAX);
