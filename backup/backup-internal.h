@@ -87,6 +87,7 @@ struct bk {
 	uint8_t *rbuf;
 	size_t rcap;
 	char path[8192]; /* the walker's current path, for messages and excludes */
+	bool lost; /* the repository lost packs: check reused files' blobs (walk.c) */
 	size_t path_len;
 	struct owner_name names[NAME_CACHE_SIZE];
 	size_t n_names;
@@ -163,6 +164,8 @@ int bk_walk_dir(struct bk *b, int fd, const struct node *parent, struct node *n)
 int bk_entry(struct bk *b, int dirfd, const char *name, size_t name_len, const struct node *parent,
              struct node *out) _must_check_;
 void bk_warn(struct bk *b, int code, const char *fmt, ...) _printf_(3, 4);
+/* After repo_index_adopt_orphans: warn once of lost packs and check reused files. */
+void bk_lost_packs(struct bk *b);
 void bk_progress(struct bk *b, bool force);
 
 /* backup.c, shared with the stream (stdin.c) */

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "util/deepcall.h"
+#include "util/hex.h"
 #include "util/banned.h"
 
 static bool has_tag(const struct snapshot *s, const char *t)
@@ -280,6 +281,27 @@ static int roots_main(void *p)
 	return backup_roots(c->b, c->paths, c->n_paths, c->parent, c->snap);
 }
 
+void bk_lost_packs(struct bk *b)
+{
+	uint8_t first[ID_BYTES];
+	char hex[ID_HEX], msg[256];
+	size_t blobs, n = repo_lost_packs(b->repo, &blobs, first);
+
+	if (!n)
+		return;
+	b->lost = true;
+	if (!b->o->warn)
+		return;
+	/* A warning, not a failed file: this backup stores what it needs again and its
+	 * snapshot is whole; the damage is the repository's, for check and repair. */
+	hex_encode(first, ID_BYTES, hex);
+	snprintf(msg, sizeof(msg),
+	         "repository: pack %.16s%s is missing or shorter than the index says: %zu "
+	         "blob(s) will be stored again; run 'cairn check' and 'cairn repair index'",
+	         hex, n > 1 ? " (and others)" : "", blobs);
+	b->o->warn(b->o->ud, "", -EBADMSG, msg);
+}
+
 int backup_run(struct repo *r, const struct backup_opts *o, struct backup_result *ret,
                struct err *e)
 {
@@ -307,6 +329,7 @@ int backup_run(struct repo *r, const struct backup_opts *o, struct backup_result
 	rc = (int)repo_index_adopt_orphans(r, e);
 	if (rc < 0)
 		goto fail;
+	bk_lost_packs(&b);
 	rc = bk_find_parent(&b, host, paths, o->n_paths, &parent);
 	if (rc < 0)
 		goto fail;

@@ -205,6 +205,7 @@ int backup_stream_begin(struct repo *r, const struct backup_opts *o, const char 
 	rc = (int)repo_index_adopt_orphans(r, &s->err);
 	if (rc < 0)
 		goto fail;
+	bk_lost_packs(&s->b);
 	rc = bk_find_parent(&s->b, s->host, s->paths, 1, &s->parent);
 	if (rc < 0)
 		goto fail;

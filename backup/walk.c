@@ -237,6 +237,19 @@ static bool same_file(const struct node *p, const struct node *n)
 	       !(p->flags & (NODE_CHANGED_DURING_READ | NODE_UNREADABLE));
 }
 
+/* With packs lost from the repository (repo_lost_packs), an unchanged file is reused only
+ * while every blob it names is still indexed; otherwise it is read again, so the new
+ * snapshot never refers to data the repository no longer holds. */
+static bool content_indexed(struct bk *b, const struct node *p)
+{
+	if (!b->lost)
+		return true;
+	for (size_t i = 0; i < p->n_content; i++)
+		if (!p->content[i].hole && !repo_blob_known(b->repo, BLOB_DATA, p->content[i].id))
+			return false;
+	return true;
+}
+
 static bool same_content(const struct node *p, const struct node *n)
 {
 	if (!p || p->n_content != n->n_content)
@@ -348,7 +361,7 @@ static bool mount_point(struct bk *b, int dirfd, const char *name, const struct 
 static int entry_open_read(struct bk *b, int dirfd, const char *name, const struct stat *st,
                            const struct node *parent, struct node *out)
 {
-	bool hit = out->type == NODE_FILE && same_file(parent, out);
+	bool hit = out->type == NODE_FILE && same_file(parent, out) && content_indexed(b, parent);
 	int fd = -1, rc = 0;
 
 	/* Unchanged files and mount points are not opened: nothing is read from them. */

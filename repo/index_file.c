@@ -428,12 +428,20 @@ int repo_index_load(struct repo *r, struct err *e)
 	return rc < 0 ? (int)rc : 0;
 }
 
-/* Sorted copy of known pack ids for membership tests while listing data/. */
+/* A known pack: its id (first, so ids sort the array) and its number in the index. */
+struct known_pack {
+	uint8_t id[ID_BYTES];
+	uint32_t num;
+};
+
+/* Sorted copy of known pack ids for membership tests while listing data/, and each known
+ * pack's listed size by number (UINT64_MAX: not listed). */
 struct orphan_scan {
 	struct repo *r;
 	struct err *e;
-	uint8_t (*known)[ID_BYTES];
+	struct known_pack *known;
 	size_t n_known;
+	uint64_t *sizes;
 	ssize_t adopted;
 };
 
@@ -450,10 +458,15 @@ static int adopt_one(void *ud, const char *name, uint64_t size)
 	size_t n = 0;
 	int rc;
 
+	const struct known_pack *k;
+
 	if (hex_decode(name, id, ID_BYTES) < 0)
 		return 0;
-	if (bsearch(id, s->known, s->n_known, ID_BYTES, cmp_id))
+	k = bsearch(id, s->known, s->n_known, sizeof(*s->known), cmp_id);
+	if (k) {
+		s->sizes[k->num] = size;
 		return 0;
+	}
 	rc = pack_read_header(s->r, id, size, &blobs, &n, s->e);
 	if (rc == -EBADMSG) {
 		/* A damaged orphan is check's business; the backup simply does not reuse it. */
@@ -489,6 +502,85 @@ static int adopt_one(void *ud, const char *name, uint64_t size)
 	return 0;
 }
 
+/* Entries of known packs that reach past the pack's listed size (0 when not there). */
+struct lost_scan {
+	const uint64_t *sizes;
+	size_t n_known;
+	uint8_t *bad; /* by pack number */
+	struct idx_entry *drop;
+	size_t n_drop, cap_drop;
+};
+
+static int lost_one(void *ud, const struct idx_entry *x)
+{
+	struct lost_scan *l = ud;
+
+	if (x->pack >= l->n_known || (uint64_t)x->offset + x->stored_len <= l->sizes[x->pack])
+		return 0;
+	if (l->n_drop == l->cap_drop) {
+		size_t cap = l->cap_drop ? 2 * l->cap_drop : 64;
+		void *p = reallocarray(l->drop, cap, sizeof(*l->drop));
+
+		if (!p)
+			return -ENOMEM;
+		l->drop = p;
+		l->cap_drop = cap;
+	}
+	l->drop[l->n_drop++] = *x;
+	l->bad[x->pack] = 1;
+	return 0;
+}
+
+/* A pack the listing did not show is asked for once more by name (a store whose listing
+ * lags its writes must not make a backup store everything again), then dropped. */
+static int drop_lost(struct repo *r, struct orphan_scan *s, struct err *e)
+{
+	struct lost_scan l = { .sizes = s->sizes, .n_known = s->n_known };
+	int rc = 0;
+
+	for (size_t i = 0; i < s->n_known; i++) {
+		char hex[ID_HEX];
+		uint64_t size;
+
+		if (s->sizes[s->known[i].num] != UINT64_MAX)
+			continue;
+		hex_encode(s->known[i].id, ID_BYTES, hex);
+		rc = backend_stat(r->be, OBJ_DATA, hex, &size, e);
+		if (rc == -ENOENT) {
+			err_clear(e);
+			size = 0;
+		} else if (rc < 0) {
+			return rc;
+		}
+		s->sizes[s->known[i].num] = size;
+	}
+	l.bad = calloc(s->n_known ? s->n_known : 1, 1);
+	if (!l.bad)
+		return err_set(e, -ENOMEM, "out of memory");
+	pthread_mutex_lock(&r->idx_lock);
+	rc = idx_foreach(&r->idx, lost_one, &l);
+	for (size_t i = 0; rc == 0 && i < l.n_drop; i++)
+		idx_remove(&r->idx, l.drop[i].type, l.drop[i].id);
+	if (rc == 0) {
+		for (size_t i = 0; i < s->n_known; i++)
+			if (l.bad[i] && !r->lost_packs++)
+				memcpy(r->lost_first, r->idx.packs[i], ID_BYTES);
+		r->lost_blobs += l.n_drop;
+	}
+	pthread_mutex_unlock(&r->idx_lock);
+	free(l.drop);
+	free(l.bad);
+	return rc < 0 ? err_set(e, rc, "out of memory") : 0;
+}
+
+size_t repo_lost_packs(const struct repo *r, size_t *ret_blobs, uint8_t first[ID_BYTES])
+{
+	*ret_blobs = r->lost_blobs;
+	if (r->lost_packs)
+		memcpy(first, r->lost_first, ID_BYTES);
+	return r->lost_packs;
+}
+
 ssize_t repo_index_adopt_orphans(struct repo *r, struct err *e)
 {
 	struct orphan_scan s = { .r = r, .e = e };
@@ -499,15 +591,25 @@ ssize_t repo_index_adopt_orphans(struct repo *r, struct err *e)
 		return rc;
 	pthread_mutex_lock(&r->idx_lock);
 	s.n_known = r->idx.n_packs;
-	s.known = malloc((s.n_known ? s.n_known : 1) * ID_BYTES);
-	if (s.known && s.n_known)
-		memcpy(s.known, r->idx.packs, s.n_known * ID_BYTES);
+	s.known = malloc((s.n_known ? s.n_known : 1) * sizeof(*s.known));
+	s.sizes = malloc((s.n_known ? s.n_known : 1) * sizeof(*s.sizes));
+	for (size_t i = 0; s.known && s.sizes && i < s.n_known; i++) {
+		memcpy(s.known[i].id, r->idx.packs[i], ID_BYTES);
+		s.known[i].num = (uint32_t)i;
+		s.sizes[i] = UINT64_MAX;
+	}
 	pthread_mutex_unlock(&r->idx_lock);
-	if (!s.known)
+	if (!s.known || !s.sizes) {
+		free(s.known);
+		free(s.sizes);
 		return err_set(e, -ENOMEM, "out of memory");
-	qsort(s.known, s.n_known, ID_BYTES, cmp_id);
+	}
+	qsort(s.known, s.n_known, sizeof(*s.known), cmp_id);
 	rc = r->be->ops->list(r->be, OBJ_DATA, adopt_one, &s, e);
+	if (rc >= 0)
+		rc = drop_lost(r, &s, e);
 	free(s.known);
+	free(s.sizes);
 	if (rc < 0)
 		return rc;
 	/* Record the adoption so the next run does not read those headers again. */

@@ -96,6 +96,9 @@ struct repo {
 	struct idx idx;
 	struct pack_done *done;
 	size_t n_done, cap_done;
+	/* Packs the index lists that data/ lacks or holds too short (index_file.c). */
+	size_t lost_packs, lost_blobs;
+	uint8_t lost_first[ID_BYTES];
 
 	pthread_mutex_t pack_lock[_BLOB_TYPE_MAX];
 	struct pack_writer *open_pack[_BLOB_TYPE_MAX];

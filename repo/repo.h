@@ -81,6 +81,12 @@ ssize_t repo_index_reload(struct repo *r, struct err *e) _must_check_;
 /* Find packs in data/ that no index lists (a killed backup's uploads), read their headers
  * and index them, so a later backup reuses them. Returns the number of packs adopted. */
 ssize_t repo_index_adopt_orphans(struct repo *r, struct err *e) _must_check_;
+/* The same listing also finds packs the index lists but data/ does not hold, or holds
+ * shorter than their entries reach (deleted or cut by hand, a failing disk, another node
+ * writing the store). Their entries leave this process's index, never the index files, so
+ * a backup stores those blobs again rather than refer to lost data. Returns how many packs
+ * that was, with the blobs dropped and the first pack's id. */
+size_t repo_lost_packs(const struct repo *r, size_t *ret_blobs, uint8_t first[ID_BYTES]);
 
 struct blob_loc {
 	uint8_t pack[ID_BYTES];

@@ -125,8 +125,10 @@ TESTS += tests/golden/golden.sh
 EXTRA_DIST += tests/golden/golden.sh tests/golden/make-fixture.sh tests/golden/repo \
 	tests/golden/expect
 
-TESTS += tests/e2e/hardening.sh tests/e2e/faults-damage.sh tests/e2e/faults-tmp.sh
-EXTRA_DIST += tests/e2e/hardening.sh tests/e2e/faults-damage.sh tests/e2e/faults-tmp.sh
+TESTS += tests/e2e/hardening.sh tests/e2e/faults-damage.sh tests/e2e/faults-tmp.sh \
+	tests/e2e/faults-lost-pack.sh
+EXTRA_DIST += tests/e2e/hardening.sh tests/e2e/faults-damage.sh tests/e2e/faults-tmp.sh \
+	tests/e2e/faults-lost-pack.sh
 
 # Hostile input end to end: a volume changing under the backup, a repository written by
 # an attacker (hostile-obj seals what any holder of the key can write).
