@@ -10,6 +10,7 @@
 
 #include "util/banned.h"
 #include "util/fsutil.h"
+#include "util/vec.h"
 
 /* Read this much at a time: a bigger read only touches more buffer pages (RSS). */
 #define READ_STEP (1u * 1024 * 1024)
@@ -33,15 +34,8 @@ static int ext_add(struct extents *x, const uint8_t *id, uint64_t len, bool hole
 		x->v[x->n - 1].len += len;
 		return 0;
 	}
-	if (x->n == x->cap) {
-		size_t cap = x->cap ? 2 * x->cap : 8;
-		void *p = reallocarray(x->v, cap, sizeof(*x->v));
-
-		if (!p)
-			return -ENOMEM;
-		x->v = p;
-		x->cap = cap;
-	}
+	if (VEC_RESERVE1(x->v, x->cap, x->n, 8))
+		return -ENOMEM;
 	memset(&x->v[x->n], 0, sizeof(x->v[0]));
 	if (id)
 		memcpy(x->v[x->n].id, id, ID_BYTES);

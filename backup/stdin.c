@@ -14,6 +14,7 @@
 
 #include "util/banned.h"
 #include "util/ckd.h"
+#include "util/vec.h"
 
 /* Room for new bytes above a chunker maximum's worth of uncut tail: the tail is moved
  * down once per this many bytes, so each byte is copied about once. */
@@ -43,15 +44,8 @@ struct backup_stream {
 
 static int ext_add(struct backup_stream *s, const uint8_t *id, uint64_t len)
 {
-	if (s->n_ext == s->cap_ext) {
-		size_t cap = s->cap_ext ? 2 * s->cap_ext : 64;
-		void *p = reallocarray(s->ext, cap, sizeof(*s->ext));
-
-		if (!p)
-			return -ENOMEM;
-		s->ext = p;
-		s->cap_ext = cap;
-	}
+	if (VEC_RESERVE1(s->ext, s->cap_ext, s->n_ext, 64))
+		return -ENOMEM;
 	memset(&s->ext[s->n_ext], 0, sizeof(*s->ext));
 	memcpy(s->ext[s->n_ext].id, id, ID_BYTES);
 	s->ext[s->n_ext++].len = len;

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "util/banned.h"
+#include "util/vec.h"
 
 static bool is_zero(const uint8_t *p)
 {
@@ -132,15 +133,8 @@ static int note_listed(void *ud, const uint8_t pack[ID_BYTES], uint64_t size)
 	int rc = repo_idset_add(&c->listed_packs, pack);
 
 	c->res->packs++;
-	if (rc > 0 && c->n_sizes == c->cap_sizes) {
-		size_t cap = c->cap_sizes ? 2 * c->cap_sizes : 256;
-		void *v = reallocarray(c->sizes, cap, sizeof(*c->sizes));
-
-		if (!v)
-			return -ENOMEM;
-		c->sizes = v;
-		c->cap_sizes = cap;
-	}
+	if (rc > 0 && VEC_RESERVE1(c->sizes, c->cap_sizes, c->n_sizes, 256))
+		return -ENOMEM;
 	if (rc > 0) {
 		memcpy(c->sizes[c->n_sizes].id, pack, ID_BYTES);
 		c->sizes[c->n_sizes++].size = size;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "util/banned.h"
+#include "util/vec.h"
 
 struct dent {
 	char *path;
@@ -41,15 +42,8 @@ static int collect(void *ud, const char *path, const struct node *n)
 {
 	struct dlist *l = ud;
 
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? 2 * l->cap : 256;
-		void *p = reallocarray(l->v, cap, sizeof(*l->v));
-
-		if (!p)
-			return -ENOMEM;
-		l->v = p;
-		l->cap = cap;
-	}
+	if (VEC_RESERVE1(l->v, l->cap, l->n, 256))
+		return -ENOMEM;
 	l->v[l->n].path = strdup(path);
 	if (!l->v[l->n].path)
 		return -ENOMEM;

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "util/banned.h"
+#include "util/vec.h"
 
 enum pack_fate { FATE_KEEP, FATE_DELETE, FATE_REPACK, FATE_MISSING };
 
@@ -57,15 +58,8 @@ static int note_present(void *ud, const uint8_t pack[ID_BYTES], uint64_t size)
 {
 	struct prune *p = ud;
 
-	if (p->n_present == p->cap_present) {
-		size_t cap = p->cap_present ? 2 * p->cap_present : 256;
-		void *v = reallocarray(p->present, cap, sizeof(*p->present));
-
-		if (!v)
-			return -ENOMEM;
-		p->present = v;
-		p->cap_present = cap;
-	}
+	if (VEC_RESERVE1(p->present, p->cap_present, p->n_present, 256))
+		return -ENOMEM;
 	memcpy(p->present[p->n_present].id, pack, ID_BYTES);
 	p->present[p->n_present].size = size;
 	p->present[p->n_present].indexed = false;

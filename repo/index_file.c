@@ -17,6 +17,7 @@
 
 #include "util/banned.h"
 #include "util/ckd.h"
+#include "util/vec.h"
 
 static int cmp_file(const void *a, const void *b)
 {
@@ -517,15 +518,8 @@ static int lost_one(void *ud, const struct idx_entry *x)
 
 	if (x->pack >= l->n_known || (uint64_t)x->offset + x->stored_len <= l->sizes[x->pack])
 		return 0;
-	if (l->n_drop == l->cap_drop) {
-		size_t cap = l->cap_drop ? 2 * l->cap_drop : 64;
-		void *p = reallocarray(l->drop, cap, sizeof(*l->drop));
-
-		if (!p)
-			return -ENOMEM;
-		l->drop = p;
-		l->cap_drop = cap;
-	}
+	if (VEC_RESERVE1(l->drop, l->cap_drop, l->n_drop, 64))
+		return -ENOMEM;
 	l->drop[l->n_drop++] = *x;
 	l->bad[x->pack] = 1;
 	return 0;
