@@ -348,18 +348,25 @@ static void pack_slot_put(struct idx *x, uint32_t number)
 	x->pack_slots[i] = number + 1;
 }
 
+int idx_pack_find(const struct idx *x, const uint8_t pack[ID_BYTES], uint32_t *ret)
+{
+	if (!x->pack_slots_cap)
+		return -ENOENT;
+	for (size_t i = pack_home(x, pack); x->pack_slots[i];
+	     i = (i + 1) & (x->pack_slots_cap - 1))
+		if (memcmp(x->packs[x->pack_slots[i] - 1], pack, ID_BYTES) == 0) {
+			*ret = x->pack_slots[i] - 1;
+			return 0;
+		}
+	return -ENOENT;
+}
+
 /* A pack listed by several index files (overlap after an interrupted prune, adopted
  * orphans) keeps one number, so the tables do not grow with every listing. */
 int idx_pack_number(struct idx *x, const uint8_t pack[ID_BYTES], uint32_t *ret)
 {
-	if (x->pack_slots_cap) {
-		for (size_t i = pack_home(x, pack); x->pack_slots[i];
-		     i = (i + 1) & (x->pack_slots_cap - 1))
-			if (memcmp(x->packs[x->pack_slots[i] - 1], pack, ID_BYTES) == 0) {
-				*ret = x->pack_slots[i] - 1;
-				return 0;
-			}
-	}
+	if (idx_pack_find(x, pack, ret) == 0)
+		return 0;
 	if (x->n_packs >= IDX_PENDING - 1)
 		return -EFBIG;
 	if (x->n_packs == x->cap_packs) {
@@ -400,5 +407,6 @@ void idx_release(struct idx *x)
 	free(x->packs);
 	free(x->pack_slots);
 	free(x->files);
+	idx_dup_release(x);
 	memset(x, 0, sizeof(*x));
 }

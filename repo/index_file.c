@@ -62,7 +62,7 @@ out:
 }
 
 int index_add_pack(struct repo *r, const uint8_t pack[ID_BYTES], const struct pack_blob *b,
-		   size_t n)
+		   size_t n, bool copies)
 {
 	uint64_t off = 0;
 	uint32_t pn;
@@ -80,7 +80,7 @@ int index_add_pack(struct repo *r, const uint8_t pack[ID_BYTES], const struct pa
 			break;
 		}
 		memcpy(e.id, b[i].id, ID_BYTES);
-		rc = idx_put(&r->idx, &e);
+		rc = copies ? idx_put_copy(&r->idx, &e) : idx_put(&r->idx, &e);
 		off += b[i].stored_len;
 	}
 	pthread_mutex_unlock(&r->idx_lock);
@@ -376,7 +376,7 @@ static int add_entry(void *ud, const struct ix_entry *x)
 	pthread_mutex_lock(&r->idx_lock);
 	rc = idx_pack_number(&r->idx, x->pack, &ent.pack);
 	if (rc >= 0)
-		rc = idx_put(&r->idx, &ent);
+		rc = idx_put_copy(&r->idx, &ent);
 	pthread_mutex_unlock(&r->idx_lock);
 	return rc;
 }
@@ -386,37 +386,67 @@ int index_file_read(struct repo *r, const char *name, struct err *e)
 	return index_walk(r, name, add_entry, r, e);
 }
 
-struct load_ctx {
+/* The names of the index files not read yet, in listing order. */
+struct load_names {
 	struct repo *r;
-	struct err *e;
-	ssize_t read;
+	uint8_t (*v)[ID_BYTES];
+	size_t n, cap;
 };
 
-static int load_one(void *ud, const char *name, uint64_t size)
+static int load_name(void *ud, const char *name, uint64_t size)
 {
-	struct load_ctx *c = ud;
+	struct load_names *c = ud;
 	uint8_t id[ID_BYTES];
-	int rc;
 
 	if (hex_decode(name, id, ID_BYTES) < 0 || file_known(c->r, id))
 		return 0;
-	rc = index_file_read(c->r, name, c->e);
-	if (rc >= 0)
-		rc = file_note(c->r, id);
-	if (rc >= 0)
-		c->read++;
-	return rc;
+	if (VEC_RESERVE1(c->v, c->cap, c->n, 64))
+		return -ENOMEM;
+	memcpy(c->v[c->n++], id, ID_BYTES);
+	return 0;
 }
 
+/* Test builds only: CAIRN_TEST_INDEX_ORDER=reverse reads the index files in the reverse of
+ * the listing's order, so a suite sees both orders whatever the store lists first. */
+static bool test_reverse(void)
+{
+#ifdef CAIRN_TEST_HOOKS
+	const char *s = getenv("CAIRN_TEST_INDEX_ORDER");
+
+	return s && !strcmp(s, "reverse");
+#else
+	return false;
+#endif
+}
+
+/* The whole listing first, then the files: a listing is not held open (a page of an S3
+ * listing) while index files are fetched, and the order can be turned for tests. */
 ssize_t repo_index_reload(struct repo *r, struct err *e)
 {
-	struct load_ctx c = { r, e, 0 };
-	int rc = r->be->ops->list(r->be, OBJ_INDEX, load_one, &c, e);
+	struct load_names c = { .r = r };
+	bool rev = test_reverse();
+	char name[ID_HEX];
+	ssize_t rc;
+	size_t i;
 
+	rc = r->be->ops->list(r->be, OBJ_INDEX, load_name, &c, e);
+	if (rc == -ENOMEM)
+		err_set(e, rc, "out of memory");
+	for (i = 0; rc >= 0 && i < c.n; i++) {
+		const uint8_t *id = c.v[rev ? c.n - 1 - i : i];
+
+		hex_encode(id, ID_BYTES, name);
+		rc = index_file_read(r, name, e);
+		if (rc >= 0)
+			rc = file_note(r, id);
+	}
+	if (rc >= 0)
+		rc = index_dups_resolve(r, e);
+	free(c.v);
 	if (rc < 0)
 		return rc;
 	r->idx.loaded = true;
-	return c.read;
+	return (ssize_t)c.n;
 }
 
 int repo_index_load(struct repo *r, struct err *e)
@@ -476,7 +506,7 @@ static int adopt_one(void *ud, const char *name, uint64_t size)
 	}
 	if (rc < 0)
 		return rc;
-	rc = index_add_pack(s->r, id, blobs, n);
+	rc = index_add_pack(s->r, id, blobs, n, true);
 	if (rc < 0) {
 		free(blobs);
 		return rc;
@@ -525,6 +555,27 @@ static int lost_one(void *ud, const struct idx_entry *x)
 	return 0;
 }
 
+/* x's pack lacks it: a copy in a pack the listing showed long enough becomes the one
+ * found instead (the blob is not lost). Caller holds idx_lock. */
+static bool other_copy(struct repo *r, const struct lost_scan *l, const struct idx_entry *x)
+{
+	struct idx_entry c[8];
+	size_t n = idx_dup_copies(&r->idx, x->type, x->id, c, 8);
+
+	for (size_t k = 0; k < n && k < 8; k++) {
+		struct idx_entry *p;
+
+		if (c[k].pack >= l->n_known ||
+		    (uint64_t)c[k].offset + c[k].stored_len > l->sizes[c[k].pack])
+			continue;
+		p = idx_find(&r->idx, x->type, x->id);
+		if (p)
+			*p = c[k];
+		return p != NULL;
+	}
+	return false;
+}
+
 /* A pack the listing did not show is asked for once more by name (a store whose listing
  * lags its writes must not make a backup store everything again), then dropped. */
 static int drop_lost(struct repo *r, struct orphan_scan *s, struct err *e)
@@ -553,13 +604,16 @@ static int drop_lost(struct repo *r, struct orphan_scan *s, struct err *e)
 		return err_set(e, -ENOMEM, "out of memory");
 	pthread_mutex_lock(&r->idx_lock);
 	rc = idx_foreach(&r->idx, lost_one, &l);
-	for (size_t i = 0; rc == 0 && i < l.n_drop; i++)
+	for (size_t i = 0; rc == 0 && i < l.n_drop; i++) {
+		if (other_copy(r, &l, &l.drop[i]))
+			continue;
 		idx_remove(&r->idx, l.drop[i].type, l.drop[i].id);
+		r->lost_blobs++;
+	}
 	if (rc == 0) {
 		for (size_t i = 0; i < s->n_known; i++)
 			if (l.bad[i] && !r->lost_packs++)
 				memcpy(r->lost_first, r->idx.packs[i], ID_BYTES);
-		r->lost_blobs += l.n_drop;
 	}
 	pthread_mutex_unlock(&r->idx_lock);
 	free(l.drop);

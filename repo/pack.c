@@ -140,7 +140,7 @@ static int pack_finish(struct repo *r, struct pack_writer *w, struct err *e)
 		rc = r->be->ops->put_fd(r->be, OBJ_DATA, name, w->fd, w->size, e);
 	if (rc < 0)
 		goto fail;
-	rc = index_add_pack(r, id, w->blobs, w->n_blobs);
+	rc = index_add_pack(r, id, w->blobs, w->n_blobs, false);
 	if (rc < 0) {
 		err_set(e, rc, "indexing pack %s", name);
 		goto fail;

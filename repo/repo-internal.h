@@ -54,6 +54,12 @@ struct idx {
 	uint8_t (*files)[ID_BYTES]; /* index files read so far, sorted */
 	size_t n_files, cap_files;
 	bool loaded;
+	/* Every copy of the blobs indexed in more than one place (idx_dup.c); NULL while no
+	 * blob is. [0, dups_sorted) is sorted; dups_new: copies not yet checked against
+	 * their packs (index_dup.c). */
+	struct idx_entry *dups;
+	size_t n_dups, cap_dups, dups_sorted;
+	bool dups_new;
 };
 
 /* A header entry as written into a pack. */
@@ -131,6 +137,24 @@ typedef int (*idx_fn)(void *ud, const struct idx_entry *e);
 int idx_foreach(struct idx *x, idx_fn fn, void *ud) _must_check_;
 /* Bytes held by the blob tables (for tests and benchmarks). */
 size_t idx_table_bytes(const struct idx *x);
+/* Pack id -> pack number when known (-ENOENT otherwise); adds nothing. */
+int idx_pack_find(const struct idx *x, const uint8_t pack[ID_BYTES], uint32_t *ret) _must_check_;
+
+/* idx_dup.c: blobs indexed in more than one place. Callers hold idx_lock. */
+/* Same pack, offset, lengths and flags. */
+bool idx_same_place(const struct idx_entry *a, const struct idx_entry *b);
+/* As idx_put (the copy put last is the one idx_find returns), but when (type, id) is
+ * indexed at another place already, both places go into the side table. */
+int idx_put_copy(struct idx *x, const struct idx_entry *e) _must_check_;
+/* Sort the side table and drop places recorded twice (done by the calls below). */
+void idx_dup_sort(struct idx *x);
+/* The copies of (type, id), the one idx_find returns among them: up to max into ret;
+ * returns how many there are (0 for a blob indexed once). */
+size_t idx_dup_copies(struct idx *x, unsigned type, const uint8_t id[ID_BYTES],
+		      struct idx_entry *ret, size_t max);
+/* fn for every copy idx_foreach does not give (those idx_find does not return). */
+int idx_dup_foreach(struct idx *x, idx_fn fn, void *ud) _must_check_;
+void idx_dup_release(struct idx *x);
 
 /* index_file.c: encode packs and their blobs into a sealed index object and back. */
 int index_file_write(struct repo *r, const struct pack_done *packs, size_t n, struct err *e)
@@ -154,9 +178,22 @@ int index_walk(struct repo *r, const char *name, ix_fn fn, void *ud, struct err 
  * every load; 65 536 blobs encode to about 2.6 MB). */
 #define IX_PACKS_PER_FILE 2048
 #define IX_BLOBS_PER_FILE 65536
-/* Add a pack's blobs to the in-memory index (takes idx_lock). */
+/* Add a pack's blobs to the in-memory index (takes idx_lock). copies: a blob indexed
+ * elsewhere already keeps both places (idx_put_copy: an adopted pack); otherwise the new
+ * place replaces the old (our own uploads, a repack). */
 int index_add_pack(struct repo *r, const uint8_t pack[ID_BYTES], const struct pack_blob *b,
-		   size_t n) _must_check_;
+		   size_t n, bool copies) _must_check_;
+
+/* index_dup.c: after index files were read, each blob indexed in more than one place is
+ * found at a copy whose pack exists and is long enough (a HEAD per pack involved, or one
+ * listing of data/ when there are many). Only -ENOMEM fails: a store that does not answer
+ * leaves the copies as they were. */
+int index_dups_resolve(struct repo *r, struct err *e) _must_check_;
+/* A read of (type, id) at `failed` did not give the blob: each other copy in turn is
+ * fetched and opened into out, and the first that opens becomes the one lookups find.
+ * -ENOENT when there is no other copy, else the last copy's error. */
+int index_dup_read(struct repo *r, unsigned type, const uint8_t id[ID_BYTES],
+		   const struct blob_loc *failed, struct buf *out) _must_check_;
 
 /* packhdr.c: a pack's whole header as an array (adopting an orphan pack); readers that
  * only walk it use repo_pack_hdr_* (admin.h). */
