@@ -23,6 +23,10 @@ REPO_E2E = tests/e2e/repo-names.sh tests/e2e/repo-locks.sh tests/e2e/repo-init-r
 	tests/e2e/repo-deep.sh
 TESTS += $(REPO_E2E)
 EXTRA_DIST += $(REPO_E2E)
+# Blobs indexed in two packs (a lost pack stored again), odd entries in index/.
+REPO_DUP_E2E = tests/e2e/faults-dup-lost-pack.sh
+TESTS += $(REPO_DUP_E2E)
+EXTRA_DIST += $(REPO_DUP_E2E)
 
 # Format versions 1 and 2 end to end; setconfig seals hostile configs for it.
 check_PROGRAMS += tests/tools/setconfig
