@@ -360,7 +360,9 @@ int repo_repair_index(struct repo *r, bool dry_run, struct repo_repair_result *r
 	struct repo_ixset old = { 0 };
 	int rc;
 
-	rc = backend_list(repo_backend(r), OBJ_INDEX, collect_name, &old, e);
+	/* An entry of index/ that is no file stops every other command: it is moved to
+	 * aside/ (repo_index_aside reports it) and the index is rebuilt without it. */
+	rc = repo_index_list_aside(r, dry_run, collect_name, &old, e);
 	if (rc >= 0 && !dry_run && (rc = repo_ixw_new(r, old.names, old.n_names, &rb.w)) < 0)
 		err_set(e, rc, "index writer: %s", strerror(-rc));
 	/* New files first (written as the headers are read): until the old ones are gone both

@@ -63,6 +63,23 @@ int repo_ixw_blob(struct repo_ixw *w, const struct repo_ix_blob *b, struct err *
 int repo_ixw_finish(struct repo_ixw *w, size_t *ret_files, struct err *e) _must_check_;
 void repo_ixw_free(struct repo_ixw *w);
 
+/* Entries of index/ that carry an index file's name but are no file (a folder, a device):
+ * every listing of index/ fails on one (-EBADMSG), so every command stops there but
+ * `repair index`, which lists through this: fn gets each index file as backend_list gives
+ * it, and each such entry is moved (unless dry_run) to aside/index/<name> (or <name>.N)
+ * in the store, never deleted, and recorded in r. A store whose listing skips strangers
+ * (S3) lists as backend_list. */
+int repo_index_list_aside(struct repo *r, bool dry_run, backend_list_fn fn, void *ud,
+                          struct err *e) _must_check_;
+/* What repo_index_list_aside set aside through r: the first REPO_ASIDE_KEPT in *ret
+ * (borrowed, valid while r lives), and how many there were in all. */
+#define REPO_ASIDE_KEPT 64
+struct repo_aside {
+	char name[256];  /* the entry's name in index/ */
+	char where[320]; /* where it is now, relative to the store; "" in a dry run */
+};
+size_t repo_index_aside(const struct repo *r, const struct repo_aside **ret);
+
 /* Seconds since pack `pack` was stored; -EOPNOTSUPP when the store cannot tell. */
 int repo_pack_age(struct repo *r, const uint8_t pack[ID_BYTES], int64_t *ret_sec,
                   struct err *e) _must_check_;

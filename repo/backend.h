@@ -27,6 +27,8 @@ const char *obj_type_dir(enum obj_type t);
 
 /* Called once per object; a negative return stops the listing and is returned. */
 typedef int (*backend_list_fn)(void *ud, const char *name, uint64_t size);
+/* An entry set aside by list_aside: its name and where it went (relative to the store). */
+typedef int (*backend_aside_fn)(void *ud, const char *name, const char *where);
 
 struct backend;
 
@@ -75,6 +77,14 @@ struct backend_ops {
 	 * killed before their rename, those last modified before `before` (seconds since the
 	 * epoch). Best effort; returns how many were removed. Prune calls it. */
 	ssize_t (*sweep_tmp)(struct backend *be, int64_t before);
+	/* Optional (NULL: the store's listing never stops at a stranger, as S3's skips keys
+	 * below a folder): list as `list` does, but an entry that carries an object's name and
+	 * is no object (a folder or a device where an index file should be, at which `list`
+	 * fails) is moved out of the type's folder to aside/<folder>/<name> (or <name>.N when
+	 * that is taken), never deleted, and given to aside(); with dry_run it stays where it
+	 * is and `where` is "". For `repair index`, the one command that must get past it. */
+	int (*list_aside)(struct backend *be, enum obj_type t, bool dry_run, backend_list_fn fn,
+			  backend_aside_fn aside, void *ud, struct err *e);
 };
 
 struct backend {

@@ -16,6 +16,7 @@
 #include "util/banned.h"
 #include "util/fsutil.h"
 #include "util/hex.h"
+#include "util/vec.h"
 
 struct backend_local {
 	struct backend be;
@@ -299,8 +300,15 @@ static int local_del(struct backend *be, enum obj_type t, const char *name, stru
 	return 0;
 }
 
+/* The entries list_dir found in place of objects, for list_aside to move once the folder is
+ * read (renaming while readdir walks the folder could show an entry twice). */
+struct odd_names {
+	char (*v)[NAME_MAX + 1];
+	size_t n, cap;
+};
+
 static int list_dir(struct backend *be, const char *dir, bool strict, backend_list_fn fn,
-		    void *ud, struct err *e)
+		    void *ud, struct odd_names *odd, struct err *e)
 {
 	struct dirent *de;
 	struct stat st;
@@ -322,6 +330,14 @@ static int list_dir(struct backend *be, const char *dir, bool strict, backend_li
 			continue; /* deleted since readdir */
 		if (!S_ISREG(st.st_mode) && !strict)
 			continue;
+		if (!S_ISREG(st.st_mode) && odd) {
+			if (VEC_RESERVE1(odd->v, odd->cap, odd->n, 4)) {
+				r = err_set(e, -ENOMEM, "out of memory");
+				break;
+			}
+			memcpy(odd->v[odd->n++], de->d_name, strlen(de->d_name) + 1);
+			continue;
+		}
 		if (!S_ISREG(st.st_mode)) {
 			/* Skipping it would hide a lost snapshot, index or pack from check, and
 			 * let prune delete the data it named: the store is damaged, say so. A
@@ -346,14 +362,76 @@ static int local_list(struct backend *be, enum obj_type t, backend_list_fn fn, v
 
 	NEED_DIR(be, e);
 	if (t != OBJ_DATA)
-		return list_dir(be, obj_type_dir(t), t != OBJ_KEY && t != OBJ_LOCK, fn, ud, e);
+		return list_dir(be, obj_type_dir(t), t != OBJ_KEY && t != OBJ_LOCK, fn, ud, NULL,
+				e);
 	for (int i = 0; i < 256; i++) {
 		snprintf(dir, sizeof(dir), "data/%02x", i);
-		r = list_dir(be, dir, true, fn, ud, e);
+		r = list_dir(be, dir, true, fn, ud, NULL, e);
 		if (r < 0)
 			return r;
 	}
 	return 0;
+}
+
+/* mkdir that finds the folder there already content. */
+static int mkdir_at(struct backend *be, const char *path, struct err *e)
+{
+	if (mkdirat(BL(be)->dirfd, path, 0700) < 0 && errno != EEXIST)
+		return fs_err(be, e, -errno, "create", path);
+	return 0;
+}
+
+/* dir/name to aside/dir/name, or aside/dir/name.N when taken: renameat2's NOREPLACE, so
+ * nothing set aside before is ever replaced. */
+static int move_aside(struct backend *be, const char *dir, const char *name, char *where,
+		      size_t n, struct err *e)
+{
+	char from[PATH_MAX], aside[PATH_MAX];
+	int k, r;
+
+	k = snprintf(aside, sizeof(aside), "aside/%s", dir);
+	if (k < 0 || (size_t)k >= sizeof(aside) ||
+	    (k = snprintf(from, sizeof(from), "%s/%s", dir, name)) < 0 ||
+	    (size_t)k >= sizeof(from))
+		return err_set(e, -ENAMETOOLONG, "%s: %s/%s: name too long", be->where, dir, name);
+	r = mkdir_at(be, "aside", e);
+	if (r >= 0)
+		r = mkdir_at(be, aside, e);
+	for (int i = 0; r >= 0 && i < 100; i++) {
+		k = i ? snprintf(where, n, "%s/%s.%d", aside, name, i)
+		      : snprintf(where, n, "%s/%s", aside, name);
+		if (k < 0 || (size_t)k >= n)
+			return err_set(e, -ENAMETOOLONG, "%s: %s: name too long", be->where, from);
+		if (renameat2(BL(be)->dirfd, from, BL(be)->dirfd, where, RENAME_NOREPLACE) == 0)
+			return 0;
+		if (errno != EEXIST)
+			return fs_err(be, e, -errno, "move aside", from);
+	}
+	return r < 0 ? r : err_set(e, -EEXIST, "%s: %s: aside/ is full", be->where, from);
+}
+
+static int local_list_aside(struct backend *be, enum obj_type t, bool dry_run, backend_list_fn fn,
+			    backend_aside_fn aside, void *ud, struct err *e)
+{
+	struct odd_names odd = { 0 };
+	char where[PATH_MAX];
+	int r;
+
+	NEED_DIR(be, e);
+	/* Data and keys already go past strangers, or list them per shard: only the
+	 * unsharded folders that refuse them need this. */
+	if (t == OBJ_DATA || t == OBJ_KEY || t == OBJ_LOCK)
+		return local_list(be, t, fn, ud, e);
+	r = list_dir(be, obj_type_dir(t), true, fn, ud, &odd, e);
+	for (size_t i = 0; r >= 0 && i < odd.n; i++) {
+		where[0] = 0;
+		if (!dry_run)
+			r = move_aside(be, obj_type_dir(t), odd.v[i], where, sizeof(where), e);
+		if (r >= 0)
+			r = aside(ud, odd.v[i], where);
+	}
+	free(odd.v);
+	return r;
 }
 
 /* The ".tmp-" files of write_atomic_at and local_put_new in one folder. */
@@ -434,6 +512,7 @@ static const struct backend_ops local_ops = {
 	.del = local_del,
 	.del_many = local_del_many,
 	.list = local_list,
+	.list_aside = local_list_aside,
 	.free = local_free,
 	.mtime = local_mtime,
 	.put_new = local_put_new,

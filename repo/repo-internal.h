@@ -109,6 +109,10 @@ struct repo {
 	pthread_mutex_t pack_lock[_BLOB_TYPE_MAX];
 	struct pack_writer *open_pack[_BLOB_TYPE_MAX];
 
+	/* Entries set aside from index/ (aside.c), the first REPO_ASIDE_KEPT of them. */
+	struct repo_aside *aside;
+	size_t n_aside, cap_aside, n_aside_total;
+
 	pthread_mutex_t held_mu; /* guards held */
 	struct repo_lock *held;  /* locks taken through r (lock.c) */
 
@@ -120,6 +124,9 @@ struct repo {
 	struct opener *openers[CCTX_POOL_MAX];
 	size_t n_openers;
 };
+
+/* aside.c */
+void repo_aside_release(struct repo *r);
 
 /* idx.c */
 void idx_release(struct idx *x);

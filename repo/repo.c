@@ -56,6 +56,7 @@ void repo_free(struct repo *r)
 		free(r->done[i].blobs);
 	free(r->done);
 	idx_release(&r->idx);
+	repo_aside_release(r);
 	for (size_t i = 0; i < r->n_openers; i++)
 		opener_free(r->openers[i]);
 	for (int c = 0; c < 2; c++)
