@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "maint/maint.h"
+#include "repo/admin.h"
 #include "util/banned.h"
 
 /* One line per pack whose header did not open: what happened to its entries. */
@@ -36,6 +37,29 @@ static void report_damaged(struct cli *c, const struct repo_repair_result *res, 
 		else
 			fprintf(stderr, "warning: %s; %s; run check --read-data\n", d->msg, what);
 	}
+}
+
+/* One line per entry of index/ that was no index file (a folder, a device): moved aside so
+ * that every other command works again, kept for a person to look at. Names are hex. */
+static void report_aside(struct cli *c, struct repo *r, bool dry_run)
+{
+	const struct repo_aside *a;
+	size_t n = repo_index_aside(r, &a);
+
+	for (size_t i = 0; i < n && i < REPO_ASIDE_KEPT; i++) {
+		if (c->json)
+			cli_print_json(json_pack("{s:s, s:s, s:s}", "message_type", "set_aside",
+						 "entry", a[i].name, "moved_to", a[i].where));
+		else if (dry_run)
+			fprintf(stderr, "warning: index/%s is not an index file; would be moved "
+					"to aside/index/\n", a[i].name);
+		else
+			fprintf(stderr, "warning: index/%s is not an index file; moved to %s "
+					"(not read, not deleted)\n", a[i].name, a[i].where);
+	}
+	if (n > REPO_ASIDE_KEPT && !c->json)
+		fprintf(stderr, "warning: %zu more entries of index/ %s aside/index/\n",
+			n - REPO_ASIDE_KEPT, dry_run ? "would be moved to" : "moved to");
 }
 
 int cmd_repair(struct cli *c, int argc, char **argv)
@@ -85,6 +109,8 @@ int cmd_repair(struct cli *c, int argc, char **argv)
 	}
 	if (rc >= 0)
 		rc = repo_repair_index(r, dry_run, &res, &e);
+	if (r)
+		report_aside(c, r, dry_run);
 	repo_unlock(l);
 	repo_free(r);
 	if (rc < 0)
