@@ -24,7 +24,7 @@ REPO_E2E = tests/e2e/repo-names.sh tests/e2e/repo-locks.sh tests/e2e/repo-init-r
 TESTS += $(REPO_E2E)
 EXTRA_DIST += $(REPO_E2E)
 # Blobs indexed in two packs (a lost pack stored again), odd entries in index/.
-REPO_DUP_E2E = tests/e2e/faults-dup-lost-pack.sh
+REPO_DUP_E2E = tests/e2e/faults-dup-lost-pack.sh tests/e2e/faults-dup-index-aside.sh
 TESTS += $(REPO_DUP_E2E)
 EXTRA_DIST += $(REPO_DUP_E2E)
 
