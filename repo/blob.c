@@ -455,6 +455,12 @@ int repo_blob_get(struct repo *r, enum blob_type t, const uint8_t id[ID_BYTES], 
 	if (!op)
 		return err_set(e, -ENOMEM, "out of memory");
 	buf_reset(&op->raw);
+	/* A length of 0 would ask the store for the rest of the pack. */
+	if (loc.stored_len < KEY_SEAL_OVERHEAD) {
+		rc = err_set(e, -EBADMSG, "pack %s: blob %s: the index gives it %u bytes, less than "
+			     "any sealed blob", pack, blob, loc.stored_len);
+		goto fail;
+	}
 	rc = r->be->ops->get(r->be, OBJ_DATA, pack, loc.offset, loc.stored_len, &op->raw, e);
 	if (rc < 0) {
 		err_wrap(e, rc == -ENOENT ? -ENOENT : rc, "pack %s (blob %s)", pack, blob);
