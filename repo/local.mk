@@ -12,6 +12,10 @@ endif
 REPO_UNIT = tests/unit/test-kdf-bounds tests/unit/test-pack-verify tests/unit/test-tree-names \
 	tests/unit/test-blob-type tests/unit/test-idx tests/unit/test-index-cut
 check_PROGRAMS += $(REPO_UNIT)
+# Blobs indexed twice and hostile index files (repo/idx_dup.c, repo/index_dup.c).
+check_PROGRAMS += tests/unit/test-idx-dup
+TESTS += tests/unit/test-idx-dup
+tests_unit_test_idx_dup_LDADD = $(CAIRN_LIBS)
 TESTS += $(REPO_UNIT)
 tests_unit_test_kdf_bounds_LDADD = $(CAIRN_LIBS)
 tests_unit_test_pack_verify_LDADD = $(CAIRN_LIBS)
