@@ -44,8 +44,7 @@ static int pass(void *ud, const char *name, uint64_t size)
 	return c->fn(c->ud, name, size);
 }
 
-int repo_index_list_aside(struct repo *r, bool dry_run, backend_list_fn fn, void *ud,
-			  struct err *e)
+int repo_index_list_aside(struct repo *r, bool dry_run, backend_list_fn fn, void *ud, struct err *e)
 {
 	struct aside_ctx c = { r, fn, ud };
 	int rc;
