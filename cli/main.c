@@ -323,6 +323,12 @@ int main(int argc, char **argv)
 	if (rc >= 0)
 		return rc;
 	if (optind >= argc) {
+		struct err e = ERR_INIT;
+
+		/* Under --json a caller parses stderr: one JSON error line, not the usage. */
+		if (c.json)
+			return cli_fail(
+			    &c, &e, err_set(&e, -EINVAL, "no command given (see cairn --help)"));
 		cmdtab_usage(stderr);
 		return EXIT_USAGE;
 	}

@@ -152,5 +152,5 @@ print-test-logs:
 .PHONY: print-test-logs
 
 # Red-team suites: attacks and faults from a hostile pod, repository or caller.
-TESTS += tests/e2e/redteam-volume.sh tests/e2e/redteam-mount.sh
-EXTRA_DIST += tests/e2e/redteam-volume.sh tests/e2e/redteam-mount.sh
+TESTS += tests/e2e/redteam-volume.sh tests/e2e/redteam-mount.sh tests/e2e/redteam-cli.sh
+EXTRA_DIST += tests/e2e/redteam-volume.sh tests/e2e/redteam-mount.sh tests/e2e/redteam-cli.sh
