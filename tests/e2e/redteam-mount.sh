@@ -39,7 +39,7 @@ t_ok $? "mount comes up" || { t_diag "$MLOG"; t_bail "no mount"; }
 S=$(find "$MNT/snapshots" -mindepth 1 -maxdepth 1 -type d | head -n 1)
 
 # read_all FILE: its bytes through the mount, or the error (timeout: a hung read fails).
-read_all() { timeout 30 cat "$1" 2>&1 >/dev/null; }
+read_all() { { timeout 30 cat "$1" >/dev/null; } 2>&1; }
 for f in short long sub/short2; do
 	err=$(read_all "$S/$f")
 	rc=$?
