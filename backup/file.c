@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "util/banned.h"
+#include "util/ckd.h"
 #include "util/fsutil.h"
 #include "util/vec.h"
 
@@ -227,7 +228,7 @@ static int read_extents(struct bk *b, int fd, const struct stat *st, struct exte
 			rc = ext_add(x, NULL, data - off, true);
 			if (rc < 0)
 				return rc;
-			b->prog.bytes_done += data - off;
+			b->prog.bytes_done = ckd_sat_add_i64max(b->prog.bytes_done, data - off);
 		}
 		if (data >= size)
 			break;

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "util/banned.h"
+#include "util/ckd.h"
 #include "util/err.h"
 
 #define DIR_NAMES_MAX (1ull << 31) /* bytes of names held for one directory */
@@ -271,8 +272,8 @@ static int entry_file(struct bk *b, int fd, const struct stat *st, const struct 
 	int rc;
 
 	b->sum.total_files++;
-	b->sum.total_bytes += (uint64_t)st->st_size;
-	b->sum.bytes_processed += (uint64_t)st->st_size;
+	b->sum.total_bytes = ckd_sat_add_i64max(b->sum.total_bytes, (uint64_t)st->st_size);
+	b->sum.bytes_processed = ckd_sat_add_i64max(b->sum.bytes_processed, (uint64_t)st->st_size);
 	if (fd < 0) {
 		/* Files cache hit: reuse the recorded content without reading a byte. */
 		out->content = malloc(parent->n_content * sizeof(*out->content) + 1);
@@ -282,7 +283,7 @@ static int entry_file(struct bk *b, int fd, const struct stat *st, const struct 
 		out->n_content = parent->n_content;
 		out->flags |= parent->flags & NODE_SPARSE;
 		b->sum.files_unmodified++;
-		b->prog.bytes_done += (uint64_t)st->st_size;
+		b->prog.bytes_done = ckd_sat_add_i64max(b->prog.bytes_done, (uint64_t)st->st_size);
 		b->prog.files_done++;
 		return 0;
 	}

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "backup/backup.h"
+#include "cli/output.h"
 #include "cli/progress.h"
 #include "util/banned.h"
 #include "util/log.h"
@@ -55,11 +56,11 @@ static void on_progress(void *ud, const struct backup_progress *p)
 	u->last = *p;
 	u->last.current = NULL;
 	cli_progress_show(&u->pr, &s,
-	                  u->pr.json
-	                      ? json_pack("{s:I, s:I, s:I}", "dirs_done", (json_int_t)p->dirs_done,
-	                                  "bytes_added", (json_int_t)p->bytes_added, "error_count",
-	                                  (json_int_t)p->errors)
-	                      : NULL);
+	                  u->pr.json ? json_pack("{s:I, s:I, s:I}", "dirs_done",
+	                                         cli_json_count(p->dirs_done), "bytes_added",
+	                                         cli_json_count(p->bytes_added), "error_count",
+	                                         cli_json_count(p->errors))
+	                             : NULL);
 }
 
 static void on_warn(void *ud, const char *path, int code, const char *msg)
@@ -134,15 +135,15 @@ static void print_summary(struct cli *c, const struct backup_result *res)
 		    "{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
 		    "s:I, s:f, s:b}",
 		    "message_type", "summary", "snapshot_id", id, "parent", parent, "files_new",
-		    (json_int_t)m->files_new, "files_changed", (json_int_t)m->files_changed,
-		    "files_unmodified", (json_int_t)m->files_unmodified, "dirs_new",
-		    (json_int_t)m->dirs_new, "dirs_changed", (json_int_t)m->dirs_changed,
-		    "dirs_unmodified", (json_int_t)m->dirs_unmodified, "data_blobs",
-		    (json_int_t)m->data_blobs, "tree_blobs", (json_int_t)m->tree_blobs,
-		    "data_added", (json_int_t)m->bytes_added, "total_files_processed",
-		    (json_int_t)m->total_files, "total_bytes_processed", (json_int_t)m->total_bytes,
-		    "error_count", (json_int_t)m->errors, "total_duration", m->duration, "empty",
-		    res->empty));
+		    cli_json_count(m->files_new), "files_changed", cli_json_count(m->files_changed),
+		    "files_unmodified", cli_json_count(m->files_unmodified), "dirs_new",
+		    cli_json_count(m->dirs_new), "dirs_changed", cli_json_count(m->dirs_changed),
+		    "dirs_unmodified", cli_json_count(m->dirs_unmodified), "data_blobs",
+		    cli_json_count(m->data_blobs), "tree_blobs", cli_json_count(m->tree_blobs),
+		    "data_added", cli_json_count(m->bytes_added), "total_files_processed",
+		    cli_json_count(m->total_files), "total_bytes_processed",
+		    cli_json_count(m->total_bytes), "error_count", cli_json_count(m->errors),
+		    "total_duration", m->duration, "empty", res->empty));
 		return;
 	}
 	printf("files: %llu new, %llu changed, %llu unmodified\n", (unsigned long long)m->files_new,

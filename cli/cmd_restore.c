@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli/output.h"
 #include "cli/progress.h"
 #include "restore/restore.h"
 #include "util/banned.h"
@@ -36,10 +37,10 @@ static void on_progress(void *ud, const struct restore_progress *p)
 	};
 
 	cli_progress_show(&u->pr, &s,
-			  u->pr.json ? json_pack("{s:I, s:I}", "files_restored",
-						 (json_int_t)p->files_done, "bytes_restored",
-						 (json_int_t)p->bytes_done)
-				     : NULL);
+	                  u->pr.json ? json_pack("{s:I, s:I}", "files_restored",
+	                                         cli_json_count(p->files_done), "bytes_restored",
+	                                         cli_json_count(p->bytes_done))
+	                             : NULL);
 }
 
 static void on_warn(void *ud, const char *path, int code, const char *msg)
@@ -177,12 +178,14 @@ int cmd_restore(struct cli *c, int argc, char **argv)
 	if (rc < 0)
 		return cli_fail(c, &e, rc);
 	if (c->json)
-		cli_print_json(json_pack(
-		    "{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "message_type", "summary",
-		    "files_restored", (json_int_t)res.files, "dirs_restored", (json_int_t)res.dirs,
-		    "others_restored", (json_int_t)res.others, "bytes_restored",
-		    (json_int_t)res.bytes, "errors", (json_int_t)res.errors, "files_verified",
-		    (json_int_t)res.verified_files, "files_unchanged", (json_int_t)res.skipped));
+		cli_print_json(json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "message_type",
+		                         "summary", "files_restored", cli_json_count(res.files),
+		                         "dirs_restored", cli_json_count(res.dirs),
+		                         "others_restored", cli_json_count(res.others),
+		                         "bytes_restored", cli_json_count(res.bytes), "errors",
+		                         cli_json_count(res.errors), "files_verified",
+		                         cli_json_count(res.verified_files), "files_unchanged",
+		                         cli_json_count(res.skipped)));
 	else {
 		printf("restored %llu files, %llu folders, %llu others, %.3f MiB%s",
 		       (unsigned long long)res.files, (unsigned long long)res.dirs,

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/output.h"
 #include "maint/maint.h"
 #include "util/banned.h"
 
@@ -66,15 +67,15 @@ int cmd_stats(struct cli *c, int argc, char **argv)
 	if (rc < 0)
 		return cli_fail(c, &e, rc);
 	if (c->json) {
-		cli_print_json(json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "mode",
-					 m == REPO_STATS_RAW_DATA ? "raw-data" : "restore-size",
-					 "snapshots", (json_int_t)st.snapshots, "total_file_count",
-					 (json_int_t)st.files, "dirs", (json_int_t)st.dirs,
-					 "total_size", (json_int_t)(m == REPO_STATS_RAW_DATA
-									   ? st.raw_bytes : st.bytes),
-					 "total_blob_count", (json_int_t)st.blobs, "stored_size",
-					 (json_int_t)st.stored_bytes, "packs", (json_int_t)st.packs,
-					 "pack_bytes", (json_int_t)st.pack_bytes));
+		cli_print_json(json_pack(
+		    "{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "mode",
+		    m == REPO_STATS_RAW_DATA ? "raw-data" : "restore-size", "snapshots",
+		    cli_json_count(st.snapshots), "total_file_count", cli_json_count(st.files),
+		    "dirs", cli_json_count(st.dirs), "total_size",
+		    cli_json_count(m == REPO_STATS_RAW_DATA ? st.raw_bytes : st.bytes),
+		    "total_blob_count", cli_json_count(st.blobs), "stored_size",
+		    cli_json_count(st.stored_bytes), "packs", cli_json_count(st.packs),
+		    "pack_bytes", cli_json_count(st.pack_bytes)));
 		return EXIT_OK;
 	}
 	printf("stats in %s mode over %llu snapshots\n",

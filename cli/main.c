@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "cli/cli.h"
 #include "cli/output.h"
@@ -281,6 +282,21 @@ static int parse_globals(struct cli *c, int argc, char **argv, enum log_format *
 	return -1;
 }
 
+/* The walkers hold one descriptor per folder level (openat from the parent keeps every
+ * open race-free), and a pod may nest folders thousands deep. Container runtimes often
+ * start us with a soft limit of 1024 under a far higher hard one: at the soft limit the
+ * rest of the volume would be skipped and the other jobs of the agent starve. Our own
+ * code polls; libmicrohttpd's select(2) refuses descriptors past FD_SETSIZE by itself. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	(void)setrlimit(RLIMIT_NOFILE, &rl); /* best effort: the old limit still works */
+}
+
 int main(int argc, char **argv)
 {
 	struct cli c = { .argv0 = argv[0] };
@@ -298,6 +314,7 @@ int main(int argc, char **argv)
 	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 	mallopt(M_ARENA_MAX, 4);
 	signal(SIGPIPE, SIG_IGN);
+	raise_fd_limit();
 	if (sodium_init() < 0) {
 		fprintf(stderr, "cairn: libsodium failed to initialise\n");
 		return EXIT_FAILURE_;
@@ -306,6 +323,12 @@ int main(int argc, char **argv)
 	if (rc >= 0)
 		return rc;
 	if (optind >= argc) {
+		struct err e = ERR_INIT;
+
+		/* Under --json a caller parses stderr: one JSON error line, not the usage. */
+		if (c.json)
+			return cli_fail(
+			    &c, &e, err_set(&e, -EINVAL, "no command given (see cairn --help)"));
 		cmdtab_usage(stderr);
 		return EXIT_USAGE;
 	}

@@ -180,3 +180,8 @@ void *cli_node_json(const struct node *n, const char *path)
 	}
 	return o;
 }
+
+long long cli_json_count(uint64_t v)
+{
+	return v > (uint64_t)INT64_MAX ? INT64_MAX : (long long)v;
+}

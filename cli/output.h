@@ -2,6 +2,7 @@
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "repo/repo.h"
 
@@ -21,3 +22,6 @@ const char *cli_esc(const char *s, char *out, size_t max);
 void cli_json_bytes(void *obj, const char *key, const char *p, size_t n);
 /* json_t* describing n, path raw bytes as walked (NULL: the name); caller decrefs. */
 void *cli_node_json(const struct node *n, const char *path);
+/* A byte or item count for JSON, whose integers are signed 64-bit: values past INT64_MAX
+ * (sums over sparse files of 2^63-1 bytes) are clamped there instead of turning negative. */
+long long cli_json_count(uint64_t v);

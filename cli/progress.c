@@ -10,6 +10,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "cli/output.h"
 #include "util/banned.h"
 
 void cli_human_bytes(uint64_t n, char *out, size_t max)
@@ -147,13 +148,14 @@ void cli_progress_show(struct cli_progress *p, const struct cli_progress_state *
 		snprintf(done_key, sizeof(done_key), "%s_done", unit);
 		snprintf(total_key, sizeof(total_key), "total_%s", unit);
 		o = json_pack("{s:s, s:f, s:I, s:I}", "message_type", "status", "seconds_elapsed",
-		              t, done_key, (json_int_t)s->files_done, "bytes_done",
-		              (json_int_t)s->bytes_done);
+		              t, done_key, cli_json_count(s->files_done), "bytes_done",
+		              cli_json_count(s->bytes_done));
 		if (o && f >= 0) {
 			json_object_set_new(o, "percent_done", json_real(f));
-			json_object_set_new(o, total_key, json_integer((json_int_t)s->files_total));
+			json_object_set_new(o, total_key,
+			                    json_integer(cli_json_count(s->files_total)));
 			json_object_set_new(o, "total_bytes",
-			                    json_integer((json_int_t)s->bytes_total));
+			                    json_integer(cli_json_count(s->bytes_total)));
 			if (f > 0 && f < 1)
 				json_object_set_new(o, "seconds_remaining",
 				                    json_integer((json_int_t)(pt / f - pt + 0.5)));

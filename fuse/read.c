@@ -37,6 +37,7 @@ void read_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct snapfs *fs = fuse_req_userdata(req);
 	struct fileh *h = NULL;
+	struct err e = ERR_INIT;
 	struct snode *n;
 	int r = -ENOENT;
 
@@ -56,6 +57,17 @@ void read_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (!h)
 		goto out;
 	r = extmap_build(n->node.content, n->node.n_content, &h->map);
+	/* A backup records the size its extents add up to (restore holds files to the same
+	 * rule). A forged node that claims more would read as a file cut short without an
+	 * error, one that claims less would hide data: both are damage, not a file. */
+	if (r == -EOVERFLOW || (r >= 0 && extmap_total(&h->map) != n->node.size)) {
+		extmap_release(&h->map);
+		r = err_set(
+		    &e, -EIO,
+		    "'%.*s': its extents do not add up to its size %llu (forged or corrupt)",
+		    (int)n->node.name_len, n->node.name ? n->node.name : "",
+		    (unsigned long long)n->node.size);
+	}
 	if (r < 0)
 		goto out;
 	h->sn = n;
@@ -64,6 +76,8 @@ void read_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 out:
 	pthread_mutex_unlock(&fs->lock);
 	if (r < 0) {
+		if (e.code)
+			fs_report(fs, &e);
 		free(h);
 		fuse_reply_err(req, -r);
 		return;

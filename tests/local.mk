@@ -150,3 +150,7 @@ EXTRA_DIST += tests/run-suite.sh
 print-test-logs:
 	@echo $(TEST_LOGS)
 .PHONY: print-test-logs
+
+# Red-team suites: attacks and faults from a hostile pod, repository or caller.
+TESTS += tests/e2e/redteam-volume.sh tests/e2e/redteam-mount.sh tests/e2e/redteam-cli.sh
+EXTRA_DIST += tests/e2e/redteam-volume.sh tests/e2e/redteam-mount.sh tests/e2e/redteam-cli.sh

@@ -7,3 +7,8 @@ util_libcairn_util_a_SOURCES = util/attr.h util/banned.h util/ckd.h \
 check_PROGRAMS += tests/unit/test-vec
 TESTS += tests/unit/test-vec
 tests_unit_test_vec_LDADD = $(CAIRN_LIBS)
+
+# util/ckd.h, the saturating byte-total sum.
+check_PROGRAMS += tests/unit/test-ckd
+TESTS += tests/unit/test-ckd
+tests_unit_test_ckd_LDADD = $(CAIRN_LIBS)
