@@ -14,7 +14,10 @@
 # PVR_SMALL_FILES (default 200000) small files make the second tree; PVR_STORES (default
 # "local s3") chooses the stores; PVR_LOGS=DIR keeps the agents' and the kubelet
 # simulator's logs there; PVR_AGENT_ARGS adds global options to the agent (-vv: each
-# restore's step times in its log).
+# restore's step times in its log). PVR_RT=N (e.g. 10) runs both timed paths under the
+# round-robin real-time priority N (chrt -r): the folder restore and this script while it
+# times either path, and for the whole run the agent, the API double and s3rver; on a
+# machine shared with other work it keeps that work out of both sides alike.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 : "${CAIRN_BIN:=$top/cairn}"
@@ -45,6 +48,11 @@ stop_all() {
 t_on_exit ka_cleanup
 t_on_exit stop_all
 now() { date +%s.%N; }
+# rt_pid PID: the process and its threads at PVR_RT (threads made later inherit it).
+rt_pid() { [ -z "${PVR_RT:-}" ] || chrt -a -r -p "$PVR_RT" "$1" >/dev/null; }
+# rt_on / rt_off: this script (and what it starts) at PVR_RT while a path is timed.
+rt_on() { [ -z "${PVR_RT:-}" ] || chrt -r -p "$PVR_RT" $$ >/dev/null; }
+rt_off() { [ -z "${PVR_RT:-}" ] || chrt -o -p 0 $$ >/dev/null; }
 field() { kcurl "$1" 2>/dev/null | jq -r "$2" 2>/dev/null; }
 
 [ -d "$BIG" ] || bash "${MKDATA:-/work/shared/bench/mkdata.sh}" "$BIG"
@@ -62,10 +70,12 @@ for i in range(n):
 EOF
 case " $STORES " in *" s3 "*)
 	[ -x "$top/tests/s3/node_modules/.bin/s3rver" ] || sh "$top/tests/s3/deps.sh"
-	sh "$top/tests/s3/s3rver.sh" start "$W/s3" "$P" >/dev/null ;;
+	sh "$top/tests/s3/s3rver.sh" start "$W/s3" "$P" >/dev/null
+	rt_pid "$(cat "$W/s3/pid")" ;;
 esac
 
 ka_start --bookmark-interval 1 --load "$TOP_SRCDIR"/daemonset/crds/*.yaml
+rt_pid "$(cat "$KA_DIR/pid")"
 python3 "$KA_HOME/kubelet.py" --dir "$KA_DIR" --node "n1=$W/hp1" --pv-root "$W/pv" \
 	--cairn "$CAIRN_BIN" >"$W/kubelet.log" 2>&1 &
 echo $! >>"$W/pids"
@@ -187,12 +197,14 @@ cpu_sum() { echo "$1 $2" | awk '{printf "%.2f (%.2f+%.2f)", $3 + $4 - $1 - $2, $
 run_folder() {
 	local t0
 	sync
+	rt_on
 	t0=$(now)
 	/usr/bin/time -f "%U %S" -o "$W/cpu" "$CAIRN_BIN" -r "$R" restore "$snap" \
 		--target "$W/folder" >/dev/null
 	tf=$(echo "$(now) $t0" | awk '{printf "%.2f", $1 - $2}')
 	sync -f "$W/folder"
 	ts=$(echo "$(now) $t0" | awk '{printf "%.2f", $1 - $2}')
+	rt_off
 }
 
 # The PVR of $snap into a new helper pod's volume (sets vol, tp, ta, c0, c1). Each path's
@@ -202,9 +214,11 @@ run_pvr() {
 	n_helper=$((n_helper + 1))
 	vol=$(helper "h$n_helper")
 	sync
+	rt_on
 	c0=$(cpu_of "$agent")
 	tp=$(pvr_time "h$n_helper" "$snap")
 	c1=$(cpu_of "$agent")
+	rt_off
 	ta=$(api_time "h$n_helper")
 }
 
@@ -219,6 +233,7 @@ for store in $STORES; do
 		>"$W/agent-$store.log" 2>&1 &
 	agent=$!
 	echo "$agent" >>"$W/pids"
+	rt_pid "$agent"
 	for set in big small; do
 		src=$BIG
 		[ "$set" = small ] && src=$SMALL
