@@ -1,7 +1,7 @@
 # Maintenance (forget, prune, repair, keys, stats, diff): sources listed here.
 noinst_LIBRARIES += maint/libcairn_maint.a
 maint_libcairn_maint_a_SOURCES = maint/maint.h maint/maint-internal.h maint/check.c maint/blobset.c maint/progress.c maint/forget.c maint/prune.c maint/keys.c maint/repair.c maint/repair_snapshots.c \
-	maint/stats.c maint/diff.c
+	maint/stats.c maint/diff.c maint/ixwalk.c
 
 MAINT_UNIT = tests/unit/test-forget tests/unit/test-idset
 check_PROGRAMS += $(MAINT_UNIT)
