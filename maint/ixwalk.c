@@ -57,7 +57,10 @@ int maint_ixwalk(struct repo *r, char (*names)[ID_HEX], size_t n,
 
 	for (size_t i = 0; rc >= 0 && i < n; i++) {
 		w.cur = NULL; /* a new file's buffer may reuse the last one's address */
-		rc = repo_index_walk(r, names[i], ixwalk_entry, &w, e);
+		if (ops->file)
+			rc = ops->file(ud, i);
+		if (rc >= 0)
+			rc = repo_index_walk(r, names[i], ixwalk_entry, &w, e);
 		if (rc >= 0)
 			rc = ixwalk_end(&w);
 	}

@@ -44,8 +44,10 @@ void maint_ixnames_release(struct maint_ixnames *s);
 /* The entries of index files names[0..n), in file order, nothing gathered: begin at a
  * pack's first listing, blob per entry of that listing, end after its last; later listings
  * of a pack are skipped. Memory: one index file and a set of pack ids. < 0 from any
- * callback stops the walk and is returned. */
+ * callback stops the walk and is returned. file (may be NULL) is told which of names is
+ * read next. */
 struct maint_ixwalk_ops {
+	int (*file)(void *ud, size_t i);
 	int (*begin)(void *ud, const uint8_t pack[ID_BYTES]);
 	int (*blob)(void *ud, const struct repo_ix_blob *b);
 	int (*end)(void *ud);

@@ -57,6 +57,7 @@ struct prune {
 	size_t at_pack, at_blob;
 	struct buf data;
 	uint64_t data_at;
+	size_t copied_open; /* blobs copied into the open packs */
 	/* Packs repacked, then packs deleted without a repack (a repacked pack's deletion is
 	 * part of its repack). */
 	struct repo_maint_meter meter;
@@ -235,7 +236,7 @@ static int plan_end(void *ud)
 /* Decide each pack's fate: which copy of every used blob stays, what is dropped. */
 static int plan(struct prune *p)
 {
-	static const struct maint_ixwalk_ops ops = { plan_begin, plan_blob, plan_end };
+	static const struct maint_ixwalk_ops ops = { NULL, plan_begin, plan_blob, plan_end };
 	uint64_t total = 0, unused = 0;
 	size_t *cand = NULL, n_cand = 0;
 	int rc;
@@ -295,6 +296,8 @@ static int plan(struct prune *p)
  * next blob kept: a 16 MiB pack of tiny blobs is never whole in memory, and runs of unused
  * blobs longer than a range are not read at all. */
 #define REPACK_RANGE (4u << 20)
+/* At most this many blobs go into one new pack (2.9 MB of the writer's list). */
+#define REPACK_PACK_BLOBS 65536u
 
 /* The sealed bytes of b within [*at, *at + data->len), fetching a new range at b when b
  * is not wholly in the current one. NULL (rc -EBADMSG) when the pack ends before b does. */
@@ -328,6 +331,9 @@ static int index_add_written(struct prune *p, bool finish)
 	size_t k = 0;
 	int rc = repo_ixw_add_written(p->r, p->w, finish, &k, p->e);
 
+	if (finish)
+		p->copied_open = 0;
+
 	p->written += k;
 	return rc;
 }
@@ -352,6 +358,11 @@ static int repack_blob(struct prune *p, const struct plan_pack *pp, const struct
 		rc = repo_blob_copy(p->r, b, sealed, p->e);
 	if (rc >= 0)
 		p->res->blobs_repacked++;
+	/* The open pack's writer lists its blobs in memory (44 bytes each, doubling): a pack
+	 * of 300 000 tiny blobs would hold 13 MB of list, with room for twice that. Finish
+	 * it earlier; blobs of ordinary size fill a pack long before. */
+	if (rc >= 0 && ++p->copied_open >= REPACK_PACK_BLOBS)
+		rc = index_add_written(p, true);
 	return rc;
 }
 
@@ -413,7 +424,7 @@ static int sweep_end(void *ud)
 
 static int sweep(struct prune *p)
 {
-	static const struct maint_ixwalk_ops ops = { sweep_begin, sweep_blob, sweep_end };
+	static const struct maint_ixwalk_ops ops = { NULL, sweep_begin, sweep_blob, sweep_end };
 	int rc = repo_ixw_new(p->r, p->names.v, p->names.n, &p->w);
 
 	if (rc < 0)
