@@ -607,10 +607,13 @@ static int index_blob(void *ud, const struct repo_ix_blob *x)
 {
 	struct headers *h = ud;
 	struct ck *c = h->c;
+	struct repo_blobkey k;
 	char b[ID_HEX];
 	int rc;
 
-	rc = repo_blobset_add(&h->seen, x->type, x->id);
+	/* One index lookup serves the three sets (all over the same loaded index). */
+	repo_blobset_key(&h->seen, x->type, x->id, &k);
+	rc = repo_blobset_add_key(&h->seen, &k);
 	if (rc < 0)
 		return err_set(c->e, rc, "out of memory");
 	if (rc == 0) {
@@ -618,7 +621,7 @@ static int index_blob(void *ud, const struct repo_ix_blob *x)
 		hex_encode(x->id, ID_BYTES, b);
 		warning(c, "blob %s is stored more than once (also in pack %s)", b, h->p);
 	}
-	if (!repo_blobset_has(x->type == BLOB_TREE ? &c->trees : &c->data, x->type, x->id)) {
+	if (!repo_blobset_has_key(x->type == BLOB_TREE ? &c->trees : &c->data, &k)) {
 		c->xres->blobs_unreferenced++;
 		if (c->xres->blobs_unreferenced <= 20) {
 			hex_encode(x->id, ID_BYTES, b);
