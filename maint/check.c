@@ -12,6 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "util/banned.h"
 #include "util/vec.h"
 
@@ -529,57 +531,89 @@ static int compare_rest(struct ck *c, const char *p, const struct repo_ix_blob *
 	return 0;
 }
 
-/* Index entries of one pack arrive one at a time (repo_ixset_entries), so no pack's list of
- * 300 000 blobs is ever held: each entry is compared with the header's next one while the
- * two agree (index files list a pack's blobs in header order); from the first disagreement
- * on, the index's entries are kept for compare_rest. */
+/* The header pass runs in two walks so that no index file is held beside a pack header
+ * (at a million tiny blobs each is about 12 MB, and a check holds the index besides):
+ * first the index files, entry by entry, for duplicates and unreferenced blobs and a
+ * digest of each pack's entries as the header should list them; then each pack's header,
+ * digested the same way. Only a pack whose digest or count differs is compared entry by
+ * entry (its index file walked again beside its header) and named. */
+struct hdr_pack {
+	uint8_t id[ID_BYTES];
+	uint8_t digest[32];
+	uint64_t n;  /* its entries in the index */
+	size_t file; /* the index file that lists it first */
+};
+
 struct headers {
 	struct ck *c;
 	struct repo_blobset seen; /* a blob is (type, id) */
-	uint8_t id[ID_BYTES];
+	struct maint_ixnames names;
+	size_t file;
+	struct hdr_pack *packs;
+	size_t n_packs, cap_packs;
+	crypto_generichash_state hs;
 	char p[ID_HEX];
-	struct repo_pack_hdr *hp; /* NULL when the header is not compared */
+	/* The entry-by-entry comparison of one pack (target) against its open header. */
+	const uint8_t *target;
+	bool in_target;
+	struct repo_pack_hdr *hp;
 	size_t n_index;
 	bool diverged;
 	struct repo_ix_blob *rest;
 	size_t n_rest, cap_rest;
 };
 
-static int header_begin(void *ud, const uint8_t pack[ID_BYTES])
+/* What the header must agree on, for the digest: id, type, offset, lengths. */
+static void digest_add(crypto_generichash_state *hs, const struct repo_ix_blob *x)
+{
+	uint8_t v[ID_BYTES + 13];
+
+	memcpy(v, x->id, ID_BYTES);
+	v[ID_BYTES] = x->type;
+	for (int i = 0; i < 4; i++) {
+		v[ID_BYTES + 1 + i] = (uint8_t)(x->offset >> (8 * i));
+		v[ID_BYTES + 5 + i] = (uint8_t)(x->stored_len >> (8 * i));
+		v[ID_BYTES + 9 + i] = (uint8_t)(x->raw_len >> (8 * i));
+	}
+	crypto_generichash_update(hs, v, sizeof(v));
+}
+
+static int index_file(void *ud, size_t i)
 {
 	struct headers *h = ud;
-	struct ck *c = h->c;
-	struct err e = ERR_INIT;
-	uint64_t size;
-	int rc;
 
-	memcpy(h->id, pack, ID_BYTES);
-	hex_encode(pack, ID_BYTES, h->p);
-	h->n_index = h->n_rest = 0;
-	h->diverged = false;
-	if (!c->x->headers || !repo_idset_has(&c->listed_packs, pack))
-		return 0;
-	rc = backend_stat(repo_backend(c->r), OBJ_DATA, h->p, &size, &e);
-	if (rc >= 0)
-		rc = repo_pack_hdr_open(c->r, pack, size, &h->hp, &e);
-	c->xres->headers_read++;
-	if (rc == -ENOMEM)
-		return err_set(c->e, rc, "out of memory");
-	if (rc < 0)
-		pack_line(c, h->p, NULL, e.msg);
+	h->file = i;
 	return 0;
 }
 
-/* Duplicates and unreferenced blobs; then the entry against the header. */
-static int header_blob(void *ud, const struct repo_ix_blob *x)
+static int index_begin(void *ud, const uint8_t pack[ID_BYTES])
+{
+	struct headers *h = ud;
+	struct hdr_pack *hp;
+
+	if (VEC_RESERVE1(h->packs, h->cap_packs, h->n_packs, 64))
+		return err_set(h->c->e, -ENOMEM, "out of memory");
+	hp = &h->packs[h->n_packs++];
+	memset(hp, 0, sizeof(*hp));
+	memcpy(hp->id, pack, ID_BYTES);
+	hp->file = h->file;
+	hex_encode(pack, ID_BYTES, h->p);
+	crypto_generichash_init(&h->hs, NULL, 0, sizeof(hp->digest));
+	return 0;
+}
+
+/* Duplicates and unreferenced blobs; the entry goes into its pack's digest. */
+static int index_blob(void *ud, const struct repo_ix_blob *x)
 {
 	struct headers *h = ud;
 	struct ck *c = h->c;
-	struct repo_ix_blob hb;
+	struct repo_blobkey k;
 	char b[ID_HEX];
 	int rc;
 
-	rc = repo_blobset_add(&h->seen, x->type, x->id);
+	/* One index lookup serves the three sets (all over the same loaded index). */
+	repo_blobset_key(&h->seen, x->type, x->id, &k);
+	rc = repo_blobset_add_key(&h->seen, &k);
 	if (rc < 0)
 		return err_set(c->e, rc, "out of memory");
 	if (rc == 0) {
@@ -587,7 +621,7 @@ static int header_blob(void *ud, const struct repo_ix_blob *x)
 		hex_encode(x->id, ID_BYTES, b);
 		warning(c, "blob %s is stored more than once (also in pack %s)", b, h->p);
 	}
-	if (!repo_blobset_has(x->type == BLOB_TREE ? &c->trees : &c->data, x->type, x->id)) {
+	if (!repo_blobset_has_key(x->type == BLOB_TREE ? &c->trees : &c->data, &k)) {
 		c->xres->blobs_unreferenced++;
 		if (c->xres->blobs_unreferenced <= 20) {
 			hex_encode(x->id, ID_BYTES, b);
@@ -595,61 +629,143 @@ static int header_blob(void *ud, const struct repo_ix_blob *x)
 				h->p, b);
 		}
 	}
-	h->n_index++;
-	if (!h->hp)
+	h->packs[h->n_packs - 1].n++;
+	digest_add(&h->hs, x);
+	return 0;
+}
+
+static int index_end(void *ud)
+{
+	struct headers *h = ud;
+
+	crypto_generichash_final(&h->hs, h->packs[h->n_packs - 1].digest,
+				 sizeof(h->packs[h->n_packs - 1].digest));
+	return 0;
+}
+
+/* The slow path: the target pack's index entries against its header, one by one while
+ * the two agree (index files list a pack's blobs in header order), then the rest looked
+ * up in the header sorted. */
+static int cmp_begin(void *ud, const uint8_t pack[ID_BYTES])
+{
+	struct headers *h = ud;
+
+	h->in_target = !memcmp(pack, h->target, ID_BYTES);
+	return 0;
+}
+
+static int cmp_blob(void *ud, const struct repo_ix_blob *x)
+{
+	struct headers *h = ud;
+	struct ck *c = h->c;
+	struct repo_ix_blob hb;
+
+	if (!h->in_target)
 		return 0;
+	h->n_index++;
 	if (!h->diverged && repo_pack_hdr_next(h->hp, &hb) > 0 &&
 	    !memcmp(hb.id, x->id, ID_BYTES)) {
 		compare_blob(c, h->p, x, &hb);
 		return 0;
 	}
 	h->diverged = true;
-	if (h->n_rest == h->cap_rest) {
-		size_t cap = h->cap_rest ? 2 * h->cap_rest : 64;
-		void *v = reallocarray(h->rest, cap, sizeof(*h->rest));
-
-		if (!v)
-			return err_set(c->e, -ENOMEM, "out of memory");
-		h->rest = v;
-		h->cap_rest = cap;
-	}
+	if (VEC_RESERVE1(h->rest, h->cap_rest, h->n_rest, 64))
+		return err_set(c->e, -ENOMEM, "out of memory");
 	h->rest[h->n_rest++] = *x;
 	return 0;
 }
 
-static int header_end(void *ud)
+static int cmp_end(void *ud)
 {
 	struct headers *h = ud;
-	struct ck *c = h->c;
-	int rc = 0;
 
-	if (!h->hp)
-		return 0;
-	if (h->n_rest)
-		rc = compare_rest(c, h->p, h->rest, h->n_rest, h->hp);
-	if (repo_pack_hdr_count(h->hp) != h->n_index)
+	h->in_target = false;
+	return 0;
+}
+
+static int compare_pack(struct headers *h, const struct hdr_pack *hp)
+{
+	static const struct maint_ixwalk_ops ops = { NULL, cmp_begin, cmp_blob, cmp_end };
+	struct ck *c = h->c;
+	int rc;
+
+	h->target = hp->id;
+	h->n_index = h->n_rest = 0;
+	h->diverged = false;
+	repo_pack_hdr_rewind(h->hp);
+	rc = maint_ixwalk(c->r, &h->names.v[hp->file], 1, &ops, h, c->e);
+	if (rc >= 0 && h->n_rest)
+		rc = compare_rest(c, h->p, h->rest, h->n_rest, h->hp) < 0
+			     ? err_set(c->e, -ENOMEM, "out of memory")
+			     : 0;
+	if (rc >= 0 && repo_pack_hdr_count(h->hp) != h->n_index)
 		problem(c, "pack %s: header lists %zu blobs, the index %zu", h->p,
 			repo_pack_hdr_count(h->hp), h->n_index);
+	return rc;
+}
+
+/* One pack's header against the digest of its index entries. */
+static int header_pack(struct headers *h, const struct hdr_pack *hp)
+{
+	struct ck *c = h->c;
+	struct err e = ERR_INIT;
+	crypto_generichash_state hs;
+	struct repo_ix_blob b;
+	uint8_t digest[32];
+	uint64_t size, n = 0;
+	int rc;
+
+	if (!repo_idset_has(&c->listed_packs, hp->id))
+		return 0;
+	hex_encode(hp->id, ID_BYTES, h->p);
+	rc = backend_stat(repo_backend(c->r), OBJ_DATA, h->p, &size, &e);
+	if (rc >= 0)
+		rc = repo_pack_hdr_open(c->r, hp->id, size, &h->hp, &e);
+	c->xres->headers_read++;
+	if (rc == -ENOMEM)
+		return err_set(c->e, rc, "out of memory");
+	if (rc < 0) {
+		pack_line(c, h->p, NULL, e.msg);
+		return 0;
+	}
+	crypto_generichash_init(&hs, NULL, 0, sizeof(digest));
+	while ((rc = repo_pack_hdr_next(h->hp, &b)) > 0) {
+		digest_add(&hs, &b);
+		n++;
+	}
+	crypto_generichash_final(&hs, digest, sizeof(digest));
+	rc = 0;
+	if (n != hp->n || repo_pack_hdr_count(h->hp) != hp->n ||
+	    memcmp(digest, hp->digest, sizeof(digest)))
+		rc = compare_pack(h, hp);
 	repo_pack_hdr_free(h->hp);
 	h->hp = NULL;
-	return rc < 0 ? err_set(c->e, rc, "out of memory") : 0;
+	return rc;
 }
 
 /* Pack headers against the index files, blob by blob; duplicates and unreferenced blobs.
  * The index files are read an entry at a time: the loaded index is the only copy in
- * memory, beside one index file. */
+ * memory, beside one index file or one pack header. */
 static int check_headers(struct ck *c)
 {
-	static const struct repo_ixentry_ops ops = { header_begin, header_blob, header_end };
+	static const struct maint_ixwalk_ops ops = { index_file, index_begin, index_blob,
+						     index_end };
 	struct headers h = { .c = c };
 	int rc = repo_blobset_init(&h.seen, c->r);
 
 	if (rc < 0)
 		return err_set(c->e, rc, "out of memory");
-	rc = repo_ixset_entries(c->r, &ops, &h, c->e);
+	rc = maint_ixnames(c->r, &h.names, c->e);
+	if (rc >= 0)
+		rc = maint_ixwalk(c->r, h.names.v, h.names.n, &ops, &h, c->e);
+	/* The id set is a bit per indexed blob; the header walk needs none of it. */
+	repo_blobset_release(&h.seen);
+	for (size_t i = 0; rc >= 0 && c->x->headers && i < h.n_packs; i++)
+		rc = header_pack(&h, &h.packs[i]);
 	repo_pack_hdr_free(h.hp);
 	free(h.rest);
-	repo_blobset_release(&h.seen);
+	free(h.packs);
+	maint_ixnames_release(&h.names);
 	return rc < 0 ? rc : 0;
 }
 

@@ -1,13 +1,14 @@
 # Maintenance (forget, prune, repair, keys, stats, diff): sources listed here.
 noinst_LIBRARIES += maint/libcairn_maint.a
 maint_libcairn_maint_a_SOURCES = maint/maint.h maint/maint-internal.h maint/check.c maint/blobset.c maint/progress.c maint/forget.c maint/prune.c maint/keys.c maint/repair.c maint/repair_snapshots.c \
-	maint/stats.c maint/diff.c
+	maint/stats.c maint/diff.c maint/ixwalk.c
 
-MAINT_UNIT = tests/unit/test-forget tests/unit/test-idset
+MAINT_UNIT = tests/unit/test-forget tests/unit/test-idset tests/unit/test-maint-headers
 check_PROGRAMS += $(MAINT_UNIT)
 TESTS += $(MAINT_UNIT)
 tests_unit_test_forget_LDADD = $(CAIRN_LIBS)
 tests_unit_test_idset_LDADD = $(CAIRN_LIBS)
+tests_unit_test_maint_headers_LDADD = $(CAIRN_LIBS)
 
 MAINT_E2E = tests/e2e/maint-prune.sh tests/e2e/maint-keys-check.sh tests/e2e/maint-misc.sh \
 	tests/e2e/maint-progress.sh tests/e2e/maint-check-index.sh tests/e2e/maint-damaged-pack.sh

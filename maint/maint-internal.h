@@ -33,3 +33,24 @@ struct repo_maint_meter {
 /* Add to the done counts; calls fn when ms have passed since the last call, or when the
  * phase is complete. */
 void repo_maint_meter_add(struct repo_maint_meter *m, uint64_t packs, uint64_t bytes);
+
+/* Index files by name, as listed once (ixwalk.c). */
+struct maint_ixnames {
+	char (*v)[ID_HEX];
+	size_t n, cap;
+};
+int maint_ixnames(struct repo *r, struct maint_ixnames *ret, struct err *e) _must_check_;
+void maint_ixnames_release(struct maint_ixnames *s);
+/* The entries of index files names[0..n), in file order, nothing gathered: begin at a
+ * pack's first listing, blob per entry of that listing, end after its last; later listings
+ * of a pack are skipped. Memory: one index file and a set of pack ids. < 0 from any
+ * callback stops the walk and is returned. file (may be NULL) is told which of names is
+ * read next. */
+struct maint_ixwalk_ops {
+	int (*file)(void *ud, size_t i);
+	int (*begin)(void *ud, const uint8_t pack[ID_BYTES]);
+	int (*blob)(void *ud, const struct repo_ix_blob *b);
+	int (*end)(void *ud);
+};
+int maint_ixwalk(struct repo *r, char (*names)[ID_HEX], size_t n,
+		 const struct maint_ixwalk_ops *ops, void *ud, struct err *e) _must_check_;

@@ -16,11 +16,15 @@
 
 enum pack_fate { FATE_KEEP, FATE_DELETE, FATE_REPACK, FATE_MISSING };
 
+/* One pack as the index files list it (its first listing). Which of its entries are the
+ * copies kept is one bit per entry in struct prune's keep, from first_seq on: the index
+ * files are walked again for the repack and the new index, never held. */
 struct plan_pack {
+	uint8_t id[ID_BYTES];
 	uint64_t size, used_bytes;
-	size_t n_used;
+	uint64_t first_seq; /* its first entry's number in the walk */
+	size_t n_blobs, n_used;
 	enum pack_fate fate;
-	bool *used; /* per blob of the index entry: this copy is the one kept */
 };
 
 struct present {
@@ -35,8 +39,12 @@ struct prune {
 	const struct repo_prune_opts *o;
 	struct repo_prune_result *res;
 	struct err *e;
-	struct repo_ixset ix;
+	struct maint_ixnames names; /* the old index files, listed once */
 	struct plan_pack *plan;
+	size_t n_plan, cap_plan;
+	uint64_t *keep; /* bit per entry of the walk: this copy is the one kept */
+	size_t cap_keep;  /* words */
+	uint64_t seq;     /* entries walked */
 	struct present *present;
 	size_t n_present, cap_present;
 	/* Blobs are (type, id): a file chunk and a tree segment with the same bytes share an
@@ -44,6 +52,12 @@ struct prune {
 	struct repo_blobset used_trees, used_data, claimed; /* claimed: the copy kept */
 	struct repo_ixw *w; /* the new index, written from the start of the repack */
 	size_t written;     /* packs the repack wrote and w indexed */
+	/* The second walk: the pack being written or repacked, its entries seen, and the
+	 * range of it read last (repack). */
+	size_t at_pack, at_blob;
+	struct buf data;
+	uint64_t data_at;
+	size_t copied_open; /* blobs copied into the open packs */
 	/* Packs repacked, then packs deleted without a repack (a repacked pack's deletion is
 	 * part of its repack). */
 	struct repo_maint_meter meter;
@@ -131,64 +145,115 @@ static int keep_young(struct prune *p)
 	return 0;
 }
 
+static bool keep_has(const struct prune *p, uint64_t seq)
+{
+	return seq / 64 < p->cap_keep && (p->keep[seq / 64] >> (seq % 64) & 1);
+}
+
+static int keep_set(struct prune *p, uint64_t seq)
+{
+	if (seq / 64 >= p->cap_keep) {
+		size_t cap = p->cap_keep ? 2 * p->cap_keep : 1024;
+		uint64_t *v;
+
+		while (seq / 64 >= cap)
+			cap *= 2;
+		v = reallocarray(p->keep, cap, sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		memset(v + p->cap_keep, 0, (cap - p->cap_keep) * sizeof(*v));
+		p->keep = v;
+		p->cap_keep = cap;
+	}
+	p->keep[seq / 64] |= 1ull << (seq % 64);
+	return 0;
+}
+
+/* The first walk: a plan entry per pack, and which copy of every used blob stays. */
+static int plan_begin(void *ud, const uint8_t pack[ID_BYTES])
+{
+	struct prune *p = ud;
+	struct plan_pack *pp;
+	struct present *pr;
+
+	if (VEC_RESERVE1(p->plan, p->cap_plan, p->n_plan, 64))
+		return -ENOMEM;
+	pp = &p->plan[p->n_plan++];
+	memset(pp, 0, sizeof(*pp));
+	memcpy(pp->id, pack, ID_BYTES);
+	pp->first_seq = p->seq;
+	pr = p->n_present ? bsearch(pack, p->present, p->n_present, sizeof(*pr), cmp_id) : NULL;
+	if (!pr) {
+		pp->fate = FATE_MISSING;
+		p->res->packs_missing++;
+		return 0;
+	}
+	pr->indexed = true;
+	pp->size = pr->size;
+	return 0;
+}
+
+static int plan_blob(void *ud, const struct repo_ix_blob *b)
+{
+	struct prune *p = ud;
+	struct plan_pack *pp = &p->plan[p->n_plan - 1];
+	struct repo_prune_result *res = p->res;
+	struct repo_blobset *used = b->type == BLOB_TREE ? &p->used_trees : &p->used_data;
+	struct repo_blobkey k;
+	uint64_t seq = p->seq++;
+	int rc;
+
+	pp->n_blobs++;
+	if (pp->fate == FATE_MISSING)
+		return 0;
+	repo_blobset_key(used, b->type, b->id, &k); /* one lookup for both sets */
+	if (!repo_blobset_has_key(used, &k)) {
+		res->blobs_unused++;
+		return 0;
+	}
+	rc = repo_blobset_add_key(&p->claimed, &k);
+	if (rc < 0)
+		return rc;
+	if (rc == 0) {
+		res->blobs_duplicate++;
+		return 0;
+	}
+	rc = keep_set(p, seq);
+	if (rc < 0)
+		return rc;
+	pp->n_used++;
+	pp->used_bytes += b->stored_len;
+	res->blobs_used++;
+	return 0;
+}
+
+static int plan_end(void *ud)
+{
+	(void)ud;
+	return 0;
+}
+
 /* Decide each pack's fate: which copy of every used blob stays, what is dropped. */
 static int plan(struct prune *p)
 {
-	struct repo_prune_result *res = p->res;
+	static const struct maint_ixwalk_ops ops = { NULL, plan_begin, plan_blob, plan_end };
 	uint64_t total = 0, unused = 0;
 	size_t *cand = NULL, n_cand = 0;
 	int rc;
 
-	p->plan = calloc(p->ix.n_packs ? p->ix.n_packs : 1, sizeof(*p->plan));
-	cand = calloc(p->ix.n_packs ? p->ix.n_packs : 1, sizeof(*cand));
-	if (!p->plan || !cand) {
-		free(cand);
+	rc = maint_ixwalk(p->r, p->names.v, p->names.n, &ops, p, p->e);
+	if (rc == -ENOMEM)
+		return err_set(p->e, rc, "out of memory");
+	if (rc < 0)
+		return rc;
+	cand = calloc(p->n_plan ? p->n_plan : 1, sizeof(*cand));
+	if (!cand)
 		return err_set(p->e, -ENOMEM, "out of memory");
-	}
-	for (size_t i = 0; i < p->ix.n_packs; i++) {
-		struct repo_ix_pack *ip = &p->ix.packs[i];
+	for (size_t i = 0; i < p->n_plan; i++) {
 		struct plan_pack *pp = &p->plan[i];
-		struct present *pr = p->n_present ? bsearch(ip->id, p->present, p->n_present,
-							     sizeof(*pr), cmp_id)
-						   : NULL;
 
-		if (!pr) {
-			pp->fate = FATE_MISSING;
-			res->packs_missing++;
+		if (pp->fate == FATE_MISSING)
 			continue;
-		}
-		pr->indexed = true;
-		pp->size = pr->size;
-		pp->used = calloc(ip->n_blobs ? ip->n_blobs : 1, sizeof(bool));
-		if (!pp->used) {
-			free(cand);
-			return err_set(p->e, -ENOMEM, "out of memory");
-		}
-		for (size_t j = 0; j < ip->n_blobs; j++) {
-			const struct repo_ix_blob *b = &ip->blobs[j];
-			struct repo_blobset *used = b->type == BLOB_TREE ? &p->used_trees
-									 : &p->used_data;
-			struct repo_blobkey k;
-
-			repo_blobset_key(used, b->type, b->id, &k); /* one lookup for both sets */
-			if (!repo_blobset_has_key(used, &k)) {
-				res->blobs_unused++;
-				continue;
-			}
-			rc = repo_blobset_add_key(&p->claimed, &k);
-			if (rc < 0) {
-				free(cand);
-				return rc;
-			}
-			if (rc == 0) {
-				res->blobs_duplicate++;
-				continue;
-			}
-			pp->used[j] = true;
-			pp->n_used++;
-			pp->used_bytes += b->stored_len;
-			res->blobs_used++;
-		}
 		if (!pp->n_used) {
 			pp->fate = FATE_DELETE;
 			continue;
@@ -222,7 +287,7 @@ static int plan(struct prune *p)
 		unused -= waste;
 		total -= waste;
 	}
-	res->bytes_unused_after = unused;
+	p->res->bytes_unused_after = unused;
 	free(cand);
 	return keep_young(p);
 }
@@ -231,6 +296,8 @@ static int plan(struct prune *p)
  * next blob kept: a 16 MiB pack of tiny blobs is never whole in memory, and runs of unused
  * blobs longer than a range are not read at all. */
 #define REPACK_RANGE (4u << 20)
+/* At most this many blobs go into one new pack (2.9 MB of the writer's list). */
+#define REPACK_PACK_BLOBS 65536u
 
 /* The sealed bytes of b within [*at, *at + data->len), fetching a new range at b when b
  * is not wholly in the current one. NULL (rc -EBADMSG) when the pack ends before b does. */
@@ -258,39 +325,117 @@ static const uint8_t *range_blob(struct prune *p, const char *name, uint64_t siz
 	return *rc < 0 ? NULL : data->p;
 }
 
-static int repack_one(struct prune *p, size_t i)
+/* The packs the repack finished since the last call; with finish, the open ones too. */
+static int index_add_written(struct prune *p, bool finish)
 {
-	const struct repo_ix_pack *ip = &p->ix.packs[i];
-	const struct plan_pack *pp = &p->plan[i];
-	struct buf data = BUF_INIT;
+	size_t k = 0;
+	int rc = repo_ixw_add_written(p->r, p->w, finish, &k, p->e);
+
+	if (finish)
+		p->copied_open = 0;
+
+	p->written += k;
+	return rc;
+}
+
+/* One kept entry of a repacked pack: read (within the current range), verified, copied. */
+static int repack_blob(struct prune *p, const struct plan_pack *pp, const struct repo_ix_blob *b)
+{
 	char name[ID_HEX], bid[ID_HEX];
-	uint64_t at = 0;
-	int rc = 0;
+	const uint8_t *sealed;
+	int rc;
 
-	hex_encode(ip->id, ID_BYTES, name);
-	buf_init(&data, REPO_BLOB_MAX + (size_t)KEY_SEAL_OVERHEAD + REPACK_RANGE);
-	for (size_t j = 0; rc >= 0 && j < ip->n_blobs; j++) {
-		const struct repo_ix_blob *b = &ip->blobs[j];
-		const uint8_t *sealed;
-
-		if (!pp->used[j])
-			continue;
-		sealed = range_blob(p, name, pp->size, b, &data, &at, &rc);
-		if (rc == -EBADMSG || (sealed && (rc = repo_blob_verify(p->r, b, sealed)) < 0)) {
-			hex_encode(b->id, ID_BYTES, bid);
-			rc = err_reset(p->e, rc,
-				       "pack %s: blob %s is damaged; prune stops before deleting "
-				       "anything (run 'cairn check --read-data')",
-				       name, bid);
-		}
-		if (rc >= 0)
-			rc = repo_blob_copy(p->r, b, sealed, p->e);
-		if (rc >= 0)
-			p->res->blobs_repacked++;
+	hex_encode(pp->id, ID_BYTES, name);
+	sealed = range_blob(p, name, pp->size, b, &p->data, &p->data_at, &rc);
+	if (rc == -EBADMSG || (sealed && (rc = repo_blob_verify(p->r, b, sealed)) < 0)) {
+		hex_encode(b->id, ID_BYTES, bid);
+		rc = err_reset(p->e, rc,
+			       "pack %s: blob %s is damaged; prune stops before deleting "
+			       "anything (run 'cairn check --read-data')",
+			       name, bid);
 	}
 	if (rc >= 0)
-		rc = repo_lock_refresh(p->lock, p->e);
-	buf_release(&data);
+		rc = repo_blob_copy(p->r, b, sealed, p->e);
+	if (rc >= 0)
+		p->res->blobs_repacked++;
+	/* The open pack's writer lists its blobs in memory (44 bytes each, doubling): a pack
+	 * of 300 000 tiny blobs would hold 13 MB of list, with room for twice that. Finish
+	 * it earlier; blobs of ordinary size fill a pack long before. */
+	if (rc >= 0 && ++p->copied_open >= REPACK_PACK_BLOBS)
+		rc = index_add_written(p, true);
+	return rc;
+}
+
+/* The second walk, over the same index files: a kept pack's entries go to the new index,
+ * a repacked pack's kept copies to new packs (indexed once the pack is done). The walk
+ * must meet the packs and entries the first one did; anything else is an error before
+ * anything is deleted. */
+static int sweep_begin(void *ud, const uint8_t pack[ID_BYTES])
+{
+	struct prune *p = ud;
+	const struct plan_pack *pp;
+	int rc = 0;
+
+	if (p->at_pack >= p->n_plan || memcmp(p->plan[p->at_pack].id, pack, ID_BYTES))
+		return err_set(p->e, -ESTALE, "the index files changed during prune");
+	pp = &p->plan[p->at_pack];
+	p->at_blob = 0;
+	if (pp->fate == FATE_KEEP)
+		rc = repo_ixw_pack(p->w, pp->id, pp->n_blobs, p->e);
+	if (pp->fate == FATE_REPACK) {
+		buf_reset(&p->data); /* a range of another pack is no range of this one */
+		p->data_at = 0;
+	}
+	return rc;
+}
+
+static int sweep_blob(void *ud, const struct repo_ix_blob *b)
+{
+	struct prune *p = ud;
+	const struct plan_pack *pp = &p->plan[p->at_pack];
+	uint64_t seq = pp->first_seq + p->at_blob;
+
+	if (p->at_blob++ >= pp->n_blobs)
+		return err_set(p->e, -ESTALE, "the index files changed during prune");
+	if (pp->fate == FATE_KEEP)
+		return repo_ixw_blob(p->w, b, p->e);
+	if (pp->fate == FATE_REPACK && keep_has(p, seq))
+		return repack_blob(p, pp, b);
+	return 0;
+}
+
+static int sweep_end(void *ud)
+{
+	struct prune *p = ud;
+	const struct plan_pack *pp = &p->plan[p->at_pack++];
+	int rc = 0;
+
+	if (p->at_blob != pp->n_blobs)
+		return err_set(p->e, -ESTALE, "the index files changed during prune");
+	if (pp->fate != FATE_REPACK)
+		return 0;
+	rc = repo_lock_refresh(p->lock, p->e);
+	if (rc >= 0)
+		repo_maint_meter_add(&p->meter, 1, pp->size);
+	if (rc >= 0)
+		rc = index_add_written(p, false);
+	return rc;
+}
+
+static int sweep(struct prune *p)
+{
+	static const struct maint_ixwalk_ops ops = { NULL, sweep_begin, sweep_blob, sweep_end };
+	int rc = repo_ixw_new(p->r, p->names.v, p->names.n, &p->w);
+
+	if (rc < 0)
+		return err_set(p->e, rc, "index writer: %s", strerror(-rc));
+	buf_init(&p->data, REPO_BLOB_MAX + (size_t)KEY_SEAL_OVERHEAD + REPACK_RANGE);
+	rc = maint_ixwalk(p->r, p->names.v, p->names.n, &ops, p, p->e);
+	if (rc == -ENOMEM)
+		return err_set(p->e, rc, "out of memory");
+	if (rc >= 0 && p->at_pack != p->n_plan)
+		rc = err_set(p->e, -ESTALE, "the index files changed during prune");
+	buf_release(&p->data);
 	return rc;
 }
 
@@ -321,59 +466,6 @@ static int del_batches(struct prune *p, enum obj_type t, const char *const *name
 	return rc;
 }
 
-/* Forget pack i's blob list (and which of them are used): the old index copy of a pack
- * that goes is not written again, so a million-blob repack does not hold it to the end. */
-static void drop_blobs(struct prune *p, size_t i)
-{
-	free(p->ix.packs[i].blobs);
-	p->ix.packs[i].blobs = NULL;
-	p->ix.packs[i].n_blobs = 0;
-	free(p->plan[i].used);
-	p->plan[i].used = NULL;
-}
-
-/* Before the repack: only kept packs (for the new index) and repacked ones (until their
- * repack) still need their blobs. */
-static void drop_unneeded(struct prune *p)
-{
-	for (size_t i = 0; i < p->ix.n_packs; i++)
-		if (p->plan[i].fate == FATE_DELETE || p->plan[i].fate == FATE_MISSING)
-			drop_blobs(p, i);
-}
-
-/* The new index, in files that supersede every old one, is written as the repack goes:
- * first the untouched packs (each list dropped once written), then every pack the repack
- * has finished (index_add_written), so neither waits in memory to the end. Until the old
- * index files are deleted, old and new files alike list only packs that exist. */
-static int index_start(struct prune *p)
-{
-	int rc = repo_ixw_new(p->r, p->ix.names, p->ix.n_names, &p->w);
-
-	if (rc < 0)
-		return err_set(p->e, rc, "index writer: %s", strerror(-rc));
-	for (size_t i = 0; rc >= 0 && i < p->ix.n_packs; i++) {
-		const struct repo_ix_pack *ip = &p->ix.packs[i];
-
-		if (p->plan[i].fate != FATE_KEEP)
-			continue;
-		rc = repo_ixw_pack(p->w, ip->id, ip->n_blobs, p->e);
-		for (size_t j = 0; rc >= 0 && j < ip->n_blobs; j++)
-			rc = repo_ixw_blob(p->w, &ip->blobs[j], p->e);
-		drop_blobs(p, i);
-	}
-	return rc;
-}
-
-/* The packs the repack finished since the last call; with finish, the open ones too. */
-static int index_add_written(struct prune *p, bool finish)
-{
-	size_t k = 0;
-	int rc = repo_ixw_add_written(p->r, p->w, finish, &k, p->e);
-
-	p->written += k;
-	return rc;
-}
-
 static int index_finish(struct prune *p)
 {
 	size_t files = 0;
@@ -391,7 +483,7 @@ static int index_finish(struct prune *p)
 static int commit(struct prune *p)
 {
 	size_t n = 0, n_repacked;
-	size_t most = p->ix.n_names + p->ix.n_packs + p->n_present + 1;
+	size_t most = p->names.n + p->n_plan + p->n_present + 1;
 	char(*hex)[ID_HEX] = NULL;
 	const char **names = NULL;
 	uint64_t *sizes = NULL;
@@ -407,19 +499,19 @@ static int commit(struct prune *p)
 	rc = index_finish(p);
 	if (rc < 0)
 		goto fail;
-	for (size_t i = 0; i < p->ix.n_names; i++)
-		names[n++] = p->ix.names[i];
+	for (size_t i = 0; i < p->names.n; i++)
+		names[n++] = p->names.v[i];
 	rc = del_batches(p, OBJ_INDEX, names, n, NULL, 0);
 	n = 0;
 	/* Repacked packs first: the progress counted them when they were repacked. */
-	for (size_t i = 0; rc >= 0 && i < p->ix.n_packs; i++)
+	for (size_t i = 0; rc >= 0 && i < p->n_plan; i++)
 		if (p->plan[i].fate == FATE_REPACK)
-			hex_encode(p->ix.packs[i].id, ID_BYTES, hex[n++]);
+			hex_encode(p->plan[i].id, ID_BYTES, hex[n++]);
 	n_repacked = n;
-	for (size_t i = 0; rc >= 0 && i < p->ix.n_packs; i++)
+	for (size_t i = 0; rc >= 0 && i < p->n_plan; i++)
 		if (p->plan[i].fate == FATE_DELETE) {
 			sizes[n] = p->plan[i].size;
-			hex_encode(p->ix.packs[i].id, ID_BYTES, hex[n++]);
+			hex_encode(p->plan[i].id, ID_BYTES, hex[n++]);
 		}
 	/* Packs no index listed: under the exclusive lock no backup can still be writing
 	 * them, so they are leftovers of killed runs. */
@@ -452,7 +544,7 @@ static void tally(struct prune *p)
 		}
 	}
 	res->bytes_after = res->bytes_before;
-	for (size_t i = 0; i < p->ix.n_packs; i++) {
+	for (size_t i = 0; i < p->n_plan; i++) {
 		if (p->plan[i].fate == FATE_DELETE)
 			res->packs_deleted++;
 		if (p->plan[i].fate == FATE_REPACK)
@@ -465,7 +557,7 @@ static void tally(struct prune *p)
 	for (size_t i = 0; i < p->n_present; i++)
 		if (!p->present[i].indexed)
 			res->bytes_after -= p->present[i].size;
-	res->index_old = p->ix.n_names;
+	res->index_old = p->names.n;
 }
 
 /* The work ahead: every pack to repack or delete, with its size. */
@@ -477,7 +569,7 @@ static void meter_start(struct prune *p)
 	m->ud = p->o->progress_ud;
 	m->ms = p->o->progress_ms;
 	m->p.phase = "prune";
-	for (size_t i = 0; i < p->ix.n_packs; i++)
+	for (size_t i = 0; i < p->n_plan; i++)
 		if (p->plan[i].fate == FATE_DELETE || p->plan[i].fate == FATE_REPACK) {
 			m->p.packs_total++;
 			m->p.bytes_total += p->plan[i].size;
@@ -501,10 +593,10 @@ int repo_prune(struct repo *r, struct repo_lock *held, const struct repo_prune_o
 		return err_set(e, -EINVAL, "prune needs an exclusive lock");
 	rc = repo_index_load(r, e);
 	if (rc >= 0)
-		rc = repo_ixset_load(r, &p.ix, e);
-	/* Both loads free an index file's buffer and grown arrays under what they keep: give
-	 * those pages back, or they stay resident (glibc trims only the heap's top) through
-	 * the mark and the repack. */
+		rc = maint_ixnames(r, &p.names, e);
+	/* The load frees each index file's buffer under the index's own arrays: give those
+	 * pages back, or they stay resident (glibc trims only the heap's top) through the
+	 * mark and the repack. */
 	malloc_trim(0);
 	if (rc >= 0)
 		rc = repo_pack_list(r, note_present, &p, e);
@@ -527,17 +619,7 @@ int repo_prune(struct repo *r, struct repo_lock *held, const struct repo_prune_o
 	tally(&p);
 	if (!o->dry_run) {
 		meter_start(&p);
-		drop_unneeded(&p);
-		rc = index_start(&p);
-		for (size_t i = 0; rc >= 0 && i < p.ix.n_packs; i++)
-			if (p.plan[i].fate == FATE_REPACK) {
-				rc = repack_one(&p, i);
-				if (rc >= 0)
-					repo_maint_meter_add(&p.meter, 1, p.plan[i].size);
-				drop_blobs(&p, i); /* commit needs a repacked pack's id only */
-				if (rc >= 0)
-					rc = index_add_written(&p, false);
-			}
+		rc = sweep(&p);
 		if (rc >= 0)
 			rc = commit(&p);
 		if (rc < 0)
@@ -557,10 +639,10 @@ int repo_prune(struct repo *r, struct repo_lock *held, const struct repo_prune_o
 	*ret = res;
 fail:
 	repo_ixw_free(p.w);
-	for (size_t i = 0; p.plan && i < p.ix.n_packs; i++)
-		free(p.plan[i].used);
+	buf_release(&p.data);
 	free(p.plan);
-	repo_ixset_release(&p.ix);
+	free(p.keep);
+	maint_ixnames_release(&p.names);
 	free(p.present);
 	repo_blobset_release(&p.used_trees);
 	repo_blobset_release(&p.used_data);
