@@ -344,6 +344,14 @@ static void *refresher(void *arg)
 		rc = l->r->be->ops->stat(l->r->be, OBJ_LOCK, old, &size, &e);
 		if (rc >= 0)
 			rc = lock_write(l->r, l->kind, fresh, &e);
+		/* The old object must still be there AFTER the new one exists: removed between
+		 * the first look and the write, there was an instant with no lock of ours, a
+		 * prune may have started in it, and the new object must not hide that. */
+		if (rc >= 0) {
+			rc = l->r->be->ops->stat(l->r->be, OBJ_LOCK, old, &size, &e);
+			if (rc < 0) /* lost, or unknown: keep only the old one's standing */
+				(void)!l->r->be->ops->del(l->r->be, OBJ_LOCK, fresh, &e);
+		}
 		pthread_mutex_lock(&l->mu);
 		if (rc == -ENOENT) {
 			mark_lost(l, "the lock object was removed by someone else");
