@@ -20,8 +20,8 @@
  * as much as this many bytes on a fast link, and skipped blobs (other snapshots' data,
  * excluded files) are usually small. */
 #define RUN_GAP (256u * 1024)
-/* A run's span: half a default pack (16 MiB) or so in one read. Smaller runs let more of
- * them be in flight within RUN_BYTES_MAX: from S3, latency hides behind parallel GETs. */
+/* A run's span: a default pack (16 MiB and its last blob) in one read, so a restore that
+ * needs a whole pack costs one GET of it (12 MiB runs cost two to three per pack). */
 #define RUN_CAP (20u * 1024 * 1024)
 /* A batch is sent on at this many blobs (about 100 bytes each), files or bytes of
  * content. Small batches keep the walker and the workers busy at once: the walker creates
@@ -29,18 +29,17 @@
  * a batch of about half that lets neither wait on the other. Batches of 4096 files (the
  * fd budget) left the workers idle while the walker created each one's files (the first
  * 4096 alone before any read), and the walker idle while they drained it. A cut between
- * batches costs at most one more ranged read. */
+ * batches costs no more reads: the run it splits waits for the next batch (hold_run). */
 #define BATCH_NEEDS (64u * 1024)
 #define BATCH_FILES 1024u
 #define BATCH_BYTES (24ull * 1024 * 1024)
 #define WORKERS_MAX 8
-/* Bytes of runs queued or being read at once: four full runs, or many small ones (the
- * peak memory of a restore is mostly this). A worker keeps its run buffer from one run to
- * the next: freeing a 12 MiB buffer after every run made each read fault in and zero
- * fresh pages, then unmap them (13% of a 1 GiB restore's CPU in the kernel's fault and
- * munmap paths). Only a buffer grown past RUN_KEEP by a blob larger than a run is given
- * back. The kept buffers add nothing to the peak: four workers held four runs at once
- * before too, and they are freed when the workers stop. */
+/* Bytes of runs queued or being read at once: two full runs and a part, or many small
+ * ones (the peak memory of a restore is mostly this). Run buffers are kept from one run
+ * to the next in a pool: freeing a 12 MiB buffer after every run made each read fault in
+ * and zero fresh pages, then unmap them (13% of a 1 GiB restore's CPU in the kernel's
+ * fault and munmap paths). Only a buffer grown past RUN_KEEP by a blob larger than a run
+ * is given back; the rest are freed when the workers stop. */
 #define RUN_BYTES_MAX (48u * 1024 * 1024)
 #define RUN_KEEP      (2u * RUN_CAP)
 #define QUEUE_RUNS    64
