@@ -34,13 +34,13 @@
 #define BATCH_FILES 1024u
 #define BATCH_BYTES (24ull * 1024 * 1024)
 #define WORKERS_MAX 8
-/* Bytes of runs queued or being read at once: two full runs and a part, or many small
+/* Bytes of runs queued or being read at once: two full runs, or many small
  * ones (the peak memory of a restore is mostly this). Run buffers are kept from one run
  * to the next in a pool: freeing a 12 MiB buffer after every run made each read fault in
  * and zero fresh pages, then unmap them (13% of a 1 GiB restore's CPU in the kernel's
  * fault and munmap paths). Only a buffer grown past RUN_KEEP by a blob larger than a run
  * is given back; the rest are freed when the workers stop. */
-#define RUN_BYTES_MAX (48u * 1024 * 1024)
+#define RUN_BYTES_MAX (40u * 1024 * 1024)
 #define RUN_KEEP      (2u * RUN_CAP)
 #define QUEUE_RUNS    64
 /* How long a walker waits for room in the queue before polling cancel. */
