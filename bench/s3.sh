@@ -47,7 +47,7 @@ sleep 0.5
 
 L="$W/local"
 S3="s3:http://127.0.0.1:$((P + 5))/cairn-bench/repo"
-echo "tree: $TREE ($mb MiB), server: $SERVER"
+echo "tree: $TREE ($mb MiB), server: $SERVER, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 $C -r "$L" init >/dev/null
 timed local-backup $C -r "$L" backup "$TREE"
 timed local-restore $C -r "$L" restore latest --target "$W/rl"
@@ -72,3 +72,5 @@ lr=$(cat "$W/secs-local-restore")
 sr=$(cat "$W/secs-s3-restore")
 echo "$lr $sr" | awk '{r = $1 / $2; printf "target: s3 restore speed / local restore speed %.2f (target >= 0.80) %s\n", r, (r >= 0.8 ? "ok" : "MISSES")}'
 echo "$down $packs" | awk '{r = $2 ? $1 / $2 : 0; printf "target: restore requests / packs %.2f (target <= 2.00) %s\n", r, (r <= 2 ? "ok" : "MISSES")}'
+# The times mean little on a busy machine (the server shares the CPU with the restore).
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -20,28 +20,27 @@
  * as much as this many bytes on a fast link, and skipped blobs (other snapshots' data,
  * excluded files) are usually small. */
 #define RUN_GAP (256u * 1024)
-/* A run's span: half a default pack (16 MiB) or so in one read. Smaller runs let more of
- * them be in flight within RUN_BYTES_MAX: from S3, latency hides behind parallel GETs. */
-#define RUN_CAP (12u * 1024 * 1024)
+/* A run's span: a default pack (16 MiB and its last blob) in one read, so a restore that
+ * needs a whole pack costs one GET of it (12 MiB runs cost two to three per pack). */
+#define RUN_CAP (20u * 1024 * 1024)
 /* A batch is sent on at this many blobs (about 100 bytes each), files or bytes of
  * content. Small batches keep the walker and the workers busy at once: the walker creates
  * the next batch's files while the workers read the runs queued (up to RUN_BYTES_MAX), so
  * a batch of about half that lets neither wait on the other. Batches of 4096 files (the
  * fd budget) left the workers idle while the walker created each one's files (the first
  * 4096 alone before any read), and the walker idle while they drained it. A cut between
- * batches costs at most one more ranged read. */
+ * batches costs no more reads: the run it splits waits for the next batch (hold_run). */
 #define BATCH_NEEDS (64u * 1024)
 #define BATCH_FILES 1024u
-#define BATCH_BYTES (2ull * RUN_CAP)
+#define BATCH_BYTES (24ull * 1024 * 1024)
 #define WORKERS_MAX 8
-/* Bytes of runs queued or being read at once: four full runs, or many small ones (the
- * peak memory of a restore is mostly this). A worker keeps its run buffer from one run to
- * the next: freeing a 12 MiB buffer after every run made each read fault in and zero
- * fresh pages, then unmap them (13% of a 1 GiB restore's CPU in the kernel's fault and
- * munmap paths). Only a buffer grown past RUN_KEEP by a blob larger than a run is given
- * back. The kept buffers add nothing to the peak: four workers held four runs at once
- * before too, and they are freed when the workers stop. */
-#define RUN_BYTES_MAX (4 * RUN_CAP)
+/* Bytes of runs queued or being read at once: two full runs, or many small
+ * ones (the peak memory of a restore is mostly this). Run buffers are kept from one run
+ * to the next in a pool: freeing a 12 MiB buffer after every run made each read fault in
+ * and zero fresh pages, then unmap them (13% of a 1 GiB restore's CPU in the kernel's
+ * fault and munmap paths). Only a buffer grown past RUN_KEEP by a blob larger than a run
+ * is given back; the rest are freed when the workers stop. */
+#define RUN_BYTES_MAX (40u * 1024 * 1024)
 #define RUN_KEEP      (2u * RUN_CAP)
 #define QUEUE_RUNS    64
 /* How long a walker waits for room in the queue before polling cancel. */
@@ -55,7 +54,7 @@ struct rrun {
 
 /* The worker's buffers: the run as read, and one blob's plaintext. */
 struct rtls {
-	struct buf run, plain;
+	struct buf run, plain; /* run: from the shared pool while a run is read */
 };
 
 static bool all_zero(const uint8_t *p, size_t n)
@@ -169,6 +168,61 @@ static void write_need(struct rs *s, struct rneed *x, const struct buf *plain)
 	need_done(s, x, 0, NULL);
 }
 
+/* The free run buffer that fits a run of len best: the smallest that holds it, else the
+ * largest (grown once, not by realloc: that would copy it and hold both for a moment).
+ * Handing big runs the big buffers keeps the buffers' total near the bytes in flight
+ * (RUN_BYTES_MAX), where a buffer per worker would grow every one to a whole pack. */
+static void run_buf_take(struct rs *s, uint64_t len, struct buf *ret)
+{
+	size_t best = SIZE_MAX, big = SIZE_MAX;
+
+	buf_init(ret, RUN_CAP + REPO_BLOB_MAX + (64u << 10));
+	pthread_mutex_lock(&s->lock);
+	for (size_t i = 0; i < s->n_run_bufs; i++) {
+		size_t cap = s->run_bufs[i].cap;
+
+		if (cap >= len && (best == SIZE_MAX || cap < s->run_bufs[best].cap))
+			best = i;
+		if (big == SIZE_MAX || cap > s->run_bufs[big].cap)
+			big = i;
+	}
+	if (best == SIZE_MAX)
+		best = big;
+	if (best != SIZE_MAX) {
+		*ret = s->run_bufs[best];
+		s->run_bufs[best] = s->run_bufs[--s->n_run_bufs];
+	}
+	pthread_mutex_unlock(&s->lock);
+	buf_reset(ret);
+	if (ret->cap < len) {
+		size_t max = ret->max;
+
+		buf_release(ret);
+		buf_init(ret, max);
+		(void)!buf_reserve(ret, (size_t)len); /* else the read says -ENOMEM */
+	}
+}
+
+static void run_buf_give(struct rs *s, struct buf *b)
+{
+	pthread_mutex_lock(&s->lock);
+	if (b->cap > RUN_KEEP || s->n_run_bufs == WORKERS_MAX)
+		buf_release(b); /* grown by a blob larger than a run */
+	else
+		s->run_bufs[s->n_run_bufs++] = *b;
+	pthread_mutex_unlock(&s->lock);
+	buf_init(b, b->max); /* the pool's now */
+}
+
+static void run_bufs_free(struct rs *s)
+{
+	for (size_t i = 0; i < s->n_run_bufs; i++)
+		buf_release(&s->run_bufs[i]);
+	free(s->run_bufs);
+	s->run_bufs = NULL;
+	s->n_run_bufs = 0;
+}
+
 static int run_one(void *ud, void *tls, void *item, struct err *unused)
 {
 	struct rs *s = ud;
@@ -185,11 +239,12 @@ static int run_one(void *ud, void *tls, void *item, struct err *unused)
 		discard_run(s, r);
 		return 0;
 	}
-	buf_reset(&t->run);
+	run_buf_take(s, r->len, &t->run);
 	rc = repo_pack_read(s->repo, v[0].loc.pack, r->start, r->len, &t->run, &e);
 	if (rc >= 0 && t->run.len != r->len)
 		rc = err_set(&e, -EBADMSG, "short read of a pack");
 	if (rc < 0) {
+		run_buf_give(s, &t->run);
 		release_run(s, r, rc, e.msg);
 		return 0;
 	}
@@ -224,12 +279,7 @@ static int run_one(void *ud, void *tls, void *item, struct err *unused)
 			write_need(s, x, &t->plain);
 	}
 	batch_put(s, r->b);
-	if (t->run.cap > RUN_KEEP) {
-		size_t max = t->run.max;
-
-		buf_release(&t->run);
-		buf_init(&t->run, max);
-	}
+	run_buf_give(s, &t->run);
 	return 0;
 }
 
@@ -241,8 +291,6 @@ static int tls_init(void *ud, unsigned i, void **ret)
 	(void)i;
 	if (!t)
 		return -ENOMEM;
-	/* A run is at most RUN_CAP, or one blob larger than that. */
-	buf_init(&t->run, RUN_CAP + REPO_BLOB_MAX + (64u << 10));
 	buf_init(&t->plain, REPO_BLOB_MAX);
 	*ret = t;
 	return 0;
@@ -253,7 +301,6 @@ static void tls_fini(void *ud, void *tls)
 	struct rtls *t = tls;
 
 	(void)ud;
-	buf_release(&t->run);
 	buf_release(&t->plain);
 	free(t);
 }
@@ -275,6 +322,7 @@ int rs_fetch_start(struct rs *s, int workers)
 	};
 	struct rlimit rl;
 	rlim_t fds = 1024;
+	int rc;
 
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->idle, NULL);
@@ -287,7 +335,13 @@ int rs_fetch_start(struct rs *s, int workers)
 	s->max_live = fds > 256 ? (size_t)(fds - 128) / 2 : 32;
 	if (s->max_live > 8192)
 		s->max_live = 8192;
-	return wq_new(&c, &s->q, s->e);
+	s->run_bufs = calloc(WORKERS_MAX, sizeof(*s->run_bufs));
+	if (!s->run_bufs)
+		return err_set(s->e, -ENOMEM, "out of memory");
+	rc = wq_new(&c, &s->q, s->e);
+	if (rc < 0)
+		run_bufs_free(s);
+	return rc;
 }
 
 static int need_cmp(const void *pa, const void *pb)
@@ -318,14 +372,66 @@ static void push_run(struct rs *s, struct rrun *r)
 	}
 }
 
-void rs_flush(struct rs *s)
+/* Move the needs v[first, first + n) of b into a new batch that becomes the one being
+ * filled: their pending references go with them. They do not count against the new
+ * batch's file and byte limits (the fd budget still bounds their files: rs_room sends
+ * everything on when it runs out), so a batch of new files fills as before. False (and
+ * nothing moved) when out of memory: the caller queues them instead. */
+static bool carry_over(struct rs *s, const struct rbatch *b, size_t first, size_t n)
+{
+	struct rbatch *nb = calloc(1, sizeof(*nb));
+	size_t cap = 256;
+
+	while (cap < n)
+		cap *= 2;
+	if (nb)
+		nb->v = reallocarray(NULL, cap, sizeof(*nb->v));
+	if (!nb || !nb->v) {
+		free(nb);
+		return false;
+	}
+	nb->cap = cap;
+	memcpy(nb->v, b->v + first, n * sizeof(*nb->v));
+	nb->n = n;
+	s->batch = nb;
+	return true;
+}
+
+/* Whether the run v[i, j) of a batch cut because it was full should wait for the next
+ * batch instead of being read now: it is the last run of the pack the walker was in
+ * (the next files' blobs most likely follow it in that pack, and one read then takes
+ * both, where a cut between batches cost a second ranged GET of the same pack), and it
+ * can still grow. The run cap and the needs bound keep it from being held for ever. */
+static bool hold_run(const struct rbatch *b, size_t i, size_t j, uint64_t span,
+                     const uint8_t tail[ID_BYTES])
+{
+	if (span >= RUN_CAP - RUN_CAP / 8 || j - i > BATCH_NEEDS / 4)
+		return false;
+	if (memcmp(b->v[i].loc.pack, tail, ID_BYTES) != 0)
+		return false;
+	/* Not the pack's last run in this batch: the walk has gone past it. */
+	return j == b->n || memcmp(b->v[j].loc.pack, tail, ID_BYTES) != 0;
+}
+
+/* Plan the batch and queue its runs. With hold, the batch was cut for its size alone and
+ * the walk goes on: one run may stay behind to merge with the next batch (hold_run). */
+static void flush(struct rs *s, bool hold)
 {
 	struct rbatch *b = s->batch;
+	uint8_t tail[ID_BYTES];
 	size_t i = 0;
 
 	if (!b)
 		return;
 	s->batch = NULL;
+	if (!b->n) {
+		free(b->v);
+		free(b);
+		return;
+	}
+	/* The pack of the blob wanted last, before the sort forgets the walk's order. */
+	memcpy(tail, b->v[b->n - 1].loc.pack, ID_BYTES);
+	hold = hold && !rs_stopping(s);
 	qsort(b->v, b->n, sizeof(*b->v), need_cmp);
 	atomic_store(&b->refs, 1); /* the flusher's, dropped after the last push */
 	while (i < b->n) {
@@ -347,11 +453,21 @@ void rs_flush(struct rs *s)
 		}
 		r.n = j - i;
 		r.len = end - r.start;
+		if (hold && hold_run(b, i, j, r.len, tail) && carry_over(s, b, i, j - i)) {
+			hold = false; /* one run at most */
+			i = j;
+			continue;
+		}
 		atomic_fetch_add(&b->refs, 1);
 		push_run(s, &r);
 		i = j;
 	}
 	batch_put(s, b);
+}
+
+void rs_flush(struct rs *s)
+{
+	flush(s, false);
 }
 
 void rs_room(struct rs *s)
@@ -409,7 +525,7 @@ int rs_need(struct rs *s, struct rfile *f, uint64_t off, const struct extent *x)
 	atomic_fetch_add(&f->pending, 1);
 	if (b->n >= BATCH_NEEDS || b->bytes >= BATCH_BYTES || b->files >= BATCH_FILES ||
 	    b->files >= s->max_live / 2)
-		rs_flush(s);
+		flush(s, true);
 	return 0;
 }
 
@@ -424,6 +540,7 @@ int rs_fetch_stop(struct rs *s)
 	rc = wq_finish(s->q, &e);
 	wq_free(s->q);
 	s->q = NULL;
+	run_bufs_free(s);
 	rs_reap(s); /* the workers are gone */
 	if (rc < 0 && !s->fail.code)
 		s->fail = e;

@@ -18,3 +18,7 @@ EXTRA_DIST += tests/unit/test-restore-fixture.h
 # cairn restore --overwrite if-changed.
 TESTS += tests/e2e/restore-overwrite.sh
 EXTRA_DIST += tests/e2e/restore-overwrite.sh
+# Restore from S3 (Swift): one ranged GET per pack across batch cuts; cut pack GETs fail
+# cleanly.
+TESTS += tests/e2e/s3restore-gets.sh
+EXTRA_DIST += tests/e2e/s3restore-gets.sh

@@ -94,6 +94,10 @@ struct rs {
 	atomic_bool failed;   /* stop: a fatal error or a cancel; workers skip what is left */
 	atomic_uint_fast64_t bytes, files, dirs, errors;
 	atomic_uint seq; /* temporary names for files whose own name is too long */
+	/* Run buffers between runs (restore/fetch.c), guarded by lock: at most one per
+	 * worker, each handed to the run it fits best. */
+	struct buf *run_bufs;
+	size_t n_run_bufs;
 
 	struct hardlinks links;
 	struct timespec start, last;

@@ -1,8 +1,9 @@
 /* Restoring a snapshot (or a subtree) into a folder: content with holes kept as holes,
  * then metadata (owners, modes, xattrs/ACLs, times) in an order that cannot be undone
  * by later writes. Blobs are fetched in runs: one ranged read per run of adjacent blobs of
- * a pack (at most 20 MiB), several packs in parallel; memory is bounded by the workers'
- * run buffers and a batch plan of at most 64 Ki blobs. */
+ * a pack (at most 20 MiB, a default pack whole, also across batches of files), several
+ * packs in parallel; memory is bounded by the runs in flight and a batch plan of at most
+ * 64 Ki blobs. */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
