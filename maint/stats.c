@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "util/banned.h"
+#include "util/ckd.h"
 
 #define WALK_PATH_MAX 16384
 
@@ -148,7 +149,7 @@ static int stats_node(void *ud, const char *path, const struct node *n)
 	else
 		c->st->others++;
 	if (n->type == NODE_FILE)
-		c->st->bytes += n->size;
+		c->st->bytes = ckd_sat_add_i64max(c->st->bytes, n->size);
 	if (c->mode != REPO_STATS_RAW_DATA)
 		return 0;
 	for (size_t i = 0; rc >= 0 && i < n->n_content; i++) {

@@ -171,7 +171,7 @@ static int restore_file(struct rs *s, struct level *here, struct node *n)
 	if (fstatat(here->d->fd, n->name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode))
 		return -EISDIR;
 	if (s->o->skip_identical && rs_same_file(s, here->d->fd, n) == 1) {
-		s->res->bytes += n->size;
+		s->res->bytes = ckd_sat_add_i64max(s->res->bytes, n->size);
 		s->res->skipped++;
 		atomic_fetch_add(&s->files, 1);
 		return 0;
@@ -231,7 +231,7 @@ static int restore_file(struct rs *s, struct level *here, struct node *n)
 	}
 	free(n->content);
 	memset(n, 0, sizeof(*n)); /* ownership of the metadata moved to f */
-	s->res->bytes += off;
+	s->res->bytes = ckd_sat_add_i64max(s->res->bytes, off);
 	rs_file_done(s, f);
 	return rc;
 }
