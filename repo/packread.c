@@ -36,7 +36,7 @@ int repo_blob_open(struct repo *r, const uint8_t id[ID_BYTES], const struct blob
 	char pack[ID_HEX], blob[ID_HEX];
 	int rc;
 
-	if (n != loc->stored_len)
+	if (!sealed || n != loc->stored_len)
 		rc = -EBADMSG;
 	else
 		rc = blob_decode(r, id, sealed, n, loc->raw_len, loc->compressed, out);

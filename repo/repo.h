@@ -334,6 +334,8 @@ int repo_pack_read(struct repo *r, const uint8_t pack[ID_BYTES], uint64_t off, u
 		   struct buf *out, struct err *e) _must_check_;
 /* Open, decompress and check one blob whose sealed bytes (n of them, as loc says) were
  * read with repo_pack_read; appends the plaintext to out. -EBADMSG when corrupt or forged
- * (the message names pack and blob). */
+ * (the message names pack and blob). Either way another copy of the blob, if the
+ * repository holds one, is read in their place when they do not open; sealed NULL (the
+ * run could not be read) asks for that copy alone. */
 int repo_blob_open(struct repo *r, const uint8_t id[ID_BYTES], const struct blob_loc *loc,
 		   const uint8_t *sealed, size_t n, struct buf *out, struct err *e) _must_check_;

@@ -223,6 +223,41 @@ static void run_bufs_free(struct rs *s)
 	s->n_run_bufs = 0;
 }
 
+/* The run's pack could not be read (gone, cut short or unreadable since the index was
+ * loaded): each blob is opened from another copy, when the repository holds one (a blob
+ * stored again after its pack was lost). A blob with no other copy fails with the pack's
+ * own error, which says more than the copy lookup's. */
+static void run_copies(struct rs *s, struct rtls *t, struct rrun *r, int code, const char *why)
+{
+	struct rneed *v = r->b->v + r->first;
+	struct err e = ERR_INIT;
+
+	for (size_t i = 0; i < r->n; i++) {
+		struct rneed *x = &v[i];
+		int rc;
+
+		if (rs_stopping(s)) {
+			need_done(s, x, -ECANCELED,
+			          "the restore stopped before its content was written");
+			continue;
+		}
+		if (atomic_load(&x->f->bad)) {
+			need_done(s, x, 0, NULL);
+			continue;
+		}
+		buf_reset(&t->plain);
+		err_clear(&e);
+		rc = repo_blob_open(s->repo, x->id, &x->loc, NULL, 0, &t->plain, &e);
+		if (rc == -ENOMEM)
+			need_done(s, x, rc, e.msg);
+		else if (rc < 0)
+			need_done(s, x, code, why);
+		else
+			write_need(s, x, &t->plain);
+	}
+	batch_put(s, r->b);
+}
+
 static int run_one(void *ud, void *tls, void *item, struct err *unused)
 {
 	struct rs *s = ud;
@@ -242,10 +277,13 @@ static int run_one(void *ud, void *tls, void *item, struct err *unused)
 	run_buf_take(s, r->len, &t->run);
 	rc = repo_pack_read(s->repo, v[0].loc.pack, r->start, r->len, &t->run, &e);
 	if (rc >= 0 && t->run.len != r->len)
-		rc = err_set(&e, -EBADMSG, "short read of a pack");
+		rc = err_set(&e, -EBADMSG, "pack read came back short");
 	if (rc < 0) {
 		run_buf_give(s, &t->run);
-		release_run(s, r, rc, e.msg);
+		if (rc == -ENOMEM)
+			release_run(s, r, rc, e.msg);
+		else
+			run_copies(s, t, r, rc, e.msg);
 		return 0;
 	}
 	for (size_t i = 0; i < r->n; i++) {
