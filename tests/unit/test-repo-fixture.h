@@ -1,6 +1,6 @@
 /* Shared by the repository unit tests: a scratch directory under /tmp, the parameters that
- * open it with the test password and those that create it with the fast test KDF (so that a
- * create costs milliseconds, not the real KDF's second). Header-only, included once per test. */
+ * open it with the test password and those that create it with the cheapest KDF (a create
+ * then costs milliseconds, not the real KDF's work). Header-only, included once per test. */
 #pragma once
 #include <sodium.h>
 #include <stdio.h>
@@ -16,8 +16,9 @@ struct rfx {
 	struct repo_create_params cp; /* a test may change pack_size before rfx_create */
 };
 
-/* Make the scratch directory for the test NAME (which names it, so that a leftover says
- * whose it is) and fill in the parameters. 0, or -1 when there is no directory to test in. */
+/* Start libsodium, make the scratch directory for the test NAME (the name is in it, so that
+ * a leftover says whose it is) and fill in the parameters. 0, or -1 when libsodium or the
+ * directory fails. */
 static inline int rfx_init(struct rfx *f, const char *name)
 {
 	int n = snprintf(f->dir, sizeof(f->dir), "/tmp/cairn-test-%s-XXXXXX", name);
