@@ -7,7 +7,7 @@ tests_unit_test_fastcdc_LDADD = $(CAIRN_LIBS)
 tests_unit_test_key_LDADD = $(CAIRN_LIBS)
 tests_unit_test_tree_LDADD = $(CAIRN_LIBS)
 tests_unit_test_repo_LDADD = $(CAIRN_LIBS)
-EXTRA_DIST += tests/tap.h
+EXTRA_DIST += tests/tap.h tests/unit/test-repo-fixture.h
 # The pack header iterator against sound and hostile headers (repo/packhdr.c).
 check_PROGRAMS += tests/unit/test-pack-header
 TESTS += tests/unit/test-pack-header

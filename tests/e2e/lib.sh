@@ -261,3 +261,22 @@ for _ in range(500):
 sys.exit(1)
 EOF_PY
 }
+
+# t_swift_counted PORT: Swift's s3api on 127.0.0.1:PORT..PORT+3 (tests/s3/deps.sh installs
+# it when missing) behind the pass-through proxy on PORT+5, which logs every request it
+# forwards to $T_TMP/requests.log (the suites count GETs there). Both stop at exit; bails
+# out when either does not start.
+t_swift_counted() {
+	local s=$TOP_SRCDIR/tests/s3 p=$1
+
+	t_on_exit sh "$s/swift.sh" stop "$T_TMP/swift"
+	if ! command -v swift-proxy-server >/dev/null 2>&1; then
+		sh "$s/deps.sh" >"$T_TMP/deps.log" 2>&1 || t_bail "tests/s3/deps.sh failed"
+	fi
+	sh "$s/swift.sh" start "$T_TMP/swift" "$p" >"$T_TMP/swift.log" 2>&1 ||
+		{ t_diag "$T_TMP/swift.log"; t_bail "Swift did not start"; }
+	python3 "$s/faultproxy.py" $((p + 5)) "$p" 0 1 count 2>"$T_TMP/requests.log" &
+	t_on_exit kill "$!"
+	t_wait 30 curl -s -o /dev/null "http://127.0.0.1:$((p + 5))/" ||
+		t_bail "the counting proxy did not start"
+}

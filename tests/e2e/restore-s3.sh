@@ -5,29 +5,8 @@
 # identically (every file kind, hardlinks, holes, xattrs), also with --exclude.
 . "$(dirname "$0")/lib.sh"
 t_need
-S=$TOP_SRCDIR/tests/s3
 P=${CAIRN_S3_RESTORE_PORT:-18580}
-fpid=""
-stop_servers() {
-	sh "$S/swift.sh" stop "$T_TMP/swift" 2>/dev/null
-	[ -n "$fpid" ] && kill "$fpid" 2>/dev/null
-	t_cleanup
-}
-trap stop_servers EXIT
-
-if ! command -v swift-proxy-server >/dev/null 2>&1; then
-	sh "$S/deps.sh" >"$T_TMP/deps.log" 2>&1 || t_bail "tests/s3/deps.sh failed"
-fi
-sh "$S/swift.sh" start "$T_TMP/swift" "$P" >"$T_TMP/swift.log" 2>&1 ||
-	{ t_diag "$T_TMP/swift.log"; t_bail "Swift did not start"; }
-python3 "$S/faultproxy.py" $((P + 5)) "$P" 0 1 count 2>"$T_TMP/requests.log" &
-fpid=$!
-i=0
-until curl -s -o /dev/null "http://127.0.0.1:$((P + 5))/"; do
-	i=$((i + 1))
-	[ $i -gt 300 ] && t_bail "the counting proxy did not start"
-	sleep 0.1
-done
+t_swift_counted "$P"
 export AWS_ACCESS_KEY_ID=test:tester AWS_SECRET_ACCESS_KEY=testing
 
 # Every file kind (hardlinks, sparse files, xattrs, long names) and 800 small files in

@@ -8,34 +8,13 @@
 t_need
 S=$TOP_SRCDIR/tests/s3
 P=${CAIRN_S3RESTORE_PORT:-18680}
-fpid="" fpid2=""
-stop_servers() {
-	sh "$S/swift.sh" stop "$T_TMP/swift" 2>/dev/null
-	[ -n "$fpid" ] && kill "$fpid" 2>/dev/null
-	[ -n "$fpid2" ] && kill "$fpid2" 2>/dev/null
-	t_cleanup
-}
-trap stop_servers EXIT
-
-if ! command -v swift-proxy-server >/dev/null 2>&1; then
-	sh "$S/deps.sh" >"$T_TMP/deps.log" 2>&1 || t_bail "tests/s3/deps.sh failed"
-fi
-sh "$S/swift.sh" start "$T_TMP/swift" "$P" >"$T_TMP/swift.log" 2>&1 ||
-	{ t_diag "$T_TMP/swift.log"; t_bail "Swift did not start"; }
-python3 "$S/faultproxy.py" $((P + 5)) "$P" 0 1 count 2>"$T_TMP/requests.log" &
-fpid=$!
+t_swift_counted "$P"
 # The same server behind a proxy that cuts every pack GET halfway through its body.
 FAULTS=reset-body MATCH=/data/ python3 "$S/faultproxy.py" $((P + 6)) "$P" 1 1 \
 	2>"$T_TMP/faults.log" &
-fpid2=$!
-for port in $((P + 5)) $((P + 6)); do
-	i=0
-	until curl -s -o /dev/null "http://127.0.0.1:$port/"; do
-		i=$((i + 1))
-		[ $i -gt 300 ] && t_bail "the proxy on $port did not start"
-		sleep 0.1
-	done
-done
+t_on_exit kill "$!"
+t_wait 30 curl -s -o /dev/null "http://127.0.0.1:$((P + 6))/" ||
+	t_bail "the proxy on $((P + 6)) did not start"
 export AWS_ACCESS_KEY_ID=test:tester AWS_SECRET_ACCESS_KEY=testing
 
 # 5000 small files (1-8 KiB) in 4 MiB packs: about five batches of 1024 files, whose

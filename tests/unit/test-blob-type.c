@@ -10,6 +10,7 @@
 #include "maint/maint.h"
 #include "repo/repo.h"
 #include "tests/tap.h"
+#include "tests/unit/test-repo-fixture.h"
 
 static void on_problem(void *ud, const char *msg)
 {
@@ -18,9 +19,7 @@ static void on_problem(void *ud, const char *msg)
 
 int main(void)
 {
-	char dir[] = "/tmp/cairn-test-btype-XXXXXX", cmd[96];
-	struct repo_create_params cp;
-	struct repo_open_params o = { .password = "pw", .password_len = 2 };
+	struct rfx rf;
 	struct err e = ERR_INIT;
 	struct repo *r = NULL;
 	struct buf seg = BUF_INIT, root = BUF_INIT, got = BUF_INIT;
@@ -39,16 +38,12 @@ int main(void)
 	struct repo_check_result cr;
 	struct blob_loc loc;
 
-	if (sodium_init() < 0 || !mkdtemp(dir))
+	if (rfx_init(&rf, "btype") < 0)
 		return 1;
-	o.url = dir;
-	repo_create_params_default(&cp);
-	cp.kdf.opslimit = 1;
-	cp.kdf.memlimit = 8192;
 	buf_init(&seg, 1 << 20);
 	buf_init(&root, 1 << 20);
 	buf_init(&got, REPO_BLOB_MAX);
-	ok(repo_create(&o, &cp, &r, &e) == 0, "create: %s", e.msg);
+	ok(rfx_create(&rf, &r, &e) == 0, "create: %s", e.msg);
 	/* The segment of folder d, and a file f holding exactly those bytes. */
 	ok(tree_encode_header(&seg) == 0 && tree_encode_node(&seg, &leaf) == 0, "a tree segment");
 	ok(repo_blob_save(r, BLOB_DATA, seg.p, seg.len, id_data, &e) > 0,
@@ -75,7 +70,7 @@ int main(void)
 	repo_free(r);
 	r = NULL;
 
-	ok(repo_open(&o, &r, &e) == 0 && repo_index_load(r, &e) == 0, "reopen: %s", e.msg);
+	ok(repo_open(&rf.o, &r, &e) == 0 && repo_index_load(r, &e) == 0, "reopen: %s", e.msg);
 	ok(repo_blob_lookup(r, BLOB_TREE, id_tree, &loc) == 0, "the tree is indexed");
 	ok(repo_blob_lookup(r, BLOB_DATA, id_data, &loc) == 0, "the data blob is indexed");
 	ok(repo_lock(r, REPO_LOCK_EXCLUSIVE, &l, &e) == 0 && repo_prune(r, l, &po, &pr, &e) == 0,
@@ -83,7 +78,7 @@ int main(void)
 	repo_unlock(l);
 	repo_free(r);
 	r = NULL;
-	ok(repo_open(&o, &r, &e) == 0, "reopen after prune: %s", e.msg);
+	ok(repo_open(&rf.o, &r, &e) == 0, "reopen after prune: %s", e.msg);
 	ok(repo_blob_get(r, BLOB_TREE, id_tree, &got, &e) == 0 && got.len == seg.len,
 	   "the tree reads back after prune: %s", e.msg);
 	buf_reset(&got);
@@ -95,7 +90,6 @@ int main(void)
 	buf_release(&seg);
 	buf_release(&root);
 	buf_release(&got);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	ok(system(cmd) == 0, "clean up");
+	ok(rfx_cleanup(&rf) == 0, "clean up");
 	return tap_done();
 }

@@ -10,6 +10,7 @@
 
 #include "repo/repo.h"
 #include "tests/tap.h"
+#include "tests/unit/test-repo-fixture.h"
 
 #define N_BLOBS  60000
 #define BLOB_LEN 64
@@ -42,39 +43,33 @@ static void blob_of(uint32_t i, uint8_t out[BLOB_LEN])
 
 int main(void)
 {
-	char dir[] = "/tmp/cairn-test-index-bound-XXXXXX", cmd[128];
-	struct repo_open_params o = { .password = "pw", .password_len = 2 };
-	struct repo_create_params cp;
+	struct rfx rf;
 	struct err e = ERR_INIT;
 	struct repo *r = NULL;
 	uint8_t blob[BLOB_LEN], id[ID_BYTES];
 	size_t found = 0, failed = 0, before;
 
-	if (sodium_init() < 0 || !mkdtemp(dir))
+	if (rfx_init(&rf, "index-bound") < 0)
 		return 1;
-	o.url = dir;
-	repo_create_params_default(&cp);
-	cp.kdf.opslimit = 1;
-	cp.kdf.memlimit = 8192;
-	cp.pack_size = 1u << 20; /* ~10 000 blobs per pack: 6 packs, far below 64 */
-	ok(repo_create(&o, &cp, &r, &e) == 0, "create: %s", e.msg);
+	rf.cp.pack_size = 1u << 20; /* ~10 000 blobs per pack: 6 packs, far below 64 */
+	ok(rfx_create(&rf, &r, &e) == 0, "create: %s", e.msg);
 	for (uint32_t i = 0; i < N_BLOBS; i++) {
 		blob_of(i, blob);
 		if (repo_blob_save(r, BLOB_DATA, blob, BLOB_LEN, NULL, &e) < 0)
 			failed++;
 	}
 	is_int((int)failed, 0, "60000 small blobs stored");
-	before = count_files(dir, "index");
+	before = count_files(rf.dir, "index");
 	ok(before >= 1,
 	   "an index file is written before the end (%zu): blobs waiting for one "
 	   "are bounded by count",
 	   before);
 	ok(repo_flush(r, &e) == 0, "flush: %s", e.msg);
-	ok(count_files(dir, "index") > before, "the rest goes into one more at the flush");
+	ok(count_files(rf.dir, "index") > before, "the rest goes into one more at the flush");
 	repo_free(r);
 	r = NULL;
 
-	ok(repo_open(&o, &r, &e) == 0, "reopen: %s", e.msg);
+	ok(repo_open(&rf.o, &r, &e) == 0, "reopen: %s", e.msg);
 	ok(repo_index_load(r, &e) == 0, "load the index: %s", e.msg);
 	for (uint32_t i = 0; i < N_BLOBS; i++) {
 		blob_of(i, blob);
@@ -83,8 +78,7 @@ int main(void)
 	}
 	is_int((int)found, N_BLOBS, "every blob is in the index after reopen");
 	repo_free(r);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	if (system(cmd) != 0)
-		tap_diag("could not remove %s", dir);
+	if (rfx_cleanup(&rf) != 0)
+		tap_diag("could not remove %s", rf.dir);
 	return tap_done();
 }

@@ -11,6 +11,7 @@
 #include "repo/admin.h"
 #include "repo/repo-internal.h"
 #include "tests/tap.h"
+#include "tests/unit/test-repo-fixture.h"
 
 #define N_PACKS  5
 #define PER_PACK 30000u
@@ -108,9 +109,8 @@ static int write_all(struct repo *r, const struct repo_ix_pack *packs, struct er
 
 int main(void)
 {
-	char dir[] = "/tmp/cairn-test-ixcut-XXXXXX", path[96], cmd[96];
-	struct repo_create_params cp;
-	struct repo_open_params o = { .password = "pw", .password_len = 2 };
+	char path[96];
+	struct rfx rf;
 	struct err e = ERR_INIT;
 	struct repo *r = NULL;
 	struct repo_ix_pack packs[N_PACKS];
@@ -120,13 +120,9 @@ int main(void)
 	bool walked = true;
 	DIR *d;
 
-	if (sodium_init() < 0 || !mkdtemp(dir))
+	if (rfx_init(&rf, "ixcut") < 0)
 		return 1;
-	o.url = dir;
-	repo_create_params_default(&cp);
-	cp.kdf.opslimit = 1;
-	cp.kdf.memlimit = 8192;
-	ok(repo_create(&o, &cp, &r, &e) == 0, "create: %s", e.msg);
+	ok(rfx_create(&rf, &r, &e) == 0, "create: %s", e.msg);
 	for (size_t i = 0; i < N_PACKS; i++) {
 		randombytes_buf(packs[i].id, ID_BYTES);
 		packs[i].n_blobs = PER_PACK;
@@ -141,10 +137,9 @@ int main(void)
 	}
 	if (r)
 		test_cut(r);
-	snprintf(cmd, sizeof(cmd), "rm -f '%s'/index/*", dir);
-	ok(system(cmd) == 0, "clear the cut tests' files");
+	ok(rfx_clear_index(&rf) == 0, "clear the cut tests' files");
 	ok(write_all(r, packs, &e) == 0, "write the index: %s", e.msg);
-	snprintf(path, sizeof(path), "%s/index", dir);
+	snprintf(path, sizeof(path), "%s/index", rf.dir);
 	d = opendir(path);
 	ok(d != NULL, "list index/");
 	while (d && (de = readdir(d))) {
@@ -170,7 +165,6 @@ int main(void)
 	repo_free(r);
 	for (size_t i = 0; i < N_PACKS; i++)
 		free(packs[i].blobs);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	ok(system(cmd) == 0, "clean up");
+	ok(rfx_cleanup(&rf) == 0, "clean up");
 	return tap_done();
 }

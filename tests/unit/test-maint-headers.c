@@ -12,6 +12,7 @@
 #include "maint/maint.h"
 #include "repo/admin.h"
 #include "tests/tap.h"
+#include "tests/unit/test-repo-fixture.h"
 
 #define N_BLOBS 40
 
@@ -69,19 +70,17 @@ static bool said(const struct problems *p, const char *a, const char *b)
 }
 
 /* Replace every index file by one listing the pack with v[0..n). */
-static int rewrite(const char *dir, const struct repo_open_params *o, const uint8_t pack[ID_BYTES],
-		   const struct repo_ix_blob *v, size_t n)
+static int rewrite(const struct rfx *rf, const uint8_t pack[ID_BYTES], const struct repo_ix_blob *v,
+                   size_t n)
 {
-	char cmd[128];
 	struct repo *r = NULL;
 	struct repo_ixw *w = NULL;
 	struct err e = ERR_INIT;
 	int rc;
 
-	snprintf(cmd, sizeof(cmd), "rm -f '%s'/index/*", dir);
-	if (system(cmd) != 0)
+	if (rfx_clear_index(rf) != 0)
 		return -EIO;
-	rc = repo_open(o, &r, &e);
+	rc = repo_open(&rf->o, &r, &e);
 	if (rc >= 0)
 		rc = repo_ixw_new(r, NULL, 0, &w);
 	if (rc >= 0)
@@ -97,8 +96,7 @@ static int rewrite(const char *dir, const struct repo_open_params *o, const uint
 	return rc;
 }
 
-static int run_check(const struct repo_open_params *o, struct problems *p,
-		     struct repo_check_ext_result *xr)
+static int run_check(const struct rfx *rf, struct problems *p, struct repo_check_ext_result *xr)
 {
 	static const struct repo_check_opts co = { 0 };
 	static const struct repo_check_ext x = { .headers = true };
@@ -108,7 +106,7 @@ static int run_check(const struct repo_open_params *o, struct problems *p,
 	int rc;
 
 	memset(p, 0, sizeof(*p));
-	rc = repo_open(o, &r, &e);
+	rc = repo_open(&rf->o, &r, &e);
 	if (rc >= 0)
 		rc = repo_check_full(r, &co, &x, on_problem, p, &res, xr, &e);
 	if (rc < 0)
@@ -119,9 +117,8 @@ static int run_check(const struct repo_open_params *o, struct problems *p,
 
 int main(void)
 {
-	char dir[] = "/tmp/cairn-test-maint-headers-XXXXXX", cmd[96], hex[ID_HEX], want[160];
-	struct repo_create_params cp;
-	struct repo_open_params o = { .password = "pw", .password_len = 2 };
+	char hex[ID_HEX], want[160];
+	struct rfx rf;
 	struct err e = ERR_INIT;
 	struct repo *r = NULL;
 	struct entries x = { 0 };
@@ -131,13 +128,9 @@ int main(void)
 	struct { struct repo *r; struct entries *x; struct err *e; } lc;
 	int rc;
 
-	if (sodium_init() < 0 || !mkdtemp(dir))
+	if (rfx_init(&rf, "maint-headers") < 0)
 		return 1;
-	o.url = dir;
-	repo_create_params_default(&cp);
-	cp.kdf.opslimit = 1;
-	cp.kdf.memlimit = 8192;
-	ok(repo_create(&o, &cp, &r, &e) == 0, "create: %s", e.msg);
+	ok(rfx_create(&rf, &r, &e) == 0, "create: %s", e.msg);
 	rc = r ? 0 : -1;
 	for (int i = 0; rc >= 0 && i < N_BLOBS; i++) {
 		char blob[64];
@@ -155,14 +148,14 @@ int main(void)
 		return tap_done();
 	hex_encode(x.pack, ID_BYTES, hex);
 
-	ok(run_check(&o, &p, &xr) == 0 && p.n == 0 && xr.headers_read == 1,
+	ok(run_check(&rf, &p, &xr) == 0 && p.n == 0 && xr.headers_read == 1,
 	   "an index that agrees with the header: no problem (%zu), one header read", p.n);
 
 	/* The same entries, listed backwards: they differ from the header's order only. */
 	for (size_t i = 0; i < N_BLOBS; i++)
 		v[i] = x.v[N_BLOBS - 1 - i];
-	ok(rewrite(dir, &o, x.pack, v, N_BLOBS) == 0, "rewrite the index backwards");
-	ok(run_check(&o, &p, &xr) == 0 && p.n == 0,
+	ok(rewrite(&rf, x.pack, v, N_BLOBS) == 0, "rewrite the index backwards");
+	ok(run_check(&rf, &p, &xr) == 0 && p.n == 0,
 	   "entries in another order: compared one by one, no problem (%zu)", p.n);
 
 	/* One length changed, one entry dropped, one entry the header does not have. */
@@ -170,8 +163,8 @@ int main(void)
 	v[3].raw_len += 1;
 	v[7] = v[N_BLOBS - 1];
 	randombytes_buf(v[N_BLOBS - 1].id, ID_BYTES);
-	ok(rewrite(dir, &o, x.pack, v, N_BLOBS) == 0, "rewrite the index with three changes");
-	ok(run_check(&o, &p, &xr) == 0, "check runs");
+	ok(rewrite(&rf, x.pack, v, N_BLOBS) == 0, "rewrite the index with three changes");
+	ok(run_check(&rf, &p, &xr) == 0, "check runs");
 	hex_encode(x.v[3].id, ID_BYTES, want);
 	ok(said(&p, "disagrees with the pack header", want), "the changed entry is named");
 	hex_encode(v[N_BLOBS - 1].id, ID_BYTES, want);
@@ -180,13 +173,12 @@ int main(void)
 	ok(said(&p, hex, NULL), "the lines name the pack");
 
 	/* An entry fewer than the header. */
-	ok(rewrite(dir, &o, x.pack, x.v, N_BLOBS - 1) == 0, "rewrite the index one entry short");
-	ok(run_check(&o, &p, &xr) == 0, "check runs");
+	ok(rewrite(&rf, x.pack, x.v, N_BLOBS - 1) == 0, "rewrite the index one entry short");
+	ok(run_check(&rf, &p, &xr) == 0, "check runs");
 	snprintf(want, sizeof(want), "header lists %d blobs, the index %d", N_BLOBS, N_BLOBS - 1);
 	ok(said(&p, want, hex), "the count differs: '%s'", p.n ? p.msg[0] : "");
 	ok(p.n == 1, "and nothing else (%zu)", p.n);
 
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	ok(system(cmd) == 0, "clean up");
+	ok(rfx_cleanup(&rf) == 0, "clean up");
 	return tap_done();
 }

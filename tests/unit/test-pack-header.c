@@ -11,6 +11,7 @@
 #include "repo/admin.h"
 #include "repo/repo-internal.h"
 #include "tests/tap.h"
+#include "tests/unit/test-repo-fixture.h"
 
 #define DATA_LEN 1000u
 
@@ -226,19 +227,13 @@ static void test_seal(struct buf *b)
 
 int main(void)
 {
-	char dir[] = "/tmp/cairn-test-packhdr-XXXXXX", cmd[96];
-	struct repo_open_params o = { .password = "pw", .password_len = 2 };
-	struct repo_create_params cp;
+	struct rfx rf;
 	struct err e = ERR_INIT;
 	struct buf b = BUF_INIT;
 
-	if (sodium_init() < 0 || !mkdtemp(dir))
+	if (rfx_init(&rf, "packhdr") < 0)
 		return 1;
-	o.url = dir;
-	repo_create_params_default(&cp);
-	cp.kdf.opslimit = 1;
-	cp.kdf.memlimit = 8192;
-	if (!ok(repo_create(&o, &cp, &r, &e) == 0, "create: %s", e.msg))
+	if (!ok(rfx_create(&rf, &r, &e) == 0, "create: %s", e.msg))
 		return tap_done();
 	buf_init(&b, 1u << 20);
 	test_sound(&b);
@@ -248,7 +243,6 @@ int main(void)
 	test_seal(&b);
 	buf_release(&b);
 	repo_free(r);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	ok(system(cmd) == 0, "clean up");
+	ok(rfx_cleanup(&rf) == 0, "clean up");
 	return tap_done();
 }

@@ -8,6 +8,7 @@
 
 #include "repo/repo.h"
 #include "tests/tap.h"
+#include "tests/unit/test-repo-fixture.h"
 
 /* "short:PATH": the directory store, except that a pack's bytes end at half its size for
  * every read that starts before the half (whole or ranged, as check --read-data reads);
@@ -128,22 +129,17 @@ static int note(void *ud, const uint8_t pack[ID_BYTES], uint64_t size)
 
 int main(void)
 {
-	char dir[] = "/tmp/cairn-test-verify-XXXXXX", url[64], cmd[96];
+	char url[96];
 	static uint8_t blob[200 * 1024];
-	struct repo_create_params cp;
-	struct repo_open_params o = { .password = "pw", .password_len = 2 };
+	struct rfx rf;
 	struct err e = ERR_INIT;
 	struct repo *r = NULL;
 	struct packs pk = { 0 };
 	struct seen s = { 0 };
 
-	if (sodium_init() < 0 || !mkdtemp(dir) || backend_register(&short_scheme) < 0)
+	if (rfx_init(&rf, "verify") < 0 || backend_register(&short_scheme) < 0)
 		return 1;
-	o.url = dir;
-	repo_create_params_default(&cp);
-	cp.kdf.opslimit = 1;
-	cp.kdf.memlimit = 8192;
-	ok(repo_create(&o, &cp, &r, &e) == 0, "create: %s", e.msg);
+	ok(rfx_create(&rf, &r, &e) == 0, "create: %s", e.msg);
 	for (int i = 0; i < 8; i++) {
 		randombytes_buf(blob, sizeof(blob));
 		ok(repo_blob_save(r, BLOB_DATA, blob, sizeof(blob), NULL, &e) >= 0, "blob %d", i);
@@ -152,16 +148,15 @@ int main(void)
 	repo_free(r);
 	r = NULL;
 
-	snprintf(url, sizeof(url), "short:%s", dir);
-	o.url = url;
-	ok(repo_open(&o, &r, &e) == 0, "open through the short-reading store: %s", e.msg);
+	snprintf(url, sizeof(url), "short:%s", rf.dir);
+	rf.o.url = url;
+	ok(repo_open(&rf.o, &r, &e) == 0, "open through the short-reading store: %s", e.msg);
 	ok(r && repo_index_load(r, &e) == 0 && repo_pack_list(r, note, &pk, &e) == 0 && pk.n == 1,
 	   "one pack");
 	ok(r && repo_pack_verify(r, pk.id[0], on_problem, &s, &e) > 0, "verify finds problems");
 	ok(s.size == 1, "the short read is reported");
 	ok(s.past == 1, "the first blob past the bytes read is reported, none is sliced");
 	repo_free(r);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	ok(system(cmd) == 0, "clean up");
+	ok(rfx_cleanup(&rf) == 0, "clean up");
 	return tap_done();
 }

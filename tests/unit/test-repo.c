@@ -12,6 +12,7 @@
 
 #include "repo/repo.h"
 #include "tests/tap.h"
+#include "tests/unit/test-repo-fixture.h"
 
 #define BLOBS 64
 #define BLOB_LEN (100 * 1024)
@@ -46,9 +47,7 @@ static int open_repo(const char *dir, const char *pw, struct repo **r, struct er
 
 int main(void)
 {
-	char dir[] = "/tmp/cairn-test-repo-XXXXXX";
-	struct repo_create_params cp;
-	struct repo_open_params o = { .password = "pw", .password_len = 2 };
+	struct rfx rf;
 	struct err e = ERR_INIT;
 	struct repo *r = NULL;
 	struct buf out = BUF_INIT;
@@ -58,18 +57,13 @@ int main(void)
 	struct repo_lock *l1 = NULL, *l2 = NULL;
 	int failed = 0, same = 0, rc;
 
-	if (sodium_init() < 0 || !mkdtemp(dir))
+	if (rfx_init(&rf, "repo") < 0)
 		return 1;
-	o.url = dir;
-	repo_create_params_default(&cp);
-	cp.kdf.opslimit = 1;
-	cp.kdf.memlimit = 8192;
-	cp.pack_size = 1u << 20;
+	rf.cp.pack_size = 1u << 20;
 	for (int i = 0; i < BLOBS; i++)
 		randombytes_buf(data[i], BLOB_LEN);
-	ok(repo_create(&o, &cp, &r, &e) == 0, "create: %s", e.msg);
-	is_int(repo_create(&o, &cp, &(struct repo *){ NULL }, &e), -EEXIST,
-	       "create twice is refused");
+	ok(rfx_create(&rf, &r, &e) == 0, "create: %s", e.msg);
+	is_int(rfx_create(&rf, &(struct repo *){ NULL }, &e), -EEXIST, "create twice is refused");
 	for (int i = 0; i < 4; i++) {
 		a[i] = (struct worker_arg){ r, i * BLOBS / 4, (i + 1) * BLOBS / 4, 0 };
 		pthread_create(&t[i], NULL, put_range, &a[i]);
@@ -86,8 +80,8 @@ int main(void)
 	r = NULL;
 
 	err_clear(&e);
-	is_int(open_repo(dir, "wrong", &r, &e), -EKEYREJECTED, "wrong password: %s", e.msg);
-	ok(open_repo(dir, "pw", &r, &e) == 0, "reopen");
+	is_int(open_repo(rf.dir, "wrong", &r, &e), -EKEYREJECTED, "wrong password: %s", e.msg);
+	ok(open_repo(rf.dir, "pw", &r, &e) == 0, "reopen");
 	buf_init(&out, REPO_BLOB_MAX);
 	for (int i = 0; i < BLOBS; i++) {
 		buf_reset(&out);
@@ -129,7 +123,7 @@ int main(void)
 			struct dirent *de;
 			DIR *dh;
 
-			snprintf(sub, sizeof(sub), "%s/data/%02x", dir, d);
+			snprintf(sub, sizeof(sub), "%s/data/%02x", rf.dir, d);
 			dh = opendir(sub);
 			while (dh && (de = readdir(dh))) {
 				uint8_t want[ID_BYTES], h1[ID_BYTES], h2[ID_BYTES];
@@ -195,7 +189,7 @@ int main(void)
 		}
 		repo_free(r); /* no flush: like kill -9 */
 		r = NULL;
-		ok(open_repo(dir, "pw", &r, &e) == 0 && repo_index_load(r, &e) == 0, "reopen");
+		ok(open_repo(rf.dir, "pw", &r, &e) == 0 && repo_index_load(r, &e) == 0, "reopen");
 		ok(!repo_blob_known(r, BLOB_DATA, mid[0]), "unindexed blob unknown before adoption");
 		adopted = repo_index_adopt_orphans(r, &e);
 		ok(adopted >= 1, "orphan packs adopted: %zd", adopted);
@@ -207,7 +201,7 @@ int main(void)
 	r = NULL;
 
 	/* Damage one byte inside the stored form of blob 5. */
-	ok(open_repo(dir, "pw", &r, &e) == 0 && repo_index_load(r, &e) == 0, "reopen");
+	ok(open_repo(rf.dir, "pw", &r, &e) == 0 && repo_index_load(r, &e) == 0, "reopen");
 	{
 		struct blob_loc loc;
 		char hex[ID_HEX], path[8192];
@@ -216,7 +210,7 @@ int main(void)
 
 		ok(repo_blob_lookup(r, BLOB_DATA, ids[5], &loc) == 0, "blob 5 is indexed");
 		hex_encode(loc.pack, ID_BYTES, hex);
-		snprintf(path, sizeof(path), "%s/data/%.2s/%s", dir, hex, hex);
+		snprintf(path, sizeof(path), "%s/data/%.2s/%s", rf.dir, hex, hex);
 		fd = open(path, O_RDWR);
 		ok(fd >= 0 && pread(fd, &c, 1, loc.offset + 50) == 1, "read the pack byte");
 		c ^= 0x40;
@@ -236,12 +230,7 @@ int main(void)
 	buf_release(&out);
 	repo_free(r);
 	snapshot_release(&s);
-	{
-		char cmd[4200];
-
-		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-		if (system(cmd) != 0)
-			tap_diag("cleanup failed");
-	}
+	if (rfx_cleanup(&rf) != 0)
+		tap_diag("cleanup failed");
 	return tap_done();
 }
