@@ -5,7 +5,9 @@
 # identically (every file kind, hardlinks, holes, xattrs), also with --exclude.
 . "$(dirname "$0")/lib.sh"
 t_need
-P=${CAIRN_S3_RESTORE_PORT:-18580}
+# Free ports, so a second test run on the machine (a developer's beside CI) cannot share
+# the server: P..P+3 Swift, P+5 the counting proxy.
+P=${CAIRN_S3_RESTORE_PORT:-$(t_ports 8)}
 t_swift_counted "$P"
 export AWS_ACCESS_KEY_ID=test:tester AWS_SECRET_ACCESS_KEY=testing
 

@@ -7,7 +7,8 @@
 . "$(dirname "$0")/lib.sh"
 t_need
 S=$TOP_SRCDIR/tests/s3
-P=${CAIRN_S3RESTORE_PORT:-18680}
+# Free ports (see restore-s3.sh): P..P+3 Swift, P+5 the counting proxy, P+6 the cutting one.
+P=${CAIRN_S3RESTORE_PORT:-$(t_ports 8)}
 t_swift_counted "$P"
 # The same server behind a proxy that cuts every pack GET halfway through its body.
 FAULTS=reset-body MATCH=/data/ python3 "$S/faultproxy.py" $((P + 6)) "$P" 1 1 \
