@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "util/banned.h"
+#include "util/ckd.h"
 #include "util/err.h"
 #include "util/fsutil.h"
 
@@ -131,6 +132,42 @@ static void test_hold(struct rs *s)
 #endif
 }
 
+/* Whether the restore's fatal error is this file's failure: "PATH: WHY", as need_done
+ * latches it. */
+static bool fail_is(struct rs *s, const struct rfile *f)
+{
+	size_t n = strlen(f->path);
+	bool same;
+
+	pthread_mutex_lock(&s->lock);
+	same = s->fail.code == f->why.code && strncmp(s->fail.msg, f->path, n) == 0 &&
+	       strncmp(s->fail.msg + n, ": ", 2) == 0 && strcmp(s->fail.msg + n + 2, f->why.msg) == 0;
+	pthread_mutex_unlock(&s->lock);
+	return same;
+}
+
+/* Name a file that is not restored, once. The file whose failure stopped the restore is
+ * named by the restore's own error, and the files it stopped before are only counted
+ * (that error says how many): a full disk under a thousand files is one line, not a
+ * warning per file and the same failure twice. keep_going names every file, as its
+ * caller lists them. */
+static void name_failure(struct rs *s, struct rfile *f)
+{
+	pthread_mutex_lock(&s->lock);
+	s->bytes_lost = ckd_sat_add_i64max(s->bytes_lost, f->meta.size);
+	pthread_mutex_unlock(&s->lock);
+	if (!s->o->keep_going && f->why.code == -ECANCELED && atomic_load(&s->failed)) {
+		atomic_fetch_add(&s->errors, 1);
+		atomic_fetch_add(&s->unfinished, 1);
+		return;
+	}
+	if (!s->o->keep_going && fail_is(s, f)) {
+		atomic_fetch_add(&s->errors, 1);
+		return;
+	}
+	rs_warn(s, f->path, f->why.code, "%s: not restored: %s", f->path, f->why.msg);
+}
+
 void rs_file_done(struct rs *s, struct rfile *f)
 {
 	int rc = 0;
@@ -148,7 +185,7 @@ void rs_file_done(struct rs *s, struct rfile *f)
 		if (f->fd >= 0)
 			close(f->fd);
 		unlinkat(f->dir->fd, f->tmp, 0);
-		rs_warn(s, f->path, f->why.code, "%s: not restored: %s", f->path, f->why.msg);
+		name_failure(s, f);
 	} else {
 		atomic_fetch_add(&s->files, 1);
 	}

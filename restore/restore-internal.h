@@ -93,6 +93,12 @@ struct rs {
 	struct err fail;      /* the first fatal error */
 	atomic_bool failed;   /* stop: a fatal error or a cancel; workers skip what is left */
 	atomic_uint_fast64_t bytes, files, dirs, errors;
+	/* Files the restore stopped before (after a fatal error or a cancel): counted, not
+	 * named one by one, and told in the restore's error. */
+	atomic_uint_fast64_t unfinished;
+	/* The sizes of files that were not restored (guarded by lock): the summary's bytes
+	 * are those of the files restored, not of every file begun. */
+	uint64_t bytes_lost;
 	atomic_uint seq; /* temporary names for files whose own name is too long */
 	/* Run buffers between runs (restore/fetch.c), guarded by lock: at most one per
 	 * worker, each handed to the run it fits best. */

@@ -470,6 +470,17 @@ static int walk_main(void *p)
 	return restore_entry(c->s, c->top, c->start, false);
 }
 
+/* The files the restore stopped in the middle of go into its error as a count (none is
+ * left under its name); the walk stops too, so files never reached are not counted. */
+static void stopped_before(struct err *e, int rc, uint64_t n)
+{
+	char old[sizeof(e->msg)];
+
+	memcpy(old, e->msg, sizeof(old));
+	err_reset(e, rc, "%s (the restore stopped with %llu more file%s unfinished, left out)",
+	          old, (unsigned long long)n, n == 1 ? "" : "s");
+}
+
 int restore_run(struct repo *r, const struct restore_opts *o, struct restore_result *ret,
                 struct err *e)
 {
@@ -543,6 +554,7 @@ int restore_run(struct repo *r, const struct restore_opts *o, struct restore_res
 	res.files += atomic_load(&s.files);
 	res.dirs = atomic_load(&s.dirs);
 	res.errors = atomic_load(&s.errors);
+	res.bytes = res.bytes > s.bytes_lost ? res.bytes - s.bytes_lost : 0;
 	*ret = res;
 fail:
 	if (rc < 0 && s.q) {
@@ -551,6 +563,8 @@ fail:
 
 		(void)ignored;
 	}
+	if (rc < 0 && atomic_load(&s.unfinished))
+		stopped_before(e, rc, atomic_load(&s.unfinished));
 	if (s.target_fd >= 0)
 		close(s.target_fd);
 	rs_reap(&s); /* the folders put last, after the workers stopped */

@@ -150,6 +150,38 @@ if t_root; then
 	REPO=full/repo run cairn check --read-data
 	t_rc 0 "and the repository checks clean"
 
+	# full restore target: a 2 MiB tmpfs under six 1 MiB files and a small one. One line
+	# names the file that hit the full disk and counts the files stopped in the middle;
+	# no file is left under its name unless whole. --keep-going names each failed file
+	# once, and the summary's bytes are those of the files restored.
+	mkdir -p many rfull
+	for i in 1 2 3 4 5 6; do head -c $((1 << 20)) /dev/urandom >"many/f$i"; done
+	echo tiny >many/small
+	REPO=repo run cairn backup "$T_TMP/many"
+	t_rc 0 "backup of seven files for the full restore target"
+	mount -t tmpfs -o size=2m tmpfs rfull && T_MOUNTS+=("$T_TMP/rfull")
+	intact() { # intact DIR: every file under DIR is whole, byte for byte
+		local f
+		for f in "$1"/*; do [ -e "$f" ] || continue; cmp -s "$f" "many/$(basename "$f")" || return 1; done
+	}
+	REPO=repo run cairn restore latest --target "$T_TMP/rfull/a" --threads 2
+	got=$(t_landed "$T_TMP/rfull/a" "$T_TMP/many")
+	[ "$RC" -eq 16 ] && [ "$(wc -l <"$ERR")" -eq 1 ] && grep -q "No space left on device" "$ERR" &&
+		grep -q "/many/f[1-6]: " "$ERR" && intact "$got"
+	t_ok $? "full restore target: exit 16, one line naming the file, nothing partial under its name" ||
+		{ echo "#   exit $RC"; t_diag "$ERR"; }
+	rm -rf rfull/a
+	REPO=repo run cairn --json restore latest --keep-going --target "$T_TMP/rfull/b" --threads 2
+	got=$(t_landed "$T_TMP/rfull/b" "$T_TMP/many")
+	named=$(grep -o '"item": *"[^"]*"' "$OUT" "$ERR" | sed 's/.*"item": *//' | sort)
+	whole=$(find "$got" -type f | wc -l)
+	bytes=$(find "$got" -type f -printf '%s\n' | awk '{s += $1} END {print s + 0}')
+	[ "$RC" -eq 3 ] && intact "$got" && [ -n "$named" ] && [ -z "$(echo "$named" | uniq -d)" ] &&
+		[ $(($(echo "$named" | wc -l) + whole)) -eq 7 ] &&
+		[ "$(jget "$OUT" .bytes_restored)" = "$bytes" ]
+	t_ok $? "full restore target, --keep-going: exit 3, each lost file named once, bytes_restored $bytes of the whole files" ||
+		{ echo "#   exit $RC, named: $named"; t_diag "$ERR"; t_diag "$OUT"; }
+
 	# unreadable file: cairn runs as nobody over a tree where one file is root's 0600
 	mkdir -p nb/src/dir
 	echo readable >nb/src/ok.txt

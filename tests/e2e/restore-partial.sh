@@ -1,8 +1,10 @@
 #!/bin/bash
 # Restore from a repository whose data packs are truncated or corrupted: no file whose
 # content could not be written is left behind looking restored (pre-sized, zero-filled,
-# with the source's mode and mtime), each one the restore started is named, and the
-# restore stops with the integrity exit code instead of fetching everything.
+# with the source's mode and mtime), the file that stopped the restore is named by its
+# error (and each other file that failed for its own reason by a warning; those stopped in
+# the middle are counted in the error), and the restore stops with the integrity exit
+# code instead of fetching everything.
 . "$(dirname "$0")/lib.sh"
 t_need
 
@@ -36,9 +38,9 @@ for mode in text json; do
 	[ -z "$(find "$tgt" -name '*cairn-partial*')" ] || s=1
 	t_ok $s "$mode: no temporary file is left"
 	if [ $mode = json ]; then
-		n=$(grep -a '"message_type":"error"' "$OUT" | jq -r .item | grep -c '^/src/f')
+		n=$(grep -ah '"message_type":"error"' "$OUT" "$ERR" | jq -r '.item // .error' | grep -c '^/src/f')
 	else
-		n=$(grep -c 'warning: /src/f[0-9]*: not restored' "$ERR")
+		n=$(grep -cE '^cairn: (warning: )?/src/f[0-9]*: ' "$ERR")
 	fi
 	s=0
 	[ "$n" -ge 1 ] || s=1
