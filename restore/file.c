@@ -141,7 +141,8 @@ static bool fail_is(struct rs *s, const struct rfile *f)
 
 	pthread_mutex_lock(&s->lock);
 	same = s->fail.code == f->why.code && strncmp(s->fail.msg, f->path, n) == 0 &&
-	       strncmp(s->fail.msg + n, ": ", 2) == 0 && strcmp(s->fail.msg + n + 2, f->why.msg) == 0;
+	       strncmp(s->fail.msg + n, ": ", 2) == 0 &&
+	       strcmp(s->fail.msg + n + 2, f->why.msg) == 0;
 	pthread_mutex_unlock(&s->lock);
 	return same;
 }

@@ -14,8 +14,8 @@
 struct rdir {
 	int fd;
 	atomic_int refs;
-	struct node meta; /* type NODE_DIR when metadata is to be applied, content freed */
-	char *path;       /* for messages */
+	struct node meta;       /* type NODE_DIR when metadata is to be applied, content freed */
+	char *path;             /* for messages */
 	struct rdir *next_dead; /* on rs.dead_dirs once put for the last time */
 };
 
@@ -24,12 +24,12 @@ struct rdir {
 struct rfile {
 	int fd;
 	atomic_int pending;
-	atomic_bool bad;  /* some content is missing: the file must not appear */
-	struct err why;   /* the first reason, guarded by the rs lock */
-	struct rdir *dir; /* a reference, dropped when the file is finished */
+	atomic_bool bad;         /* some content is missing: the file must not appear */
+	struct err why;          /* the first reason, guarded by the rs lock */
+	struct rdir *dir;        /* a reference, dropped when the file is finished */
 	struct rfile *next_dead; /* on rs.dead once finished (restore/reap.c) */
-	struct node meta; /* content freed; metadata to apply at the end */
-	char *path;       /* relative to the target, for messages (the worker's own copy) */
+	struct node meta;        /* content freed; metadata to apply at the end */
+	char *path;              /* relative to the target, for messages (the worker's own copy) */
 	char tmp[NAME_MAX + 1];
 };
 
@@ -78,20 +78,20 @@ struct rs {
 	int target_fd;
 	bool owners;
 
-	pthread_mutex_t lock; /* guards fail, live and every rfile's why */
+	pthread_mutex_t lock;      /* guards fail, live and every rfile's why */
 	pthread_mutex_t warn_lock; /* one o->warn call at a time, from whichever thread */
-	pthread_cond_t idle;  /* live went down */
-	struct rtrees *trees; /* NULL: each tree blob is read on its own */
-	struct wq *q;         /* runs of blobs, fetched and written by the workers */
-	struct rbatch *batch; /* being filled by the walker */
-	size_t live;          /* files not yet finished: each holds an fd */
+	pthread_cond_t idle;       /* live went down */
+	struct rtrees *trees;      /* NULL: each tree blob is read on its own */
+	struct wq *q;              /* runs of blobs, fetched and written by the workers */
+	struct rbatch *batch;      /* being filled by the walker */
+	size_t live;               /* files not yet finished: each holds an fd */
 	/* Finished files and folders, freed by the walker that allocated them (reap.c). */
 	_Atomic(struct rfile *) dead;
 	_Atomic(struct rdir *) dead_dirs;
 	_Atomic(struct rbatch *) dead_batches;
-	size_t max_live;      /* from RLIMIT_NOFILE: a file and its folder hold one fd each */
-	struct err fail;      /* the first fatal error */
-	atomic_bool failed;   /* stop: a fatal error or a cancel; workers skip what is left */
+	size_t max_live;    /* from RLIMIT_NOFILE: a file and its folder hold one fd each */
+	struct err fail;    /* the first fatal error */
+	atomic_bool failed; /* stop: a fatal error or a cancel; workers skip what is left */
 	atomic_uint_fast64_t bytes, files, dirs, errors;
 	/* Files the restore stopped before (after a fatal error or a cancel): counted, not
 	 * named one by one, and told in the restore's error. */

@@ -14,9 +14,9 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "util/deepcall.h"
 #include "util/banned.h"
 #include "util/ckd.h"
+#include "util/deepcall.h"
 #include "util/fsutil.h"
 
 /* One folder level of the walk; d is NULL until something inside needs the folder. */
@@ -466,7 +466,7 @@ static int walk_main(void *p)
 		return restore_dir(c->s, c->top, c->start, false);
 	if (enter_name(c->s, c->start) < 0)
 		return err_set(c->s->e, -EBADMSG, "%s: the snapshot holds an invalid name",
-			       o->subdir);
+		               o->subdir);
 	return restore_entry(c->s, c->top, c->start, false);
 }
 
@@ -477,8 +477,8 @@ static void stopped_before(struct err *e, int rc, uint64_t n)
 	char old[sizeof(e->msg)];
 
 	memcpy(old, e->msg, sizeof(old));
-	err_reset(e, rc, "%s (the restore stopped with %llu more file%s unfinished, left out)",
-	          old, (unsigned long long)n, n == 1 ? "" : "s");
+	err_reset(e, rc, "%s (the restore stopped with %llu more file%s unfinished, left out)", old,
+	          (unsigned long long)n, n == 1 ? "" : "s");
 }
 
 int restore_run(struct repo *r, const struct restore_opts *o, struct restore_result *ret,
