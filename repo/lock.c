@@ -339,14 +339,12 @@ static void *refresher(void *arg)
 		memcpy(old, l->name, ID_HEX);
 		pthread_mutex_unlock(&l->mu);
 		began = now_sec();
-		/* Someone removed it ('unlock --remove-all', or judged it stale): others may
-		 * already have acted as if we were gone. */
-		rc = l->r->be->ops->stat(l->r->be, OBJ_LOCK, old, &size, &e);
-		if (rc >= 0)
-			rc = lock_write(l->r, l->kind, fresh, &e);
-		/* The old object must still be there AFTER the new one exists: removed between
-		 * the first look and the write, there was an instant with no lock of ours, a
-		 * prune may have started in it, and the new object must not hide that. */
+		/* The new object first, then a look at the old one: if someone removed the old
+		 * ('unlock --remove-all', or judged it stale) at any time before the new one
+		 * existed, there was an instant with no lock of ours, others (a prune) may have
+		 * acted in it, and the new object must not hide that. One look after the write
+		 * covers a removal before it too. */
+		rc = lock_write(l->r, l->kind, fresh, &e);
 		if (rc >= 0) {
 			rc = l->r->be->ops->stat(l->r->be, OBJ_LOCK, old, &size, &e);
 			if (rc < 0) /* lost, or unknown: keep only the old one's standing */
