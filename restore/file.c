@@ -148,18 +148,28 @@ static bool fail_is(struct rs *s, const struct rfile *f)
 }
 
 /* Name a file that is not restored, once. The file whose failure stopped the restore is
- * named by the restore's own error, and the files it stopped before are only counted
- * (that error says how many): a full disk under a thousand files is one line, not a
- * warning per file and the same failure twice. keep_going names every file, as its
- * caller lists them. */
+ * named by the restore's own error, and so are the files it stopped in the middle of
+ * (as many as fit, the rest counted): a full disk under many files is one line, not a
+ * warning per file and the same failure twice. keep_going names every file by a
+ * warning, as its callers list them. */
 static void name_failure(struct rs *s, struct rfile *f)
 {
 	pthread_mutex_lock(&s->lock);
 	s->bytes_lost = ckd_sat_add_i64max(s->bytes_lost, f->meta.size);
 	pthread_mutex_unlock(&s->lock);
 	if (!s->o->keep_going && f->why.code == -ECANCELED && atomic_load(&s->failed)) {
+		size_t n = strlen(f->path);
+
 		atomic_fetch_add(&s->errors, 1);
-		atomic_fetch_add(&s->unfinished, 1);
+		pthread_mutex_lock(&s->lock);
+		if (s->stopped_len + n + 3 <= sizeof(s->stopped)) {
+			snprintf(s->stopped + s->stopped_len, sizeof(s->stopped) - s->stopped_len,
+			         "%s%s", s->stopped_len ? ", " : "", f->path);
+			s->stopped_len += n + (s->stopped_len ? 2 : 0);
+		} else {
+			s->stopped_more++;
+		}
+		pthread_mutex_unlock(&s->lock);
 		return;
 	}
 	if (!s->o->keep_going && fail_is(s, f)) {

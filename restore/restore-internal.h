@@ -93,9 +93,12 @@ struct rs {
 	struct err fail;    /* the first fatal error */
 	atomic_bool failed; /* stop: a fatal error or a cancel; workers skip what is left */
 	atomic_uint_fast64_t bytes, files, dirs, errors;
-	/* Files the restore stopped before (after a fatal error or a cancel): counted, not
-	 * named one by one, and told in the restore's error. */
-	atomic_uint_fast64_t unfinished;
+	/* Files the restore stopped in the middle of (after a fatal error or a cancel): named
+	 * in the restore's own error, as many as fit in stopped (", "-separated), the rest
+	 * counted in stopped_more; both guarded by lock. */
+	char stopped[640];
+	size_t stopped_len;
+	uint64_t stopped_more;
 	/* The sizes of files that were not restored (guarded by lock): the summary's bytes
 	 * are those of the files restored, not of every file begun. */
 	uint64_t bytes_lost;

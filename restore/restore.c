@@ -470,15 +470,19 @@ static int walk_main(void *p)
 	return restore_entry(c->s, c->top, c->start, false);
 }
 
-/* The files the restore stopped in the middle of go into its error as a count (none is
- * left under its name); the walk stops too, so files never reached are not counted. */
-static void stopped_before(struct err *e, int rc, uint64_t n)
+/* The files the restore stopped in the middle of go into its error, by name as far as
+ * they fit (none is left under its name); the walk stops too, so files never reached are
+ * not among them. */
+static void stopped_before(struct rs *s, struct err *e, int rc)
 {
-	char old[sizeof(e->msg)];
+	char old[sizeof(e->msg)], more[48] = "";
 
+	if (s->stopped_more)
+		snprintf(more, sizeof(more), " and %llu more",
+		         (unsigned long long)s->stopped_more);
 	memcpy(old, e->msg, sizeof(old));
-	err_reset(e, rc, "%s (the restore stopped with %llu more file%s unfinished, left out)", old,
-	          (unsigned long long)n, n == 1 ? "" : "s");
+	err_reset(e, rc, "%s; the restore stopped, not restored either: %s%s", old, s->stopped,
+	          more);
 }
 
 int restore_run(struct repo *r, const struct restore_opts *o, struct restore_result *ret,
@@ -563,8 +567,8 @@ fail:
 
 		(void)ignored;
 	}
-	if (rc < 0 && atomic_load(&s.unfinished))
-		stopped_before(e, rc, atomic_load(&s.unfinished));
+	if (rc < 0 && s.stopped_len)
+		stopped_before(&s, e, rc);
 	if (s.target_fd >= 0)
 		close(s.target_fd);
 	rs_reap(&s); /* the folders put last, after the workers stopped */

@@ -151,7 +151,7 @@ if t_root; then
 	t_rc 0 "and the repository checks clean"
 
 	# full restore target: a 2 MiB tmpfs under six 1 MiB files and a small one. One line
-	# names the file that hit the full disk and counts the files stopped in the middle;
+	# names the file that hit the full disk and the files stopped in the middle;
 	# no file is left under its name unless whole. --keep-going names each failed file
 	# once, and the summary's bytes are those of the files restored.
 	mkdir -p many rfull

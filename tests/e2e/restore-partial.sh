@@ -2,9 +2,9 @@
 # Restore from a repository whose data packs are truncated or corrupted: no file whose
 # content could not be written is left behind looking restored (pre-sized, zero-filled,
 # with the source's mode and mtime), the file that stopped the restore is named by its
-# error (and each other file that failed for its own reason by a warning; those stopped in
-# the middle are counted in the error), and the restore stops with the integrity exit
-# code instead of fetching everything.
+# error, as are those it stopped in the middle of (each other file that failed for its
+# own reason by a warning), and the restore stops with the integrity exit code instead of
+# fetching everything.
 . "$(dirname "$0")/lib.sh"
 t_need
 

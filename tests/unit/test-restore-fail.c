@@ -260,8 +260,8 @@ int main(void)
 	ok(!whole && !bad && !partial,
 	   "no file is left looking restored (%d whole, %d zero-filled, %d temporary)", whole, bad,
 	   partial);
-	/* The file that stopped the restore is named by its error, not by a warning too;
-	 * those stopped in the middle are counted there, not named one by one. */
+	/* The file that stopped the restore is named by its error, not by a warning too, and
+	 * so are those stopped in the middle. */
 	ok(e.msg[0] == '/' && strstr(e.msg, "authentication") && !w.mismatched,
 	   "the failed file is named by the error, each warning by its own path "
 	   "(error \"%s\"; %zu warnings, %zu naming another path)",
