@@ -478,8 +478,7 @@ static void stopped_before(struct rs *s, struct err *e, int rc)
 	char old[sizeof(e->msg)], more[48] = "";
 
 	if (s->stopped_more)
-		snprintf(more, sizeof(more), " and %llu more",
-		         (unsigned long long)s->stopped_more);
+		snprintf(more, sizeof(more), " and %llu more", (unsigned long long)s->stopped_more);
 	memcpy(old, e->msg, sizeof(old));
 	err_reset(e, rc, "%s; the restore stopped, not restored either: %s%s", old, s->stopped,
 	          more);
