@@ -1,5 +1,6 @@
-/* One directory's entries held in memory, sorted by name, so lookups are a binary search
- * and readdir can resume at any index. fs.c bounds how many listings stay loaded. */
+/* One directory's entries held in memory, sorted by name and each name once, so lookups
+ * are a binary search and readdir can resume at any index. fs.c bounds how many listings
+ * stay loaded. */
 #include "fuse/snapfs-internal.h"
 
 #include <errno.h>
@@ -25,6 +26,85 @@ static int by_name(const void *a, const void *b)
 	return cmp_name(x->name, x->name_len, y->name, y->name_len);
 }
 
+/* Which copy of a name the mount shows, so that readdir lists every name once and lookup
+ * finds the entry readdir listed. It follows restore (restore_dir in restore/restore.c):
+ * a folder's names are stored sorted by bytes, each once (docs/format.md), so walking the
+ * tree in its order an entry is kept only when its name sorts strictly after the last kept
+ * one; a repeat or an entry out of order is left out. The first copy of a repeated name
+ * wins, and a forged folder shows the same entries through the mount as restore writes.
+ * The snapshot root holds one entry per backed-up path in the order the paths were given,
+ * not sorted, so restore does not check its order; the mount cannot show a name twice, so
+ * there the first copy in tree order of each name wins and nothing else is left out. */
+
+/* Same name: the earlier place in the tree first, so a run of one name starts with the
+ * copy the tree holds first. */
+static int by_name_then_place(const void *a, const void *b)
+{
+	const struct node *x = *(const struct node *const *)a, *y = *(const struct node *const *)b;
+	int c = cmp_name(x->name, x->name_len, y->name, y->name_len);
+
+	if (c != 0)
+		return c;
+	return x < y ? -1 : x > y;
+}
+
+/* Entries left out of a listing: how many, and the first one's name for the report. */
+struct drops {
+	char *first;
+	size_t n;
+};
+
+static int drops_note(struct drops *dr, const struct node *x)
+{
+	if (!dr->first) {
+		dr->first = strndup(x->name, x->name_len);
+		if (!dr->first)
+			return -ENOMEM;
+	}
+	dr->n++;
+	return 0;
+}
+
+/* The snapshot root: keep the first copy in tree order of each name (see the rule above).
+ * Dropped entries are released and the kept ones closed up in their order. */
+static int root_dedupe(struct node *ent, size_t *n, struct drops *dr)
+{
+	struct node **by = NULL, *keep;
+	size_t bytes, o = 0;
+	int k = 0;
+
+	if (*n < 2)
+		return 0;
+	if (ckd_mul(&bytes, *n, sizeof(*by)))
+		return -EOVERFLOW;
+	by = malloc(bytes);
+	if (!by)
+		return -ENOMEM;
+	for (size_t i = 0; i < *n; i++)
+		by[i] = &ent[i];
+	qsort(by, *n, sizeof(*by), by_name_then_place);
+	keep = by[0];
+	for (size_t i = 1; i < *n; i++) {
+		if (cmp_name(by[i]->name, by[i]->name_len, keep->name, keep->name_len) != 0) {
+			keep = by[i];
+			continue;
+		}
+		k = drops_note(dr, by[i]);
+		if (k < 0)
+			goto fail;
+		/* Names are never empty (tree_iter refuses them): NULL marks a dropped entry. */
+		node_release(by[i]);
+		memset(by[i], 0, sizeof(*by[i]));
+	}
+	for (size_t i = 0; i < *n; i++)
+		if (ent[i].name)
+			ent[o++] = ent[i];
+	*n = o;
+fail:
+	free(by);
+	return k;
+}
+
 int dirlist_adopt(struct node *ent, size_t n, struct dirlist **ret)
 {
 	struct dirlist *d = calloc(1, sizeof(*d));
@@ -41,9 +121,32 @@ int dirlist_adopt(struct node *ent, size_t n, struct dirlist **ret)
 	return 0;
 }
 
+/* Grow ent to hold one more entry, up to DIRLIST_MAX_ENTRIES. */
+static int grow(struct node **ent, size_t n, size_t *cap)
+{
+	size_t ncap = *cap ? *cap * 2 : 64, bytes;
+	struct node *p;
+
+	if (n < *cap)
+		return 0;
+	if (ncap > DIRLIST_MAX_ENTRIES)
+		ncap = DIRLIST_MAX_ENTRIES;
+	if (ncap == *cap)
+		return -EFBIG;
+	if (ckd_mul(&bytes, ncap, sizeof(*p)))
+		return -EOVERFLOW;
+	p = realloc(*ent, bytes);
+	if (!p)
+		return -ENOMEM;
+	*ent = p;
+	*cap = ncap;
+	return 0;
+}
+
 int dirlist_load(struct repo *r, const struct extent *segs, size_t n_segs, const struct node *dir,
                  struct dirlist **ret, struct err *e)
 {
+	struct drops dr = { NULL, 0 };
 	struct tree_iter it;
 	struct node *ent = NULL;
 	size_t n = 0, cap = 0;
@@ -54,37 +157,35 @@ int dirlist_load(struct repo *r, const struct extent *segs, size_t n_segs, const
 	else
 		tree_iter_init_root(&it, r, segs, n_segs);
 	for (;;) {
-		if (n == cap) {
-			size_t ncap = cap ? cap * 2 : 64, bytes;
-			struct node *p;
-
-			k = -EFBIG;
-			if (ncap > DIRLIST_MAX_ENTRIES)
-				ncap = DIRLIST_MAX_ENTRIES;
-			if (ncap == cap)
-				goto fail;
-			k = -EOVERFLOW;
-			if (ckd_mul(&bytes, ncap, sizeof(*p)))
-				goto fail;
-			k = -ENOMEM;
-			p = realloc(ent, bytes);
-			if (!p)
-				goto fail;
-			ent = p;
-			cap = ncap;
-		}
+		k = grow(&ent, n, &cap);
+		if (k < 0)
+			goto fail;
 		memset(&ent[n], 0, sizeof(ent[n]));
 		k = tree_iter_next(&it, &ent[n], e);
 		if (k < 0)
 			goto fail;
 		if (k == 0)
 			break;
+		/* A folder below the root (the rule above): compare with the last kept name. */
+		if (dir && n > 0 &&
+		    cmp_name(ent[n - 1].name, ent[n - 1].name_len, ent[n].name, ent[n].name_len) >=
+		        0) {
+			k = drops_note(&dr, &ent[n]);
+			node_release(&ent[n]);
+			if (k < 0)
+				goto fail;
+			continue;
+		}
 		n++;
 	}
 	tree_iter_release(&it);
-	k = dirlist_adopt(ent, n, ret);
+	k = dir ? 0 : root_dedupe(ent, &n, &dr);
+	if (k >= 0)
+		k = dirlist_adopt(ent, n, ret);
 	if (k < 0)
 		goto fail_released;
+	(*ret)->dropped = dr.first;
+	(*ret)->n_dropped = dr.n;
 	return 0;
 fail:
 	tree_iter_release(&it);
@@ -92,6 +193,7 @@ fail_released:
 	for (size_t i = 0; i < n; i++)
 		node_release(&ent[i]);
 	free(ent);
+	free(dr.first);
 	if (k == -EFBIG)
 		return err_set(e, k, "directory has more than %u entries", DIRLIST_MAX_ENTRIES);
 	return k;
@@ -122,5 +224,6 @@ void dirlist_free(struct dirlist *d)
 	for (size_t i = 0; i < d->n; i++)
 		node_release(&d->ent[i]);
 	free(d->ent);
+	free(d->dropped);
 	free(d);
 }

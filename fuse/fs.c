@@ -492,6 +492,29 @@ static void dl_attach(struct snapfs *fs, struct snode *n, struct dirlist *d)
 	dl_trim(fs, n);
 }
 
+/* A listing that left entries out says so once per load, naming the folder and the first
+ * such name, as restore names each entry it does not restore; the listing itself is served.
+ * The mount knows a folder by its own name only (nodes hold no path). */
+static void report_dropped(struct snapfs *fs, const struct snode *dir, const struct dirlist *d)
+{
+	bool root = dir->kind == SN_ROOT;
+	const char *folder = root ? dir->name : dir->node.name;
+	int len = (int)(root ? strlen(dir->name) : dir->node.name_len);
+	struct err w = ERR_INIT;
+
+	if (d->n_dropped == 1)
+		err_set(&w, -EBADMSG,
+		        "folder '%.*s'%s: '%s' is not shown: the snapshot holds this name twice "
+		        "or out of order (forged or corrupt)",
+		        len, folder, root ? " (a snapshot root)" : "", d->dropped);
+	else
+		err_set(&w, -EBADMSG,
+		        "folder '%.*s'%s: %zu entries, the first '%s', are not shown: the "
+		        "snapshot holds their names twice or out of order (forged or corrupt)",
+		        len, folder, root ? " (a snapshot root)" : "", d->n_dropped, d->dropped);
+	fs_report(fs, &w);
+}
+
 int fs_dirlist(struct snapfs *fs, struct snode *dir, struct dirlist **ret, struct err *e)
 {
 	struct dirlist *d = NULL;
@@ -513,6 +536,9 @@ int fs_dirlist(struct snapfs *fs, struct snode *dir, struct dirlist **ret, struc
 	else
 		r = dirlist_load(fs->repo, NULL, 0, &dir->node, &d, e);
 	pthread_rwlock_unlock(&fs->repo_lock);
+	/* Logged with no lock held; dir is pinned and its names never change. */
+	if (r == 0 && d->n_dropped)
+		report_dropped(fs, dir, d);
 	pthread_mutex_lock(&fs->lock);
 	if (r == 0) {
 		/* Another thread may have loaded it meanwhile: keep theirs. */

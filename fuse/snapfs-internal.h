@@ -127,8 +127,13 @@ struct dirlist {
 	struct node *ent;
 	size_t n;
 	unsigned refs; /* guarded by the filesystem lock */
+	/* Entries a forged or corrupt tree holds twice or out of order, left out so that each
+	 * name shows once (rule in dirlist.c): how many, and the first one's name. */
+	size_t n_dropped;
+	char *dropped;
 };
-/* Read a directory (root: a snapshot's tree segments) through tree_iter. */
+/* Read a directory (root: a snapshot's tree segments) through tree_iter, each name once:
+ * repeats and entries out of order are left out and counted in n_dropped, not failed. */
 int dirlist_load(struct repo *r, const struct extent *segs, size_t n_segs, const struct node *dir,
                  struct dirlist **ret, struct err *e) _must_check_;
 /* Take ownership of ent[0..n) and sort it. */
