@@ -78,6 +78,11 @@ struct bk {
 	pthread_mutex_t spare_lock;
 	struct spare spare[SPARE_BUFS];
 	size_t n_spare, spare_bytes;
+	/* Bytes of the blobs handed to the workers and not yet done, bounded like the queue
+	 * (under spare_lock; room is signalled when they drop): the walker waits for room
+	 * before it copies a chunk, not with a filled buffer in hand (queue.c). */
+	size_t inflight, inflight_max;
+	pthread_cond_t room;
 
 	atomic_uint_fast64_t bytes_added;
 	struct snapshot_summary sum;

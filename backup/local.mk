@@ -34,3 +34,7 @@ tests_unit_test_index_bound_LDADD = $(CAIRN_LIBS)
 check_PROGRAMS += tests/unit/test-chunkread
 TESTS += tests/unit/test-chunkread
 tests_unit_test_chunkread_LDADD = $(CAIRN_LIBS)
+# bk_submit waits for room before it copies a chunk, gives up on a cancel, accounts bytes.
+check_PROGRAMS += tests/unit/test-inflight
+TESTS += tests/unit/test-inflight
+tests_unit_test_inflight_LDADD = $(CAIRN_LIBS)
