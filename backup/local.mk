@@ -30,3 +30,11 @@ EXTRA_DIST += tests/e2e/backup-stdin.sh
 check_PROGRAMS += tests/unit/test-index-bound
 TESTS += tests/unit/test-index-bound
 tests_unit_test_index_bound_LDADD = $(CAIRN_LIBS)
+# The file reader's steps, window slides and hash batches never move a cut or an id.
+check_PROGRAMS += tests/unit/test-chunkread
+TESTS += tests/unit/test-chunkread
+tests_unit_test_chunkread_LDADD = $(CAIRN_LIBS)
+# bk_submit waits for room before it copies a chunk, gives up on a cancel, accounts bytes.
+check_PROGRAMS += tests/unit/test-inflight
+TESTS += tests/unit/test-inflight
+tests_unit_test_inflight_LDADD = $(CAIRN_LIBS)

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "util/banned.h"
 
@@ -23,11 +24,14 @@ bool bk_should_stop(struct bk *b)
 	return true;
 }
 
-/* Keep big buffers for the next chunks; the rest go back to the heap. */
+/* Keep big buffers for the next chunks; the rest go back to the heap. The job's bytes no
+ * longer count as in flight. */
 static void recycle(struct bk *b, struct job *j)
 {
 	pthread_mutex_lock(&b->spare_lock);
-	if (j->cap >= SPARE_MIN && b->n_spare < SPARE_BUFS &&
+	b->inflight -= j->len;
+	pthread_cond_signal(&b->room);
+	if (j->data && j->cap >= SPARE_MIN && b->n_spare < SPARE_BUFS &&
 	    j->cap <= SPARE_BYTES - b->spare_bytes) {
 		b->spare[b->n_spare++] = (struct spare){ j->data, j->cap };
 		b->spare_bytes += j->cap;
@@ -59,6 +63,9 @@ static void drop_job(void *ud, void *item)
 
 int bk_workers_start(struct bk *b, int n)
 {
+	pthread_condattr_t ca;
+	int rc;
+
 	struct wq_config cfg = {
 		.threads = (unsigned)n,
 		.item_size = sizeof(struct job),
@@ -71,7 +78,17 @@ int bk_workers_start(struct bk *b, int n)
 		.ud = b,
 	};
 
-	return wq_new(&cfg, &b->q, b->e);
+	/* Timed waits for room run on the monotonic clock, like the queue's. */
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&b->room, &ca);
+	pthread_condattr_destroy(&ca);
+	b->inflight = 0;
+	b->inflight_max = cfg.max_bytes;
+	rc = wq_new(&cfg, &b->q, b->e);
+	if (rc < 0)
+		pthread_cond_destroy(&b->room);
+	return rc;
 }
 
 int bk_workers_stop(struct bk *b)
@@ -83,6 +100,7 @@ int bk_workers_stop(struct bk *b)
 		rc = wq_finish(b->q, &e);
 		wq_free(b->q);
 		b->q = NULL;
+		pthread_cond_destroy(&b->room);
 		for (size_t i = 0; i < b->n_spare; i++)
 			free(b->spare[i].p);
 		b->n_spare = 0;
@@ -116,13 +134,47 @@ static int job_buffer(struct bk *b, struct job *j, size_t n)
 	return j->data ? 0 : -ENOMEM;
 }
 
+/* Wait until n more bytes fit in flight (any n when none are), then count them. Checked
+ * in slices: a cancel must not wait for a slow upload to make room. The wait comes before
+ * the chunk is copied: a walker blocked with its copy in hand held one more chunk buffer
+ * than the queue bound allows for, ~1.2 MiB of the peak RSS (issue 15). -ECANCELED when
+ * the backup stops. */
+static int reserve(struct bk *b, size_t n)
+{
+	pthread_mutex_lock(&b->spare_lock);
+	while (b->inflight && (n > b->inflight_max || b->inflight > b->inflight_max - n)) {
+		struct timespec dl;
+
+		pthread_mutex_unlock(&b->spare_lock);
+		/* Not under the lock: a cancel drops queued jobs, which recycle takes it. */
+		if (bk_should_stop(b))
+			return -ECANCELED;
+		clock_gettime(CLOCK_MONOTONIC, &dl);
+		dl.tv_nsec += PUSH_POLL_MS * 1000000L;
+		if (dl.tv_nsec >= 1000000000L) {
+			dl.tv_sec++;
+			dl.tv_nsec -= 1000000000L;
+		}
+		pthread_mutex_lock(&b->spare_lock);
+		if (b->inflight && (n > b->inflight_max || b->inflight > b->inflight_max - n))
+			pthread_cond_timedwait(&b->room, &b->spare_lock, &dl);
+	}
+	b->inflight += n;
+	pthread_mutex_unlock(&b->spare_lock);
+	return 0;
+}
+
 int bk_submit(struct bk *b, enum blob_type t, const uint8_t id[ID_BYTES], const void *p, size_t n)
 {
 	struct job j = { .type = t, .len = n };
 	int rc;
 
-	if (job_buffer(b, &j, n) < 0)
+	if (reserve(b, n) < 0)
+		return -ECANCELED; /* the worker's error is reported by bk_workers_stop */
+	if (job_buffer(b, &j, n) < 0) {
+		recycle(b, &j); /* gives back the reservation */
 		return err_set(b->e, -ENOMEM, "out of memory");
+	}
 	memcpy(j.data, p, n);
 	memcpy(j.id, id, ID_BYTES);
 	/* Wait in slices: a cancel must not wait for a slow upload to make room. */
