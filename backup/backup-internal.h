@@ -23,7 +23,8 @@
 #define QUEUE_ITEMS_MAX        64
 #define NAME_CACHE_SIZE        64
 
-/* A new blob for the workers: the walker computed its id and claimed it. */
+/* A new blob for the workers: the walker computed its id and claimed it. Its len bytes
+ * start REPO_BLOB_ROOM_BEFORE into data, the room a raw blob is sealed in. */
 struct job {
 	enum blob_type type;
 	uint8_t id[ID_BYTES];

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "util/banned.h"
+#include "util/ckd.h"
 
 /* How long a producer waits for room before it looks at the cancel callback again. */
 #define PUSH_POLL_MS 200
@@ -49,7 +50,7 @@ static int put_job(void *ud, void *tls, void *item, struct err *e)
 	ssize_t rc;
 
 	(void)tls;
-	rc = repo_blob_put(b->repo, j->type, j->id, j->data, j->len, e);
+	rc = repo_blob_put_room(b->repo, j->type, j->id, j->data, j->len, e);
 	if (rc >= 0)
 		atomic_fetch_add(&b->bytes_added, (uint64_t)rc);
 	recycle(b, j);
@@ -112,9 +113,12 @@ int bk_workers_stop(struct bk *b)
 	return rc;
 }
 
-/* A buffer for n bytes: a spare one when it fits, else a fresh one. */
+/* A buffer for n bytes and the room repo_blob_put_room seals a raw blob in: a spare one
+ * when it fits, else a fresh one. */
 static int job_buffer(struct bk *b, struct job *j, size_t n)
 {
+	if (ckd_add(&n, n, (size_t)REPO_BLOB_ROOM_BEFORE + REPO_BLOB_ROOM_AFTER))
+		return -ENOMEM;
 	pthread_mutex_lock(&b->spare_lock);
 	for (size_t i = 0; n >= SPARE_MIN && i < b->n_spare; i++)
 		if (b->spare[i].cap >= n) {
@@ -175,7 +179,7 @@ int bk_submit(struct bk *b, enum blob_type t, const uint8_t id[ID_BYTES], const 
 		recycle(b, &j); /* gives back the reservation */
 		return err_set(b->e, -ENOMEM, "out of memory");
 	}
-	memcpy(j.data, p, n);
+	memcpy(j.data + REPO_BLOB_ROOM_BEFORE, p, n);
 	memcpy(j.id, id, ID_BYTES);
 	/* Wait in slices: a cancel must not wait for a slow upload to make room. */
 	while ((rc = wq_push(b->q, &j, n, PUSH_POLL_MS)) == -EAGAIN)

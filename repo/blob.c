@@ -229,15 +229,16 @@ static bool compressible(struct sealer *s, const uint8_t *p, size_t n)
 	return !ZSTD_isError(got) && got < k - k / 32;
 }
 
-ssize_t repo_blob_put(struct repo *r, enum blob_type t, const uint8_t id[ID_BYTES],
-		      const void *p, size_t n, struct err *e)
+/* room: NULL, or the caller's buffer around p to seal a raw blob in (repo_blob_put_room). */
+static ssize_t blob_put(struct repo *r, enum blob_type t, const uint8_t id[ID_BYTES],
+			const void *p, size_t n, uint8_t *room, struct err *e)
 {
 	size_t bound = ZSTD_compressBound(n), clen, need;
 	int level = blob_level(r);
 	struct sealer *s = NULL;
 	bool compressed = false;
 	const void *src;
-	uint8_t *payload;
+	uint8_t *payload, *sealed;
 	ssize_t rc;
 
 	if (n > REPO_BLOB_MAX)
@@ -275,10 +276,11 @@ ssize_t repo_blob_put(struct repo *r, enum blob_type t, const uint8_t id[ID_BYTE
 	} else {
 		clen = n;
 	}
-	rc = key_seal(r->key, KEY_DOMAIN_BLOB, src, clen, s->out);
+	sealed = compressed || !room ? s->out : room;
+	rc = key_seal(r->key, KEY_DOMAIN_BLOB, src, clen, sealed);
 	if (rc < 0)
 		goto fail;
-	rc = pack_append(r, t, id, s->out, clen + KEY_SEAL_OVERHEAD, (uint32_t)n, compressed, e);
+	rc = pack_append(r, t, id, sealed, clen + KEY_SEAL_OVERHEAD, (uint32_t)n, compressed, e);
 	if (rc < 0)
 		goto fail;
 	rc = index_flush(r, INDEX_PACKS_PER_FILE, e);
@@ -289,6 +291,19 @@ fail:
 	if (s)
 		sealer_give(r, n, s);
 	return rc;
+}
+
+ssize_t repo_blob_put(struct repo *r, enum blob_type t, const uint8_t id[ID_BYTES],
+		      const void *p, size_t n, struct err *e)
+{
+	return blob_put(r, t, id, p, n, NULL, e);
+}
+
+ssize_t repo_blob_put_room(struct repo *r, enum blob_type t, const uint8_t id[ID_BYTES],
+			   uint8_t *room, size_t n, struct err *e)
+{
+	/* key_seal takes the plaintext at out + KEY_NONCE_BYTES for sealing in place. */
+	return blob_put(r, t, id, room + REPO_BLOB_ROOM_BEFORE, n, room, e);
 }
 
 ssize_t repo_blob_save(struct repo *r, enum blob_type t, const void *p, size_t n,

@@ -114,6 +114,15 @@ bool repo_blob_claim(struct repo *r, enum blob_type t, const uint8_t id[ID_BYTES
  * thread. Returns the number of bytes the blob added to the repository. */
 ssize_t repo_blob_put(struct repo *r, enum blob_type t, const uint8_t id[ID_BYTES],
 		      const void *p, size_t n, struct err *e) _must_check_;
+/* repo_blob_put for a caller that gives up its buffer: room holds REPO_BLOB_ROOM_BEFORE
+ * spare bytes, the n bytes of the blob, then REPO_BLOB_ROOM_AFTER spare bytes, and a blob
+ * stored raw is sealed there in place (room is clobbered). Incompressible chunks then never
+ * touch a second chunk-sized buffer: two workers' copies cost ~4 MiB of a first backup's
+ * peak RSS. */
+#define REPO_BLOB_ROOM_BEFORE KEY_NONCE_BYTES
+#define REPO_BLOB_ROOM_AFTER  KEY_TAG_BYTES
+ssize_t repo_blob_put_room(struct repo *r, enum blob_type t, const uint8_t id[ID_BYTES],
+			   uint8_t *room, size_t n, struct err *e) _must_check_;
 /* How repo_blob_put compresses from now on through r (backup --compression):
  * REPO_COMPRESS_AUTO is the repository's level (init --compression) with the probe that
  * stores incompressible chunks raw; REPO_COMPRESS_OFF stores every blob raw; any other
