@@ -32,12 +32,28 @@ fi
 bytes=$(du -sb "$TREE" | cut -f1)
 mb=$(echo "$bytes" | awk '{printf "%.1f", $1 / 1048576}')
 
-timed() { # LABEL CMD...: prints seconds and peak RSS (KiB) of CMD
+# CPU seconds (user + system) used so far by the server's processes and the counting
+# proxy: on two cores the server shares the CPUs with cairn, so a phase whose server CPU
+# approaches its wall time x 2 - cairn's CPU is bound by the server, not by cairn.
+server_cpu() {
+	pids="$fpid $(cat "$W/$SERVER"/pid "$W/$SERVER"/run/*.pid 2>/dev/null || true)"
+	t=0
+	for p in $pids; do
+		[ -r "/proc/$p/stat" ] || continue
+		# fields 14 and 15 after the command name (which may hold spaces)
+		t=$((t + $(sed 's/.*) //' "/proc/$p/stat" | awk '{print $12 + $13}')))
+	done
+	echo "$t $(getconf CLK_TCK)" | awk '{printf "%.2f", $1 / $2}'
+}
+
+timed() { # LABEL CMD...: prints MB/s, seconds, CPU seconds and peak RSS (KiB) of CMD
 	label=$1; shift
-	/usr/bin/time -f "%e %M" -o "$W/time" "$@" >"$W/out" 2>&1 || { cat "$W/out"; exit 1; }
-	read -r secs rss <"$W/time"
+	c0=$(server_cpu)
+	/usr/bin/time -f "%e %U %S %M" -o "$W/time" "$@" >"$W/out" 2>&1 || { cat "$W/out"; exit 1; }
+	c1=$(server_cpu)
+	read -r secs usr sys rss <"$W/time"
 	echo "$secs" >"$W/secs-$label"
-	echo "$label $secs $rss" | awk -v mb="$mb" '{printf "%-22s %8.1f MB/s  %7.1f s  peak RSS %6.0f MiB\n", $1, mb / $2, $2, $3 / 1024}'
+	echo "$label $secs $rss $usr $sys $c0 $c1" | awk -v mb="$mb" '{printf "%-22s %8.1f MB/s  %7.1f s  cairn CPU %5.1f s  server CPU %5.1f s  peak RSS %6.0f MiB\n", $1, mb / $2, $2, $4 + $5, $7 - $6, $3 / 1024}'
 }
 
 sh "$S/$SERVER.sh" start "$W/$SERVER" "$P" >/dev/null

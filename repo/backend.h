@@ -27,6 +27,10 @@ const char *obj_type_dir(enum obj_type t);
 
 /* Called once per object; a negative return stops the listing and is returned. */
 typedef int (*backend_list_fn)(void *ud, const char *name, uint64_t size);
+/* Told as a ranged read's bytes arrive: out holds, from where it stood when the read
+ * began, the bytes of the range come so far (fewer than at the last call when a retry
+ * starts over). Called on the reading thread; it may use out's bytes, never change out. */
+typedef void (*backend_watch_fn)(void *ud, const struct buf *out);
 /* An entry set aside by list_aside: its name and where it went (relative to the store). */
 typedef int (*backend_aside_fn)(void *ud, const char *name, const char *where);
 
@@ -85,6 +89,12 @@ struct backend_ops {
 	 * is and `where` is "". For `repair index`, the one command that must get past it. */
 	int (*list_aside)(struct backend *be, enum obj_type t, bool dry_run, backend_list_fn fn,
 			  backend_aside_fn aside, void *ud, struct err *e);
+	/* Optional (NULL: `get`, then one call of watch): `get`, calling watch as the bytes
+	 * arrive, so a caller can work on the head of a long range while its tail is still on
+	 * the wire (a restore opens a run's first blobs while S3 sends the rest). */
+	int (*get_watch)(struct backend *be, enum obj_type t, const char *name, uint64_t off,
+			 uint64_t n, struct buf *out, backend_watch_fn watch, void *ud,
+			 struct err *e);
 };
 
 struct backend {
@@ -101,6 +111,19 @@ static inline int backend_get(struct backend *be, enum obj_type t, const char *n
 			      uint64_t n, struct buf *out, struct err *e)
 {
 	return be->ops->get(be, t, name, off, n, out, e);
+}
+static inline int backend_get_watch(struct backend *be, enum obj_type t, const char *name,
+				    uint64_t off, uint64_t n, struct buf *out,
+				    backend_watch_fn watch, void *ud, struct err *e)
+{
+	int rc;
+
+	if (be->ops->get_watch)
+		return be->ops->get_watch(be, t, name, off, n, out, watch, ud, e);
+	rc = be->ops->get(be, t, name, off, n, out, e);
+	if (rc >= 0)
+		watch(ud, out);
+	return rc;
 }
 static inline int backend_put(struct backend *be, enum obj_type t, const char *name,
 			      const void *p, size_t n, struct err *e)

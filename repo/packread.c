@@ -30,6 +30,31 @@ int repo_pack_read(struct repo *r, const uint8_t pack[ID_BYTES], uint64_t off, u
 	return rc;
 }
 
+int repo_pack_read_watch(struct repo *r, const uint8_t pack[ID_BYTES], uint64_t off, uint64_t n,
+                         struct buf *out, backend_watch_fn watch, void *ud, struct err *e)
+{
+	char name[ID_HEX];
+	uint64_t end;
+	int rc;
+
+	hex_encode(pack, ID_BYTES, name);
+	if (!n || ckd_add(&end, off, n))
+		return err_set(e, -EINVAL, "pack %s: bad range %llu+%llu", name,
+		               (unsigned long long)off, (unsigned long long)n);
+	rc = backend_get_watch(r->be, OBJ_DATA, name, off, n, out, watch, ud, e);
+	if (rc < 0)
+		err_wrap(e, rc, "pack %s", name);
+	return rc;
+}
+
+int repo_blob_open_here(struct repo *r, const uint8_t id[ID_BYTES], const struct blob_loc *loc,
+                        const uint8_t *sealed, size_t n, struct buf *out)
+{
+	if (!sealed || n != loc->stored_len)
+		return -EBADMSG;
+	return blob_decode(r, id, sealed, n, loc->raw_len, loc->compressed, out);
+}
+
 int repo_blob_open(struct repo *r, const uint8_t id[ID_BYTES], const struct blob_loc *loc,
                    const uint8_t *sealed, size_t n, struct buf *out, struct err *e)
 {

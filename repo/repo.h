@@ -341,6 +341,15 @@ long repo_lock_stale_sec(void);
  * out->max. The message names the pack. */
 int repo_pack_read(struct repo *r, const uint8_t pack[ID_BYTES], uint64_t off, uint64_t n,
 		   struct buf *out, struct err *e) _must_check_;
+/* repo_pack_read, calling watch as the bytes arrive (once at the end on a store that
+ * reads whole ranges at once): see backend_watch_fn. */
+int repo_pack_read_watch(struct repo *r, const uint8_t pack[ID_BYTES], uint64_t off, uint64_t n,
+			 struct buf *out, backend_watch_fn watch, void *ud,
+			 struct err *e) _must_check_;
+/* repo_blob_open without the other copies and without a message: for a caller that may
+ * not start another read now (inside a watch), and tries repo_blob_open later. */
+int repo_blob_open_here(struct repo *r, const uint8_t id[ID_BYTES], const struct blob_loc *loc,
+			const uint8_t *sealed, size_t n, struct buf *out) _must_check_;
 /* Open, decompress and check one blob whose sealed bytes (n of them, as loc says) were
  * read with repo_pack_read; appends the plaintext to out. -EBADMSG when corrupt or forged
  * (the message names pack and blob). Either way another copy of the blob, if the

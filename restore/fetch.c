@@ -258,13 +258,89 @@ static void run_copies(struct rs *s, struct rtls *t, struct rrun *r, int code, c
 	batch_put(s, r->b);
 }
 
+/* A run being read. Its blobs are opened in order as their bytes arrive (run_watch), so
+ * from S3 the first blobs of a 16 MiB run are decrypted and written while the rest are
+ * still on the wire: a worker no longer alternates between a network wait and a CPU
+ * burst, and the two runs in flight keep the server busy. */
+struct rfeed {
+	struct rs *s;
+	struct rtls *t;
+	struct rrun *r;
+	size_t next;             /* the first need of the run not yet done */
+	const struct rneed *have; /* whose blob t->plain holds */
+	bool stuck;               /* a blob did not open inside the read: the rest wait */
+};
+
+/* Do need f->next from the run's bytes at p. here: inside the read, where no other copy
+ * may be fetched (the read holds a connection; fetching another could wait for one
+ * forever): a blob that does not open is left, with the rest, for after the read (false). */
+static bool feed_need(struct rfeed *f, const uint8_t *p, bool here)
+{
+	struct rs *s = f->s;
+	struct rtls *t = f->t;
+	struct rrun *r = f->r;
+	struct rneed *x = &r->b->v[r->first + f->next];
+	/* The same blob wanted twice (a file repeating itself, or two equal files) sits next
+	 * to itself after the sort: it is opened once. */
+	bool again =
+	    f->have && f->have->loc.offset == x->loc.offset && !memcmp(f->have->id, x->id, ID_BYTES);
+	struct err e = ERR_INIT;
+	int rc = 0;
+
+	if (rs_stopping(s)) {
+		need_done(s, x, -ECANCELED, "the restore stopped before its content was written");
+	} else if (atomic_load(&x->f->bad)) {
+		need_done(s, x, 0, NULL); /* one missing blob is enough: it will not appear */
+	} else {
+		if (!again) {
+			const uint8_t *sealed = p + (x->loc.offset - r->start);
+
+			buf_reset(&t->plain);
+			if (here) {
+				rc = repo_blob_open_here(s->repo, x->id, &x->loc, sealed,
+				                         x->loc.stored_len, &t->plain);
+				if (rc < 0 && rc != -ENOMEM) {
+					f->have = NULL;
+					return false;
+				}
+				if (rc == -ENOMEM)
+					err_set(&e, rc, "out of memory");
+			} else {
+				rc = repo_blob_open(s->repo, x->id, &x->loc, sealed,
+				                    x->loc.stored_len, &t->plain, &e);
+			}
+			f->have = rc >= 0 ? x : NULL;
+		}
+		if (rc < 0)
+			need_done(s, x, rc, e.msg);
+		else
+			write_need(s, x, &t->plain);
+	}
+	f->next++;
+	return true;
+}
+
+static void run_watch(void *ud, const struct buf *out)
+{
+	struct rfeed *f = ud;
+
+	while (!f->stuck && f->next < f->r->n) {
+		const struct rneed *x = &f->r->b->v[f->r->first + f->next];
+
+		/* Whole bytes only: a sealed blob is opened once, and all of it. */
+		if (x->loc.offset - f->r->start + x->loc.stored_len > out->len)
+			break;
+		if (!feed_need(f, out->p, true))
+			f->stuck = true;
+	}
+}
+
 static int run_one(void *ud, void *tls, void *item, struct err *unused)
 {
 	struct rs *s = ud;
 	struct rtls *t = tls;
 	struct rrun *r = item;
-	struct rneed *v = r->b->v + r->first;
-	const struct rneed *have = NULL; /* whose blob t->plain holds */
+	struct rfeed f = { .s = s, .t = t, .r = r };
 	struct err e = ERR_INIT;
 	int rc;
 
@@ -275,47 +351,25 @@ static int run_one(void *ud, void *tls, void *item, struct err *unused)
 		return 0;
 	}
 	run_buf_take(s, r->len, &t->run);
-	rc = repo_pack_read(s->repo, v[0].loc.pack, r->start, r->len, &t->run, &e);
+	rc = repo_pack_read_watch(s->repo, r->b->v[r->first].loc.pack, r->start, r->len, &t->run,
+	                          run_watch, &f, &e);
 	if (rc >= 0 && t->run.len != r->len)
 		rc = err_set(&e, -EBADMSG, "pack read came back short");
 	if (rc < 0) {
+		/* The needs done while the bytes came stay done; the rest go on without them. */
+		struct rrun rest = *r;
+
+		rest.first += f.next;
+		rest.n -= f.next;
 		run_buf_give(s, &t->run);
 		if (rc == -ENOMEM)
-			release_run(s, r, rc, e.msg);
+			release_run(s, &rest, rc, e.msg);
 		else
-			run_copies(s, t, r, rc, e.msg);
+			run_copies(s, t, &rest, rc, e.msg);
 		return 0;
 	}
-	for (size_t i = 0; i < r->n; i++) {
-		struct rneed *x = &v[i];
-		/* The same blob wanted twice (a file repeating itself, or two equal files) sits
-		 * next to itself after the sort: it is opened once. */
-		bool again =
-		    have && have->loc.offset == x->loc.offset && !memcmp(have->id, x->id, ID_BYTES);
-
-		if (rs_stopping(s)) {
-			need_done(s, x, -ECANCELED,
-			          "the restore stopped before its content was written");
-			continue;
-		}
-		if (atomic_load(&x->f->bad)) {
-			need_done(s, x, 0,
-			          NULL); /* one missing blob is enough: it will not appear */
-			continue;
-		}
-		if (!again) {
-			buf_reset(&t->plain);
-			err_clear(&e);
-			rc = repo_blob_open(s->repo, x->id, &x->loc,
-			                    t->run.p + (x->loc.offset - r->start),
-			                    x->loc.stored_len, &t->plain, &e);
-			have = rc >= 0 ? x : NULL;
-		}
-		if (rc < 0)
-			need_done(s, x, rc, e.msg);
-		else
-			write_need(s, x, &t->plain);
-	}
+	while (f.next < r->n)
+		(void)feed_need(&f, t->run.p, false);
 	batch_put(s, r->b);
 	run_buf_give(s, &t->run);
 	return 0;

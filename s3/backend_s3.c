@@ -154,10 +154,12 @@ static int s3_tmpfile(struct backend *be, int *ret_fd, struct err *e)
 	return 0;
 }
 
-static int s3_get(struct backend *be, enum obj_type t, const char *name, uint64_t off, uint64_t n,
-                  struct buf *out, struct err *e)
+static int s3_get_watch(struct backend *be, enum obj_type t, const char *name, uint64_t off,
+                        uint64_t n, struct buf *out, backend_watch_fn watch, void *ud,
+                        struct err *e)
 {
-	struct s3_req rq = { .op = "get", .method = "GET", .fd = -1, .out = out };
+	struct s3_req rq = { .op = "get", .method = "GET", .fd = -1, .out = out,
+		             .watch = watch, .watch_ud = ud };
 	size_t base = out->len, got;
 	struct s3_resp rs;
 	char key[KEY_MAX];
@@ -178,6 +180,12 @@ static int s3_get(struct backend *be, enum obj_type t, const char *name, uint64_
 		               be->where, key, got, (unsigned long long)(n ? n : rs.length));
 	}
 	return 0;
+}
+
+static int s3_get(struct backend *be, enum obj_type t, const char *name, uint64_t off, uint64_t n,
+                  struct buf *out, struct err *e)
+{
+	return s3_get_watch(be, t, name, off, n, out, NULL, NULL, e);
 }
 
 static int s3_stat(struct backend *be, enum obj_type t, const char *name, uint64_t *ret_size,
@@ -421,6 +429,7 @@ static const struct backend_ops s3_ops = {
 	.put_fd = s3_put_fd,
 	.tmpfile = s3_tmpfile,
 	.get = s3_get,
+	.get_watch = s3_get_watch,
 	.stat = s3_stat,
 	.del = s3_del,
 	.del_many = s3_del_many,

@@ -81,6 +81,8 @@ struct s3_req {
 	uint64_t range_off, range_len; /* range_len 0: to the end */
 	const char *if_match;          /* If-Match: this ETag, NULL for none */
 	struct buf *out;               /* 2xx body appended here; NULL discards */
+	backend_watch_fn watch;        /* NULL, or told after each append to out */
+	void *watch_ud;
 	unsigned max_attempts;         /* 0: s3.retries */
 };
 

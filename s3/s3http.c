@@ -117,6 +117,8 @@ static size_t on_write(char *p, size_t size, size_t nmemb, void *ud)
 			x->werr = r;
 			return 0;
 		}
+		if (k && x->rq->watch)
+			x->rq->watch(x->rq->watch_ud, x->rq->out);
 		return n;
 	}
 	/* Error documents are small; keep the head of a long one, drop the rest. */

@@ -7,7 +7,8 @@
 . "$(dirname "$0")/lib.sh"
 t_need
 S=$TOP_SRCDIR/tests/s3
-# Free ports (see restore-s3.sh): P..P+3 Swift, P+5 the counting proxy, P+6 the cutting one.
+# Free ports (see restore-s3.sh): P..P+3 Swift, P+5 the counting proxy, P+6 the cutting
+# one, P+7 the holding one.
 P=${CAIRN_S3RESTORE_PORT:-$(t_ports 8)}
 t_swift_counted "$P"
 # The same server behind a proxy that cuts every pack GET halfway through its body.
@@ -67,4 +68,37 @@ if [ -d "$landed" ]; then
 fi
 t_ok $([ "$bad" -eq 0 ] && echo 0 || echo 1) \
 	"no file looks restored that is not whole ($whole whole, $bad not)"
+# A run's blobs are opened and written as their bytes arrive, not once the whole run is
+# in: through a proxy that holds each big pack GET after 6 MiB of its body until told to
+# go on, a 12 MiB file gets its first blobs written while the rest are held. Nothing
+# here depends on speed: the proxy waits for the test, and the test for the file.
+mkdir -p "$T_TMP/big"
+python3 -c 'import random, sys; sys.stdout.buffer.write(random.Random(5).randbytes(12 << 20))' \
+	>"$T_TMP/big/one" || t_bail "python3 failed"
+REPO="s3:http://127.0.0.1:$((P + 5))/cairn-s3restore/big"
+t_cmd "init on S3 with 32 MiB packs" cairn init --pack-size 33554432
+t_cmd "backup of one 12 MiB file" cairn backup "$T_TMP/big"
+FAULTS=hold-body MATCH=/data/ CUT=6291456 HOLD="$T_TMP/release" python3 "$S/faultproxy.py" \
+	$((P + 7)) "$P" 1 1 2>"$T_TMP/holds.log" &
+t_on_exit kill "$!"
+t_on_exit touch "$T_TMP/release"
+t_wait 30 curl -s -o /dev/null "http://127.0.0.1:$((P + 7))/" ||
+	t_bail "the proxy on $((P + 7)) did not start"
+REPO="s3:http://127.0.0.1:$((P + 7))/cairn-s3restore/big"
+cairn restore latest --target "$T_TMP/held" >"$T_TMP/held.out" 2>"$T_TMP/held.err" &
+rpid=$!
+written() { # at least 1 MiB of the file is on disk while the proxy holds the pack
+	grep -aq '^fault hold-body' "$T_TMP/holds.log" &&
+		! grep -aq '^fault release-body' "$T_TMP/holds.log" &&
+		[ "$(du -sk "$T_TMP/held" 2>/dev/null | cut -f1)" -ge 1024 ]
+}
+s=0
+t_wait 120 written || s=1
+t_ok $s "blobs are written while the rest of their run is held ($(du -sk "$T_TMP/held" 2>/dev/null | cut -f1) KiB on disk, $(grep -ac '^fault hold-body' "$T_TMP/holds.log") held GETs)"
+touch "$T_TMP/release"
+wait "$rpid"
+RC=$?
+t_ok $([ "$RC" -eq 0 ] && echo 0 || echo 1) "the held restore completes once released (exit $RC)"
+t_same "the held restore is identical (treecmp)" $(t_owner_opt) --no-atime \
+	"$T_TMP/big" "$(t_landed "$T_TMP/held" "$T_TMP/big")"
 t_done

@@ -13,6 +13,10 @@ Environment (for tests that need one fault on some requests):
                              and, for non-HEAD requests, <Region> in the body)
                cut-body      a 2xx GET reply longer than CUT bytes is closed after CUT
                              (default 320 KiB) bytes of its body
+               hold-body     a 2xx GET reply longer than CUT bytes stops after CUT
+                             bytes of its body until the file HOLD exists, then goes on
+                             (a client that works on what it has meanwhile shows it)
+  HOLD=path    the file hold-body waits for
   MATCH=text   only requests whose request line contains text get faults
   LIMIT=n      at most n faults in all
   CHANGE=1     after a cut-body, overwrite the object upstream (same size, other
@@ -49,6 +53,7 @@ SKEW = int(os.environ["SKEW"]) if os.environ.get("SKEW") else None
 CUT = int(os.environ.get("CUT", "327680"))
 LIMIT = int(os.environ["LIMIT"]) if os.environ.get("LIMIT") else None
 CHANGE = os.environ.get("CHANGE") == "1"
+HOLD = os.environ.get("HOLD", "")
 DROP_RANGE = os.environ.get("DROP_RANGE") == "1"
 ENFORCE_IF_MATCH = os.environ.get("IF_MATCH") == "enforce"
 injected = 0
@@ -101,16 +106,24 @@ class Cut(Exception):
     """The body was cut where a fault wanted it."""
 
 
-def copy_body(f, lines, out, no_body=False, limit=None):
+def copy_body(f, lines, out, no_body=False, limit=None, hold=None):
     """Streams one message body from file f to socket out (None: drop it), 64 KiB at a
     time, so a big object never sits in memory. With limit, raises Cut once that many
-    bytes went out. Returns the bytes copied (chunk framing included)."""
+    bytes went out; with hold (a byte count), waits after that many bytes until the
+    file HOLD exists. Returns the bytes copied (chunk framing included)."""
     if no_body:
         return 0
     sent = 0
 
     def emit(data):
-        nonlocal sent
+        nonlocal sent, hold
+        if hold is not None and sent + len(data) >= hold:
+            out.sendall(data[: hold - sent])
+            log("hold-body")
+            while not os.path.exists(HOLD):
+                time.sleep(0.05)
+            log("release-body")
+            data, sent, hold = data[hold - sent:], hold, None
         if limit is not None and sent + len(data) >= limit:
             if out is not None:
                 out.sendall(data[: limit - sent])
@@ -263,7 +276,7 @@ def serve(client):
                                       f"Date: {date}\r\n", head_req))
                 continue
             fault = pick(req)
-            if fault and fault != "cut-body":
+            if fault and fault not in ("cut-body", "hold-body"):
                 log(fault)
             if fault in ("reset-request", "stall"):
                 if fault == "stall":
@@ -304,9 +317,13 @@ def serve(client):
                     n is not None and n > CUT):
                 limit = CUT
                 log("cut-body")
+            hold = None
+            if (fault == "hold-body" and method == b"GET" and 200 <= status < 300 and
+                    n is not None and n > CUT):
+                hold = CUT
             client.sendall(b"".join(rep) + b"\r\n")
             try:
-                copy_body(uf, rep, client, no_body, limit)
+                copy_body(uf, rep, client, no_body, limit, hold)
             except Cut:
                 if fault == "cut-body" and CHANGE:
                     # Before the client sees the cut, so its next try meets the new object.
