@@ -1,7 +1,7 @@
 noinst_LIBRARIES += restore/libcairn_restore.a
 restore_libcairn_restore_a_SOURCES = restore/restore.h restore/restore-internal.h restore/restore.c \
 	restore/dir.c restore/hardlink.c restore/meta.c restore/name.c restore/fetch.c restore/file.c restore/reap.c restore/trees.c \
-	restore/verify.c restore/same.c restore/partials.c
+	restore/verify.c restore/same.c restore/partials.c restore/rootnames.c
 
 # Restore against forged and damaged repositories (forge writes snapshots with names a
 # backup never makes).

@@ -21,6 +21,22 @@ bool rs_name_ok(const struct node *n)
 	return strcmp(n->name, ".") != 0 && strcmp(n->name, "..") != 0;
 }
 
+/* Folders hold their names sorted by bytes, each once (docs/format.md); a forged repeat
+ * would race with the first one's late rename. The snapshot root keeps the order of the
+ * backed-up paths, so its order is not checked (a backup makes its names unique). */
+bool rs_name_after(const char *prev, size_t prev_len, const struct node *n)
+{
+	size_t l = prev_len < n->name_len ? prev_len : n->name_len;
+	int c = memcmp(prev, n->name, l);
+
+	return c < 0 || (c == 0 && prev_len < n->name_len);
+}
+
+bool rs_is_root(const struct node *dir)
+{
+	return dir->name_len == 1 && dir->name[0] == '/';
+}
+
 void rs_name_show(const char *p, size_t n, char *out, size_t max)
 {
 	size_t o = 0;

@@ -113,9 +113,30 @@ done:
 	return rc;
 }
 
+/* Whether restore wrote n (restore_dir's rule): a copy it left out, and warned about, is
+ * not compared with the file its first copy wrote. */
+static int restored(struct rs_roots *roots, bool root, char *prev, size_t *prev_len,
+                    const struct node *n)
+{
+	int rc = 1;
+
+	if (root)
+		rc = rs_roots_add(roots, n->name, n->name_len);
+	else if (*prev_len && !rs_name_after(prev, *prev_len, n))
+		rc = 0;
+	if (rc > 0 && !root) {
+		memcpy(prev, n->name, n->name_len);
+		*prev_len = n->name_len;
+	}
+	return rc;
+}
+
 static int verify_dir(struct rs *s, const struct node *dir, int dirfd, struct buf *b, uint64_t *bad)
 {
-	size_t saved = s->path_len;
+	size_t saved = s->path_len, prev_len = 0;
+	struct rs_roots roots = { 0 };
+	bool root = rs_is_root(dir);
+	char prev[NAME_MAX + 1];
 	struct tree_iter it;
 	struct node n;
 	int rc;
@@ -125,6 +146,15 @@ static int verify_dir(struct rs *s, const struct node *dir, int dirfd, struct bu
 		/* Refused at restore (and warned there): nothing of ours is under that name. */
 		if (!rs_name_ok(&n) || saved + 2 + n.name_len >= sizeof(s->path)) {
 			node_release(&n);
+			continue;
+		}
+		rc = restored(&roots, root, prev, &prev_len, &n);
+		if (rc <= 0) {
+			node_release(&n);
+			if (rc < 0) {
+				err_set(s->e, rc, "verify: %s", strerror(-rc));
+				break;
+			}
 			continue;
 		}
 		s->path[s->path_len++] = '/';
@@ -152,6 +182,7 @@ static int verify_dir(struct rs *s, const struct node *dir, int dirfd, struct bu
 			break;
 	}
 	tree_iter_release(&it);
+	rs_roots_release(&roots);
 	return rc;
 }
 
