@@ -492,17 +492,29 @@ static void dl_attach(struct snapfs *fs, struct snode *n, struct dirlist *d)
 	dl_trim(fs, n);
 }
 
-/* A listing that left entries out says so once per load, naming the folder and the first
- * such name, as restore names each entry it does not restore; the listing itself is served.
- * The mount knows a folder by its own name only (nodes hold no path). */
+/* A listing that left entries out says so, naming the folder and the first such name, as
+ * restore names each entry it does not restore; the listing itself is served. Each forged
+ * tree is named once per mount (forged.c), not at each reload after an eviction. The mount
+ * knows a folder by its own name only (nodes hold no path). */
 static void report_dropped(struct snapfs *fs, const struct snode *dir, const struct dirlist *d)
 {
 	bool root = dir->kind == SN_ROOT;
 	const char *folder = root ? dir->name : dir->node.name;
 	int len = (int)(root ? strlen(dir->name) : dir->node.name_len);
 	struct err w = ERR_INIT;
+	enum forged_say say;
 
-	if (d->n_dropped == 1)
+	if (!fs->opt.report)
+		return;
+	pthread_mutex_lock(&fs->report_lock);
+	say = root ? forged_note(&fs->forged, dir->segs, dir->n_segs)
+	           : forged_note(&fs->forged, dir->node.content, dir->node.n_content);
+	if (say == FORGED_FULL)
+		err_set(&w, -EBADMSG,
+		        "%zu folders whose snapshot holds names twice or out of order were named; "
+		        "further such folders are not (forged or corrupt)",
+		        fs->forged.n);
+	else if (d->n_dropped == 1)
 		err_set(&w, -EBADMSG,
 		        "folder '%.*s'%s: '%s' is not shown: the snapshot holds this name twice "
 		        "or out of order (forged or corrupt)",
@@ -512,7 +524,9 @@ static void report_dropped(struct snapfs *fs, const struct snode *dir, const str
 		        "folder '%.*s'%s: %zu entries, the first '%s', are not shown: the "
 		        "snapshot holds their names twice or out of order (forged or corrupt)",
 		        len, folder, root ? " (a snapshot root)" : "", d->n_dropped, d->dropped);
-	fs_report(fs, &w);
+	if (say != FORGED_SEEN)
+		fs->opt.report(fs->opt.report_ud, &w);
+	pthread_mutex_unlock(&fs->report_lock);
 }
 
 int fs_dirlist(struct snapfs *fs, struct snode *dir, struct dirlist **ret, struct err *e)
@@ -556,6 +570,25 @@ int fs_dirlist(struct snapfs *fs, struct snode *dir, struct dirlist **ret, struc
 	return r;
 }
 
+/* Test builds only: CAIRN_TEST_MOUNT_LISTING_MAX=N keeps loaded listings within N entries
+ * (a listing is evicted as soon as another is loaded), CAIRN_TEST_MOUNT_FORGED_MAX=N names
+ * at most N forged folders, so tests reach both limits with a few folders. */
+static void test_limits(struct snapfs *fs)
+{
+#ifdef CAIRN_TEST_HOOKS
+	const char *l = getenv("CAIRN_TEST_MOUNT_LISTING_MAX");
+	const char *f = getenv("CAIRN_TEST_MOUNT_FORGED_MAX");
+	unsigned long long v;
+
+	if (l && (v = strtoull(l, NULL, 10)) > 0 && v < fs->dl_max)
+		fs->dl_max = (size_t)v;
+	if (f && (v = strtoull(f, NULL, 10)) > 0 && v < fs->forged.max)
+		fs->forged.max = (size_t)v;
+#else
+	(void)fs;
+#endif
+}
+
 int fs_init(struct snapfs *fs, struct repo *r, const struct snapfs_options *o, struct err *e)
 {
 	int k;
@@ -569,6 +602,8 @@ int fs_init(struct snapfs *fs, struct repo *r, const struct snapfs_options *o, s
 	pthread_rwlock_init(&fs->repo_lock, NULL);
 	fs->dl_lru.dl_prev = fs->dl_lru.dl_next = &fs->dl_lru;
 	fs->dl_max = DL_MAX_ENTRIES;
+	forged_init(&fs->forged);
+	test_limits(fs);
 	fs->uid = getuid();
 	fs->gid = getgid();
 	clock_gettime(CLOCK_REALTIME, &fs->started);

@@ -141,6 +141,27 @@ int dirlist_adopt(struct node *ent, size_t n, struct dirlist **ret) _must_check_
 const struct node *dirlist_find(const struct dirlist *d, const char *name, size_t len);
 void dirlist_free(struct dirlist *d);
 
+/* ---- forged.c: forged folders already named in the log ---- */
+#define FORGED_MAX 1024 /* 16 KiB of digests */
+struct forged {
+	struct {
+		uint64_t lo, hi; /* a seeded digest of the folder's tree segment ids */
+	} seen[FORGED_MAX];
+	size_t n, max; /* max: FORGED_MAX, lower in tests */
+	uint64_t seed;
+	bool full_said;
+};
+enum forged_say {
+	FORGED_NEW,  /* name it */
+	FORGED_SEEN, /* named already, or the set is full and that was said */
+	FORGED_FULL, /* the set is full: say that further forged folders are not named */
+	_FORGED_SAY_MAX,
+	_FORGED_SAY_INVALID = -22
+};
+void forged_init(struct forged *f);
+/* Whether the folder whose tree is segs[0..n) is to be named (the caller serializes). */
+enum forged_say forged_note(struct forged *f, const struct extent *segs, size_t n);
+
 /* ---- fs.c: the mounted filesystem ---- */
 struct snapfs {
 	struct repo *repo;
@@ -148,7 +169,8 @@ struct snapfs {
 	pthread_mutex_t lock;         /* inode table, layout, listings */
 	pthread_rwlock_t repo_lock;   /* read: blob and tree reads; write: refresh */
 	pthread_mutex_t refresh_lock; /* one refresh at a time */
-	pthread_mutex_t report_lock;
+	pthread_mutex_t report_lock;  /* one report at a time; guards forged */
+	struct forged forged;
 	struct itable it;
 	struct snode *root;
 	struct snode *vnodes;
