@@ -509,23 +509,37 @@ static void report_dropped(struct snapfs *fs, const struct snode *dir, const str
 	pthread_mutex_lock(&fs->report_lock);
 	say = root ? forged_note(&fs->forged, dir->segs, dir->n_segs)
 	           : forged_note(&fs->forged, dir->node.content, dir->node.n_content);
-	if (say == FORGED_FULL)
+	if (say == FORGED_FULL) {
 		err_set(&w, -EBADMSG,
-		        "%zu folders whose snapshot holds names twice or out of order were named; "
-		        "further such folders are not (forged or corrupt)",
+		        "%zu folders whose snapshot holds names twice, out of order or too long "
+		        "were named; further such folders are not (forged or corrupt)",
 		        fs->forged.n);
-	else if (d->n_dropped == 1)
-		err_set(&w, -EBADMSG,
-		        "folder '%.*s'%s: '%s' is not shown: the snapshot holds this name twice "
-		        "or out of order (forged or corrupt)",
-		        len, folder, root ? " (a snapshot root)" : "", d->dropped);
-	else
-		err_set(&w, -EBADMSG,
-		        "folder '%.*s'%s: %zu entries, the first '%s', are not shown: the "
-		        "snapshot holds their names twice or out of order (forged or corrupt)",
-		        len, folder, root ? " (a snapshot root)" : "", d->n_dropped, d->dropped);
-	if (say != FORGED_SEEN)
 		fs->opt.report(fs->opt.report_ud, &w);
+	}
+	if (say == FORGED_NEW && d->n_dropped) {
+		if (d->n_dropped == 1)
+			err_set(&w, -EBADMSG,
+			        "folder '%.*s'%s: '%s' is not shown: the snapshot holds this name "
+			        "twice or out of order (forged or corrupt)",
+			        len, folder, root ? " (a snapshot root)" : "", d->dropped);
+		else
+			err_set(&w, -EBADMSG,
+			        "folder '%.*s'%s: %zu entries, the first '%s', are not shown: the "
+			        "snapshot holds their names twice or out of order (forged or "
+			        "corrupt)",
+			        len, folder, root ? " (a snapshot root)" : "", d->n_dropped,
+			        d->dropped);
+		fs->opt.report(fs->opt.report_ud, &w);
+	}
+	if (say == FORGED_NEW && d->n_too_long) {
+		/* The name is cut in the message: it is longer than a file name can be. */
+		err_set(&w, -EBADMSG,
+		        "folder '%.*s'%s: %zu entries, the first '%.40s...', are not shown: their "
+		        "names are longer than %d bytes (forged or corrupt)",
+		        len, folder, root ? " (a snapshot root)" : "", d->n_too_long, d->too_long,
+		        NAME_MAX);
+		fs->opt.report(fs->opt.report_ud, &w);
+	}
 	pthread_mutex_unlock(&fs->report_lock);
 }
 
@@ -551,7 +565,7 @@ int fs_dirlist(struct snapfs *fs, struct snode *dir, struct dirlist **ret, struc
 		r = dirlist_load(fs->repo, NULL, 0, &dir->node, &d, e);
 	pthread_rwlock_unlock(&fs->repo_lock);
 	/* Logged with no lock held; dir is pinned and its names never change. */
-	if (r == 0 && d->n_dropped)
+	if (r == 0 && (d->n_dropped || d->n_too_long))
 		report_dropped(fs, dir, d);
 	pthread_mutex_lock(&fs->lock);
 	if (r == 0) {

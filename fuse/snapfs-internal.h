@@ -131,9 +131,14 @@ struct dirlist {
 	 * name shows once (rule in dirlist.c): how many, and the first one's name. */
 	size_t n_dropped;
 	char *dropped;
+	/* Entries whose name is longer than NAME_MAX (no lookup reaches them; restore does
+	 * not write them), left out: how many, and the first one's name. */
+	size_t n_too_long;
+	char *too_long;
 };
 /* Read a directory (root: a snapshot's tree segments) through tree_iter, each name once:
- * repeats and entries out of order are left out and counted in n_dropped, not failed. */
+ * repeats and entries out of order are left out and counted in n_dropped, names longer
+ * than NAME_MAX in n_too_long, not failed. */
 int dirlist_load(struct repo *r, const struct extent *segs, size_t n_segs, const struct node *dir,
                  struct dirlist **ret, struct err *e) _must_check_;
 /* Take ownership of ent[0..n) and sort it. */

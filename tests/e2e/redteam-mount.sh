@@ -17,12 +17,14 @@ FORGE=${FORGE:-$TOP_BUILDDIR/tests/tools/forge}
 [ -x "$FORGE" ] || t_bail "forge missing at $FORGE"
 
 t_init_repo "$T_TMP/repo"
+LONG=$(printf 'n%.0s' $(seq 300)) # longer than a file name can be (255 bytes)
 {
 	echo 'file ok hello'
 	echo 'hole short 4096 1048576'
 	echo 'hole long 1048576 4096'
 	echo 'hole sparse 1048576 1048576'
 	echo 'dir sub'
+	echo "file $LONG long"
 	echo 'file ok2 world'
 	echo 'hole short2 1 2'
 	echo 'end'
@@ -120,6 +122,13 @@ s=0
 [ "$(grep -c "folder 'rep': 'x' is not shown: .*twice or out of order" "$MLOG")" = 1 ] || s=1
 [ "$(grep -c "(a snapshot root): 'rdup' is not shown" "$MLOG")" = 1 ] || s=1
 t_ok $s "the mount log names each such folder and name, once" || t_diag "$MLOG"
+# A name longer than 255 bytes: readdir listed it, but no lookup can reach it (the kernel
+# refuses the name) and restore does not write it.
+got=$(names "$S/sub")
+[ "$got" = "ok2 short2 " ]
+t_ok $? "a name longer than 255 bytes is not listed ('$got')"
+grep -q "folder 'sub': 1 entries, the first 'nnnnnnnnnn.*', are not shown: their names are longer than 255 bytes" "$MLOG"
+t_ok $? "the mount log names the folder and the name cut short" || t_diag "$MLOG"
 # Restore of the same snapshot writes what the mount shows, the root included (restore
 # wrote both copies of a repeated top-level name to one place).
 run cairn restore "$(cat "$T_TMP/id")" --target "$T_TMP/r"
@@ -127,8 +136,8 @@ s=0
 # (short and long, whose extents do not add up, are shown but not restored)
 [ "$(names "$T_TMP/r")" = "$(names "$S" | sed 's/\<short \|\<long //g')" ] &&
 	[ "$(cat "$T_TMP/r/rdup")" = first ] || s=1
-for d in twice rep; do
-	[ "$(names "$T_TMP/r/$d")" = "$(names "$S/$d")" ] || s=1
+for d in twice rep sub; do
+	[ "$(names "$T_TMP/r/$d")" = "$(names "$S/$d" | sed 's/\<short2 //')" ] || s=1
 	for f in "$T_TMP/r/$d"/*; do
 		[ -f "$f" ] && { timeout 30 cmp -s "$f" "$S/$d/${f##*/}" || s=1; }
 	done
@@ -161,6 +170,7 @@ else
 	[ "$(grep -c "folder 'twice': 3 entries" "$MLOG")" = 1 ] || s=1
 	[ "$(grep -c "folder 'rep': 'x' is not shown" "$MLOG")" = 1 ] || s=1
 	[ "$(grep -c "(a snapshot root): 'rdup' is not shown" "$MLOG")" = 1 ] || s=1
+	[ "$(grep -c "folder 'sub': 1 entries" "$MLOG")" = 1 ] || s=1
 	t_ok $s "each forged folder is named once although its listing was loaded again" ||
 		t_diag "$MLOG"
 	unmount
@@ -173,8 +183,7 @@ else
 	done
 	s=0
 	[ "$(grep -c "is not shown\|are not shown" "$MLOG")" = 1 ] &&
-		[ "$(grep -c "1 folders whose snapshot holds names twice or out of order were named; further such folders are not" "$MLOG")" = 1 ] &&
-		[ "$(grep -c 'twice or out of order' "$MLOG")" = 2 ] || s=1
+		[ "$(grep -c "1 folders whose snapshot holds names twice, out of order or too long were named; further such folders are not" "$MLOG")" = 1 ] || s=1
 	t_ok $s "past the set's size one line says further forged folders are not named" ||
 		t_diag "$MLOG"
 	unmount
