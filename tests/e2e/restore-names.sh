@@ -133,4 +133,22 @@ s=0
 	[ "$(grep -a '"message_type"' "$OUT" "$ERR" | grep -c 'root holds this name twice')" = 4 ] || s=1
 t_ok $s "--json: exit 3 and each copy left out named in one message (exit $RC)" ||
 	{ t_diag "$ERR"; t_diag "$OUT"; }
+# Folders nested 3 000 deep (a forged tree, or a pod's): the walk runs on a big stack of
+# its own, but --verify recursed on the caller's and overflowed it (exit 139 under a 1 MiB
+# stack). forge itself recurses with a 4 KiB line per level: it gets an unlimited stack.
+SNAP4=$({
+	for _ in $(seq 3000); do echo 'dir a'; done
+	echo 'file f deep'
+	for _ in $(seq 3000); do echo 'end'; done
+	echo 'file ok fine'
+} | (ulimit -s unlimited && forge))
+t_ok $? "forge writes folders nested 3000 deep" || t_bail "forge failed"
+run bash -c 'ulimit -s 1024 && exec timeout 300 env CAIRN_PASSWORD="$1" "$2" -r "$3" restore "$4" --target "$5" --verify' \
+	_ "$T_PASS" "$CAIRN_BIN" "$REPO" "$SNAP4" "$T_TMP/deep"
+s=0
+# (find, not cat: the path is longer than PATH_MAX)
+[ "$RC" = 0 ] && [ "$(find "$T_TMP/deep" -name f -type f -size 4c | wc -l)" = 1 ] &&
+	[ "$(find "$T_TMP/deep" -type d | wc -l)" = 3001 ] &&
+	[ "$(cat "$T_TMP/deep/ok")" = fine ] && grep -q verified "$OUT" || s=1
+t_ok $s "--verify of folders 3000 deep on a 1 MiB stack does not crash (exit $RC)" || t_diag "$ERR"
 t_done
