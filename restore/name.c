@@ -7,7 +7,9 @@
 #include <linux/openat2.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util/banned.h"
@@ -104,13 +106,22 @@ int rs_open_beneath(int dirfd, const char *path, int flags)
 	return walk_nofollow(dirfd, path, flags);
 }
 
+void rs_temp_init(struct rs *s)
+{
+	uint64_t r;
+
+	if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
+		r = (uint64_t)getpid() << 32 ^ (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)s;
+	snprintf(s->temp_tag, sizeof(s->temp_tag), "%016llx", (unsigned long long)r);
+}
+
 void rs_temp_name(struct rs *s, const struct node *n, int attempt, char out[NAME_MAX + 1])
 {
 	int k = -1;
 
 	if (!attempt)
-		k = snprintf(out, NAME_MAX + 1, ".%s.cairn-partial", n->name);
+		k = snprintf(out, NAME_MAX + 1, ".%s.%s.cairn-partial", n->name, s->temp_tag);
 	if (k < 0 || k > NAME_MAX)
-		snprintf(out, NAME_MAX + 1, ".cairn-partial.%ld.%u", (long)getpid(),
+		snprintf(out, NAME_MAX + 1, ".cairn-partial.%s.%u", s->temp_tag,
 		         atomic_fetch_add(&s->seq, 1));
 }

@@ -113,7 +113,8 @@ struct rs {
 	/* The sizes of files that were not restored (guarded by lock): the summary's bytes
 	 * are those of the files restored, not of every file begun. */
 	uint64_t bytes_lost;
-	atomic_uint seq; /* temporary names for files whose own name is too long */
+	atomic_uint seq;   /* temporary names for files whose own name is too long */
+	char temp_tag[17]; /* in every temporary name, random per restore (rs_temp_name) */
 	/* Run buffers between runs (restore/fetch.c), guarded by lock: at most one per
 	 * worker, each handed to the run it fits best. */
 	struct buf *run_bufs;
@@ -191,8 +192,12 @@ void rs_name_show(const char *p, size_t n, char *out, size_t max);
  * or magic link: openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS),
  * or a component-by-component O_NOFOLLOW walk where openat2 is missing. fd or -errno. */
 int rs_open_beneath(int dirfd, const char *path, int flags);
-/* ".name.cairn-partial" for attempt 0, else (or when too long) ".cairn-partial.PID.N":
- * created with O_EXCL, so a name that exists (the snapshot's own) moves on to the next. */
+/* ".name.TAG.cairn-partial" for attempt 0, else (or when too long)
+ * ".cairn-partial.TAG.N": created with O_EXCL, so a name that exists moves on to the next.
+ * TAG is random per restore: a sibling in the snapshot named like a temporary name (a
+ * leftover, or forged) would otherwise be renamed over one in flight, or cleared by a
+ * special file's restore, and its content land under the other's name. */
+void rs_temp_init(struct rs *s);
 void rs_temp_name(struct rs *s, const struct node *n, int attempt, char out[NAME_MAX + 1]);
 
 /* meta.c */

@@ -537,6 +537,7 @@ int restore_run(struct repo *r, const struct restore_opts *o, struct restore_res
 
 	clock_gettime(CLOCK_MONOTONIC, &s.start);
 	s.last = s.start;
+	rs_temp_init(&s);
 	s.owners = o->owners < 0 ? geteuid() == 0 : o->owners > 0;
 	rc = repo_snapshot_load(r, o->snapshot, &snap, e);
 	if (rc >= 0)
