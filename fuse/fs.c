@@ -9,6 +9,9 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+/* For XXH3_state_t on the stack. */
+#define XXH_STATIC_LINKING_ONLY
+#include <xxhash.h>
 
 #include "util/banned.h"
 #include "util/ckd.h"
@@ -415,17 +418,44 @@ void fs_stat(const struct snapfs *fs, const struct snode *n, struct stat *st)
 	st->st_ctim.tv_nsec = x->ctime_nsec;
 }
 
+/* What a hardlinked name holds: its size and content list (ids, lengths, holes). Two names
+ * claiming one inode with other content (a file written between the backup's reads of its
+ * two names, or a forged snapshot) are two files, as restore writes them; sharing a node
+ * served the first one's bytes under both names. */
+static void content_print(const struct node *src, uint64_t out[3])
+{
+	XXH3_state_t st;
+	XXH128_hash_t h;
+
+	XXH3_128bits_reset(&st);
+	for (size_t i = 0; i < src->n_content; i++) {
+		const struct extent *c = &src->content[i];
+		uint8_t hole = c->hole;
+
+		XXH3_128bits_update(&st, c->id, ID_BYTES);
+		XXH3_128bits_update(&st, &c->len, sizeof(c->len));
+		XXH3_128bits_update(&st, &hole, 1);
+	}
+	h = XXH3_128bits_digest(&st);
+	out[0] = src->size;
+	out[1] = h.low64;
+	out[2] = h.high64;
+}
+
 /* The node for entry src of directory dir, created on first sight. Hardlinked files of one
- * snapshot share a node (and so an inode number) through their recorded dev and inode. */
+ * snapshot share a node (and so an inode number) through their recorded dev and inode,
+ * when they hold the same content. */
 struct snode *fs_child(struct snapfs *fs, struct snode *dir, const struct node *src)
 {
 	uint64_t scope = dir->kind == SN_ROOT ? dir->ino : dir->scope;
 	bool hardlink = src->type != NODE_DIR && src->nlink > 1 && src->inode != 0;
-	uint64_t k[3] = { hardlink ? scope : dir->ino, src->dev, src->inode };
+	uint64_t k[6] = { hardlink ? scope : dir->ino, src->dev, src->inode };
 	struct buf key = BUF_INIT;
 	struct snode *n = NULL;
 	uint64_t stored = 0;
 
+	if (hardlink)
+		content_print(src, k + 3);
 	buf_init(&key, 1 + sizeof(k) + src->name_len);
 	if (buf_put_u8(&key, hardlink ? 'h' : 'p') < 0 ||
 	    buf_append(&key, k, hardlink ? sizeof(k) : sizeof(k[0])) < 0 ||

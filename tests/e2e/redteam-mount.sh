@@ -45,6 +45,12 @@ LONG=$(printf 'n%.0s' $(seq 300)) # longer than a file name can be (255 bytes)
 	echo 'file x X1'
 	echo 'file x X2'
 	echo 'end'
+	echo 'hard h1 7 one'
+	echo 'hard h2 7 two'
+	echo 'hard h3 7 one'
+	echo 'dir hd'
+	echo 'hard h4 7 four'
+	echo 'end'
 	echo 'file rdup second'
 } | CAIRN_PASSWORD=$T_PASS "$FORGE" "$REPO" >"$T_TMP/id" || t_bail "forge failed"
 
@@ -122,6 +128,18 @@ s=0
 [ "$(grep -c "folder 'rep': 'x' is not shown: .*twice or out of order" "$MLOG")" = 1 ] || s=1
 [ "$(grep -c "(a snapshot root): 'rdup' is not shown" "$MLOG")" = 1 ] || s=1
 t_ok $s "the mount log names each such folder and name, once" || t_diag "$MLOG"
+# Names claiming one inode with other content (a file written between the backup's reads
+# of its names, or forged): the mount shared one node, so h2 and hd/h4 read as h1's "one".
+# Restore writes each with its own bytes and links only the same ones (hostile-repo.sh).
+s=0
+[ "$(timeout 30 cat "$S/h1")" = one ] && [ "$(timeout 30 cat "$S/h2")" = two ] &&
+	[ "$(timeout 30 cat "$S/h3")" = one ] && [ "$(timeout 30 cat "$S/hd/h4")" = four ] || s=1
+t_ok $s "hardlinked names with other content each read their own bytes"
+s=0
+[ "$(stat -c %i "$S/h1")" = "$(stat -c %i "$S/h3")" ] &&
+	[ "$(stat -c %i "$S/h1")" != "$(stat -c %i "$S/h2")" ] &&
+	[ "$(stat -c %i "$S/h2")" != "$(stat -c %i "$S/hd/h4")" ] || s=1
+t_ok $s "only the names holding the same content share an inode number"
 # A name longer than 255 bytes: readdir listed it, but no lookup can reach it (the kernel
 # refuses the name) and restore does not write it.
 got=$(names "$S/sub")
