@@ -303,8 +303,8 @@ static bool dir_entry(struct snapfs *fs, struct dirh *h, size_t i, bool plus, ch
 	if (!h->dl || k >= h->dl->n)
 		return false;
 	src = &h->dl->ent[k];
-	/* Names come from the tree (at most NAME_MAX on Linux); anything longer is cut so the
-	 * listing goes on, and a lookup of the cut name then fails with ENOENT. */
+	/* Names come from the tree; dirlist.c left out any longer than NAME_MAX, so nothing
+	 * is cut here (the cut is only a bound on the buffer). */
 	snprintf(name, name_size, "%.*s", (int)src->name_len, src->name);
 	if (plus) {
 		*ret = fs_child(fs, h->dir, src);

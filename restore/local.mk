@@ -22,3 +22,8 @@ EXTRA_DIST += tests/e2e/restore-overwrite.sh
 # cleanly.
 TESTS += tests/e2e/s3restore-gets.sh
 EXTRA_DIST += tests/e2e/s3restore-gets.sh
+
+# The set of names seen at a snapshot root (and the mount's set of forged folders named).
+check_PROGRAMS += tests/unit/test-rootnames
+TESTS += tests/unit/test-rootnames
+tests_unit_test_rootnames_LDADD = $(CAIRN_LIBS)

@@ -87,6 +87,11 @@ unmount() {
 	t_ok $s "no memory error or crash in the mount" || t_diag "$MLOG"
 }
 mount_at "$T_TMP/mnt" "$T_TMP/mount.err"
+# A forged snapshot may hold setuid-root files and device nodes: through the mount they
+# must stay inert (libfuse mounts nosuid,nodev unless asked otherwise; cairn never asks).
+opts=$(awk -v m="$MNT" '$2 == m { print $4 }' /proc/mounts)
+case ",$opts," in *,nosuid,*nodev,* | *,nodev,*nosuid,*) s=0 ;; *) s=1 ;; esac
+t_ok $s "the mount is nosuid and nodev ($opts)"
 
 # read_all FILE: its bytes through the mount, or the error (timeout: a hung read fails).
 read_all() { { timeout 30 cat "$1" >/dev/null; } 2>&1; }
