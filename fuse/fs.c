@@ -522,6 +522,33 @@ static void dl_attach(struct snapfs *fs, struct snode *n, struct dirlist *d)
 	dl_trim(fs, n);
 }
 
+/* With report_lock held. */
+static void report_full(struct snapfs *fs)
+{
+	struct err w = ERR_INIT;
+
+	err_set(&w, -EBADMSG,
+	        "%zu forged or corrupt folders and files were named; further ones are not",
+	        fs->forged.n);
+	fs->opt.report(fs->opt.report_ud, &w);
+}
+
+void fs_report_forged(struct snapfs *fs, const struct err *e, const void *tag, size_t tag_len,
+                      const struct extent *segs, size_t n)
+{
+	enum forged_say say;
+
+	if (!fs->opt.report)
+		return;
+	pthread_mutex_lock(&fs->report_lock);
+	say = forged_note(&fs->forged, tag, tag_len, segs, n);
+	if (say == FORGED_FULL)
+		report_full(fs);
+	else if (say == FORGED_NEW)
+		fs->opt.report(fs->opt.report_ud, e);
+	pthread_mutex_unlock(&fs->report_lock);
+}
+
 /* A listing that left entries out says so, naming the folder and the first such name, as
  * restore names each entry it does not restore; the listing itself is served. Each forged
  * tree is named once per mount (forged.c), not at each reload after an eviction. The mount
@@ -537,15 +564,10 @@ static void report_dropped(struct snapfs *fs, const struct snode *dir, const str
 	if (!fs->opt.report)
 		return;
 	pthread_mutex_lock(&fs->report_lock);
-	say = root ? forged_note(&fs->forged, dir->segs, dir->n_segs)
-	           : forged_note(&fs->forged, dir->node.content, dir->node.n_content);
-	if (say == FORGED_FULL) {
-		err_set(&w, -EBADMSG,
-		        "%zu folders whose snapshot holds names twice, out of order or too long "
-		        "were named; further such folders are not (forged or corrupt)",
-		        fs->forged.n);
-		fs->opt.report(fs->opt.report_ud, &w);
-	}
+	say = root ? forged_note(&fs->forged, NULL, 0, dir->segs, dir->n_segs)
+	           : forged_note(&fs->forged, NULL, 0, dir->node.content, dir->node.n_content);
+	if (say == FORGED_FULL)
+		report_full(fs);
 	if (say == FORGED_NEW && d->n_dropped) {
 		if (d->n_dropped == 1)
 			err_set(&w, -EBADMSG,

@@ -164,8 +164,22 @@ static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 		target = strdup(n->target);
 		r = target ? 0 : ENOMEM;
 	} else if (n && n->kind == SN_REAL && n->node.type == NODE_SYMLINK) {
-		target = strndup(n->node.target ? n->node.target : "", n->node.target_len);
-		r = target ? 0 : ENOMEM;
+		const struct node *x = &n->node;
+
+		/* A backup never stores a link without a target, nor one with a NUL in it
+		 * (restore refuses both): served, it would be an empty link or another one. */
+		if (!x->target || !x->target_len || memchr(x->target, 0, x->target_len)) {
+			struct err e = ERR_INIT;
+
+			err_set(&e, -EIO,
+			        "'%.*s': a symlink without a valid target (forged or corrupt)",
+			        (int)x->name_len, x->name ? x->name : "");
+			fs_report_forged(fs, &e, x->name, x->name_len, NULL, 0);
+			r = EIO;
+		} else {
+			target = strndup(x->target, x->target_len);
+			r = target ? 0 : ENOMEM;
+		}
 	} else if (n) {
 		r = EINVAL;
 	}

@@ -164,8 +164,10 @@ enum forged_say {
 	_FORGED_SAY_INVALID = -22
 };
 void forged_init(struct forged *f);
-/* Whether the folder whose tree is segs[0..n) is to be named (the caller serializes). */
-enum forged_say forged_note(struct forged *f, const struct extent *segs, size_t n);
+/* Whether the forged entry known by tag (NULL, 0 for a folder) and segs[0..n) (a folder's
+ * tree segments, a file's extents) is to be named; the caller serializes. */
+enum forged_say forged_note(struct forged *f, const void *tag, size_t tag_len,
+                            const struct extent *segs, size_t n);
 
 /* ---- fs.c: the mounted filesystem ---- */
 struct snapfs {
@@ -198,6 +200,10 @@ void fs_release(struct snapfs *fs);
 /* Reload the snapshot list when it is older than refresh_sec (always when force). */
 int fs_refresh(struct snapfs *fs, bool force, struct err *e) _must_check_;
 void fs_report(struct snapfs *fs, const struct err *e);
+/* Report e about a forged entry (forged_note's arguments) once per mount, or the one line
+ * saying the set is full. May be called with fs->lock held. */
+void fs_report_forged(struct snapfs *fs, const struct err *e, const void *tag, size_t tag_len,
+                      const struct extent *segs, size_t n);
 /* With fs->lock held: */
 void fs_stat(const struct snapfs *fs, const struct snode *n, struct stat *st);
 struct snode *fs_child(struct snapfs *fs, struct snode *dir, const struct node *src);

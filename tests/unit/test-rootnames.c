@@ -51,12 +51,16 @@ static void forged(void)
 	two[1] = b;
 	forged_init(f);
 	f->max = 2;
-	is_int(forged_note(f, &a, 1), FORGED_NEW, "a forged folder is named");
-	is_int(forged_note(f, &a, 1), FORGED_SEEN, "the same tree is not named again");
-	is_int(forged_note(f, two, 2), FORGED_NEW, "a tree of two segments is another folder");
-	is_int(forged_note(f, &b, 1), FORGED_FULL, "past the set's size: one 'full' answer");
-	is_int(forged_note(f, &b, 1), FORGED_SEEN, "then silence");
-	is_int(forged_note(f, &a, 1), FORGED_SEEN, "a folder named before stays named");
+	is_int(forged_note(f, NULL, 0, &a, 1), FORGED_NEW, "a forged folder is named");
+	is_int(forged_note(f, NULL, 0, &a, 1), FORGED_SEEN, "the same tree is not named again");
+	is_int(forged_note(f, NULL, 0, two, 2), FORGED_NEW, "a tree of two segments is another folder");
+	f->max = 4;
+	is_int(forged_note(f, "x", 1, NULL, 0), FORGED_NEW, "a file without extents is named");
+	is_int(forged_note(f, "y", 1, NULL, 0), FORGED_NEW, "another name is another file");
+	is_int(forged_note(f, "x", 1, NULL, 0), FORGED_SEEN, "the same file is not named again");
+	is_int(forged_note(f, NULL, 0, &b, 1), FORGED_FULL, "past the set's size: one 'full' answer");
+	is_int(forged_note(f, NULL, 0, &b, 1), FORGED_SEEN, "then silence");
+	is_int(forged_note(f, NULL, 0, &a, 1), FORGED_SEEN, "a folder named before stays named");
 	free(f);
 }
 
