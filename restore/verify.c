@@ -51,8 +51,15 @@ static int verify_file(struct rs *s, int dirfd, const struct node *n, struct buf
 	struct stat st;
 	int fd, rc = 0;
 
-	/* O_NONBLOCK: a FIFO swapped in for the file must not hang the verify; O_NOATIME:
-	 * verifying must not disturb the atimes just restored. */
+	/* Whatever is not a regular file is not opened: opening a device node has effects
+	 * of its own (a watchdog arms, a tape rewinds), and one may sit where a file failed
+	 * to restore, left there by an earlier restore of a forged snapshot. */
+	if (fstatat(dirfd, n->name, &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISREG(st.st_mode)) {
+		rs_warn(s, s->path, -EBADMSG, "verify: %s: not a regular file", s->path);
+		return 1;
+	}
+	/* O_NONBLOCK: a FIFO swapped in for the file since must not hang the verify;
+	 * O_NOATIME: verifying must not disturb the atimes just restored. */
 	fd = openat(dirfd, n->name, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
 	if (fd < 0 && errno == EPERM)
 		fd = openat(dirfd, n->name, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
