@@ -109,10 +109,10 @@ s=0
 [ "$(cat "$T_TMP/rootdup/rdup" 2>&1)" = first ] && [ -f "$T_TMP/rootdup/rdup" ] || s=1
 t_ok $s "a file name repeated at the root (then as a folder) holds its first copy"
 s=0
-[ "$(cd "$T_TMP/rootdup/ddup" && ls -A | tr '\n' ' ')" = "in " ] &&
+[ "$(find "$T_TMP/rootdup/ddup" -mindepth 1 -printf '%f ')" = "in " ] &&
 	[ "$(cat "$T_TMP/rootdup/ddup/in")" = one ] || s=1
 t_ok $s "a folder repeated at the root holds only its first copy's entries" ||
-	ls -lAR "$T_TMP/rootdup" | sed 's/^/#   /'
+	find "$T_TMP/rootdup" -printf '#   %y %p\n'
 s=0
 [ -f "$T_TMP/rootdup/x" ] && [ ! -s "$T_TMP/rootdup/x" ] && [ "$(cat "$T_TMP/rootdup/last")" = fine ] || s=1
 t_ok $s "a FIFO after a file of the same name is not made; the entry after them is restored"
