@@ -415,7 +415,8 @@ static int entry_kept(struct rs *s, bool root, const char *prev, size_t prev_len
 	if (rc == 0)
 		rs_warn(s, s->path, -EBADMSG,
 		        "%s: not restored: the snapshot root holds this name twice, the first copy "
-		        "is restored (forged or corrupt)",
+		        "is restored (forged or corrupt, or a backup of paths such as a/data, "
+		        "b/data and c/data-2 whose names clashed)",
 		        s->path);
 	return rc;
 }
