@@ -4,6 +4,7 @@
 #include "fuse/snapfs-internal.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -146,7 +147,7 @@ static int grow(struct node **ent, size_t n, size_t *cap)
 int dirlist_load(struct repo *r, const struct extent *segs, size_t n_segs, const struct node *dir,
                  struct dirlist **ret, struct err *e)
 {
-	struct drops dr = { NULL, 0 };
+	struct drops dr = { NULL, 0 }, lg = { NULL, 0 };
 	struct tree_iter it;
 	struct node *ent = NULL;
 	size_t n = 0, cap = 0;
@@ -166,6 +167,15 @@ int dirlist_load(struct repo *r, const struct extent *segs, size_t n_segs, const
 			goto fail;
 		if (k == 0)
 			break;
+		/* A name no lookup can reach (the kernel refuses it, ENAMETOOLONG): readdir would
+		 * list what cannot be opened. Restore refuses it too (rs_name_ok). */
+		if (ent[n].name_len > NAME_MAX) {
+			k = drops_note(&lg, &ent[n]);
+			node_release(&ent[n]);
+			if (k < 0)
+				goto fail;
+			continue;
+		}
 		/* A folder below the root (the rule above): compare with the last kept name. */
 		if (dir && n > 0 &&
 		    cmp_name(ent[n - 1].name, ent[n - 1].name_len, ent[n].name, ent[n].name_len) >=
@@ -186,6 +196,8 @@ int dirlist_load(struct repo *r, const struct extent *segs, size_t n_segs, const
 		goto fail_released;
 	(*ret)->dropped = dr.first;
 	(*ret)->n_dropped = dr.n;
+	(*ret)->too_long = lg.first;
+	(*ret)->n_too_long = lg.n;
 	return 0;
 fail:
 	tree_iter_release(&it);
@@ -194,6 +206,7 @@ fail_released:
 		node_release(&ent[i]);
 	free(ent);
 	free(dr.first);
+	free(lg.first);
 	if (k == -EFBIG)
 		return err_set(e, k, "directory has more than %u entries", DIRLIST_MAX_ENTRIES);
 	return k;
@@ -225,5 +238,6 @@ void dirlist_free(struct dirlist *d)
 		node_release(&d->ent[i]);
 	free(d->ent);
 	free(d->dropped);
+	free(d->too_long);
 	free(d);
 }

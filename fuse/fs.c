@@ -9,6 +9,9 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+/* For XXH3_state_t on the stack. */
+#define XXH_STATIC_LINKING_ONLY
+#include <xxhash.h>
 
 #include "util/banned.h"
 #include "util/ckd.h"
@@ -415,17 +418,44 @@ void fs_stat(const struct snapfs *fs, const struct snode *n, struct stat *st)
 	st->st_ctim.tv_nsec = x->ctime_nsec;
 }
 
+/* What a hardlinked name holds: its size and content list (ids, lengths, holes). Two names
+ * claiming one inode with other content (a file written between the backup's reads of its
+ * two names, or a forged snapshot) are two files, as restore writes them; sharing a node
+ * served the first one's bytes under both names. */
+static void content_print(const struct node *src, uint64_t out[3])
+{
+	XXH3_state_t st;
+	XXH128_hash_t h;
+
+	XXH3_128bits_reset(&st);
+	for (size_t i = 0; i < src->n_content; i++) {
+		const struct extent *c = &src->content[i];
+		uint8_t hole = c->hole;
+
+		XXH3_128bits_update(&st, c->id, ID_BYTES);
+		XXH3_128bits_update(&st, &c->len, sizeof(c->len));
+		XXH3_128bits_update(&st, &hole, 1);
+	}
+	h = XXH3_128bits_digest(&st);
+	out[0] = src->size;
+	out[1] = h.low64;
+	out[2] = h.high64;
+}
+
 /* The node for entry src of directory dir, created on first sight. Hardlinked files of one
- * snapshot share a node (and so an inode number) through their recorded dev and inode. */
+ * snapshot share a node (and so an inode number) through their recorded dev and inode,
+ * when they hold the same content. */
 struct snode *fs_child(struct snapfs *fs, struct snode *dir, const struct node *src)
 {
 	uint64_t scope = dir->kind == SN_ROOT ? dir->ino : dir->scope;
 	bool hardlink = src->type != NODE_DIR && src->nlink > 1 && src->inode != 0;
-	uint64_t k[3] = { hardlink ? scope : dir->ino, src->dev, src->inode };
+	uint64_t k[6] = { hardlink ? scope : dir->ino, src->dev, src->inode };
 	struct buf key = BUF_INIT;
 	struct snode *n = NULL;
 	uint64_t stored = 0;
 
+	if (hardlink)
+		content_print(src, k + 3);
 	buf_init(&key, 1 + sizeof(k) + src->name_len);
 	if (buf_put_u8(&key, hardlink ? 'h' : 'p') < 0 ||
 	    buf_append(&key, k, hardlink ? sizeof(k) : sizeof(k[0])) < 0 ||
@@ -492,27 +522,77 @@ static void dl_attach(struct snapfs *fs, struct snode *n, struct dirlist *d)
 	dl_trim(fs, n);
 }
 
-/* A listing that left entries out says so once per load, naming the folder and the first
- * such name, as restore names each entry it does not restore; the listing itself is served.
- * The mount knows a folder by its own name only (nodes hold no path). */
+/* With report_lock held. */
+static void report_full(struct snapfs *fs)
+{
+	struct err w = ERR_INIT;
+
+	err_set(&w, -EBADMSG,
+	        "%zu forged or corrupt folders and files were named; further ones are not",
+	        fs->forged.n);
+	fs->opt.report(fs->opt.report_ud, &w);
+}
+
+void fs_report_forged(struct snapfs *fs, const struct err *e, const void *tag, size_t tag_len,
+                      const struct extent *segs, size_t n)
+{
+	enum forged_say say;
+
+	if (!fs->opt.report)
+		return;
+	pthread_mutex_lock(&fs->report_lock);
+	say = forged_note(&fs->forged, tag, tag_len, segs, n);
+	if (say == FORGED_FULL)
+		report_full(fs);
+	else if (say == FORGED_NEW)
+		fs->opt.report(fs->opt.report_ud, e);
+	pthread_mutex_unlock(&fs->report_lock);
+}
+
+/* A listing that left entries out says so, naming the folder and the first such name, as
+ * restore names each entry it does not restore; the listing itself is served. Each forged
+ * tree is named once per mount (forged.c), not at each reload after an eviction. The mount
+ * knows a folder by its own name only (nodes hold no path). */
 static void report_dropped(struct snapfs *fs, const struct snode *dir, const struct dirlist *d)
 {
 	bool root = dir->kind == SN_ROOT;
 	const char *folder = root ? dir->name : dir->node.name;
 	int len = (int)(root ? strlen(dir->name) : dir->node.name_len);
 	struct err w = ERR_INIT;
+	enum forged_say say;
 
-	if (d->n_dropped == 1)
+	if (!fs->opt.report)
+		return;
+	pthread_mutex_lock(&fs->report_lock);
+	say = root ? forged_note(&fs->forged, NULL, 0, dir->segs, dir->n_segs)
+	           : forged_note(&fs->forged, NULL, 0, dir->node.content, dir->node.n_content);
+	if (say == FORGED_FULL)
+		report_full(fs);
+	if (say == FORGED_NEW && d->n_dropped) {
+		if (d->n_dropped == 1)
+			err_set(&w, -EBADMSG,
+			        "folder '%.*s'%s: '%s' is not shown: the snapshot holds this name "
+			        "twice or out of order (forged or corrupt)",
+			        len, folder, root ? " (a snapshot root)" : "", d->dropped);
+		else
+			err_set(&w, -EBADMSG,
+			        "folder '%.*s'%s: %zu entries, the first '%s', are not shown: the "
+			        "snapshot holds their names twice or out of order (forged or "
+			        "corrupt)",
+			        len, folder, root ? " (a snapshot root)" : "", d->n_dropped,
+			        d->dropped);
+		fs->opt.report(fs->opt.report_ud, &w);
+	}
+	if (say == FORGED_NEW && d->n_too_long) {
+		/* The name is cut in the message: it is longer than a file name can be. */
 		err_set(&w, -EBADMSG,
-		        "folder '%.*s'%s: '%s' is not shown: the snapshot holds this name twice "
-		        "or out of order (forged or corrupt)",
-		        len, folder, root ? " (a snapshot root)" : "", d->dropped);
-	else
-		err_set(&w, -EBADMSG,
-		        "folder '%.*s'%s: %zu entries, the first '%s', are not shown: the "
-		        "snapshot holds their names twice or out of order (forged or corrupt)",
-		        len, folder, root ? " (a snapshot root)" : "", d->n_dropped, d->dropped);
-	fs_report(fs, &w);
+		        "folder '%.*s'%s: %zu entries, the first '%.40s...', are not shown: their "
+		        "names are longer than %d bytes (forged or corrupt)",
+		        len, folder, root ? " (a snapshot root)" : "", d->n_too_long, d->too_long,
+		        NAME_MAX);
+		fs->opt.report(fs->opt.report_ud, &w);
+	}
+	pthread_mutex_unlock(&fs->report_lock);
 }
 
 int fs_dirlist(struct snapfs *fs, struct snode *dir, struct dirlist **ret, struct err *e)
@@ -537,7 +617,7 @@ int fs_dirlist(struct snapfs *fs, struct snode *dir, struct dirlist **ret, struc
 		r = dirlist_load(fs->repo, NULL, 0, &dir->node, &d, e);
 	pthread_rwlock_unlock(&fs->repo_lock);
 	/* Logged with no lock held; dir is pinned and its names never change. */
-	if (r == 0 && d->n_dropped)
+	if (r == 0 && (d->n_dropped || d->n_too_long))
 		report_dropped(fs, dir, d);
 	pthread_mutex_lock(&fs->lock);
 	if (r == 0) {
@@ -556,6 +636,25 @@ int fs_dirlist(struct snapfs *fs, struct snode *dir, struct dirlist **ret, struc
 	return r;
 }
 
+/* Test builds only: CAIRN_TEST_MOUNT_LISTING_MAX=N keeps loaded listings within N entries
+ * (a listing is evicted as soon as another is loaded), CAIRN_TEST_MOUNT_FORGED_MAX=N names
+ * at most N forged folders, so tests reach both limits with a few folders. */
+static void test_limits(struct snapfs *fs)
+{
+#ifdef CAIRN_TEST_HOOKS
+	const char *l = getenv("CAIRN_TEST_MOUNT_LISTING_MAX");
+	const char *f = getenv("CAIRN_TEST_MOUNT_FORGED_MAX");
+	unsigned long long v;
+
+	if (l && (v = strtoull(l, NULL, 10)) > 0 && v < fs->dl_max)
+		fs->dl_max = (size_t)v;
+	if (f && (v = strtoull(f, NULL, 10)) > 0 && v < fs->forged.max)
+		fs->forged.max = (size_t)v;
+#else
+	(void)fs;
+#endif
+}
+
 int fs_init(struct snapfs *fs, struct repo *r, const struct snapfs_options *o, struct err *e)
 {
 	int k;
@@ -569,6 +668,8 @@ int fs_init(struct snapfs *fs, struct repo *r, const struct snapfs_options *o, s
 	pthread_rwlock_init(&fs->repo_lock, NULL);
 	fs->dl_lru.dl_prev = fs->dl_lru.dl_next = &fs->dl_lru;
 	fs->dl_max = DL_MAX_ENTRIES;
+	forged_init(&fs->forged);
+	test_limits(fs);
 	fs->uid = getuid();
 	fs->gid = getgid();
 	clock_gettime(CLOCK_REALTIME, &fs->started);

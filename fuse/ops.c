@@ -164,8 +164,22 @@ static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 		target = strdup(n->target);
 		r = target ? 0 : ENOMEM;
 	} else if (n && n->kind == SN_REAL && n->node.type == NODE_SYMLINK) {
-		target = strndup(n->node.target ? n->node.target : "", n->node.target_len);
-		r = target ? 0 : ENOMEM;
+		const struct node *x = &n->node;
+
+		/* A backup never stores a link without a target, nor one with a NUL in it
+		 * (restore refuses both): served, it would be an empty link or another one. */
+		if (!x->target || !x->target_len || memchr(x->target, 0, x->target_len)) {
+			struct err e = ERR_INIT;
+
+			err_set(&e, -EIO,
+			        "'%.*s': a symlink without a valid target (forged or corrupt)",
+			        (int)x->name_len, x->name ? x->name : "");
+			fs_report_forged(fs, &e, x->name, x->name_len, NULL, 0);
+			r = EIO;
+		} else {
+			target = strndup(x->target, x->target_len);
+			r = target ? 0 : ENOMEM;
+		}
 	} else if (n) {
 		r = EINVAL;
 	}
@@ -303,8 +317,8 @@ static bool dir_entry(struct snapfs *fs, struct dirh *h, size_t i, bool plus, ch
 	if (!h->dl || k >= h->dl->n)
 		return false;
 	src = &h->dl->ent[k];
-	/* Names come from the tree (at most NAME_MAX on Linux); anything longer is cut so the
-	 * listing goes on, and a lookup of the cut name then fails with ENOENT. */
+	/* Names come from the tree; dirlist.c left out any longer than NAME_MAX, so nothing
+	 * is cut here (the cut is only a bound on the buffer). */
 	snprintf(name, name_size, "%.*s", (int)src->name_len, src->name);
 	if (plus) {
 		*ret = fs_child(fs, h->dir, src);

@@ -67,6 +67,10 @@ void read_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		    "'%.*s': its extents do not add up to its size %llu (forged or corrupt)",
 		    (int)n->node.name_len, n->node.name ? n->node.name : "",
 		    (unsigned long long)n->node.size);
+		/* Named once per mount, not at each open (fs_report_forged); report_lock is
+		 * taken after fs->lock, never the other way round. */
+		fs_report_forged(fs, &e, n->node.name, n->node.name_len, n->node.content,
+		                 n->node.n_content);
 	}
 	if (r < 0)
 		goto out;
@@ -76,8 +80,6 @@ void read_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 out:
 	pthread_mutex_unlock(&fs->lock);
 	if (r < 0) {
-		if (e.code)
-			fs_report(fs, &e);
 		free(h);
 		fuse_reply_err(req, -r);
 		return;

@@ -131,15 +131,43 @@ struct dirlist {
 	 * name shows once (rule in dirlist.c): how many, and the first one's name. */
 	size_t n_dropped;
 	char *dropped;
+	/* Entries whose name is longer than NAME_MAX (no lookup reaches them; restore does
+	 * not write them), left out: how many, and the first one's name. */
+	size_t n_too_long;
+	char *too_long;
 };
 /* Read a directory (root: a snapshot's tree segments) through tree_iter, each name once:
- * repeats and entries out of order are left out and counted in n_dropped, not failed. */
+ * repeats and entries out of order are left out and counted in n_dropped, names longer
+ * than NAME_MAX in n_too_long, not failed. */
 int dirlist_load(struct repo *r, const struct extent *segs, size_t n_segs, const struct node *dir,
                  struct dirlist **ret, struct err *e) _must_check_;
 /* Take ownership of ent[0..n) and sort it. */
 int dirlist_adopt(struct node *ent, size_t n, struct dirlist **ret) _must_check_;
 const struct node *dirlist_find(const struct dirlist *d, const char *name, size_t len);
 void dirlist_free(struct dirlist *d);
+
+/* ---- forged.c: forged folders already named in the log ---- */
+#define FORGED_MAX 1024 /* 16 KiB of digests */
+struct forged {
+	struct {
+		uint64_t lo, hi; /* a seeded digest of the folder's tree segment ids */
+	} seen[FORGED_MAX];
+	size_t n, max; /* max: FORGED_MAX, lower in tests */
+	uint64_t seed;
+	bool full_said;
+};
+enum forged_say {
+	FORGED_NEW,  /* name it */
+	FORGED_SEEN, /* named already, or the set is full and that was said */
+	FORGED_FULL, /* the set is full: say that further forged folders are not named */
+	_FORGED_SAY_MAX,
+	_FORGED_SAY_INVALID = -22
+};
+void forged_init(struct forged *f);
+/* Whether the forged entry known by tag (NULL, 0 for a folder) and segs[0..n) (a folder's
+ * tree segments, a file's extents) is to be named; the caller serializes. */
+enum forged_say forged_note(struct forged *f, const void *tag, size_t tag_len,
+                            const struct extent *segs, size_t n);
 
 /* ---- fs.c: the mounted filesystem ---- */
 struct snapfs {
@@ -148,7 +176,8 @@ struct snapfs {
 	pthread_mutex_t lock;         /* inode table, layout, listings */
 	pthread_rwlock_t repo_lock;   /* read: blob and tree reads; write: refresh */
 	pthread_mutex_t refresh_lock; /* one refresh at a time */
-	pthread_mutex_t report_lock;
+	pthread_mutex_t report_lock;  /* one report at a time; guards forged */
+	struct forged forged;
 	struct itable it;
 	struct snode *root;
 	struct snode *vnodes;
@@ -171,6 +200,10 @@ void fs_release(struct snapfs *fs);
 /* Reload the snapshot list when it is older than refresh_sec (always when force). */
 int fs_refresh(struct snapfs *fs, bool force, struct err *e) _must_check_;
 void fs_report(struct snapfs *fs, const struct err *e);
+/* Report e about a forged entry (forged_note's arguments) once per mount, or the one line
+ * saying the set is full. May be called with fs->lock held. */
+void fs_report_forged(struct snapfs *fs, const struct err *e, const void *tag, size_t tag_len,
+                      const struct extent *segs, size_t n);
 /* With fs->lock held: */
 void fs_stat(const struct snapfs *fs, const struct snode *n, struct stat *st);
 struct snode *fs_child(struct snapfs *fs, struct snode *dir, const struct node *src);

@@ -1,7 +1,7 @@
 noinst_LIBRARIES += restore/libcairn_restore.a
 restore_libcairn_restore_a_SOURCES = restore/restore.h restore/restore-internal.h restore/restore.c \
 	restore/dir.c restore/hardlink.c restore/meta.c restore/name.c restore/fetch.c restore/file.c restore/reap.c restore/trees.c \
-	restore/verify.c restore/same.c restore/partials.c
+	restore/verify.c restore/same.c restore/partials.c restore/rootnames.c
 
 # Restore against forged and damaged repositories (forge writes snapshots with names a
 # backup never makes).
@@ -22,3 +22,8 @@ EXTRA_DIST += tests/e2e/restore-overwrite.sh
 # cleanly.
 TESTS += tests/e2e/s3restore-gets.sh
 EXTRA_DIST += tests/e2e/s3restore-gets.sh
+
+# The set of names seen at a snapshot root (and the mount's set of forged folders named).
+check_PROGRAMS += tests/unit/test-rootnames
+TESTS += tests/unit/test-rootnames
+tests_unit_test_rootnames_LDADD = $(CAIRN_LIBS)

@@ -7,7 +7,9 @@
 #include <linux/openat2.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util/banned.h"
@@ -19,6 +21,22 @@ bool rs_name_ok(const struct node *n)
 	if (memchr(n->name, 0, n->name_len) || memchr(n->name, '/', n->name_len))
 		return false;
 	return strcmp(n->name, ".") != 0 && strcmp(n->name, "..") != 0;
+}
+
+/* Folders hold their names sorted by bytes, each once (docs/format.md); a forged repeat
+ * would race with the first one's late rename. The snapshot root keeps the order of the
+ * backed-up paths, so its order is not checked (a backup makes its names unique). */
+bool rs_name_after(const char *prev, size_t prev_len, const struct node *n)
+{
+	size_t l = prev_len < n->name_len ? prev_len : n->name_len;
+	int c = memcmp(prev, n->name, l);
+
+	return c < 0 || (c == 0 && prev_len < n->name_len);
+}
+
+bool rs_is_root(const struct node *dir)
+{
+	return dir->name_len == 1 && dir->name[0] == '/';
 }
 
 void rs_name_show(const char *p, size_t n, char *out, size_t max)
@@ -88,13 +106,22 @@ int rs_open_beneath(int dirfd, const char *path, int flags)
 	return walk_nofollow(dirfd, path, flags);
 }
 
+void rs_temp_init(struct rs *s)
+{
+	uint64_t r;
+
+	if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
+		r = (uint64_t)getpid() << 32 ^ (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)s;
+	snprintf(s->temp_tag, sizeof(s->temp_tag), "%016llx", (unsigned long long)r);
+}
+
 void rs_temp_name(struct rs *s, const struct node *n, int attempt, char out[NAME_MAX + 1])
 {
 	int k = -1;
 
 	if (!attempt)
-		k = snprintf(out, NAME_MAX + 1, ".%s.cairn-partial", n->name);
+		k = snprintf(out, NAME_MAX + 1, ".%s.%s.cairn-partial", n->name, s->temp_tag);
 	if (k < 0 || k > NAME_MAX)
-		snprintf(out, NAME_MAX + 1, ".cairn-partial.%ld.%u", (long)getpid(),
+		snprintf(out, NAME_MAX + 1, ".cairn-partial.%s.%u", s->temp_tag,
 		         atomic_fetch_add(&s->seq, 1));
 }

@@ -61,6 +61,17 @@ struct rs_tree_iter {
 	bool open;
 };
 
+/* The names restored at the snapshot root so far (restore/rootnames.c). */
+#define RS_ROOT_MAX_NAMES (1u << 20) /* a backup's root holds one entry per path it was given */
+struct rs_roots {
+	struct rs_root_slot {
+		uint64_t lo, hi; /* a seeded 128-bit digest of the name; 0, 0: free */
+	} * v;
+	size_t cap, n;
+	uint64_t seed;
+	bool seeded;
+};
+
 struct hardlinks {
 	struct hl_entry {
 		uint64_t dev, inode;
@@ -102,13 +113,15 @@ struct rs {
 	/* The sizes of files that were not restored (guarded by lock): the summary's bytes
 	 * are those of the files restored, not of every file begun. */
 	uint64_t bytes_lost;
-	atomic_uint seq; /* temporary names for files whose own name is too long */
+	atomic_uint seq;   /* temporary names for files whose own name is too long */
+	char temp_tag[17]; /* in every temporary name, random per restore (rs_temp_name) */
 	/* Run buffers between runs (restore/fetch.c), guarded by lock: at most one per
 	 * worker, each handed to the run it fits best. */
 	struct buf *run_bufs;
 	size_t n_run_bufs;
 
 	struct hardlinks links;
+	struct rs_roots roots;
 	struct timespec start, last;
 	char path[16384]; /* relative path of the entry being restored (walker thread only) */
 	size_t path_len;
@@ -169,14 +182,22 @@ void rs_dir_put(struct rs *s, struct rdir *d);
 /* name.c */
 /* A name a tree may hold: not empty, not "." or "..", no '/' and no NUL inside. */
 bool rs_name_ok(const struct node *n);
+/* Whether n may follow the last entry kept in a folder (prev): it sorts strictly after. */
+bool rs_name_after(const char *prev, size_t prev_len, const struct node *n);
+/* Whether dir is the snapshot root, whose entries keep the order of the backed-up paths. */
+bool rs_is_root(const struct node *dir);
 /* The name with control bytes, '\' and non-ASCII escaped as \xNN, for messages. */
 void rs_name_show(const char *p, size_t n, char *out, size_t max);
 /* Open path (relative, validated components) beneath dirfd without following any symlink
  * or magic link: openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS),
  * or a component-by-component O_NOFOLLOW walk where openat2 is missing. fd or -errno. */
 int rs_open_beneath(int dirfd, const char *path, int flags);
-/* ".name.cairn-partial" for attempt 0, else (or when too long) ".cairn-partial.PID.N":
- * created with O_EXCL, so a name that exists (the snapshot's own) moves on to the next. */
+/* ".name.TAG.cairn-partial" for attempt 0, else (or when too long)
+ * ".cairn-partial.TAG.N": created with O_EXCL, so a name that exists moves on to the next.
+ * TAG is random per restore: a sibling in the snapshot named like a temporary name (a
+ * leftover, or forged) would otherwise be renamed over one in flight, or cleared by a
+ * special file's restore, and its content land under the other's name. */
+void rs_temp_init(struct rs *s);
 void rs_temp_name(struct rs *s, const struct node *n, int attempt, char out[NAME_MAX + 1]);
 
 /* meta.c */
@@ -196,6 +217,12 @@ const char *rs_link_seen(struct hardlinks *h, const struct node *n, const char *
 /* Link dirfd/name to first (a path from rs_link_seen), resolved beneath the target. */
 int rs_link_make(struct rs *s, const char *first, int dirfd, const char *name) _must_check_;
 void rs_links_release(struct hardlinks *h);
+
+/* rootnames.c */
+/* 1 when name is new at the snapshot root (now remembered), 0 when an earlier entry of the
+ * root had it; -EFBIG past RS_ROOT_MAX_NAMES names, -ENOMEM. */
+int rs_roots_add(struct rs_roots *r, const char *name, size_t len) _must_check_;
+void rs_roots_release(struct rs_roots *r);
 
 /* verify.c */
 int rs_verify(struct rs *s, const struct node *dir, int dirfd) _must_check_;

@@ -387,20 +387,43 @@ static int enter_name(struct rs *s, const struct node *n)
 	return 0;
 }
 
-/* Folders hold their names sorted by bytes, each once (docs/format.md); a forged repeat
- * would race with the first one's late rename. The snapshot root keeps the order of the
- * backed-up paths, so it is not checked. */
-static bool in_order(const char *prev, size_t prev_len, const struct node *n)
+/* 1 when n (entered in s->path) is the entry of its name to restore: in a folder, one
+ * that sorts after the last kept (prev); at the root, the first copy of its name, as the
+ * mount shows (fuse/dirlist.c). 0 after naming a copy left out; a negative errno (with
+ * s->e set) when the root holds more names than any backup could. */
+static int entry_kept(struct rs *s, bool root, const char *prev, size_t prev_len,
+                      const struct node *n)
 {
-	size_t l = prev_len < n->name_len ? prev_len : n->name_len;
-	int c = memcmp(prev, n->name, l);
+	int rc;
 
-	return c < 0 || (c == 0 && prev_len < n->name_len);
+	if (!root) {
+		if (!prev_len || rs_name_after(prev, prev_len, n))
+			return 1;
+		rs_warn(s, s->path, -EBADMSG,
+		        "%s: not restored: the snapshot holds this name twice or out of order "
+		        "(forged or corrupt)",
+		        s->path);
+		return 0;
+	}
+	rc = rs_roots_add(&s->roots, n->name, n->name_len);
+	if (rc == -EFBIG)
+		return err_set(s->e, rc,
+		               "the snapshot root holds more than %u entries (forged or corrupt)",
+		               RS_ROOT_MAX_NAMES);
+	if (rc < 0)
+		return err_set(s->e, rc, "out of memory");
+	if (rc == 0)
+		rs_warn(s, s->path, -EBADMSG,
+		        "%s: not restored: the snapshot root holds this name twice, the first copy "
+		        "is restored (forged or corrupt, or a backup of paths such as a/data, "
+		        "b/data and c/data-2 whose names clashed)",
+		        s->path);
+	return rc;
 }
 
 static int restore_dir(struct rs *s, struct level *here, const struct node *dir, bool selected)
 {
-	bool root = dir->name_len == 1 && dir->name[0] == '/';
+	bool root = rs_is_root(dir);
 	size_t saved = s->path_len, prev_len = 0;
 	char prev[NAME_MAX + 1];
 	struct rs_tree_iter it;
@@ -413,14 +436,13 @@ static int restore_dir(struct rs *s, struct level *here, const struct node *dir,
 			node_release(&n);
 			continue;
 		}
-		if (!root && prev_len && !in_order(prev, prev_len, &n)) {
-			rs_warn(
-			    s, s->path, -EBADMSG,
-			    "%s: not restored: the snapshot holds this name twice or out of order (forged or corrupt)",
-			    s->path);
+		rc = entry_kept(s, root, prev, prev_len, &n);
+		if (rc <= 0) {
 			node_release(&n);
 			s->path_len = saved;
 			s->path[saved] = 0;
+			if (rc < 0)
+				break;
 			continue;
 		}
 		memcpy(prev, n.name, n.name_len);
@@ -470,6 +492,21 @@ static int walk_main(void *p)
 	return restore_entry(c->s, c->top, c->start, false);
 }
 
+/* --verify recurses once per folder level too: on the caller's stack a forged tree nested
+ * a few thousand deep overflowed it (exit 139 under a 1 MiB stack at 3 000 levels). */
+struct verify_call {
+	struct rs *s;
+	const struct node *start;
+	int fd;
+};
+
+static int verify_main(void *p)
+{
+	struct verify_call *c = p;
+
+	return rs_verify(c->s, c->start, c->fd);
+}
+
 /* The files the restore stopped in the middle of go into its error, by name as far as
  * they fit (none is left under its name); the walk stops too, so files never reached are
  * not among them. */
@@ -501,6 +538,7 @@ int restore_run(struct repo *r, const struct restore_opts *o, struct restore_res
 
 	clock_gettime(CLOCK_MONOTONIC, &s.start);
 	s.last = s.start;
+	rs_temp_init(&s);
 	s.owners = o->owners < 0 ? geteuid() == 0 : o->owners > 0;
 	rc = repo_snapshot_load(r, o->snapshot, &snap, e);
 	if (rc >= 0)
@@ -549,8 +587,13 @@ int restore_run(struct repo *r, const struct restore_opts *o, struct restore_res
 	if (rc >= 0 && start.type == NODE_DIR && o->subdir && strcmp(o->subdir, "/") != 0 &&
 	    o->subdir[0])
 		rs_apply_fd(&s, s.target_fd, &start, o->target);
-	if (rc >= 0 && o->verify)
-		rc = rs_verify(&s, &start, s.target_fd);
+	if (rc >= 0 && o->verify) {
+		struct verify_call vc = { &s, &start, s.target_fd };
+
+		rc = deepcall(verify_main, &vc, 0);
+		if (rc < 0 && !e->code)
+			err_set(e, rc, "verify: %s", strerror(-rc));
+	}
 	if (rc < 0)
 		goto fail;
 	progress(&s, true);
@@ -572,6 +615,7 @@ fail:
 		close(s.target_fd);
 	rs_reap(&s); /* the folders put last, after the workers stopped */
 	rs_links_release(&s.links);
+	rs_roots_release(&s.roots);
 	rs_trees_free(s.trees);
 	node_release(&start);
 	snapshot_release(&snap);

@@ -51,8 +51,15 @@ static int verify_file(struct rs *s, int dirfd, const struct node *n, struct buf
 	struct stat st;
 	int fd, rc = 0;
 
-	/* O_NONBLOCK: a FIFO swapped in for the file must not hang the verify; O_NOATIME:
-	 * verifying must not disturb the atimes just restored. */
+	/* Whatever is not a regular file is not opened: opening a device node has effects
+	 * of its own (a watchdog arms, a tape rewinds), and one may sit where a file failed
+	 * to restore, left there by an earlier restore of a forged snapshot. */
+	if (fstatat(dirfd, n->name, &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISREG(st.st_mode)) {
+		rs_warn(s, s->path, -EBADMSG, "verify: %s: not a regular file", s->path);
+		return 1;
+	}
+	/* O_NONBLOCK: a FIFO swapped in for the file since must not hang the verify;
+	 * O_NOATIME: verifying must not disturb the atimes just restored. */
 	fd = openat(dirfd, n->name, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
 	if (fd < 0 && errno == EPERM)
 		fd = openat(dirfd, n->name, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
@@ -113,9 +120,30 @@ done:
 	return rc;
 }
 
+/* Whether restore wrote n (restore_dir's rule): a copy it left out, and warned about, is
+ * not compared with the file its first copy wrote. */
+static int restored(struct rs_roots *roots, bool root, char *prev, size_t *prev_len,
+                    const struct node *n)
+{
+	int rc = 1;
+
+	if (root)
+		rc = rs_roots_add(roots, n->name, n->name_len);
+	else if (*prev_len && !rs_name_after(prev, *prev_len, n))
+		rc = 0;
+	if (rc > 0 && !root) {
+		memcpy(prev, n->name, n->name_len);
+		*prev_len = n->name_len;
+	}
+	return rc;
+}
+
 static int verify_dir(struct rs *s, const struct node *dir, int dirfd, struct buf *b, uint64_t *bad)
 {
-	size_t saved = s->path_len;
+	size_t saved = s->path_len, prev_len = 0;
+	struct rs_roots roots = { 0 };
+	bool root = rs_is_root(dir);
+	char prev[NAME_MAX + 1];
 	struct tree_iter it;
 	struct node n;
 	int rc;
@@ -125,6 +153,15 @@ static int verify_dir(struct rs *s, const struct node *dir, int dirfd, struct bu
 		/* Refused at restore (and warned there): nothing of ours is under that name. */
 		if (!rs_name_ok(&n) || saved + 2 + n.name_len >= sizeof(s->path)) {
 			node_release(&n);
+			continue;
+		}
+		rc = restored(&roots, root, prev, &prev_len, &n);
+		if (rc <= 0) {
+			node_release(&n);
+			if (rc < 0) {
+				err_set(s->e, rc, "verify: %s", strerror(-rc));
+				break;
+			}
 			continue;
 		}
 		s->path[s->path_len++] = '/';
@@ -152,6 +189,7 @@ static int verify_dir(struct rs *s, const struct node *dir, int dirfd, struct bu
 			break;
 	}
 	tree_iter_release(&it);
+	rs_roots_release(&roots);
 	return rc;
 }
 
