@@ -178,6 +178,12 @@ void bk_warn(struct bk *b, int code, const char *fmt, ...) _printf_(3, 4);
 void bk_lost_packs(struct bk *b);
 void bk_progress(struct bk *b, bool force);
 
+/* rootname.c: the root folder's name for each of n paths (see there), in a malloc'd array
+ * the caller frees. */
+#define BK_NAME_MAX 255 /* NAME_MAX, without <limits.h> here (meta.c has its own limits) */
+int bk_root_names(char *const *paths, size_t n, char (**ret)[BK_NAME_MAX + 1],
+		  struct err *e) _must_check_;
+
 /* backup.c, shared with the stream (stdin.c) */
 /* Explicit id, else newest with all parent_tags, else newest with the same host and
  * paths. 1 found (*ret filled), 0 none, or -errno. */

@@ -94,35 +94,6 @@ int bk_parent_root_node(struct bk *b, const struct snapshot *p, const char *name
 	return rc;
 }
 
-/* Root names: the basename of each path, made unique with a numeric suffix. */
-static int root_name(char **paths, size_t i, char *out, size_t n)
-{
-	char tmp[PATH_MAX];
-	int dup = 0;
-
-	for (size_t j = 0; j <= i; j++) {
-		const char *base;
-
-		snprintf(tmp, sizeof(tmp), "%s", paths[j]);
-		base = basename(tmp);
-		if (!strcmp(base, "/") || !base[0])
-			base = "root";
-		if (j < i) {
-			char other[PATH_MAX];
-
-			snprintf(other, sizeof(other), "%s", paths[i]);
-			if (!strcmp(base, basename(other)))
-				dup++;
-			continue;
-		}
-		if (dup)
-			snprintf(out, n, "%s-%d", base, dup + 1);
-		else
-			snprintf(out, n, "%s", base);
-	}
-	return 0;
-}
-
 /* The mount id of a root path, to tell bind mounts inside it; 0 when unknown. */
 static uint64_t root_mount_id(int dfd, const char *name)
 {
@@ -139,20 +110,23 @@ static int backup_roots(struct bk *b, char **paths, size_t n_paths, const struct
 {
 	struct buf seg = BUF_INIT;
 	struct node root = { 0 };
+	char(*names)[BK_NAME_MAX + 1] = NULL;
 	size_t count = 0;
 	int rc = 0;
 
 	buf_init(&seg, 1u << 30);
-	rc = tree_encode_header(&seg);
+	rc = bk_root_names(paths, n_paths, &names, b->e);
+	if (rc >= 0)
+		rc = tree_encode_header(&seg);
 	for (size_t i = 0; rc >= 0 && i < n_paths; i++) {
-		char name[NAME_MAX + 1], dir[PATH_MAX];
+		const char *name = names[i];
+		char dir[PATH_MAX];
 		struct node pn = { 0 }, child = { 0 };
 		const char *base;
 		struct stat st;
 		int dfd;
 		bool have_parent = false;
 
-		root_name(paths, i, name, sizeof(name));
 		snprintf(dir, sizeof(dir), "%s", paths[i]);
 		if (parent) {
 			rc = bk_parent_root_node(b, parent, name, &pn);
@@ -212,6 +186,7 @@ static int backup_roots(struct bk *b, char **paths, size_t n_paths, const struct
 		}
 	}
 	buf_release(&seg);
+	free(names);
 	node_release(&root);
 	return rc;
 }

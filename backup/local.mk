@@ -1,6 +1,6 @@
 noinst_LIBRARIES += backup/libcairn_backup.a
 backup_libcairn_backup_a_SOURCES = backup/backup.h backup/backup-internal.h backup/backup.c \
-	backup/file.c backup/hashpool.c backup/meta.c backup/open.c backup/queue.c backup/stdin.c backup/walk.c
+	backup/file.c backup/hashpool.c backup/meta.c backup/open.c backup/queue.c backup/rootname.c backup/stdin.c backup/walk.c
 
 # util/wq.c, the bounded work queue every pipeline stage uses.
 check_PROGRAMS += tests/unit/test-wq
@@ -24,8 +24,8 @@ tests_unit_test_stream_LDADD = $(CAIRN_LIBS)
 
 # cairn backup --stdin / --stdin-from-command end to end (round trip, dedup, failing
 # producers, Ctrl-C, peak RSS of 1 GiB).
-TESTS += tests/e2e/backup-stdin.sh
-EXTRA_DIST += tests/e2e/backup-stdin.sh
+TESTS += tests/e2e/backup-stdin.sh tests/e2e/backup-roots.sh
+EXTRA_DIST += tests/e2e/backup-stdin.sh tests/e2e/backup-roots.sh
 # Blobs waiting for an index file are bounded by count (small-files backups, repo/blob.c).
 check_PROGRAMS += tests/unit/test-index-bound
 TESTS += tests/unit/test-index-bound
