@@ -256,6 +256,12 @@ static int restore_special(struct rs *s, int dirfd, const struct node *n)
 		        s->path);
 		return 0;
 	}
+	if (s->o->no_devices && (n->type == NODE_CHR || n->type == NODE_BLK)) {
+		rs_warn(s, s->path, -EPERM,
+		        "%s: not restored: a device node (%u:%u), and this restore makes none",
+		        s->path, major((dev_t)n->rdev), minor((dev_t)n->rdev));
+		return 0;
+	}
 	clear_way(dirfd, n->name);
 	/* mknodat/mkfifoat/symlinkat fail on an existing name: nothing is followed. */
 	switch (n->type) {

@@ -53,6 +53,10 @@ struct restore_opts {
 	/* After the walk, remove the temporary files an earlier, killed restore into this
 	 * target left (names the snapshot does not hold there). */
 	bool clear_partials;
+	/* Make no character or block device: each is named in a warning instead (counted
+	 * in errors). The agent sets it: a pod volume restored from a repository that every
+	 * node can write must not gain a node that opens a device of the host. */
+	bool no_devices;
 	int owners;  /* 1 restore uid/gid, 0 not, -1 only when running as root */
 	int threads; /* 0 = number of CPUs */
 	unsigned progress_ms;
