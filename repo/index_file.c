@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -439,6 +440,10 @@ ssize_t repo_index_reload(struct repo *r, struct err *e)
 		rc = index_file_read(r, name, e);
 		if (rc >= 0)
 			rc = file_note(r, id);
+		/* The file's buffer and the arrays the shards grew out of are free now; their
+		 * pages go back before the next file, so the load's peak is the index plus one
+		 * file, not plus the holes it left (1M blobs: 77.8 -> ? MiB). */
+		malloc_trim(0);
 	}
 	if (rc >= 0)
 		rc = index_dups_resolve(r, e);

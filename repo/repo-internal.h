@@ -14,6 +14,12 @@
 #define TREE_MAGIC          0x31525443u /* "CTR1" */
 #define PACK_MAX_BLOBS      (1u << 20)
 #define PACK_HEADER_MAX     (PACK_MAX_BLOBS * 48u)
+/* A pack we write is finished at this many blobs even below pack_size: a pack of tiny
+ * blobs (12-16 byte files) otherwise holds ~300 000, and its writer's list (44 B per blob,
+ * doubled to 23 MB), its 12 MB header (read whole by check, prune and adoption) and the
+ * index file that lists it (12 MB, held whole by every index load) all scale with that.
+ * Readers still accept up to PACK_MAX_BLOBS (older packs, other writers). */
+#define PACK_WRITE_BLOBS    65536u
 #define INDEX_FILE_MAX      (256u * 1024 * 1024)
 #define INDEX_PACKS_PER_FILE 64   /* write an index file after this many new packs */
 #define CCTX_POOL_MAX       16
