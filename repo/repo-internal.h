@@ -148,6 +148,8 @@ void idx_remove(struct idx *x, unsigned type, const uint8_t id[ID_BYTES]);
  * returned. fn must not put or remove. */
 typedef int (*idx_fn)(void *ud, const struct idx_entry *e);
 int idx_foreach(struct idx *x, idx_fn fn, void *ud) _must_check_;
+/* Merge every shard's table of recent puts into its array (between index files). */
+void idx_settle(struct idx *x);
 /* Bytes held by the blob tables (for tests and benchmarks). */
 size_t idx_table_bytes(const struct idx *x);
 /* Pack id -> pack number when known (-ENOENT otherwise); adds nothing. */
