@@ -252,6 +252,19 @@ int idx_put(struct idx *x, const struct idx_entry *e)
 	return 0;
 }
 
+/* Between index files of a load: every shard's table merged into its array, so the loaded
+ * index holds its entries in exact arrays (48 bytes each) and no table slack (at a million
+ * blobs the tables held ~4 MB). A merge that fails for memory leaves that shard as it was,
+ * still correct. */
+void idx_settle(struct idx *x)
+{
+	if (!x->shards)
+		return;
+	for (size_t k = 0; k < IDX_SHARDS; k++)
+		if (x->shards[k].n)
+			(void)shard_merge(&x->shards[k]);
+}
+
 static void delta_remove(struct idx_shard *s, uint32_t i)
 {
 	memset(&s->slots[i], 0, sizeof(s->slots[i]));

@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -362,9 +363,32 @@ fail:
 	return rc;
 }
 
+/* A load settles the index (idx_settle) and gives the freed pages back after each file and
+ * every this many entries of a big file: the shards' tables of recent puts cost ~66 bytes
+ * an entry against 48 in their arrays, and each merge leaves the array it grew out of
+ * free. Best after the file's buffer is gone, so a file of the size maintenance and
+ * backups write (IX_BLOBS_PER_FILE, one pack of PACK_WRITE_BLOBS) settles only then:
+ * settling at its last entry, buffer in hand, cost 2 MiB more at a million blobs. */
+#define LOAD_SETTLE_EVERY (IX_BLOBS_PER_FILE + IX_BLOBS_PER_FILE / 2)
+
+struct load {
+	struct repo *r;
+	size_t since; /* entries put since the last settle */
+};
+
+static void load_settle(struct load *l)
+{
+	pthread_mutex_lock(&l->r->idx_lock);
+	idx_settle(&l->r->idx);
+	pthread_mutex_unlock(&l->r->idx_lock);
+	malloc_trim(0);
+	l->since = 0;
+}
+
 static int add_entry(void *ud, const struct ix_entry *x)
 {
-	struct repo *r = ud;
+	struct load *l = ud;
+	struct repo *r = l->r;
 	struct idx_entry ent = { .offset = (uint32_t)x->offset,
 				 .stored_len = (uint32_t)x->stored_len,
 				 .raw_len = (uint32_t)x->raw_len,
@@ -378,12 +402,21 @@ static int add_entry(void *ud, const struct ix_entry *x)
 	if (rc >= 0)
 		rc = idx_put_copy(&r->idx, &ent);
 	pthread_mutex_unlock(&r->idx_lock);
+	if (rc >= 0 && ++l->since >= LOAD_SETTLE_EVERY)
+		load_settle(l);
 	return rc;
 }
 
+/* 1M blobs of 12-16 bytes, peak RSS of check: 16 files of 65 536 entries 76.0 -> 70.0 MiB,
+ * 5 files of up to 300 000 entries 87.1 -> 83.9; of an unchanged backup 68.6 -> 62.8. */
 int index_file_read(struct repo *r, const char *name, struct err *e)
 {
-	return index_walk(r, name, add_entry, r, e);
+	struct load l = { .r = r };
+	int rc = index_walk(r, name, add_entry, &l, e);
+
+	/* The file's buffer is free too now. */
+	load_settle(&l);
+	return rc;
 }
 
 /* The names of the index files not read yet, in listing order. */

@@ -210,7 +210,7 @@ int pack_append(struct repo *r, enum blob_type t, const uint8_t id[ID_BYTES], co
 	b->compressed = compressed;
 	b->stored_len = (uint32_t)n;
 	b->raw_len = raw_len;
-	if (w->size >= r->pack_size || w->n_blobs >= PACK_MAX_BLOBS) {
+	if (w->size >= r->pack_size || w->n_blobs >= PACK_WRITE_BLOBS) {
 		full = w;
 		r->open_pack[t] = NULL;
 	}

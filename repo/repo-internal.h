@@ -14,6 +14,12 @@
 #define TREE_MAGIC          0x31525443u /* "CTR1" */
 #define PACK_MAX_BLOBS      (1u << 20)
 #define PACK_HEADER_MAX     (PACK_MAX_BLOBS * 48u)
+/* A pack we write is finished at this many blobs even below pack_size: a pack of tiny
+ * blobs (12-16 byte files) otherwise holds ~300 000, and its writer's list (44 B per blob,
+ * doubled to 23 MB), its 12 MB header (read whole by check, prune and adoption) and the
+ * index file that lists it (12 MB, held whole by every index load) all scale with that.
+ * Readers still accept up to PACK_MAX_BLOBS (older packs, other writers). */
+#define PACK_WRITE_BLOBS    65536u
 #define INDEX_FILE_MAX      (256u * 1024 * 1024)
 #define INDEX_PACKS_PER_FILE 64   /* write an index file after this many new packs */
 #define CCTX_POOL_MAX       16
@@ -142,6 +148,8 @@ void idx_remove(struct idx *x, unsigned type, const uint8_t id[ID_BYTES]);
  * returned. fn must not put or remove. */
 typedef int (*idx_fn)(void *ud, const struct idx_entry *e);
 int idx_foreach(struct idx *x, idx_fn fn, void *ud) _must_check_;
+/* Merge every shard's table of recent puts into its array (between index files). */
+void idx_settle(struct idx *x);
 /* Bytes held by the blob tables (for tests and benchmarks). */
 size_t idx_table_bytes(const struct idx *x);
 /* Pack id -> pack number when known (-ENOENT otherwise); adds nothing. */

@@ -12,6 +12,10 @@ EXTRA_DIST += tests/tap.h tests/unit/test-repo-fixture.h
 check_PROGRAMS += tests/unit/test-pack-header
 TESTS += tests/unit/test-pack-header
 tests_unit_test_pack_header_LDADD = $(CAIRN_LIBS)
+# A pack we write ends at PACK_WRITE_BLOBS blobs (repo/pack.c).
+check_PROGRAMS += tests/unit/test-pack-cut
+TESTS += tests/unit/test-pack-cut
+tests_unit_test_pack_cut_LDADD = $(CAIRN_LIBS)
 include tests/tools/tools.mk
 
 # Parser fuzz targets: every seed of tests/fuzz/corpus/<name> must decode, and

@@ -295,6 +295,22 @@ static void test_million(void)
 	   "no more",
 	   largest);
 
+	/* Every table merged into its array: exact arrays, nothing lost. */
+	idx_settle(&x);
+	is_int((long long)idx_table_bytes(&x),
+	       (long long)(IDX_SHARDS * sizeof(struct idx_shard) + N_BIG * sizeof(e)),
+	       "settled: 48 bytes an entry, no table slack");
+	all = true;
+	for (uint32_t k = 0; k < N_BIG; k++) {
+		unsigned t = k % 5 == 0 ? BLOB_TREE : BLOB_DATA;
+
+		fill(&e, ids[k], k, t);
+		if (k % 100 == 0)
+			e.pack = IDX_PENDING;
+		all = all && same(idx_find(&x, t, ids[k]), &e);
+	}
+	ok(all && x.n == N_BIG, "every entry found after settling");
+
 	/* Remove half, in put order, then re-find every remaining entry. */
 	for (uint32_t k = 0; k < N_BIG; k += 2)
 		idx_remove(&x, k % 5 == 0 ? BLOB_TREE : BLOB_DATA, ids[k]);
