@@ -43,8 +43,11 @@ struct rjob {
 	struct buf warn;
 	uint64_t n_warn;
 	bool warn_full; /* later warnings are only logged and counted */
-	/* Monotonic seconds at each step's end, for the -vv timing line (0: not reached). */
-	double t_begin, t_claim, t_lookup, t_repo, t_restore, t_sync, t_status;
+	/* Monotonic seconds at each step's end, for the -vv timing line (0: not reached);
+	 * t_seen: when the watch brought the object. */
+	double t_seen, t_begin, t_claim, t_lookup, t_location, t_open, t_lock, t_repo, t_index;
+	double t_restore, t_sync, t_status;
+	bool reused; /* the repository was the one the last restore kept open */
 };
 
 static double now_mono(void)
@@ -412,12 +415,38 @@ static bool bsl_read_only(const json_t *bsl)
 	return mode && strcmp(mode, "ReadOnly") == 0;
 }
 
-static int open_repo(struct rjob *j, const struct pvr *p, struct repo **ret, bool *ret_ro,
+/* What a kept repository must match: the URL and every backend option, in one string.
+ * Options may name credentials: the string is compared, never logged. */
+static int where_of(const char *url, const struct backend_options *bo, char **ret)
+{
+	struct buf b = BUF_INIT;
+	int r;
+
+	buf_init(&b, 64 * 1024);
+	r = buf_printf(&b, "%s", url);
+	for (size_t i = 0; r >= 0 && bo && i < bo->n; i++)
+		r = buf_printf(&b, "\n%s", bo->kv[i]);
+	if (r >= 0)
+		r = buf_put_u8(&b, 0);
+	if (r < 0) {
+		buf_release(&b);
+		return -ENOMEM;
+	}
+	*ret = (char *)buf_take(&b, NULL);
+	return 0;
+}
+
+/* The repository of the restore: the one the last restore of the same location kept open
+ * (*ret_kept: its index names moved into *names, to be checked under the lock), or opened
+ * now. *ret_where: what the repository is kept under afterwards (malloc'ed). fresh: never
+ * the kept one. */
+static int open_repo(struct rjob *j, const struct pvr *p, bool fresh, struct repo **ret,
+                     bool *ret_ro, char **ret_where, struct repocache_names *names, bool *ret_kept,
                      struct err *e)
 {
 	const struct agent_ctx *a = j->a;
 	const char *kv[32];
-	char *opts[8] = { 0 }, *url = NULL, path[1024];
+	char *opts[8] = { 0 }, *url = NULL, *where = NULL, path[1024];
 	struct backend_options bo = { kv, 0 };
 	struct repo_open_params op = { NULL, &bo, a->cfg->password, a->cfg->password_len };
 	size_t n_opts = 0, i;
@@ -425,6 +454,7 @@ static int open_repo(struct rjob *j, const struct pvr *p, struct repo **ret, boo
 	int r;
 
 	*ret_ro = false;
+	*ret_kept = false;
 	if (!a->cfg->repo_url && (!p->bsl || !p->bsl[0]))
 		return err_set(e, -EINVAL,
 		               "no repository: the restore names no storage location "
@@ -446,24 +476,114 @@ static int open_repo(struct rjob *j, const struct pvr *p, struct repo **ret, boo
 		op.url = a->cfg->repo_url;
 		op.options = a->cfg->bopts;
 		*ret_ro = bsl_read_only(bsl);
-		r = repo_open(&op, ret, e);
-		goto fail;
+	} else {
+		r = bsl_repo_url_read(bsl, p->source_ns, &url, opts, ELEMENTSOF(opts), &n_opts,
+		                      ret_ro, e);
+		if (r < 0)
+			goto fail;
+		for (i = 0; a->cfg->bopts && i < a->cfg->bopts->n && bo.n < ELEMENTSOF(kv); i++)
+			kv[bo.n++] = a->cfg->bopts->kv[i];
+		for (i = 0; i < n_opts && bo.n < ELEMENTSOF(kv); i++)
+			kv[bo.n++] = opts[i];
+		op.url = url;
 	}
-	r = bsl_repo_url_read(bsl, p->source_ns, &url, opts, ELEMENTSOF(opts), &n_opts, ret_ro, e);
+	r = where_of(op.url, op.options, &where);
 	if (r < 0)
 		goto fail;
-	for (i = 0; a->cfg->bopts && i < a->cfg->bopts->n && bo.n < ELEMENTSOF(kv); i++)
-		kv[bo.n++] = a->cfg->bopts->kv[i];
-	for (i = 0; i < n_opts && bo.n < ELEMENTSOF(kv); i++)
-		kv[bo.n++] = opts[i];
-	op.url = url;
-	r = repo_open(&op, ret, e);
+	j->t_location = now_mono();
+	/* A ReadOnly location takes no lock, so nothing keeps a prune away while it is read:
+	 * its repository is opened every time and never kept. */
+	*ret = fresh || *ret_ro ? NULL : repocache_take(a->rcache, where, names);
+	if (*ret) {
+		*ret_kept = true;
+		r = 0;
+	} else {
+		r = repo_open(&op, ret, e);
+	}
+	if (r == 0) {
+		*ret_where = where;
+		where = NULL;
+	}
 fail:
 	for (i = 0; i < n_opts; i++)
 		free(opts[i]);
 	free(url);
+	free(where);
 	json_decref(bsl);
 	return r;
+}
+
+/* The repository opened (or reused) and locked for the restore; a kept one that no
+ * longer holds (key file or index files gone) is dropped and the repository opened anew.
+ * With a ReadOnly location no lock is taken. */
+static int open_locked(struct rjob *j, const struct pvr *p, struct repo **ret,
+                       struct repo_lock **ret_lock, bool *ret_ro, char **ret_where, struct err *e)
+{
+	struct repocache_names names = { 0 };
+	struct repo_lock *lock = NULL;
+	struct repo *repo = NULL;
+	char *where = NULL;
+	bool kept = false;
+	int r;
+
+	r = open_repo(j, p, false, &repo, ret_ro, &where, &names, &kept, e);
+	for (int round = 0; r >= 0 && round < 2; round++) {
+		j->t_open = now_mono();
+		/* A ReadOnly location is never written to, not even a lock. */
+		if (!*ret_ro && (r = repo_lock_reader(repo, &lock, e)) < 0)
+			break;
+		j->t_lock = now_mono();
+		if (!kept)
+			break;
+		r = repocache_still_valid(repo, &names, e);
+		repocache_names_release(&names);
+		if (r == 0)
+			break;
+		log_debug("pvr %s/%s: the repository kept open is not used: %s", j->ns, j->name,
+		          e->msg);
+		err_clear(e);
+		repo_unlock(lock);
+		lock = NULL;
+		repo_free(repo);
+		repo = NULL;
+		free(where);
+		where = NULL;
+		r = open_repo(j, p, true, &repo, ret_ro, &where, &names, &kept, e);
+	}
+	repocache_names_release(&names);
+	if (r < 0) {
+		repo_unlock(lock);
+		repo_free(repo);
+		free(where);
+		return r;
+	}
+	j->reused = kept;
+	metrics_restore_repo(j->a->metrics, kept);
+	*ret = repo;
+	*ret_lock = lock;
+	*ret_where = where;
+	return 0;
+}
+
+/* After the restore: the repository is kept open for the next one when this one went
+ * without a fault and a lock kept prunes away, with the names of the index files listed
+ * while the lock is still held (every file it read is among them). Else freed. */
+static void close_repo(struct rjob *j, struct repo *repo, struct repo_lock *lock, const char *where,
+                       bool keep)
+{
+	struct repocache_names names = { 0 };
+	struct err e = ERR_INIT;
+
+	if (keep && lock && where && repocache_list_index(repo, &names, &e) < 0) {
+		log_debug("pvr %s/%s: the repository is not kept open: %s", j->ns, j->name, e.msg);
+		keep = false;
+	}
+	repo_unlock(lock);
+	if (keep && lock && where)
+		repocache_put(j->a->rcache, where, repo, &names);
+	else
+		repo_free(repo);
+	repocache_names_release(&names);
 }
 
 /* Test builds only: while the file CAIRN_TEST_CLAIM_HOLD names exists, a restore waits
@@ -509,22 +629,31 @@ static int claim(struct rjob *j, const struct pvb_status *st, enum rguard guard,
 
 static void log_times(struct rjob *j)
 {
+	static const char *const name[] = { "claim", "mount lookup", "location", "repository",
+		                            "lock",  "snapshot",     "index",    "restore",
+		                            "sync",  "status" };
+	double step[] = { j->t_claim, j->t_lookup, j->t_location, j->t_open, j->t_lock,
+		          j->t_repo,  j->t_index,  j->t_restore,  j->t_sync, j->t_status };
+	char line[512];
+	size_t len = 0;
 	double t = j->t_begin;
-	double step[] = {
-		j->t_claim, j->t_lookup, j->t_repo, j->t_restore, j->t_sync, j->t_status
-	};
-	double ms[ELEMENTSOF(step)];
 
+	_Static_assert(ELEMENTSOF(name) == ELEMENTSOF(step), "a name per step");
 	/* A step not reached counts 0; the next one reached is measured from the last one. */
-	for (size_t i = 0; i < ELEMENTSOF(step); i++) {
-		ms[i] = step[i] > 0 ? (step[i] - t) * 1000 : 0;
+	for (size_t i = 0; i < ELEMENTSOF(step) && len < sizeof(line); i++) {
+		double ms = step[i] > 0 ? (step[i] - t) * 1000 : 0;
+		int n = snprintf(line + len, sizeof(line) - len, "%s%s %.0f", i ? ", " : "",
+		                 name[i], ms);
+
+		if (n > 0)
+			len += (size_t)n;
 		if (step[i] > 0)
 			t = step[i];
 	}
-	log_debug("pvr %s/%s: times (ms): claim %.0f, mount lookup %.0f, repository %.0f, "
-	          "restore %.0f, sync %.0f, status %.0f; total %.0f",
-	          j->ns, j->name, ms[0], ms[1], ms[2], ms[3], ms[4], ms[5],
-	          (t - j->t_begin) * 1000);
+	/* dispatch: from the watch's event to this job's start (the pod check, the thread). */
+	log_debug("pvr %s/%s: times (ms): dispatch %.0f, %s; total %.0f (repository %s)", j->ns,
+	          j->name, j->t_seen > 0 ? (j->t_begin - j->t_seen) * 1000 : 0, line,
+	          (t - j->t_begin) * 1000, j->reused ? "kept open" : "opened");
 }
 
 static void run_restore(struct rjob *j, const struct pvr *p)
@@ -535,9 +664,9 @@ static void run_restore(struct rjob *j, const struct pvr *p)
 	struct repo_lock *lock = NULL;
 	struct repo *repo = NULL;
 	struct err e = ERR_INIT;
-	char *target = NULL, sub[1024], what[600];
+	char *target = NULL, *where = NULL, sub[1024], what[600];
 	const char *base;
-	bool ro = false, empty = true;
+	bool ro = false, empty = true, keep = false;
 	int r;
 
 	r = target_dir(j, p, &target, &e);
@@ -547,23 +676,26 @@ static void run_restore(struct rjob *j, const struct pvr *p)
 		goto out;
 	}
 	err_clear(&e);
-	r = open_repo(j, p, &repo, &ro, &e);
+	r = open_locked(j, p, &repo, &lock, &ro, &where, &e);
 	if (r < 0) {
 		fail(j, "repository: %s", e.msg);
 		goto out;
 	}
-	/* A ReadOnly location is never written to, not even a lock. */
 	if (ro)
 		log_info("pvr %s/%s: storage location %s is ReadOnly: restoring without a lock",
 		         j->ns, j->name, p->bsl);
-	else if ((r = repo_lock_reader(repo, &lock, &e)) < 0) {
-		fail(j, "repository: %s", e.msg);
-		goto out;
-	}
 	r = repo_snapshot_load(repo, p->snapshot, &snap, &e);
 	j->t_repo = now_mono();
 	if (r < 0 || snap.n_paths < 1) {
 		fail(j, "snapshot %s: %s", p->snapshot, r < 0 ? e.msg : "it holds no path");
+		goto out;
+	}
+	/* Here rather than inside restore_run (which then finds it read): its time shows on
+	 * its own in the step times, and a kept repository has read only the new files. */
+	r = repo_index_load(repo, &e);
+	j->t_index = now_mono();
+	if (r < 0) {
+		fail(j, "repository index: %s", e.msg);
 		goto out;
 	}
 	base = strrchr(snap.paths[0], '/');
@@ -608,11 +740,14 @@ static void run_restore(struct rjob *j, const struct pvr *p)
 	progress_stop(j->prog);
 	j->prog = NULL;
 	j->t_restore = now_mono();
+	/* Kept only after a restore that met no fault: a pack that failed to read may mean
+	 * the kept index is what is wrong. */
+	keep = r == 0 && res.errors == 0 && j->n_warn == 0;
 	conclude(j, p, target, r, &res, &e);
 out:
 	snapshot_release(&snap);
-	repo_unlock(lock);
-	repo_free(repo);
+	close_repo(j, repo, lock, where, keep);
+	free(where);
 	free(target);
 }
 
@@ -669,7 +804,8 @@ out:
 	return NULL;
 }
 
-int rjob_start(const struct agent_ctx *a, const json_t *obj, bool resume, struct rjob **ret)
+int rjob_start(const struct agent_ctx *a, const json_t *obj, bool resume, double seen,
+               struct rjob **ret)
 {
 	const json_t *meta = json_object_get(obj, "metadata");
 	struct rjob *j = calloc(1, sizeof(*j));
@@ -687,6 +823,7 @@ int rjob_start(const struct agent_ctx *a, const json_t *obj, bool resume, struct
 	snprintf(j->path, sizeof(j->path), CAIRN_API "/namespaces/%s/podvolumerestores/%s", j->ns,
 	         j->name);
 	snprintf(j->status_path, sizeof(j->status_path), "%s/status", j->path);
+	j->t_seen = seen;
 	r = j->obj ? -pthread_create(&j->thread, NULL, rjob_main, j) : -ENOMEM;
 	if (r < 0) {
 		json_decref(j->obj);
