@@ -40,3 +40,7 @@ EXTRA_DIST += tests/e2e/restore-claim-race.sh
 # A slow API server (progress writes held) does not stall a backup (CAIRN_TEST_BACKUP_HOLD).
 TESTS += tests/e2e/agent-progress-held.sh
 EXTRA_DIST += tests/e2e/agent-progress-held.sh
+# The repository a restore keeps open for the next one: reused, dropped after a prune or a
+# key removal, closed when idle (CAIRN_TEST_REPO_IDLE_SEC).
+TESTS += tests/e2e/restore-pvr-repo-kept.sh
+EXTRA_DIST += tests/e2e/restore-pvr-repo-kept.sh
