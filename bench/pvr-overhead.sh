@@ -35,6 +35,9 @@ P=${CAIRN_S3_PORT_BASE:-18650}
 . "$top/tests/e2e/kubeapi-lib.sh"
 W=$KA_DIR/work
 mkdir -p "$W"
+# The real key derivation, as in a cluster (lib.sh turns it down for the tests): each
+# folder restore derives the key; the agent derives it once per repository it keeps open.
+unset CAIRN_KDF_FAST
 export CAIRN_PASSWORD=bench-pvr-overhead AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER
 API=/apis/cairn.dev/v1alpha1/namespaces/cairn
 # An exit hook: under set -e a failing command in it (a kill of a process that already
@@ -221,6 +224,7 @@ perf_pvr_off() {
 # that crashes after it must not hand the pod a volume of holes).
 run_folder() {
 	local t0
+	prefault
 	sync
 	rt_on
 	t0=$(now)
@@ -237,6 +241,7 @@ run_folder() {
 run_pvr() {
 	n_helper=$((n_helper + 1))
 	vol=$(helper "h$n_helper")
+	prefault
 	sync
 	rt_on
 	c0=$(cpu_of "$agent")
@@ -249,20 +254,31 @@ run_pvr() {
 }
 
 # settle DIR...: remove a restore's target and let the machine settle before the next
-# restore, so that every timed restore starts from the same state: just after an equal
-# restore's data was freed. This VM (Firecracker, free page reporting at order 11) hands
-# freed memory back to its host; a restore that writes into memory not touched since pays
-# about 4 s of system time per GiB more in the kernel (three restores of the 1 GiB tree
-# into tmpfs in a row, none deleted: 4.8-5.1 s sys each; the same three again after
-# deleting them: 1.0 s each). Keeping each target until its pair ended gave the second
-# restore of every pair that cost: -54 % with the PVR first, +106 % with the folder first.
-# On ext4 the pause also waits out the inode allocator's skipping of inodes freed in the
-# last 30 s (recently_deleted), which the next restore's many creates would pay for;
-# tmpfs has no such allocator (TMPDIR=/dev/shm): there a short pause is enough.
+# restore. This VM (Firecracker, free page reporting at order 11) hands freed memory back
+# to its host; a restore that writes into memory not touched since pays about 4 s of
+# system time per GiB more in the kernel (three restores of the 1 GiB tree into tmpfs in a
+# row, none deleted: 4.8-5.1 s sys each; the same three again after deleting them: 1.0 s
+# each). Keeping each target until its pair ended gave the second restore of every pair
+# that cost: -54 % with the PVR first, +106 % with the folder first. prefault (below)
+# evens out the rest. On ext4 the pause also waits out the inode allocator's skipping of
+# inodes freed in the last 30 s (recently_deleted), which the next restore's many creates
+# would pay for; tmpfs has no such allocator (TMPDIR=/dev/shm): there a short pause is
+# enough.
 settle() {
 	rm -rf "$@" 2>/dev/null || true
 	sync
 	if [ "$(stat -f -c %T "$W")" = tmpfs ]; then sleep 3; else sleep 35; fi
+}
+# prefault: just before a timed restore, write and free as much memory as the data set
+# holds (a file in /dev/shm), so the restore takes pages this VM has backed already,
+# whatever ran before it: the settle pause alone leaves the host seconds to take freed
+# pages back (the kernel reports them in batches every 2 s), and the two paths then paid
+# 1.0 or 4.9 s of system time for the same restore by chance (2026-12-03).
+prefault() {
+	local f=/dev/shm/cairn-pvr-prefault.$$
+	[ -d /dev/shm ] || return 0
+	head -c "$((set_bytes + set_bytes / 4))" /dev/zero >"$f" 2>/dev/null || true
+	rm -f "$f"
 }
 settle_pvr() {
 	kc delete pod -n app "h$n_helper" --wait=false >/dev/null 2>&1 || true
@@ -298,6 +314,7 @@ for store in $STORES; do
 	for set in ${PVR_SETS:-big small}; do
 		src=$BIG
 		[ "$set" = small ] && src=$SMALL
+		set_bytes=$(du -sb "$src" | cut -f1)
 		snap=$("$CAIRN_BIN" -r "$R" backup --json "$src" | jq -r 'select(.message_type == "summary") | .snapshot_id')
 		sync
 		# Untimed: the first restore after the backup pays several times the system time
