@@ -15,7 +15,8 @@
 #   CAIRN_BIN=build/cairn bench/pvr-overhead.sh [BIG-TREE]
 # BIG-TREE defaults to the shared ~1 GiB benchmark tree (/work/shared/bench/mkdata.sh);
 # PVR_SMALL_FILES (default 200000) small files make the second tree; PVR_STORES (default
-# "local s3") chooses the stores, PVR_SETS (default "big small") the data sets; PVR_LOGS=DIR
+# "local s3") chooses the stores, PVR_SETS (default "big small") the data sets, PVR_SMALL_DIR
+# where the small-file tree is made (default: in TMPDIR); PVR_LOGS=DIR
 # keeps the agents' and the kubelet simulator's logs there; PVR_AGENT_ARGS adds global
 # options to the agent (-vv: each restore's step times in its log); PVR_PERF=DIR keeps
 # perf stat counters of each timed path. PVR_RT=N (e.g. 10) runs both timed paths under the
@@ -63,7 +64,9 @@ rt_off() { [ -z "${PVR_RT:-}" ] || chrt -o -p 0 $$ >/dev/null; }
 field() { kcurl "$1" 2>/dev/null | jq -r "$2" 2>/dev/null; }
 
 [ -d "$BIG" ] || bash "${MKDATA:-/work/shared/bench/mkdata.sh}" "$BIG"
-SMALL=$W/small
+# PVR_SMALL_DIR: where the small-file tree (a backup source, never timed) is made: on
+# another file system than TMPDIR it leaves tmpfs its inodes for the restores.
+SMALL=${PVR_SMALL_DIR:-$W/small}
 echo "making $NSMALL small files..."
 python3 - "$SMALL" "$NSMALL" <<'EOF'
 import os, sys
