@@ -45,7 +45,8 @@ struct rjob {
 	bool warn_full; /* later warnings are only logged and counted */
 	/* Monotonic seconds at each step's end, for the -vv timing line (0: not reached);
 	 * t_seen: when the watch brought the object. */
-	double t_seen, t_begin, t_claim, t_lookup, t_location, t_open, t_lock, t_repo, t_index;
+	double t_seen, t_begin, t_claim, t_lookup, t_location, t_open, t_lock, t_check, t_repo;
+	double t_index;
 	double t_restore, t_sync, t_status;
 	bool reused; /* the repository was the one the last restore kept open */
 };
@@ -536,11 +537,13 @@ static int open_locked(struct rjob *j, const struct pvr *p, struct repo **ret,
 		if (!kept)
 			break;
 		r = repocache_still_valid(repo, &names, e);
+		j->t_check = now_mono();
 		repocache_names_release(&names);
 		if (r == 0)
 			break;
 		log_debug("pvr %s/%s: the repository kept open is not used: %s", j->ns, j->name,
 		          e->msg);
+		j->t_check = 0; /* its time goes to the repository opened again */
 		err_clear(e);
 		repo_unlock(lock);
 		lock = NULL;
@@ -629,10 +632,11 @@ static int claim(struct rjob *j, const struct pvb_status *st, enum rguard guard,
 
 static void log_times(struct rjob *j)
 {
-	static const char *const name[] = { "claim", "mount lookup", "location", "repository",
-		                            "lock",  "snapshot",     "index",    "restore",
-		                            "sync",  "status" };
-	double step[] = { j->t_claim, j->t_lookup, j->t_location, j->t_open, j->t_lock,
+	/* check: a kept repository's key file and index files looked at, new ones read. */
+	static const char *const name[] = { "claim",   "mount lookup", "location", "repository",
+		                            "lock",    "check",        "snapshot", "index",
+		                            "restore", "sync",         "status" };
+	double step[] = { j->t_claim, j->t_lookup, j->t_location, j->t_open, j->t_lock,  j->t_check,
 		          j->t_repo,  j->t_index,  j->t_restore,  j->t_sync, j->t_status };
 	char line[512];
 	size_t len = 0;
