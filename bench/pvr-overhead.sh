@@ -52,6 +52,7 @@ stop_all() {
 		while read -r p; do kill "$p" 2>/dev/null || true; done <"$W/pids"
 	fi
 	sh "$top/tests/s3/s3rver.sh" stop "$W/s3" 2>/dev/null || true
+	rm -f "/dev/shm/cairn-pvr-prefault.$$"
 }
 t_on_exit ka_cleanup
 t_on_exit stop_all
