@@ -235,6 +235,30 @@ void repocache_put(struct repocache *c, const char *where, struct repo *r,
 bool repocache_expire(struct repocache *c);
 void repocache_free(struct repocache *c);
 
+/* ---- a restore's repository (rrepo.c) ---- */
+
+struct agent_ctx;
+struct repo_lock;
+/* What a restore holds of its repository, and when each step of getting it ended
+ * (monotonic seconds, 0: not reached), for the -vv step times. */
+struct rrepo {
+	struct repo *repo;
+	struct repo_lock *lock; /* NULL for a ReadOnly location */
+	char *where;            /* what it is kept under: URL and options (never logged) */
+	bool ro;                /* the location is ReadOnly */
+	bool kept;              /* the repository the last restore kept open */
+	double t_location, t_open, t_lock, t_check;
+};
+/* The repository of PVR p, from its storage location (k reads it) or the agent's --repo:
+ * the kept one when it still holds, else opened; locked as a reader unless the location is
+ * ReadOnly. what names the restore in the log ("pvr ns/name"). On failure rr holds
+ * nothing. */
+int rrepo_open(const struct agent_ctx *a, struct kube *k, const struct pvr *p, const char *what,
+               struct rrepo *rr, struct err *e) _must_check_;
+/* Unlock, then keep the repository open for the next restore (keep: this one met no
+ * fault) or free it. rr holds nothing afterwards. */
+void rrepo_close(const struct agent_ctx *a, const char *what, struct rrepo *rr, bool keep);
+
 /* ---- the agent's shared context and its jobs (agent.c, job.c, jobprep.c) ---- */
 
 struct agent_ctx {

@@ -4,7 +4,7 @@ noinst_LIBRARIES += agent/libcairn_agent.a
 agent_libcairn_agent_a_SOURCES = agent/agent.h agent/agent-internal.h agent/kubelet.c \
 	agent/pvb.c agent/ptable.c agent/bsl.c agent/metrics.c agent/jobprep.c agent/job.c agent/agent.c \
 	agent/pvr.c agent/rjob.c agent/restorer.c agent/streamjob.c agent/wake.c \
-	agent/progress.c agent/repocache.c
+	agent/progress.c agent/repocache.c agent/rrepo.c
 
 AGENT_UNIT_TESTS = tests/unit/test-kubelet tests/unit/test-pvb tests/unit/test-pvr
 check_PROGRAMS += $(AGENT_UNIT_TESTS)

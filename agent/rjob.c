@@ -45,10 +45,8 @@ struct rjob {
 	bool warn_full; /* later warnings are only logged and counted */
 	/* Monotonic seconds at each step's end, for the -vv timing line (0: not reached);
 	 * t_seen: when the watch brought the object. */
-	double t_seen, t_begin, t_claim, t_lookup, t_location, t_open, t_lock, t_check, t_repo;
-	double t_index;
-	double t_restore, t_sync, t_status;
-	bool reused; /* the repository was the one the last restore kept open */
+	double t_seen, t_begin, t_claim, t_lookup, t_repo, t_index, t_restore, t_sync, t_status;
+	struct rrepo rr; /* the repository, with its own step times */
 };
 
 static double now_mono(void)
@@ -406,189 +404,6 @@ static void conclude(struct rjob *j, const struct pvr *p, const char *target, in
 	finish(j, &st);
 }
 
-/* True when the location says ReadOnly: such a repository is never written, not even a
- * lock (a migration target shares the source cluster's bucket). */
-static bool bsl_read_only(const json_t *bsl)
-{
-	const char *mode =
-	    json_string_value(json_object_get(json_object_get(bsl, "spec"), "accessMode"));
-
-	return mode && strcmp(mode, "ReadOnly") == 0;
-}
-
-/* What a kept repository must match: the URL and every backend option, in one string.
- * Options may name credentials: the string is compared, never logged. */
-static int where_of(const char *url, const struct backend_options *bo, char **ret)
-{
-	struct buf b = BUF_INIT;
-	int r;
-
-	buf_init(&b, 64 * 1024);
-	r = buf_printf(&b, "%s", url);
-	for (size_t i = 0; r >= 0 && bo && i < bo->n; i++)
-		r = buf_printf(&b, "\n%s", bo->kv[i]);
-	if (r >= 0)
-		r = buf_put_u8(&b, 0);
-	if (r < 0) {
-		buf_release(&b);
-		return -ENOMEM;
-	}
-	*ret = (char *)buf_take(&b, NULL);
-	return 0;
-}
-
-/* The repository of the restore: the one the last restore of the same location kept open
- * (*ret_kept: its index names moved into *names, to be checked under the lock), or opened
- * now. *ret_where: what the repository is kept under afterwards (malloc'ed). fresh: never
- * the kept one. */
-static int open_repo(struct rjob *j, const struct pvr *p, bool fresh, struct repo **ret,
-                     bool *ret_ro, char **ret_where, struct repocache_names *names, bool *ret_kept,
-                     struct err *e)
-{
-	const struct agent_ctx *a = j->a;
-	const char *kv[32];
-	char *opts[8] = { 0 }, *url = NULL, *where = NULL, path[1024];
-	struct backend_options bo = { kv, 0 };
-	struct repo_open_params op = { NULL, &bo, a->cfg->password, a->cfg->password_len };
-	size_t n_opts = 0, i;
-	json_t *bsl = NULL;
-	int r;
-
-	*ret_ro = false;
-	*ret_kept = false;
-	if (!a->cfg->repo_url && (!p->bsl || !p->bsl[0]))
-		return err_set(e, -EINVAL,
-		               "no repository: the restore names no storage location "
-		               "and the agent has no --repo");
-	if (p->bsl && p->bsl[0]) {
-		snprintf(path, sizeof(path), CAIRN_API "/namespaces/%s/backupstoragelocations/%s",
-		         p->ns, p->bsl);
-		r = kube_get(j->k, path, &bsl, e);
-		/* With a fixed --repo the location only says whether it may be written; one
-		 * that is gone says nothing, and the restore locks as any reader does. */
-		if (r == -ENOENT && a->cfg->repo_url) {
-			err_clear(e);
-		} else if (r < 0) {
-			err_wrap(e, r, "backup storage location %s", p->bsl);
-			goto fail;
-		}
-	}
-	if (a->cfg->repo_url) {
-		op.url = a->cfg->repo_url;
-		op.options = a->cfg->bopts;
-		*ret_ro = bsl_read_only(bsl);
-	} else {
-		r = bsl_repo_url_read(bsl, p->source_ns, &url, opts, ELEMENTSOF(opts), &n_opts,
-		                      ret_ro, e);
-		if (r < 0)
-			goto fail;
-		for (i = 0; a->cfg->bopts && i < a->cfg->bopts->n && bo.n < ELEMENTSOF(kv); i++)
-			kv[bo.n++] = a->cfg->bopts->kv[i];
-		for (i = 0; i < n_opts && bo.n < ELEMENTSOF(kv); i++)
-			kv[bo.n++] = opts[i];
-		op.url = url;
-	}
-	r = where_of(op.url, op.options, &where);
-	if (r < 0)
-		goto fail;
-	j->t_location = now_mono();
-	/* A ReadOnly location takes no lock, so nothing keeps a prune away while it is read:
-	 * its repository is opened every time and never kept. */
-	*ret = fresh || *ret_ro ? NULL : repocache_take(a->rcache, where, names);
-	if (*ret) {
-		*ret_kept = true;
-		r = 0;
-	} else {
-		r = repo_open(&op, ret, e);
-	}
-	if (r == 0) {
-		*ret_where = where;
-		where = NULL;
-	}
-fail:
-	for (i = 0; i < n_opts; i++)
-		free(opts[i]);
-	free(url);
-	free(where);
-	json_decref(bsl);
-	return r;
-}
-
-/* The repository opened (or reused) and locked for the restore; a kept one that no
- * longer holds (key file or index files gone) is dropped and the repository opened anew.
- * With a ReadOnly location no lock is taken. */
-static int open_locked(struct rjob *j, const struct pvr *p, struct repo **ret,
-                       struct repo_lock **ret_lock, bool *ret_ro, char **ret_where, struct err *e)
-{
-	struct repocache_names names = { 0 };
-	struct repo_lock *lock = NULL;
-	struct repo *repo = NULL;
-	char *where = NULL;
-	bool kept = false;
-	int r;
-
-	r = open_repo(j, p, false, &repo, ret_ro, &where, &names, &kept, e);
-	for (int round = 0; r >= 0 && round < 2; round++) {
-		j->t_open = now_mono();
-		/* A ReadOnly location is never written to, not even a lock. */
-		if (!*ret_ro && (r = repo_lock_reader(repo, &lock, e)) < 0)
-			break;
-		j->t_lock = now_mono();
-		if (!kept)
-			break;
-		r = repocache_still_valid(repo, &names, e);
-		j->t_check = now_mono();
-		repocache_names_release(&names);
-		if (r == 0)
-			break;
-		log_debug("pvr %s/%s: the repository kept open is not used: %s", j->ns, j->name,
-		          e->msg);
-		j->t_check = 0; /* its time goes to the repository opened again */
-		err_clear(e);
-		repo_unlock(lock);
-		lock = NULL;
-		repo_free(repo);
-		repo = NULL;
-		free(where);
-		where = NULL;
-		r = open_repo(j, p, true, &repo, ret_ro, &where, &names, &kept, e);
-	}
-	repocache_names_release(&names);
-	if (r < 0) {
-		repo_unlock(lock);
-		repo_free(repo);
-		free(where);
-		return r;
-	}
-	j->reused = kept;
-	metrics_restore_repo(j->a->metrics, kept);
-	*ret = repo;
-	*ret_lock = lock;
-	*ret_where = where;
-	return 0;
-}
-
-/* After the restore: the repository is kept open for the next one when this one went
- * without a fault and a lock kept prunes away, with the names of the index files listed
- * while the lock is still held (every file it read is among them). Else freed. */
-static void close_repo(struct rjob *j, struct repo *repo, struct repo_lock *lock, const char *where,
-                       bool keep)
-{
-	struct repocache_names names = { 0 };
-	struct err e = ERR_INIT;
-
-	if (keep && lock && where && repocache_list_index(repo, &names, &e) < 0) {
-		log_debug("pvr %s/%s: the repository is not kept open: %s", j->ns, j->name, e.msg);
-		keep = false;
-	}
-	repo_unlock(lock);
-	if (keep && lock && where)
-		repocache_put(j->a->rcache, where, repo, &names);
-	else
-		repo_free(repo);
-	repocache_names_release(&names);
-}
-
 /* Test builds only: while the file CAIRN_TEST_CLAIM_HOLD names exists, a restore waits
  * just before its claim, so a test can let two agents that both read the New object claim
  * it at the same moment. */
@@ -636,8 +451,9 @@ static void log_times(struct rjob *j)
 	static const char *const name[] = { "claim",   "mount lookup", "location", "repository",
 		                            "lock",    "check",        "snapshot", "index",
 		                            "restore", "sync",         "status" };
-	double step[] = { j->t_claim, j->t_lookup, j->t_location, j->t_open, j->t_lock,  j->t_check,
-		          j->t_repo,  j->t_index,  j->t_restore,  j->t_sync, j->t_status };
+	double step[] = { j->t_claim,   j->t_lookup,   j->rr.t_location, j->rr.t_open,
+		          j->rr.t_lock, j->rr.t_check, j->t_repo,        j->t_index,
+		          j->t_restore, j->t_sync,     j->t_status };
 	char line[512];
 	size_t len = 0;
 	double t = j->t_begin;
@@ -654,10 +470,11 @@ static void log_times(struct rjob *j)
 		if (step[i] > 0)
 			t = step[i];
 	}
-	/* dispatch: from the watch's event to this job's start (the pod check, the thread). */
+	/* dispatch: from the watch's first event of the PVR to this job's start: the pod
+	 * check and the thread, and the wait for the pod when it was not ready yet. */
 	log_debug("pvr %s/%s: times (ms): dispatch %.0f, %s; total %.0f (repository %s)", j->ns,
 	          j->name, j->t_seen > 0 ? (j->t_begin - j->t_seen) * 1000 : 0, line,
-	          (t - j->t_begin) * 1000, j->reused ? "kept open" : "opened");
+	          (t - j->t_begin) * 1000, j->rr.kept ? "kept open" : "opened");
 }
 
 static void run_restore(struct rjob *j, const struct pvr *p)
@@ -665,14 +482,14 @@ static void run_restore(struct rjob *j, const struct pvr *p)
 	struct restore_opts o = { 0 };
 	struct restore_result res = { 0 };
 	struct snapshot snap = { 0 };
-	struct repo_lock *lock = NULL;
-	struct repo *repo = NULL;
 	struct err e = ERR_INIT;
-	char *target = NULL, *where = NULL, sub[1024], what[600];
+	char *target = NULL, sub[1024], what[600];
+	struct repo *repo = NULL;
 	const char *base;
-	bool ro = false, empty = true, keep = false;
+	bool empty = true, keep = false;
 	int r;
 
+	snprintf(what, sizeof(what), "pvr %s/%s", j->ns, j->name);
 	r = target_dir(j, p, &target, &e);
 	j->t_lookup = now_mono();
 	if (r < 0) {
@@ -680,12 +497,13 @@ static void run_restore(struct rjob *j, const struct pvr *p)
 		goto out;
 	}
 	err_clear(&e);
-	r = open_locked(j, p, &repo, &lock, &ro, &where, &e);
+	r = rrepo_open(j->a, j->k, p, what, &j->rr, &e);
 	if (r < 0) {
 		fail(j, "repository: %s", e.msg);
 		goto out;
 	}
-	if (ro)
+	repo = j->rr.repo;
+	if (j->rr.ro)
 		log_info("pvr %s/%s: storage location %s is ReadOnly: restoring without a lock",
 		         j->ns, j->name, p->bsl);
 	r = repo_snapshot_load(repo, p->snapshot, &snap, &e);
@@ -734,7 +552,6 @@ static void run_restore(struct rjob *j, const struct pvr *p)
 	o.cancel = on_cancel;
 	o.ud = j;
 	log_info("pvr %s/%s: restoring snapshot %s into %s", j->ns, j->name, p->snapshot, target);
-	snprintf(what, sizeof(what), "pvr %s/%s", j->ns, j->name);
 	if (progress_start(&j->a->kc, j->status_path, what, j->a->cfg->progress_sec, on_gone, j,
 	                   &j->prog) < 0)
 		log_warn("%s: no progress updates (no thread)", what);
@@ -750,8 +567,7 @@ static void run_restore(struct rjob *j, const struct pvr *p)
 	conclude(j, p, target, r, &res, &e);
 out:
 	snapshot_release(&snap);
-	close_repo(j, repo, lock, where, keep);
-	free(where);
+	rrepo_close(j->a, what, &j->rr, keep);
 	free(target);
 }
 
