@@ -15,6 +15,7 @@
 #include "util/attr.h"
 #include "util/buf.h"
 #include "util/err.h"
+#include "util/hex.h"
 
 /* ---- kubelet paths (kubelet.c) ---- */
 
@@ -151,6 +152,8 @@ void metrics_backup_done(struct metrics *m, uint64_t bytes, uint64_t added, doub
 void metrics_running(struct metrics *m, int delta);
 void metrics_status_latency(struct metrics *m, double seconds);
 void metrics_healthy(struct metrics *m, bool ok);
+/* A restore's repository: opened (key derived, index read) or reused from the last one. */
+void metrics_restore_repo(struct metrics *m, bool reused);
 
 /* ---- the table of this node's PodVolumeBackups (ptable.c) ---- */
 
@@ -160,13 +163,14 @@ struct pentry {
 	char *uid;
 	json_t *obj; /* the newest object seen (owned) */
 	struct job *job;
-	struct rjob *rjob;   /* PodVolumeRestores: the running restore */
-	time_t next_check;   /* PodVolumeRestores: when to look at the target pod again */
-	bool seen;    /* in the current re-list */
-	bool gone;    /* deleted while its job runs */
-	bool gave_up; /* its end could not be recorded: not started again by this process */
-	bool resume;  /* Accepted by a previous process: claim it again */
-	bool refused; /* PodVolumeRestores: not valid (pvr_parse); said once in the log */
+	struct rjob *rjob; /* PodVolumeRestores: the running restore */
+	time_t next_check; /* PodVolumeRestores: when to look at the target pod again */
+	double seen_at;    /* PodVolumeRestores: monotonic seconds of its first event */
+	bool seen;         /* in the current re-list */
+	bool gone;         /* deleted while its job runs */
+	bool gave_up;      /* its end could not be recorded: not started again by this process */
+	bool resume;       /* Accepted by a previous process: claim it again */
+	bool refused;      /* PodVolumeRestores: not valid (pvr_parse); said once in the log */
 	uint64_t hash;
 	struct pentry *next;
 };
@@ -201,6 +205,60 @@ void agent_wake(struct agent_wake *w);
 /* Until a wake (one since the last return counts) or max_ms. */
 void agent_wake_wait(struct agent_wake *w, unsigned max_ms);
 
+/* ---- the repository restores keep open between jobs (repocache.c) ---- */
+
+struct repo;
+struct repocache;
+/* Names of index files (64 hex digits each), sorted. */
+struct repocache_names {
+	char (*v)[ID_HEX];
+	size_t n, cap;
+};
+void repocache_names_release(struct repocache_names *n);
+/* The names under index/ now, sorted; -EFBIG past the number a kept repository may have. */
+int repocache_list_index(struct repo *r, struct repocache_names *ret, struct err *e) _must_check_;
+/* Call with the repository locked (so no prune runs): 0 when a kept repository may serve
+ * one more restore, with the index files written since read in; -ESTALE when its key file
+ * or an index file it read is gone (open it again); else the store's error. */
+int repocache_still_valid(struct repo *r, const struct repocache_names *loaded,
+                          struct err *e) _must_check_;
+int repocache_new(struct repocache **ret) _must_check_;
+/* The kept repository when it was opened for `where` (URL and options) and is not
+ * expired, with the index names listed when it was put back (moved into *names); else
+ * NULL. The caller owns it: repocache_put or repo_free. NULL c: NULL. */
+struct repo *repocache_take(struct repocache *c, const char *where, struct repocache_names *names);
+/* Keep r (opened for where; names: its index files, moved) for the next restore; the one
+ * kept before is freed. Takes r in any case (freed when it cannot be kept). */
+void repocache_put(struct repocache *c, const char *where, struct repo *r,
+                   struct repocache_names *names);
+/* From the main loop: free a repository idle too long. True when one went. */
+bool repocache_expire(struct repocache *c);
+void repocache_free(struct repocache *c);
+
+/* ---- a restore's repository (rrepo.c) ---- */
+
+struct agent_ctx;
+struct repo_lock;
+/* What a restore holds of its repository, and when each step of getting it ended
+ * (monotonic seconds, 0: not reached), for the -vv step times. */
+struct rrepo {
+	struct repo *repo;
+	struct repo_lock *lock; /* NULL for a ReadOnly location */
+	char *where;            /* what it is kept under: URL and options (never logged) */
+	bool ro;                /* the location is ReadOnly */
+	bool kept;              /* the repository the last restore kept open */
+	double t_location, t_open, t_lock, t_check;
+};
+/* The repository of PVR p, from its storage location (k reads it) or the agent's --repo:
+ * the kept one when it still holds, else opened; locked as a reader unless the location is
+ * ReadOnly. what names the restore in the log ("pvr ns/name"). On failure rr holds
+ * nothing. */
+int rrepo_open(const struct agent_ctx *a, struct kube *k, const struct pvr *p, const char *what,
+               struct rrepo *rr, struct err *e) _must_check_;
+/* Unlock, then keep the repository open for the next restore (keep: this one met no
+ * fault) or free it. rr holds nothing afterwards. */
+void rrepo_close(const struct agent_ctx *a, const char *what, struct rrepo *rr, bool keep);
+
 /* ---- the agent's shared context and its jobs (agent.c, job.c, jobprep.c) ---- */
 
 struct agent_ctx {
@@ -209,7 +267,8 @@ struct agent_ctx {
 	const char *ns;       /* namespace of the PodVolumeBackups */
 	char collection[512]; /* CAIRN_API/namespaces/<ns>/podvolumebackups */
 	struct metrics *metrics;
-	struct agent_wake *wake; /* the main loop's; jobs wake it when they end */
+	struct agent_wake *wake;  /* the main loop's; jobs wake it when they end */
+	struct repocache *rcache; /* restores' kept repository */
 };
 
 /* True once a stop was requested (signal or agent_stop). */
@@ -299,8 +358,9 @@ void progress_stop(struct progress *p);
 /* ---- PodVolumeRestore jobs (rjob.c) and their dispatcher (restorer.c) ---- */
 
 /* Start a thread that claims (status.node) and restores the PVR in obj (copied). resume:
- * this node claimed it in an earlier process; it is restored again from the start. */
-int rjob_start(const struct agent_ctx *a, const json_t *obj, bool resume,
+ * this node claimed it in an earlier process; it is restored again from the start. seen:
+ * monotonic seconds when the watch brought it (0: unknown), for the -vv step times. */
+int rjob_start(const struct agent_ctx *a, const json_t *obj, bool resume, double seen,
                struct rjob **ret) _must_check_;
 /* cancel (spec.cancel, deletion -> Canceled) or shutdown (left for the next process). */
 void rjob_cancel(struct rjob *j, bool shutdown);

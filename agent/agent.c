@@ -260,6 +260,7 @@ static void main_loop(struct agent *ag, struct kube *k)
 			json_decref(recover[i]);
 		}
 		restorer_tick(ag->restorer, k);
+		repocache_expire(ag->ctx.rcache);
 	}
 }
 
@@ -339,6 +340,9 @@ int agent_run(const struct agent_config *cfg, struct err *e)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	r = repocache_new(&ag.ctx.rcache);
+	if (r < 0)
+		goto fail;
 	r = restorer_start(&ag.ctx, &ag.restorer, e);
 	if (r < 0)
 		goto fail;
@@ -361,6 +365,7 @@ fail:
 		pthread_join(watcher, NULL);
 	shutdown_jobs(&ag);
 	restorer_free(ag.restorer);
+	repocache_free(ag.ctx.rcache); /* after the restores that put into it: wipes its key */
 	ptab_release(&ag.tab);
 	metrics_stop(ag.ctx.metrics);
 	kube_free(k);

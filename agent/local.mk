@@ -4,7 +4,7 @@ noinst_LIBRARIES += agent/libcairn_agent.a
 agent_libcairn_agent_a_SOURCES = agent/agent.h agent/agent-internal.h agent/kubelet.c \
 	agent/pvb.c agent/ptable.c agent/bsl.c agent/metrics.c agent/jobprep.c agent/job.c agent/agent.c \
 	agent/pvr.c agent/rjob.c agent/restorer.c agent/streamjob.c agent/wake.c \
-	agent/progress.c
+	agent/progress.c agent/repocache.c agent/rrepo.c
 
 AGENT_UNIT_TESTS = tests/unit/test-kubelet tests/unit/test-pvb tests/unit/test-pvr
 check_PROGRAMS += $(AGENT_UNIT_TESTS)
@@ -40,3 +40,7 @@ EXTRA_DIST += tests/e2e/restore-claim-race.sh
 # A slow API server (progress writes held) does not stall a backup (CAIRN_TEST_BACKUP_HOLD).
 TESTS += tests/e2e/agent-progress-held.sh
 EXTRA_DIST += tests/e2e/agent-progress-held.sh
+# The repository a restore keeps open for the next one: reused, dropped after a prune or a
+# key removal, closed when idle (CAIRN_TEST_REPO_IDLE_SEC).
+TESTS += tests/e2e/restore-pvr-repo-kept.sh
+EXTRA_DIST += tests/e2e/restore-pvr-repo-kept.sh

@@ -22,6 +22,7 @@ struct metrics {
 	uint64_t status_updates;
 	double status_latency;
 	bool healthy;
+	uint64_t repo_opens, repo_reuses;
 };
 
 static int render(struct metrics *m, struct buf *b)
@@ -48,6 +49,16 @@ static int render(struct metrics *m, struct buf *b)
 	                (unsigned long long)m->bytes, (unsigned long long)m->added, m->seconds,
 	                (unsigned long long)m->backups, m->running, m->status_latency,
 	                (unsigned long long)m->status_updates);
+	r |= buf_printf(b,
+	                "# HELP cairn_restore_repository_opens_total Restores that opened their "
+	                "repository (key derivation, every index file read).\n"
+	                "# TYPE cairn_restore_repository_opens_total counter\n"
+	                "cairn_restore_repository_opens_total %llu\n"
+	                "# HELP cairn_restore_repository_reuses_total Restores that reused the "
+	                "repository the previous one kept open.\n"
+	                "# TYPE cairn_restore_repository_reuses_total counter\n"
+	                "cairn_restore_repository_reuses_total %llu\n",
+	                (unsigned long long)m->repo_opens, (unsigned long long)m->repo_reuses);
 	pthread_mutex_unlock(&m->lock);
 	return r < 0 ? -ENOMEM : 0;
 }
@@ -223,5 +234,17 @@ void metrics_healthy(struct metrics *m, bool ok)
 		return;
 	pthread_mutex_lock(&m->lock);
 	m->healthy = ok;
+	pthread_mutex_unlock(&m->lock);
+}
+
+void metrics_restore_repo(struct metrics *m, bool reused)
+{
+	if (!m)
+		return;
+	pthread_mutex_lock(&m->lock);
+	if (reused)
+		m->repo_reuses++;
+	else
+		m->repo_opens++;
 	pthread_mutex_unlock(&m->lock);
 }

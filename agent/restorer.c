@@ -52,7 +52,8 @@ static bool uid_printable(const char *s)
 
 static void on_refused(struct restorer *rs, enum watch_kind kind, const json_t *obj)
 {
-	const char *uid = json_string_value(json_object_get(json_object_get(obj, "metadata"), "uid"));
+	const char *uid =
+	    json_string_value(json_object_get(json_object_get(obj, "metadata"), "uid"));
 	struct pentry *en;
 
 	if (!uid_printable(uid))
@@ -95,8 +96,12 @@ static void on_object(struct restorer *rs, enum watch_kind kind, json_t *obj)
 		return;
 	}
 	if (!en) {
+		struct timespec ts;
+
 		if (rs->tab.n >= RESTORER_MAX_ENTRIES || ptab_add(&rs->tab, p.uid, &en) < 0)
 			return; /* the next re-list brings it back */
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		en->seen_at = ts.tv_sec + ts.tv_nsec / 1e9;
 	}
 	json_decref(en->obj);
 	en->obj = json_incref(obj);
@@ -333,7 +338,7 @@ void restorer_tick(struct restorer *rs, struct kube *k)
 		pthread_mutex_lock(&rs->lock);
 		en = ptab_find(&rs->tab, c[i].uid);
 		if (go && en && !en->rjob && !en->gone &&
-		    rjob_start(rs->a, en->obj, resume, &en->rjob) == 0) {
+		    rjob_start(rs->a, en->obj, resume, en->seen_at, &en->rjob) == 0) {
 			rs->running++;
 			en->resume = false;
 		}

@@ -43,8 +43,10 @@ struct rjob {
 	struct buf warn;
 	uint64_t n_warn;
 	bool warn_full; /* later warnings are only logged and counted */
-	/* Monotonic seconds at each step's end, for the -vv timing line (0: not reached). */
-	double t_begin, t_claim, t_lookup, t_repo, t_restore, t_sync, t_status;
+	/* Monotonic seconds at each step's end, for the -vv timing line (0: not reached);
+	 * t_seen: when the watch brought the object. */
+	double t_seen, t_begin, t_claim, t_lookup, t_repo, t_index, t_restore, t_sync, t_status;
+	struct rrepo rr; /* the repository, with its own step times */
 };
 
 static double now_mono(void)
@@ -402,70 +404,6 @@ static void conclude(struct rjob *j, const struct pvr *p, const char *target, in
 	finish(j, &st);
 }
 
-/* True when the location says ReadOnly: such a repository is never written, not even a
- * lock (a migration target shares the source cluster's bucket). */
-static bool bsl_read_only(const json_t *bsl)
-{
-	const char *mode =
-	    json_string_value(json_object_get(json_object_get(bsl, "spec"), "accessMode"));
-
-	return mode && strcmp(mode, "ReadOnly") == 0;
-}
-
-static int open_repo(struct rjob *j, const struct pvr *p, struct repo **ret, bool *ret_ro,
-                     struct err *e)
-{
-	const struct agent_ctx *a = j->a;
-	const char *kv[32];
-	char *opts[8] = { 0 }, *url = NULL, path[1024];
-	struct backend_options bo = { kv, 0 };
-	struct repo_open_params op = { NULL, &bo, a->cfg->password, a->cfg->password_len };
-	size_t n_opts = 0, i;
-	json_t *bsl = NULL;
-	int r;
-
-	*ret_ro = false;
-	if (!a->cfg->repo_url && (!p->bsl || !p->bsl[0]))
-		return err_set(e, -EINVAL,
-		               "no repository: the restore names no storage location "
-		               "and the agent has no --repo");
-	if (p->bsl && p->bsl[0]) {
-		snprintf(path, sizeof(path), CAIRN_API "/namespaces/%s/backupstoragelocations/%s",
-		         p->ns, p->bsl);
-		r = kube_get(j->k, path, &bsl, e);
-		/* With a fixed --repo the location only says whether it may be written; one
-		 * that is gone says nothing, and the restore locks as any reader does. */
-		if (r == -ENOENT && a->cfg->repo_url) {
-			err_clear(e);
-		} else if (r < 0) {
-			err_wrap(e, r, "backup storage location %s", p->bsl);
-			goto fail;
-		}
-	}
-	if (a->cfg->repo_url) {
-		op.url = a->cfg->repo_url;
-		op.options = a->cfg->bopts;
-		*ret_ro = bsl_read_only(bsl);
-		r = repo_open(&op, ret, e);
-		goto fail;
-	}
-	r = bsl_repo_url_read(bsl, p->source_ns, &url, opts, ELEMENTSOF(opts), &n_opts, ret_ro, e);
-	if (r < 0)
-		goto fail;
-	for (i = 0; a->cfg->bopts && i < a->cfg->bopts->n && bo.n < ELEMENTSOF(kv); i++)
-		kv[bo.n++] = a->cfg->bopts->kv[i];
-	for (i = 0; i < n_opts && bo.n < ELEMENTSOF(kv); i++)
-		kv[bo.n++] = opts[i];
-	op.url = url;
-	r = repo_open(&op, ret, e);
-fail:
-	for (i = 0; i < n_opts; i++)
-		free(opts[i]);
-	free(url);
-	json_decref(bsl);
-	return r;
-}
-
 /* Test builds only: while the file CAIRN_TEST_CLAIM_HOLD names exists, a restore waits
  * just before its claim, so a test can let two agents that both read the New object claim
  * it at the same moment. */
@@ -509,22 +447,34 @@ static int claim(struct rjob *j, const struct pvb_status *st, enum rguard guard,
 
 static void log_times(struct rjob *j)
 {
+	/* check: a kept repository's key file and index files looked at, new ones read. */
+	static const char *const name[] = { "claim",   "mount lookup", "location", "repository",
+		                            "lock",    "check",        "snapshot", "index",
+		                            "restore", "sync",         "status" };
+	double step[] = { j->t_claim,   j->t_lookup,   j->rr.t_location, j->rr.t_open,
+		          j->rr.t_lock, j->rr.t_check, j->t_repo,        j->t_index,
+		          j->t_restore, j->t_sync,     j->t_status };
+	char line[512];
+	size_t len = 0;
 	double t = j->t_begin;
-	double step[] = {
-		j->t_claim, j->t_lookup, j->t_repo, j->t_restore, j->t_sync, j->t_status
-	};
-	double ms[ELEMENTSOF(step)];
 
+	_Static_assert(ELEMENTSOF(name) == ELEMENTSOF(step), "a name per step");
 	/* A step not reached counts 0; the next one reached is measured from the last one. */
-	for (size_t i = 0; i < ELEMENTSOF(step); i++) {
-		ms[i] = step[i] > 0 ? (step[i] - t) * 1000 : 0;
+	for (size_t i = 0; i < ELEMENTSOF(step) && len < sizeof(line); i++) {
+		double ms = step[i] > 0 ? (step[i] - t) * 1000 : 0;
+		int n = snprintf(line + len, sizeof(line) - len, "%s%s %.0f", i ? ", " : "",
+		                 name[i], ms);
+
+		if (n > 0)
+			len += (size_t)n;
 		if (step[i] > 0)
 			t = step[i];
 	}
-	log_debug("pvr %s/%s: times (ms): claim %.0f, mount lookup %.0f, repository %.0f, "
-	          "restore %.0f, sync %.0f, status %.0f; total %.0f",
-	          j->ns, j->name, ms[0], ms[1], ms[2], ms[3], ms[4], ms[5],
-	          (t - j->t_begin) * 1000);
+	/* dispatch: from the watch's first event of the PVR to this job's start: the pod
+	 * check and the thread, and the wait for the pod when it was not ready yet. */
+	log_debug("pvr %s/%s: times (ms): dispatch %.0f, %s; total %.0f (repository %s)", j->ns,
+	          j->name, j->t_seen > 0 ? (j->t_begin - j->t_seen) * 1000 : 0, line,
+	          (t - j->t_begin) * 1000, j->rr.kept ? "kept open" : "opened");
 }
 
 static void run_restore(struct rjob *j, const struct pvr *p)
@@ -532,14 +482,14 @@ static void run_restore(struct rjob *j, const struct pvr *p)
 	struct restore_opts o = { 0 };
 	struct restore_result res = { 0 };
 	struct snapshot snap = { 0 };
-	struct repo_lock *lock = NULL;
-	struct repo *repo = NULL;
 	struct err e = ERR_INIT;
 	char *target = NULL, sub[1024], what[600];
+	struct repo *repo = NULL;
 	const char *base;
-	bool ro = false, empty = true;
+	bool empty = true, keep = false;
 	int r;
 
+	snprintf(what, sizeof(what), "pvr %s/%s", j->ns, j->name);
 	r = target_dir(j, p, &target, &e);
 	j->t_lookup = now_mono();
 	if (r < 0) {
@@ -547,23 +497,27 @@ static void run_restore(struct rjob *j, const struct pvr *p)
 		goto out;
 	}
 	err_clear(&e);
-	r = open_repo(j, p, &repo, &ro, &e);
+	r = rrepo_open(j->a, j->k, p, what, &j->rr, &e);
 	if (r < 0) {
 		fail(j, "repository: %s", e.msg);
 		goto out;
 	}
-	/* A ReadOnly location is never written to, not even a lock. */
-	if (ro)
+	repo = j->rr.repo;
+	if (j->rr.ro)
 		log_info("pvr %s/%s: storage location %s is ReadOnly: restoring without a lock",
 		         j->ns, j->name, p->bsl);
-	else if ((r = repo_lock_reader(repo, &lock, &e)) < 0) {
-		fail(j, "repository: %s", e.msg);
-		goto out;
-	}
 	r = repo_snapshot_load(repo, p->snapshot, &snap, &e);
 	j->t_repo = now_mono();
 	if (r < 0 || snap.n_paths < 1) {
 		fail(j, "snapshot %s: %s", p->snapshot, r < 0 ? e.msg : "it holds no path");
+		goto out;
+	}
+	/* Here rather than inside restore_run (which then finds it read): its time shows on
+	 * its own in the step times, and a kept repository has read only the new files. */
+	r = repo_index_load(repo, &e);
+	j->t_index = now_mono();
+	if (r < 0) {
+		fail(j, "repository index: %s", e.msg);
 		goto out;
 	}
 	base = strrchr(snap.paths[0], '/');
@@ -598,7 +552,6 @@ static void run_restore(struct rjob *j, const struct pvr *p)
 	o.cancel = on_cancel;
 	o.ud = j;
 	log_info("pvr %s/%s: restoring snapshot %s into %s", j->ns, j->name, p->snapshot, target);
-	snprintf(what, sizeof(what), "pvr %s/%s", j->ns, j->name);
 	if (progress_start(&j->a->kc, j->status_path, what, j->a->cfg->progress_sec, on_gone, j,
 	                   &j->prog) < 0)
 		log_warn("%s: no progress updates (no thread)", what);
@@ -608,11 +561,13 @@ static void run_restore(struct rjob *j, const struct pvr *p)
 	progress_stop(j->prog);
 	j->prog = NULL;
 	j->t_restore = now_mono();
+	/* Kept only after a restore that met no fault: a pack that failed to read may mean
+	 * the kept index is what is wrong. */
+	keep = r == 0 && res.errors == 0 && j->n_warn == 0;
 	conclude(j, p, target, r, &res, &e);
 out:
 	snapshot_release(&snap);
-	repo_unlock(lock);
-	repo_free(repo);
+	rrepo_close(j->a, what, &j->rr, keep);
 	free(target);
 }
 
@@ -669,7 +624,8 @@ out:
 	return NULL;
 }
 
-int rjob_start(const struct agent_ctx *a, const json_t *obj, bool resume, struct rjob **ret)
+int rjob_start(const struct agent_ctx *a, const json_t *obj, bool resume, double seen,
+               struct rjob **ret)
 {
 	const json_t *meta = json_object_get(obj, "metadata");
 	struct rjob *j = calloc(1, sizeof(*j));
@@ -687,6 +643,7 @@ int rjob_start(const struct agent_ctx *a, const json_t *obj, bool resume, struct
 	snprintf(j->path, sizeof(j->path), CAIRN_API "/namespaces/%s/podvolumerestores/%s", j->ns,
 	         j->name);
 	snprintf(j->status_path, sizeof(j->status_path), "%s/status", j->path);
+	j->t_seen = seen;
 	r = j->obj ? -pthread_create(&j->thread, NULL, rjob_main, j) : -ENOMEM;
 	if (r < 0) {
 		json_decref(j->obj);

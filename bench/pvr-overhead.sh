@@ -8,13 +8,18 @@
 # PVR's also as the API server saw it, without this script's polling), both CPU times, and
 # the overhead of the API-side time against the folder restore plus a sync of its file
 # system, since the agent makes the data durable before it writes the done-file (issue
-# 14's target: under 10 %). An untimed restore comes first in each round.
+# 14's target: under 10 %). An untimed restore comes first in each row; each timed
+# restore's target is removed before the next one starts (see settle), and each row runs
+# in both orders, PVR first and folder first (PVR_ORDERS), PVR_ROUNDS times: the row's
+# figure is the median of those runs' overheads, also given pooled (sum over sum).
 #   CAIRN_BIN=build/cairn bench/pvr-overhead.sh [BIG-TREE]
 # BIG-TREE defaults to the shared ~1 GiB benchmark tree (/work/shared/bench/mkdata.sh);
 # PVR_SMALL_FILES (default 200000) small files make the second tree; PVR_STORES (default
-# "local s3") chooses the stores; PVR_LOGS=DIR keeps the agents' and the kubelet
-# simulator's logs there; PVR_AGENT_ARGS adds global options to the agent (-vv: each
-# restore's step times in its log). PVR_RT=N (e.g. 10) runs both timed paths under the
+# "local s3") chooses the stores, PVR_SETS (default "big small") the data sets, PVR_SMALL_DIR
+# where the small-file tree is made (default: in TMPDIR); PVR_LOGS=DIR
+# keeps the agents' and the kubelet simulator's logs there; PVR_AGENT_ARGS adds global
+# options to the agent (-vv: each restore's step times in its log); PVR_PERF=DIR keeps
+# perf stat counters of each timed path. PVR_RT=N (e.g. 10) runs both timed paths under the
 # round-robin real-time priority N (chrt -r): the folder restore and this script while it
 # times either path, and for the whole run the agent, the API double and s3rver; on a
 # machine shared with other work it keeps that work out of both sides alike.
@@ -31,6 +36,9 @@ P=${CAIRN_S3_PORT_BASE:-18650}
 . "$top/tests/e2e/kubeapi-lib.sh"
 W=$KA_DIR/work
 mkdir -p "$W"
+# The real key derivation, as in a cluster (lib.sh turns it down for the tests): each
+# folder restore derives the key; the agent derives it once per repository it keeps open.
+unset CAIRN_KDF_FAST
 export CAIRN_PASSWORD=bench-pvr-overhead AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER
 API=/apis/cairn.dev/v1alpha1/namespaces/cairn
 # An exit hook: under set -e a failing command in it (a kill of a process that already
@@ -44,6 +52,7 @@ stop_all() {
 		while read -r p; do kill "$p" 2>/dev/null || true; done <"$W/pids"
 	fi
 	sh "$top/tests/s3/s3rver.sh" stop "$W/s3" 2>/dev/null || true
+	rm -f "/dev/shm/cairn-pvr-prefault.$$"
 }
 t_on_exit ka_cleanup
 t_on_exit stop_all
@@ -56,7 +65,9 @@ rt_off() { [ -z "${PVR_RT:-}" ] || chrt -o -p 0 $$ >/dev/null; }
 field() { kcurl "$1" 2>/dev/null | jq -r "$2" 2>/dev/null; }
 
 [ -d "$BIG" ] || bash "${MKDATA:-/work/shared/bench/mkdata.sh}" "$BIG"
-SMALL=$W/small
+# PVR_SMALL_DIR: where the small-file tree (a backup source, never timed) is made: on
+# another file system than TMPDIR it leaves tmpfs its inodes for the restores.
+SMALL=${PVR_SMALL_DIR:-$W/small}
 echo "making $NSMALL small files..."
 python3 - "$SMALL" "$NSMALL" <<'EOF'
 import os, sys
@@ -191,15 +202,38 @@ print("%.2f" % (put[-1] - post[0]) if post and put else "?")' "$1"
 cpu_of() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f %.2f", $14 / hz, $15 / hz}' "/proc/$1/stat"; }
 # cpu_sum "U0 S0" "U1 S1": "total (user+sys)" of the difference.
 cpu_sum() { echo "$1 $2" | awk '{printf "%.2f (%.2f+%.2f)", $3 + $4 - $1 - $2, $3 - $1, $4 - $2}'; }
+# PVR_PERF=DIR: software counters (perf stat) of each timed path into DIR/N-folder.txt and
+# DIR/N-pvr.txt, N counting the timed pairs: where the two paths' CPU differs (page faults,
+# context switches, migrations). perf's own start is inside the timed span: for a
+# diagnosis, not for the overhead figures.
+n_perf=0
+perf_ev=task-clock,page-faults,context-switches,cpu-migrations
+perf_folder() {
+	[ -z "${PVR_PERF:-}" ] || echo "perf stat -e $perf_ev -o $PVR_PERF/$n_perf-folder.txt --"
+}
+perf_pvr_on() {
+	[ -n "${PVR_PERF:-}" ] || return 0
+	perf stat -e "$perf_ev" -o "$PVR_PERF/$n_perf-pvr.txt" -p "$agent" &
+	perf_pid=$!
+	sleep 0.2 # perf attached before the PVR exists
+}
+perf_pvr_off() {
+	[ -n "${PVR_PERF:-}" ] || return 0
+	kill -INT "$perf_pid"
+	wait "$perf_pid" || true
+}
+
 # The folder restore of $snap (sets tf, ts and $W/cpu), timed to the end of a sync of its
 # file system: the agent makes the data durable before it writes the done-file (a node
 # that crashes after it must not hand the pod a volume of holes).
 run_folder() {
 	local t0
+	prefault
 	sync
 	rt_on
 	t0=$(now)
-	/usr/bin/time -f "%U %S" -o "$W/cpu" "$CAIRN_BIN" -r "$R" restore "$snap" \
+	# shellcheck disable=SC2086 # perf_folder: words
+	$(perf_folder) /usr/bin/time -f "%U %S" -o "$W/cpu" "$CAIRN_BIN" -r "$R" restore "$snap" \
 		--target "$W/folder" >/dev/null
 	tf=$(echo "$(now) $t0" | awk '{printf "%.2f", $1 - $2}')
 	sync -f "$W/folder"
@@ -207,23 +241,70 @@ run_folder() {
 	rt_off
 }
 
-# The PVR of $snap into a new helper pod's volume (sets vol, tp, ta, c0, c1). Each path's
-# target stays until the round ends: deleting many files just before makes ext4's inode
-# allocator skip the recently freed ones, which would slow whichever restore comes next.
+# The PVR of $snap into a new helper pod's volume (sets vol, tp, ta, c0, c1).
 run_pvr() {
 	n_helper=$((n_helper + 1))
 	vol=$(helper "h$n_helper")
+	prefault
 	sync
 	rt_on
 	c0=$(cpu_of "$agent")
+	perf_pvr_on
 	tp=$(pvr_time "h$n_helper" "$snap")
+	perf_pvr_off
 	c1=$(cpu_of "$agent")
 	rt_off
 	ta=$(api_time "h$n_helper")
 }
 
+# settle DIR...: remove a restore's target and let the machine settle before the next
+# restore. This VM (Firecracker, free page reporting at order 11) hands freed memory back
+# to its host; a restore that writes into memory not touched since pays about 4 s of
+# system time per GiB more in the kernel (three restores of the 1 GiB tree into tmpfs in a
+# row, none deleted: 4.8-5.1 s sys each; the same three again after deleting them: 1.0 s
+# each). Keeping each target until its pair ended gave the second restore of every pair
+# that cost: -54 % with the PVR first, +106 % with the folder first. prefault (below)
+# evens out the rest. On ext4 the pause also waits out the inode allocator's skipping of
+# inodes freed in the last 30 s (recently_deleted), which the next restore's many creates
+# would pay for; tmpfs has no such allocator (TMPDIR=/dev/shm): there a short pause is
+# enough.
+settle() {
+	rm -rf "$@" 2>/dev/null || true
+	sync
+	if [ "$(stat -f -c %T "$W")" = tmpfs ]; then sleep 3; else sleep 35; fi
+}
+# prefault: just before a timed restore, write and free as much memory as the data set
+# holds (a file in /dev/shm), so the restore takes pages this VM has backed already,
+# whatever ran before it: the settle pause alone leaves the host seconds to take freed
+# pages back (the kernel reports them in batches every 2 s), and the two paths then paid
+# 1.0 or 4.9 s of system time for the same restore by chance (2026-12-03).
+prefault() {
+	local f=/dev/shm/cairn-pvr-prefault.$$
+	[ -d /dev/shm ] || return 0
+	head -c "$((set_bytes + set_bytes / 4))" /dev/zero >"$f" 2>/dev/null || true
+	rm -f "$f"
+}
+settle_pvr() {
+	kc delete pod -n app "h$n_helper" --wait=false >/dev/null 2>&1 || true
+	settle "${vol:?}"/* "$vol"/.velero
+}
+
+# median of the numbers on stdin (one per line); the mean of the middle two for an even count.
+median() { sort -g | awk '{v[NR] = $1} END {if (NR % 2) printf "%.1f", v[(NR + 1) / 2];
+	else printf "%.1f", (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+
+# Each row runs in both orders (PVR_ORDERS, default "pvr-first folder-first"), PVR_ROUNDS
+# times (default 1): what ran just before (the other path's restore, the store's state)
+# has moved an S3 row's timing by more than the overhead measured, so a row's figure is
+# the median of its runs' overheads, never one order's. Also printed: the pooled figure,
+# the sum of the PVR times over the sum of the folder times, which a single slow run
+# moves less than a ratio of two does.
+[ -z "${PVR_PERF:-}" ] || mkdir -p "$PVR_PERF"
+ORDERS=${PVR_ORDERS:-${PVR_ORDER:-pvr-first folder-first}}
+ROUNDS=${PVR_ROUNDS:-1}
 printf '%-6s %-7s %9s %11s %9s %9s %9s %20s %20s %s\n' store data "folder s" "+ sync s" "PVR s" \
 	"PVR api s" overhead "folder CPU s (u+s)" "agent CPU s (u+s)" order
+: >"$W/summary"
 for store in $STORES; do
 	if [ "$store" = s3 ]; then R="s3:http://127.0.0.1:$P/cairn-pvr/repo"; else R=$W/repo; fi
 	"$CAIRN_BIN" -r "$R" init >/dev/null
@@ -234,41 +315,48 @@ for store in $STORES; do
 	agent=$!
 	echo "$agent" >>"$W/pids"
 	rt_pid "$agent"
-	for set in big small; do
+	for set in ${PVR_SETS:-big small}; do
 		src=$BIG
 		[ "$set" = small ] && src=$SMALL
+		set_bytes=$(du -sb "$src" | cut -f1)
 		snap=$("$CAIRN_BIN" -r "$R" backup --json "$src" | jq -r 'select(.message_type == "summary") | .snapshot_id')
 		sync
 		# Untimed: the first restore after the backup pays several times the system time
 		# of the next ones (50 000 small files: 7.9 s, then 3.4 s), which went to
-		# whichever path came first. Kept until the round ends (see run_pvr).
+		# whichever path came first; its memory is what the first timed one reuses.
 		"$CAIRN_BIN" -r "$R" restore "$snap" --target "$W/warm" >/dev/null
-		sync
-		# The two paths take turns going first (PVR_ORDER, or alternating per data set):
-		# a restore into a file system that already holds the earlier ones can run slower
-		# (tmpfs, four restores of 1 GiB in a row: 1.10, 1.28, 1.35, 2.16 s), which would
-		# otherwise always fall on the PVR.
-		order=${PVR_ORDER:-}
-		if [ -z "$order" ]; then
-			n_turn=$((${n_turn:-0} + 1))
-			order=folder-first
-			[ $((n_turn % 2)) = 0 ] && order=pvr-first
-		fi
-		[ "$order" = pvr-first ] && run_pvr
-		run_folder
-		[ "$order" = pvr-first ] || run_pvr
-		printf '%-6s %-7s %9s %11s %9s %9s %8.1f%% %20s %20s %s\n' "$store" "$set" "$tf" "$ts" "$tp" \
-			"$ta" "$(echo "$ta $ts" | awk '{print ($1 / $2 - 1) * 100}')" \
-			"$(cpu_sum "0 0" "$(cat "$W/cpu")")" "$(cpu_sum "$c0" "$c1")" "$order"
-		kc delete pod -n app "h$n_helper" --wait=false >/dev/null 2>&1 || true
-		rm -rf "${vol:?}"/* "$vol"/.velero "$W/folder" "$W/warm" 2>/dev/null || true
-		sync
-		# ext4 does not hand out inodes freed in the last 30 s while it finds others
-		# (recently_deleted); the next restore's many creates would pay for that scan.
-		# tmpfs has no such allocator (TMPDIR=/dev/shm): there a short pause lets the
-		# helper pod's deletion settle.
-		if [ "$(stat -f -c %T "$W")" = tmpfs ]; then sleep 3; else sleep 35; fi
+		settle "$W/warm"
+		: >"$W/overheads"
+		: >"$W/times"
+		for _ in $(seq "$ROUNDS"); do
+			for order in $ORDERS; do
+				n_perf=$((n_perf + 1))
+				if [ "$order" = pvr-first ]; then
+					run_pvr
+					settle_pvr
+				fi
+				run_folder
+				settle "$W/folder"
+				if [ "$order" != pvr-first ]; then
+					run_pvr
+					settle_pvr
+				fi
+				ov=$(echo "$ta $ts" | awk '{printf "%.1f", ($1 / $2 - 1) * 100}')
+				echo "$ov" >>"$W/overheads"
+				echo "$ta $ts" >>"$W/times"
+				printf '%-6s %-7s %9s %11s %9s %9s %8s%% %20s %20s %s\n' "$store" "$set" \
+					"$tf" "$ts" "$tp" "$ta" "$ov" "$(cpu_sum "0 0" "$(cat "$W/cpu")")" \
+					"$(cpu_sum "$c0" "$c1")" "$order"
+			done
+		done
+		printf '%-6s %-7s overhead: median %s%% of %s runs (%s), pooled %s%%\n' "$store" \
+			"$set" "$(median <"$W/overheads")" "$(wc -l <"$W/overheads")" \
+			"$(paste -sd' ' "$W/overheads" | sed 's/ /%, /g')%" \
+			"$(awk '{p += $1; f += $2} END {printf "%.1f", (p / f - 1) * 100}' "$W/times")" |
+			tee -a "$W/summary"
 	done
 	kill "$agent" 2>/dev/null || true
 	wait "$agent" 2>/dev/null || true
 done
+echo
+cat "$W/summary"
