@@ -166,4 +166,19 @@ t_ok $? "a valid PVR after it still runs"
 [ "$(grep -c "PodVolumeRestore uid $BAD_UID ignored" "$W/agent.log")" = 1 ] &&
 	[ -z "$(field "$API/podvolumerestores/bad" '.status.phase // ""')" ]
 t_ok $? "the forged PVR is said once, never claimed, and has no status"
+# ---- device nodes: a pod volume never gains one from a repository (any node can write
+# a snapshot there); the rest of the snapshot is restored and the device is named ----
+mkdir -p "$W/src2/data"
+echo hello >"$W/src2/data/f"
+mknod "$W/src2/data/null" c 1 3 || t_bail "mknod failed"
+"$CAIRN_BIN" -r "$REPO" backup "$W/src2/data" >/dev/null 2>&1 || t_bail "cairn backup failed"
+SNAP=$("$CAIRN_BIN" -r "$REPO" snapshots --json | jq -r '.[-1].id')
+ph=$(pvr p6 h1 11111111-0000-4000-8000-000000000006 'overwrite: true')
+msg=$(field "$API/podvolumerestores/p6" '.status.message // ""')
+[ "$ph" = PartiallyFailed ] && case $msg in *null*device*) true ;; *) false ;; esac
+t_ok $? "a snapshot holding a device node: PartiallyFailed, the device named ($ph: ${msg:0:160})"
+[ ! -e "$V1/null" ] && [ ! -L "$V1/null" ] && [ "$(cat "$V1/f" 2>/dev/null)" = hello ]
+t_ok $? "no device node in the volume, the file beside it restored"
+grep -q "null.*device" "$W/agent.log"
+t_ok $? "the agent's log names the device"
 t_done
