@@ -88,6 +88,31 @@ wait_watches() {
 
 kc() { kubectl $KUBECTL_VALIDATE "$@"; }
 
+# ka_node1 DIR: the kubelet simulator for node n1 (pods' folders in DIR/hp1, volumes in
+# DIR/pv, its log DIR/kubelet.log, its pid DIR/kubelet.pid), namespace app, the default
+# BackupStorageLocation and the agent's own pod on n1: what every one-node restore test
+# starts from.
+ka_node1() {
+	python3 "$KA_HOME/kubelet.py" --dir "$KA_DIR" --node "n1=$1/hp1" --pv-root "$1/pv" \
+		--cairn "$CAIRN_BIN" >"$1/kubelet.log" 2>&1 &
+	echo $! >"$1/kubelet.pid"
+	kc create -f - >/dev/null <<'EOF_Y'
+apiVersion: v1
+kind: Namespace
+metadata: {name: app}
+---
+apiVersion: cairn.dev/v1alpha1
+kind: BackupStorageLocation
+metadata: {name: default, namespace: cairn}
+spec: {default: true, objectStorage: {bucket: bucket}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: cairn-node-agent-n1, namespace: cairn, labels: {name: cairn-node-agent}}
+spec: {nodeName: n1, containers: [{name: agent, image: cairn}]}
+EOF_Y
+}
+
 # ka_pod NAME NODE VOLUMES-YAML (a flow list): a pod in namespace app bound to NODE with
 # one busybox container; prints its uid.
 ka_pod() {

@@ -40,24 +40,8 @@ if declare -F held_src_extra >/dev/null; then held_src_extra "$W/src/data"; fi
 	t_bail "cairn backup failed"
 SNAP=$("$CAIRN_BIN" -r "$REPO" snapshots --json | jq -r '.[0].id')
 
-python3 "$KA_HOME/kubelet.py" --dir "$KA_DIR" --node "n1=$W/hp1" --pv-root "$W/pv" \
-	--cairn "$CAIRN_BIN" >"$W/kubelet.log" 2>&1 &
-echo $! >"$W/kubelet.pid"
+ka_node1 "$W"
 kc create -f - >/dev/null <<'EOF'
-apiVersion: v1
-kind: Namespace
-metadata: {name: app}
----
-apiVersion: cairn.dev/v1alpha1
-kind: BackupStorageLocation
-metadata: {name: default, namespace: cairn}
-spec: {default: true, objectStorage: {bucket: bucket}}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: cairn-node-agent-n1, namespace: cairn, labels: {name: cairn-node-agent}}
-spec: {nodeName: n1, containers: [{name: agent, image: cairn}]}
----
 apiVersion: v1
 kind: PersistentVolumeClaim
 metadata: {name: data, namespace: app}

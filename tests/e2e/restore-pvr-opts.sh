@@ -32,24 +32,7 @@ ln -s sub/f1 "$S/link"
 SNAP=$("$CAIRN_BIN" -r "$REPO" snapshots --json | jq -r '.[0].id')
 [ "$(stat -c %b "$S/sparse")" -lt 2048 ] || t_bail "this file system keeps no holes"
 
-python3 "$KA_HOME/kubelet.py" --dir "$KA_DIR" --node "n1=$W/hp1" --pv-root "$W/pv" \
-	--cairn "$CAIRN_BIN" >"$W/kubelet.log" 2>&1 &
-echo $! >"$W/kubelet.pid"
-kc create -f - >/dev/null <<'EOF_Y'
-apiVersion: v1
-kind: Namespace
-metadata: {name: app}
----
-apiVersion: cairn.dev/v1alpha1
-kind: BackupStorageLocation
-metadata: {name: default, namespace: cairn}
-spec: {default: true, objectStorage: {bucket: bucket}}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: cairn-node-agent-n1, namespace: cairn, labels: {name: cairn-node-agent}}
-spec: {nodeName: n1, containers: [{name: agent, image: cairn}]}
-EOF_Y
+ka_node1 "$W"
 for h in h1 h2; do
 	kc create -f - >/dev/null <<EOF_Y
 apiVersion: v1

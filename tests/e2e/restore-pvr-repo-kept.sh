@@ -43,24 +43,7 @@ SNAP_Y=$(cairn snapshots --json | jq -r '.[-1].id')
 cp -a "$S" "$W/want-y"
 [ "$SNAP_X" != "$SNAP_Y" ] || t_bail "two snapshots expected"
 
-python3 "$KA_HOME/kubelet.py" --dir "$KA_DIR" --node "n1=$W/hp1" --pv-root "$W/pv" \
-	--cairn "$CAIRN_BIN" >"$W/kubelet.log" 2>&1 &
-echo $! >"$W/kubelet.pid"
-kc create -f - >/dev/null <<'EOF_Y'
-apiVersion: v1
-kind: Namespace
-metadata: {name: app}
----
-apiVersion: cairn.dev/v1alpha1
-kind: BackupStorageLocation
-metadata: {name: default, namespace: cairn}
-spec: {default: true, objectStorage: {bucket: bucket}}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: cairn-node-agent-n1, namespace: cairn, labels: {name: cairn-node-agent}}
-spec: {nodeName: n1, containers: [{name: agent, image: cairn}]}
-EOF_Y
+ka_node1 "$W"
 HELPERS="h1 h2 h3 h4 h5 h6"
 for h in $HELPERS; do
 	kc create -f - >/dev/null <<EOF_Y
