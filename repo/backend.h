@@ -27,7 +27,7 @@ const char *obj_type_dir(enum obj_type t);
 
 /* Called once per object; a negative return stops the listing and is returned. */
 typedef int (*backend_list_fn)(void *ud, const char *name, uint64_t size);
-/* Told as a ranged read's bytes arrive: out holds, from where it stood when the read
+/* Told (when not NULL) as a ranged read's bytes arrive: out holds, from where it stood when the read
  * began, the bytes of the range come so far (fewer than at the last call when a retry
  * starts over). Called on the reading thread; it may use out's bytes, never change out. */
 typedef void (*backend_watch_fn)(void *ud, const struct buf *out);
@@ -121,7 +121,7 @@ static inline int backend_get_watch(struct backend *be, enum obj_type t, const c
 	if (be->ops->get_watch)
 		return be->ops->get_watch(be, t, name, off, n, out, watch, ud, e);
 	rc = be->ops->get(be, t, name, off, n, out, e);
-	if (rc >= 0)
+	if (rc >= 0 && watch)
 		watch(ud, out);
 	return rc;
 }

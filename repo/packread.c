@@ -12,8 +12,8 @@
 #include "util/banned.h"
 #include "util/ckd.h"
 
-int repo_pack_read(struct repo *r, const uint8_t pack[ID_BYTES], uint64_t off, uint64_t n,
-                   struct buf *out, struct err *e)
+int repo_pack_read_watch(struct repo *r, const uint8_t pack[ID_BYTES], uint64_t off, uint64_t n,
+                         struct buf *out, backend_watch_fn watch, void *ud, struct err *e)
 {
 	char name[ID_HEX];
 	uint64_t end;
@@ -24,27 +24,16 @@ int repo_pack_read(struct repo *r, const uint8_t pack[ID_BYTES], uint64_t off, u
 	if (!n || ckd_add(&end, off, n))
 		return err_set(e, -EINVAL, "pack %s: bad range %llu+%llu", name,
 		               (unsigned long long)off, (unsigned long long)n);
-	rc = r->be->ops->get(r->be, OBJ_DATA, name, off, n, out, e);
+	rc = backend_get_watch(r->be, OBJ_DATA, name, off, n, out, watch, ud, e);
 	if (rc < 0)
 		err_wrap(e, rc, "pack %s", name);
 	return rc;
 }
 
-int repo_pack_read_watch(struct repo *r, const uint8_t pack[ID_BYTES], uint64_t off, uint64_t n,
-                         struct buf *out, backend_watch_fn watch, void *ud, struct err *e)
+int repo_pack_read(struct repo *r, const uint8_t pack[ID_BYTES], uint64_t off, uint64_t n,
+                   struct buf *out, struct err *e)
 {
-	char name[ID_HEX];
-	uint64_t end;
-	int rc;
-
-	hex_encode(pack, ID_BYTES, name);
-	if (!n || ckd_add(&end, off, n))
-		return err_set(e, -EINVAL, "pack %s: bad range %llu+%llu", name,
-		               (unsigned long long)off, (unsigned long long)n);
-	rc = backend_get_watch(r->be, OBJ_DATA, name, off, n, out, watch, ud, e);
-	if (rc < 0)
-		err_wrap(e, rc, "pack %s", name);
-	return rc;
+	return repo_pack_read_watch(r, pack, off, n, out, NULL, NULL, e);
 }
 
 int repo_blob_open_here(struct repo *r, const uint8_t id[ID_BYTES], const struct blob_loc *loc,
@@ -59,12 +48,8 @@ int repo_blob_open(struct repo *r, const uint8_t id[ID_BYTES], const struct blob
                    const uint8_t *sealed, size_t n, struct buf *out, struct err *e)
 {
 	char pack[ID_HEX], blob[ID_HEX];
-	int rc;
+	int rc = repo_blob_open_here(r, id, loc, sealed, n, out);
 
-	if (!sealed || n != loc->stored_len)
-		rc = -EBADMSG;
-	else
-		rc = blob_decode(r, id, sealed, n, loc->raw_len, loc->compressed, out);
 	/* Another copy, when the blob is stored twice: fetched and opened here, so a caller
 	 * that read a run of blobs needs nothing more. */
 	if (rc < 0 && rc != -ENOMEM && index_dup_read(r, loc->type, id, loc, out) == 0)

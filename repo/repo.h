@@ -341,8 +341,8 @@ long repo_lock_stale_sec(void);
  * out->max. The message names the pack. */
 int repo_pack_read(struct repo *r, const uint8_t pack[ID_BYTES], uint64_t off, uint64_t n,
 		   struct buf *out, struct err *e) _must_check_;
-/* repo_pack_read, calling watch as the bytes arrive (once at the end on a store that
- * reads whole ranges at once): see backend_watch_fn. */
+/* repo_pack_read, calling watch (NULL: none) as the bytes arrive (once at the end on a
+ * store that reads whole ranges at once): see backend_watch_fn. */
 int repo_pack_read_watch(struct repo *r, const uint8_t pack[ID_BYTES], uint64_t off, uint64_t n,
 			 struct buf *out, backend_watch_fn watch, void *ud,
 			 struct err *e) _must_check_;
