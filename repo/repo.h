@@ -239,9 +239,15 @@ void tree_iter_init_root(struct tree_iter *it, struct repo *r, const struct exte
 int tree_iter_next(struct tree_iter *it, struct node *ret, struct err *e) _must_check_;
 void tree_iter_release(struct tree_iter *it);
 
+/* Byte order of entry names, the order a folder's entries are stored in: memcmp, then the
+ * shorter first. */
+int repo_name_cmp(const char *a, size_t al, const char *b, size_t bl);
+
 struct snapshot;
 /* Resolve "/a/b" inside a snapshot ("" or "/" is the root, returned as a directory node
- * named "/" whose content is the snapshot's root segments). -ENOENT when missing. */
+ * named "/" whose content is the snapshot's root segments). -ENOENT when missing. Below the
+ * root an entry repeated or out of order is not found, as restore and the mount leave it
+ * out; at the root the first copy of a name is. */
 int repo_tree_lookup(struct repo *r, const struct snapshot *s, const char *path,
 		     struct node *ret, struct err *e) _must_check_;
 

@@ -395,21 +395,79 @@ static int root_node(const struct snapshot *s, struct node *ret)
 	return 0;
 }
 
+int repo_name_cmp(const char *a, size_t al, const char *b, size_t bl)
+{
+	int c = memcmp(a, b, al < bl ? al : bl);
+
+	if (c != 0)
+		return c;
+	return al < bl ? -1 : al > bl;
+}
+
+/* The entry named (name, len) in dir, as restore writes it and the mount shows it. A
+ * folder's names are stored sorted, each once (docs/format.md), so in a forged or
+ * corrupt folder an entry counts only when it sorts after the last one that counted; a
+ * repeat or an entry out of order is not the folder's. Without this rule SNAPSHOT:SUB
+ * could resolve to a copy restore leaves out. The sort also lets the walk stop at the
+ * first name past the one sought. The root is the list of backed-up paths, unsorted:
+ * there the first copy of a name wins. 1 found, 0 not, or a negative errno. */
+static int dir_find(struct repo *r, const struct node *dir, bool root, const char *name,
+                    size_t len, struct node *ret, struct err *e)
+{
+	struct node prev = { 0 };
+	struct tree_iter it;
+	struct node child = { 0 };
+	int rc, found = 0;
+
+	tree_iter_init(&it, r, dir);
+	while ((rc = tree_iter_next(&it, &child, e)) > 0) {
+		int c = repo_name_cmp(child.name, child.name_len, name, len);
+
+		if (root) {
+			if (c == 0) {
+				found = 1;
+				break;
+			}
+			node_release(&child);
+			continue;
+		}
+		if (prev.name && repo_name_cmp(prev.name, prev.name_len, child.name,
+		                               child.name_len) >= 0) {
+			node_release(&child);
+			continue;
+		}
+		if (c >= 0) {
+			found = c == 0;
+			break;
+		}
+		node_release(&prev);
+		prev = child;
+	}
+	tree_iter_release(&it);
+	node_release(&prev);
+	if (rc < 0)
+		return rc;
+	if (found)
+		*ret = child;
+	else if (rc > 0)
+		node_release(&child);
+	return found;
+}
+
 int repo_tree_lookup(struct repo *r, const struct snapshot *s, const char *path,
 		     struct node *ret, struct err *e)
 {
 	struct node cur = { 0 };
 	const char *p = path;
+	bool root = true;
 	int rc;
 
 	rc = root_node(s, &cur);
 	if (rc < 0)
 		return err_set(e, rc, "out of memory");
 	for (;;) {
-		struct tree_iter it;
 		struct node child;
 		size_t len;
-		bool found = false;
 
 		while (*p == '/')
 			p++;
@@ -420,23 +478,16 @@ int repo_tree_lookup(struct repo *r, const struct snapshot *s, const char *path,
 			rc = err_set(e, -ENOENT, "%s: not found in snapshot (not a directory)", path);
 			goto fail;
 		}
-		tree_iter_init(&it, r, &cur);
-		while ((rc = tree_iter_next(&it, &child, e)) > 0) {
-			if (child.name_len == len && memcmp(child.name, p, len) == 0) {
-				found = true;
-				break;
-			}
-			node_release(&child);
-		}
-		tree_iter_release(&it);
+		rc = dir_find(r, &cur, root, p, len, &child, e);
 		if (rc < 0)
 			goto fail;
-		if (!found) {
+		if (rc == 0) {
 			rc = err_set(e, -ENOENT, "%s: not found in snapshot", path);
 			goto fail;
 		}
 		node_release(&cur);
 		cur = child;
+		root = false;
 		p += len;
 	}
 	*ret = cur;

@@ -79,6 +79,23 @@ s=0
 [ "$(grep -c 'twice or out of order' "$ERR")" = 2 ] && [ ! -e "$T_TMP/order/sub/a" ] || s=1
 t_ok $s "a repeated or out-of-order name in a folder is refused and named" || t_diag "$ERR"
 
+# SNAPSHOT:PATH resolves a name the way restore and the mount keep it: below the root an
+# entry repeated or out of order is not the folder's. The lookup took the first match, so
+# `ls SNAP:sub/a` listed, and `restore SNAP:sub/a` wrote, a file the full restore leaves
+# out; and a repeat could be picked over the copy the full restore writes.
+run cairn ls "$SNAP3" /sub/a
+s=0
+[ "$RC" != 0 ] && grep -q "sub/a: not found in snapshot" "$ERR" || s=1
+t_ok $s "ls of an out-of-order entry: not found, as restore leaves it out (exit $RC)" || t_diag "$ERR"
+run cairn restore "$SNAP3:/sub/a" --target "$T_TMP/order-a"
+s=0
+[ "$RC" != 0 ] && grep -q "not found in snapshot" "$ERR" && [ -z "$(find "$T_TMP/order-a" -type f 2>/dev/null)" ] || s=1
+t_ok $s "restore SNAP:sub/a of an out-of-order entry: not found, nothing written (exit $RC)" || t_diag "$ERR"
+run cairn ls "$SNAP3" /sub/inner
+s=0
+[ "$RC" = 0 ] && grep -q "inner" "$OUT" || s=1
+t_ok $s "ls of a repeated name finds its first copy (exit $RC)" || t_diag "$ERR"
+
 # The snapshot root keeps the order of the backed-up paths (not sorted) and a backup makes
 # its names unique ("data", "data-2"). A forged root holding a name twice had both copies
 # written to one place: the second file replaced the first, the second folder merged into
