@@ -380,8 +380,10 @@ static void conclude(struct rjob *j, const struct pvr *p, const char *target, in
 	pthread_mutex_lock(&j->wlock);
 	if (j->n_warn || res->errors) {
 		st.phase = PVB_PARTIALLY_FAILED;
-		snprintf(msg, sizeof(msg), "%" PRIu64 " files not restored: %.*s",
-		         res->errors > j->n_warn ? res->errors : j->n_warn, (int)j->warn.len,
+		uint64_t n = res->errors > j->n_warn ? res->errors : j->n_warn;
+
+		snprintf(msg, sizeof(msg), "%" PRIu64 " %s not restored: %.*s", n,
+		         n == 1 ? "file" : "files", (int)j->warn.len,
 		         j->warn.len ? (const char *)j->warn.p : "");
 		st.message = msg;
 	}
