@@ -76,24 +76,38 @@ int dirstream_at(struct dirstream *s, uint64_t pos, const struct node **ret, str
 	return 1;
 }
 
-int dirstream_find(struct repo *r, const struct node *dir, const char *name, size_t len,
-                   struct node *ret, struct err *e)
+int dirstream_find(struct repo *r, const struct node *dir, const struct dirindex *x,
+                   const char *name, size_t len, struct node *ret, struct err *e)
 {
 	struct dirstream s;
-	struct node x = { 0 };
+	struct node ent = { 0 };
+	size_t seg;
 	int k, c;
 
 	dirstream_init(&s, r, dir);
+	if (x) {
+		/* Only the segment that can hold it, from the greatest name kept before it. */
+		seg = dirindex_seg(x, name, len);
+		if (seg >= x->n || seg >= dir->n_content)
+			return 0;
+		tree_iter_init_root(&s.it, r, dir->content + seg, 1);
+		s.started = true;
+		if (seg > 0 && x->off[seg] > x->off[seg - 1]) {
+			s.last_len = x->off[seg] - x->off[seg - 1];
+			memcpy(s.last, x->names + x->off[seg - 1], s.last_len);
+			s.has_last = true;
+		}
+	}
 	for (;;) {
-		k = next_kept(&s, &x, e);
+		k = next_kept(&s, &ent, e);
 		if (k <= 0)
 			break;
-		c = repo_name_cmp(x.name, x.name_len, name, len);
+		c = repo_name_cmp(ent.name, ent.name_len, name, len);
 		if (c == 0) {
-			*ret = x;
+			*ret = ent;
 			break;
 		}
-		node_release(&x);
+		node_release(&ent);
 		/* Kept names only grow: the name cannot come later. */
 		if (c > 0) {
 			k = 0;

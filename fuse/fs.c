@@ -59,6 +59,9 @@ static void dl_detach(struct snapfs *fs, struct snode *n)
 static void snode_free(struct snapfs *fs, struct snode *n)
 {
 	dl_detach(fs, n);
+	if (n->dx)
+		fs->dl_bytes -= n->dx->bytes;
+	dirindex_free(n->dx);
 	itable_del(&fs->it, n);
 	if (n->has_node)
 		node_release(&n->node);
@@ -697,15 +700,52 @@ int fs_dirlist(struct snapfs *fs, struct snode *dir, struct dirlist **ret, struc
 	return r;
 }
 
+/* With the lock held: give dir its segment index when it has none, within the budget
+ * (reserved as fs_dirlist does). Without one, lookups still work, walking the folder. */
+static void dx_load(struct snapfs *fs, struct snode *dir)
+{
+	struct dirindex *x = NULL;
+	struct err e = ERR_INIT;
+	size_t limit;
+	int r;
+
+	if (dir->dx || dir->dx_failed)
+		return;
+	dl_trim(fs, NULL, fs->dl_folder_max);
+	limit = fs->dl_bytes < fs->dl_budget ? fs->dl_budget - fs->dl_bytes : 0;
+	if (limit > fs->dl_folder_max)
+		limit = fs->dl_folder_max;
+	fs->dl_bytes += limit;
+	pthread_mutex_unlock(&fs->lock);
+	pthread_rwlock_rdlock(&fs->repo_lock);
+	r = dirindex_build(fs->repo, &dir->node, limit, &x, &e);
+	pthread_rwlock_unlock(&fs->repo_lock);
+	pthread_mutex_lock(&fs->lock);
+	fs->dl_bytes -= limit;
+	/* A tree that cannot be read is reported by the walk that follows. */
+	if (r == -EFBIG && limit == fs->dl_folder_max)
+		dir->dx_failed = true;
+	if (r < 0 || dir->dx) {
+		dirindex_free(x);
+		return;
+	}
+	dir->dx = x;
+	fs->dl_bytes += x->bytes;
+}
+
 int fs_stream_find(struct snapfs *fs, struct snode *dir, const char *name, struct node *ret,
                    struct err *e)
 {
+	const struct dirindex *x;
 	int r;
 
 	dir->pins++;
+	dx_load(fs, dir);
+	/* dir->dx, once set, stays until dir is freed, and dir is pinned. */
+	x = dir->dx;
 	pthread_mutex_unlock(&fs->lock);
 	pthread_rwlock_rdlock(&fs->repo_lock);
-	r = dirstream_find(fs->repo, &dir->node, name, strlen(name), ret, e);
+	r = dirstream_find(fs->repo, &dir->node, x, name, strlen(name), ret, e);
 	pthread_rwlock_unlock(&fs->repo_lock);
 	pthread_mutex_lock(&fs->lock);
 	fs_unpin(fs, dir);

@@ -2,7 +2,7 @@
 noinst_LIBRARIES += fuse/libcairn_fuse.a
 fuse_libcairn_fuse_a_SOURCES = fuse/snapfs.h fuse/snapfs-internal.h fuse/snapfs.c fuse/fs.c \
 	fuse/ops.c fuse/read.c fuse/inode.c fuse/dirlist.c fuse/layout.c fuse/extmap.c \
-	fuse/blobcache.c fuse/forged.c fuse/dirstream.c
+	fuse/blobcache.c fuse/forged.c fuse/dirstream.c fuse/dirindex.c
 
 check_PROGRAMS += tests/unit/test-extmap tests/unit/test-blobcache tests/unit/test-layout \
 	tests/unit/test-inode

@@ -103,6 +103,8 @@ struct snode {
 	struct dirlist *dl;
 	struct snode *dl_prev, *dl_next;
 	bool streamed; /* its listing is over the per-folder limit: read through dirstream */
+	struct dirindex *dx; /* streamed: built at the first lookup */
+	bool dx_failed;      /* too large to build: lookups walk the folder */
 	/* table links */
 	uint8_t *key;
 	size_t key_len;
@@ -178,9 +180,27 @@ void dirstream_release(struct dirstream *s);
 int dirstream_at(struct dirstream *s, uint64_t pos, const struct node **ret,
                  struct err *e) _must_check_;
 /* 1 with *ret (the caller releases it) the entry named (name, len) of dir, 0 when dir has
- * none. Walks until the name or the first kept name past it. */
-int dirstream_find(struct repo *r, const struct node *dir, const char *name, size_t len,
-                   struct node *ret, struct err *e) _must_check_;
+ * none. Walks until the name or the first kept name past it: with x (dir's index, or
+ * NULL), in the one segment that can hold it. */
+struct dirindex;
+int dirstream_find(struct repo *r, const struct node *dir, const struct dirindex *x,
+                   const char *name, size_t len, struct node *ret, struct err *e) _must_check_;
+
+/* ---- dirindex.c: per tree segment of a streamed folder, the greatest name kept ---- */
+struct dirindex {
+	char *names;  /* segment s's name: names[off[s]..off[s + 1]), empty when none yet */
+	size_t *off;  /* n + 1 offsets */
+	size_t n, cap, names_cap;
+	size_t bytes; /* memory held */
+};
+/* Reads every segment of dir once; -EFBIG when the index would pass max_bytes (a forged
+ * folder of very many segments: lookups then walk the folder). */
+int dirindex_build(struct repo *r, const struct node *dir, size_t max_bytes,
+                   struct dirindex **ret, struct err *e) _must_check_;
+/* The first segment whose greatest name is not below (name, len): the only one that can
+ * hold it; x->n when none. */
+size_t dirindex_seg(const struct dirindex *x, const char *name, size_t len);
+void dirindex_free(struct dirindex *x);
 
 /* ---- forged.c: forged folders already named in the log ---- */
 #define FORGED_MAX 1024 /* 16 KiB of digests */
