@@ -100,7 +100,36 @@ unmount
 {
 	for i in $(seq 1 3000); do echo "file $PAD-r$i R"; done
 } | CAIRN_PASSWORD=$T_PASS "$FORGE" "$REPO" >"$T_TMP/id" || t_bail "forge failed"
+# And a forged folder over its limit holding names twice and out of order: read from its
+# tree, it must show what a loaded listing shows (and restore writes), each name once.
+{
+	echo 'dir fz'
+	echo 'file a A'
+	echo 'file dup first'
+	echo 'file dup second'
+	echo 'file m M'
+	echo 'file z Z'
+	echo 'file p P'
+	echo 'file zz ZZ'
+	for i in $(seq -w 1 2000); do echo "file zz$PAD-$i F"; done
+	echo 'file b B'
+	echo 'end'
+} | CAIRN_PASSWORD=$T_PASS "$FORGE" "$REPO" >"$T_TMP/id2" || t_bail "forge failed"
 mount_at "$T_TMP/mnt2" "$T_TMP/mount2.err" CAIRN_TEST_MOUNT_FOLDER_BYTES=262144
+F=$(ls -d "$MNT"/ids/"$(cut -c1-8 "$T_TMP/id2")"*/fz 2>/dev/null | head -n 1)
+[ -d "$F" ] || t_bail "no folder fz for the second forged snapshot in $MNT/ids"
+got=$(timeout 60 ls -f "$F" | grep -v '^\.\.\?$' | grep -v "^zz$PAD" | LC_ALL=C sort | tr '\n' ' ')
+n=$(timeout 60 ls -f "$F" | grep -c "^zz$PAD")
+[ "$got" = "a dup m z zz " ] && [ "$n" = 2000 ]
+t_ok $? "a forged folder read from its tree lists each name once, in order ('$got', $n)"
+[ "$(timeout 30 cat "$F/dup")" = first ] && [ "$(timeout 30 cat "$F/zz$PAD-1999")" = F ] &&
+	[ "$(timeout 30 cat "$F/a")" = A ]
+t_ok $? "its lookups find the first copy of a name, and names before and after"
+s=0
+for x in p b; do [ -e "$F/$x" ] && s=1; done
+t_ok $s "its entries out of order are not found (restore leaves them out)"
+grep -q "folder 'fz'.*over 262144 bytes" "$MLOG"
+t_ok $? "the log names it" || t_diag "$MLOG"
 R=$(ls -d "$MNT"/ids/"$(cut -c1-8 "$T_TMP/id")"* 2>/dev/null | head -n 1)
 [ -d "$R" ] || t_bail "no folder for the forged snapshot in $MNT/ids ($(ls "$MNT/ids"))"
 n1=$(timeout 60 ls -f "$R" | wc -l)
