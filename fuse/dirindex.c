@@ -21,8 +21,8 @@ static int put(struct dirindex *x, const char *name, size_t len, size_t max)
 		size_t ncap = x->cap ? x->cap * 2 : 16;
 		size_t *p;
 
-		if (ckd_mul(&bytes, ncap + 1, sizeof(*p)) ||
-		    ckd_add(&bytes, bytes, x->names_cap) || bytes > max)
+		if (ckd_mul(&bytes, ncap + 1, sizeof(*p)) || ckd_add(&bytes, bytes, x->names_cap) ||
+		    bytes > max)
 			return -EFBIG;
 		p = realloc(x->off, (ncap + 1) * sizeof(*p));
 		if (!p)
@@ -53,8 +53,8 @@ static int put(struct dirindex *x, const char *name, size_t len, size_t max)
 	return 0;
 }
 
-int dirindex_build(struct repo *r, const struct node *dir, size_t max_bytes,
-                   struct dirindex **ret, struct err *e)
+int dirindex_build(struct repo *r, const struct node *dir, size_t max_bytes, struct dirindex **ret,
+                   struct err *e)
 {
 	struct dirindex *x = calloc(1, sizeof(*x));
 	struct dirstream s;
@@ -98,8 +98,8 @@ size_t dirindex_seg(const struct dirindex *x, const char *name, size_t len)
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 
-		if (repo_name_cmp(x->names + x->off[mid], x->off[mid + 1] - x->off[mid], name, len) <
-		    0)
+		if (repo_name_cmp(x->names + x->off[mid], x->off[mid + 1] - x->off[mid], name,
+		                  len) < 0)
 			lo = mid + 1;
 		else
 			hi = mid;

@@ -753,9 +753,10 @@ int fs_stream_find(struct snapfs *fs, struct snode *dir, const char *name, struc
 }
 
 /* Test builds only: CAIRN_TEST_MOUNT_LISTING_MAX=N keeps loaded listings within N entries
- * (a listing is evicted as soon as another is loaded), CAIRN_TEST_MOUNT_LISTING_BYTES=N and
- * CAIRN_TEST_MOUNT_FOLDER_BYTES=N lower DL_BUDGET and DL_FOLDER_MAX, CAIRN_TEST_MOUNT_FORGED_MAX=N names
- * at most N forged folders, so tests reach both limits with a few folders. */
+ * (a listing is evicted as soon as another is loaded), CAIRN_TEST_MOUNT_LISTING_BYTES=N
+ * and CAIRN_TEST_MOUNT_FOLDER_BYTES=N lower DL_BUDGET and DL_FOLDER_MAX,
+ * CAIRN_TEST_MOUNT_FORGED_MAX=N names at most N forged folders, so tests reach these
+ * limits with a few folders. */
 static void test_limits(struct snapfs *fs)
 {
 #ifdef CAIRN_TEST_HOOKS

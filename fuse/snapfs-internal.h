@@ -102,7 +102,7 @@ struct snode {
 	/* directories: the loaded listing and its place in the listing LRU */
 	struct dirlist *dl;
 	struct snode *dl_prev, *dl_next;
-	bool streamed; /* its listing is over the per-folder limit: read through dirstream */
+	bool streamed;       /* its listing is over the per-folder limit: read through dirstream */
 	struct dirindex *dx; /* streamed: built at the first lookup */
 	bool dx_failed;      /* too large to build: lookups walk the folder */
 	/* table links */
@@ -188,15 +188,15 @@ int dirstream_find(struct repo *r, const struct node *dir, const struct dirindex
 
 /* ---- dirindex.c: per tree segment of a streamed folder, the greatest name kept ---- */
 struct dirindex {
-	char *names;  /* segment s's name: names[off[s]..off[s + 1]), empty when none yet */
-	size_t *off;  /* n + 1 offsets */
+	char *names; /* segment s's name: names[off[s]..off[s + 1]), empty when none yet */
+	size_t *off; /* n + 1 offsets */
 	size_t n, cap, names_cap;
 	size_t bytes; /* memory held */
 };
 /* Reads every segment of dir once; -EFBIG when the index would pass max_bytes (a forged
  * folder of very many segments: lookups then walk the folder). */
-int dirindex_build(struct repo *r, const struct node *dir, size_t max_bytes,
-                   struct dirindex **ret, struct err *e) _must_check_;
+int dirindex_build(struct repo *r, const struct node *dir, size_t max_bytes, struct dirindex **ret,
+                   struct err *e) _must_check_;
 /* The first segment whose greatest name is not below (name, len): the only one that can
  * hold it; x->n when none. */
 size_t dirindex_seg(const struct dirindex *x, const char *name, size_t len);
