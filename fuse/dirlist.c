@@ -122,35 +122,71 @@ int dirlist_adopt(struct node *ent, size_t n, struct dirlist **ret)
 	return 0;
 }
 
-/* Grow ent to hold one more entry, up to DIRLIST_MAX_ENTRIES. */
-static int grow(struct node **ent, size_t n, size_t *cap)
+/* What one entry costs in memory: its slot and what it points to, each allocation with
+ * malloc's bookkeeping (about 16 bytes), so that a budget in bytes holds in RSS. Every
+ * length here was bounded by the tree decoder, so the sum cannot wrap. */
+#define ALLOC_OVERHEAD 16
+static size_t node_bytes(const struct node *x)
 {
-	size_t ncap = *cap ? *cap * 2 : 64, bytes;
+	size_t b = x->name_len + 1 + ALLOC_OVERHEAD;
+
+	if (x->user)
+		b += strlen(x->user) + 1 + ALLOC_OVERHEAD;
+	if (x->group)
+		b += strlen(x->group) + 1 + ALLOC_OVERHEAD;
+	if (x->target)
+		b += x->target_len + 1 + ALLOC_OVERHEAD;
+	if (x->n_xattrs)
+		b += x->n_xattrs * sizeof(*x->xattrs) + ALLOC_OVERHEAD;
+	for (size_t i = 0; i < x->n_xattrs; i++)
+		b += strlen(x->xattrs[i].name) + x->xattrs[i].len + 1 + 2 * ALLOC_OVERHEAD;
+	if (x->n_content)
+		b += x->n_content * sizeof(*x->content) + ALLOC_OVERHEAD;
+	return b;
+}
+
+/* Grow ent to hold one more entry, up to DIRLIST_MAX_ENTRIES and max_bytes for the array
+ * and the bytes already held (used); -EFBIG past either. The array grows with the entries
+ * really decoded, never with what the folder's segments claim. */
+static int grow(struct node **ent, size_t n, size_t *cap, size_t *used, size_t max_bytes)
+{
+	size_t ncap = *cap ? *cap * 2 : 64, bytes, total, rest;
 	struct node *p;
 
 	if (n < *cap)
 		return 0;
 	if (ncap > DIRLIST_MAX_ENTRIES)
 		ncap = DIRLIST_MAX_ENTRIES;
-	if (ncap == *cap)
-		return -EFBIG;
 	if (ckd_mul(&bytes, ncap, sizeof(*p)))
 		return -EOVERFLOW;
+	/* used counts the old array; the new one replaces it. Near the limit, the largest
+	 * array that fits, so that the last entries still load. */
+	rest = *used - *cap * sizeof(*p);
+	if (ckd_add(&total, rest, bytes) || total > max_bytes) {
+		if (rest >= max_bytes)
+			return -EFBIG;
+		ncap = (max_bytes - rest) / sizeof(*p);
+		bytes = ncap * sizeof(*p);
+	}
+	if (ncap <= *cap)
+		return -EFBIG;
 	p = realloc(*ent, bytes);
 	if (!p)
 		return -ENOMEM;
 	*ent = p;
 	*cap = ncap;
+	*used = rest + bytes;
 	return 0;
 }
 
 int dirlist_load(struct repo *r, const struct extent *segs, size_t n_segs, const struct node *dir,
-                 struct dirlist **ret, struct err *e)
+                 size_t max_bytes, struct dirlist **ret, struct err *e)
 {
 	struct drops dr = { NULL, 0 }, lg = { NULL, 0 };
 	struct tree_iter it;
 	struct node *ent = NULL;
-	size_t n = 0, cap = 0;
+	size_t n = 0, cap = 0, used = 0, nb;
+	bool cut = false;
 	int k;
 
 	if (dir)
@@ -158,7 +194,11 @@ int dirlist_load(struct repo *r, const struct extent *segs, size_t n_segs, const
 	else
 		tree_iter_init_root(&it, r, segs, n_segs);
 	for (;;) {
-		k = grow(&ent, n, &cap);
+		k = grow(&ent, n, &cap, &used, max_bytes);
+		if (k == -EFBIG) {
+			cut = true;
+			break;
+		}
 		if (k < 0)
 			goto fail;
 		memset(&ent[n], 0, sizeof(ent[n]));
@@ -186,8 +226,20 @@ int dirlist_load(struct repo *r, const struct extent *segs, size_t n_segs, const
 				goto fail;
 			continue;
 		}
+		nb = node_bytes(&ent[n]);
+		if (nb > max_bytes - used) {
+			node_release(&ent[n]);
+			cut = true;
+			break;
+		}
+		used += nb;
 		n++;
 	}
+	/* Over max_bytes: below the root the caller reads the folder another way
+	 * (dirstream.c); the root is served cut at the limit, and says so (d->cut). */
+	k = -EFBIG;
+	if (cut && dir)
+		goto fail;
 	tree_iter_release(&it);
 	k = dir ? 0 : root_dedupe(ent, &n, &dr);
 	if (k >= 0)
@@ -198,6 +250,8 @@ int dirlist_load(struct repo *r, const struct extent *segs, size_t n_segs, const
 	(*ret)->n_dropped = dr.n;
 	(*ret)->too_long = lg.first;
 	(*ret)->n_too_long = lg.n;
+	(*ret)->cut = cut;
+	(*ret)->bytes = used;
 	return 0;
 fail:
 	tree_iter_release(&it);
@@ -208,7 +262,7 @@ fail_released:
 	free(dr.first);
 	free(lg.first);
 	if (k == -EFBIG)
-		return err_set(e, k, "directory has more than %u entries", DIRLIST_MAX_ENTRIES);
+		return err_set(e, k, "folder listing is over %zu bytes", max_bytes);
 	return k;
 }
 

@@ -16,8 +16,14 @@
 #include "util/banned.h"
 #include "util/ckd.h"
 
-/* Loaded listings are kept up to this many entries in total (about 100 MiB of nodes). */
+/* Loaded listings are kept up to this many entries in total, and within DL_BUDGET bytes
+ * (names are up to 255 bytes each, so a count alone bounds nothing). A folder over
+ * DL_FOLDER_MAX is not held at all but read from its tree (dirstream.c): its listing
+ * would crowd out every other, and an honest folder of millions of entries, or a forged
+ * one, would hold GBs. */
 #define DL_MAX_ENTRIES (256u * 1024)
+#define DL_BUDGET      (128u * 1024 * 1024)
+#define DL_FOLDER_MAX  (32u * 1024 * 1024)
 
 bool fs_is_dir(const struct snode *n)
 {
@@ -53,6 +59,9 @@ static void dl_detach(struct snapfs *fs, struct snode *n)
 static void snode_free(struct snapfs *fs, struct snode *n)
 {
 	dl_detach(fs, n);
+	if (n->dx)
+		fs->dl_bytes -= n->dx->bytes;
+	dirindex_free(n->dx);
 	itable_del(&fs->it, n);
 	if (n->has_node)
 		node_release(&n->node);
@@ -493,18 +502,22 @@ done:
 
 void fs_dirlist_put(struct snapfs *fs, struct dirlist *d)
 {
-	(void)fs;
-	if (d && --d->refs == 0)
+	if (d && --d->refs == 0) {
+		fs->dl_bytes -= d->bytes;
 		dirlist_free(d);
+	}
 }
 
-/* Keep the loaded listings within budget, dropping the least recently used first. A
- * listing in use by an open directory survives in that handle until it is closed. */
-static void dl_trim(struct snapfs *fs, struct snode *keep)
+/* Keep the loaded listings within budget, with room for need more bytes, dropping the
+ * least recently used first. A listing in use by an open directory survives in that
+ * handle until it is closed, and counts until then. */
+static void dl_trim(struct snapfs *fs, struct snode *keep, size_t need)
 {
 	struct snode *n = fs->dl_lru.dl_prev;
 
-	while (fs->dl_entries > fs->dl_max && n != &fs->dl_lru) {
+	while ((fs->dl_entries > fs->dl_max || fs->dl_bytes > fs->dl_budget ||
+	        need > fs->dl_budget - fs->dl_bytes) &&
+	       n != &fs->dl_lru) {
 		struct snode *prev = n->dl_prev;
 
 		if (n != keep)
@@ -519,7 +532,7 @@ static void dl_attach(struct snapfs *fs, struct snode *n, struct dirlist *d)
 	n->dl = d;
 	dl_push(fs, n);
 	fs->dl_entries += d->n;
-	dl_trim(fs, n);
+	dl_trim(fs, n, 0);
 }
 
 /* With report_lock held. */
@@ -595,9 +608,35 @@ static void report_dropped(struct snapfs *fs, const struct snode *dir, const str
 	pthread_mutex_unlock(&fs->report_lock);
 }
 
+/* One line, once per mount, for a folder not held in memory: a snapshot root shown cut
+ * (forged: honest roots hold one entry per backed-up path), or a folder read from its tree
+ * at each listing and lookup. */
+static void report_big(struct snapfs *fs, const struct snode *dir, const struct dirlist *d,
+                       size_t limit)
+{
+	struct err w = ERR_INIT;
+
+	if (d)
+		err_set(&w, -EFBIG,
+		        "folder '%s' (a snapshot root): only its first %zu entries are shown: its "
+		        "listing is over %zu bytes (forged or corrupt)",
+		        dir->name, d->n, limit);
+	else
+		err_set(&w, -EFBIG,
+		        "folder '%.*s': its listing is over %zu bytes: not held in memory but read "
+		        "from the repository at each listing and lookup (slower)",
+		        (int)dir->node.name_len, dir->node.name, limit);
+	if (d)
+		fs_report_forged(fs, &w, "cut", 3, dir->segs, dir->n_segs);
+	else
+		fs_report_forged(fs, &w, "big", 3, dir->node.content, dir->node.n_content);
+}
+
 int fs_dirlist(struct snapfs *fs, struct snode *dir, struct dirlist **ret, struct err *e)
 {
 	struct dirlist *d = NULL;
+	size_t limit;
+	bool cut;
 	int r;
 
 	if (dir->dl) {
@@ -608,25 +647,50 @@ int fs_dirlist(struct snapfs *fs, struct snode *dir, struct dirlist **ret, struc
 		*ret = dir->dl;
 		return 0;
 	}
+	if (dir->streamed) {
+		*ret = NULL;
+		return 0;
+	}
+	/* Reserve the most the load may hold, so that loads under way together stay within
+	 * the budget; what is left of it may be less than a folder's share. */
+	dl_trim(fs, NULL, fs->dl_folder_max);
+	limit = fs->dl_bytes < fs->dl_budget ? fs->dl_budget - fs->dl_bytes : 0;
+	if (limit > fs->dl_folder_max)
+		limit = fs->dl_folder_max;
+	fs->dl_bytes += limit;
 	dir->pins++;
 	pthread_mutex_unlock(&fs->lock);
 	pthread_rwlock_rdlock(&fs->repo_lock);
 	if (dir->kind == SN_ROOT)
-		r = dirlist_load(fs->repo, dir->segs, dir->n_segs, NULL, &d, e);
+		r = dirlist_load(fs->repo, dir->segs, dir->n_segs, NULL, limit, &d, e);
 	else
-		r = dirlist_load(fs->repo, NULL, 0, &dir->node, &d, e);
+		r = dirlist_load(fs->repo, NULL, 0, &dir->node, limit, &d, e);
 	pthread_rwlock_unlock(&fs->repo_lock);
 	/* Logged with no lock held; dir is pinned and its names never change. */
 	if (r == 0 && (d->n_dropped || d->n_too_long))
 		report_dropped(fs, dir, d);
+	cut = r == -EFBIG || (r == 0 && d->cut);
+	/* Over a folder's own limit it is so at every load: say so once and stop trying.
+	 * Over what the budget had left, only this time. */
+	if (cut && limit == fs->dl_folder_max)
+		report_big(fs, dir, d, limit);
 	pthread_mutex_lock(&fs->lock);
-	if (r == 0) {
-		/* Another thread may have loaded it meanwhile: keep theirs. */
+	fs->dl_bytes -= limit;
+	if (r == -EFBIG) {
+		if (limit == fs->dl_folder_max)
+			dir->streamed = true;
+		*e = (struct err)ERR_INIT;
+		*ret = NULL;
+		r = 0;
+	} else if (r == 0) {
+		fs->dl_bytes += d->bytes;
+		/* Another thread may have loaded it meanwhile: keep theirs. A root cut short
+		 * for want of budget is not kept, so that a later load may show it whole. */
 		if (dir->dl) {
-			dirlist_free(d);
+			fs_dirlist_put(fs, d);
 			d = dir->dl;
 			d->refs++;
-		} else {
+		} else if (!cut || limit == fs->dl_folder_max) {
 			d->refs++; /* one for the node, one for the caller */
 			dl_attach(fs, dir, d);
 		}
@@ -636,18 +700,78 @@ int fs_dirlist(struct snapfs *fs, struct snode *dir, struct dirlist **ret, struc
 	return r;
 }
 
+/* With the lock held: give dir its segment index when it has none, within the budget
+ * (reserved as fs_dirlist does). Without one, lookups still work, walking the folder. */
+static void dx_load(struct snapfs *fs, struct snode *dir)
+{
+	struct dirindex *x = NULL;
+	struct err e = ERR_INIT;
+	size_t limit;
+	int r;
+
+	if (dir->dx || dir->dx_failed)
+		return;
+	dl_trim(fs, NULL, fs->dl_folder_max);
+	limit = fs->dl_bytes < fs->dl_budget ? fs->dl_budget - fs->dl_bytes : 0;
+	if (limit > fs->dl_folder_max)
+		limit = fs->dl_folder_max;
+	fs->dl_bytes += limit;
+	pthread_mutex_unlock(&fs->lock);
+	pthread_rwlock_rdlock(&fs->repo_lock);
+	r = dirindex_build(fs->repo, &dir->node, limit, &x, &e);
+	pthread_rwlock_unlock(&fs->repo_lock);
+	pthread_mutex_lock(&fs->lock);
+	fs->dl_bytes -= limit;
+	/* A tree that cannot be read is reported by the walk that follows. */
+	if (r == -EFBIG && limit == fs->dl_folder_max)
+		dir->dx_failed = true;
+	if (r < 0 || dir->dx) {
+		dirindex_free(x);
+		return;
+	}
+	dir->dx = x;
+	fs->dl_bytes += x->bytes;
+}
+
+int fs_stream_find(struct snapfs *fs, struct snode *dir, const char *name, struct node *ret,
+                   struct err *e)
+{
+	const struct dirindex *x;
+	int r;
+
+	dir->pins++;
+	dx_load(fs, dir);
+	/* dir->dx, once set, stays until dir is freed, and dir is pinned. */
+	x = dir->dx;
+	pthread_mutex_unlock(&fs->lock);
+	pthread_rwlock_rdlock(&fs->repo_lock);
+	r = dirstream_find(fs->repo, &dir->node, x, name, strlen(name), ret, e);
+	pthread_rwlock_unlock(&fs->repo_lock);
+	pthread_mutex_lock(&fs->lock);
+	fs_unpin(fs, dir);
+	return r;
+}
+
 /* Test builds only: CAIRN_TEST_MOUNT_LISTING_MAX=N keeps loaded listings within N entries
- * (a listing is evicted as soon as another is loaded), CAIRN_TEST_MOUNT_FORGED_MAX=N names
- * at most N forged folders, so tests reach both limits with a few folders. */
+ * (a listing is evicted as soon as another is loaded), CAIRN_TEST_MOUNT_LISTING_BYTES=N
+ * and CAIRN_TEST_MOUNT_FOLDER_BYTES=N lower DL_BUDGET and DL_FOLDER_MAX,
+ * CAIRN_TEST_MOUNT_FORGED_MAX=N names at most N forged folders, so tests reach these
+ * limits with a few folders. */
 static void test_limits(struct snapfs *fs)
 {
 #ifdef CAIRN_TEST_HOOKS
 	const char *l = getenv("CAIRN_TEST_MOUNT_LISTING_MAX");
 	const char *f = getenv("CAIRN_TEST_MOUNT_FORGED_MAX");
+	const char *b = getenv("CAIRN_TEST_MOUNT_LISTING_BYTES");
+	const char *fb = getenv("CAIRN_TEST_MOUNT_FOLDER_BYTES");
 	unsigned long long v;
 
 	if (l && (v = strtoull(l, NULL, 10)) > 0 && v < fs->dl_max)
 		fs->dl_max = (size_t)v;
+	if (b && (v = strtoull(b, NULL, 10)) > 0 && v < fs->dl_budget)
+		fs->dl_budget = (size_t)v;
+	if (fb && (v = strtoull(fb, NULL, 10)) > 0 && v < fs->dl_folder_max)
+		fs->dl_folder_max = (size_t)v;
 	if (f && (v = strtoull(f, NULL, 10)) > 0 && v < fs->forged.max)
 		fs->forged.max = (size_t)v;
 #else
@@ -668,8 +792,12 @@ int fs_init(struct snapfs *fs, struct repo *r, const struct snapfs_options *o, s
 	pthread_rwlock_init(&fs->repo_lock, NULL);
 	fs->dl_lru.dl_prev = fs->dl_lru.dl_next = &fs->dl_lru;
 	fs->dl_max = DL_MAX_ENTRIES;
+	fs->dl_budget = DL_BUDGET;
+	fs->dl_folder_max = DL_FOLDER_MAX;
 	forged_init(&fs->forged);
 	test_limits(fs);
+	if (fs->dl_folder_max > fs->dl_budget)
+		fs->dl_folder_max = fs->dl_budget;
 	fs->uid = getuid();
 	fs->gid = getgid();
 	clock_gettime(CLOCK_REALTIME, &fs->started);

@@ -2,7 +2,7 @@
 noinst_LIBRARIES += fuse/libcairn_fuse.a
 fuse_libcairn_fuse_a_SOURCES = fuse/snapfs.h fuse/snapfs-internal.h fuse/snapfs.c fuse/fs.c \
 	fuse/ops.c fuse/read.c fuse/inode.c fuse/dirlist.c fuse/layout.c fuse/extmap.c \
-	fuse/blobcache.c fuse/forged.c
+	fuse/blobcache.c fuse/forged.c fuse/dirstream.c fuse/dirindex.c
 
 check_PROGRAMS += tests/unit/test-extmap tests/unit/test-blobcache tests/unit/test-layout \
 	tests/unit/test-inode
@@ -17,6 +17,8 @@ tests_unit_test_inode_LDADD = $(CAIRN_LIBS)
 TESTS += tests/e2e/fuse-mount.sh
 TESTS += tests/e2e/oddfiles-mount-seek.sh
 EXTRA_DIST += tests/e2e/oddfiles-mount-seek.sh
+TESTS += tests/e2e/mount-bigdir.sh
+EXTRA_DIST += tests/e2e/mount-bigdir.sh
 EXTRA_DIST += tests/e2e/fuse-mount.sh tests/fuse/deps.sh bench/fuse.sh docs/mount.md
 
 # read_open's failure path, with libfuse's reply calls replaced at link time.

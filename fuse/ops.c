@@ -77,14 +77,23 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	} else {
 		const struct node *src;
 
+		struct node big = { 0 };
+
 		r = fs_dirlist(fs, p, &d, &e);
 		if (r < 0)
 			goto out;
-		src = dirlist_find(d, name, strlen(name));
+		if (!d) {
+			/* A folder too large to hold: walk its tree to the name. */
+			r = fs_stream_find(fs, p, name, &big, &e);
+			if (r < 0)
+				goto out;
+		}
+		src = d ? dirlist_find(d, name, strlen(name)) : r ? &big : NULL;
 		if (src) {
 			n = fs_child(fs, p, src);
 			r = n ? 0 : -ENOMEM;
 		}
+		node_release(&big);
 	}
 	r = n ? 0 : r == -ENOMEM ? r : -ENOENT;
 	if (n) {
@@ -200,6 +209,9 @@ struct vent {
 struct dirh {
 	struct snode *dir; /* pinned */
 	struct dirlist *dl;
+	/* A folder too large to hold (fs_dirlist gave no listing): read from its tree, one
+	 * readdir at a time (the kernel serializes them on one open directory). */
+	struct dirstream *ds;
 	struct vent *v;
 	size_t n_v;
 };
@@ -211,6 +223,9 @@ static void dirh_free(struct snapfs *fs, struct dirh *h)
 	if (h->dir)
 		fs_unpin(fs, h->dir);
 	fs_dirlist_put(fs, h->dl);
+	if (h->ds)
+		dirstream_release(h->ds);
+	free(h->ds);
 	for (size_t i = 0; i < h->n_v; i++)
 		free(h->v[i].name);
 	free(h->v);
@@ -258,6 +273,13 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		r = vents_copy(h, n);
 	else
 		r = fs_dirlist(fs, n, &h->dl, &e);
+	if (r == 0 && n->kind != SN_VDIR && !h->dl) {
+		h->ds = malloc(sizeof(*h->ds));
+		if (h->ds)
+			dirstream_init(h->ds, fs->repo, &n->node);
+		else
+			r = -ENOMEM;
+	}
 out:
 	if (r < 0) {
 		dirh_free(fs, h);
@@ -331,6 +353,59 @@ static bool dir_entry(struct snapfs *fs, struct dirh *h, size_t i, bool plus, ch
 	return true;
 }
 
+/* readdir(plus) of a folder read from its tree (dirh.ds): no lock but the repository's
+ * is held while it is read, and no node is made for its entries, so that listing a folder
+ * of millions of entries does not leave one node each behind (readdirplus then gives no
+ * attributes: the kernel asks lookup for those it needs). */
+static void stream_readdir(fuse_req_t req, struct dirh *h, char *buf, size_t size, off_t off,
+                           bool plus)
+{
+	struct snapfs *fs = fs_of(req);
+	struct err e = ERR_INIT;
+	size_t pos = 0;
+	int k = 0;
+
+	pthread_rwlock_rdlock(&fs->repo_lock);
+	for (uint64_t i = (uint64_t)off;; i++) {
+		struct fuse_entry_param ep;
+		const struct node *src = NULL;
+		char name[NAME_MAX + 1];
+		size_t need;
+
+		memset(&ep, 0, sizeof(ep));
+		if (i < 2) {
+			snprintf(name, sizeof(name), "%s", i == 0 ? "." : "..");
+			ep.attr.st_ino = i == 0 ? h->dir->ino : FUSE_ROOT_ID;
+			ep.attr.st_mode = S_IFDIR;
+		} else {
+			k = dirstream_at(h->ds, i - 2, &src, &e);
+			if (k <= 0)
+				break;
+			snprintf(name, sizeof(name), "%.*s", (int)src->name_len, src->name);
+			ep.attr.st_ino = 0xffffffffu; /* FUSE_UNKNOWN_INO: "ask lookup" */
+			ep.attr.st_mode = (mode_t)src->mode & S_IFMT;
+		}
+		/* ep.ino 0: the kernel takes no reference and makes no entry (as for dots). */
+		if (plus)
+			need = fuse_add_direntry_plus(req, buf + pos, size - pos, name, &ep,
+			                              (off_t)i + 1);
+		else
+			need = fuse_add_direntry(req, buf + pos, size - pos, name, &ep.attr,
+			                         (off_t)i + 1);
+		if (need > size - pos)
+			break;
+		pos += need;
+	}
+	pthread_rwlock_unlock(&fs->repo_lock);
+	if (e.code)
+		fs_report(fs, &e);
+	/* A tree that cannot be read fails the call, unless entries before it are given. */
+	if (k < 0 && pos == 0)
+		fuse_reply_err(req, -k);
+	else
+		fuse_reply_buf(req, buf, pos);
+}
+
 static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_info *fi, bool plus)
 {
 	struct snapfs *fs = fs_of(req);
@@ -341,6 +416,11 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_
 
 	if (!buf) {
 		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	if (h->ds) {
+		stream_readdir(req, h, buf, size, off, plus);
+		free(buf);
 		return;
 	}
 	pthread_mutex_lock(&fs->lock);

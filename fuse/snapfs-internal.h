@@ -3,6 +3,7 @@
 #pragma once
 #define FUSE_USE_VERSION 312
 #include <fuse_lowlevel.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -101,6 +102,9 @@ struct snode {
 	/* directories: the loaded listing and its place in the listing LRU */
 	struct dirlist *dl;
 	struct snode *dl_prev, *dl_next;
+	bool streamed;       /* its listing is over the per-folder limit: read through dirstream */
+	struct dirindex *dx; /* streamed: built at the first lookup */
+	bool dx_failed;      /* too large to build: lookups walk the folder */
 	/* table links */
 	uint8_t *key;
 	size_t key_len;
@@ -135,16 +139,68 @@ struct dirlist {
 	 * not write them), left out: how many, and the first one's name. */
 	size_t n_too_long;
 	char *too_long;
+	/* The root only: the listing stopped at the byte limit given to dirlist_load. */
+	bool cut;
+	size_t bytes; /* memory held, counted as dirlist.c's node_bytes */
 };
 /* Read a directory (root: a snapshot's tree segments) through tree_iter, each name once:
  * repeats and entries out of order are left out and counted in n_dropped, names longer
- * than NAME_MAX in n_too_long, not failed. */
+ * than NAME_MAX in n_too_long, not failed. At most max_bytes are held, counted entry by
+ * entry as decoded (never from the counts the tree claims): past them a folder fails with
+ * -EFBIG (then read it through dirstream), the root stops there and sets cut. */
 int dirlist_load(struct repo *r, const struct extent *segs, size_t n_segs, const struct node *dir,
-                 struct dirlist **ret, struct err *e) _must_check_;
+                 size_t max_bytes, struct dirlist **ret, struct err *e) _must_check_;
 /* Take ownership of ent[0..n) and sort it. */
 int dirlist_adopt(struct node *ent, size_t n, struct dirlist **ret) _must_check_;
 const struct node *dirlist_find(const struct dirlist *d, const char *name, size_t len);
 void dirlist_free(struct dirlist *d);
+
+/* ---- dirstream.c: a folder read from its tree without holding its entries ---- */
+/* For a folder whose listing is over the per-folder limit: readdir walks its tree from the
+ * start and resumes where the last call stopped; lookup walks to the name. Entries are
+ * kept by dirlist.c's rule (each name once, in order; none longer than NAME_MAX). Memory:
+ * one tree segment and one entry. The caller holds the repository read lock around each
+ * call, and dir (borrowed) outlives the stream. */
+struct dirstream {
+	struct repo *repo;
+	const struct node *dir;
+	struct tree_iter it;
+	bool started;
+	struct node cur; /* the entry at index pos, when has_cur */
+	bool has_cur;
+	uint64_t pos;
+	char last[NAME_MAX]; /* the last name kept, when has_last */
+	size_t last_len;
+	bool has_last;
+};
+void dirstream_init(struct dirstream *s, struct repo *r, const struct node *dir);
+void dirstream_release(struct dirstream *s);
+/* 1 with *ret the entry at index pos (borrowed until the next call), 0 past the end. An
+ * index before the last one asked restarts the walk. */
+int dirstream_at(struct dirstream *s, uint64_t pos, const struct node **ret,
+                 struct err *e) _must_check_;
+/* 1 with *ret (the caller releases it) the entry named (name, len) of dir, 0 when dir has
+ * none. Walks until the name or the first kept name past it: with x (dir's index, or
+ * NULL), in the one segment that can hold it. */
+struct dirindex;
+int dirstream_find(struct repo *r, const struct node *dir, const struct dirindex *x,
+                   const char *name, size_t len, struct node *ret, struct err *e) _must_check_;
+
+/* ---- dirindex.c: per tree segment of a streamed folder, the greatest name kept ---- */
+struct dirindex {
+	char *names; /* segment s's name: names[off[s]..off[s + 1]), empty when none yet */
+	size_t *off; /* n + 1 offsets */
+	size_t n, cap, names_cap;
+	size_t bytes; /* memory held */
+};
+/* Reads every segment of dir once; -EFBIG when the index would pass max_bytes (a forged
+ * folder of very many segments: lookups then walk the folder). */
+int dirindex_build(struct repo *r, const struct node *dir, size_t max_bytes, struct dirindex **ret,
+                   struct err *e) _must_check_;
+/* The first segment whose greatest name is not below (name, len): the only one that can
+ * hold it; x->n when none. */
+size_t dirindex_seg(const struct dirindex *x, const char *name, size_t len);
+void dirindex_free(struct dirindex *x);
 
 /* ---- forged.c: forged folders already named in the log ---- */
 #define FORGED_MAX 1024 /* 16 KiB of digests */
@@ -184,6 +240,9 @@ struct snapfs {
 	uint64_t gen;
 	struct snode dl_lru; /* ring of directories holding a listing */
 	size_t dl_entries, dl_max;
+	/* Bytes of every listing alive (in the LRU or held by an open directory) and of the
+	 * loads under way, within dl_budget; one listing holds at most dl_folder_max. */
+	size_t dl_bytes, dl_budget, dl_folder_max;
 	uint8_t (*known)[ID_BYTES]; /* sorted ids of the snapshots of the last refresh */
 	size_t n_known;
 	struct blobcache *cache;
@@ -208,9 +267,13 @@ void fs_report_forged(struct snapfs *fs, const struct err *e, const void *tag, s
 void fs_stat(const struct snapfs *fs, const struct snode *n, struct stat *st);
 struct snode *fs_child(struct snapfs *fs, struct snode *dir, const struct node *src);
 struct snode *fs_vfind(const struct snode *dir, const char *name);
-/* Takes a reference to dir's listing, loading it (the lock is dropped meanwhile). */
+/* Takes a reference to dir's listing, loading it (the lock is dropped meanwhile). *ret is
+ * NULL for a folder too large to hold: read it with fs_stream_find and dirstream. */
 int fs_dirlist(struct snapfs *fs, struct snode *dir, struct dirlist **ret,
                struct err *e) _must_check_;
+/* dirstream_find in dir (the lock is dropped meanwhile). */
+int fs_stream_find(struct snapfs *fs, struct snode *dir, const char *name, struct node *ret,
+                   struct err *e) _must_check_;
 void fs_dirlist_put(struct snapfs *fs, struct dirlist *d);
 void fs_unpin(struct snapfs *fs, struct snode *n);
 void fs_forget(struct snapfs *fs, struct snode *n, uint64_t nlookup);
