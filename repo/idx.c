@@ -11,6 +11,7 @@
  * doubling table did (bench/README.md, "Memory"). */
 #include "repo/repo-internal.h"
 
+#include <endian.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,20 +147,37 @@ static const uint8_t *rec_at(const struct idx_shard *s, uint32_t i)
 	return s->base + (size_t)i * s->fmt.stride;
 }
 
+/* memcmp order of 8 id bytes, by one compare of big-endian words: ids are random, so this
+ * decides almost every comparison without a call to memcmp (the hottest path of a load). */
+static int word_cmp(const uint8_t *a, const uint8_t *b)
+{
+	uint64_t x, y;
+
+	memcpy(&x, a, sizeof(x));
+	memcpy(&y, b, sizeof(y));
+	if (x == y)
+		return 0;
+	return be64toh(x) < be64toh(y) ? -1 : 1;
+}
+
 /* Sort order of a shard's array: by id, then type; the shard's ids share their first byte,
  * which the records omit. */
 static int key_cmp(const uint8_t id[ID_BYTES], unsigned type, const uint8_t *rec)
 {
-	int c = memcmp(id + 1, rec, ID_BYTES - 1);
+	int c = word_cmp(id + 1, rec);
 
+	if (!c)
+		c = memcmp(id + 9, rec + 8, ID_BYTES - 9);
 	return c ? c : (int)type - (int)(rec[ID_BYTES - 1] & 1u);
 }
 
 static int entry_cmp(const void *a, const void *b)
 {
 	const struct idx_entry *x = a, *y = b;
-	int c = memcmp(x->id, y->id, ID_BYTES);
+	int c = word_cmp(x->id, y->id);
 
+	if (!c)
+		c = memcmp(x->id + 8, y->id + 8, ID_BYTES - 8);
 	return c ? c : (int)x->type - (int)y->type;
 }
 
@@ -323,18 +341,27 @@ static int shard_merge(struct idx *x, struct idx_shard *s)
 		if (!slot_empty(&add[i]))
 			add[k++] = add[i];
 	qsort(add, k, sizeof(*add), entry_cmp);
-	for (i = 0, j = 0, o = 0; o < total; o++) {
+	for (i = 0, j = 0, o = 0; o < total;) {
 		uint8_t *out = base + (size_t)o * f.stride;
+		uint32_t run = i;
 
-		if (j < k &&
-		    (i == s->n_base || key_cmp(add[j].id, add[j].type, rec_at(s, i)) < 0)) {
-			idx_rec_put(&f, &add[j++], out);
-		} else if (same) {
-			memcpy(out, rec_at(s, i++), f.stride);
+		/* The old records before the next new entry: one copy when the layout
+		 * stayed (the usual case), else each re-encoded. */
+		while (run < s->n_base &&
+		       (j == k || key_cmp(add[j].id, add[j].type, rec_at(s, run)) > 0))
+			run++;
+		if (same) {
+			memcpy(out, rec_at(s, i), (size_t)(run - i) * f.stride);
 		} else {
-			idx_rec_get(&s->fmt, rec_at(s, i++), id0, &old);
-			idx_rec_put(&f, &old, out);
+			for (uint32_t q = i; q < run; q++) {
+				idx_rec_get(&s->fmt, rec_at(s, q), id0, &old);
+				idx_rec_put(&f, &old, out + (size_t)(q - i) * f.stride);
+			}
 		}
+		o += run - i;
+		i = run;
+		if (j < k)
+			idx_rec_put(&f, &add[j++], base + (size_t)o++ * f.stride);
 	}
 	free(s->base);
 	s->base = base;
