@@ -373,6 +373,34 @@ static int shard_merge(struct idx *x, struct idx_shard *s)
 	return 0;
 }
 
+/* s's records re-encoded wide enough for e: an overwrite of a blob the array holds with a
+ * value past the shard's widths (a repack's new pack numbers, a huge pack) happens a few
+ * times per shard at most, as widths only grow, and copies one shard. Moving such entries
+ * to the table instead cost 6 MB of tables in a prune's repack of a million blobs. On
+ * -ENOMEM the shard is left as it was. */
+static int shard_widen(struct idx *x, struct idx_shard *s, const struct idx_entry *e)
+{
+	struct idx_fmt f = s->fmt;
+	struct idx_entry old;
+	uint8_t id0 = shard_id0(x, s), *base;
+	size_t bytes;
+
+	idx_fmt_widen(&f, e);
+	if (ckd_mul(&bytes, (size_t)s->n_base, (size_t)f.stride))
+		return -EOVERFLOW;
+	base = malloc(bytes ? bytes : 1);
+	if (!base)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < s->n_base; i++) {
+		idx_rec_get(&s->fmt, rec_at(s, i), id0, &old);
+		idx_rec_put(&f, &old, base + (size_t)i * f.stride);
+	}
+	free(s->base);
+	s->base = base;
+	s->fmt = f;
+	return 0;
+}
+
 /* Room in s's table for one more entry. At most 7/8 full: linear probing over random keys
  * keeps chains short there, and a lookup miss always meets an empty slot. */
 static int shard_reserve(struct idx_shard *s)
@@ -405,22 +433,18 @@ int idx_put(struct idx *x, const struct idx_entry *e)
 		return 0;
 	}
 	i = base_find(s, ent.type, ent.id);
-	if (i != UINT32_MAX && idx_fmt_fits(&s->fmt, &ent)) {
+	if (i != UINT32_MAX) {
+		if (!idx_fmt_fits(&s->fmt, &ent)) {
+			r = shard_widen(x, s, &ent);
+			if (r < 0)
+				return r;
+		}
 		idx_rec_put(&s->fmt, &ent, s->base + (size_t)i * s->fmt.stride);
 		return 0;
 	}
 	r = shard_reserve(s);
 	if (r < 0)
 		return r;
-	if (i != UINT32_MAX) {
-		/* A value wider than the shard's records: the entry moves to the table,
-		 * and the next merge widens the records. */
-		memmove(s->base + (size_t)i * s->fmt.stride,
-		        s->base + ((size_t)i + 1) * s->fmt.stride,
-		        ((size_t)s->n_base - i - 1) * s->fmt.stride);
-		s->n_base--;
-		x->n--;
-	}
 	shard_place(s, &ent);
 	s->n++;
 	x->n++;

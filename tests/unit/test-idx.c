@@ -336,9 +336,9 @@ static void test_record_bounds(void)
 	ok(all, "all fields at their maximum, each type/compressed pair, IDX_PENDING: exact");
 }
 
-/* A shard whose records are narrow takes an overwrite too wide for them (a blob in a huge
- * pack, a forged index entry): the entry is exact at once, the next merge widens the
- * records, and no other entry changes. */
+/* A shard whose records are narrow takes an overwrite too wide for them (a repack's new
+ * pack numbers, a huge pack, a forged index entry): the shard's records are widened at
+ * once, the entry is exact, and no other entry changes. */
 static void test_widen(void)
 {
 	enum { K = 600 };
@@ -367,15 +367,14 @@ static void test_widen(void)
 	big.stored_len = UINT32_MAX - 1;
 	big.pack = IDX_PENDING - 1;
 	ok(idx_put(&x, &big) == 0 && same(find(&x, BLOB_DATA, ids[7]), &big) && x.n == K &&
-	       s->n_base == K - 1 && s->n == 1,
-	   "an overwrite too wide for the records is exact at once (in the table)");
+	       s->n_base == K && !s->cap && s->fmt.stride > narrow,
+	   "an overwrite too wide for the records widens them in place (%u -> %u bytes)", narrow,
+	   s->fmt.stride);
 	fill(&e, ids[8], 8, BLOB_DATA);
 	e.stored_len = 1;
-	ok(idx_put(&x, &e) == 0 && same(find(&x, BLOB_DATA, ids[8]), &e) && s->n_base == K - 1,
+	ok(idx_put(&x, &e) == 0 && same(find(&x, BLOB_DATA, ids[8]), &e) && s->n_base == K &&
+	       !s->cap,
 	   "a narrower overwrite is written in place");
-	idx_settle(&x);
-	ok(s->n_base == K && !s->cap && s->fmt.stride > narrow,
-	   "the merge widens the shard's records (%u -> %u bytes)", narrow, s->fmt.stride);
 	all = same(find(&x, BLOB_DATA, ids[7]), &big) && same(find(&x, BLOB_DATA, ids[8]), &e);
 	for (uint32_t k = 9; k < K; k++) {
 		fill(&e, ids[k], k, BLOB_DATA);
@@ -383,6 +382,21 @@ static void test_widen(void)
 		all = all && same(find(&x, BLOB_DATA, ids[k]), &e) && !find(&x, BLOB_TREE, ids[k]);
 	}
 	ok(all, "every entry exact after widening");
+	/* A new entry too wide goes to the table; the merge widens the records. */
+	for (uint32_t k = 0; k < K / 4; k++) {
+		uint8_t id[ID_BYTES];
+
+		rand_id(id);
+		id[0] = 0x13;
+		id[1] = 0x70 | (id[1] & 0x0f);
+		fill(&e, id, k, BLOB_TREE);
+		e.raw_len = 0x3fffffffu;
+		all = all && idx_put(&x, &e) == 0 && same(find(&x, BLOB_TREE, id), &e);
+	}
+	idx_settle(&x);
+	ok(all && s->n_base == K + K / 4 && s->fmt.stride == IDX_REC_MAX &&
+	       same(find(&x, BLOB_DATA, ids[7]), &big),
+	   "new wide entries are merged at the widest records, the others kept exact");
 	idx_release(&x);
 }
 
