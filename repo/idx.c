@@ -76,15 +76,33 @@ static void widen(uint8_t *w, uint32_t v)
 
 void idx_fmt_widen(struct idx_fmt *f, const struct idx_entry *e)
 {
-	unsigned bits;
+	unsigned bits, spare, give;
 
-	widen(&f->w_pack, e->pack + 1u);
-	widen(&f->w_offset, e->offset);
-	widen(&f->w_stored, e->stored_len);
-	widen(&f->w_raw, (uint32_t)e->raw_len);
+	widen(&f->need_pack, e->pack + 1u);
+	widen(&f->need_offset, e->offset);
+	widen(&f->need_stored, e->stored_len);
+	widen(&f->need_raw, (uint32_t)e->raw_len);
 	/* At most 2 + 32 + 32 + 32 + 30 = 128 bits: 16 bytes. */
-	bits = 2u + f->w_pack + f->w_offset + f->w_stored + f->w_raw;
+	bits = 2u + f->need_pack + f->need_offset + f->need_stored + f->need_raw;
 	f->stride = (uint8_t)(ID_BYTES - 1 + (bits + 7) / 8);
+	/* The bits that round up to the last byte cost nothing: they go to the pack number
+	 * first, which grows with every pack written (a prune's repack), then the offset,
+	 * so such overwrites fit in place rather than re-encode the shard. */
+	spare = 8u * (f->stride - (ID_BYTES - 1u)) - bits;
+	give = spare < 32u - f->need_pack ? spare : 32u - f->need_pack;
+	f->w_pack = (uint8_t)(f->need_pack + give);
+	spare -= give;
+	give = spare < 32u - f->need_offset ? spare : 32u - f->need_offset;
+	f->w_offset = (uint8_t)(f->need_offset + give);
+	f->w_stored = f->need_stored;
+	f->w_raw = f->need_raw;
+}
+
+/* Whether records written at a are read right at b. */
+static bool fmt_same_layout(const struct idx_fmt *a, const struct idx_fmt *b)
+{
+	return a->w_pack == b->w_pack && a->w_offset == b->w_offset && a->w_stored == b->w_stored &&
+	       a->w_raw == b->w_raw && a->stride == b->stride;
 }
 
 bool idx_fmt_fits(const struct idx_fmt *f, const struct idx_entry *e)
@@ -331,7 +349,7 @@ static int shard_merge(struct idx *x, struct idx_shard *s)
 		if (!slot_empty(&add[i]))
 			idx_fmt_widen(&f, &add[i]);
 	/* Widths can change within the same stride: only the same layout copies as is. */
-	same = !memcmp(&f, &s->fmt, sizeof(f));
+	same = fmt_same_layout(&f, &s->fmt);
 	if (ckd_add(&total, s->n_base, s->n) || ckd_mul(&bytes, (size_t)total, (size_t)f.stride))
 		return -EOVERFLOW;
 	base = malloc(bytes ? bytes : 1);

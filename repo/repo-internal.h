@@ -48,6 +48,8 @@ struct idx_entry {
 struct idx_fmt {
 	uint8_t w_pack, w_offset, w_stored, w_raw;
 	uint8_t stride; /* bytes per record: ID_BYTES - 1 + the bits rounded up to bytes */
+	/* The widths the values need; the layout's may be wider (idx_fmt_widen). */
+	uint8_t need_pack, need_offset, need_stored, need_raw;
 };
 #define IDX_REC_MAX (ID_BYTES - 1 + 16)
 

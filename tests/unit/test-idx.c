@@ -366,8 +366,9 @@ static void test_widen(void)
 	big.offset = UINT32_MAX;
 	big.stored_len = UINT32_MAX - 1;
 	big.pack = IDX_PENDING - 1;
-	ok(idx_put(&x, &big) == 0 && same(find(&x, BLOB_DATA, ids[7]), &big) && x.n == K &&
-	       s->n_base == K && !s->cap && s->fmt.stride > narrow,
+	all = idx_put(&x, &big) == 0;
+	ok(all && same(find(&x, BLOB_DATA, ids[7]), &big) && x.n == K && s->n_base == K &&
+	       !s->cap && s->fmt.stride > narrow,
 	   "an overwrite too wide for the records widens them in place (%u -> %u bytes)", narrow,
 	   s->fmt.stride);
 	fill(&e, ids[8], 8, BLOB_DATA);
