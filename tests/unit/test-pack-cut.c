@@ -1,8 +1,8 @@
 /* A pack we write is finished at PACK_WRITE_BLOBS blobs even far below pack_size
  * (repo/pack.c): the writer's list, the header and the index file that lists the pack stay
  * bounded for any number of tiny blobs. Each pack's header and its index entries agree.
- * Loading those index files leaves the in-memory index in exact arrays, 48 bytes an entry
- * and no table slack (index_file.c settles after each file). */
+ * Loading those index files leaves the in-memory index in exact packed arrays, at most 40
+ * bytes an entry, and no table slack (index_file.c settles after each file). */
 #include <errno.h>
 #include <sodium.h>
 #include <stdio.h>
