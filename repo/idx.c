@@ -74,14 +74,21 @@ static void widen(uint8_t *w, uint32_t v)
 		*w = (uint8_t)bits_of(v);
 }
 
-void idx_fmt_widen(struct idx_fmt *f, const struct idx_entry *e)
+/* The needs only: every entry a shard holds fits its needs, and each layout is drawn from
+ * them (never from the layout before, whose spare bits an entry may use). */
+static void fmt_need(struct idx_fmt *f, const struct idx_entry *e)
 {
-	unsigned bits, spare, give;
-
 	widen(&f->need_pack, e->pack + 1u);
 	widen(&f->need_offset, e->offset);
 	widen(&f->need_stored, e->stored_len);
 	widen(&f->need_raw, (uint32_t)e->raw_len);
+}
+
+void idx_fmt_widen(struct idx_fmt *f, const struct idx_entry *e)
+{
+	unsigned bits, spare, give;
+
+	fmt_need(f, e);
 	/* At most 2 + 32 + 32 + 32 + 30 = 128 bits: 16 bytes. */
 	bits = 2u + f->need_pack + f->need_offset + f->need_stored + f->need_raw;
 	f->stride = (uint8_t)(ID_BYTES - 1 + (bits + 7) / 8);
@@ -457,6 +464,9 @@ int idx_put(struct idx *x, const struct idx_entry *e)
 			if (r < 0)
 				return r;
 		}
+		/* It may use the layout's spare bits: the needs must cover it, or the next
+		 * layout drawn from them would cut it. */
+		fmt_need(&s->fmt, &ent);
 		idx_rec_put(&s->fmt, &ent, s->base + (size_t)i * s->fmt.stride);
 		return 0;
 	}

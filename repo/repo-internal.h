@@ -171,7 +171,8 @@ int idx_foreach(struct idx *x, idx_fn fn, void *ud) _must_check_;
 void idx_settle(struct idx *x);
 /* Bytes held by the blob tables (for tests and benchmarks). */
 size_t idx_table_bytes(const struct idx *x);
-/* The packed record (exposed for tests): idx_fmt_widen makes f fit e (widths only grow);
+/* The packed record (exposed for tests): idx_fmt_widen makes f fit e and every entry f's
+ * needs cover (the needs only grow; the layout gives its rounding bits to pack and offset);
  * idx_rec_put needs idx_fmt_fits(f, e); id0 is the id's first byte, which the shard
  * implies and the record omits. */
 void idx_fmt_widen(struct idx_fmt *f, const struct idx_entry *e);

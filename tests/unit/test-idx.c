@@ -401,6 +401,56 @@ static void test_widen(void)
 	idx_release(&x);
 }
 
+/* A record's rounding bits serve as headroom (a repack's new pack numbers fit in place);
+ * an entry written into them must survive the next layout, drawn when another field
+ * grows. */
+static void test_spare_bits(void)
+{
+	enum { K = 300 };
+	static uint8_t ids[K][ID_BYTES];
+	struct idx x = { 0 };
+	struct idx_entry e, e5, e6;
+	struct idx_shard *s;
+	bool all = true;
+
+	for (uint32_t k = 0; k < K; k++) {
+		rand_id(ids[k]);
+		ids[k][0] = 0x24;
+		ids[k][1] = 0x50 | (ids[k][1] & 0x0f);
+		memset(&e, 0, sizeof(e));
+		memcpy(e.id, ids[k], ID_BYTES);
+		e.pack = 3;
+		e.offset = k * 3000;
+		e.stored_len = 60;
+		e.raw_len = 20;
+		all = all && idx_put(&x, &e) == 0;
+	}
+	idx_settle(&x);
+	s = &x.shards[0x245];
+	ok(all && s->n_base == K && s->fmt.need_pack == 3 && s->fmt.w_pack > 3,
+	   "36 bits of fields in 5 bytes: the pack number has %u bits for values of 3",
+	   s->fmt.w_pack);
+	e5 = e;
+	memcpy(e5.id, ids[5], ID_BYTES);
+	e5.offset = 5 * 3000;
+	e5.pack = (1u << s->fmt.w_pack) - 2; /* pack + 1 fills the layout's width */
+	ok(idx_put(&x, &e5) == 0 && same(find(&x, BLOB_DATA, ids[5]), &e5) && s->n_base == K,
+	   "a pack number in the spare bits is written in place");
+	e6 = e;
+	memcpy(e6.id, ids[6], ID_BYTES);
+	e6.offset = 1u << 21; /* 38 bits of needs without the spare pack bits: 2 spare */
+	ok(idx_put(&x, &e6) == 0 && same(find(&x, BLOB_DATA, ids[6]), &e6),
+	   "a wider offset redraws the layout");
+	all = same(find(&x, BLOB_DATA, ids[5]), &e5);
+	for (uint32_t k = 7; k < K; k++) {
+		memcpy(e.id, ids[k], ID_BYTES);
+		e.offset = k * 3000;
+		all = all && same(find(&x, BLOB_DATA, ids[k]), &e);
+	}
+	ok(all, "the entry in the old spare bits is exact under the new layout, as is every other");
+	idx_release(&x);
+}
+
 /* Issue 15's case: a million small files in a few dozen packs of 65 536 blobs. The index
  * held 48 bytes an entry before records were packed. */
 static void test_small_million(void)
@@ -576,6 +626,7 @@ int main(void)
 	test_overflow();
 	test_record_bounds();
 	test_widen();
+	test_spare_bits();
 	test_small_million();
 	test_million();
 	return tap_done();
