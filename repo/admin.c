@@ -131,9 +131,8 @@ int repo_ixw_add_written(struct repo *r, struct repo_ixw *w, bool finish, size_t
 
 /* A prefix sum over the index's shards of their array and table lengths: an entry's
  * number is its shard's start plus its place in the array, or past the array in the
- * table. Only the pointer idx_find returns is used, and it is checked to lie in the shard
- * the sum was taken for, so a change of the shard layout gives -ESTALE, never a wrong
- * number. */
+ * table (idx_locate). The shard's lengths are checked against those the sum was taken
+ * for, so a change of the shard layout gives -ESTALE, never a wrong number. */
 struct repo_blob_ranks {
 	struct repo *r;
 	uint64_t start[IDX_SHARDS + 1];
@@ -183,24 +182,21 @@ int repo_blob_rank(struct repo_blob_ranks *k, unsigned type, const uint8_t id[ID
 {
 	struct repo *r = k->r;
 	const struct idx_shard *s;
-	const struct idx_entry *x;
+	struct idx_entry x;
 	size_t n = shard_number(id);
+	uint32_t pos;
 	int rc = -ESTALE;
 
 	pthread_mutex_lock(&r->idx_lock);
-	x = idx_find(&r->idx, type, id);
-	if (!x || x->pack == IDX_PENDING) {
+	if (!idx_locate(&r->idx, type, id, &x, &pos) || x.pack == IDX_PENDING) {
 		rc = -ENOENT;
 		goto done;
 	}
 	s = &r->idx.shards[n];
 	if ((uint64_t)s->n_base + s->cap != k->start[n + 1] - k->start[n])
 		goto done;
-	if (s->n_base && x >= s->base && x < s->base + s->n_base) {
-		*ret = k->start[n] + (uint64_t)(x - s->base);
-		rc = 0;
-	} else if (s->cap && x >= s->slots && x < s->slots + s->cap) {
-		*ret = k->start[n] + s->n_base + (uint64_t)(x - s->slots);
+	if (pos < (uint64_t)s->n_base + s->cap) {
+		*ret = k->start[n] + pos;
 		rc = 0;
 	}
 done:

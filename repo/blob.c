@@ -85,12 +85,11 @@ void sealer_give(struct repo *r, size_t n, struct sealer *s)
 
 bool repo_blob_known(struct repo *r, enum blob_type t, const uint8_t id[ID_BYTES])
 {
-	struct idx_entry *s;
+	struct idx_entry s;
 	bool known;
 
 	pthread_mutex_lock(&r->idx_lock);
-	s = idx_find(&r->idx, (unsigned)t, id);
-	known = s && s->pack != IDX_PENDING;
+	known = idx_find(&r->idx, (unsigned)t, id, &s) && s.pack != IDX_PENDING;
 	pthread_mutex_unlock(&r->idx_lock);
 	return known;
 }
@@ -98,18 +97,17 @@ bool repo_blob_known(struct repo *r, enum blob_type t, const uint8_t id[ID_BYTES
 int repo_blob_lookup(struct repo *r, enum blob_type t, const uint8_t id[ID_BYTES],
 		     struct blob_loc *ret)
 {
-	struct idx_entry *s;
+	struct idx_entry s;
 	int rc = -ENOENT;
 
 	pthread_mutex_lock(&r->idx_lock);
-	s = idx_find(&r->idx, (unsigned)t, id);
-	if (s && s->pack != IDX_PENDING) {
-		memcpy(ret->pack, r->idx.packs[s->pack], ID_BYTES);
-		ret->offset = s->offset;
-		ret->stored_len = s->stored_len;
-		ret->raw_len = s->raw_len;
-		ret->type = s->type;
-		ret->compressed = s->compressed;
+	if (idx_find(&r->idx, (unsigned)t, id, &s) && s.pack != IDX_PENDING) {
+		memcpy(ret->pack, r->idx.packs[s.pack], ID_BYTES);
+		ret->offset = s.offset;
+		ret->stored_len = s.stored_len;
+		ret->raw_len = s.raw_len;
+		ret->type = s.type;
+		ret->compressed = s.compressed;
 		rc = 0;
 	}
 	pthread_mutex_unlock(&r->idx_lock);
@@ -162,7 +160,7 @@ bool repo_blob_claim(struct repo *r, enum blob_type t, const uint8_t id[ID_BYTES
 
 	memcpy(e.id, id, ID_BYTES);
 	pthread_mutex_lock(&r->idx_lock);
-	if (!idx_find(&r->idx, (unsigned)t, id))
+	if (!idx_find(&r->idx, (unsigned)t, id, NULL))
 		mine = idx_put(&r->idx, &e) >= 0;
 	pthread_mutex_unlock(&r->idx_lock);
 	return mine;

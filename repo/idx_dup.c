@@ -48,22 +48,22 @@ static int dup_add(struct idx *x, const struct idx_entry *e)
 
 int idx_put_copy(struct idx *x, const struct idx_entry *e)
 {
-	struct idx_entry *found = idx_find(x, e->type, e->id);
+	struct idx_entry found;
 	int rc;
 
-	if (!found || found->pack == IDX_PENDING || idx_same_place(found, e))
+	if (!idx_find(x, e->type, e->id, &found) || found.pack == IDX_PENDING ||
+	    idx_same_place(&found, e))
 		return idx_put(x, e);
 	/* The copy indexed so far may not be in the table yet (its first duplicate);
 	 * idx_dup_sort drops a place recorded twice. */
-	rc = dup_add(x, found);
+	rc = dup_add(x, &found);
 	if (rc >= 0)
 		rc = dup_add(x, e);
 	if (rc < 0)
 		return rc;
 	/* The last copy read is the one found, as before; index_dups_resolve then checks it
 	 * against its pack. */
-	*found = *e;
-	return 0;
+	return idx_put(x, e);
 }
 
 void idx_dup_sort(struct idx *x)
@@ -122,10 +122,10 @@ int idx_dup_foreach(struct idx *x, idx_fn fn, void *ud)
 	idx_dup_sort(x);
 	for (size_t i = 0; i < x->n_dups; i++) {
 		const struct idx_entry *d = &x->dups[i];
-		const struct idx_entry *p = idx_find(x, d->type, d->id);
+		struct idx_entry p;
 		int rc;
 
-		if (p && idx_same_place(p, d))
+		if (idx_find(x, d->type, d->id, &p) && idx_same_place(&p, d))
 			continue; /* idx_foreach gives it */
 		rc = fn(ud, d);
 		if (rc < 0)

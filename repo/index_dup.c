@@ -117,29 +117,31 @@ static bool fits(const struct dpacks *s, const struct idx_entry *c)
 }
 
 /* Per duplicated blob: the copy found stays unless its pack lacks it; then the first copy
- * whose pack holds it is found instead. Caller holds idx_lock. */
-static size_t choose(struct idx *x, const struct dpacks *s)
+ * whose pack holds it is found instead. Caller holds idx_lock. -ENOMEM (a put that needed
+ * a wider record) leaves that blob's copy as it was. */
+static int choose(struct idx *x, const struct dpacks *s)
 {
-	size_t moved = 0;
-
 	for (size_t i = 0, j; i < x->n_dups; i = j) {
 		const struct idx_entry *g = &x->dups[i];
-		struct idx_entry *p = idx_find(x, g->type, g->id);
+		struct idx_entry p;
+		bool found = idx_find(x, g->type, g->id, &p);
 
 		for (j = i + 1; j < x->n_dups && x->dups[j].type == g->type &&
 		                !memcmp(x->dups[j].id, g->id, ID_BYTES);
 		     j++)
 			;
-		if (!p || p->pack == IDX_PENDING || fits(s, p))
+		if (!found || p.pack == IDX_PENDING || fits(s, &p))
 			continue;
 		for (size_t k = i; k < j; k++)
 			if (fits(s, &x->dups[k])) {
-				*p = x->dups[k];
-				moved++;
+				int rc = idx_put(x, &x->dups[k]);
+
+				if (rc < 0)
+					return rc;
 				break;
 			}
 	}
-	return moved;
+	return 0;
 }
 
 int index_dups_resolve(struct repo *r, struct err *e)
@@ -161,10 +163,10 @@ int index_dups_resolve(struct repo *r, struct err *e)
 	pack_sizes(&s, e);
 	pthread_mutex_lock(&r->idx_lock);
 	idx_dup_sort(&r->idx); /* a reader's fallback cannot add copies, but be exact */
-	(void)choose(&r->idx, &s);
+	rc = choose(&r->idx, &s);
 	pthread_mutex_unlock(&r->idx_lock);
 	free(s.v);
-	return 0;
+	return rc < 0 ? err_set(e, rc, "out of memory") : 0;
 }
 
 /* One copy fetched and opened into out (nothing appended on failure). */
@@ -205,7 +207,7 @@ int index_dup_read(struct repo *r, unsigned type, const uint8_t id[ID_BYTES],
 		memcpy(packs[i], r->idx.packs[c[i].pack], ID_BYTES);
 	pthread_mutex_unlock(&r->idx_lock);
 	for (size_t i = 0; i < n; i++) {
-		struct idx_entry *p;
+		struct idx_entry p;
 
 		if (!memcmp(packs[i], failed->pack, ID_BYTES) && c[i].offset == failed->offset &&
 		    c[i].stored_len == failed->stored_len)
@@ -216,11 +218,13 @@ int index_dup_read(struct repo *r, unsigned type, const uint8_t id[ID_BYTES],
 			return rc;
 		if (rc < 0)
 			continue;
-		/* Later reads go straight to the copy that opened. */
+		/* Later reads go straight to the copy that opened. The blob is in out
+		 * either way: a put that fails for memory leaves the copy found before,
+		 * which this fallback still reads. */
 		pthread_mutex_lock(&r->idx_lock);
-		p = idx_find(&r->idx, type, id);
-		if (p && p->pack != IDX_PENDING)
-			*p = c[i];
+		if (idx_find(&r->idx, type, id, &p) && p.pack != IDX_PENDING &&
+		    idx_put(&r->idx, &c[i]) < 0)
+			err_clear(&e);
 		pthread_mutex_unlock(&r->idx_lock);
 		return 0;
 	}

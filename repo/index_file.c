@@ -589,24 +589,25 @@ static int lost_one(void *ud, const struct idx_entry *x)
 }
 
 /* x's pack lacks it: a copy in a pack the listing showed long enough becomes the one
- * found instead (the blob is not lost). Caller holds idx_lock. */
-static bool other_copy(struct repo *r, const struct lost_scan *l, const struct idx_entry *x)
+ * found instead (the blob is not lost): 1, or 0 when there is none, or -ENOMEM. Caller
+ * holds idx_lock. */
+static int other_copy(struct repo *r, const struct lost_scan *l, const struct idx_entry *x)
 {
 	struct idx_entry c[8];
 	size_t n = idx_dup_copies(&r->idx, x->type, x->id, c, 8);
 
 	for (size_t k = 0; k < n && k < 8; k++) {
-		struct idx_entry *p;
+		int rc;
 
 		if (c[k].pack >= l->n_known ||
 		    (uint64_t)c[k].offset + c[k].stored_len > l->sizes[c[k].pack])
 			continue;
-		p = idx_find(&r->idx, x->type, x->id);
-		if (p)
-			*p = c[k];
-		return p != NULL;
+		if (!idx_find(&r->idx, x->type, x->id, NULL))
+			return 0;
+		rc = idx_put(&r->idx, &c[k]);
+		return rc < 0 ? rc : 1;
 	}
-	return false;
+	return 0;
 }
 
 /* A pack the listing did not show is asked for once more by name (a store whose listing
@@ -638,7 +639,13 @@ static int drop_lost(struct repo *r, struct orphan_scan *s, struct err *e)
 	pthread_mutex_lock(&r->idx_lock);
 	rc = idx_foreach(&r->idx, lost_one, &l);
 	for (size_t i = 0; rc == 0 && i < l.n_drop; i++) {
-		if (other_copy(r, &l, &l.drop[i]))
+		int moved = other_copy(r, &l, &l.drop[i]);
+
+		if (moved < 0) {
+			rc = moved;
+			break;
+		}
+		if (moved)
 			continue;
 		idx_remove(&r->idx, l.drop[i].type, l.drop[i].id);
 		r->lost_blobs++;

@@ -24,9 +24,11 @@
 #define INDEX_PACKS_PER_FILE 64   /* write an index file after this many new packs */
 #define CCTX_POOL_MAX       16
 
-/* One blob in the in-memory index: 48 bytes, so a million blobs (1 TiB of 1 MiB chunks)
- * cost 48 MiB plus a little (about 50 MiB in all, idx.c). pack == IDX_PENDING marks a
- * claimed, unwritten blob. */
+/* One blob as the index's callers see it (48 bytes). The index stores it packed (idx.c):
+ * a shard's sorted array holds records of 31 id bytes (the shard implies the first) and
+ * the fields at the bit widths that shard needs, about 37 bytes for a repository of small
+ * files; only the small tables of recent puts hold this struct. pack == IDX_PENDING marks
+ * a claimed, unwritten blob. */
 struct idx_entry {
 	uint8_t id[ID_BYTES];
 	uint32_t pack;
@@ -40,14 +42,26 @@ struct idx_entry {
 #define IDX_PENDING UINT32_MAX
 #define IDX_SHARDS  4096u /* by the id's first 12 bits */
 
-/* One shard: a sorted array (by id, then type) with no slack, and an open-addressing
- * table (linear probing, all-zero id = empty slot) for recent puts, merged into the array
- * once it holds an eighth as many entries. */
+/* The layout of a shard's packed records (idx.c): ID_BYTES - 1 id bytes, then
+ * little-endian bits: type, compressed, pack + 1 (so IDX_PENDING costs no bits), offset,
+ * stored_len, raw_len, each in as many bits as the widest value the shard holds needs. */
+struct idx_fmt {
+	uint8_t w_pack, w_offset, w_stored, w_raw;
+	uint8_t stride; /* bytes per record: ID_BYTES - 1 + the bits rounded up to bytes */
+	/* The widths the values need; the layout's may be wider (idx_fmt_widen). */
+	uint8_t need_pack, need_offset, need_stored, need_raw;
+};
+#define IDX_REC_MAX (ID_BYTES - 1 + 16)
+
+/* One shard: a sorted array of packed records (by id, then type) with no slack, and an
+ * open-addressing table of whole entries (linear probing, all-zero id = empty slot) for
+ * recent puts, merged into the array once it holds an eighth as many entries. */
 struct idx_shard {
-	struct idx_entry *base;
-	uint32_t n_base;
+	uint8_t *base; /* n_base records of fmt.stride bytes */
 	struct idx_entry *slots;
+	uint32_t n_base;
 	uint32_t cap, n;
+	struct idx_fmt fmt;
 };
 
 struct idx {
@@ -136,10 +150,15 @@ void repo_aside_release(struct repo *r);
 
 /* idx.c */
 void idx_release(struct idx *x);
-/* Returns the entry for (type, id), or NULL. Caller holds idx_lock. */
-struct idx_entry *idx_find(struct idx *x, unsigned type, const uint8_t id[ID_BYTES]);
+/* Whether (type, id) is indexed; its entry is copied to ret (may be NULL). Caller holds
+ * idx_lock. To change an entry, idx_put it. */
+bool idx_find(struct idx *x, unsigned type, const uint8_t id[ID_BYTES], struct idx_entry *ret);
+/* As idx_find, and the entry's place in its shard: its number in the sorted array, or
+ * n_base + its slot in the table (valid until the next put or remove). */
+bool idx_locate(struct idx *x, unsigned type, const uint8_t id[ID_BYTES], struct idx_entry *ret,
+		uint32_t *ret_pos);
 /* Insert or overwrite the entry of (e->type, e->id). Caller holds idx_lock. -EINVAL for
- * the all-zero id (it marks empty slots). Pointers from idx_find are void after a put. */
+ * the all-zero id (it marks empty slots); -ENOMEM leaves the index as it was. */
 int idx_put(struct idx *x, const struct idx_entry *e) _must_check_;
 /* Pack id -> pack number (added when new). Caller holds idx_lock. */
 int idx_pack_number(struct idx *x, const uint8_t pack[ID_BYTES], uint32_t *ret) _must_check_;
@@ -152,6 +171,14 @@ int idx_foreach(struct idx *x, idx_fn fn, void *ud) _must_check_;
 void idx_settle(struct idx *x);
 /* Bytes held by the blob tables (for tests and benchmarks). */
 size_t idx_table_bytes(const struct idx *x);
+/* The packed record (exposed for tests): idx_fmt_widen makes f fit e and every entry f's
+ * needs cover (the needs only grow; the layout gives its rounding bits to pack and offset);
+ * idx_rec_put needs idx_fmt_fits(f, e); id0 is the id's first byte, which the shard
+ * implies and the record omits. */
+void idx_fmt_widen(struct idx_fmt *f, const struct idx_entry *e);
+bool idx_fmt_fits(const struct idx_fmt *f, const struct idx_entry *e);
+void idx_rec_put(const struct idx_fmt *f, const struct idx_entry *e, uint8_t *rec);
+void idx_rec_get(const struct idx_fmt *f, const uint8_t *rec, uint8_t id0, struct idx_entry *ret);
 /* Pack id -> pack number when known (-ENOENT otherwise); adds nothing. */
 int idx_pack_find(const struct idx *x, const uint8_t pack[ID_BYTES], uint32_t *ret) _must_check_;
 

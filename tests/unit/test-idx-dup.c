@@ -42,7 +42,7 @@ static void test_table(void)
 	entry(&b, 7, 2, 500);
 	ok(idx_put_copy(&x, &a) == 0 && idx_put_copy(&x, &a) == 0 && !x.dups && !x.n_dups,
 	   "the same place twice is no duplicate: the side table stays unallocated");
-	ok(idx_put_copy(&x, &b) == 0 && idx_find(&x, 0, a.id)->pack == 2,
+	ok(idx_put_copy(&x, &b) == 0 && idx_find(&x, 0, a.id, &c[0]) && c[0].pack == 2,
 	   "a second place: the copy put last is found");
 	ok(idx_put_copy(&x, &a) == 0 && idx_dup_copies(&x, 0, a.id, c, 4) == 2,
 	   "the first place again (overlapping index files): still two copies");

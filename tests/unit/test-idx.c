@@ -1,7 +1,8 @@
 /* The in-memory blob index (repo/idx.c): (type, id) keys across shards and growth, removal
- * by backward shift (also in clusters that wrap around a shard's end), and its memory:
- * the tables stay under 80 bytes per blob at a million blobs and no single growth copies
- * more than a sliver of the index. */
+ * by backward shift (also in clusters that wrap around a shard's end), the packed record
+ * (every field exact at each width's boundary, a value too wide for its shard's records),
+ * and its memory: at most 40 bytes per blob at a million small-file blobs, and no single
+ * growth copies more than a sliver of the index. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -53,6 +54,17 @@ static bool same(const struct idx_entry *a, const struct idx_entry *b)
 	       a->raw_len == b->raw_len && a->compressed == b->compressed;
 }
 
+/* idx_find's copy, as a pointer (NULL for a miss) the checks below can compare; a few
+ * rotating slots, so two in one expression do not clobber each other. */
+static const struct idx_entry *find(struct idx *x, unsigned type, const uint8_t id[ID_BYTES])
+{
+	static struct idx_entry slot[4];
+	static unsigned k;
+	struct idx_entry *e = &slot[k++ % 4];
+
+	return idx_find(x, type, id, e) ? e : NULL;
+}
+
 struct count {
 	size_t n, pending;
 };
@@ -81,7 +93,7 @@ static void test_empty_and_zero(void)
 	uint8_t id[ID_BYTES] = { 0 };
 	struct count c = { 0 };
 
-	ok(!idx_find(&x, 0, id), "empty index: no entry");
+	ok(!find(&x, 0, id), "empty index: no entry");
 	idx_remove(&x, 0, id);
 	ok(idx_foreach(&x, count_one, &c) == 0 && c.n == 0, "empty index: foreach visits nothing");
 	fill(&e, id, 1, 0);
@@ -101,19 +113,19 @@ static void test_both_types(void)
 	fill(&t, id, 9, BLOB_TREE);
 	ok(idx_put(&x, &d) == 0 && idx_put(&x, &t) == 0, "same id as data and as tree");
 	is_int(x.n, 2, "two entries");
-	ok(same(idx_find(&x, BLOB_DATA, id), &d), "the data entry is found as data");
-	ok(same(idx_find(&x, BLOB_TREE, id), &t), "the tree entry is found as tree");
+	ok(same(find(&x, BLOB_DATA, id), &d), "the data entry is found as data");
+	ok(same(find(&x, BLOB_TREE, id), &t), "the tree entry is found as tree");
 	fill(&d2, id, 11, BLOB_DATA);
 	ok(idx_put(&x, &d2) == 0 && x.n == 2, "a put of a known (type, id) overwrites");
-	ok(same(idx_find(&x, BLOB_DATA, id), &d2), "with the new fields");
-	ok(same(idx_find(&x, BLOB_TREE, id), &t), "the other type untouched");
+	ok(same(find(&x, BLOB_DATA, id), &d2), "with the new fields");
+	ok(same(find(&x, BLOB_TREE, id), &t), "the other type untouched");
 	idx_remove(&x, BLOB_DATA, id);
-	ok(!idx_find(&x, BLOB_DATA, id) && same(idx_find(&x, BLOB_TREE, id), &t),
+	ok(!find(&x, BLOB_DATA, id) && same(find(&x, BLOB_TREE, id), &t),
 	   "removing the data entry keeps the tree entry");
 	idx_remove(&x, BLOB_DATA, id);
 	is_int(x.n, 1, "removing it again changes nothing");
 	idx_remove(&x, BLOB_TREE, id);
-	ok(!idx_find(&x, BLOB_TREE, id) && x.n == 0, "both gone");
+	ok(!find(&x, BLOB_TREE, id) && x.n == 0, "both gone");
 	idx_release(&x);
 }
 
@@ -141,8 +153,7 @@ static void test_cluster_wrap(void)
 		idx_remove(&x, BLOB_TREE, ids[k]);
 	all = true;
 	for (uint32_t k = 0; k < K; k++) {
-		const struct idx_entry *f =
-		    idx_find(&x, k % 3 == 0 ? BLOB_TREE : BLOB_DATA, ids[k]);
+		const struct idx_entry *f = find(&x, k % 3 == 0 ? BLOB_TREE : BLOB_DATA, ids[k]);
 
 		fill(&e, ids[k], k, k % 3 == 0 ? BLOB_TREE : BLOB_DATA);
 		all = all && (k % 3 == 0 ? !f : same(f, &e));
@@ -183,10 +194,10 @@ static void test_skewed(void)
 		uint8_t miss[ID_BYTES];
 
 		fill(&e, ids[k], k, t);
-		all = all && same(idx_find(&x, t, ids[k]), &e) && !idx_find(&x, !t, ids[k]);
+		all = all && same(find(&x, t, ids[k]), &e) && !find(&x, !t, ids[k]);
 		memcpy(miss, ids[k], ID_BYTES);
 		miss[31] ^= 1;
-		all = all && !idx_find(&x, BLOB_DATA, miss) && !idx_find(&x, BLOB_TREE, miss);
+		all = all && !find(&x, BLOB_DATA, miss) && !find(&x, BLOB_TREE, miss);
 	}
 	ok(all, "every one found as its type, near misses missed");
 	for (uint32_t k = 0; k < K; k += 3)
@@ -196,8 +207,7 @@ static void test_skewed(void)
 		unsigned t = k % 7 == 0 ? BLOB_TREE : BLOB_DATA;
 
 		fill(&e, ids[k], k, t);
-		all = all &&
-		      (k % 3 == 0 ? !idx_find(&x, t, ids[k]) : same(idx_find(&x, t, ids[k]), &e));
+		all = all && (k % 3 == 0 ? !find(&x, t, ids[k]) : same(find(&x, t, ids[k]), &e));
 	}
 	ok(all && x.n == K - (K + 2) / 3, "removal from the sorted array keeps the rest findable");
 	idx_release(&x);
@@ -235,6 +245,258 @@ static void test_overflow(void)
 	idx_release(&x);
 }
 
+/* A record round trip at f, with a canary after the record's last byte. */
+static bool round_trip(const struct idx_fmt *f, const struct idx_entry *e)
+{
+	uint8_t rec[IDX_REC_MAX + 1];
+	struct idx_entry back;
+
+	memset(rec, 0xa5, sizeof(rec));
+	idx_rec_put(f, e, rec);
+	idx_rec_get(f, rec, e->id[0], &back);
+	return f->stride <= IDX_REC_MAX && rec[f->stride] == 0xa5 && same(&back, e);
+}
+
+/* Every field at each width's boundary: 0, the largest value w bits hold (fits), one more
+ * (does not fit until widened, then round-trips), with the type and compressed bits in
+ * every combination and the other fields at their extremes. */
+static void test_record_bounds(void)
+{
+	struct idx_entry e;
+	uint8_t id[ID_BYTES];
+	bool all = true, refused = true;
+
+	rand_id(id);
+	for (unsigned field = 0; field < 4; field++) {
+		unsigned top = field == 3 ? 30 : 32;
+
+		for (unsigned w = 0; w <= top; w++) {
+			uint64_t max = (1ull << w) - 1;
+
+			for (int d = 0; d < 2; d++) {
+				uint64_t v = max + (uint64_t)d;
+				struct idx_fmt f = { 0 };
+
+				if (v >> top)
+					continue;
+				fill(&e, id, 0, (w + (unsigned)d) & 1);
+				e.compressed = (w >> 1) & 1;
+				e.pack = IDX_PENDING; /* pack + 1 = 0: no bits */
+				e.offset = e.stored_len = 0;
+				e.raw_len = 0;
+				if (field == 0)
+					e.pack = (uint32_t)v - 1u; /* stored as pack + 1 */
+				else if (field == 1)
+					e.offset = (uint32_t)v;
+				else if (field == 2)
+					e.stored_len = (uint32_t)v;
+				else
+					e.raw_len = (uint32_t)v;
+				/* The format a shard at width w has. */
+				if (field == 0)
+					f.w_pack = (uint8_t)w;
+				else if (field == 1)
+					f.w_offset = (uint8_t)w;
+				else if (field == 2)
+					f.w_stored = (uint8_t)w;
+				else
+					f.w_raw = (uint8_t)w;
+				f.stride = (uint8_t)(ID_BYTES - 1 + (2 + w + 7) / 8);
+				if (d == 0) {
+					all = all && idx_fmt_fits(&f, &e) && round_trip(&f, &e);
+				} else {
+					refused = refused && !idx_fmt_fits(&f, &e);
+					idx_fmt_widen(&f, &e);
+					all = all && idx_fmt_fits(&f, &e) && round_trip(&f, &e);
+				}
+			}
+		}
+	}
+	ok(all, "every field round-trips at 0, at the largest value of each width and one more");
+	ok(refused, "a value one past a width's largest does not fit it");
+
+	/* Everything at once at its widest: 128 bits of fields, a 47-byte record. */
+	all = true;
+	for (unsigned tc = 0; tc < 4; tc++) {
+		struct idx_fmt f = { 0 };
+
+		fill(&e, id, 0, tc & 1);
+		e.compressed = tc >> 1;
+		e.pack = IDX_PENDING - 1;
+		e.offset = e.stored_len = UINT32_MAX;
+		e.raw_len = 0x3fffffffu;
+		idx_fmt_widen(&f, &e);
+		all = all && f.stride == IDX_REC_MAX && round_trip(&f, &e);
+		e.pack = IDX_PENDING; /* pack + 1 = 0: no bits of its own */
+		all = all && round_trip(&f, &e);
+		memset(&f, 0, sizeof(f));
+		idx_fmt_widen(&f, &e);
+		all = all && f.w_pack == 0 && round_trip(&f, &e);
+	}
+	ok(all, "all fields at their maximum, each type/compressed pair, IDX_PENDING: exact");
+}
+
+/* A shard whose records are narrow takes an overwrite too wide for them (a repack's new
+ * pack numbers, a huge pack, a forged index entry): the shard's records are widened at
+ * once, the entry is exact, and no other entry changes. */
+static void test_widen(void)
+{
+	enum { K = 600 };
+	static uint8_t ids[K][ID_BYTES];
+	struct idx x = { 0 };
+	struct idx_entry e, big;
+	struct idx_shard *s;
+	uint8_t narrow;
+	bool all = true;
+
+	for (uint32_t k = 0; k < K; k++) {
+		rand_id(ids[k]);
+		ids[k][0] = 0x13;
+		ids[k][1] = 0x70 | (ids[k][1] & 0x0f);
+		fill(&e, ids[k], k, BLOB_DATA);
+		e.stored_len = 60 + k % 5;
+		all = all && idx_put(&x, &e) == 0;
+	}
+	idx_settle(&x);
+	s = &x.shards[0x137];
+	narrow = s->fmt.stride;
+	ok(all && s->n_base == K && !s->cap && narrow < 40,
+	   "%d small entries in one shard, records of %u bytes", K, narrow);
+	fill(&big, ids[7], 7, BLOB_DATA);
+	big.offset = UINT32_MAX;
+	big.stored_len = UINT32_MAX - 1;
+	big.pack = IDX_PENDING - 1;
+	all = idx_put(&x, &big) == 0;
+	ok(all && same(find(&x, BLOB_DATA, ids[7]), &big) && x.n == K && s->n_base == K &&
+	       !s->cap && s->fmt.stride > narrow,
+	   "an overwrite too wide for the records widens them in place (%u -> %u bytes)", narrow,
+	   s->fmt.stride);
+	fill(&e, ids[8], 8, BLOB_DATA);
+	e.stored_len = 1;
+	ok(idx_put(&x, &e) == 0 && same(find(&x, BLOB_DATA, ids[8]), &e) && s->n_base == K &&
+	       !s->cap,
+	   "a narrower overwrite is written in place");
+	all = same(find(&x, BLOB_DATA, ids[7]), &big) && same(find(&x, BLOB_DATA, ids[8]), &e);
+	for (uint32_t k = 9; k < K; k++) {
+		fill(&e, ids[k], k, BLOB_DATA);
+		e.stored_len = 60 + k % 5;
+		all = all && same(find(&x, BLOB_DATA, ids[k]), &e) && !find(&x, BLOB_TREE, ids[k]);
+	}
+	ok(all, "every entry exact after widening");
+	/* A new entry too wide goes to the table; the merge widens the records. */
+	for (uint32_t k = 0; k < K / 4; k++) {
+		uint8_t id[ID_BYTES];
+
+		rand_id(id);
+		id[0] = 0x13;
+		id[1] = 0x70 | (id[1] & 0x0f);
+		fill(&e, id, k, BLOB_TREE);
+		e.raw_len = 0x3fffffffu;
+		all = all && idx_put(&x, &e) == 0 && same(find(&x, BLOB_TREE, id), &e);
+	}
+	idx_settle(&x);
+	ok(all && s->n_base == K + K / 4 && s->fmt.stride == IDX_REC_MAX &&
+	       same(find(&x, BLOB_DATA, ids[7]), &big),
+	   "new wide entries are merged at the widest records, the others kept exact");
+	idx_release(&x);
+}
+
+/* A record's rounding bits serve as headroom (a repack's new pack numbers fit in place);
+ * an entry written into them must survive the next layout, drawn when another field
+ * grows. */
+static void test_spare_bits(void)
+{
+	enum { K = 300 };
+	static uint8_t ids[K][ID_BYTES];
+	struct idx x = { 0 };
+	struct idx_entry e, e5, e6;
+	struct idx_shard *s;
+	bool all = true;
+
+	for (uint32_t k = 0; k < K; k++) {
+		rand_id(ids[k]);
+		ids[k][0] = 0x24;
+		ids[k][1] = 0x50 | (ids[k][1] & 0x0f);
+		memset(&e, 0, sizeof(e));
+		memcpy(e.id, ids[k], ID_BYTES);
+		e.pack = 3;
+		e.offset = k * 3000;
+		e.stored_len = 60;
+		e.raw_len = 20;
+		all = all && idx_put(&x, &e) == 0;
+	}
+	idx_settle(&x);
+	s = &x.shards[0x245];
+	ok(all && s->n_base == K && s->fmt.need_pack == 3 && s->fmt.w_pack > 3,
+	   "36 bits of fields in 5 bytes: the pack number has %u bits for values of 3",
+	   s->fmt.w_pack);
+	e5 = e;
+	memcpy(e5.id, ids[5], ID_BYTES);
+	e5.offset = 5 * 3000;
+	e5.pack = (1u << s->fmt.w_pack) - 2; /* pack + 1 fills the layout's width */
+	ok(idx_put(&x, &e5) == 0 && same(find(&x, BLOB_DATA, ids[5]), &e5) && s->n_base == K,
+	   "a pack number in the spare bits is written in place");
+	e6 = e;
+	memcpy(e6.id, ids[6], ID_BYTES);
+	e6.offset = 1u << 21; /* 38 bits of needs without the spare pack bits: 2 spare */
+	ok(idx_put(&x, &e6) == 0 && same(find(&x, BLOB_DATA, ids[6]), &e6),
+	   "a wider offset redraws the layout");
+	all = same(find(&x, BLOB_DATA, ids[5]), &e5);
+	for (uint32_t k = 7; k < K; k++) {
+		memcpy(e.id, ids[k], ID_BYTES);
+		e.offset = k * 3000;
+		all = all && same(find(&x, BLOB_DATA, ids[k]), &e);
+	}
+	ok(all, "the entry in the old spare bits is exact under the new layout, as is every other");
+	idx_release(&x);
+}
+
+/* Issue 15's case: a million small files in a few dozen packs of 65 536 blobs. The index
+ * held 48 bytes an entry before records were packed. */
+static void test_small_million(void)
+{
+	struct idx x = { 0 };
+	struct idx_entry e;
+	uint64_t seed;
+	size_t bytes;
+	bool all = true;
+
+	seed = rng_state;
+	for (uint32_t k = 0; k < N_BIG; k++) {
+		uint8_t id[ID_BYTES];
+
+		rand_id(id);
+		memset(&e, 0, sizeof(e));
+		memcpy(e.id, id, ID_BYTES);
+		e.type = k % 50 == 0 ? BLOB_TREE : BLOB_DATA;
+		e.pack = k / 65536;
+		e.offset = (k % 65536) * 56;
+		e.raw_len = 12 + k % 5;
+		e.stored_len = e.raw_len + 40;
+		e.compressed = k % 50 == 0;
+		all = all && idx_put(&x, &e) == 0;
+		if (k % 65536 == 65535)
+			idx_settle(&x); /* as a load does after each index file */
+	}
+	idx_settle(&x);
+	bytes = idx_table_bytes(&x);
+	ok(all && x.n == N_BIG && bytes <= 40ull * N_BIG,
+	   "a million small-file entries cost at most 40 bytes each (%.2f)", (double)bytes / N_BIG);
+	rng_state = seed;
+	for (uint32_t k = 0; k < N_BIG; k++) {
+		uint8_t id[ID_BYTES];
+		struct idx_entry f;
+
+		rand_id(id);
+		all = all && idx_find(&x, k % 50 == 0 ? BLOB_TREE : BLOB_DATA, id, &f) &&
+		      f.pack == k / 65536 && f.offset == (k % 65536) * 56 &&
+		      f.raw_len == 12 + k % 5 && f.stored_len == f.raw_len + 40u &&
+		      f.compressed == (k % 50 == 0);
+	}
+	ok(all, "and every one is found with its fields");
+	idx_release(&x);
+}
+
 static void test_million(void)
 {
 	struct idx x = { 0 };
@@ -267,7 +529,7 @@ static void test_million(void)
 		fill(&e, ids[k], k, t);
 		if (k % 100 == 0)
 			e.pack = IDX_PENDING;
-		all = all && same(idx_find(&x, t, ids[k]), &e) && !idx_find(&x, !t, ids[k]);
+		all = all && same(find(&x, t, ids[k]), &e) && !find(&x, !t, ids[k]);
 	}
 	ok(all, "every one found with its fields, none as the other type");
 	all = true;
@@ -275,7 +537,7 @@ static void test_million(void)
 		uint8_t id[ID_BYTES];
 
 		rand_id(id);
-		all = all && !idx_find(&x, BLOB_DATA, id) && !idx_find(&x, BLOB_TREE, id);
+		all = all && !find(&x, BLOB_DATA, id) && !find(&x, BLOB_TREE, id);
 	}
 	ok(all, "10 000 unknown ids are misses");
 	rc = idx_foreach(&x, count_one, &c);
@@ -297,9 +559,16 @@ static void test_million(void)
 
 	/* Every table merged into its array: exact arrays, nothing lost. */
 	idx_settle(&x);
-	is_int((long long)idx_table_bytes(&x),
-	       (long long)(IDX_SHARDS * sizeof(struct idx_shard) + N_BIG * sizeof(e)),
-	       "settled: 48 bytes an entry, no table slack");
+	bytes = IDX_SHARDS * sizeof(struct idx_shard);
+	all = true;
+	for (size_t k = 0; k < IDX_SHARDS; k++) {
+		bytes += (size_t)x.shards[k].n_base * x.shards[k].fmt.stride;
+		all = all && !x.shards[k].cap && x.shards[k].fmt.stride <= IDX_REC_MAX;
+	}
+	ok(all && idx_table_bytes(&x) == bytes,
+	   "settled: exact packed arrays, no table slack (%.1f bytes an entry with 32-bit "
+	   "lengths)",
+	   (double)bytes / N_BIG);
 	all = true;
 	for (uint32_t k = 0; k < N_BIG; k++) {
 		unsigned t = k % 5 == 0 ? BLOB_TREE : BLOB_DATA;
@@ -307,7 +576,7 @@ static void test_million(void)
 		fill(&e, ids[k], k, t);
 		if (k % 100 == 0)
 			e.pack = IDX_PENDING;
-		all = all && same(idx_find(&x, t, ids[k]), &e);
+		all = all && same(find(&x, t, ids[k]), &e);
 	}
 	ok(all && x.n == N_BIG, "every entry found after settling");
 
@@ -318,7 +587,7 @@ static void test_million(void)
 	all = true;
 	for (uint32_t k = 0; k < N_BIG; k++) {
 		unsigned t = k % 5 == 0 ? BLOB_TREE : BLOB_DATA;
-		const struct idx_entry *f = idx_find(&x, t, ids[k]);
+		const struct idx_entry *f = find(&x, t, ids[k]);
 
 		fill(&e, ids[k], k, t);
 		if (k % 100 == 0)
@@ -340,11 +609,11 @@ static void test_million(void)
 		fill(&e, ids[k], k, t);
 		if (k % 100 == 0 && k % 2)
 			e.pack = IDX_PENDING;
-		all = all && same(idx_find(&x, t, ids[k]), &e);
+		all = all && same(find(&x, t, ids[k]), &e);
 	}
 	ok(all && x.n == N_BIG, "re-put after removal: all found again");
 	idx_release(&x);
-	ok(x.n == 0 && !x.shards && !idx_find(&x, BLOB_DATA, ids[1]), "released");
+	ok(x.n == 0 && !x.shards && !find(&x, BLOB_DATA, ids[1]), "released");
 	free(ids);
 }
 
@@ -355,6 +624,10 @@ int main(void)
 	test_cluster_wrap();
 	test_skewed();
 	test_overflow();
+	test_record_bounds();
+	test_widen();
+	test_spare_bits();
+	test_small_million();
 	test_million();
 	return tap_done();
 }

@@ -1,8 +1,8 @@
 /* A pack we write is finished at PACK_WRITE_BLOBS blobs even far below pack_size
  * (repo/pack.c): the writer's list, the header and the index file that lists the pack stay
  * bounded for any number of tiny blobs. Each pack's header and its index entries agree.
- * Loading those index files leaves the in-memory index in exact arrays, 48 bytes an entry
- * and no table slack (index_file.c settles after each file). */
+ * Loading those index files leaves the in-memory index in exact packed arrays, at most 40
+ * bytes an entry, and no table slack (index_file.c settles after each file). */
 #include <errno.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -109,11 +109,11 @@ int main(void)
 	r = NULL;
 	ok(repo_open(&rf.o, &r, &e) == 0 && repo_index_load(r, &e) == 0, "reopen, load: %s", e.msg);
 	if (r) {
-		size_t want =
-		    IDX_SHARDS * sizeof(struct idx_shard) + r->idx.n * sizeof(struct idx_entry);
+		/* Packed records of small blobs in two packs: at most 40 bytes each. */
+		size_t want = IDX_SHARDS * sizeof(struct idx_shard) + r->idx.n * 40;
 
-		ok(r->idx.n == PACK_WRITE_BLOBS + EXTRA && idx_table_bytes(&r->idx) == want,
-		   "loaded index: %zu entries in %zu bytes (exact: %zu)", r->idx.n,
+		ok(r->idx.n == PACK_WRITE_BLOBS + EXTRA && idx_table_bytes(&r->idx) <= want,
+		   "loaded index: %zu entries in %zu bytes (at most %zu)", r->idx.n,
 		   idx_table_bytes(&r->idx), want);
 		bool all = true;
 
@@ -122,7 +122,7 @@ int main(void)
 
 			memset(id, 0x5a, ID_BYTES);
 			memcpy(id, &i, sizeof(i));
-			all = all && idx_find(&r->idx, BLOB_DATA, id);
+			all = all && idx_find(&r->idx, BLOB_DATA, id, NULL);
 		}
 		ok(all, "every entry found after the load");
 	}
