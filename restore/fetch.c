@@ -550,8 +550,9 @@ static void flush(struct rs *s, bool hold)
 				break;
 			if (xe > end && xe - r.start > RUN_CAP)
 				break;
-			/* A blob wanted again (same place) stays with its first need: opened once. */
-			if (x->loc.offset >= end && ckd_sat_add_i64max(plain, x->len) > RUN_PLAIN_CAP)
+			/* A blob wanted again (same place) stays with its first: opened once. */
+			if (x->loc.offset >= end &&
+			    ckd_sat_add_i64max(plain, x->len) > RUN_PLAIN_CAP)
 				break;
 			plain = ckd_sat_add_i64max(plain, x->len); /* a forged length: no wrap */
 			if (xe > end)
