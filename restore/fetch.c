@@ -502,11 +502,13 @@ static bool carry_over(struct rs *s, const struct rbatch *b, size_t first, size_
  * batch instead of being read now: it is the last run of the pack the walker was in
  * (the next files' blobs most likely follow it in that pack, and one read then takes
  * both, where a cut between batches cost a second ranged GET of the same pack), and it
- * can still grow. The run cap and the needs bound keep it from being held for ever. */
-static bool hold_run(const struct rbatch *b, size_t i, size_t j, uint64_t span,
+ * can still grow (a run near either cap is read now). The caps and the needs bound keep
+ * it from being held for ever. */
+static bool hold_run(const struct rbatch *b, size_t i, size_t j, uint64_t span, uint64_t plain,
                      const uint8_t tail[ID_BYTES])
 {
-	if (span >= RUN_CAP - RUN_CAP / 8 || j - i > BATCH_NEEDS / 4)
+	if (span >= RUN_CAP - RUN_CAP / 8 || plain >= RUN_PLAIN_CAP - RUN_PLAIN_CAP / 8 ||
+	    j - i > BATCH_NEEDS / 4)
 		return false;
 	if (memcmp(b->v[i].loc.pack, tail, ID_BYTES) != 0)
 		return false;
@@ -560,7 +562,7 @@ static void flush(struct rs *s, bool hold)
 		}
 		r.n = j - i;
 		r.len = end - r.start;
-		if (hold && hold_run(b, i, j, r.len, tail) && carry_over(s, b, i, j - i)) {
+		if (hold && hold_run(b, i, j, r.len, plain, tail) && carry_over(s, b, i, j - i)) {
 			hold = false; /* one run at most */
 			i = j;
 			continue;
