@@ -7,7 +7,10 @@
 # Environment: CAIRN_BIN (default: ./cairn, then cairn in PATH), RESTIC (restic),
 # SHARED (the folder holding bench/mkdata.sh; default ../shared beside the repository),
 # MKTREE (tests/tools/mktree, for the small-files tree), SMALL_FILES (200000; 0 skips),
-# KEEP=1 keeps WORKDIR.
+# KEEP=1 keeps WORKDIR. RESTORE_ONLY=N: only the first backups, then N rounds of full
+# restores (restic and cairn alternating), each round's wall and CPU (user+sys) seconds
+# and the median ratios: on a loaded machine one restore tells little, and CPU seconds
+# vary less than wall.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 TOP=$(cd "$HERE/.." && pwd)
@@ -60,6 +63,29 @@ for tool in restic cairn; do
 	echo "$tool: first backup ..."
 	measure first "$tool" backup "$W/data"
 done
+if [ "${RESTORE_ONLY:-0}" -gt 0 ]; then
+	# Each round: wall, user, sys and peak RSS of each tool into $W/res/rI.TOOL.
+	for i in $(seq 1 "$RESTORE_ONLY"); do
+		for tool in restic cairn; do
+			if [ "$tool" = restic ]; then cmd=("$RESTIC" -r "$W/restic-repo" --quiet); else cmd=("$CAIRN_BIN" -r "$W/cairn-repo" --quiet); fi
+			sync
+			/usr/bin/time -f '%e %U %S %M' -o "$W/res/r$i.$tool" "${cmd[@]}" restore latest \
+				--target "$W/$tool-out" >"$W/res/r$i.$tool.log" 2>&1 ||
+				{ echo "compare.sh: $tool restore failed:" >&2; tail -n 5 "$W/res/r$i.$tool.log" >&2; exit 1; }
+		done
+		rm -rf "$W/restic-out" "$W/cairn-out"
+		read -r rw ru rsy _ <"$W/res/r$i.restic"
+		read -r cw cu csy cm <"$W/res/r$i.cairn"
+		awk -v i="$i" -v rw="$rw" -v ru="$ru" -v rs="$rsy" -v cw="$cw" -v cu="$cu" -v cs="$csy" -v cm="$cm" 'BEGIN {
+			rc = ru + rs; cc = cu + cs
+			printf "restore %d: restic %.2f s (%.2f CPU-s), cairn %.2f s (%.2f CPU-s, %.0f MiB): wall %.3f, CPU %.3f\n",
+				i, rw, rc, cw, cc, cm / 1024, cw / rw, cc / rc }' | tee -a "$W/res/rounds"
+	done
+	med() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+	echo "median of $RESTORE_ONLY rounds: restore wall ratio $(awk '{ sub(",", "", $(NF - 2)); print $(NF - 2) }' "$W/res/rounds" | med)," \
+		"CPU ratio $(awk '{ print $NF }' "$W/res/rounds" | med) (target: wall <= 0.33)"
+	exit 0
+fi
 for tool in restic cairn; do
 	echo "$tool: unchanged re-backup ..."
 	measure unchanged "$tool" backup "$W/data"

@@ -103,7 +103,7 @@ struct rs {
 	size_t max_live;    /* from RLIMIT_NOFILE: a file and its folder hold one fd each */
 	struct err fail;    /* the first fatal error */
 	atomic_bool failed; /* stop: a fatal error or a cancel; workers skip what is left */
-	atomic_uint_fast64_t bytes, files, dirs, errors;
+	atomic_uint_fast64_t bytes, files, dirs, errors, runs;
 	/* Files the restore stopped in the middle of (after a fatal error or a cancel): named
 	 * in the restore's own error, as many as fit in stopped (", "-separated), the rest
 	 * counted in stopped_more; both guarded by lock. */

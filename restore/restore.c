@@ -606,6 +606,7 @@ int restore_run(struct repo *r, const struct restore_opts *o, struct restore_res
 	res.files += atomic_load(&s.files);
 	res.dirs = atomic_load(&s.dirs);
 	res.errors = atomic_load(&s.errors);
+	res.runs = atomic_load(&s.runs);
 	res.bytes = res.bytes > s.bytes_lost ? res.bytes - s.bytes_lost : 0;
 	*ret = res;
 fail:

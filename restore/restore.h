@@ -70,6 +70,9 @@ struct restore_result {
 	uint64_t files, dirs, others, bytes, errors, verified_files;
 	uint64_t skipped; /* skip_identical: files (counted in files too) left as they were */
 	uint64_t partials_removed; /* clear_partials: leftovers removed */
+	/* Ranged pack reads of file content, one per run of adjacent blobs (a GET on S3);
+	 * a run's stored bytes and its plaintext are both capped (restore/fetch.c). */
+	uint64_t runs;
 };
 
 int restore_run(struct repo *r, const struct restore_opts *o, struct restore_result *ret,

@@ -43,8 +43,8 @@ static int fx_open(struct fx *f, struct repo **ret, struct err *e)
 	return repo_open(&o, ret, e);
 }
 
-/* Create the repository and back up f->src into it. */
-static int fx_backup(struct fx *f, struct err *e)
+/* Create the repository with packs of pack_size bytes and back up f->src into it. */
+static int fx_backup_packs(struct fx *f, uint32_t pack_size, struct err *e)
 {
 	struct repo_open_params o = { .url = f->repo, .password = FX_PW, .password_len = 2 };
 	const char *paths[] = { f->src };
@@ -57,12 +57,18 @@ static int fx_backup(struct fx *f, struct err *e)
 	repo_create_params_default(&cp);
 	cp.kdf.opslimit = 1;
 	cp.kdf.memlimit = 8192;
-	cp.pack_size = 1u << 20;
+	cp.pack_size = pack_size;
 	rc = repo_create(&o, &cp, &r, e);
 	if (rc >= 0)
 		rc = backup_run(r, &bo, &br, e);
 	repo_free(r);
 	return rc;
+}
+
+/* The same with 1 MiB packs: many packs from little data. */
+static inline int fx_backup(struct fx *f, struct err *e)
+{
+	return fx_backup_packs(f, 1u << 20, e);
 }
 
 static void fx_warn(void *ud, const char *path, int code, const char *msg)
