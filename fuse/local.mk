@@ -18,7 +18,7 @@ TESTS += tests/e2e/fuse-mount.sh
 TESTS += tests/e2e/oddfiles-mount-seek.sh
 EXTRA_DIST += tests/e2e/oddfiles-mount-seek.sh
 TESTS += tests/e2e/mount-bigdir.sh
-EXTRA_DIST += tests/e2e/mount-bigdir.sh
+EXTRA_DIST += tests/e2e/mount-bigdir.sh tests/e2e/mount-lib.sh
 EXTRA_DIST += tests/e2e/fuse-mount.sh tests/fuse/deps.sh bench/fuse.sh docs/mount.md
 
 # read_open's failure path, with libfuse's reply calls replaced at link time.

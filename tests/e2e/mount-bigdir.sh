@@ -26,37 +26,8 @@ t_init_repo "$T_TMP/repo"
 run cairn --json backup "$T_TMP/src"
 t_rc 0 "backup of a folder of $N entries with 227-byte names"
 
-# mount_at DIR LOG [VAR=VALUE...]: mount REPO at DIR in the background (BG), logging to
-# LOG, with the environment given; S is the first snapshot's folder.
-mount_at() {
-	MNT=$1
-	MLOG=$2
-	shift 2
-	mkdir -p "$MNT"
-	(exec env CAIRN_PASSWORD="$T_PASS" "$@" "$CAIRN_BIN" -r "$REPO" mount "$MNT") >"$MLOG" 2>&1 &
-	BG=$!
-	T_MOUNTS+=("$MNT")
-	t_on_exit kill "$BG"
-	for _ in $(seq 300); do
-		grep -q " $MNT fuse" /proc/mounts && break
-		sleep 0.1
-	done
-	grep -q " $MNT fuse" /proc/mounts
-	t_ok $? "mount comes up ($*)" || { t_diag "$MLOG"; t_bail "no mount"; }
-	S=$(find "$MNT/snapshots" -mindepth 1 -maxdepth 1 -type d | head -n 1)
-}
-unmount() {
-	kill "$BG" 2>/dev/null
-	for _ in $(seq 100); do
-		kill -0 "$BG" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -0 "$BG" 2>/dev/null
-	t_ok $((!$?)) "the mount stops on SIGTERM"
-	s=0
-	grep -qi 'AddressSanitizer\|runtime error\|Segmentation' "$MLOG" && s=1
-	t_ok $s "no memory error or crash in the mount" || t_diag "$MLOG"
-}
+# shellcheck source=tests/e2e/mount-lib.sh
+. "$(dirname "$0")/mount-lib.sh"
 hwm_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/$BG/status"; }
 
 # 1 MiB for one folder: the big one (about 16 MiB of names and nodes) is over it.

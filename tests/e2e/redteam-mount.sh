@@ -58,38 +58,8 @@ LONG=$(printf 'n%.0s' $(seq 300)) # longer than a file name can be (255 bytes)
 	echo 'file rdup second'
 } | CAIRN_PASSWORD=$T_PASS "$FORGE" "$REPO" >"$T_TMP/id" || t_bail "forge failed"
 
-# mount_at DIR LOG [VAR=VALUE...]: mount the repository at DIR in the background (BG),
-# logging to LOG, with the environment given; S is the forged snapshot's folder.
-mount_at() {
-	MNT=$1
-	MLOG=$2
-	shift 2
-	mkdir -p "$MNT"
-	(exec env CAIRN_PASSWORD="$T_PASS" "$@" "$CAIRN_BIN" -r "$REPO" mount "$MNT") >"$MLOG" 2>&1 &
-	BG=$!
-	T_MOUNTS+=("$MNT")
-	t_on_exit kill "$BG"
-	for _ in $(seq 100); do
-		grep -q " $MNT fuse" /proc/mounts && break
-		sleep 0.1
-	done
-	grep -q " $MNT fuse" /proc/mounts
-	t_ok $? "mount comes up ($*)" || { t_diag "$MLOG"; t_bail "no mount"; }
-	S=$(find "$MNT/snapshots" -mindepth 1 -maxdepth 1 -type d | head -n 1)
-}
-# unmount: SIGTERM to the mount in BG; it must stop.
-unmount() {
-	kill "$BG" 2>/dev/null
-	for _ in $(seq 100); do
-		kill -0 "$BG" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -0 "$BG" 2>/dev/null
-	t_ok $((!$?)) "the mount stops on SIGTERM"
-	s=0
-	grep -qi 'AddressSanitizer\|runtime error\|Segmentation' "$MLOG" && s=1
-	t_ok $s "no memory error or crash in the mount" || t_diag "$MLOG"
-}
+# shellcheck source=tests/e2e/mount-lib.sh
+. "$(dirname "$0")/mount-lib.sh"
 mount_at "$T_TMP/mnt" "$T_TMP/mount.err"
 # A forged snapshot may hold setuid-root files and device nodes: through the mount they
 # must stay inert (libfuse mounts nosuid,nodev unless asked otherwise; cairn never asks).
