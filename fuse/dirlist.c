@@ -11,20 +11,11 @@
 #include "util/banned.h"
 #include "util/ckd.h"
 
-static int cmp_name(const char *a, size_t al, const char *b, size_t bl)
-{
-	int c = memcmp(a, b, al < bl ? al : bl);
-
-	if (c != 0)
-		return c;
-	return al < bl ? -1 : al > bl;
-}
-
 static int by_name(const void *a, const void *b)
 {
 	const struct node *x = a, *y = b;
 
-	return cmp_name(x->name, x->name_len, y->name, y->name_len);
+	return repo_name_cmp(x->name, x->name_len, y->name, y->name_len);
 }
 
 /* Which copy of a name the mount shows, so that readdir lists every name once and lookup
@@ -42,7 +33,7 @@ static int by_name(const void *a, const void *b)
 static int by_name_then_place(const void *a, const void *b)
 {
 	const struct node *x = *(const struct node *const *)a, *y = *(const struct node *const *)b;
-	int c = cmp_name(x->name, x->name_len, y->name, y->name_len);
+	int c = repo_name_cmp(x->name, x->name_len, y->name, y->name_len);
 
 	if (c != 0)
 		return c;
@@ -86,7 +77,7 @@ static int root_dedupe(struct node *ent, size_t *n, struct drops *dr)
 	qsort(by, *n, sizeof(*by), by_name_then_place);
 	keep = by[0];
 	for (size_t i = 1; i < *n; i++) {
-		if (cmp_name(by[i]->name, by[i]->name_len, keep->name, keep->name_len) != 0) {
+		if (repo_name_cmp(by[i]->name, by[i]->name_len, keep->name, keep->name_len) != 0) {
 			keep = by[i];
 			continue;
 		}
@@ -218,7 +209,7 @@ int dirlist_load(struct repo *r, const struct extent *segs, size_t n_segs, const
 		}
 		/* A folder below the root (the rule above): compare with the last kept name. */
 		if (dir && n > 0 &&
-		    cmp_name(ent[n - 1].name, ent[n - 1].name_len, ent[n].name, ent[n].name_len) >=
+		    repo_name_cmp(ent[n - 1].name, ent[n - 1].name_len, ent[n].name, ent[n].name_len) >=
 		        0) {
 			k = drops_note(&dr, &ent[n]);
 			node_release(&ent[n]);
@@ -272,7 +263,7 @@ const struct node *dirlist_find(const struct dirlist *d, const char *name, size_
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		int c = cmp_name(name, len, d->ent[mid].name, d->ent[mid].name_len);
+		int c = repo_name_cmp(name, len, d->ent[mid].name, d->ent[mid].name_len);
 
 		if (c == 0)
 			return &d->ent[mid];

@@ -28,10 +28,7 @@ bool rs_name_ok(const struct node *n)
  * backed-up paths, so its order is not checked (a backup makes its names unique). */
 bool rs_name_after(const char *prev, size_t prev_len, const struct node *n)
 {
-	size_t l = prev_len < n->name_len ? prev_len : n->name_len;
-	int c = memcmp(prev, n->name, l);
-
-	return c < 0 || (c == 0 && prev_len < n->name_len);
+	return repo_name_cmp(prev, prev_len, n->name, n->name_len) < 0;
 }
 
 bool rs_is_root(const struct node *dir)

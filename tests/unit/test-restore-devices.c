@@ -18,13 +18,8 @@ static int restore_into(struct fx *f, const char *target, bool no_devices, struc
 		                  .no_devices = no_devices,
 		                  .warn = fx_warn,
 		                  .ud = w };
-	struct repo *r = NULL;
-	int rc = fx_open(f, &r, e);
 
-	if (rc >= 0)
-		rc = restore_run(r, &o, res, e);
-	repo_free(r);
-	return rc;
+	return fx_restore(f, &o, res, e);
 }
 
 int main(void)

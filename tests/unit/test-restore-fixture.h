@@ -43,6 +43,19 @@ static int fx_open(struct fx *f, struct repo **ret, struct err *e)
 	return repo_open(&o, ret, e);
 }
 
+/* Open the fixture's repository, restore with o into res, close it. */
+static inline int fx_restore(struct fx *f, const struct restore_opts *o,
+                             struct restore_result *res, struct err *e)
+{
+	struct repo *r = NULL;
+	int rc = fx_open(f, &r, e);
+
+	if (rc >= 0)
+		rc = restore_run(r, o, res, e);
+	repo_free(r);
+	return rc;
+}
+
 /* Create the repository with packs of pack_size bytes and back up f->src into it. */
 static int fx_backup_packs(struct fx *f, uint32_t pack_size, struct err *e)
 {

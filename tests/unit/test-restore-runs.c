@@ -34,7 +34,6 @@ int main(void)
 	struct restore_result res = { 0 };
 	struct fx_warns w = { 0 };
 	struct err e = ERR_INIT;
-	struct repo *r = NULL;
 	char src[192], out[192], target[128], cmd[512];
 	struct fx f;
 	int rc;
@@ -52,10 +51,7 @@ int main(void)
 			                  .warn = fx_warn,
 			                  .ud = &w };
 
-		rc = fx_open(&f, &r, &e);
-		if (rc >= 0)
-			rc = restore_run(r, &o, &res, &e);
-		repo_free(r);
+		rc = fx_restore(&f, &o, &res, &e);
 	}
 	is_int(rc, 0, "restore: %s", e.msg);
 	ok(w.n == 0, "no warnings (%zu)", w.n);

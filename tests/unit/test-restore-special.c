@@ -27,7 +27,6 @@ int main(void)
 	struct restore_result res = { 0 };
 	struct fx_warns w = { 0 };
 	struct err e = ERR_INIT;
-	struct repo *r = NULL;
 	char p[256], target[256];
 	struct stat st;
 	struct fx f;
@@ -52,10 +51,7 @@ int main(void)
 			                  .warn = fx_warn,
 			                  .ud = &w };
 
-		rc = fx_open(&f, &r, &e);
-		if (rc >= 0)
-			rc = restore_run(r, &o, &res, &e);
-		repo_free(r);
+		rc = fx_restore(&f, &o, &res, &e);
 	}
 	is_int(swaps, 1, "the FIFO was swapped for a symlink during the restore");
 	is_int(rc, 0, "the restore finishes: %s", e.msg);
