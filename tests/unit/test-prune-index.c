@@ -94,7 +94,8 @@ int main(void)
 	ok(repo_lock(r, REPO_LOCK_EXCLUSIVE, &l, &e) == 0 && repo_prune(r, l, &po, &pr, &e) == 0,
 	   "prune: %s", e.msg);
 	repo_unlock(l);
-	ok(pr.blobs_repacked >= 1 && pr.packs_deleted >= 1, "it repacked (%llu blobs) and deleted (%llu packs)",
+	ok(pr.blobs_repacked >= 1 && pr.packs_deleted >= 1,
+	   "it repacked (%llu blobs) and deleted (%llu packs)",
 	   (unsigned long long)pr.blobs_repacked, (unsigned long long)pr.packs_deleted);
 	/* The bound: nothing of the old index stays, and the new packs did not enter it. */
 	is_int((int)r->idx.n, 0, "the index prune leaves holds no entry (repacked or old)");
