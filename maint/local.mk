@@ -10,6 +10,11 @@ tests_unit_test_forget_LDADD = $(CAIRN_LIBS)
 tests_unit_test_idset_LDADD = $(CAIRN_LIBS)
 tests_unit_test_maint_headers_LDADD = $(CAIRN_LIBS)
 
+# Prune releases the loaded index before its sweep (maint/prune.c, repo_index_drop).
+check_PROGRAMS += tests/unit/test-prune-index
+TESTS += tests/unit/test-prune-index
+tests_unit_test_prune_index_LDADD = $(CAIRN_LIBS)
+
 MAINT_E2E = tests/e2e/maint-prune.sh tests/e2e/maint-keys-check.sh tests/e2e/maint-misc.sh \
 	tests/e2e/maint-progress.sh tests/e2e/maint-check-index.sh tests/e2e/maint-damaged-pack.sh
 TESTS += $(MAINT_E2E)

@@ -618,6 +618,10 @@ int repo_prune(struct repo *r, struct repo_lock *held, const struct repo_prune_o
 		goto fail;
 	tally(&p);
 	if (!o->dry_run) {
+		/* From here on nothing looks a blob up: the sweep walks the index files, and
+		 * the index would be stale after the commit anyway. Dropped, the new packs do
+		 * not go into it either; the next user of r loads the new index files. */
+		repo_index_drop(r);
 		meter_start(&p);
 		rc = sweep(&p);
 		if (rc >= 0)

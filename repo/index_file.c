@@ -70,6 +70,11 @@ int index_add_pack(struct repo *r, const uint8_t pack[ID_BYTES], const struct pa
 	int rc;
 
 	pthread_mutex_lock(&r->idx_lock);
+	if (r->idx_dropped) {
+		/* Released on purpose (a prune's repack): its index files list the pack. */
+		pthread_mutex_unlock(&r->idx_lock);
+		return 0;
+	}
 	rc = idx_pack_number(&r->idx, pack, &pn);
 	for (size_t i = 0; rc >= 0 && i < n; i++) {
 		struct idx_entry e = { .pack = pn, .offset = (uint32_t)off,
@@ -462,6 +467,13 @@ ssize_t repo_index_reload(struct repo *r, struct err *e)
 	ssize_t rc;
 	size_t i;
 
+	/* After a drop, whatever the index took since (nothing, in a prune) is no whole
+	 * picture: every file is read again into an empty index. */
+	pthread_mutex_lock(&r->idx_lock);
+	if (r->idx_dropped)
+		idx_release(&r->idx);
+	r->idx_dropped = false;
+	pthread_mutex_unlock(&r->idx_lock);
 	rc = r->be->ops->list(r->be, OBJ_INDEX, load_name, &c, e);
 	if (rc == -ENOMEM)
 		err_set(e, rc, "out of memory");
@@ -480,6 +492,19 @@ ssize_t repo_index_reload(struct repo *r, struct err *e)
 		return rc;
 	r->idx.loaded = true;
 	return (ssize_t)c.n;
+}
+
+/* 1M tiny blobs: the index is ~40 MB of prune's 70 MiB peak, and a repack's new packs
+ * re-laid every shard as their pack numbers widened its records (34 MB of allocations)
+ * while the sweep, which reads the index files themselves, needs none of it. */
+void repo_index_drop(struct repo *r)
+{
+	pthread_mutex_lock(&r->idx_lock);
+	idx_release(&r->idx);
+	r->idx_dropped = true;
+	pthread_mutex_unlock(&r->idx_lock);
+	/* The shards' arrays are many blocks below the mmap threshold: give them back. */
+	malloc_trim(0);
 }
 
 int repo_index_load(struct repo *r, struct err *e)

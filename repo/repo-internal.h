@@ -122,6 +122,10 @@ struct repo {
 	struct idx idx;
 	struct pack_done *done;
 	size_t n_done, cap_done;
+	/* The loaded index was released by repo_index_drop (maint/prune): packs finished
+	 * meanwhile are not put into it (their own index files list them), and the next
+	 * repo_index_reload starts from nothing. Guarded by idx_lock. */
+	bool idx_dropped;
 	/* Packs the index lists that data/ lacks or holds too short (index_file.c). */
 	size_t lost_packs, lost_blobs;
 	uint8_t lost_first[ID_BYTES];
@@ -220,6 +224,8 @@ int index_walk(struct repo *r, const char *name, ix_fn fn, void *ud, struct err 
  * every load; 65 536 blobs encode to about 2.6 MB). */
 #define IX_PACKS_PER_FILE 2048
 #define IX_BLOBS_PER_FILE 65536
+/* Also declared for maint/ in maint/maint-internal.h until repo/admin.h carries it. */
+void repo_index_drop(struct repo *r);
 /* Add a pack's blobs to the in-memory index (takes idx_lock). copies: a blob indexed
  * elsewhere already keeps both places (idx_put_copy: an adopted pack); otherwise the new
  * place replaces the old (our own uploads, a repack). */
