@@ -128,6 +128,10 @@ void s3_resume_req(const struct s3_req *rq, const struct s3_resume *rm, struct s
  * 416, or another ETag), -EPROTO when a 206 does not start at the byte asked for, else 0. */
 int s3_resume_check(const struct s3_req *rq, const struct s3_req *rr, const struct s3_resp *rs,
                     const struct s3_resume *rm, struct err *e) _must_check_;
+/* A 206 reply to rr (a ranged GET, first or resumed) must start at the byte asked for:
+ * -EPROTO with a message when its Content-Range is missing or starts elsewhere. */
+int s3_range_check(const struct s3_req *rq, const struct s3_req *rr, const struct s3_resp *rs,
+                   struct err *e) _must_check_;
 /* "<prefix><dir>/<name>" (data sharded by the first two characters); -EINVAL on a
  * name that is not lowercase hex. */
 int s3_obj_key(const struct s3 *s, enum obj_type t, const char *name, char *out,

@@ -29,10 +29,14 @@ struct xfer {
 	const struct s3_req *rq;
 	struct s3_resp *rs;
 	uint64_t pos;
-	uint64_t skip; /* bytes to drop from a 200 (a resumed GET whose Range was ignored) */
-	uint64_t room; /* bytes still wanted from a resumed GET */
+	uint64_t skip; /* bytes to drop from a 200 (a ranged GET whose Range was ignored) */
+	uint64_t room; /* bytes still wanted from a ranged or resumed GET */
+	uint64_t unwanted; /* bytes of a 2xx body no one reads (PUT, DELETE, HEAD replies) */
+	bool full;    /* a 200 to a ranged GET brought the range: the rest is refused */
+	bool err_cut; /* the error document passed S3_MAX_ERRREP: its head is kept */
 	struct buf errbody;
 	int werr;
+	const char *werr_why; /* a -EPROTO werr: what the reply did wrong */
 };
 
 /* ---- handle pool: bounded by s3.connections; each handle keeps its connection ---- */
@@ -93,6 +97,9 @@ static int on_seek(void *ud, curl_off_t off, int origin)
 	return CURL_SEEKFUNC_OK;
 }
 
+/* Every reply body is bounded, whatever the server sends: returning short makes libcurl
+ * stop reading (CURLE_WRITE_ERROR), which s3_request() then reads through x. A server
+ * streaming without end (error page, infinite chunked body) is cut, never read forever. */
 static size_t on_write(char *p, size_t size, size_t nmemb, void *ud)
 {
 	struct xfer *x = ud;
@@ -102,15 +109,32 @@ static size_t on_write(char *p, size_t size, size_t nmemb, void *ud)
 	if (x->rs->status >= 200 && x->rs->status < 300) {
 		size_t k = n;
 
-		if (!x->rq->out)
-			return n;
+		if (!x->rq->out) {
+			/* PUT and DELETE replies carry nothing we read; S3 sends none or a
+			 * few hundred bytes. */
+			x->unwanted += n;
+			if (x->unwanted <= S3_MAX_ERRREP)
+				return n;
+			x->werr = -EPROTO;
+			x->werr_why = "a reply body over 64 KiB where none is expected";
+			return 0;
+		}
 		if (x->rs->status == 200 && x->skip) {
 			size_t d = x->skip < k ? (size_t)x->skip : k;
 
 			p += d, k -= d, x->skip -= d;
 		}
-		if (k > x->room)
+		if (k > x->room) {
+			if (x->rs->status != 200) {
+				x->werr = -EPROTO;
+				x->werr_why = "more bytes than the range asked for";
+				return 0;
+			}
+			/* A 200 to a ranged GET (Range ignored): the range is in, the rest of
+			 * the object is not wanted. */
 			k = (size_t)x->room;
+			x->full = true;
+		}
 		x->room -= k;
 		r = buf_append(x->rq->out, p, k);
 		if (r < 0) {
@@ -119,11 +143,14 @@ static size_t on_write(char *p, size_t size, size_t nmemb, void *ud)
 		}
 		if (k && x->rq->watch)
 			x->rq->watch(x->rq->watch_ud, x->rq->out);
-		return n;
+		return x->full ? 0 : n;
 	}
-	/* Error documents are small; keep the head of a long one, drop the rest. */
-	if (buf_append(&x->errbody, p, n) < 0)
-		return n;
+	/* Error documents are small: keep the head of a long one and stop reading there
+	 * (the status is known; the head is parsed as far as it goes). */
+	if (buf_append(&x->errbody, p, n) < 0) {
+		x->err_cut = true;
+		return 0;
+	}
 	return n;
 }
 
@@ -134,6 +161,11 @@ static void hdr_value(const char *v, size_t n, char *out, size_t size)
 	while (n && (v[n - 1] == '\r' || v[n - 1] == '\n' || v[n - 1] == ' '))
 		n--;
 	snprintf(out, size, "%.*s", (int)n, v);
+	/* Header values reach messages: no control byte (a terminal escape, a line break)
+	 * from the server gets to the user's one error line. */
+	for (char *c = out; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
 }
 
 static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
@@ -618,6 +650,9 @@ int s3_request(struct s3 *s, const struct s3_req *rq, struct s3_resp *rs, struct
 		buf_reset(&x.errbody);
 		x.pos = 0;
 		x.werr = 0;
+		x.werr_why = NULL;
+		x.unwanted = 0;
+		x.full = x.err_cut = false;
 		memcpy(keep_md5, rs->body_md5, sizeof(keep_md5));
 		memset(rs, 0, sizeof(*rs));
 		memcpy(rs->body_md5, keep_md5, sizeof(keep_md5));
@@ -627,11 +662,18 @@ int s3_request(struct s3 *s, const struct s3_req *rq, struct s3_resp *rs, struct
 			            rq->key ? rq->key : "", strerror(-r));
 			break;
 		}
-		if (x.werr) {
-			r = err_set(e, x.werr, "S3 %s %s: reply larger than %zu bytes", rq->op,
-			            rq->key ? rq->key : "", rq->out->max);
+		if (x.werr && x.werr_why) {
+			r = err_set(e, x.werr, "S3 %s %s: HTTP %ld with %s", rq->op,
+			            rq->key ? rq->key : "(bucket)", rs->status, x.werr_why);
 			break;
 		}
+		if (x.werr) {
+			r = err_set(e, x.werr, "S3 %s %s: reply larger than %zu bytes", rq->op,
+			            rq->key ? rq->key : "(bucket)", rq->out->max);
+			break;
+		}
+		if (cr == CURLE_WRITE_ERROR && (x.full || x.err_cut))
+			cr = CURLE_OK; /* we stopped reading: the reply is what we kept */
 		if (cr != CURLE_OK) {
 			snprintf(last, sizeof(last), "%s", curl_easy_strerror(cr));
 			unreachable =
@@ -659,6 +701,10 @@ int s3_request(struct s3 *s, const struct s3_req *rq, struct s3_resp *rs, struct
 		    s3xml_error(x.errbody.p, x.errbody.len, &rs->xe) < 0)
 			memset(&rs->xe, 0, sizeof(rs->xe)); /* not S3 XML (a proxy's page) */
 		if (rs->status >= 200 && rs->status < 300) {
+			if (!rm.etag[0] && rq->out && (r = s3_range_check(rq, &rr, rs, e)) < 0)
+				goto out;
+			if (!rm.etag[0] && rq->out && rr.range && rs->status == 200)
+				rs->length = rq->out->len - out_base; /* the range, cut from the whole */
 			if (!rq->verify_etag || etag_matches(rs)) {
 				r = 0;
 				if (rm.etag[0])
