@@ -332,6 +332,7 @@ static int list_page(struct s3 *s, const char *prefix, const char *token, struct
 		goto fail;
 	}
 	rq.query = (const char *)q.p;
+	rq.name = prefix;
 	rq.out = &out;
 	r = s3_request(s, &rq, &rs, e);
 	if (r < 0)

@@ -71,6 +71,7 @@ struct s3_req {
 	const char *op;     /* "put", "get", ... for messages */
 	const char *method; /* GET PUT HEAD DELETE POST */
 	const char *key;    /* full object key, NULL for the bucket itself */
+	const char *name;   /* for messages when key is NULL ("repo/keys/" for a listing) */
 	const char *query;  /* already encoded, NULL for none */
 	const uint8_t *mem;
 	int fd; /* -1 when the body is in mem (or absent) */
@@ -85,6 +86,12 @@ struct s3_req {
 	void *watch_ud;
 	unsigned max_attempts;         /* 0: s3.retries */
 };
+
+/* What messages call rq's object: its name, its key, or "(bucket)". */
+static inline const char *s3_req_name(const struct s3_req *rq)
+{
+	return rq->name ? rq->name : rq->key ? rq->key : "(bucket)";
+}
 
 struct s3_resp {
 	long status;

@@ -37,6 +37,7 @@ struct xfer {
 	struct buf errbody;
 	int werr;
 	const char *werr_why; /* a -EPROTO werr: what the reply did wrong */
+	char cerr[CURL_ERROR_SIZE]; /* libcurl's own account of a failure (no headers in it) */
 };
 
 /* ---- handle pool: bounded by s3.connections; each handle keeps its connection ---- */
@@ -384,6 +385,9 @@ static void setup(struct s3 *s, CURL *c, const struct s3_req *rq, struct xfer *x
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, x);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
+	/* "Operation too slow. Less than 1024 bytes/sec ..." says more than "Timeout". */
+	x->cerr[0] = 0;
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, x->cerr);
 	if (s->conf.ca_file)
 		curl_easy_setopt(c, CURLOPT_CAINFO, s->conf.ca_file);
 	if (s->conf.insecure_tls) {
@@ -514,7 +518,7 @@ static bool etag_matches(const struct s3_resp *rs)
 
 static int map_final(struct s3 *s, const struct s3_req *rq, const struct s3_resp *rs, struct err *e)
 {
-	const char *code = rs->xe.code, *key = rq->key ? rq->key : "(bucket)";
+	const char *code = rs->xe.code, *key = s3_req_name(rq);
 	char region[64];
 	long offset;
 
@@ -569,8 +573,14 @@ static int map_final(struct s3 *s, const struct s3_req *rq, const struct s3_resp
 		               "other (HTTP %ld %s%s%s); set -o s3.region",
 		               rq->op, key, s->conf.bucket, region, rs->status, code,
 		               rs->xe.message[0] ? ": " : "", rs->xe.message);
-	return err_set(e, -EPROTO, "S3 %s %s: HTTP %ld %s%s%s", rq->op, key, rs->status,
-	               code[0] ? code : "", rs->xe.message[0] ? ": " : "", rs->xe.message);
+	if (rs->status >= 300 && rs->status < 400)
+		/* Following one would send signed requests (or the body) elsewhere. */
+		return err_set(e, -EPROTO,
+		               "S3 %s %s: HTTP %ld redirect, not followed: point the repository "
+		               "URL at the endpoint that serves bucket %s",
+		               rq->op, key, rs->status, s->conf.bucket);
+	return err_set(e, -EPROTO, "S3 %s %s: HTTP %ld%s%s%s%s", rq->op, key, rs->status,
+	               code[0] ? " " : "", code, rs->xe.message[0] ? ": " : "", rs->xe.message);
 }
 
 static void backoff(const struct s3 *s, unsigned attempt)
@@ -606,6 +616,7 @@ static CURLcode attempt(struct s3 *s, const struct s3_req *rq, struct xfer *x, c
 		setup(s, c, rq, x, &sr);
 		cr = curl_easy_perform(c);
 		curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+		curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
 		pool_put(s, c);
 	}
 	curl_slist_free_all(sr.hdrs);
@@ -634,7 +645,7 @@ int s3_request(struct s3 *s, const struct s3_req *rq, struct s3_resp *rs, struct
 		r = body_digests(rq, sha, md5b64, rs->body_md5);
 		if (r < 0)
 			return err_set(e, r, "S3 %s %s: reading the upload: %s", rq->op,
-			               rq->key ? rq->key : "", strerror(-r));
+			               s3_req_name(rq), strerror(-r));
 	}
 	while (tries < max_attempts) {
 		char keep_md5[33];
@@ -659,23 +670,27 @@ int s3_request(struct s3 *s, const struct s3_req *rq, struct s3_resp *rs, struct
 		cr = attempt(s, &rr, &x, sha, body ? md5b64 : NULL, &r);
 		if (r < 0) {
 			r = err_set(e, r, "S3 %s %s: building the request: %s", rq->op,
-			            rq->key ? rq->key : "", strerror(-r));
+			            s3_req_name(rq), strerror(-r));
 			break;
 		}
 		if (x.werr && x.werr_why) {
 			r = err_set(e, x.werr, "S3 %s %s: HTTP %ld with %s", rq->op,
-			            rq->key ? rq->key : "(bucket)", rs->status, x.werr_why);
+			            s3_req_name(rq), rs->status, x.werr_why);
 			break;
 		}
 		if (x.werr) {
 			r = err_set(e, x.werr, "S3 %s %s: reply larger than %zu bytes", rq->op,
-			            rq->key ? rq->key : "(bucket)", rq->out->max);
+			            s3_req_name(rq), rq->out->max);
 			break;
 		}
 		if (cr == CURLE_WRITE_ERROR && (x.full || x.err_cut))
 			cr = CURLE_OK; /* we stopped reading: the reply is what we kept */
 		if (cr != CURLE_OK) {
-			snprintf(last, sizeof(last), "%s", curl_easy_strerror(cr));
+			snprintf(last, sizeof(last), "%s",
+			         x.cerr[0]                      ? x.cerr
+			         : cr == CURLE_OUT_OF_MEMORY ? "out of memory, or a reply header "
+			                                       "line over libcurl's 100 KiB limit"
+			                                     : curl_easy_strerror(cr));
 			unreachable =
 			    cr == CURLE_COULDNT_CONNECT || cr == CURLE_COULDNT_RESOLVE_HOST;
 			if (rm.etag[0] && (r = s3_resume_check(rq, &rr, rs, &rm, e)) < 0)
@@ -688,7 +703,7 @@ int s3_request(struct s3 *s, const struct s3_req *rq, struct s3_resp *rs, struct
 			if (curl_retryable(cr))
 				continue;
 			r = err_set(
-			    e, -EPROTO, "S3 %s %s: %s%s", rq->op, rq->key ? rq->key : "", last,
+			    e, -EPROTO, "S3 %s %s: %s%s", rq->op, s3_req_name(rq), last,
 			    cr == CURLE_PEER_FAILED_VERIFICATION || cr == CURLE_SSL_CACERT_BADFILE
 			        ? " (give the CA with --option s3.ca-file=FILE)"
 			        : "");
@@ -736,10 +751,10 @@ int s3_request(struct s3 *s, const struct s3_req *rq, struct s3_resp *rs, struct
 	}
 	if (r >= 0 && unreachable)
 		r = err_set(e, -EHOSTUNREACH, "S3 endpoint %s unreachable: %s (%s %s, %u attempts)",
-		            s->conf.host, last, rq->op, rq->key ? rq->key : "(bucket)", tries);
+		            s->conf.host, last, rq->op, s3_req_name(rq), tries);
 	else if (r >= 0)
 		r = err_set(e, -EAGAIN, "S3 %s %s failed after %u attempts%s: %s", rq->op,
-		            rq->key ? rq->key : "(bucket)", tries + rm.free_used,
+		            s3_req_name(rq), tries + rm.free_used,
 		            rm.free_used ? " (resumed after each cut)" : "", last);
 out:
 	buf_release(&x.errbody);

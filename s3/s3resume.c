@@ -70,7 +70,7 @@ void s3_resume_req(const struct s3_req *rq, const struct s3_resume *rm, struct s
 int s3_resume_check(const struct s3_req *rq, const struct s3_req *rr, const struct s3_resp *rs,
                     const struct s3_resume *rm, struct err *e)
 {
-	const char *key = rq->key ? rq->key : "";
+	const char *key = s3_req_name(rq);
 
 	/* 416: the rest asked for lies inside the first reply's length, so the object is now
 	 * shorter than it was (a server may check the Range before If-Match). */
@@ -90,7 +90,7 @@ int s3_resume_check(const struct s3_req *rq, const struct s3_req *rr, const stru
 int s3_range_check(const struct s3_req *rq, const struct s3_req *rr, const struct s3_resp *rs,
                    struct err *e)
 {
-	const char *key = rq->key ? rq->key : "";
+	const char *key = s3_req_name(rq);
 	unsigned long long start;
 	char *end = NULL;
 	bool ok;

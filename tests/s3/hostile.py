@@ -24,12 +24,14 @@ Attacks:
   range-ignored   a ranged GET answered 200 with the whole object (Range ignored)
   range-long      a ranged GET answered 206 with 4 KiB more than asked (its
                   Content-Range and Content-Length agree with the longer body)
-  range-shifted   a ranged GET answered 206 from byte 0 (Content-Range says so)
+  range-shifted   a ranged GET answered 206 from one byte later (Content-Range says so)
   list-cycle      ListObjectsV2: truncated pages alternating tokens A and B, each with
                   the first real key
   list-empty      ListObjectsV2: truncated pages without keys, a new token each time
   list-outside    ListObjectsV2: the real page plus a key of another prefix of the same
                   length (OUTSIDE_KEY)
+  list-dotdot     ListObjectsV2: the real page plus PREFIX../../<64 hex> (raw bytes)
+  list-nul        ListObjectsV2: the real page plus a key with a &#0; character reference
   list-laughs     ListObjectsV2: a billion-laughs document (entity expansion)
   list-external   ListObjectsV2: an external entity naming file:///etc/passwd
   list-huge       ListObjectsV2: a 200 whose well-formed body grows without end"""
@@ -195,6 +197,11 @@ class S3(BaseHTTPRequestHandler):
             keys = sorted(k for k in self.keys(bucket) if k.startswith(prefix))
             keys.append(os.environ.get("OUTSIDE_KEY", "x" * len(prefix) + "0" * 64))
             self.reply(200, self.list_xml(keys, bucket))
+        elif a in ("list-dotdot", "list-nul"):
+            keys = sorted(k for k in self.keys(bucket) if k.startswith(prefix))
+            odd = prefix + "../../" + "0" * 64 if a == "list-dotdot" else prefix + "ab\x00cd"
+            body = self.list_xml(keys + [odd], bucket)
+            self.reply(200, body.replace(b"\x00", b"&#0;"))
         elif a == "list-laughs":
             ents = "".join(f'<!ENTITY l{i} "' + f"&l{i - 1};" * 10 + '">' for i in range(1, 10))
             doc = ('<?xml version="1.0"?><!DOCTYPE ListBucketResult [<!ENTITY l0 "lol">' + ents +
@@ -285,7 +292,7 @@ class S3(BaseHTTPRequestHandler):
         if attack == "range-long":
             b = min(b + 4096, len(obj) - 1)
         if attack == "range-shifted":
-            a, b = 0, b - a
+            a, b = a + 1, min(b + 1, len(obj) - 1)
         return self.reply(206, obj[a:b + 1],
                           [etag, ("Content-Range", f"bytes {a}-{b}/{len(obj)}")])
 
