@@ -161,8 +161,9 @@ static int s3_get_watch(struct backend *be, enum obj_type t, const char *name, u
                         uint64_t n, struct buf *out, backend_watch_fn watch, void *ud,
                         struct err *e)
 {
-	struct s3_req rq = { .op = "get", .method = "GET", .fd = -1, .out = out,
-		             .watch = watch, .watch_ud = ud };
+	struct s3_req rq = {
+		.op = "get", .method = "GET", .fd = -1, .out = out, .watch = watch, .watch_ud = ud
+	};
 	size_t base = out->len, got;
 	struct s3_resp rs;
 	char key[KEY_MAX];

@@ -84,7 +84,7 @@ struct s3_req {
 	struct buf *out;               /* 2xx body appended here; NULL discards */
 	backend_watch_fn watch;        /* NULL, or told after each append to out */
 	void *watch_ud;
-	unsigned max_attempts;         /* 0: s3.retries */
+	unsigned max_attempts; /* 0: s3.retries */
 };
 
 /* What messages call rq's object: its name, its key, or "(bucket)". */

@@ -29,14 +29,14 @@ struct xfer {
 	const struct s3_req *rq;
 	struct s3_resp *rs;
 	uint64_t pos;
-	uint64_t skip; /* bytes to drop from a 200 (a ranged GET whose Range was ignored) */
-	uint64_t room; /* bytes still wanted from a ranged or resumed GET */
+	uint64_t skip;     /* bytes to drop from a 200 (a ranged GET whose Range was ignored) */
+	uint64_t room;     /* bytes still wanted from a ranged or resumed GET */
 	uint64_t unwanted; /* bytes of a 2xx body no one reads (PUT, DELETE, HEAD replies) */
-	bool full;    /* a 200 to a ranged GET brought the range: the rest is refused */
-	bool err_cut; /* the error document passed S3_MAX_ERRREP: its head is kept */
+	bool full;         /* a 200 to a ranged GET brought the range: the rest is refused */
+	bool err_cut;      /* the error document passed S3_MAX_ERRREP: its head is kept */
 	struct buf errbody;
 	int werr;
-	const char *werr_why; /* a -EPROTO werr: what the reply did wrong */
+	const char *werr_why;       /* a -EPROTO werr: what the reply did wrong */
 	char cerr[CURL_ERROR_SIZE]; /* libcurl's own account of a failure (no headers in it) */
 };
 
@@ -687,7 +687,7 @@ int s3_request(struct s3 *s, const struct s3_req *rq, struct s3_resp *rs, struct
 			cr = CURLE_OK; /* we stopped reading: the reply is what we kept */
 		if (cr != CURLE_OK) {
 			snprintf(last, sizeof(last), "%s",
-			         x.cerr[0]                      ? x.cerr
+			         x.cerr[0]                   ? x.cerr
 			         : cr == CURLE_OUT_OF_MEMORY ? "out of memory, or a reply header "
 			                                       "line over libcurl's 100 KiB limit"
 			                                     : curl_easy_strerror(cr));
@@ -702,11 +702,11 @@ int s3_request(struct s3 *s, const struct s3_req *rq, struct s3_resp *rs, struct
 			}
 			if (curl_retryable(cr))
 				continue;
-			r = err_set(
-			    e, -EPROTO, "S3 %s %s: %s%s", rq->op, s3_req_name(rq), last,
-			    cr == CURLE_PEER_FAILED_VERIFICATION || cr == CURLE_SSL_CACERT_BADFILE
-			        ? " (give the CA with --option s3.ca-file=FILE)"
-			        : "");
+			r = err_set(e, -EPROTO, "S3 %s %s: %s%s", rq->op, s3_req_name(rq), last,
+			            cr == CURLE_PEER_FAILED_VERIFICATION ||
+			                    cr == CURLE_SSL_CACERT_BADFILE
+			                ? " (give the CA with --option s3.ca-file=FILE)"
+			                : "");
 			break;
 		}
 		unreachable = false;
@@ -719,7 +719,8 @@ int s3_request(struct s3 *s, const struct s3_req *rq, struct s3_resp *rs, struct
 			if (!rm.etag[0] && rq->out && (r = s3_range_check(rq, &rr, rs, e)) < 0)
 				goto out;
 			if (!rm.etag[0] && rq->out && rr.range && rs->status == 200)
-				rs->length = rq->out->len - out_base; /* the range, cut from the whole */
+				rs->length =
+				    rq->out->len - out_base; /* the range, cut from the whole */
 			if (!rq->verify_etag || etag_matches(rs)) {
 				r = 0;
 				if (rm.etag[0])
