@@ -359,19 +359,15 @@ static int s3_list(struct backend *be, enum obj_type t, backend_list_fn fn, void
 	struct s3xml_list *page = calloc(1, sizeof(*page));
 	char prefix[KEY_MAX], token[sizeof(page->next_token)] = "";
 	unsigned empty = 0;
-	int r, k;
+	int r = -ENOMEM, k;
 
-	if (!page || !l) {
-		free(page);
-		free(l);
-		return -ENOMEM;
-	}
+	if (!page || !l)
+		goto fail;
 	*l = (struct list_ctx){ .prefix = prefix, .sharded = t == OBJ_DATA, .fn = fn, .ud = ud };
 	k = snprintf(prefix, sizeof(prefix), "%s%s/", s->conf.prefix, obj_type_dir(t));
 	if (t == OBJ_CONFIG || k < 0 || (size_t)k >= sizeof(prefix)) {
-		free(page);
-		free(l);
-		return err_set(e, -EINVAL, "cannot list objects of type %d", (int)t);
+		r = err_set(e, -EINVAL, "cannot list objects of type %d", (int)t);
+		goto fail;
 	}
 	l->skip = (size_t)k;
 	do {
@@ -403,6 +399,7 @@ static int s3_list(struct backend *be, enum obj_type t, backend_list_fn fn, void
 		}
 		snprintf(token, sizeof(token), "%s", page->next_token);
 	} while (page->truncated);
+fail:
 	free(page);
 	free(l);
 	return r < 0 ? r : 0;
