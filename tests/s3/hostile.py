@@ -21,6 +21,7 @@ Attacks:
   redirect-ftp    307 to ftp://127.0.0.1:OTHER_PORT/x
   slowdown        503 SlowDown, always
   length-lie      200 whose Content-Length is 1000 bytes more than the body, then close
+  head-huge       a HEAD answered 200 with Content-Length 2^63-1 (over any S3 object)
   range-ignored   a ranged GET answered 200 with the whole object (Range ignored)
   range-long      a ranged GET answered 206 with 4 KiB more than asked (its
                   Content-Range and Content-Length agree with the longer body)
@@ -172,6 +173,9 @@ class S3(BaseHTTPRequestHandler):
                 return False
             self.raw(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % (len(data) + 1000) + data)
             self.close_connection = True
+        elif a == "head-huge" and self.command == "HEAD":
+            self.raw(b"HTTP/1.1 200 OK\r\nContent-Length: 9223372036854775807\r\n"
+                     b"ETag: \"0123456789abcdef0123456789abcdef\"\r\n\r\n")
         elif a.startswith("list-") and "list-type" in query:
             return self.list_attack(a, bucket, query)
         else:
