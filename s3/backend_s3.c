@@ -54,11 +54,13 @@ static bool md5_etag(const char *etag, char out[33])
 
 	if (n == 34 && etag[0] == '"' && etag[33] == '"')
 		etag++, n -= 2;
-	if (n != 32 || !hex_valid(etag, 32))
+	if (n != 32)
 		return false;
 	memcpy(out, etag, 32);
 	out[32] = 0;
-	return true;
+	/* hex_valid() counts bytes and wants the string to end there: test the copy (the
+	 * quoted ETag itself never passed, so no copy was ever recognised or deleted). */
+	return hex_valid(out, 16);
 }
 
 /* A PUT judged failed may still have left an object behind (a wrong ETag, a reply lost

@@ -142,6 +142,27 @@ hostile "external entity" 17 "malformed ListObjectsV2" snapshots
 mode "list-huge GET /bkt?list-type=2&prefix=repo%2Fsnapshots"
 hostile "endless listing" 1 "list repo/snapshots/: reply larger than" snapshots
 
+# A PUT acknowledged with an ETag that is not the MD5 sent: retried; then a HEAD finds
+# the copy the server holds. Ours (only the ETag lied): the PUT is done. Other bytes (the
+# server stored something else): an error, and that copy is deleted.
+echo more >"$T_TMP/src/more"
+mode "put-bad-etag PUT /bkt/repo/snapshots/"
+run timeout -k 10 120 env CAIRN_PASSWORD="$T_PASS" "$CAIRN_BIN" -r "$REPO" "${FAST[@]}" \
+	backup "$T_TMP/src"
+t_rc 0 "a snapshot PUT acknowledged with a wrong ETag, stored right: the backup succeeds"
+echo again >"$T_TMP/src/again"
+mode "put-corrupt PUT /bkt/repo/snapshots/"
+ls "$H/objects/bkt" >"$T_TMP/before"
+hostile "a snapshot PUT stored with other bytes" 17 \
+	"put repo/snapshots/.*ETag .* differs from the MD5 sent.*the copy left on the server was deleted" \
+	backup "$T_TMP/src"
+ls "$H/objects/bkt" | grep snapshots >"$T_TMP/after.snap"
+grep snapshots "$T_TMP/before" | cmp -s - "$T_TMP/after.snap"
+t_ok $? "no snapshot object left behind by the failed PUT"
+mode ""
+run env CAIRN_PASSWORD="$T_PASS" "$CAIRN_BIN" -r "$REPO" unlock
+t_rc 0 "unlock after the failed backup"
+
 # 23: the same failure at debug verbosity.
 mode "error-forever GET /bkt/repo/config"
 hostile "endless 400 error body, -vv" 17 "HTTP 400" -vv snapshots

@@ -21,6 +21,9 @@ Attacks:
   redirect-ftp    307 to ftp://127.0.0.1:OTHER_PORT/x
   slowdown        503 SlowDown, always
   length-lie      200 whose Content-Length is 1000 bytes more than the body, then close
+  put-bad-etag    a PUT stored as sent but acknowledged with an ETag of zeros
+  put-corrupt     a PUT stored with its first byte flipped, acknowledged with that
+                  copy's (true) MD5
   head-huge       a HEAD answered 200 with Content-Length 2^63-1 (over any S3 object)
   range-ignored   a ranged GET answered 200 with the whole object (Range ignored)
   range-long      a ranged GET answered 206 with 4 KiB more than asked (its
@@ -270,10 +273,13 @@ class S3(BaseHTTPRequestHandler):
     def object_op(self, bucket, key, data, attack):
         p = obj_path(bucket, key)
         if self.command == "PUT":
+            if attack == "put-corrupt" and data:
+                data = bytes([data[0] ^ 1]) + data[1:]
             with open(p + ".tmp", "wb") as f:
                 f.write(data)
             os.replace(p + ".tmp", p)
-            return self.reply(200, b"", [("ETag", '"%s"' % hashlib.md5(data).hexdigest())])
+            etag = "0" * 32 if attack == "put-bad-etag" else hashlib.md5(data).hexdigest()
+            return self.reply(200, b"", [("ETag", '"%s"' % etag)])
         if self.command == "DELETE":
             try:
                 os.unlink(p)
