@@ -32,7 +32,7 @@ struct xfer {
 	uint64_t skip;     /* bytes to drop from a 200 (a ranged GET whose Range was ignored) */
 	uint64_t room;     /* bytes still wanted from a ranged or resumed GET */
 	uint64_t unwanted; /* bytes of a 2xx body no one reads (PUT, DELETE, HEAD replies) */
-	bool full;         /* a 200 to a ranged GET brought the range: the rest is refused */
+	bool full;         /* a ranged GET brought the range: the rest is not read */
 	bool err_cut;      /* the error document passed S3_MAX_ERRREP: its head is kept */
 	struct buf errbody;
 	int werr;
@@ -126,13 +126,8 @@ static size_t on_write(char *p, size_t size, size_t nmemb, void *ud)
 			p += d, k -= d, x->skip -= d;
 		}
 		if (k > x->room) {
-			if (x->rs->status != 200) {
-				x->werr = -EPROTO;
-				x->werr_why = "more bytes than the range asked for";
-				return 0;
-			}
-			/* A 200 to a ranged GET (Range ignored): the range is in, the rest of
-			 * the object is not wanted. */
+			/* A 200 to a ranged GET (Range ignored), or a 206 longer than asked
+			 * (its start is checked): the range is in, the rest is not read. */
 			k = (size_t)x->room;
 			x->full = true;
 		}
@@ -718,7 +713,7 @@ int s3_request(struct s3 *s, const struct s3_req *rq, struct s3_resp *rs, struct
 		if (rs->status >= 200 && rs->status < 300) {
 			if (!rm.etag[0] && rq->out && (r = s3_range_check(rq, &rr, rs, e)) < 0)
 				goto out;
-			if (!rm.etag[0] && rq->out && rr.range && rs->status == 200)
+			if (!rm.etag[0] && rq->out && rr.range && (rs->status == 200 || x.full))
 				rs->length =
 				    rq->out->len - out_base; /* the range, cut from the whole */
 			if (!rq->verify_etag || etag_matches(rs)) {
