@@ -22,6 +22,9 @@
 #define S3(be)         ((struct s3 *)(be))
 #define MAX_LIST_REPLY (16u << 20)
 #define KEY_MAX        2048
+/* Truncated pages in a row that bring no key: S3 may send a few, a server looping on
+ * empty pages (each with a new token) would page forever. */
+#define MAX_EMPTY_PAGES 16
 
 int s3_obj_key(const struct s3 *s, enum obj_type t, const char *name, char *out, size_t n)
 {
@@ -51,11 +54,13 @@ static bool md5_etag(const char *etag, char out[33])
 
 	if (n == 34 && etag[0] == '"' && etag[33] == '"')
 		etag++, n -= 2;
-	if (n != 32 || !hex_valid(etag, 32))
+	if (n != 32)
 		return false;
 	memcpy(out, etag, 32);
 	out[32] = 0;
-	return true;
+	/* hex_valid() counts bytes and wants the string to end there: test the copy (the
+	 * quoted ETag itself never passed, so no copy was ever recognised or deleted). */
+	return hex_valid(out, 16);
 }
 
 /* A PUT judged failed may still have left an object behind (a wrong ETag, a reply lost
@@ -158,8 +163,9 @@ static int s3_get_watch(struct backend *be, enum obj_type t, const char *name, u
                         uint64_t n, struct buf *out, backend_watch_fn watch, void *ud,
                         struct err *e)
 {
-	struct s3_req rq = { .op = "get", .method = "GET", .fd = -1, .out = out,
-		             .watch = watch, .watch_ud = ud };
+	struct s3_req rq = {
+		.op = "get", .method = "GET", .fd = -1, .out = out, .watch = watch, .watch_ud = ud
+	};
 	size_t base = out->len, got;
 	struct s3_resp rs;
 	char key[KEY_MAX];
@@ -263,10 +269,16 @@ fail:
 }
 
 struct list_ctx {
+	const char *prefix;
 	size_t skip; /* length of the listed prefix */
 	bool sharded;
 	backend_list_fn fn;
 	void *ud;
+	/* ListObjectsV2 pages go on after their last key, in UTF-8 binary order: each page
+	 * must reach past every key of the pages before, or the listing is not advancing. */
+	char last[S3XML_MAX_KEY + 1];      /* the greatest key of the pages before */
+	char page_last[S3XML_MAX_KEY + 1]; /* the greatest key of this page */
+	bool outside;                      /* this page named a key outside the prefix */
 };
 
 static int on_entry(void *ud, const char *key, uint64_t size)
@@ -274,6 +286,14 @@ static int on_entry(void *ud, const char *key, uint64_t size)
 	struct list_ctx *l = ud;
 	const char *name;
 
+	/* A server ignoring the prefix (or forging keys) must not have another folder's
+	 * objects taken for ours. */
+	if (strncmp(key, l->prefix, l->skip) != 0) {
+		l->outside = true;
+		return -EPROTO;
+	}
+	if (strcmp(key, l->page_last) > 0)
+		snprintf(l->page_last, sizeof(l->page_last), "%s", key);
 	if (strlen(key) <= l->skip)
 		return 0;
 	name = key + l->skip;
@@ -315,12 +335,17 @@ static int list_page(struct s3 *s, const char *prefix, const char *token, struct
 		goto fail;
 	}
 	rq.query = (const char *)q.p;
+	rq.name = prefix;
 	rq.out = &out;
 	r = s3_request(s, &rq, &rs, e);
 	if (r < 0)
 		goto fail;
+	l->page_last[0] = 0;
+	l->outside = false;
 	r = s3xml_list(out.p, out.len, on_entry, l, page);
-	if (r == -EPROTO || r == -EFBIG)
+	if (r == -EPROTO && l->outside)
+		r = err_set(e, r, "S3 list %s: the server sent a key outside that prefix", prefix);
+	else if (r == -EPROTO || r == -EFBIG)
 		r = err_set(e, r, "S3 list %s: malformed ListObjectsV2 reply (%zu bytes)", prefix,
 		            out.len);
 fail:
@@ -332,32 +357,53 @@ fail:
 static int s3_list(struct backend *be, enum obj_type t, backend_list_fn fn, void *ud, struct err *e)
 {
 	struct s3 *s = S3(be);
-	struct list_ctx l = { .sharded = t == OBJ_DATA, .fn = fn, .ud = ud };
+	struct list_ctx *l = calloc(1, sizeof(*l));
 	struct s3xml_list *page = calloc(1, sizeof(*page));
 	char prefix[KEY_MAX], token[sizeof(page->next_token)] = "";
-	int r, k;
+	unsigned empty = 0;
+	int r = -ENOMEM, k;
 
-	if (!page)
-		return -ENOMEM;
+	if (!page || !l)
+		goto fail;
+	*l = (struct list_ctx){ .prefix = prefix, .sharded = t == OBJ_DATA, .fn = fn, .ud = ud };
 	k = snprintf(prefix, sizeof(prefix), "%s%s/", s->conf.prefix, obj_type_dir(t));
 	if (t == OBJ_CONFIG || k < 0 || (size_t)k >= sizeof(prefix)) {
-		free(page);
-		return err_set(e, -EINVAL, "cannot list objects of type %d", (int)t);
+		r = err_set(e, -EINVAL, "cannot list objects of type %d", (int)t);
+		goto fail;
 	}
-	l.skip = (size_t)k;
+	l->skip = (size_t)k;
 	do {
-		r = list_page(s, prefix, token, &l, page, e);
+		r = list_page(s, prefix, token, l, page, e);
 		if (r < 0)
 			break;
-		/* A server repeating its token would page forever. */
+		/* A server repeating its token, or cycling through tokens, or sending empty
+		 * pages without end, would page forever. */
 		if (page->truncated && strcmp(token, page->next_token) == 0) {
 			r = err_set(e, -EPROTO, "S3 list %s: continuation token did not advance",
 			            prefix);
 			break;
 		}
+		if (page->truncated && !l->page_last[0] && ++empty > MAX_EMPTY_PAGES) {
+			r = err_set(e, -EPROTO, "S3 list %s: %u pages in a row without a key",
+			            prefix, empty);
+			break;
+		}
+		if (l->page_last[0] && strcmp(l->page_last, l->last) <= 0) {
+			r = err_set(e, -EPROTO,
+			            "S3 list %s: the listing went back to keys already listed "
+			            "(a page that does not advance)",
+			            prefix);
+			break;
+		}
+		if (l->page_last[0]) {
+			empty = 0;
+			memcpy(l->last, l->page_last, sizeof(l->last));
+		}
 		snprintf(token, sizeof(token), "%s", page->next_token);
 	} while (page->truncated);
+fail:
 	free(page);
+	free(l);
 	return r < 0 ? r : 0;
 }
 

@@ -71,6 +71,7 @@ struct s3_req {
 	const char *op;     /* "put", "get", ... for messages */
 	const char *method; /* GET PUT HEAD DELETE POST */
 	const char *key;    /* full object key, NULL for the bucket itself */
+	const char *name;   /* for messages when key is NULL ("repo/keys/" for a listing) */
 	const char *query;  /* already encoded, NULL for none */
 	const uint8_t *mem;
 	int fd; /* -1 when the body is in mem (or absent) */
@@ -83,8 +84,14 @@ struct s3_req {
 	struct buf *out;               /* 2xx body appended here; NULL discards */
 	backend_watch_fn watch;        /* NULL, or told after each append to out */
 	void *watch_ud;
-	unsigned max_attempts;         /* 0: s3.retries */
+	unsigned max_attempts; /* 0: s3.retries */
 };
+
+/* What messages call rq's object: its name, its key, or "(bucket)". */
+static inline const char *s3_req_name(const struct s3_req *rq)
+{
+	return rq->name ? rq->name : rq->key ? rq->key : "(bucket)";
+}
 
 struct s3_resp {
 	long status;
@@ -128,6 +135,10 @@ void s3_resume_req(const struct s3_req *rq, const struct s3_resume *rm, struct s
  * 416, or another ETag), -EPROTO when a 206 does not start at the byte asked for, else 0. */
 int s3_resume_check(const struct s3_req *rq, const struct s3_req *rr, const struct s3_resp *rs,
                     const struct s3_resume *rm, struct err *e) _must_check_;
+/* A 206 reply to rr (a ranged GET, first or resumed) must start at the byte asked for:
+ * -EPROTO with a message when its Content-Range is missing or starts elsewhere. */
+int s3_range_check(const struct s3_req *rq, const struct s3_req *rr, const struct s3_resp *rs,
+                   struct err *e) _must_check_;
 /* "<prefix><dir>/<name>" (data sharded by the first two characters); -EINVAL on a
  * name that is not lowercase hex. */
 int s3_obj_key(const struct s3 *s, enum obj_type t, const char *name, char *out,

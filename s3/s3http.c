@@ -29,10 +29,15 @@ struct xfer {
 	const struct s3_req *rq;
 	struct s3_resp *rs;
 	uint64_t pos;
-	uint64_t skip; /* bytes to drop from a 200 (a resumed GET whose Range was ignored) */
-	uint64_t room; /* bytes still wanted from a resumed GET */
+	uint64_t skip;     /* bytes to drop from a 200 (a ranged GET whose Range was ignored) */
+	uint64_t room;     /* bytes still wanted from a ranged or resumed GET */
+	uint64_t unwanted; /* bytes of a 2xx body no one reads (PUT, DELETE, HEAD replies) */
+	bool full;         /* a ranged GET brought the range: the rest is not read */
+	bool err_cut;      /* the error document passed S3_MAX_ERRREP: its head is kept */
 	struct buf errbody;
 	int werr;
+	const char *werr_why;       /* a -EPROTO werr: what the reply did wrong */
+	char cerr[CURL_ERROR_SIZE]; /* libcurl's own account of a failure (no headers in it) */
 };
 
 /* ---- handle pool: bounded by s3.connections; each handle keeps its connection ---- */
@@ -93,6 +98,9 @@ static int on_seek(void *ud, curl_off_t off, int origin)
 	return CURL_SEEKFUNC_OK;
 }
 
+/* Every reply body is bounded, whatever the server sends: returning short makes libcurl
+ * stop reading (CURLE_WRITE_ERROR), which s3_request() then reads through x. A server
+ * streaming without end (error page, infinite chunked body) is cut, never read forever. */
 static size_t on_write(char *p, size_t size, size_t nmemb, void *ud)
 {
 	struct xfer *x = ud;
@@ -102,15 +110,27 @@ static size_t on_write(char *p, size_t size, size_t nmemb, void *ud)
 	if (x->rs->status >= 200 && x->rs->status < 300) {
 		size_t k = n;
 
-		if (!x->rq->out)
-			return n;
+		if (!x->rq->out) {
+			/* PUT and DELETE replies carry nothing we read; S3 sends none or a
+			 * few hundred bytes. */
+			x->unwanted += n;
+			if (x->unwanted <= S3_MAX_ERRREP)
+				return n;
+			x->werr = -EPROTO;
+			x->werr_why = "a reply body over 64 KiB where none is expected";
+			return 0;
+		}
 		if (x->rs->status == 200 && x->skip) {
 			size_t d = x->skip < k ? (size_t)x->skip : k;
 
 			p += d, k -= d, x->skip -= d;
 		}
-		if (k > x->room)
+		if (k > x->room) {
+			/* A 200 to a ranged GET (Range ignored), or a 206 longer than asked
+			 * (its start is checked): the range is in, the rest is not read. */
 			k = (size_t)x->room;
+			x->full = true;
+		}
 		x->room -= k;
 		r = buf_append(x->rq->out, p, k);
 		if (r < 0) {
@@ -119,11 +139,14 @@ static size_t on_write(char *p, size_t size, size_t nmemb, void *ud)
 		}
 		if (k && x->rq->watch)
 			x->rq->watch(x->rq->watch_ud, x->rq->out);
-		return n;
+		return x->full ? 0 : n;
 	}
-	/* Error documents are small; keep the head of a long one, drop the rest. */
-	if (buf_append(&x->errbody, p, n) < 0)
-		return n;
+	/* Error documents are small: keep the head of a long one and stop reading there
+	 * (the status is known; the head is parsed as far as it goes). */
+	if (buf_append(&x->errbody, p, n) < 0) {
+		x->err_cut = true;
+		return 0;
+	}
 	return n;
 }
 
@@ -134,6 +157,11 @@ static void hdr_value(const char *v, size_t n, char *out, size_t size)
 	while (n && (v[n - 1] == '\r' || v[n - 1] == '\n' || v[n - 1] == ' '))
 		n--;
 	snprintf(out, size, "%.*s", (int)n, v);
+	/* Header values reach messages: no control byte (a terminal escape, a line break)
+	 * from the server gets to the user's one error line. */
+	for (char *c = out; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
 }
 
 static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
@@ -352,6 +380,9 @@ static void setup(struct s3 *s, CURL *c, const struct s3_req *rq, struct xfer *x
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, x);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
+	/* "Operation too slow. Less than 1024 bytes/sec ..." says more than "Timeout". */
+	x->cerr[0] = 0;
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, x->cerr);
 	if (s->conf.ca_file)
 		curl_easy_setopt(c, CURLOPT_CAINFO, s->conf.ca_file);
 	if (s->conf.insecure_tls) {
@@ -482,7 +513,7 @@ static bool etag_matches(const struct s3_resp *rs)
 
 static int map_final(struct s3 *s, const struct s3_req *rq, const struct s3_resp *rs, struct err *e)
 {
-	const char *code = rs->xe.code, *key = rq->key ? rq->key : "(bucket)";
+	const char *code = rs->xe.code, *key = s3_req_name(rq);
 	char region[64];
 	long offset;
 
@@ -537,8 +568,14 @@ static int map_final(struct s3 *s, const struct s3_req *rq, const struct s3_resp
 		               "other (HTTP %ld %s%s%s); set -o s3.region",
 		               rq->op, key, s->conf.bucket, region, rs->status, code,
 		               rs->xe.message[0] ? ": " : "", rs->xe.message);
-	return err_set(e, -EPROTO, "S3 %s %s: HTTP %ld %s%s%s", rq->op, key, rs->status,
-	               code[0] ? code : "", rs->xe.message[0] ? ": " : "", rs->xe.message);
+	if (rs->status >= 300 && rs->status < 400)
+		/* Following one would send signed requests (or the body) elsewhere. */
+		return err_set(e, -EPROTO,
+		               "S3 %s %s: HTTP %ld redirect, not followed: point the repository "
+		               "URL at the endpoint that serves bucket %s",
+		               rq->op, key, rs->status, s->conf.bucket);
+	return err_set(e, -EPROTO, "S3 %s %s: HTTP %ld%s%s%s%s", rq->op, key, rs->status,
+	               code[0] ? " " : "", code, rs->xe.message[0] ? ": " : "", rs->xe.message);
 }
 
 static void backoff(const struct s3 *s, unsigned attempt)
@@ -574,6 +611,7 @@ static CURLcode attempt(struct s3 *s, const struct s3_req *rq, struct xfer *x, c
 		setup(s, c, rq, x, &sr);
 		cr = curl_easy_perform(c);
 		curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+		curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
 		pool_put(s, c);
 	}
 	curl_slist_free_all(sr.hdrs);
@@ -602,7 +640,7 @@ int s3_request(struct s3 *s, const struct s3_req *rq, struct s3_resp *rs, struct
 		r = body_digests(rq, sha, md5b64, rs->body_md5);
 		if (r < 0)
 			return err_set(e, r, "S3 %s %s: reading the upload: %s", rq->op,
-			               rq->key ? rq->key : "", strerror(-r));
+			               s3_req_name(rq), strerror(-r));
 	}
 	while (tries < max_attempts) {
 		char keep_md5[33];
@@ -618,22 +656,36 @@ int s3_request(struct s3 *s, const struct s3_req *rq, struct s3_resp *rs, struct
 		buf_reset(&x.errbody);
 		x.pos = 0;
 		x.werr = 0;
+		x.werr_why = NULL;
+		x.unwanted = 0;
+		x.full = x.err_cut = false;
 		memcpy(keep_md5, rs->body_md5, sizeof(keep_md5));
 		memset(rs, 0, sizeof(*rs));
 		memcpy(rs->body_md5, keep_md5, sizeof(keep_md5));
 		cr = attempt(s, &rr, &x, sha, body ? md5b64 : NULL, &r);
 		if (r < 0) {
 			r = err_set(e, r, "S3 %s %s: building the request: %s", rq->op,
-			            rq->key ? rq->key : "", strerror(-r));
+			            s3_req_name(rq), strerror(-r));
+			break;
+		}
+		if (x.werr && x.werr_why) {
+			r = err_set(e, x.werr, "S3 %s %s: HTTP %ld with %s", rq->op,
+			            s3_req_name(rq), rs->status, x.werr_why);
 			break;
 		}
 		if (x.werr) {
 			r = err_set(e, x.werr, "S3 %s %s: reply larger than %zu bytes", rq->op,
-			            rq->key ? rq->key : "", rq->out->max);
+			            s3_req_name(rq), rq->out->max);
 			break;
 		}
+		if (cr == CURLE_WRITE_ERROR && (x.full || x.err_cut))
+			cr = CURLE_OK; /* we stopped reading: the reply is what we kept */
 		if (cr != CURLE_OK) {
-			snprintf(last, sizeof(last), "%s", curl_easy_strerror(cr));
+			snprintf(last, sizeof(last), "%s",
+			         x.cerr[0]                   ? x.cerr
+			         : cr == CURLE_OUT_OF_MEMORY ? "out of memory, or a reply header "
+			                                       "line over libcurl's 100 KiB limit"
+			                                     : curl_easy_strerror(cr));
 			unreachable =
 			    cr == CURLE_COULDNT_CONNECT || cr == CURLE_COULDNT_RESOLVE_HOST;
 			if (rm.etag[0] && (r = s3_resume_check(rq, &rr, rs, &rm, e)) < 0)
@@ -645,11 +697,11 @@ int s3_request(struct s3 *s, const struct s3_req *rq, struct s3_resp *rs, struct
 			}
 			if (curl_retryable(cr))
 				continue;
-			r = err_set(
-			    e, -EPROTO, "S3 %s %s: %s%s", rq->op, rq->key ? rq->key : "", last,
-			    cr == CURLE_PEER_FAILED_VERIFICATION || cr == CURLE_SSL_CACERT_BADFILE
-			        ? " (give the CA with --option s3.ca-file=FILE)"
-			        : "");
+			r = err_set(e, -EPROTO, "S3 %s %s: %s%s", rq->op, s3_req_name(rq), last,
+			            cr == CURLE_PEER_FAILED_VERIFICATION ||
+			                    cr == CURLE_SSL_CACERT_BADFILE
+			                ? " (give the CA with --option s3.ca-file=FILE)"
+			                : "");
 			break;
 		}
 		unreachable = false;
@@ -659,6 +711,11 @@ int s3_request(struct s3 *s, const struct s3_req *rq, struct s3_resp *rs, struct
 		    s3xml_error(x.errbody.p, x.errbody.len, &rs->xe) < 0)
 			memset(&rs->xe, 0, sizeof(rs->xe)); /* not S3 XML (a proxy's page) */
 		if (rs->status >= 200 && rs->status < 300) {
+			if (!rm.etag[0] && rq->out && (r = s3_range_check(rq, &rr, rs, e)) < 0)
+				goto out;
+			if (!rm.etag[0] && rq->out && rr.range && (rs->status == 200 || x.full))
+				rs->length =
+				    rq->out->len - out_base; /* the range, cut from the whole */
 			if (!rq->verify_etag || etag_matches(rs)) {
 				r = 0;
 				if (rm.etag[0])
@@ -690,10 +747,10 @@ int s3_request(struct s3 *s, const struct s3_req *rq, struct s3_resp *rs, struct
 	}
 	if (r >= 0 && unreachable)
 		r = err_set(e, -EHOSTUNREACH, "S3 endpoint %s unreachable: %s (%s %s, %u attempts)",
-		            s->conf.host, last, rq->op, rq->key ? rq->key : "(bucket)", tries);
+		            s->conf.host, last, rq->op, s3_req_name(rq), tries);
 	else if (r >= 0)
 		r = err_set(e, -EAGAIN, "S3 %s %s failed after %u attempts%s: %s", rq->op,
-		            rq->key ? rq->key : "(bucket)", tries + rm.free_used,
+		            s3_req_name(rq), tries + rm.free_used,
 		            rm.free_used ? " (resumed after each cut)" : "", last);
 out:
 	buf_release(&x.errbody);

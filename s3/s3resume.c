@@ -49,8 +49,15 @@ void s3_resume_req(const struct s3_req *rq, const struct s3_resume *rm, struct s
 	*rr = *rq;
 	*skip = 0;
 	*room = UINT64_MAX;
-	if (!rm->etag[0])
+	if (!rm->etag[0]) {
+		/* A first ranged GET takes no more than the range, and from a 200 (a server
+		 * that ignores Range) only the range's bytes. */
+		if (rq->range) {
+			*skip = rq->range_off;
+			*room = rq->range_len ? rq->range_len : UINT64_MAX;
+		}
 		return;
+	}
 	rr->range = true;
 	rr->range_off = rq->range_off + rm->done;
 	rr->range_len = rq->range_len ? rq->range_len - rm->done : 0;
@@ -63,9 +70,7 @@ void s3_resume_req(const struct s3_req *rq, const struct s3_resume *rm, struct s
 int s3_resume_check(const struct s3_req *rq, const struct s3_req *rr, const struct s3_resp *rs,
                     const struct s3_resume *rm, struct err *e)
 {
-	const char *key = rq->key ? rq->key : "";
-	unsigned long long start;
-	char *end = NULL;
+	const char *key = s3_req_name(rq);
 
 	/* 416: the rest asked for lies inside the first reply's length, so the object is now
 	 * shorter than it was (a server may check the Range before If-Match). */
@@ -79,17 +84,26 @@ int s3_resume_check(const struct s3_req *rq, const struct s3_req *rr, const stru
 		               : rs->status == 416 ? "416 Range Not Satisfiable"
 		                                   : rs->etag,
 		               (unsigned long long)rm->done);
-	if (rs->status != 206)
+	return s3_range_check(rq, rr, rs, e);
+}
+
+int s3_range_check(const struct s3_req *rq, const struct s3_req *rr, const struct s3_resp *rs,
+                   struct err *e)
+{
+	const char *key = s3_req_name(rq);
+	unsigned long long start;
+	char *end = NULL;
+	bool ok;
+
+	if (!rr->range || rs->status != 206)
 		return 0;
 	errno = 0;
-	start = strncmp(rs->content_range, "bytes ", 6) == 0
-	            ? strtoull(rs->content_range + 6, &end, 10)
-	            : 0;
-	if (strncmp(rs->content_range, "bytes ", 6) != 0 || errno || *end != '-' ||
-	    start != rr->range_off)
-		return err_set(
-		    e, -EPROTO,
-		    "S3 %s %s: resumed at byte %llu but the reply's Content-Range is '%s'", rq->op,
-		    key, (unsigned long long)rr->range_off, rs->content_range);
+	ok = strncmp(rs->content_range, "bytes ", 6) == 0;
+	start = ok ? strtoull(rs->content_range + 6, &end, 10) : 0;
+	if (!ok || errno || *end != '-' || start != rr->range_off)
+		return err_set(e, -EPROTO,
+		               "S3 %s %s: asked for bytes from %llu but the 206 reply's "
+		               "Content-Range is '%s'",
+		               rq->op, key, (unsigned long long)rr->range_off, rs->content_range);
 	return 0;
 }

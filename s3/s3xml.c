@@ -138,6 +138,16 @@ static void copy(char *dst, size_t size, const char *src)
 	snprintf(dst, size, "%s", src);
 }
 
+/* Text the server wrote that reaches a message: line breaks and tabs (the only control
+ * characters XML allows) become spaces, so the error stays one line. */
+static void copy_line(char *dst, size_t size, const char *src)
+{
+	copy(dst, size, src);
+	for (; *dst; dst++)
+		if ((unsigned char)*dst < 0x20)
+			*dst = ' ';
+}
+
 static int parse_u64(const char *s, uint64_t *ret)
 {
 	char *end;
@@ -233,9 +243,9 @@ static int error_end(struct walk *w, const char *path, const char *text)
 	struct s3xml_error *e = w->ud;
 
 	if (strcmp(path, "Code") == 0)
-		copy(e->code, sizeof(e->code), text);
+		copy_line(e->code, sizeof(e->code), text);
 	else if (strcmp(path, "Message") == 0)
-		copy(e->message, sizeof(e->message), text);
+		copy_line(e->message, sizeof(e->message), text);
 	else if (strcmp(path, "Region") == 0)
 		copy(e->region, sizeof(e->region), text);
 	return 0;
@@ -353,9 +363,9 @@ static int del_end(struct walk *w, const char *path, const char *text)
 	} else if (strcmp(path, "Error/Key") == 0)
 		copy(st->key, sizeof(st->key), text);
 	else if (strcmp(path, "Error/Code") == 0)
-		copy(st->e.code, sizeof(st->e.code), text);
+		copy_line(st->e.code, sizeof(st->e.code), text);
 	else if (strcmp(path, "Error/Message") == 0)
-		copy(st->e.message, sizeof(st->e.message), text);
+		copy_line(st->e.message, sizeof(st->e.message), text);
 	else if (strcmp(path, "Error") == 0)
 		return st->fn(st->ud, st->key, st->e.code, st->e.message);
 	return 0;

@@ -158,3 +158,7 @@ print-test-logs:
 # Red-team suites: attacks and faults from a hostile pod, repository or caller.
 TESTS += tests/e2e/redteam-volume.sh tests/e2e/redteam-mount.sh tests/e2e/redteam-cli.sh
 EXTRA_DIST += tests/e2e/redteam-volume.sh tests/e2e/redteam-mount.sh tests/e2e/redteam-cli.sh
+
+# The S3 client against a hostile or broken server (tests/s3/hostile.py).
+TESTS += tests/e2e/s3hostile-server.sh
+EXTRA_DIST += tests/e2e/s3hostile-server.sh tests/s3/hostile.py
