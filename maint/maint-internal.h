@@ -22,12 +22,6 @@ int walk_push(struct walk_frame **st, size_t *depth, size_t *cap, const struct e
 /* Release every frame left on the stack and the stack itself. */
 void walk_stack_free(struct walk_frame *st, size_t depth);
 
-/* Release r's loaded index (repo/index_file.c): until the next repo_index_load or
- * repo_index_reload, lookups find nothing and packs written meanwhile are indexed only by
- * the index files written for them. For prune, whose sweep needs no lookup. Its place is
- * repo/admin.h, which another helper owns: the lead moves it there. */
-void repo_index_drop(struct repo *r);
-
 /* The engines' shared throttle (progress.c): callers hold whatever serializes the calls. */
 struct repo_maint_meter {
 	repo_maint_progress_fn fn;

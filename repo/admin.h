@@ -20,6 +20,12 @@ struct repo_ix_pack {
 	size_t n_blobs;
 };
 
+/* Release r's loaded index: until the next repo_index_load or repo_index_reload, lookups
+ * find nothing and packs written meanwhile are indexed only by the index files written for
+ * them. For prune, whose sweep needs no lookup: the repack's new packs re-laid every shard
+ * of an index nothing reads (34 MB at a million blobs). */
+void repo_index_drop(struct repo *r);
+
 /* repo.h gives the store (repo_backend), the master key (repo_key) and the key file
  * that opened r (repo_keyfile_name). */
 /* Record that r is now opened through key file `name` (after a password change). */

@@ -224,8 +224,6 @@ int index_walk(struct repo *r, const char *name, ix_fn fn, void *ud, struct err 
  * every load; 65 536 blobs encode to about 2.6 MB). */
 #define IX_PACKS_PER_FILE 2048
 #define IX_BLOBS_PER_FILE 65536
-/* Also declared for maint/ in maint/maint-internal.h until repo/admin.h carries it. */
-void repo_index_drop(struct repo *r);
 /* Add a pack's blobs to the in-memory index (takes idx_lock). copies: a blob indexed
  * elsewhere already keeps both places (idx_put_copy: an adopted pack); otherwise the new
  * place replaces the old (our own uploads, a repack). */
