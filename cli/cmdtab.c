@@ -32,7 +32,8 @@ const struct cmd_exit cmdtab_exits[] = {
 	{ 15, "the location is read-only or access was denied" },
 	{ 16, "no space left" },
 	{ 17, "server or network failure after retries" },
-	{ 130, "interrupted (SIGINT/SIGTERM); what was uploaded is kept and reused" },
+	{ 130, "interrupted (SIGINT/SIGTERM); what was uploaded is kept and reused; a second "
+	       "signal stops at once, as a crash would" },
 	{ -1, NULL },
 };
 

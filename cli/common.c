@@ -99,9 +99,25 @@ void cli_print_json(json_t *json)
 
 static volatile sig_atomic_t interrupted;
 
+/* The first SIGINT or SIGTERM asks the command to stop cleanly: no new work, the lock
+ * released, what was uploaded kept. That waits for transfers in flight, and one stalled on
+ * a server that has stopped answering lasts up to s3.stall-timeout per attempt (minutes).
+ * A second signal ends the process at once, as if killed: the repository is crash-safe
+ * (tests/e2e/crash.sh), its lock is left to go stale, and restore's partial files keep
+ * their temporary names. */
 static void on_signal(int sig)
 {
+	static const char msg[] = "cairn: stopping after the transfers in flight; "
+	                          "interrupt again to stop at once\n";
+
+	if (interrupted) {
+		signal(sig, SIG_DFL);
+		raise(sig);
+		return;
+	}
 	interrupted = 1;
+	if (write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0)
+		return; /* nothing to do about a closed stderr in a handler */
 }
 
 void cli_catch_signals(void)

@@ -170,6 +170,33 @@ t_rc 0 "unlock after the failed backup"
 mode "error-forever GET /bkt/repo/config"
 hostile "endless 400 error body, -vv" 17 "HTTP 400" -vv snapshots
 
+# a backup stalled on a server that stopped answering: the first Ctrl-C waits for the
+# transfer in flight (here up to 600 s), a second one ends the process at once.
+mode "slow-body GET /bkt/repo/config"
+: >"$H/requests.log"
+CAIRN_PASSWORD="$T_PASS" "$CAIRN_BIN" -r "$REPO" --option s3.retries=2 \
+	--option s3.stall-timeout=600 backup "$T_TMP/src" >"$T_TMP/out.sigint" 2>"$T_TMP/err.sigint" &
+bg=$!
+t_wait 60 grep -q "GET /bkt/repo/config" "$H/requests.log"
+t_ok $? "the backup is stalled on its first GET"
+kill -INT "$bg"
+t_wait 60 grep -q "interrupt again" "$T_TMP/err.sigint"
+t_ok $? "the first SIGINT says what it waits for and how to stop at once" || t_diag "$T_TMP/err.sigint" 3
+kill -0 "$bg" 2>/dev/null
+t_ok $? "the first SIGINT leaves the stalled transfer running"
+kill -INT "$bg"
+gone() { ! kill -0 "$bg" 2>/dev/null; }
+t_wait 60 gone || kill -9 "$bg" 2>/dev/null
+wait "$bg"
+rc=$?
+[ "$rc" = 130 ]
+t_ok $? "a second SIGINT ends it at once, killed by the signal (status $rc; 137: it hung)"
+mode ""
+run env CAIRN_PASSWORD="$T_PASS" "$CAIRN_BIN" -r "$REPO" unlock --remove-all
+t_rc 0 "unlock after the interrupted backup"
+run env CAIRN_PASSWORD="$T_PASS" "$CAIRN_BIN" -r "$REPO" check
+t_rc 0 "the repository checks clean after it"
+
 # no secret in any output of this suite: the secret key, the session token, the
 # password, the Authorization header or a signature.
 mode ""
