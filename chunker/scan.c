@@ -14,14 +14,14 @@
  * range shorter than LANES * LANE_MIN goes through the plain loop. */
 #define LANE_MAX (16u * 1024)
 #define LANE_MIN 1024u
-#define WARM 64
+#define WARM     64
 
 /* One gear step and its cut test at byte i. */
-#define GEAR_STEP(i)                                    \
-	do {                                            \
-		h = (h << 1) + gear[data[i]];           \
-		if (__builtin_expect(!(h & mask), 0))   \
-			return (i) + 1;                 \
+#define GEAR_STEP(i)                                  \
+	do {                                          \
+		h = (h << 1) + gear[data[i]];         \
+		if (__builtin_expect(!(h & mask), 0)) \
+			return (i) + 1;               \
 	} while (0)
 
 /* The plain loop over data[i..end), from the hash h before byte i. */
@@ -52,8 +52,8 @@ static uint64_t warm(const uint64_t *gear, const uint8_t *data, size_t floor, si
 /* Search [at, at + LANES * lane) as LANES lanes in step. On a hit in any lane, the lanes
  * are finished in order by the plain loop: the first cut of the lowest lane wins, as in one
  * sequential scan. */
-static size_t block(const uint64_t *gear, const uint8_t *data, size_t floor, size_t at,
-                    size_t lane, uint64_t mask)
+static size_t block(const uint64_t *gear, const uint8_t *data, size_t floor, size_t at, size_t lane,
+                    uint64_t mask)
 {
 	const uint8_t *p0 = data + at, *p1 = p0 + lane, *p2 = p1 + lane, *p3 = p2 + lane;
 	uint64_t h0 = warm(gear, data, floor, at), h1 = warm(gear, data, floor, at + lane);

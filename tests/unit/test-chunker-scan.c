@@ -45,8 +45,9 @@ static void fill(uint8_t *p, size_t n, enum kind k)
 			p[i] = i < period ? (uint8_t)rnd() : p[i - period];
 			break;
 		case K_RUNS:
-			p[i] = (rnd() & 0xff) < 8 || (i && p[i - 1] == 0 && (rnd() & 0xff)) ? 0
-			                                                                      : (uint8_t)rnd();
+			p[i] = (rnd() & 0xff) < 8 || (i && p[i - 1] == 0 && (rnd() & 0xff))
+			           ? 0
+			           : (uint8_t)rnd();
 			break;
 		default:
 			p[i] = (uint8_t)(rnd() & 1);
@@ -183,13 +184,10 @@ static unsigned check_edges(const struct chunker *c, const uint8_t *d)
 int main(void)
 {
 	static const struct chunker_params ps[] = {
-		{ 4096, 8192, 16384 },
-		{ 4096, 16384, 65536 },
-		{ 8192, 32768, 262144 },
-		{ 4096, 8192, 4096 + 8192 },
-		CHUNKER_PARAMS_DEFAULT,
+		{ 4096, 8192, 16384 },       { 4096, 16384, 65536 }, { 8192, 32768, 262144 },
+		{ 4096, 8192, 4096 + 8192 }, CHUNKER_PARAMS_DEFAULT,
 	};
-	const size_t cap = 40u * 1024 * 1024;
+	const size_t cap = 24u * 1024 * 1024;
 	uint8_t *d = malloc(cap), *buf = malloc(cap + 64);
 	struct chunker c;
 
@@ -203,8 +201,8 @@ int main(void)
 		for (enum kind k = 0; k < K_MAX; k++) {
 			rng_state = 0x9e3779b97f4a7c15ULL * (seed * K_MAX + k + 1);
 			is_int(check_search(&c, d, 300 * 1024, k, 400), 0,
-			       "key %u, %s: lane search = plain loop on random ranges and masks", seed,
-			       kind_name[k]);
+			       "key %u, %s: lane search = plain loop on random ranges and masks",
+			       seed, kind_name[k]);
 		}
 	}
 	for (unsigned i = 0; i < sizeof(ps) / sizeof(ps[0]); i++)
@@ -224,9 +222,10 @@ int main(void)
 				       "params %u/%u/%u key %u, %s: inputs ending at min, avg, max",
 				       ps[i].min, ps[i].avg, ps[i].max, seed, kind_name[k]);
 				n -= rnd_below(ps[i].max); /* ends anywhere in a chunk */
-				is_int(check_cuts(&c, d, n, buf), 0,
-				       "params %u/%u/%u key %u, %s: same cuts whole and in random reads",
-				       ps[i].min, ps[i].avg, ps[i].max, seed, kind_name[k]);
+				is_int(
+				    check_cuts(&c, d, n, buf), 0,
+				    "params %u/%u/%u key %u, %s: same cuts whole and in random reads",
+				    ps[i].min, ps[i].avg, ps[i].max, seed, kind_name[k]);
 			}
 		}
 	free(d);
