@@ -49,6 +49,26 @@ static uint64_t warm(const uint64_t *gear, const uint8_t *data, size_t floor, si
 	return h;
 }
 
+/* One step of the four lanes at offset i, then one test for a cut in any of them: mask is
+ * the top bits of a word, so a hash without any of its bits set is at most ~mask, and the
+ * smallest of the four is. Two compare-and-moves and a compare per lane pair cost fewer
+ * instructions than a test-and-set per lane, which counts when the walker shares its core
+ * with a hash helper. */
+#define LANES_STEP(i)                                                      \
+	do {                                                               \
+		uint64_t m01, m23;                                         \
+		h0 = (h0 << 1) + gear[p0[i]];                              \
+		h1 = (h1 << 1) + gear[p1[i]];                              \
+		h2 = (h2 << 1) + gear[p2[i]];                              \
+		h3 = (h3 << 1) + gear[p3[i]];                              \
+		m01 = h0 < h1 ? h0 : h1;                                   \
+		m23 = h2 < h3 ? h2 : h3;                                   \
+		if (__builtin_expect((m01 < m23 ? m01 : m23) <= lim, 0)) { \
+			t = (i);                                           \
+			goto hit;                                          \
+		}                                                          \
+	} while (0)
+
 /* Search [at, at + LANES * lane) as LANES lanes in step. On a hit in any lane, the lanes
  * are finished in order by the plain loop: the first cut of the lowest lane wins, as in one
  * sequential scan. */
@@ -59,19 +79,19 @@ static size_t block(const uint64_t *gear, const uint8_t *data, size_t floor, siz
 	uint64_t h0 = warm(gear, data, floor, at), h1 = warm(gear, data, floor, at + lane);
 	uint64_t h2 = warm(gear, data, floor, at + 2 * lane);
 	uint64_t h3 = warm(gear, data, floor, at + 3 * lane);
+	const uint64_t lim = ~mask;
 	uint64_t h[LANES];
 	size_t t;
 
-	for (t = 0; t < lane; t++) {
-		h0 = (h0 << 1) + gear[p0[t]];
-		h1 = (h1 << 1) + gear[p1[t]];
-		h2 = (h2 << 1) + gear[p2[t]];
-		h3 = (h3 << 1) + gear[p3[t]];
-		if (__builtin_expect(!(h0 & mask) | !(h1 & mask) | !(h2 & mask) | !(h3 & mask), 0))
-			break;
+	/* Two steps a round: half the loop's counter and branch per byte. */
+	for (t = 0; t + 2 <= lane; t += 2) {
+		LANES_STEP(t);
+		LANES_STEP(t + 1);
 	}
-	if (t == lane)
-		return 0;
+	if (t < lane)
+		LANES_STEP(t);
+	return 0;
+hit:
 	h[0] = h0, h[1] = h1, h[2] = h2, h[3] = h3;
 	for (unsigned k = 0; k < LANES; k++) {
 		size_t s = at + k * lane, cut;
