@@ -129,6 +129,10 @@ static int64_t chunk_range(struct bk *b, int fd, uint64_t off, uint64_t end, str
 {
 	const struct chunker *c = repo_chunker(b->repo);
 	struct pending q = { .head = 0 };
+	/* The search of the chunk at pos resumes after each refill instead of starting over
+	 * at its min: with 1 MiB reads and 1 MiB chunks most chunks were searched partly
+	 * twice. The slide moves the bytes, which chunker_next allows. */
+	struct chunker_scan scan = CHUNKER_SCAN_INIT;
 	size_t len = 0, pos = 0;
 	uint64_t done = 0;
 	bool eof = false;
@@ -143,7 +147,7 @@ static int64_t chunk_range(struct bk *b, int fd, uint64_t off, uint64_t end, str
 				goto fail;
 		}
 		if (pos < len)
-			cut = chunker_cut(c, b->rbuf + pos, len - pos, eof);
+			cut = chunker_next(c, &scan, b->rbuf + pos, len - pos, eof);
 		if (cut) {
 			struct htask *t = &q.t[(q.head + q.n++) % HASH_BATCH];
 

@@ -34,6 +34,7 @@ struct backup_stream {
 	/* buf[pos, len) is fed but not cut yet; batch points into it until flushed. */
 	uint8_t *buf;
 	size_t cap, len, pos;
+	struct chunker_scan scan; /* how far the chunk at pos was searched: resumed per feed */
 	struct htask batch[HASH_BATCH];
 	size_t n_batch;
 	struct extent *ext;
@@ -83,7 +84,7 @@ static int cut_buffer(struct backup_stream *s, bool eof)
 		size_t cut = 0;
 
 		if (s->pos < s->len && s->n_batch < HASH_BATCH)
-			cut = chunker_cut(c, s->buf + s->pos, s->len - s->pos, eof);
+			cut = chunker_next(c, &s->scan, s->buf + s->pos, s->len - s->pos, eof);
 		if (cut) {
 			s->batch[s->n_batch].p = s->buf + s->pos;
 			s->batch[s->n_batch++].n = cut;

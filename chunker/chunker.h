@@ -36,3 +36,18 @@ int chunker_init(struct chunker *c, const struct chunker_params *p,
  * Returns 0 when more data is needed (no cut found, len < max, !eof).
  * At eof the rest (<= max) is one chunk. Never returns more than min(len, max). */
 size_t chunker_cut(const struct chunker *c, const uint8_t *data, size_t len, bool eof);
+
+/* How far the search for the end of the current chunk has got (chunker_next). */
+struct chunker_scan {
+	size_t scanned; /* bytes from the chunk's start already searched, without a cut */
+};
+
+#define CHUNKER_SCAN_INIT { 0 }
+
+/* chunker_cut, resumable: a call that returns 0 records in s how far it searched, and the
+ * next call for the same chunk searches only the bytes after that, with the same result as
+ * chunker_cut over all of them. Between calls data may move (the caller slides its buffer)
+ * but must start at the same chunk start and hold the same bytes, len never shrinking. A
+ * returned cut resets s for the next chunk; so does CHUNKER_SCAN_INIT. */
+size_t chunker_next(const struct chunker *c, struct chunker_scan *s, const uint8_t *data,
+                    size_t len, bool eof);

@@ -1,60 +1,41 @@
-/* Owns the FastCDC cut-point search. The hash skips the first `min` bytes of each
- * chunk (they can never hold a cut), which is where most of its speed comes from. */
+/* Owns the FastCDC cut-point rules: where the search starts (min), which mask applies
+ * (stricter before avg, looser after), where a chunk must end (max, eof); and resuming the
+ * search of a chunk whose end has not been read yet. */
 #include "chunker/chunker.h"
 
+#include "chunker/chunker-internal.h"
 #include "util/banned.h"
 
-/* One gear step and its cut test at byte i; leaves the scan with the cut length. */
-#define GEAR_STEP(i)                                    \
-	do {                                            \
-		h = (h << 1) + gear[data[i]];           \
-		if (__builtin_expect(!(h & mask), 0)) { \
-			*ret_h = h;                     \
-			return (i) + 1;                 \
-		}                                       \
-	} while (0)
-
-/* Scan data[i..end) with the hash h so far: the length up to and including the first byte
- * whose hash has none of mask's bits set, or 0 (and *ret_h the hash at end). Every byte is
- * tested exactly as in the plain loop, so the cut points are the same; the loop is unrolled
- * only to spend fewer instructions per byte on the counter and its branch (the mutated
- * backup spent 18% of its CPU in this search). */
-static size_t scan(const uint64_t *gear, const uint8_t *data, size_t i, size_t end, uint64_t h,
-                   uint64_t mask, uint64_t *ret_h)
+/* Positions below avg use mask_s and the rest mask_l, whatever len is, and the hash at a
+ * position depends only on the bytes before it: so a search resumed where the last one
+ * stopped finds the same cut as one over all the bytes at once. */
+size_t chunker_next(const struct chunker *c, struct chunker_scan *s, const uint8_t *data,
+                    size_t len, bool eof)
 {
-	for (; end - i >= 4; i += 4) {
-		GEAR_STEP(i);
-		GEAR_STEP(i + 1);
-		GEAR_STEP(i + 2);
-		GEAR_STEP(i + 3);
+	size_t n = len < c->p.max ? len : c->p.max;
+	size_t from = s->scanned > c->p.min ? s->scanned : c->p.min;
+	size_t cut = 0;
+
+	if (len <= c->p.min) {
+		cut = eof ? len : 0;
+		goto done;
 	}
-	for (; i < end; i++)
-		GEAR_STEP(i);
-	*ret_h = h;
-	return 0;
+	if (from < c->p.avg && from < n)
+		cut = chunker_search(c->gear, data, c->p.min, from, c->p.avg < n ? c->p.avg : n,
+		                     c->mask_s);
+	if (!cut && c->p.avg < n)
+		cut = chunker_search(c->gear, data, c->p.min, from > c->p.avg ? from : c->p.avg, n,
+		                     c->mask_l);
+	if (!cut && (n == c->p.max || eof))
+		cut = n;
+done:
+	s->scanned = cut ? 0 : n;
+	return cut;
 }
 
 size_t chunker_cut(const struct chunker *c, const uint8_t *data, size_t len, bool eof)
 {
-	size_t n = len < c->p.max ? len : c->p.max;
-	size_t normal = c->p.avg < n ? c->p.avg : n;
-	uint64_t h = 0;
-	size_t cut;
+	struct chunker_scan s = CHUNKER_SCAN_INIT;
 
-	if (len <= c->p.min)
-		return eof ? len : 0;
-	if (c->p.min < normal) {
-		cut = scan(c->gear, data, c->p.min, normal, h, c->mask_s, &h);
-		if (cut)
-			return cut;
-	}
-	if (normal < n) {
-		cut =
-		    scan(c->gear, data, normal > c->p.min ? normal : c->p.min, n, h, c->mask_l, &h);
-		if (cut)
-			return cut;
-	}
-	if (n == c->p.max || eof)
-		return n;
-	return 0;
+	return chunker_next(c, &s, data, len, eof);
 }

@@ -16,6 +16,10 @@ tests_unit_test_pack_header_LDADD = $(CAIRN_LIBS)
 check_PROGRAMS += tests/unit/test-pack-cut
 TESTS += tests/unit/test-pack-cut
 tests_unit_test_pack_cut_LDADD = $(CAIRN_LIBS)
+# The chunker's lane search and resumable cuts against the plain loop (chunker/scan.c).
+check_PROGRAMS += tests/unit/test-chunker-scan
+TESTS += tests/unit/test-chunker-scan
+tests_unit_test_chunker_scan_LDADD = $(CAIRN_LIBS)
 include tests/tools/tools.mk
 
 # Parser fuzz targets: every seed of tests/fuzz/corpus/<name> must decode, and
