@@ -105,22 +105,21 @@ t_rc 0 "a HEAD with Content-Length 2^63-1 breaks nothing"
 # Ranged GETs answered wrongly. A server ignoring Range (a 200 with the whole object)
 # or running past it still serves the range (the rest is not read); a 206 starting
 # elsewhere is a protocol error, not corrupt data.
+# restored_ok DESC OUT: a restore into OUT under the current mode succeeds, identical.
+restored_ok() {
+	t_cmd "$1" timeout -k 10 120 env CAIRN_PASSWORD="$T_PASS" "$CAIRN_BIN" -r "$REPO" \
+		restore latest --target "$2"
+	t_same "restored tree identical" --no-atime $(t_owner_opt) "$T_TMP/src" \
+		"$(t_landed "$2" "$T_TMP/src")"
+}
 mode "range-ignored GET /bkt/repo/data/"
-t_cmd "restore from a server that ignores Range (200 with the whole pack)" \
-	timeout -k 10 120 env CAIRN_PASSWORD="$T_PASS" "$CAIRN_BIN" -r "$REPO" restore latest \
-	--target "$T_TMP/out1"
-t_same "restored tree identical" --no-atime $(t_owner_opt) "$T_TMP/src" \
-	"$(t_landed "$T_TMP/out1" "$T_TMP/src")"
+restored_ok "restore from a server that ignores Range (200 with the whole pack)" "$T_TMP/out1"
 mode "range-shifted GET /bkt/repo/data/"
 hostile "206 starting elsewhere than asked" 17 \
 	"asked for bytes from [0-9]* but the 206 reply's Content-Range is 'bytes [1-9]" \
 	restore latest --target "$T_TMP/out4"
 mode "range-long GET /bkt/repo/data/"
-t_cmd "restore from a server whose 206 replies run 4 KiB past the range" \
-	timeout -k 10 120 env CAIRN_PASSWORD="$T_PASS" "$CAIRN_BIN" -r "$REPO" restore latest \
-	--target "$T_TMP/out2"
-t_same "restored tree identical" --no-atime $(t_owner_opt) "$T_TMP/src" \
-	"$(t_landed "$T_TMP/out2" "$T_TMP/src")"
+restored_ok "restore from a server whose 206 replies run 4 KiB past the range" "$T_TMP/out2"
 
 # listings that loop, name keys outside the prefix, or attack the XML parser.
 mode "list-cycle GET /bkt?list-type=2&prefix=repo%2Fsnapshots"
