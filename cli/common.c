@@ -109,12 +109,13 @@ static void on_signal(int sig)
 {
 	static const char msg[] = "cairn: stopping after the transfers in flight; "
 	                          "interrupt again to stop at once\n";
+	struct sigaction dfl = { .sa_handler = SIG_DFL };
 
-	if (interrupted) {
-		signal(sig, SIG_DFL);
-		raise(sig);
-		return;
-	}
+	(void)sig;
+	/* Both signals go back to their default action, so the second one, of either kind,
+	 * ends the process; sigaction() is async-signal-safe. */
+	sigaction(SIGINT, &dfl, NULL);
+	sigaction(SIGTERM, &dfl, NULL);
 	interrupted = 1;
 	if (write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0)
 		return; /* nothing to do about a closed stderr in a handler */
@@ -122,8 +123,13 @@ static void on_signal(int sig)
 
 void cli_catch_signals(void)
 {
+	/* Each signal blocks the other while the handler runs: a SIGTERM right behind a
+	 * SIGINT then meets the default action, not a second run of the handler. */
 	struct sigaction sa = { .sa_handler = on_signal };
 
+	sigemptyset(&sa.sa_mask);
+	sigaddset(&sa.sa_mask, SIGINT);
+	sigaddset(&sa.sa_mask, SIGTERM);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 }
