@@ -257,6 +257,19 @@ static bool round_trip(const struct idx_fmt *f, const struct idx_entry *e)
 	return f->stride <= IDX_REC_MAX && rec[f->stride] == 0xa5 && same(&back, e);
 }
 
+/* Field number field (pack, offset, stored length, raw length) of e set to v, and its width
+ * in f to w: the format a shard whose widest value of that field needs w bits has. */
+static void set_field(struct idx_entry *e, struct idx_fmt *f, unsigned field, uint32_t v,
+                      uint8_t w)
+{
+	switch (field) {
+	case 0: e->pack = v - 1u; f->w_pack = w; break; /* stored as pack + 1 */
+	case 1: e->offset = v; f->w_offset = w; break;
+	case 2: e->stored_len = v; f->w_stored = w; break;
+	default: e->raw_len = v; f->w_raw = w; break;
+	}
+}
+
 /* Every field at each width's boundary: 0, the largest value w bits hold (fits), one more
  * (does not fit until widened, then round-trips), with the type and compressed bits in
  * every combination and the other fields at their extremes. */
@@ -284,23 +297,7 @@ static void test_record_bounds(void)
 				e.pack = IDX_PENDING; /* pack + 1 = 0: no bits */
 				e.offset = e.stored_len = 0;
 				e.raw_len = 0;
-				if (field == 0)
-					e.pack = (uint32_t)v - 1u; /* stored as pack + 1 */
-				else if (field == 1)
-					e.offset = (uint32_t)v;
-				else if (field == 2)
-					e.stored_len = (uint32_t)v;
-				else
-					e.raw_len = (uint32_t)v;
-				/* The format a shard at width w has. */
-				if (field == 0)
-					f.w_pack = (uint8_t)w;
-				else if (field == 1)
-					f.w_offset = (uint8_t)w;
-				else if (field == 2)
-					f.w_stored = (uint8_t)w;
-				else
-					f.w_raw = (uint8_t)w;
+				set_field(&e, &f, field, (uint32_t)v, (uint8_t)w);
 				f.stride = (uint8_t)(ID_BYTES - 1 + (2 + w + 7) / 8);
 				if (d == 0) {
 					all = all && idx_fmt_fits(&f, &e) && round_trip(&f, &e);
