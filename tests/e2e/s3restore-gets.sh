@@ -31,11 +31,20 @@ t_ok $([ "${packs:-0}" -ge 3 ] && echo 0 || echo 1) "the repository has $packs p
 
 : >"$T_TMP/requests.log"
 t_cmd "restore from S3" cairn restore latest --target "$T_TMP/out"
-ranged=$(grep -ac '^fault range' "$T_TMP/requests.log")
 # Ranged GETs read packs (data runs and the folders' tree windows); every pack is needed
 # and smaller than a run, so one each. Before, each batch cut inside a pack cost one more.
-t_ok $([ "$ranged" -le "$packs" ] && echo 0 || echo 1) \
-	"the restore reads $packs packs with $ranged ranged GETs (at most one per pack)"
+# What is counted is the plan: the distinct (object, range) pairs cairn asked for first.
+# A retry of the same range after a transient error or a dropped connection, and a
+# resume of a cut body (If-Match, a later start), are the transport's business, tested in
+# s3-backend.sh; they are shown, not counted. (One such extra GET, in one of three
+# clean-clone runs, was the only failure this check ever had; the log below says which.)
+grep -a '^ranged ' "$T_TMP/requests.log" >"$T_TMP/ranged.log"
+ranged=$(awk '$NF != "if-match" { print $2, $3 }' "$T_TMP/ranged.log" | sort -u | wc -l)
+again=$(($(wc -l <"$T_TMP/ranged.log") - ranged))
+t_ok $([ "$ranged" -ge 1 ] && [ "$ranged" -le "$packs" ] && echo 0 || echo 1) \
+	"the restore reads $packs packs with $ranged ranged GETs (at most one per pack; $again retried or resumed)"
+[ "$ranged" -ge 1 ] && [ "$ranged" -le "$packs" ] && [ "$again" -eq 0 ] ||
+	t_diag "$T_TMP/ranged.log" 40
 t_same "the restored tree is identical (treecmp)" $(t_owner_opt) --no-atime \
 	"$T_TMP/src" "$(t_landed "$T_TMP/out" "$T_TMP/src")"
 

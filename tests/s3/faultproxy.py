@@ -4,7 +4,9 @@
 500 InternalError, 503 SlowDown, a reset before forwarding, a reset halfway through
 the reply body, or a stall (no bytes for 30 s). Counts go to stderr, one line per
 fault, so tests can check faults really happened, and one line "range VALUE [if-match]"
-per request with a Range header. Bodies are streamed both ways, never held whole.
+per request with a Range header; with "count", also one line "ranged PATH RANGE STATUS
+[if-match]" per ranged request with the upstream's status ("none" when the upstream
+closed instead of answering). Bodies are streamed both ways, never held whole.
 
 Environment (for tests that need one fault on some requests):
   FAULTS=a,b   the faults to draw from (default all five above), plus:
@@ -79,6 +81,17 @@ def log(what):
 def log_request(method, n):
     if COUNT:
         sys.stderr.write(f"request {method} {n}\n")
+        sys.stderr.flush()
+
+
+def log_ranged(req, rq_range, status):
+    """In count mode, one line per ranged request that went upstream: "ranged PATH
+    RANGE STATUS [if-match]", so a test can tell a retry (same range again) or a resume
+    (If-Match, a later start) from a first GET of a pack."""
+    if rq_range:
+        path = req[0].split(b" ")[1].split(b"?")[0].decode("latin-1")
+        sys.stderr.write(f"ranged {path} {rq_range} {status}" +
+                         (" if-match" if header(req, "if-match") else "") + "\n")
         sys.stderr.flush()
 
 
@@ -296,9 +309,15 @@ def serve(client):
             log_request(method.decode("latin-1"), copy_body(cf, req, up))
             rep = read_head(uf)
             if rep is None:
+                # The upstream closed its end (an idle keep-alive connection it timed
+                # out, say): the client sees a reset and retries.
+                if COUNT:
+                    log_ranged(req, rq_range, "none")
                 reset(client)
                 return
             status = int(rep[0].split(b" ")[1])
+            if COUNT:
+                log_ranged(req, rq_range, status)
             no_body = method == b"HEAD" or status in (204, 304) or 100 <= status < 200
             want = header(req, "if-match")
             if ENFORCE_IF_MATCH and want and 200 <= status < 300 and header(rep, "etag") != want:

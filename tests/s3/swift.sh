@@ -8,10 +8,23 @@ set -e
 cmd=${1:?start or stop}; D=${2:?state directory}
 
 if [ "$cmd" = stop ]; then
+	pids=
 	for f in "$D"/run/*.pid; do
 		[ -f "$f" ] || continue
-		kill "$(cat "$f")" 2>/dev/null || true
+		pids="$pids $(cat "$f")"
 		rm -f "$f"
+	done
+	# shellcheck disable=SC2086 # one pid per word
+	[ -n "$pids" ] && kill $pids 2>/dev/null
+	# Wait (up to 10 s) until they are gone, so the suite's check for processes left
+	# behind does not find one still on its way out.
+	for _ in $(seq 100); do
+		alive=
+		for p in $pids; do
+			kill -0 "$p" 2>/dev/null && alive=1
+		done
+		[ -z "$alive" ] && break
+		sleep 0.1
 	done
 	exit 0
 fi
