@@ -546,9 +546,9 @@ static void run_restore(struct rjob *j, const struct pvr *p)
 	/* The killed predecessor's temporary files are not the user's: they go. */
 	o.clear_partials = j->resume;
 	o.no_sparse = p->no_sparse;
-	/* A pod volume never gains a device node from a repository that every node can
-	 * write (a forged snapshot could hand the pod the host's disk): each is named. */
-	o.no_devices = true;
+	/* keep_privileges stays false: a pod volume never gains a device node, a setuid
+	 * bit or a file capability from a repository that every node can write (a forged
+	 * snapshot could hand the pod the host's disk); each device is named. */
 	o.owners = -1;
 	o.threads = j->a->cfg->threads;
 	o.progress_ms = 1000;

@@ -147,6 +147,9 @@ int cmd_restore(struct cli *c, int argc, char **argv)
 		case 'k':
 			o.keep_going = true;
 			break;
+		case 'P':
+			o.keep_privileges = true;
+			break;
 		case 'w':
 			if (strcmp(optarg, "if-changed") == 0)
 				o.skip_identical = true;
@@ -178,14 +181,15 @@ int cmd_restore(struct cli *c, int argc, char **argv)
 	if (rc < 0)
 		return cli_fail(c, &e, rc);
 	if (c->json)
-		cli_print_json(json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "message_type",
+		cli_print_json(json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "message_type",
 		                         "summary", "files_restored", cli_json_count(res.files),
 		                         "dirs_restored", cli_json_count(res.dirs),
 		                         "others_restored", cli_json_count(res.others),
 		                         "bytes_restored", cli_json_count(res.bytes), "errors",
 		                         cli_json_count(res.errors), "files_verified",
 		                         cli_json_count(res.verified_files), "files_unchanged",
-		                         cli_json_count(res.skipped)));
+		                         cli_json_count(res.skipped), "privileges_dropped",
+		                         cli_json_count(res.privileges_dropped)));
 	else {
 		printf("restored %llu files, %llu folders, %llu others, %.3f MiB%s",
 		       (unsigned long long)res.files, (unsigned long long)res.dirs,
@@ -194,6 +198,10 @@ int cmd_restore(struct cli *c, int argc, char **argv)
 		if (o.skip_identical)
 			printf(" (%llu already identical, left as they were)",
 			       (unsigned long long)res.skipped);
+		if (res.privileges_dropped)
+			printf(" (%llu setuid/setgid bits or privileged xattrs left off; "
+			       "--keep-privileges restores them)",
+			       (unsigned long long)res.privileges_dropped);
 		putchar('\n');
 	}
 	return res.errors ? EXIT_PARTIAL : EXIT_OK;

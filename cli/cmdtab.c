@@ -161,6 +161,11 @@ static const struct cmd_flag restore_flags[] = {
 	{ "keep-going", 0, 'k', NULL, NULL,
 	  "after a file fails (a damaged or missing blob), restore everything else and exit 3 "
 	  "naming each failed file; without it the restore stops at the first failure" },
+	{ "keep-privileges", 0, 'P', NULL, NULL,
+	  "also restore device nodes, the setuid/setgid bits of files and xattrs outside "
+	  "user.* and ACLs (security.*, trusted.*); by default each device is named and not "
+	  "made (exit 3) and the bits and xattrs are left off: every node can write the "
+	  "repository" },
 	END_FLAGS,
 };
 static const char *const restore_env[] = { REPO_ENV, "CAIRN_PROGRESS_FPS", NULL };

@@ -10,13 +10,15 @@ tests_tools_forge_LDADD = $(CAIRN_LIBS)
 TESTS += tests/e2e/restore-names.sh tests/e2e/restore-partial.sh tests/e2e/restore-s3.sh
 EXTRA_DIST += tests/e2e/restore-names.sh tests/e2e/restore-partial.sh tests/e2e/restore-s3.sh
 RESTORE_UNIT_TESTS = tests/unit/test-restore-fail tests/unit/test-restore-special \
-	tests/unit/test-restore-devices tests/unit/test-restore-runs
+	tests/unit/test-restore-devices tests/unit/test-restore-runs \
+	tests/unit/test-restore-privileges
 check_PROGRAMS += $(RESTORE_UNIT_TESTS)
 TESTS += $(RESTORE_UNIT_TESTS)
 tests_unit_test_restore_fail_LDADD = $(CAIRN_LIBS)
 tests_unit_test_restore_special_LDADD = $(CAIRN_LIBS)
 tests_unit_test_restore_devices_LDADD = $(CAIRN_LIBS)
 tests_unit_test_restore_runs_LDADD = $(CAIRN_LIBS)
+tests_unit_test_restore_privileges_LDADD = $(CAIRN_LIBS)
 EXTRA_DIST += tests/unit/test-restore-fixture.h
 # cairn restore --overwrite if-changed.
 TESTS += tests/e2e/restore-overwrite.sh

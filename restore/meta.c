@@ -20,6 +20,42 @@ static void times_of(const struct node *n, struct timespec ts[2])
 	ts[1].tv_nsec = n->mtime_nsec;
 }
 
+mode_t rs_mode(struct rs *s, const struct node *n, const char *path)
+{
+	mode_t m = n->mode & 07777;
+
+	if (s->o->keep_privileges || n->type == NODE_DIR || !(m & (S_ISUID | S_ISGID)))
+		return m;
+	if (path) {
+		atomic_fetch_add(&s->dropped, 1);
+		if (!atomic_exchange(&s->noted_setid, true))
+			rs_note(s, path,
+			        "%s: setuid/setgid bits not restored (a repository every node writes "
+			        "could plant a setuid-root program); --keep-privileges restores them; "
+			        "further ones are counted",
+			        path);
+	}
+	return m & ~(mode_t)(S_ISUID | S_ISGID);
+}
+
+/* Whether xattr name may be set: user.* and POSIX ACLs always; the rest (security.*,
+ * trusted.*, other system.*) grant capabilities or labels, and only with keep_privileges.
+ * A label copied from another node may also deny the pod its own volume. */
+static bool xattr_kept(struct rs *s, const char *name, const char *path)
+{
+	if (s->o->keep_privileges || strncmp(name, "user.", 5) == 0 ||
+	    strcmp(name, "system.posix_acl_access") == 0 ||
+	    strcmp(name, "system.posix_acl_default") == 0)
+		return true;
+	atomic_fetch_add(&s->dropped, 1);
+	if (!atomic_exchange(&s->noted_xattr, true))
+		rs_note(s, path,
+		        "%s: xattr %s not restored: only user.* and ACLs are by default "
+		        "(--keep-privileges restores the rest); further ones are counted",
+		        path, name);
+	return false;
+}
+
 static int lsetxattr_at(int dirfd, const char *name, const struct xattr *x)
 {
 	char p[64 + NAME_MAX + 1];
@@ -34,10 +70,11 @@ void rs_apply_fd(struct rs *s, int fd, const struct node *n, const char *path)
 
 	if (s->owners && fchown(fd, n->uid, n->gid) < 0)
 		rs_warn(s, path, -errno, "%s: cannot set owner: %s", path, strerror(errno));
-	if (fchmod(fd, n->mode & 07777) < 0)
+	if (fchmod(fd, rs_mode(s, n, path)) < 0)
 		rs_warn(s, path, -errno, "%s: cannot set mode: %s", path, strerror(errno));
 	for (size_t i = 0; i < n->n_xattrs; i++)
-		if (fsetxattr(fd, n->xattrs[i].name, n->xattrs[i].value, n->xattrs[i].len, 0) < 0)
+		if (xattr_kept(s, n->xattrs[i].name, path) &&
+		    fsetxattr(fd, n->xattrs[i].name, n->xattrs[i].value, n->xattrs[i].len, 0) < 0)
 			rs_warn(s, path, -errno, "%s: cannot set xattr %s: %s", path,
 			        n->xattrs[i].name, strerror(errno));
 	times_of(n, ts);
@@ -88,14 +125,16 @@ void rs_apply_at(struct rs *s, int dirfd, const char *name, const struct node *n
 	if (s->owners && fchownat(fd, "", n->uid, n->gid, AT_EMPTY_PATH) < 0)
 		rs_warn(s, path, -errno, "%s: cannot set owner: %s", path, strerror(errno));
 	/* Symlink modes are fixed by the kernel; there is nothing to apply. */
-	if (!link && chmod(proc, n->mode & 07777) < 0)
+	if (!link && chmod(proc, rs_mode(s, n, path)) < 0)
 		rs_warn(s, path, -errno, "%s: cannot set mode: %s", path, strerror(errno));
 	for (size_t i = 0; i < n->n_xattrs; i++) {
 		const struct xattr *x = &n->xattrs[i];
-		/* A symlink's own xattrs: lsetxattr on the name does not follow it. */
-		int r = link ? lsetxattr_at(dirfd, name, x)
-		             : setxattr(proc, x->name, x->value, x->len, 0);
+		int r;
 
+		if (!xattr_kept(s, x->name, path))
+			continue;
+		/* A symlink's own xattrs: lsetxattr on the name does not follow it. */
+		r = link ? lsetxattr_at(dirfd, name, x) : setxattr(proc, x->name, x->value, x->len, 0);
 		if (r < 0)
 			rs_warn(s, path, -errno, "%s: cannot set xattr %s: %s", path, x->name,
 			        strerror(errno));

@@ -104,6 +104,9 @@ struct rs {
 	struct err fail;    /* the first fatal error */
 	atomic_bool failed; /* stop: a fatal error or a cancel; workers skip what is left */
 	atomic_uint_fast64_t bytes, files, dirs, errors, runs;
+	/* !keep_privileges: setid bits and xattrs left off; whether each kind was noted. */
+	atomic_uint_fast64_t dropped;
+	atomic_bool noted_setid, noted_xattr;
 	/* Files the restore stopped in the middle of (after a fatal error or a cancel): named
 	 * in the restore's own error, as many as fit in stopped (", "-separated), the rest
 	 * counted in stopped_more; both guarded by lock. */
@@ -165,6 +168,10 @@ void rs_fail(struct rs *s, int code, const char *fmt, ...) _printf_(3, 4);
 void rs_warn(struct rs *s, const char *path, int code, const char *fmt, ...) _printf_(4, 5);
 /* A notice (code 0): said once, not counted as a failed file. */
 void rs_note(struct rs *s, const char *path, const char *fmt, ...) _printf_(3, 4);
+/* The permission bits to give n: without keep_privileges, a non-folder's setuid and
+ * setgid bits are left off (counted, the first noted under path; path NULL: only
+ * computed, as the comparisons of skip_identical need). */
+mode_t rs_mode(struct rs *s, const struct node *n, const char *path);
 
 /* reap.c */
 /* Hand a finished file or folder (fd closed, metadata applied) to the walker to free:

@@ -238,7 +238,7 @@ static int restore_file(struct rs *s, struct level *here, struct node *n)
 
 static int restore_special(struct rs *s, int dirfd, const struct node *n)
 {
-	mode_t perm = n->mode & 07777;
+	mode_t perm = rs_mode(s, n, NULL);
 	int rc = 0;
 
 	if (s->o->skip_identical && n->type == NODE_SYMLINK && rs_same_symlink(dirfd, n) == 1) {
@@ -256,9 +256,9 @@ static int restore_special(struct rs *s, int dirfd, const struct node *n)
 		        s->path);
 		return 0;
 	}
-	if (s->o->no_devices && (n->type == NODE_CHR || n->type == NODE_BLK)) {
+	if (!s->o->keep_privileges && (n->type == NODE_CHR || n->type == NODE_BLK)) {
 		rs_warn(s, s->path, -EPERM,
-		        "%s: not restored: a device node (%u:%u), and this restore makes none",
+		        "%s: not restored: a device node (%u:%u); --keep-privileges makes them",
 		        s->path, major((dev_t)n->rdev), minor((dev_t)n->rdev));
 		return 0;
 	}
@@ -427,10 +427,15 @@ static int entry_kept(struct rs *s, bool root, const char *prev, size_t prev_len
 	return rc;
 }
 
+/* Names a folder may hold twice or out of order before the rest of it is left out. A
+ * backup writes none; a forged folder that repeats one tree segment thousands of times
+ * made one warning per entry (2*10^8 lines, hours of walking) before this bound. */
+#define REFUSED_MAX 16
+
 static int restore_dir(struct rs *s, struct level *here, const struct node *dir, bool selected)
 {
 	bool root = rs_is_root(dir);
-	size_t saved = s->path_len, prev_len = 0;
+	size_t saved = s->path_len, prev_len = 0, refused = 0;
 	char prev[NAME_MAX + 1];
 	struct rs_tree_iter it;
 	struct node n;
@@ -449,6 +454,17 @@ static int restore_dir(struct rs *s, struct level *here, const struct node *dir,
 			s->path[saved] = 0;
 			if (rc < 0)
 				break;
+			if (++refused == REFUSED_MAX) {
+				rs_warn(s, s->path,
+				        -EBADMSG, "%s: the rest of this folder is not restored: %d of its "
+				        "names were held twice or out of order (forged or corrupt)",
+				        s->path[0] ? s->path : "/", REFUSED_MAX);
+				break;
+			}
+			if (rs_stopping(s)) {
+				rc = -ECANCELED;
+				break;
+			}
 			continue;
 		}
 		memcpy(prev, n.name, n.name_len);
@@ -606,6 +622,7 @@ int restore_run(struct repo *r, const struct restore_opts *o, struct restore_res
 	res.files += atomic_load(&s.files);
 	res.dirs = atomic_load(&s.dirs);
 	res.errors = atomic_load(&s.errors);
+	res.privileges_dropped = atomic_load(&s.dropped);
 	res.runs = atomic_load(&s.runs);
 	res.bytes = res.bytes > s.bytes_lost ? res.bytes - s.bytes_lost : 0;
 	*ret = res;

@@ -53,10 +53,16 @@ struct restore_opts {
 	/* After the walk, remove the temporary files an earlier, killed restore into this
 	 * target left (names the snapshot does not hold there). */
 	bool clear_partials;
-	/* Make no character or block device: each is named in a warning instead (counted
-	 * in errors). The agent sets it: a pod volume restored from a repository that every
-	 * node can write must not gain a node that opens a device of the host. */
-	bool no_devices;
+	/* Restore what grants privileges as the snapshot holds it: character and block
+	 * devices, the setuid and setgid bits of anything but a folder, and xattrs outside
+	 * user.* and system.posix_acl_* (security.capability, security.selinux, trusted.*).
+	 * false, the default: every node can write the repository, and a forged snapshot must
+	 * not plant the host's disk, a setuid-root program or a file capability in a restore.
+	 * Each device is then named in a warning (counted in errors); the bits and xattrs are
+	 * left off, the first of each kind named in a note and all counted in
+	 * result.privileges_dropped. A folder's setgid bit only passes its group on (volumes
+	 * with an fsGroup carry it) and is always restored. */
+	bool keep_privileges;
 	int owners;  /* 1 restore uid/gid, 0 not, -1 only when running as root */
 	int threads; /* 0 = number of CPUs */
 	unsigned progress_ms;
@@ -70,6 +76,7 @@ struct restore_result {
 	uint64_t files, dirs, others, bytes, errors, verified_files;
 	uint64_t skipped; /* skip_identical: files (counted in files too) left as they were */
 	uint64_t partials_removed; /* clear_partials: leftovers removed */
+	uint64_t privileges_dropped; /* !keep_privileges: setid bits and xattrs left off */
 	/* Ranged pack reads of file content, one per run of adjacent blobs (a GET on S3);
 	 * a run's stored bytes and its plaintext are both capped (restore/fetch.c). */
 	uint64_t runs;

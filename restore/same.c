@@ -16,10 +16,11 @@
 #include "util/buf.h"
 #include "util/fsutil.h"
 
-static bool meta_same(const struct rs *s, const struct stat *st, const struct node *n)
+static bool meta_same(struct rs *s, const struct stat *st, const struct node *n)
 {
+	/* The mode this restore gives it (setid bits left off by default). */
 	return S_ISREG(st->st_mode) && (uint64_t)st->st_size == n->size &&
-	       (st->st_mode & 07777) == (n->mode & 07777) && st->st_mtim.tv_sec == n->mtime_sec &&
+	       (st->st_mode & 07777) == rs_mode(s, n, NULL) && st->st_mtim.tv_sec == n->mtime_sec &&
 	       st->st_mtim.tv_nsec == (long)n->mtime_nsec &&
 	       (!s->owners || (st->st_uid == n->uid && st->st_gid == n->gid));
 }

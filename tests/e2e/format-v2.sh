@@ -36,7 +36,7 @@ for v in 1 2; do
 
 	run cairn --json backup "$T_TMP/src"
 	t_rc 0 "v$v: backup" || continue
-	run cairn restore latest --target "$T_TMP/r$v"
+	run cairn restore latest --keep-privileges --target "$T_TMP/r$v"
 	t_rc 0 "v$v: restore"
 	t_same "v$v: the restored tree equals the original" --no-atime ${OWN:+"$OWN"} ref \
 		"$(t_landed "$T_TMP/r$v" "$T_TMP/src")"
@@ -52,7 +52,7 @@ for v in 1 2; do
 	t_rc 0 "v$v: forget --keep-last 1 --prune"
 	run cairn check --read-data
 	t_rc 0 "v$v: check --read-data after prune"
-	run cairn restore latest --target "$T_TMP/s$v"
+	run cairn restore latest --keep-privileges --target "$T_TMP/s$v"
 	t_rc 0 "v$v: restore after prune"
 	t_same "v$v: the restore after prune equals the changed tree" --no-atime ${OWN:+"$OWN"} \
 		"$T_TMP/src" "$(t_landed "$T_TMP/s$v" "$T_TMP/src")"

@@ -27,7 +27,7 @@ t_ok $([ "${packs:-0}" -ge 1 ] && echo 0 || echo 1) "the repository has $packs p
 gets() { grep -c '^request GET' "$T_TMP/requests.log"; }
 
 : >"$T_TMP/requests.log"
-t_cmd "restore from S3" cairn restore latest --target "$T_TMP/out"
+t_cmd "restore from S3" cairn restore latest --keep-privileges --target "$T_TMP/out"
 n=$(gets)
 # Besides the packs: config, key, snapshot, index and lock objects (about 8).
 limit=$((2 * packs + 12))
@@ -37,7 +37,7 @@ t_same "the restored tree is identical (treecmp)" $(t_owner_opt) --no-atime \
 	"$T_TMP/src" "$(t_landed "$T_TMP/out" "$T_TMP/src")"
 
 : >"$T_TMP/requests.log"
-t_cmd "restore from S3 with --exclude" cairn restore latest --target "$T_TMP/out2" \
+t_cmd "restore from S3 with --exclude" cairn restore latest --keep-privileges --target "$T_TMP/out2" \
 	--exclude small
 n=$(gets)
 t_ok $([ "$n" -le "$limit" ] && echo 0 || echo 1) \

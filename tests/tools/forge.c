@@ -10,7 +10,9 @@
  *   hard NAME INO TEXT  the same with nlink 2 and inode INO (a hardlink group)
  *   link NAME TARGET  a symlink ("%" alone: one without a target, as no backup makes)
  *   fifo NAME MODE    a FIFO with octal permission bits MODE
- *   hole NAME LEN SIZE  a file of one hole extent of LEN bytes that claims SIZE bytes */
+ *   hole NAME LEN SIZE  a file of one hole extent of LEN bytes that claims SIZE bytes
+ *   repeat NAME N     a folder, as dir, whose content lists its one tree segment N times
+ *                     (a name then comes N times: what no backup writes) */
 #include <errno.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -23,6 +25,7 @@
 #include "util/banned.h"
 
 #define LINE_MAX_ 4096
+#define REPEAT_MAX (1u << 20)
 
 struct forge {
 	struct repo *r;
@@ -113,6 +116,15 @@ static int entry(struct forge *f, FILE *in, char *line, struct buf *seg, size_t 
 		n.content = calloc(1, sizeof(*n.content));
 		rc = n.content ? build_dir(f, in, n.content[0].id, &n.content[0].len) : -ENOMEM;
 		n.n_content = 1;
+	} else if (!strcmp(kind, "repeat") && a) {
+		unsigned long k = strtoul(a, NULL, 10);
+
+		node_base(&n, NODE_DIR, S_IFDIR | 0755);
+		n.content = k && k <= REPEAT_MAX ? calloc(k, sizeof(*n.content)) : NULL;
+		rc = n.content ? build_dir(f, in, n.content[0].id, &n.content[0].len) : -EINVAL;
+		for (unsigned long i = 1; rc >= 0 && i < k; i++)
+			n.content[i] = n.content[0];
+		n.n_content = n.content ? k : 0;
 	} else if (!strcmp(kind, "file")) {
 		node_base(&n, NODE_FILE, S_IFREG | 0644);
 		rc = file_content(f, &n, a ? a : "");

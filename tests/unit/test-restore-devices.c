@@ -1,13 +1,14 @@
-/* restore_opts.no_devices (the agent's restores): a snapshot's character and block devices
- * are not made, each is named in a warning and counted; FIFOs, files and the rest are
- * restored as before. Without it, devices come back with their numbers (as root). */
+/* Without restore_opts.keep_privileges (the default, and always the agent's): a snapshot's
+ * character and block devices are not made, each is named in a warning and counted; FIFOs,
+ * files and the rest are restored as before. With it, devices come back with their numbers
+ * (as root). */
 #include <fcntl.h>
 #include <sys/sysmacros.h>
 
 #include "tests/tap.h"
 #include "tests/unit/test-restore-fixture.h"
 
-static int restore_into(struct fx *f, const char *target, bool no_devices, struct fx_warns *w,
+static int restore_into(struct fx *f, const char *target, bool keep, struct fx_warns *w,
                         struct restore_result *res, struct err *e)
 {
 	struct restore_opts o = { .snapshot = "latest",
@@ -15,7 +16,7 @@ static int restore_into(struct fx *f, const char *target, bool no_devices, struc
 		                  .threads = 1,
 		                  .owners = 1,
 		                  .keep_going = true,
-		                  .no_devices = no_devices,
+		                  .keep_privileges = keep,
 		                  .warn = fx_warn,
 		                  .ud = w };
 
@@ -53,8 +54,8 @@ int main(void)
 	ok(fx_backup(&f, &e) == 0, "backup: %s", e.msg);
 
 	snprintf(t1, sizeof(t1), "%s/t1", f.dir);
-	rc = restore_into(&f, t1, true, &w, &res, &e);
-	is_int(rc, 0, "restore with no_devices finishes (keep going): %s", e.msg);
+	rc = restore_into(&f, t1, false, &w, &res, &e);
+	is_int(rc, 0, "a default restore finishes (keep going): %s", e.msg);
 	snprintf(p, sizeof(p), "%s/src/c", t1);
 	ok(lstat(p, &st) < 0 && errno == ENOENT, "the character device is not made");
 	snprintf(p, sizeof(p), "%s/src/b", t1);
@@ -73,11 +74,11 @@ int main(void)
 	memset(&w, 0, sizeof(w));
 	memset(&res, 0, sizeof(res));
 	snprintf(t2, sizeof(t2), "%s/t2", f.dir);
-	rc = restore_into(&f, t2, false, &w, &res, &e);
-	is_int(rc, 0, "restore without it: %s", e.msg);
+	rc = restore_into(&f, t2, true, &w, &res, &e);
+	is_int(rc, 0, "restore with keep_privileges: %s", e.msg);
 	snprintf(p, sizeof(p), "%s/src/c", t2);
 	ok(lstat(p, &st) == 0 && S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 3),
-	   "by default the character device comes back as 1:3");
+	   "with keep_privileges the character device comes back as 1:3");
 	snprintf(p, sizeof(p), "%s/src/b", t2);
 	ok(lstat(p, &st) == 0 && S_ISBLK(st.st_mode) && st.st_rdev == makedev(7, 0),
 	   "and the block device as 7:0");
