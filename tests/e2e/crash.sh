@@ -70,7 +70,7 @@ for p in "${points[@]}"; do
 	run cairn check
 	t_rc 0 "after kill -9 at $p: check passes"
 	rm -rf r
-	run cairn restore "$snap1" --target "$T_TMP/r"
+	run cairn restore "$snap1" --keep-privileges --target "$T_TMP/r"
 	# shellcheck disable=SC2086
 	[ "$RC" -eq 0 ] && "$TREECMP" $OWN ref "$(t_landed "$T_TMP/r" "$T_TMP/src")" >"$T_TMP/cmp.out" 2>&1
 	t_ok $? "after kill -9 at $p: the earlier snapshot restores identically" || { t_diag "$ERR"; t_diag "$T_TMP/cmp.out"; }
@@ -95,7 +95,7 @@ growth=$(($(stored) - before))
 t_ok $? "the repository grew accordingly ($growth bytes)"
 run cairn check --read-data
 t_rc 0 "check --read-data passes at the end"
-run cairn restore latest --target "$T_TMP/rb"
+run cairn restore latest --keep-privileges --target "$T_TMP/rb"
 B=$(t_landed "$T_TMP/rb" "$T_TMP/big")
 [ "$RC" -eq 0 ] && cmp -s big/part1.bin "$B/part1.bin" && cmp -s big/part2.bin "$B/part2.bin" &&
 	cmp -s big/part3.bin "$B/part3.bin"

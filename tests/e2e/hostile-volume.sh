@@ -48,7 +48,7 @@ fi
 s=0
 [ "$before" = "$(state)" ] || s=1
 t_ok $s "the backup wrote nothing to the volume (sizes, modes, mtimes, ctimes)"
-run cairn restore latest --target "$T_TMP/r1"
+run cairn restore latest --keep-privileges --target "$T_TMP/r1"
 t_rc 0 "it restores"
 R=$T_TMP/r1$(t_snap_path "$T_TMP/r1" "$STILL")
 s=0

@@ -10,7 +10,7 @@ cd "$T_TMP" || exit 1
 t_init_repo "$T_TMP/repo"
 run cairn backup "$T_TMP/src"
 t_rc 0 "backup of the tree with every kind" || t_bail "backup failed"
-run cairn restore latest --target "$T_TMP/out"
+run cairn restore latest --keep-privileges --target "$T_TMP/out"
 t_rc 0 "restore" || t_bail "restore failed"
 R=$(t_landed "$T_TMP/out" "$T_TMP/src")
 
@@ -171,4 +171,25 @@ done < <(find ref/names -type f -print0 | sort -z)
 OWN=$(t_owner_opt)
 # shellcheck disable=SC2086
 t_same "treecmp agrees (everything but atimes, which the checks above moved)" --no-atime $OWN ref "$R"
+
+# Without --keep-privileges (the default): every node can write the repository, so the
+# devices are named and not made (exit 3), the setuid/setgid bits of files are left off
+# and counted, a folder's setgid bit and user.* xattrs come back.
+run cairn --json restore latest --target "$T_TMP/plain"
+P=$(t_landed "$T_TMP/plain" "$T_TMP/src")
+if t_root; then
+	t_rc 3 "a default restore names what it does not make (exit 3)"
+	s=0
+	[ "$(cat "$OUT" "$ERR" | grep -c 'not restored: a device node')" = 3 ] && [ ! -e "$P/special/blk" ] || s=1
+	t_ok $s "the three device nodes are named and not made" || t_diag "$ERR"
+else
+	t_rc 0 "a default restore"
+fi
+s=0
+[ "$(stat -c %a "$P/modes/setuid")" = 755 ] && [ "$(stat -c %a "$P/modes/setgid")" = 711 ] &&
+	[ "$(stat -c %a "$P/modes/setgid-dir")" = 2775 ] &&
+	[ "$(getfattr -h --only-values -n user.comment "$P/xattrs/plain" 2>/dev/null)" = "hello world" ] || s=1
+t_ok $s "setuid/setgid bits of files left off; a folder's setgid and user.* xattrs kept"
+n=$(jget "$OUT" .privileges_dropped)
+t_ok $([ "${n:-0}" -ge 4 ] && echo 0 || echo 1) "--json counts them: privileges_dropped $n"
 t_done

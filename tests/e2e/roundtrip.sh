@@ -45,7 +45,7 @@ run cairn snapshots --json
 [ "$RC" -eq 0 ] && json_ok "$OUT"
 t_ok $? "snapshots accepts --json after the subcommand too (as in the issue)" || t_diag "$ERR"
 
-run cairn restore latest --target "$T_TMP/r1"
+run cairn restore latest --keep-privileges --target "$T_TMP/r1"
 t_rc 0 "restore latest"
 R1=$(t_landed "$T_TMP/r1" "$T_TMP/src")
 SP=$(t_snap_path "$T_TMP/r1" "$T_TMP/src")
@@ -73,7 +73,7 @@ assert any(p.endswith("/files/big-random") for p in paths), "big-random missing"
 ' "$OUT" 2>"$T_TMP/py.err"
 t_ok $? "ls --json gives parseable JSON with every path (a newline in a name included)" || { t_diag "$T_TMP/py.err"; t_diag "$OUT" 3; }
 
-run cairn restore "$snap1" --target "$T_TMP/r2" --verify
+run cairn restore "$snap1" --keep-privileges --target "$T_TMP/r2" --verify
 t_rc 0 "restore --verify re-reads and checks every file"
 run cairn check
 t_rc 0 "check passes"
@@ -102,24 +102,24 @@ run cairn --json backup "$T_TMP/src"
 t_rc 0 "backup after changes"
 [ "$(jget "$OUT" '.files_new')" -ge 1 ] && [ "$(jget "$OUT" '.files_changed')" -ge 1 ]
 t_ok $? "the summary counts new and changed files" || t_diag "$OUT" 2
-run cairn restore latest --target "$T_TMP/r3"
+run cairn restore latest --keep-privileges --target "$T_TMP/r3"
 t_rc 0 "restore the latest snapshot"
 # The source's atimes moved when it was read; everything else must match.
 # shellcheck disable=SC2086
 t_same "the latest restore equals the changed tree" --no-atime $OWN src "$(t_landed "$T_TMP/r3" "$T_TMP/src")"
 
-run cairn restore "$snap1:$SP/files" --target "$T_TMP/r4"
+run cairn restore "$snap1:$SP/files" --keep-privileges --target "$T_TMP/r4"
 t_rc 0 "restore SNAP:/subdir"
 # shellcheck disable=SC2086
 t_same "SNAP:/subdir puts the subdir's contents straight into the target" --ignore-root-times $OWN ref/files "$T_TMP/r4"
 
-run cairn restore "$snap1" --target "$T_TMP/r5" --include '*/links*'
+run cairn restore "$snap1" --keep-privileges --target "$T_TMP/r5" --include '*/links*'
 t_rc 0 "restore --include"
 L5=$(t_landed "$T_TMP/r5" "$T_TMP/src")
 [ -L "$L5/links/relative" ] && [ -L "$L5/links/dangling" ] && ! [ -e "$L5/files/big-random" ] &&
 	! [ -e "$L5/sparse" ]
 t_ok $? "--include restores only what matches" || find "$T_TMP/r5" -maxdepth 4 | head | sed 's/^/#   /'
-run cairn restore "$snap1" --target "$T_TMP/r6" --exclude '*/sparse*' --exclude 'big-*'
+run cairn restore "$snap1" --keep-privileges --target "$T_TMP/r6" --exclude '*/sparse*' --exclude 'big-*'
 t_rc 0 "restore --exclude"
 L6=$(t_landed "$T_TMP/r6" "$T_TMP/src")
 ! [ -e "$L6/sparse" ] && ! [ -e "$L6/files/big-random" ] && [ -f "$L6/files/one" ] &&
