@@ -2,10 +2,10 @@
 # Helpers for the suites that run against the API-server double (sourced, not run).
 # TAP, the scratch folder and exit hooks come from lib.sh. Sets: KA_DIR (state dir),
 # KUBECONFIG, KUBECACHEDIR, KA_URL, and functions ka_start/ka_cleanup, kcurl (curl with
-# the bearer token and CA), kc (kubectl), ka_pod, jq_py, wait_watches, and the one-node
-# set-up: ka_suite_env, ka_node1 (ka_kubelet_n1 + ka_node1_objects: ka_namespace, ka_default_bsl,
-# ka_agent_pod), ka_agent_pod_ready, ka_restore_helper, ka_db_claims, ka_restore, ka_pvr,
-# ka_pvr_field, ka_pvr_ended, ka_pvr_end.
+# the bearer token and CA), kc (kubectl), ka_pod, jq_py, wait_watches, and the set-up
+# the suites share, each piece of YAML once: ka_suite_env, ka_node1 (ka_kubelet_n1 +
+# ka_node1_objects: ka_namespace, ka_default_bsl, ka_agent_pod), ka_agent_pod_ready,
+# ka_restore_helper, ka_db_claims, ka_cairn_obj, ka_pvr, ka_pvr_field/_ended/_end.
 
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -94,7 +94,8 @@ kc() { kubectl $KUBECTL_VALIDATE "$@"; }
 # ka_suite_env FOLDER...: what a restore suite sets up before the double: the tools every
 # suite needs and kubectl (skip without it), the work folder W=$T_TMP/w with FOLDER... made
 # in it, REPO=$W/repo, CAIRN_PASSWORD, API (where cairn's objects are), and the readers
-# obj PATH (GET), field PATH JQ-EXPR (raw) and pv_of NAMESPACE CLAIM (its volume's name).
+# obj PATH (GET), field PATH JQ-EXPR (raw), pv_of NAMESPACE CLAIM (its volume's name) and
+# is_running NAMESPACE POD (its phase is Running).
 # shellcheck disable=SC2034,SC2317 # what it sets and defines is for the suite
 ka_suite_env() {
 	local d
@@ -109,6 +110,7 @@ ka_suite_env() {
 	obj() { kcurl "$1" 2>/dev/null; }
 	field() { obj "$1" | jq -r "$2" 2>/dev/null; }
 	pv_of() { field "/api/v1/namespaces/$1/persistentvolumeclaims/$2" '.spec.volumeName // ""'; }
+	is_running() { [ "$(field "/api/v1/namespaces/$1/pods/$2" '.status.phase // ""')" = Running ]; }
 }
 
 # ka_kubelet_n1 DIR [TAG]: start the kubelet simulator for node n1, its pods' folders in
@@ -224,14 +226,15 @@ $vols
 EOF_Y
 }
 
-# ka_restore NAME SPEC: a Restore NAME in namespace cairn whose spec is the flow map {SPEC}
-# (such as "backupName: b1, namespaceMapping: {app: restored}").
-ka_restore() {
+# ka_cairn_obj KIND NAME SPEC: an object of cairn's KIND (Backup, Restore, ...) named NAME
+# in namespace cairn whose spec is the flow map {SPEC} (such as "backupName: b1,
+# namespaceMapping: {app: restored}").
+ka_cairn_obj() {
 	kc create -f - >/dev/null <<EOF_Y
 apiVersion: cairn.dev/v1alpha1
-kind: Restore
-metadata: {name: $1, namespace: cairn}
-spec: {$2}
+kind: $1
+metadata: {name: $2, namespace: cairn}
+spec: {$3}
 EOF_Y
 }
 

@@ -25,10 +25,9 @@ SNAP=$("$CAIRN_BIN" -r "$REPO" snapshots --json | jq -r '.[0].id')
 
 ka_node1 "$W"
 ka_restore_helper data h
-running() { [ "$(field "/api/v1/namespaces/$1/pods/$2" '.status.phase // ""')" = Running ]; }
-t_wait 60 running cairn cairn-node-agent-n1 || t_bail "the agent's pod did not start"
+t_wait 60 is_running cairn cairn-node-agent-n1 || t_bail "the agent's pod did not start"
 mkdir -p "$W/hp1/$(field /api/v1/namespaces/cairn/pods/cairn-node-agent-n1 .metadata.uid)"
-t_wait 60 running app h
+t_wait 60 is_running app h
 t_ok $? "the helper pod runs" || t_bail "no helper pod"
 
 : >"$HOLD"

@@ -15,23 +15,15 @@
 ka_suite_env hpA pvA hpB pvB
 phase_is() { [ "$(field "$API/$1" '.status.phase // ""')" = "$2" ]; }
 
+# stop_procs: stop cluster A's processes and forget their pids, so that cluster B's
+# processes take the same pid files.
 stop_procs() {
 	for f in "$W"/*.pid; do
 		[ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null
 		rm -f "$f"
 	done
 }
-stop_all() {
-	stop_procs
-	if [ "$T_FAILED" -ne 0 ]; then
-		for l in "$W"/*.log; do
-			echo "# $l:"
-			tail -n 30 "$l" 2>/dev/null | sed 's/^/#   /'
-		done
-	fi
-	ka_cleanup
-}
-t_on_exit stop_all
+t_on_exit ka_stop_all
 
 # cluster NAME MODE [CONTROLLER-FLAGS...]: the double (already started), its kubelet
 # simulator for node n1, the agent's own pod marked Running with its folder, a storage
@@ -58,7 +50,6 @@ ka_start --bookmark-interval 1 --load "$TOP_SRCDIR"/daemonset/crds/*.yaml
 "$CAIRN_BIN" -r "$REPO" init >/dev/null 2>&1 || t_bail "cairn init failed"
 cluster A ReadWrite
 ka_db_claims 1Gi "" a b
-is_running() { [ "$(field "/api/v1/namespaces/$1/pods/$2" '.status.phase // ""')" = Running ]; }
 t_wait 60 is_running app db
 t_ok $? "cluster A: pod with two claims Running" || t_bail "no pod to back up"
 DBUID=$(field /api/v1/namespaces/app/pods/db .metadata.uid)
@@ -78,12 +69,7 @@ for v in a b; do
 	python3 -c 'import os,sys; os.setxattr(sys.argv[1], "user.cairn", b"v")' "$d/data.bin" 2>/dev/null
 	touch -d '2021-03-04 05:06:07' "$d/sub/name.txt" "$d/sub/deep" "$d/sub"
 done
-kc create -f - >/dev/null <<'EOF'
-apiVersion: cairn.dev/v1alpha1
-kind: Backup
-metadata: {name: b1, namespace: cairn}
-spec: {includedNamespaces: [app], defaultVolumesToFsBackup: true}
-EOF
+ka_cairn_obj Backup b1 "includedNamespaces: [app], defaultVolumesToFsBackup: true"
 t_wait 120 phase_is backups/b1 Completed
 t_ok $? "cluster A: backup b1 Completed" || t_bail "no backup to migrate"
 n=$("$CAIRN_BIN" -r "$REPO" snapshots --json 2>/dev/null | jq 'length')
@@ -149,7 +135,7 @@ t_ok $? "cluster B: DR sync re-created backup b1 from the ReadOnly location" || 
 synced() { [ "$(obj "$API/podvolumebackups" | jq '[.items[] | select(.status.phase == "Completed")] | length')" = 2 ]; }
 t_wait 60 synced
 t_ok $? "cluster B: its two PodVolumeBackups synced"
-ka_restore m1 "backupName: b1, namespaceMapping: {app: moved}"
+ka_cairn_obj Restore m1 "backupName: b1, namespaceMapping: {app: moved}"
 ka_namespace moved
 t_wait 120 phase_is restores/m1 Completed
 t_ok $? "cluster B: Restore m1 Completed" || t_note "$(obj "$API/restores/m1" | jq -c .status)"

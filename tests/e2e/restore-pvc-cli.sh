@@ -18,8 +18,6 @@ ka_start --bookmark-interval 1 --load "$TOP_SRCDIR"/daemonset/crds/*.yaml
 "$CAIRN_BIN" -r "$REPO" init >/dev/null 2>&1 || t_bail "cairn init failed"
 ka_node1 "$W"
 ka_db_claims 2Gi "app: db" a b
-pod_phase() { field "/api/v1/namespaces/$1/pods/$2" '.status.phase // ""'; }
-is_running() { [ "$(pod_phase "$1" "$2")" = Running ]; }
 t_wait 60 is_running app db
 t_ok $? "kubelet simulator: claims bound, pod scheduled and Running"
 ka_agent_pod_ready "$W/hp1"

@@ -22,8 +22,6 @@ start_agent() {
 "$CAIRN_BIN" -r "$REPO" init >/dev/null 2>&1 || t_bail "cairn init failed"
 ka_node1 "$W"
 ka_db_claims 2Gi "app: db" a b c
-pod_phase() { field "/api/v1/namespaces/$1/pods/$2" '.status.phase // ""'; }
-is_running() { [ "$(pod_phase "$1" "$2")" = Running ]; }
 t_wait 60 is_running app db
 t_ok $? "kubelet simulator: claims bound, pod scheduled and Running"
 ka_agent_pod_ready "$W/hp1"
@@ -47,12 +45,7 @@ start_agent
 	--resync 200ms >>"$W/controller.log" 2>&1 &
 echo $! >"$W/controller.pid"
 
-kc create -f - >/dev/null <<'EOF'
-apiVersion: cairn.dev/v1alpha1
-kind: Backup
-metadata: {name: b1, namespace: cairn}
-spec: {includedNamespaces: [app], defaultVolumesToFsBackup: true}
-EOF
+ka_cairn_obj Backup b1 "includedNamespaces: [app], defaultVolumesToFsBackup: true"
 phase_is() { [ "$(field "$API/$1" '.status.phase // ""')" = "$2" ]; }
 t_wait 120 phase_is backups/b1 Completed
 t_ok $? "backup of the three claim volumes Completed" || {
@@ -70,7 +63,7 @@ kc delete pod -n app db >/dev/null
 gone() { [ ! -e "$W/hp1/$DBUID" ] && [ -d "$W/pv/${OLDPV[c]}" ]; }
 t_wait 30 gone
 t_ok $? "pod deleted: its claims' data back in their PV folders"
-ka_restore r1 "backupName: b1, namespaceMapping: {app: restored}, storageClassName: slow"
+ka_cairn_obj Restore r1 "backupName: b1, namespaceMapping: {app: restored}, storageClassName: slow"
 ka_namespace restored
 t_wait 120 phase_is restores/r1 Completed
 t_ok $? "Restore r1 Completed" || t_note "$(obj "$API/restores/r1")"
@@ -99,7 +92,7 @@ for v in a b c; do
 done
 
 # ---- flow 2: Velero's way, a pod with the restore-wait init container ----
-ka_restore r2 "backupName: b1, namespaceMapping: {app: app2}, restorePVCs: false"
+ka_cairn_obj Restore r2 "backupName: b1, namespaceMapping: {app: app2}, restorePVCs: false"
 ka_namespace app2
 R2UID=$(field "$API/restores/r2" .metadata.uid)
 for v in a b c; do
@@ -140,7 +133,7 @@ t_same "restore-wait pod: volume a identical" --no-atime $(t_owner_opt) --ignore
 
 # ---- an agent restart in the middle of a restore ----
 kill -STOP "$(cat "$W/agent.pid")"
-ka_restore r3 "backupName: b1, namespaceMapping: {app: app3}, includedNamespaces: [app]"
+ka_cairn_obj Restore r3 "backupName: b1, namespaceMapping: {app: app3}, includedNamespaces: [app]"
 ka_namespace app3
 three_pvrs() { [ "$(obj "$API/podvolumerestores?labelSelector=cairn.dev%2Frestore-uid%3D$(field "$API/restores/r3" .metadata.uid)" | jq '.items | length')" = 3 ]; }
 t_wait 60 three_pvrs
@@ -158,7 +151,7 @@ t_ok $? "the agent log says it resumed the restore"
 # ---- a damaged snapshot: PartiallyFailed, the file named ----
 big=$(find "$REPO/data" -type f -printf '%s %p\n' | sort -n | tail -n 1 | cut -d" " -f2)
 truncate -s 100 "$big"
-ka_restore r4 "backupName: b1, namespaceMapping: {app: app4}"
+ka_cairn_obj Restore r4 "backupName: b1, namespaceMapping: {app: app4}"
 ka_namespace app4
 ended() { p=$(field "$API/restores/r4" '.status.phase // ""'); [ "$p" = PartiallyFailed ] || [ "$p" = Failed ]; }
 t_wait 120 ended

@@ -26,8 +26,7 @@ ka_node1 "$W"
 for h in h1 h2; do
 	ka_restore_helper "$h" "$h"
 done
-is_running() { [ "$(field "/api/v1/namespaces/app/pods/$1" '.status.phase // ""')" = Running ]; }
-t_wait 60 is_running h1 && t_wait 60 is_running h2
+t_wait 60 is_running app h1 && t_wait 60 is_running app h2
 t_ok $? "two helper pods Running" || t_bail "no pods"
 ka_agent_pod_ready "$W/hp1"
 "$CAIRN_BIN" -r "$REPO" agent --node n1 --host-pods "$W/hp1" --kubeconfig "$KUBECONFIG" \

@@ -38,8 +38,7 @@ HELPERS="h1 h2 h3 h4 h5 h6"
 for h in $HELPERS; do
 	ka_restore_helper "$h" "$h"
 done
-is_running() { [ "$(field "/api/v1/namespaces/app/pods/$1" '.status.phase // ""')" = Running ]; }
-all_running() { for h in $HELPERS; do is_running "$h" || return 1; done; }
+all_running() { for h in $HELPERS; do is_running app "$h" || return 1; done; }
 t_wait 120 all_running
 t_ok $? "six helper pods Running" || t_bail "no pods"
 ka_agent_pod_ready "$W/hp1"
