@@ -76,7 +76,7 @@ fill() { # DIR MB: random files, a small text file, a subfolder and a symlink
 }
 
 t_cmd "repository initialised" "$CAIRN_BIN" -r "$REPO" init
-printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: app}\n' | kc create -f - >/dev/null
+ka_namespace app
 kc create -f - >/dev/null <<'EOF'
 apiVersion: v1
 kind: PersistentVolume

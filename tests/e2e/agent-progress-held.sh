@@ -38,7 +38,7 @@ snapshot_written() {
 phase_is() { [ "$(field "$1" '.status.phase // ""')" = "$2" ]; }
 
 t_cmd "repository initialised" "$CAIRN_BIN" -r "$REPO" init
-printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: app}\n' | kc create -f - >/dev/null
+ka_namespace app
 U=$(ka_pod p1 n1 '[{name: data, emptyDir: {}}]')
 V=$W/hp1/$U/volumes/kubernetes.io~empty-dir/data
 mkdir -p "$V/sub"

@@ -67,7 +67,7 @@ start_agent() { # HOST-PODS
 }
 
 t_cmd "repository initialised" "$CAIRN_BIN" -r "$REPO" init
-printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: app}\n' | kc create -f - >/dev/null
+ka_namespace app
 kc create -f - >/dev/null <<'EOF2'
 apiVersion: storage.k8s.io/v1
 kind: CSIDriver

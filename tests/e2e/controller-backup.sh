@@ -6,76 +6,17 @@
 # warnings, fail-fast without an agent, a ReadOnly location refused at once, a controller
 # restart mid-backup, a timeout keeping finished volumes, a schedule firing once per due
 # run, TTL expiry forgetting snapshots, and DR sync into a second API double.
-# shellcheck source=tests/e2e/kubeapi-lib.sh
-. "$(dirname "$0")/kubeapi-lib.sh"
-# Schedules, timeouts and TTL run on the injected clock, which only test builds honour.
-if [ -z "${CAIRN_TEST_HOOKS:-}" ]; then
-	t_skip "controller end to end" "the clock file is honoured only with --enable-test-hooks"
-	t_done
-	exit 0
-fi
-W=$KA_DIR/work
-mkdir -p "$W"
 export CAIRN_PASSWORD=e2e-controller-password
-REPO=$W/repo
-CLOCK=$W/clock
-export CAIRN_TEST_CLOCK_FILE=$CLOCK
-NOW=$(date +%s)
-echo "$NOW" >"$CLOCK"
-API=/apis/cairn.dev/v1alpha1/namespaces/cairn
+# shellcheck source=tests/e2e/ctl-lib.sh
+. "$(dirname "$0")/ctl-lib.sh"
+# Schedules, timeouts and TTL run on the injected clock, which only test builds honour.
+ctl_clock "controller end to end"
 KA2=""
+stop_ka2() { [ -z "$KA2" ] || { "$KA_HOME/stop.sh" "$KA2" && rm -rf "$KA2"; }; }
+t_on_exit stop_ka2
 
-cleanup() {
-	for f in "$W"/*.pid; do
-		[ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null
-	done
-	if [ "$T_FAILED" -ne 0 ]; then
-		for l in "$W"/*.log; do
-			echo "# $l:"
-			tail -n 25 "$l" 2>/dev/null | sed 's/^/#   /'
-		done
-	fi
-	[ -n "$KA2" ] && "$KA_HOME/stop.sh" "$KA2" && rm -rf "$KA2"
-	ka_cleanup
-}
-t_on_exit cleanup
-ka_start --bookmark-interval 1 --load "$TOP_SRCDIR"/daemonset/crds/*.yaml
-
-kc() { kubectl $KUBECTL_VALIDATE "$@"; }
-obj() { kcurl "$API/$1" 2>/dev/null; }
-# bfield NAME EXPR: a Python expression over Backup `d`, its detail annotation folded in.
-bfield() {
-	obj "backups/$1" | python3 -c '
-import json, sys
-d = json.load(sys.stdin)
-det = d.get("metadata", {}).get("annotations", {}).get("cairn.dev/status-detail")
-if det: d.setdefault("status", {}).update(json.loads(det))
-r = eval(sys.argv[1])
-print(r if isinstance(r, str) else json.dumps(r))' "$2" 2>/dev/null
-}
-bphase() { bfield "$1" 'd.get("status", {}).get("phase", "")'; }
-# wait_for SECONDS COMMAND...: poll until the command succeeds, up to a deadline SECONDS
-# away (a count of polls shrinks or stretches with the load), trying once more at it.
-wait_for() {
-	local end=$((SECONDS + $1))
-	shift
-	until "$@"; do
-		[ "$SECONDS" -ge "$end" ] && { "$@"; return; }
-		sleep 0.1
-	done
-}
-phase_in() { # NAME PHASE...
-	p=$(bphase "$1")
-	shift
-	for want in "$@"; do [ "$p" = "$want" ] && return 0; done
-	return 1
-}
 wait_backup() { # NAME PHASE...
 	wait_for 90 phase_in "$@" || { t_note "backup $1 is '$(bphase "$1")' (wanted ${*#"$1"})"; return 1; }
-}
-pvbs_of() { # BACKUP -> PVB list (JSON)
-	uid=$(bfield "$1" 'd["metadata"]["uid"]')
-	kcurl "$API/podvolumebackups?labelSelector=cairn.dev%2Fbackup-uid%3D$uid" 2>/dev/null
 }
 set_clock() { echo "$1" >"$CLOCK"; }
 
@@ -90,21 +31,6 @@ start_controller() { # KUBECONFIG LOG PIDFILE
 		--metrics-address 127.0.0.1:0 --resync 200ms --validation-interval 1s \
 		--sync-interval 1s >>"$2" 2>&1 &
 	echo $! >"$3"
-}
-running() { # OBJECT-PATH: set status.phase Running through the status subresource
-	kcurl "$1/status" -X PATCH -H 'Content-Type: application/merge-patch+json' \
-		-d '{"status":{"phase":"Running"}}' >/dev/null
-}
-agent_pod() { # NODE
-	kc create -f - >/dev/null <<EOF
-apiVersion: v1
-kind: Pod
-metadata: {name: cairn-node-agent-$1, namespace: cairn, labels: {name: cairn-node-agent}}
-spec: {nodeName: $1, containers: [{name: agent, image: cairn}]}
-EOF
-	running "/api/v1/namespaces/cairn/pods/cairn-node-agent-$1"
-	# the agent checks that its own pod has a folder in the kubelet's pods folder
-	mkdir -p "$W/hp${1#n}/$(kc get pod -n cairn "cairn-node-agent-$1" -o jsonpath='{.metadata.uid}')"
 }
 # app_pod NS NAME NODE ANNOTATIONS-FLOW VOLUMES-FLOW MOUNTS-FLOW [PHASE]
 app_pod() {
@@ -136,21 +62,18 @@ t_cmd "kube: -o yaml refused (exit 2)" usage2 -o yaml backup get
 t_cmd "kube: misspelt flag gets the nearest (exit 2)" usage2 backup create x --wiat
 t_cmd "kube: ... naming --wait" grep -q 'did you mean --wait' "$W/usage.err"
 t_cmd "controller: bad duration refused (exit 2)" sh -c "'$CAIRN_BIN' controller --resync soon 2>/dev/null; [ \$? -eq 2 ]"
-for ns in app far; do
-	printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: %s}\n' $ns | kc create -f - >/dev/null
-done
+ka_namespace app far
+ka_default_bsl
 kc create -f - >/dev/null <<'EOF'
-apiVersion: cairn.dev/v1alpha1
-kind: BackupStorageLocation
-metadata: {name: default, namespace: cairn}
-spec: {default: true, objectStorage: {bucket: bucket}}
----
 apiVersion: cairn.dev/v1alpha1
 kind: BackupStorageLocation
 metadata: {name: ro, namespace: cairn}
 spec: {accessMode: ReadOnly, objectStorage: {bucket: bucket}}
 EOF
-for n in n1 n2 n3; do agent_pod $n; done
+for n in n1 n2 n3; do
+	ka_agent_pod $n
+	ka_agent_pod_ready "$W/hp${n#n}" $n
+done
 M='[{name: data, mountPath: /d}, {name: logs, mountPath: /l}, {name: cfg, mountPath: /c}, {name: tmp, mountPath: /t}]'
 V='[{name: data, emptyDir: {}}, {name: logs, emptyDir: {}}, {name: cfg, configMap: {name: x}}, {name: tmp, emptyDir: {}}]'
 U1=$(app_pod app p1 n1 '{backup.velero.io/backup-volumes: "data,cfg"}' "$V" "$M")
@@ -280,12 +203,7 @@ curl -s "http://127.0.0.1:$port/metrics" | grep -q 'cairn_backup_success_total{s
 # ---- DR sync into a second API double given the same repository ----
 KA2=$(mktemp -d "${TMPDIR:-/tmp}/kubeapi-dr.XXXXXX")
 "$KA_HOME/start.sh" "$KA2" --load "$TOP_SRCDIR"/daemonset/crds/*.yaml >/dev/null
-KUBECONFIG=$KA2/kubeconfig kubectl $KUBECTL_VALIDATE create -f - >/dev/null <<'EOF'
-apiVersion: cairn.dev/v1alpha1
-kind: BackupStorageLocation
-metadata: {name: default, namespace: cairn}
-spec: {default: true, objectStorage: {bucket: bucket}}
-EOF
+KUBECONFIG=$KA2/kubeconfig ka_default_bsl
 start_controller "$KA2/kubeconfig" "$W/controller-dr.log" "$W/controller-dr.pid"
 k2() { curl -sS --cacert "$KA2/ca.crt" -H "Authorization: Bearer $(cat "$KA2/token")" "$(cat "$KA2/url")$1"; }
 want=$("$CAIRN_BIN" -r "$REPO" snapshots --json | jq_py 'sorted(set(dict(t.split("=", 1) for t in s.get("tags", []))["backup"] for s in d))')

@@ -18,30 +18,12 @@ lines() { [ "$(wc -l 2>/dev/null <"$1" || echo 0)" -ge "$2" ]; }
 SLOW='["sh", "-c", "date +%s.%N >> data/pre-starts; while [ ! -e gate ]; do sleep 0.1; done; date +%s.%N > data/pre-end.ts"]'
 QUICK='["sh", "-c", "date +%s.%N > data/pre-end.ts"]'
 POST='["sh", "-c", "date +%s.%N >> data/post.ts"]'
-hpod() { # NAME LABEL PRE: a Running pod on n1 with one emptyDir volume `data`
-	kc create -f - >/dev/null <<EOF2
-apiVersion: v1
-kind: Pod
-metadata:
-  name: $1
-  namespace: app
-  labels: {case: $2}
-  annotations:
-    backup.velero.io/backup-volumes: data
-    pre.hook.backup.velero.io/command: '$3'
+# hpod NAME LABEL PRE: a Running pod on n1 labelled case=LABEL with one emptyDir volume
+# `data`, pre hook PRE (10 minutes' timeout) and post hook POST. Prints its uid.
+hpod() {
+	ctl_hook_pod "$1" "$2" "    pre.hook.backup.velero.io/command: '$3'
     pre.hook.backup.velero.io/timeout: 10m
-    post.hook.backup.velero.io/command: '$POST'
-spec:
-  nodeName: n1
-  containers: [{name: c, image: busybox, volumeMounts: [{name: data, mountPath: /d}]}]
-  volumes: [{name: data, emptyDir: {}}]
-EOF2
-	running "/api/v1/namespaces/app/pods/$1"
-	u=$(kc get pod -n app "$1" -o jsonpath='{.metadata.uid}')
-	mkdir -p "$W/hp1/$u/$ED/data"
-	echo "$1" >"$W/hp1/$u/$ED/data/name.txt"
-	kc annotate pod -n app "$1" "kubeapi.cairn.dev/exec-root=$W/hp1/$u/$ED" >/dev/null
-	echo "$u"
+    post.hook.backup.velero.io/command: '$POST'"
 }
 controller() {
 	"$CAIRN_BIN" -r "$REPO" controller --kubeconfig "$KUBECONFIG" --metrics-address 127.0.0.1:0 \
@@ -54,23 +36,9 @@ le() { python3 -c 'import sys; sys.exit(0 if float(sys.argv[1]) <= float(sys.arg
 mark() { cat "$1" 2>/dev/null || echo x; }
 
 t_cmd "repository initialised" "$CAIRN_BIN" -r "$REPO" init
-printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: app}\n' | kc create -f - >/dev/null
-kc create -f - >/dev/null <<'EOF'
-apiVersion: cairn.dev/v1alpha1
-kind: BackupStorageLocation
-metadata: {name: default, namespace: cairn}
-spec: {default: true, objectStorage: {bucket: bucket}}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: cairn-node-agent-n1, namespace: cairn, labels: {name: cairn-node-agent}}
-spec: {nodeName: n1, containers: [{name: agent, image: cairn}]}
-EOF
-running /api/v1/namespaces/cairn/pods/cairn-node-agent-n1
-mkdir -p "$W/hp1/$(kc get pod -n cairn cairn-node-agent-n1 -o jsonpath='{.metadata.uid}')"
-"$CAIRN_BIN" -r "$REPO" agent --node n1 --host-pods "$W/hp1" --kubeconfig "$KUBECONFIG" \
-	--metrics-address 127.0.0.1:0 --progress-interval 1 --threads 1 >>"$W/agent.log" 2>&1 &
-echo $! >"$W/agent.pid"
+ka_node1_objects
+ka_agent_pod_ready "$W/hp1"
+ctl_agent_n1
 
 UA=$(hpod pa slow "$SLOW")
 UB=$(hpod pb quick "$QUICK")

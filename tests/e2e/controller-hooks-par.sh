@@ -13,29 +13,11 @@ export CAIRN_PASSWORD=e2e-hooks-par-password
 # The hooks write their marks (date +%s.%N) into the volume: pre-start, pre-end, post.
 PRE='["sh", "-c", "date +%s.%N > data/pre-start.ts; sleep 4; date +%s.%N > data/pre-end.ts"]'
 POST='["sh", "-c", "date +%s.%N > data/post.ts"]'
-hpod() { # NAME: a Running pod on n1 labelled case=par with one emptyDir volume `data`
-	kc create -f - >/dev/null <<EOF
-apiVersion: v1
-kind: Pod
-metadata:
-  name: $1
-  namespace: app
-  labels: {case: par}
-  annotations:
-    backup.velero.io/backup-volumes: data
-    pre.hook.backup.velero.io/command: '$PRE'
-    post.hook.backup.velero.io/command: '$POST'
-spec:
-  nodeName: n1
-  containers: [{name: c, image: busybox, volumeMounts: [{name: data, mountPath: /d}]}]
-  volumes: [{name: data, emptyDir: {}}]
-EOF
-	running "/api/v1/namespaces/app/pods/$1"
-	u=$(kc get pod -n app "$1" -o jsonpath='{.metadata.uid}')
-	mkdir -p "$W/hp1/$u/$ED/data"
-	echo "$1" >"$W/hp1/$u/$ED/data/name.txt"
-	kc annotate pod -n app "$1" "kubeapi.cairn.dev/exec-root=$W/hp1/$u/$ED" >/dev/null
-	echo "$u"
+# hpod NAME: a Running pod on n1 labelled case=par with one emptyDir volume `data`, pre
+# hook PRE and post hook POST. Prints its uid.
+hpod() {
+	ctl_hook_pod "$1" par "    pre.hook.backup.velero.io/command: '$PRE'
+    post.hook.backup.velero.io/command: '$POST'"
 }
 epoch() { date -u -d "$1" +%s; }
 # le A B: A <= B as numbers (a missing mark is "x" and fails)
@@ -44,23 +26,9 @@ lt() { python3 -c 'import sys; sys.exit(0 if float(sys.argv[1]) < float(sys.argv
 mark() { cat "$1" 2>/dev/null || echo x; }
 
 t_cmd "repository initialised" "$CAIRN_BIN" -r "$REPO" init
-printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: app}\n' | kc create -f - >/dev/null
-kc create -f - >/dev/null <<'EOF'
-apiVersion: cairn.dev/v1alpha1
-kind: BackupStorageLocation
-metadata: {name: default, namespace: cairn}
-spec: {default: true, objectStorage: {bucket: bucket}}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: cairn-node-agent-n1, namespace: cairn, labels: {name: cairn-node-agent}}
-spec: {nodeName: n1, containers: [{name: agent, image: cairn}]}
-EOF
-running /api/v1/namespaces/cairn/pods/cairn-node-agent-n1
-mkdir -p "$W/hp1/$(kc get pod -n cairn cairn-node-agent-n1 -o jsonpath='{.metadata.uid}')"
-"$CAIRN_BIN" -r "$REPO" agent --node n1 --host-pods "$W/hp1" --kubeconfig "$KUBECONFIG" \
-	--metrics-address 127.0.0.1:0 --progress-interval 1 --threads 1 >>"$W/agent.log" 2>&1 &
-echo $! >"$W/agent.pid"
+ka_node1_objects
+ka_agent_pod_ready "$W/hp1"
+ctl_agent_n1
 
 t_cmd "--hook-concurrency 0 is refused" sh -c \
 	"! '$CAIRN_BIN' controller --hook-concurrency 0 --kubeconfig '$KUBECONFIG' 2>'$W/bad.err' && grep -q 'hook-concurrency' '$W/bad.err'"

@@ -10,45 +10,13 @@
 export CAIRN_PASSWORD=e2e-hooks-password
 # shellcheck source=tests/e2e/ctl-lib.sh
 . "$(dirname "$0")/ctl-lib.sh"
-phase_in() { # NAME PHASE...
-	p=$(bphase "$1")
-	shift
-	for want in "$@"; do [ "$p" = "$want" ] && return 0; done
-	return 1
-}
 wait_backup() { # NAME PHASE...
 	wait_for 120 phase_in "$@" || { t_note "backup $1 is '$(bphase "$1")' (wanted ${*#"$1"}): $(bfield "$1" 'd.get("status")')"; return 1; }
-}
-pvbs_of() { # BACKUP -> PVB list (JSON)
-	uid=$(bfield "$1" 'd["metadata"]["uid"]')
-	kcurl "$API/podvolumebackups?labelSelector=cairn.dev%2Fbackup-uid%3D$uid" 2>/dev/null
 }
 # hpod NAME ANNOTATIONS [NODE] (YAML lines, 4-space indented): a Running pod (on n1) labelled
 # case=NAME with one emptyDir volume `data`; its exec root is its emptyDir folder, created
 # with a file in the volume. Prints the pod's uid.
-hpod() {
-	kc create -f - >/dev/null <<EOF
-apiVersion: v1
-kind: Pod
-metadata:
-  name: $1
-  namespace: app
-  labels: {case: $1}
-  annotations:
-    backup.velero.io/backup-volumes: data
-$2
-spec:
-  nodeName: ${3:-n1}
-  containers: [{name: c, image: busybox, volumeMounts: [{name: data, mountPath: /d}]}]
-  volumes: [{name: data, emptyDir: {}}]
-EOF
-	running "/api/v1/namespaces/app/pods/$1"
-	u=$(kc get pod -n app "$1" -o jsonpath='{.metadata.uid}')
-	mkdir -p "$W/hp1/$u/$ED/data"
-	echo "$1" >"$W/hp1/$u/$ED/data/name.txt"
-	kc annotate pod -n app "$1" "kubeapi.cairn.dev/exec-root=$W/hp1/$u/$ED" >/dev/null
-	echo "$u"
-}
+hpod() { ctl_hook_pod "$1" "$1" "$2" "${3:-n1}"; }
 backup() { # NAME CASE
 	"$CAIRN_BIN" kube --kubeconfig "$KUBECONFIG" backup create "$1" --selector "case=$2" >/dev/null
 }
@@ -56,23 +24,9 @@ backup() { # NAME CASE
 epoch() { date -u -d "$1" +%s; }
 
 t_cmd "repository initialised" "$CAIRN_BIN" -r "$REPO" init
-printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: app}\n' | kc create -f - >/dev/null
-kc create -f - >/dev/null <<'EOF'
-apiVersion: cairn.dev/v1alpha1
-kind: BackupStorageLocation
-metadata: {name: default, namespace: cairn}
-spec: {default: true, objectStorage: {bucket: bucket}}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: cairn-node-agent-n1, namespace: cairn, labels: {name: cairn-node-agent}}
-spec: {nodeName: n1, containers: [{name: agent, image: cairn}]}
-EOF
-running /api/v1/namespaces/cairn/pods/cairn-node-agent-n1
-mkdir -p "$W/hp1/$(kc get pod -n cairn cairn-node-agent-n1 -o jsonpath='{.metadata.uid}')"
-"$CAIRN_BIN" -r "$REPO" agent --node n1 --host-pods "$W/hp1" --kubeconfig "$KUBECONFIG" \
-	--metrics-address 127.0.0.1:0 --progress-interval 1 --threads 1 >>"$W/agent.log" 2>&1 &
-echo $! >"$W/agent.pid"
+ka_node1_objects
+ka_agent_pod_ready "$W/hp1"
+ctl_agent_n1
 "$CAIRN_BIN" -r "$REPO" controller --kubeconfig "$KUBECONFIG" --metrics-address 127.0.0.1:0 \
 	--resync 200ms --validation-interval 1s --sync-interval 0 >>"$W/controller.log" 2>&1 &
 echo $! >"$W/controller.pid"

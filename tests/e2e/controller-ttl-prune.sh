@@ -9,62 +9,28 @@
 export CAIRN_PASSWORD=e2e-ttl-prune-password
 # shellcheck source=tests/e2e/ctl-lib.sh
 . "$(dirname "$0")/ctl-lib.sh"
-if [ -z "${CAIRN_TEST_HOOKS:-}" ]; then
-	t_skip "TTL expiry and prune" "the clock file is honoured only with --enable-test-hooks"
-	t_done
-	exit 0
-fi
-CLOCK=$W/clock
-export CAIRN_TEST_CLOCK_FILE=$CLOCK
-NOW=$(date +%s)
-echo "$NOW" >"$CLOCK"
-pvbs_of() { # BACKUP-NAME -> PVB list (JSON)
+ctl_clock "TTL expiry and prune"
+# pvbs_named BACKUP-NAME: its PodVolumeBackups (JSON) by the name label, which still
+# answers once the Backup (and so its uid) is gone.
+pvbs_named() {
 	kcurl "$API/podvolumebackups?labelSelector=cairn.dev%2Fbackup-name%3D$1" 2>/dev/null
 }
 # vpod NAME KIB: a Running pod on n1 labelled case=NAME, volume `data` holding KIB KiB of
 # random (incompressible, unshared) bytes.
 vpod() {
-	kc create -f - >/dev/null <<EOF
-apiVersion: v1
-kind: Pod
-metadata:
-  name: $1
-  namespace: app
-  labels: {case: $1}
-  annotations: {backup.velero.io/backup-volumes: data}
-spec:
-  nodeName: n1
-  containers: [{name: c, image: busybox, volumeMounts: [{name: data, mountPath: /d}]}]
-  volumes: [{name: data, emptyDir: {}}]
-EOF
-	running "/api/v1/namespaces/app/pods/$1"
-	u=$(kc get pod -n app "$1" -o jsonpath='{.metadata.uid}')
-	mkdir -p "$W/hp1/$u/$ED/data"
+	local u
+	u=$(ctl_pod "$1" "$1" "")
 	head -c $(($2 * 1024)) /dev/urandom >"$W/hp1/$u/$ED/data/blob.bin"
 	echo "$u"
 }
 data_bytes() { du -sb "$REPO/data" | cut -f1; }
 
 t_cmd "repository initialised" "$CAIRN_BIN" -r "$REPO" init
-printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: app}\n' | kc create -f - >/dev/null
-kc create -f - >/dev/null <<'EOF'
-apiVersion: cairn.dev/v1alpha1
-kind: BackupStorageLocation
-metadata: {name: default, namespace: cairn}
-spec: {default: true, objectStorage: {bucket: bucket}}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: cairn-node-agent-n1, namespace: cairn, labels: {name: cairn-node-agent}}
-spec: {nodeName: n1, containers: [{name: agent, image: cairn}]}
-EOF
-running /api/v1/namespaces/cairn/pods/cairn-node-agent-n1
-mkdir -p "$W/hp1/$(kc get pod -n cairn cairn-node-agent-n1 -o jsonpath='{.metadata.uid}')"
+ka_node1_objects
+ka_agent_pod_ready "$W/hp1"
 UK=$(vpod keep 256)
 vpod drop 3072 >/dev/null
-"$CAIRN_BIN" -r "$REPO" agent --node n1 --host-pods "$W/hp1" --kubeconfig "$KUBECONFIG" \
-	--metrics-address 127.0.0.1:0 --progress-interval 1 --threads 1 >>"$W/agent.log" 2>&1 &
-echo $! >"$W/agent.pid"
+ctl_agent_n1
 "$CAIRN_BIN" -r "$REPO" controller --kubeconfig "$KUBECONFIG" --metrics-address 127.0.0.1:0 \
 	--resync 200ms --validation-interval 1s --sync-interval 0 --maintenance-interval 2s \
 	>>"$W/controller.log" 2>&1 &
@@ -75,8 +41,8 @@ t_cmd "backup 'keep' (default ttl) created" kb backup create keep --selector cas
 t_cmd "backup 'drop' (ttl 1h) created" kb backup create drop --selector case=drop --ttl 1h
 t_cmd "keep Completed" wait_for 120 is_phase keep Completed
 t_cmd "drop Completed" wait_for 120 is_phase drop Completed
-SKEEP=$(pvbs_of keep | jq_py 'd["items"][0]["status"]["snapshotID"]')
-SDROP=$(pvbs_of drop | jq_py 'd["items"][0]["status"]["snapshotID"]')
+SKEEP=$(pvbs_named keep | jq_py 'd["items"][0]["status"]["snapshotID"]')
+SDROP=$(pvbs_named drop | jq_py 'd["items"][0]["status"]["snapshotID"]')
 # A prune pass with nothing expired (the interval is 2s) must not remove anything live:
 # wait for one to be logged after both completed, then measure.
 npruned() { grep -c '^pruned ' "$W/controller.log"; }
@@ -92,7 +58,7 @@ t_cmd "nothing expired yet: both snapshots listed" sh -c \
 echo $((NOW + 2 * 3600)) >"$CLOCK"
 gone() { [ "$(obj backups/drop | jq_py 'd.get("kind", "")')" != Backup ]; }
 t_cmd "expired Backup deleted" wait_for 90 gone
-t_cmd "its PodVolumeBackups deleted" test "$(pvbs_of drop | jq_py 'len(d["items"])')" = 0
+t_cmd "its PodVolumeBackups deleted" test "$(pvbs_named drop | jq_py 'len(d["items"])')" = 0
 snaps=$("$CAIRN_BIN" -r "$REPO" snapshots --json | jq_py '" ".join(s["id"] for s in d)')
 case " $snaps " in *" $SDROP "*) t_fail "expired snapshot $SDROP still listed" ;; *) t_pass "its snapshot forgotten" ;; esac
 case " $snaps " in *" $SKEEP "*) t_pass "the other snapshot kept" ;; *) t_fail "snapshot $SKEEP of keep gone: $snaps" ;; esac

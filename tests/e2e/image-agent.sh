@@ -134,7 +134,7 @@ create_pod() { # NAME VOLUMES-YAML: a Running pod on $NODE; prints its uid
 KUBELET=$W/kubelet
 mkdir -p "$KUBELET/pods"
 mount --bind "$KUBELET" "$KUBELET" && mount --make-rshared "$KUBELET" && T_MOUNTS+=("$KUBELET")
-printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: app}\n' | kc create -f - >/dev/null
+ka_namespace app
 U1=$(create_pod p1 '[{name: data, emptyDir: {}}, {name: late, emptyDir: {}}]')
 t_cmd "a Running pod on $NODE ($U1)" test -n "$U1"
 V1=$KUBELET/pods/$U1/volumes/kubernetes.io~empty-dir/data

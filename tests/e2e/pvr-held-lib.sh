@@ -10,22 +10,12 @@
 # whole (files in place; a caller may define its own before sourcing).
 # shellcheck source=tests/e2e/kubeapi-lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/kubeapi-lib.sh"
-t_need
-command -v kubectl >/dev/null || t_require kubectl "tests/kubeapi/deps.sh" false
+ka_suite_env hp1 pv src/data
 if [ -z "${CAIRN_TEST_HOOKS:-}" ]; then
 	echo "1..0 # SKIP needs a build with --enable-test-hooks (CAIRN_TEST_RESTORE_HOLD)"
 	exit 0
 fi
-W=$T_TMP/w
-mkdir -p "$W/hp1" "$W/pv" "$W/src/data"
-export CAIRN_PASSWORD=$T_PASS
-REPO=$W/repo
 HOLD=$W/hold
-API=/apis/cairn.dev/v1alpha1/namespaces/cairn
-kc() { kubectl $KUBECTL_VALIDATE "$@"; }
-obj() { kcurl "$1" 2>/dev/null; }
-field() { obj "$1" | jq -r "$2" 2>/dev/null; }
-pv_of() { field "/api/v1/namespaces/$1/persistentvolumeclaims/$2" '.spec.volumeName // ""'; }
 
 t_on_exit ka_stop_all
 ka_start --bookmark-interval 1 --load "$TOP_SRCDIR"/daemonset/crds/*.yaml
@@ -47,9 +37,7 @@ kind: PersistentVolumeClaim
 metadata: {name: data, namespace: app}
 spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}
 EOF
-mkdir -p "$W/hp1/$(field /api/v1/namespaces/cairn/pods/cairn-node-agent-n1 .metadata.uid)"
-kcurl /api/v1/namespaces/cairn/pods/cairn-node-agent-n1/status -X PATCH \
-	-H 'Content-Type: application/merge-patch+json' -d '{"status":{"phase":"Running"}}' >/dev/null
+ka_agent_pod_ready "$W/hp1"
 : >"$HOLD"
 CAIRN_TEST_RESTORE_HOLD=$HOLD "$CAIRN_BIN" -r "$REPO" agent --node n1 --host-pods "$W/hp1" \
 	--kubeconfig "$KUBECONFIG" --metrics-address 127.0.0.1:0 --progress-interval 1 --threads 1 \
@@ -74,17 +62,7 @@ EOF
 waiting() { [ "$(field /api/v1/namespaces/app/pods/db '.status.initContainerStatuses[0].state.running != null')" = true ]; }
 t_wait 60 waiting
 t_ok $? "the pod waits in its restore-wait init container" || t_bail "no waiting pod"
-kc create -f - >/dev/null <<EOF
-apiVersion: cairn.dev/v1alpha1
-kind: PodVolumeRestore
-metadata: {name: p1, namespace: cairn, labels: {cairn.dev/restore-uid: "$RUID"}}
-spec:
-  pod: {kind: Pod, namespace: app, name: db}
-  volume: data
-  snapshotID: "$SNAP"
-  backupStorageLocation: default
-  sourceNamespace: app
-EOF
+ka_pvr p1 db data "$RUID" "$SNAP"
 PU=$(field /api/v1/namespaces/app/pods/db .metadata.uid)
 T=$W/hp1/$PU/volumes/kubernetes.io~local-volume/$(pv_of app data)
 phase() { field "$API/podvolumerestores/p1" '.status.phase // ""'; }

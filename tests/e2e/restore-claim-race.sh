@@ -7,20 +7,12 @@
 # Completed with the data and the done-file in place.
 # shellcheck source=tests/e2e/kubeapi-lib.sh
 . "$(dirname "$0")/kubeapi-lib.sh"
-t_need
-command -v kubectl >/dev/null || t_require kubectl "tests/kubeapi/deps.sh" false
+ka_suite_env hp1 pv src/data
 if [ -z "${CAIRN_TEST_HOOKS:-}" ]; then
 	echo "1..0 # SKIP needs a build with --enable-test-hooks (CAIRN_TEST_CLAIM_HOLD)"
 	exit 0
 fi
-W=$T_TMP/w
-mkdir -p "$W/hp1" "$W/pv" "$W/src/data"
-export CAIRN_PASSWORD=$T_PASS
-REPO=$W/repo
 HOLD=$W/hold
-API=/apis/cairn.dev/v1alpha1/namespaces/cairn
-obj() { kcurl "$1" 2>/dev/null; }
-field() { obj "$1" | jq -r "$2" 2>/dev/null; }
 
 t_on_exit ka_stop_all
 ka_start --bookmark-interval 1 --load "$TOP_SRCDIR"/daemonset/crds/*.yaml
@@ -32,23 +24,10 @@ for i in $(seq -w 1 20); do head -c $((4096 * 10#$i)) /dev/urandom >"$W/src/data
 SNAP=$("$CAIRN_BIN" -r "$REPO" snapshots --json | jq -r '.[0].id')
 
 ka_node1 "$W"
-kc create -f - >/dev/null <<'EOF'
-apiVersion: v1
-kind: PersistentVolumeClaim
-metadata: {name: data, namespace: app}
-spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: h, namespace: app, labels: {cairn.dev/restore-helper: "yes"}}
-spec:
-  containers: [{name: c, image: busybox, volumeMounts: [{name: data, mountPath: /data}]}]
-  volumes: [{name: data, persistentVolumeClaim: {claimName: data}}]
-EOF
-running() { [ "$(field "/api/v1/namespaces/$1/pods/$2" '.status.phase // ""')" = Running ]; }
-t_wait 60 running cairn cairn-node-agent-n1 || t_bail "the agent's pod did not start"
+ka_restore_helper data h
+t_wait 60 is_running cairn cairn-node-agent-n1 || t_bail "the agent's pod did not start"
 mkdir -p "$W/hp1/$(field /api/v1/namespaces/cairn/pods/cairn-node-agent-n1 .metadata.uid)"
-t_wait 60 running app h
+t_wait 60 is_running app h
 t_ok $? "the helper pod runs" || t_bail "no helper pod"
 
 : >"$HOLD"
@@ -59,17 +38,7 @@ for a in a b; do
 	echo $! >"$W/agent-$a.pid"
 done
 RUID=5d0f6a1e-0000-4000-8000-00000000c1a1
-kc create -f - >/dev/null <<EOF
-apiVersion: cairn.dev/v1alpha1
-kind: PodVolumeRestore
-metadata: {name: p1, namespace: cairn, labels: {cairn.dev/restore-uid: "$RUID"}}
-spec:
-  pod: {kind: Pod, namespace: app, name: h}
-  volume: data
-  snapshotID: "$SNAP"
-  backupStorageLocation: default
-  sourceNamespace: app
-EOF
+ka_pvr p1 h data "$RUID" "$SNAP"
 held() { grep -q "pvr cairn/p1: claim held" "$W/agent-$1.log"; }
 both_held() { held a && held b; }
 t_wait 60 both_held

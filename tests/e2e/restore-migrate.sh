@@ -12,36 +12,18 @@
 # the location ReadOnly it forgets no snapshot and prunes nothing.
 # shellcheck source=tests/e2e/kubeapi-lib.sh
 . "$(dirname "$0")/kubeapi-lib.sh"
-t_need
-command -v kubectl >/dev/null || t_require kubectl "tests/kubeapi/deps.sh" false
-W=$T_TMP/w
-mkdir -p "$W/hpA" "$W/pvA" "$W/hpB" "$W/pvB"
-export CAIRN_PASSWORD=$T_PASS
-REPO=$W/repo
-API=/apis/cairn.dev/v1alpha1/namespaces/cairn
-kc() { kubectl $KUBECTL_VALIDATE "$@"; }
-obj() { kcurl "$1" 2>/dev/null; }
-field() { obj "$1" | jq -r "$2" 2>/dev/null; }
+ka_suite_env hpA pvA hpB pvB
 phase_is() { [ "$(field "$API/$1" '.status.phase // ""')" = "$2" ]; }
-pv_of() { field "/api/v1/namespaces/$1/persistentvolumeclaims/$2" '.spec.volumeName // ""'; }
 
+# stop_procs: stop cluster A's processes and forget their pids, so that cluster B's
+# processes take the same pid files.
 stop_procs() {
 	for f in "$W"/*.pid; do
 		[ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null
 		rm -f "$f"
 	done
 }
-stop_all() {
-	stop_procs
-	if [ "$T_FAILED" -ne 0 ]; then
-		for l in "$W"/*.log; do
-			echo "# $l:"
-			tail -n 30 "$l" 2>/dev/null | sed 's/^/#   /'
-		done
-	fi
-	ka_cleanup
-}
-t_on_exit stop_all
+t_on_exit ka_stop_all
 
 # cluster NAME MODE [CONTROLLER-FLAGS...]: the double (already started), its kubelet
 # simulator for node n1, the agent's own pod marked Running with its folder, a storage
@@ -49,24 +31,11 @@ t_on_exit stop_all
 cluster() {
 	local c=$1 mode=$2
 	shift 2
-	python3 "$KA_HOME/kubelet.py" --dir "$KA_DIR" --node "n1=$W/hp$c" --pv-root "$W/pv$c" \
-		--cairn "$CAIRN_BIN" >"$W/kubelet$c.log" 2>&1 &
-	echo $! >"$W/kubelet.pid"
-	printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: app}\n' | kc create -f - >/dev/null
-	kc create -f - >/dev/null <<EOF
-apiVersion: cairn.dev/v1alpha1
-kind: BackupStorageLocation
-metadata: {name: default, namespace: cairn}
-spec: {default: true, accessMode: $mode, objectStorage: {bucket: bucket}}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: cairn-node-agent-n1, namespace: cairn, labels: {name: cairn-node-agent}}
-spec: {nodeName: n1, containers: [{name: agent, image: cairn}]}
-EOF
-	mkdir -p "$W/hp$c/$(field /api/v1/namespaces/cairn/pods/cairn-node-agent-n1 .metadata.uid)"
-	kcurl /api/v1/namespaces/cairn/pods/cairn-node-agent-n1/status -X PATCH \
-		-H 'Content-Type: application/merge-patch+json' -d '{"status":{"phase":"Running"}}' >/dev/null
+	ka_kubelet_n1 "$W" "$c"
+	ka_namespace app
+	ka_default_bsl "$mode"
+	ka_agent_pod n1
+	ka_agent_pod_ready "$W/hp$c"
 	"$CAIRN_BIN" -r "$REPO" agent --node n1 --host-pods "$W/hp$c" --kubeconfig "$KUBECONFIG" \
 		--metrics-address 127.0.0.1:0 --progress-interval 1 --threads 2 \
 		>>"$W/agent$c.log" 2>&1 &
@@ -80,25 +49,7 @@ EOF
 ka_start --bookmark-interval 1 --load "$TOP_SRCDIR"/daemonset/crds/*.yaml
 "$CAIRN_BIN" -r "$REPO" init >/dev/null 2>&1 || t_bail "cairn init failed"
 cluster A ReadWrite
-for v in a b; do
-	kc create -f - >/dev/null <<EOF
-apiVersion: v1
-kind: PersistentVolumeClaim
-metadata: {name: data-$v, namespace: app, labels: {vol: "$v"}}
-spec: {accessModes: [ReadWriteOnce], storageClassName: fast, resources: {requests: {storage: 1Gi}}}
-EOF
-done
-kc create -f - >/dev/null <<'EOF'
-apiVersion: v1
-kind: Pod
-metadata: {name: db, namespace: app}
-spec:
-  containers: [{name: c, image: busybox, volumeMounts: [{name: a, mountPath: /a}, {name: b, mountPath: /b}]}]
-  volumes:
-  - {name: a, persistentVolumeClaim: {claimName: data-a}}
-  - {name: b, persistentVolumeClaim: {claimName: data-b}}
-EOF
-is_running() { [ "$(field "/api/v1/namespaces/$1/pods/$2" '.status.phase // ""')" = Running ]; }
+ka_db_claims 1Gi "" a b
 t_wait 60 is_running app db
 t_ok $? "cluster A: pod with two claims Running" || t_bail "no pod to back up"
 DBUID=$(field /api/v1/namespaces/app/pods/db .metadata.uid)
@@ -118,12 +69,7 @@ for v in a b; do
 	python3 -c 'import os,sys; os.setxattr(sys.argv[1], "user.cairn", b"v")' "$d/data.bin" 2>/dev/null
 	touch -d '2021-03-04 05:06:07' "$d/sub/name.txt" "$d/sub/deep" "$d/sub"
 done
-kc create -f - >/dev/null <<'EOF'
-apiVersion: cairn.dev/v1alpha1
-kind: Backup
-metadata: {name: b1, namespace: cairn}
-spec: {includedNamespaces: [app], defaultVolumesToFsBackup: true}
-EOF
+ka_cairn_obj Backup b1 "includedNamespaces: [app], defaultVolumesToFsBackup: true"
 t_wait 120 phase_is backups/b1 Completed
 t_ok $? "cluster A: backup b1 Completed" || t_bail "no backup to migrate"
 n=$("$CAIRN_BIN" -r "$REPO" snapshots --json 2>/dev/null | jq 'length')
@@ -189,13 +135,8 @@ t_ok $? "cluster B: DR sync re-created backup b1 from the ReadOnly location" || 
 synced() { [ "$(obj "$API/podvolumebackups" | jq '[.items[] | select(.status.phase == "Completed")] | length')" = 2 ]; }
 t_wait 60 synced
 t_ok $? "cluster B: its two PodVolumeBackups synced"
-kc create -f - >/dev/null <<'EOF'
-apiVersion: cairn.dev/v1alpha1
-kind: Restore
-metadata: {name: m1, namespace: cairn}
-spec: {backupName: b1, namespaceMapping: {app: moved}}
-EOF
-printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: moved}\n' | kc create -f - >/dev/null
+ka_cairn_obj Restore m1 "backupName: b1, namespaceMapping: {app: moved}"
+ka_namespace moved
 t_wait 120 phase_is restores/m1 Completed
 t_ok $? "cluster B: Restore m1 Completed" || t_note "$(obj "$API/restores/m1" | jq -c .status)"
 pvrs=$(obj "$API/podvolumerestores" | jq -r '[.items[] | .status.phase] | sort | join(",")')

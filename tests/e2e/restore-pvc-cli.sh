@@ -9,66 +9,20 @@
 # exits 3 (PartiallyFailed) or 1 (Failed) and names the file.
 # shellcheck source=tests/e2e/kubeapi-lib.sh
 . "$(dirname "$0")/kubeapi-lib.sh"
-t_need
-command -v kubectl >/dev/null || t_require kubectl "tests/kubeapi/deps.sh" false
-W=$T_TMP/w
-mkdir -p "$W/hp1" "$W/pv"
-export CAIRN_PASSWORD=$T_PASS
-REPO=$W/repo
-API=/apis/cairn.dev/v1alpha1/namespaces/cairn
-kc() { kubectl $KUBECTL_VALIDATE "$@"; }
-obj() { kcurl "$1" 2>/dev/null; }
-field() { obj "$1" | jq -r "$2" 2>/dev/null; }
+ka_suite_env hp1 pv
 kube() { "$CAIRN_BIN" kube --kubeconfig "$KUBECONFIG" "$@"; }
 
 t_on_exit ka_stop_all
 ka_start --bookmark-interval 1 --load "$TOP_SRCDIR"/daemonset/crds/*.yaml
 
-python3 "$KA_HOME/kubelet.py" --dir "$KA_DIR" --node "n1=$W/hp1" --pv-root "$W/pv" \
-	--cairn "$CAIRN_BIN" >"$W/kubelet.log" 2>&1 &
-echo $! >"$W/kubelet.pid"
-
 "$CAIRN_BIN" -r "$REPO" init >/dev/null 2>&1 || t_bail "cairn init failed"
-printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: app}\n' | kc create -f - >/dev/null
-kc create -f - >/dev/null <<'EOF'
-apiVersion: cairn.dev/v1alpha1
-kind: BackupStorageLocation
-metadata: {name: default, namespace: cairn}
-spec: {default: true, objectStorage: {bucket: bucket}}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: cairn-node-agent-n1, namespace: cairn, labels: {name: cairn-node-agent}}
-spec: {nodeName: n1, containers: [{name: agent, image: cairn}]}
-EOF
-for v in a b; do
-	kc create -f - >/dev/null <<EOF
-apiVersion: v1
-kind: PersistentVolumeClaim
-metadata: {name: data-$v, namespace: app, labels: {app: db, vol: "$v"}}
-spec: {accessModes: [ReadWriteOnce], storageClassName: fast, resources: {requests: {storage: 2Gi}}}
-EOF
-done
-kc create -f - >/dev/null <<'EOF'
-apiVersion: v1
-kind: Pod
-metadata: {name: db, namespace: app}
-spec:
-  containers: [{name: c, image: busybox, volumeMounts: [{name: a, mountPath: /a}, {name: b, mountPath: /b}]}]
-  volumes:
-  - {name: a, persistentVolumeClaim: {claimName: data-a}}
-  - {name: b, persistentVolumeClaim: {claimName: data-b}}
-EOF
-pod_phase() { field "/api/v1/namespaces/$1/pods/$2" '.status.phase // ""'; }
-is_running() { [ "$(pod_phase "$1" "$2")" = Running ]; }
+ka_node1 "$W"
+ka_db_claims 2Gi "app: db" a b
 t_wait 60 is_running app db
 t_ok $? "kubelet simulator: claims bound, pod scheduled and Running"
-mkdir -p "$W/hp1/$(field /api/v1/namespaces/cairn/pods/cairn-node-agent-n1 .metadata.uid)"
-kcurl /api/v1/namespaces/cairn/pods/cairn-node-agent-n1/status -X PATCH \
-	-H 'Content-Type: application/merge-patch+json' -d '{"status":{"phase":"Running"}}' >/dev/null
+ka_agent_pod_ready "$W/hp1"
 
 DBUID=$(field /api/v1/namespaces/app/pods/db .metadata.uid)
-pv_of() { field "/api/v1/namespaces/$1/persistentvolumeclaims/$2" '.spec.volumeName // ""'; }
 for v in a b; do
 	d=$W/hp1/$DBUID/volumes/kubernetes.io~local-volume/$(pv_of app data-$v)
 	mkdir -p "$d/sub/deep"
@@ -126,7 +80,7 @@ run "$CAIRN_BIN" kube --kubeconfig "$W/dead.kubeconfig" restore get
 t_rc 17 "an unreachable API server exits 17"
 
 # ---- one volume (claim label vol=a) into a new claim in a mapped namespace ----
-printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: restored}\n' | kc create -f - >/dev/null
+ka_namespace restored
 run kube restore create r1 --from-backup b1 --namespace-mappings app:restored --selector vol=a \
 	--storage-class slow --pvc-size 3Gi --wait
 t_rc 0 "restore create --wait exits 0" || t_note "$(obj "$API/restores/r1")"
@@ -180,7 +134,7 @@ t_rc 13 "... and the restore is gone (get exits 13)"
 # ---- a damaged snapshot: --wait's exit follows the phase, the files named ----
 big=$(find "$REPO/data" -type f -printf '%s %p\n' | sort -n | tail -n 1 | cut -d" " -f2)
 truncate -s 100 "$big"
-printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: app4}\n' | kc create -f - >/dev/null
+ka_namespace app4
 run kube restore create r4 --from-backup b1 --namespace-mappings app:app4 --no-sparse --wait
 P4=$(field "$API/restores/r4" .status.phase)
 { [ "$P4" = PartiallyFailed ] && [ "$RC" = 3 ]; } || { [ "$P4" = Failed ] && [ "$RC" = 1 ]; }
@@ -198,7 +152,7 @@ t_ok $? "--no-sparse: the Restore and each of its PodVolumeRestores say writeSpa
 # On a node without an agent, so its PodVolumeBackup stays New.
 ka_pod ghost n9 '[{name: gv, emptyDir: {}}]' >/dev/null
 python3 "$KA_HOME/mkobj.py" "$KA_DIR" pvb b1 app ghost gv >/dev/null
-printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: app5}\n' | kc create -f - >/dev/null
+ka_namespace app5
 run kube restore create r5 --from-backup b1 --namespace-mappings app:app5 --wait
 P5=$(field "$API/restores/r5" .status.phase)
 { [ "$P5" = PartiallyFailed ] && [ "$RC" = 3 ]; } || { [ "$P5" = Failed ] && [ "$RC" = 1 ]; }

@@ -8,16 +8,7 @@
 # agent restart in the middle of a restore.
 # shellcheck source=tests/e2e/kubeapi-lib.sh
 . "$(dirname "$0")/kubeapi-lib.sh"
-t_need
-command -v kubectl >/dev/null || t_require kubectl "tests/kubeapi/deps.sh" false
-W=$T_TMP/w
-mkdir -p "$W/hp1" "$W/pv"
-export CAIRN_PASSWORD=$T_PASS
-REPO=$W/repo
-API=/apis/cairn.dev/v1alpha1/namespaces/cairn
-kc() { kubectl $KUBECTL_VALIDATE "$@"; }
-obj() { kcurl "$1" 2>/dev/null; }
-field() { obj "$1" | jq -r "$2" 2>/dev/null; }
+ka_suite_env hp1 pv
 
 t_on_exit ka_stop_all
 ka_start --bookmark-interval 1 --load "$TOP_SRCDIR"/daemonset/crds/*.yaml
@@ -28,55 +19,14 @@ start_agent() {
 		>>"$W/agent.log" 2>&1 &
 	echo $! >"$W/agent.pid"
 }
-python3 "$KA_HOME/kubelet.py" --dir "$KA_DIR" --node "n1=$W/hp1" --pv-root "$W/pv" \
-	--cairn "$CAIRN_BIN" >"$W/kubelet.log" 2>&1 &
-echo $! >"$W/kubelet.pid"
-
 "$CAIRN_BIN" -r "$REPO" init >/dev/null 2>&1 || t_bail "cairn init failed"
-for ns in app; do
-	printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: %s}\n' $ns | kc create -f - >/dev/null
-done
-kc create -f - >/dev/null <<'EOF'
-apiVersion: cairn.dev/v1alpha1
-kind: BackupStorageLocation
-metadata: {name: default, namespace: cairn}
-spec: {default: true, objectStorage: {bucket: bucket}}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: cairn-node-agent-n1, namespace: cairn, labels: {name: cairn-node-agent}}
-spec: {nodeName: n1, containers: [{name: agent, image: cairn}]}
-EOF
-for v in a b c; do
-	kc create -f - >/dev/null <<EOF
-apiVersion: v1
-kind: PersistentVolumeClaim
-metadata: {name: data-$v, namespace: app, labels: {app: db, vol: "$v"}}
-spec: {accessModes: [ReadWriteOnce], storageClassName: fast, resources: {requests: {storage: 2Gi}}}
-EOF
-done
-kc create -f - >/dev/null <<'EOF'
-apiVersion: v1
-kind: Pod
-metadata: {name: db, namespace: app}
-spec:
-  containers: [{name: c, image: busybox, volumeMounts: [{name: a, mountPath: /a}, {name: b, mountPath: /b}, {name: c, mountPath: /c}]}]
-  volumes:
-  - {name: a, persistentVolumeClaim: {claimName: data-a}}
-  - {name: b, persistentVolumeClaim: {claimName: data-b}}
-  - {name: c, persistentVolumeClaim: {claimName: data-c}}
-EOF
-pod_phase() { field "/api/v1/namespaces/$1/pods/$2" '.status.phase // ""'; }
-is_running() { [ "$(pod_phase "$1" "$2")" = Running ]; }
+ka_node1 "$W"
+ka_db_claims 2Gi "app: db" a b c
 t_wait 60 is_running app db
 t_ok $? "kubelet simulator: claims bound, pod scheduled and Running"
-# the agent's start-up check wants its own pod's folder
-mkdir -p "$W/hp1/$(field /api/v1/namespaces/cairn/pods/cairn-node-agent-n1 .metadata.uid)"
-kcurl /api/v1/namespaces/cairn/pods/cairn-node-agent-n1/status -X PATCH \
-	-H 'Content-Type: application/merge-patch+json' -d '{"status":{"phase":"Running"}}' >/dev/null
+ka_agent_pod_ready "$W/hp1"
 
 DBUID=$(field /api/v1/namespaces/app/pods/db .metadata.uid)
-pv_of() { field "/api/v1/namespaces/$1/persistentvolumeclaims/$2" '.spec.volumeName // ""'; }
 for v in a b c; do
 	d=$W/hp1/$DBUID/volumes/kubernetes.io~local-volume/$(pv_of app data-$v)
 	mkdir -p "$d/sub/deep"
@@ -95,12 +45,7 @@ start_agent
 	--resync 200ms >>"$W/controller.log" 2>&1 &
 echo $! >"$W/controller.pid"
 
-kc create -f - >/dev/null <<'EOF'
-apiVersion: cairn.dev/v1alpha1
-kind: Backup
-metadata: {name: b1, namespace: cairn}
-spec: {includedNamespaces: [app], defaultVolumesToFsBackup: true}
-EOF
+ka_cairn_obj Backup b1 "includedNamespaces: [app], defaultVolumesToFsBackup: true"
 phase_is() { [ "$(field "$API/$1" '.status.phase // ""')" = "$2" ]; }
 t_wait 120 phase_is backups/b1 Completed
 t_ok $? "backup of the three claim volumes Completed" || {
@@ -118,13 +63,8 @@ kc delete pod -n app db >/dev/null
 gone() { [ ! -e "$W/hp1/$DBUID" ] && [ -d "$W/pv/${OLDPV[c]}" ]; }
 t_wait 30 gone
 t_ok $? "pod deleted: its claims' data back in their PV folders"
-kc create -f - >/dev/null <<'EOF'
-apiVersion: cairn.dev/v1alpha1
-kind: Restore
-metadata: {name: r1, namespace: cairn}
-spec: {backupName: b1, namespaceMapping: {app: restored}, storageClassName: slow}
-EOF
-printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: restored}\n' | kc create -f - >/dev/null
+ka_cairn_obj Restore r1 "backupName: b1, namespaceMapping: {app: restored}, storageClassName: slow"
+ka_namespace restored
 t_wait 120 phase_is restores/r1 Completed
 t_ok $? "Restore r1 Completed" || t_note "$(obj "$API/restores/r1")"
 ok=0
@@ -152,13 +92,8 @@ for v in a b c; do
 done
 
 # ---- flow 2: Velero's way, a pod with the restore-wait init container ----
-kc create -f - >/dev/null <<'EOF'
-apiVersion: cairn.dev/v1alpha1
-kind: Restore
-metadata: {name: r2, namespace: cairn}
-spec: {backupName: b1, namespaceMapping: {app: app2}, restorePVCs: false}
-EOF
-printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: app2}\n' | kc create -f - >/dev/null
+ka_cairn_obj Restore r2 "backupName: b1, namespaceMapping: {app: app2}, restorePVCs: false"
+ka_namespace app2
 R2UID=$(field "$API/restores/r2" .metadata.uid)
 for v in a b c; do
 	kc create -f - >/dev/null <<EOF
@@ -198,13 +133,8 @@ t_same "restore-wait pod: volume a identical" --no-atime $(t_owner_opt) --ignore
 
 # ---- an agent restart in the middle of a restore ----
 kill -STOP "$(cat "$W/agent.pid")"
-kc create -f - >/dev/null <<'EOF'
-apiVersion: cairn.dev/v1alpha1
-kind: Restore
-metadata: {name: r3, namespace: cairn}
-spec: {backupName: b1, namespaceMapping: {app: app3}, includedNamespaces: [app]}
-EOF
-printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: app3}\n' | kc create -f - >/dev/null
+ka_cairn_obj Restore r3 "backupName: b1, namespaceMapping: {app: app3}, includedNamespaces: [app]"
+ka_namespace app3
 three_pvrs() { [ "$(obj "$API/podvolumerestores?labelSelector=cairn.dev%2Frestore-uid%3D$(field "$API/restores/r3" .metadata.uid)" | jq '.items | length')" = 3 ]; }
 t_wait 60 three_pvrs
 # Mark one as claimed by this node's earlier process, as a kill -9 mid-restore leaves it.
@@ -221,13 +151,8 @@ t_ok $? "the agent log says it resumed the restore"
 # ---- a damaged snapshot: PartiallyFailed, the file named ----
 big=$(find "$REPO/data" -type f -printf '%s %p\n' | sort -n | tail -n 1 | cut -d" " -f2)
 truncate -s 100 "$big"
-kc create -f - >/dev/null <<'EOF'
-apiVersion: cairn.dev/v1alpha1
-kind: Restore
-metadata: {name: r4, namespace: cairn}
-spec: {backupName: b1, namespaceMapping: {app: app4}}
-EOF
-printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: app4}\n' | kc create -f - >/dev/null
+ka_cairn_obj Restore r4 "backupName: b1, namespaceMapping: {app: app4}"
+ka_namespace app4
 ended() { p=$(field "$API/restores/r4" '.status.phase // ""'); [ "$p" = PartiallyFailed ] || [ "$p" = Failed ]; }
 t_wait 120 ended
 t_ok $? "damaged packs: Restore r4 ended ($(field "$API/restores/r4" .status.phase))"

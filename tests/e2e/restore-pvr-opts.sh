@@ -7,17 +7,7 @@
 # Each PVR targets a helper pod (label cairn.dev/restore-helper) the kubelet simulator runs.
 # shellcheck source=tests/e2e/kubeapi-lib.sh
 . "$(dirname "$0")/kubeapi-lib.sh"
-t_need
-command -v kubectl >/dev/null || t_require kubectl "tests/kubeapi/deps.sh" false
-W=$T_TMP/w
-mkdir -p "$W/hp1" "$W/pv" "$W/src/data/sub"
-export CAIRN_PASSWORD=$T_PASS
-REPO=$W/repo
-API=/apis/cairn.dev/v1alpha1/namespaces/cairn
-kc() { kubectl $KUBECTL_VALIDATE "$@"; }
-obj() { kcurl "$1" 2>/dev/null; }
-field() { obj "$1" | jq -r "$2" 2>/dev/null; }
-pv_of() { field "/api/v1/namespaces/$1/persistentvolumeclaims/$2" '.spec.volumeName // ""'; }
+ka_suite_env hp1 pv src/data/sub
 
 t_on_exit ka_stop_all
 ka_start --bookmark-interval 1 --load "$TOP_SRCDIR"/daemonset/crds/*.yaml
@@ -34,51 +24,19 @@ SNAP=$("$CAIRN_BIN" -r "$REPO" snapshots --json | jq -r '.[0].id')
 
 ka_node1 "$W"
 for h in h1 h2; do
-	kc create -f - >/dev/null <<EOF_Y
-apiVersion: v1
-kind: PersistentVolumeClaim
-metadata: {name: $h, namespace: app}
-spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: $h, namespace: app, labels: {cairn.dev/restore-helper: "yes"}}
-spec:
-  containers: [{name: c, image: busybox, volumeMounts: [{name: data, mountPath: /data}]}]
-  volumes: [{name: data, persistentVolumeClaim: {claimName: $h}}]
-EOF_Y
+	ka_restore_helper "$h" "$h"
 done
-is_running() { [ "$(field "/api/v1/namespaces/app/pods/$1" '.status.phase // ""')" = Running ]; }
-t_wait 60 is_running h1 && t_wait 60 is_running h2
+t_wait 60 is_running app h1 && t_wait 60 is_running app h2
 t_ok $? "two helper pods Running" || t_bail "no pods"
-mkdir -p "$W/hp1/$(field /api/v1/namespaces/cairn/pods/cairn-node-agent-n1 .metadata.uid)"
-kcurl /api/v1/namespaces/cairn/pods/cairn-node-agent-n1/status -X PATCH \
-	-H 'Content-Type: application/merge-patch+json' -d '{"status":{"phase":"Running"}}' >/dev/null
+ka_agent_pod_ready "$W/hp1"
 "$CAIRN_BIN" -r "$REPO" agent --node n1 --host-pods "$W/hp1" --kubeconfig "$KUBECONFIG" \
 	--metrics-address 127.0.0.1:0 --progress-interval 1 --threads 2 >>"$W/agent.log" 2>&1 &
 echo $! >"$W/agent.pid"
 
-ended() {
-	local p
-	p=$(field "$API/podvolumerestores/$1" '.status.phase // ""')
-	[ -n "$p" ] && [ "$p" != New ] && [ "$p" != Accepted ] && [ "$p" != InProgress ]
-}
 # pvr NAME POD RESTORE-UID EXTRA-SPEC: create a PodVolumeRestore and wait for its end.
 pvr() {
-	kc create -f - >/dev/null <<EOF_Y
-apiVersion: cairn.dev/v1alpha1
-kind: PodVolumeRestore
-metadata: {name: $1, namespace: cairn, labels: {cairn.dev/restore-uid: "$3"}}
-spec:
-  pod: {kind: Pod, namespace: app, name: $2}
-  volume: data
-  snapshotID: "$SNAP"
-  backupStorageLocation: default
-  sourceNamespace: app
-  $4
-EOF_Y
-	t_wait 120 ended "$1"
-	field "$API/podvolumerestores/$1" '.status.phase'
+	ka_pvr "$1" "$2" data "$3" "$SNAP" "$4"
+	ka_pvr_end "$1"
 }
 vol() { echo "$W/hp1/$(field "/api/v1/namespaces/app/pods/$1" .metadata.uid)/volumes/kubernetes.io~local-volume/$(pv_of app "$1")"; }
 V1=$(vol h1)
@@ -128,17 +86,7 @@ rm -rf "$V2/.velero"
 t_same "overwrite: the volume is the snapshot's again" --no-atime $(t_owner_opt) \
 	--ignore-root-times "$S" "$V2"
 # ---- a forged PodVolumeRestore: one line in the log, nothing run, nothing written ----
-kc create -f - >/dev/null <<EOF_Y
-apiVersion: cairn.dev/v1alpha1
-kind: PodVolumeRestore
-metadata: {name: bad, namespace: cairn, labels: {cairn.dev/restore-uid: "11111111-0000-4000-8000-000000000009"}}
-spec:
-  pod: {kind: Pod, namespace: app, name: h1}
-  volume: "data/../../../../etc"
-  snapshotID: "$SNAP"
-  backupStorageLocation: default
-  sourceNamespace: app
-EOF_Y
+ka_pvr bad h1 '"data/../../../../etc"' 11111111-0000-4000-8000-000000000009 "$SNAP"
 BAD_UID=$(field "$API/podvolumerestores/bad" .metadata.uid)
 said() { grep -q "PodVolumeRestore uid $BAD_UID ignored" "$W/agent.log"; }
 t_wait 60 said

@@ -12,17 +12,7 @@
 #   opens the repository again.
 # shellcheck source=tests/e2e/kubeapi-lib.sh
 . "$(dirname "$0")/kubeapi-lib.sh"
-t_need
-command -v kubectl >/dev/null || t_require kubectl "tests/kubeapi/deps.sh" false
-W=$T_TMP/w
-mkdir -p "$W/hp1" "$W/pv" "$W/src/data"
-export CAIRN_PASSWORD=$T_PASS
-REPO=$W/repo
-API=/apis/cairn.dev/v1alpha1/namespaces/cairn
-kc() { kubectl $KUBECTL_VALIDATE "$@"; }
-obj() { kcurl "$1" 2>/dev/null; }
-field() { obj "$1" | jq -r "$2" 2>/dev/null; }
-pv_of() { field "/api/v1/namespaces/$1/persistentvolumeclaims/$2" '.spec.volumeName // ""'; }
+ka_suite_env hp1 pv src/data
 cairn() { "$CAIRN_BIN" -r "$REPO" "$@"; }
 
 t_on_exit ka_stop_all
@@ -46,27 +36,12 @@ cp -a "$S" "$W/want-y"
 ka_node1 "$W"
 HELPERS="h1 h2 h3 h4 h5 h6"
 for h in $HELPERS; do
-	kc create -f - >/dev/null <<EOF_Y
-apiVersion: v1
-kind: PersistentVolumeClaim
-metadata: {name: $h, namespace: app}
-spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: $h, namespace: app, labels: {cairn.dev/restore-helper: "yes"}}
-spec:
-  containers: [{name: c, image: busybox, volumeMounts: [{name: data, mountPath: /data}]}]
-  volumes: [{name: data, persistentVolumeClaim: {claimName: $h}}]
-EOF_Y
+	ka_restore_helper "$h" "$h"
 done
-is_running() { [ "$(field "/api/v1/namespaces/app/pods/$1" '.status.phase // ""')" = Running ]; }
-all_running() { for h in $HELPERS; do is_running "$h" || return 1; done; }
+all_running() { for h in $HELPERS; do is_running app "$h" || return 1; done; }
 t_wait 120 all_running
 t_ok $? "six helper pods Running" || t_bail "no pods"
-mkdir -p "$W/hp1/$(field /api/v1/namespaces/cairn/pods/cairn-node-agent-n1 .metadata.uid)"
-kcurl /api/v1/namespaces/cairn/pods/cairn-node-agent-n1/status -X PATCH \
-	-H 'Content-Type: application/merge-patch+json' -d '{"status":{"phase":"Running"}}' >/dev/null
+ka_agent_pod_ready "$W/hp1"
 
 # start_agent LOG: an agent at -vv (the kept repository's decisions are debug lines).
 start_agent() {
@@ -81,28 +56,12 @@ metric() {
 	port=$(sed -n 's/.*metrics and \/healthz on port \([0-9]*\).*/\1/p' "$W/$1" | tail -n 1)
 	curl -s "http://127.0.0.1:$port/metrics" | awk -v n="$2" '$1 == n {print $2}'
 }
-ended() {
-	local p
-	p=$(field "$API/podvolumerestores/$1" '.status.phase // ""')
-	[ -n "$p" ] && [ "$p" != New ] && [ "$p" != Accepted ] && [ "$p" != InProgress ]
-}
 # pvr NAME POD SNAPSHOT: create a PodVolumeRestore, wait for its end, print its phase.
 n_pvr=0
 pvr() {
 	n_pvr=$((n_pvr + 1))
-	kc create -f - >/dev/null <<EOF_Y
-apiVersion: cairn.dev/v1alpha1
-kind: PodVolumeRestore
-metadata: {name: $1, namespace: cairn, labels: {cairn.dev/restore-uid: "22222222-0000-4000-8000-00000000000$n_pvr"}}
-spec:
-  pod: {kind: Pod, namespace: app, name: $2}
-  volume: data
-  snapshotID: "$3"
-  backupStorageLocation: default
-  sourceNamespace: app
-EOF_Y
-	t_wait 120 ended "$1"
-	field "$API/podvolumerestores/$1" '.status.phase'
+	ka_pvr "$1" "$2" data "22222222-0000-4000-8000-00000000000$n_pvr" "$3"
+	ka_pvr_end "$1"
 }
 vol() { echo "$W/hp1/$(field "/api/v1/namespaces/app/pods/$1" .metadata.uid)/volumes/kubernetes.io~local-volume/$(pv_of app "$1")"; }
 # same DESC WANT POD: the pod's volume holds WANT (the done-file folder aside).
