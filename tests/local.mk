@@ -162,6 +162,10 @@ print-test-logs:
 # Red-team suites: attacks and faults from a hostile pod, repository or caller.
 TESTS += tests/e2e/redteam-volume.sh tests/e2e/redteam-mount.sh tests/e2e/redteam-cli.sh
 EXTRA_DIST += tests/e2e/redteam-volume.sh tests/e2e/redteam-mount.sh tests/e2e/redteam-cli.sh
+# Attacks from a hostile pod (backup), a forged repository (restore, mount) and a
+# hostile target (restore), each asserting the safe behaviour.
+TESTS += tests/e2e/attack-backup.sh tests/e2e/attack-mount.sh tests/e2e/attack-restore.sh
+EXTRA_DIST += tests/e2e/attack-backup.sh tests/e2e/attack-mount.sh tests/e2e/attack-restore.sh
 
 # The S3 client against a hostile or broken server (tests/s3/hostile.py).
 TESTS += tests/e2e/s3hostile-server.sh
