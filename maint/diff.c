@@ -308,7 +308,8 @@ static int step(struct dwalk *w)
 			rc = set_path(w, f->saved, pn->name, pn->name_len);
 			if (rc >= 0)
 				rc = push(w, p.a.content, p.a.n_content, p.b.content, p.b.n_content,
-					  p.a.type == NODE_DIR, p.b.type == NODE_DIR, strlen(w->path));
+					  p.a.type == NODE_DIR, p.b.type == NODE_DIR,
+					  strlen(w->path));
 			node_release(&p.a);
 			node_release(&p.b);
 			return rc;

@@ -402,7 +402,8 @@ int repo_stats_compute(struct repo *r, enum repo_stats_mode m, const struct snap
 		 * skipped; restore size counts every snapshot in full, each distinct segment
 		 * read once (stats_tree). */
 		if (rc >= 0 && m == REPO_STATS_RAW_DATA) {
-			rc = repo_walk(r, snaps[i].tree, snaps[i].n_tree, &trees, stats_node, &c, e);
+			rc = repo_walk(r, snaps[i].tree, snaps[i].n_tree, &trees, stats_node, &c,
+				       e);
 		} else if (rc >= 0) {
 			struct stotals t = { 0 }, all = { st.files, st.dirs, st.others, st.bytes };
 
