@@ -302,7 +302,9 @@ struct repo_stats {
 	uint64_t snapshots, files, dirs, others, bytes, blobs, raw_bytes, stored_bytes;
 	uint64_t packs, pack_bytes;
 };
-/* Over the given snapshots (all when snaps == NULL). */
+/* Over the given snapshots (all when snaps == NULL). Restore size reads each distinct tree
+ * segment once and counts it wherever it appears (a forged tree of shared subtrees may
+ * hold 2^40 paths); files, dirs, others and bytes then stop at INT64_MAX, not wrap. */
 int repo_stats_compute(struct repo *r, enum repo_stats_mode m, const struct snapshot *snaps,
 		       size_t n, struct repo_stats *ret, struct err *e) _must_check_;
 
@@ -313,5 +315,8 @@ typedef void (*repo_diff_fn)(void *ud, enum repo_diff_kind k, const char *path,
 struct repo_diff_result {
 	uint64_t added, removed, modified;
 };
+/* fn is called as the trees are walked, in full-path byte order (strcmp of the paths);
+ * folders with the same segment ids are skipped. Memory: one segment per level per side.
+ * A name that is not after the previous one in its folder (forged) is left out. */
 int repo_diff(struct repo *r, const struct snapshot *a, const struct snapshot *b,
 	      repo_diff_fn fn, void *ud, struct repo_diff_result *ret, struct err *e) _must_check_;

@@ -1,14 +1,17 @@
 /* Owns snapshot tree walking (depth first, with an optional reachability mark that skips
- * subtrees seen before) and the statistics built on it (restore size, raw data). */
+ * subtrees seen before) and the statistics built on it (restore size, raw data; restore
+ * size reads each distinct tree segment once, see stats_tree). */
 #include "maint/maint-internal.h"
 
 #include <errno.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "util/banned.h"
 #include "util/ckd.h"
+#include "util/vec.h"
 
 #define WALK_PATH_MAX 16384
 
@@ -114,6 +117,209 @@ int repo_walk(struct repo *r, const struct extent *segs, size_t n, struct repo_b
 	return rc < 0 ? rc : 0;
 }
 
+/* ---- restore size: each distinct tree segment read once ----
+ *
+ * A tree id may be referenced by many folders (content addressing): a forged snapshot of
+ * 80 segments can hold 2^40 paths, and walking every path never ends. A segment's subtree
+ * totals depend on its id alone (ids are checked against the plaintext on every read, so
+ * a segment cannot contain itself), so they are kept per id and added again wherever the
+ * id appears: the figures are those of a full walk, at the cost of one record per distinct
+ * segment, the repository's own tree count. Sums stop at INT64_MAX (ckd_sat_add_i64max)
+ * instead of wrapping: 2^40 files of 2^40 bytes do not fit. */
+
+struct stotals {
+	uint64_t files, dirs, others, bytes;
+};
+
+static void stotals_add(struct stotals *t, const struct stotals *a)
+{
+	t->files = ckd_sat_add_i64max(t->files, a->files);
+	t->dirs = ckd_sat_add_i64max(t->dirs, a->dirs);
+	t->others = ckd_sat_add_i64max(t->others, a->others);
+	t->bytes = ckd_sat_add_i64max(t->bytes, a->bytes);
+}
+
+struct smemo_ent {
+	uint8_t id[ID_BYTES];
+	bool used;
+	struct stotals t;
+};
+
+/* Open addressing, linear probing; slots found by SipHash of the id under a random key, so
+ * that ids ground to share low bits (anyone with the repository key can) do not pile up
+ * in one run of slots. */
+struct smemo {
+	struct smemo_ent *v;
+	size_t cap, n; /* cap: 0 or a power of two */
+	uint8_t key[crypto_shorthash_KEYBYTES];
+};
+
+static size_t smemo_slot(const struct smemo *m, const uint8_t id[ID_BYTES])
+{
+	uint8_t h[crypto_shorthash_BYTES];
+	uint64_t x;
+
+	crypto_shorthash(h, id, ID_BYTES, m->key);
+	memcpy(&x, h, sizeof(x));
+	return (size_t)x & (m->cap - 1);
+}
+
+static const struct stotals *smemo_find(const struct smemo *m, const uint8_t id[ID_BYTES])
+{
+	if (!m->cap)
+		return NULL;
+	for (size_t i = smemo_slot(m, id);; i = (i + 1) & (m->cap - 1)) {
+		if (!m->v[i].used)
+			return NULL;
+		if (!memcmp(m->v[i].id, id, ID_BYTES))
+			return &m->v[i].t;
+	}
+}
+
+static void smemo_place(struct smemo *m, const uint8_t id[ID_BYTES], const struct stotals *t)
+{
+	size_t i = smemo_slot(m, id);
+
+	while (m->v[i].used)
+		i = (i + 1) & (m->cap - 1);
+	memcpy(m->v[i].id, id, ID_BYTES);
+	m->v[i].t = *t;
+	m->v[i].used = true;
+	m->n++;
+}
+
+/* Record a segment not recorded yet. Kept at most 3/4 full. -ENOMEM, -EOVERFLOW. */
+static int smemo_put(struct smemo *m, const uint8_t id[ID_BYTES], const struct stotals *t)
+{
+	if ((m->n + 1) * 4 > m->cap * 3) {
+		struct smemo old = *m;
+		size_t nc;
+
+		if (ckd_mul(&nc, m->cap ? m->cap : 512, (size_t)2) || nc > SIZE_MAX / sizeof(*m->v))
+			return -EOVERFLOW;
+		m->v = calloc(nc, sizeof(*m->v));
+		if (!m->v) {
+			*m = old;
+			return -ENOMEM;
+		}
+		m->cap = nc;
+		m->n = 0;
+		for (size_t i = 0; i < old.cap; i++)
+			if (old.v[i].used)
+				smemo_place(m, old.v[i].id, &old.v[i].t);
+		free(old.v);
+	}
+	smemo_place(m, id, t);
+	return 0;
+}
+
+/* One folder: its segments (copied), the next one, the open iterator and the totals of
+ * the segment being read. */
+struct sframe {
+	struct extent *segs;
+	size_t n, next;
+	struct tree_iter it;
+	bool open;
+	struct stotals acc;
+};
+
+static int sframe_push(struct sframe **st, size_t *depth, size_t *cap, const struct extent *segs,
+		       size_t n)
+{
+	struct sframe *f;
+
+	if (VEC_RESERVE1(*st, *cap, *depth, 16))
+		return -ENOMEM;
+	f = &(*st)[*depth];
+	memset(f, 0, sizeof(*f));
+	f->segs = malloc((n ? n : 1) * sizeof(*segs));
+	if (!f->segs)
+		return -ENOMEM;
+	if (n)
+		memcpy(f->segs, segs, n * sizeof(*segs));
+	f->n = n;
+	(*depth)++;
+	return 0;
+}
+
+static void stotals_node(struct stotals *t, const struct node *n)
+{
+	struct stotals one = { 0 };
+
+	if (n->type == NODE_FILE) {
+		one.files = 1;
+		one.bytes = n->size;
+	} else if (n->type == NODE_DIR) {
+		one.dirs = 1;
+	} else {
+		one.others = 1;
+	}
+	stotals_add(t, &one);
+}
+
+/* The totals below the root segs, as repo_walk would count them entry by entry, depth
+ * first with the stack on the heap (pods nest folders thousands deep). */
+static int stats_tree(struct repo *r, struct smemo *m, const struct extent *segs, size_t n,
+		      struct stotals *ret, struct err *e)
+{
+	struct sframe *st = NULL;
+	size_t depth = 0, cap = 0;
+	int rc = sframe_push(&st, &depth, &cap, segs, n);
+
+	while (rc >= 0 && depth) {
+		struct sframe *f = &st[depth - 1];
+		struct stotals *up = depth >= 2 ? &st[depth - 2].acc : ret;
+		struct node node;
+
+		if (!f->open) {
+			const struct stotals *hit;
+
+			if (f->next >= f->n) {
+				free(f->segs);
+				depth--;
+				continue;
+			}
+			hit = smemo_find(m, f->segs[f->next].id);
+			if (hit) {
+				stotals_add(up, hit);
+				f->next++;
+				continue;
+			}
+			memset(&f->acc, 0, sizeof(f->acc));
+			tree_iter_init_root(&f->it, r, &f->segs[f->next], 1);
+			f->open = true;
+		}
+		rc = tree_iter_next(&f->it, &node, e);
+		if (rc <= 0) {
+			tree_iter_release(&f->it);
+			f->open = false;
+			if (rc == 0) {
+				rc = smemo_put(m, f->segs[f->next].id, &f->acc);
+				stotals_add(up, &f->acc);
+				f->next++;
+			}
+			continue;
+		}
+		stotals_node(&f->acc, &node);
+		if (node.type == NODE_DIR)
+			rc = sframe_push(&st, &depth, &cap, node.content, node.n_content);
+		node_release(&node);
+	}
+	if (rc == -ENOMEM && !e->code)
+		err_set(e, rc, "out of memory");
+	else if (rc == -EOVERFLOW && !e->code)
+		err_set(e, rc, "too many trees to count");
+	while (depth) {
+		struct sframe *f = &st[--depth];
+
+		if (f->open)
+			tree_iter_release(&f->it);
+		free(f->segs);
+	}
+	free(st);
+	return rc < 0 ? rc : 0;
+}
+
 struct stats_ctx {
 	struct repo *r;
 	enum repo_stats_mode mode;
@@ -177,7 +383,10 @@ int repo_stats_compute(struct repo *r, enum repo_stats_mode m, const struct snap
 	struct repo_stats st = { 0 };
 	struct stats_ctx c = { .r = r, .mode = m, .st = &st };
 	struct repo_blobset trees = { 0 };
+	struct smemo memo = { 0 };
 	int rc;
+
+	randombytes_buf(memo.key, sizeof(memo.key));
 
 	rc = repo_index_load(r, e);
 	if (rc >= 0 && m == REPO_STATS_RAW_DATA &&
@@ -190,10 +399,21 @@ int repo_stats_compute(struct repo *r, enum repo_stats_mode m, const struct snap
 		for (size_t k = 0; rc >= 0 && m == REPO_STATS_RAW_DATA && k < snaps[i].n_tree; k++)
 			rc = count_blob(&c, BLOB_TREE, snaps[i].tree[k].id);
 		/* Raw data counts each blob once across snapshots, so shared subtrees are
-		 * skipped; restore size counts every snapshot in full. */
-		if (rc >= 0)
-			rc = repo_walk(r, snaps[i].tree, snaps[i].n_tree,
-				       m == REPO_STATS_RAW_DATA ? &trees : NULL, stats_node, &c, e);
+		 * skipped; restore size counts every snapshot in full, each distinct segment
+		 * read once (stats_tree). */
+		if (rc >= 0 && m == REPO_STATS_RAW_DATA) {
+			rc = repo_walk(r, snaps[i].tree, snaps[i].n_tree, &trees, stats_node, &c,
+				       e);
+		} else if (rc >= 0) {
+			struct stotals t = { 0 }, all = { st.files, st.dirs, st.others, st.bytes };
+
+			rc = stats_tree(r, &memo, snaps[i].tree, snaps[i].n_tree, &t, e);
+			stotals_add(&all, &t);
+			st.files = all.files;
+			st.dirs = all.dirs;
+			st.others = all.others;
+			st.bytes = all.bytes;
+		}
 		if (rc < 0)
 			goto fail;
 	}
@@ -204,5 +424,6 @@ int repo_stats_compute(struct repo *r, enum repo_stats_mode m, const struct snap
 fail:
 	repo_blobset_release(&trees);
 	repo_blobset_release(&c.blobs);
+	free(memo.v);
 	return rc;
 }

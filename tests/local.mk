@@ -170,3 +170,10 @@ EXTRA_DIST += tests/e2e/attack-backup.sh tests/e2e/attack-mount.sh tests/e2e/att
 # The S3 client against a hostile or broken server (tests/s3/hostile.py).
 TESTS += tests/e2e/s3hostile-server.sh
 EXTRA_DIST += tests/e2e/s3hostile-server.sh tests/s3/hostile.py
+
+# Shared subtrees: stats reads each distinct tree once, diff skips equal subtrees and
+# streams (maint/stats.c, maint/diff.c); a forged 2^40-path tree bomb in both.
+check_PROGRAMS += tests/unit/test-dagbomb
+TESTS += tests/unit/test-dagbomb tests/e2e/dagbomb.sh
+tests_unit_test_dagbomb_LDADD = $(CAIRN_LIBS)
+EXTRA_DIST += tests/e2e/dagbomb.sh
