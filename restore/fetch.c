@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "repo/backend.h"
 #include "util/banned.h"
 #include "util/ckd.h"
 #include "util/fsutil.h"
@@ -23,6 +24,14 @@
 /* A run's span: a default pack (16 MiB and its last blob) in one read, so a restore that
  * needs a whole pack costs one GET of it (12 MiB runs cost two to three per pack). */
 #define RUN_CAP (20u * 1024 * 1024)
+/* The same from a local folder, where a read is a system call however short: a run of
+ * 4 MiB costs nothing more, and the run buffers (one per worker, kept) stay small. With
+ * RUN_CAP the four workers' buffers grew to 62 MiB, whose first touch in the read was
+ * two thirds of a 1 GiB restore's page faults (16 000 of 24 000); with this cap the
+ * restore's peak RSS is 50 MiB instead of 90 and its faults 16 000 instead of 29 000, CPU
+ * seconds unchanged. On a VM a fresh page can also cost a host fault that no CPU counter
+ * shows (a first 19 MiB KDF: 57 ms wall for 19 ms CPU). */
+#define RUN_CAP_LOCAL (4u * 1024 * 1024)
 /* A run's plaintext: a run is opened by one worker, blob after blob, so its plaintext is
  * the unit of work the cores share. A default pack of text (zstd ~4x) is ~70 MiB to
  * decompress, re-hash and write, ~0.15 s of one core: when the walk ended with such a run
@@ -436,6 +445,8 @@ int rs_fetch_start(struct rs *s, int workers)
 	s->max_live = fds > 256 ? (size_t)(fds - 128) / 2 : 32;
 	if (s->max_live > 8192)
 		s->max_live = 8192;
+	s->run_cap = strcmp(repo_backend(s->repo)->ops->scheme, "local") == 0 ? RUN_CAP_LOCAL
+	                                                                       : RUN_CAP;
 	s->run_bufs = calloc(WORKERS_MAX, sizeof(*s->run_bufs));
 	if (!s->run_bufs)
 		return err_set(s->e, -ENOMEM, "out of memory");
@@ -504,10 +515,10 @@ static bool carry_over(struct rs *s, const struct rbatch *b, size_t first, size_
  * both, where a cut between batches cost a second ranged GET of the same pack), and it
  * can still grow (a run near either cap is read now). The caps and the needs bound keep
  * it from being held for ever. */
-static bool hold_run(const struct rbatch *b, size_t i, size_t j, uint64_t span, uint64_t plain,
-                     const uint8_t tail[ID_BYTES])
+static bool hold_run(const struct rs *s, const struct rbatch *b, size_t i, size_t j, uint64_t span,
+                     uint64_t plain, const uint8_t tail[ID_BYTES])
 {
-	if (span >= RUN_CAP - RUN_CAP / 8 || plain >= RUN_PLAIN_CAP - RUN_PLAIN_CAP / 8 ||
+	if (span >= s->run_cap - s->run_cap / 8 || plain >= RUN_PLAIN_CAP - RUN_PLAIN_CAP / 8 ||
 	    j - i > BATCH_NEEDS / 4)
 		return false;
 	if (memcmp(b->v[i].loc.pack, tail, ID_BYTES) != 0)
@@ -550,7 +561,7 @@ static void flush(struct rs *s, bool hold)
 			if (memcmp(x->loc.pack, b->v[i].loc.pack, ID_BYTES) != 0 ||
 			    x->loc.offset > end + RUN_GAP)
 				break;
-			if (xe > end && xe - r.start > RUN_CAP)
+			if (xe > end && xe - r.start > s->run_cap)
 				break;
 			/* A blob wanted again (same place) stays with its first: opened once. */
 			if (x->loc.offset >= end &&
@@ -562,7 +573,7 @@ static void flush(struct rs *s, bool hold)
 		}
 		r.n = j - i;
 		r.len = end - r.start;
-		if (hold && hold_run(b, i, j, r.len, plain, tail) && carry_over(s, b, i, j - i)) {
+		if (hold && hold_run(s, b, i, j, r.len, plain, tail) && carry_over(s, b, i, j - i)) {
 			hold = false; /* one run at most */
 			i = j;
 			continue;

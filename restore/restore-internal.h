@@ -122,6 +122,7 @@ struct rs {
 	 * worker, each handed to the run it fits best. */
 	struct buf *run_bufs;
 	size_t n_run_bufs;
+	uint64_t run_cap; /* a run's span: RUN_CAP, or RUN_CAP_LOCAL from a local folder */
 
 	struct hardlinks links;
 	struct rs_roots roots;
