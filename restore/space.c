@@ -41,9 +41,9 @@ struct space_walk {
 	size_t n_links, cap_links;
 	uint64_t seed;
 	struct rs_roots roots;
-	char path[PATH_MAX]; /* relative to the target, "/a/b"; "" when too long */
+	/* Relative to the target, "/a/b", as long as the restore's own (s->path). */
+	char path[sizeof(((struct rs *)0)->path)];
 	size_t len;
-	bool path_ok;
 };
 
 static uint64_t sat_add(uint64_t a, uint64_t b)
@@ -137,7 +137,7 @@ static void count_replaced(struct space_walk *w)
 	struct stat st;
 	uint64_t b;
 
-	if (w->target_fd < 0 || !w->path_ok ||
+	if (w->target_fd < 0 ||
 	    fstatat(w->target_fd, w->path + 1, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
 	    !S_ISREG(st.st_mode) || st.st_nlink != 1 || st.st_blocks <= 0)
 		return;
@@ -188,10 +188,8 @@ static bool enter(struct space_walk *w, const struct node *n)
 {
 	if (!rs_name_ok(n))
 		return false;
-	if (w->len + 2 + n->name_len >= sizeof(w->path)) {
-		w->path_ok = false; /* the restore refuses it too; its size still counts */
-		return true;
-	}
+	if (w->len + 2 + n->name_len >= sizeof(w->path))
+		return false; /* the restore refuses it too (path too long) */
 	w->path[w->len++] = '/';
 	memcpy(w->path + w->len, n->name, n->name_len);
 	w->len += n->name_len;
@@ -211,7 +209,7 @@ static int kept(struct space_walk *w, bool root, const char *prev, size_t prev_l
 
 static int walk_dir(struct space_walk *w, const struct node *dir, bool selected)
 {
-	bool root = rs_is_root(dir), path_ok = w->path_ok;
+	bool root = rs_is_root(dir);
 	size_t saved = w->len, prev_len = 0;
 	char prev[NAME_MAX + 1];
 	struct rs_tree_iter it;
@@ -230,7 +228,6 @@ static int walk_dir(struct space_walk *w, const struct node *dir, bool selected)
 		node_release(&n);
 		w->len = saved;
 		w->path[saved] = 0;
-		w->path_ok = path_ok;
 		if (rc < 0)
 			break;
 	}
@@ -341,7 +338,6 @@ int rs_space_check(struct rs *s, const struct snapshot *snap, const struct node 
 	if (!w)
 		return err_set(s->e, -ENOMEM, "out of memory");
 	w->s = s;
-	w->path_ok = true;
 	w->target_fd = open(s->o->target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (getrandom(&w->seed, sizeof(w->seed), 0) != (ssize_t)sizeof(w->seed))
 		w->seed = (uint64_t)(uintptr_t)w ^ 0x9e3779b97f4a7c15ull;
