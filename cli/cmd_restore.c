@@ -135,9 +135,7 @@ int cmd_restore(struct cli *c, int argc, char **argv)
 {
 	const char *inc[MAX_LIST], *exc[MAX_LIST];
 	struct restore_space space = { 0 };
-	struct restore_opts o = {
-		.includes = inc, .excludes = exc, .owners = -1, .space = &space
-	};
+	struct restore_opts o = { .includes = inc, .excludes = exc, .owners = -1, .space = &space };
 	json_t *sum;
 	struct restore_result res;
 	struct err e = ERR_INIT;

@@ -137,8 +137,7 @@ static void count_replaced(struct space_walk *w)
 	struct stat st;
 	uint64_t b;
 
-	if (w->target_fd < 0 ||
-	    fstatat(w->target_fd, w->path + 1, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	if (w->target_fd < 0 || fstatat(w->target_fd, w->path + 1, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
 	    !S_ISREG(st.st_mode) || st.st_nlink != 1 || st.st_blocks <= 0)
 		return;
 	b = (uint64_t)st.st_blocks * 512u;
