@@ -37,6 +37,12 @@ t_ok $? "one line with both figures and the way out" || t_diag "$ERR"
 empty
 t_ok $? "nothing written: not even the target folder" || find "$MNT" | head | sed 's/^/#   /'
 
+# A target several folders below what exists: the nearest existing parent is measured.
+run cairn restore "$SBIG:/big" --target "$MNT/a/b/c"
+t_rc 16 "a target three folders deep that does not exist: exit 16"
+grep -q "but $MNT has 8\.0 MiB free" "$ERR" && empty
+t_ok $? "its nearest existing parent is measured, nothing created" || t_diag "$ERR"
+
 # 2. --json: the error object carries the figures.
 run cairn --json restore "$SBIG:/big" --target "$MNT/t"
 t_rc 16 "--json: exit 16"
@@ -103,7 +109,24 @@ run jget "$j" '.bytes_needed < 2097152 and .bytes_free == 8388608'
 t_ok $? "--json: bytes_needed counts the data, not the holes" || t_diag "$j"
 clear_mnt
 
-# 7. --no-sparse writes the holes: that is refused.
+# 7. Hard links: a 3 MiB file under four names needs 3 MiB, not 12.
+HL=$T_TMP/hl
+mkdir -p "$HL"
+head -c 3145728 /dev/urandom >"$HL/a"
+for n in b c d; do ln "$HL/a" "$HL/$n"; done
+run cairn --json backup "$HL"
+SHL=$(jget "$OUT" .snapshot_id)
+run cairn --json restore "$SHL:/hl" --target "$MNT/t"
+t_rc 0 "four links of a 3 MiB file restore into the 8 MiB tmpfs"
+j=$OUT
+[ "$(stat -c %h "$MNT/t/a" 2>/dev/null)" = 4 ] && cmp -s "$HL/a" "$MNT/t/d"
+t_ok $? "the four names are one restored inode"
+run jget "$j" '.bytes_needed < 4194304'
+[ "$(cat "$OUT")" = true ]
+t_ok $? "--json: bytes_needed counts the inode once" || t_diag "$j"
+clear_mnt
+
+# 8. --no-sparse writes the holes: that is refused.
 run cairn restore "$SSP:/sparse" --target "$MNT/t" --no-sparse
 t_rc 16 "--no-sparse: the same file does not fit, exit 16"
 grep -q "restore needs 1.0 GiB but" "$ERR"
