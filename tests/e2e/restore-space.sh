@@ -104,7 +104,7 @@ t_rc 0 "a sparse file of 1 GiB with 1 MiB of data restores into the 8 MiB tmpfs"
 j=$OUT
 [ "$(stat -c %s "$MNT/t/holes" 2>/dev/null)" = 1073741824 ] && cmp -s "$SP/holes" "$MNT/t/holes"
 t_ok $? "the sparse file is whole"
-run jget "$j" '.bytes_needed < 2097152 and .bytes_free == 8388608'
+run jget "$j" '.bytes_needed >= 1048576 and .bytes_needed < 2097152 and .bytes_free == 8388608'
 [ "$(cat "$OUT")" = true ]
 t_ok $? "--json: bytes_needed counts the data, not the holes" || t_diag "$j"
 clear_mnt
@@ -121,7 +121,7 @@ t_rc 0 "four links of a 3 MiB file restore into the 8 MiB tmpfs"
 j=$OUT
 [ "$(stat -c %h "$MNT/t/a" 2>/dev/null)" = 4 ] && cmp -s "$HL/a" "$MNT/t/d"
 t_ok $? "the four names are one restored inode"
-run jget "$j" '.bytes_needed < 4194304'
+run jget "$j" '.bytes_needed >= 3145728 and .bytes_needed < 4194304'
 [ "$(cat "$OUT")" = true ]
 t_ok $? "--json: bytes_needed counts the inode once" || t_diag "$j"
 clear_mnt
