@@ -13,7 +13,20 @@ MNT=$T_TMP/mnt
 mkdir -p "$MNT"
 if ! t_root || ! mount -t tmpfs -o size=8m tmpfs "$MNT" 2>/dev/null; then
 	t_skip "restore into a small filesystem" "needs root to mount a tmpfs"
-	t_done
+	
+# 9. A forged tree (anyone with the password can write one): four files of one 4 EiB hole
+# each, written as zeros by --no-sparse, need 16 EiB; the sum must not wrap to 0.
+FORGE=${FORGE:-$TOP_BUILDDIR/tests/tools/forge}
+[ -x "$FORGE" ] || t_bail "forge missing at $FORGE"
+E=4611686018427387904
+FORGED=$(printf 'hole %s %s %s\n' a $E $E b $E $E c $E $E d $E $E |
+	CAIRN_PASSWORD=$T_PASS "$FORGE" "$REPO")
+run cairn restore "$FORGED" --target "$MNT/t" --no-sparse
+t_rc 16 "forged: 4 x 4 EiB of holes with --no-sparse is refused, exit 16"
+grep -q "restore needs 16.0 EiB but" "$ERR" && empty
+t_ok $? "forged: the need saturates at 16 EiB instead of wrapping, nothing written" ||
+	t_diag "$ERR"
+t_done
 	exit
 fi
 t_on_exit umount -l "$MNT"
@@ -131,4 +144,17 @@ run cairn restore "$SSP:/sparse" --target "$MNT/t" --no-sparse
 t_rc 16 "--no-sparse: the same file does not fit, exit 16"
 grep -q "restore needs 1.0 GiB but" "$ERR"
 t_ok $? "--no-sparse: the need counts the holes" || t_diag "$ERR"
+
+# 9. A forged tree (anyone with the password can write one): four files of one 4 EiB hole
+# each, written as zeros by --no-sparse, need 16 EiB; the sum must not wrap to 0.
+FORGE=${FORGE:-$TOP_BUILDDIR/tests/tools/forge}
+[ -x "$FORGE" ] || t_bail "forge missing at $FORGE"
+E=4611686018427387904
+FORGED=$(printf 'hole %s %s %s\n' a $E $E b $E $E c $E $E d $E $E |
+	CAIRN_PASSWORD=$T_PASS "$FORGE" "$REPO")
+run cairn restore "$FORGED" --target "$MNT/t" --no-sparse
+t_rc 16 "forged: 4 x 4 EiB of holes with --no-sparse is refused, exit 16"
+grep -q "restore needs 16.0 EiB but" "$ERR" && empty
+t_ok $? "forged: the need saturates at 16 EiB instead of wrapping, nothing written" ||
+	t_diag "$ERR"
 t_done
