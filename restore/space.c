@@ -281,6 +281,10 @@ static int free_bytes(const char *target, char *dir, size_t max, uint64_t *ret)
 		if (strcmp(dir, ".") == 0 && statvfs(dir, &v) < 0)
 			return -errno;
 	}
+	/* Some filesystems (FUSE ones, network ones) keep no block count and say 0 free:
+	 * nothing can be measured there. */
+	if (!v.f_blocks || !v.f_frsize)
+		return -EOPNOTSUPP;
 	*ret = ckd_mul(&b, (uint64_t)v.f_bavail, (uint64_t)v.f_frsize) ? UINT64_MAX : b;
 	return 0;
 }
@@ -328,7 +332,7 @@ int rs_space_check(struct rs *s, const struct snapshot *snap, const struct node 
 
 	rc = free_bytes(s->o->target, dir, sizeof(dir), &sp.free);
 	if (rc < 0)
-		return 0; /* nothing to measure: mkdir_p names the target's problem */
+		return 0; /* not measurable: the restore goes on (mkdir_p names a bad target) */
 	if (summary_fits(snap, sp.free, &sp.needed)) {
 		sp.from_summary = true;
 		goto done;
