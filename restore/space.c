@@ -322,6 +322,12 @@ static bool summary_fits(const struct snapshot *snap, uint64_t free, uint64_t *r
 	return true;
 }
 
+/* The repository is hostile input. A forged summary can only skip the check (it is used
+ * to accept, never to refuse); the walk counts what restore_run would write: entries it
+ * refuses (bad names, repeats, extents that do not add up to the size) count nothing, an
+ * extent no more than its blob holds, and every sum saturates instead of wrapping. So a
+ * forged tree makes the need exceed the bytes written by at most 4 KiB per entry restored
+ * plus the data of files whose blobs are in the index but fail to decrypt. */
 int rs_space_check(struct rs *s, const struct snapshot *snap, const struct node *start,
                    struct restore_space *ret)
 {
