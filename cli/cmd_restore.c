@@ -110,10 +110,33 @@ static int run(struct cli *c, struct restore_opts *o, struct restore_result *res
 }
 
 
+/* cli_fail's JSON error object, plus the figures of a refused free-space check, so a
+ * controller can size the volume from them. */
+static int fail_space(struct cli *c, const struct err *e, const struct restore_space *sp)
+{
+	char msg[sizeof(e->msg) * 4 + 1];
+	json_t *o;
+	char *s;
+
+	cli_escape(e->msg, strlen(e->msg), msg, sizeof(msg));
+	cli_progress_clear(c);
+	o = json_pack("{s:s, s:s, s:i, s:I, s:I}", "message_type", "error", "error", msg,
+	              "exit_code", cli_exit_code(-ENOSPC), "bytes_needed",
+	              cli_json_count(sp->needed), "bytes_free", cli_json_count(sp->free));
+	s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	if (s)
+		fprintf(stderr, "%s\n", s);
+	free(s);
+	json_decref(o);
+	return cli_exit_code(-ENOSPC);
+}
+
 int cmd_restore(struct cli *c, int argc, char **argv)
 {
 	const char *inc[MAX_LIST], *exc[MAX_LIST];
-	struct restore_opts o = { .includes = inc, .excludes = exc, .owners = -1 };
+	struct restore_space space = { 0 };
+	struct restore_opts o = { .includes = inc, .excludes = exc, .owners = -1, .space = &space };
+	json_t *sum;
 	struct restore_result res;
 	struct err e = ERR_INIT;
 	char *spec = NULL, *colon;
@@ -150,6 +173,9 @@ int cmd_restore(struct cli *c, int argc, char **argv)
 		case 'P':
 			o.keep_privileges = true;
 			break;
+		case 'S':
+			o.no_space_check = true;
+			break;
 		case 'w':
 			if (strcmp(optarg, "if-changed") == 0)
 				o.skip_identical = true;
@@ -178,19 +204,28 @@ int cmd_restore(struct cli *c, int argc, char **argv)
 	cli_catch_signals();
 	rc = run(c, &o, &res, &e);
 	free(spec);
+	if (rc == -ENOSPC && c->json && space.checked && space.needed > space.free)
+		return fail_space(c, &e, &space);
 	if (rc < 0)
 		return cli_fail(c, &e, rc);
-	if (c->json)
-		cli_print_json(json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "message_type",
-		                         "summary", "files_restored", cli_json_count(res.files),
-		                         "dirs_restored", cli_json_count(res.dirs),
-		                         "others_restored", cli_json_count(res.others),
-		                         "bytes_restored", cli_json_count(res.bytes), "errors",
-		                         cli_json_count(res.errors), "files_verified",
-		                         cli_json_count(res.verified_files), "files_unchanged",
-		                         cli_json_count(res.skipped), "privileges_dropped",
-		                         cli_json_count(res.privileges_dropped)));
-	else {
+	if (c->json) {
+		sum = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "message_type",
+		                "summary", "files_restored", cli_json_count(res.files),
+		                "dirs_restored", cli_json_count(res.dirs), "others_restored",
+		                cli_json_count(res.others), "bytes_restored",
+		                cli_json_count(res.bytes), "errors", cli_json_count(res.errors),
+		                "files_verified", cli_json_count(res.verified_files),
+		                "files_unchanged", cli_json_count(res.skipped),
+		                "privileges_dropped", cli_json_count(res.privileges_dropped));
+		/* The free-space check's figures, when it ran (not with --no-space-check). */
+		if (sum && space.checked) {
+			json_object_set_new(sum, "bytes_needed",
+			                    json_integer(cli_json_count(space.needed)));
+			json_object_set_new(sum, "bytes_free",
+			                    json_integer(cli_json_count(space.free)));
+		}
+		cli_print_json(sum);
+	} else {
 		printf("restored %llu files, %llu folders, %llu others, %.3f MiB%s",
 		       (unsigned long long)res.files, (unsigned long long)res.dirs,
 		       (unsigned long long)res.others, res.bytes / 1048576.0,

@@ -166,6 +166,9 @@ static const struct cmd_flag restore_flags[] = {
 	  "user.* and ACLs (security.*, trusted.*); by default each device is named and not "
 	  "made (exit 3) and the bits and xattrs are left off: every node can write the "
 	  "repository" },
+	{ "no-space-check", 0, 'S', NULL, NULL,
+	  "write even when the target's filesystem has less free space than the restore needs "
+	  "(by default it exits 16 before writing anything)" },
 	END_FLAGS,
 };
 static const char *const restore_env[] = { REPO_ENV, "CAIRN_PROGRESS_FPS", NULL };
@@ -492,7 +495,14 @@ const struct cmd_doc cmdtab[] = {
 	{ "restore", "restore a snapshot into a folder", "[flags] SNAPSHOT[:SUBDIR] --target DIR",
 	  "Restores SNAPSHOT (an id, a unique prefix or latest) into DIR. With SUBDIR its "
 	  "contents go straight into DIR; without it each backed-up path becomes "
-	  "DIR/NAME, NAME being its last component.",
+	  "DIR/NAME, NAME being its last component. Before writing anything it compares the "
+	  "bytes the restore needs with the free space of DIR's filesystem (of its nearest "
+	  "existing parent when DIR does not exist yet) and exits 16 when they do not fit: the "
+	  "data of the files to write (holes of sparse files left out, a hard-linked file "
+	  "once) plus 4 KiB per entry, less the blocks of files in DIR it replaces (all but "
+	  "the largest). When the snapshot summary's sizes (apparent, every link counted) fit, "
+	  "no tree is read for it; a summary that claims too little can only skip the check. "
+	  "With --json the summary (or the error) carries bytes_needed and bytes_free.",
 	  restore_flags, restore_env, restore_ex, restore_exits, "snapshot" },
 	{ "snapshots", "list snapshots", "[flags]",
 	  "Lists snapshots oldest first in a table: id, time, host, size, tags and paths. "

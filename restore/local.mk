@@ -1,7 +1,7 @@
 noinst_LIBRARIES += restore/libcairn_restore.a
 restore_libcairn_restore_a_SOURCES = restore/restore.h restore/restore-internal.h restore/restore.c \
 	restore/dir.c restore/hardlink.c restore/meta.c restore/name.c restore/fetch.c restore/file.c restore/reap.c restore/trees.c \
-	restore/verify.c restore/same.c restore/partials.c restore/rootnames.c
+	restore/verify.c restore/same.c restore/partials.c restore/rootnames.c restore/space.c
 
 # Restore against forged and damaged repositories (forge writes snapshots with names a
 # backup never makes).
@@ -23,6 +23,9 @@ EXTRA_DIST += tests/unit/test-restore-fixture.h
 # cairn restore --overwrite if-changed.
 TESTS += tests/e2e/restore-overwrite.sh
 EXTRA_DIST += tests/e2e/restore-overwrite.sh
+# The free-space check before a restore writes (a real 8 MiB tmpfs as the target).
+TESTS += tests/e2e/restore-space.sh
+EXTRA_DIST += tests/e2e/restore-space.sh
 # Restore from S3 (Swift): one ranged GET per pack across batch cuts; cut pack GETs fail
 # cleanly.
 TESTS += tests/e2e/s3restore-gets.sh

@@ -173,6 +173,11 @@ void rs_note(struct rs *s, const char *path, const char *fmt, ...) _printf_(3, 4
  * setgid bits are left off (counted, the first noted under path; path NULL: only
  * computed, as the comparisons of skip_identical need). */
 mode_t rs_mode(struct rs *s, const struct node *n, const char *path);
+/* restore_run's free-space check (restore/space.c): 0 when the restore fits (or could not
+ * be measured), -ENOSPC with s->e set when it needs more than is free; *ret is written
+ * either way. */
+int rs_space_check(struct rs *s, const struct snapshot *snap, const struct node *start,
+                   struct restore_space *ret) _must_check_;
 
 /* reap.c */
 /* Hand a finished file or folder (fd closed, metadata applied) to the walker to free:

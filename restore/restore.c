@@ -570,6 +570,15 @@ int restore_run(struct repo *r, const struct restore_opts *o, struct restore_res
 	if (rc < 0)
 		goto fail;
 	s.trees = rs_trees_new(); /* without it, trees are read blob by blob */
+	if (!o->no_space_check) {
+		struct restore_space sp = { 0 };
+
+		rc = rs_space_check(&s, &snap, &start, &sp);
+		if (o->space)
+			*o->space = sp;
+		if (rc < 0)
+			goto fail;
+	}
 	rc = mkdir_p(o->target, 0700);
 	if (rc < 0) {
 		err_set(e, rc, "%s: cannot create target: %s", o->target, strerror(-rc));

@@ -26,6 +26,22 @@ typedef void (*restore_warn_fn)(void *ud, const char *path, int code, const char
  * within one range read per worker; restore_run then returns -ECANCELED. */
 typedef bool (*restore_cancel_fn)(void *ud);
 
+/* The free-space check made before anything is written (restore/space.c). needed counts
+ * the data bytes of the files to write (holes left out unless no_sparse, a hard-linked
+ * inode once, an extent no more than its blob in the index holds) plus 4 KiB per entry
+ * (inode, directory entry, last partial block), less the blocks of the single-link files
+ * at the target that the restore replaces (but the largest: it coexists with its new copy
+ * while in flight). When the snapshot summary's upper bound (apparent sizes plus 4 KiB per
+ * file and folder) already fits, no tree is walked and needed is that bound. free is
+ * f_bavail * f_frsize of the target's filesystem (its nearest existing parent's). */
+struct restore_space {
+	bool checked;      /* false: no_space_check, or a tree could not be read (the restore
+	                    * names it) */
+	bool from_summary; /* needed is the summary's bound, not a walk of the trees */
+	uint64_t needed, free;
+	uint64_t replaced; /* bytes of files at the target counted as freed */
+};
+
 struct restore_opts {
 	const char *snapshot; /* id, unique prefix or "latest" */
 	/* Path inside the snapshot ("/data/sub"); its contents go straight into target.
@@ -63,6 +79,11 @@ struct restore_opts {
 	 * result.privileges_dropped. A folder's setgid bit only passes its group on (volumes
 	 * with an fsGroup carry it) and is always restored. */
 	bool keep_privileges;
+	/* Skip the free-space check: by default a restore that needs more than the target's
+	 * filesystem has free fails with -ENOSPC before it creates anything. */
+	bool no_space_check;
+	/* Optional: the check's figures, written when it ran, also when it refused. */
+	struct restore_space *space;
 	int owners;  /* 1 restore uid/gid, 0 not, -1 only when running as root */
 	int threads; /* 0 = number of CPUs */
 	unsigned progress_ms;
@@ -82,5 +103,8 @@ struct restore_result {
 	uint64_t runs;
 };
 
+/* -ENOSPC (nothing written, not even the target folder) when the free-space check
+ * refuses; see struct restore_space. */
 int restore_run(struct repo *r, const struct restore_opts *o, struct restore_result *ret,
                 struct err *e) _must_check_;
+

@@ -164,14 +164,14 @@ if t_root; then
 		local f
 		for f in "$1"/*; do [ -e "$f" ] || continue; cmp -s "$f" "many/$(basename "$f")" || return 1; done
 	}
-	REPO=repo run cairn restore latest --target "$T_TMP/rfull/a" --threads 2
+	REPO=repo run cairn restore latest --target "$T_TMP/rfull/a" --threads 2 --no-space-check
 	got=$(t_landed "$T_TMP/rfull/a" "$T_TMP/many")
 	[ "$RC" -eq 16 ] && [ "$(wc -l <"$ERR")" -eq 1 ] && grep -q "No space left on device" "$ERR" &&
 		grep -q "/many/f[1-6]: " "$ERR" && intact "$got"
 	t_ok $? "full restore target: exit 16, one line naming the file, nothing partial under its name" ||
 		{ echo "#   exit $RC"; t_diag "$ERR"; }
 	rm -rf rfull/a
-	REPO=repo run cairn --json restore latest --keep-going --target "$T_TMP/rfull/b" --threads 2
+	REPO=repo run cairn --json restore latest --keep-going --target "$T_TMP/rfull/b" --threads 2 --no-space-check
 	got=$(t_landed "$T_TMP/rfull/b" "$T_TMP/many")
 	named=$(grep -o '"item": *"[^"]*"' "$OUT" "$ERR" | sed 's/.*"item": *//' | sort)
 	whole=$(find "$got" -type f | wc -l)
