@@ -177,7 +177,7 @@ int dirlist_load(struct repo *r, const struct extent *segs, size_t n_segs, const
 	struct tree_iter it;
 	struct node *ent = NULL;
 	size_t n = 0, cap = 0, used = 0, nb;
-	bool cut = false;
+	bool cut = false, rest = false;
 	int k;
 
 	if (dir)
@@ -215,6 +215,11 @@ int dirlist_load(struct repo *r, const struct extent *segs, size_t n_segs, const
 			node_release(&ent[n]);
 			if (k < 0)
 				goto fail;
+			/* As restore does (restore.c, REFUSED_MAX): the rest is left out too. */
+			if (dr.n == DIRLIST_DROPS_MAX) {
+				rest = true;
+				break;
+			}
 			continue;
 		}
 		nb = node_bytes(&ent[n]);
@@ -239,6 +244,7 @@ int dirlist_load(struct repo *r, const struct extent *segs, size_t n_segs, const
 		goto fail_released;
 	(*ret)->dropped = dr.first;
 	(*ret)->n_dropped = dr.n;
+	(*ret)->rest_dropped = rest;
 	(*ret)->too_long = lg.first;
 	(*ret)->n_too_long = lg.n;
 	(*ret)->cut = cut;

@@ -581,7 +581,14 @@ static void report_dropped(struct snapfs *fs, const struct snode *dir, const str
 	           : forged_note(&fs->forged, NULL, 0, dir->node.content, dir->node.n_content);
 	if (say == FORGED_FULL)
 		report_full(fs);
-	if (say == FORGED_NEW && d->n_dropped) {
+	if (say == FORGED_NEW && d->rest_dropped) {
+		err_set(&w, -EBADMSG,
+		        "folder '%.*s': %zu entries, the first '%s', and the rest of the folder are "
+		        "not shown: the snapshot holds their names twice or out of order (forged "
+		        "or corrupt)",
+		        len, folder, d->n_dropped, d->dropped);
+		fs->opt.report(fs->opt.report_ud, &w);
+	} else if (say == FORGED_NEW && d->n_dropped) {
 		if (d->n_dropped == 1)
 			err_set(&w, -EBADMSG,
 			        "folder '%.*s'%s: '%s' is not shown: the snapshot holds this name "

@@ -135,6 +135,9 @@ struct dirlist {
 	 * name shows once (rule in dirlist.c): how many, and the first one's name. */
 	size_t n_dropped;
 	char *dropped;
+	/* Below the root: DIRLIST_DROPS_MAX were left out and the rest of the folder was not
+	 * read (a forged folder repeating one segment thousands of times took minutes). */
+	bool rest_dropped;
 	/* Entries whose name is longer than NAME_MAX (no lookup reaches them; restore does
 	 * not write them), left out: how many, and the first one's name. */
 	size_t n_too_long;
@@ -143,6 +146,7 @@ struct dirlist {
 	bool cut;
 	size_t bytes; /* memory held, counted as dirlist.c's node_bytes */
 };
+#define DIRLIST_DROPS_MAX 16
 /* Read a directory (root: a snapshot's tree segments) through tree_iter, each name once:
  * repeats and entries out of order are left out and counted in n_dropped, names longer
  * than NAME_MAX in n_too_long, not failed. At most max_bytes are held, counted entry by
