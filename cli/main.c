@@ -263,10 +263,10 @@ static int parse_globals(struct cli *c, int argc, char **argv, enum log_format *
 	char shorts[32];
 	int ch, r;
 
-	cmdtab_getopt(&(struct cmd_doc){ .flags = cmdtab_global }, opts, shorts, sizeof(shorts));
-	/* "+": stop at the command; its flags are its own. */
-	memmove(shorts + 1, shorts, strlen(shorts) + 1);
+	/* "+" first: stop at the command; its flags are its own. */
 	shorts[0] = '+';
+	cmdtab_getopt(&(struct cmd_doc){ .flags = cmdtab_global }, opts, shorts + 1,
+	              sizeof(shorts) - 1);
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, shorts, opts, NULL)) != -1) {
 		if (ch == '?')
