@@ -550,6 +550,11 @@ static void run_restore(struct rjob *j, const struct pvr *p)
 	 * bit or a file capability from a repository that every node can write (a forged
 	 * snapshot could hand the pod the host's disk); each device is named. */
 	o.owners = -1;
+	/* No free-space check in a pod volume: its estimate (4 KiB per entry on top of the
+	 * data) may be above what the volume's file system really uses (it may compress),
+	 * and a PVR has no way to say "try anyway", so a restore that fits could be refused.
+	 * A volume that does fill up is still named, file by file. */
+	o.no_space_check = true;
 	o.threads = j->a->cfg->threads;
 	o.progress_ms = 1000;
 	o.progress = on_progress;
