@@ -147,6 +147,18 @@ static bool fail_is(struct rs *s, const struct rfile *f)
 	return same;
 }
 
+/* Whether f failed as the restore's fatal error did (ENOSPC in two workers at once): it
+ * is then named in that error's list, not by a warning line of its own. */
+static bool same_cause(struct rs *s, const struct rfile *f)
+{
+	bool same;
+
+	pthread_mutex_lock(&s->lock);
+	same = s->fail.code == f->why.code;
+	pthread_mutex_unlock(&s->lock);
+	return same;
+}
+
 /* Name a file that is not restored, once. The file whose failure stopped the restore is
  * named by the restore's own error, and so are the files it stopped in the middle of
  * (as many as fit, the rest counted): a full disk under many files is one line, not a
@@ -157,7 +169,8 @@ static void name_failure(struct rs *s, struct rfile *f)
 	pthread_mutex_lock(&s->lock);
 	s->bytes_lost = ckd_sat_add_i64max(s->bytes_lost, f->meta.size);
 	pthread_mutex_unlock(&s->lock);
-	if (!s->o->keep_going && f->why.code == -ECANCELED && atomic_load(&s->failed)) {
+	if (!s->o->keep_going && atomic_load(&s->failed) &&
+	    (f->why.code == -ECANCELED || (same_cause(s, f) && !fail_is(s, f)))) {
 		size_t n = strlen(f->path);
 
 		atomic_fetch_add(&s->errors, 1);
