@@ -27,27 +27,29 @@ void walk_stack_free(struct walk_frame *st, size_t depth)
 	free(st);
 }
 
+/* A frame's own copy of a folder's segment list (never NULL when it succeeds, even for
+ * none); the count was bounded by the tree decoder, the size is checked anyway. */
+static struct extent *segs_copy(const struct extent *segs, size_t n)
+{
+	struct extent *p = reallocarray(NULL, n ? n : 1, sizeof(*p));
+
+	if (p && n)
+		memcpy(p, segs, n * sizeof(*p));
+	return p;
+}
+
 int walk_push(struct walk_frame **st, size_t *depth, size_t *cap, const struct extent *segs,
 	      size_t n, size_t saved)
 {
 	struct walk_frame *f;
 
-	if (*depth == *cap) {
-		size_t nc = *cap ? 2 * *cap : 16;
-		void *p = reallocarray(*st, nc, sizeof(**st));
-
-		if (!p)
-			return -ENOMEM;
-		*st = p;
-		*cap = nc;
-	}
+	if (VEC_RESERVE1(*st, *cap, *depth, 16))
+		return -ENOMEM;
 	f = &(*st)[*depth];
 	memset(f, 0, sizeof(*f));
-	f->segs = malloc((n ? n : 1) * sizeof(*segs));
+	f->segs = segs_copy(segs, n);
 	if (!f->segs)
 		return -ENOMEM;
-	if (n)
-		memcpy(f->segs, segs, n * sizeof(*segs));
 	f->n = n;
 	f->saved = saved;
 	(*depth)++;
@@ -232,11 +234,9 @@ static int sframe_push(struct sframe **st, size_t *depth, size_t *cap, const str
 		return -ENOMEM;
 	f = &(*st)[*depth];
 	memset(f, 0, sizeof(*f));
-	f->segs = malloc((n ? n : 1) * sizeof(*segs));
+	f->segs = segs_copy(segs, n);
 	if (!f->segs)
 		return -ENOMEM;
-	if (n)
-		memcpy(f->segs, segs, n * sizeof(*segs));
 	f->n = n;
 	(*depth)++;
 	return 0;
