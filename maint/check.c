@@ -15,6 +15,7 @@
 #include <sodium.h>
 
 #include "util/banned.h"
+#include "util/ckd.h"
 #include "util/vec.h"
 
 static bool is_zero(const uint8_t *p)
@@ -173,6 +174,43 @@ static int check_node(struct ck *c, const struct node *n, const char *snap)
 	return 0;
 }
 
+/* What restore refuses as forged or corrupt, reported here so that a routine check finds a
+ * planted snapshot before a restore meets it: a name no restore may create, one that does
+ * not sort after the folder's last (twice or out of order; known only within the segments
+ * read here), a file whose extents do not add up to its size, a symlink without a valid
+ * target. */
+static void check_rules(struct ck *c, struct walk_frame *f, const struct node *n, bool root,
+                        const char *snap)
+{
+	uint64_t sum = 0;
+	bool wrapped = false;
+
+	if (!repo_name_ok(n->name, n->name_len)) {
+		problem(c, "snapshot %.8s: %s: an invalid name (forged or corrupt)", snap, c->path);
+		return;
+	}
+	/* The snapshot root keeps the order of the backed-up paths (restore/name.c). */
+	if (!root && f->prev_len &&
+	    repo_name_cmp(f->prev, f->prev_len, n->name, n->name_len) >= 0)
+		problem(c, "snapshot %.8s: %s: this name comes twice or out of order (forged or "
+		        "corrupt)", snap, c->path);
+	else if (!root) {
+		memcpy(f->prev, n->name, n->name_len);
+		f->prev_len = n->name_len;
+	}
+	if (n->type == NODE_FILE) {
+		for (size_t i = 0; i < n->n_content && !wrapped; i++)
+			wrapped = ckd_add(&sum, sum, n->content[i].len);
+		if (wrapped || sum != n->size || n->size > INT64_MAX)
+			problem(c, "snapshot %.8s: %s: its extents do not add up to its size (forged "
+			        "or corrupt)", snap, c->path);
+	}
+	if (n->type == NODE_SYMLINK &&
+	    (!n->target || !n->target_len || memchr(n->target, 0, n->target_len)))
+		problem(c, "snapshot %.8s: %s: a symlink without a valid target (forged or "
+		        "corrupt)", snap, c->path);
+}
+
 /* Depth first over the folder made of segs, with an explicit stack on the heap: a pod can
  * nest folders thousands deep, and a frame per level on the C stack would crash. */
 static int check_dir(struct ck *c, const struct extent *segs, size_t n, const char *snap)
@@ -199,8 +237,10 @@ static int check_dir(struct ck *c, const struct extent *segs, size_t n, const ch
 			}
 			seg = &f->segs[f->next++];
 			rc = repo_blobset_add(&c->trees, BLOB_TREE, seg->id);
-			if (rc <= 0)
+			if (rc <= 0) {
+				f->prev_len = 0; /* its names are not read: order unknown */
 				continue; /* seen in this or an earlier snapshot: checked already */
+			}
 			rc = 0;
 			c->res->trees++;
 			if (!repo_blob_known(c->r, BLOB_TREE, seg->id)) {
@@ -225,6 +265,7 @@ static int check_dir(struct ck *c, const struct extent *segs, size_t n, const ch
 		}
 		snprintf(c->path + f->saved, sizeof(c->path) - f->saved, "/%.*s",
 			 (int)node.name_len, node.name);
+		check_rules(c, f, &node, depth == 1, snap);
 		if (node.type == NODE_DIR)
 			rc = walk_push(&st, &depth, &cap, node.content, node.n_content,
 					strlen(c->path));

@@ -19,3 +19,7 @@ MAINT_E2E = tests/e2e/maint-prune.sh tests/e2e/maint-keys-check.sh tests/e2e/mai
 	tests/e2e/maint-progress.sh tests/e2e/maint-check-index.sh tests/e2e/maint-damaged-pack.sh
 TESTS += $(MAINT_E2E)
 EXTRA_DIST += $(MAINT_E2E) bench/maint.sh docs/maintenance.md
+
+# check reports what restore refuses as forged or corrupt (names, order, extents, links).
+TESTS += tests/e2e/check-forged.sh
+EXTRA_DIST += tests/e2e/check-forged.sh

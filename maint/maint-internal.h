@@ -2,6 +2,7 @@
  * (stats.c's repo_walk and check.c's check_dir) use instead of C-stack recursion, since a
  * pod can nest folders thousands deep; and the progress throttle of check and prune. */
 #pragma once
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -14,6 +15,10 @@ struct walk_frame {
 	size_t n, next, saved;
 	struct tree_iter it;
 	bool open;
+	/* check: the last name of this folder seen in order (prev_len 0: none yet, or a
+	 * segment before was skipped as checked already, so the order is not known). */
+	size_t prev_len;
+	char prev[NAME_MAX + 1];
 };
 
 /* Push a folder made of segs (copied). -ENOMEM. */

@@ -242,6 +242,9 @@ void tree_iter_release(struct tree_iter *it);
 /* Byte order of entry names, the order a folder's entries are stored in: memcmp, then the
  * shorter first. */
 int repo_name_cmp(const char *a, size_t al, const char *b, size_t bl);
+/* Whether an entry name is one component a restore may create: not empty, ".", "..", no
+ * '/' or NUL, at most NAME_MAX bytes. A backup writes no other; a forged tree may. */
+bool repo_name_ok(const char *name, size_t len);
 
 struct snapshot;
 /* Resolve "/a/b" inside a snapshot ("" or "/" is the root, returned as a directory node

@@ -8,6 +8,7 @@
 #include "repo/repo-internal.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -393,6 +394,15 @@ static int root_node(const struct snapshot *s, struct node *ret)
 	n.mtime_sec = s->time_sec;
 	*ret = n;
 	return 0;
+}
+
+bool repo_name_ok(const char *name, size_t len)
+{
+	if (!name || !len || len > NAME_MAX)
+		return false;
+	if (memchr(name, 0, len) || memchr(name, '/', len))
+		return false;
+	return !(len == 1 && name[0] == '.') && !(len == 2 && name[0] == '.' && name[1] == '.');
 }
 
 int repo_name_cmp(const char *a, size_t al, const char *b, size_t bl)

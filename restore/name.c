@@ -16,11 +16,7 @@
 
 bool rs_name_ok(const struct node *n)
 {
-	if (!n->name || !n->name_len || n->name_len > NAME_MAX)
-		return false;
-	if (memchr(n->name, 0, n->name_len) || memchr(n->name, '/', n->name_len))
-		return false;
-	return strcmp(n->name, ".") != 0 && strcmp(n->name, "..") != 0;
+	return repo_name_ok(n->name, n->name_len);
 }
 
 /* Folders hold their names sorted by bytes, each once (docs/format.md); a forged repeat
