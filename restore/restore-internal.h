@@ -173,6 +173,11 @@ void rs_note(struct rs *s, const char *path, const char *fmt, ...) _printf_(3, 4
  * setgid bits are left off (counted, the first noted under path; path NULL: only
  * computed, as the comparisons of skip_identical need). */
 mode_t rs_mode(struct rs *s, const struct node *n, const char *path);
+/* Names a folder may hold twice or out of order before the rest of it is left out
+ * (restore.c, and space.c's walk alike). A backup writes none; a forged folder that
+ * repeats one tree segment thousands of times made one warning per entry (2*10^8 lines,
+ * hours of walking) before this bound. */
+#define RS_REFUSED_MAX 16
 /* restore_run's free-space check (restore/space.c): 0 when the restore fits (or could not
  * be measured), -ENOSPC with s->e set when it needs more than is free; *ret is written
  * either way. */

@@ -427,11 +427,6 @@ static int entry_kept(struct rs *s, bool root, const char *prev, size_t prev_len
 	return rc;
 }
 
-/* Names a folder may hold twice or out of order before the rest of it is left out. A
- * backup writes none; a forged folder that repeats one tree segment thousands of times
- * made one warning per entry (2*10^8 lines, hours of walking) before this bound. */
-#define REFUSED_MAX 16
-
 static int restore_dir(struct rs *s, struct level *here, const struct node *dir, bool selected)
 {
 	bool root = rs_is_root(dir);
@@ -454,11 +449,11 @@ static int restore_dir(struct rs *s, struct level *here, const struct node *dir,
 			s->path[saved] = 0;
 			if (rc < 0)
 				break;
-			if (++refused == REFUSED_MAX) {
+			if (++refused == RS_REFUSED_MAX) {
 				rs_warn(s, s->path,
 				        -EBADMSG, "%s: the rest of this folder is not restored: %d of its "
 				        "names were held twice or out of order (forged or corrupt)",
-				        s->path[0] ? s->path : "/", REFUSED_MAX);
+				        s->path[0] ? s->path : "/", RS_REFUSED_MAX);
 				break;
 			}
 			if (rs_stopping(s)) {

@@ -27,6 +27,7 @@
 /* (dev, inode) pairs remembered to count a hard-linked file once; past this many the
  * further links are counted each time (the estimate only grows). 24 B each: 6 MiB. */
 #define SPACE_LINKS_MAX (1u << 18)
+#define SPACE_ENTRIES_MAX (1u << 26)
 
 struct space_link {
 	uint64_t dev, inode;
@@ -37,6 +38,12 @@ struct space_walk {
 	struct rs *s;
 	int target_fd; /* the target when it exists: files the restore replaces; else -1 */
 	uint64_t need, replaced, replaced_max;
+	/* Where the walk stops: a need past twice the filesystem's size and 1 GiB can never
+	 * fit, whatever the files replaced free (the figure is then "more than"); past
+	 * SPACE_ENTRIES_MAX entries it is not measured at all. A forged snapshot of 2^40
+	 * paths in 80 tree blobs was otherwise walked for ever before the restore began. */
+	uint64_t limit, entries;
+	bool over, unmeasured;
 	struct space_link *links;
 	size_t n_links, cap_links;
 	uint64_t seed;
@@ -175,10 +182,18 @@ static int walk_entry(struct space_walk *w, const struct node *n, bool selected)
 	if (!selected)
 		return 0;
 	w->need = sat_add(w->need, SPACE_ENTRY_BYTES);
-	if (n->type != NODE_FILE || link_seen(w, n))
-		return 0;
-	w->need = sat_add(w->need, file_bytes(w, n));
-	count_replaced(w);
+	if (n->type == NODE_FILE && !link_seen(w, n)) {
+		w->need = sat_add(w->need, file_bytes(w, n));
+		count_replaced(w);
+	}
+	if (w->need > w->limit) {
+		w->over = true;
+		return -EFBIG; /* ends the walk: refused below */
+	}
+	if (++w->entries > SPACE_ENTRIES_MAX) {
+		w->unmeasured = true;
+		return -EFBIG; /* ends the walk: the restore goes on unchecked */
+	}
 	return 0;
 }
 
@@ -209,7 +224,7 @@ static int kept(struct space_walk *w, bool root, const char *prev, size_t prev_l
 static int walk_dir(struct space_walk *w, const struct node *dir, bool selected)
 {
 	bool root = rs_is_root(dir);
-	size_t saved = w->len, prev_len = 0;
+	size_t saved = w->len, prev_len = 0, refused = 0;
 	char prev[NAME_MAX + 1];
 	struct rs_tree_iter it;
 	struct node n;
@@ -223,10 +238,16 @@ static int walk_dir(struct space_walk *w, const struct node *dir, bool selected)
 			memcpy(prev, n.name, n.name_len);
 			prev_len = n.name_len;
 			rc = walk_entry(w, &n, selected);
+		} else if (rc == 0 && ++refused == RS_REFUSED_MAX) {
+			rc = -EALREADY; /* restore_dir leaves the rest of this folder too */
 		}
 		node_release(&n);
 		w->len = saved;
 		w->path[saved] = 0;
+		if (rc == -EALREADY) {
+			rc = 0;
+			break;
+		}
 		if (rc < 0)
 			break;
 	}
@@ -253,7 +274,8 @@ static int space_main(void *p)
 
 /* The free bytes of the filesystem that will hold target: the target may not exist yet,
  * so its nearest existing parent is measured (name it in dir). */
-static int free_bytes(const char *target, char *dir, size_t max, uint64_t *ret)
+static int free_bytes(const char *target, char *dir, size_t max, uint64_t *ret,
+                      uint64_t *ret_size)
 {
 	struct statvfs v;
 	uint64_t b;
@@ -286,6 +308,7 @@ static int free_bytes(const char *target, char *dir, size_t max, uint64_t *ret)
 	if (!v.f_blocks || !v.f_frsize)
 		return -EOPNOTSUPP;
 	*ret = ckd_mul(&b, (uint64_t)v.f_bavail, (uint64_t)v.f_frsize) ? UINT64_MAX : b;
+	*ret_size = ckd_mul(&b, (uint64_t)v.f_blocks, (uint64_t)v.f_frsize) ? UINT64_MAX : b;
 	return 0;
 }
 
@@ -334,9 +357,10 @@ int rs_space_check(struct rs *s, const struct snapshot *snap, const struct node 
 	struct restore_space sp = { .checked = true };
 	struct space_walk *w = NULL;
 	char dir[PATH_MAX], need_s[32], free_s[32];
+	uint64_t fs_bytes = 0;
 	int rc;
 
-	rc = free_bytes(s->o->target, dir, sizeof(dir), &sp.free);
+	rc = free_bytes(s->o->target, dir, sizeof(dir), &sp.free, &fs_bytes);
 	if (rc < 0)
 		return 0; /* not measurable: the restore goes on (mkdir_p names a bad target) */
 	if (summary_fits(snap, sp.free, &sp.needed)) {
@@ -347,6 +371,7 @@ int rs_space_check(struct rs *s, const struct snapshot *snap, const struct node 
 	if (!w)
 		return err_set(s->e, -ENOMEM, "out of memory");
 	w->s = s;
+	w->limit = sat_add(sat_add(fs_bytes, fs_bytes), 1ull << 30);
 	w->target_fd = open(s->o->target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (getrandom(&w->seed, sizeof(w->seed), 0) != (ssize_t)sizeof(w->seed))
 		w->seed = (uint64_t)(uintptr_t)w ^ 0x9e3779b97f4a7c15ull;
@@ -355,6 +380,8 @@ int rs_space_check(struct rs *s, const struct snapshot *snap, const struct node 
 
 		rc = deepcall(space_main, &c, 0);
 	}
+	if (w->over || w->unmeasured)
+		rc = 0; /* the walk stopped at its bound: refused or not measured below */
 	if (rc == -ENOMEM && !s->e->code)
 		err_set(s->e, rc, "out of memory");
 	if (rc < 0 && rc != -ECANCELED && rc != -ENOMEM) {
@@ -369,14 +396,18 @@ int rs_space_check(struct rs *s, const struct snapshot *snap, const struct node 
 	/* A file in flight coexists with its old copy: the largest is not counted as freed. */
 	sp.replaced = w->replaced - w->replaced_max;
 	sp.needed = w->need > sp.replaced ? w->need - sp.replaced : 0;
+	if (w->over)
+		sp.needed = w->need; /* at least this: more than the whole filesystem */
+	if (w->unmeasured)
+		sp.checked = false;
 done:
 	*ret = sp;
 	if (sp.checked && sp.needed > sp.free) {
 		human(sp.needed, need_s, sizeof(need_s));
 		human(sp.free, free_s, sizeof(free_s));
 		rc = err_set(s->e, -ENOSPC,
-		             "restore needs %s but %s has %s free; --no-space-check to try anyway",
-		             need_s, dir, free_s);
+		             "restore needs %s%s but %s has %s free; --no-space-check to try anyway",
+		             w && w->over ? "more than " : "", need_s, dir, free_s);
 	}
 fail:
 	if (w) {

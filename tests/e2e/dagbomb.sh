@@ -132,4 +132,19 @@ diff "$T_TMP/jwant" "$T_TMP/j.out" >"$T_TMP/dj.out" &&
 	[ "$(jget "$OUT" '[.added, .removed, .modified] | join(" ")')" = "5 2 6" ]
 t_ok $? "JSON: the same changes, the other way round, and the summary" ||
 	t_diag "$T_TMP/dj.out" 40
+
+# restore's free-space check walks the trees before writing: on the bomb it walked for ever
+# (2^40 paths, the summary of a forged snapshot proves nothing), so a restore never began.
+# It stops once the need passes the size of the target's filesystem and refuses at once.
+mkdir -p "$T_TMP/small"
+mount -t tmpfs -o size=8m tmpfs "$T_TMP/small" 2>/dev/null && t_on_exit umount -l "$T_TMP/small"
+if mountpoint -q "$T_TMP/small"; then
+	run tc restore "${B[0]}" --target "$T_TMP/small/out"
+	s=0
+	[ "$RC" = 16 ] && grep -q 'restore needs .* but .* has .* free; --no-space-check' "$ERR" &&
+		[ ! -e "$T_TMP/small/out" ] || s=1
+	t_ok $s "a restore of the bomb is refused at once, nothing written (exit $RC)" || t_diag "$ERR"
+else
+	t_skip "a restore of the bomb is refused at once" "mounting a tmpfs needs root"
+fi
 t_done

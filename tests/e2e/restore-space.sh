@@ -23,8 +23,8 @@ FORGED=$(printf 'hole %s %s %s\n' a $E $E b $E $E c $E $E d $E $E |
 	CAIRN_PASSWORD=$T_PASS "$FORGE" "$REPO")
 run cairn restore "$FORGED" --target "$MNT/t" --no-sparse
 t_rc 16 "forged: 4 x 4 EiB of holes with --no-sparse is refused, exit 16"
-grep -q "restore needs 16.0 EiB but" "$ERR" && empty
-t_ok $? "forged: the need saturates at 16 EiB instead of wrapping, nothing written" ||
+grep -Eq "restore needs (more than )?(4|16)\.0 EiB but" "$ERR" && empty
+t_ok $? "forged: the need does not wrap (the walk stops past the filesystem), nothing written" ||
 	t_diag "$ERR"
 t_done
 	exit
@@ -154,7 +154,7 @@ FORGED=$(printf 'hole %s %s %s\n' a $E $E b $E $E c $E $E d $E $E |
 	CAIRN_PASSWORD=$T_PASS "$FORGE" "$REPO")
 run cairn restore "$FORGED" --target "$MNT/t" --no-sparse
 t_rc 16 "forged: 4 x 4 EiB of holes with --no-sparse is refused, exit 16"
-grep -q "restore needs 16.0 EiB but" "$ERR" && empty
-t_ok $? "forged: the need saturates at 16 EiB instead of wrapping, nothing written" ||
+grep -Eq "restore needs (more than )?(4|16)\.0 EiB but" "$ERR" && empty
+t_ok $? "forged: the need does not wrap (the walk stops past the filesystem), nothing written" ||
 	t_diag "$ERR"
 t_done
