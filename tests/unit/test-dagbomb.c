@@ -133,7 +133,7 @@ static int write_mode(const char *url)
 	const char *pw = getenv("CAIRN_PASSWORD");
 	struct repo_open_params o = { .url = url };
 	uint8_t ids[LEVELS][ID_BYTES], alt[LEVELS][ID_BYTES];
-	struct snapshot s1, s2;
+	struct snapshot sn[2];
 	struct err e = ERR_INIT;
 	struct repo *r = NULL;
 	char hex[ID_HEX];
@@ -153,15 +153,19 @@ static int write_mode(const char *url)
 		rc = bomb(r, 1, "y", ids, alt, &e);
 	if (rc >= 0)
 		rc = repo_flush(r, &e);
-	snap_of(&s1, ids[LEVELS - 1], 2);
-	snap_of(&s2, alt[LEVELS - 1], 2);
-	for (struct snapshot *s = &s1; rc >= 0 && s <= &s2; s++) {
+	snap_of(&sn[0], ids[LEVELS - 1], 2);
+	snap_of(&sn[1], alt[LEVELS - 1], 2);
+	/* Two separate variables are not an array: walking from one to the other with a
+	 * pointer wrote past the first (ASan: stack-buffer-overflow). */
+	for (size_t k = 0; rc >= 0 && k < 2; k++) {
+		struct snapshot *s = &sn[k];
+
 		s->hostname = strdup("forge");
 		s->username = strdup("forge");
 		s->program_version = strdup("forge");
 		s->paths = paths;
 		s->n_paths = 1;
-		s->time_sec = 1700000000 + (s - &s1);
+		s->time_sec = 1700000000 + (int64_t)k;
 		rc = repo_snapshot_save(r, s, &e);
 		if (rc >= 0) {
 			hex_encode(s->id, ID_BYTES, hex);
@@ -172,8 +176,8 @@ static int write_mode(const char *url)
 	}
 	if (rc < 0)
 		fprintf(stderr, "test-dagbomb: %s\n", e.msg);
-	snapshot_release(&s1);
-	snapshot_release(&s2);
+	snapshot_release(&sn[0]);
+	snapshot_release(&sn[1]);
 	repo_free(r);
 	return rc < 0;
 }
