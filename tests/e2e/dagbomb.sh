@@ -50,8 +50,12 @@ tc backup "$S" >/dev/null 2>&1 ||
 	t_bail "backup"
 H=$(tc --json snapshots |
 	jq -r '.[] | select(.hostname != "forge") | .id')
+# ASan reserves terabytes of shadow address space and keeps a quarantine: there the
+# listing is checked, not its memory.
+ASAN=
+readelf -sW "$CAIRN_BIN" | grep -q '__asan_init' && ASAN=1
 (
-	ulimit -v 262144
+	[ -n "$ASAN" ] || ulimit -v 262144
 	tc diff "${B[0]}" "$H" 2>"$T_TMP/big.err"
 ) | head -n 200000 >"$T_TMP/big.out"
 [ "$(wc -l <"$T_TMP/big.out")" = 200000 ] && [ "$(head -n 1 "$T_TMP/big.out")" = "-    /a/" ] &&
@@ -60,7 +64,9 @@ t_ok $? "diff bomb honest streams its first 200000 lines within 256 MiB" ||
 	{ t_diag "$T_TMP/big.err"; t_diag "$T_TMP/big.out" 5; }
 sed 's/^.    //; s|/$||' "$T_TMP/big.out" | LC_ALL=C sort -c 2>/dev/null
 t_ok $? "in full-path byte order"
-if [ -x /usr/bin/time ]; then
+if [ -n "$ASAN" ]; then
+	t_skip "peak RSS of diff" "sanitizer build"
+elif [ -x /usr/bin/time ]; then
 	/usr/bin/time -f '%M' -o "$T_TMP/rss" timeout 5 env CAIRN_PASSWORD="$T_PASS" \
 		"$CAIRN_BIN" -r "$REPO" diff "${B[0]}" "$H" >/dev/null 2>&1
 	rss=$(tail -n 1 "$T_TMP/rss")
