@@ -246,8 +246,9 @@ static int restore_special(struct rs *s, int dirfd, const struct node *n)
 		s->res->skipped++;
 		return 0;
 	}
-	/* A backup never stores a link without a target (the kernel has none), nor one with
-	 * a NUL in it: symlinkat would fail with a bare ENOENT, or make another link. */
+	/* A backup never stores a link without a target (the kernel has none) unless it
+	 * flagged the link unreadable (restore_entry names those), nor one with a NUL in it:
+	 * symlinkat would fail with a bare ENOENT, or make another link. */
 	if (n->type == NODE_SYMLINK &&
 	    (!n->target || !n->target_len || memchr(n->target, 0, n->target_len))) {
 		rs_warn(s, s->path, -EBADMSG,
@@ -336,6 +337,24 @@ static int restore_entry(struct rs *s, struct level *here, struct node *n, bool 
 		selected = match_any(o->includes, o->n_includes, s->path, n->name);
 	else if (!o->n_includes)
 		selected = true;
+	/* The backup named the entry but could not read it whole (replaced while it was read,
+	 * or its data lost and the snapshot repaired): what the snapshot holds is restored, a
+	 * repaired file's lost ranges as zeros, and the entry is named so that it never looks
+	 * whole (counted in errors: exit 3). */
+	if (selected && (n->flags & NODE_UNREADABLE)) {
+		/* A link replaced between the walk's stat and its read has no target to make. */
+		if (n->type == NODE_SYMLINK && (!n->target || !n->target_len)) {
+			rs_warn(s, s->path, -ENODATA,
+			        "%s: not restored: the backup could not read this symlink (replaced "
+			        "while read)",
+			        s->path);
+			return 0;
+		}
+		rs_warn(s, s->path, -ENODATA,
+		        "%s: restored incomplete: the backup could not read it whole (replaced "
+		        "while read, or its data lost and the snapshot repaired)",
+		        s->path);
+	}
 	if (n->type == NODE_DIR) {
 		struct level sub = { .up = here, .name = n->name, .meta = n };
 

@@ -80,7 +80,11 @@ rm -rf "$T_TMP/r"
 leak=0
 for id in $(cairn snapshots --json | jq -r '.[].id'); do
 	run tcairn restore "$id" --target "$T_TMP/r/$id"
-	[ "$RC" = 0 ] || { leak=1; t_diag "$ERR"; }
+	# 3 only for what the backup recorded as replaced while it read it (named, never
+	# looking whole).
+	[ "$RC" = 0 ] || { [ "$RC" = 3 ] && ! grep 'warning:' "$ERR" |
+		grep -qvE ': (restored incomplete|not restored): the backup could not read'; } ||
+		{ leak=1; t_diag "$ERR"; }
 done
 for host in /etc/shadow /etc/gshadow /etc/passwd /etc/hostname; do
 	[ -s "$host" ] || continue
@@ -94,10 +98,22 @@ if [ -r /etc/shadow ] && [ -s /etc/shadow ]; then
 	grep -rqF -- "$first" "$T_TMP/r" && { leak=1; echo "#   a restored file holds /etc/shadow's first line"; }
 fi
 t_ok $leak "the snapshots restore, and no restored file holds a host file's bytes"
+# The pod's loop unlinks pw and then makes it again, as a link or as a file it then writes, so
+# a walk may find no pw at all, or the file before its bytes: both are the pod's own state.
+# What must never be is a file that holds anything but (a prefix of) the pod's bytes, or a
+# link that points elsewhere.
 s=0
 for id in $(cairn snapshots --json | jq -r '.[].id'); do
 	P=$T_TMP/r/$id$(t_snap_path "$T_TMP/r/$id" "$B")/pw
-	if [ -L "$P" ]; then [ "$(readlink "$P")" = /etc/shadow ] || s=1; else [ "$(cat "$P")" = pod ] || s=1; fi
+	if [ -L "$P" ]; then
+		[ "$(readlink "$P")" = /etc/shadow ] || { s=1; echo "#   $id: pw links to $(readlink "$P")"; }
+	elif [ -e "$P" ]; then
+		[ -f "$P" ] && [ "$(stat -c %s "$P")" -le 4 ] && cmp -s -n "$(stat -c %s "$P")" "$P" <(printf 'pod\n') ||
+			{ s=1; echo "#   $id: pw holds $(head -c 40 "$P" | od -An -c | head -n 2)"; }
+	elif cairn ls "$id" | grep -q '/busy/pw$'; then
+		s=1
+		echo "#   $id: the snapshot lists pw but the restore made none"
+	fi
 done
 t_ok $s "the swapped file is stored as the pod's bytes or as the link, never followed"
 

@@ -40,7 +40,12 @@ t_ok $? "check passes after the repair"
 "$cairn" -r "$t/repo" snapshots --json | python3 -c '
 import json,sys; s=json.load(sys.stdin); sys.exit(0 if any("repaired" in x["tags"] for x in s) else 1)'
 t_ok $? "the rewritten snapshot is tagged repaired"
-"$cairn" -r "$t/repo" restore latest --target "$t/out" >/dev/null
+"$cairn" -r "$t/repo" restore latest --target "$t/out" >/dev/null 2>"$t/restore.err"
+rc=$?
+[ "$rc" = 3 ] && [ "$(grep -c 'restored incomplete' "$t/restore.err")" = 1 ] &&
+	grep -q 'victim.bin: restored incomplete' "$t/restore.err"
+t_ok $? "the restore ends 3 and names the damaged file, and only it, as incomplete (rc $rc)" ||
+	t_diag "$t/restore.err"
 diff -r "$t/src/b" "$t/out/b" >/dev/null
 t_ok $? "intact files restore identical"
 [ "$(stat -c %s "$t/out/a/victim.bin")" = 300000 ] &&
