@@ -3,6 +3,7 @@
 #include "fuse/snapfs-internal.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -185,6 +186,17 @@ static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 			        (int)x->name_len, x->name ? x->name : "");
 			fs_report_forged(fs, &e, x->name, x->name_len, NULL, 0);
 			r = EIO;
+		} else if (x->target_len >= PATH_MAX) {
+			struct err e = ERR_INIT;
+
+			/* No kernel symlink is that long (the format allows 64 KiB): the kernel
+			 * refuses such a reply ("writing device: Invalid argument") on every call. */
+			err_set(&e, -ENAMETOOLONG,
+			        "'%.*s': a symlink target of %zu bytes, longer than any link can be "
+			        "(forged or corrupt)",
+			        (int)x->name_len, x->name ? x->name : "", x->target_len);
+			fs_report_forged(fs, &e, x->name, x->name_len, NULL, 0);
+			r = ENAMETOOLONG;
 		} else {
 			target = strndup(x->target, x->target_len);
 			r = target ? 0 : ENOMEM;

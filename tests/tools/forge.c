@@ -9,6 +9,8 @@
  *   file NAME TEXT    a regular file holding TEXT (mode 0644)
  *   hard NAME INO TEXT  the same with nlink 2 and inode INO (a hardlink group)
  *   link NAME TARGET  a symlink ("%" alone: one without a target, as no backup makes)
+ *   longlink NAME LEN a symlink whose target is LEN bytes of 'x' (longer than a line, or
+ *                     than any kernel symlink: PATH_MAX)
  *   fifo NAME MODE    a FIFO with octal permission bits MODE
  *   hole NAME LEN SIZE  a file of one hole extent of LEN bytes that claims SIZE bytes
  *   repeat NAME N     a folder, as dir, whose content lists its one tree segment N times
@@ -26,6 +28,7 @@
 
 #define LINE_MAX_ 4096
 #define REPEAT_MAX (1u << 20)
+#define TARGET_MAX (64u * 1024) /* docs/format.md's bound on read */
 
 struct forge {
 	struct repo *r;
@@ -140,6 +143,16 @@ static int entry(struct forge *f, FILE *in, char *line, struct buf *seg, size_t 
 			n.target = strdup(a);
 			n.target_len = strlen(a);
 			rc = n.target ? 0 : -ENOMEM;
+		}
+	} else if (!strcmp(kind, "longlink") && a) {
+		unsigned long len = strtoul(a, NULL, 10);
+
+		node_base(&n, NODE_SYMLINK, S_IFLNK | 0777);
+		n.target = len && len <= TARGET_MAX ? malloc(len) : NULL;
+		rc = n.target ? 0 : -EINVAL;
+		if (n.target) {
+			memset(n.target, 'x', len);
+			n.target_len = len;
 		}
 	} else if (!strcmp(kind, "hole") && a && b) {
 		node_base(&n, NODE_FILE, S_IFREG | 0644);
