@@ -52,6 +52,18 @@ void read_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	r = fs_is_dir(n) ? -EISDIR : -EINVAL;
 	if (n->kind != SN_REAL || n->node.type != NODE_FILE)
 		goto out;
+	/* A file the backup could not read whole (replaced while read, or its data lost and
+	 * the snapshot repaired) is not served: a copy through the mount would look whole.
+	 * Restore writes what the snapshot holds and names the file (restore_entry). */
+	if (n->node.flags & NODE_UNREADABLE) {
+		r = err_set(&e, -EIO,
+		            "'%.*s': not served: the backup could not read it whole (`cairn "
+		            "restore` writes what the snapshot holds, and names it)",
+		            (int)n->node.name_len, n->node.name ? n->node.name : "");
+		fs_report_forged(fs, &e, n->node.name, n->node.name_len, n->node.content,
+		                 n->node.n_content);
+		goto out;
+	}
 	r = -ENOMEM;
 	h = calloc(1, sizeof(*h));
 	if (!h)

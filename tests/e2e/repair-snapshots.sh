@@ -51,4 +51,25 @@ t_ok $? "intact files restore identical"
 [ "$(stat -c %s "$t/out/a/victim.bin")" = 300000 ] &&
 	"$cairn" -r "$t/repo" ls latest /a/victim.bin --json | grep -q '"flags": *2\|"flags":2'
 t_ok $? "the damaged file keeps its size and is flagged unreadable"
+
+# Through the mount the flagged file is not served (a copy would look whole); its
+# neighbours are, and the mount names it once.
+if t_root && command -v fusermount3 >/dev/null; then
+	. "$(dirname "$0")/mount-lib.sh"
+	REPO=$t/repo T_PASS=$CAIRN_PASSWORD
+	mount_at "$t/mnt" "$t/mount.log"
+	L=$t/mnt/snapshots/latest
+	s=0
+	cat "$L/a/victim.bin" >/dev/null 2>"$t/cat.err" && s=1
+	grep -q 'Input/output error' "$t/cat.err" || s=1
+	cmp -s "$L/b/keep1" "$t/src/b/keep1" || s=1
+	cat "$L/a/victim.bin" >/dev/null 2>&1 && s=1
+	t_ok $s "the mount refuses to read the damaged file (EIO) and serves the intact ones" ||
+		t_diag "$t/cat.err"
+	unmount
+	[ "$(grep -c 'victim.bin.: not served: the backup could not read it whole' "$t/mount.log")" = 1 ]
+	t_ok $? "the mount names it once" || t_diag "$t/mount.log"
+else
+	t_skip "the mount refuses the damaged file" "needs root and fusermount3"
+fi
 t_done
