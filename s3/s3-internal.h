@@ -36,6 +36,10 @@ struct s3_conf {
 	unsigned max_attempts;
 	unsigned retry_base_ms;
 	long stall_seconds; /* below 1 KiB/s for this long aborts a transfer */
+	/* s3.min-rate: a request lasting longer than twice stall_seconds plus its size at this
+	 * many bytes a second is aborted (a server trickling just above 1 KiB/s would
+	 * otherwise hold a 16 MiB pack for hours); 0 disables. */
+	uint64_t min_rate;
 	long connect_timeout;
 	uint64_t multipart_threshold;
 	uint64_t part_size;

@@ -295,6 +295,8 @@ int s3_conf_parse(const char *spec, const struct backend_options *o, struct s3_c
 		r = opt_u64(o, "s3.stall-timeout", 30, 1, 3600, &x, e);
 	c->stall_seconds = (long)x;
 	if (r >= 0)
+		r = opt_u64(o, "s3.min-rate", 16u << 10, 0, 1ull << 40, &c->min_rate, e);
+	if (r >= 0)
 		r = opt_u64(o, "s3.connect-timeout", 10, 1, 600, &x, e);
 	c->connect_timeout = (long)x;
 	if (r >= 0)

@@ -38,6 +38,11 @@ struct xfer {
 	int werr;
 	const char *werr_why;       /* a -EPROTO werr: what the reply did wrong */
 	char cerr[CURL_ERROR_SIZE]; /* libcurl's own account of a failure (no headers in it) */
+	struct timespec t0;         /* the attempt's start, for s3.min-rate */
+	uint64_t min_rate;
+	long grace_s;
+	bool too_slow; /* on_progress aborted the attempt, saying why in slow */
+	char slow[160];
 };
 
 /* ---- handle pool: bounded by s3.connections; each handle keeps its connection ---- */
@@ -364,6 +369,37 @@ fail:
 	return r;
 }
 
+/* s3.min-rate: libcurl's low-speed limit ends a transfer below 1 KiB/s, but one that
+ * trickles just above it would hold a request (and the backup) for hours. An attempt may
+ * last the stall grace plus its size at min_rate: the size is the upload's, plus the
+ * reply's Content-Length, or what arrived so far when the reply has none (chunked). */
+static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+	struct xfer *x = ud;
+	struct timespec now;
+	double elapsed, allowed;
+	uint64_t size;
+
+	(void)ulnow;
+	if (!x->min_rate)
+		return 0;
+	size = (uint64_t)(ultotal > 0 ? ultotal : 0) +
+	       (uint64_t)(dltotal > dlnow ? dltotal : (dlnow > 0 ? dlnow : 0));
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	elapsed = (double)(now.tv_sec - x->t0.tv_sec) + (now.tv_nsec - x->t0.tv_nsec) / 1e9;
+	allowed = (double)x->grace_s + (double)size / (double)x->min_rate;
+	if (elapsed <= allowed)
+		return 0;
+	x->too_slow = true;
+	snprintf(x->slow, sizeof(x->slow),
+	         "too slow: %llu of %llu bytes in %.0f s (under s3.min-rate, %llu bytes/s, "
+	         "after a grace of %ld s)",
+	         (unsigned long long)(dlnow + ulnow), (unsigned long long)size, elapsed,
+	         (unsigned long long)x->min_rate, x->grace_s);
+	return 1;
+}
+
 static void setup(struct s3 *s, CURL *c, const struct s3_req *rq, struct xfer *x,
                   struct signed_req *sr)
 {
@@ -383,6 +419,13 @@ static void setup(struct s3 *s, CURL *c, const struct s3_req *rq, struct xfer *x
 	/* "Operation too slow. Less than 1024 bytes/sec ..." says more than "Timeout". */
 	x->cerr[0] = 0;
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, x->cerr);
+	x->too_slow = false;
+	x->min_rate = s->conf.min_rate;
+	x->grace_s = 2 * s->conf.stall_seconds; /* past libcurl's own stall check */
+	clock_gettime(CLOCK_MONOTONIC, &x->t0);
+	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(c, CURLOPT_XFERINFODATA, x);
+	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
 	if (s->conf.ca_file)
 		curl_easy_setopt(c, CURLOPT_CAINFO, s->conf.ca_file);
 	if (s->conf.insecure_tls) {
@@ -610,6 +653,9 @@ static CURLcode attempt(struct s3 *s, const struct s3_req *rq, struct xfer *x, c
 	if (r >= 0) {
 		setup(s, c, rq, x, &sr);
 		cr = curl_easy_perform(c);
+		/* Retried (and resumed) as a stall is: each attempt is bounded. */
+		if (cr == CURLE_ABORTED_BY_CALLBACK && x->too_slow)
+			cr = CURLE_OPERATION_TIMEDOUT;
 		curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
 		curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
 		pool_put(s, c);
@@ -682,7 +728,8 @@ int s3_request(struct s3 *s, const struct s3_req *rq, struct s3_resp *rs, struct
 			cr = CURLE_OK; /* we stopped reading: the reply is what we kept */
 		if (cr != CURLE_OK) {
 			snprintf(last, sizeof(last), "%s",
-			         x.cerr[0]                   ? x.cerr
+			         x.too_slow                  ? x.slow
+			         : x.cerr[0]                 ? x.cerr
 			         : cr == CURLE_OUT_OF_MEMORY ? "out of memory, or a reply header "
 			                                       "line over libcurl's 100 KiB limit"
 			                                     : curl_easy_strerror(cr));

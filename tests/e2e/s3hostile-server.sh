@@ -74,6 +74,12 @@ mode "slowloris GET /bkt/repo/config"
 hostile "slow-loris headers" 17 "failed after 2 attempts: Operation too slow" snapshots
 mode "slow-body GET /bkt/repo/config"
 hostile "slow-loris body" 17 "failed after 2 attempts: Operation too slow" snapshots
+# a body trickling above 1 KiB/s: each attempt may last the stall grace plus its size at
+# s3.min-rate (here twice the 2 s stall + 60000 bytes at 64 KiB/s), not the 7.5 s the
+# server takes.
+mode "trickle-body GET /bkt/repo/config"
+hostile "a body trickling above 1 KiB/s" 17 "failed after 2 attempts: too slow: .*s3.min-rate" \
+	--option s3.min-rate=65536 snapshots
 
 # redirects are not followed, least of all to another host or protocol, and no
 # request (no credentials) reaches the other host.

@@ -16,6 +16,8 @@ Attacks:
   continue-forever an endless run of "100 Continue" interim replies
   slowloris       a status line, then one header byte per second, forever
   slow-body       200 with Content-Length 1 MiB, then one body byte per second
+  trickle-body    200 with Content-Length 60000, then 4 KiB every half second (8 KiB/s:
+                  above libcurl's 1 KiB/s low-speed limit, whole after 7.5 s)
   redirect-other  307 to the same path on OTHER_PORT
   redirect-file   307 to file:///etc/passwd
   redirect-ftp    307 to ftp://127.0.0.1:OTHER_PORT/x
@@ -160,6 +162,15 @@ class S3(BaseHTTPRequestHandler):
         elif a == "slow-body":
             self.forever(b"HTTP/1.1 200 OK\r\nContent-Length: 1048576\r\nETag: \"x\"\r\n\r\n",
                          b"b", 1.0)
+        elif a == "trickle-body":
+            try:
+                self.raw(b"HTTP/1.1 200 OK\r\nContent-Length: 60000\r\nETag: \"x\"\r\n\r\n")
+                for i in range(0, 60000, 4096):
+                    time.sleep(0.5)
+                    self.raw(b"t" * min(4096, 60000 - i))
+            except OSError:
+                pass
+            self.close_connection = True
         elif a.startswith("redirect-"):
             where = {"redirect-other": f"http://127.0.0.1:{OTHER}{self.path}",
                      "redirect-file": "file:///etc/passwd",
