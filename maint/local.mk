@@ -3,12 +3,14 @@ noinst_LIBRARIES += maint/libcairn_maint.a
 maint_libcairn_maint_a_SOURCES = maint/maint.h maint/maint-internal.h maint/check.c maint/blobset.c maint/progress.c maint/forget.c maint/prune.c maint/keys.c maint/repair.c maint/repair_snapshots.c \
 	maint/stats.c maint/diff.c maint/ixwalk.c maint/segbounds.h maint/segbounds.c
 
-MAINT_UNIT = tests/unit/test-forget tests/unit/test-idset tests/unit/test-maint-headers
+MAINT_UNIT = tests/unit/test-forget tests/unit/test-idset tests/unit/test-maint-headers \
+	tests/unit/test-segbounds
 check_PROGRAMS += $(MAINT_UNIT)
 TESTS += $(MAINT_UNIT)
 tests_unit_test_forget_LDADD = $(CAIRN_LIBS)
 tests_unit_test_idset_LDADD = $(CAIRN_LIBS)
 tests_unit_test_maint_headers_LDADD = $(CAIRN_LIBS)
+tests_unit_test_segbounds_LDADD = $(CAIRN_LIBS)
 
 # Prune releases the loaded index before its sweep (maint/prune.c, repo_index_drop).
 check_PROGRAMS += tests/unit/test-prune-index
