@@ -231,109 +231,6 @@ static enum name_rule check_rules(struct ck *c, struct walk_frame *f, const stru
 	return nr;
 }
 
-/* The segment a folder's frame has open, while check reads it: what it needs to remember
- * the segment's boundary names at its end. One per frame, beside the walk's stack. */
-struct segmark {
-	char *first; /* its first valid name (heap), once read */
-	size_t first_len;
-	bool rec;   /* a segment of a folder of several: remember its boundary names */
-	bool clean; /* every valid name came in order, so f->prev ends as its last */
-};
-
-/* The marks for depth frames; new ones empty. */
-static int marks_reserve(struct segmark **m, size_t *cap, size_t depth)
-{
-	size_t n = *cap ? *cap : 16;
-	struct segmark *v;
-
-	while (n < depth)
-		if (ckd_mul(&n, n, 2))
-			return -EOVERFLOW;
-	if (n == *cap)
-		return 0;
-	v = reallocarray(*m, n, sizeof(*v));
-	if (!v)
-		return -ENOMEM;
-	memset(v + *cap, 0, (n - *cap) * sizeof(*v));
-	*m = v;
-	*cap = n;
-	return 0;
-}
-
-static void mark_reset(struct segmark *m, bool rec)
-{
-	free(m->first);
-	*m = (struct segmark){ .rec = rec, .clean = true };
-}
-
-/* An entry of the open segment: its first valid name is kept until the segment ends. */
-static int mark_name(struct segmark *m, const struct node *n, enum name_rule nr)
-{
-	if (!m->rec || nr == NAME_INVALID)
-		return 0;
-	if (nr == NAME_REFUSED) {
-		m->clean = false;
-		return 0;
-	}
-	if (m->first)
-		return 0;
-	m->first = malloc(n->name_len);
-	if (!m->first)
-		return -ENOMEM;
-	memcpy(m->first, n->name, n->name_len);
-	m->first_len = n->name_len;
-	return 0;
-}
-
-/* The open segment read to its end: remember its first and last names. A segment with a
- * name out of order (reported) is left to seg_bounds_read, should it come again: its last
- * kept name may not be its last name. */
-static int mark_done(struct ck *c, const struct walk_frame *f, struct segmark *m)
-{
-	const uint8_t *id = f->segs[f->next - 1].id;
-	int rc = 0;
-
-	if (m->rec && m->clean)
-		rc = segbounds_put(&c->bounds, id, m->first, m->first ? m->first_len : 0,
-		                   f->prev, m->first ? f->prev_len : 0, false);
-	mark_reset(m, false);
-	return rc < 0 ? err_set(c->e, rc, "out of memory") : 0;
-}
-
-/* A segment not recorded yet (it was read as a folder's only segment, or was still open
- * higher up the walk): read its first and last valid names, once, and remember them. */
-static int seg_bounds_read(struct ck *c, const struct extent *seg, const struct segbound **ret)
-{
-	char first[NAME_MAX + 1], last[NAME_MAX + 1];
-	size_t first_len = 0, last_len = 0;
-	struct err e = ERR_INIT;
-	struct tree_iter it;
-	struct node n;
-	int rc;
-
-	tree_iter_init_root(&it, c->r, seg, 1);
-	while ((rc = tree_iter_next(&it, &n, &e)) > 0) {
-		if (repo_name_ok(n.name, n.name_len)) {
-			if (!first_len) {
-				memcpy(first, n.name, n.name_len);
-				first_len = n.name_len;
-			}
-			memcpy(last, n.name, n.name_len);
-			last_len = n.name_len;
-		}
-		node_release(&n);
-	}
-	tree_iter_release(&it);
-	if (rc == -ENOMEM)
-		return rc;
-	/* A segment that does not read was reported where check first met it. */
-	rc = segbounds_put(&c->bounds, seg->id, first, first_len, last, last_len, rc < 0);
-	if (rc < 0)
-		return rc;
-	*ret = segbounds_get(&c->bounds, seg->id);
-	return 0;
-}
-
 /* A segment of f skipped as checked already: its names were compared with each other
  * then, and here its boundary names are compared with the names around it in this folder,
  * as restore would (a name a forged segment repeats from the one before, or that sorts
@@ -348,7 +245,7 @@ static int seg_skipped(struct ck *c, struct walk_frame *f, const struct extent *
 		return 0; /* nothing before it to compare with, nothing after it */
 	b = segbounds_get(&c->bounds, seg->id);
 	if (!b) {
-		rc = seg_bounds_read(c, seg, &b);
+		rc = segbounds_read(&c->bounds, c->r, seg, &b);
 		if (rc < 0)
 			return err_set(c->e, rc, "out of memory");
 	}
@@ -396,7 +293,8 @@ static int seg_next(struct ck *c, struct walk_frame *f, struct segmark *m, bool 
 	}
 	tree_iter_init_root(&f->it, c->r, seg, 1);
 	f->open = true;
-	mark_reset(m, !root && f->n > 1);
+	/* A folder of one segment has no boundary to compare, so nothing to remember. */
+	segmark_reset(m, !root && f->n > 1);
 	return 1;
 }
 
@@ -411,7 +309,7 @@ static int check_dir(struct ck *c, const struct extent *segs, size_t n, const ch
 
 	rc = walk_push(&st, &depth, &cap, segs, n, strlen(c->path));
 	if (rc >= 0)
-		rc = marks_reserve(&marks, &cap_marks, depth);
+		rc = segmarks_reserve(&marks, &cap_marks, depth);
 	while (rc >= 0 && depth) {
 		struct walk_frame *f = &st[depth - 1];
 		struct segmark *m = &marks[depth - 1];
@@ -422,7 +320,7 @@ static int check_dir(struct ck *c, const struct extent *segs, size_t n, const ch
 		c->path[f->saved] = 0;
 		if (!f->open) {
 			if (f->next >= f->n) {
-				mark_reset(m, false);
+				segmark_reset(m, false);
 				free(f->segs);
 				depth--;
 			} else {
@@ -440,26 +338,29 @@ static int check_dir(struct ck *c, const struct extent *segs, size_t n, const ch
 				m->clean = false; /* not read to its end */
 				rc = 0;
 			}
+			/* Its first and last names, for where it comes again and is skipped. */
 			if (rc == 0)
-				rc = mark_done(c, f, m);
+				rc = segmark_done(&c->bounds, m, f->segs[f->next - 1].id, f->prev,
+				                  f->prev_len);
+			if (rc < 0)
+				err_set(c->e, rc, "out of memory");
 			continue;
 		}
 		snprintf(c->path + f->saved, sizeof(c->path) - f->saved, "/%.*s",
 			 (int)node.name_len, node.name);
 		nr = check_rules(c, f, &node, depth == 1, snap);
-		rc = mark_name(m, &node, nr);
+		rc = nr == NAME_INVALID ? 0
+		                        : segmark_name(m, node.name, node.name_len, nr == NAME_REFUSED);
 		if (rc >= 0 && node.type == NODE_DIR)
 			rc = walk_push(&st, &depth, &cap, node.content, node.n_content,
 					strlen(c->path));
 		else if (rc >= 0)
 			rc = check_node(c, &node, snap);
 		if (rc >= 0)
-			rc = marks_reserve(&marks, &cap_marks, depth);
+			rc = segmarks_reserve(&marks, &cap_marks, depth);
 		node_release(&node);
 	}
-	for (size_t i = 0; i < cap_marks; i++)
-		free(marks[i].first);
-	free(marks);
+	segmarks_free(marks, cap_marks);
 	walk_stack_free(st, depth);
 	return rc < 0 ? rc : 0;
 }

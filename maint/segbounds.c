@@ -1,6 +1,6 @@
 /* Owns check's table of tree segment boundary names (segbounds.h): a hash of one small
  * allocation per segment, an id and two names, so a segment of 1 MiB of entries costs
- * about 80 bytes plus its two names. */
+ * about 80 bytes plus its two names; and the marks that fill it as check reads. */
 #include "maint/segbounds.h"
 
 #include <errno.h>
@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "util/banned.h"
+#include "util/ckd.h"
 
 /* Ids are hashes: their first bytes spread well enough. */
 static size_t slot0(const struct segbounds *s, const uint8_t id[ID_BYTES])
@@ -97,4 +98,99 @@ void segbounds_release(struct segbounds *s)
 		free(s->v[i]);
 	free(s->v);
 	memset(s, 0, sizeof(*s));
+}
+
+int segmarks_reserve(struct segmark **m, size_t *cap, size_t depth)
+{
+	size_t n = *cap ? *cap : 16;
+	struct segmark *v;
+
+	while (n < depth)
+		if (ckd_mul(&n, n, 2))
+			return -EOVERFLOW;
+	if (n == *cap)
+		return 0;
+	v = reallocarray(*m, n, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	memset(v + *cap, 0, (n - *cap) * sizeof(*v));
+	*m = v;
+	*cap = n;
+	return 0;
+}
+
+void segmarks_free(struct segmark *m, size_t cap)
+{
+	for (size_t i = 0; m && i < cap; i++)
+		free(m[i].first);
+	free(m);
+}
+
+void segmark_reset(struct segmark *m, bool rec)
+{
+	free(m->first);
+	*m = (struct segmark){ .rec = rec, .clean = true };
+}
+
+int segmark_name(struct segmark *m, const char *name, size_t len, bool refused)
+{
+	if (!m->rec)
+		return 0;
+	if (refused)
+		m->clean = false;
+	if (refused || m->first)
+		return 0;
+	m->first = malloc(len ? len : 1);
+	if (!m->first)
+		return -ENOMEM;
+	memcpy(m->first, name, len);
+	m->first_len = len;
+	return 0;
+}
+
+int segmark_done(struct segbounds *s, struct segmark *m, const uint8_t id[ID_BYTES],
+                 const char *last, size_t last_len)
+{
+	int rc = 0;
+
+	/* No valid name: an empty entry, across which the order is unchanged. */
+	if (m->rec && m->clean)
+		rc = segbounds_put(s, id, m->first, m->first ? m->first_len : 0, last,
+		                   m->first ? last_len : 0, false);
+	segmark_reset(m, false);
+	return rc < 0 ? rc : 0;
+}
+
+int segbounds_read(struct segbounds *s, struct repo *r, const struct extent *seg,
+                   const struct segbound **ret)
+{
+	char first[NAME_MAX + 1], last[NAME_MAX + 1];
+	size_t first_len = 0, last_len = 0;
+	struct err e = ERR_INIT;
+	struct tree_iter it;
+	struct node n;
+	int rc;
+
+	tree_iter_init_root(&it, r, seg, 1);
+	while ((rc = tree_iter_next(&it, &n, &e)) > 0) {
+		/* Names no restore creates take no part in the order (check.c check_rules). */
+		if (repo_name_ok(n.name, n.name_len)) {
+			if (!first_len) {
+				memcpy(first, n.name, n.name_len);
+				first_len = n.name_len;
+			}
+			memcpy(last, n.name, n.name_len);
+			last_len = n.name_len;
+		}
+		node_release(&n);
+	}
+	tree_iter_release(&it);
+	if (rc == -ENOMEM)
+		return rc;
+	/* One that does not read was reported where check first met it. */
+	rc = segbounds_put(s, seg->id, first, first_len, last, last_len, rc < 0);
+	if (rc < 0)
+		return rc;
+	*ret = segbounds_get(s, seg->id);
+	return 0;
 }

@@ -57,8 +57,7 @@ static void many(void)
 	ok(segbounds_get(&s, ids[0])->first_len == name_of(0, 0, a),
 	   "an id put again keeps its first entry");
 	tap_diag("%d segments, %zu bytes of names: %zu bytes, %.1f per segment beyond its names",
-		 N_IDS, names, segbounds_bytes(&s),
-		 (double)(segbounds_bytes(&s) - names) / N_IDS);
+	         N_IDS, names, segbounds_bytes(&s), (double)(segbounds_bytes(&s) - names) / N_IDS);
 	ok(segbounds_bytes(&s) <= names + (size_t)N_IDS * 96,
 	   "at most 96 bytes per segment beyond its names (%zu bytes)", segbounds_bytes(&s));
 	segbounds_release(&s);
@@ -86,7 +85,8 @@ static void special(void)
 	       "names of NAME_MAX bytes are kept");
 	e = segbounds_get(&s, l);
 	ok(e && e->first_len == NAME_MAX && e->last_len == NAME_MAX &&
-	   !memcmp(e->names + NAME_MAX, big, NAME_MAX), "and found whole");
+	       !memcmp(e->names + NAME_MAX, big, NAME_MAX),
+	   "and found whole");
 	segbounds_release(&s);
 	segbounds_release(&s); /* a released table is empty: releasing again does nothing */
 	ok(!s.v && !s.n, "released twice");
