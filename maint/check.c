@@ -2,6 +2,7 @@
  * read_data, content (every pack hashed, every blob opened and re-hashed). */
 #include "maint/maint.h"
 #include "maint/maint-internal.h"
+#include "maint/segbounds.h"
 
 #include <errno.h>
 #include <malloc.h>
@@ -87,6 +88,7 @@ struct ck {
 	struct repo_check_ext_result *xres;
 	struct repo_idset index_packs, listed_packs, bad;
 	struct repo_blobset trees, data;
+	struct segbounds bounds; /* boundary names of checked segments of multi-segment folders */
 	struct bad_blob {
 		uint8_t blob[ID_BYTES], pack[ID_BYTES];
 	} *bads;
@@ -174,27 +176,41 @@ static int check_node(struct ck *c, const struct node *n, const char *snap)
 	return 0;
 }
 
+/* What check_rules made of an entry's name, for the segment's boundary names. */
+enum name_rule {
+	NAME_IN_ORDER, /* kept: it is the folder's last name now */
+	NAME_INVALID,  /* no restore creates it: it takes no part in the order */
+	NAME_REFUSED,  /* twice or out of order */
+};
+
+static void order_problem(struct ck *c, const char *snap, const char *path)
+{
+	problem(c, "snapshot %.8s: %s: this name comes twice or out of order (forged or "
+	        "corrupt)", snap, path);
+}
+
 /* What restore refuses as forged or corrupt, reported here so that a routine check finds a
  * planted snapshot before a restore meets it: a name no restore may create, one that does
- * not sort after the folder's last (twice or out of order; known only within the segments
- * read here), a file whose extents do not add up to its size, a symlink without a valid
+ * not sort after the folder's last (twice or out of order, across segments too: see
+ * seg_skipped), a file whose extents do not add up to its size, a symlink without a valid
  * target. */
-static void check_rules(struct ck *c, struct walk_frame *f, const struct node *n, bool root,
-                        const char *snap)
+static enum name_rule check_rules(struct ck *c, struct walk_frame *f, const struct node *n,
+                                  bool root, const char *snap)
 {
+	enum name_rule nr = NAME_IN_ORDER;
 	uint64_t sum = 0;
 	bool wrapped = false;
 
 	if (!repo_name_ok(n->name, n->name_len)) {
 		problem(c, "snapshot %.8s: %s: an invalid name (forged or corrupt)", snap, c->path);
-		return;
+		return NAME_INVALID;
 	}
 	/* The snapshot root keeps the order of the backed-up paths (restore/name.c). */
 	if (!root && f->prev_len &&
-	    repo_name_cmp(f->prev, f->prev_len, n->name, n->name_len) >= 0)
-		problem(c, "snapshot %.8s: %s: this name comes twice or out of order (forged or "
-		        "corrupt)", snap, c->path);
-	else if (!root) {
+	    repo_name_cmp(f->prev, f->prev_len, n->name, n->name_len) >= 0) {
+		order_problem(c, snap, c->path);
+		nr = NAME_REFUSED;
+	} else if (!root) {
 		memcpy(f->prev, n->name, n->name_len);
 		f->prev_len = n->name_len;
 	}
@@ -212,6 +228,74 @@ static void check_rules(struct ck *c, struct walk_frame *f, const struct node *n
 	                                  : memchr(n->target, 0, n->target_len) != NULL))
 		problem(c, "snapshot %.8s: %s: a symlink without a valid target (forged or "
 		        "corrupt)", snap, c->path);
+	return nr;
+}
+
+/* A segment of f skipped as checked already: its names were compared with each other
+ * then, and here its boundary names are compared with the names around it in this folder,
+ * as restore would (a name a forged segment repeats from the one before, or that sorts
+ * before it). A folder of one segment has no boundary to compare. */
+static int seg_skipped(struct ck *c, struct walk_frame *f, const struct extent *seg, bool root,
+                       const char *snap)
+{
+	const struct segbound *b;
+	int rc;
+
+	if (root || (!f->prev_len && f->next >= f->n))
+		return 0; /* nothing before it to compare with, nothing after it */
+	b = segbounds_get(&c->bounds, seg->id);
+	if (!b) {
+		rc = segbounds_read(&c->bounds, c->r, seg, &b);
+		if (rc < 0)
+			return err_set(c->e, rc, "out of memory");
+	}
+	if (b->unknown) {
+		f->prev_len = 0; /* its names are not known: order unknown */
+		return 0;
+	}
+	if (!b->first_len)
+		return 0;
+	if (f->prev_len && repo_name_cmp(f->prev, f->prev_len, b->names, b->first_len) >= 0) {
+		char path[sizeof(c->path)];
+
+		snprintf(path, sizeof(path), "%s/%.*s", c->path, (int)b->first_len, b->names);
+		order_problem(c, snap, path);
+	}
+	/* Restore keeps the names that sort after the last kept one: its last, unless all of
+	 * its names were refused. */
+	if (!f->prev_len ||
+	    repo_name_cmp(f->prev, f->prev_len, b->names + b->first_len, b->last_len) < 0) {
+		memcpy(f->prev, b->names + b->first_len, b->last_len);
+		f->prev_len = b->last_len;
+	}
+	return 0;
+}
+
+/* Open f's next segment, or skip it as checked already. 1: open, 0: none opened. */
+static int seg_next(struct ck *c, struct walk_frame *f, struct segmark *m, bool root,
+                    const char *snap)
+{
+	const struct extent *seg = &f->segs[f->next++];
+	char id[ID_HEX];
+	int rc;
+
+	rc = repo_blobset_add(&c->trees, BLOB_TREE, seg->id);
+	if (rc < 0)
+		return err_set(c->e, rc, "out of memory");
+	if (rc == 0) /* seen in this or an earlier snapshot: checked already */
+		return seg_skipped(c, f, seg, root, snap);
+	c->res->trees++;
+	if (!repo_blob_known(c->r, BLOB_TREE, seg->id)) {
+		hex_encode(seg->id, ID_BYTES, id);
+		problem(c, "snapshot %.8s: %s: tree %s is missing from the index", snap,
+		        c->path[0] ? c->path : "/", id);
+		return 0;
+	}
+	tree_iter_init_root(&f->it, c->r, seg, 1);
+	f->open = true;
+	/* A folder of one segment has no boundary to compare, so nothing to remember. */
+	segmark_reset(m, !root && f->n > 1);
+	return 1;
 }
 
 /* Depth first over the folder made of segs, with an explicit stack on the heap: a pod can
@@ -219,41 +303,30 @@ static void check_rules(struct ck *c, struct walk_frame *f, const struct node *n
 static int check_dir(struct ck *c, const struct extent *segs, size_t n, const char *snap)
 {
 	struct walk_frame *st = NULL;
-	size_t depth = 0, cap = 0;
-	char id[ID_HEX];
+	struct segmark *marks = NULL;
+	size_t depth = 0, cap = 0, cap_marks = 0;
 	int rc;
 
 	rc = walk_push(&st, &depth, &cap, segs, n, strlen(c->path));
+	if (rc >= 0)
+		rc = segmarks_reserve(&marks, &cap_marks, depth);
 	while (rc >= 0 && depth) {
 		struct walk_frame *f = &st[depth - 1];
+		struct segmark *m = &marks[depth - 1];
 		struct err e = ERR_INIT;
+		enum name_rule nr;
 		struct node node;
 
 		c->path[f->saved] = 0;
 		if (!f->open) {
-			const struct extent *seg;
-
 			if (f->next >= f->n) {
+				segmark_reset(m, false);
 				free(f->segs);
 				depth--;
-				continue;
+			} else {
+				rc = seg_next(c, f, m, depth == 1, snap);
 			}
-			seg = &f->segs[f->next++];
-			rc = repo_blobset_add(&c->trees, BLOB_TREE, seg->id);
-			if (rc <= 0) {
-				f->prev_len = 0; /* its names are not read: order unknown */
-				continue; /* seen in this or an earlier snapshot: checked already */
-			}
-			rc = 0;
-			c->res->trees++;
-			if (!repo_blob_known(c->r, BLOB_TREE, seg->id)) {
-				hex_encode(seg->id, ID_BYTES, id);
-				problem(c, "snapshot %.8s: %s: tree %s is missing from the index", snap,
-					c->path[0] ? c->path : "/", id);
-				continue;
-			}
-			tree_iter_init_root(&f->it, c->r, seg, 1);
-			f->open = true;
+			continue;
 		}
 		rc = tree_iter_next(&f->it, &node, &e);
 		if (rc <= 0) {
@@ -262,20 +335,32 @@ static int check_dir(struct ck *c, const struct extent *segs, size_t n, const ch
 			if (rc < 0 && rc != -ENOMEM) {
 				problem(c, "snapshot %.8s: %s: %s", snap, c->path[0] ? c->path : "/",
 					e.msg);
+				m->clean = false; /* not read to its end */
 				rc = 0;
 			}
+			/* Its first and last names, for where it comes again and is skipped. */
+			if (rc == 0)
+				rc = segmark_done(&c->bounds, m, f->segs[f->next - 1].id, f->prev,
+				                  f->prev_len);
+			if (rc < 0)
+				err_set(c->e, rc, "out of memory");
 			continue;
 		}
 		snprintf(c->path + f->saved, sizeof(c->path) - f->saved, "/%.*s",
 			 (int)node.name_len, node.name);
-		check_rules(c, f, &node, depth == 1, snap);
-		if (node.type == NODE_DIR)
+		nr = check_rules(c, f, &node, depth == 1, snap);
+		rc = nr == NAME_INVALID ? 0
+		                        : segmark_name(m, node.name, node.name_len, nr == NAME_REFUSED);
+		if (rc >= 0 && node.type == NODE_DIR)
 			rc = walk_push(&st, &depth, &cap, node.content, node.n_content,
 					strlen(c->path));
-		else
+		else if (rc >= 0)
 			rc = check_node(c, &node, snap);
+		if (rc >= 0)
+			rc = segmarks_reserve(&marks, &cap_marks, depth);
 		node_release(&node);
 	}
+	segmarks_free(marks, cap_marks);
 	walk_stack_free(st, depth);
 	return rc < 0 ? rc : 0;
 }
@@ -977,6 +1062,7 @@ fail:
 	repo_idset_release(&c.listed_packs);
 	repo_blobset_release(&c.trees);
 	repo_blobset_release(&c.data);
+	segbounds_release(&c.bounds);
 	repo_idset_release(&c.bad);
 	free(c.bads);
 	free(c.todo);

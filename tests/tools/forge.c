@@ -13,8 +13,11 @@
  *                     than any kernel symlink: PATH_MAX)
  *   fifo NAME MODE    a FIFO with octal permission bits MODE
  *   hole NAME LEN SIZE  a file of one hole extent of LEN bytes that claims SIZE bytes
- *   repeat NAME N     a folder, as dir, whose content lists its one tree segment N times
- *                     (a name then comes N times: what no backup writes) */
+ *   repeat NAME N     a folder, as dir, whose content lists its tree segments N times
+ *                     (a name then comes N times: what no backup writes)
+ *   cut               inside a folder: end its tree segment here and start the next (a
+ *                     backup cuts after about 1 MiB of entries; equal segments get equal
+ *                     ids, so a folder can share a segment with another) */
 #include <errno.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -92,7 +95,7 @@ static int file_content(struct forge *f, struct node *n, const char *text)
 	return (int)repo_blob_save(f->r, BLOB_DATA, text, len, n->content[0].id, &f->e);
 }
 
-static int build_dir(struct forge *f, FILE *in, uint8_t ret_id[ID_BYTES], size_t *ret_n);
+static int build_dir(struct forge *f, FILE *in, struct extent **ret, size_t *ret_n);
 
 /* One SPEC line into an encoded node; 1 at "end", 0 otherwise. */
 static int entry(struct forge *f, FILE *in, char *line, struct buf *seg, size_t *count)
@@ -106,6 +109,8 @@ static int entry(struct forge *f, FILE *in, char *line, struct buf *seg, size_t 
 		return 0;
 	if (!strcmp(kind, "end"))
 		return 1;
+	if (!strcmp(kind, "cut"))
+		return 2;
 	name = strtok_r(NULL, " \n", &save);
 	a = strtok_r(NULL, " \n", &save);
 	b = strtok_r(NULL, "\n", &save);
@@ -116,18 +121,23 @@ static int entry(struct forge *f, FILE *in, char *line, struct buf *seg, size_t 
 		goto done;
 	if (!strcmp(kind, "dir")) {
 		node_base(&n, NODE_DIR, S_IFDIR | 0755);
-		n.content = calloc(1, sizeof(*n.content));
-		rc = n.content ? build_dir(f, in, n.content[0].id, &n.content[0].len) : -ENOMEM;
-		n.n_content = 1;
+		rc = build_dir(f, in, &n.content, &n.n_content);
 	} else if (!strcmp(kind, "repeat") && a) {
 		unsigned long k = strtoul(a, NULL, 10);
+		struct extent *one = NULL;
+		size_t n_one = 0;
 
 		node_base(&n, NODE_DIR, S_IFDIR | 0755);
-		n.content = k && k <= REPEAT_MAX ? calloc(k, sizeof(*n.content)) : NULL;
-		rc = n.content ? build_dir(f, in, n.content[0].id, &n.content[0].len) : -EINVAL;
-		for (unsigned long i = 1; rc >= 0 && i < k; i++)
-			n.content[i] = n.content[0];
-		n.n_content = n.content ? k : 0;
+		rc = build_dir(f, in, &one, &n_one);
+		if (rc >= 0 && (!k || k > REPEAT_MAX || n_one > REPEAT_MAX))
+			rc = -EINVAL;
+		n.content = rc >= 0 ? calloc(k * n_one, sizeof(*n.content)) : NULL;
+		if (rc >= 0 && !n.content)
+			rc = -ENOMEM;
+		for (unsigned long i = 0; rc >= 0 && i < k; i++)
+			memcpy(n.content + i * n_one, one, n_one * sizeof(*one));
+		n.n_content = n.content ? k * n_one : 0;
+		free(one);
 	} else if (!strcmp(kind, "file")) {
 		node_base(&n, NODE_FILE, S_IFREG | 0644);
 		rc = file_content(f, &n, a ? a : "");
@@ -178,11 +188,32 @@ done:
 	return rc < 0 ? rc : 0;
 }
 
-static int build_dir(struct forge *f, FILE *in, uint8_t ret_id[ID_BYTES], size_t *ret_n)
+/* Save the segment in seg as the next of *segs, and start seg over. */
+static int seg_end(struct forge *f, struct buf *seg, size_t count, struct extent **segs,
+		   size_t *n)
+{
+	struct extent *v = reallocarray(*segs, *n + 1, sizeof(*v));
+	int rc;
+
+	if (!v)
+		return -ENOMEM;
+	*segs = v;
+	memset(&v[*n], 0, sizeof(*v));
+	rc = (int)repo_blob_save(f->r, BLOB_TREE, seg->p, seg->len, v[*n].id, &f->e);
+	if (rc < 0)
+		return rc;
+	v[(*n)++].len = count;
+	seg->len = 0;
+	return tree_encode_header(seg);
+}
+
+/* The entries up to "end" (or the input's end), as one segment per "cut" and one more. */
+static int build_dir(struct forge *f, FILE *in, struct extent **ret, size_t *ret_n)
 {
 	char line[LINE_MAX_];
 	struct buf seg = BUF_INIT;
-	size_t count = 0;
+	struct extent *segs = NULL;
+	size_t count = 0, n = 0;
 	int rc;
 
 	buf_init(&seg, 1u << 24);
@@ -192,12 +223,21 @@ static int build_dir(struct forge *f, FILE *in, uint8_t ret_id[ID_BYTES], size_t
 		rc = entry(f, in, line, &seg, &count);
 		if (rc == 1)
 			break;
+		if (rc == 2) {
+			rc = seg_end(f, &seg, count, &segs, &n);
+			count = 0;
+		}
 	}
 	if (rc >= 0)
-		rc = (int)repo_blob_save(f->r, BLOB_TREE, seg.p, seg.len, ret_id, &f->e);
-	*ret_n = count;
+		rc = seg_end(f, &seg, count, &segs, &n);
 	buf_release(&seg);
-	return rc < 0 ? rc : 0;
+	if (rc < 0) {
+		free(segs);
+		return rc;
+	}
+	*ret = segs;
+	*ret_n = n;
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -221,10 +261,8 @@ int main(int argc, char **argv)
 	rc = repo_open(&o, &f.r, &f.e);
 	if (rc >= 0)
 		rc = repo_index_load(f.r, &f.e);
-	s.tree = calloc(1, sizeof(*s.tree));
 	if (rc >= 0)
-		rc = s.tree ? build_dir(&f, stdin, s.tree[0].id, &s.tree[0].len) : -ENOMEM;
-	s.n_tree = 1;
+		rc = build_dir(&f, stdin, &s.tree, &s.n_tree);
 	s.time_sec = time(NULL);
 	s.hostname = strdup("forge");
 	s.username = strdup("forge");
