@@ -193,7 +193,7 @@ static void order_problem(struct ck *c, const char *snap, const char *path)
  * planted snapshot before a restore meets it: a name no restore may create, one that does
  * not sort after the folder's last (twice or out of order, across segments too: see
  * seg_skipped), a file whose extents do not add up to its size, a symlink without a valid
- * target. */
+ * target or with one longer than any link. */
 static enum name_rule check_rules(struct ck *c, struct walk_frame *f, const struct node *n,
                                   bool root, const char *snap)
 {
@@ -228,6 +228,11 @@ static enum name_rule check_rules(struct ck *c, struct walk_frame *f, const stru
 	                                  : memchr(n->target, 0, n->target_len) != NULL))
 		problem(c, "snapshot %.8s: %s: a symlink without a valid target (forged or "
 		        "corrupt)", snap, c->path);
+	/* No kernel link is PATH_MAX bytes long (the format allows 64 KiB): restore fails
+	 * it with ENAMETOOLONG and the mount refuses it. */
+	else if (n->type == NODE_SYMLINK && n->target_len >= PATH_MAX)
+		problem(c, "snapshot %.8s: %s: a symlink target of %zu bytes, longer than any link "
+		        "can be (forged or corrupt)", snap, c->path, n->target_len);
 	return nr;
 }
 

@@ -1,10 +1,11 @@
 #!/bin/bash
 # `check` reports what restore refuses as forged or corrupt, so that a routine check finds
 # a planted snapshot before a restore meets it: a file whose extents do not add up to its
-# size, a name held twice or out of order in a folder, a symlink without a target, a name
-# longer than a file name can be (the tree decoder itself refuses "", ".", ".." and names
-# with '/' or NUL, in check and restore alike). Before, `check --read-data` said "0 problems" for all of them
-# while restore named each one (red-team finding L2). An honest snapshot stays clean.
+# size, a name held twice or out of order in a folder, a symlink without a target or with
+# one longer than any link, a name longer than a file name can be (the tree decoder itself
+# refuses "", ".", ".." and names with '/' or NUL, in check and restore alike). Before,
+# `check --read-data` said "0 problems" for all of them while restore named each one
+# (red-team finding L2). An honest snapshot stays clean.
 . "$(dirname "$0")/lib.sh"
 t_need
 FORGE=${FORGE:-$TOP_BUILDDIR/tests/tools/forge}
@@ -23,6 +24,7 @@ file twice one
 file twice two
 file a out-of-order
 link zlink %
+longlink zzlong 5000
 end
 file $LONG long
 SPEC
@@ -41,6 +43,9 @@ grep -q "/f/ok" "$ERR" && s=1
 grep -q "snapshot ${ID:0:8}: /f/twice: .*twice" "$ERR" &&
 	[ "$(grep -c '/f/twice:' "$ERR")" = 1 ] || s=1
 t_ok $s "the sound entries are not named, the repeated name once"
+grep -q "snapshot ${ID:0:8}: /f/zzlong: a symlink target of 5000 bytes, longer than any link" "$ERR"
+t_ok $? "a symlink target longer than PATH_MAX is named (restore and the mount refuse it)" ||
+	t_diag "$ERR" 20
 run cairn restore "$ID" --target "$T_TMP/out"
 t_rc 3 "restore refuses the same entries (exit 3)"
 t_done
